@@ -1,0 +1,68 @@
+export {
+  bytesEqual,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  decodeCanonical,
+  encodeCanonical,
+  expectArray,
+  expectBoolean,
+  expectBytes,
+  expectOneOf,
+  expectOnlyKeys,
+  expectRecord,
+  expectString,
+  expectUint,
+  fromHex,
+  fromUtf8,
+  toHex,
+  utf8,
+} from './codec.js'
+export type { Fields } from './codec.js'
+export { Counters } from './counters.js'
+export {
+  ConfigError,
+  InvalidMessageError,
+  NotLeaderError,
+  OverloadedError,
+  ProposalDroppedError,
+  StoppedError,
+  StorageCorruptionError,
+  SynodError,
+  TimeoutError,
+} from './errors.js'
+export {
+  allMemberIds,
+  byzantineFaults,
+  byzantineQuorum,
+  isMember,
+  majority,
+  membership,
+  membershipOf,
+  voterIds,
+} from './membership.js'
+export type { Member, Membership, NodeId } from './membership.js'
+export { CONTRACT_VERSION } from './protocol.js'
+export type {
+  ClientRef,
+  Committed,
+  ContractVersion,
+  FaultModel,
+  NodeStatus,
+  ProtocolContext,
+  ProtocolEvent,
+  ProtocolFactory,
+  ProtocolNode,
+} from './protocol.js'
+export { Replica } from './replica.js'
+export type { CommandResult, ReplicaOptions } from './replica.js'
+export type {
+  Clock,
+  MessageHandler,
+  Random,
+  Signer,
+  StateMachine,
+  TimerId,
+  Transport,
+  Verifier,
+} from './runtime-contracts.js'
+export type { LogEntry, Snapshot, Storage } from './storage.js'
+export { systemClock, systemRandom } from './system.js'

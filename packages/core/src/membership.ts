@@ -1,0 +1,59 @@
+/** A node's identity. In the daemon it is the libp2p PeerId string. */
+export type NodeId = string
+
+export interface Member {
+  readonly id: NodeId
+  /** ed25519 public key (32 bytes); empty where a protocol does not sign. */
+  readonly publicKey: Uint8Array
+}
+
+/**
+ * A configuration of the cluster. Only `voters` count towards quorums;
+ * `learners` receive the log but never vote. `epoch` grows with every change.
+ */
+export interface Membership {
+  readonly epoch: number
+  readonly voters: readonly Member[]
+  readonly learners: readonly Member[]
+}
+
+export function membership(voters: readonly Member[], learners: readonly Member[] = [], epoch = 0): Membership {
+  const ids = new Set<NodeId>()
+  for (const m of [...voters, ...learners]) {
+    if (ids.has(m.id)) throw new Error(`duplicate member ${m.id} in membership`)
+    ids.add(m.id)
+  }
+  return { epoch, voters: [...voters], learners: [...learners] }
+}
+
+/** Members named by id with no keys: convenient for crash-fault protocols and tests. */
+export function membershipOf(ids: readonly NodeId[]): Membership {
+  return membership(ids.map((id) => ({ id, publicKey: new Uint8Array(0) })))
+}
+
+export function voterIds(m: Membership): NodeId[] {
+  return m.voters.map((v) => v.id)
+}
+
+export function allMemberIds(m: Membership): NodeId[] {
+  return [...m.voters, ...m.learners].map((v) => v.id)
+}
+
+export function isMember(m: Membership, id: NodeId): boolean {
+  return m.voters.some((v) => v.id === id) || m.learners.some((v) => v.id === id)
+}
+
+/** Majority quorum for crash-fault protocols: ⌊n/2⌋+1. */
+export function majority(n: number): number {
+  return Math.floor(n / 2) + 1
+}
+
+/** Largest f with n ≥ 3f+1. */
+export function byzantineFaults(n: number): number {
+  return Math.floor((n - 1) / 3)
+}
+
+/** Quorum for byzantine protocols: ⌈(n+f+1)/2⌉, which is 2f+1 when n = 3f+1. */
+export function byzantineQuorum(n: number): number {
+  return Math.ceil((n + byzantineFaults(n) + 1) / 2)
+}

@@ -1,0 +1,104 @@
+import type { SynodError } from './errors.js'
+import type { Membership, NodeId } from './membership.js'
+import type { Random, Signer, TimerId, Verifier } from './runtime-contracts.js'
+import type { Snapshot, Storage } from './storage.js'
+
+/**
+ * The contract version. A protocol factory declares the version it was built
+ * against; the Replica refuses a factory with a version it does not speak.
+ */
+export const CONTRACT_VERSION = 'synod-protocol/v1' as const
+export type ContractVersion = typeof CONTRACT_VERSION
+
+export type FaultModel = 'crash' | 'byzantine'
+
+/** Opaque handle for a waiting client request. The protocol hands it back in `commit`, `serveRead` or `reject`. */
+export interface ClientRef {
+  readonly id: number
+}
+
+/** An entry the protocol has decided. Committed entries are passed in strictly increasing index order. */
+export interface Committed {
+  readonly index: number
+  readonly command: Uint8Array
+  /** The local client that proposed it, when this node received the proposal. */
+  readonly client?: ClientRef
+  /** Protocol-specific proof for the client (e.g. a reply signature); passed through to the answer. */
+  readonly proof?: Uint8Array
+}
+
+/** Observable protocol facts, for checkers (one leader per term) and metrics. */
+export type ProtocolEvent =
+  | { readonly type: 'role'; readonly role: string; readonly term: number }
+  | { readonly type: 'leader'; readonly leader: NodeId; readonly term: number }
+  | { readonly type: 'membership'; readonly membership: Membership; readonly index: number }
+  | { readonly type: 'snapshot'; readonly index: number }
+  | { readonly type: 'custom'; readonly name: string; readonly detail: Record<string, unknown> }
+
+export interface NodeStatus {
+  readonly id: NodeId
+  /** e.g. 'leader', 'follower', 'candidate', 'primary', 'backup'. */
+  readonly role: string
+  /** Term, ballot or view. */
+  readonly term: number
+  readonly leader: NodeId | undefined
+  readonly commitIndex: number
+  readonly lastIndex: number
+  readonly membership: Membership
+  readonly detail?: Record<string, unknown>
+}
+
+/**
+ * Everything a protocol may touch. Effects are buffered by the runtime:
+ * storage writes are made durable with one sync per batch, then `send`s leave,
+ * then commits are answered.
+ */
+export interface ProtocolContext {
+  readonly self: NodeId
+  /** The initial membership; protocols that change membership track the current one themselves. */
+  readonly membership: Membership
+  readonly storage: Storage
+  readonly signer: Signer | undefined
+  readonly verifier: Verifier | undefined
+  /** Seeded in the simulator. */
+  readonly random: Random
+
+  send(to: NodeId, message: Uint8Array): void
+  setTimer(afterMs: number, onFire: () => void): TimerId
+  clearTimer(id: TimerId): void
+  now(): number
+
+  /** Apply a decided command to the state machine (in index order) and answer its client if local. */
+  commit(entry: Committed): void
+  /** The read `client` asked for may now be served from the local state (e.g. ReadIndex is applied). */
+  serveRead(client: ClientRef): void
+  /** Fail a waiting request (NotLeaderError, ProposalDroppedError, ...). */
+  reject(client: ClientRef, error: SynodError): void
+  /** The state machine's snapshot as of the last committed index. */
+  takeSnapshot(): { index: number; data: Uint8Array }
+  /** Replace the state machine's state with a snapshot received from a peer. */
+  installSnapshot(snapshot: Snapshot): void
+  observe(event: ProtocolEvent): void
+}
+
+export interface ProtocolNode {
+  /** Called once; read persisted state from `ctx.storage` here. */
+  start(): void
+  /** A message from an authenticated member. Throw InvalidMessageError for malformed input. */
+  receive(from: NodeId, message: Uint8Array): void
+  propose(command: Uint8Array, client: ClientRef): void
+  /** Linearizable read. Protocols without a read path leave it out; the Replica then orders reads as commands. */
+  read?(request: Uint8Array, client: ClientRef): void
+  status(): NodeStatus
+  stop(): void
+}
+
+export interface ProtocolFactory<Options = unknown> {
+  readonly contract: ContractVersion
+  /** Short lowercase name, e.g. 'raft'; used for wire protocol ids and the CLI. */
+  readonly name: string
+  readonly faultModel: FaultModel
+  /** Faults tolerated by n voters: crash (n-1)/2, byzantine (n-1)/3. */
+  maxFaulty(n: number): number
+  create(ctx: ProtocolContext, options?: Partial<Options>): ProtocolNode
+}

@@ -1,0 +1,465 @@
+import { DEFAULT_MAX_MESSAGE_BYTES } from './codec.js'
+import { Counters } from './counters.js'
+import {
+  InvalidMessageError,
+  OverloadedError,
+  ProposalDroppedError,
+  StoppedError,
+  SynodError,
+  TimeoutError,
+} from './errors.js'
+import { isMember, type Membership, type NodeId } from './membership.js'
+import {
+  CONTRACT_VERSION,
+  type ClientRef,
+  type Committed,
+  type NodeStatus,
+  type ProtocolContext,
+  type ProtocolEvent,
+  type ProtocolFactory,
+  type ProtocolNode,
+} from './protocol.js'
+import type { Clock, Random, Signer, StateMachine, TimerId, Transport, Verifier } from './runtime-contracts.js'
+import type { Snapshot, Storage } from './storage.js'
+
+export interface CommandResult {
+  /** Log index at which the command was decided (0 for reads served locally). */
+  readonly index: number
+  /** The state machine's answer. */
+  readonly result: Uint8Array
+  /** Protocol-specific proof passed through from the commit (e.g. a reply certificate part). */
+  readonly proof?: Uint8Array
+}
+
+export interface ReplicaOptions<Options = unknown> {
+  readonly factory: ProtocolFactory<Options>
+  readonly protocolOptions?: Partial<Options>
+  readonly self: NodeId
+  readonly membership: Membership
+  readonly transport: Transport
+  readonly storage: Storage
+  readonly clock: Clock
+  readonly random: Random
+  readonly stateMachine: StateMachine
+  readonly signer?: Signer
+  readonly verifier?: Verifier
+  /** Inputs waiting beyond this are refused: proposals with OverloadedError, messages dropped and counted. Default 16384. */
+  readonly maxQueuedInputs?: number
+  /** Inputs handed to the protocol per batch, i.e. per storage sync. Default 4096. */
+  readonly maxBatchInputs?: number
+  /** Larger incoming messages are dropped and counted. Default 16 MiB. */
+  readonly maxMessageBytes?: number
+  /** Client requests without an answer after this fail with TimeoutError (outcome unknown). Default 5000 ms. */
+  readonly requestTimeoutMs?: number
+  /** Raw protocol commits, before the runtime filters re-commits: for checkers and history recorders. */
+  readonly onCommit?: (entry: Committed) => void
+  readonly onEvent?: (event: ProtocolEvent) => void
+  /** Unexpected errors (protocol bugs, failing storage). The replica keeps going where it safely can. */
+  readonly onError?: (error: unknown) => void
+}
+
+type Input =
+  | { readonly kind: 'start' }
+  | { readonly kind: 'message'; readonly from: NodeId; readonly message: Uint8Array }
+  | { readonly kind: 'timer'; readonly id: TimerId; readonly onFire: () => void }
+  | { readonly kind: 'propose'; readonly command: Uint8Array; readonly client: ClientRef }
+  | { readonly kind: 'read'; readonly request: Uint8Array; readonly client: ClientRef }
+
+interface PendingClient {
+  readonly resolve: (result: CommandResult) => void
+  readonly reject: (error: Error) => void
+  readonly timer: TimerId
+  /** For reads: the request to answer from the state machine. */
+  readonly readRequest?: Uint8Array
+}
+
+/**
+ * Drives one protocol node: feeds it queued inputs in batches and carries out
+ * its effects in the order that keeps promises safe — (1) make the batch's
+ * storage writes durable with one sync, (2) send the batch's messages,
+ * (3) answer the batch's clients. The simulator and the daemon run this same
+ * class; only the Transport, Storage and Clock differ.
+ */
+export class Replica<Options = unknown> {
+  readonly self: NodeId
+  readonly counters = new Counters()
+  private readonly options: ReplicaOptions<Options>
+  private readonly maxQueuedInputs: number
+  private readonly maxBatchInputs: number
+  private readonly maxMessageBytes: number
+  private readonly requestTimeoutMs: number
+  private protocol: ProtocolNode | undefined
+  private queue: Input[] = []
+  private outbox: Array<{ to: NodeId; message: Uint8Array }> = []
+  private replies: Array<() => void> = []
+  private readonly pending = new Map<number, PendingClient>()
+  private readonly liveTimers = new Set<TimerId>()
+  private nextClientId = 1
+  private draining = false
+  private state: 'new' | 'running' | 'stopped' | 'failed' = 'new'
+  private appliedIndex = 0
+  private currentMembership: Membership
+  private idle: Promise<void> = Promise.resolve()
+
+  constructor(options: ReplicaOptions<Options>) {
+    if (options.factory.contract !== CONTRACT_VERSION)
+      throw new SynodError(
+        'CONTRACT_MISMATCH',
+        `protocol '${options.factory.name}' implements ${String(options.factory.contract)}, this runtime speaks ${CONTRACT_VERSION}`,
+      )
+    this.options = options
+    this.self = options.self
+    this.maxQueuedInputs = options.maxQueuedInputs ?? 16_384
+    this.maxBatchInputs = options.maxBatchInputs ?? 4096
+    this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 5000
+    this.currentMembership = options.membership
+  }
+
+  /** Restore the state machine from the stored snapshot, start the protocol and the transport. */
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new SynodError('ALREADY_STARTED', 'a replica can be started once')
+    const snapshot = this.options.storage.snapshot()
+    if (snapshot !== undefined) {
+      this.options.stateMachine.restore(snapshot.data)
+      this.appliedIndex = snapshot.index
+    }
+    this.protocol = this.options.factory.create(this.context(), this.options.protocolOptions)
+    this.state = 'running'
+    this.options.transport.onMessage((from, message) => this.deliver(from, message))
+    this.enqueue({ kind: 'start' })
+    await this.options.transport.start()
+  }
+
+  /** Order a command. Resolves once it is committed and applied here; rejects with a typed SynodError. */
+  propose(command: Uint8Array): Promise<CommandResult> {
+    return this.request((client) => ({ kind: 'propose', command, client }))
+  }
+
+  /**
+   * Linearizable read. Uses the protocol's read path when it has one, and
+   * otherwise orders the request like a command (the state machine must
+   * then accept read-only requests in `apply`).
+   */
+  read(request: Uint8Array): Promise<CommandResult> {
+    if (this.protocol !== undefined && this.protocol.read === undefined) return this.propose(request)
+    return this.request((client) => ({ kind: 'read', request, client }), request)
+  }
+
+  /** Read the local state without coordination: may be stale. */
+  readLocal(request: Uint8Array): CommandResult {
+    return { index: this.appliedIndex, result: this.options.stateMachine.query(request) }
+  }
+
+  status(): NodeStatus & { appliedIndex: number; counters: Record<string, number> } {
+    if (this.protocol === undefined) throw new StoppedError('replica (not started)')
+    return { ...this.protocol.status(), appliedIndex: this.appliedIndex, counters: this.counters.snapshot() }
+  }
+
+  get running(): boolean {
+    return this.state === 'running'
+  }
+
+  /** Resolves when the queue is empty and no batch is in flight. */
+  settled(): Promise<void> {
+    return this.idle
+  }
+
+  /** Graceful stop: finish the batch in flight, sync storage, stop the transport, fail waiting clients. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return
+    const wasRunning = this.state === 'running'
+    this.halt()
+    await this.idle
+    if (wasRunning) {
+      try {
+        await this.options.storage.sync()
+      } catch (error) {
+        this.options.onError?.(error)
+      }
+    }
+    await this.options.transport.stop()
+  }
+
+  /**
+   * Stop at once with no sync, as a crash does: the simulator uses it to
+   * crash a node. Unsynced writes are the storage's business to lose.
+   */
+  halt(): void {
+    if (this.state === 'stopped') return
+    this.state = 'stopped'
+    for (const id of this.liveTimers) this.options.clock.clearTimer(id)
+    this.liveTimers.clear()
+    this.queue = []
+    this.outbox = []
+    this.replies = []
+    try {
+      this.protocol?.stop()
+    } catch (error) {
+      this.options.onError?.(error)
+    }
+    this.failAllPending(new StoppedError())
+  }
+
+  // ---- inputs ----
+
+  private deliver(from: NodeId, message: Uint8Array): void {
+    if (this.state !== 'running') return
+    this.counters.add('messages.received')
+    if (message.byteLength > this.maxMessageBytes) return this.drop('oversized')
+    if (!isMember(this.currentMembership, from) && !this.knownPeers.has(from)) return this.drop('non-member')
+    if (this.queue.length >= this.maxQueuedInputs) return this.drop('queue-full')
+    this.enqueue({ kind: 'message', from, message })
+  }
+
+  /** Peers admitted through membership events (the initial membership is always admitted). */
+  private readonly knownPeers = new Set<NodeId>()
+
+  private request(build: (client: ClientRef) => Input, readRequest?: Uint8Array): Promise<CommandResult> {
+    if (this.state === 'failed') return Promise.reject(new StoppedError('replica (failed; see logs)'))
+    if (this.state !== 'running') return Promise.reject(new StoppedError())
+    if (this.queue.length >= this.maxQueuedInputs)
+      return Promise.reject(new OverloadedError(`replica input queue is full (${this.maxQueuedInputs})`))
+    return new Promise<CommandResult>((resolve, reject) => {
+      const client: ClientRef = { id: this.nextClientId++ }
+      const timer = this.options.clock.setTimer(this.requestTimeoutMs, () => {
+        if (this.pending.delete(client.id)) {
+          this.counters.add('requests.timeout')
+          reject(new TimeoutError(this.requestTimeoutMs))
+        }
+      })
+      this.pending.set(client.id, readRequest === undefined ? { resolve, reject, timer } : { resolve, reject, timer, readRequest })
+      this.enqueue(build(client))
+    })
+  }
+
+  private enqueue(input: Input): void {
+    this.queue.push(input)
+    this.scheduleDrain()
+  }
+
+  private scheduleDrain(): void {
+    if (this.draining || this.state !== 'running') return
+    this.draining = true
+    this.idle = new Promise<void>((resolve) => {
+      queueMicrotask(() => {
+        this.drain().then(resolve, (error: unknown) => {
+          this.fail(error)
+          resolve()
+        })
+      })
+    })
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.state === 'running' && (this.queue.length > 0 || this.outbox.length > 0 || this.replies.length > 0)) {
+        let batch: Input[]
+        if (this.queue.length <= this.maxBatchInputs) {
+          batch = this.queue
+          this.queue = []
+        } else {
+          batch = this.queue.slice(0, this.maxBatchInputs)
+          this.queue = this.queue.slice(this.maxBatchInputs)
+        }
+        this.counters.add('batches')
+        for (const input of batch) {
+          if (this.state !== 'running') return
+          this.dispatch(input)
+        }
+        const sends = this.outbox
+        const replies = this.replies
+        this.outbox = []
+        this.replies = []
+        // (1) durable before anything of this batch leaves the node
+        if (this.options.storage.hasPendingWrites()) {
+          await this.options.storage.sync()
+          this.counters.add('storage.syncs')
+        }
+        if (this.state !== 'running') return
+        // (2) then the messages
+        for (const { to, message } of sends) this.options.transport.send(to, message)
+        this.counters.add('messages.sent', sends.length)
+        // (3) then the answers
+        for (const reply of replies) reply()
+      }
+    } finally {
+      this.draining = false
+    }
+  }
+
+  private dispatch(input: Input): void {
+    const protocol = this.protocol!
+    switch (input.kind) {
+      case 'start':
+        this.guard(() => protocol.start())
+        return
+      case 'message':
+        try {
+          protocol.receive(input.from, input.message)
+        } catch (error) {
+          if (error instanceof InvalidMessageError) this.drop('invalid')
+          else this.protocolError(error)
+        }
+        return
+      case 'timer':
+        if (!this.liveTimers.delete(input.id)) return // cleared after it fired
+        this.guard(input.onFire)
+        return
+      case 'propose':
+        this.counters.add('proposals')
+        try {
+          protocol.propose(input.command, input.client)
+        } catch (error) {
+          this.rejectClient(input.client, error instanceof SynodError ? error : new ProposalDroppedError(String(error)))
+          if (!(error instanceof SynodError)) this.protocolError(error)
+        }
+        return
+      case 'read':
+        this.counters.add('reads')
+        try {
+          protocol.read!(input.request, input.client)
+        } catch (error) {
+          this.rejectClient(input.client, error instanceof SynodError ? error : new ProposalDroppedError(String(error)))
+          if (!(error instanceof SynodError)) this.protocolError(error)
+        }
+        return
+    }
+  }
+
+  private guard(step: () => void): void {
+    try {
+      step()
+    } catch (error) {
+      this.protocolError(error)
+    }
+  }
+
+  private drop(reason: string): void {
+    this.counters.add(`dropped.${reason}`)
+  }
+
+  private protocolError(error: unknown): void {
+    this.counters.add('protocol.errors')
+    this.options.onError?.(error)
+  }
+
+  /** Storage failed to sync: promises can no longer be kept, so stop taking part. */
+  private fail(error: unknown): void {
+    this.options.onError?.(error)
+    if (this.state !== 'running') return
+    this.halt()
+    this.state = 'failed'
+  }
+
+  private failAllPending(error: Error): void {
+    for (const [id, p] of this.pending) {
+      this.options.clock.clearTimer(p.timer)
+      this.pending.delete(id)
+      p.reject(error)
+    }
+  }
+
+  private takePending(client: ClientRef): PendingClient | undefined {
+    const p = this.pending.get(client.id)
+    if (p === undefined) return undefined
+    this.pending.delete(client.id)
+    this.options.clock.clearTimer(p.timer)
+    return p
+  }
+
+  private rejectClient(client: ClientRef, error: Error): void {
+    const p = this.takePending(client)
+    if (p !== undefined) this.replies.push(() => p.reject(error))
+  }
+
+  // ---- the context handed to the protocol ----
+
+  private context(): ProtocolContext {
+    const options = this.options
+    const clock = options.clock
+    return {
+      self: options.self,
+      membership: options.membership,
+      storage: options.storage,
+      signer: options.signer,
+      verifier: options.verifier,
+      random: options.random,
+      send: (to, message) => {
+        if (this.state !== 'running') return
+        this.outbox.push({ to, message })
+        this.scheduleDrain()
+      },
+      setTimer: (afterMs, onFire) => {
+        const id: TimerId = clock.setTimer(afterMs, () => {
+          if (this.state === 'running') this.enqueue({ kind: 'timer', id, onFire })
+        })
+        this.liveTimers.add(id)
+        return id
+      },
+      clearTimer: (id) => {
+        if (this.liveTimers.delete(id)) clock.clearTimer(id)
+      },
+      now: () => clock.now(),
+      commit: (entry) => this.commit(entry),
+      serveRead: (client) => {
+        const p = this.takePending(client)
+        if (p === undefined) return
+        let result: Uint8Array
+        try {
+          result = options.stateMachine.query(p.readRequest ?? new Uint8Array(0))
+        } catch (error) {
+          this.replies.push(() => p.reject(error as Error))
+          return
+        }
+        const index = this.appliedIndex
+        this.replies.push(() => p.resolve({ index, result }))
+      },
+      reject: (client, error) => this.rejectClient(client, error),
+      takeSnapshot: () => ({ index: this.appliedIndex, data: options.stateMachine.snapshot() }),
+      installSnapshot: (snapshot: Snapshot) => {
+        options.stateMachine.restore(snapshot.data)
+        this.appliedIndex = snapshot.index
+        this.counters.add('snapshots.installed')
+      },
+      observe: (event) => {
+        if (event.type === 'membership') {
+          this.currentMembership = event.membership
+          for (const m of [...event.membership.voters, ...event.membership.learners]) this.knownPeers.add(m.id)
+        }
+        options.onEvent?.(event)
+      },
+    }
+  }
+
+  private commit(entry: Committed): void {
+    this.options.onCommit?.(entry)
+    if (entry.index <= this.appliedIndex) {
+      // Re-commit after a restart of entries the restored snapshot already holds.
+      this.counters.add('commits.skipped')
+      return
+    }
+    this.appliedIndex = entry.index
+    this.counters.add('commits')
+    let result: Uint8Array | undefined
+    let failure: Error | undefined
+    try {
+      result = this.options.stateMachine.apply(entry.command, entry.index)
+    } catch (error) {
+      failure = error as Error
+      this.counters.add('apply.errors')
+      this.options.onError?.(error)
+    }
+    if (entry.client === undefined) return
+    const p = this.takePending(entry.client)
+    if (p === undefined) return
+    if (failure !== undefined) {
+      const error = failure
+      this.replies.push(() => p.reject(error))
+      return
+    }
+    const answer: CommandResult =
+      entry.proof === undefined ? { index: entry.index, result: result! } : { index: entry.index, result: result!, proof: entry.proof }
+    this.replies.push(() => p.resolve(answer))
+  }
+}

@@ -1,0 +1,56 @@
+import type { NodeId } from './membership.js'
+
+export type TimerId = number
+
+/** Time and timers. Virtual in the simulator, the wall clock in the daemon. */
+export interface Clock {
+  /** Milliseconds; monotonic. */
+  now(): number
+  setTimer(afterMs: number, onFire: () => void): TimerId
+  clearTimer(id: TimerId): void
+}
+
+/** A source of uniform numbers in [0, 1). Seeded in the simulator. */
+export interface Random {
+  next(): number
+}
+
+export type MessageHandler = (from: NodeId, message: Uint8Array) => void
+
+/**
+ * Moves opaque bytes between members. `from` on delivery is the sender's
+ * authenticated identity (the transport vouches for it), never a field the
+ * sender chose. Delivery is best-effort: messages may be lost, and protocols
+ * must cope.
+ */
+export interface Transport {
+  readonly self: NodeId
+  send(to: NodeId, message: Uint8Array): void
+  /** Register the single receiver of incoming messages. */
+  onMessage(handler: MessageHandler): void
+  start(): Promise<void>
+  stop(): Promise<void>
+}
+
+/**
+ * The replicated application. `apply` must be deterministic: the same
+ * commands in the same order give the same state and results everywhere.
+ */
+export interface StateMachine {
+  apply(command: Uint8Array, index: number): Uint8Array
+  /** Answer a read-only request from the current state. */
+  query(request: Uint8Array): Uint8Array
+  snapshot(): Uint8Array
+  restore(snapshot: Uint8Array): void
+}
+
+/** Signs canonical bytes with the node's key. */
+export interface Signer {
+  readonly publicKey: Uint8Array
+  sign(message: Uint8Array): Uint8Array
+}
+
+/** Verifies signatures of members' keys. Implementations may cache. */
+export interface Verifier {
+  verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean
+}

@@ -1,0 +1,66 @@
+/**
+ * One log record. `term` is the protocol's epoch number for the entry
+ * (Raft term, Paxos ballot, PBFT view); `data` is protocol-encoded.
+ */
+export interface LogEntry {
+  readonly index: number
+  readonly term: number
+  readonly data: Uint8Array
+}
+
+export interface Snapshot {
+  /** Last log index the snapshot covers. */
+  readonly index: number
+  /** Term of that entry. */
+  readonly term: number
+  /** The state machine's snapshot. */
+  readonly data: Uint8Array
+  /** Protocol metadata (e.g. the membership at `index`). */
+  readonly meta: Uint8Array
+}
+
+/**
+ * Persistent state of one node: small hard-state values, an append-only log
+ * and the latest snapshot. Reads and writes are synchronous and see every
+ * write at once; writes become durable only when `sync()` resolves. The
+ * Replica calls `sync()` once per batch, before it sends that batch's
+ * messages — this is group commit and what makes promises safe.
+ *
+ * Indexes start at 1. With no snapshot `firstIndex()` is 1 and an empty log
+ * has `lastIndex()` 0.
+ */
+export interface Storage {
+  getHardState(key: string): Uint8Array | undefined
+  setHardState(key: string, value: Uint8Array): void
+
+  /** Index of the first entry still in the log (snapshot index + 1 after compaction). */
+  firstIndex(): number
+  /** Index of the last entry, or the snapshot index when the log is empty. */
+  lastIndex(): number
+  /** Term of entry `index`; also answers for the snapshot's index. `undefined` when unknown. */
+  term(index: number): number | undefined
+  entry(index: number): LogEntry | undefined
+  /** Entries in [from, to), stopping early once `maxBytes` of data is reached (at least one entry is returned). */
+  entries(from: number, to: number, maxBytes?: number): LogEntry[]
+
+  /** Append entries; the first must be `lastIndex() + 1` and indexes must be contiguous. */
+  append(entries: readonly LogEntry[]): void
+  /** Remove every entry with index ≥ `fromIndex` (conflicting suffix). */
+  truncateSuffix(fromIndex: number): void
+  /** Remove every entry with index ≤ `uptoIndex`; only up to the snapshot index. */
+  compactPrefix(uptoIndex: number): void
+
+  snapshot(): Snapshot | undefined
+  /**
+   * Store a snapshot. Log entries it covers are dropped; if the log holds the
+   * entry at `snapshot.index` with the same term the suffix after it is kept,
+   * otherwise the whole log is discarded (the snapshot wins).
+   */
+  saveSnapshot(snapshot: Snapshot): void
+
+  /** True when there are writes not yet durable. */
+  hasPendingWrites(): boolean
+  /** Make every write so far durable. */
+  sync(): Promise<void>
+  close(): Promise<void>
+}
