@@ -65,6 +65,11 @@ type Input =
   | { readonly kind: 'propose'; readonly command: Uint8Array; readonly client: ClientRef }
   | { readonly kind: 'read'; readonly request: Uint8Array; readonly client: ClientRef }
 
+interface Reply {
+  readonly client: PendingClient
+  readonly settle: () => void
+}
+
 interface PendingClient {
   readonly resolve: (result: CommandResult) => void
   readonly reject: (error: Error) => void
@@ -91,7 +96,9 @@ export class Replica<Options = unknown> {
   private protocol: ProtocolNode | undefined
   private queue: Input[] = []
   private outbox: Array<{ to: NodeId; message: Uint8Array }> = []
-  private replies: Array<() => void> = []
+  /** Answers of the current batch, released after its sync; on halt they are failed instead. */
+  private replies: Reply[] = []
+  private repliesInFlight: Reply[] = []
   private readonly pending = new Map<number, PendingClient>()
   private readonly liveTimers = new Set<TimerId>()
   private nextClientId = 1
@@ -192,7 +199,10 @@ export class Replica<Options = unknown> {
     this.liveTimers.clear()
     this.queue = []
     this.outbox = []
+    const unanswered = [...this.repliesInFlight, ...this.replies]
     this.replies = []
+    this.repliesInFlight = []
+    for (const reply of unanswered) reply.client.reject(new StoppedError())
     try {
       this.protocol?.stop()
     } catch (error) {
@@ -271,6 +281,7 @@ export class Replica<Options = unknown> {
         const replies = this.replies
         this.outbox = []
         this.replies = []
+        this.repliesInFlight = replies
         // (1) durable before anything of this batch leaves the node
         if (this.options.storage.hasPendingWrites()) {
           await this.options.storage.sync()
@@ -281,7 +292,8 @@ export class Replica<Options = unknown> {
         for (const { to, message } of sends) this.options.transport.send(to, message)
         this.counters.add('messages.sent', sends.length)
         // (3) then the answers
-        for (const reply of replies) reply()
+        this.repliesInFlight = []
+        for (const reply of replies) reply.settle()
       }
     } finally {
       this.draining = false
@@ -370,7 +382,7 @@ export class Replica<Options = unknown> {
 
   private rejectClient(client: ClientRef, error: Error): void {
     const p = this.takePending(client)
-    if (p !== undefined) this.replies.push(() => p.reject(error))
+    if (p !== undefined) this.replies.push({ client: p, settle: () => p.reject(error) })
   }
 
   // ---- the context handed to the protocol ----
@@ -409,11 +421,11 @@ export class Replica<Options = unknown> {
         try {
           result = options.stateMachine.query(p.readRequest ?? new Uint8Array(0))
         } catch (error) {
-          this.replies.push(() => p.reject(error as Error))
+          this.replies.push({ client: p, settle: () => p.reject(error as Error) })
           return
         }
         const index = this.appliedIndex
-        this.replies.push(() => p.resolve({ index, result }))
+        this.replies.push({ client: p, settle: () => p.resolve({ index, result }) })
       },
       reject: (client, error) => this.rejectClient(client, error),
       takeSnapshot: () => ({ index: this.appliedIndex, data: options.stateMachine.snapshot() }),
@@ -455,11 +467,11 @@ export class Replica<Options = unknown> {
     if (p === undefined) return
     if (failure !== undefined) {
       const error = failure
-      this.replies.push(() => p.reject(error))
+      this.replies.push({ client: p, settle: () => p.reject(error) })
       return
     }
     const answer: CommandResult =
       entry.proof === undefined ? { index: entry.index, result: result! } : { index: entry.index, result: result!, proof: entry.proof }
-    this.replies.push(() => p.resolve(answer))
+    this.replies.push({ client: p, settle: () => p.resolve(answer) })
   }
 }

@@ -1,0 +1,351 @@
+import { describe, expect, it } from 'vitest'
+import {
+  CONTRACT_VERSION,
+  type ClientRef,
+  InvalidMessageError,
+  membershipOf,
+  NotLeaderError,
+  OverloadedError,
+  type ProtocolContext,
+  type ProtocolFactory,
+  type ProtocolNode,
+  Replica,
+  StoppedError,
+  TimeoutError,
+  utf8,
+} from '../src/index.js'
+import { flush, ListStateMachine, ManualClock, RecordingTransport, SlowStorage } from './fakes.js'
+
+interface ToyOptions {
+  readonly leader: boolean
+  readonly withRead: boolean
+}
+
+/**
+ * A toy protocol: the leader appends each proposal to its log, tells its peer
+ * and commits at once. Enough to observe the Replica's ordering guarantees.
+ */
+function toyFactory(hooks: { nodes: ToyNode[] } = { nodes: [] }): ProtocolFactory<ToyOptions> {
+  return {
+    contract: CONTRACT_VERSION,
+    name: 'toy',
+    faultModel: 'crash',
+    maxFaulty: (n) => Math.floor((n - 1) / 2),
+    create(ctx, options) {
+      const node = new ToyNode(ctx, { leader: options?.leader ?? true, withRead: options?.withRead ?? false })
+      hooks.nodes.push(node)
+      return node
+    },
+  }
+}
+
+class ToyNode implements ProtocolNode {
+  received: string[] = []
+  timerFired = 0
+  read?: (request: Uint8Array, client: ClientRef) => void
+  constructor(
+    readonly ctx: ProtocolContext,
+    readonly options: ToyOptions,
+  ) {
+    if (options.withRead) this.read = (_request, client) => this.ctx.serveRead(client)
+  }
+  start() {}
+  receive(from: string, message: Uint8Array) {
+    const text = new TextDecoder().decode(message)
+    if (text === 'garbage') throw new InvalidMessageError('not a toy message')
+    if (text === 'bug') throw new Error('protocol bug')
+    this.received.push(`${from}:${text}`)
+    this.ctx.storage.setHardState('last', message)
+  }
+  propose(command: Uint8Array, client: ClientRef) {
+    if (!this.options.leader) throw new NotLeaderError('n2')
+    if (new TextDecoder().decode(command) === 'ignore') return // never answered: the client times out
+    const index = this.ctx.storage.lastIndex() + 1
+    this.ctx.storage.append([{ index, term: 1, data: command }])
+    this.ctx.send('n2', command)
+    this.ctx.commit({ index, command, client })
+  }
+  status() {
+    return {
+      id: this.ctx.self,
+      role: this.options.leader ? 'leader' : 'follower',
+      term: 1,
+      leader: 'n1',
+      commitIndex: this.ctx.storage.lastIndex(),
+      lastIndex: this.ctx.storage.lastIndex(),
+      membership: this.ctx.membership,
+    }
+  }
+  stop() {}
+}
+
+function setup(options: Partial<ToyOptions> = {}, replicaOptions: { maxQueuedInputs?: number; requestTimeoutMs?: number } = {}) {
+  const storage = new SlowStorage()
+  const transport = new RecordingTransport('n1', storage)
+  const clock = new ManualClock()
+  const stateMachine = new ListStateMachine()
+  const hooks = { nodes: [] as ToyNode[] }
+  const errors: unknown[] = []
+  const replica = new Replica<ToyOptions>({
+    factory: toyFactory(hooks),
+    protocolOptions: options,
+    self: 'n1',
+    membership: membershipOf(['n1', 'n2', 'n3']),
+    transport,
+    storage,
+    clock,
+    random: { next: () => 0.5 },
+    stateMachine,
+    onError: (e) => errors.push(e),
+    ...replicaOptions,
+  })
+  return { replica, storage, transport, clock, stateMachine, hooks, errors }
+}
+
+describe('Replica: persist, then send, then answer', () => {
+  it('sends nothing of a batch before its storage writes are synced', async () => {
+    const { replica, storage, transport } = setup()
+    await replica.start()
+    const answer = replica.propose(utf8('a'))
+    await flush()
+    expect(storage.syncsInFlight).toBe(1)
+    expect(transport.sent).toHaveLength(0) // the write is not durable yet
+    storage.release()
+    await answer
+    expect(transport.sent).toHaveLength(1)
+    expect(transport.sent[0]!.syncedAtSend).toBe(storage.writes)
+  })
+
+  it('answers the client only after the sync, with the state machine result', async () => {
+    const { replica, storage } = setup()
+    await replica.start()
+    let answered = false
+    const answer = replica.propose(utf8('a')).then((r) => {
+      answered = true
+      return r
+    })
+    await flush()
+    expect(answered).toBe(false)
+    storage.release()
+    const result = await answer
+    expect(result.index).toBe(1)
+    expect([...result.result]).toEqual([1])
+  })
+
+  it('group-commits: proposals queued together share one sync', async () => {
+    const { replica, storage, transport } = setup()
+    await replica.start()
+    const answers = Array.from({ length: 50 }, (_, i) => replica.propose(utf8(`c${i}`)))
+    await flush()
+    expect(storage.syncCalls).toBe(1)
+    storage.release()
+    const results = await Promise.all(answers)
+    expect(results.map((r) => r.index)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1))
+    expect(transport.sent).toHaveLength(50)
+    expect(storage.syncCalls).toBe(1)
+  })
+
+  it('keeps inputs that arrive during a sync for the next batch, each batch synced before its sends', async () => {
+    const { replica, storage, transport } = setup()
+    await replica.start()
+    const first = replica.propose(utf8('a'))
+    await flush()
+    const second = replica.propose(utf8('b'))
+    await flush()
+    expect(storage.syncsInFlight).toBe(1)
+    storage.release()
+    await first
+    await flush()
+    expect(transport.sent).toHaveLength(1)
+    expect(storage.syncsInFlight).toBe(1) // second batch waits on its own sync
+    storage.release()
+    await second
+    expect(transport.sent.map((s) => s.syncedAtSend)).toEqual([1, 2])
+  })
+})
+
+describe('Replica: bad input never reaches the event loop', () => {
+  it('drops and counts malformed messages, non-members and oversized messages', async () => {
+    const { replica, storage, transport, hooks } = setup()
+    storage.autoSync = true
+    await replica.start()
+    transport.deliver('n2', utf8('garbage'))
+    transport.deliver('intruder', utf8('hello'))
+    transport.deliver('n2', new Uint8Array(17 * 1024 * 1024))
+    transport.deliver('n3', utf8('fine'))
+    await replica.settled()
+    expect(hooks.nodes[0]!.received).toEqual(['n3:fine'])
+    const counters = replica.status().counters
+    expect(counters['dropped.invalid']).toBe(1)
+    expect(counters['dropped.non-member']).toBe(1)
+    expect(counters['dropped.oversized']).toBe(1)
+  })
+
+  it('counts a protocol exception and keeps serving', async () => {
+    const { replica, storage, transport, errors } = setup()
+    storage.autoSync = true
+    await replica.start()
+    transport.deliver('n2', utf8('bug'))
+    await replica.settled()
+    expect(errors).toHaveLength(1)
+    expect(replica.status().counters['protocol.errors']).toBe(1)
+    await expect(replica.propose(utf8('after'))).resolves.toMatchObject({ index: 1 })
+  })
+
+  it('rejects with the typed error a protocol throws (NotLeaderError carries the hint)', async () => {
+    const { replica } = setup({ leader: false })
+    await replica.start()
+    const error = await replica.propose(utf8('x')).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(NotLeaderError)
+    expect((error as NotLeaderError).leaderHint).toBe('n2')
+  })
+
+  it('rejects a failing state machine apply for that client only', async () => {
+    const { replica, storage } = setup()
+    storage.autoSync = true
+    await replica.start()
+    await expect(replica.propose(utf8('boom'))).rejects.toThrow('apply failed')
+    await expect(replica.propose(utf8('ok'))).resolves.toMatchObject({ index: 2 })
+  })
+})
+
+describe('Replica: limits, timeouts and stopping', () => {
+  it('times out a request nobody answers, with an unknown outcome', async () => {
+    const { replica, storage, clock } = setup({}, { requestTimeoutMs: 100 })
+    storage.autoSync = true
+    await replica.start()
+    const answer = replica.propose(utf8('ignore'))
+    await replica.settled()
+    clock.advance(100)
+    await expect(answer).rejects.toBeInstanceOf(TimeoutError)
+    expect(replica.status().counters['requests.timeout']).toBe(1)
+  })
+
+  it('refuses proposals when the input queue is full', async () => {
+    const { replica } = setup({}, { maxQueuedInputs: 3 })
+    await replica.start()
+    const accepted = [replica.propose(utf8('a')), replica.propose(utf8('b')), replica.propose(utf8('c'))]
+    await expect(replica.propose(utf8('d'))).rejects.toBeInstanceOf(OverloadedError)
+    replica.halt()
+    const outcomes = await Promise.allSettled(accepted)
+    expect(outcomes.every((o) => o.status === 'rejected' && o.reason instanceof StoppedError)).toBe(true)
+  })
+
+  it('fails waiting clients with StoppedError on halt and refuses new work', async () => {
+    const { replica, clock } = setup()
+    await replica.start()
+    const answer = replica.propose(utf8('a'))
+    await flush()
+    replica.halt()
+    await expect(answer).rejects.toBeInstanceOf(StoppedError)
+    await expect(replica.propose(utf8('b'))).rejects.toBeInstanceOf(StoppedError)
+    expect(clock.pending).toBe(0)
+  })
+
+  it('stops taking part when storage cannot sync', async () => {
+    const { replica, storage, transport, errors } = setup()
+    storage.failNextSync = true
+    await replica.start()
+    const answer = replica.propose(utf8('a'))
+    await expect(answer).rejects.toBeInstanceOf(StoppedError)
+    expect(transport.sent).toHaveLength(0) // nothing unsynced ever left
+    expect(errors.some((e) => String(e).includes('disk on fire'))).toBe(true)
+    expect(replica.running).toBe(false)
+    await expect(replica.propose(utf8('b'))).rejects.toThrow(/failed/)
+  })
+
+  it('refuses a protocol built for another contract version', () => {
+    const factory = { ...toyFactory(), contract: 'synod-protocol/v0' } as unknown as ProtocolFactory<ToyOptions>
+    expect(
+      () =>
+        new Replica({
+          factory,
+          self: 'n1',
+          membership: membershipOf(['n1']),
+          transport: new RecordingTransport('n1'),
+          storage: new SlowStorage(),
+          clock: new ManualClock(),
+          random: { next: () => 0 },
+          stateMachine: new ListStateMachine(),
+        }),
+    ).toThrow(/synod-protocol\/v1/)
+  })
+
+  it('a graceful stop syncs storage and stops the transport', async () => {
+    const { replica, storage, transport } = setup()
+    storage.autoSync = true
+    await replica.start()
+    await replica.propose(utf8('a'))
+    storage.autoSync = false
+    storage.setHardState('x', utf8('y')) // a write outside any batch
+    const stopping = replica.stop()
+    await flush()
+    storage.release()
+    await stopping
+    expect(storage.hasPendingWrites()).toBe(false)
+    expect(transport.started).toBe(false)
+  })
+})
+
+describe('Replica: timers, reads and snapshots', () => {
+  it('does not run a timer callback that was cleared after it fired but before it ran', async () => {
+    const { replica, storage, clock, hooks } = setup()
+    storage.autoSync = true
+    await replica.start()
+    const ctx = hooks.nodes[0]!.ctx
+    let fired = 0
+    const id = ctx.setTimer(10, () => fired++)
+    clock.advance(10) // queued as an input
+    ctx.clearTimer(id)
+    await replica.settled()
+    expect(fired).toBe(0)
+    ctx.setTimer(10, () => fired++)
+    clock.advance(10)
+    await replica.settled()
+    expect(fired).toBe(1)
+  })
+
+  it('orders reads as commands when the protocol has no read path', async () => {
+    const { replica, storage, stateMachine } = setup()
+    storage.autoSync = true
+    await replica.start()
+    await replica.read(utf8('r'))
+    expect(stateMachine.items).toEqual(['r'])
+  })
+
+  it('serves reads from the state machine when the protocol says so', async () => {
+    const { replica, storage } = setup({ withRead: true })
+    storage.autoSync = true
+    await replica.start()
+    await replica.propose(utf8('a'))
+    await replica.propose(utf8('b'))
+    const read = await replica.read(utf8('q'))
+    expect(new TextDecoder().decode(read.result)).toBe('a,b')
+    expect(read.index).toBe(2)
+    expect(new TextDecoder().decode(replica.readLocal(utf8('q')).result)).toBe('a,b')
+  })
+
+  it('restores the state machine from the stored snapshot and skips re-commits it covers', async () => {
+    const storage = new SlowStorage()
+    storage.autoSync = true
+    storage.saveSnapshot({ index: 5, term: 1, data: utf8('["x","y"]'), meta: new Uint8Array(0) })
+    const stateMachine = new ListStateMachine()
+    const hooks = { nodes: [] as ToyNode[] }
+    const replica = new Replica<ToyOptions>({
+      factory: toyFactory(hooks),
+      self: 'n1',
+      membership: membershipOf(['n1', 'n2']),
+      transport: new RecordingTransport('n1'),
+      storage,
+      clock: new ManualClock(),
+      random: { next: () => 0 },
+      stateMachine,
+    })
+    await replica.start()
+    expect(stateMachine.items).toEqual(['x', 'y'])
+    hooks.nodes[0]!.ctx.commit({ index: 4, command: utf8('old') })
+    hooks.nodes[0]!.ctx.commit({ index: 6, command: utf8('new') })
+    expect(stateMachine.items).toEqual(['x', 'y', 'new'])
+    expect(replica.status().counters['commits.skipped']).toBe(1)
+  })
+})
