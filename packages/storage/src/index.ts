@@ -1,1 +1,5 @@
-export {}
+export { DEFAULT_SEGMENT_BYTES, openDurableStorage } from './durable.js'
+export type { DurableStorage, DurableStorageOptions, DurableStorageStats } from './durable.js'
+export { StorageLockedError } from './lock.js'
+export { memoryStorage } from './memory.js'
+export type { CrashOptions, MemoryStorage, MemoryStorageStats } from './memory.js'
