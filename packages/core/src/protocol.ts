@@ -68,8 +68,16 @@ export interface ProtocolContext {
   clearTimer(id: TimerId): void
   now(): number
 
-  /** Apply a decided command to the state machine (in index order) and answer its client if local. */
-  commit(entry: Committed): void
+  /**
+   * Apply a decided command to the state machine (in index order) and answer its client if local.
+   * Returns the state machine's result, or undefined when the entry was skipped (already applied) or apply failed.
+   */
+  commit(entry: Committed): Uint8Array | undefined
+  /**
+   * Answer a waiting client whose command was committed earlier without `client`, for protocols that
+   * answer only once they hold a proof (PBFT waits for f+1 signed replies). Ignored when the client is gone.
+   */
+  respond(client: ClientRef, answer: { readonly index: number; readonly result: Uint8Array; readonly proof?: Uint8Array }): void
   /** The read `client` asked for may now be served from the local state (e.g. ReadIndex is applied). */
   serveRead(client: ClientRef): void
   /** Fail a waiting request (NotLeaderError, ProposalDroppedError, ...). */
@@ -91,6 +99,13 @@ export interface ProtocolNode {
   read?(request: Uint8Array, client: ClientRef): void
   status(): NodeStatus
   stop(): void
+  /**
+   * Optional: called once after each batch of inputs, before the batch's
+   * storage sync. A protocol that coalesces work per batch (e.g. one
+   * AppendEntries per follower carrying every proposal of the batch)
+   * buffers it during the batch and emits it here.
+   */
+  flush?(): void
 }
 
 export interface ProtocolFactory<Options = unknown> {

@@ -277,6 +277,8 @@ export class Replica<Options = unknown> {
           if (this.state !== 'running') return
           this.dispatch(input)
         }
+        // Let the protocol emit what it coalesced over the batch; before the sync, so it is covered by it.
+        if (this.state === 'running' && this.protocol?.flush !== undefined) this.guard(() => this.protocol!.flush!())
         const sends = this.outbox
         const replies = this.replies
         this.outbox = []
@@ -427,6 +429,15 @@ export class Replica<Options = unknown> {
         const index = this.appliedIndex
         this.replies.push({ client: p, settle: () => p.resolve({ index, result }) })
       },
+      respond: (client, answer) => {
+        const p = this.takePending(client)
+        if (p === undefined) return
+        const result: CommandResult =
+          answer.proof === undefined
+            ? { index: answer.index, result: answer.result }
+            : { index: answer.index, result: answer.result, proof: answer.proof }
+        this.replies.push({ client: p, settle: () => p.resolve(result) })
+      },
       reject: (client, error) => this.rejectClient(client, error),
       takeSnapshot: () => ({ index: this.appliedIndex, data: options.stateMachine.snapshot() }),
       installSnapshot: (snapshot: Snapshot) => {
@@ -444,12 +455,12 @@ export class Replica<Options = unknown> {
     }
   }
 
-  private commit(entry: Committed): void {
+  private commit(entry: Committed): Uint8Array | undefined {
     this.options.onCommit?.(entry)
     if (entry.index <= this.appliedIndex) {
       // Re-commit after a restart of entries the restored snapshot already holds.
       this.counters.add('commits.skipped')
-      return
+      return undefined
     }
     this.appliedIndex = entry.index
     this.counters.add('commits')
@@ -462,16 +473,19 @@ export class Replica<Options = unknown> {
       this.counters.add('apply.errors')
       this.options.onError?.(error)
     }
-    if (entry.client === undefined) return
-    const p = this.takePending(entry.client)
-    if (p === undefined) return
-    if (failure !== undefined) {
-      const error = failure
-      this.replies.push({ client: p, settle: () => p.reject(error) })
-      return
+    if (entry.client !== undefined) {
+      const p = this.takePending(entry.client)
+      if (p !== undefined) {
+        if (failure !== undefined) {
+          const error = failure
+          this.replies.push({ client: p, settle: () => p.reject(error) })
+        } else {
+          const answer: CommandResult =
+            entry.proof === undefined ? { index: entry.index, result: result! } : { index: entry.index, result: result!, proof: entry.proof }
+          this.replies.push({ client: p, settle: () => p.resolve(answer) })
+        }
+      }
     }
-    const answer: CommandResult =
-      entry.proof === undefined ? { index: entry.index, result: result! } : { index: entry.index, result: result!, proof: entry.proof }
-    this.replies.push({ client: p, settle: () => p.resolve(answer) })
+    return result
   }
 }
