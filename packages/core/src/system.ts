@@ -29,5 +29,5 @@ export function systemClock(): Clock {
 
 /** Unpredictable randomness for the daemon (election jitter must not be guessable by peers). */
 export function systemRandom(): Random {
-  return { next: () => randomInt(0, 2 ** 48) / 2 ** 48 }
+  return { next: () => randomInt(0, 2 ** 47) / 2 ** 47 }
 }
