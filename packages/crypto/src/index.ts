@@ -1,1 +1,37 @@
-export {}
+export {
+  ED25519_PUBLIC_KEY_BYTES,
+  ED25519_SECRET_KEY_BYTES,
+  ED25519_SIGNATURE_BYTES,
+} from './ed25519-backends.js'
+export type { Ed25519BackendChoice, Ed25519BackendName } from './ed25519-backends.js'
+export { digestHex, hmacSha256, hmacSha256With, SHA256_BYTES, sha256, sha256With } from './hash.js'
+export type { HashBackendChoice } from './hash.js'
+export {
+  decodeKeyFile,
+  encodeKeyFile,
+  generateKeyPair,
+  KEY_FILE_TYPE,
+  keyPairFromSecret,
+  publicKeyFromSecret,
+} from './keys.js'
+export type { KeyPair } from './keys.js'
+export { MAC_KEY_BYTES, sharedMacKey } from './mac-key.js'
+export { nodeHasEd25519 } from './node-crypto.js'
+export {
+  decodeQuorumCertificate,
+  encodeQuorumCertificate,
+  MAX_CERTIFICATE_SIGNATURES,
+  MAX_DIGEST_BYTES,
+  MAX_SIGNER_ID_LENGTH,
+  quorumCertificateFromValue,
+  verifyQuorumCertificate,
+} from './quorum-certificate.js'
+export type {
+  CertificateSignature,
+  QuorumCertificate,
+  QuorumCertificateRejection,
+  QuorumCertificateVerdict,
+  VerifyQuorumCertificateOptions,
+} from './quorum-certificate.js'
+export { createSigner, createVerifier } from './signer.js'
+export type { Ed25519Signer, Ed25519Verifier, SignerOptions, VerifierOptions } from './signer.js'

@@ -1,0 +1,52 @@
+import { hmac } from '@noble/hashes/hmac.js'
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js'
+import { ConfigError, toHex } from '@synod/core'
+import { nodeCrypto } from './node-crypto.js'
+
+export const SHA256_BYTES = 32
+
+/** 'node' (OpenSSL, ≈3–4× faster) or 'noble' (pure JS). 'auto' picks node when present. */
+export type HashBackendChoice = 'node' | 'noble' | 'auto'
+
+type Sha256 = (bytes: Uint8Array) => Uint8Array
+type HmacSha256 = (key: Uint8Array, message: Uint8Array) => Uint8Array
+
+const nodeSha256: Sha256 | undefined =
+  nodeCrypto === undefined
+    ? undefined
+    : typeof nodeCrypto.hash === 'function'
+      ? // crypto.hash (Node ≥ 20.12) skips the Hash object: fastest for one-shot digests.
+        (bytes) => new Uint8Array(nodeCrypto!.hash('sha256', bytes, 'buffer') as unknown as Buffer)
+      : (bytes) => new Uint8Array(nodeCrypto!.createHash('sha256').update(bytes).digest())
+
+const nodeHmacSha256: HmacSha256 | undefined =
+  nodeCrypto === undefined
+    ? undefined
+    : (key, message) => new Uint8Array(nodeCrypto!.createHmac('sha256', key).update(message).digest())
+
+const nobleSha256Fn: Sha256 = (bytes) => nobleSha256(bytes)
+const nobleHmacSha256: HmacSha256 = (key, message) => hmac(nobleSha256, key, message)
+
+/** The sha256 function of a backend. 'node' throws ConfigError where node:crypto is missing; 'auto' falls back to noble. */
+export function sha256With(backend: HashBackendChoice): Sha256 {
+  if (backend === 'noble') return nobleSha256Fn
+  if (backend === 'node' && nodeSha256 === undefined) throw new ConfigError("node:crypto is not available on this host; use 'noble' or 'auto'", 'backend')
+  return nodeSha256 ?? nobleSha256Fn
+}
+
+export function hmacSha256With(backend: HashBackendChoice): HmacSha256 {
+  if (backend === 'noble') return nobleHmacSha256
+  if (backend === 'node' && nodeHmacSha256 === undefined) throw new ConfigError("node:crypto is not available on this host; use 'noble' or 'auto'", 'backend')
+  return nodeHmacSha256 ?? nobleHmacSha256
+}
+
+/** SHA-256 of `bytes` (32 bytes). */
+export const sha256: Sha256 = sha256With('auto')
+
+/** HMAC-SHA256 of `message` under `key` (32 bytes). */
+export const hmacSha256: HmacSha256 = hmacSha256With('auto')
+
+/** SHA-256 of `bytes` as lowercase hex: a printable content id. */
+export function digestHex(bytes: Uint8Array): string {
+  return toHex(sha256(bytes))
+}

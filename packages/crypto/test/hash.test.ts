@@ -1,0 +1,36 @@
+import { toHex, utf8 } from '@synod/core'
+import { describe, expect, it } from 'vitest'
+import { digestHex, hmacSha256, hmacSha256With, sha256, sha256With, type HashBackendChoice } from '../src/index.js'
+
+const backends: HashBackendChoice[] = ['noble', 'node', 'auto']
+
+describe.each(backends)('%s hashes', (backend) => {
+  it('sha256 matches FIPS 180-2 vectors', () => {
+    const hash = sha256With(backend)
+    expect(toHex(hash(utf8('')))).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855')
+    expect(toHex(hash(utf8('abc')))).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')
+  })
+
+  it('hmacSha256 matches RFC 4231 test case 2', () => {
+    const mac = hmacSha256With(backend)
+    expect(toHex(mac(utf8('Jefe'), utf8('what do ya want for nothing?')))).toBe(
+      '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843',
+    )
+  })
+})
+
+describe('hash backends agree', () => {
+  it('on a range of sizes', () => {
+    for (const size of [1, 55, 56, 64, 100, 1000, 70_000]) {
+      const bytes = Uint8Array.from({ length: size }, (_, i) => (i * 31) & 0xff)
+      expect(sha256With('node')(bytes)).toEqual(sha256With('noble')(bytes))
+      expect(hmacSha256With('node')(bytes.subarray(0, 40), bytes)).toEqual(hmacSha256With('noble')(bytes.subarray(0, 40), bytes))
+    }
+  })
+
+  it('the defaults and digestHex', () => {
+    expect(sha256(utf8('abc'))).toBeInstanceOf(Uint8Array)
+    expect(hmacSha256(utf8('k'), utf8('m')).byteLength).toBe(32)
+    expect(digestHex(utf8('abc'))).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')
+  })
+})
