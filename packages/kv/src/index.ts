@@ -1,1 +1,11 @@
-export {}
+export { kvCommands } from './client.js'
+export type { KvInput } from './client.js'
+export { commandFromValue, decodeCommand, encodeCommand, KV_OPS, KV_READ_OPS, MAX_CLIENT_ID_LENGTH } from './command.js'
+export type { KvCommand, KvOp, KvSession } from './command.js'
+export { DEFAULT_KV_LIMITS, resolveLimits, utf8ByteLength } from './limits.js'
+export type { KvLimits } from './limits.js'
+export { decodeResult, encodeResult, KV_ERROR_CODES, resultFromValue } from './result.js'
+export type { KvError, KvErrorCode, KvResult, KvValue } from './result.js'
+export { KV_SNAPSHOT_VERSION } from './snapshot.js'
+export { KvStateMachine } from './state-machine.js'
+export type { KvStateMachineOptions, SessionRecord } from './state-machine.js'

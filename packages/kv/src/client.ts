@@ -1,0 +1,43 @@
+import { utf8 } from '@synod/core'
+import { encodeCommand, type KvSession } from './command.js'
+
+/** A value given by a client: bytes, or text stored as its UTF-8 bytes. */
+export type KvInput = Uint8Array | string
+
+function bytesOf(value: KvInput): Uint8Array {
+  return typeof value === 'string' ? utf8(value) : value
+}
+
+function withSession(session: KvSession | undefined): { session?: KvSession } {
+  return session === undefined ? {} : { session }
+}
+
+/**
+ * Client-side builders of encoded commands, ready to propose (writes) or to
+ * read (`get`, `list`). Writes take an optional session for exactly-once
+ * retries: retry with the same `{ client, seq }` after a timeout.
+ */
+export const kvCommands = {
+  get: (key: string): Uint8Array => encodeCommand({ op: 'get', key }),
+  list: (prefix: string, options: { readonly after?: string; readonly limit?: number } = {}): Uint8Array =>
+    encodeCommand({
+      op: 'list',
+      prefix,
+      ...(options.after === undefined ? {} : { after: options.after }),
+      limit: options.limit ?? 100,
+    }),
+  put: (key: string, value: KvInput, session?: KvSession): Uint8Array =>
+    encodeCommand({ op: 'put', key, value: bytesOf(value), ...withSession(session) }),
+  delete: (key: string, session?: KvSession): Uint8Array => encodeCommand({ op: 'delete', key, ...withSession(session) }),
+  /** `expected` null: succeed only if the key is absent. */
+  cas: (key: string, expected: KvInput | null, value: KvInput, session?: KvSession): Uint8Array =>
+    encodeCommand({
+      op: 'cas',
+      key,
+      expected: expected === null ? null : bytesOf(expected),
+      value: bytesOf(value),
+      ...withSession(session),
+    }),
+  append: (key: string, element: KvInput, session?: KvSession): Uint8Array =>
+    encodeCommand({ op: 'append', key, value: bytesOf(element), ...withSession(session) }),
+} as const

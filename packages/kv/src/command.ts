@@ -1,0 +1,154 @@
+import {
+  decodeCanonical,
+  encodeCanonical,
+  expectBytes,
+  expectOneOf,
+  expectOnlyKeys,
+  expectRecord,
+  expectString,
+  expectUint,
+  InvalidMessageError,
+  type Fields,
+} from '@synod/core'
+import { plainBytes } from './bytes.js'
+
+/**
+ * An exactly-once session tag: a client numbers its writes; a retry carries
+ * the same `seq` and gets the first answer back instead of a second apply.
+ */
+export interface KvSession {
+  /** Any stable id of the client (at most 256 characters). */
+  readonly client: string
+  /** Non-negative integer, increasing per client. */
+  readonly seq: number
+}
+
+export type KvCommand =
+  | { readonly op: 'get'; readonly key: string; readonly session?: KvSession }
+  | {
+      readonly op: 'list'
+      readonly prefix: string
+      /** Only keys strictly after this one: the cursor of the next page. */
+      readonly after?: string
+      readonly limit: number
+      readonly session?: KvSession
+    }
+  | { readonly op: 'put'; readonly key: string; readonly value: Uint8Array; readonly session?: KvSession }
+  | { readonly op: 'delete'; readonly key: string; readonly session?: KvSession }
+  | {
+      readonly op: 'cas'
+      readonly key: string
+      /** The value the key must hold (bytes), or null for "the key is absent". */
+      readonly expected: Uint8Array | null
+      readonly value: Uint8Array
+      readonly session?: KvSession
+    }
+  /** Append one element to the list at `key` (creating it when absent). */
+  | { readonly op: 'append'; readonly key: string; readonly value: Uint8Array; readonly session?: KvSession }
+
+export type KvOp = KvCommand['op']
+export const KV_OPS: readonly KvOp[] = ['get', 'list', 'put', 'delete', 'cas', 'append']
+/** Commands that only read; `query` answers these without touching state. */
+export const KV_READ_OPS: readonly KvOp[] = ['get', 'list']
+
+export const MAX_CLIENT_ID_LENGTH = 256
+/**
+ * Structural ceilings of the codec; the state machine's configurable limits
+ * (KvLimits, usually far smaller) are checked when a command is applied.
+ */
+export const MAX_ENCODED_COMMAND_BYTES = 64 * 1024 * 1024
+const MAX_KEY_CHARS = 1024 * 1024
+
+/** Canonical CBOR of a command; the session is flattened into `client` and `seq`. */
+export function encodeCommand(command: KvCommand): Uint8Array {
+  return encodeCanonical(commandToFields(command))
+}
+
+function commandToFields(command: KvCommand): Fields {
+  const fields: Fields = { op: command.op }
+  switch (command.op) {
+    case 'get':
+    case 'delete':
+      fields['key'] = command.key
+      break
+    case 'list':
+      fields['prefix'] = command.prefix
+      if (command.after !== undefined) fields['after'] = command.after
+      fields['limit'] = command.limit
+      break
+    case 'put':
+    case 'append':
+      fields['key'] = command.key
+      fields['value'] = command.value
+      break
+    case 'cas':
+      fields['key'] = command.key
+      fields['expected'] = command.expected
+      fields['value'] = command.value
+      break
+  }
+  if (command.session !== undefined) {
+    fields['client'] = command.session.client
+    fields['seq'] = command.session.seq
+  }
+  return fields
+}
+
+/** Decode and validate a command. Any malformed input throws InvalidMessageError naming the field. */
+export function decodeCommand(bytes: Uint8Array): KvCommand {
+  return commandFromValue(decodeCanonical(plainBytes(bytes), MAX_ENCODED_COMMAND_BYTES))
+}
+
+const fieldsByOp: Record<KvOp, readonly string[]> = {
+  get: ['op', 'key'],
+  delete: ['op', 'key'],
+  list: ['op', 'prefix', 'after', 'limit'],
+  put: ['op', 'key', 'value'],
+  append: ['op', 'key', 'value'],
+  cas: ['op', 'key', 'expected', 'value'],
+}
+
+/** Validate a command already decoded from CBOR (e.g. nested in a larger message). */
+export function commandFromValue(value: unknown): KvCommand {
+  const record = expectRecord(value, 'kv command')
+  const op = expectOneOf(record['op'], KV_OPS, 'kv command op')
+  expectOnlyKeys(record, [...fieldsByOp[op], 'client', 'seq'], `kv ${op} command`)
+  const session = sessionFrom(record)
+  const withSession = session === undefined ? {} : { session }
+  switch (op) {
+    case 'get':
+    case 'delete':
+      return { op, key: keyFrom(record['key'], 'key'), ...withSession }
+    case 'list': {
+      const after = record['after'] === undefined ? undefined : keyFrom(record['after'], 'after')
+      return {
+        op,
+        prefix: keyFrom(record['prefix'], 'prefix'),
+        ...(after === undefined ? {} : { after }),
+        limit: expectUint(record['limit'], 'limit'),
+        ...withSession,
+      }
+    }
+    case 'put':
+    case 'append':
+      return { op, key: keyFrom(record['key'], 'key'), value: expectBytes(record['value'], 'value'), ...withSession }
+    case 'cas': {
+      if (!('expected' in record)) throw new InvalidMessageError('kv cas command needs expected (bytes, or null for absent)')
+      const expected = record['expected'] === null ? null : expectBytes(record['expected'], 'expected')
+      return { op, key: keyFrom(record['key'], 'key'), expected, value: expectBytes(record['value'], 'value'), ...withSession }
+    }
+  }
+}
+
+function keyFrom(value: unknown, what: string): string {
+  return expectString(value, what, MAX_KEY_CHARS)
+}
+
+function sessionFrom(record: Fields): KvSession | undefined {
+  const hasClient = record['client'] !== undefined
+  const hasSeq = record['seq'] !== undefined
+  if (!hasClient && !hasSeq) return undefined
+  if (hasClient !== hasSeq) throw new InvalidMessageError('a kv session needs both client and seq')
+  const client = expectString(record['client'], 'client', MAX_CLIENT_ID_LENGTH)
+  return { client, seq: expectUint(record['seq'], 'seq') }
+}

@@ -1,0 +1,105 @@
+import {
+  decodeCanonical,
+  encodeCanonical,
+  expectArray,
+  expectBoolean,
+  expectBytes,
+  expectOneOf,
+  expectOnlyKeys,
+  expectRecord,
+  expectString,
+  expectUint,
+  InvalidMessageError,
+  type Fields,
+} from '@synod/core'
+
+/** A stored value: bytes, or a list of byte elements built by `append`. */
+export type KvValue = Uint8Array | readonly Uint8Array[]
+
+export type KvErrorCode =
+  /** cas found another value; `current` carries it (null: absent). */
+  | 'cas-mismatch'
+  /** The operation does not fit the stored value's type (append to bytes, cas on a list). */
+  | 'wrong-type'
+  /** A key, value or list is over the configured limits. */
+  | 'too-large'
+  /** A session retry older than the client's latest command; its answer is gone. */
+  | 'stale-sequence'
+  /** The command could not be decoded or is not allowed here (e.g. a write sent to `query`). */
+  | 'invalid-command'
+
+export const KV_ERROR_CODES: readonly KvErrorCode[] = ['cas-mismatch', 'wrong-type', 'too-large', 'stale-sequence', 'invalid-command']
+
+export type KvResult =
+  | { readonly ok: true; readonly op: 'get'; readonly value: KvValue | null }
+  | { readonly ok: true; readonly op: 'list'; readonly keys: readonly string[]; readonly more: boolean }
+  | { readonly ok: true; readonly op: 'put' }
+  | { readonly ok: true; readonly op: 'delete'; readonly existed: boolean }
+  | { readonly ok: true; readonly op: 'cas' }
+  /** `length`: the list's length after the append. */
+  | { readonly ok: true; readonly op: 'append'; readonly length: number }
+  | KvError
+
+export interface KvError {
+  readonly ok: false
+  readonly code: KvErrorCode
+  readonly message: string
+  /** For cas-mismatch: the value found (null: absent). */
+  readonly current?: KvValue | null
+}
+
+export function encodeResult(result: KvResult): Uint8Array {
+  return encodeCanonical(result)
+}
+
+/** Decode and validate a result; malformed input throws InvalidMessageError. */
+export function decodeResult(bytes: Uint8Array): KvResult {
+  return resultFromValue(decodeCanonical(bytes))
+}
+
+export function resultFromValue(value: unknown): KvResult {
+  const record = expectRecord(value, 'kv result')
+  const ok = expectBoolean(record['ok'], 'ok')
+  if (!ok) {
+    expectOnlyKeys(record, ['ok', 'code', 'message', 'current'], 'kv error result')
+    const code = expectOneOf(record['code'], KV_ERROR_CODES, 'code')
+    const message = expectString(record['message'], 'message', 64 * 1024)
+    if (record['current'] === undefined) return { ok, code, message }
+    if (code !== 'cas-mismatch') throw new InvalidMessageError(`kv ${code} result must not carry current`)
+    return { ok, code, message, current: valueOrNullFrom(record['current'], 'current') }
+  }
+  const op = expectOneOf(record['op'], ['get', 'list', 'put', 'delete', 'cas', 'append'] as const, 'op')
+  switch (op) {
+    case 'get':
+      only(record, ['value'], op)
+      return { ok, op, value: valueOrNullFrom(record['value'], 'value') }
+    case 'list': {
+      only(record, ['keys', 'more'], op)
+      const keys = expectArray(record['keys'], 'keys').map((k, i) => expectString(k, `keys[${i}]`, 1024 * 1024))
+      return { ok, op, keys, more: expectBoolean(record['more'], 'more') }
+    }
+    case 'put':
+    case 'cas':
+      only(record, [], op)
+      return { ok, op }
+    case 'delete':
+      only(record, ['existed'], op)
+      return { ok, op, existed: expectBoolean(record['existed'], 'existed') }
+    case 'append':
+      only(record, ['length'], op)
+      return { ok, op, length: expectUint(record['length'], 'length') }
+  }
+}
+
+function only(record: Fields, fields: readonly string[], op: string): void {
+  expectOnlyKeys(record, ['ok', 'op', ...fields], `kv ${op} result`)
+  for (const field of fields)
+    if (record[field] === undefined) throw new InvalidMessageError(`kv ${op} result is missing ${field}`)
+}
+
+/** A value field: bytes, an array of bytes (a list), or null (absent). */
+export function valueOrNullFrom(value: unknown, what: string): KvValue | null {
+  if (value === null) return null
+  if (Array.isArray(value)) return value.map((item, i) => expectBytes(item, `${what}[${i}]`))
+  return expectBytes(value, what)
+}

@@ -1,0 +1,90 @@
+import {
+  decodeCanonical,
+  encodeCanonical,
+  expectArray,
+  expectBytes,
+  expectOnlyKeys,
+  expectRecord,
+  expectString,
+  expectUint,
+  InvalidMessageError,
+  StorageCorruptionError,
+} from '@synod/core'
+import { plainBytes } from './bytes.js'
+import { MAX_CLIENT_ID_LENGTH } from './command.js'
+import { decodeResult, valueOrNullFrom, type KvValue } from './result.js'
+import type { SessionRecord } from './state-machine.js'
+
+export const KV_SNAPSHOT_VERSION = 1
+
+export interface KvSnapshotState {
+  readonly values: Map<string, KvValue>
+  /** In eviction order: least recently applied first. */
+  readonly sessions: Map<string, SessionRecord>
+}
+
+/**
+ * Canonical bytes of the state: `{ version, values: [[key, value]…] by key,
+ * sessions: [[client, seq, lastIndex, result]…] by (lastIndex, client) }`.
+ * Sorting makes equal states give equal bytes whatever the insertion order.
+ */
+export function encodeSnapshot(state: KvSnapshotState): Uint8Array {
+  const values = [...state.values.entries()].sort(([a], [b]) => compare(a, b))
+  const sessions = [...state.sessions.entries()]
+    .sort(([clientA, a], [clientB, b]) => a.lastIndex - b.lastIndex || compare(clientA, clientB))
+    .map(([client, s]) => [client, s.seq, s.lastIndex, s.result])
+  return encodeCanonical({ version: KV_SNAPSHOT_VERSION, values, sessions })
+}
+
+/** Decode and fully validate a snapshot; any defect throws StorageCorruptionError naming it. */
+export function decodeSnapshot(bytes: Uint8Array): KvSnapshotState {
+  try {
+    return snapshotFromValue(decodeCanonical(plainBytes(bytes), Number.MAX_SAFE_INTEGER))
+  } catch (error) {
+    if (error instanceof InvalidMessageError)
+      throw new StorageCorruptionError(`kv snapshot is corrupt: ${error.reason}; restore from another replica's snapshot`)
+    throw error
+  }
+}
+
+function snapshotFromValue(value: unknown): KvSnapshotState {
+  const record = expectRecord(value, 'snapshot')
+  expectOnlyKeys(record, ['version', 'values', 'sessions'], 'snapshot')
+  if (record['version'] !== KV_SNAPSHOT_VERSION)
+    throw new InvalidMessageError(`snapshot version ${String(record['version'])} is not ${KV_SNAPSHOT_VERSION}`)
+
+  const values = new Map<string, KvValue>()
+  let previousKey: string | undefined
+  for (const [i, item] of expectArray(record['values'], 'snapshot values').entries()) {
+    const entry = expectArray(item, `values[${i}]`)
+    if (entry.length !== 2) throw new InvalidMessageError(`values[${i}] must be [key, value]`)
+    const key = expectString(entry[0], `values[${i}] key`, Number.MAX_SAFE_INTEGER)
+    if (previousKey !== undefined && compare(previousKey, key) >= 0)
+      throw new InvalidMessageError(`values[${i}]: keys must be strictly ascending`)
+    const stored = valueOrNullFrom(entry[1], `values[${i}] value`)
+    if (stored === null) throw new InvalidMessageError(`values[${i}] value is null`)
+    values.set(key, stored)
+    previousKey = key
+  }
+
+  const sessions = new Map<string, SessionRecord>()
+  let previous: { client: string; lastIndex: number } | undefined
+  for (const [i, item] of expectArray(record['sessions'], 'snapshot sessions').entries()) {
+    const entry = expectArray(item, `sessions[${i}]`)
+    if (entry.length !== 4) throw new InvalidMessageError(`sessions[${i}] must be [client, seq, lastIndex, result]`)
+    const client = expectString(entry[0], `sessions[${i}] client`, MAX_CLIENT_ID_LENGTH)
+    const seq = expectUint(entry[1], `sessions[${i}] seq`)
+    const lastIndex = expectUint(entry[2], `sessions[${i}] lastIndex`)
+    const result = expectBytes(entry[3], `sessions[${i}] result`)
+    decodeResult(result) // a cached answer must itself be a valid result
+    if (previous !== undefined && (previous.lastIndex - lastIndex || compare(previous.client, client)) >= 0)
+      throw new InvalidMessageError(`sessions[${i}]: sessions must be ordered by (lastIndex, client) without duplicates`)
+    sessions.set(client, { seq, lastIndex, result })
+    previous = { client, lastIndex }
+  }
+  return { values, sessions }
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}

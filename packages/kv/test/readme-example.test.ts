@@ -1,0 +1,31 @@
+// The README example, with the same imports; keep README.md in sync with the body below.
+import { fromUtf8 } from '@synod/core'
+import { decodeResult, KvStateMachine, kvCommands } from '@synod/kv'
+import { expect, it } from 'vitest'
+
+it('the README example runs and prints what it says', () => {
+  const logs: unknown[] = []
+  const console = { log: (value: unknown) => logs.push(value) }
+
+  const kv = new KvStateMachine({ maxKeyBytes: 1024, maxValueBytes: 1024 * 1024 })
+  let index = 0 // the Replica passes each committed entry's log index
+
+  kv.apply(kvCommands.put('color', 'blue'), ++index)
+  const swap = decodeResult(kv.apply(kvCommands.cas('color', 'red', 'green'), ++index))
+  if (!swap.ok && swap.code === 'cas-mismatch') console.log(fromUtf8(swap.current as Uint8Array)) // blue
+
+  // Exactly once: a retry with the same { client, seq } returns the first answer.
+  const session = { client: 'client-7', seq: 1 }
+  kv.apply(kvCommands.append('log', 'started', session), ++index)
+  const retry = decodeResult(kv.apply(kvCommands.append('log', 'started', session), ++index))
+  console.log(retry) // { ok: true, op: 'append', length: 1 }
+
+  // Reads without a log entry (the Replica's read path uses query).
+  console.log(decodeResult(kv.query(kvCommands.list('', { limit: 10 })))) // { ok: true, op: 'list', keys: [ 'color', 'log' ], more: false }
+
+  const copy = new KvStateMachine()
+  copy.restore(kv.snapshot())
+  console.log(copy.snapshot().join() === kv.snapshot().join()) // true
+
+  expect(logs).toEqual(['blue', { ok: true, op: 'append', length: 1 }, { ok: true, op: 'list', keys: ['color', 'log'], more: false }, true])
+})
