@@ -1,1 +1,46 @@
-export {}
+export { installNetworkAdversaries } from './adversary.js'
+export { Cluster } from './cluster.js'
+export type { AdversaryContext, ClusterHost, ClusterOptions, ProtocolAdversary } from './cluster.js'
+export { commandDigest } from './digest.js'
+export { nodeKeys } from './keys.js'
+export type { NodeKey } from './keys.js'
+export { kvWorkloadCodec } from './kv-codec.js'
+export type { KvSession, KvWorkloadCodec } from './kv-codec.js'
+export { Nemesis } from './nemesis.js'
+export { executeScenario, scenarioNodes } from './execute-scenario.js'
+export type { RunScenarioOptions, ScenarioExecution } from './execute-scenario.js'
+export { describeFailures, reproduceCommand, runScenario } from './run-scenario.js'
+export type { ScenarioResult } from './run-scenario.js'
+export { DEFAULT_WORKLOAD, flapping } from './scenario.js'
+export type {
+  AdversaryBehaviour,
+  AdversarySpec,
+  FaultStep,
+  NodeSelector,
+  PartitionShape,
+  Scenario,
+  WorkloadOptions,
+} from './scenario.js'
+export { byzantineScenarios, crashScenarios, scenarioByName, scenarios, scenariosFor } from './scenarios/index.js'
+export {
+  acksBeforePersistingToy,
+  commitsWithoutQuorumToy,
+  CORRECT_TOY,
+  divergentCommitToy,
+  fixedLeaderToy,
+  forgetsOnRestartToy,
+  staleReadsToy,
+  toyProtocol,
+} from './toys/index.js'
+export type { ToyFlaws } from './toys/index.js'
+export type {
+  CheckResult,
+  CommitRecord,
+  LeaderRecord,
+  Operation,
+  OperationKind,
+  RunRecord,
+  TimelineEvent,
+  Violation,
+} from './types.js'
+export { KvWorkload } from './workload.js'

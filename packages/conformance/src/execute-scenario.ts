@@ -1,0 +1,97 @@
+import type { ProtocolFactory } from '@synod/core'
+import { installNetworkAdversaries } from './adversary.js'
+import { Cluster, type ProtocolAdversary } from './cluster.js'
+import { kvWorkloadCodec, type KvWorkloadCodec } from './kv-codec.js'
+import { Nemesis } from './nemesis.js'
+import { DEFAULT_WORKLOAD, type Scenario } from './scenario.js'
+import type { RunRecord } from './types.js'
+import { KvWorkload } from './workload.js'
+
+export interface RunScenarioOptions<Options = unknown> {
+  readonly factory: ProtocolFactory<Options>
+  readonly protocolOptions?: Partial<Options>
+  readonly scenario: Scenario
+  readonly seed: number
+  /** Cluster size; default the scenario's, else 3 (crash) or 4 (byzantine). */
+  readonly nodes?: number
+  /** The protocol's own attacks, for scenarios with a 'protocol' adversary. */
+  readonly adversary?: ProtocolAdversary<Options>
+  /** The KV codec; default @synod/kv. */
+  readonly kv?: KvWorkloadCodec
+}
+
+export interface ScenarioExecution {
+  readonly nodes: number
+  readonly record: RunRecord
+  readonly traceHash: string
+  /** Unexpected errors the replicas reported (protocol bugs), by address. */
+  readonly errors: ReadonlyArray<{ readonly address: string; readonly error: unknown }>
+}
+
+/** The cluster size a scenario runs with for this protocol. */
+export function scenarioNodes(factory: ProtocolFactory<unknown>, scenario: Scenario, nodes?: number): number {
+  if (nodes !== undefined) return nodes
+  if (scenario.nodes !== undefined) {
+    // Crash-fault sizes (2f+1) become 3f+1 for byzantine protocols with the same f.
+    if (factory.faultModel === 'byzantine' && scenario.faultModel !== 'byzantine') return 3 * Math.floor((scenario.nodes - 1) / 2) + 1
+    return scenario.nodes
+  }
+  return factory.faultModel === 'byzantine' ? 4 : 3
+}
+
+/**
+ * Run one scenario on the simulator and record it, without judging: start
+ * the cluster, run the workload through the chaos phase, heal everything,
+ * give the cluster `healMs` to finish its operations and final reads.
+ */
+export async function executeScenario<Options>(options: RunScenarioOptions<Options>): Promise<ScenarioExecution> {
+  const { factory, scenario, seed } = options
+  if (scenario.faultModel !== 'any' && scenario.faultModel !== factory.faultModel)
+    throw new RangeError(`scenario '${scenario.name}' is for ${scenario.faultModel} protocols; ${factory.name} is ${factory.faultModel}`)
+  const nodes = scenarioNodes(factory as ProtocolFactory<unknown>, scenario, options.nodes)
+  const workloadOptions = { ...DEFAULT_WORKLOAD, ...scenario.workload }
+  const kv = options.kv ?? kvWorkloadCodec()
+  const adversaries = (scenario.adversaries ?? []).filter((a) => a.behaviour !== 'protocol' || options.adversary !== undefined)
+  const cluster = new Cluster<Options>({
+    factory,
+    ...(options.protocolOptions === undefined ? {} : { protocolOptions: options.protocolOptions }),
+    nodes,
+    seed,
+    kv,
+    syncLatencyMs: scenario.syncLatencyMs ?? 1,
+    requestTimeoutMs: workloadOptions.attemptTimeoutMs,
+    adversaries,
+    ...(options.adversary === undefined ? {} : { adversary: options.adversary }),
+  })
+  installNetworkAdversaries(cluster, adversaries)
+  const sim = cluster.simulation
+  const nemesis = new Nemesis(cluster)
+  const workload = new KvWorkload(cluster, kv, workloadOptions)
+
+  await cluster.start()
+  nemesis.schedule(scenario.chaos)
+  const healedAt = scenario.chaosMs
+  workload.start(healedAt, healedAt + scenario.healMs / 2)
+  workload.finishBy(healedAt + scenario.healMs)
+  await sim.runFor(scenario.chaosMs)
+  nemesis.healAll()
+  const endBy = healedAt + scenario.healMs
+  await sim.runUntil(() => workload.finished, endBy - sim.now())
+  // The durability checker reads every correct node's final log: let laggards catch up within the budget.
+  await sim.runUntil(() => cluster.converged(), Math.max(0, endBy - sim.now()))
+
+  const correct = new Set(cluster.correctAddresses)
+  const record: RunRecord = {
+    nodes: cluster.addresses,
+    correctNodes: [...correct],
+    history: workload.history,
+    commits: cluster.commits,
+    leaders: cluster.leaders.filter((l) => correct.has(l.node)),
+    timeline: cluster.timeline,
+    healedAt,
+    endedAt: sim.now(),
+    acknowledgedCommands: workload.acknowledged,
+    livenessBudgetMs: scenario.healMs,
+  }
+  return { nodes, record, traceHash: sim.traceHash(), errors: cluster.errors }
+}

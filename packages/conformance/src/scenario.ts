@@ -1,0 +1,127 @@
+import type { LinkFaults } from '@synod/transport-memory'
+
+/**
+ * Which node a fault step targets. 'leader' and 'follower' are resolved when
+ * the step runs (from the nodes' own status); `{ index }` is a position in
+ * the member list; `{ ref }` is a node an earlier step named with `as`.
+ */
+export type NodeSelector = 'leader' | 'follower' | 'random' | { readonly index: number } | { readonly ref: string }
+
+/** Partition shapes over the member list. */
+export type PartitionShape =
+  /** The target alone against the rest. */
+  | { readonly kind: 'isolate'; readonly target: NodeSelector }
+  /** ⌊(n−1)/2⌋ nodes against the rest; the leader is put on the side named by `leaderSide`. */
+  | { readonly kind: 'minority'; readonly leaderSide: 'minority' | 'majority' }
+  /** Groups of ⌊(n−1)/2⌋ (at least 1) nodes: no side has a quorum. */
+  | { readonly kind: 'no-quorum' }
+  /** Each node reaches only its two ring neighbours. */
+  | { readonly kind: 'ring' }
+  /** Two halves joined only through the middle node. */
+  | { readonly kind: 'bridge' }
+  /** One-way: `from` can no longer reach `to`. */
+  | { readonly kind: 'one-way'; readonly from: NodeSelector; readonly to: NodeSelector }
+
+/** One fault (or repair) at virtual time `at` ms from the start of the run. */
+export type FaultStep =
+  | { readonly at: number; readonly kind: 'crash'; readonly target: NodeSelector; readonly as?: string }
+  | { readonly at: number; readonly kind: 'restart'; readonly target: NodeSelector }
+  | { readonly at: number; readonly kind: 'crash-all' }
+  | { readonly at: number; readonly kind: 'restart-all' }
+  | { readonly at: number; readonly kind: 'partition'; readonly shape: PartitionShape; readonly as?: string }
+  | { readonly at: number; readonly kind: 'heal' }
+  | { readonly at: number; readonly kind: 'link-faults'; readonly faults: LinkFaults }
+  | { readonly at: number; readonly kind: 'clear-link-faults' }
+  | { readonly at: number; readonly kind: 'pause'; readonly target: NodeSelector; readonly as?: string }
+  | { readonly at: number; readonly kind: 'resume'; readonly target: NodeSelector }
+  | {
+      readonly at: number
+      readonly kind: 'clock-skew'
+      readonly target: NodeSelector
+      readonly rate?: number
+      readonly jumpMs?: number
+      readonly as?: string
+    }
+
+/** Generic byzantine behaviours applied at the network level (they need no knowledge of the protocol). */
+export type AdversaryBehaviour =
+  /** Sends nothing at all. */
+  | 'silent'
+  /** Also re-sends old messages of its own to random peers. */
+  | 'replay'
+  /** Flips bytes in what it sends (forged signatures, wrong digests). */
+  | 'corrupt'
+  /** A second replica with the same key and NodeId runs next to it (Twins). */
+  | 'twin'
+  /** The protocol package's own adversary (`adversary` option of runScenario); skipped when none is given. */
+  | 'protocol'
+
+export interface AdversarySpec {
+  /** Position in the member list. */
+  readonly index: number
+  readonly behaviour: AdversaryBehaviour
+}
+
+/** The client workload: concurrent clients on a few hot keys. */
+export interface WorkloadOptions {
+  /** Concurrent clients; each runs one operation at a time. */
+  readonly clients: number
+  readonly keys: number
+  /** Mix: the rest are writes. */
+  readonly readRatio: number
+  readonly casRatio: number
+  /** Pause between a client's operations, uniform in [min, max] ms. */
+  readonly thinkMs: readonly [number, number]
+  /** Give up on one operation after this; its outcome is then unknown ('info') unless every attempt was refused. */
+  readonly opTimeoutMs: number
+  /** One attempt at one node is abandoned after this and retried elsewhere. */
+  readonly attemptTimeoutMs: number
+  /** Cap on operations in the whole run (keeps runs fast and histories checkable). */
+  readonly maxOps: number
+  /** Share of reads sent to a random node instead of the believed leader (catches stale local reads). */
+  readonly anyNodeReadRatio: number
+}
+
+export const DEFAULT_WORKLOAD: WorkloadOptions = {
+  clients: 4,
+  keys: 3,
+  readRatio: 0.4,
+  casRatio: 0.2,
+  thinkMs: [5, 40],
+  opTimeoutMs: 1500,
+  attemptTimeoutMs: 400,
+  maxOps: 300,
+  anyNodeReadRatio: 0.25,
+}
+
+/** A scenario is data: the cluster, the faults over virtual time, the workload and the checks. */
+export interface Scenario {
+  readonly name: string
+  readonly description: string
+  /** 'any' scenarios apply to every protocol; the others only to protocols of that fault model. */
+  readonly faultModel: 'crash' | 'byzantine' | 'any'
+  /** Cluster size; default 3 for crash protocols and 4 for byzantine ones. Overridden by runScenario's `nodes`. */
+  readonly nodes?: number
+  readonly chaos: readonly FaultStep[]
+  /** Length of the chaos phase; at its end every fault heals (network healed, crashed nodes restarted, paused nodes resumed). */
+  readonly chaosMs: number
+  /** Length of the healing phase; pending work must complete within it (liveness). */
+  readonly healMs: number
+  readonly workload?: Partial<WorkloadOptions>
+  /** Checker names to run; default all. */
+  readonly checks?: readonly string[]
+  readonly adversaries?: readonly AdversarySpec[]
+  /** Virtual ms per storage sync; default 1. */
+  readonly syncLatencyMs?: number
+}
+
+/** Symmetric partitions that come and go: alternating `shape` and heal every `periodMs` in [fromMs, toMs). */
+export function flapping(shapes: readonly PartitionShape[], fromMs: number, toMs: number, periodMs: number): FaultStep[] {
+  const steps: FaultStep[] = []
+  let round = 0
+  for (let at = fromMs; at + periodMs <= toMs; at += 2 * periodMs, round++) {
+    steps.push({ at, kind: 'partition', shape: shapes[round % shapes.length]! })
+    steps.push({ at: at + periodMs, kind: 'heal' })
+  }
+  return steps
+}

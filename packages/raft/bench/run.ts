@@ -1,0 +1,187 @@
+// Raft throughput and commit latency: 3 and 5 real core Replicas in one
+// process over a zero-latency in-process network, memoryStorage, a trivial
+// state machine, 100-byte commands and many concurrent proposers.
+// Baseline (same run, same harness): a consensus-free protocol that commits
+// each proposal at once and ships it to the other replicas, i.e. the cost of
+// the Replica runtime + network + state machine alone.
+import { against, median, percentile, report, type BenchResult } from '@synod/bench-kit'
+import {
+  CONTRACT_VERSION,
+  membershipOf,
+  Replica,
+  type Clock,
+  type MessageHandler,
+  type NodeId,
+  type ProtocolFactory,
+  type StateMachine,
+  type TimerId,
+  type Transport,
+} from '@synod/core'
+import { memoryStorage } from '@synod/storage'
+import { raft } from '../src/index.js'
+
+const COMMAND_BYTES = 100
+const OUTSTANDING = Number(process.env['RAFT_BENCH_OUTSTANDING'] ?? 1000)
+const OPS = Number(process.env['RAFT_BENCH_OPS'] ?? 200_000)
+const RUNS = Number(process.env['RAFT_BENCH_RUNS'] ?? 3)
+
+/** Virtual time that only moves when told: timers never fire during the load phase. */
+class ManualClock implements Clock {
+  time = 0
+  private nextId = 1
+  private readonly timers = new Map<TimerId, { at: number; onFire: () => void }>()
+  now(): number {
+    return this.time
+  }
+  setTimer(afterMs: number, onFire: () => void): TimerId {
+    const id = this.nextId++
+    this.timers.set(id, { at: this.time + afterMs, onFire })
+    return id
+  }
+  clearTimer(id: TimerId): void {
+    this.timers.delete(id)
+  }
+  advance(ms: number): void {
+    this.time += ms
+    for (const [id, t] of [...this.timers]) if (t.at <= this.time && this.timers.delete(id)) t.onFire()
+  }
+}
+
+class InProcessNetwork {
+  readonly handlers = new Map<NodeId, MessageHandler>()
+  endpoint(self: NodeId): Transport {
+    return {
+      self,
+      send: (to, message) => this.handlers.get(to)?.(self, message),
+      onMessage: (handler) => void this.handlers.set(self, handler),
+      start: async () => {},
+      stop: async () => void this.handlers.delete(self),
+    }
+  }
+}
+
+class CountingStateMachine implements StateMachine {
+  count = 0
+  bytes = 0
+  private readonly empty = new Uint8Array(0)
+  apply(command: Uint8Array): Uint8Array {
+    this.count++
+    this.bytes += command.byteLength
+    return this.empty
+  }
+  query(): Uint8Array {
+    return this.empty
+  }
+  snapshot(): Uint8Array {
+    return new Uint8Array(16)
+  }
+  restore(): void {}
+}
+
+/** Consensus-free baseline: commit at once, forward the command to the others, who commit it too. */
+const directFactory: ProtocolFactory = {
+  contract: CONTRACT_VERSION,
+  name: 'direct',
+  faultModel: 'crash',
+  maxFaulty: () => 0,
+  create(ctx) {
+    let index = 0
+    const peers = ctx.membership.voters.map((m) => m.id).filter((id) => id !== ctx.self)
+    return {
+      start() {},
+      receive(_from, message) {
+        ctx.commit({ index: ++index, command: message })
+      },
+      propose(command, client) {
+        ctx.commit({ index: ++index, command, client })
+        for (const peer of peers) ctx.send(peer, command)
+      },
+      status: () => ({ id: ctx.self, role: 'leader', term: 0, leader: ctx.self, commitIndex: index, lastIndex: index, membership: ctx.membership }),
+      stop() {},
+    }
+  },
+}
+
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+async function buildCluster(factory: ProtocolFactory, n: number) {
+  const ids = Array.from({ length: n }, (_, i) => `n${i + 1}`)
+  const clock = new ManualClock()
+  const network = new InProcessNetwork()
+  let seed = 7
+  const replicas = ids.map(
+    (id) =>
+      new Replica({
+        factory,
+        protocolOptions: { snapshotThreshold: 0 },
+        self: id,
+        membership: membershipOf(ids),
+        transport: network.endpoint(id),
+        storage: memoryStorage(),
+        clock,
+        random: { next: () => ((seed = (seed * 16807) % 2147483647) / 2147483647) },
+        stateMachine: new CountingStateMachine(),
+        requestTimeoutMs: 600_000,
+        maxQueuedInputs: 1 << 20,
+        onError: (error) => console.error(error),
+      }),
+  )
+  for (const r of replicas) await r.start()
+  let leader: Replica | undefined
+  for (let ms = 0; ms < 5000 && leader === undefined; ms += 10) {
+    clock.advance(10)
+    await tick()
+    leader = replicas.find((r) => r.status().role === 'leader')
+  }
+  if (leader === undefined) throw new Error('no leader elected')
+  // Let the no-op commit.
+  clock.advance(1)
+  await tick()
+  return { leader, replicas }
+}
+
+async function load(leader: Replica, ops: number): Promise<{ seconds: number; latencies: number[] }> {
+  const command = new Uint8Array(COMMAND_BYTES).fill(7)
+  const latencies: number[] = []
+  let issued = 0
+  const start = performance.now()
+  async function proposer(): Promise<void> {
+    while (issued < ops) {
+      issued++
+      const t0 = performance.now()
+      await leader.propose(command)
+      latencies.push(performance.now() - t0)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(OUTSTANDING, ops) }, proposer))
+  return { seconds: (performance.now() - start) / 1000, latencies }
+}
+
+async function measure(factory: ProtocolFactory, n: number, label: string): Promise<BenchResult[]> {
+  const rates: number[] = []
+  const p50s: number[] = []
+  const p99s: number[] = []
+  for (let run = 0; run <= RUNS; run++) {
+    const { leader, replicas } = await buildCluster(factory, n)
+    const { seconds, latencies } = await load(leader, OPS)
+    for (const r of replicas) await r.stop()
+    if (run === 0) continue // warm-up
+    rates.push(OPS / seconds)
+    p50s.push(percentile(latencies, 50))
+    p99s.push(percentile(latencies, 99))
+  }
+  const params = { nodes: n, commandBytes: COMMAND_BYTES, outstanding: OUTSTANDING, ops: OPS, runs: RUNS }
+  return [
+    { name: `${label} ${n} nodes throughput`, value: median(rates), unit: 'ops/s', params },
+    { name: `${label} ${n} nodes p50 latency`, value: median(p50s), unit: 'ms', params },
+    { name: `${label} ${n} nodes p99 latency`, value: median(p99s), unit: 'ms', params },
+  ]
+}
+
+const results: BenchResult[] = []
+for (const n of [3, 5]) {
+  const [baseRate, ...baseLatency] = await measure(directFactory, n, 'baseline (no consensus)')
+  const [raftRate, ...raftLatency] = await measure(raft as ProtocolFactory, n, 'raft')
+  results.push(baseRate!, ...baseLatency, against(raftRate!, baseRate!), ...raftLatency)
+}
+report('@synod/raft', results)

@@ -1,0 +1,83 @@
+import { ConfigError } from '@synod/core'
+
+/** Tuning of one Raft node. Every field has a default; pass only what you change. */
+export interface RaftOptions {
+  /** Base election timeout in ms; each wait is drawn uniformly from [t, 2t) with ctx.random (§5.2). Default 150. */
+  readonly electionTimeoutMs: number
+  /** Leader heartbeat interval in ms; keep well under the election timeout. Default 50. */
+  readonly heartbeatIntervalMs: number
+  /** PreVote (dissertation §9.6): a node first checks it could win before bumping its term. Default true. */
+  readonly preVote: boolean
+  /**
+   * CheckQuorum (dissertation §6.2): a leader that has not heard from a quorum within an election
+   * timeout steps down, and followers that hear from a leader ignore vote requests (leader stickiness). Default true.
+   */
+  readonly checkQuorum: boolean
+  /**
+   * 'read-index' confirms leadership with a heartbeat round per batch of reads (§6.4).
+   * 'lease' serves reads without that round, trusting that no other leader can exist within an
+   * election timeout of a quorum's last contact; it requires checkQuorum and bounded clock drift. Default 'read-index'.
+   */
+  readonly readMode: 'read-index' | 'lease'
+  /** Entry bytes per AppendEntries message (at least one entry is always sent). Default 1 MiB. */
+  readonly maxAppendBytes: number
+  /** AppendEntries messages in flight per follower in the replicate state (pipelining window). Default 256. */
+  readonly maxInflightMessages: number
+  /** Entry bytes in flight per follower; 0 for no limit. Default 32 MiB. */
+  readonly maxInflightBytes: number
+  /** A leader refuses proposals (ProposalDroppedError) while this many bytes are uncommitted. Default 64 MiB. */
+  readonly maxUncommittedBytes: number
+  /** Take a snapshot and compact once this many entries were applied since the last one; 0 never. Default 10000. */
+  readonly snapshotThreshold: number
+  /** Bytes of snapshot data per InstallSnapshot chunk. Default 1 MiB. */
+  readonly snapshotChunkBytes: number
+  /** Largest log entry accepted from the wire. Default 8 MiB. */
+  readonly maxEntryBytes: number
+  /** Largest snapshot accepted from the wire. Default 1 GiB. */
+  readonly maxSnapshotBytes: number
+}
+
+export const defaultRaftOptions: RaftOptions = {
+  electionTimeoutMs: 150,
+  heartbeatIntervalMs: 50,
+  preVote: true,
+  checkQuorum: true,
+  readMode: 'read-index',
+  maxAppendBytes: 1 << 20,
+  maxInflightMessages: 256,
+  maxInflightBytes: 32 << 20,
+  maxUncommittedBytes: 64 << 20,
+  snapshotThreshold: 10_000,
+  snapshotChunkBytes: 1 << 20,
+  maxEntryBytes: 8 << 20,
+  maxSnapshotBytes: 1 << 30,
+}
+
+/** Fill defaults and reject nonsense with a ConfigError naming the field. */
+export function resolveRaftOptions(options: Partial<RaftOptions> | undefined): RaftOptions {
+  const resolved: RaftOptions = { ...defaultRaftOptions, ...options }
+  const positive: Array<keyof RaftOptions> = [
+    'electionTimeoutMs',
+    'heartbeatIntervalMs',
+    'maxAppendBytes',
+    'maxInflightMessages',
+    'maxUncommittedBytes',
+    'snapshotChunkBytes',
+    'maxEntryBytes',
+    'maxSnapshotBytes',
+  ]
+  for (const field of positive) {
+    const value = resolved[field]
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new ConfigError('must be a positive number', field)
+  }
+  for (const field of ['maxInflightBytes', 'snapshotThreshold'] as const) {
+    const value = resolved[field]
+    if (!Number.isSafeInteger(value) || value < 0) throw new ConfigError('must be a non-negative integer', field)
+  }
+  if (resolved.heartbeatIntervalMs >= resolved.electionTimeoutMs)
+    throw new ConfigError('must be smaller than electionTimeoutMs', 'heartbeatIntervalMs')
+  if (resolved.readMode !== 'read-index' && resolved.readMode !== 'lease') throw new ConfigError("must be 'read-index' or 'lease'", 'readMode')
+  if (resolved.readMode === 'lease' && !resolved.checkQuorum)
+    throw new ConfigError('lease reads are only safe with checkQuorum enabled', 'readMode')
+  return resolved
+}

@@ -1,0 +1,1097 @@
+import {
+  ConfigError,
+  NotLeaderError,
+  ProposalDroppedError,
+  type ClientRef,
+  type LogEntry,
+  type Member,
+  type Membership,
+  type NodeId,
+  type NodeStatus,
+  type ProtocolContext,
+  type ProtocolNode,
+  type Snapshot,
+  type Storage,
+  type SynodError,
+  type TimerId,
+} from '@synod/core'
+import { ByteReader, ByteWriter } from './binary.js'
+import {
+  EntryKind,
+  commandEntryData,
+  configEntryData,
+  decodeMembership,
+  encodeMembership,
+  entryCommand,
+  entryKind,
+  entryMembership,
+  noopEntryData,
+} from './entry.js'
+import {
+  decodeMessage,
+  encodeMessage,
+  MessageType,
+  type AppendMessage,
+  type AppendResponseMessage,
+  type DecodeLimits,
+  type HeartbeatMessage,
+  type RaftMessage,
+  type SnapshotMessage,
+  type SnapshotResponseMessage,
+  type VoteMessage,
+  type VoteResponseMessage,
+} from './messages.js'
+import { resolveRaftOptions, type RaftOptions } from './options.js'
+import { Progress } from './progress.js'
+
+export type RaftRole = 'follower' | 'pre-candidate' | 'candidate' | 'leader'
+
+/** A single-server membership change (dissertation §4.1), proposed with `proposeConfigChange`. */
+export type ConfigChange =
+  | { readonly type: 'add-voter'; readonly member: Member }
+  | { readonly type: 'add-learner'; readonly member: Member }
+  | { readonly type: 'remove'; readonly id: NodeId }
+
+/** Storage key of the persisted hard state: term, vote and (at config changes) commit. */
+export const HARD_STATE_KEY = 'raft.hardState'
+
+interface ProposalRef {
+  readonly client: ClientRef
+  readonly term: number
+}
+
+interface PendingRead {
+  readonly client: ClientRef
+  readonly index: number
+  /** The ReadIndex round that must be acknowledged by a quorum. */
+  readonly round: number
+}
+
+interface IncomingSnapshot {
+  readonly index: number
+  readonly term: number
+  readonly totalBytes: number
+  readonly meta: Uint8Array
+  readonly chunks: Uint8Array[]
+  received: number
+}
+
+/**
+ * One Raft server as a deterministic, sans-I/O state machine (Ongaro &
+ * Ousterhout 2014; Ongaro's dissertation for PreVote, CheckQuorum, ReadIndex,
+ * leader transfer and membership changes). It reacts to messages, timers and
+ * client requests and acts only through the ProtocolContext. Sends produced
+ * while handling a batch of inputs are coalesced and emitted in `flush()`,
+ * which the Replica calls once per batch before its storage sync.
+ */
+export class RaftNode implements ProtocolNode {
+  readonly options: RaftOptions
+  private readonly ctx: ProtocolContext
+  private readonly self: NodeId
+  private readonly limits: DecodeLimits
+
+  // Persistent (§5.1, Figure 2)
+  private term = 0
+  private vote: NodeId | undefined
+  // Volatile
+  private role: RaftRole = 'follower'
+  private leader: NodeId | undefined
+  private commit = 0
+  private applied = 0
+  private config: Membership
+  private voters = new Set<NodeId>()
+  private learners = new Set<NodeId>()
+  private stopped = false
+  private started = false
+
+  // Elections
+  private electionTimer: TimerId | undefined
+  private electionTimerDue = 0
+  /** Start of the current election wait (reset by leader contact). */
+  private electionStart = 0
+  private randomizedElectionTimeout = 0
+  private readonly votes = new Map<NodeId, boolean>()
+
+  // Leader state
+  private readonly progress = new Map<NodeId, Progress>()
+  private heartbeatTimer: TimerId | undefined
+  private lastQuorumCheck = 0
+  private pendingConfigIndex = 0
+  private uncommittedBytes = 0
+  private transferTarget: NodeId | undefined
+  private transferStart = 0
+  /** Log index → the local client whose proposal this node appended there, with the term it was appended in. */
+  private readonly proposals = new Map<number, ProposalRef>()
+
+  // Reads (§6.4)
+  private readRound = 0
+  private readRoundPending = false
+  private readsAwaitingConfirmation: PendingRead[] = []
+  private readsAwaitingApply: PendingRead[] = []
+  /** Reads that arrived before this leader committed an entry of its term. */
+  private readsAwaitingTermCommit: Array<{ client: ClientRef }> = []
+
+  /**
+   * Proposals of the current batch not yet handed to storage: appending them in one call
+   * per batch instead of one per proposal is the main cost saving on the hot path.
+   * Every other access to the log goes through `storage`, which appends them first.
+   */
+  private unappended: LogEntry[] = []
+
+  // Follower state
+  private pendingAck: { to: NodeId; index: number } | undefined
+  private incomingSnapshot: IncomingSnapshot | undefined
+
+  constructor(ctx: ProtocolContext, options?: Partial<RaftOptions>) {
+    this.options = resolveRaftOptions(options)
+    this.ctx = ctx
+    this.self = ctx.self
+    this.config = ctx.membership
+    this.limits = { maxEntryBytes: this.options.maxEntryBytes, maxSnapshotBytes: this.options.maxSnapshotBytes }
+    this.indexConfig()
+  }
+
+  /** The log and hard state, with this batch's buffered proposals appended first. */
+  private get storage(): Storage {
+    if (this.unappended.length > 0) {
+      const entries = this.unappended
+      this.unappended = []
+      this.ctx.storage.append(entries)
+    }
+    return this.ctx.storage
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  start(): void {
+    if (this.started) return
+    this.started = true
+    const storage = this.storage
+    let persistedCommit = 0
+    const hard = storage.getHardState(HARD_STATE_KEY)
+    if (hard !== undefined) {
+      const decoded = decodeHardState(hard)
+      this.term = decoded.term
+      this.vote = decoded.vote
+      persistedCommit = decoded.commit
+    }
+    const snapshot = storage.snapshot()
+    if (snapshot !== undefined) {
+      this.commit = this.applied = snapshot.index
+      this.setConfig(decodeMembership(snapshot.meta), snapshot.index)
+    }
+    this.emitRole()
+    // The commit index is volatile, except that it is recorded when a config entry is
+    // applied, so that a restarted node uses the configuration it had agreed to.
+    const recovered = Math.min(persistedCommit, storage.lastIndex())
+    if (recovered > this.commit) {
+      this.commit = recovered
+      this.applyCommitted()
+    }
+    this.resetElectionTimeout()
+    if (this.isSoleVoter()) this.campaign(false)
+  }
+
+  stop(): void {
+    this.stopped = true
+    if (this.electionTimer !== undefined) this.ctx.clearTimer(this.electionTimer)
+    if (this.heartbeatTimer !== undefined) this.ctx.clearTimer(this.heartbeatTimer)
+    this.electionTimer = this.heartbeatTimer = undefined
+  }
+
+  status(): NodeStatus {
+    const progress: Record<string, unknown> = {}
+    for (const [id, pr] of this.progress) progress[id] = { match: pr.match, next: pr.next, state: pr.state, learner: pr.isLearner }
+    return {
+      id: this.self,
+      role: this.role,
+      term: this.term,
+      leader: this.leader,
+      commitIndex: this.commit,
+      lastIndex: this.storage.lastIndex(),
+      membership: this.config,
+      detail: {
+        applied: this.applied,
+        vote: this.vote,
+        firstIndex: this.storage.firstIndex(),
+        snapshotIndex: this.storage.snapshot()?.index ?? 0,
+        transferTarget: this.transferTarget,
+        progress,
+      },
+    }
+  }
+
+  // ---------------------------------------------------------------- client API
+
+  propose(command: Uint8Array, client: ClientRef): void {
+    if (this.stopped) return
+    const refusal = this.proposalRefusal(command.byteLength)
+    if (refusal !== undefined) {
+      this.ctx.reject(client, refusal)
+      return
+    }
+    const buffered = this.unappended
+    const index = (buffered.length === 0 ? this.ctx.storage.lastIndex() : buffered[buffered.length - 1]!.index) + 1
+    buffered.push({ index, term: this.term, data: commandEntryData(command) })
+    this.proposals.set(index, { client, term: this.term })
+    this.uncommittedBytes += command.byteLength
+    if (this.isSoleVoter()) this.maybeCommit()
+  }
+
+  read(_request: Uint8Array, client: ClientRef): void {
+    if (this.stopped) return
+    if (this.role !== 'leader') {
+      this.ctx.reject(client, new NotLeaderError(this.leader))
+      return
+    }
+    // A new leader does not know the commit index until it commits an entry of its term (§6.4 step 1).
+    if (!this.committedInCurrentTerm()) {
+      this.readsAwaitingTermCommit.push({ client })
+      return
+    }
+    this.registerRead(client)
+  }
+
+  /**
+   * Propose a single-server membership change (dissertation §4.1). Only one
+   * change may be pending: the next is refused until the previous one is
+   * applied. Returns the log index of the config entry; the change takes
+   * effect on every node when that entry is applied (a 'membership' event).
+   * Throws NotLeaderError on a non-leader and ProposalDroppedError or
+   * ConfigError when the change cannot be made now.
+   */
+  proposeConfigChange(change: ConfigChange): number {
+    if (this.role !== 'leader') throw new NotLeaderError(this.leader)
+    if (this.transferTarget !== undefined) throw new ProposalDroppedError('leadership transfer in progress')
+    if (this.pendingConfigIndex > this.applied)
+      throw new ProposalDroppedError(`configuration change at index ${this.pendingConfigIndex} is not applied yet`)
+    const next = applyConfigChange(this.config, change)
+    const index = this.appendAsLeader(configEntryData(next))
+    this.pendingConfigIndex = index
+    if (this.isSoleVoter()) this.maybeCommit()
+    return index
+  }
+
+  /**
+   * Hand leadership to `target` (dissertation §3.10): stop accepting
+   * proposals, bring the target's log up to date, then send it TimeoutNow so
+   * it starts an election at once. Aborted if it has not happened within an
+   * election timeout. Throws NotLeaderError on a non-leader.
+   */
+  transferLeadership(target: NodeId): void {
+    if (this.role !== 'leader') throw new NotLeaderError(this.leader)
+    if (target === this.self) return
+    if (!this.voters.has(target)) throw new ConfigError(`${target} is not a voter`, 'target')
+    if (this.transferTarget === target) return
+    this.transferTarget = target
+    this.transferStart = this.ctx.now()
+    const pr = this.progress.get(target)!
+    if (pr.match === this.storage.lastIndex()) this.send(target, { type: MessageType.TimeoutNow, term: this.term })
+  }
+
+  /** Emit what the batch coalesced: one AppendEntries per follower, one ack, one ReadIndex round. */
+  flush(): void {
+    if (this.stopped) return
+    if (this.role === 'leader') {
+      const readRound = this.readRoundPending
+      this.readRoundPending = false
+      for (const [id, pr] of this.progress) {
+        const sent = this.sendAppends(id, pr)
+        if (readRound && !pr.isLearner) this.sendHeartbeat(id, pr)
+        else if (!sent && Math.min(pr.match, this.commit) > pr.sentCommit) this.sendHeartbeat(id, pr)
+      }
+    } else if (this.pendingAck !== undefined) {
+      const ack = this.pendingAck
+      this.pendingAck = undefined
+      this.send(ack.to, { type: MessageType.AppendResponse, term: this.term, reject: false, index: ack.index, hintIndex: 0, hintTerm: 0 })
+    }
+  }
+
+  // ---------------------------------------------------------------- messages
+
+  receive(from: NodeId, bytes: Uint8Array): void {
+    if (this.stopped) return
+    const m = decodeMessage(bytes, this.limits)
+    if (from === this.self) return
+    if (m.term > this.term) {
+      if (m.type === MessageType.Vote) {
+        // Leader stickiness (dissertation §4.2.3): while we hear from a leader, ignore
+        // vote requests unless the leader itself asked for this election.
+        if (!m.transfer && this.inLeaderLease()) return
+        if (!m.preVote) this.becomeFollower(m.term, undefined)
+      } else if (m.type === MessageType.VoteResponse && m.preVote && m.granted) {
+        // A granted PreVote carries the term we would campaign in; nothing to adopt.
+      } else {
+        const fromLeader = m.type === MessageType.Append || m.type === MessageType.Heartbeat || m.type === MessageType.Snapshot
+        this.becomeFollower(m.term, fromLeader ? from : undefined)
+      }
+    } else if (m.term < this.term) {
+      // A stale leader (e.g. after a partition): tell it our term so it steps down.
+      // Without this, with PreVote/CheckQuorum it could never learn it (etcd does the same).
+      if (m.type === MessageType.Append || m.type === MessageType.Heartbeat) {
+        this.send(from, { type: MessageType.AppendResponse, term: this.term, reject: true, index: 0, hintIndex: 0, hintTerm: 0 })
+      } else if (m.type === MessageType.Vote && m.preVote) {
+        this.send(from, { type: MessageType.VoteResponse, term: this.term, granted: false, preVote: true })
+      }
+      return // §5.1: stale-term messages are otherwise ignored
+    }
+
+    switch (m.type) {
+      case MessageType.Vote:
+        return this.handleVote(from, m)
+      case MessageType.VoteResponse:
+        return this.handleVoteResponse(from, m)
+      case MessageType.Append:
+        this.acceptLeader(from)
+        return this.handleAppend(from, m)
+      case MessageType.Heartbeat:
+        this.acceptLeader(from)
+        return this.handleHeartbeat(from, m)
+      case MessageType.Snapshot:
+        this.acceptLeader(from)
+        return this.handleSnapshotChunk(from, m)
+      case MessageType.TimeoutNow:
+        if (this.role !== 'leader' && this.isPromotable()) this.campaign(true)
+        return
+      case MessageType.AppendResponse:
+        if (this.role === 'leader') this.handleAppendResponse(from, m)
+        return
+      case MessageType.HeartbeatResponse:
+        if (this.role === 'leader') this.handleHeartbeatResponse(from, m.context)
+        return
+      case MessageType.SnapshotResponse:
+        if (this.role === 'leader') this.handleSnapshotResponse(from, m)
+        return
+    }
+  }
+
+  /** A message of the current term from the leader. */
+  private acceptLeader(from: NodeId): void {
+    if (this.role !== 'follower') this.becomeFollower(this.term, from)
+    else if (this.leader !== from) {
+      this.leader = from
+      this.ctx.observe({ type: 'leader', leader: from, term: this.term })
+    }
+    this.electionStart = this.ctx.now()
+  }
+
+  // ---------------------------------------------------------------- elections (§5.2)
+
+  private handleVote(from: NodeId, m: VoteMessage): void {
+    const storage = this.storage
+    const lastIndex = storage.lastIndex()
+    const lastTerm = storage.term(lastIndex) ?? 0
+    // §5.4.1: grant only to a candidate whose log is at least as up to date as ours.
+    const upToDate = m.lastTerm > lastTerm || (m.lastTerm === lastTerm && m.lastIndex >= lastIndex)
+    const canVote = this.vote === from || (this.vote === undefined && this.leader === undefined) || (m.preVote && m.term > this.term)
+    if (canVote && upToDate) {
+      if (!m.preVote) {
+        this.vote = from
+        this.persistHardState() // durable before the reply leaves (the Replica syncs first)
+        this.electionStart = this.ctx.now()
+      }
+      this.send(from, { type: MessageType.VoteResponse, term: m.term, granted: true, preVote: m.preVote })
+    } else {
+      this.send(from, { type: MessageType.VoteResponse, term: this.term, granted: false, preVote: m.preVote })
+    }
+  }
+
+  private handleVoteResponse(from: NodeId, m: VoteResponseMessage): void {
+    const expecting = (this.role === 'pre-candidate' && m.preVote) || (this.role === 'candidate' && !m.preVote)
+    if (!expecting) return
+    if (!this.votes.has(from)) this.votes.set(from, m.granted)
+    let granted = 0
+    let rejected = 0
+    for (const id of this.voters) {
+      const v = this.votes.get(id)
+      if (v === true) granted++
+      else if (v === false) rejected++
+    }
+    const quorum = this.quorum()
+    if (granted >= quorum) {
+      if (this.role === 'pre-candidate') this.campaign(false)
+      else this.becomeLeader()
+    } else if (rejected >= quorum) {
+      this.becomeFollower(this.term, undefined)
+    }
+  }
+
+  private onElectionTimer(): void {
+    this.electionTimer = undefined
+    if (this.stopped || this.role === 'leader') return
+    const elapsed = this.ctx.now() - this.electionStart
+    if (elapsed < this.randomizedElectionTimeout) {
+      this.armElectionTimer(this.randomizedElectionTimeout - elapsed)
+      return
+    }
+    if (this.isPromotable()) this.campaign(false, this.options.preVote)
+    else this.resetElectionTimeout()
+  }
+
+  /** Start an election: a PreVote round first unless `transfer` or PreVote is off. */
+  private campaign(transfer: boolean, preVote = false): void {
+    this.resetElectionTimeout()
+    const storage = this.storage
+    const lastIndex = storage.lastIndex()
+    const lastTerm = storage.term(lastIndex) ?? 0
+    this.votes.clear()
+    this.votes.set(this.self, true)
+    let term: number
+    if (preVote && !transfer) {
+      this.setRole('pre-candidate')
+      this.leader = undefined
+      term = this.term + 1
+    } else {
+      this.term += 1
+      this.vote = this.self
+      this.leader = undefined
+      this.persistHardState()
+      this.setRole('candidate')
+      term = this.term
+    }
+    if (this.votes.size >= this.quorum() && this.voters.has(this.self)) {
+      if (this.role === 'pre-candidate') this.campaign(transfer, false)
+      else this.becomeLeader()
+      return
+    }
+    for (const id of this.voters) {
+      if (id === this.self) continue
+      this.send(id, { type: MessageType.Vote, term, lastIndex, lastTerm, preVote: this.role === 'pre-candidate', transfer })
+    }
+  }
+
+  private becomeFollower(term: number, leader: NodeId | undefined): void {
+    const wasLeader = this.role === 'leader'
+    if (term > this.term) {
+      this.term = term
+      this.vote = undefined
+      this.persistHardState()
+    }
+    const previousLeader = this.leader
+    this.leader = leader
+    this.setRole('follower')
+    if (wasLeader) this.leaveLeadership()
+    this.resetElectionTimeout()
+    if (leader !== undefined && leader !== previousLeader) this.ctx.observe({ type: 'leader', leader, term: this.term })
+  }
+
+  private becomeLeader(): void {
+    const storage = this.storage
+    this.setRole('leader')
+    this.leader = this.self
+    if (this.electionTimer !== undefined) this.ctx.clearTimer(this.electionTimer)
+    this.electionTimer = undefined
+    const now = this.ctx.now()
+    const next = storage.lastIndex() + 1
+    this.progress.clear()
+    for (const id of this.voters) if (id !== this.self) this.progress.set(id, this.newProgress(next, false, now))
+    for (const id of this.learners) if (id !== this.self) this.progress.set(id, this.newProgress(next, true, now))
+    this.uncommittedBytes = 0
+    this.transferTarget = undefined
+    this.lastQuorumCheck = now
+    // No config change until everything before our term is applied (fixes the single-server change bug, §4.1 errata).
+    this.pendingConfigIndex = storage.lastIndex()
+    this.ctx.observe({ type: 'leader', leader: this.self, term: this.term })
+    // §5.4.2/§8: commit an entry of our own term so earlier entries commit and reads can be served.
+    this.appendAsLeader(noopEntryData())
+    this.armHeartbeatTimer()
+    if (this.isSoleVoter()) this.maybeCommit()
+  }
+
+  private leaveLeadership(): void {
+    if (this.heartbeatTimer !== undefined) this.ctx.clearTimer(this.heartbeatTimer)
+    this.heartbeatTimer = undefined
+    this.progress.clear()
+    this.transferTarget = undefined
+    this.uncommittedBytes = 0
+    // Reads have no effects: failing them is always safe. Proposals are NOT failed here:
+    // their entries may still commit under the next leader; they are answered when applied,
+    // rejected if their entries get overwritten, or else time out in the Replica.
+    const error = new NotLeaderError(this.leader)
+    for (const r of this.readsAwaitingConfirmation) this.ctx.reject(r.client, error)
+    for (const r of this.readsAwaitingApply) this.ctx.reject(r.client, error)
+    for (const r of this.readsAwaitingTermCommit) this.ctx.reject(r.client, error)
+    this.readsAwaitingConfirmation = []
+    this.readsAwaitingApply = []
+    this.readsAwaitingTermCommit = []
+    this.readRoundPending = false
+  }
+
+  private inLeaderLease(): boolean {
+    if (!this.options.checkQuorum || this.leader === undefined) return false
+    if (this.role === 'leader') return true
+    return this.ctx.now() - this.electionStart < this.options.electionTimeoutMs
+  }
+
+  private resetElectionTimeout(): void {
+    const base = this.options.electionTimeoutMs
+    this.randomizedElectionTimeout = base + Math.floor(this.ctx.random.next() * base)
+    this.electionStart = this.ctx.now()
+    if (this.role === 'leader') return
+    // Re-arm lazily: a timer that fires early just waits for the rest.
+    const due = this.electionStart + this.randomizedElectionTimeout
+    if (this.electionTimer === undefined || this.electionTimerDue > due) this.armElectionTimer(this.randomizedElectionTimeout)
+  }
+
+  private armElectionTimer(afterMs: number): void {
+    if (this.stopped) return
+    if (this.electionTimer !== undefined) this.ctx.clearTimer(this.electionTimer)
+    this.electionTimerDue = this.ctx.now() + afterMs
+    this.electionTimer = this.ctx.setTimer(afterMs, () => this.onElectionTimer())
+  }
+
+  // ---------------------------------------------------------------- leader: heartbeats, CheckQuorum
+
+  private armHeartbeatTimer(): void {
+    if (this.stopped) return
+    this.heartbeatTimer = this.ctx.setTimer(this.options.heartbeatIntervalMs, () => this.onHeartbeatTimer())
+  }
+
+  private onHeartbeatTimer(): void {
+    this.heartbeatTimer = undefined
+    if (this.stopped || this.role !== 'leader') return
+    const now = this.ctx.now()
+    if (now - this.lastQuorumCheck >= this.options.electionTimeoutMs) {
+      this.lastQuorumCheck = now
+      if (this.options.checkQuorum && !this.quorumRecentlyActive()) {
+        // Dissertation §6.2: a leader cut off from a quorum steps down, so clients go elsewhere.
+        this.becomeFollower(this.term, undefined)
+        return
+      }
+      for (const pr of this.progress.values()) pr.recentActive = false
+    }
+    // §3.10: a transfer that has not completed within an election timeout is abandoned.
+    if (this.transferTarget !== undefined && now - this.transferStart >= this.options.electionTimeoutMs) this.transferTarget = undefined
+    for (const [id, pr] of this.progress) this.sendHeartbeat(id, pr)
+    this.readRoundPending = false
+    this.armHeartbeatTimer()
+  }
+
+  private quorumRecentlyActive(): boolean {
+    let active = 0
+    for (const id of this.voters) {
+      if (id === this.self || this.progress.get(id)?.recentActive === true) active++
+    }
+    return active >= this.quorum()
+  }
+
+  private sendHeartbeat(to: NodeId, pr: Progress): void {
+    const commit = Math.min(pr.match, this.commit)
+    if (commit > pr.sentCommit) pr.sentCommit = commit
+    this.send(to, { type: MessageType.Heartbeat, term: this.term, commit, context: this.readRound })
+  }
+
+  private handleHeartbeatResponse(from: NodeId, context: number): void {
+    const pr = this.progress.get(from)
+    if (pr === undefined) return
+    pr.recentActive = true
+    const now = this.ctx.now()
+    if (pr.state === 'probe') pr.probeSent = false
+    else if (pr.state === 'replicate') {
+      if (pr.inflights.full()) pr.inflights.freeFirst()
+      // Everything was sent but not all acknowledged: an empty append at the end of what we sent
+      // is either acknowledged or rejected, and a reject (a lost message, a restarted follower)
+      // drops the follower back to probing (etcd does the same on heartbeat responses).
+      const storage = this.storage
+      const lastIndex = storage.lastIndex()
+      if (pr.match < lastIndex && pr.next > lastIndex) {
+        const prevTerm = storage.term(pr.next - 1)
+        if (prevTerm !== undefined) this.sendAppend(from, pr, pr.next - 1, prevTerm, [])
+      }
+    } else if (pr.state === 'snapshot' && now - pr.lastProgressAt >= 2 * this.options.heartbeatIntervalMs) {
+      pr.lastProgressAt = now
+      this.sendSnapshotChunk(from, pr) // resend a chunk that was lost
+    }
+    if (context > pr.readAck && !pr.isLearner) {
+      pr.readAck = context
+      this.confirmReads()
+    }
+  }
+
+  // ---------------------------------------------------------------- replication (§5.3)
+
+  private appendAsLeader(data: Uint8Array): number {
+    const storage = this.storage
+    const index = storage.lastIndex() + 1
+    storage.append([{ index, term: this.term, data }])
+    return index
+  }
+
+  private proposalRefusal(bytes: number): SynodError | undefined {
+    if (this.role !== 'leader') return new NotLeaderError(this.leader)
+    if (this.transferTarget !== undefined) return new ProposalDroppedError(`leadership transfer to ${this.transferTarget} in progress`)
+    if (this.uncommittedBytes > 0 && this.uncommittedBytes + bytes > this.options.maxUncommittedBytes)
+      return new ProposalDroppedError(`leader has ${this.uncommittedBytes} uncommitted bytes (maxUncommittedBytes)`)
+    return undefined
+  }
+
+  /** Send what the follower may receive now; true if anything was sent. */
+  private sendAppends(to: NodeId, pr: Progress): boolean {
+    const storage = this.storage
+    const lastIndex = storage.lastIndex()
+    let sent = false
+    if (pr.state === 'probe' && !pr.probeSent && pr.next > lastIndex && pr.match < lastIndex) {
+      // Nothing new to send, but the follower's match point is unknown (e.g. a new member): probe it.
+      const prevTerm = storage.term(pr.next - 1)
+      if (prevTerm !== undefined) {
+        this.sendAppend(to, pr, pr.next - 1, prevTerm, [])
+        return true
+      }
+    }
+    while (!pr.paused() && pr.next <= lastIndex) {
+      const prevIndex = pr.next - 1
+      const prevTerm = storage.term(prevIndex)
+      if (prevTerm === undefined || pr.next < storage.firstIndex()) {
+        // The entries were compacted away: InstallSnapshot (§7).
+        this.startSnapshot(to, pr)
+        return true
+      }
+      const entries = storage.entries(pr.next, lastIndex + 1, this.options.maxAppendBytes)
+      this.sendAppend(to, pr, prevIndex, prevTerm, entries)
+      sent = true
+      if (pr.state !== 'replicate') break
+    }
+    return sent
+  }
+
+  private sendAppend(to: NodeId, pr: Progress, prevIndex: number, prevTerm: number, entries: readonly LogEntry[]): void {
+    const commit = this.commit
+    this.send(to, { type: MessageType.Append, term: this.term, prevIndex, prevTerm, commit, entries })
+    if (commit > pr.sentCommit) pr.sentCommit = commit
+    if (pr.state === 'probe') pr.probeSent = true
+    if (entries.length === 0) return
+    const last = entries[entries.length - 1]!.index
+    if (pr.state === 'replicate') {
+      let bytes = 0
+      for (let i = 0; i < entries.length; i++) bytes += entries[i]!.data.byteLength
+      pr.next = last + 1
+      pr.inflights.add(last, bytes)
+    }
+  }
+
+  private handleAppend(from: NodeId, m: AppendMessage): void {
+    const storage = this.storage
+    if (m.prevIndex < this.commit) {
+      // Everything up to our commit index is already ours; tell the leader where we are.
+      this.queueAck(from, this.commit)
+      return
+    }
+    if (storage.term(m.prevIndex) !== m.prevTerm) {
+      // Consistency check failed (§5.3). Hint the leader past the whole conflicting term.
+      const hintIndex = this.findConflictByTerm(Math.min(m.prevIndex, storage.lastIndex()), m.prevTerm)
+      this.send(from, {
+        type: MessageType.AppendResponse,
+        term: this.term,
+        reject: true,
+        index: m.prevIndex,
+        hintIndex,
+        hintTerm: storage.term(hintIndex) ?? 0,
+      })
+      return
+    }
+    const entries = m.entries
+    let firstNew = entries.length
+    const lastIndex = storage.lastIndex()
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!
+      if (entry.index > lastIndex) {
+        firstNew = i
+        break
+      }
+      if (storage.term(entry.index) !== entry.term) {
+        // §5.3: delete the conflicting entry and all that follow it.
+        if (entry.index <= this.commit) throw new Error(`raft: leader conflicts with committed entry ${entry.index}`)
+        this.truncateFrom(entry.index)
+        firstNew = i
+        break
+      }
+    }
+    if (firstNew < entries.length) storage.append(firstNew === 0 ? entries : entries.slice(firstNew))
+    const lastNew = m.prevIndex + entries.length
+    if (m.commit > this.commit) this.commitTo(Math.min(m.commit, lastNew))
+    this.queueAck(from, lastNew)
+  }
+
+  /** Acks are coalesced per batch: one reply to the leader for everything appended. */
+  private queueAck(to: NodeId, index: number): void {
+    if (this.pendingAck === undefined || this.pendingAck.to !== to) this.pendingAck = { to, index }
+    else if (index > this.pendingAck.index) this.pendingAck.index = index
+  }
+
+  private handleHeartbeat(from: NodeId, m: HeartbeatMessage): void {
+    // The leader sends min(match, commit): entries we are known to hold.
+    if (m.commit > this.commit) this.commitTo(Math.min(m.commit, this.storage.lastIndex()))
+    this.send(from, { type: MessageType.HeartbeatResponse, term: this.term, context: m.context })
+  }
+
+  private handleAppendResponse(from: NodeId, m: AppendResponseMessage): void {
+    const pr = this.progress.get(from)
+    if (pr === undefined) return
+    pr.recentActive = true
+    const now = this.ctx.now()
+    if (m.reject) {
+      let hint = m.hintIndex
+      if (m.hintTerm > 0) hint = this.findConflictByTerm(m.hintIndex, m.hintTerm)
+      if (pr.maybeDecrease(m.index, hint)) {
+        if (pr.state === 'replicate') pr.becomeProbe(now)
+      }
+      return
+    }
+    if (!pr.maybeUpdate(m.index, now)) return
+    if (pr.state === 'probe') pr.becomeReplicate(now)
+    else if (pr.state === 'snapshot') {
+      if (pr.match >= pr.pendingSnapshot) pr.becomeProbe(now)
+    } else pr.inflights.freeUpTo(m.index)
+    if (!pr.isLearner) this.maybeCommit()
+    if (from === this.transferTarget && pr.match === this.storage.lastIndex())
+      this.send(from, { type: MessageType.TimeoutNow, term: this.term })
+  }
+
+  /** Largest index ≤ `index` whose term is ≤ `term` (etcd's findConflictByTerm). */
+  private findConflictByTerm(index: number, term: number): number {
+    const storage = this.storage
+    for (let i = index; i > 0; i--) {
+      const t = storage.term(i)
+      if (t === undefined || t <= term) return i
+    }
+    return 0
+  }
+
+  private truncateFrom(index: number): void {
+    this.storage.truncateSuffix(index)
+    // Those entries are gone from our log; proposals made there did not make it through us.
+    // They are rejected because whatever commits at those indexes now is another entry.
+    this.rejectProposalsFrom(index)
+  }
+
+  private rejectProposalsFrom(index: number): void {
+    if (this.proposals.size === 0) return
+    const error = new NotLeaderError(this.leader, 'the proposal was overwritten by a newer leader and not committed; retry')
+    for (const [i, ref] of this.proposals) {
+      if (i >= index) {
+        this.proposals.delete(i)
+        this.ctx.reject(ref.client, error)
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- commit and apply (§5.4.2)
+
+  private maybeCommit(): void {
+    const storage = this.storage
+    const matches: number[] = []
+    for (const id of this.voters) {
+      matches.push(id === this.self ? storage.lastIndex() : (this.progress.get(id)?.match ?? 0))
+    }
+    matches.sort((a, b) => b - a)
+    const candidate = matches[this.quorum() - 1] ?? 0
+    // Figure 8: only entries of the current term are committed by counting replicas.
+    if (candidate > this.commit && storage.term(candidate) === this.term) this.commitTo(candidate)
+  }
+
+  private commitTo(index: number): void {
+    if (index <= this.commit) return
+    const hadTermCommit = this.role === 'leader' && this.committedInCurrentTerm()
+    this.commit = index
+    this.applyCommitted()
+    if (this.role === 'leader' && !hadTermCommit && this.committedInCurrentTerm()) {
+      const waiting = this.readsAwaitingTermCommit
+      this.readsAwaitingTermCommit = []
+      for (const r of waiting) this.registerRead(r.client)
+    }
+  }
+
+  private applyCommitted(): void {
+    const storage = this.storage
+    while (this.applied < this.commit) {
+      const index = this.applied + 1
+      const entry = storage.entry(index)
+      if (entry === undefined) throw new Error(`raft: committed entry ${index} is missing from the log`)
+      this.applied = index
+      const kind = entryKind(entry.data)
+      if (kind === EntryKind.Command) {
+        let client: ClientRef | undefined
+        if (this.proposals.size > 0) {
+          const ref = this.proposals.get(index)
+          if (ref !== undefined) {
+            this.proposals.delete(index)
+            if (ref.term === entry.term) client = ref.client
+            else this.ctx.reject(ref.client, new NotLeaderError(this.leader, 'the proposal was overwritten and not committed; retry'))
+          }
+        }
+        if (this.role === 'leader' && entry.term === this.term) this.uncommittedBytes = Math.max(0, this.uncommittedBytes - entry.data.byteLength + 1)
+        this.ctx.commit(client === undefined ? { index, command: entryCommand(entry.data) } : { index, command: entryCommand(entry.data), client })
+      } else if (kind === EntryKind.Config) {
+        this.setConfig(entryMembership(entry.data), index)
+        // Remember the commit point so a restart uses this configuration (see start()).
+        this.persistHardState()
+      }
+    }
+    if (this.readsAwaitingApply.length > 0) this.serveAppliedReads()
+    this.maybeSnapshot()
+  }
+
+  // ---------------------------------------------------------------- reads (§6.4)
+
+  private committedInCurrentTerm(): boolean {
+    return this.storage.term(this.commit) === this.term
+  }
+
+  private registerRead(client: ClientRef): void {
+    const read = { client, index: this.commit, round: 0 }
+    if (this.isSoleVoter() || this.options.readMode === 'lease') {
+      this.readsAwaitingApply.push(read)
+      this.serveAppliedReads()
+      return
+    }
+    // All reads of a batch share one heartbeat round.
+    if (!this.readRoundPending) {
+      this.readRound++
+      this.readRoundPending = true
+    }
+    this.readsAwaitingConfirmation.push({ client, index: this.commit, round: this.readRound })
+  }
+
+  private confirmReads(): void {
+    const quorum = this.quorum()
+    while (this.readsAwaitingConfirmation.length > 0) {
+      const read = this.readsAwaitingConfirmation[0]!
+      let acks = this.voters.has(this.self) ? 1 : 0
+      for (const [id, pr] of this.progress) if (this.voters.has(id) && pr.readAck >= read.round) acks++
+      if (acks < quorum) break
+      // Every read up to this round is confirmed at once.
+      let n = 0
+      while (n < this.readsAwaitingConfirmation.length && this.readsAwaitingConfirmation[n]!.round <= read.round) n++
+      for (const r of this.readsAwaitingConfirmation.splice(0, n)) this.readsAwaitingApply.push(r)
+    }
+    this.serveAppliedReads()
+  }
+
+  private serveAppliedReads(): void {
+    let n = 0
+    const reads = this.readsAwaitingApply
+    while (n < reads.length && reads[n]!.index <= this.applied) {
+      this.ctx.serveRead(reads[n]!.client)
+      n++
+    }
+    if (n > 0) this.readsAwaitingApply = reads.slice(n)
+  }
+
+  // ---------------------------------------------------------------- snapshots (§7)
+
+  private maybeSnapshot(): void {
+    const threshold = this.options.snapshotThreshold
+    if (threshold === 0) return
+    const storage = this.storage
+    const snapshotIndex = storage.snapshot()?.index ?? 0
+    if (this.applied - snapshotIndex < threshold) return
+    // The state machine has applied every command up to `applied`; no-ops and config
+    // entries after the last command do not change it, so it is the state at `applied`.
+    const taken = this.ctx.takeSnapshot()
+    const term = storage.term(this.applied)!
+    storage.saveSnapshot({ index: this.applied, term, data: taken.data, meta: encodeMembership(this.config) })
+    this.ctx.observe({ type: 'snapshot', index: this.applied })
+  }
+
+  private startSnapshot(to: NodeId, pr: Progress): void {
+    const snapshot = this.storage.snapshot()
+    if (snapshot === undefined) return
+    pr.becomeSnapshot(snapshot.index, this.ctx.now())
+    this.sendSnapshotChunk(to, pr)
+  }
+
+  private sendSnapshotChunk(to: NodeId, pr: Progress): void {
+    const snapshot = this.storage.snapshot()
+    if (snapshot === undefined) return
+    if (snapshot.index !== pr.pendingSnapshot) {
+      pr.pendingSnapshot = snapshot.index
+      pr.snapshotOffset = 0
+    }
+    const offset = pr.snapshotOffset
+    const chunk = snapshot.data.subarray(offset, offset + this.options.snapshotChunkBytes)
+    this.send(to, {
+      type: MessageType.Snapshot,
+      term: this.term,
+      index: snapshot.index,
+      snapshotTerm: snapshot.term,
+      totalBytes: snapshot.data.byteLength,
+      offset,
+      meta: snapshot.meta,
+      chunk,
+    })
+  }
+
+  private handleSnapshotResponse(from: NodeId, m: SnapshotResponseMessage): void {
+    const pr = this.progress.get(from)
+    if (pr === undefined) return
+    pr.recentActive = true
+    if (pr.state !== 'snapshot' || m.index !== pr.pendingSnapshot) return
+    pr.lastProgressAt = this.ctx.now()
+    pr.snapshotOffset = m.nextOffset
+    this.sendSnapshotChunk(from, pr)
+  }
+
+  private handleSnapshotChunk(from: NodeId, m: SnapshotMessage): void {
+    if (m.index <= this.commit) {
+      // Stale or already covered (§7): report where we are.
+      this.queueAck(from, this.commit)
+      return
+    }
+    let incoming = this.incomingSnapshot
+    if (m.offset === 0) {
+      incoming = { index: m.index, term: m.snapshotTerm, totalBytes: m.totalBytes, meta: m.meta.slice(), chunks: [], received: 0 }
+      this.incomingSnapshot = incoming
+    } else if (incoming === undefined || incoming.index !== m.index || incoming.received !== m.offset) {
+      const nextOffset = incoming !== undefined && incoming.index === m.index ? incoming.received : 0
+      this.send(from, { type: MessageType.SnapshotResponse, term: this.term, index: m.index, nextOffset })
+      return
+    }
+    incoming.chunks.push(m.chunk.slice())
+    incoming.received += m.chunk.byteLength
+    if (incoming.received < incoming.totalBytes) {
+      this.send(from, { type: MessageType.SnapshotResponse, term: this.term, index: m.index, nextOffset: incoming.received })
+      return
+    }
+    this.incomingSnapshot = undefined
+    const data = new Uint8Array(incoming.totalBytes)
+    let offset = 0
+    for (const chunk of incoming.chunks) {
+      data.set(chunk, offset)
+      offset += chunk.byteLength
+    }
+    this.restoreSnapshot(from, { index: incoming.index, term: incoming.term, data, meta: incoming.meta })
+  }
+
+  private restoreSnapshot(from: NodeId, snapshot: Snapshot): void {
+    const storage = this.storage
+    if (snapshot.index <= this.commit) {
+      this.queueAck(from, this.commit)
+      return
+    }
+    if (storage.term(snapshot.index) === snapshot.term) {
+      // Our log already holds the snapshot's last entry: keep the log and just commit (§7, "retained").
+      this.commitTo(snapshot.index)
+      this.queueAck(from, this.commit)
+      return
+    }
+    // The snapshot wins over our log: the whole log is discarded.
+    this.rejectProposalsFrom(snapshot.index + 1)
+    for (const i of [...this.proposals.keys()]) if (i <= snapshot.index) this.proposals.delete(i) // outcome unknown: left to time out
+    storage.saveSnapshot(snapshot)
+    this.ctx.installSnapshot(snapshot)
+    this.commit = this.applied = snapshot.index
+    this.setConfig(decodeMembership(snapshot.meta), snapshot.index)
+    this.serveAppliedReads()
+    this.queueAck(from, storage.lastIndex())
+  }
+
+  // ---------------------------------------------------------------- membership (§4.1)
+
+  private setConfig(membership: Membership, index: number): void {
+    this.config = membership
+    this.indexConfig()
+    this.ctx.observe({ type: 'membership', membership, index })
+    if (this.role !== 'leader') return
+    const now = this.ctx.now()
+    const next = this.storage.lastIndex() + 1
+    for (const id of [...this.voters, ...this.learners]) {
+      if (id === this.self) continue
+      const pr = this.progress.get(id)
+      if (pr === undefined) this.progress.set(id, this.newProgress(next, this.learners.has(id), now))
+      else pr.isLearner = this.learners.has(id)
+    }
+    for (const id of [...this.progress.keys()]) if (!this.voters.has(id) && !this.learners.has(id)) this.progress.delete(id)
+    if (this.transferTarget !== undefined && !this.voters.has(this.transferTarget)) this.transferTarget = undefined
+    if (!this.voters.has(this.self)) {
+      // A removed leader steps down once the change is committed (dissertation §4.2.2).
+      this.becomeFollower(this.term, undefined)
+      return
+    }
+    this.maybeCommit()
+  }
+
+  private indexConfig(): void {
+    this.voters = new Set(this.config.voters.map((m) => m.id))
+    this.learners = new Set(this.config.learners.map((m) => m.id))
+  }
+
+  private newProgress(next: number, learner: boolean, now: number): Progress {
+    return new Progress(next, learner, now, this.options.maxInflightMessages, this.options.maxInflightBytes)
+  }
+
+  private quorum(): number {
+    return Math.floor(this.voters.size / 2) + 1
+  }
+
+  private isPromotable(): boolean {
+    return this.voters.has(this.self)
+  }
+
+  private isSoleVoter(): boolean {
+    return this.voters.size === 1 && this.voters.has(this.self)
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  private setRole(role: RaftRole): void {
+    const changed = role !== this.role
+    this.role = role
+    if (changed || role === 'candidate') this.emitRole()
+  }
+
+  private emitRole(): void {
+    this.ctx.observe({ type: 'role', role: this.role, term: this.term })
+  }
+
+  private send(to: NodeId, message: RaftMessage): void {
+    this.ctx.send(to, encodeMessage(message))
+  }
+
+  private persistHardState(): void {
+    this.storage.setHardState(HARD_STATE_KEY, encodeHardState(this.term, this.vote, this.commit))
+  }
+}
+
+// ---- hard state: term, vote, and the commit index as of the last config change ----
+
+function encodeHardState(term: number, vote: NodeId | undefined, commit: number): Uint8Array {
+  const voteBytes = new TextEncoder().encode(vote ?? '')
+  const w = new ByteWriter(8 + 2 + voteBytes.byteLength + 8)
+  w.uint(term)
+  w.shortBytes(voteBytes)
+  w.uint(commit)
+  return w.finish()
+}
+
+function decodeHardState(bytes: Uint8Array): { term: number; vote: NodeId | undefined; commit: number } {
+  const r = new ByteReader(bytes)
+  const term = r.uint('term')
+  const vote = new TextDecoder().decode(r.shortBytes('vote'))
+  const commit = r.uint('commit')
+  r.end('hard state')
+  return { term, vote: vote === '' ? undefined : vote, commit }
+}
+
+/** The membership after `change`; throws ConfigError for a change that makes no sense. */
+export function applyConfigChange(current: Membership, change: ConfigChange): Membership {
+  const voters = current.voters.filter((m) => m.id !== (change.type === 'remove' ? change.id : change.member.id))
+  const learners = current.learners.filter((m) => m.id !== (change.type === 'remove' ? change.id : change.member.id))
+  switch (change.type) {
+    case 'add-voter':
+      if (current.voters.some((m) => m.id === change.member.id)) throw new ConfigError(`${change.member.id} is already a voter`, 'member')
+      voters.push(change.member)
+      break
+    case 'add-learner':
+      if (current.voters.some((m) => m.id === change.member.id))
+        throw new ConfigError(`${change.member.id} is a voter; remove it first to demote it`, 'member')
+      if (current.learners.some((m) => m.id === change.member.id)) throw new ConfigError(`${change.member.id} is already a learner`, 'member')
+      learners.push(change.member)
+      break
+    case 'remove':
+      if (voters.length === current.voters.length && learners.length === current.learners.length)
+        throw new ConfigError(`${change.id} is not a member`, 'id')
+      if (voters.length === 0) throw new ConfigError('cannot remove the last voter', 'id')
+      break
+  }
+  return { epoch: current.epoch + 1, voters, learners }
+}

@@ -1,0 +1,98 @@
+// Malformed and unknown messages are refused with InvalidMessageError and change nothing.
+import { InvalidMessageError } from '@synod/core'
+import { describe, expect, it } from 'vitest'
+import { decodeMessage, encodeMessage, MessageType, type RaftMessage } from '../src/index.js'
+import { seededRandom, TestCluster } from './helpers/cluster.js'
+
+const limits = { maxEntryBytes: 1024, maxSnapshotBytes: 1 << 20 }
+const entry = (index: number, term: number, body = [0, 1, 2]) => ({ index, term, data: new Uint8Array(body) })
+
+const samples: RaftMessage[] = [
+  { type: MessageType.Append, term: 5, prevIndex: 3, prevTerm: 4, commit: 2, entries: [entry(4, 4), entry(5, 5, [1])] },
+  { type: MessageType.AppendResponse, term: 5, reject: true, index: 9, hintIndex: 7, hintTerm: 3 },
+  { type: MessageType.Vote, term: 2 ** 40, lastIndex: 2 ** 52, lastTerm: 7, preVote: true, transfer: false },
+  { type: MessageType.VoteResponse, term: 1, granted: true, preVote: false },
+  { type: MessageType.Heartbeat, term: 3, commit: 10, context: 4 },
+  { type: MessageType.HeartbeatResponse, term: 3, context: 4 },
+  {
+    type: MessageType.Snapshot,
+    term: 3,
+    index: 10,
+    snapshotTerm: 2,
+    totalBytes: 5,
+    offset: 2,
+    meta: encodeMeta(),
+    chunk: new Uint8Array([1, 2, 3]),
+  },
+  { type: MessageType.SnapshotResponse, term: 3, index: 10, nextOffset: 5 },
+  { type: MessageType.TimeoutNow, term: 9 },
+]
+
+function encodeMeta(): Uint8Array {
+  // epoch 0, one voter 'a' with an empty key, no learners
+  return new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 97, 0, 0, 0, 0, 0, 0])
+}
+
+describe('message codec', () => {
+  it('round-trips every message type', () => {
+    for (const m of samples) expect(decodeMessage(encodeMessage(m), limits)).toEqual(m)
+  })
+
+  it('rejects truncation, trailing bytes, bad versions, unknown types and bad flags', () => {
+    for (const m of samples) {
+      const bytes = encodeMessage(m)
+      for (let cut = 0; cut < bytes.length; cut++) expect(() => decodeMessage(bytes.subarray(0, cut), limits)).toThrow(InvalidMessageError)
+      expect(() => decodeMessage(new Uint8Array([...bytes, 0]), limits)).toThrow(/trailing/)
+      expect(() => decodeMessage(new Uint8Array([2, ...bytes.subarray(1)]), limits)).toThrow(/version/)
+    }
+    const unknown = encodeMessage({ type: MessageType.TimeoutNow, term: 1 })
+    unknown[1] = 42
+    expect(() => decodeMessage(unknown, limits)).toThrow(/unknown raft message type/)
+    const vote = encodeMessage({ type: MessageType.VoteResponse, term: 1, granted: true, preVote: false })
+    vote[10] = 2
+    expect(() => decodeMessage(vote, limits)).toThrow(/0 or 1/)
+  })
+
+  it('rejects values past the safe integer range, out-of-order entry terms, unknown entry kinds and oversize entries', () => {
+    const big = encodeMessage({ type: MessageType.TimeoutNow, term: 1 })
+    big[2] = 0xff
+    expect(() => decodeMessage(big, limits)).toThrow(/safe integer/)
+    const append = (entries: ReturnType<typeof entry>[], term = 5) =>
+      encodeMessage({ type: MessageType.Append, term, prevIndex: 0, prevTerm: 0, commit: 0, entries })
+    expect(() => decodeMessage(append([entry(1, 3), entry(2, 2)]), limits)).toThrow(/out of order/)
+    expect(() => decodeMessage(append([entry(1, 6)]), limits)).toThrow(/out of order/)
+    expect(() => decodeMessage(append([entry(1, 3, [9])]), limits)).toThrow(/kind/)
+    expect(() => decodeMessage(append([entry(1, 3, [1, 0])]), limits)).toThrow(/no-op/)
+    expect(() => decodeMessage(append([entry(1, 3, [2, 1, 2])]), limits)).toThrow(InvalidMessageError)
+    expect(() => decodeMessage(append([entry(1, 3, new Array(2000).fill(0))]), limits)).toThrow(/over 1024/)
+  })
+
+  it('never throws anything but InvalidMessageError on random bytes', () => {
+    const random = seededRandom(42)
+    for (let i = 0; i < 5000; i++) {
+      const length = Math.floor(random.next() * 60)
+      const bytes = new Uint8Array(length).map(() => Math.floor(random.next() * 256))
+      if (length > 1 && random.next() < 0.7) {
+        bytes[0] = 1
+        bytes[1] = 1 + Math.floor(random.next() * 9)
+      }
+      try {
+        decodeMessage(bytes, limits)
+      } catch (error) {
+        expect(error).toBeInstanceOf(InvalidMessageError)
+      }
+    }
+  })
+
+  it('a node drops malformed messages without changing its state', () => {
+    const c = new TestCluster(['a', 'b', 'c'])
+    c.startAll()
+    const leader = c.waitForLeader()
+    const follower = c.node(['a', 'b', 'c'].find((id) => id !== leader)!)
+    const before = follower.status
+    for (const garbage of [new Uint8Array(0), new Uint8Array([1]), new Uint8Array([1, 99, 0, 0, 0, 0, 0, 0, 0, 9]), new Uint8Array(100).fill(255)]) {
+      expect(() => follower.raft.receive(leader, garbage)).toThrow(InvalidMessageError)
+    }
+    expect(follower.status).toEqual(before)
+  })
+})
