@@ -1,0 +1,253 @@
+#!/usr/bin/env node
+// `synod`: the daemon and its client commands.
+import { realpathSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { ConfigError, SynodError } from '@synod/core'
+import { runCluster } from './cluster.js'
+import { mergeConfig, readConfigFile, validateConfig } from './config.js'
+import { initCommand } from './init.js'
+import { HttpKvClient, KvHttpError } from './kv-client.js'
+import { protocolNames } from './protocols.js'
+
+const USAGE = `usage: synod <command> [options]
+
+commands:
+  init     --data-dir DIR [--protocol NAME] [--listen MULTIADDR] [--http HOST:PORT] [--force]
+           write a node key (mode 0600) and a config file (DIR/synod.json)
+  start    --config FILE [--protocol NAME] [--data-dir DIR] [--listen MULTIADDR,...] [--http HOST:PORT] [--log-level LEVEL]
+           run one node (every setting also as SYNOD_* environment variable)
+  cluster  [--protocol NAME] [--nodes N] [--duration SECONDS] [--smoke] [--load] [--data-dir DIR] [--keep]
+           run a throwaway local cluster of real processes on 127.0.0.1 with a live status view
+  kv       put KEY VALUE | get KEY [--stale] | del KEY | cas KEY EXPECTED|--absent VALUE | append KEY VALUE
+           [--endpoint HOST:PORT] [--json]
+  status   [--endpoint HOST:PORT] [--json]
+  members  [--endpoint HOST:PORT] [--json]
+
+protocols: ${protocolNames().join(', ')}
+`
+
+class UsageError extends Error {}
+
+type Flags = Record<string, string | boolean | undefined>
+type FlagSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>
+
+function parse(args: string[], options: FlagSpec, allowPositionals = false): { values: Flags; positionals: string[] } {
+  try {
+    const parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true })
+    return { values: parsed.values as Flags, positionals: parsed.positionals }
+  } catch (error) {
+    throw new UsageError((error as Error).message)
+  }
+}
+
+function positiveInt(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback
+  if (!/^\d+$/.test(value) || Number(value) < 0) throw new UsageError(`${flag} must be a non-negative integer, got '${value}'`)
+  return Number(value)
+}
+
+export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  const [command, ...rest] = argv
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    out.write(USAGE)
+    return command === undefined ? 2 : 0
+  }
+  try {
+    switch (command) {
+      case 'init': {
+        const { values } = parse(rest, {
+          'data-dir': { type: 'string' },
+          protocol: { type: 'string' },
+          listen: { type: 'string' },
+          http: { type: 'string' },
+          force: { type: 'boolean' },
+        })
+        if (values.help) return help(out)
+        if (values['data-dir'] === undefined) throw new UsageError('init needs --data-dir DIR')
+        const result = await initCommand({
+          dataDir: values['data-dir'] as string,
+          protocol: (values.protocol as string | undefined) ?? 'raft',
+          listen: (values.listen as string | undefined) ?? '/ip4/127.0.0.1/tcp/7001',
+          http: (values.http as string | undefined) ?? '127.0.0.1:8001',
+          force: values.force === true,
+        })
+        out.write(`node id:    ${result.id}\npublic key: ${result.publicKey}\nkey file:   ${result.keyFile} (mode 0600)\nconfig:     ${result.configFile}\n`)
+        out.write('add the other members to "members" in the config, then: synod start --config <config>\n')
+        return 0
+      }
+      case 'start': {
+        const { values } = parse(rest, {
+          config: { type: 'string' },
+          protocol: { type: 'string' },
+          'data-dir': { type: 'string' },
+          'key-file': { type: 'string' },
+          listen: { type: 'string' },
+          http: { type: 'string' },
+          'log-level': { type: 'string' },
+        })
+        if (values.help) return help(out)
+        const configFile = (values.config as string | undefined) ?? process.env.SYNOD_CONFIG
+        if (configFile === undefined) throw new UsageError('start needs --config FILE (or SYNOD_CONFIG)')
+        const { raw, baseDir } = readConfigFile(configFile)
+        const merged = mergeConfig(raw, process.env, {
+          protocol: values.protocol,
+          dataDir: values['data-dir'],
+          keyFile: values['key-file'],
+          listen: values.listen,
+          http: values.http,
+          logLevel: values['log-level'],
+        })
+        const config = validateConfig(merged, baseDir)
+        const { runDaemon } = await import('./daemon.js')
+        return await runDaemon(config)
+      }
+      case 'cluster': {
+        const { values } = parse(rest, {
+          protocol: { type: 'string' },
+          nodes: { type: 'string' },
+          duration: { type: 'string' },
+          smoke: { type: 'boolean' },
+          load: { type: 'boolean' },
+          'data-dir': { type: 'string' },
+          keep: { type: 'boolean' },
+        })
+        if (values.help) return help(out)
+        const protocol = (values.protocol as string | undefined) ?? 'raft'
+        if (!protocolNames().includes(protocol))
+          throw new UsageError(`unknown protocol '${protocol}' (available: ${protocolNames().join(', ')})`)
+        const { faultModelOf } = await import('./protocols.js')
+        const defaultNodes = (await faultModelOf(protocol)) === 'byzantine' ? 4 : 3
+        const nodes = positiveInt(values.nodes as string | undefined, '--nodes', defaultNodes)
+        if (nodes < 1 || nodes > 15) throw new UsageError('--nodes must be between 1 and 15')
+        return await runCluster({
+          protocol,
+          nodes,
+          ...(values['data-dir'] === undefined ? {} : { dataDir: values['data-dir'] as string }),
+          keep: values.keep === true,
+          durationSeconds: positiveInt(values.duration as string | undefined, '--duration', 0),
+          smoke: values.smoke === true,
+          load: values.load === true,
+          out,
+        })
+      }
+      case 'kv':
+        return await kvCommand(rest, out)
+      case 'status':
+      case 'members': {
+        const { values } = parse(rest, { endpoint: { type: 'string' }, json: { type: 'boolean' } })
+        if (values.help) return help(out)
+        const client = new HttpKvClient(endpoint(values.endpoint as string | undefined))
+        const status = await client.status()
+        const shown = command === 'members' ? { members: status.members ?? status.membership } : status
+        out.write(values.json ? `${JSON.stringify(shown)}\n` : `${JSON.stringify(shown, null, 2)}\n`)
+        return 0
+      }
+      default:
+        throw new UsageError(`unknown command '${command}'`)
+    }
+  } catch (error) {
+    return report(error, out)
+  }
+}
+
+function endpoint(flag: string | undefined): string {
+  return flag ?? process.env.SYNOD_ENDPOINT ?? '127.0.0.1:8001'
+}
+
+async function kvCommand(args: string[], out: NodeJS.WritableStream): Promise<number> {
+  const { values, positionals } = parse(
+    args,
+    { endpoint: { type: 'string' }, json: { type: 'boolean' }, stale: { type: 'boolean' }, absent: { type: 'boolean' } },
+    true,
+  )
+  if (values.help) return help(out)
+  const [op, key, ...params] = positionals
+  const client = new HttpKvClient(endpoint(values.endpoint as string | undefined))
+  const need = (n: number, form: string) => {
+    if (key === undefined || params.length !== n) throw new UsageError(`usage: synod kv ${form}`)
+  }
+  let answer
+  switch (op) {
+    case 'put':
+      need(1, 'put KEY VALUE')
+      answer = await client.put(key!, params[0]!)
+      break
+    case 'get':
+      need(0, 'get KEY [--stale]')
+      answer = await client.get(key!, values.stale ? 'stale' : 'linearizable')
+      break
+    case 'del':
+    case 'delete':
+      need(0, 'del KEY')
+      answer = await client.delete(key!)
+      break
+    case 'cas':
+      if (values.absent) {
+        need(1, 'cas KEY --absent NEW')
+        answer = await client.cas(key!, null, params[0]!)
+      } else {
+        need(2, 'cas KEY EXPECTED NEW')
+        answer = await client.cas(key!, params[0]!, params[1]!)
+      }
+      break
+    case 'append':
+      need(1, 'append KEY VALUE')
+      answer = await client.append(key!, params[0]!)
+      break
+    default:
+      throw new UsageError(`unknown kv operation '${op ?? ''}' (put, get, del, cas, append)`)
+  }
+  if (values.json) out.write(`${JSON.stringify(answer)}\n`)
+  else if (op === 'get') out.write(answer.value === null || answer.value === undefined ? '(absent)\n' : `${answer.value}\n`)
+  else if (op === 'cas') out.write(answer.applied ? `applied at index ${answer.index}\n` : `not applied; current value: ${JSON.stringify(answer.value ?? null)}\n`)
+  else out.write(`ok (index ${answer.index})\n`)
+  return op === 'cas' && answer.applied === false ? 1 : 0
+}
+
+function help(out: NodeJS.WritableStream): number {
+  out.write(USAGE)
+  return 0
+}
+
+function report(error: unknown, out: NodeJS.WritableStream): number {
+  const err = process.stderr
+  if (error instanceof UsageError) {
+    err.write(`synod: ${error.message}\n\n${USAGE}`)
+    return 2
+  }
+  if (error instanceof ConfigError) {
+    err.write(`synod: configuration error: ${error.message}\n`)
+    return 2
+  }
+  if (error instanceof KvHttpError) {
+    err.write(`synod: ${error.message}\n`)
+    if (typeof error.body.leaderHint === 'string') err.write(`leader hint: ${error.body.leaderHint}\n`)
+    return 1
+  }
+  if (error instanceof SynodError) {
+    err.write(`synod: ${error.message}\n`)
+    return 1
+  }
+  if ((error as NodeJS.ErrnoException).code === 'ECONNREFUSED') {
+    err.write('synod: cannot reach the node (connection refused); is it running? check --endpoint\n')
+    return 1
+  }
+  err.write(`synod: ${(error as Error).message ?? String(error)}\n`)
+  void out
+  return 1
+}
+
+function invokedDirectly(): boolean {
+  const script = process.argv[1]
+  if (script === undefined) return false
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url))
+  } catch {
+    return false
+  }
+}
+
+if (invokedDirectly()) {
+  process.exitCode = await main(process.argv.slice(2))
+}

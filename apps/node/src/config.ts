@@ -1,0 +1,185 @@
+// Node configuration: a JSON file, overridden by environment variables
+// (SYNOD_*), overridden by flags. Validation names the bad field.
+import { readFileSync } from 'node:fs'
+import { dirname, isAbsolute, join, resolve } from 'node:path'
+import { ConfigError } from '@synod/core'
+
+export interface MemberConfig {
+  /** libp2p PeerId string. */
+  readonly id: string
+  /** ed25519 public key, hex. */
+  readonly publicKey: string
+  /** libp2p multiaddrs to dial. */
+  readonly addrs: readonly string[]
+  /** host:port of the member's HTTP client API (used to forward writes to the leader). */
+  readonly http?: string
+}
+
+export interface NodeConfig {
+  readonly protocol: string
+  readonly dataDir: string
+  readonly keyFile: string
+  readonly listen: readonly string[]
+  /** host:port for the HTTP client API. */
+  readonly http: string
+  /** Every member of the cluster, this node included. */
+  readonly members: readonly MemberConfig[]
+  readonly protocolOptions: Record<string, unknown>
+  readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent'
+  readonly requestTimeoutMs: number
+  readonly maxKeyBytes: number
+  readonly maxValueBytes: number
+}
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const
+const KNOWN_FIELDS = [
+  'protocol',
+  'dataDir',
+  'keyFile',
+  'listen',
+  'http',
+  'members',
+  'protocolOptions',
+  'logLevel',
+  'requestTimeoutMs',
+  'maxKeyBytes',
+  'maxValueBytes',
+] as const
+
+export const ENV_VARS: Record<string, (typeof KNOWN_FIELDS)[number]> = {
+  SYNOD_PROTOCOL: 'protocol',
+  SYNOD_DATA_DIR: 'dataDir',
+  SYNOD_KEY_FILE: 'keyFile',
+  SYNOD_LISTEN: 'listen',
+  SYNOD_HTTP: 'http',
+  SYNOD_LOG_LEVEL: 'logLevel',
+  SYNOD_REQUEST_TIMEOUT_MS: 'requestTimeoutMs',
+  SYNOD_MAX_KEY_BYTES: 'maxKeyBytes',
+  SYNOD_MAX_VALUE_BYTES: 'maxValueBytes',
+}
+
+const HOST_PORT = /^(\d{1,3}(?:\.\d{1,3}){3}|localhost|\[[0-9a-fA-F:]+\]):(\d{1,5})$/
+
+export function parseHostPort(value: string, field: string): { host: string; port: number } {
+  const match = HOST_PORT.exec(value)
+  const port = match === null ? Number.NaN : Number(match[2])
+  if (match === null || !Number.isInteger(port) || port < 0 || port > 65535)
+    throw new ConfigError(`'${value}' is not host:port (e.g. 127.0.0.1:8001)`, field)
+  return { host: match[1]!.replace(/^\[|\]$/g, ''), port }
+}
+
+function expectString(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw new ConfigError('must be a non-empty string', field)
+  return value
+}
+
+function expectStringList(value: unknown, field: string): string[] {
+  if (!Array.isArray(value) || value.length === 0) throw new ConfigError('must be a non-empty list of strings', field)
+  return value.map((v, i) => expectString(v, `${field}[${i}]`))
+}
+
+function expectPositiveInt(value: unknown, field: string): number {
+  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0) throw new ConfigError('must be a positive integer', field)
+  return n
+}
+
+function expectMultiaddr(value: string, field: string): string {
+  if (!/^\/(ip4|ip6|dns4|dns6|dns)\/[^/]+\/tcp\/\d{1,5}(\/ws)?(\/p2p\/[1-9A-HJ-NP-Za-km-z]+)?$/.test(value))
+    throw new ConfigError(`'${value}' is not a tcp multiaddr (e.g. /ip4/127.0.0.1/tcp/7001)`, field)
+  return value
+}
+
+/** Validate a raw configuration object (already merged from file, env and flags). Relative paths resolve against `baseDir`. */
+export function validateConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError('configuration must be a JSON object')
+  const input = raw as Record<string, unknown>
+  for (const key of Object.keys(input)) {
+    if (!(KNOWN_FIELDS as readonly string[]).includes(key))
+      throw new ConfigError(`unknown field (known: ${KNOWN_FIELDS.join(', ')})`, key)
+  }
+  const protocol = expectString(input.protocol, 'protocol')
+  if (!/^[a-z][a-z0-9-]*$/.test(protocol)) throw new ConfigError('must be a lowercase protocol name', 'protocol')
+  const dataDir = resolvePath(expectString(input.dataDir, 'dataDir'), baseDir)
+  const keyFile = input.keyFile === undefined ? join(dataDir, 'node.key') : resolvePath(expectString(input.keyFile, 'keyFile'), baseDir)
+  const listenRaw = typeof input.listen === 'string' ? input.listen.split(',') : input.listen
+  const listen = expectStringList(listenRaw, 'listen').map((a, i) => expectMultiaddr(a.trim(), `listen[${i}]`))
+  const http = expectString(input.http ?? '127.0.0.1:0', 'http')
+  parseHostPort(http, 'http')
+  if (!Array.isArray(input.members) || input.members.length === 0)
+    throw new ConfigError('must list every member of the cluster (this node included)', 'members')
+  const ids = new Set<string>()
+  const members = input.members.map((m, i): MemberConfig => {
+    const field = `members[${i}]`
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new ConfigError('must be an object', field)
+    const member = m as Record<string, unknown>
+    for (const key of Object.keys(member)) {
+      if (!['id', 'publicKey', 'addrs', 'http'].includes(key)) throw new ConfigError('unknown field', `${field}.${key}`)
+    }
+    const id = expectString(member.id, `${field}.id`)
+    if (ids.has(id)) throw new ConfigError(`duplicate member ${id}`, `${field}.id`)
+    ids.add(id)
+    const publicKey = expectString(member.publicKey, `${field}.publicKey`)
+    if (!/^[0-9a-f]{64}$/.test(publicKey)) throw new ConfigError('must be 64 lowercase hex characters (ed25519)', `${field}.publicKey`)
+    const addrs = expectStringList(member.addrs, `${field}.addrs`).map((a, j) => expectMultiaddr(a, `${field}.addrs[${j}]`))
+    const memberHttp = member.http === undefined ? undefined : expectString(member.http, `${field}.http`)
+    if (memberHttp !== undefined) parseHostPort(memberHttp, `${field}.http`)
+    return memberHttp === undefined ? { id, publicKey, addrs } : { id, publicKey, addrs, http: memberHttp }
+  })
+  const protocolOptions = input.protocolOptions ?? {}
+  if (typeof protocolOptions !== 'object' || protocolOptions === null || Array.isArray(protocolOptions))
+    throw new ConfigError('must be an object', 'protocolOptions')
+  const logLevel = (input.logLevel ?? 'info') as NodeConfig['logLevel']
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`must be one of ${LOG_LEVELS.join(', ')}`, 'logLevel')
+  return {
+    protocol,
+    dataDir,
+    keyFile,
+    listen,
+    http,
+    members,
+    protocolOptions: protocolOptions as Record<string, unknown>,
+    logLevel,
+    requestTimeoutMs: expectPositiveInt(input.requestTimeoutMs ?? 5000, 'requestTimeoutMs'),
+    maxKeyBytes: expectPositiveInt(input.maxKeyBytes ?? 1024, 'maxKeyBytes'),
+    maxValueBytes: expectPositiveInt(input.maxValueBytes ?? 1024 * 1024, 'maxValueBytes'),
+  }
+}
+
+function resolvePath(path: string, baseDir: string): string {
+  return isAbsolute(path) ? path : resolve(baseDir, path)
+}
+
+/** Read a JSON config file; the error names the file and what is wrong. */
+export function readConfigFile(file: string): { raw: Record<string, unknown>; baseDir: string } {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`)
+  }
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch (error) {
+    throw new ConfigError(`config file ${file} is not valid JSON: ${(error as Error).message}`)
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`config file ${file} must hold a JSON object`)
+  return { raw: raw as Record<string, unknown>, baseDir: dirname(resolve(file)) }
+}
+
+/** Merge: file < environment < flags (flags already mapped to config field names). */
+export function mergeConfig(
+  file: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+  flags: Record<string, unknown>,
+): Record<string, unknown> {
+  const fromEnv: Record<string, unknown> = {}
+  for (const [name, field] of Object.entries(ENV_VARS)) {
+    const value = env[name]
+    if (value !== undefined && value !== '') fromEnv[field] = value
+  }
+  const merged: Record<string, unknown> = { ...file, ...fromEnv }
+  for (const [k, v] of Object.entries(flags)) if (v !== undefined) merged[k] = v
+  return merged
+}

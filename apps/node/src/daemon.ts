@@ -1,0 +1,264 @@
+// `synod start`: one node — durable storage, libp2p transport, the chosen
+// protocol, the KV state machine and the HTTP client API.
+import { join } from 'node:path'
+import type { Server } from 'node:http'
+import pino, { type Logger } from 'pino'
+import {
+  ConfigError,
+  fromHex,
+  membership,
+  NotLeaderError,
+  Replica,
+  systemClock,
+  systemRandom,
+  toHex,
+  type CommandResult,
+} from '@synod/core'
+import { createSigner, createVerifier } from '@synod/crypto'
+import { KvStateMachine } from '@synod/kv'
+import { openDurableStorage } from '@synod/storage'
+import { createLibp2pTransport, peerIdFromPublicKey } from '@synod/transport-libp2p'
+import type { NodeConfig } from './config.js'
+import { parseHostPort } from './config.js'
+import { createHttpApi, listen, type KvAnswer, type KvService, type WriteOptions } from './http-api.js'
+import { readKeyFile } from './init.js'
+import { HttpKvClient, KvHttpError } from './kv-client.js'
+import { kvRequests, toAnswer } from './kv-commands.js'
+import { NodeMetrics } from './metrics.js'
+import { loadProtocol } from './protocols.js'
+
+export interface RunningNode {
+  readonly id: string
+  readonly replica: Replica
+  readonly httpAddress: string
+  readonly logger: Logger
+  stop(): Promise<void>
+}
+
+function createLogger(config: NodeConfig): Logger {
+  const pretty = process.env.SYNOD_LOG_PRETTY !== '0' && process.stdout.isTTY === true
+  if (pretty) {
+    return pino({ level: config.logLevel, transport: { target: 'pino-pretty', options: { colorize: true } } })
+  }
+  return pino({ level: config.logLevel })
+}
+
+/** Start a node and return a handle; the caller decides when to stop it. */
+export async function startNode(config: NodeConfig, logger = createLogger(config)): Promise<RunningNode> {
+  const keyPair = readKeyFile(config.keyFile)
+  const self = peerIdFromPublicKey(keyPair.publicKey)
+  const me = config.members.find((m) => m.id === self)
+  if (me === undefined) throw new ConfigError(`this node (${self}) is not listed in members; add it`, 'members')
+  for (const m of config.members) {
+    if (peerIdFromPublicKey(fromHex(m.publicKey)) !== m.id)
+      throw new ConfigError(`publicKey does not match id ${m.id}`, `members[${config.members.indexOf(m)}].publicKey`)
+  }
+  const factory = await loadProtocol(config.protocol)
+  const log = logger.child({ node: self.slice(-8), protocol: factory.name })
+  const storage = await openDurableStorage(join(config.dataDir, 'state'))
+  const transport = createLibp2pTransport({
+    keyPair,
+    listen: [...config.listen],
+    peers: config.members.filter((m) => m.id !== self).map((m) => ({ id: m.id, addrs: [...m.addrs] })),
+    protocol: factory.name,
+  })
+  const byzantine = factory.faultModel === 'byzantine'
+  const replica = new Replica({
+    factory,
+    protocolOptions: config.protocolOptions,
+    self,
+    membership: membership(config.members.map((m) => ({ id: m.id, publicKey: fromHex(m.publicKey) }))),
+    transport,
+    storage,
+    clock: systemClock(),
+    random: systemRandom(),
+    stateMachine: new KvStateMachine({ maxKeyBytes: config.maxKeyBytes, maxValueBytes: config.maxValueBytes }),
+    ...(byzantine ? { signer: createSigner(keyPair.secretKey), verifier: createVerifier() } : {}),
+    requestTimeoutMs: config.requestTimeoutMs,
+    onError: (error) => log.error({ err: error }, 'replica error'),
+    onEvent: (event) => {
+      if (event.type === 'leader') log.info({ leader: event.leader, term: event.term }, 'leader elected')
+      else if (event.type === 'role') log.debug({ role: event.role, term: event.term }, 'role change')
+    },
+  })
+  await replica.start()
+  const metrics = new NodeMetrics(replica)
+  const httpByMember = new Map(config.members.filter((m) => m.http !== undefined).map((m) => [m.id, m.http!]))
+  const service = new ReplicatedKv(replica, httpByMember, metrics, config)
+  const server = createHttpApi(service, {
+    maxKeyBytes: config.maxKeyBytes,
+    maxValueBytes: config.maxValueBytes,
+    onServerError: (error, path) => log.error({ err: error, path }, 'request failed'),
+  })
+  const { host, port } = parseHostPort(config.http, 'http')
+  const address = await listen(server, host, port)
+  const httpAddress = `${address.address}:${address.port}`
+  log.info({ id: self, http: httpAddress, listen: transport.listenAddrs(), dataDir: config.dataDir }, 'node started')
+  let stopped = false
+  return {
+    id: self,
+    replica,
+    httpAddress,
+    logger: log,
+    async stop() {
+      if (stopped) return
+      stopped = true
+      log.info('stopping: no new requests, finishing in-flight ones, syncing storage')
+      service.closing = true
+      await closeServer(server)
+      await replica.stop()
+      await storage.close()
+      log.info('stopped')
+    },
+  }
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve())
+    server.closeIdleConnections()
+    setTimeout(() => server.closeAllConnections(), 5000).unref()
+  })
+}
+
+/** Run until SIGTERM/SIGINT; returns the exit code. */
+export async function runDaemon(config: NodeConfig): Promise<number> {
+  const logger = createLogger(config)
+  let node: RunningNode
+  try {
+    node = await startNode(config, logger)
+  } catch (error) {
+    // Configuration errors are reported by the CLI in plain words; anything else is logged for operators too.
+    if (!(error instanceof ConfigError)) logger.fatal({ err: error }, (error as Error).message)
+    throw error
+  }
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: string) => {
+      node.logger.info({ signal }, 'shutting down')
+      resolve()
+    }
+    process.once('SIGTERM', onSignal)
+    process.once('SIGINT', onSignal)
+  })
+  await node.stop()
+  return 0
+}
+
+/** The KV service behind the HTTP API: proposes through the replica, forwards to the leader when it is elsewhere. */
+class ReplicatedKv implements KvService {
+  closing = false
+  constructor(
+    private readonly replica: Replica,
+    private readonly httpByMember: Map<string, string>,
+    private readonly nodeMetrics: NodeMetrics,
+    private readonly config: NodeConfig,
+  ) {}
+
+  async put(key: string, value: string, options: WriteOptions): Promise<KvAnswer> {
+    return this.write(kvRequests.put(key, value, options.session), options, (c) => c.put(key, value))
+  }
+
+  async delete(key: string, options: WriteOptions): Promise<KvAnswer> {
+    return this.write(kvRequests.delete(key, options.session), options, (c) => c.delete(key))
+  }
+
+  async cas(key: string, expected: string | null, value: string, options: WriteOptions): Promise<KvAnswer> {
+    return this.write(kvRequests.cas(key, expected, value, options.session), options, (c) => c.cas(key, expected, value))
+  }
+
+  async append(key: string, value: string, options: WriteOptions): Promise<KvAnswer> {
+    return this.write(kvRequests.append(key, value, options.session), options, (c) => c.append(key, value))
+  }
+
+  async get(key: string, consistency: 'linearizable' | 'stale', forwarded: boolean): Promise<KvAnswer> {
+    const request = kvRequests.get(key)
+    if (consistency === 'stale') return toAnswer(this.replica.readLocal(request))
+    try {
+      return toAnswer(await this.replica.read(request))
+    } catch (error) {
+      return this.forwardOrThrow(error, forwarded, (c) => c.get(key))
+    }
+  }
+
+  status(): Record<string, unknown> {
+    const s = this.replica.status()
+    return {
+      id: s.id,
+      protocol: this.config.protocol,
+      role: s.role,
+      term: s.term,
+      leader: s.leader ?? null,
+      commitIndex: s.commitIndex,
+      appliedIndex: s.appliedIndex,
+      lastIndex: s.lastIndex,
+      members: s.membership.voters.map((m) => ({ id: m.id, publicKey: toHex(m.publicKey), http: this.httpByMember.get(m.id) ?? null })),
+      learners: s.membership.learners.map((m) => m.id),
+      counters: s.counters,
+      ...(s.detail === undefined ? {} : { detail: s.detail }),
+    }
+  }
+
+  ready(): boolean {
+    return !this.closing && this.replica.running
+  }
+
+  metrics() {
+    return this.nodeMetrics.render()
+  }
+
+  private async write(command: Uint8Array, options: WriteOptions, forward: (c: HttpKvClient) => Promise<unknown>): Promise<KvAnswer> {
+    let result: CommandResult
+    try {
+      result = await this.replica.propose(command)
+    } catch (error) {
+      return this.forwardOrThrow(error, options.forwarded, forward, options)
+    }
+    return toAnswer(result)
+  }
+
+  /**
+   * A follower forwards to the leader (one hop, marked so the leader never
+   * forwards again). The client's session headers travel along, so a retry
+   * stays exactly-once.
+   */
+  private async forwardOrThrow(
+    error: unknown,
+    forwarded: boolean,
+    call: (c: HttpKvClient) => Promise<unknown>,
+    options?: WriteOptions,
+  ): Promise<KvAnswer> {
+    const leader = error instanceof NotLeaderError ? error.leaderHint : undefined
+    const http = leader === undefined ? undefined : this.httpByMember.get(leader)
+    if (forwarded || http === undefined || leader === this.replica.self) throw error
+    this.nodeMetrics.forwarded.inc()
+    const client = new ForwardingClient(http, this.config.requestTimeoutMs + 1000, options?.session)
+    try {
+      return (await call(client)) as KvAnswer
+    } catch (forwardError) {
+      if (forwardError instanceof KvHttpError && forwardError.status === 503) throw error
+      throw forwardError
+    }
+  }
+}
+
+/** An HttpKvClient that marks requests as forwarded and carries the original session. */
+class ForwardingClient extends HttpKvClient {
+  constructor(
+    endpoint: string,
+    timeoutMs: number,
+    private readonly session: { client: string; seq: number } | undefined,
+  ) {
+    super(endpoint, timeoutMs)
+  }
+
+  override request(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<Record<string, unknown>> {
+    const forwardedHeaders: Record<string, string> = { 'synod-forwarded': '1' }
+    if (this.session !== undefined) {
+      forwardedHeaders['synod-client-id'] = this.session.client
+      forwardedHeaders['synod-client-seq'] = String(this.session.seq)
+    } else {
+      for (const [k, v] of Object.entries(headers)) if (!k.startsWith('synod-client')) forwardedHeaders[k] = v
+    }
+    return super.request(method, path, body, forwardedHeaders)
+  }
+}

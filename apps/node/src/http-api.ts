@@ -1,0 +1,224 @@
+// The HTTP/JSON client API. Validates every request before anything reaches
+// the log: bad JSON, unknown fields, oversized keys or values get a 4xx with a
+// JSON error that names the problem.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { NotLeaderError, OverloadedError, ProposalDroppedError, StoppedError, SynodError, TimeoutError } from '@synod/core'
+
+export interface Session {
+  readonly client: string
+  readonly seq: number
+}
+
+export interface WriteOptions {
+  readonly session: Session | undefined
+  /** True when another member forwarded this request (no second forward). */
+  readonly forwarded: boolean
+}
+
+export interface KvAnswer {
+  readonly index: number
+  /** The value read, or the current value after a failed cas; null = absent. */
+  readonly value?: string | null
+  readonly applied?: boolean
+  readonly length?: number
+  /** Byzantine protocols: the reply certificate (f+1 signed replies), hex-encoded canonical bytes. */
+  readonly certificate?: string
+}
+
+/** What the API needs from the node. */
+export interface KvService {
+  put(key: string, value: string, options: WriteOptions): Promise<KvAnswer>
+  get(key: string, consistency: 'linearizable' | 'stale', forwarded: boolean): Promise<KvAnswer>
+  delete(key: string, options: WriteOptions): Promise<KvAnswer>
+  cas(key: string, expected: string | null, value: string, options: WriteOptions): Promise<KvAnswer>
+  append(key: string, value: string, options: WriteOptions): Promise<KvAnswer>
+  status(): Record<string, unknown>
+  ready(): boolean
+  metrics(): Promise<{ contentType: string; body: string }>
+}
+
+export interface HttpApiOptions {
+  readonly maxKeyBytes: number
+  readonly maxValueBytes: number
+  /** Called for each request that failed with a 5xx, for logs. */
+  readonly onServerError?: (error: unknown, path: string) => void
+}
+
+/** An HTTP error with a JSON body. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message)
+  }
+}
+
+const KEY_PATH = /^\/v1\/kv\/([^/]+)(\/cas|\/append)?$/
+
+export function createHttpApi(service: KvService, options: HttpApiOptions): Server {
+  const maxBodyBytes = options.maxValueBytes * 2 + options.maxKeyBytes + 4096
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => sendError(res, error, req.url ?? '', options))
+  })
+  // Slow or stalled clients cannot pin sockets forever.
+  server.requestTimeout = 30_000
+  server.headersTimeout = 10_000
+  server.keepAliveTimeout = 5_000
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost')
+    const method = req.method ?? 'GET'
+    if (url.pathname === '/healthz') return sendJson(res, 200, { ok: true })
+    if (url.pathname === '/readyz') {
+      const ready = service.ready()
+      return sendJson(res, ready ? 200 : 503, { ready })
+    }
+    if (url.pathname === '/v1/status') {
+      requireMethod(method, ['GET'])
+      return sendJson(res, 200, service.status())
+    }
+    if (url.pathname === '/metrics') {
+      requireMethod(method, ['GET'])
+      const { contentType, body } = await service.metrics()
+      res.writeHead(200, { 'content-type': contentType })
+      res.end(body)
+      return
+    }
+    const match = KEY_PATH.exec(url.pathname)
+    if (match === null) throw new HttpError(404, 'NOT_FOUND', `no route ${url.pathname}`)
+    let key: string
+    try {
+      key = decodeURIComponent(match[1]!)
+    } catch {
+      throw new HttpError(400, 'BAD_KEY', 'key is not valid percent-encoding')
+    }
+    if (Buffer.byteLength(key) > options.maxKeyBytes)
+      throw new HttpError(413, 'KEY_TOO_LARGE', `key is over ${options.maxKeyBytes} bytes`)
+    const forwarded = req.headers['synod-forwarded'] === '1'
+    const writeOptions = (): WriteOptions => ({ session: readSession(req), forwarded })
+    const action = match[2]
+    if (action === undefined) {
+      if (method === 'GET') {
+        for (const param of url.searchParams.keys())
+          if (param !== 'consistency') throw new HttpError(400, 'UNKNOWN_PARAMETER', `unknown query parameter '${param}'`)
+        const consistency = url.searchParams.get('consistency') ?? 'linearizable'
+        if (consistency !== 'linearizable' && consistency !== 'stale')
+          throw new HttpError(400, 'BAD_CONSISTENCY', "consistency must be 'linearizable' or 'stale'")
+        return sendJson(res, 200, { key, ...(await service.get(key, consistency, forwarded)) })
+      }
+      if (method === 'PUT') {
+        const body = await readJson(req, maxBodyBytes, ['value'])
+        const value = expectValue(body.value, 'value', options.maxValueBytes)
+        return sendJson(res, 200, { key, ...(await service.put(key, value, writeOptions())) })
+      }
+      if (method === 'DELETE') {
+        await readJson(req, maxBodyBytes, [], true)
+        return sendJson(res, 200, { key, ...(await service.delete(key, writeOptions())) })
+      }
+      throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on /v1/kv/{key}; use GET, PUT or DELETE`)
+    }
+    requireMethod(method, ['POST'])
+    if (action === '/cas') {
+      const body = await readJson(req, maxBodyBytes, ['expected', 'value'])
+      if (!('expected' in body)) throw new HttpError(400, 'MISSING_FIELD', "cas needs 'expected' (a string, or null for absent)")
+      const expected = body.expected === null ? null : expectValue(body.expected, 'expected', options.maxValueBytes)
+      const value = expectValue(body.value, 'value', options.maxValueBytes)
+      return sendJson(res, 200, { key, ...(await service.cas(key, expected, value, writeOptions())) })
+    }
+    const body = await readJson(req, maxBodyBytes, ['value'])
+    const value = expectValue(body.value, 'value', options.maxValueBytes)
+    return sendJson(res, 200, { key, ...(await service.append(key, value, writeOptions())) })
+  }
+  return server
+}
+
+function requireMethod(method: string, allowed: string[]): void {
+  if (!allowed.includes(method)) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `use ${allowed.join(' or ')}`)
+}
+
+function readSession(req: IncomingMessage): Session | undefined {
+  const client = req.headers['synod-client-id']
+  const seq = req.headers['synod-client-seq']
+  if (client === undefined && seq === undefined) return undefined
+  if (typeof client !== 'string' || !/^[A-Za-z0-9._:-]{1,128}$/.test(client))
+    throw new HttpError(400, 'BAD_SESSION', 'Synod-Client-Id must be 1–128 characters of [A-Za-z0-9._:-]')
+  if (typeof seq !== 'string' || !/^\d{1,15}$/.test(seq) || Number(seq) < 1)
+    throw new HttpError(400, 'BAD_SESSION', 'Synod-Client-Seq must be a positive integer, growing by one per request of this client')
+  return { client, seq: Number(seq) }
+}
+
+function expectValue(value: unknown, field: string, maxBytes: number): string {
+  if (typeof value !== 'string') throw new HttpError(400, 'BAD_FIELD', `'${field}' must be a string`)
+  if (Buffer.byteLength(value) > maxBytes) throw new HttpError(413, 'VALUE_TOO_LARGE', `'${field}' is over ${maxBytes} bytes`)
+  return value
+}
+
+async function readJson(req: IncomingMessage, maxBytes: number, allowed: string[], emptyOk = false): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += (chunk as Buffer).byteLength
+    if (size > maxBytes) throw new HttpError(413, 'BODY_TOO_LARGE', `request body is over ${maxBytes} bytes`)
+    chunks.push(chunk as Buffer)
+  }
+  const text = Buffer.concat(chunks).toString('utf8')
+  if (text.trim() === '') {
+    if (emptyOk) return {}
+    throw new HttpError(400, 'EMPTY_BODY', `expected a JSON object with ${allowed.map((a) => `'${a}'`).join(', ')}`)
+  }
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch (error) {
+    throw new HttpError(400, 'BAD_JSON', `request body is not valid JSON: ${(error as Error).message}`)
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'BAD_JSON', 'request body must be a JSON object')
+  for (const k of Object.keys(body)) {
+    if (!allowed.includes(k)) throw new HttpError(400, 'UNKNOWN_FIELD', `unknown field '${k}' (allowed: ${allowed.join(', ') || 'none'})`)
+  }
+  return body as Record<string, unknown>
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) })
+  res.end(text)
+}
+
+function sendError(res: ServerResponse, error: unknown, path: string, options: HttpApiOptions): void {
+  const { status, body } = errorResponse(error)
+  if (status >= 500 && status !== 503 && status !== 504) options.onServerError?.(error, path)
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  sendJson(res, status, body)
+}
+
+/** Map typed errors to HTTP: the client learns what to do from the status and the code. */
+export function errorResponse(error: unknown): { status: number; body: Record<string, unknown> } {
+  if (error instanceof HttpError) return { status: error.status, body: { error: error.code, message: error.message, ...error.extra } }
+  if (error instanceof NotLeaderError)
+    return { status: 503, body: { error: error.code, message: error.message, leaderHint: error.leaderHint ?? null } }
+  if (error instanceof TimeoutError) return { status: 504, body: { error: error.code, message: error.message, outcome: 'unknown' } }
+  if (error instanceof OverloadedError) return { status: 429, body: { error: error.code, message: error.message } }
+  if (error instanceof ProposalDroppedError || error instanceof StoppedError)
+    return { status: 503, body: { error: error.code, message: error.message } }
+  if (error instanceof SynodError) return { status: 500, body: { error: error.code, message: error.message } }
+  return { status: 500, body: { error: 'INTERNAL', message: 'internal error; see the node logs' } }
+}
+
+export async function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  return server.address() as AddressInfo
+}

@@ -1,0 +1,63 @@
+// `synod init`: a node key (mode 0600) and a starter config.
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { ConfigError, toHex } from '@synod/core'
+import { decodeKeyFile, encodeKeyFile, generateKeyPair, type KeyPair } from '@synod/crypto'
+import { peerIdFromPublicKey } from '@synod/transport-libp2p'
+
+export const KEY_FILE_NAME = 'node.key'
+
+/** Write a fresh key into `dir` and return the node's identity. */
+export async function initNode(dir: string, force = false): Promise<{ id: string; publicKey: string; keyFile: string }> {
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  const keyFile = join(dir, KEY_FILE_NAME)
+  if (existsSync(keyFile) && !force)
+    throw new ConfigError(`${keyFile} already exists; refusing to overwrite a node identity (use --force to replace it)`)
+  const keyPair = generateKeyPair()
+  writeFileSync(keyFile, encodeKeyFile(keyPair), { mode: 0o600 })
+  chmodSync(keyFile, 0o600)
+  return { id: peerIdFromPublicKey(keyPair.publicKey), publicKey: toHex(keyPair.publicKey), keyFile }
+}
+
+/** Read a key file, refusing one that other users can read. */
+export function readKeyFile(file: string): KeyPair {
+  let mode: number
+  try {
+    mode = statSync(file).mode
+  } catch (error) {
+    throw new ConfigError(`cannot read key file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)} (run synod init)`, 'keyFile')
+  }
+  if ((mode & 0o077) !== 0)
+    throw new ConfigError(
+      `key file ${file} is accessible by other users (mode ${(mode & 0o777).toString(8)}); run: chmod 600 ${file}`,
+      'keyFile',
+    )
+  try {
+    return decodeKeyFile(readFileSync(file, 'utf8'))
+  } catch (error) {
+    throw new ConfigError(`key file ${file} is invalid: ${(error as Error).message}`, 'keyFile')
+  }
+}
+
+export interface InitOptions {
+  readonly dataDir: string
+  readonly protocol: string
+  readonly listen: string
+  readonly http: string
+  readonly force: boolean
+}
+
+export async function initCommand(options: InitOptions): Promise<{ id: string; publicKey: string; keyFile: string; configFile: string }> {
+  const dir = resolve(options.dataDir)
+  const identity = await initNode(dir, options.force)
+  const configFile = join(dir, 'synod.json')
+  const config = {
+    protocol: options.protocol,
+    dataDir: dir,
+    listen: [options.listen],
+    http: options.http,
+    members: [{ id: identity.id, publicKey: identity.publicKey, addrs: [options.listen], http: options.http }],
+  }
+  if (!existsSync(configFile) || options.force) writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`)
+  return { ...identity, configFile }
+}

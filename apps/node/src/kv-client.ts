@@ -1,0 +1,130 @@
+// A small HTTP client for the node's client API, used by `synod kv`, `synod
+// status` and the cluster demo. Optional exactly-once session: every write
+// carries (client id, seq) so a retry after a timeout cannot apply twice.
+import { randomUUID } from 'node:crypto'
+import { Agent, request as httpRequest } from 'node:http'
+
+// One keep-alive agent per process. node:http writes headers and a small body
+// in one segment; fetch() wrote them separately and paid a Nagle/delayed-ACK
+// stall (~10 ms) on every request with a body — measured, see apps/node README.
+const agent = new Agent({ keepAlive: true, maxSockets: 256 })
+
+export interface KvResponse {
+  readonly key?: string
+  readonly index: number
+  readonly value?: string | null
+  readonly applied?: boolean
+  readonly length?: number
+  readonly certificate?: string
+}
+
+export class KvHttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: Record<string, unknown>,
+  ) {
+    super(`${status} ${String(body.error ?? 'ERROR')}: ${String(body.message ?? '')}`)
+  }
+}
+
+export class HttpKvClient {
+  private readonly base: string
+  private readonly clientId: string
+  private seq = 0
+
+  constructor(
+    endpoint: string,
+    private readonly timeoutMs = 10_000,
+    clientId?: string,
+  ) {
+    this.base = endpoint.startsWith('http') ? endpoint.replace(/\/$/, '') : `http://${endpoint}`
+    this.clientId = clientId ?? `cli-${randomUUID()}`
+  }
+
+  put(key: string, value: string): Promise<KvResponse> {
+    return this.write('PUT', `/v1/kv/${encodeURIComponent(key)}`, { value })
+  }
+
+  delete(key: string): Promise<KvResponse> {
+    return this.write('DELETE', `/v1/kv/${encodeURIComponent(key)}`, undefined)
+  }
+
+  cas(key: string, expected: string | null, value: string): Promise<KvResponse> {
+    return this.write('POST', `/v1/kv/${encodeURIComponent(key)}/cas`, { expected, value })
+  }
+
+  append(key: string, value: string): Promise<KvResponse> {
+    return this.write('POST', `/v1/kv/${encodeURIComponent(key)}/append`, { value })
+  }
+
+  get(key: string, consistency: 'linearizable' | 'stale' = 'linearizable'): Promise<KvResponse> {
+    const query = consistency === 'stale' ? '?consistency=stale' : ''
+    return this.request('GET', `/v1/kv/${encodeURIComponent(key)}${query}`, undefined, {}) as unknown as Promise<KvResponse>
+  }
+
+  status(): Promise<Record<string, unknown>> {
+    return this.request('GET', '/v1/status', undefined, {})
+  }
+
+  async ready(): Promise<boolean> {
+    const { status } = await this.send('GET', '/readyz', undefined, {})
+    return status === 200
+  }
+
+  /**
+   * Writes of one client are numbered and run one at a time: the state
+   * machine remembers only a client's latest answer, so a session is
+   * sequential by design (use one client per concurrent worker).
+   */
+  private write(method: string, path: string, body: unknown): Promise<KvResponse> {
+    const run = async (): Promise<KvResponse> => {
+      this.seq += 1
+      const headers = { 'synod-client-id': this.clientId, 'synod-client-seq': String(this.seq) }
+      return (await this.request(method, path, body, headers)) as unknown as KvResponse
+    }
+    const result = this.writes.then(run, run)
+    this.writes = result.then(
+      () => undefined,
+      () => undefined,
+    )
+    return result
+  }
+
+  private writes: Promise<void> = Promise.resolve()
+
+  async request(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<Record<string, unknown>> {
+    const res = await this.send(method, path, body, headers)
+    let parsed: Record<string, unknown>
+    try {
+      parsed = JSON.parse(res.text) as Record<string, unknown>
+    } catch {
+      parsed = { error: 'BAD_RESPONSE', message: res.text.slice(0, 200) }
+    }
+    if (res.status < 200 || res.status >= 300) throw new KvHttpError(res.status, parsed)
+    return parsed
+  }
+
+  private send(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<{ status: number; text: string }> {
+    const url = new URL(`${this.base}${path}`)
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
+    const allHeaders: Record<string, string | number> = { ...headers }
+    if (payload !== undefined) {
+      allHeaders['content-type'] = 'application/json'
+      allHeaders['content-length'] = payload.byteLength
+    }
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(
+        { host: url.hostname, port: url.port, path: `${url.pathname}${url.search}`, method, agent, headers: allHeaders, timeout: this.timeoutMs },
+        (res) => {
+          const chunks: Buffer[] = []
+          res.on('data', (chunk: Buffer) => chunks.push(chunk))
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }))
+          res.on('error', reject)
+        },
+      )
+      req.on('timeout', () => req.destroy(new Error(`no answer from ${this.base} within ${this.timeoutMs} ms`)))
+      req.on('error', reject)
+      req.end(payload)
+    })
+  }
+}

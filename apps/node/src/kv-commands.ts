@@ -1,0 +1,44 @@
+// Between the HTTP API's strings and the KV state machine's bytes.
+import { type CommandResult, toHex } from '@synod/core'
+import { decodeResult, kvCommands, type KvValue } from '@synod/kv'
+import { type KvAnswer, HttpError, type Session } from './http-api.js'
+
+export const kvRequests = {
+  get: (key: string) => kvCommands.get(key),
+  put: (key: string, value: string, session?: Session) => kvCommands.put(key, value, session),
+  delete: (key: string, session?: Session) => kvCommands.delete(key, session),
+  cas: (key: string, expected: string | null, value: string, session?: Session) => kvCommands.cas(key, expected, value, session),
+  append: (key: string, value: string, session?: Session) => kvCommands.append(key, value, session),
+}
+
+const text = new TextDecoder()
+
+/** Values go back as UTF-8 text; a list value (built by append) as a JSON array of its elements. */
+function valueText(value: KvValue | null | undefined): string | null {
+  if (value === null || value === undefined) return null
+  if (value instanceof Uint8Array) return text.decode(value)
+  return JSON.stringify(value.map((element) => text.decode(element)))
+}
+
+/** Turn the state machine's answer into the API's answer, or a 4xx for a refused command. */
+export function toAnswer(result: CommandResult): KvAnswer {
+  const certificate = result.proof === undefined ? {} : { certificate: toHex(result.proof) }
+  const kv = decodeResult(result.result)
+  if (!kv.ok) {
+    if (kv.code === 'cas-mismatch') return { index: result.index, applied: false, value: valueText(kv.current), ...certificate }
+    const status = kv.code === 'too-large' ? 413 : kv.code === 'invalid-command' ? 400 : 409
+    throw new HttpError(status, kv.code.toUpperCase().replaceAll('-', '_'), kv.message)
+  }
+  switch (kv.op) {
+    case 'get':
+      return { index: result.index, value: valueText(kv.value), ...certificate }
+    case 'cas':
+      return { index: result.index, applied: true, ...certificate }
+    case 'append':
+      return { index: result.index, length: kv.length, ...certificate }
+    case 'delete':
+      return { index: result.index, applied: kv.existed, ...certificate }
+    default:
+      return { index: result.index, ...certificate }
+  }
+}

@@ -1,0 +1,92 @@
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import { afterAll, describe, expect, it, vi } from 'vitest'
+import { main } from '../src/cli.js'
+import { readKeyFile } from '../src/init.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'synod-cli-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+function capture(): { out: Writable; text: () => string } {
+  let text = ''
+  const out = new Writable({
+    write(chunk, _enc, done) {
+      text += String(chunk)
+      done()
+    },
+  })
+  return { out, text: () => text }
+}
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const { out, text } = capture()
+  let err = ''
+  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    err += String(chunk)
+    return true
+  })
+  try {
+    const code = await main(args, out)
+    return { code, out: text(), err }
+  } finally {
+    spy.mockRestore()
+  }
+}
+
+describe('synod CLI', () => {
+  it('prints usage without a command and rejects unknown commands and flags with exit 2', async () => {
+    expect((await run([])).code).toBe(2)
+    const unknown = await run(['frobnicate'])
+    expect(unknown.code).toBe(2)
+    expect(unknown.err).toMatch(/unknown command 'frobnicate'/)
+    const badFlag = await run(['cluster', '--nodez', '3'])
+    expect(badFlag.code).toBe(2)
+    expect(badFlag.err).toMatch(/Unknown option '--nodez'/)
+    expect((await run(['cluster', '--nodes', 'three'])).err).toMatch(/--nodes must be a non-negative integer/)
+    expect((await run(['cluster', '--protocol', 'nope'])).err).toMatch(/unknown protocol 'nope'/)
+    expect((await run(['kv', 'put', 'onlykey'])).err).toMatch(/usage: synod kv put KEY VALUE/)
+    expect((await run(['start'])).err).toMatch(/start needs --config/)
+    expect((await run(['--help'])).code).toBe(0)
+  })
+
+  it('init writes a key with mode 0600 and a config; refuses to overwrite an identity', async () => {
+    const nodeDir = join(dir, 'n1')
+    const result = await run(['init', '--data-dir', nodeDir, '--protocol', 'raft'])
+    expect(result.code).toBe(0)
+    expect(result.out).toMatch(/node id: +12D3KooW/)
+    expect(statSync(join(nodeDir, 'node.key')).mode & 0o777).toBe(0o600)
+    const config = JSON.parse(readFileSync(join(nodeDir, 'synod.json'), 'utf8'))
+    expect(config.members).toHaveLength(1)
+    expect(config.members[0].id).toMatch(/^12D3KooW/)
+    const again = await run(['init', '--data-dir', nodeDir])
+    expect(again.code).toBe(2)
+    expect(again.err).toMatch(/already exists; refusing to overwrite/)
+  })
+
+  it('refuses a key file others can read, and a corrupt key file, naming the file', async () => {
+    const nodeDir = join(dir, 'n2')
+    await run(['init', '--data-dir', nodeDir])
+    const keyFile = join(nodeDir, 'node.key')
+    chmodSync(keyFile, 0o644)
+    expect(() => readKeyFile(keyFile)).toThrow(/accessible by other users \(mode 644\); run: chmod 600/)
+    const start = await run(['start', '--config', join(nodeDir, 'synod.json')])
+    expect(start.code).toBe(2)
+    expect(start.err).toMatch(/chmod 600/)
+    writeFileSync(keyFile, '{"type":"ed25519"}', { mode: 0o600 })
+    chmodSync(keyFile, 0o600)
+    expect(() => readKeyFile(keyFile)).toThrow(/key file .* is invalid/)
+  })
+
+  it('reports an invalid config field and an unreachable endpoint clearly', async () => {
+    const file = join(dir, 'bad.json')
+    writeFileSync(file, JSON.stringify({ protocol: 'raft', dataDir: dir, listen: ['/ip4/127.0.0.1/tcp/1'], members: 'all' }))
+    const bad = await run(['start', '--config', file])
+    expect(bad.code).toBe(2)
+    expect(bad.err).toMatch(/configuration error: members:/)
+    const down = await run(['kv', 'get', 'k', '--endpoint', '127.0.0.1:1'])
+    expect(down.code).toBe(1)
+    expect(down.err).toMatch(/cannot reach the node|fetch failed/)
+  })
+})

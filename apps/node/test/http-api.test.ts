@@ -1,0 +1,104 @@
+import type { Server } from 'node:http'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { NotLeaderError, TimeoutError } from '@synod/core'
+import { createHttpApi, type KvService, listen } from '../src/http-api.js'
+
+const calls: Array<{ op: string; args: unknown[] }> = []
+const fake: KvService = {
+  async put(key, value, options) {
+    calls.push({ op: 'put', args: [key, value, options] })
+    if (key === 'follower') throw new NotLeaderError('peerB')
+    if (key === 'slow') throw new TimeoutError(5000)
+    return { index: 7 }
+  },
+  async get(key, consistency) {
+    calls.push({ op: 'get', args: [key, consistency] })
+    return { index: 3, value: key === 'missing' ? null : 'v' }
+  },
+  async delete(key) {
+    return { index: 8, ...(key ? {} : {}) }
+  },
+  async cas(key, expected, value) {
+    calls.push({ op: 'cas', args: [key, expected, value] })
+    return { index: 9, applied: expected === 'old', value: expected === 'old' ? value : 'current' }
+  },
+  async append(_key, value) {
+    return { index: 10, length: value.length }
+  },
+  status: () => ({ role: 'leader' }),
+  ready: () => true,
+  metrics: async () => ({ contentType: 'text/plain', body: 'synod_up 1\n' }),
+}
+
+let server: Server
+let base: string
+beforeAll(async () => {
+  server = createHttpApi(fake, { maxKeyBytes: 16, maxValueBytes: 64 })
+  const address = await listen(server, '127.0.0.1', 0)
+  base = `http://127.0.0.1:${address.port}`
+})
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())))
+
+async function call(method: string, path: string, body?: string, headers: Record<string, string> = {}) {
+  const res = await fetch(`${base}${path}`, { method, body: body ?? null, headers })
+  const text = await res.text()
+  return { status: res.status, body: text.startsWith('{') ? (JSON.parse(text) as Record<string, unknown>) : text }
+}
+
+describe('HTTP client API', () => {
+  it('serves put, get, delete, cas and append', async () => {
+    expect(await call('PUT', '/v1/kv/a', '{"value":"1"}')).toEqual({ status: 200, body: { key: 'a', index: 7 } })
+    expect(await call('GET', '/v1/kv/a')).toEqual({ status: 200, body: { key: 'a', index: 3, value: 'v' } })
+    expect(await call('GET', '/v1/kv/missing?consistency=stale')).toMatchObject({ status: 200, body: { value: null } })
+    expect(calls.at(-1)).toEqual({ op: 'get', args: ['missing', 'stale'] })
+    expect(await call('DELETE', '/v1/kv/a')).toMatchObject({ status: 200, body: { index: 8 } })
+    expect(await call('POST', '/v1/kv/a/cas', '{"expected":"old","value":"new"}')).toMatchObject({ status: 200, body: { applied: true } })
+    expect(await call('POST', '/v1/kv/a/cas', '{"expected":null,"value":"new"}')).toMatchObject({ body: { applied: false, value: 'current' } })
+    expect(await call('POST', '/v1/kv/a/append', '{"value":"xyz"}')).toMatchObject({ status: 200, body: { length: 3 } })
+  })
+
+  it('passes the exactly-once session through and validates it', async () => {
+    await call('PUT', '/v1/kv/s', '{"value":"1"}', { 'synod-client-id': 'c1', 'synod-client-seq': '4' })
+    expect(calls.at(-1)!.args[2]).toEqual({ session: { client: 'c1', seq: 4 }, forwarded: false })
+    expect(await call('PUT', '/v1/kv/s', '{"value":"1"}', { 'synod-client-id': 'c1', 'synod-client-seq': 'x' })).toMatchObject({
+      status: 400,
+      body: { error: 'BAD_SESSION' },
+    })
+    expect(await call('PUT', '/v1/kv/s', '{"value":"1"}', { 'synod-client-seq': '1' })).toMatchObject({ status: 400 })
+  })
+
+  it('rejects bad requests with a JSON error naming the problem, and nothing reaches the service', async () => {
+    const before = calls.length
+    expect(await call('PUT', '/v1/kv/a', '{"value":')).toMatchObject({ status: 400, body: { error: 'BAD_JSON' } })
+    expect(await call('PUT', '/v1/kv/a', '[1]')).toMatchObject({ status: 400, body: { error: 'BAD_JSON' } })
+    expect(await call('PUT', '/v1/kv/a', '{"value":1}')).toMatchObject({ status: 400, body: { error: 'BAD_FIELD' } })
+    expect(await call('PUT', '/v1/kv/a', '{"value":"1","ttl":5}')).toMatchObject({ status: 400, body: { error: 'UNKNOWN_FIELD' } })
+    expect(await call('PUT', '/v1/kv/a', '')).toMatchObject({ status: 400, body: { error: 'EMPTY_BODY' } })
+    expect(await call('PUT', '/v1/kv/a', JSON.stringify({ value: 'x'.repeat(65) }))).toMatchObject({ status: 413, body: { error: 'VALUE_TOO_LARGE' } })
+    expect(await call('PUT', `/v1/kv/${'k'.repeat(17)}`, '{"value":"1"}')).toMatchObject({ status: 413, body: { error: 'KEY_TOO_LARGE' } })
+    expect(await call('PUT', '/v1/kv/a', JSON.stringify({ value: 'x'.repeat(10_000) }))).toMatchObject({ status: 413 })
+    expect(await call('POST', '/v1/kv/a/cas', '{"value":"1"}')).toMatchObject({ status: 400, body: { error: 'MISSING_FIELD' } })
+    expect(await call('GET', '/v1/kv/a?consistency=eventual')).toMatchObject({ status: 400, body: { error: 'BAD_CONSISTENCY' } })
+    expect(await call('GET', '/v1/kv/a?foo=1')).toMatchObject({ status: 400, body: { error: 'UNKNOWN_PARAMETER' } })
+    expect(await call('PATCH', '/v1/kv/a', '{}')).toMatchObject({ status: 405 })
+    expect(await call('GET', '/v1/kv/a/cas')).toMatchObject({ status: 405 })
+    expect(await call('GET', '/v2/whatever')).toMatchObject({ status: 404 })
+    expect(await call('GET', '/v1/kv/%E0%A4%A')).toMatchObject({ status: 400, body: { error: 'BAD_KEY' } })
+    expect(calls.length).toBe(before)
+  })
+
+  it('maps typed errors to statuses a client can act on', async () => {
+    expect(await call('PUT', '/v1/kv/follower', '{"value":"1"}')).toMatchObject({
+      status: 503,
+      body: { error: 'NOT_LEADER', leaderHint: 'peerB' },
+    })
+    expect(await call('PUT', '/v1/kv/slow', '{"value":"1"}')).toMatchObject({ status: 504, body: { error: 'TIMEOUT', outcome: 'unknown' } })
+  })
+
+  it('serves health, readiness, status and metrics', async () => {
+    expect(await call('GET', '/healthz')).toMatchObject({ status: 200 })
+    expect(await call('GET', '/readyz')).toMatchObject({ status: 200, body: { ready: true } })
+    expect(await call('GET', '/v1/status')).toMatchObject({ status: 200, body: { role: 'leader' } })
+    expect(await call('GET', '/metrics')).toMatchObject({ status: 200, body: 'synod_up 1\n' })
+  })
+})
