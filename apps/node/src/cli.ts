@@ -249,5 +249,6 @@ function invokedDirectly(): boolean {
 }
 
 if (invokedDirectly()) {
-  process.exitCode = await main(process.argv.slice(2))
+  // Exit explicitly with main's code: idle keep-alive sockets and stray handles must not decide it.
+  process.exit(await main(process.argv.slice(2)))
 }

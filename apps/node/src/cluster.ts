@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { MemberConfig } from './config.js'
 import { initNode } from './init.js'
-import { HttpKvClient } from './kv-client.js'
+import { HttpKvClient, KvHttpError } from './kv-client.js'
 
 export interface ClusterOptions {
   readonly protocol: string
@@ -117,18 +117,23 @@ export async function waitReady(nodes: readonly ClusterNode[], timeoutMs: number
   }
 }
 
-/** Wait until some node reports a leader (crash protocols) or any commit happened. */
+/** Wait until every given node names the same leader; returns its id. */
 export async function waitLeader(nodes: readonly ClusterNode[], timeoutMs: number): Promise<string> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
-    for (const node of nodes) {
-      const status = await new HttpKvClient(node.http).status().catch(() => undefined)
-      const leader = status?.leader
-      if (typeof leader === 'string') return leader
-    }
+    const leaders = await Promise.all(
+      nodes.map((node) =>
+        new HttpKvClient(node.http, 2000)
+          .status()
+          .then((s) => (typeof s.leader === 'string' ? s.leader : undefined))
+          .catch(() => undefined),
+      ),
+    )
+    const first = leaders[0]
+    if (first !== undefined && leaders.every((l) => l === first)) return first
     await sleep(100)
   }
-  throw new Error(`no leader within ${timeoutMs} ms`)
+  throw new Error(`the nodes did not agree on a leader within ${timeoutMs} ms`)
 }
 
 export async function stopNodes(nodes: readonly ClusterNode[], graceMs = 10_000): Promise<void> {
@@ -193,14 +198,26 @@ export async function runCluster(options: ClusterOptions): Promise<number> {
 async function smokeTest(nodes: readonly ClusterNode[], out: NodeJS.WritableStream): Promise<void> {
   const value = `hello-${process.pid}`
   const writer = new HttpKvClient(nodes[0]!.http)
-  const put = await writer.put('greeting', value)
+  const put = await retryUnavailable(() => writer.put('greeting', value))
   out.write(`put greeting=${value} via ${nodes[0]!.name} → committed at index ${put.index}\n`)
   for (const node of nodes) {
-    const got = await new HttpKvClient(node.http).get('greeting')
+    const got = await retryUnavailable(() => new HttpKvClient(node.http).get('greeting'))
     if (got.value !== value) throw new Error(`${node.name} read ${JSON.stringify(got.value)}, expected ${value}`)
     out.write(`get greeting via ${node.name} → ${got.value}\n`)
   }
   out.write('smoke test passed\n')
+}
+
+/** Retry a request answered 503 (no leader yet, or stepping down) for a few seconds, as a client would. */
+async function retryUnavailable<T>(call: () => Promise<T>, attempts = 50): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await call()
+    } catch (error) {
+      if (!(error instanceof KvHttpError && error.status === 503) || i >= attempts) throw error
+      await sleep(100)
+    }
+  }
 }
 
 function startLoad(nodes: readonly ClusterNode[]): { stop(): void } {
