@@ -36,10 +36,9 @@ export const protocolPurityRules = {
   'no-restricted-imports': [
     'error',
     {
-      patterns: [
-        { group: ['node:*'], message: `node built-ins: ${purityMessage}` },
-        { group: builtinModules.filter((m) => !m.startsWith('_')), message: `node built-ins: ${purityMessage}` },
-      ],
+      // Exact names for bare built-ins ('crypto', 'fs'), so packages such as '@synod/crypto' stay allowed.
+      paths: builtinModules.filter((m) => !m.startsWith('_')).map((name) => ({ name, message: `node built-ins: ${purityMessage}` })),
+      patterns: [{ group: ['node:*'], message: `node built-ins: ${purityMessage}` }],
     },
   ],
 }

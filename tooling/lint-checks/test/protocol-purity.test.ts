@@ -52,3 +52,15 @@ describe('protocol purity lint rule', () => {
     expect(await purityErrors(code, 'packages/core/src/system.ts')).toEqual([])
   })
 })
+
+describe('protocol purity: what protocols may import', () => {
+  it('allows @synod/* packages whose names look like built-ins', async () => {
+    const code = "import { sha256 } from '@synod/crypto'\nexport const h = sha256\n"
+    expect(await purityErrors(code, 'packages/pbft/src/digest.ts')).toEqual([])
+  })
+
+  it('still rejects the bare built-in of the same name and its subpaths', async () => {
+    expect((await purityErrors("import { webcrypto } from 'crypto'\nexport const w = webcrypto\n", 'packages/pbft/src/x.ts')).length).toBeGreaterThan(0)
+    expect((await purityErrors("import { promises } from 'fs'\nexport const p = promises\n", 'packages/pbft/src/x.ts')).length).toBeGreaterThan(0)
+  })
+})

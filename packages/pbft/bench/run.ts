@@ -1,0 +1,123 @@
+// PBFT throughput and latency, n = 4 in one process over a zero-latency
+// in-process network: signed requests (one signature per proxy bundle),
+// signed pre-prepare/prepare/commit/checkpoint/reply messages (node:crypto
+// ed25519 backend), batching on, reply certificates of f+1 signed replies.
+import { membership, Replica, systemClock, systemRandom, utf8, type MessageHandler, type NodeId, type Transport } from '@synod/core'
+import { createSigner, createVerifier, keyPairFromSecret, sha256 } from '@synod/crypto'
+import { memoryStorage } from '@synod/storage'
+import { against, median, percentile, report, type BenchResult } from '@synod/bench-kit'
+import { pbft, verifyReplyCertificate, type PbftOptions } from '../src/index.js'
+import { RegisterMachine } from '../test/helpers.js'
+
+class InProcessNetwork {
+  private readonly handlers = new Map<NodeId, MessageHandler>()
+  private queue: Array<{ from: NodeId; to: NodeId; message: Uint8Array }> = []
+  private scheduled = false
+
+  transport(self: NodeId): Transport {
+    return {
+      self,
+      send: (to, message) => {
+        this.queue.push({ from: self, to, message })
+        if (!this.scheduled) {
+          this.scheduled = true
+          setImmediate(() => this.flush())
+        }
+      },
+      onMessage: (handler) => void this.handlers.set(self, handler),
+      start: async () => {},
+      stop: async () => {},
+    }
+  }
+
+  private flush(): void {
+    this.scheduled = false
+    const batch = this.queue
+    this.queue = []
+    for (const { from, to, message } of batch) this.handlers.get(to)?.(from, message)
+  }
+}
+
+async function runCluster(options: Partial<PbftOptions>, clientsPerReplica: number, seconds: number) {
+  const ids = ['r0', 'r1', 'r2', 'r3']
+  const keys = ids.map((id) => keyPairFromSecret(sha256(utf8(`bench:${id}`))))
+  const members = membership(ids.map((id, i) => ({ id, publicKey: keys[i]!.publicKey })))
+  const network = new InProcessNetwork()
+  const replicas = ids.map(
+    (id, i) =>
+      new Replica<PbftOptions>({
+        factory: pbft,
+        protocolOptions: options,
+        self: id,
+        membership: members,
+        transport: network.transport(id),
+        storage: memoryStorage(),
+        clock: systemClock(),
+        random: systemRandom(),
+        stateMachine: new RegisterMachine(),
+        signer: createSigner(keys[i]!, { backend: 'node' }),
+        verifier: createVerifier({ backend: 'node' }),
+        requestTimeoutMs: 30_000,
+      }),
+  )
+  for (const r of replicas) await r.start()
+  const latencies: number[] = []
+  let done = 0
+  let running = true
+  let sample: { command: Uint8Array; result: Uint8Array; proof: Uint8Array } | undefined
+  const client = async (replica: Replica<PbftOptions>, c: number) => {
+    let i = 0
+    while (running) {
+      const start = performance.now()
+      const command = utf8(`set k${c % 64} v${i++}`)
+      const answer = await replica.propose(command)
+      latencies.push(performance.now() - start)
+      if (sample === undefined && answer.proof !== undefined) sample = { command, result: answer.result, proof: answer.proof }
+      done++
+    }
+  }
+  const loops = replicas.flatMap((r, ri) => Array.from({ length: clientsPerReplica }, (_, c) => client(r, ri * clientsPerReplica + c)))
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  latencies.length = 0
+  const startDone = done
+  const start = performance.now()
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000))
+  const elapsed = (performance.now() - start) / 1000
+  const ops = done - startDone
+  const measured = [...latencies]
+  if (process.env["PBFT_BENCH_DEBUG"]) console.log(JSON.stringify(replicas[0]!.status().detail), JSON.stringify(replicas[1]!.status().counters), done)
+  running = false
+  await Promise.allSettled(loops)
+  for (const r of replicas) await r.stop()
+  // The answers carry certificates a client can check.
+  if (sample === undefined) throw new Error('no answer carried a reply certificate')
+  verifyReplyCertificate(sample.proof, members, createVerifier({ backend: 'node' }), sample)
+  return { opsPerSecond: ops / elapsed, p50: median(measured), p99: percentile(measured, 99) }
+}
+
+function signBaseline(): number {
+  const signer = createSigner(keyPairFromSecret(sha256(utf8('baseline'))), { backend: 'node' })
+  const message = new Uint8Array(100).fill(7)
+  const rates: number[] = []
+  for (let run = 0; run < 5; run++) {
+    const start = performance.now()
+    for (let i = 0; i < 5000; i++) signer.sign(message)
+    rates.push(5000 / ((performance.now() - start) / 1000))
+  }
+  return median(rates)
+}
+
+const seconds = Number(process.env['PBFT_BENCH_SECONDS'] ?? 3)
+const clients = Number(process.env['PBFT_BENCH_CLIENTS'] ?? 1024)
+const inFlight = process.env["PBFT_BENCH_INFLIGHT"] === undefined ? undefined : Number(process.env["PBFT_BENCH_INFLIGHT"])
+const baseline: BenchResult = { name: "ed25519 sign (node:crypto), one core", value: process.env["PBFT_BENCH_NO_BASELINE"] ? 1 : signBaseline(), unit: 'ops/s', params: { bytes: 100 } }
+const samples = []
+for (let i = 0; i < 3; i++) samples.push(await runCluster(inFlight === undefined ? {} : { maxInFlight: inFlight }, clients, seconds))
+const best = samples.sort((a, b) => a.opsPerSecond - b.opsPerSecond)[1]!
+const params = { n: 4, auth: 'ed25519 signatures (requests per bundle, every replica message)', clientsPerReplica: clients, seconds, runs: 3 }
+report('@synod/pbft', [
+  baseline,
+  against({ name: 'pbft committed ops/s (median of 3 runs)', value: best.opsPerSecond, unit: 'ops/s', params }, baseline),
+  { name: 'pbft latency p50', value: best.p50, unit: 'ms', params },
+  { name: 'pbft latency p99', value: best.p99, unit: 'ms', params },
+])

@@ -1,0 +1,82 @@
+// A minimal canonical CBOR writer for the one hot structure encoded per
+// client answer (the reply certificate): heads in their shortest form, so
+// `decodeCanonical` accepts the result. Shared parts are encoded once per
+// batch and spliced in as bytes.
+
+export function cborHead(major: number, value: number): Uint8Array {
+  const m = major << 5
+  if (value < 24) return Uint8Array.of(m | value)
+  if (value < 0x100) return Uint8Array.of(m | 24, value)
+  if (value < 0x10000) return Uint8Array.of(m | 25, value >> 8, value & 0xff)
+  if (value < 0x100000000) return Uint8Array.of(m | 26, value >>> 24, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff)
+  const hi = Math.floor(value / 0x100000000)
+  const lo = value >>> 0
+  return Uint8Array.of(m | 27, hi >>> 24, (hi >>> 16) & 0xff, (hi >>> 8) & 0xff, hi & 0xff, lo >>> 24, (lo >>> 16) & 0xff, (lo >>> 8) & 0xff, lo & 0xff)
+}
+
+export const cborArrayHead = (length: number): Uint8Array => cborHead(4, length)
+
+export function cborBytes(bytes: Uint8Array): Uint8Array[] {
+  return [cborHead(2, bytes.byteLength), bytes]
+}
+
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  let length = 0
+  for (const p of parts) length += p.byteLength
+  const out = new Uint8Array(length)
+  let offset = 0
+  for (const p of parts) {
+    out.set(p, offset)
+    offset += p.byteLength
+  }
+  return out
+}
+
+/** Writes CBOR heads and raw bytes into one growing buffer: no per-item allocations on the hot path. */
+export class CborWriter {
+  private buffer: Uint8Array
+  private offset = 0
+
+  constructor(capacity = 256) {
+    this.buffer = new Uint8Array(capacity)
+  }
+
+  private reserve(bytes: number): void {
+    if (this.offset + bytes <= this.buffer.byteLength) return
+    const next = new Uint8Array(Math.max(this.buffer.byteLength * 2, this.offset + bytes))
+    next.set(this.buffer.subarray(0, this.offset))
+    this.buffer = next
+  }
+
+  head(major: number, value: number): this {
+    this.reserve(9)
+    const m = major << 5
+    const b = this.buffer
+    if (value < 24) b[this.offset++] = m | value
+    else if (value < 0x100) {
+      b[this.offset++] = m | 24
+      b[this.offset++] = value
+    } else if (value < 0x10000) {
+      b[this.offset++] = m | 25
+      b[this.offset++] = value >> 8
+      b[this.offset++] = value & 0xff
+    } else this.raw(cborHead(major, value))
+    return this
+  }
+
+  bytes(value: Uint8Array): this {
+    this.head(2, value.byteLength)
+    return this.raw(value)
+  }
+
+  raw(value: Uint8Array): this {
+    this.reserve(value.byteLength)
+    this.buffer.set(value, this.offset)
+    this.offset += value.byteLength
+    return this
+  }
+
+  finish(): Uint8Array {
+    return this.buffer.slice(0, this.offset)
+  }
+}

@@ -1,0 +1,444 @@
+import {
+  decodeCanonical,
+  encodeCanonical,
+  expectArray,
+  expectBytes,
+  expectOnlyKeys,
+  expectRecord,
+  expectString,
+  expectUint,
+  InvalidMessageError,
+  type NodeId,
+} from '@synod/core'
+import { sha256 } from './digest.js'
+
+// Wire format: canonical CBOR maps with one-letter keys and a kind `k`.
+// Signatures are over canonical statements `[tag, ...fields]` (see `statement`),
+// never over the envelope, so a message and its certificate form share them.
+
+const SIG_BYTES = 64
+const DIGEST_BYTES = 32
+const MAX_ID = 256
+/** Upper bound on list lengths inside one message (bundles, requests, certificate entries). */
+const MAX_ITEMS = 1 << 16
+
+export type Signature = Uint8Array
+export type Digest = Uint8Array
+
+/** A member's signature inside a certificate. */
+export interface Vote {
+  readonly id: NodeId
+  readonly sig: Signature
+}
+
+/**
+ * A signed bundle of client requests from one proxy replica: the PBFT
+ * request, with `ts` playing the client timestamp (one bundle in flight
+ * per proxy, executed only if `ts` is above the proxy's last executed one).
+ */
+export interface Bundle {
+  readonly proxy: NodeId
+  readonly ts: number
+  readonly ops: readonly Uint8Array[]
+  /** Canonical bytes of {p, t, r}: what the proxy signed. */
+  readonly body: Uint8Array
+  readonly sig: Signature
+  /** sha256(body). */
+  readonly digest: Digest
+}
+
+export interface PrePrepare {
+  readonly k: 'pp'
+  readonly view: number
+  readonly seq: number
+  readonly bundles: readonly Bundle[]
+  /** Digest of the batch: sha256 of the canonical list of bundle digests. */
+  readonly digest: Digest
+  readonly sig: Signature
+}
+
+export interface PhaseVote {
+  readonly k: 'p' | 'c'
+  readonly view: number
+  readonly seq: number
+  readonly digest: Digest
+  readonly sig: Signature
+}
+
+export interface Checkpoint {
+  readonly k: 'ck'
+  readonly seq: number
+  /** State digest (see `stateDigest`). */
+  readonly digest: Digest
+  readonly sig: Signature
+}
+
+export interface Reply {
+  readonly k: 'r'
+  readonly seq: number
+  /** Merkle root of the batch's execution results. */
+  readonly root: Digest
+  readonly sig: Signature
+}
+
+/** Certificate that a batch prepared in `view`: the primary's pre-prepare signature and 2f prepares. */
+export interface PreparedCertificate {
+  readonly view: number
+  readonly seq: number
+  readonly bundles: readonly Bundle[]
+  readonly digest: Digest
+  readonly prePrepareSig: Signature
+  readonly prepares: readonly Vote[]
+}
+
+/** A stable checkpoint and its 2f+1 signatures (seq 0 is the genesis and needs none). */
+export interface CheckpointCertificate {
+  readonly seq: number
+  readonly digest: Digest
+  readonly votes: readonly Vote[]
+}
+
+export interface ViewChange {
+  readonly k: 'vc'
+  readonly view: number
+  readonly replica: NodeId
+  readonly checkpoint: CheckpointCertificate
+  readonly prepared: readonly PreparedCertificate[]
+  readonly body: Uint8Array
+  readonly sig: Signature
+}
+
+export interface NewView {
+  readonly k: 'nv'
+  readonly view: number
+  /** The 2f+1 view-change messages the primary chose (raw envelopes, re-verified by every replica). */
+  readonly viewChanges: readonly ViewChange[]
+  /** The new primary's pre-prepare signature for each sequence number of the recomputed O set, in order. */
+  readonly prePrepareSigs: readonly Signature[]
+  readonly body: Uint8Array
+  readonly sig: Signature
+}
+
+export interface Status {
+  readonly k: 'st'
+  readonly view: number
+  readonly stable: number
+}
+
+export interface FetchState {
+  readonly k: 'fs'
+  readonly seq: number
+}
+
+export interface StateTransfer {
+  readonly k: 'sx'
+  readonly checkpoint: CheckpointCertificate
+  readonly data: Uint8Array
+  readonly meta: Uint8Array
+}
+
+export interface CheckpointCertificateMessage {
+  readonly k: 'cc'
+  readonly checkpoint: CheckpointCertificate
+}
+
+export interface RequestMessage {
+  readonly k: 'rq'
+  readonly bundle: Bundle
+}
+
+export type PbftMessage =
+  | RequestMessage
+  | PrePrepare
+  | PhaseVote
+  | Checkpoint
+  | Reply
+  | ViewChange
+  | NewView
+  | Status
+  | FetchState
+  | StateTransfer
+  | CheckpointCertificateMessage
+
+// ---- statements (what is signed) ----
+
+export function statement(tag: string, ...fields: ReadonlyArray<number | string | Uint8Array>): Uint8Array {
+  return encodeCanonical([`pbft/${tag}`, ...fields])
+}
+
+export function batchDigest(bundles: readonly Bundle[]): Digest {
+  return sha256(encodeCanonical(bundles.map((b) => b.digest)))
+}
+
+/** The digest checkpoints agree on: the state machine snapshot and the protocol's replicated metadata. */
+export function stateDigest(data: Uint8Array, meta: Uint8Array): Digest {
+  return sha256(encodeCanonical(['pbft/state', sha256(data), sha256(meta)]))
+}
+
+// ---- encoders ----
+
+export function encodeBundleBody(proxy: NodeId, ts: number, ops: readonly Uint8Array[]): Uint8Array {
+  return encodeCanonical({ p: proxy, t: ts, r: ops })
+}
+
+function bundleWire(b: Bundle): unknown {
+  return { b: b.body, g: b.sig }
+}
+
+function votesWire(votes: readonly Vote[]): unknown {
+  return votes.map((v) => [v.id, v.sig])
+}
+
+function checkpointCertWire(c: CheckpointCertificate): unknown {
+  return { s: c.seq, d: c.digest, g: votesWire(c.votes) }
+}
+
+function preparedCertWire(p: PreparedCertificate): unknown {
+  return { v: p.view, s: p.seq, q: p.bundles.map(bundleWire), g: p.prePrepareSig, r: votesWire(p.prepares) }
+}
+
+/** For storage: a prepared certificate survives a crash so that view changes still report it. */
+export function encodePreparedCertificate(p: PreparedCertificate): Uint8Array {
+  return encodeCanonical(preparedCertWire(p))
+}
+
+export function decodePreparedCertificate(bytes: Uint8Array): PreparedCertificate {
+  return decodePreparedCertWire(decodeCanonical(bytes))
+}
+
+export function encodeCheckpointCertificateMessage(cert: CheckpointCertificate): Uint8Array {
+  return encodeCanonical({ k: 'cc', c: checkpointCertWire(cert) })
+}
+
+/** What the storage snapshot's `meta` holds: the execution metadata and the stable checkpoint's certificate. */
+export function encodeStoredMeta(meta: Uint8Array, cert: CheckpointCertificate): Uint8Array {
+  return encodeCanonical({ m: meta, c: checkpointCertWire(cert) })
+}
+
+export function decodeStoredMeta(bytes: Uint8Array): { meta: Uint8Array; cert: CheckpointCertificate } {
+  const m = expectRecord(decodeCanonical(bytes), 'stored snapshot meta')
+  expectOnlyKeys(m, ['m', 'c'], 'stored snapshot meta')
+  return { meta: expectBytes(m['m'], 'meta'), cert: decodeCheckpointCertificate(m['c']) }
+}
+
+export function encodeRequest(bundle: Bundle): Uint8Array {
+  return encodeCanonical({ k: 'rq', q: bundleWire(bundle) })
+}
+
+export function encodePrePrepare(view: number, seq: number, bundles: readonly Bundle[], sig: Signature): Uint8Array {
+  return encodeCanonical({ k: 'pp', v: view, s: seq, q: bundles.map(bundleWire), g: sig })
+}
+
+export function encodePhaseVote(k: 'p' | 'c', view: number, seq: number, digest: Digest, sig: Signature): Uint8Array {
+  return encodeCanonical({ k, v: view, s: seq, d: digest, g: sig })
+}
+
+export function encodeCheckpoint(seq: number, digest: Digest, sig: Signature): Uint8Array {
+  return encodeCanonical({ k: 'ck', s: seq, d: digest, g: sig })
+}
+
+export function encodeReply(seq: number, root: Digest, sig: Signature): Uint8Array {
+  return encodeCanonical({ k: 'r', s: seq, d: root, g: sig })
+}
+
+export function encodeViewChangeBody(
+  view: number,
+  replica: NodeId,
+  checkpoint: CheckpointCertificate,
+  prepared: readonly PreparedCertificate[],
+): Uint8Array {
+  return encodeCanonical({
+    v: view,
+    i: replica,
+    c: checkpointCertWire(checkpoint),
+    p: prepared.map(preparedCertWire),
+  })
+}
+
+export function encodeSignedBody(k: 'vc' | 'nv', body: Uint8Array, sig: Signature): Uint8Array {
+  return encodeCanonical({ k, b: body, g: sig })
+}
+
+export function encodeNewViewBody(view: number, viewChanges: readonly ViewChange[], prePrepareSigs: readonly Signature[]): Uint8Array {
+  return encodeCanonical({ v: view, V: viewChanges.map((vc) => ({ b: vc.body, g: vc.sig })), O: prePrepareSigs })
+}
+
+export function encodeStatus(view: number, stable: number): Uint8Array {
+  return encodeCanonical({ k: 'st', v: view, h: stable })
+}
+
+export function encodeFetchState(seq: number): Uint8Array {
+  return encodeCanonical({ k: 'fs', s: seq })
+}
+
+export function encodeStateTransfer(checkpoint: CheckpointCertificate, data: Uint8Array, meta: Uint8Array): Uint8Array {
+  return encodeCanonical({ k: 'sx', c: checkpointCertWire(checkpoint), x: data, m: meta })
+}
+
+// ---- decoders: structure only; signatures and semantics are the node's job ----
+
+const expectSig = (value: unknown, what: string) => {
+  const sig = expectBytes(value, what, SIG_BYTES)
+  if (sig.byteLength !== SIG_BYTES) throw new InvalidMessageError(`${what} must be ${SIG_BYTES} bytes`)
+  return sig
+}
+
+const expectDigest = (value: unknown, what: string) => {
+  const d = expectBytes(value, what, DIGEST_BYTES)
+  if (d.byteLength !== DIGEST_BYTES) throw new InvalidMessageError(`${what} must be ${DIGEST_BYTES} bytes`)
+  return d
+}
+
+export function decodeBundle(value: unknown): Bundle {
+  const env = expectRecord(value, 'bundle')
+  expectOnlyKeys(env, ['b', 'g'], 'bundle')
+  const body = expectBytes(env['b'], 'bundle body')
+  const sig = expectSig(env['g'], 'bundle signature')
+  const fields = expectRecord(decodeCanonical(body), 'bundle body')
+  expectOnlyKeys(fields, ['p', 't', 'r'], 'bundle body')
+  const proxy = expectString(fields['p'], 'bundle proxy', MAX_ID)
+  const ts = expectUint(fields['t'], 'bundle timestamp')
+  if (ts === 0) throw new InvalidMessageError('bundle timestamp must be positive')
+  const ops = expectArray(fields['r'], 'bundle requests', MAX_ITEMS).map((op, i) => expectBytes(op, `request ${i}`))
+  if (ops.length === 0) throw new InvalidMessageError('bundle has no requests')
+  return { proxy, ts, ops, body, sig, digest: sha256(body) }
+}
+
+function decodeVotes(value: unknown, what: string): Vote[] {
+  return expectArray(value, what, MAX_ITEMS).map((item, i) => {
+    const pair = expectArray(item, `${what} ${i}`, 2)
+    if (pair.length !== 2) throw new InvalidMessageError(`${what} ${i} must be [id, signature]`)
+    return { id: expectString(pair[0], `${what} ${i} id`, MAX_ID), sig: expectSig(pair[1], `${what} ${i} signature`) }
+  })
+}
+
+export function decodeCheckpointCertificate(value: unknown): CheckpointCertificate {
+  const c = expectRecord(value, 'checkpoint certificate')
+  expectOnlyKeys(c, ['s', 'd', 'g'], 'checkpoint certificate')
+  return { seq: expectUint(c['s'], 'checkpoint seq'), digest: expectDigest(c['d'], 'checkpoint digest'), votes: decodeVotes(c['g'], 'checkpoint votes') }
+}
+
+function decodeBundles(value: unknown): Bundle[] {
+  return expectArray(value, 'bundles', MAX_ITEMS).map(decodeBundle)
+}
+
+function decodePreparedCertWire(item: unknown): PreparedCertificate {
+  const p = expectRecord(item, 'prepared certificate')
+  expectOnlyKeys(p, ['v', 's', 'q', 'g', 'r'], 'prepared certificate')
+  const bundles = decodeBundles(p['q'])
+  return {
+    view: expectUint(p['v'], 'prepared view'),
+    seq: expectUint(p['s'], 'prepared seq'),
+    bundles,
+    digest: batchDigest(bundles),
+    prePrepareSig: expectSig(p['g'], 'pre-prepare signature'),
+    prepares: decodeVotes(p['r'], 'prepares'),
+  }
+}
+
+export function decodeViewChange(value: unknown): ViewChange {
+  const env = expectRecord(value, 'view-change')
+  expectOnlyKeys(env, ['k', 'b', 'g'], 'view-change')
+  const body = expectBytes(env['b'], 'view-change body')
+  const sig = expectSig(env['g'], 'view-change signature')
+  const f = expectRecord(decodeCanonical(body), 'view-change body')
+  expectOnlyKeys(f, ['v', 'i', 'c', 'p'], 'view-change body')
+  const prepared = expectArray(f['p'], 'prepared certificates', MAX_ITEMS).map(decodePreparedCertWire)
+  return {
+    k: 'vc',
+    view: expectUint(f['v'], 'view'),
+    replica: expectString(f['i'], 'replica', MAX_ID),
+    checkpoint: decodeCheckpointCertificate(f['c']),
+    prepared,
+    body,
+    sig,
+  }
+}
+
+export function decodeMessage(bytes: Uint8Array): PbftMessage {
+  const m = expectRecord(decodeCanonical(bytes))
+  const k = m['k']
+  switch (k) {
+    case 'rq':
+      expectOnlyKeys(m, ['k', 'q'])
+      return { k, bundle: decodeBundle(m['q']) }
+    case 'pp': {
+      expectOnlyKeys(m, ['k', 'v', 's', 'q', 'g'])
+      const bundles = decodeBundles(m['q'])
+      return {
+        k,
+        view: expectUint(m['v'], 'view'),
+        seq: expectUint(m['s'], 'seq'),
+        bundles,
+        digest: batchDigest(bundles),
+        sig: expectSig(m['g'], 'signature'),
+      }
+    }
+    case 'p':
+    case 'c':
+      expectOnlyKeys(m, ['k', 'v', 's', 'd', 'g'])
+      return { k, view: expectUint(m['v'], 'view'), seq: expectUint(m['s'], 'seq'), digest: expectDigest(m['d'], 'digest'), sig: expectSig(m['g'], 'signature') }
+    case 'ck':
+      expectOnlyKeys(m, ['k', 's', 'd', 'g'])
+      return { k, seq: expectUint(m['s'], 'seq'), digest: expectDigest(m['d'], 'digest'), sig: expectSig(m['g'], 'signature') }
+    case 'r':
+      expectOnlyKeys(m, ['k', 's', 'd', 'g'])
+      return { k, seq: expectUint(m['s'], 'seq'), root: expectDigest(m['d'], 'root'), sig: expectSig(m['g'], 'signature') }
+    case 'vc':
+      return decodeViewChange(m)
+    case 'nv': {
+      expectOnlyKeys(m, ['k', 'b', 'g'])
+      const body = expectBytes(m['b'], 'new-view body')
+      const sig = expectSig(m['g'], 'new-view signature')
+      const f = expectRecord(decodeCanonical(body), 'new-view body')
+      expectOnlyKeys(f, ['v', 'V', 'O'], 'new-view body')
+      return {
+        k,
+        view: expectUint(f['v'], 'view'),
+        viewChanges: expectArray(f['V'], 'view-changes', 1024).map((vc) => decodeViewChange({ k: 'vc', ...expectRecord(vc, 'view-change') })),
+        prePrepareSigs: expectArray(f['O'], 'pre-prepare signatures', MAX_ITEMS).map((s, i) => expectSig(s, `pre-prepare signature ${i}`)),
+        body,
+        sig,
+      }
+    }
+    case 'st':
+      expectOnlyKeys(m, ['k', 'v', 'h'])
+      return { k, view: expectUint(m['v'], 'view'), stable: expectUint(m['h'], 'stable') }
+    case 'fs':
+      expectOnlyKeys(m, ['k', 's'])
+      return { k, seq: expectUint(m['s'], 'seq') }
+    case 'sx':
+      expectOnlyKeys(m, ['k', 'c', 'x', 'm'])
+      return { k, checkpoint: decodeCheckpointCertificate(m['c']), data: expectBytes(m['x'], 'state'), meta: expectBytes(m['m'], 'state meta') }
+    case 'cc':
+      expectOnlyKeys(m, ['k', 'c'])
+      return { k, checkpoint: decodeCheckpointCertificate(m['c']) }
+    default:
+      throw new InvalidMessageError(`unknown message kind ${JSON.stringify(k)}`)
+  }
+}
+
+// ---- replicated protocol metadata stored with each checkpoint ----
+
+/** What execution depends on besides the state machine: the next Synod index and the last executed bundle per proxy. */
+export interface ExecutionMeta {
+  readonly seq: number
+  readonly index: number
+  readonly lastTs: ReadonlyMap<NodeId, number>
+}
+
+export function encodeExecutionMeta(meta: ExecutionMeta): Uint8Array {
+  const table = [...meta.lastTs.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  return encodeCanonical({ s: meta.seq, x: meta.index, t: table })
+}
+
+export function decodeExecutionMeta(bytes: Uint8Array): ExecutionMeta {
+  const m = expectRecord(decodeCanonical(bytes), 'execution meta')
+  expectOnlyKeys(m, ['s', 'x', 't'], 'execution meta')
+  const lastTs = new Map<NodeId, number>()
+  for (const item of expectArray(m['t'], 'timestamps', MAX_ITEMS)) {
+    const pair = expectArray(item, 'timestamp entry', 2)
+    lastTs.set(expectString(pair[0], 'proxy', MAX_ID), expectUint(pair[1], 'timestamp'))
+  }
+  return { seq: expectUint(m['s'], 'seq'), index: expectUint(m['x'], 'index'), lastTs }
+}

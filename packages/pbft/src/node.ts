@@ -1,0 +1,1083 @@
+import {
+  byzantineFaults,
+  byzantineQuorum,
+  bytesEqual,
+  ConfigError,
+  decodeCanonical,
+  encodeCanonical,
+  expectOnlyKeys,
+  expectRecord,
+  expectUint,
+  OverloadedError,
+  SynodError,
+  TimeoutError,
+  toHex,
+  type ClientRef,
+  type Member,
+  type NodeId,
+  type NodeStatus,
+  type ProtocolContext,
+  type ProtocolNode,
+  type Signer,
+  type TimerId,
+  type Verifier,
+} from '@synod/core'
+import { sha256 } from './digest.js'
+import { merklePath, merkleTree, resultLeaf, treeRoot } from './merkle.js'
+import {
+  batchDigest,
+  decodeExecutionMeta,
+  decodeMessage,
+  decodePreparedCertificate,
+  decodeStoredMeta,
+  encodeBundleBody,
+  encodeCheckpoint,
+  encodeCheckpointCertificateMessage,
+  encodeExecutionMeta,
+  encodeFetchState,
+  encodeNewViewBody,
+  encodePreparedCertificate,
+  encodePrePrepare,
+  encodeReply,
+  encodeRequest,
+  encodeSignedBody,
+  encodeStateTransfer,
+  encodeStatus,
+  encodeStoredMeta,
+  encodeViewChangeBody,
+  encodePhaseVote,
+  stateDigest,
+  statement,
+  type Bundle,
+  type CheckpointCertificate,
+  type Digest,
+  type NewView,
+  type PhaseVote,
+  type PrePrepare,
+  type PreparedCertificate,
+  type Reply,
+  type Signature,
+  type ViewChange,
+  type Vote,
+} from './messages.js'
+import { planNewView, type NewViewEntry } from './new-view.js'
+import { resolveOptions, type PbftOptions } from './options.js'
+import { encodeReplies, encodeReplyCertificate, replyStatement } from './reply-certificate.js'
+
+const KEY_VIEW = 'pbft/view'
+const KEY_TS = 'pbft/ts'
+const keyPrePrepare = (slot: number) => `pbft/pp/${slot}`
+const keyPrepared = (slot: number) => `pbft/pc/${slot}`
+const EMPTY = new Uint8Array(0)
+const MAX_CHECKPOINTS_PER_SENDER = 4
+const MAX_BUFFERED_FUTURE = 4096
+const MAX_VERIFIED_CACHE = 1 << 16
+
+interface StoredVote {
+  readonly view: number
+  readonly digest: Digest
+  readonly sig: Signature
+  verified: boolean
+}
+
+/** Everything a replica knows about one sequence number inside the watermarks. */
+interface Slot {
+  readonly seq: number
+  /** The pre-prepare accepted in `prePrepare.view` (the current view, or older ones until a new view replaces it). */
+  prePrepare: PrePrepare | undefined
+  readonly prepares: Map<NodeId, StoredVote>
+  readonly commits: Map<NodeId, StoredVote>
+  /** Prepared in the pre-prepare's view; commit sent. */
+  prepared: boolean
+  committed: boolean
+  /** Highest-view prepared certificate, for view changes. */
+  preparedCert: PreparedCertificate | undefined
+}
+
+interface LocalAnswer {
+  readonly client: ClientRef
+  readonly index: number
+  readonly position: number
+  readonly result: Uint8Array
+  readonly failed: boolean
+}
+
+/** A batch this proxy executed with answers waiting for f+1 matching signed replies. */
+interface AwaitingReplies {
+  readonly root: Digest
+  readonly levels: Uint8Array[][]
+  readonly answers: LocalAnswer[]
+}
+
+interface OwnCheckpoint {
+  readonly seq: number
+  readonly data: Uint8Array
+  readonly meta: Uint8Array
+  readonly digest: Digest
+}
+
+interface Outstanding {
+  readonly bundle: Bundle
+  readonly clients: readonly ClientRef[]
+}
+
+/**
+ * One PBFT replica (Castro & Liskov, OSDI'99 / TOCS'02): normal case
+ * (§4.2), checkpoints and garbage collection (§4.3), view changes (§4.4) and
+ * state transfer (§6.2), with signatures on every replica message (the
+ * "PBFT-PK" variant; see docs/adr/0003). Clients reach the cluster through a
+ * proxy replica, which bundles their commands into signed requests and
+ * answers them with a reply certificate of f+1 signed replies.
+ */
+export class PbftNode implements ProtocolNode {
+  private readonly ctx: ProtocolContext
+  private readonly options: PbftOptions
+  private readonly signer: Signer
+  private readonly verifier: Verifier
+  private readonly self: NodeId
+  private readonly voters: readonly Member[]
+  private readonly keys = new Map<NodeId, Uint8Array>()
+  private readonly n: number
+  private readonly f: number
+  private readonly quorum: number
+  private readonly counters = new Map<string, number>()
+
+  // view state
+  private view = 0
+  private active = true
+  private lastNewView: Uint8Array | undefined
+  private readonly newViewSentTo = new Map<NodeId, number>()
+  private failedViews = 0
+  private viewChangeTimer: TimerId | undefined
+  /** Latest valid VIEW-CHANGE per sender (bounded by membership). */
+  private readonly viewChanges = new Map<NodeId, ViewChange>()
+  private futureMessages: Array<{ from: NodeId; view: number; bytes: Uint8Array }> = []
+
+  // log and execution
+  private readonly slots = new Map<number, Slot>()
+  private low = 0
+  private lastExecuted = 0
+  private lastIndex = 0
+  private lastTs = new Map<NodeId, number>()
+  private nextSeq = 1
+
+  // checkpoints
+  private stableCert: CheckpointCertificate = { seq: 0, digest: new Uint8Array(32), votes: [] }
+  private stableState: OwnCheckpoint | undefined
+  private readonly ownCheckpoints = new Map<number, OwnCheckpoint>()
+  private readonly checkpointVotes = new Map<number, Map<NodeId, StoredVote>>()
+  private transferTarget: CheckpointCertificate | undefined
+  private transferTimer: TimerId | undefined
+  private transferAttempt = 0
+
+  // primary
+  private readonly primaryQueue = new Map<string, Bundle>()
+  private readonly assigned = new Set<string>()
+
+  // proxy (client side)
+  private proxyTs = 0
+  private outstanding: Outstanding | undefined
+  private queuedRequests: Array<{ command: Uint8Array; client: ClientRef }> = []
+  private retransmitTimer: TimerId | undefined
+  private readonly awaiting = new Map<number, AwaitingReplies>()
+  private readonly replyVotes = new Map<number, Map<NodeId, { root: Digest; sig: Signature; verified: boolean }>>()
+
+  // liveness
+  /** Bundles from other proxies this replica knows and waits to see executed (one per proxy). */
+  private readonly pendingBundles = new Map<NodeId, Bundle>()
+  private requestTimer: TimerId | undefined
+  private requestTimerArmedAt = -1
+  private statusTimer: TimerId | undefined
+  private readonly verified = new Set<string>()
+  private readonly verifiedBundles = new Set<string>()
+  private stopped = false
+
+  constructor(ctx: ProtocolContext, options?: Partial<PbftOptions>) {
+    if (ctx.signer === undefined || ctx.verifier === undefined)
+      throw new ConfigError('PBFT needs a signer and a verifier (ed25519 keys of every member)', 'signer')
+    this.ctx = ctx
+    this.options = resolveOptions(options)
+    this.signer = ctx.signer
+    this.verifier = ctx.verifier
+    this.self = ctx.self
+    this.voters = ctx.membership.voters
+    for (const m of this.voters) this.keys.set(m.id, m.publicKey)
+    if (!this.keys.has(this.self)) throw new ConfigError(`${this.self} is not a voter of the membership`, 'membership')
+    this.n = this.voters.length
+    this.f = byzantineFaults(this.n)
+    this.quorum = byzantineQuorum(this.n)
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  start(): void {
+    const storage = this.ctx.storage
+    const snapshot = storage.snapshot()
+    if (snapshot !== undefined) {
+      const stored = decodeStoredMeta(snapshot.meta)
+      const meta = decodeExecutionMeta(stored.meta)
+      this.stableCert = stored.cert
+      this.low = meta.seq
+      this.lastExecuted = meta.seq
+      this.lastIndex = meta.index
+      this.lastTs = new Map(meta.lastTs)
+      this.stableState = { seq: meta.seq, data: snapshot.data, meta: stored.meta, digest: stored.cert.digest }
+    }
+    const viewState = storage.getHardState(KEY_VIEW)
+    if (viewState !== undefined) {
+      const record = expectRecord(decodeCanonical(viewState), 'stored view')
+      expectOnlyKeys(record, ['v', 'a'], 'stored view')
+      this.view = expectUint(record['v'], 'stored view')
+      this.active = expectUint(record['a'], 'stored view active') === 1
+    }
+    const ts = storage.getHardState(KEY_TS)
+    if (ts !== undefined) this.proxyTs = expectUint(decodeCanonical(ts), 'stored proxy timestamp')
+    for (let i = 0; i < this.options.logWindow; i++) {
+      const pp = storage.getHardState(keyPrePrepare(i))
+      if (pp !== undefined && pp.byteLength > 0) {
+        const message = decodeMessage(pp)
+        if (message.k === 'pp' && this.inWindow(message.seq)) this.slot(message.seq).prePrepare = message
+      }
+      const pc = storage.getHardState(keyPrepared(i))
+      if (pc !== undefined && pc.byteLength > 0) {
+        const cert = decodePreparedCertificate(pc)
+        if (this.inWindow(cert.seq)) this.slot(cert.seq).preparedCert = cert
+      }
+    }
+    this.nextSeq = Math.max(this.lastExecuted, ...[...this.slots.keys()]) + 1
+    if (this.active) this.announceView()
+    else this.startViewChange(this.view)
+    this.armStatusTimer()
+  }
+
+  stop(): void {
+    this.stopped = true
+    for (const timer of [this.viewChangeTimer, this.requestTimer, this.retransmitTimer, this.statusTimer, this.transferTimer])
+      if (timer !== undefined) this.ctx.clearTimer(timer)
+  }
+
+  status(): NodeStatus {
+    const primary = this.primaryOf(this.view)
+    return {
+      id: this.self,
+      role: !this.active ? 'view-change' : primary === this.self ? 'primary' : 'backup',
+      term: this.view,
+      leader: this.active ? primary : undefined,
+      commitIndex: this.lastIndex,
+      lastIndex: this.lastIndex,
+      membership: this.ctx.membership,
+      detail: {
+        view: this.view,
+        active: this.active,
+        lastExecutedSeq: this.lastExecuted,
+        lowWatermark: this.low,
+        highWatermark: this.low + this.options.logWindow,
+        logSlots: this.slots.size,
+        nextSeq: this.nextSeq,
+        queuedRequests: this.queuedRequests.length,
+        drops: Object.fromEntries(this.counters),
+      },
+    }
+  }
+
+  // ---------------------------------------------------------------- client side (proxy)
+
+  propose(command: Uint8Array, client: ClientRef): void {
+    if (this.queuedRequests.length >= this.options.maxQueuedRequests)
+      throw new OverloadedError(`pbft proxy queue is full (${this.options.maxQueuedRequests} requests)`)
+    this.queuedRequests.push({ command, client })
+    this.sendNextBundle()
+  }
+
+  /** One bundle in flight per proxy: like a PBFT client, the next waits until the previous one executed. */
+  private sendNextBundle(): void {
+    if (this.outstanding !== undefined || this.queuedRequests.length === 0 || this.stopped) return
+    const taken = this.queuedRequests.splice(0, this.options.maxBundleRequests)
+    this.proxyTs = Math.max(this.proxyTs, this.lastTs.get(this.self) ?? 0) + 1
+    // Persisted (and synced by the runtime before the bundle leaves) so a restarted proxy never reuses a timestamp.
+    this.ctx.storage.setHardState(KEY_TS, encodeCanonical(this.proxyTs))
+    const body = encodeBundleBody(
+      this.self,
+      this.proxyTs,
+      taken.map((r) => r.command),
+    )
+    const digest = sha256(body)
+    const sig = this.signer.sign(statement('request', digest))
+    const bundle: Bundle = { proxy: this.self, ts: this.proxyTs, ops: taken.map((r) => r.command), body, sig, digest }
+    this.verifiedBundles.add(toHex(digest))
+    this.outstanding = { bundle, clients: taken.map((r) => r.client) }
+    this.routeBundle(bundle)
+    this.armRetransmit()
+    this.armRequestTimer()
+  }
+
+  private routeBundle(bundle: Bundle): void {
+    const primary = this.primaryOf(this.view)
+    if (primary === this.self) this.enqueueForOrdering(bundle)
+    else this.ctx.send(primary, encodeRequest(bundle))
+  }
+
+  private armRetransmit(): void {
+    if (this.retransmitTimer !== undefined) this.ctx.clearTimer(this.retransmitTimer)
+    this.retransmitTimer = this.ctx.setTimer(this.options.requestRetransmitMs, () => {
+      this.retransmitTimer = undefined
+      const outstanding = this.outstanding
+      if (outstanding === undefined || this.stopped) return
+      // §4.1: a client whose request is not answered in time multicasts it to all replicas.
+      const message = encodeRequest(outstanding.bundle)
+      for (const m of this.voters) if (m.id !== this.self) this.ctx.send(m.id, message)
+      if (this.isPrimary()) this.enqueueForOrdering(outstanding.bundle)
+      this.armRetransmit()
+    })
+  }
+
+  // ---------------------------------------------------------------- receive
+
+  receive(from: NodeId, bytes: Uint8Array): void {
+    if (this.stopped) return
+    if (!this.keys.has(from)) return this.drop('non-voter')
+    const message = decodeMessage(bytes)
+    switch (message.k) {
+      case 'rq':
+        return this.onRequest(from, message.bundle)
+      case 'pp':
+        if (this.deferIfFuture(from, message.view, bytes)) return
+        return this.onPrePrepare(from, message, bytes)
+      case 'p':
+      case 'c':
+        if (this.deferIfFuture(from, message.view, bytes)) return
+        return this.onPhaseVote(from, message)
+      case 'ck':
+        return this.onCheckpoint(from, message.seq, message.digest, message.sig)
+      case 'r':
+        return this.onReply(from, message)
+      case 'vc':
+        return this.onViewChange(from, message)
+      case 'nv':
+        return this.onNewView(from, message, bytes)
+      case 'st':
+        return this.onStatus(from, message.view, message.stable)
+      case 'fs':
+        return this.onFetchState(from, message.seq)
+      case 'sx':
+        return this.onStateTransfer(message.checkpoint, message.data, message.meta)
+      case 'cc':
+        return this.onCheckpointCertificate(message.checkpoint)
+    }
+  }
+
+  private drop(reason: string): void {
+    this.counters.set(reason, (this.counters.get(reason) ?? 0) + 1)
+  }
+
+  /** Messages of a view this replica has not entered yet wait (bounded) until it does; older views are dropped. */
+  private deferIfFuture(from: NodeId, view: number, bytes: Uint8Array): boolean {
+    if (view < this.view) {
+      this.drop('old-view')
+      this.sendNewViewTo(from)
+      return true
+    }
+    if (view > this.view || !this.active) {
+      if (view > this.view + 2 || this.futureMessages.length >= MAX_BUFFERED_FUTURE) this.drop('future-view')
+      else this.futureMessages.push({ from, view, bytes })
+      return true
+    }
+    return false
+  }
+
+  // ---------------------------------------------------------------- requests
+
+  private onRequest(from: NodeId, bundle: Bundle): void {
+    if (!this.checkBundle(bundle)) return
+    if (bundle.ts <= (this.lastTs.get(bundle.proxy) ?? 0)) return this.drop('stale-request')
+    if (this.isPrimary() && this.active) {
+      this.enqueueForOrdering(bundle)
+      return
+    }
+    // A backup that receives a request relays it to the primary and starts its timer (§4.4).
+    const known = this.pendingBundles.get(bundle.proxy)
+    if (known !== undefined && known.ts >= bundle.ts) return
+    this.pendingBundles.set(bundle.proxy, bundle)
+    if (this.active && from === bundle.proxy) this.ctx.send(this.primaryOf(this.view), encodeRequest(bundle))
+    this.armRequestTimer()
+  }
+
+  /** A bundle is valid when its proxy is a voter and signed it; verified once per digest. */
+  private checkBundle(bundle: Bundle): boolean {
+    const key = toHex(bundle.digest)
+    if (this.verifiedBundles.has(key)) return true
+    const publicKey = this.keys.get(bundle.proxy)
+    if (publicKey === undefined) {
+      this.drop('request-non-voter')
+      return false
+    }
+    if (!this.verifier.verify(publicKey, statement('request', bundle.digest), bundle.sig)) {
+      this.drop('request-bad-signature')
+      return false
+    }
+    if (this.verifiedBundles.size >= MAX_VERIFIED_CACHE) this.verifiedBundles.clear()
+    this.verifiedBundles.add(key)
+    return true
+  }
+
+  private enqueueForOrdering(bundle: Bundle): void {
+    if (bundle.ts <= (this.lastTs.get(bundle.proxy) ?? 0)) return
+    const key = `${bundle.proxy}/${bundle.ts}`
+    if (this.assigned.has(key) || this.primaryQueue.has(key)) return
+    this.primaryQueue.set(key, bundle)
+    this.proposeBatches()
+  }
+
+  // ---------------------------------------------------------------- normal case: primary
+
+  private proposeBatches(): void {
+    while (
+      this.active &&
+      this.isPrimary() &&
+      this.primaryQueue.size > 0 &&
+      this.nextSeq - 1 - this.lastExecuted < this.options.maxInFlight &&
+      this.nextSeq <= this.low + this.options.logWindow
+    ) {
+      const bundles: Bundle[] = []
+      for (const [key, bundle] of this.primaryQueue) {
+        this.primaryQueue.delete(key)
+        if (bundle.ts <= (this.lastTs.get(bundle.proxy) ?? 0)) continue
+        this.assigned.add(key)
+        bundles.push(bundle)
+        if (bundles.length >= this.options.maxBatchBundles) break
+      }
+      if (bundles.length === 0) return
+      this.assignSeq(this.nextSeq++, bundles)
+    }
+  }
+
+  private assignSeq(seq: number, bundles: readonly Bundle[]): void {
+    const digest = batchDigest(bundles)
+    const sig = this.signer.sign(statement('pre-prepare', this.view, seq, digest))
+    const bytes = encodePrePrepare(this.view, seq, bundles, sig)
+    const message: PrePrepare = { k: 'pp', view: this.view, seq, bundles, digest, sig }
+    this.acceptPrePrepare(message, bytes)
+    this.broadcast(bytes)
+  }
+
+  // ---------------------------------------------------------------- normal case: backups
+
+  private onPrePrepare(from: NodeId, pp: PrePrepare, bytes: Uint8Array): void {
+    if (from !== this.primaryOf(pp.view)) return this.drop('pre-prepare-not-primary')
+    if (!this.inWindow(pp.seq)) return this.drop('out-of-window')
+    const existing = this.slots.get(pp.seq)?.prePrepare
+    if (existing !== undefined && existing.view === pp.view) {
+      if (!bytesEqual(existing.digest, pp.digest)) this.drop('pre-prepare-conflict')
+      return
+    }
+    if (!this.verifyFrom(from, statement('pre-prepare', pp.view, pp.seq, pp.digest), pp.sig)) return this.drop('bad-signature')
+    for (const bundle of pp.bundles) if (!this.checkBundle(bundle)) return this.drop('pre-prepare-bad-request')
+    this.acceptPrePrepare(pp, bytes)
+    const sig = this.signer.sign(statement('prepare', pp.view, pp.seq, pp.digest))
+    this.slot(pp.seq).prepares.set(this.self, { view: pp.view, digest: pp.digest, sig, verified: true })
+    this.broadcast(encodePhaseVote('p', pp.view, pp.seq, pp.digest, sig))
+    this.advance(pp.seq)
+  }
+
+  /** Log the pre-prepare and persist it before our prepare (or, on the primary, the pre-prepare) leaves. */
+  private acceptPrePrepare(pp: PrePrepare, bytes: Uint8Array): void {
+    const slot = this.slot(pp.seq)
+    if (slot.prePrepare !== undefined && slot.prePrepare.view !== pp.view) {
+      slot.prepared = false
+      slot.committed = false
+    }
+    slot.prePrepare = pp
+    this.ctx.storage.setHardState(keyPrePrepare(pp.seq % this.options.logWindow), bytes)
+    for (const bundle of pp.bundles) this.assigned.add(`${bundle.proxy}/${bundle.ts}`)
+    if (this.isPrimary()) this.advance(pp.seq)
+  }
+
+  private onPhaseVote(from: NodeId, vote: PhaseVote): void {
+    if (!this.inWindow(vote.seq)) return this.drop('out-of-window')
+    if (vote.k === 'p' && from === this.primaryOf(vote.view)) return this.drop('prepare-from-primary')
+    const slot = this.slot(vote.seq)
+    const votes = vote.k === 'p' ? slot.prepares : slot.commits
+    const known = votes.get(from)
+    if (known !== undefined && known.view === vote.view) {
+      if (!bytesEqual(known.digest, vote.digest)) this.drop('conflicting-vote')
+      return
+    }
+    votes.set(from, { view: vote.view, digest: vote.digest, sig: vote.sig, verified: false })
+    this.advance(vote.seq)
+  }
+
+  private advance(seq: number): void {
+    const slot = this.slots.get(seq)
+    const pp = slot?.prePrepare
+    if (slot === undefined || pp === undefined || pp.view !== this.view || !this.active) return
+    if (!slot.prepared) {
+      if (this.countPhase(slot.prepares, pp.view, seq, pp.digest, 2 * this.f, 'prepare') < 2 * this.f) return
+      slot.prepared = true
+      const prepares: Vote[] = []
+      for (const [id, v] of slot.prepares) {
+        if (v.verified && v.view === pp.view && bytesEqual(v.digest, pp.digest) && prepares.length < 2 * this.f) prepares.push({ id, sig: v.sig })
+      }
+      const cert: PreparedCertificate = { view: pp.view, seq, bundles: pp.bundles, digest: pp.digest, prePrepareSig: pp.sig, prepares }
+      slot.preparedCert = cert
+      this.ctx.storage.setHardState(keyPrepared(seq % this.options.logWindow), encodePreparedCertificate(cert))
+      const sig = this.signer.sign(statement('commit', pp.view, seq, pp.digest))
+      slot.commits.set(this.self, { view: pp.view, digest: pp.digest, sig, verified: true })
+      this.broadcast(encodePhaseVote('c', pp.view, seq, pp.digest, sig))
+    }
+    if (!slot.committed) {
+      if (this.countPhase(slot.commits, pp.view, seq, pp.digest, this.quorum, 'commit') < this.quorum) return
+      slot.committed = true
+      this.execute()
+    }
+  }
+
+  /** Count matching votes of `view`, verifying signatures lazily until `needed` are proven. */
+  private countPhase(votes: Map<NodeId, StoredVote>, view: number, seq: number, digest: Digest, needed: number, tag: 'prepare' | 'commit'): number {
+    let count = 0
+    for (const [id, vote] of votes) {
+      if (vote.view !== view || !bytesEqual(vote.digest, digest)) continue
+      if (!vote.verified) {
+        if (count >= needed) continue
+        if (!this.verifyFrom(id, statement(tag, view, seq, digest), vote.sig)) {
+          votes.delete(id)
+          this.drop('bad-signature')
+          continue
+        }
+        vote.verified = true
+      }
+      count++
+    }
+    return count
+  }
+
+  // ---------------------------------------------------------------- execution and replies
+
+  private execute(): void {
+    let progressed = false
+    while (this.lastExecuted >= this.low) {
+      const slot = this.slots.get(this.lastExecuted + 1)
+      if (slot === undefined || !slot.committed || slot.prePrepare === undefined) break
+      this.executeBatch(slot.seq, slot.prePrepare.bundles)
+      progressed = true
+    }
+    if (!progressed) return
+    this.failedViews = 0
+    this.armRequestTimer(true)
+    this.sendNextBundle()
+    this.proposeBatches()
+  }
+
+  private executeBatch(seq: number, bundles: readonly Bundle[]): void {
+    this.lastExecuted = seq
+    const leaves: Uint8Array[] = []
+    const answers: LocalAnswer[] = []
+    const proxies = new Set<NodeId>()
+    for (const bundle of bundles) {
+      this.assigned.delete(`${bundle.proxy}/${bundle.ts}`)
+      // §4.1: a request runs once; a timestamp not above the proxy's last executed one is a duplicate.
+      if (bundle.ts <= (this.lastTs.get(bundle.proxy) ?? 0)) continue
+      this.lastTs.set(bundle.proxy, bundle.ts)
+      const pending = this.pendingBundles.get(bundle.proxy)
+      if (pending !== undefined && pending.ts <= bundle.ts) this.pendingBundles.delete(bundle.proxy)
+      const mine = bundle.proxy === this.self && this.outstanding?.bundle.ts === bundle.ts ? this.outstanding : undefined
+      proxies.add(bundle.proxy)
+      bundle.ops.forEach((command, j) => {
+        const index = ++this.lastIndex
+        const result = this.ctx.commit({ index, command })
+        const failed = result === undefined
+        const position = leaves.length
+        leaves.push(resultLeaf(index, command, result ?? EMPTY, failed))
+        const client = mine?.clients[j]
+        if (client !== undefined) answers.push({ client, index, position, result: result ?? EMPTY, failed })
+      })
+      if (mine !== undefined) {
+        this.outstanding = undefined
+        if (this.retransmitTimer !== undefined) this.ctx.clearTimer(this.retransmitTimer)
+        this.retransmitTimer = undefined
+      }
+    }
+    if (this.outstanding !== undefined && this.outstanding.bundle.ts <= (this.lastTs.get(this.self) ?? 0)) this.abandonOutstanding()
+    if (leaves.length > 0) {
+      const levels = merkleTree(leaves)
+      const root = treeRoot(levels)
+      const sig = this.signer.sign(replyStatement(seq, root))
+      const reply = encodeReply(seq, root, sig)
+      for (const proxy of proxies) if (proxy !== this.self) this.ctx.send(proxy, reply)
+      if (answers.length > 0) {
+        this.awaiting.set(seq, { root, levels, answers })
+        this.recordReplyVote(seq, this.self, root, sig, true)
+        this.tryAnswer(seq)
+      }
+    }
+    if (seq % this.options.checkpointInterval === 0) this.takeCheckpoint(seq)
+  }
+
+  /** Our bundle was executed where we could not see it (we caught up by state transfer): its clients' outcome is unknown. */
+  private abandonOutstanding(): void {
+    const outstanding = this.outstanding
+    if (outstanding === undefined) return
+    this.outstanding = undefined
+    for (const client of outstanding.clients) this.ctx.reject(client, new TimeoutError(0, 'request (executed while this replica was catching up)'))
+  }
+
+  private onReply(from: NodeId, reply: Reply): void {
+    if (reply.seq <= this.low - this.options.logWindow || reply.seq > this.low + 2 * this.options.logWindow) return this.drop('out-of-window')
+    if (reply.seq <= this.lastExecuted && !this.awaiting.has(reply.seq)) return
+    this.recordReplyVote(reply.seq, from, reply.root, reply.sig, false)
+    this.tryAnswer(reply.seq)
+  }
+
+  private recordReplyVote(seq: number, from: NodeId, root: Digest, sig: Signature, verified: boolean): void {
+    let votes = this.replyVotes.get(seq)
+    if (votes === undefined) this.replyVotes.set(seq, (votes = new Map()))
+    if (!votes.has(from)) votes.set(from, { root, sig, verified })
+  }
+
+  /** Answer this proxy's clients of batch `seq` once f+1 replicas (this one included) signed the same result root. */
+  private tryAnswer(seq: number): void {
+    const awaiting = this.awaiting.get(seq)
+    const votes = this.replyVotes.get(seq)
+    if (awaiting === undefined || votes === undefined) return
+    const replies: Vote[] = []
+    for (const [id, vote] of votes) {
+      if (replies.length > this.f) break
+      if (!bytesEqual(vote.root, awaiting.root)) continue
+      if (!vote.verified) {
+        if (!this.verifyFrom(id, replyStatement(seq, vote.root), vote.sig)) {
+          votes.delete(id)
+          this.drop('bad-signature')
+          continue
+        }
+        vote.verified = true
+      }
+      replies.push({ id, sig: vote.sig })
+    }
+    if (replies.length < this.f + 1) return
+    this.awaiting.delete(seq)
+    this.replyVotes.delete(seq)
+    const encodedReplies = encodeReplies(replies)
+    for (const answer of awaiting.answers) {
+      const proof = encodeReplyCertificate(
+        { seq, index: answer.index, failed: answer.failed, path: merklePath(awaiting.levels, answer.position), replies },
+        encodedReplies,
+      )
+      if (answer.failed) this.ctx.reject(answer.client, new SynodError('APPLY_FAILED', `the state machine failed to apply the command at index ${answer.index}`))
+      else this.ctx.respond(answer.client, { index: answer.index, result: answer.result, proof })
+    }
+  }
+
+  // ---------------------------------------------------------------- checkpoints and garbage collection
+
+  private takeCheckpoint(seq: number): void {
+    const snapshot = this.ctx.takeSnapshot()
+    const meta = encodeExecutionMeta({ seq, index: this.lastIndex, lastTs: this.lastTs })
+    const digest = stateDigest(snapshot.data, meta)
+    this.ownCheckpoints.set(seq, { seq, data: snapshot.data, meta, digest })
+    const sig = this.signer.sign(statement('checkpoint', seq, digest))
+    this.broadcast(encodeCheckpoint(seq, digest, sig))
+    this.onCheckpoint(this.self, seq, digest, sig, true)
+  }
+
+  private onCheckpoint(from: NodeId, seq: number, digest: Digest, sig: Signature, verified = false): void {
+    if (seq <= this.low || seq % this.options.checkpointInterval !== 0) return this.drop('stale-checkpoint')
+    let votes = this.checkpointVotes.get(seq)
+    if (votes === undefined) this.checkpointVotes.set(seq, (votes = new Map()))
+    if (votes.has(from)) return
+    votes.set(from, { view: 0, digest, sig, verified })
+    // Bound what one sender can make us hold: its few latest checkpoints.
+    const mine = [...this.checkpointVotes.entries()].filter(([, v]) => v.has(from)).map(([s]) => s)
+    if (mine.length > MAX_CHECKPOINTS_PER_SENDER) {
+      const oldest = Math.min(...mine)
+      this.checkpointVotes.get(oldest)!.delete(from)
+    }
+    this.checkStable(seq)
+  }
+
+  private checkStable(seq: number): void {
+    const votes = this.checkpointVotes.get(seq)
+    if (votes === undefined || seq <= this.low) return
+    const byDigest = new Map<string, Vote[]>()
+    for (const [id, vote] of votes) {
+      const key = toHex(vote.digest)
+      const group = byDigest.get(key) ?? []
+      byDigest.set(key, group)
+      if (group.length >= this.quorum) continue
+      if (!vote.verified) {
+        if (!this.verifyFrom(id, statement('checkpoint', seq, vote.digest), vote.sig)) {
+          votes.delete(id)
+          this.drop('bad-signature')
+          continue
+        }
+        vote.verified = true
+      }
+      group.push({ id, sig: vote.sig })
+      if (group.length >= this.quorum) {
+        this.adoptStable({ seq, digest: vote.digest, votes: group })
+        return
+      }
+    }
+  }
+
+  /** A checkpoint with 2f+1 matching signatures is stable: move the low watermark, drop the log below it, and catch up if behind. */
+  private adoptStable(cert: CheckpointCertificate): void {
+    if (cert.seq <= this.low) return
+    this.low = cert.seq
+    this.stableCert = cert
+    const own = this.ownCheckpoints.get(cert.seq)
+    if (own !== undefined && bytesEqual(own.digest, cert.digest)) this.persistStable(own, cert)
+    else if (this.lastExecuted >= cert.seq) {
+      // Our state at this checkpoint differs from 2f+1 others': we are not correct any more; refetch it.
+      this.drop('diverged-state')
+      this.lastExecuted = 0
+      this.beginStateTransfer(cert)
+    } else this.beginStateTransfer(cert)
+    for (const seq of [...this.slots.keys()]) if (seq <= cert.seq) this.slots.delete(seq)
+    for (const seq of [...this.checkpointVotes.keys()]) if (seq <= cert.seq) this.checkpointVotes.delete(seq)
+    for (const seq of [...this.ownCheckpoints.keys()]) if (seq <= cert.seq) this.ownCheckpoints.delete(seq)
+    for (const seq of [...this.replyVotes.keys()]) if (seq <= cert.seq - this.options.logWindow) this.replyVotes.delete(seq)
+    for (const seq of [...this.awaiting.keys()]) if (seq <= cert.seq - this.options.logWindow) this.awaiting.delete(seq)
+    if (this.nextSeq <= cert.seq) this.nextSeq = cert.seq + 1
+    this.proposeBatches()
+  }
+
+  private persistStable(state: OwnCheckpoint, cert: CheckpointCertificate): void {
+    this.stableState = state
+    const meta = decodeExecutionMeta(state.meta)
+    this.ctx.storage.saveSnapshot({ index: meta.index, term: this.view, data: state.data, meta: encodeStoredMeta(state.meta, cert) })
+    this.ctx.observe({ type: 'snapshot', index: meta.index })
+  }
+
+  private onCheckpointCertificate(cert: CheckpointCertificate): void {
+    if (cert.seq <= this.low) return
+    if (!this.validCheckpointCertificate(cert)) return this.drop('bad-checkpoint-certificate')
+    this.adoptStable(cert)
+  }
+
+  private validCheckpointCertificate(cert: CheckpointCertificate): boolean {
+    if (cert.seq === 0) return true
+    if (cert.seq % this.options.checkpointInterval !== 0) return false
+    return this.countValid(cert.votes, statement('checkpoint', cert.seq, cert.digest), undefined) >= this.quorum
+  }
+
+  // ---------------------------------------------------------------- state transfer
+
+  private beginStateTransfer(cert: CheckpointCertificate): void {
+    if (this.transferTarget !== undefined && this.transferTarget.seq >= cert.seq) return
+    this.transferTarget = cert
+    this.transferAttempt = 0
+    this.requestState()
+  }
+
+  private requestState(): void {
+    const target = this.transferTarget
+    if (target === undefined || this.stopped) return
+    const peers = target.votes.map((v) => v.id).filter((id) => id !== this.self)
+    const peer = peers[this.transferAttempt++ % Math.max(1, peers.length)]
+    if (peer !== undefined) this.ctx.send(peer, encodeFetchState(target.seq))
+    if (this.transferTimer !== undefined) this.ctx.clearTimer(this.transferTimer)
+    this.transferTimer = this.ctx.setTimer(this.options.stateTransferRetryMs, () => {
+      this.transferTimer = undefined
+      this.requestState()
+    })
+  }
+
+  private onFetchState(from: NodeId, seq: number): void {
+    const state = this.stableState
+    if (state === undefined || state.seq < seq || this.stableCert.seq !== state.seq) return this.drop('fetch-unavailable')
+    this.ctx.send(from, encodeStateTransfer(this.stableCert, state.data, state.meta))
+  }
+
+  private onStateTransfer(cert: CheckpointCertificate, data: Uint8Array, metaBytes: Uint8Array): void {
+    if (cert.seq <= this.lastExecuted || cert.seq < (this.transferTarget?.seq ?? 0)) return this.drop('stale-state')
+    if (!this.validCheckpointCertificate(cert)) return this.drop('bad-checkpoint-certificate')
+    // The snapshot must hash to the digest 2f+1 replicas signed.
+    if (!bytesEqual(stateDigest(data, metaBytes), cert.digest)) return this.drop('state-digest-mismatch')
+    const meta = decodeExecutionMeta(metaBytes)
+    if (meta.seq !== cert.seq) return this.drop('state-digest-mismatch')
+    const snapshot = { index: meta.index, term: this.view, data, meta: encodeStoredMeta(metaBytes, cert) }
+    this.ctx.installSnapshot(snapshot)
+    this.ctx.storage.saveSnapshot(snapshot)
+    this.ctx.observe({ type: 'snapshot', index: meta.index })
+    this.lastExecuted = cert.seq
+    this.lastIndex = meta.index
+    this.lastTs = new Map(meta.lastTs)
+    this.stableState = { seq: cert.seq, data, meta: metaBytes, digest: cert.digest }
+    this.transferTarget = undefined
+    if (this.transferTimer !== undefined) this.ctx.clearTimer(this.transferTimer)
+    this.transferTimer = undefined
+    if (this.outstanding !== undefined && this.outstanding.bundle.ts <= (this.lastTs.get(this.self) ?? 0)) this.abandonOutstanding()
+    for (const [proxy, bundle] of this.pendingBundles) if (bundle.ts <= (this.lastTs.get(proxy) ?? 0)) this.pendingBundles.delete(proxy)
+    if (cert.seq > this.low) this.adoptStable(cert)
+    else this.stableCert = cert
+    for (const seq of this.slots.keys()) this.advance(seq)
+    this.execute()
+    this.sendNextBundle()
+  }
+
+  // ---------------------------------------------------------------- view change
+
+  private startViewChange(newView: number): void {
+    if (this.stopped) return
+    if (newView < this.view || (newView === this.view && this.active && newView !== 0)) return
+    const entering = newView > this.view || this.active
+    this.view = newView
+    this.active = false
+    this.persistView()
+    if (entering) this.ctx.observe({ type: 'role', role: 'view-change', term: newView })
+    const prepared: PreparedCertificate[] = []
+    for (const slot of [...this.slots.values()].sort((a, b) => a.seq - b.seq))
+      if (slot.preparedCert !== undefined && slot.seq > this.stableCert.seq) prepared.push(slot.preparedCert)
+    const checkpoint = this.stableCert
+    const body = encodeViewChangeBody(newView, this.self, checkpoint, prepared)
+    const sig = this.signer.sign(statement('view-change', sha256(body)))
+    const vc: ViewChange = { k: 'vc', view: newView, replica: this.self, checkpoint, prepared, body, sig }
+    this.viewChanges.set(this.self, vc)
+    this.broadcast(encodeSignedBody('vc', body, sig))
+    if (this.requestTimer !== undefined) this.ctx.clearTimer(this.requestTimer)
+    this.requestTimer = undefined
+    if (this.viewChangeTimer !== undefined) this.ctx.clearTimer(this.viewChangeTimer)
+    // §4.5.2: each view that fails to install waits twice as long as the last.
+    const timeout = this.options.viewChangeTimeoutMs * 2 ** Math.min(this.failedViews, 6)
+    this.failedViews++
+    this.viewChangeTimer = this.ctx.setTimer(timeout, () => {
+      this.viewChangeTimer = undefined
+      if (!this.active && this.view === newView) this.startViewChange(newView + 1)
+    })
+    this.tryNewView()
+  }
+
+  private persistView(): void {
+    this.ctx.storage.setHardState(KEY_VIEW, encodeCanonical({ v: this.view, a: this.active ? 1 : 0 }))
+  }
+
+  private onViewChange(from: NodeId, vc: ViewChange): void {
+    if (vc.replica !== from) return this.drop('view-change-not-sender')
+    if (vc.view < this.view || (vc.view === this.view && this.active)) {
+      this.drop('old-view')
+      this.sendNewViewTo(from)
+      return
+    }
+    const known = this.viewChanges.get(from)
+    if (known !== undefined && known.view >= vc.view) return
+    if (!this.validViewChange(vc)) return this.drop('bad-view-change')
+    this.viewChanges.set(from, vc)
+    // §4.5.2: f+1 replicas asking for higher views are enough to join the smallest of them.
+    const higher = [...this.viewChanges.values()].filter((m) => m.replica !== this.self && m.view > this.view)
+    if (higher.length >= this.f + 1) {
+      const target = Math.min(...higher.map((m) => m.view))
+      if (target > this.view) this.startViewChange(target)
+    }
+    this.tryNewView()
+  }
+
+  private validViewChange(vc: ViewChange): boolean {
+    if (!this.keys.has(vc.replica)) return false
+    if (!this.verifyFrom(vc.replica, statement('view-change', sha256(vc.body)), vc.sig)) return false
+    if (!this.validCheckpointCertificate(vc.checkpoint)) return false
+    const h = vc.checkpoint.seq
+    const seen = new Set<number>()
+    for (const p of vc.prepared) {
+      if (p.seq <= h || p.seq > h + this.options.logWindow || p.view >= vc.view || seen.has(p.seq)) return false
+      seen.add(p.seq)
+      if (!this.validPreparedCertificate(p)) return false
+    }
+    return true
+  }
+
+  private validPreparedCertificate(p: PreparedCertificate): boolean {
+    const primary = this.primaryOf(p.view)
+    if (!this.verifyFrom(primary, statement('pre-prepare', p.view, p.seq, p.digest), p.prePrepareSig)) return false
+    return this.countValid(p.prepares, statement('prepare', p.view, p.seq, p.digest), primary) >= 2 * this.f
+  }
+
+  /** The new primary sends NEW-VIEW once it holds 2f+1 VIEW-CHANGEs for its view. */
+  private tryNewView(): void {
+    if (this.active || this.primaryOf(this.view) !== this.self) return
+    const chosen = [...this.viewChanges.values()].filter((vc) => vc.view === this.view).sort((a, b) => (a.replica < b.replica ? -1 : 1))
+    if (chosen.length < this.quorum) return
+    const viewChanges = chosen.slice(0, this.quorum)
+    const plan = planNewView(viewChanges)
+    const sigs = plan.entries.map((e) => this.signer.sign(statement('pre-prepare', this.view, e.seq, e.digest)))
+    const body = encodeNewViewBody(this.view, viewChanges, sigs)
+    const sig = this.signer.sign(statement('new-view', sha256(body)))
+    const bytes = encodeSignedBody('nv', body, sig)
+    this.broadcast(bytes)
+    this.enterView(this.view, plan.checkpoint, plan.entries, sigs, bytes)
+  }
+
+  private onNewView(from: NodeId, nv: NewView, bytes: Uint8Array): void {
+    if (nv.view < this.view || (nv.view === this.view && this.active)) return this.drop('old-view')
+    const primary = this.primaryOf(nv.view)
+    if (from !== primary) return this.drop('new-view-not-primary')
+    if (!this.verifyFrom(primary, statement('new-view', sha256(nv.body)), nv.sig)) return this.drop('bad-signature')
+    const senders = new Set<NodeId>()
+    for (const vc of nv.viewChanges) {
+      if (vc.view !== nv.view || senders.has(vc.replica) || !this.validViewChange(vc)) return this.drop('bad-new-view')
+      senders.add(vc.replica)
+    }
+    if (senders.size < this.quorum) return this.drop('bad-new-view')
+    // Every replica recomputes O from the view-changes and checks the primary's pre-prepares against it.
+    const plan = planNewView(nv.viewChanges)
+    if (plan.entries.length !== nv.prePrepareSigs.length) return this.drop('bad-new-view')
+    for (let i = 0; i < plan.entries.length; i++) {
+      const e = plan.entries[i]!
+      if (!this.verifyFrom(primary, statement('pre-prepare', nv.view, e.seq, e.digest), nv.prePrepareSigs[i]!)) return this.drop('bad-new-view')
+    }
+    for (const entry of plan.entries) for (const bundle of entry.bundles) this.verifiedBundles.add(toHex(bundle.digest))
+    this.enterView(nv.view, plan.checkpoint, plan.entries, nv.prePrepareSigs, bytes)
+  }
+
+  private enterView(
+    view: number,
+    checkpoint: CheckpointCertificate,
+    entries: readonly NewViewEntry[],
+    sigs: readonly Signature[],
+    newView: Uint8Array,
+  ): void {
+    this.view = view
+    this.active = true
+    this.lastNewView = newView
+    this.persistView()
+    if (this.viewChangeTimer !== undefined) this.ctx.clearTimer(this.viewChangeTimer)
+    this.viewChangeTimer = undefined
+    for (const [id, vc] of this.viewChanges) if (vc.view <= view) this.viewChanges.delete(id)
+    if (checkpoint.seq > this.low) this.adoptStable(checkpoint)
+    // Votes of older views no longer count; prepared certificates stay for later view changes.
+    for (const slot of this.slots.values()) {
+      slot.prepared = false
+      slot.committed = false
+      if (slot.prePrepare !== undefined && slot.prePrepare.view < view) slot.prePrepare = undefined
+      for (const votes of [slot.prepares, slot.commits]) for (const [id, v] of votes) if (v.view < view) votes.delete(id)
+    }
+    this.primaryQueue.clear()
+    this.assigned.clear()
+    const primary = this.isPrimary()
+    entries.forEach((entry, i) => {
+      if (entry.seq <= this.low) return
+      const pp: PrePrepare = { k: 'pp', view, seq: entry.seq, bundles: entry.bundles, digest: entry.digest, sig: sigs[i]! }
+      this.acceptPrePrepare(pp, encodePrePrepare(view, entry.seq, entry.bundles, pp.sig))
+      if (!primary) {
+        const sig = this.signer.sign(statement('prepare', view, entry.seq, entry.digest))
+        this.slot(entry.seq).prepares.set(this.self, { view, digest: entry.digest, sig, verified: true })
+        this.broadcast(encodePhaseVote('p', view, entry.seq, entry.digest, sig))
+      }
+    })
+    const maxS = entries.length > 0 ? entries[entries.length - 1]!.seq : checkpoint.seq
+    this.nextSeq = Math.max(maxS, this.low, this.lastExecuted) + 1
+    this.announceView()
+    // Replay what arrived early for this view, then make sure known requests reach the new primary.
+    const early = this.futureMessages.filter((m) => m.view === view)
+    this.futureMessages = this.futureMessages.filter((m) => m.view > view)
+    for (const m of early) this.receive(m.from, m.bytes)
+    for (const seq of [...this.slots.keys()]) this.advance(seq)
+    if (this.outstanding !== undefined) this.routeBundle(this.outstanding.bundle)
+    for (const bundle of this.pendingBundles.values()) {
+      if (primary) this.enqueueForOrdering(bundle)
+      else this.ctx.send(this.primaryOf(view), encodeRequest(bundle))
+    }
+    this.armRequestTimer(true)
+    this.proposeBatches()
+  }
+
+  private announceView(): void {
+    const primary = this.primaryOf(this.view)
+    this.ctx.observe({ type: 'role', role: primary === this.self ? 'primary' : 'backup', term: this.view })
+    if (primary === this.self) this.ctx.observe({ type: 'leader', leader: this.self, term: this.view })
+  }
+
+  /** A peer still in an older view gets the NEW-VIEW that installed ours (once per view per peer). */
+  private sendNewViewTo(peer: NodeId): void {
+    if (this.lastNewView === undefined || !this.active || this.newViewSentTo.get(peer) === this.view) return
+    this.newViewSentTo.set(peer, this.view)
+    this.ctx.send(peer, this.lastNewView)
+  }
+
+  // ---------------------------------------------------------------- timers and status
+
+  /** While this replica knows a request that has not executed, the primary must make progress before the timer fires (§4.4). */
+  private armRequestTimer(restart = false): void {
+    if (this.stopped || !this.active) return
+    const waiting = this.outstanding !== undefined || this.pendingBundles.size > 0
+    if (!waiting) {
+      if (this.requestTimer !== undefined) this.ctx.clearTimer(this.requestTimer)
+      this.requestTimer = undefined
+      return
+    }
+    if (this.requestTimer !== undefined) {
+      if (!restart) return
+      this.ctx.clearTimer(this.requestTimer)
+    }
+    const view = this.view
+    this.requestTimerArmedAt = this.lastExecuted
+    this.requestTimer = this.ctx.setTimer(this.options.viewChangeTimeoutMs * 2 ** Math.min(this.failedViews, 6), () => {
+      this.requestTimer = undefined
+      if (this.view !== view || !this.active) return
+      const stillWaiting = this.outstanding !== undefined || this.pendingBundles.size > 0
+      if (stillWaiting && this.lastExecuted === this.requestTimerArmedAt) this.startViewChange(view + 1)
+      else this.armRequestTimer()
+    })
+  }
+
+  private armStatusTimer(): void {
+    if (this.stopped) return
+    this.statusTimer = this.ctx.setTimer(this.options.statusIntervalMs, () => {
+      this.statusTimer = undefined
+      this.broadcast(encodeStatus(this.view, this.low))
+      this.armStatusTimer()
+    })
+  }
+
+  private onStatus(from: NodeId, view: number, stable: number): void {
+    if (view < this.view) this.sendNewViewTo(from)
+    if (stable < this.low && this.stableCert.seq === this.low) this.ctx.send(from, encodeCheckpointCertificateMessage(this.stableCert))
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private primaryOf(view: number): NodeId {
+    return this.voters[view % this.n]!.id
+  }
+
+  private isPrimary(): boolean {
+    return this.primaryOf(this.view) === this.self
+  }
+
+  private inWindow(seq: number): boolean {
+    return seq > this.low && seq <= this.low + this.options.logWindow
+  }
+
+  private slot(seq: number): Slot {
+    let slot = this.slots.get(seq)
+    if (slot === undefined) {
+      slot = { seq, prePrepare: undefined, prepares: new Map(), commits: new Map(), prepared: false, committed: false, preparedCert: undefined }
+      this.slots.set(seq, slot)
+    }
+    return slot
+  }
+
+  private broadcast(bytes: Uint8Array): void {
+    for (const m of this.voters) if (m.id !== this.self) this.ctx.send(m.id, bytes)
+  }
+
+  /** Verify `id`'s signature on `message`, remembering good ones (view changes re-present the same prepares). */
+  private verifyFrom(id: NodeId, message: Uint8Array, sig: Signature): boolean {
+    const publicKey = this.keys.get(id)
+    if (publicKey === undefined || sig.byteLength !== 64) return false
+    const key = `${id}|${toHex(sig)}|${toHex(message)}`
+    if (this.verified.has(key)) return true
+    if (!this.verifier.verify(publicKey, message, sig)) return false
+    if (this.verified.size >= MAX_VERIFIED_CACHE) this.verified.clear()
+    this.verified.add(key)
+    return true
+  }
+
+  /** Distinct voters (other than `exclude`) with a valid signature on `message`. */
+  private countValid(votes: readonly Vote[], message: Uint8Array, exclude: NodeId | undefined): number {
+    const good = new Set<NodeId>()
+    for (const vote of votes) {
+      if (vote.id === exclude || good.has(vote.id)) continue
+      if (this.verifyFrom(vote.id, message, vote.sig)) good.add(vote.id)
+    }
+    return good.size
+  }
+}

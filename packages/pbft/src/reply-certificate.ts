@@ -1,0 +1,116 @@
+import {
+  byzantineFaults,
+  decodeCanonical,
+  expectArray,
+  expectBytes,
+  expectString,
+  utf8,
+  expectUint,
+  InvalidMessageError,
+  type Membership,
+  type NodeId,
+  type Verifier,
+} from '@synod/core'
+import { cborArrayHead, cborBytes, cborHead, CborWriter, concatBytes } from './cbor-writer.js'
+import { resultLeaf, rootFromPath, type MerklePath } from './merkle.js'
+import { statement, type Vote } from './messages.js'
+
+/**
+ * Proof that f+1 replicas executed a command at `index` with the same
+ * result: their signatures on the Merkle root of the batch's results, and
+ * the path from this request's leaf to that root. The leaf hashes the
+ * command and the result themselves, so a client checks the certificate
+ * against what it sent and what it got. Returned as the answer's `proof`.
+ */
+export interface ReplyCertificate {
+  /** PBFT sequence number of the batch. */
+  readonly seq: number
+  /** Synod log index of the command. */
+  readonly index: number
+  /** True when the state machine failed to apply the command (the result is then empty). */
+  readonly failed: boolean
+  readonly path: MerklePath
+  readonly replies: readonly Vote[]
+}
+
+export function replyStatement(seq: number, root: Uint8Array): Uint8Array {
+  return statement('reply', seq, root)
+}
+
+/** The replies part, encoded once per batch and shared by every answer's certificate. */
+export function encodeReplies(replies: readonly Vote[]): Uint8Array {
+  return concatBytes([cborArrayHead(replies.length), ...replies.flatMap((v) => [cborArrayHead(2), ...cborText(v.id), ...cborBytes(v.sig)])])
+}
+
+function cborText(text: string): Uint8Array[] {
+  const bytes = utf8(text)
+  return [cborHead(3, bytes.byteLength), bytes]
+}
+
+/** Canonical CBOR `[seq, index, failed, [[sibling, side]...], [[id, sig]...]]`, written by hand: it is built once per client answer. */
+export function encodeReplyCertificate(cert: ReplyCertificate, encodedReplies = encodeReplies(cert.replies)): Uint8Array {
+  const w = new CborWriter(16 + cert.path.length * 37 + encodedReplies.byteLength)
+  w.head(4, 5).head(0, cert.seq).head(0, cert.index).head(0, cert.failed ? 1 : 0).head(4, cert.path.length)
+  for (const [sibling, onLeft] of cert.path) w.head(4, 2).bytes(sibling).head(0, onLeft ? 1 : 0)
+  return w.raw(encodedReplies).finish()
+}
+
+export function decodeReplyCertificate(bytes: Uint8Array): ReplyCertificate {
+  const m = expectArray(decodeCanonical(bytes, 1 << 20), 'reply certificate', 5)
+  if (m.length !== 5) throw new InvalidMessageError('reply certificate must be [seq, index, failed, path, replies]')
+  const failed = expectUint(m[2], 'failed flag')
+  if (failed > 1) throw new InvalidMessageError('failed flag must be 0 or 1')
+  const path = expectArray(m[3], 'merkle path', 64).map((item): readonly [Uint8Array, boolean] => {
+    const pair = expectArray(item, 'merkle path step', 2)
+    const sibling = expectBytes(pair[0], 'merkle sibling', 32)
+    if (sibling.byteLength !== 32) throw new InvalidMessageError('merkle sibling must be 32 bytes')
+    const side = expectUint(pair[1], 'merkle path side')
+    if (side > 1) throw new InvalidMessageError('merkle path side must be 0 or 1')
+    return [sibling, side === 1]
+  })
+  const replies = expectArray(m[4], 'replies', 1024).map((item): Vote => {
+    const pair = expectArray(item, 'reply', 2)
+    if (pair.length !== 2) throw new InvalidMessageError('reply must be [replica, signature]')
+    return { id: expectString(pair[0], 'reply replica', 256), sig: expectBytes(pair[1], 'reply signature', 64) }
+  })
+  return { seq: expectUint(m[0], 'seq'), index: expectUint(m[1], 'index'), failed: failed === 1, path, replies }
+}
+
+export interface VerifiedReply {
+  readonly seq: number
+  readonly index: number
+  readonly failed: boolean
+  /** The distinct members whose valid signatures back the answer (at least f+1). */
+  readonly signers: readonly NodeId[]
+}
+
+/**
+ * Check a reply certificate as a client: at least f+1 distinct voters of
+ * `membership` signed the root that the leaf of (index, command, result)
+ * hashes up to. Throws InvalidMessageError saying what is wrong.
+ */
+export function verifyReplyCertificate(
+  certificate: Uint8Array | ReplyCertificate,
+  membership: Membership,
+  verifier: Verifier,
+  answer: { readonly command: Uint8Array; readonly result: Uint8Array; readonly index?: number },
+): VerifiedReply {
+  const cert = certificate instanceof Uint8Array ? decodeReplyCertificate(certificate) : certificate
+  if (answer.index !== undefined && answer.index !== cert.index) throw new InvalidMessageError('reply certificate is for a different index')
+  const root = rootFromPath(resultLeaf(cert.index, answer.command, cert.failed ? new Uint8Array(0) : answer.result, cert.failed), cert.path)
+  const signed = replyStatement(cert.seq, root)
+  const needed = byzantineFaults(membership.voters.length) + 1
+  const signers: NodeId[] = []
+  for (const reply of cert.replies) {
+    if (signers.includes(reply.id)) continue
+    const member = membership.voters.find((v) => v.id === reply.id)
+    if (member === undefined) continue
+    if (reply.sig.byteLength !== 64 || !verifier.verify(member.publicKey, signed, reply.sig)) continue
+    signers.push(reply.id)
+  }
+  if (signers.length < needed)
+    throw new InvalidMessageError(
+      `reply certificate has ${signers.length} valid matching replies from distinct members, needs ${needed} (wrong command, result or signatures)`,
+    )
+  return { seq: cert.seq, index: cert.index, failed: cert.failed, signers }
+}
