@@ -1,4 +1,20 @@
 export { installNetworkAdversaries } from './adversary.js'
+export {
+  CHECKER_NAMES,
+  checkAgreement,
+  checkAll,
+  checkDurability,
+  checkLinearizability,
+  checkLiveness,
+  checkMonotonicCommit,
+  checkOneLeaderPerTerm,
+  checkStability,
+  DEFAULT_LINEARIZABILITY_STEP_BUDGET,
+  MAX_REPORTED_VIOLATIONS,
+  overallVerdict,
+} from './checkers/index.js'
+export type { CheckAllOptions, CheckerName, LinearizabilityFailure, LinearizabilityOptions } from './checkers/index.js'
+export { HistoryRecorder } from './history.js'
 export { Cluster } from './cluster.js'
 export type { AdversaryContext, ClusterHost, ClusterOptions, ProtocolAdversary } from './cluster.js'
 export { commandDigest } from './digest.js'

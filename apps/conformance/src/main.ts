@@ -1,0 +1,139 @@
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { scenarios as shippedScenarios, type Scenario } from '@synod/conformance'
+import type { ProtocolFactory } from '@synod/core'
+import { parseRunnerArguments, UsageError, USAGE } from './args.js'
+import { planMatrix, runMatrix } from './matrix.js'
+import { ProgressBar, type ProgressStream } from './progress.js'
+import { DEFAULT_PROTOCOLS, protocolRegistry, ProtocolUnavailableError, type ProtocolRegistry } from './registry.js'
+import { buildJsonReport } from './report-json.js'
+import { renderHtmlReport } from './report-html.js'
+import type { RunResult } from './run-result.js'
+import { describeRunFailure, describeRunFailureBriefly, formatSummaryTable, summarize } from './summary.js'
+
+export interface RunnerEnvironment {
+  readonly stdout: { write(chunk: string): unknown }
+  readonly stderr: ProgressStream
+  readonly registry: ProtocolRegistry
+  /** What --protocol defaults to. */
+  readonly defaultProtocols: readonly string[]
+  readonly scenarios: readonly Scenario[]
+  /** Clock for the report header; injectable so tests are deterministic. */
+  readonly now: () => Date
+}
+
+/** Failing runs described in full; beyond this only one line each. */
+const DETAILED_FAILURES = 5
+
+/**
+ * The whole CLI as a function: parse, run the matrix, print, write reports.
+ * Returns the exit status: 0 no violation, 1 a violation, 2 a usage error
+ * or a protocol that cannot be loaded.
+ */
+export async function main(argv: readonly string[], environment: Partial<RunnerEnvironment> = {}): Promise<number> {
+  const env: RunnerEnvironment = {
+    stdout: environment.stdout ?? process.stdout,
+    stderr: environment.stderr ?? process.stderr,
+    registry: environment.registry ?? protocolRegistry,
+    defaultProtocols: environment.defaultProtocols ?? DEFAULT_PROTOCOLS,
+    scenarios: environment.scenarios ?? shippedScenarios,
+    now: environment.now ?? (() => new Date()),
+  }
+  try {
+    return await run(argv, env)
+  } catch (error) {
+    if (error instanceof UsageError) {
+      env.stderr.write(`synod-conformance: ${error.message}\n\n${USAGE}`)
+      return 2
+    }
+    if (error instanceof ProtocolUnavailableError) {
+      env.stderr.write(`synod-conformance: ${error.message}\n`)
+      return 2
+    }
+    throw error
+  }
+}
+
+async function run(argv: readonly string[], env: RunnerEnvironment): Promise<number> {
+  const args = parseRunnerArguments(argv)
+  if (args.help) {
+    env.stdout.write(USAGE)
+    return 0
+  }
+  if (args.list) {
+    env.stdout.write(listing(env))
+    return 0
+  }
+
+  const protocolNames = args.protocols ?? env.defaultProtocols
+  const unknownProtocols = protocolNames.filter((name) => !env.registry.has(name))
+  if (unknownProtocols.length > 0)
+    throw new UsageError(`unknown protocol ${unknownProtocols.map((n) => `'${n}'`).join(', ')}; known: ${[...env.registry.keys()].join(', ')}`)
+  const chosenScenarios = selectScenarios(args.scenarios, env.scenarios)
+
+  const factories: ProtocolFactory<unknown>[] = []
+  for (const name of protocolNames) factories.push(await env.registry.get(name)!())
+
+  const plan = planMatrix(factories, chosenScenarios, args.seeds)
+  if (args.scenarios !== 'all')
+    for (const scenario of chosenScenarios)
+      if (!factories.some((f) => scenario.faultModel === 'any' || scenario.faultModel === f.faultModel))
+        env.stderr.write(`note: scenario '${scenario.name}' is for ${scenario.faultModel} protocols; none was chosen\n`)
+  if (plan.runs.length === 0) throw new UsageError('nothing to run: no chosen scenario fits the chosen protocols')
+
+  const startedWall = performance.now()
+  const progress = new ProgressBar(env.stderr, plan.runs.length)
+  const results = await runMatrix(plan, {
+    ...(args.nodes === undefined ? {} : { nodes: args.nodes }),
+    onResult: (result) => progress.advance(`${result.protocol} × ${result.scenario} × seed ${result.seed}`, result.verdict),
+  })
+  progress.finish()
+  const wallSeconds = (performance.now() - startedWall) / 1000
+
+  const command = ['synod-conformance', ...argv].join(' ')
+  const failing = results.filter((r) => r.verdict === 'violation')
+  if (args.json) {
+    env.stdout.write(`${JSON.stringify(buildJsonReport(results, { command }), null, 2)}\n`)
+  } else {
+    env.stdout.write(formatSummaryTable(summarize(results)))
+    env.stdout.write(`\n${results.length} runs in ${wallSeconds.toFixed(1)} s: ${failing.length} with violations, ${results.filter((r) => r.verdict === 'unknown').length} undecided\n`)
+    env.stdout.write(failureText(failing))
+  }
+
+  if (args.reportDir !== undefined) {
+    const generatedAt = env.now().toISOString()
+    await mkdir(args.reportDir, { recursive: true })
+    const jsonPath = join(args.reportDir, 'report.json')
+    const htmlPath = join(args.reportDir, 'report.html')
+    await writeFile(jsonPath, `${JSON.stringify(buildJsonReport(results, { command, generatedAt }))}\n`)
+    await writeFile(htmlPath, renderHtmlReport(results, { command, generatedAt }))
+    env.stderr.write(`wrote ${jsonPath} and ${htmlPath}\n`)
+  }
+  return failing.length > 0 ? 1 : 0
+}
+
+function selectScenarios(requested: readonly string[] | 'all', available: readonly Scenario[]): Scenario[] {
+  if (requested === 'all') return [...available]
+  const unknown = requested.filter((name) => !available.some((s) => s.name === name))
+  if (unknown.length > 0)
+    throw new UsageError(`unknown scenario ${unknown.map((n) => `'${n}'`).join(', ')}; known: ${available.map((s) => s.name).join(', ')}`)
+  return requested.map((name) => available.find((s) => s.name === name)!)
+}
+
+function failureText(failing: readonly RunResult[]): string {
+  if (failing.length === 0) return ''
+  const lines = ['', 'violations:']
+  failing.forEach((result, i) => lines.push(i < DETAILED_FAILURES ? describeRunFailure(result) : describeRunFailureBriefly(result)))
+  return `${lines.join('\n')}\n`
+}
+
+function listing(env: RunnerEnvironment): string {
+  const width = Math.max(...env.scenarios.map((s) => s.name.length))
+  return [
+    `protocols: ${[...env.registry.keys()].join(', ')} (default: ${env.defaultProtocols.join(',')})`,
+    '',
+    'scenarios:',
+    ...env.scenarios.map((s) => `  ${s.name.padEnd(width)}  [${s.faultModel}] ${s.description}`),
+    '',
+  ].join('\n')
+}

@@ -1,0 +1,86 @@
+import type { ProtocolFactory } from '@synod/core'
+
+/** Loads one protocol's factory on demand, so a broken or unfinished package only fails the runs that ask for it. */
+export type ProtocolLoader = () => Promise<ProtocolFactory<unknown>>
+
+/** Protocol name (as given to --protocol, equal to the factory's `name`) → its loader. */
+export type ProtocolRegistry = ReadonlyMap<string, ProtocolLoader>
+
+/** Thrown when a registered protocol's package does not (yet) export a usable factory. */
+export class ProtocolUnavailableError extends Error {
+  override readonly name = 'ProtocolUnavailableError'
+  constructor(
+    readonly protocol: string,
+    reason: string,
+  ) {
+    super(`protocol '${protocol}' is registered but unavailable: ${reason}`)
+  }
+}
+
+function isProtocolFactory(value: unknown): value is ProtocolFactory<unknown> {
+  if (typeof value !== 'object' || value === null) return false
+  const candidate = value as Partial<ProtocolFactory<unknown>>
+  return (
+    typeof candidate.name === 'string' &&
+    (candidate.faultModel === 'crash' || candidate.faultModel === 'byzantine') &&
+    typeof candidate.create === 'function' &&
+    typeof candidate.maxFaulty === 'function'
+  )
+}
+
+/**
+ * Import a protocol package and take the first of `exportNames` that is a
+ * ProtocolFactory; a clear error names the package and the exports looked for.
+ * The specifier is a variable on purpose: the runner then type-checks and
+ * builds without any protocol package's types, and an unbuilt or unfinished
+ * package fails only the runs that ask for it, with this message.
+ */
+export async function loadFactory(
+  protocol: string,
+  packageName: string,
+  exportNames: readonly string[],
+  importPackage: () => Promise<unknown> = () => import(packageName),
+): Promise<ProtocolFactory<unknown>> {
+  let module: Record<string, unknown>
+  try {
+    module = (await importPackage()) as Record<string, unknown>
+  } catch (error) {
+    throw new ProtocolUnavailableError(protocol, `cannot import ${packageName} (${(error as Error).message}); is it built?`)
+  }
+  for (const exportName of exportNames) {
+    const candidate = module[exportName]
+    if (isProtocolFactory(candidate)) {
+      if (candidate.name !== protocol)
+        throw new ProtocolUnavailableError(protocol, `${packageName} exports '${exportName}' named '${candidate.name}'; register it under that name`)
+      return candidate
+    }
+  }
+  throw new ProtocolUnavailableError(protocol, `${packageName} does not export a ProtocolFactory as ${exportNames.map((n) => `'${n}'`).join(' or ')} yet`)
+}
+
+async function toy(exportName: string): Promise<ProtocolFactory<unknown>> {
+  const conformance = (await import('@synod/conformance')) as unknown as Record<string, unknown>
+  const factory = conformance[exportName]
+  if (!isProtocolFactory(factory)) throw new ProtocolUnavailableError(exportName, `@synod/conformance does not export '${exportName}'`)
+  return factory
+}
+
+/**
+ * Every protocol the runner knows. Adding a protocol is one line here (and a
+ * dependency in package.json). The toys from @synod/conformance are
+ * registered too: the correct one as a baseline, the broken ones to watch
+ * the checkers catch them.
+ */
+export const protocolRegistry: ProtocolRegistry = new Map<string, ProtocolLoader>([
+  ['raft', () => loadFactory('raft', '@synod/raft', ['raft', 'raftFactory'])],
+  ['pbft', () => loadFactory('pbft', '@synod/pbft', ['pbft', 'pbftFactory'])],
+  ['toy-fixed-leader', () => toy('fixedLeaderToy')],
+  ['toy-commits-without-quorum', () => toy('commitsWithoutQuorumToy')],
+  ['toy-acks-before-persisting', () => toy('acksBeforePersistingToy')],
+  ['toy-forgets-on-restart', () => toy('forgetsOnRestartToy')],
+  ['toy-divergent-commit', () => toy('divergentCommitToy')],
+  ['toy-stale-reads', () => toy('staleReadsToy')],
+])
+
+/** What --protocol defaults to: the real protocols, not the toys. */
+export const DEFAULT_PROTOCOLS: readonly string[] = ['raft', 'pbft']

@@ -1,0 +1,126 @@
+// The CLI's main function end to end over a fake registry of toy protocols.
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { fixedLeaderToy, scenarios, staleReadsToy } from '@synod/conformance'
+import type { ProtocolFactory } from '@synod/core'
+import { main } from '../src/main.js'
+import { ProtocolUnavailableError, type ProtocolRegistry } from '../src/registry.js'
+
+const registry: ProtocolRegistry = new Map([
+  ['toy-fixed-leader', async () => fixedLeaderToy as ProtocolFactory<unknown>],
+  ['toy-stale-reads', async () => staleReadsToy as ProtocolFactory<unknown>],
+  [
+    'unfinished',
+    () => Promise.reject(new ProtocolUnavailableError('unfinished', "@synod/unfinished does not export a ProtocolFactory as 'unfinished' yet")),
+  ],
+])
+
+async function runCli(argv: string[]) {
+  const stdout: string[] = []
+  const stderr: string[] = []
+  const status = await main(argv, {
+    stdout: { write: (s: string) => stdout.push(s) },
+    stderr: { isTTY: false, write: (s: string) => stderr.push(s) },
+    registry,
+    defaultProtocols: ['toy-fixed-leader'],
+    scenarios,
+    now: () => new Date('2025-01-01T00:00:00Z'),
+  })
+  return { status, stdout: stdout.join(''), stderr: stderr.join('') }
+}
+
+const temporaryDirs: string[] = []
+afterAll(async () => {
+  for (const dir of temporaryDirs) await rm(dir, { recursive: true, force: true })
+})
+
+describe('main', () => {
+  it('runs a clean matrix: summary table, exit 0', async () => {
+    const { status, stdout, stderr } = await runCli(['--scenario', 'steady-state,crash-all-and-restart', '--seeds', '2'])
+    expect(status).toBe(0)
+    const lines = stdout.split('\n')
+    expect(lines[0]).toMatch(/^scenario\s+protocol\s+runs\s+violations\s+unknown\s+ops ok\s+ops info\s+recover p50$/)
+    expect(lines.find((l) => l.startsWith('steady-state'))).toMatch(/^steady-state\s+toy-fixed-leader\s+2\s+0\s+0\s+\d+\s+\d+\s+\d+ ms$/)
+    expect(lines.find((l) => l.startsWith('crash-all-and-restart'))).toMatch(/toy-fixed-leader\s+2\s+0/)
+    expect(stdout).toMatch(/4 runs in [\d.]+ s: 0 with violations, 0 undecided/)
+    expect(stdout).not.toContain('violations:')
+    expect(stderr).toContain('100% 4/4 runs, 0 violations')
+  })
+
+  it('reports violations with their reproduce commands and exits 1', async () => {
+    const { status, stdout } = await runCli(['--protocol', 'toy-stale-reads,toy-fixed-leader', '--scenario', 'steady-state', '--seed', '3'])
+    expect(status).toBe(1)
+    expect(stdout).toMatch(/steady-state\s+toy-stale-reads\s+1\s+1/)
+    expect(stdout).toMatch(/steady-state\s+toy-fixed-leader\s+1\s+0/)
+    expect(stdout).toContain('✗ toy-stale-reads × steady-state × seed 3: violation')
+    expect(stdout).toContain('[linearizability] violation')
+    expect(stdout).toContain('reproduce: pnpm synod-conformance --protocol toy-stale-reads --scenario steady-state --seed 3')
+    expect(stdout).not.toContain('toy-fixed-leader × steady-state × seed 3')
+  })
+
+  it('skips scenarios of another fault model', async () => {
+    const { status, stdout, stderr } = await runCli(['--scenario', 'steady-state,byzantine-silent', '--seed', '1'])
+    expect(status).toBe(0)
+    expect(stdout).not.toContain('byzantine-silent')
+    expect(stderr).toContain("note: scenario 'byzantine-silent' is for byzantine protocols; none was chosen")
+    const only = await runCli(['--scenario', 'byzantine-silent', '--seed', '1'])
+    expect(only.status).toBe(2)
+    expect(only.stderr).toContain('nothing to run')
+  })
+
+  it('prints JSON with --json', async () => {
+    const { status, stdout } = await runCli(['--scenario', 'steady-state', '--seed', '1', '--json'])
+    expect(status).toBe(0)
+    const report = JSON.parse(stdout)
+    expect(report.runs).toHaveLength(1)
+    expect(report.runs[0]).toMatchObject({ protocol: 'toy-fixed-leader', scenario: 'steady-state', seed: 1, verdict: 'ok' })
+    expect(report.command).toBe('synod-conformance --scenario steady-state --seed 1 --json')
+  })
+
+  it('writes report.json and report.html with --report', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'synod-conformance-'))
+    temporaryDirs.push(dir)
+    const out = join(dir, 'nested', 'out')
+    const { status, stderr } = await runCli(['--protocol', 'toy-stale-reads', '--scenario', 'steady-state', '--seeds', '2', '--report', out])
+    expect(status).toBe(1)
+    expect(stderr).toContain(`wrote ${join(out, 'report.json')} and ${join(out, 'report.html')}`)
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'))
+    expect(report.generatedAt).toBe('2025-01-01T00:00:00.000Z')
+    expect(report.runs).toHaveLength(2)
+    expect(report.failures).toHaveLength(2)
+    expect(report.failures[0].record.history.length).toBeGreaterThan(10)
+    const html = await readFile(join(out, 'report.html'), 'utf8')
+    expect(html).toContain('<svg class="timeline"')
+    expect(html).toContain('pnpm synod-conformance --protocol toy-stale-reads --scenario steady-state --seed 2')
+    expect(html).toContain('<svg class="histogram" data-protocol="toy-stale-reads"')
+  })
+
+  it.each([
+    [['--protocol', 'nope'], /unknown protocol 'nope'; known: toy-fixed-leader, toy-stale-reads, unfinished/],
+    [['--scenario', 'steady-state,nope'], /unknown scenario 'nope'; known: steady-state, /],
+    [['--bogus'], /Unknown option '--bogus'/],
+    [['--seeds', 'x'], /--seeds must be an integer/],
+  ])('exits 2 with the usage on %j', async (argv, message) => {
+    const { status, stdout, stderr } = await runCli(argv)
+    expect(status).toBe(2)
+    expect(stdout).toBe('')
+    expect(stderr).toMatch(message)
+    expect(stderr).toContain('usage: synod-conformance')
+  })
+
+  it('exits 2 with a clear message when a registered protocol is not ready', async () => {
+    const { status, stderr } = await runCli(['--protocol', 'unfinished', '--seed', '1'])
+    expect(status).toBe(2)
+    expect(stderr).toBe("synod-conformance: protocol 'unfinished' is registered but unavailable: @synod/unfinished does not export a ProtocolFactory as 'unfinished' yet\n")
+  })
+
+  it('prints help and the list of protocols and scenarios', async () => {
+    expect((await runCli(['--help'])).stdout).toContain('usage: synod-conformance')
+    const list = await runCli(['--list'])
+    expect(list.status).toBe(0)
+    expect(list.stdout).toContain('protocols: toy-fixed-leader, toy-stale-reads, unfinished (default: toy-fixed-leader)')
+    expect(list.stdout).toMatch(/ {2}leader-crash +\[any\] The leader crashes/)
+  })
+})

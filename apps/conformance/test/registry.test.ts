@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest'
+import { fixedLeaderToy } from '@synod/conformance'
+import { loadFactory, protocolRegistry, ProtocolUnavailableError } from '../src/registry.js'
+
+describe('loadFactory', () => {
+  it('takes the first export that is a ProtocolFactory', async () => {
+    const factory = await loadFactory('toy-fixed-leader', 'toy-package', ['toy', 'toyFactory'], async () => ({ helper: 1, toyFactory: fixedLeaderToy }))
+    expect(factory).toBe(fixedLeaderToy)
+  })
+
+  it('says clearly when the package does not export a factory yet', async () => {
+    const loading = loadFactory('pbft', '@synod/pbft', ['pbft', 'pbftFactory'], async () => ({}))
+    await expect(loading).rejects.toThrow(ProtocolUnavailableError)
+    await expect(loading).rejects.toThrow("protocol 'pbft' is registered but unavailable: @synod/pbft does not export a ProtocolFactory as 'pbft' or 'pbftFactory' yet")
+  })
+
+  it('says clearly when the package cannot be imported', async () => {
+    const loading = loadFactory('x', '@synod/x', ['x'], () => Promise.reject(new Error('Cannot find module')))
+    await expect(loading).rejects.toThrow(/cannot import @synod\/x \(Cannot find module\); is it built\?/)
+  })
+
+  it('refuses a factory whose name differs from the registered one (reproduce commands use the name)', async () => {
+    await expect(loadFactory('raft', 'p', ['raft'], async () => ({ raft: fixedLeaderToy }))).rejects.toThrow(/named 'toy-fixed-leader'/)
+  })
+
+  it('imports a real package by name', async () => {
+    await expect(loadFactory('nope', '@synod/does-not-exist', ['nope'])).rejects.toThrow(/cannot import @synod\/does-not-exist/)
+    const raft = await protocolRegistry.get('raft')!().catch((error: unknown) => error)
+    // Raft is written in parallel: either its factory loads under its name, or the error says why not.
+    if (raft instanceof Error) expect(raft).toBeInstanceOf(ProtocolUnavailableError)
+    else expect(raft).toMatchObject({ name: 'raft', faultModel: 'crash' })
+  })
+
+  it('registers the toys under their own names', async () => {
+    for (const [name, load] of protocolRegistry) if (name.startsWith('toy-')) expect((await load()).name).toBe(name)
+  })
+})

@@ -1,0 +1,290 @@
+#!/usr/bin/env node
+// Scaffold a new protocol package: `pnpm new-protocol NAME [--fault-model crash|byzantine] [--root DIR]`.
+// The skeleton builds, type-checks and runs the conformance suite — and fails
+// it until the protocol is implemented: a scaffold must not pass by accident.
+import { existsSync } from 'node:fs'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { dirname, join, relative, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+
+const USAGE = `usage: pnpm new-protocol NAME [--fault-model crash|byzantine] [--root DIR]
+
+  NAME           lowercase package folder and protocol name: a letter, then letters, digits or single dashes
+  --fault-model  'crash' (n = 2f+1, default) or 'byzantine' (n = 3f+1)
+  --root         the monorepo root to write into (default: this repository)
+`
+
+/** Folder names that are not protocols (or are reserved for the planned ones' neighbours). */
+const RESERVED = new Set(['core', 'crypto', 'storage', 'kv', 'conformance', 'node', 'tsconfig', 'synod', 'test', 'tests', 'src', 'dist'])
+
+/** Why NAME is not acceptable, or undefined when it is. */
+export function invalidName(name, root) {
+  if (typeof name !== 'string' || name === '') return 'a protocol name is required'
+  if (!/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/.test(name)) return `'${name}' must be lowercase: a letter, then letters, digits or single dashes (e.g. 'multi-paxos')`
+  if (name.length > 40) return `'${name}' is longer than 40 characters`
+  if (RESERVED.has(name) || name.startsWith('transport-')) return `'${name}' is reserved for infrastructure packages`
+  if (existsSync(join(root, 'packages', name))) return `packages/${name} already exists`
+  return undefined
+}
+
+/** 'multi-paxos' → 'multiPaxos': the factory's export name. */
+export function exportNameOf(name) {
+  return name.replace(/-([a-z0-9])/g, (_, c) => c.toUpperCase())
+}
+
+function titleOf(name) {
+  return name
+    .split('-')
+    .map((part) => part[0].toUpperCase() + part.slice(1))
+    .join(' ')
+}
+
+/** Every file of the new package, path (relative to the package) → content. */
+export function packageFiles(name, faultModel) {
+  const exportName = exportNameOf(name)
+  const title = titleOf(name)
+  const maxFaulty = faultModel === 'crash' ? 'Math.floor((n - 1) / 2)' : 'Math.floor((n - 1) / 3)'
+  const packageJson = {
+    name: `@synod/${name}`,
+    version: '0.0.0',
+    description: `${title} as a deterministic sans-I/O protocol for Synod`,
+    license: 'Apache-2.0',
+    type: 'module',
+    sideEffects: false,
+    exports: {
+      '.': {
+        '@synod/source': './src/index.ts',
+        types: './dist/index.d.ts',
+        import: './dist/index.js',
+      },
+    },
+    files: ['dist', 'src'],
+    engines: { node: '>=20.19' },
+    scripts: {
+      build: 'tsc -p tsconfig.build.json',
+      typecheck: 'tsc -p tsconfig.json',
+      test: 'vitest run',
+    },
+    dependencies: {
+      '@synod/core': 'workspace:*',
+    },
+    devDependencies: {
+      '@synod/conformance': 'workspace:*',
+      '@synod/tsconfig': 'workspace:*',
+      typescript: 'catalog:',
+      vitest: 'catalog:',
+    },
+  }
+  return {
+    'package.json': `${JSON.stringify(packageJson, null, 2)}\n`,
+    'tsconfig.json': `${JSON.stringify({ extends: '@synod/tsconfig/library.json', include: ['src', 'test'] }, null, 2)}\n`,
+    'tsconfig.build.json': `${JSON.stringify({ extends: '@synod/tsconfig/build.json', include: ['src'] }, null, 2)}\n`,
+    'vitest.config.ts': `import { defineProject } from 'vitest/config'
+
+export default defineProject({
+  resolve: { conditions: ['@synod/source'] },
+  ssr: { resolve: { conditions: ['@synod/source'] } },
+  test: { name: '${name}', include: ['test/**/*.test.ts'] },
+})
+`,
+    'src/index.ts': `export { ${exportName} } from './${name}.js'
+export type { ${exportNameOf(`${name}-options`).replace(/^./, (c) => c.toUpperCase())} } from './${name}.js'
+`,
+    [`src/${name}.ts`]: protocolSkeleton(name, exportName, title, faultModel, maxFaulty),
+    'test/conformance.test.ts': `// The conformance suite: every shipped ${faultModel} scenario, seeds 1..3 (SYNOD_CONFORMANCE_SEEDS=N for more).
+// It fails until the protocol commits client commands: that is the point.
+import { describeConformance } from '@synod/conformance/vitest'
+import { ${exportName} } from '../src/index.js'
+
+describeConformance({ factory: ${exportName} })
+`,
+    'README.md': readme(name, exportName, title, faultModel),
+  }
+}
+
+function protocolSkeleton(name, exportName, title, faultModel, maxFaulty) {
+  const optionsType = exportNameOf(`${name}-options`).replace(/^./, (c) => c.toUpperCase())
+  const nodeClass = `${exportNameOf(name).replace(/^./, (c) => c.toUpperCase())}Node`
+  return `import {
+  CONTRACT_VERSION,
+  type ClientRef,
+  type NodeId,
+  type NodeStatus,
+  type ProtocolContext,
+  type ProtocolFactory,
+  type ProtocolNode,
+} from '@synod/core'
+
+/** Tunables of ${title}; every field has a default, so options are always partial. */
+export interface ${optionsType} {
+  /** Example knob: how often a leader would send heartbeats, in (virtual) ms. */
+  readonly heartbeatMs: number
+}
+
+const DEFAULT_OPTIONS: ${optionsType} = { heartbeatMs: 50 }
+
+/**
+ * One ${title} replica: a deterministic state machine. It may touch time,
+ * randomness, timers, storage and the network only through \`ctx\`
+ * (DESIGN.md §1; lint enforces it).
+ *
+ * TODO: this skeleton accepts proposals and never decides anything, so every
+ * client operation times out and the conformance suite fails (liveness).
+ * Implement: persist promises to \`ctx.storage\` before sending, replicate,
+ * then \`ctx.commit({ index, command, client })\` in index order, and report
+ * leadership with \`ctx.observe({ type: 'leader', leader, term })\`.
+ */
+class ${nodeClass} implements ProtocolNode {
+  private term = 0
+  private commitIndex = 0
+  private readonly waiting = new Map<number, { readonly command: Uint8Array; readonly client: ClientRef }>()
+
+  constructor(
+    private readonly ctx: ProtocolContext,
+    private readonly options: ${optionsType},
+  ) {}
+
+  start(): void {
+    // TODO: read persisted state from this.ctx.storage and arm timers with this.ctx.setTimer.
+    void this.options.heartbeatMs
+  }
+
+  receive(_from: NodeId, _message: Uint8Array): void {
+    // TODO: decode (validating everything: throw InvalidMessageError for malformed input) and react.
+  }
+
+  propose(command: Uint8Array, client: ClientRef): void {
+    // TODO: order the command. Until then it waits forever, and the client times out.
+    this.waiting.set(client.id, { command, client })
+  }
+
+  status(): NodeStatus {
+    return {
+      id: this.ctx.self,
+      role: 'follower',
+      term: this.term,
+      leader: undefined,
+      commitIndex: this.commitIndex,
+      lastIndex: this.commitIndex,
+      membership: this.ctx.membership,
+    }
+  }
+
+  stop(): void {
+    this.waiting.clear()
+  }
+}
+
+/** The ${title} protocol factory: what the Replica, the daemon and the conformance suite are given. */
+export const ${exportName}: ProtocolFactory<${optionsType}> = {
+  contract: CONTRACT_VERSION,
+  name: '${name}',
+  faultModel: '${faultModel}',
+  maxFaulty: (n) => ${maxFaulty},
+  create: (ctx, options) => new ${nodeClass}(ctx, { ...DEFAULT_OPTIONS, ...options }),
+}
+`
+}
+
+function readme(name, exportName, title, faultModel) {
+  return `# @synod/${name}
+
+${title} for Synod: a ${faultModel}-fault-tolerant consensus protocol written as a
+deterministic, sans-I/O state machine against the \`@synod/core\` contract.
+
+> Status: **skeleton**. It builds and runs the conformance suite, and fails
+> it until the protocol is implemented. See
+> [docs/contributing-a-protocol.md](../../docs/contributing-a-protocol.md).
+
+## Example
+
+\`\`\`ts
+import { runScenario, scenarioByName, describeFailures } from '@synod/conformance'
+import { ${exportName} } from '@synod/${name}'
+
+const result = await runScenario({ factory: ${exportName}, scenario: scenarioByName('leader-crash')!, seed: 1 })
+if (result.verdict !== 'ok') console.error(describeFailures(result))
+\`\`\`
+
+## Install
+
+\`\`\`sh
+pnpm add @synod/${name}
+\`\`\`
+
+## API
+
+- \`${exportName}\`: the \`ProtocolFactory\` (\`name: '${name}'\`, \`faultModel: '${faultModel}'\`).
+
+## Testing
+
+\`\`\`sh
+pnpm vitest run --project ${name}                                  # the conformance suite, seeds 1..3
+SYNOD_CONFORMANCE_SEEDS=50 pnpm vitest run --project ${name}       # more seeds
+\`\`\`
+`
+}
+
+/** Write packages/NAME under `root`; returns the created files (absolute paths). */
+export async function generateProtocolPackage({ name, root, faultModel = 'crash' }) {
+  if (faultModel !== 'crash' && faultModel !== 'byzantine') throw new Error(`--fault-model must be 'crash' or 'byzantine', got '${faultModel}'`)
+  const problem = invalidName(name, root)
+  if (problem !== undefined) throw new Error(problem)
+  if (!existsSync(join(root, 'packages'))) throw new Error(`${root} has no packages/ folder: is it the monorepo root?`)
+  const packageDir = join(root, 'packages', name)
+  const written = []
+  for (const [path, content] of Object.entries(packageFiles(name, faultModel))) {
+    const file = join(packageDir, path)
+    await mkdir(dirname(file), { recursive: true })
+    await writeFile(file, content, { flag: 'wx' })
+    written.push(file)
+  }
+  return written
+}
+
+async function cli(argv) {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: { root: { type: 'string' }, 'fault-model': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    })
+  } catch (error) {
+    process.stderr.write(`new-protocol: ${error.message}\n\n${USAGE}`)
+    return 2
+  }
+  if (parsed.values.help) {
+    process.stdout.write(USAGE)
+    return 0
+  }
+  if (parsed.positionals.length !== 1) {
+    process.stderr.write(`new-protocol: expected exactly one NAME, got ${parsed.positionals.length}\n\n${USAGE}`)
+    return 2
+  }
+  const root = resolve(parsed.values.root ?? join(dirname(fileURLToPath(import.meta.url)), '..'))
+  const name = parsed.positionals[0]
+  try {
+    const files = await generateProtocolPackage({ name, root, faultModel: parsed.values['fault-model'] ?? 'crash' })
+    process.stdout.write(`created packages/${name}:\n${files.map((f) => `  ${relative(root, f)}`).join('\n')}\n
+next steps:
+  1. pnpm install                                  (links the new workspace package)
+  2. pnpm vitest run --project ${name}             (the conformance suite: it fails until you implement the protocol)
+  3. implement packages/${name}/src/${name}.ts      (see docs/contributing-a-protocol.md)
+  4. register it in apps/conformance/src/registry.ts and add "@synod/${name}": "workspace:*" to apps/conformance/package.json
+`)
+    return 0
+  } catch (error) {
+    process.stderr.write(`new-protocol: ${error.message}\n`)
+    return 2
+  }
+}
+
+// Run as a script, not when imported (the tests import the functions).
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exitCode = await cli(process.argv.slice(2))
+}
+
+export { cli, USAGE }
