@@ -19,8 +19,9 @@ commands:
            run one node (every setting also as SYNOD_* environment variable)
   cluster  [--protocol NAME] [--nodes N] [--duration SECONDS] [--smoke] [--load] [--data-dir DIR] [--keep]
            run a throwaway local cluster of real processes on 127.0.0.1 with a live status view
-  kv       put KEY VALUE | get KEY [--stale] | del KEY | cas KEY EXPECTED|--absent VALUE | append KEY VALUE
+  kv       put KEY VALUE | get KEY [--stale] [--verify --config FILE] | del KEY | cas KEY EXPECTED|--absent VALUE | append KEY VALUE
            [--endpoint HOST:PORT] [--json]
+           --verify: check the reply certificate (byzantine protocols) against the members' keys in a config you trust
   status   [--endpoint HOST:PORT] [--json]
   members  [--endpoint HOST:PORT] [--json]
 
@@ -158,7 +159,14 @@ function endpoint(flag: string | undefined): string {
 async function kvCommand(args: string[], out: NodeJS.WritableStream): Promise<number> {
   const { values, positionals } = parse(
     args,
-    { endpoint: { type: 'string' }, json: { type: 'boolean' }, stale: { type: 'boolean' }, absent: { type: 'boolean' } },
+    {
+      endpoint: { type: 'string' },
+      json: { type: 'boolean' },
+      stale: { type: 'boolean' },
+      absent: { type: 'boolean' },
+      verify: { type: 'boolean' },
+      config: { type: 'string' },
+    },
     true,
   )
   if (values.help) return help(out)
@@ -174,8 +182,20 @@ async function kvCommand(args: string[], out: NodeJS.WritableStream): Promise<nu
       answer = await client.put(key!, params[0]!)
       break
     case 'get':
-      need(0, 'get KEY [--stale]')
+      need(0, 'get KEY [--stale] [--verify --config FILE]')
+      if (values.verify && values.stale) throw new UsageError('--verify needs a linearizable read; drop --stale')
       answer = await client.get(key!, values.stale ? 'stale' : 'linearizable')
+      if (values.verify) {
+        const configFile = (values.config as string | undefined) ?? process.env.SYNOD_CONFIG
+        if (configFile === undefined) throw new UsageError('--verify needs --config FILE listing the members and their public keys')
+        const { raw, baseDir } = readConfigFile(configFile)
+        const members = validateConfig(raw, baseDir).members
+        const { verifyGet } = await import('./verify.js')
+        const verified = verifyGet(key!, answer, members)
+        if (values.json) out.write(`${JSON.stringify({ ...answer, verified: true, signers: verified.signers })}\n`)
+        else out.write(`${verified.value ?? '(absent)'}\nverified: ${verified.signers.length} replicas signed this result (${verified.signers.map((s) => s.slice(-8)).join(', ')})\n`)
+        return 0
+      }
       break
     case 'del':
     case 'delete':

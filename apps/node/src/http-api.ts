@@ -24,6 +24,8 @@ export interface KvAnswer {
   readonly length?: number
   /** Byzantine protocols: the reply certificate (f+1 signed replies), hex-encoded canonical bytes. */
   readonly certificate?: string
+  /** Byzantine protocols: the state machine's raw result (hex) that the certificate signs. */
+  readonly result?: string
 }
 
 /** What the API needs from the node. */

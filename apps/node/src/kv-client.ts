@@ -16,6 +16,7 @@ export interface KvResponse {
   readonly applied?: boolean
   readonly length?: number
   readonly certificate?: string
+  readonly result?: string
 }
 
 export class KvHttpError extends Error {

@@ -22,7 +22,8 @@ function valueText(value: KvValue | null | undefined): string | null {
 
 /** Turn the state machine's answer into the API's answer, or a 4xx for a refused command. */
 export function toAnswer(result: CommandResult): KvAnswer {
-  const certificate = result.proof === undefined ? {} : { certificate: toHex(result.proof) }
+  // Byzantine protocols: the reply certificate plus the raw result it signs, so a client can verify both.
+  const certificate = result.proof === undefined ? {} : { certificate: toHex(result.proof), result: toHex(result.result) }
   const kv = decodeResult(result.result)
   if (!kv.ok) {
     if (kv.code === 'cas-mismatch') return { index: result.index, applied: false, value: valueText(kv.current), ...certificate }
