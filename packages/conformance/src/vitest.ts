@@ -81,3 +81,6 @@ export function describeConformance<Options>(options: DescribeConformanceOptions
     }
   })
 }
+
+export { describeTransportCompliance } from './transport-compliance.js'
+export type { TransportComplianceContext, TransportComplianceOptions } from './transport-compliance.js'

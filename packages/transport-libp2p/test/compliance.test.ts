@@ -1,7 +1,7 @@
 // The shared Transport compliance suite against three libp2p transports in
 // one process on 127.0.0.1, plus an outsider that knows the members' addresses
 // but is not in their membership.
-import { describeTransportCompliance } from '../../conformance/src/transport-compliance.js'
+import { describeTransportCompliance } from '@synod/conformance/vitest'
 import { createLibp2pTransport } from '../src/index.js'
 import { LOOPBACK, startCluster, testKeyPair } from './support.js'
 

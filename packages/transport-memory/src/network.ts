@@ -84,6 +84,13 @@ export class SimulatedNetwork {
     return [...this.endpoints.keys()]
   }
 
+  /** @internal Re-attach an endpoint that was stopped, replacing whatever holds its address now. */
+  reattach(endpoint: SimulatedTransport): void {
+    const current = this.endpoints.get(endpoint.address)
+    if (current !== undefined && current !== endpoint) current.close()
+    this.endpoints.set(endpoint.address, endpoint)
+  }
+
   /** @internal */
   detach(endpoint: SimulatedTransport): void {
     if (this.endpoints.get(endpoint.address) === endpoint) this.endpoints.delete(endpoint.address)
@@ -241,7 +248,12 @@ export class SimulatedTransport implements Transport {
     this.handler = handler
   }
 
-  async start(): Promise<void> {}
+  /** Start, or restart after stop(): the endpoint takes its address on the network again. */
+  async start(): Promise<void> {
+    if (!this.isClosed) return
+    this.isClosed = false
+    this.network.reattach(this)
+  }
 
   async stop(): Promise<void> {
     this.close()
