@@ -120,6 +120,10 @@ export class Cluster<Options = unknown> {
             }
           } else if (event.type === 'role') {
             this.timeline.push({ at, node: address, kind: 'role', detail: `${event.role} in term ${event.term}` })
+          } else if (event.type === 'snapshot') {
+            this.timeline.push({ at, node: address, kind: 'note', detail: `snapshot at index ${event.index}` })
+          } else if (event.type === 'custom') {
+            this.timeline.push({ at, node: address, kind: 'note', detail: `${event.name} ${JSON.stringify(event.detail)}` })
           }
         },
         onError: (error) => this.errors.push({ address, error }),

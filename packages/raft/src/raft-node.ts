@@ -979,6 +979,7 @@ export class RaftNode implements ProtocolNode {
     for (const i of [...this.proposals.keys()]) if (i <= snapshot.index) this.proposals.delete(i) // outcome unknown: left to time out
     storage.saveSnapshot(snapshot)
     this.ctx.installSnapshot(snapshot)
+    this.ctx.observe({ type: 'custom', name: 'snapshot-installed', detail: { index: snapshot.index, from } })
     this.commit = this.applied = snapshot.index
     this.setConfig(decodeMembership(snapshot.meta), snapshot.index)
     this.serveAppliedReads()
