@@ -4,7 +4,8 @@ import { ConfigError, StoppedError, StorageCorruptionError, SynodError } from '@
 import type { LogEntry, Snapshot, Storage } from '@synod/core'
 import { fdatasyncAsync, fsyncDirectory, writeAllAt } from './files.js'
 import { acquireLock } from './lock.js'
-import { checkAppend, checkCompact, checkRange, checkSnapshot, checkTruncate, sliceByBytes } from './log-rules.js'
+import { checkAppend, checkCompact, checkSnapshot, checkTruncate } from './log-rules.js'
+import { InMemoryLogReads } from './log-reads.js'
 import { readSnapshotFile, SNAPSHOT_FILE_PATTERN, snapshotFileName, writeSnapshotFile } from './snapshot-file.js'
 import {
   encodeCheckpoint,
@@ -110,10 +111,7 @@ interface Batch {
   snapshot: { marker: SnapshotMarker; snapshot: Snapshot } | undefined
 }
 
-class DurableStore implements DurableStorage {
-  private log: LogEntry[] = []
-  private first = 1
-  private snap: Snapshot | undefined
+class DurableStore extends InMemoryLogReads implements DurableStorage {
   private marker: SnapshotMarker | undefined
   private readonly hard = new Map<string, Uint8Array>()
 
@@ -140,41 +138,15 @@ class DurableStore implements DurableStorage {
     readonly dir: string,
     private readonly segmentBytes: number,
     private readonly releaseLock: () => void,
-  ) {}
+  ) {
+    super()
+  }
 
   // ---- reads (from memory; the contract's reads are synchronous) ----
 
   getHardState(key: string): Uint8Array | undefined {
     this.checkOpen()
     return this.hard.get(key)
-  }
-
-  firstIndex(): number {
-    this.checkOpen()
-    return this.first
-  }
-
-  lastIndex(): number {
-    this.checkOpen()
-    return this.first + this.log.length - 1
-  }
-
-  term(index: number): number | undefined {
-    this.checkOpen()
-    if (index === this.first - 1) return this.snap?.term ?? (index === 0 ? 0 : undefined)
-    return this.log[index - this.first]?.term
-  }
-
-  entry(index: number): LogEntry | undefined {
-    this.checkOpen()
-    if (index < this.first) return undefined
-    return this.log[index - this.first]
-  }
-
-  entries(from: number, to: number, maxBytes?: number): LogEntry[] {
-    this.checkOpen()
-    checkRange(from, to, this.first)
-    return sliceByBytes(this.log, this.first, from, to, maxBytes)
   }
 
   snapshot(): Snapshot | undefined {
@@ -558,7 +530,7 @@ class DurableStore implements DurableStorage {
     this.fd = -1
   }
 
-  private checkOpen(): void {
+  protected checkOpen(): void {
     if (this.closed) throw new StoppedError('durable storage (closed; open the directory again)')
   }
 

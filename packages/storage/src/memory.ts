@@ -1,6 +1,7 @@
 import { StoppedError } from '@synod/core'
 import type { LogEntry, Snapshot, Storage } from '@synod/core'
-import { checkAppend, checkCompact, checkRange, checkSnapshot, checkTruncate, sliceByBytes } from './log-rules.js'
+import { checkAppend, checkCompact, checkSnapshot, checkTruncate } from './log-rules.js'
+import { InMemoryLogReads } from './log-reads.js'
 
 /** What a MemoryStorage has done, for simulator metrics and tests. */
 export interface MemoryStorageStats {
@@ -64,12 +65,9 @@ interface PendingOperation {
 
 const emptyBytes = new Uint8Array(0)
 
-class MemoryStore implements MemoryStorage {
+class MemoryStore extends InMemoryLogReads implements MemoryStorage {
   // The log is `log[i]` = entry `first + i`. `first` is always snapshotIndex+1
   // or more, so an empty log still knows where it starts.
-  private log: LogEntry[] = []
-  private first = 1
-  private snap: Snapshot | undefined
   private readonly hard = new Map<string, Uint8Array>()
 
   // Durability without copying the log per sync: the current state is the
@@ -102,34 +100,6 @@ class MemoryStore implements MemoryStorage {
         else this.hard.set(key, previous)
       },
     })
-  }
-
-  firstIndex(): number {
-    this.checkOpen()
-    return this.first
-  }
-
-  lastIndex(): number {
-    this.checkOpen()
-    return this.first + this.log.length - 1
-  }
-
-  term(index: number): number | undefined {
-    this.checkOpen()
-    if (index === this.first - 1) return this.snap?.term ?? (index === 0 ? 0 : undefined)
-    return this.log[index - this.first]?.term
-  }
-
-  entry(index: number): LogEntry | undefined {
-    this.checkOpen()
-    if (index < this.first) return undefined
-    return this.log[index - this.first]
-  }
-
-  entries(from: number, to: number, maxBytes?: number): LogEntry[] {
-    this.checkOpen()
-    checkRange(from, to, this.first)
-    return sliceByBytes(this.log, this.first, from, to, maxBytes)
   }
 
   append(entries: readonly LogEntry[]): void {
@@ -261,7 +231,7 @@ class MemoryStore implements MemoryStorage {
     this.pending = []
   }
 
-  private checkOpen(): void {
+  protected checkOpen(): void {
     if (this.closed) throw new StoppedError('memory storage (closed; call reopen() or crash() to restart it)')
   }
 }
