@@ -11,6 +11,7 @@ import {
   Replica,
   systemClock,
   systemRandom,
+  SynodError,
   toHex,
   type CommandResult,
 } from '@synod/core'
@@ -128,8 +129,9 @@ export async function runDaemon(config: NodeConfig): Promise<number> {
   try {
     node = await startNode(config, logger)
   } catch (error) {
-    // Configuration errors are reported by the CLI in plain words; anything else is logged for operators too.
-    if (!(error instanceof ConfigError)) logger.fatal({ err: error }, (error as Error).message)
+    // Typed errors (bad config, locked data dir, corrupt storage) are reported by the CLI in plain words;
+    // anything unexpected is logged for operators too.
+    if (!(error instanceof SynodError)) logger.fatal({ err: error }, (error as Error).message)
     throw error
   }
   await new Promise<void>((resolve) => {
