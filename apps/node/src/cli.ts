@@ -19,6 +19,8 @@ commands:
            run one node (every setting also as SYNOD_* environment variable)
   cluster  [--protocol NAME] [--nodes N] [--duration SECONDS] [--smoke] [--load] [--data-dir DIR] [--keep]
            run a throwaway local cluster of real processes on 127.0.0.1 with a live status view
+  bench    [--protocol NAME] [--nodes N] [--clients N] [--ops N] [--value-bytes N] [--endpoint HOST:PORT,...] [--out DIR]
+           write load against a throwaway local cluster (or --endpoint): ops/s, p50/p90/p99, DIR/latency.svg
   kv       put KEY VALUE | get KEY [--stale] [--verify --config FILE] | del KEY | cas KEY EXPECTED|--absent VALUE | append KEY VALUE
            [--endpoint HOST:PORT] [--json]
            --verify: check the reply certificate (byzantine protocols) against the members' keys in a config you trust
@@ -129,6 +131,36 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
           durationSeconds: positiveInt(values.duration as string | undefined, '--duration', 0),
           smoke: values.smoke === true,
           load: values.load === true,
+          out,
+        })
+      }
+      case 'bench': {
+        const { values } = parse(rest, {
+          protocol: { type: 'string' },
+          nodes: { type: 'string' },
+          clients: { type: 'string' },
+          ops: { type: 'string' },
+          'value-bytes': { type: 'string' },
+          endpoint: { type: 'string' },
+          out: { type: 'string' },
+          json: { type: 'boolean' },
+        })
+        if (values.help) return help(out)
+        const protocol = (values.protocol as string | undefined) ?? 'raft'
+        if (!protocolNames().includes(protocol))
+          throw new UsageError(`unknown protocol '${protocol}' (available: ${protocolNames().join(', ')})`)
+        const { runBench } = await import('./bench-command.js')
+        const { faultModelOf } = await import('./protocols.js')
+        const endpoints = (values.endpoint as string | undefined)?.split(',').filter((e) => e !== '')
+        return await runBench({
+          protocol,
+          nodes: positiveInt(values.nodes as string | undefined, '--nodes', (await faultModelOf(protocol)) === 'byzantine' ? 4 : 3),
+          clients: Math.max(1, positiveInt(values.clients as string | undefined, '--clients', 32)),
+          operations: Math.max(1, positiveInt(values.ops as string | undefined, '--ops', 2000)),
+          valueBytes: positiveInt(values['value-bytes'] as string | undefined, '--value-bytes', 100),
+          ...(endpoints === undefined ? {} : { endpoints }),
+          ...(values.out === undefined ? {} : { outDir: values.out as string }),
+          json: values.json === true,
           out,
         })
       }

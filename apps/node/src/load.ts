@@ -1,0 +1,123 @@
+// Client load against a running cluster: concurrent writers, latency
+// percentiles, and an SVG latency histogram people can look at.
+import { HttpKvClient } from './kv-client.js'
+
+export interface LoadOptions {
+  readonly endpoints: readonly string[]
+  readonly clients: number
+  readonly operations: number
+  readonly valueBytes: number
+  /** Called about every 10% with the operations done so far. */
+  readonly onProgress?: (done: number, total: number) => void
+}
+
+export interface LoadResult {
+  readonly operations: number
+  readonly errors: number
+  readonly seconds: number
+  readonly opsPerSecond: number
+  readonly latenciesMs: readonly number[]
+  readonly p50: number
+  readonly p90: number
+  readonly p99: number
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!
+}
+
+export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  const value = 'x'.repeat(options.valueBytes)
+  const latencies: number[] = []
+  let next = 0
+  let errors = 0
+  let reported = 0
+  const started = performance.now()
+  await Promise.all(
+    Array.from({ length: options.clients }, async (_, worker) => {
+      // One client (one exactly-once session) per worker: a session is sequential.
+      const client = new HttpKvClient(options.endpoints[worker % options.endpoints.length]!, 10_000, `load-${process.pid}-${worker}`)
+      while (next < options.operations) {
+        const i = next++
+        const t = performance.now()
+        try {
+          await client.put(`load-${i % 1000}`, value)
+          latencies.push(performance.now() - t)
+        } catch {
+          errors++
+        }
+        const done = latencies.length + errors
+        if (options.onProgress !== undefined && done - reported >= options.operations / 10) {
+          reported = done
+          options.onProgress(done, options.operations)
+        }
+      }
+    }),
+  )
+  const seconds = (performance.now() - started) / 1000
+  const sorted = [...latencies].sort((a, b) => a - b)
+  return {
+    operations: latencies.length,
+    errors,
+    seconds,
+    opsPerSecond: latencies.length / seconds,
+    latenciesMs: sorted,
+    p50: percentile(sorted, 50),
+    p90: percentile(sorted, 90),
+    p99: percentile(sorted, 99),
+  }
+}
+
+const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+
+/** A self-contained SVG histogram of latencies on a log scale, with p50/p99 marked. */
+export function latencyHistogramSvg(title: string, result: LoadResult): string {
+  const width = 720
+  const height = 320
+  const left = 60
+  const bottom = 260
+  const top = 40
+  const values = result.latenciesMs.filter((v) => v > 0)
+  if (values.length === 0) return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="60"><text x="10" y="30">no data</text></svg>`
+  const lo = Math.log10(Math.max(0.05, values[0]!))
+  const hi = Math.log10(values[values.length - 1]! * 1.01)
+  const bins = 40
+  const counts = new Array<number>(bins).fill(0)
+  for (const v of values) {
+    const b = Math.min(bins - 1, Math.floor(((Math.log10(v) - lo) / Math.max(1e-9, hi - lo)) * bins))
+    counts[Math.max(0, b)]! += 1
+  }
+  const max = Math.max(...counts)
+  const plotWidth = width - left - 20
+  const barWidth = plotWidth / bins
+  const x = (ms: number) => left + ((Math.log10(ms) - lo) / Math.max(1e-9, hi - lo)) * plotWidth
+  const bars = counts
+    .map((c, i) => {
+      const h = (c / max) * (bottom - top)
+      return `<rect x="${(left + i * barWidth).toFixed(1)}" y="${(bottom - h).toFixed(1)}" width="${(barWidth - 1).toFixed(1)}" height="${h.toFixed(1)}" fill="#4a7bd0"/>`
+    })
+    .join('')
+  const ticks: string[] = []
+  for (let e = Math.floor(lo); e <= Math.ceil(hi); e++) {
+    for (const m of [1, 2, 5]) {
+      const ms = m * 10 ** e
+      if (Math.log10(ms) < lo || Math.log10(ms) > hi) continue
+      ticks.push(
+        `<line x1="${x(ms).toFixed(1)}" y1="${bottom}" x2="${x(ms).toFixed(1)}" y2="${bottom + 5}" stroke="#333"/><text x="${x(ms).toFixed(1)}" y="${bottom + 18}" font-size="11" text-anchor="middle">${ms < 1 ? ms.toFixed(1) : ms.toFixed(0)}</text>`,
+      )
+    }
+  }
+  const marker = (ms: number, label: string, color: string) =>
+    `<line x1="${x(ms).toFixed(1)}" y1="${top}" x2="${x(ms).toFixed(1)}" y2="${bottom}" stroke="${color}" stroke-dasharray="4 3"/><text x="${(x(ms) + 4).toFixed(1)}" y="${top + 12}" font-size="11" fill="${color}">${label} ${ms.toFixed(1)} ms</text>`
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">
+<text x="${left}" y="22" font-size="14" font-weight="bold">${escape(title)}</text>
+<text x="${width - 20}" y="22" font-size="12" text-anchor="end">${result.operations} ops, ${result.opsPerSecond.toFixed(0)} ops/s, ${result.errors} errors</text>
+${bars}
+<line x1="${left}" y1="${bottom}" x2="${width - 20}" y2="${bottom}" stroke="#333"/>
+${ticks.join('')}
+<text x="${left + plotWidth / 2}" y="${height - 8}" font-size="12" text-anchor="middle">latency (ms, log scale)</text>
+${marker(result.p50, 'p50', '#1a7f37')}${marker(result.p99, 'p99', '#cf222e')}
+</svg>
+`
+}
