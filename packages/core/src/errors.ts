@@ -90,3 +90,10 @@ export class ConfigError extends SynodError {
     this.field = field
   }
 }
+
+/** The protocol (or this build of it) does not offer the requested operation, e.g. membership changes. */
+export class UnsupportedError extends SynodError {
+  constructor(what: string) {
+    super('UNSUPPORTED', `${what} is not supported`)
+  }
+}

@@ -28,6 +28,7 @@ export {
   StorageCorruptionError,
   SynodError,
   TimeoutError,
+  UnsupportedError,
 } from './errors.js'
 export {
   allMemberIds,
@@ -35,11 +36,12 @@ export {
   byzantineQuorum,
   isMember,
   majority,
+  MAX_MEMBER_META_BYTES,
   membership,
   membershipOf,
   voterIds,
 } from './membership.js'
-export type { Member, Membership, NodeId } from './membership.js'
+export type { Member, Membership, MembershipChange, NodeId } from './membership.js'
 export { CONTRACT_VERSION } from './protocol.js'
 export type {
   ClientRef,

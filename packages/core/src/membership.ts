@@ -5,7 +5,26 @@ export interface Member {
   readonly id: NodeId
   /** ed25519 public key (32 bytes); empty where a protocol does not sign. */
   readonly publicKey: Uint8Array
+  /**
+   * Opaque application data replicated with the membership, e.g. where to
+   * reach the member (the daemon keeps its multiaddrs and HTTP address here).
+   * Protocols carry it unchanged through membership changes. At most
+   * {@link MAX_MEMBER_META_BYTES}.
+   */
+  readonly meta?: Uint8Array
 }
+
+export const MAX_MEMBER_META_BYTES = 4096
+
+/**
+ * A single-server membership change (Raft dissertation §4.1), requested with
+ * `Replica.reconfigure`. Adding a member that is a learner as a voter
+ * promotes it; `remove` drops a voter or a learner.
+ */
+export type MembershipChange =
+  | { readonly type: 'add-voter'; readonly member: Member }
+  | { readonly type: 'add-learner'; readonly member: Member }
+  | { readonly type: 'remove'; readonly id: NodeId }
 
 /**
  * A configuration of the cluster. Only `voters` count towards quorums;

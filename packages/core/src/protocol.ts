@@ -1,5 +1,5 @@
 import type { SynodError } from './errors.js'
-import type { Membership, NodeId } from './membership.js'
+import type { Membership, MembershipChange, NodeId } from './membership.js'
 import type { Random, Signer, TimerId, Verifier } from './runtime-contracts.js'
 import type { Snapshot, Storage } from './storage.js'
 
@@ -97,6 +97,15 @@ export interface ProtocolNode {
   propose(command: Uint8Array, client: ClientRef): void
   /** Linearizable read. Protocols without a read path leave it out; the Replica then orders reads as commands. */
   read?(request: Uint8Array, client: ClientRef): void
+  /**
+   * Optional: change the membership at run time. The protocol answers
+   * `client` with `ctx.respond(client, { index, result: empty })` once the
+   * change is committed (it takes effect with a 'membership' event), or
+   * rejects it (NotLeaderError, ProposalDroppedError while another change is
+   * pending, ConfigError for a change that makes no sense). Protocols
+   * without it make the Replica answer UnsupportedError.
+   */
+  reconfigure?(change: MembershipChange, client: ClientRef): void
   status(): NodeStatus
   stop(): void
   /**

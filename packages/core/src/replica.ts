@@ -1,14 +1,16 @@
 import { DEFAULT_MAX_MESSAGE_BYTES } from './codec.js'
 import { Counters } from './counters.js'
 import {
+  ConfigError,
   InvalidMessageError,
   OverloadedError,
   ProposalDroppedError,
   StoppedError,
   SynodError,
   TimeoutError,
+  UnsupportedError,
 } from './errors.js'
-import { isMember, type Membership, type NodeId } from './membership.js'
+import { isMember, MAX_MEMBER_META_BYTES, type Membership, type MembershipChange, type NodeId } from './membership.js'
 import {
   CONTRACT_VERSION,
   type ClientRef,
@@ -64,6 +66,7 @@ type Input =
   | { readonly kind: 'timer'; readonly id: TimerId; readonly onFire: () => void }
   | { readonly kind: 'propose'; readonly command: Uint8Array; readonly client: ClientRef }
   | { readonly kind: 'read'; readonly request: Uint8Array; readonly client: ClientRef }
+  | { readonly kind: 'reconfigure'; readonly change: MembershipChange; readonly client: ClientRef }
 
 interface Reply {
   readonly client: PendingClient
@@ -151,6 +154,27 @@ export class Replica<Options = unknown> {
   read(request: Uint8Array): Promise<CommandResult> {
     if (this.protocol !== undefined && this.protocol.read === undefined) return this.propose(request)
     return this.request((client) => ({ kind: 'read', request, client }), request)
+  }
+
+  /**
+   * Change the membership (add a voter or a learner, promote a learner,
+   * remove a member). Resolves with the log index of the change once it is
+   * committed; rejects with UnsupportedError when the protocol cannot change
+   * its membership, NotLeaderError (with the leader hint) on a node that
+   * cannot order the change, ProposalDroppedError while an earlier change is
+   * still pending, ConfigError for a change that makes no sense.
+   */
+  reconfigure(change: MembershipChange): Promise<CommandResult> {
+    if (this.protocol !== undefined && this.protocol.reconfigure === undefined)
+      return Promise.reject(new UnsupportedError(`membership change in protocol '${this.options.factory.name}'`))
+    if (change.type !== 'remove' && (change.member.meta?.byteLength ?? 0) > MAX_MEMBER_META_BYTES)
+      return Promise.reject(new ConfigError(`member meta is over ${MAX_MEMBER_META_BYTES} bytes`, 'meta'))
+    return this.request((client) => ({ kind: 'reconfigure', change, client }))
+  }
+
+  /** The membership this replica currently follows (the last 'membership' event, else the initial one). */
+  membership(): Membership {
+    return this.currentMembership
   }
 
   /** Read the local state without coordination: may be stale. */
@@ -324,6 +348,15 @@ export class Replica<Options = unknown> {
         this.counters.add('proposals')
         try {
           protocol.propose(input.command, input.client)
+        } catch (error) {
+          this.rejectClient(input.client, error instanceof SynodError ? error : new ProposalDroppedError(String(error)))
+          if (!(error instanceof SynodError)) this.protocolError(error)
+        }
+        return
+      case 'reconfigure':
+        this.counters.add('reconfigurations')
+        try {
+          protocol.reconfigure!(input.change, input.client)
         } catch (error) {
           this.rejectClient(input.client, error instanceof SynodError ? error : new ProposalDroppedError(String(error)))
           if (!(error instanceof SynodError)) this.protocolError(error)

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import {
+  ConfigError,
   CONTRACT_VERSION,
+  membership,
+  type MembershipChange,
+  UnsupportedError,
   type ClientRef,
   InvalidMessageError,
   membershipOf,
@@ -19,6 +23,7 @@ import { flush, ListStateMachine, ManualClock, RecordingTransport, SlowStorage }
 interface ToyOptions {
   readonly leader: boolean
   readonly withRead: boolean
+  readonly withReconfigure: boolean
 }
 
 /**
@@ -32,7 +37,11 @@ function toyFactory(hooks: { nodes: ToyNode[] } = { nodes: [] }): ProtocolFactor
     faultModel: 'crash',
     maxFaulty: (n) => Math.floor((n - 1) / 2),
     create(ctx, options) {
-      const node = new ToyNode(ctx, { leader: options?.leader ?? true, withRead: options?.withRead ?? false })
+      const node = new ToyNode(ctx, {
+        leader: options?.leader ?? true,
+        withRead: options?.withRead ?? false,
+        withReconfigure: options?.withReconfigure ?? false,
+      })
       hooks.nodes.push(node)
       return node
     },
@@ -43,11 +52,22 @@ class ToyNode implements ProtocolNode {
   received: string[] = []
   timerFired = 0
   read?: (request: Uint8Array, client: ClientRef) => void
+  reconfigure?: (change: MembershipChange, client: ClientRef) => void
   constructor(
     readonly ctx: ProtocolContext,
     readonly options: ToyOptions,
   ) {
     if (options.withRead) this.read = (_request, client) => this.ctx.serveRead(client)
+    if (options.withReconfigure)
+      this.reconfigure = (change, client) => {
+        if (!this.options.leader) throw new NotLeaderError('n2')
+        if (change.type !== 'add-voter') throw new ConfigError('toy only adds voters', 'type')
+        const index = this.ctx.storage.lastIndex() + 1
+        this.ctx.storage.append([{ index, term: 1, data: new Uint8Array(0) }])
+        const next = membership([...this.ctx.membership.voters, change.member], [], 1)
+        this.ctx.observe({ type: 'membership', membership: next, index })
+        this.ctx.respond(client, { index, result: new Uint8Array(0) })
+      }
   }
   start() {}
   receive(from: string, message: Uint8Array) {
@@ -347,5 +367,45 @@ describe('Replica: timers, reads and snapshots', () => {
     hooks.nodes[0]!.ctx.commit({ index: 6, command: utf8('new') })
     expect(stateMachine.items).toEqual(['x', 'y', 'new'])
     expect(replica.status().counters['commits.skipped']).toBe(1)
+  })
+})
+
+describe('Replica: membership changes', () => {
+  it('answers UnsupportedError when the protocol cannot change its membership', async () => {
+    const { replica, storage } = setup()
+    storage.autoSync = true
+    await replica.start()
+    await expect(replica.reconfigure({ type: 'remove', id: 'n3' })).rejects.toBeInstanceOf(UnsupportedError)
+  })
+
+  it('hands the change to the protocol, answers after the sync and admits the new member', async () => {
+    const { replica, storage, transport, hooks } = setup({ withReconfigure: true })
+    await replica.start()
+    transport.deliver('n4', utf8('hello'))
+    await flush()
+    expect(replica.counters.get('dropped.non-member')).toBe(1)
+    let done = false
+    const answer = replica.reconfigure({ type: 'add-voter', member: { id: 'n4', publicKey: new Uint8Array(0), meta: utf8('addr') } })
+    void answer.then(() => (done = true))
+    await flush()
+    expect(done).toBe(false) // the change is not answered before its storage write is synced
+    storage.release()
+    expect((await answer).index).toBe(1)
+    expect(replica.membership().voters.map((m) => m.id)).toEqual(['n1', 'n2', 'n3', 'n4'])
+    storage.autoSync = true
+    transport.deliver('n4', utf8('hello'))
+    await replica.settled()
+    expect(hooks.nodes[0]!.received).toEqual(['n4:hello'])
+    expect(replica.counters.get('dropped.non-member')).toBe(1)
+    expect(replica.counters.get('reconfigurations')).toBe(1)
+  })
+
+  it('rejects with the protocol error (leader hint, bad change) and refuses oversized member meta', async () => {
+    const { replica, storage } = setup({ withReconfigure: true, leader: false })
+    storage.autoSync = true
+    await replica.start()
+    const member = { id: 'n4', publicKey: new Uint8Array(0) }
+    await expect(replica.reconfigure({ type: 'add-voter', member })).rejects.toMatchObject({ leaderHint: 'n2' })
+    await expect(replica.reconfigure({ type: 'add-voter', member: { ...member, meta: new Uint8Array(4097) } })).rejects.toBeInstanceOf(ConfigError)
   })
 })

@@ -1,4 +1,4 @@
-import { fromUtf8, InvalidMessageError, utf8, type Member, type Membership } from '@synod/core'
+import { fromUtf8, InvalidMessageError, MAX_MEMBER_META_BYTES, utf8, type Member, type Membership } from '@synod/core'
 import { ByteReader, ByteWriter, UINT_BYTES } from './binary.js'
 
 // Raft log entry payloads: one kind byte, then the body. Application commands
@@ -69,11 +69,11 @@ export function validateEntryData(data: Uint8Array): void {
 const MAX_MEMBERS = 1024
 
 export function encodeMembership(membership: Membership): Uint8Array {
-  const encode = (members: readonly Member[]) => members.map((m) => ({ id: utf8(m.id), key: m.publicKey }))
+  const encode = (members: readonly Member[]) => members.map((m) => ({ id: utf8(m.id), key: m.publicKey, meta: m.meta ?? EMPTY }))
   const voters = encode(membership.voters)
   const learners = encode(membership.learners)
   let size = UINT_BYTES + 4 + 4
-  for (const m of [...voters, ...learners]) size += 2 + m.id.byteLength + 2 + m.key.byteLength
+  for (const m of [...voters, ...learners]) size += 2 + m.id.byteLength + 2 + m.key.byteLength + 2 + m.meta.byteLength
   const writer = new ByteWriter(size)
   writer.uint(membership.epoch)
   for (const list of [voters, learners]) {
@@ -81,10 +81,13 @@ export function encodeMembership(membership: Membership): Uint8Array {
     for (const m of list) {
       writer.shortBytes(m.id)
       writer.shortBytes(m.key)
+      writer.shortBytes(m.meta)
     }
   }
   return writer.finish()
 }
+
+const EMPTY = new Uint8Array(0)
 
 export function decodeMembership(bytes: Uint8Array): Membership {
   const reader = new ByteReader(bytes)
@@ -99,7 +102,10 @@ export function decodeMembership(bytes: Uint8Array): Membership {
       if (id.length === 0) throw new InvalidMessageError(`${what} has an empty id`)
       if (seen.has(id)) throw new InvalidMessageError(`member ${id} appears twice`)
       seen.add(id)
-      out.push({ id, publicKey: reader.shortBytes(`${what} key`).slice() })
+      const publicKey = reader.shortBytes(`${what} key`).slice()
+      const meta = reader.shortBytes(`${what} meta`)
+      if (meta.byteLength > MAX_MEMBER_META_BYTES) throw new InvalidMessageError(`member ${id} meta is over ${MAX_MEMBER_META_BYTES} bytes`)
+      out.push(meta.byteLength === 0 ? { id, publicKey } : { id, publicKey, meta: meta.slice() })
     }
     return out
   }

@@ -1,10 +1,11 @@
 import {
+  MAX_MEMBER_META_BYTES,
   ConfigError,
   NotLeaderError,
   ProposalDroppedError,
   type ClientRef,
   type LogEntry,
-  type Member,
+  type MembershipChange,
   type Membership,
   type NodeId,
   type NodeStatus,
@@ -46,11 +47,10 @@ import { Progress } from './progress.js'
 
 export type RaftRole = 'follower' | 'pre-candidate' | 'candidate' | 'leader'
 
-/** A single-server membership change (dissertation §4.1), proposed with `proposeConfigChange`. */
-export type ConfigChange =
-  | { readonly type: 'add-voter'; readonly member: Member }
-  | { readonly type: 'add-learner'; readonly member: Member }
-  | { readonly type: 'remove'; readonly id: NodeId }
+/** A single-server membership change (dissertation §4.1): core's MembershipChange. */
+export type ConfigChange = MembershipChange
+
+const EMPTY_RESULT = new Uint8Array(0)
 
 /** Storage key of the persisted hard state: term, vote and (at config changes) commit. */
 export const HARD_STATE_KEY = 'raft.hardState'
@@ -270,6 +270,17 @@ export class RaftNode implements ProtocolNode {
     this.pendingConfigIndex = index
     if (this.isSoleVoter()) this.maybeCommit()
     return index
+  }
+
+  /**
+   * The ProtocolNode entry for `Replica.reconfigure`: proposes the change and
+   * answers `client` when its config entry is committed (or rejects it if the
+   * entry is overwritten by another leader's log).
+   */
+  reconfigure(change: MembershipChange, client: ClientRef): void {
+    if (this.stopped) return
+    const index = this.proposeConfigChange(change)
+    this.proposals.set(index, { client, term: this.term })
   }
 
   /**
@@ -822,6 +833,12 @@ export class RaftNode implements ProtocolNode {
         if (this.role === 'leader' && entry.term === this.term) this.uncommittedBytes = Math.max(0, this.uncommittedBytes - entry.data.byteLength + 1)
         this.ctx.commit(client === undefined ? { index, command: entryCommand(entry.data) } : { index, command: entryCommand(entry.data), client })
       } else if (kind === EntryKind.Config) {
+        const ref = this.proposals.size > 0 ? this.proposals.get(index) : undefined
+        if (ref !== undefined) {
+          this.proposals.delete(index)
+          if (ref.term === entry.term) this.ctx.respond(ref.client, { index, result: EMPTY_RESULT })
+          else this.ctx.reject(ref.client, new NotLeaderError(this.leader, 'the configuration change was overwritten and not committed; retry'))
+        }
         this.setConfig(entryMembership(entry.data), index)
         // Remember the commit point so a restart uses this configuration (see start()).
         this.persistHardState()
@@ -1075,6 +1092,8 @@ function decodeHardState(bytes: Uint8Array): { term: number; vote: NodeId | unde
 
 /** The membership after `change`; throws ConfigError for a change that makes no sense. */
 export function applyConfigChange(current: Membership, change: ConfigChange): Membership {
+  if (change.type !== 'remove' && (change.member.meta?.byteLength ?? 0) > MAX_MEMBER_META_BYTES)
+    throw new ConfigError(`member meta is over ${MAX_MEMBER_META_BYTES} bytes`, 'meta')
   const voters = current.voters.filter((m) => m.id !== (change.type === 'remove' ? change.id : change.member.id))
   const learners = current.learners.filter((m) => m.id !== (change.type === 'remove' ? change.id : change.member.id))
   switch (change.type) {

@@ -29,8 +29,8 @@ const samples: RaftMessage[] = [
 ]
 
 function encodeMeta(): Uint8Array {
-  // epoch 0, one voter 'a' with an empty key, no learners
-  return new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 97, 0, 0, 0, 0, 0, 0])
+  // epoch 0, one voter 'a' with an empty key and empty meta, no learners
+  return new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 97, 0, 0, 0, 0, 0, 0, 0, 0])
 }
 
 describe('message codec', () => {

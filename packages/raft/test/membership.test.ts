@@ -1,5 +1,5 @@
 // Membership changes, dissertation §4 (single-server changes, learners, removing the leader).
-import { ProposalDroppedError, type Member } from '@synod/core'
+import { ConfigError, NotLeaderError, ProposalDroppedError, utf8, type Member } from '@synod/core'
 import { describe, expect, it } from 'vitest'
 import { TestCluster } from './helpers/cluster.js'
 
@@ -108,5 +108,71 @@ describe('§4 membership changes', () => {
     for (const n of c.nodes.values()) n.start()
     c.deliver()
     for (const id of ['a', 'b', 'c']) expect(c.node(id).status.membership.learners.map((m) => m.id)).toEqual(['z'])
+  })
+
+  it('reconfigure answers its client when the change commits, and the member meta travels with the membership', () => {
+    const c = new TestCluster(['a', 'b', 'c'])
+    c.startAll()
+    const leader = c.waitForLeader()
+    c.tick(10)
+    const meta = utf8('{"addrs":["/ip4/127.0.0.1/tcp/9"]}')
+    const id = c.reconfigure(leader, { type: 'add-learner', member: { id: 'd', publicKey: new Uint8Array([1, 2]), meta } })
+    c.tick(50)
+    const outcome = c.outcomes.get(id)
+    expect(outcome?.kind).toBe('committed')
+    for (const n of ['a', 'b', 'c']) {
+      const learner = c.node(n).status.membership.learners[0]!
+      expect(learner.id).toBe('d')
+      expect([...learner.publicKey]).toEqual([1, 2])
+      expect(learner.meta).toEqual(meta)
+    }
+    // The meta survives a restart (the config entry is replayed from the log).
+    const other = ['a', 'b', 'c'].find((n) => n !== leader)!
+    c.node(other).crash()
+    c.node(other).start()
+    c.deliver()
+    expect(c.node(other).status.membership.learners[0]?.meta).toEqual(meta)
+  })
+
+  it('reconfigure is refused on a follower with the leader hint, and while a change is pending', () => {
+    const c = new TestCluster(['a', 'b', 'c'])
+    c.startAll()
+    const leader = c.waitForLeader()
+    c.tick(10)
+    const follower = ['a', 'b', 'c'].find((n) => n !== leader)!
+    const refused = c.reconfigure(follower, { type: 'remove', id: 'c' })
+    const error = (c.outcomes.get(refused) as { error: unknown }).error
+    expect(error).toBeInstanceOf(NotLeaderError)
+    expect((error as NotLeaderError).leaderHint).toBe(leader)
+    c.isolate(leader)
+    const first = c.reconfigure(leader, { type: 'add-learner', member: member('d') })
+    const second = c.reconfigure(leader, { type: 'add-learner', member: member('e') })
+    expect(c.outcomes.has(first)).toBe(false)
+    expect((c.outcomes.get(second) as { error: unknown }).error).toBeInstanceOf(ProposalDroppedError)
+    const nonsense = c.reconfigure(leader, { type: 'remove', id: 'zz' })
+    expect(c.outcomes.get(nonsense)?.kind).toBe('rejected')
+  })
+
+  it('a change overwritten by a new leader is rejected, not reported as done', () => {
+    const c = new TestCluster(['a', 'b', 'c'])
+    c.startAll()
+    const leader = c.waitForLeader()
+    c.tick(10)
+    c.isolate(leader)
+    const id = c.reconfigure(leader, { type: 'remove', id: leader === 'a' ? 'b' : 'a' })
+    c.tick(3000) // the others elect a new leader and commit their own entries
+    c.heal()
+    c.tick(2000)
+    const outcome = c.outcomes.get(id)
+    expect(outcome?.kind).toBe('rejected')
+    expect(voterIds(c, leader)).toEqual(['a', 'b', 'c'])
+  })
+
+  it('refuses a member meta over the limit', () => {
+    const c = new TestCluster(['a', 'b', 'c'])
+    c.startAll()
+    const leader = c.waitForLeader()
+    const id = c.reconfigure(leader, { type: 'add-learner', member: { id: 'd', publicKey: new Uint8Array(0), meta: new Uint8Array(5000) } })
+    expect((c.outcomes.get(id) as { error: unknown }).error).toBeInstanceOf(ConfigError)
   })
 })

@@ -7,6 +7,7 @@ import {
   type ClientRef,
   type Committed,
   type Membership,
+  type MembershipChange,
   type NodeId,
   type ProtocolContext,
   type ProtocolEvent,
@@ -331,6 +332,20 @@ export class TestCluster {
     const client = { id: this.nextClientId++ }
     const node = this.node(id)
     node.batch(() => node.raft.propose(text(command), client))
+    return client.id
+  }
+
+  /** `RaftNode.reconfigure` on `id` (the Replica's entry); returns the client ref id. */
+  reconfigure(id: NodeId, change: MembershipChange): number {
+    const client = { id: this.nextClientId++ }
+    const node = this.node(id)
+    node.batch(() => {
+      try {
+        node.raft.reconfigure(change, client)
+      } catch (error) {
+        this.settle(client, { kind: 'rejected', error: error as SynodError })
+      }
+    })
     return client.id
   }
 
