@@ -4,17 +4,20 @@ import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { ConfigError, SynodError } from '@synod/core'
-import { runCluster } from './cluster.js'
-import { mergeConfig, readConfigFile, validateConfig } from './config.js'
-import { initCommand } from './init.js'
+import { peerIdFromPublicKey } from '@synod/transport-libp2p'
+import { formatTable, runCluster } from './cluster.js'
+import { mergeConfig, readConfigFile, validateConfig, validateMember, type MemberConfig } from './config.js'
+import { initCommand, readKeyFile } from './init.js'
+import { validateNewMember } from './members.js'
 import { HttpKvClient, KvHttpError } from './kv-client.js'
 import { protocolNames } from './protocols.js'
 
 const USAGE = `usage: synod <command> [options]
 
 commands:
-  init     --data-dir DIR [--protocol NAME] [--listen MULTIADDR] [--http HOST:PORT] [--force]
-           write a node key (mode 0600) and a config file (DIR/synod.json)
+  init     --data-dir DIR [--protocol NAME] [--listen MULTIADDR] [--http HOST:PORT] [--join ENDPOINT] [--force]
+           write a node key (mode 0600) and a config file (DIR/synod.json);
+           --join: a config for joining the running cluster at ENDPOINT (then: members add)
   start    --config FILE [--protocol NAME] [--data-dir DIR] [--listen MULTIADDR,...] [--http HOST:PORT] [--log-level LEVEL]
            run one node (every setting also as SYNOD_* environment variable)
   cluster  [--protocol NAME] [--nodes N] [--duration SECONDS] [--smoke] [--load] [--data-dir DIR] [--keep]
@@ -25,7 +28,10 @@ commands:
            [--endpoint HOST:PORT] [--json]
            --verify: check the reply certificate (byzantine protocols) against the members' keys in a config you trust
   status   [--endpoint HOST:PORT] [--json]
-  members  [--endpoint HOST:PORT] [--json]
+  members  [list] [--endpoint HOST:PORT] [--json]
+  members  add (--node-config FILE | --id PEERID --public-key HEX --addr MULTIADDR,... [--http HOST:PORT]) [--learner]
+           add a member (Raft): it joins as a learner, catches up, then becomes a voter
+  members  remove PEERID
 
 protocols: ${protocolNames().join(', ')}
 `
@@ -65,18 +71,28 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
           listen: { type: 'string' },
           http: { type: 'string' },
           force: { type: 'boolean' },
+          join: { type: 'string' },
         })
         if (values.help) return help(out)
         if (values['data-dir'] === undefined) throw new UsageError('init needs --data-dir DIR')
+        const joining = values.join === undefined ? undefined : await clusterToJoin(values.join as string)
+        if (joining !== undefined && values.protocol !== undefined && values.protocol !== joining.protocol)
+          throw new UsageError(`--protocol ${String(values.protocol)} does not match the cluster's protocol '${joining.protocol}'`)
         const result = await initCommand({
+          ...(joining === undefined ? {} : { join: joining.members }),
           dataDir: values['data-dir'] as string,
-          protocol: (values.protocol as string | undefined) ?? 'raft',
+          protocol: joining?.protocol ?? (values.protocol as string | undefined) ?? 'raft',
           listen: (values.listen as string | undefined) ?? '/ip4/127.0.0.1/tcp/7001',
           http: (values.http as string | undefined) ?? '127.0.0.1:8001',
           force: values.force === true,
         })
         out.write(`node id:    ${result.id}\npublic key: ${result.publicKey}\nkey file:   ${result.keyFile} (mode 0600)\nconfig:     ${result.configFile}\n`)
-        out.write('add the other members to "members" in the config, then: synod start --config <config>\n')
+        if (joining === undefined) out.write('add the other members to "members" in the config, then: synod start --config <config>\n')
+        else
+          out.write(
+            `start it (synod start --config ${result.configFile}), then let the cluster take it in:\n` +
+              `  synod members add --node-config ${result.configFile} --endpoint ${String(values.join)}\n`,
+          )
         return 0
       }
       case 'start': {
@@ -166,14 +182,14 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       }
       case 'kv':
         return await kvCommand(rest, out)
-      case 'status':
-      case 'members': {
+      case 'members':
+        return await membersCommand(rest, out)
+      case 'status': {
         const { values } = parse(rest, { endpoint: { type: 'string' }, json: { type: 'boolean' } })
         if (values.help) return help(out)
         const client = new HttpKvClient(endpoint(values.endpoint as string | undefined))
         const status = await client.status()
-        const shown = command === 'members' ? { members: status.members ?? status.membership } : status
-        out.write(values.json ? `${JSON.stringify(shown)}\n` : `${JSON.stringify(shown, null, 2)}\n`)
+        out.write(values.json ? `${JSON.stringify(status)}\n` : `${JSON.stringify(status, null, 2)}\n`)
         return 0
       }
       default:
@@ -255,6 +271,91 @@ async function kvCommand(args: string[], out: NodeJS.WritableStream): Promise<nu
   else if (op === 'cas') out.write(answer.applied ? `applied at index ${answer.index}\n` : `not applied; current value: ${JSON.stringify(answer.value ?? null)}\n`)
   else out.write(`ok (index ${answer.index})\n`)
   return op === 'cas' && answer.applied === false ? 1 : 0
+}
+
+/** The protocol and members of a running cluster, for `init --join`. */
+async function clusterToJoin(endpointFlag: string): Promise<{ protocol: string; members: MemberConfig[] }> {
+  const client = new HttpKvClient(endpointFlag, 10_000)
+  const status = await client.status()
+  const listed = (await client.members()) as { voters?: unknown[]; learners?: unknown[] }
+  const members = [...(listed.voters ?? []), ...(listed.learners ?? [])].map((m, i) => {
+    const { id, publicKey, addrs, http } = m as Record<string, unknown>
+    return validateMember(http === null ? { id, publicKey, addrs } : { id, publicKey, addrs, http }, `members[${i}]`)
+  })
+  if (typeof status.protocol !== 'string') throw new UsageError(`${endpointFlag} did not say which protocol it runs`)
+  return { protocol: status.protocol, members }
+}
+
+async function membersCommand(args: string[], out: NodeJS.WritableStream): Promise<number> {
+  const { values, positionals } = parse(
+    args,
+    {
+      endpoint: { type: 'string' },
+      json: { type: 'boolean' },
+      'node-config': { type: 'string' },
+      id: { type: 'string' },
+      'public-key': { type: 'string' },
+      addr: { type: 'string' },
+      http: { type: 'string' },
+      learner: { type: 'boolean' },
+    },
+    true,
+  )
+  if (values.help) return help(out)
+  const [op = 'list', ...params] = positionals
+  // Adding waits for the new member to catch up before promoting it.
+  const client = new HttpKvClient(endpoint(values.endpoint as string | undefined), 120_000)
+  let answer: Record<string, unknown>
+  switch (op) {
+    case 'list':
+      if (params.length > 0) throw new UsageError('usage: synod members [list]')
+      answer = await client.members()
+      break
+    case 'add': {
+      if (params.length > 0) throw new UsageError('usage: synod members add (--node-config FILE | --id ID --public-key HEX --addr MULTIADDR,...) [--http HOST:PORT] [--learner]')
+      const member = memberFromFlags(values)
+      out.write(`adding ${member.id}${values.learner ? ' as a learner' : ' (learner, then voter once caught up)'}…\n`)
+      answer = await client.addMember(member, values.learner ? 'learner' : 'voter')
+      break
+    }
+    case 'remove':
+      if (params.length !== 1) throw new UsageError('usage: synod members remove PEERID')
+      answer = await client.removeMember(params[0]!)
+      break
+    default:
+      throw new UsageError(`unknown members operation '${op}' (list, add, remove)`)
+  }
+  if (values.json) {
+    out.write(`${JSON.stringify(answer)}\n`)
+    return 0
+  }
+  if (op !== 'list') out.write(answer.changed === false ? 'no change: already a member\n' : `ok (membership changed at index ${String(answer.index)})\n`)
+  const view = answer as { leader?: string | null; epoch?: number; voters?: Array<Record<string, unknown>>; learners?: Array<Record<string, unknown>> }
+  const rows = [
+    ...(view.voters ?? []).map((m) => [String(m.id), m.id === view.leader ? 'voter (leader)' : 'voter', String(m.http ?? '-'), (m.addrs as string[]).join(',')]),
+    ...(view.learners ?? []).map((m) => [String(m.id), 'learner', String(m.http ?? '-'), (m.addrs as string[]).join(',')]),
+  ]
+  out.write(`epoch ${String(view.epoch ?? '?')}\n`)
+  for (const line of formatTable(['id', 'role', 'http', 'addrs'], rows)) out.write(`${line}\n`)
+  return 0
+}
+
+function memberFromFlags(values: Flags): MemberConfig {
+  if (values['node-config'] !== undefined) {
+    for (const flag of ['id', 'public-key', 'addr', 'http'])
+      if (values[flag] !== undefined) throw new UsageError(`--${flag} and --node-config exclude each other`)
+    const { raw, baseDir } = readConfigFile(values['node-config'] as string)
+    const config = validateConfig(raw, baseDir)
+    const self = peerIdFromPublicKey(readKeyFile(config.keyFile).publicKey)
+    const me = config.members.find((m) => m.id === self)
+    if (me === undefined) throw new ConfigError(`the node's own entry (${self}) is missing from members`, 'members')
+    return me
+  }
+  if (values.id === undefined || values['public-key'] === undefined || values.addr === undefined)
+    throw new UsageError('members add needs --node-config FILE, or --id, --public-key and --addr')
+  const addrs = (values.addr as string).split(',').filter((a) => a !== '')
+  const raw = { id: values.id, publicKey: values['public-key'], addrs, ...(values.http === undefined ? {} : { http: values.http }) }
+  return validateNewMember(raw, 'member')
 }
 
 function help(out: NodeJS.WritableStream): number {

@@ -29,6 +29,13 @@ export interface NodeConfig {
   readonly requestTimeoutMs: number
   readonly maxKeyBytes: number
   readonly maxValueBytes: number
+  /**
+   * Join a running cluster instead of forming one: the node starts as a
+   * learner of the listed members and waits for the leader to add it
+   * (`synod members add`). The configuration the cluster agreed on, kept
+   * in the replicated log, decides from then on.
+   */
+  readonly join: boolean
 }
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const
@@ -44,6 +51,7 @@ const KNOWN_FIELDS = [
   'requestTimeoutMs',
   'maxKeyBytes',
   'maxValueBytes',
+  'join',
 ] as const
 
 export const ENV_VARS: Record<string, (typeof KNOWN_FIELDS)[number]> = {
@@ -56,6 +64,7 @@ export const ENV_VARS: Record<string, (typeof KNOWN_FIELDS)[number]> = {
   SYNOD_REQUEST_TIMEOUT_MS: 'requestTimeoutMs',
   SYNOD_MAX_KEY_BYTES: 'maxKeyBytes',
   SYNOD_MAX_VALUE_BYTES: 'maxValueBytes',
+  SYNOD_JOIN: 'join',
 }
 
 const HOST_PORT = /^(\d{1,3}(?:\.\d{1,3}){3}|localhost|\[[0-9a-fA-F:]+\]):(\d{1,5})$/
@@ -84,7 +93,7 @@ function expectPositiveInt(value: unknown, field: string): number {
   return n
 }
 
-function expectMultiaddr(value: string, field: string): string {
+export function expectMultiaddr(value: string, field: string): string {
   if (!/^\/(ip4|ip6|dns4|dns6|dns)\/[^/]+\/tcp\/\d{1,5}(\/ws)?(\/p2p\/[1-9A-HJ-NP-Za-km-z]+)?$/.test(value))
     throw new ConfigError(`'${value}' is not a tcp multiaddr (e.g. /ip4/127.0.0.1/tcp/7001)`, field)
   return value
@@ -110,21 +119,10 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): NodeConfi
     throw new ConfigError('must list every member of the cluster (this node included)', 'members')
   const ids = new Set<string>()
   const members = input.members.map((m, i): MemberConfig => {
-    const field = `members[${i}]`
-    if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new ConfigError('must be an object', field)
-    const member = m as Record<string, unknown>
-    for (const key of Object.keys(member)) {
-      if (!['id', 'publicKey', 'addrs', 'http'].includes(key)) throw new ConfigError('unknown field', `${field}.${key}`)
-    }
-    const id = expectString(member.id, `${field}.id`)
-    if (ids.has(id)) throw new ConfigError(`duplicate member ${id}`, `${field}.id`)
-    ids.add(id)
-    const publicKey = expectString(member.publicKey, `${field}.publicKey`)
-    if (!/^[0-9a-f]{64}$/.test(publicKey)) throw new ConfigError('must be 64 lowercase hex characters (ed25519)', `${field}.publicKey`)
-    const addrs = expectStringList(member.addrs, `${field}.addrs`).map((a, j) => expectMultiaddr(a, `${field}.addrs[${j}]`))
-    const memberHttp = member.http === undefined ? undefined : expectString(member.http, `${field}.http`)
-    if (memberHttp !== undefined) parseHostPort(memberHttp, `${field}.http`)
-    return memberHttp === undefined ? { id, publicKey, addrs } : { id, publicKey, addrs, http: memberHttp }
+    const member = validateMember(m, `members[${i}]`)
+    if (ids.has(member.id)) throw new ConfigError(`duplicate member ${member.id}`, `members[${i}].id`)
+    ids.add(member.id)
+    return member
   })
   const protocolOptions = input.protocolOptions ?? {}
   if (typeof protocolOptions !== 'object' || protocolOptions === null || Array.isArray(protocolOptions))
@@ -143,7 +141,30 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): NodeConfi
     requestTimeoutMs: expectPositiveInt(input.requestTimeoutMs ?? 5000, 'requestTimeoutMs'),
     maxKeyBytes: expectPositiveInt(input.maxKeyBytes ?? 1024, 'maxKeyBytes'),
     maxValueBytes: expectPositiveInt(input.maxValueBytes ?? 1024 * 1024, 'maxValueBytes'),
+    join: expectBoolean(input.join ?? false, 'join'),
   }
+}
+
+function expectBoolean(value: unknown, field: string): boolean {
+  if (value === true || value === 'true' || value === '1') return true
+  if (value === false || value === 'false' || value === '0') return false
+  throw new ConfigError('must be true or false', field)
+}
+
+/** Validate one member record ({ id, publicKey, addrs, http? }); errors name `field`. */
+export function validateMember(m: unknown, field: string): MemberConfig {
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new ConfigError('must be an object', field)
+  const member = m as Record<string, unknown>
+  for (const key of Object.keys(member)) {
+    if (!['id', 'publicKey', 'addrs', 'http'].includes(key)) throw new ConfigError('unknown field', `${field}.${key}`)
+  }
+  const id = expectString(member.id, `${field}.id`)
+  const publicKey = expectString(member.publicKey, `${field}.publicKey`)
+  if (!/^[0-9a-f]{64}$/.test(publicKey)) throw new ConfigError('must be 64 lowercase hex characters (ed25519)', `${field}.publicKey`)
+  const addrs = expectStringList(member.addrs, `${field}.addrs`).map((a, j) => expectMultiaddr(a, `${field}.addrs[${j}]`))
+  const memberHttp = member.http === undefined ? undefined : expectString(member.http, `${field}.http`)
+  if (memberHttp !== undefined) parseHostPort(memberHttp, `${field}.http`)
+  return memberHttp === undefined ? { id, publicKey, addrs } : { id, publicKey, addrs, http: memberHttp }
 }
 
 function resolvePath(path: string, baseDir: string): string {

@@ -7,6 +7,8 @@ import {
   ConfigError,
   fromHex,
   membership,
+  type Membership,
+  type MembershipChange,
   NotLeaderError,
   Replica,
   systemClock,
@@ -19,13 +21,14 @@ import { createSigner, createVerifier } from '@synod/crypto'
 import { KvStateMachine } from '@synod/kv'
 import { openDurableStorage } from '@synod/storage'
 import { createLibp2pTransport, peerIdFromPublicKey } from '@synod/transport-libp2p'
-import type { NodeConfig } from './config.js'
+import type { MemberConfig, NodeConfig } from './config.js'
 import { parseHostPort } from './config.js'
-import { createHttpApi, listen, type KvAnswer, type KvService, type WriteOptions } from './http-api.js'
+import { createHttpApi, HttpError, listen, type KvAnswer, type KvService, type MemberRole, type WriteOptions } from './http-api.js'
 import { readKeyFile } from './init.js'
 import { HttpKvClient, KvHttpError } from './kv-client.js'
 import { kvRequests, toAnswer } from './kv-commands.js'
 import { NodeMetrics } from './metrics.js'
+import { describeMembership, toProtocolMember } from './members.js'
 import { loadProtocol } from './protocols.js'
 
 export interface RunningNode {
@@ -54,6 +57,8 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     if (peerIdFromPublicKey(fromHex(m.publicKey)) !== m.id)
       throw new ConfigError(`publicKey does not match id ${m.id}`, `members[${config.members.indexOf(m)}].publicKey`)
   }
+  if (config.join && config.members.length < 2)
+    throw new ConfigError('a joining node must list the members of the cluster it joins', 'members')
   const factory = await loadProtocol(config.protocol)
   const log = logger.child({ node: self.slice(-8), protocol: factory.name })
   const storage = await openDurableStorage(join(config.dataDir, 'state'))
@@ -64,11 +69,27 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     protocol: factory.name,
   })
   const byzantine = factory.faultModel === 'byzantine'
+  const configured = config.members.map(toProtocolMember)
+  const initialMembership = config.join
+    ? membership(
+        configured.filter((m) => m.id !== self),
+        configured.filter((m) => m.id === self),
+      )
+    : membership(configured)
+  const httpByMember = new Map<string, string>()
+  // Follow the membership the protocol agreed on: who may connect, whom to dial, where to forward.
+  const applyMembership = (current: Membership) => {
+    const view = describeMembership(current, config.members)
+    const everyone = [...view.voters, ...view.learners]
+    transport.setPeers(everyone.filter((m) => m.id !== self).map((m) => ({ id: m.id, addrs: [...m.addrs] })))
+    httpByMember.clear()
+    for (const m of everyone) if (m.http !== null) httpByMember.set(m.id, m.http)
+  }
   const replica = new Replica({
     factory,
     protocolOptions: config.protocolOptions,
     self,
-    membership: membership(config.members.map((m) => ({ id: m.id, publicKey: fromHex(m.publicKey) }))),
+    membership: initialMembership,
     transport,
     storage,
     clock: systemClock(),
@@ -80,11 +101,22 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     onEvent: (event) => {
       if (event.type === 'leader') log.info({ leader: event.leader, term: event.term }, 'leader elected')
       else if (event.type === 'role') log.debug({ role: event.role, term: event.term }, 'role change')
+      else if (event.type === 'membership') {
+        log.info(
+          { epoch: event.membership.epoch, voters: event.membership.voters.map((m) => m.id), learners: event.membership.learners.map((m) => m.id) },
+          'membership',
+        )
+        try {
+          applyMembership(event.membership)
+        } catch (error) {
+          log.error({ err: error }, 'cannot follow the new membership')
+        }
+      }
     },
   })
+  applyMembership(initialMembership)
   await replica.start()
   const metrics = new NodeMetrics(replica)
-  const httpByMember = new Map(config.members.filter((m) => m.http !== undefined).map((m) => [m.id, m.http!]))
   const service = new ReplicatedKv(replica, httpByMember, metrics, config)
   const server = createHttpApi(service, {
     maxKeyBytes: config.maxKeyBytes,
@@ -151,7 +183,7 @@ class ReplicatedKv implements KvService {
   closing = false
   constructor(
     private readonly replica: Replica,
-    private readonly httpByMember: Map<string, string>,
+    private readonly httpByMember: ReadonlyMap<string, string>,
     private readonly nodeMetrics: NodeMetrics,
     private readonly config: NodeConfig,
   ) {}
@@ -206,6 +238,83 @@ class ReplicatedKv implements KvService {
 
   metrics() {
     return this.nodeMetrics.render()
+  }
+
+  members(): Record<string, unknown> {
+    return { leader: this.replica.status().leader ?? null, ...describeMembership(this.replica.membership(), this.config.members) }
+  }
+
+  /**
+   * Add a member as a learner, wait until it has caught up with the leader's
+   * log, then promote it to voter (role 'voter'); a retry after a timeout or
+   * a leader change picks up where the last attempt stopped.
+   */
+  async addMember(member: MemberConfig, role: MemberRole, forwarded: boolean): Promise<Record<string, unknown>> {
+    const forward = this.forwardMembership(forwarded)
+    if (forward !== undefined) return forward.addMember(member, role)
+    const protocolMember = toProtocolMember(member)
+    const current = this.replica.membership()
+    const voter = current.voters.find((m) => m.id === member.id)
+    if (voter !== undefined) {
+      if (role === 'learner') throw new ConfigError(`${member.id} is a voter; remove it first to make it a learner`, 'role')
+      return { index: 0, changed: false, ...this.members() }
+    }
+    let index = 0
+    if (!current.learners.some((m) => m.id === member.id)) index = await this.reconfigure({ type: 'add-learner', member: protocolMember })
+    if (role === 'voter') {
+      await this.waitCaughtUp(member.id)
+      index = await this.reconfigure({ type: 'add-voter', member: protocolMember })
+    }
+    return { index, changed: true, ...this.members() }
+  }
+
+  async removeMember(id: string, forwarded: boolean): Promise<Record<string, unknown>> {
+    const forward = this.forwardMembership(forwarded)
+    if (forward !== undefined) return forward.removeMember(id)
+    const current = this.replica.membership()
+    if (![...current.voters, ...current.learners].some((m) => m.id === id))
+      throw new HttpError(404, 'NOT_A_MEMBER', `${id} is not a member of the cluster`)
+    const index = await this.reconfigure({ type: 'remove', id })
+    return { index, changed: true, ...this.members() }
+  }
+
+  private async reconfigure(change: MembershipChange): Promise<number> {
+    return (await this.replica.reconfigure(change)).index
+  }
+
+  /** Membership changes are ordered by the leader: forward there, or say where it is. */
+  private forwardMembership(forwarded: boolean): ForwardingClient | undefined {
+    const leader = this.replica.status().leader
+    if (leader === this.replica.self) return undefined
+    const http = leader === undefined ? undefined : this.httpByMember.get(leader)
+    if (forwarded || http === undefined) throw new NotLeaderError(leader)
+    this.nodeMetrics.forwarded.inc()
+    return new ForwardingClient(http, this.catchUpTimeoutMs() + 10_000, undefined)
+  }
+
+  private catchUpTimeoutMs(): number {
+    return Math.max(30_000, this.config.requestTimeoutMs * 6)
+  }
+
+  /** Until the learner's log reaches the commit index the leader had when we started (Raft's progress report). */
+  private async waitCaughtUp(id: string): Promise<void> {
+    const started = Date.now()
+    const target = this.replica.status().commitIndex
+    for (;;) {
+      const s = this.replica.status()
+      if (s.leader !== this.replica.self) throw new NotLeaderError(s.leader, 'leadership moved while the new member was catching up; retry')
+      const progress = (s.detail?.progress as Record<string, { match?: unknown }> | undefined)?.[id]
+      if (progress === undefined) return // the protocol does not report progress: promote at once
+      const match = typeof progress.match === 'number' ? progress.match : 0
+      if (match >= target) return
+      if (Date.now() - started > this.catchUpTimeoutMs())
+        throw new HttpError(
+          504,
+          'NOT_CAUGHT_UP',
+          `${id} is a learner but has not caught up (at ${match} of ${target}) within ${this.catchUpTimeoutMs()} ms; is it running and reachable? run members add again to promote it`,
+        )
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
   }
 
   private async write(command: Uint8Array, options: WriteOptions, forward: (c: HttpKvClient) => Promise<unknown>): Promise<KvAnswer> {

@@ -3,7 +3,19 @@
 // JSON error that names the problem.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { NotLeaderError, OverloadedError, ProposalDroppedError, StoppedError, SynodError, TimeoutError } from '@synod/core'
+import {
+  ConfigError,
+  NotLeaderError,
+  OverloadedError,
+  ProposalDroppedError,
+  StoppedError,
+  SynodError,
+  TimeoutError,
+  UnsupportedError,
+} from '@synod/core'
+import type { MemberConfig } from './config.js'
+import { KvHttpError } from './kv-client.js'
+import { validateNewMember } from './members.js'
 
 export interface Session {
   readonly client: string
@@ -28,6 +40,8 @@ export interface KvAnswer {
   readonly result?: string
 }
 
+export type MemberRole = 'voter' | 'learner'
+
 /** What the API needs from the node. */
 export interface KvService {
   put(key: string, value: string, options: WriteOptions): Promise<KvAnswer>
@@ -38,6 +52,9 @@ export interface KvService {
   status(): Record<string, unknown>
   ready(): boolean
   metrics(): Promise<{ contentType: string; body: string }>
+  members(): Record<string, unknown>
+  addMember(member: MemberConfig, role: MemberRole, forwarded: boolean): Promise<Record<string, unknown>>
+  removeMember(id: string, forwarded: boolean): Promise<Record<string, unknown>>
 }
 
 export interface HttpApiOptions {
@@ -60,6 +77,8 @@ export class HttpError extends Error {
 }
 
 const KEY_PATH = /^\/v1\/kv\/([^/]+)(\/cas|\/append)?$/
+const MEMBER_PATH = /^\/v1\/members\/([^/]+)$/
+const MEMBER_FIELDS = ['id', 'publicKey', 'addrs', 'http', 'role']
 
 export function createHttpApi(service: KvService, options: HttpApiOptions): Server {
   const maxBodyBytes = options.maxValueBytes * 2 + options.maxKeyBytes + 4096
@@ -89,6 +108,28 @@ export function createHttpApi(service: KvService, options: HttpApiOptions): Serv
       res.writeHead(200, { 'content-type': contentType })
       res.end(body)
       return
+    }
+    if (url.pathname === '/v1/members') {
+      requireMethod(method, ['GET', 'POST'])
+      if (method === 'GET') return sendJson(res, 200, service.members())
+      const body = await readJson(req, 16 * 1024, MEMBER_FIELDS)
+      const role = body.role ?? 'voter'
+      if (role !== 'voter' && role !== 'learner') throw new HttpError(400, 'BAD_FIELD', "'role' must be 'voter' or 'learner'")
+      const { role: _role, ...fields } = body
+      const member = validateNewMember(fields, 'member')
+      return sendJson(res, 200, await service.addMember(member, role, req.headers['synod-forwarded'] === '1'))
+    }
+    const memberMatch = MEMBER_PATH.exec(url.pathname)
+    if (memberMatch !== null) {
+      requireMethod(method, ['DELETE'])
+      await readJson(req, 1024, [], true)
+      let id: string
+      try {
+        id = decodeURIComponent(memberMatch[1]!)
+      } catch {
+        throw new HttpError(400, 'BAD_ID', 'member id is not valid percent-encoding')
+      }
+      return sendJson(res, 200, await service.removeMember(id, req.headers['synod-forwarded'] === '1'))
     }
     const match = KEY_PATH.exec(url.pathname)
     if (match === null) throw new HttpError(404, 'NOT_FOUND', `no route ${url.pathname}`)
@@ -193,7 +234,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 function sendError(res: ServerResponse, error: unknown, path: string, options: HttpApiOptions): void {
   const { status, body } = errorResponse(error)
-  if (status >= 500 && status !== 503 && status !== 504) options.onServerError?.(error, path)
+  if (status >= 500 && status !== 501 && status !== 503 && status !== 504) options.onServerError?.(error, path)
   if (res.headersSent) {
     res.destroy()
     return
@@ -204,12 +245,16 @@ function sendError(res: ServerResponse, error: unknown, path: string, options: H
 /** Map typed errors to HTTP: the client learns what to do from the status and the code. */
 export function errorResponse(error: unknown): { status: number; body: Record<string, unknown> } {
   if (error instanceof HttpError) return { status: error.status, body: { error: error.code, message: error.message, ...error.extra } }
+  // The leader's answer to a forwarded request goes back to the client as it was given.
+  if (error instanceof KvHttpError && error.status >= 400 && error.status < 600) return { status: error.status, body: error.body }
   if (error instanceof NotLeaderError)
     return { status: 503, body: { error: error.code, message: error.message, leaderHint: error.leaderHint ?? null } }
   if (error instanceof TimeoutError) return { status: 504, body: { error: error.code, message: error.message, outcome: 'unknown' } }
   if (error instanceof OverloadedError) return { status: 429, body: { error: error.code, message: error.message } }
   if (error instanceof ProposalDroppedError || error instanceof StoppedError)
     return { status: 503, body: { error: error.code, message: error.message } }
+  if (error instanceof ConfigError) return { status: 400, body: { error: 'BAD_REQUEST', message: error.message, field: error.field ?? null } }
+  if (error instanceof UnsupportedError) return { status: 501, body: { error: error.code, message: error.message } }
   if (error instanceof SynodError) return { status: 500, body: { error: error.code, message: error.message } }
   return { status: 500, body: { error: 'INTERNAL', message: 'internal error; see the node logs' } }
 }

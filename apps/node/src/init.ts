@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path'
 import { ConfigError, toHex } from '@synod/core'
 import { decodeKeyFile, encodeKeyFile, generateKeyPair, type KeyPair } from '@synod/crypto'
 import { peerIdFromPublicKey } from '@synod/transport-libp2p'
+import type { MemberConfig } from './config.js'
 
 export const KEY_FILE_NAME = 'node.key'
 
@@ -45,6 +46,8 @@ export interface InitOptions {
   readonly listen: string
   readonly http: string
   readonly force: boolean
+  /** Members of a running cluster to join: the config lists them and sets join. */
+  readonly join?: readonly MemberConfig[]
 }
 
 export async function initCommand(options: InitOptions): Promise<{ id: string; publicKey: string; keyFile: string; configFile: string }> {
@@ -56,7 +59,11 @@ export async function initCommand(options: InitOptions): Promise<{ id: string; p
     dataDir: dir,
     listen: [options.listen],
     http: options.http,
-    members: [{ id: identity.id, publicKey: identity.publicKey, addrs: [options.listen], http: options.http }],
+    members: [
+      ...(options.join ?? []).filter((m) => m.id !== identity.id),
+      { id: identity.id, publicKey: identity.publicKey, addrs: [options.listen], http: options.http },
+    ],
+    ...(options.join === undefined ? {} : { join: true }),
   }
   if (!existsSync(configFile) || options.force) writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`)
   return { ...identity, configFile }

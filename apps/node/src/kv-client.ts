@@ -3,6 +3,7 @@
 // carries (client id, seq) so a retry after a timeout cannot apply twice.
 import { randomUUID } from 'node:crypto'
 import { Agent, request as httpRequest } from 'node:http'
+import type { MemberConfig } from './config.js'
 
 // One keep-alive agent per process. node:http writes headers and a small body
 // in one segment; fetch() wrote them separately and paid a Nagle/delayed-ACK
@@ -65,6 +66,19 @@ export class HttpKvClient {
 
   status(): Promise<Record<string, unknown>> {
     return this.request('GET', '/v1/status', undefined, {})
+  }
+
+  members(): Promise<Record<string, unknown>> {
+    return this.request('GET', '/v1/members', undefined, {})
+  }
+
+  /** Add a member (as a learner that is promoted to voter once caught up, unless role is 'learner'). */
+  addMember(member: MemberConfig, role: 'voter' | 'learner' = 'voter'): Promise<Record<string, unknown>> {
+    return this.request('POST', '/v1/members', { ...member, role }, {})
+  }
+
+  removeMember(id: string): Promise<Record<string, unknown>> {
+    return this.request('DELETE', `/v1/members/${encodeURIComponent(id)}`, undefined, {})
   }
 
   async ready(): Promise<boolean> {

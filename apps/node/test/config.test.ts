@@ -32,6 +32,14 @@ describe('node configuration', () => {
     expect(config.keyFile).toBe('/tmp/n1/node.key')
     expect(config.requestTimeoutMs).toBe(5000)
     expect(config.logLevel).toBe('info')
+    expect(config.join).toBe(false)
+  })
+
+  it('takes join as a boolean from the file or as SYNOD_JOIN, and nothing else', () => {
+    expect(validateConfig({ ...valid, join: true }).join).toBe(true)
+    expect(validateConfig(mergeConfig(valid, { SYNOD_JOIN: '1' }, {})).join).toBe(true)
+    expect(validateConfig(mergeConfig(valid, { SYNOD_JOIN: 'false' }, {})).join).toBe(false)
+    expect(fieldOf(() => validateConfig({ ...valid, join: 'yes' }))).toBe('join')
   })
 
   it('names the bad field', () => {

@@ -1,9 +1,16 @@
 import type { Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { NotLeaderError, TimeoutError } from '@synod/core'
+import { NotLeaderError, TimeoutError, toHex, UnsupportedError } from '@synod/core'
+import { generateKeyPair } from '@synod/crypto'
+import { peerIdFromPublicKey } from '@synod/transport-libp2p'
 import { createHttpApi, type KvService, listen } from '../src/http-api.js'
+import { KvHttpError } from '../src/kv-client.js'
 
 const calls: Array<{ op: string; args: unknown[] }> = []
+const newKey = generateKeyPair()
+const newMember = { id: peerIdFromPublicKey(newKey.publicKey), publicKey: toHex(newKey.publicKey), addrs: ['/ip4/127.0.0.1/tcp/7009'], http: '127.0.0.1:8009' }
+const otherKey = generateKeyPair()
+const PBFT_ONLY = peerIdFromPublicKey(otherKey.publicKey)
 const fake: KvService = {
   async put(key, value, options) {
     calls.push({ op: 'put', args: [key, value, options] })
@@ -28,6 +35,18 @@ const fake: KvService = {
   status: () => ({ role: 'leader' }),
   ready: () => true,
   metrics: async () => ({ contentType: 'text/plain', body: 'synod_up 1\n' }),
+  members: () => ({ voters: [{ id: 'a' }], learners: [] }),
+  async addMember(member, role, forwarded) {
+    calls.push({ op: 'addMember', args: [member, role, forwarded] })
+    if (member.id === PBFT_ONLY) throw new UnsupportedError("membership change in protocol 'pbft'")
+    return { index: 12, changed: true }
+  },
+  async removeMember(id, forwarded) {
+    calls.push({ op: 'removeMember', args: [id, forwarded] })
+    if (id === 'follower') throw new NotLeaderError('peerB')
+    if (id === 'forwarded-404') throw new KvHttpError(404, { error: 'NOT_A_MEMBER', message: 'x is not a member' })
+    return { index: 13, changed: true }
+  },
 }
 
 let server: Server
@@ -100,5 +119,36 @@ describe('HTTP client API', () => {
     expect(await call('GET', '/readyz')).toMatchObject({ status: 200, body: { ready: true } })
     expect(await call('GET', '/v1/status')).toMatchObject({ status: 200, body: { role: 'leader' } })
     expect(await call('GET', '/metrics')).toMatchObject({ status: 200, body: 'synod_up 1\n' })
+  })
+
+  it('lists, adds and removes members; validates the member and names the bad field', async () => {
+    expect(await call('GET', '/v1/members')).toMatchObject({ status: 200, body: { voters: [{ id: 'a' }] } })
+    expect(await call('POST', '/v1/members', JSON.stringify(newMember))).toMatchObject({ status: 200, body: { index: 12 } })
+    expect(calls.at(-1)).toEqual({ op: 'addMember', args: [newMember, 'voter', false] })
+    await call('POST', '/v1/members', JSON.stringify({ ...newMember, role: 'learner' }), { 'synod-forwarded': '1' })
+    expect(calls.at(-1)).toEqual({ op: 'addMember', args: [newMember, 'learner', true] })
+    const bad = [
+      [{ ...newMember, role: 'boss' }, 'BAD_FIELD'],
+      [{ ...newMember, extra: 1 }, 'UNKNOWN_FIELD'],
+      [{ ...newMember, publicKey: toHex(otherKey.publicKey) }, 'BAD_REQUEST'],
+      [{ ...newMember, addrs: ['not-an-addr'] }, 'BAD_REQUEST'],
+      [{ ...newMember, http: 'nowhere' }, 'BAD_REQUEST'],
+      [{ id: newMember.id }, 'BAD_REQUEST'],
+    ] as const
+    for (const [body, code] of bad) {
+      const answer = await call('POST', '/v1/members', JSON.stringify(body))
+      expect(answer.status, JSON.stringify(body)).toBe(400)
+      expect(answer.body).toMatchObject({ error: code })
+    }
+    const mismatch = await call('POST', '/v1/members', JSON.stringify({ ...newMember, publicKey: toHex(otherKey.publicKey) }))
+    expect(mismatch.body).toMatchObject({ field: 'member.publicKey' })
+    expect((await call('POST', '/v1/members', '{nope')).status).toBe(400)
+    expect(await call('DELETE', `/v1/members/${newMember.id}`)).toMatchObject({ status: 200, body: { index: 13 } })
+    expect(await call('DELETE', '/v1/members/follower')).toMatchObject({ status: 503, body: { leaderHint: 'peerB' } })
+    expect((await call('PUT', '/v1/members/x', '{}')).status).toBe(405)
+    // What the leader answered a forwarded request reaches the client unchanged (not a 500).
+    expect(await call('DELETE', '/v1/members/forwarded-404')).toEqual({ status: 404, body: { error: 'NOT_A_MEMBER', message: 'x is not a member' } })
+    const unsupported = await call('POST', '/v1/members', JSON.stringify({ ...newMember, id: PBFT_ONLY, publicKey: toHex(otherKey.publicKey) }))
+    expect(unsupported).toMatchObject({ status: 501, body: { error: 'UNSUPPORTED' } })
   })
 })
