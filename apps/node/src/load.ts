@@ -74,10 +74,11 @@ const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;
 /** A self-contained SVG histogram of latencies on a log scale, with p50/p99 marked. */
 export function latencyHistogramSvg(title: string, result: LoadResult): string {
   const width = 720
-  const height = 320
+  const height = 330
   const left = 60
-  const bottom = 260
-  const top = 40
+  const right = 20
+  const bottom = 270
+  const top = 64 // percentile labels live above the bars
   const values = result.latenciesMs.filter((v) => v > 0)
   if (values.length === 0) return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="60"><text x="10" y="30">no data</text></svg>`
   const lo = Math.log10(Math.max(0.05, values[0]!))
@@ -89,12 +90,13 @@ export function latencyHistogramSvg(title: string, result: LoadResult): string {
     counts[Math.max(0, b)]! += 1
   }
   const max = Math.max(...counts)
-  const plotWidth = width - left - 20
+  const plotWidth = width - left - right
   const barWidth = plotWidth / bins
   const x = (ms: number) => left + ((Math.log10(ms) - lo) / Math.max(1e-9, hi - lo)) * plotWidth
+  const y = (count: number) => bottom - (count / max) * (bottom - top)
   const bars = counts
     .map((c, i) => {
-      const h = (c / max) * (bottom - top)
+      const h = bottom - y(c)
       return `<rect x="${(left + i * barWidth).toFixed(1)}" y="${(bottom - h).toFixed(1)}" width="${(barWidth - 1).toFixed(1)}" height="${h.toFixed(1)}" fill="#4a7bd0"/>`
     })
     .join('')
@@ -108,16 +110,32 @@ export function latencyHistogramSvg(title: string, result: LoadResult): string {
       )
     }
   }
-  const marker = (ms: number, label: string, color: string) =>
-    `<line x1="${x(ms).toFixed(1)}" y1="${top}" x2="${x(ms).toFixed(1)}" y2="${bottom}" stroke="${color}" stroke-dasharray="4 3"/><text x="${(x(ms) + 4).toFixed(1)}" y="${top + 12}" font-size="11" fill="${color}">${label} ${ms.toFixed(1)} ms</text>`
+  // y axis: requests per bin
+  const yTicks = [...new Set([0, Math.round(max / 2), max])]
+    .map(
+      (c) =>
+        `<line x1="${left - 5}" y1="${y(c).toFixed(1)}" x2="${left}" y2="${y(c).toFixed(1)}" stroke="#333"/><text x="${left - 8}" y="${(y(c) + 4).toFixed(1)}" font-size="11" text-anchor="end">${c}</text>`,
+    )
+    .join('')
+  // Percentile markers: a dashed line through the plot, the label above it on its own row so labels never collide.
+  const marker = (ms: number, label: string, color: string, row: number) => {
+    const at = x(ms)
+    const anchor = at > width - right - 80 ? 'end' : 'start'
+    const labelX = anchor === 'end' ? at - 4 : at + 4
+    const labelY = top - 30 + row * 13
+    return `<line x1="${at.toFixed(1)}" y1="${labelY - 9}" x2="${at.toFixed(1)}" y2="${bottom}" stroke="${color}" stroke-dasharray="4 3"/><text x="${labelX.toFixed(1)}" y="${labelY}" font-size="11" fill="${color}" text-anchor="${anchor}">${label} ${ms.toFixed(1)} ms</text>`
+  }
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">
-<text x="${left}" y="22" font-size="14" font-weight="bold">${escape(title)}</text>
-<text x="${width - 20}" y="22" font-size="12" text-anchor="end">${result.operations} ops, ${result.opsPerSecond.toFixed(0)} ops/s, ${result.errors} errors</text>
+<rect width="100%" height="100%" fill="#fff"/>
+<text x="${left}" y="20" font-size="14" font-weight="bold">${escape(title)}</text>
+<text x="${width - right}" y="20" font-size="12" text-anchor="end">${result.operations} ops, ${result.opsPerSecond.toFixed(0)} ops/s, ${result.errors} errors</text>
 ${bars}
-<line x1="${left}" y1="${bottom}" x2="${width - 20}" y2="${bottom}" stroke="#333"/>
-${ticks.join('')}
+<line x1="${left}" y1="${bottom}" x2="${width - right}" y2="${bottom}" stroke="#333"/>
+<line x1="${left}" y1="${top}" x2="${left}" y2="${bottom}" stroke="#333"/>
+${ticks.join('')}${yTicks}
 <text x="${left + plotWidth / 2}" y="${height - 8}" font-size="12" text-anchor="middle">latency (ms, log scale)</text>
-${marker(result.p50, 'p50', '#1a7f37')}${marker(result.p99, 'p99', '#cf222e')}
+<text x="16" y="${(top + bottom) / 2}" font-size="12" text-anchor="middle" transform="rotate(-90 16 ${(top + bottom) / 2})">requests</text>
+${marker(result.p50, 'p50', '#1a7f37', 0)}${marker(result.p90, 'p90', '#9a6700', 1)}${marker(result.p99, 'p99', '#cf222e', 2)}
 </svg>
 `
 }
