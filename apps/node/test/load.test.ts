@@ -24,11 +24,13 @@ describe('load figures and the latency picture', () => {
     expect(percentile([], 50)).toBeNaN()
   })
 
-  it('draws a histogram with 40 bins and the p50/p99 markers', () => {
+  it('draws a histogram with 40 bins, a count axis and the p50/p90/p99 markers', () => {
     const latencies = Array.from({ length: 1000 }, (_, i) => 1 + (i % 100) * 0.5)
     const svg = latencyHistogramSvg('raft <3 nodes>', result(latencies))
     expect(svg.startsWith('<svg')).toBe(true)
-    expect(svg.match(/<rect /g)).toHaveLength(40)
+    expect(svg.match(/<rect x=/g)).toHaveLength(40) // plus one background rect
+    expect(svg).toMatch(/p90 \d+\.\d ms/)
+    expect(svg).toContain('>requests</text>')
     expect(svg).toMatch(/p50 25\.5 ms/)
     expect(svg).toMatch(/p99 50\.0 ms/)
     expect(svg).toContain('raft &lt;3 nodes&gt;')
