@@ -48,6 +48,13 @@ export interface StateMachine {
 export interface Signer {
   readonly publicKey: Uint8Array
   sign(message: Uint8Array): Uint8Array
+  /**
+   * Optional: the 32-byte symmetric key this node shares with the member
+   * whose public key is `peerPublicKey` (both sides derive the same key; no
+   * third member can). For MAC authenticators (PBFT's `requestAuthentication:
+   * 'mac'`). Throws ConfigError for a key it cannot use.
+   */
+  sharedKey?(peerPublicKey: Uint8Array): Uint8Array
 }
 
 /** Verifies signatures of members' keys. Implementations may cache. */

@@ -9,6 +9,7 @@ import {
 } from './ed25519-backends.js'
 import { sha256 } from './hash.js'
 import type { KeyPair } from './keys.js'
+import { sharedMacKey } from './mac-key.js'
 
 export interface SignerOptions {
   /** Default 'auto': node:crypto when it has ed25519, else noble. Signatures are identical either way. */
@@ -18,6 +19,8 @@ export interface SignerOptions {
 /** A Signer that also says which backend it runs on. */
 export interface Ed25519Signer extends Signer {
   readonly backend: Ed25519BackendName
+  /** The pairwise MAC key shared with the member holding `peerPublicKey` (`sharedMacKey`; x25519 + HKDF). */
+  sharedKey(peerPublicKey: Uint8Array): Uint8Array
 }
 
 /**
@@ -33,7 +36,8 @@ export function createSigner(key: Uint8Array | KeyPair, options: SignerOptions =
   if (!(key instanceof Uint8Array) && !bytesEqual(publicKey, key.publicKey))
     throw new ConfigError('does not belong to secretKey', 'publicKey')
   const sign = backend.signerFor(secretKey)
-  return { backend: backend.name, publicKey, sign }
+  const sharedKey = (peerPublicKey: Uint8Array) => sharedMacKey(secretKey, peerPublicKey)
+  return { backend: backend.name, publicKey, sign, sharedKey }
 }
 
 export interface VerifierOptions {

@@ -1,6 +1,6 @@
 import { ConfigError, utf8 } from '@synod/core'
 import { describe, expect, it } from 'vitest'
-import { hmacSha256, keyPairFromSecret, sharedMacKey } from '../src/index.js'
+import { createSigner, hmacSha256, keyPairFromSecret, sharedMacKey } from '../src/index.js'
 
 const alice = keyPairFromSecret(new Uint8Array(32).fill(0xa1))
 const bob = keyPairFromSecret(new Uint8Array(32).fill(0xb0))
@@ -43,5 +43,21 @@ describe('sharedMacKey', () => {
     const identity = new Uint8Array(32)
     identity[0] = 1
     expect(() => sharedMacKey(alice.secretKey, identity)).toThrow(ConfigError)
+  })
+})
+
+describe('Signer.sharedKey', () => {
+  it('is sharedMacKey for the signer\'s own seed, on both backends, and symmetric between two signers', () => {
+    for (const backend of ['noble', 'node'] as const) {
+      const a = createSigner(alice, { backend })
+      const b = createSigner(bob, { backend })
+      expect(a.sharedKey(bob.publicKey)).toEqual(sharedMacKey(alice.secretKey, bob.publicKey))
+      expect(a.sharedKey(bob.publicKey)).toEqual(b.sharedKey(alice.publicKey))
+      expect(a.sharedKey(carol.publicKey)).not.toEqual(a.sharedKey(bob.publicKey))
+    }
+  })
+
+  it('throws ConfigError for an unusable peer key', () => {
+    expect(() => createSigner(alice).sharedKey(new Uint8Array(31))).toThrow(ConfigError)
   })
 })

@@ -21,6 +21,8 @@ const DIGEST_BYTES = 32
 const MAX_ID = 256
 /** Upper bound on list lengths inside one message (bundles, requests, certificate entries). */
 const MAX_ITEMS = 1 << 16
+/** Tags in one authenticator: one per voter. */
+const MAX_AUTHENTICATOR = 1024
 
 export type Signature = Uint8Array
 export type Digest = Uint8Array
@@ -40,11 +42,18 @@ export interface Bundle {
   readonly proxy: NodeId
   readonly ts: number
   readonly ops: readonly Uint8Array[]
-  /** Canonical bytes of {p, t, r}: what the proxy signed. */
+  /** Canonical bytes of {p, t, r}: what the proxy authenticated. */
   readonly body: Uint8Array
-  readonly sig: Signature
   /** sha256(body). */
   readonly digest: Digest
+  /** 'signature' mode: the proxy's ed25519 signature on `statement('request', digest)`. */
+  readonly sig?: Signature
+  /**
+   * 'mac' mode: the authenticator, one HMAC-SHA256 tag per voter in membership
+   * order, each over `statement('request', digest)` under the key the proxy
+   * shares with that voter. Exactly one of `sig` and `tags` is present.
+   */
+  readonly tags?: readonly Uint8Array[]
 }
 
 export interface PrePrepare {
@@ -182,7 +191,7 @@ export function encodeBundleBody(proxy: NodeId, ts: number, ops: readonly Uint8A
 }
 
 function bundleWire(b: Bundle): unknown {
-  return { b: b.body, g: b.sig }
+  return b.tags !== undefined ? { b: b.body, a: b.tags } : { b: b.body, g: b.sig }
 }
 
 function votesWire(votes: readonly Vote[]): unknown {
@@ -291,9 +300,11 @@ const expectDigest = (value: unknown, what: string) => {
 
 export function decodeBundle(value: unknown): Bundle {
   const env = expectRecord(value, 'bundle')
-  expectOnlyKeys(env, ['b', 'g'], 'bundle')
+  expectOnlyKeys(env, ['b', 'g', 'a'], 'bundle')
   const body = expectBytes(env['b'], 'bundle body')
-  const sig = expectSig(env['g'], 'bundle signature')
+  if ((env['g'] === undefined) === (env['a'] === undefined)) throw new InvalidMessageError('a bundle carries either a signature or an authenticator')
+  const sig = env['g'] === undefined ? undefined : expectSig(env['g'], 'bundle signature')
+  const tags = env['a'] === undefined ? undefined : expectArray(env['a'], 'bundle authenticator', MAX_AUTHENTICATOR).map((t, i) => expectDigest(t, `authenticator tag ${i}`))
   const fields = expectRecord(decodeCanonical(body), 'bundle body')
   expectOnlyKeys(fields, ['p', 't', 'r'], 'bundle body')
   const proxy = expectString(fields['p'], 'bundle proxy', MAX_ID)
@@ -301,7 +312,7 @@ export function decodeBundle(value: unknown): Bundle {
   if (ts === 0) throw new InvalidMessageError('bundle timestamp must be positive')
   const ops = expectArray(fields['r'], 'bundle requests', MAX_ITEMS).map((op, i) => expectBytes(op, `request ${i}`))
   if (ops.length === 0) throw new InvalidMessageError('bundle has no requests')
-  return { proxy, ts, ops, body, sig, digest: sha256(body) }
+  return { proxy, ts, ops, body, digest: sha256(body), ...(sig === undefined ? { tags: tags! } : { sig }) }
 }
 
 function decodeVotes(value: unknown, what: string): Vote[] {

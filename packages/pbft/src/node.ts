@@ -22,7 +22,7 @@ import {
   type TimerId,
   type Verifier,
 } from '@synod/core'
-import { sha256 } from './digest.js'
+import { hmacSha256, sha256 } from './digest.js'
 import { merklePath, merkleTree, resultLeaf, treeRoot } from './merkle.js'
 import {
   batchDigest,
@@ -138,9 +138,15 @@ export class PbftNode implements ProtocolNode {
   private readonly voters: readonly Member[]
   private readonly keys = new Map<NodeId, Uint8Array>()
   private readonly n: number
+  /** Our position in the membership: our entry of a MAC authenticator. */
+  private readonly selfIndex: number
   private readonly f: number
   private readonly quorum: number
   private readonly counters = new Map<string, number>()
+  /** Request bundles carry MAC authenticators instead of signatures. */
+  private readonly mac: boolean
+  /** Pairwise HMAC keys, derived once per peer (x25519 + HKDF in the signer). */
+  private readonly macKeys = new Map<NodeId, Uint8Array>()
 
   // view state
   private view = 0
@@ -203,9 +209,16 @@ export class PbftNode implements ProtocolNode {
     this.voters = ctx.membership.voters
     for (const m of this.voters) this.keys.set(m.id, m.publicKey)
     if (!this.keys.has(this.self)) throw new ConfigError(`${this.self} is not a voter of the membership`, 'membership')
+    this.selfIndex = this.voters.findIndex((m) => m.id === this.self)
     this.n = this.voters.length
     this.f = byzantineFaults(this.n)
     this.quorum = byzantineQuorum(this.n)
+    this.mac = this.options.requestAuthentication === 'mac'
+    if (this.mac && typeof this.signer.sharedKey !== 'function')
+      throw new ConfigError(
+        "requestAuthentication 'mac' needs a signer with sharedKey() (pairwise MAC keys; @synod/crypto's createSigner has it)",
+        'requestAuthentication',
+      )
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -275,6 +288,7 @@ export class PbftNode implements ProtocolNode {
         logSlots: this.slots.size,
         nextSeq: this.nextSeq,
         queuedRequests: this.queuedRequests.length,
+        requestAuthentication: this.options.requestAuthentication,
         drops: Object.fromEntries(this.counters),
       },
     }
@@ -302,8 +316,11 @@ export class PbftNode implements ProtocolNode {
       taken.map((r) => r.command),
     )
     const digest = sha256(body)
-    const sig = this.signer.sign(statement('request', digest))
-    const bundle: Bundle = { proxy: this.self, ts: this.proxyTs, ops: taken.map((r) => r.command), body, sig, digest }
+    const ops = taken.map((r) => r.command)
+    const signed = statement('request', digest)
+    const bundle: Bundle = this.mac
+      ? { proxy: this.self, ts: this.proxyTs, ops, body, digest, tags: this.voters.map((m) => hmacSha256(this.macKey(m.id), signed)) }
+      : { proxy: this.self, ts: this.proxyTs, ops, body, digest, sig: this.signer.sign(signed) }
     this.verifiedBundles.add(toHex(digest))
     this.outstanding = { bundle, clients: taken.map((r) => r.client) }
     this.routeBundle(bundle)
@@ -388,7 +405,9 @@ export class PbftNode implements ProtocolNode {
   // ---------------------------------------------------------------- requests
 
   private onRequest(from: NodeId, bundle: Bundle): void {
-    if (!this.checkBundle(bundle)) return
+    const verdict = this.checkBundle(bundle)
+    if (verdict === 'unauthenticated') return this.drop('request-bad-mac')
+    if (verdict !== 'ok') return
     if (bundle.ts <= (this.lastTs.get(bundle.proxy) ?? 0)) return this.drop('stale-request')
     if (this.isPrimary() && this.active) {
       this.enqueueForOrdering(bundle)
@@ -402,22 +421,54 @@ export class PbftNode implements ProtocolNode {
     this.armRequestTimer()
   }
 
-  /** A bundle is valid when its proxy is a voter and signed it; verified once per digest. */
-  private checkBundle(bundle: Bundle): boolean {
+  /**
+   * 'ok' when the bundle's proxy is a voter and authenticated it to this
+   * replica: a valid signature ('signature' mode) or a valid tag in this
+   * replica's entry of the authenticator ('mac' mode; the other entries are
+   * for the other replicas and cannot be checked here). 'unauthenticated'
+   * when only our MAC tag is wrong (a byzantine proxy or primary may send a
+   * partially valid authenticator), 'invalid' for anything else. Remembered
+   * per digest: the tag over a digest is fixed, so one valid copy proves the
+   * proxy sent that body to us.
+   */
+  private checkBundle(bundle: Bundle): 'ok' | 'unauthenticated' | 'invalid' {
     const key = toHex(bundle.digest)
-    if (this.verifiedBundles.has(key)) return true
+    if (this.verifiedBundles.has(key)) return 'ok'
     const publicKey = this.keys.get(bundle.proxy)
     if (publicKey === undefined) {
       this.drop('request-non-voter')
-      return false
+      return 'invalid'
     }
-    if (!this.verifier.verify(publicKey, statement('request', bundle.digest), bundle.sig)) {
-      this.drop('request-bad-signature')
-      return false
+    if (this.mac) {
+      if (bundle.tags === undefined || bundle.tags.length !== this.n) {
+        this.drop('request-wrong-authentication')
+        return 'invalid'
+      }
+      const expected = hmacSha256(this.macKey(bundle.proxy), statement('request', bundle.digest))
+      if (!bytesEqual(expected, bundle.tags[this.selfIndex]!)) return 'unauthenticated'
+    } else {
+      if (bundle.sig === undefined) {
+        this.drop('request-wrong-authentication')
+        return 'invalid'
+      }
+      if (!this.verifier.verify(publicKey, statement('request', bundle.digest), bundle.sig)) {
+        this.drop('request-bad-signature')
+        return 'invalid'
+      }
     }
     if (this.verifiedBundles.size >= MAX_VERIFIED_CACHE) this.verifiedBundles.clear()
     this.verifiedBundles.add(key)
-    return true
+    return 'ok'
+  }
+
+  /** The HMAC key shared with `peer`, derived on first use. */
+  private macKey(peer: NodeId): Uint8Array {
+    let key = this.macKeys.get(peer)
+    if (key === undefined) {
+      key = this.signer.sharedKey!(this.keys.get(peer)!)
+      this.macKeys.set(peer, key)
+    }
+    return key
   }
 
   private enqueueForOrdering(bundle: Bundle): void {
@@ -471,8 +522,22 @@ export class PbftNode implements ProtocolNode {
       return
     }
     if (!this.verifyFrom(from, statement('pre-prepare', pp.view, pp.seq, pp.digest), pp.sig)) return this.drop('bad-signature')
-    for (const bundle of pp.bundles) if (!this.checkBundle(bundle)) return this.drop('pre-prepare-bad-request')
+    let authenticated = true
+    for (const bundle of pp.bundles) {
+      const verdict = this.checkBundle(bundle)
+      if (verdict === 'invalid') return this.drop('pre-prepare-bad-request')
+      if (verdict === 'unauthenticated') authenticated = false
+    }
     this.acceptPrePrepare(pp, bytes)
+    if (!authenticated) {
+      // 'mac' mode, our tag is wrong for some bundle: we must not vouch for the batch with our own
+      // prepare. We log the pre-prepare and follow the others: 2f prepares from other backups (with
+      // the primary's pre-prepare) prove that at least f+1 correct replicas authenticated every
+      // bundle (docs/adr/0003), and then we commit and execute like everyone else.
+      this.drop('pre-prepare-unauthenticated-request')
+      this.advance(pp.seq)
+      return
+    }
     const sig = this.signer.sign(statement('prepare', pp.view, pp.seq, pp.digest))
     this.slot(pp.seq).prepares.set(this.self, { view: pp.view, digest: pp.digest, sig, verified: true })
     this.broadcast(encodePhaseVote('p', pp.view, pp.seq, pp.digest, sig))
@@ -579,7 +644,10 @@ export class PbftNode implements ProtocolNode {
       this.lastTs.set(bundle.proxy, bundle.ts)
       const pending = this.pendingBundles.get(bundle.proxy)
       if (pending !== undefined && pending.ts <= bundle.ts) this.pendingBundles.delete(bundle.proxy)
-      const mine = bundle.proxy === this.self && this.outstanding?.bundle.ts === bundle.ts ? this.outstanding : undefined
+      // Our clients' answers come only from our own bundle (the same digest), never from another body under our timestamp.
+      const outstanding = this.outstanding
+      const mine =
+        bundle.proxy === this.self && outstanding?.bundle.ts === bundle.ts && bytesEqual(outstanding.bundle.digest, bundle.digest) ? outstanding : undefined
       proxies.add(bundle.proxy)
       bundle.ops.forEach((command, j) => {
         const index = ++this.lastIndex

@@ -1,6 +1,15 @@
 import { ConfigError } from '@synod/core'
 
+/** How a proxy replica authenticates the request bundles it sends (see docs/adr/0003). */
+export type RequestAuthentication = 'signature' | 'mac'
+
 export interface PbftOptions {
+  /**
+   * 'signature' (default): the proxy signs each bundle with ed25519, every replica can check it.
+   * 'mac': the bundle carries an authenticator, one HMAC-SHA256 tag per replica under the key the
+   * proxy shares with it (needs `Signer.sharedKey`); each replica checks only its own tag.
+   */
+  readonly requestAuthentication: RequestAuthentication
   /** A checkpoint every this many sequence numbers (K). Default 64. */
   readonly checkpointInterval: number
   /** Log window L between the low and high watermarks; a multiple of the checkpoint interval. Default 2K. */
@@ -24,6 +33,7 @@ export interface PbftOptions {
 }
 
 export const defaultPbftOptions: PbftOptions = {
+  requestAuthentication: 'signature',
   checkpointInterval: 64,
   logWindow: 128,
   maxInFlight: 4,
@@ -40,7 +50,9 @@ export function resolveOptions(partial: Partial<PbftOptions> | undefined): PbftO
   const k = partial?.checkpointInterval ?? defaultPbftOptions.checkpointInterval
   const options: PbftOptions = { ...defaultPbftOptions, logWindow: 2 * k, ...partial }
   for (const [field, value] of Object.entries(options)) {
-    if (!Number.isSafeInteger(value) || (value as number) <= 0) throw new ConfigError('must be a positive integer', field)
+    if (field === 'requestAuthentication') {
+      if (value !== 'signature' && value !== 'mac') throw new ConfigError("must be 'signature' or 'mac'", field)
+    } else if (!Number.isSafeInteger(value) || (value as number) <= 0) throw new ConfigError('must be a positive integer', field)
   }
   if (options.logWindow % options.checkpointInterval !== 0 || options.logWindow < 2 * options.checkpointInterval)
     throw new ConfigError('must be a multiple of checkpointInterval and at least twice it', 'logWindow')

@@ -112,4 +112,19 @@ describe('pbft under byzantine replicas (f = 1 of 4)', () => {
     expect(['A', 'B']).toContain(values[0])
     expect(c.status('r1').term).toBe(0) // no spurious view change
   })
+
+  it("a proxy never answers its clients with another body executed under its own timestamp (a twin's bundle)", async () => {
+    const c = new TestCluster({ n: 4 })
+    const forge = new Forger(c)
+    await c.start()
+    // Someone holding r3's key (a twin) gets a different bundle with r3's next timestamp ordered first.
+    forge.inject('r3', 'r0', forge.request(forge.bundle('r3', 1, ['set p twin'])))
+    const [answer] = await c.settle([c.propose('r3', 'set p mine')])
+    await c.runUntil(() => c.ids.every((id) => c.committedCount(id) === 1), 2000)
+    for (const id of c.ids) expect(new TextDecoder().decode(c.node(id).replica!.readLocal(utf8('p')).result)).toBe('twin')
+    // Its client's command never ran: the outcome is reported unknown, not the twin's result.
+    expect(answer).toBeInstanceOf(Error)
+    const next = await c.settle([c.propose('r3', 'set q after')])
+    expect(next.every(isResult)).toBe(true)
+  })
 })

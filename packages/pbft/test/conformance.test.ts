@@ -40,3 +40,8 @@ const crashF2 = process.env['SYNOD_PBFT_N7_ALL'] === undefined ? crashScenarios.
 describe('n = 7 (f = 2)', () => {
   describeConformance({ factory: pbft, nodes: 7, protocolOptions: timing, scenarios: [...crashF2, ...byzantineF2], ...seeds, timeoutMs: 60_000 })
 })
+
+// MAC authenticators on request bundles (replica messages stay signed), n = 4.
+describe("requestAuthentication: 'mac'", () => {
+  describeConformance({ factory: pbft, nodes: 4, protocolOptions: { ...timing, requestAuthentication: 'mac' }, ...seeds })
+})

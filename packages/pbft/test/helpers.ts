@@ -13,7 +13,7 @@ import {
   type StateMachine,
   type Verifier,
 } from '@synod/core'
-import { createSigner, createVerifier, keyPairFromSecret, sha256 } from '@synod/crypto'
+import { createSigner, createVerifier, hmacSha256, keyPairFromSecret, sha256 } from '@synod/crypto'
 import { memoryStorage } from '@synod/storage'
 import { Simulation, type LinkFaults, type SimulatedNode } from '@synod/transport-memory'
 import { pbft, type PbftOptions } from '../src/index.js'
@@ -182,6 +182,20 @@ export class Forger {
     const digest = sha256(body)
     const sig = this.c.keys.get(proxy)!.signer.sign(statement('request', digest))
     return { proxy, ts, ops: ops.map(utf8), body, sig, digest }
+  }
+
+  /** A 'mac' mode bundle whose authenticator is valid only for the replicas `validFor` accepts (all by default). */
+  macBundle(proxy: NodeId, ts: number, ops: readonly string[], validFor: (replica: NodeId) => boolean = () => true): Bundle {
+    const body = encodeBundleBody(proxy, ts, ops.map(utf8))
+    const digest = sha256(body)
+    const signed = statement('request', digest)
+    const proxyKeys = this.c.keys.get(proxy)!
+    const tags = this.c.membership.voters.map((m) => {
+      const tag = hmacSha256(proxyKeys.signer.sharedKey!(m.publicKey), signed)
+      if (!validFor(m.id)) tag[0]! ^= 0x01
+      return tag
+    })
+    return { proxy, ts, ops: ops.map(utf8), body, digest, tags }
   }
 
   prePrepare(primary: NodeId, view: number, seq: number, bundles: readonly Bundle[]): Uint8Array {
