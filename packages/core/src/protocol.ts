@@ -106,6 +106,14 @@ export interface ProtocolNode {
    * without it make the Replica answer UnsupportedError.
    */
   reconfigure?(change: MembershipChange, client: ClientRef): void
+  /**
+   * Optional: hand leadership to `target` (or, when undefined, to the voter
+   * the protocol finds most up to date). Answer `client` with
+   * `ctx.respond(client, { index: 0, result: empty })` once another node
+   * leads, or reject it (NotLeaderError on a non-leader, TimeoutError when
+   * the transfer was given up, ConfigError for a target that cannot lead).
+   */
+  transferLeadership?(target: NodeId | undefined, client: ClientRef): void
   status(): NodeStatus
   stop(): void
   /**

@@ -10,7 +10,7 @@ import {
   TimeoutError,
   UnsupportedError,
 } from './errors.js'
-import { isMember, MAX_MEMBER_META_BYTES, type Membership, type MembershipChange, type NodeId } from './membership.js'
+import { changedMembers, isMember, MAX_MEMBER_META_BYTES, type Membership, type MembershipChange, type NodeId } from './membership.js'
 import {
   CONTRACT_VERSION,
   type ClientRef,
@@ -67,6 +67,7 @@ type Input =
   | { readonly kind: 'propose'; readonly command: Uint8Array; readonly client: ClientRef }
   | { readonly kind: 'read'; readonly request: Uint8Array; readonly client: ClientRef }
   | { readonly kind: 'reconfigure'; readonly change: MembershipChange; readonly client: ClientRef }
+  | { readonly kind: 'transfer'; readonly target: NodeId | undefined; readonly client: ClientRef }
 
 interface Reply {
   readonly client: PendingClient
@@ -167,9 +168,22 @@ export class Replica<Options = unknown> {
   reconfigure(change: MembershipChange): Promise<CommandResult> {
     if (this.protocol !== undefined && this.protocol.reconfigure === undefined)
       return Promise.reject(new UnsupportedError(`membership change in protocol '${this.options.factory.name}'`))
-    if (change.type !== 'remove' && (change.member.meta?.byteLength ?? 0) > MAX_MEMBER_META_BYTES)
+    if (changedMembers(change).some((m) => (m.meta?.byteLength ?? 0) > MAX_MEMBER_META_BYTES))
       return Promise.reject(new ConfigError(`member meta is over ${MAX_MEMBER_META_BYTES} bytes`, 'meta'))
     return this.request((client) => ({ kind: 'reconfigure', change, client }))
+  }
+
+  /**
+   * Hand leadership to `target` (default: the voter the protocol finds most
+   * up to date), e.g. before stopping or removing the leader. Resolves once
+   * another node leads; rejects with UnsupportedError when the protocol has
+   * no leader transfer, NotLeaderError on a node that does not lead,
+   * TimeoutError when the protocol gave the transfer up.
+   */
+  async transferLeadership(target?: NodeId): Promise<void> {
+    if (this.protocol !== undefined && this.protocol.transferLeadership === undefined)
+      throw new UnsupportedError(`leadership transfer in protocol '${this.options.factory.name}'`)
+    await this.request((client) => ({ kind: 'transfer', target, client }))
   }
 
   /** The membership this replica currently follows (the last 'membership' event, else the initial one). */
@@ -357,6 +371,15 @@ export class Replica<Options = unknown> {
         this.counters.add('reconfigurations')
         try {
           protocol.reconfigure!(input.change, input.client)
+        } catch (error) {
+          this.rejectClient(input.client, error instanceof SynodError ? error : new ProposalDroppedError(String(error)))
+          if (!(error instanceof SynodError)) this.protocolError(error)
+        }
+        return
+      case 'transfer':
+        this.counters.add('transfers')
+        try {
+          protocol.transferLeadership!(input.target, input.client)
         } catch (error) {
           this.rejectClient(input.client, error instanceof SynodError ? error : new ProposalDroppedError(String(error)))
           if (!(error instanceof SynodError)) this.protocolError(error)

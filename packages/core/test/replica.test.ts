@@ -53,6 +53,7 @@ class ToyNode implements ProtocolNode {
   timerFired = 0
   read?: (request: Uint8Array, client: ClientRef) => void
   reconfigure?: (change: MembershipChange, client: ClientRef) => void
+  transferLeadership?: (target: string | undefined, client: ClientRef) => void
   constructor(
     readonly ctx: ProtocolContext,
     readonly options: ToyOptions,
@@ -407,5 +408,32 @@ describe('Replica: membership changes', () => {
     const member = { id: 'n4', publicKey: new Uint8Array(0) }
     await expect(replica.reconfigure({ type: 'add-voter', member })).rejects.toMatchObject({ leaderHint: 'n2' })
     await expect(replica.reconfigure({ type: 'add-voter', member: { ...member, meta: new Uint8Array(4097) } })).rejects.toBeInstanceOf(ConfigError)
+  })
+})
+
+describe('Replica: leadership transfer', () => {
+  it('answers UnsupportedError when the protocol has no leader transfer', async () => {
+    const { replica, storage } = setup()
+    storage.autoSync = true
+    await replica.start()
+    await expect(replica.transferLeadership('n2')).rejects.toBeInstanceOf(UnsupportedError)
+  })
+
+  it('hands the target to the protocol and resolves when it answers; protocol errors reject', async () => {
+    const { replica, storage, hooks } = setup({ withReconfigure: true })
+    storage.autoSync = true
+    await replica.start()
+    const node = hooks.nodes[0]!
+    const seen: Array<string | undefined> = []
+    node.transferLeadership = (target, client) => {
+      if (target === 'nobody') throw new ConfigError('not a voter', 'target')
+      seen.push(target)
+      node.ctx.respond(client, { index: 0, result: new Uint8Array(0) })
+    }
+    await replica.transferLeadership('n2')
+    await replica.transferLeadership()
+    expect(seen).toEqual(['n2', undefined])
+    await expect(replica.transferLeadership('nobody')).rejects.toBeInstanceOf(ConfigError)
+    expect(replica.counters.get('transfers')).toBe(3)
   })
 })
