@@ -14,7 +14,9 @@ import {
   systemClock,
   systemRandom,
   SynodError,
+  TimeoutError,
   toHex,
+  UnsupportedError,
   type CommandResult,
 } from '@synod/core'
 import { createSigner, createVerifier } from '@synod/crypto'
@@ -139,6 +141,12 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
       log.info('stopping: no new requests, finishing in-flight ones, syncing storage')
       service.closing = true
       await closeServer(server)
+      // A leader that leaves gracefully hands over first, so the others need not wait an election timeout.
+      const handedOver = await service.handOverLeadership().catch((error: unknown) => {
+        log.warn({ err: error }, 'leadership transfer before stopping failed')
+        return false
+      })
+      if (handedOver) log.info({ leader: replica.status().leader }, 'handed leadership over before stopping')
       await replica.stop()
       await storage.close()
       log.info('stopped')
@@ -269,13 +277,38 @@ class ReplicatedKv implements KvService {
   }
 
   async removeMember(id: string, forwarded: boolean): Promise<Record<string, unknown>> {
-    const forward = this.forwardMembership(forwarded)
+    let forward = this.forwardMembership(forwarded)
     if (forward !== undefined) return forward.removeMember(id)
+    if (id === this.replica.self) {
+      // Removing the leader: hand leadership over first (as etcd does), so the
+      // cluster does not wait an election timeout; the new leader removes us.
+      if (await this.handOverLeadership()) {
+        forward = this.forwardMembership(false)
+        if (forward !== undefined) return forward.removeMember(id)
+      }
+    }
     const current = this.replica.membership()
     if (![...current.voters, ...current.learners].some((m) => m.id === id))
       throw new HttpError(404, 'NOT_A_MEMBER', `${id} is not a member of the cluster`)
     const index = await this.reconfigure({ type: 'remove', id })
     return { index, changed: true, ...this.members() }
+  }
+
+  /**
+   * If this node leads, try to hand leadership to the most up-to-date voter.
+   * True when another node now leads; false when the protocol cannot
+   * transfer, this node does not lead, or the transfer was given up.
+   */
+  async handOverLeadership(): Promise<boolean> {
+    if (this.replica.status().leader !== this.replica.self) return false
+    try {
+      await this.replica.transferLeadership()
+    } catch (error) {
+      if (error instanceof UnsupportedError || error instanceof TimeoutError || error instanceof NotLeaderError) return false
+      if (error instanceof ConfigError) return false // e.g. no other voter to take over
+      throw error
+    }
+    return this.replica.status().leader !== this.replica.self
   }
 
   private async reconfigure(change: MembershipChange): Promise<number> {
