@@ -34,6 +34,8 @@ export {
   allMemberIds,
   byzantineFaults,
   byzantineQuorum,
+  changedMembers,
+  isJoint,
   isMember,
   majority,
   MAX_MEMBER_META_BYTES,
@@ -41,7 +43,7 @@ export {
   membershipOf,
   voterIds,
 } from './membership.js'
-export type { Member, Membership, MembershipChange, NodeId } from './membership.js'
+export type { JointMembershipChange, Member, Membership, MembershipChange, NodeId, SingleMembershipChange } from './membership.js'
 export { CONTRACT_VERSION } from './protocol.js'
 export type {
   ClientRef,

@@ -17,23 +17,47 @@ export interface Member {
 export const MAX_MEMBER_META_BYTES = 4096
 
 /**
- * A single-server membership change (Raft dissertation §4.1), requested with
- * `Replica.reconfigure`. Adding a member that is a learner as a voter
- * promotes it; `remove` drops a voter or a learner.
+ * A single-server membership change (Raft dissertation §4.1). Adding a
+ * member that is a learner as a voter promotes it; `remove` drops a voter or
+ * a learner.
  */
-export type MembershipChange =
+export type SingleMembershipChange =
   | { readonly type: 'add-voter'; readonly member: Member }
   | { readonly type: 'add-learner'; readonly member: Member }
   | { readonly type: 'remove'; readonly id: NodeId }
 
 /**
+ * Several single changes made together by joint consensus (Raft paper §6,
+ * dissertation §4.3): the changes are applied in order to the current
+ * configuration to give the new one, and the cluster passes through a joint
+ * configuration (see {@link Membership.outgoing}) in which every decision
+ * needs a majority of both the old and the new voters.
+ */
+export interface JointMembershipChange {
+  readonly type: 'joint'
+  readonly changes: readonly SingleMembershipChange[]
+}
+
+/**
+ * A membership change, requested with `Replica.reconfigure`: a single-server
+ * change, or several at once by joint consensus (protocols that do not
+ * implement joint consensus refuse `joint` with a ConfigError).
+ */
+export type MembershipChange = SingleMembershipChange | JointMembershipChange
+
+/**
  * A configuration of the cluster. Only `voters` count towards quorums;
  * `learners` receive the log but never vote. `epoch` grows with every change.
+ *
+ * While a joint configuration is in force (joint consensus), `outgoing` holds
+ * the previous voters: decisions then need a majority of `voters` AND a
+ * majority of `outgoing`. It is absent otherwise.
  */
 export interface Membership {
   readonly epoch: number
   readonly voters: readonly Member[]
   readonly learners: readonly Member[]
+  readonly outgoing?: readonly Member[]
 }
 
 export function membership(voters: readonly Member[], learners: readonly Member[] = [], epoch = 0): Membership {
@@ -54,12 +78,27 @@ export function voterIds(m: Membership): NodeId[] {
   return m.voters.map((v) => v.id)
 }
 
+/** Every member: voters, learners and, while joint, the outgoing voters (each id once). */
 export function allMemberIds(m: Membership): NodeId[] {
-  return [...m.voters, ...m.learners].map((v) => v.id)
+  const ids = [...m.voters, ...m.learners].map((v) => v.id)
+  for (const o of m.outgoing ?? []) if (!ids.includes(o.id)) ids.push(o.id)
+  return ids
 }
 
+/** A voter, a learner, or (while joint) an outgoing voter. */
 export function isMember(m: Membership, id: NodeId): boolean {
-  return m.voters.some((v) => v.id === id) || m.learners.some((v) => v.id === id)
+  return m.voters.some((v) => v.id === id) || m.learners.some((v) => v.id === id) || (m.outgoing?.some((v) => v.id === id) ?? false)
+}
+
+/** Whether a joint configuration is in force (`outgoing` is present). */
+export function isJoint(m: Membership): boolean {
+  return m.outgoing !== undefined
+}
+
+/** The members a change adds or promotes (to check their meta, for example). */
+export function changedMembers(change: MembershipChange): Member[] {
+  if (change.type === 'joint') return change.changes.flatMap((c) => changedMembers(c))
+  return change.type === 'remove' ? [] : [change.member]
 }
 
 /** Majority quorum for crash-fault protocols: ⌊n/2⌋+1. */

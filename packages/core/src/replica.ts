@@ -10,7 +10,7 @@ import {
   TimeoutError,
   UnsupportedError,
 } from './errors.js'
-import { isMember, MAX_MEMBER_META_BYTES, type Membership, type MembershipChange, type NodeId } from './membership.js'
+import { changedMembers, isMember, MAX_MEMBER_META_BYTES, type Membership, type MembershipChange, type NodeId } from './membership.js'
 import {
   CONTRACT_VERSION,
   type ClientRef,
@@ -168,7 +168,7 @@ export class Replica<Options = unknown> {
   reconfigure(change: MembershipChange): Promise<CommandResult> {
     if (this.protocol !== undefined && this.protocol.reconfigure === undefined)
       return Promise.reject(new UnsupportedError(`membership change in protocol '${this.options.factory.name}'`))
-    if (change.type !== 'remove' && (change.member.meta?.byteLength ?? 0) > MAX_MEMBER_META_BYTES)
+    if (changedMembers(change).some((m) => (m.meta?.byteLength ?? 0) > MAX_MEMBER_META_BYTES))
       return Promise.reject(new ConfigError(`member meta is over ${MAX_MEMBER_META_BYTES} bytes`, 'meta'))
     return this.request((client) => ({ kind: 'reconfigure', change, client }))
   }

@@ -65,18 +65,33 @@ export function validateEntryData(data: Uint8Array): void {
 }
 
 // ---- Membership: config entries and snapshot meta ----
+//
+// epoch u64, voters (u32 count, then id / key / meta as u16-prefixed bytes
+// each), learners (the same). A joint configuration (joint consensus) adds a
+// third list, the outgoing voters, which must not be empty. A configuration
+// that is not joint therefore encodes exactly as before joint consensus
+// existed, so logs and snapshots written earlier still decode; a joint one is
+// refused by an older decoder (trailing bytes) rather than misread.
 
 const MAX_MEMBERS = 1024
 
+type EncodedMember = { id: Uint8Array; key: Uint8Array; meta: Uint8Array }
+
 export function encodeMembership(membership: Membership): Uint8Array {
-  const encode = (members: readonly Member[]) => members.map((m) => ({ id: utf8(m.id), key: m.publicKey, meta: m.meta ?? EMPTY }))
-  const voters = encode(membership.voters)
-  const learners = encode(membership.learners)
-  let size = UINT_BYTES + 4 + 4
-  for (const m of [...voters, ...learners]) size += 2 + m.id.byteLength + 2 + m.key.byteLength + 2 + m.meta.byteLength
+  const encode = (members: readonly Member[]): EncodedMember[] => members.map((m) => ({ id: utf8(m.id), key: m.publicKey, meta: m.meta ?? EMPTY }))
+  const lists = [encode(membership.voters), encode(membership.learners)]
+  if (membership.outgoing !== undefined) {
+    if (membership.outgoing.length === 0) throw new Error('a joint configuration needs outgoing voters')
+    lists.push(encode(membership.outgoing))
+  }
+  let size = UINT_BYTES
+  for (const list of lists) {
+    size += 4
+    for (const m of list) size += 2 + m.id.byteLength + 2 + m.key.byteLength + 2 + m.meta.byteLength
+  }
   const writer = new ByteWriter(size)
   writer.uint(membership.epoch)
-  for (const list of [voters, learners]) {
+  for (const list of lists) {
     writer.u32(list.length)
     for (const m of list) {
       writer.shortBytes(m.id)
@@ -92,8 +107,7 @@ const EMPTY = new Uint8Array(0)
 export function decodeMembership(bytes: Uint8Array): Membership {
   const reader = new ByteReader(bytes)
   const epoch = reader.uint('membership epoch')
-  const seen = new Set<string>()
-  const readList = (what: string): Member[] => {
+  const readList = (what: string, seen: Set<string>): Member[] => {
     const count = reader.u32(`${what} count`)
     if (count > MAX_MEMBERS) throw new InvalidMessageError(`${what} count ${count} over ${MAX_MEMBERS}`)
     const out: Member[] = []
@@ -109,8 +123,13 @@ export function decodeMembership(bytes: Uint8Array): Membership {
     }
     return out
   }
-  const voters = readList('voters')
-  const learners = readList('learners')
+  const members = new Set<string>()
+  const voters = readList('voters', members)
+  const learners = readList('learners', members)
+  if (reader.remaining === 0) return { epoch, voters, learners }
+  // Joint: the outgoing voters, a list of its own (they may also be incoming voters or learners).
+  const outgoing = readList('outgoing', new Set<string>())
+  if (outgoing.length === 0) throw new InvalidMessageError('joint configuration without outgoing voters')
   reader.end('membership')
-  return { epoch, voters, learners }
+  return { epoch, voters, learners, outgoing }
 }

@@ -1,6 +1,6 @@
 export { raft } from './raft.js'
 export type { RaftFactory } from './raft.js'
-export { applyConfigChange, HARD_STATE_KEY, RaftNode } from './raft-node.js'
+export { applyConfigChange, HARD_STATE_KEY, leaveJoint, RaftNode } from './raft-node.js'
 export type { ConfigChange, RaftRole } from './raft-node.js'
 export { defaultRaftOptions, resolveRaftOptions } from './options.js'
 export type { RaftOptions } from './options.js'

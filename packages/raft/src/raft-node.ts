@@ -8,6 +8,7 @@ import {
   type MembershipChange,
   type Membership,
   type NodeId,
+  type SingleMembershipChange,
   type NodeStatus,
   type ProtocolContext,
   type ProtocolNode,
@@ -47,7 +48,10 @@ import { Progress } from './progress.js'
 
 export type RaftRole = 'follower' | 'pre-candidate' | 'candidate' | 'leader'
 
-/** A single-server membership change (dissertation §4.1): core's MembershipChange. */
+/**
+ * A membership change, core's MembershipChange: a single-server change
+ * (dissertation §4.1) or several at once by joint consensus (`type: 'joint'`, §4.3).
+ */
 export type ConfigChange = MembershipChange
 
 const EMPTY_RESULT = new Uint8Array(0)
@@ -99,7 +103,10 @@ export class RaftNode implements ProtocolNode {
   private commit = 0
   private applied = 0
   private config: Membership
+  /** The voters of the configuration in force (the incoming voters while joint). */
   private voters = new Set<NodeId>()
+  /** While joint (§4.3): the outgoing voters, whose majority every decision needs too. */
+  private outgoing: Set<NodeId> | undefined
   private learners = new Set<NodeId>()
   private stopped = false
   private started = false
@@ -122,6 +129,8 @@ export class RaftNode implements ProtocolNode {
   private transferStart = 0
   /** Log index → the local client whose proposal this node appended there, with the term it was appended in. */
   private readonly proposals = new Map<number, ProposalRef>()
+  /** The client of a joint change whose joint entry is applied: answered when the configuration leaves joint. */
+  private awaitingLeave: ClientRef | undefined
 
   // Reads (§6.4)
   private readRound = 0
@@ -253,18 +262,22 @@ export class RaftNode implements ProtocolNode {
   }
 
   /**
-   * Propose a single-server membership change (dissertation §4.1). Only one
-   * change may be pending: the next is refused until the previous one is
-   * applied. Returns the log index of the config entry; the change takes
-   * effect on every node when that entry is applied (a 'membership' event).
-   * Throws NotLeaderError on a non-leader and ProposalDroppedError or
-   * ConfigError when the change cannot be made now.
+   * Propose a membership change: a single-server change (dissertation §4.1)
+   * or, with `type: 'joint'`, several at once by joint consensus (§4.3). Only
+   * one change may be pending: the next is refused until the previous one is
+   * applied, and while a joint configuration is in force. Returns the log
+   * index of the config entry; the change takes effect on every node when
+   * that entry is applied (a 'membership' event). A joint change appends
+   * C(old,new) (`outgoing` = the old voters); the leader that applies it
+   * appends C(new) by itself. Throws NotLeaderError on a non-leader and
+   * ProposalDroppedError or ConfigError when the change cannot be made now.
    */
   proposeConfigChange(change: ConfigChange): number {
     if (this.role !== 'leader') throw new NotLeaderError(this.leader)
     if (this.transferTarget !== undefined) throw new ProposalDroppedError('leadership transfer in progress')
     if (this.pendingConfigIndex > this.applied)
       throw new ProposalDroppedError(`configuration change at index ${this.pendingConfigIndex} is not applied yet`)
+    if (this.outgoing !== undefined) throw new ProposalDroppedError('a joint configuration is in force; it is left first')
     const next = applyConfigChange(this.config, change)
     const index = this.appendAsLeader(configEntryData(next))
     this.pendingConfigIndex = index
@@ -275,7 +288,11 @@ export class RaftNode implements ProtocolNode {
   /**
    * The ProtocolNode entry for `Replica.reconfigure`: proposes the change and
    * answers `client` when its config entry is committed (or rejects it if the
-   * entry is overwritten by another leader's log).
+   * entry is overwritten by another leader's log). A joint change is answered
+   * when the final configuration C(new) is committed, with the index of that
+   * entry, so that an answered change is a change that is complete; it is
+   * rejected only if the joint entry is overwritten (once C(old,new) is
+   * committed, C(new) always follows, whichever node leads).
    */
   reconfigure(change: MembershipChange, client: ClientRef): void {
     if (this.stopped) return
@@ -411,18 +428,11 @@ export class RaftNode implements ProtocolNode {
     const expecting = (this.role === 'pre-candidate' && m.preVote) || (this.role === 'candidate' && !m.preVote)
     if (!expecting) return
     if (!this.votes.has(from)) this.votes.set(from, m.granted)
-    let granted = 0
-    let rejected = 0
-    for (const id of this.voters) {
-      const v = this.votes.get(id)
-      if (v === true) granted++
-      else if (v === false) rejected++
-    }
-    const quorum = this.quorum()
-    if (granted >= quorum) {
+    const result = this.voteResult()
+    if (result === 'won') {
       if (this.role === 'pre-candidate') this.campaign(false)
       else this.becomeLeader()
-    } else if (rejected >= quorum) {
+    } else if (result === 'lost') {
       this.becomeFollower(this.term, undefined)
     }
   }
@@ -460,12 +470,12 @@ export class RaftNode implements ProtocolNode {
       this.setRole('candidate')
       term = this.term
     }
-    if (this.votes.size >= this.quorum() && this.voters.has(this.self)) {
+    if (this.voteResult() === 'won') {
       if (this.role === 'pre-candidate') this.campaign(transfer, false)
       else this.becomeLeader()
       return
     }
-    for (const id of this.voters) {
+    for (const id of this.allVoters()) {
       if (id === this.self) continue
       this.send(id, { type: MessageType.Vote, term, lastIndex, lastTerm, preVote: this.role === 'pre-candidate', transfer })
     }
@@ -495,8 +505,8 @@ export class RaftNode implements ProtocolNode {
     const now = this.ctx.now()
     const next = storage.lastIndex() + 1
     this.progress.clear()
-    for (const id of this.voters) if (id !== this.self) this.progress.set(id, this.newProgress(next, false, now))
-    for (const id of this.learners) if (id !== this.self) this.progress.set(id, this.newProgress(next, true, now))
+    for (const id of this.allVoters()) if (id !== this.self) this.progress.set(id, this.newProgress(next, false, now))
+    for (const id of this.learners) if (id !== this.self && !this.progress.has(id)) this.progress.set(id, this.newProgress(next, true, now))
     this.uncommittedBytes = 0
     this.transferTarget = undefined
     this.lastQuorumCheck = now
@@ -579,11 +589,7 @@ export class RaftNode implements ProtocolNode {
   }
 
   private quorumRecentlyActive(): boolean {
-    let active = 0
-    for (const id of this.voters) {
-      if (id === this.self || this.progress.get(id)?.recentActive === true) active++
-    }
-    return active >= this.quorum()
+    return this.hasQuorum((id) => id === this.self || this.progress.get(id)?.recentActive === true)
   }
 
   private sendHeartbeat(to: NodeId, pr: Progress): void {
@@ -790,12 +796,10 @@ export class RaftNode implements ProtocolNode {
 
   private maybeCommit(): void {
     const storage = this.storage
-    const matches: number[] = []
-    for (const id of this.voters) {
-      matches.push(id === this.self ? storage.lastIndex() : (this.progress.get(id)?.match ?? 0))
-    }
-    matches.sort((a, b) => b - a)
-    const candidate = matches[this.quorum() - 1] ?? 0
+    const lastIndex = storage.lastIndex()
+    // The highest index a majority of the voters holds; while joint, the lower of the two majorities' (§4.3).
+    let candidate = this.majorityMatch(this.voters, lastIndex)
+    if (this.outgoing !== undefined) candidate = Math.min(candidate, this.majorityMatch(this.outgoing, lastIndex))
     // Figure 8: only entries of the current term are committed by counting replicas.
     if (candidate > this.commit && storage.term(candidate) === this.term) this.commitTo(candidate)
   }
@@ -833,18 +837,28 @@ export class RaftNode implements ProtocolNode {
         if (this.role === 'leader' && entry.term === this.term) this.uncommittedBytes = Math.max(0, this.uncommittedBytes - entry.data.byteLength + 1)
         this.ctx.commit(client === undefined ? { index, command: entryCommand(entry.data) } : { index, command: entryCommand(entry.data), client })
       } else if (kind === EntryKind.Config) {
+        const membership = entryMembership(entry.data)
         const ref = this.proposals.size > 0 ? this.proposals.get(index) : undefined
         if (ref !== undefined) {
           this.proposals.delete(index)
-          if (ref.term === entry.term) this.ctx.respond(ref.client, { index, result: EMPTY_RESULT })
-          else this.ctx.reject(ref.client, new NotLeaderError(this.leader, 'the configuration change was overwritten and not committed; retry'))
+          if (ref.term !== entry.term)
+            this.ctx.reject(ref.client, new NotLeaderError(this.leader, 'the configuration change was overwritten and not committed; retry'))
+          else if (membership.outgoing !== undefined) this.awaitingLeave = ref.client // answered with C(new)
+          else this.ctx.respond(ref.client, { index, result: EMPTY_RESULT })
+        } else if (this.awaitingLeave !== undefined && membership.outgoing === undefined) {
+          // The entry after a joint one is always its C(new), whichever leader appended it.
+          this.ctx.respond(this.awaitingLeave, { index, result: EMPTY_RESULT })
+          this.awaitingLeave = undefined
         }
-        this.setConfig(entryMembership(entry.data), index)
         // Remember the commit point so a restart uses this configuration (see start()).
+        // Written before setConfig, which may append C(new) (a config change is only
+        // appended once the previous one is durably known to be committed).
         this.persistHardState()
+        this.setConfig(membership, index)
       }
     }
     if (this.readsAwaitingApply.length > 0) this.serveAppliedReads()
+    this.maybeLeaveJoint()
     this.maybeSnapshot()
   }
 
@@ -870,12 +884,9 @@ export class RaftNode implements ProtocolNode {
   }
 
   private confirmReads(): void {
-    const quorum = this.quorum()
     while (this.readsAwaitingConfirmation.length > 0) {
       const read = this.readsAwaitingConfirmation[0]!
-      let acks = this.voters.has(this.self) ? 1 : 0
-      for (const [id, pr] of this.progress) if (this.voters.has(id) && pr.readAck >= read.round) acks++
-      if (acks < quorum) break
+      if (!this.hasQuorum((id) => id === this.self || (this.progress.get(id)?.readAck ?? 0) >= read.round)) break
       // Every read up to this round is confirmed at once.
       let n = 0
       while (n < this.readsAwaitingConfirmation.length && this.readsAwaitingConfirmation[n]!.round <= read.round) n++
@@ -998,12 +1009,13 @@ export class RaftNode implements ProtocolNode {
     this.ctx.installSnapshot(snapshot)
     this.ctx.observe({ type: 'custom', name: 'snapshot-installed', detail: { index: snapshot.index, from } })
     this.commit = this.applied = snapshot.index
+    this.awaitingLeave = undefined // whether it completed is unknown here: left to time out, like the proposals above
     this.setConfig(decodeMembership(snapshot.meta), snapshot.index)
     this.serveAppliedReads()
     this.queueAck(from, storage.lastIndex())
   }
 
-  // ---------------------------------------------------------------- membership (§4.1)
+  // ---------------------------------------------------------------- membership (§4.1, §4.3)
 
   private setConfig(membership: Membership, index: number): void {
     this.config = membership
@@ -1012,24 +1024,41 @@ export class RaftNode implements ProtocolNode {
     if (this.role !== 'leader') return
     const now = this.ctx.now()
     const next = this.storage.lastIndex() + 1
-    for (const id of [...this.voters, ...this.learners]) {
+    for (const id of this.allMembers()) {
       if (id === this.self) continue
+      const learner = !this.isVoter(id)
       const pr = this.progress.get(id)
-      if (pr === undefined) this.progress.set(id, this.newProgress(next, this.learners.has(id), now))
-      else pr.isLearner = this.learners.has(id)
+      if (pr === undefined) this.progress.set(id, this.newProgress(next, learner, now))
+      else pr.isLearner = learner
     }
-    for (const id of [...this.progress.keys()]) if (!this.voters.has(id) && !this.learners.has(id)) this.progress.delete(id)
+    // Nodes in no set any more stop counting (and stop receiving the log).
+    for (const id of [...this.progress.keys()]) if (!this.isVoter(id) && !this.learners.has(id)) this.progress.delete(id)
     if (this.transferTarget !== undefined && !this.voters.has(this.transferTarget)) this.transferTarget = undefined
-    if (!this.voters.has(this.self)) {
-      // A removed leader steps down once the change is committed (dissertation §4.2.2).
+    if (!this.isVoter(this.self)) {
+      // A removed leader steps down once the change is committed (dissertation §4.2.2). While
+      // joint it is still an outgoing voter and keeps leading until C(new) is committed.
       this.becomeFollower(this.term, undefined)
       return
     }
     this.maybeCommit()
   }
 
+  /**
+   * Joint consensus, second step: a leader that has applied every config entry
+   * of its log and finds a joint configuration in force appends C(new). This
+   * happens where the joint entry is applied on the leader, and on a new leader
+   * once everything before its term is applied (the same `pendingConfigIndex`
+   * rule as for any change), so a joint configuration is always left.
+   */
+  private maybeLeaveJoint(): void {
+    if (this.role !== 'leader' || this.outgoing === undefined || this.pendingConfigIndex > this.applied) return
+    this.pendingConfigIndex = this.appendAsLeader(configEntryData(leaveJoint(this.config)))
+    if (this.isSoleVoter()) this.maybeCommit()
+  }
+
   private indexConfig(): void {
     this.voters = new Set(this.config.voters.map((m) => m.id))
+    this.outgoing = this.config.outgoing === undefined ? undefined : new Set(this.config.outgoing.map((m) => m.id))
     this.learners = new Set(this.config.learners.map((m) => m.id))
   }
 
@@ -1037,16 +1066,68 @@ export class RaftNode implements ProtocolNode {
     return new Progress(next, learner, now, this.options.maxInflightMessages, this.options.maxInflightBytes)
   }
 
-  private quorum(): number {
-    return Math.floor(this.voters.size / 2) + 1
+  /** A voter of the configuration in force: an incoming voter, or while joint an outgoing one. */
+  private isVoter(id: NodeId): boolean {
+    return this.voters.has(id) || this.outgoing?.has(id) === true
+  }
+
+  /** Every voter, incoming and outgoing, each once. */
+  private allVoters(): Set<NodeId> {
+    if (this.outgoing === undefined) return this.voters
+    return new Set([...this.voters, ...this.outgoing])
+  }
+
+  private allMembers(): Set<NodeId> {
+    return new Set([...this.allVoters(), ...this.learners])
+  }
+
+  /** The voter sets whose majorities every decision needs: one, or two while joint (§4.3). */
+  private voterSets(): ReadonlyArray<ReadonlySet<NodeId>> {
+    return this.outgoing === undefined ? [this.voters] : [this.voters, this.outgoing]
+  }
+
+  /** Whether the members for which `yes` holds include a majority of every voter set. */
+  private hasQuorum(yes: (id: NodeId) => boolean): boolean {
+    for (const set of this.voterSets()) {
+      let count = 0
+      for (const id of set) if (yes(id)) count++
+      if (count < majorityOf(set.size)) return false
+    }
+    return true
+  }
+
+  /** The highest index held by a majority of `set` (the leader holds `lastIndex`). */
+  private majorityMatch(set: ReadonlySet<NodeId>, lastIndex: number): number {
+    const matches: number[] = []
+    for (const id of set) matches.push(id === this.self ? lastIndex : (this.progress.get(id)?.match ?? 0))
+    matches.sort((a, b) => b - a)
+    return matches[majorityOf(set.size) - 1] ?? 0
+  }
+
+  /** Won with a majority of every voter set; lost once a majority of any set refused. */
+  private voteResult(): 'won' | 'lost' | 'pending' {
+    let won = true
+    for (const set of this.voterSets()) {
+      let granted = 0
+      let rejected = 0
+      for (const id of set) {
+        const v = this.votes.get(id)
+        if (v === true) granted++
+        else if (v === false) rejected++
+      }
+      const quorum = majorityOf(set.size)
+      if (rejected >= quorum) return 'lost'
+      if (granted < quorum) won = false
+    }
+    return won ? 'won' : 'pending'
   }
 
   private isPromotable(): boolean {
-    return this.voters.has(this.self)
+    return this.isVoter(this.self)
   }
 
   private isSoleVoter(): boolean {
-    return this.voters.size === 1 && this.voters.has(this.self)
+    return this.voterSets().every((set) => set.size === 1 && set.has(this.self))
   }
 
   // ---------------------------------------------------------------- plumbing
@@ -1090,8 +1171,41 @@ function decodeHardState(bytes: Uint8Array): { term: number; vote: NodeId | unde
   return { term, vote: vote === '' ? undefined : vote, commit }
 }
 
-/** The membership after `change`; throws ConfigError for a change that makes no sense. */
+function majorityOf(n: number): number {
+  return Math.floor(n / 2) + 1
+}
+
+/**
+ * The membership after `change`; throws ConfigError for a change that makes no
+ * sense. A single change gives the next configuration; a joint change gives
+ * the joint configuration C(old,new): the changes applied in order give the
+ * new voters and learners, and `outgoing` holds the old voters. No change is
+ * made to a joint configuration except leaving it ({@link leaveJoint}).
+ */
 export function applyConfigChange(current: Membership, change: ConfigChange): Membership {
+  if (current.outgoing !== undefined) throw new ConfigError('a joint configuration is in force; leave it first', 'type')
+  if (change.type !== 'joint') {
+    const next = applySingleChange(current, change)
+    if (next.voters.length === 0) throw new ConfigError('cannot remove the last voter', 'id')
+    return { epoch: current.epoch + 1, voters: next.voters, learners: next.learners }
+  }
+  if (!Array.isArray(change.changes) || change.changes.length === 0) throw new ConfigError('a joint change needs at least one change', 'changes')
+  let next: Membership = current
+  for (const single of change.changes) {
+    if ((single.type as string) === 'joint') throw new ConfigError('joint changes do not nest', 'changes')
+    next = applySingleChange(next, single)
+  }
+  if (next.voters.length === 0) throw new ConfigError('the new configuration has no voter', 'changes')
+  return { epoch: current.epoch + 1, voters: next.voters, learners: next.learners, outgoing: current.voters }
+}
+
+/** C(new) from the joint configuration C(old,new): the outgoing voters dropped (§4.3). */
+export function leaveJoint(current: Membership): Membership {
+  if (current.outgoing === undefined) throw new ConfigError('the configuration is not joint', 'type')
+  return { epoch: current.epoch + 1, voters: current.voters, learners: current.learners }
+}
+
+function applySingleChange(current: Membership, change: SingleMembershipChange): Membership {
   if (change.type !== 'remove' && (change.member.meta?.byteLength ?? 0) > MAX_MEMBER_META_BYTES)
     throw new ConfigError(`member meta is over ${MAX_MEMBER_META_BYTES} bytes`, 'meta')
   const voters = current.voters.filter((m) => m.id !== (change.type === 'remove' ? change.id : change.member.id))
@@ -1110,8 +1224,9 @@ export function applyConfigChange(current: Membership, change: ConfigChange): Me
     case 'remove':
       if (voters.length === current.voters.length && learners.length === current.learners.length)
         throw new ConfigError(`${change.id} is not a member`, 'id')
-      if (voters.length === 0) throw new ConfigError('cannot remove the last voter', 'id')
       break
+    default:
+      throw new ConfigError(`unknown membership change ${String((change as { type: unknown }).type)}`, 'type')
   }
-  return { epoch: current.epoch + 1, voters, learners }
+  return { epoch: current.epoch, voters, learners }
 }

@@ -1,7 +1,8 @@
 // Malformed and unknown messages are refused with InvalidMessageError and change nothing.
 import { InvalidMessageError } from '@synod/core'
 import { describe, expect, it } from 'vitest'
-import { decodeMessage, encodeMessage, MessageType, type RaftMessage } from '../src/index.js'
+import { decodeMembership, decodeMessage, encodeMembership, encodeMessage, MessageType, type RaftMessage } from '../src/index.js'
+import { configEntryData } from '../src/entry.js'
 import { seededRandom, TestCluster } from './helpers/cluster.js'
 
 const limits = { maxEntryBytes: 1024, maxSnapshotBytes: 1 << 20 }
@@ -24,6 +25,24 @@ const samples: RaftMessage[] = [
     meta: encodeMeta(),
     chunk: new Uint8Array([1, 2, 3]),
   },
+  {
+    type: MessageType.Snapshot,
+    term: 3,
+    index: 10,
+    snapshotTerm: 2,
+    totalBytes: 5,
+    offset: 0,
+    meta: encodeJointMeta(),
+    chunk: new Uint8Array([1, 2, 3]),
+  },
+  {
+    type: MessageType.Append,
+    term: 5,
+    prevIndex: 3,
+    prevTerm: 4,
+    commit: 2,
+    entries: [{ index: 4, term: 5, data: configEntryData(decodeMembership(encodeJointMeta())) }],
+  },
   { type: MessageType.SnapshotResponse, term: 3, index: 10, nextOffset: 5 },
   { type: MessageType.TimeoutNow, term: 9 },
 ]
@@ -32,6 +51,42 @@ function encodeMeta(): Uint8Array {
   // epoch 0, one voter 'a' with an empty key and empty meta, no learners
   return new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 97, 0, 0, 0, 0, 0, 0, 0, 0])
 }
+
+function encodeJointMeta(): Uint8Array {
+  // The same, joint (joint consensus): then outgoing voters 'a' and 'b'
+  return new Uint8Array([...encodeMeta(), 0, 0, 0, 2, 0, 1, 97, 0, 0, 0, 0, 0, 1, 98, 0, 0, 0, 0])
+}
+
+describe('membership codec', () => {
+  const key = new Uint8Array([7])
+  const joint = {
+    epoch: 4,
+    voters: [{ id: 'a', publicKey: key }, { id: 'd', publicKey: key, meta: new Uint8Array([1]) }],
+    learners: [{ id: 'c', publicKey: key }],
+    outgoing: [{ id: 'a', publicKey: key }, { id: 'b', publicKey: key }, { id: 'c', publicKey: key }],
+  }
+
+  it('encodes a configuration that is not joint exactly as before joint consensus, and a joint one with its outgoing voters', () => {
+    const plain = { epoch: 0, voters: [{ id: 'a', publicKey: new Uint8Array(0) }], learners: [] }
+    expect(encodeMembership(plain)).toEqual(encodeMeta())
+    expect(decodeMembership(encodeMeta())).toEqual(plain)
+    expect('outgoing' in decodeMembership(encodeMeta())).toBe(false)
+    expect(decodeMembership(encodeJointMeta()).outgoing?.map((m) => m.id)).toEqual(['a', 'b'])
+    expect(decodeMembership(encodeMembership(joint))).toEqual(joint)
+  })
+
+  it('rejects a joint configuration without outgoing voters, duplicates among them, truncation and trailing bytes', () => {
+    expect(() => decodeMembership(new Uint8Array([...encodeMeta(), 0, 0, 0, 0]))).toThrow(/without outgoing/)
+    expect(() => decodeMembership(new Uint8Array([...encodeMeta(), 0, 0, 0, 2, 0, 1, 97, 0, 0, 0, 0, 0, 1, 97, 0, 0, 0, 0]))).toThrow(/twice/)
+    expect(() => decodeMembership(new Uint8Array([...encodeJointMeta(), 0]))).toThrow(/trailing/)
+    const bytes = encodeMembership(joint)
+    for (let cut = 0; cut < bytes.length; cut++) {
+      if (cut === encodeMembership({ ...joint, outgoing: undefined }).length) continue // the same configuration, not joint
+      expect(() => decodeMembership(bytes.subarray(0, cut))).toThrow(InvalidMessageError)
+    }
+    expect(() => encodeMembership({ ...joint, outgoing: [] })).toThrow(/outgoing/)
+  })
+})
 
 describe('message codec', () => {
   it('round-trips every message type', () => {
