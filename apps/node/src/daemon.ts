@@ -82,7 +82,9 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
   // Follow the membership the protocol agreed on: who may connect, whom to dial, where to forward.
   const applyMembership = (current: Membership) => {
     const view = describeMembership(current, config.members)
+    // While joint, the outgoing voters still vote: keep admitting and dialing them until C(new).
     const everyone = [...view.voters, ...view.learners]
+    for (const o of view.outgoing ?? []) if (!everyone.some((m) => m.id === o.id)) everyone.push(o)
     transport.setPeers(everyone.filter((m) => m.id !== self).map((m) => ({ id: m.id, addrs: [...m.addrs] })))
     httpByMember.clear()
     for (const m of everyone) if (m.http !== null) httpByMember.set(m.id, m.http)
@@ -105,7 +107,12 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
       else if (event.type === 'role') log.debug({ role: event.role, term: event.term }, 'role change')
       else if (event.type === 'membership') {
         log.info(
-          { epoch: event.membership.epoch, voters: event.membership.voters.map((m) => m.id), learners: event.membership.learners.map((m) => m.id) },
+          {
+            epoch: event.membership.epoch,
+            voters: event.membership.voters.map((m) => m.id),
+            learners: event.membership.learners.map((m) => m.id),
+            ...(event.membership.outgoing === undefined ? {} : { outgoing: event.membership.outgoing.map((m) => m.id) }),
+          },
           'membership',
         )
         try {

@@ -58,13 +58,22 @@ export function describeMember(member: Member, fromConfig: MemberConfig | undefi
   }
 }
 
-export function describeMembership(m: Membership, config: readonly MemberConfig[]): { epoch: number; voters: MemberView[]; learners: MemberView[] } {
+/**
+ * The membership as `GET /v1/members` shows it. While a joint configuration is
+ * in force (a joint-consensus change made through the library API), the old
+ * voters are listed as `outgoing`; the field is absent otherwise.
+ */
+export function describeMembership(
+  m: Membership,
+  config: readonly MemberConfig[],
+): { epoch: number; voters: MemberView[]; learners: MemberView[]; outgoing?: MemberView[] } {
   const byId = new Map(config.map((c) => [c.id, c]))
-  return {
+  const view = {
     epoch: m.epoch,
     voters: m.voters.map((v) => describeMember(v, byId.get(v.id))),
     learners: m.learners.map((l) => describeMember(l, byId.get(l.id))),
   }
+  return m.outgoing === undefined ? view : { ...view, outgoing: m.outgoing.map((o) => describeMember(o, byId.get(o.id))) }
 }
 
 /** Validate a member to add (HTTP body or CLI flags): the id must be the PeerId of the public key. */
