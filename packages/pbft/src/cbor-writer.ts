@@ -14,6 +14,11 @@ export function cborHead(major: number, value: number): Uint8Array {
   return Uint8Array.of(m | 27, hi >>> 24, (hi >>> 16) & 0xff, (hi >>> 8) & 0xff, hi & 0xff, lo >>> 24, (lo >>> 16) & 0xff, (lo >>> 8) & 0xff, lo & 0xff)
 }
 
+/** Bytes of a head in its shortest form. */
+export function cborHeadLength(value: number): number {
+  return value < 24 ? 1 : value < 0x100 ? 2 : value < 0x10000 ? 3 : value < 0x100000000 ? 5 : 9
+}
+
 export const cborArrayHead = (length: number): Uint8Array => cborHead(4, length)
 
 export function cborBytes(bytes: Uint8Array): Uint8Array[] {
@@ -76,7 +81,8 @@ export class CborWriter {
     return this
   }
 
+  /** The written bytes: the buffer itself when it was sized exactly (no copy), else a trimmed copy. */
   finish(): Uint8Array {
-    return this.buffer.slice(0, this.offset)
+    return this.offset === this.buffer.byteLength ? this.buffer : this.buffer.slice(0, this.offset)
   }
 }

@@ -23,7 +23,7 @@ import {
   type Verifier,
 } from '@synod/core'
 import { hmacSha256, sha256 } from './digest.js'
-import { merklePath, merkleTree, resultLeaf, treeRoot } from './merkle.js'
+import { merkleTree, resultLeaf, treeRoot } from './merkle.js'
 import {
   batchDigest,
   decodeExecutionMeta,
@@ -62,7 +62,7 @@ import {
 } from './messages.js'
 import { planNewView, type NewViewEntry } from './new-view.js'
 import { resolveOptions, type PbftOptions } from './options.js'
-import { encodeReplies, encodeReplyCertificate, replyStatement } from './reply-certificate.js'
+import { encodeAnswerCertificate, encodeReplies, replyStatement } from './reply-certificate.js'
 
 const KEY_VIEW = 'pbft/view'
 const KEY_TS = 'pbft/ts'
@@ -725,12 +725,12 @@ export class PbftNode implements ProtocolNode {
     this.replyVotes.delete(seq)
     const encodedReplies = encodeReplies(replies)
     for (const answer of awaiting.answers) {
-      const proof = encodeReplyCertificate(
-        { seq, index: answer.index, failed: answer.failed, path: merklePath(awaiting.levels, answer.position), replies },
-        encodedReplies,
-      )
-      if (answer.failed) this.ctx.reject(answer.client, new SynodError('APPLY_FAILED', `the state machine failed to apply the command at index ${answer.index}`))
-      else this.ctx.respond(answer.client, { index: answer.index, result: answer.result, proof })
+      if (answer.failed) {
+        this.ctx.reject(answer.client, new SynodError('APPLY_FAILED', `the state machine failed to apply the command at index ${answer.index}`))
+        continue
+      }
+      const proof = encodeAnswerCertificate(seq, answer.index, false, awaiting.levels, answer.position, encodedReplies)
+      this.ctx.respond(answer.client, { index: answer.index, result: answer.result, proof })
     }
   }
 

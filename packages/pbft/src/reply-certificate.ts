@@ -11,8 +11,8 @@ import {
   type NodeId,
   type Verifier,
 } from '@synod/core'
-import { cborArrayHead, cborBytes, cborHead, CborWriter, concatBytes } from './cbor-writer.js'
-import { resultLeaf, rootFromPath, type MerklePath } from './merkle.js'
+import { cborArrayHead, cborBytes, cborHead, cborHeadLength, CborWriter, concatBytes } from './cbor-writer.js'
+import { MERKLE_ARITY, resultLeaf, rootFromPath, type MerklePath } from './merkle.js'
 import { statement, type Vote } from './messages.js'
 
 /**
@@ -47,11 +47,57 @@ function cborText(text: string): Uint8Array[] {
   return [cborHead(3, bytes.byteLength), bytes]
 }
 
-/** Canonical CBOR `[seq, index, failed, [[sibling, side]...], [[id, sig]...]]`, written by hand: it is built once per client answer. */
+/**
+ * Canonical CBOR `[seq, index, failed, [[position, [sibling...]]...], [[id, sig]...]]`, written by hand:
+ * it is built once per client answer.
+ */
 export function encodeReplyCertificate(cert: ReplyCertificate, encodedReplies = encodeReplies(cert.replies)): Uint8Array {
-  const w = new CborWriter(16 + cert.path.length * 37 + encodedReplies.byteLength)
+  let siblings = 0
+  for (const step of cert.path) siblings += step.siblings.length
+  const w = new CborWriter(32 + cert.path.length * 4 + siblings * 34 + encodedReplies.byteLength)
   w.head(4, 5).head(0, cert.seq).head(0, cert.index).head(0, cert.failed ? 1 : 0).head(4, cert.path.length)
-  for (const [sibling, onLeft] of cert.path) w.head(4, 2).bytes(sibling).head(0, onLeft ? 1 : 0)
+  for (const step of cert.path) {
+    w.head(4, 2).head(0, step.position).head(4, step.siblings.length)
+    for (const sibling of step.siblings) w.bytes(sibling)
+  }
+  return w.raw(encodedReplies).finish()
+}
+
+/**
+ * `encodeReplyCertificate` for the request at `position` of a batch's tree, written straight from the
+ * tree's levels into one exactly sized buffer: the proxy builds one per client answer, so it skips the
+ * intermediate path arrays and the trimming copy.
+ */
+export function encodeAnswerCertificate(
+  seq: number,
+  index: number,
+  failed: boolean,
+  levels: readonly Uint8Array[][],
+  position: number,
+  encodedReplies: Uint8Array,
+): Uint8Array {
+  let steps = 0
+  let siblings = 0
+  for (let depth = 0, i = position; depth < levels.length - 1; depth++, i = Math.floor(i / MERKLE_ARITY)) {
+    const start = i - (i % MERKLE_ARITY)
+    const size = Math.min(start + MERKLE_ARITY, levels[depth]!.length) - start
+    if (size > 1) {
+      steps++
+      siblings += size - 1
+    }
+  }
+  // [5] seq index failed [steps] { [2] position [k] { bytes(32) } } replies
+  const length = 1 + cborHeadLength(seq) + cborHeadLength(index) + 1 + cborHeadLength(steps) + 3 * steps + 34 * siblings + encodedReplies.byteLength
+  const w = new CborWriter(length)
+  w.head(4, 5).head(0, seq).head(0, index).head(0, failed ? 1 : 0).head(4, steps)
+  for (let depth = 0, i = position; depth < levels.length - 1; depth++, i = Math.floor(i / MERKLE_ARITY)) {
+    const level = levels[depth]!
+    const start = i - (i % MERKLE_ARITY)
+    const end = Math.min(start + MERKLE_ARITY, level.length)
+    if (end - start <= 1) continue
+    w.head(4, 2).head(0, i - start).head(4, end - start - 1)
+    for (let j = start; j < end; j++) if (j !== i) w.bytes(level[j]!)
+  }
   return w.raw(encodedReplies).finish()
 }
 
@@ -60,13 +106,18 @@ export function decodeReplyCertificate(bytes: Uint8Array): ReplyCertificate {
   if (m.length !== 5) throw new InvalidMessageError('reply certificate must be [seq, index, failed, path, replies]')
   const failed = expectUint(m[2], 'failed flag')
   if (failed > 1) throw new InvalidMessageError('failed flag must be 0 or 1')
-  const path = expectArray(m[3], 'merkle path', 64).map((item): readonly [Uint8Array, boolean] => {
+  const path = expectArray(m[3], 'merkle path', 64).map((item) => {
     const pair = expectArray(item, 'merkle path step', 2)
-    const sibling = expectBytes(pair[0], 'merkle sibling', 32)
-    if (sibling.byteLength !== 32) throw new InvalidMessageError('merkle sibling must be 32 bytes')
-    const side = expectUint(pair[1], 'merkle path side')
-    if (side > 1) throw new InvalidMessageError('merkle path side must be 0 or 1')
-    return [sibling, side === 1]
+    if (pair.length !== 2) throw new InvalidMessageError('merkle path step must be [position, siblings]')
+    const siblings = expectArray(pair[1], 'merkle siblings', MERKLE_ARITY - 1).map((value) => {
+      const sibling = expectBytes(value, 'merkle sibling', 32)
+      if (sibling.byteLength !== 32) throw new InvalidMessageError('merkle sibling must be 32 bytes')
+      return sibling
+    })
+    if (siblings.length === 0) throw new InvalidMessageError('a merkle path step has at least one sibling')
+    const position = expectUint(pair[0], 'merkle path position')
+    if (position > siblings.length) throw new InvalidMessageError('merkle path position is past its siblings')
+    return { position, siblings }
   })
   const replies = expectArray(m[4], 'replies', 1024).map((item): Vote => {
     const pair = expectArray(item, 'reply', 2)

@@ -24,12 +24,14 @@ import { batchDigest, encodeBundleBody, encodePhaseVote, encodePrePrepare, encod
  * commands whose result names the index and the previous value, so that
  * results differ between replicas that diverge.
  */
+const decoder = new TextDecoder()
+
 export class RegisterMachine implements StateMachine {
   private values = new Map<string, string>()
   private applied = 0
 
   apply(command: Uint8Array, index: number): Uint8Array {
-    const text = new TextDecoder().decode(command)
+    const text = decoder.decode(command)
     const [op, key = '', value = ''] = text.split(' ')
     const previous = this.values.get(key) ?? ''
     if (op === 'set') this.values.set(key, value)
@@ -38,7 +40,7 @@ export class RegisterMachine implements StateMachine {
   }
 
   query(request: Uint8Array): Uint8Array {
-    return utf8(this.values.get(new TextDecoder().decode(request)) ?? '')
+    return utf8(this.values.get(decoder.decode(request)) ?? '')
   }
 
   snapshot(): Uint8Array {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { InvalidMessageError, utf8, type CommandResult } from '@synod/core'
 import { decodeReplyCertificate, encodeReplyCertificate, verifyReplyCertificate } from '../src/index.js'
+import { encodeAnswerCertificate, encodeReplies } from '../src/reply-certificate.js'
 import { merklePath, merkleRoot, merkleTree, resultLeaf, rootFromPath } from '../src/merkle.js'
 import { keysFor, TestCluster } from './helpers.js'
 
@@ -46,15 +47,50 @@ describe('reply certificates (f+1 matching signed replies)', () => {
     expect(check(encodeReplyCertificate({ ...cert, seq: cert.seq + 1 }))).toThrow(/0 valid/)
     // garbage
     expect(check(utf8('nope'))).toThrow(InvalidMessageError)
+    // malformed path steps
+    const sibling = new Uint8Array(32)
+    expect(() => decodeReplyCertificate(encodeReplyCertificate({ ...cert, path: [{ position: 2, siblings: [sibling] }] }))).toThrow(/past its siblings/)
+    expect(() => decodeReplyCertificate(encodeReplyCertificate({ ...cert, path: [{ position: 0, siblings: [] }] }))).toThrow(/at least one sibling/)
+    expect(() => decodeReplyCertificate(encodeReplyCertificate({ ...cert, path: [{ position: 0, siblings: Array(8).fill(sibling) }] }))).toThrow(InvalidMessageError)
   })
 
   it('merkle paths prove every leaf of odd and even sized batches', () => {
-    for (const size of [1, 2, 3, 5, 8, 13]) {
+    // Arity 8: full and partial groups, a lone last node carried up (9, 65, 513), several levels.
+    for (const size of [1, 2, 3, 5, 8, 9, 13, 64, 65, 100, 513]) {
       const leaves = Array.from({ length: size }, (_, i) => resultLeaf(i + 1, utf8(`command ${i}`), utf8(`result ${i}`), false))
       const levels = merkleTree(leaves)
       const root = merkleRoot(leaves)
       leaves.forEach((leaf, i) => expect(rootFromPath(leaf, merklePath(levels, i))).toEqual(root))
       if (size > 1) expect(rootFromPath(leaves[0]!, merklePath(levels, 1))).not.toEqual(root)
+      if (size > 2) {
+        // The same siblings with our node at another position hash to another root.
+        const [first, ...rest] = merklePath(levels, 1)
+        expect(rootFromPath(leaves[1]!, [{ position: 0, siblings: first!.siblings }, ...rest])).not.toEqual(root)
+      }
     }
   })
+
+  it('the proxy\'s direct certificate writer produces exactly encodeReplyCertificate\'s bytes', () => {
+    const replies = [{ id: 'r0', sig: new Uint8Array(64).fill(1) }, { id: 'r1', sig: new Uint8Array(64).fill(2) }]
+    for (const size of [1, 2, 7, 8, 9, 64, 65, 300]) {
+      const levels = merkleTree(Array.from({ length: size }, (_, i) => resultLeaf(i, utf8(`c${i}`), utf8(`r${i}`), false)))
+      for (const position of new Set([0, 1, size - 1, Math.floor(size / 2)].filter((p) => p < size))) {
+        for (const [seq, index] of [[1, position + 1], [70_000, 2 ** 33 + position]] as const) {
+          const direct = encodeAnswerCertificate(seq, index, false, levels, position, encodeReplies(replies))
+          expect(direct).toEqual(encodeReplyCertificate({ seq, index, failed: false, path: merklePath(levels, position), replies }))
+          expect(direct.byteLength).toBe(direct.buffer.byteLength) // exactly sized, not a view of a larger buffer
+        }
+      }
+    }
+  })
+
+  it('pins the leaf encoding (index above 2^32, failed flag) so that an optimisation cannot change what clients recompute', () => {
+    const leaf = resultLeaf(2 ** 40 + 7, Uint8Array.of(1, 2, 3), Uint8Array.of(4), true)
+    expect(Buffer.from(leaf).toString('hex')).toBe('a0973f6f10e6b8561a7b7eabd4623ce20e63497caf1d998428b1348ed7c8b8b9')
+    // Consecutive leaves of different sizes share the scratch buffer: each must still hash only its own bytes.
+    const big = resultLeaf(1, new Uint8Array(5000).fill(1), new Uint8Array(0), false)
+    expect(resultLeaf(1, new Uint8Array(5000).fill(1), new Uint8Array(0), false)).toEqual(big)
+    expect(resultLeaf(2 ** 40 + 7, Uint8Array.of(1, 2, 3), Uint8Array.of(4), true)).toEqual(leaf)
+  })
 })
+
