@@ -133,8 +133,10 @@ describe('membership change at run time (Raft, real processes)', () => {
     expect(removeLeader.code, removeLeader.output).toBe(0)
     removedIds.push(leader)
     const rest = running().filter((n) => n !== oldLeader)
-    // The removed leader steps down once the change commits; the others elect a leader after their election timeout.
-    await eventually('the others elect a new leader', async () => (await waitLeader(rest, 2000)) !== oldLeader.id)
+    // The leader handed leadership over first (so nobody waited an election timeout), then the new leader removed it.
+    await eventually('the others follow a new leader', async () => (await waitLeader(rest, 2000)) !== oldLeader.id)
+    const counters = (await new HttpKvClient(oldLeader.http, 5000).status()).counters as Record<string, number>
+    expect(counters.transfers).toBe(1)
     await stopNodes([oldLeader], 5000)
     await writeSome('two-voters', 20, rest)
     for (const node of rest) expect(await voters(node)).toEqual(rest.map((n) => n.id).sort())

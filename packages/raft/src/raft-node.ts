@@ -3,6 +3,7 @@ import {
   ConfigError,
   NotLeaderError,
   ProposalDroppedError,
+  TimeoutError,
   type ClientRef,
   type LogEntry,
   type MembershipChange,
@@ -126,6 +127,8 @@ export class RaftNode implements ProtocolNode {
   private pendingConfigIndex = 0
   private uncommittedBytes = 0
   private transferTarget: NodeId | undefined
+  /** The Replica client waiting for a transfer to complete. */
+  private transferClient: ClientRef | undefined
   private transferStart = 0
   /** Log index → the local client whose proposal this node appended there, with the term it was appended in. */
   private readonly proposals = new Map<number, ProposalRef>()
@@ -304,17 +307,61 @@ export class RaftNode implements ProtocolNode {
    * Hand leadership to `target` (dissertation §3.10): stop accepting
    * proposals, bring the target's log up to date, then send it TimeoutNow so
    * it starts an election at once. Aborted if it has not happened within an
-   * election timeout. Throws NotLeaderError on a non-leader.
+   * election timeout. Without a target, the voter with the longest matching
+   * log is chosen. Throws NotLeaderError on a non-leader and ConfigError when
+   * no voter can take over.
+   *
+   * With `client` (the Replica's `transferLeadership`): answered with
+   * `ctx.respond` once this node learns that another node leads, rejected
+   * with TimeoutError if the transfer is abandoned or this node leads again.
    */
-  transferLeadership(target: NodeId): void {
+  transferLeadership(target?: NodeId, client?: ClientRef): void {
+    if (this.stopped) return
     if (this.role !== 'leader') throw new NotLeaderError(this.leader)
-    if (target === this.self) return
-    if (!this.voters.has(target)) throw new ConfigError(`${target} is not a voter`, 'target')
-    if (this.transferTarget === target) return
-    this.transferTarget = target
+    const chosen = target ?? this.transferCandidate()
+    if (chosen === undefined) throw new ConfigError('no other voter to hand leadership to', 'target')
+    if (chosen === this.self) {
+      if (client !== undefined) this.ctx.respond(client, { index: 0, result: EMPTY_RESULT })
+      return
+    }
+    if (!this.voters.has(chosen)) throw new ConfigError(`${chosen} is not a voter`, 'target')
+    if (client !== undefined) {
+      if (this.transferClient !== undefined) throw new ProposalDroppedError('another leadership transfer is waiting for its answer')
+      this.transferClient = client
+    }
+    if (this.transferTarget === chosen) return
+    this.transferTarget = chosen
     this.transferStart = this.ctx.now()
-    const pr = this.progress.get(target)!
-    if (pr.match === this.storage.lastIndex()) this.send(target, { type: MessageType.TimeoutNow, term: this.term })
+    const pr = this.progress.get(chosen)!
+    if (pr.match === this.storage.lastIndex()) this.send(chosen, { type: MessageType.TimeoutNow, term: this.term })
+  }
+
+  /** The voter (of the new configuration) whose log matches ours furthest; the first listed on a tie. */
+  private transferCandidate(): NodeId | undefined {
+    let best: NodeId | undefined
+    let bestMatch = -1
+    for (const id of this.voters) {
+      if (id === this.self) continue
+      const match = this.progress.get(id)?.match ?? 0
+      if (match > bestMatch) {
+        best = id
+        bestMatch = match
+      }
+    }
+    return best
+  }
+
+  /** Another node leads now: the transfer's client (if any) is answered. */
+  private settleTransfer(leader: NodeId | undefined): void {
+    const client = this.transferClient
+    if (client === undefined) return
+    if (leader === this.self) {
+      this.transferClient = undefined
+      this.ctx.reject(client, new TimeoutError(this.options.electionTimeoutMs, 'leadership transfer (this node leads again)'))
+    } else if (leader !== undefined) {
+      this.transferClient = undefined
+      this.ctx.respond(client, { index: 0, result: EMPTY_RESULT })
+    }
   }
 
   /** Emit what the batch coalesced: one AppendEntries per follower, one ack, one ReadIndex round. */
@@ -399,6 +446,7 @@ export class RaftNode implements ProtocolNode {
     else if (this.leader !== from) {
       this.leader = from
       this.ctx.observe({ type: 'leader', leader: from, term: this.term })
+      this.settleTransfer(from)
     }
     this.electionStart = this.ctx.now()
   }
@@ -494,6 +542,7 @@ export class RaftNode implements ProtocolNode {
     if (wasLeader) this.leaveLeadership()
     this.resetElectionTimeout()
     if (leader !== undefined && leader !== previousLeader) this.ctx.observe({ type: 'leader', leader, term: this.term })
+    this.settleTransfer(leader)
   }
 
   private becomeLeader(): void {
@@ -513,6 +562,7 @@ export class RaftNode implements ProtocolNode {
     // No config change until everything before our term is applied (fixes the single-server change bug, §4.1 errata).
     this.pendingConfigIndex = storage.lastIndex()
     this.ctx.observe({ type: 'leader', leader: this.self, term: this.term })
+    this.settleTransfer(this.self)
     // §5.4.2/§8: commit an entry of our own term so earlier entries commit and reads can be served.
     this.appendAsLeader(noopEntryData())
     this.armHeartbeatTimer()
@@ -582,7 +632,10 @@ export class RaftNode implements ProtocolNode {
       for (const pr of this.progress.values()) pr.recentActive = false
     }
     // §3.10: a transfer that has not completed within an election timeout is abandoned.
-    if (this.transferTarget !== undefined && now - this.transferStart >= this.options.electionTimeoutMs) this.transferTarget = undefined
+    if (this.transferTarget !== undefined && now - this.transferStart >= this.options.electionTimeoutMs) {
+      this.transferTarget = undefined
+      this.settleTransfer(this.self)
+    }
     for (const [id, pr] of this.progress) this.sendHeartbeat(id, pr)
     this.readRoundPending = false
     this.armHeartbeatTimer()

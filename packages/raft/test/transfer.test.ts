@@ -1,5 +1,5 @@
 // Leadership transfer, dissertation §3.10.
-import { ProposalDroppedError } from '@synod/core'
+import { ConfigError, NotLeaderError, ProposalDroppedError, TimeoutError } from '@synod/core'
 import { describe, expect, it } from 'vitest'
 import { TestCluster } from './helpers/cluster.js'
 
@@ -52,5 +52,39 @@ describe('§3.10 leadership transfer', () => {
     const after = c.propose(leader, 'after')
     c.tick(20)
     expect(c.outcomes.get(after)?.kind).toBe('committed')
+  })
+
+  it('with a client (the Replica entry): picks the most up-to-date voter and answers once it leads', () => {
+    const c = new TestCluster(['a', 'b', 'c'])
+    c.startAll()
+    const leader = c.waitForLeader()
+    const [behind, ahead] = ['a', 'b', 'c'].filter((id) => id !== leader)
+    c.isolate(behind!)
+    for (let i = 0; i < 5; i++) c.propose(leader, `v${i}`)
+    c.tick(20)
+    c.heal()
+    const id = c.transfer(leader) // no target: the longest matching log wins, i.e. not the one that was cut off
+    expect(c.outcomes.has(id)).toBe(false)
+    c.tick(100)
+    expect(c.leaders()).toEqual([ahead])
+    expect(c.outcomes.get(id)?.kind).toBe('committed')
+  })
+
+  it('with a client: rejected with TimeoutError when abandoned, NotLeaderError on a follower, ConfigError for a non-voter', () => {
+    const c = new TestCluster(['a', 'b', 'c'])
+    c.startAll()
+    const leader = c.waitForLeader()
+    const target = ['a', 'b', 'c'].find((id) => id !== leader)!
+    c.isolate(target)
+    const id = c.transfer(leader, target)
+    c.tick(220)
+    expect((c.outcomes.get(id) as { error: unknown }).error).toBeInstanceOf(TimeoutError)
+    expect(c.leaders()).toEqual([leader])
+    const onFollower = c.transfer(['a', 'b', 'c'].find((n) => n !== leader && n !== target)!)
+    expect((c.outcomes.get(onFollower) as { error: unknown }).error).toBeInstanceOf(NotLeaderError)
+    const nonVoter = c.transfer(leader, 'zz')
+    expect((c.outcomes.get(nonVoter) as { error: unknown }).error).toBeInstanceOf(ConfigError)
+    const self = c.transfer(leader, leader)
+    expect(c.outcomes.get(self)?.kind).toBe('committed')
   })
 })

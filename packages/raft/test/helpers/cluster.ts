@@ -349,6 +349,20 @@ export class TestCluster {
     return client.id
   }
 
+  /** `RaftNode.transferLeadership(target, client)` on `id` (the Replica's entry); returns the client ref id. */
+  transfer(id: NodeId, target?: NodeId): number {
+    const client = { id: this.nextClientId++ }
+    const node = this.node(id)
+    node.batch(() => {
+      try {
+        node.raft.transferLeadership(target, client)
+      } catch (error) {
+        this.settle(client, { kind: 'rejected', error: error as SynodError })
+      }
+    })
+    return client.id
+  }
+
   read(id: NodeId): number {
     const client = { id: this.nextClientId++ }
     const node = this.node(id)
