@@ -19,6 +19,23 @@ export function cborHeadLength(value: number): number {
   return value < 24 ? 1 : value < 0x100 ? 2 : value < 0x10000 ? 3 : value < 0x100000000 ? 5 : 9
 }
 
+/** Write a head in its shortest form at `offset` of `out`; returns the offset after it. */
+export function writeHead(out: Uint8Array, offset: number, major: number, value: number): number {
+  const m = major << 5
+  if (value < 24) {
+    out[offset] = m | value
+    return offset + 1
+  }
+  if (value < 0x100) {
+    out[offset] = m | 24
+    out[offset + 1] = value
+    return offset + 2
+  }
+  const head = cborHead(major, value)
+  out.set(head, offset)
+  return offset + head.byteLength
+}
+
 export const cborArrayHead = (length: number): Uint8Array => cborHead(4, length)
 
 export function cborBytes(bytes: Uint8Array): Uint8Array[] {

@@ -10,6 +10,7 @@ import {
   InvalidMessageError,
   type NodeId,
 } from '@synod/core'
+import { cborHeadLength, writeHead } from './cbor-writer.js'
 import { sha256 } from './digest.js'
 
 // Wire format: canonical CBOR maps with one-letter keys and a kind `k`.
@@ -186,9 +187,38 @@ export function stateDigest(data: Uint8Array, meta: Uint8Array): Digest {
 
 // ---- encoders ----
 
+/**
+ * Canonical CBOR of `{p: proxy, r: ops, t: ts}` (keys in canonical order), written by hand into one
+ * exactly sized buffer: a proxy encodes up to `maxBundleRequests` commands per bundle, and the generic
+ * encoder's per-item work showed in the benchmark profile. Byte-identical to `encodeCanonical` (tested).
+ */
 export function encodeBundleBody(proxy: NodeId, ts: number, ops: readonly Uint8Array[]): Uint8Array {
-  return encodeCanonical({ p: proxy, t: ts, r: ops })
+  const id = textEncoder.encode(proxy)
+  let length = 1 + 2 + cborHeadLength(id.byteLength) + id.byteLength + 2 + cborHeadLength(ops.length) + 2 + cborHeadLength(ts)
+  for (const op of ops) length += cborHeadLength(op.byteLength) + op.byteLength
+  const out = new Uint8Array(length)
+  let o = 0
+  out[o++] = 0xa3 // map(3)
+  out[o++] = 0x61 // "p"
+  out[o++] = 0x70
+  o = writeHead(out, o, 3, id.byteLength)
+  out.set(id, o)
+  o += id.byteLength
+  out[o++] = 0x61 // "r"
+  out[o++] = 0x72
+  o = writeHead(out, o, 4, ops.length)
+  for (const op of ops) {
+    o = writeHead(out, o, 2, op.byteLength)
+    out.set(op, o)
+    o += op.byteLength
+  }
+  out[o++] = 0x61 // "t"
+  out[o++] = 0x74
+  o = writeHead(out, o, 0, ts)
+  return out
 }
+
+const textEncoder = new TextEncoder()
 
 function bundleWire(b: Bundle): unknown {
   return b.tags !== undefined ? { b: b.body, a: b.tags } : { b: b.body, g: b.sig }

@@ -11,7 +11,7 @@ import {
   type NodeId,
   type Verifier,
 } from '@synod/core'
-import { cborArrayHead, cborBytes, cborHead, cborHeadLength, CborWriter, concatBytes } from './cbor-writer.js'
+import { cborArrayHead, cborBytes, cborHead, cborHeadLength, CborWriter, concatBytes, writeHead } from './cbor-writer.js'
 import { MERKLE_ARITY, resultLeaf, rootFromPath, type MerklePath } from './merkle.js'
 import { statement, type Vote } from './messages.js'
 
@@ -88,17 +88,31 @@ export function encodeAnswerCertificate(
   }
   // [5] seq index failed [steps] { [2] position [k] { bytes(32) } } replies
   const length = 1 + cborHeadLength(seq) + cborHeadLength(index) + 1 + cborHeadLength(steps) + 3 * steps + 34 * siblings + encodedReplies.byteLength
-  const w = new CborWriter(length)
-  w.head(4, 5).head(0, seq).head(0, index).head(0, failed ? 1 : 0).head(4, steps)
+  const out = new Uint8Array(length)
+  out[0] = 0x85 // array(5)
+  let o = writeHead(out, 1, 0, seq)
+  o = writeHead(out, o, 0, index)
+  out[o++] = failed ? 1 : 0
+  o = writeHead(out, o, 4, steps)
   for (let depth = 0, i = position; depth < levels.length - 1; depth++, i = Math.floor(i / MERKLE_ARITY)) {
     const level = levels[depth]!
     const start = i - (i % MERKLE_ARITY)
     const end = Math.min(start + MERKLE_ARITY, level.length)
     if (end - start <= 1) continue
-    w.head(4, 2).head(0, i - start).head(4, end - start - 1)
-    for (let j = start; j < end; j++) if (j !== i) w.bytes(level[j]!)
+    out[o++] = 0x82 // array(2)
+    out[o++] = i - start // position < 8
+    out[o++] = 0x80 | (end - start - 1) // array(siblings < 8)
+    for (let j = start; j < end; j++) {
+      if (j === i) continue
+      const sibling = level[j]!
+      out[o++] = 0x58 // bytes, one-byte length
+      out[o++] = 32
+      out.set(sibling, o)
+      o += 32
+    }
   }
-  return w.raw(encodedReplies).finish()
+  out.set(encodedReplies, o)
+  return out
 }
 
 export function decodeReplyCertificate(bytes: Uint8Array): ReplyCertificate {
