@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { DEFAULT_SHRINK_RUNS, type ScenarioReduction } from '@synod/conformance'
 
 export const USAGE = `usage: synod-conformance [options]
 
@@ -12,6 +13,13 @@ options:
   --seeds N          run seeds 1..N (default: 10)
   --seed N           run only seed N (what a reproduce command uses)
   --nodes N          cluster size for every run (default: each scenario's)
+  --shrink-runs N    re-runs to shrink the first failing run of each protocol ×
+                     scenario (default: 30; 0 = no shrinking)
+  --faults LIST      run a reduced scenario (what a shrunk reproduce command says):
+                     keep only these fault steps (positions in its chaos list,
+                     e.g. 0,2, or 'none'); needs exactly one --scenario
+  --max-ops N        reduced scenario: cap the workload at N operations
+  --chaos-ms N       reduced scenario: end the chaos phase after N ms
   --report DIR       write DIR/report.json and DIR/report.html
   --json             print the results as JSON on stdout instead of the table
   --list             list protocols and scenarios, then exit
@@ -32,6 +40,10 @@ export interface RunnerArguments {
   readonly scenarios: readonly string[] | 'all'
   readonly seeds: readonly number[]
   readonly nodes: number | undefined
+  /** The scenario reduction from --faults/--max-ops/--chaos-ms; undefined when none is given. */
+  readonly reduction: ScenarioReduction | undefined
+  /** Re-runs to shrink a failing run with (0 = off). */
+  readonly shrinkRuns: number
   readonly reportDir: string | undefined
   readonly json: boolean
   readonly list: boolean
@@ -53,6 +65,14 @@ function nameList(flag: string, raw: string): string[] {
   return [...new Set(names)]
 }
 
+/** --faults: 'none' or comma-separated step positions. */
+function faultList(raw: string): number[] {
+  if (raw.trim() === 'none') return []
+  const positions = raw.split(',').map((s) => s.trim())
+  if (positions.some((p) => !/^\d+$/.test(p))) throw new UsageError(`--faults takes 'none' or comma-separated step positions such as 0,2, got '${raw}'`)
+  return [...new Set(positions.map(Number))].sort((a, b) => a - b)
+}
+
 /** Parse argv strictly: an unknown flag, a stray argument or a bad value is a UsageError. */
 export function parseRunnerArguments(argv: readonly string[]): RunnerArguments {
   let parsed
@@ -67,6 +87,10 @@ export function parseRunnerArguments(argv: readonly string[]): RunnerArguments {
         seeds: { type: 'string' },
         seed: { type: 'string' },
         nodes: { type: 'string' },
+        faults: { type: 'string' },
+        'max-ops': { type: 'string' },
+        'chaos-ms': { type: 'string' },
+        'shrink-runs': { type: 'string' },
         report: { type: 'string' },
         json: { type: 'boolean' },
         list: { type: 'boolean' },
@@ -85,11 +109,21 @@ export function parseRunnerArguments(argv: readonly string[]): RunnerArguments {
   const scenarios = values.scenario === undefined || values.scenario === 'all' ? 'all' : nameList('--scenario', values.scenario)
   if (scenarios !== 'all' && scenarios.includes('all')) throw new UsageError(`--scenario all cannot be combined with names`)
   if (values.report !== undefined && values.report.trim() === '') throw new UsageError('--report needs a directory')
+  const reduction: ScenarioReduction = {
+    ...(values.faults === undefined ? {} : { faults: faultList(values.faults) }),
+    ...(values['max-ops'] === undefined ? {} : { maxOps: integer('--max-ops', values['max-ops'], 1) }),
+    ...(values['chaos-ms'] === undefined ? {} : { chaosMs: integer('--chaos-ms', values['chaos-ms'], 1) }),
+  }
+  const reduced = Object.keys(reduction).length > 0
+  if (reduced && (scenarios === 'all' || scenarios.length !== 1))
+    throw new UsageError('--faults, --max-ops and --chaos-ms reduce one scenario: give exactly one --scenario')
   return {
     protocols: values.protocol === undefined ? undefined : nameList('--protocol', values.protocol),
     scenarios,
     seeds,
     nodes: values.nodes === undefined ? undefined : integer('--nodes', values.nodes, 1),
+    reduction: reduced ? reduction : undefined,
+    shrinkRuns: values['shrink-runs'] === undefined ? DEFAULT_SHRINK_RUNS : integer('--shrink-runs', values['shrink-runs'], 0),
     reportDir: values.report,
     json: values.json ?? false,
     list: values.list ?? false,

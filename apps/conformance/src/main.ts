@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { scenarios as shippedScenarios, type Scenario } from '@synod/conformance'
+import { reduceScenario, scenarios as shippedScenarios, type Scenario } from '@synod/conformance'
 import type { ProtocolFactory } from '@synod/core'
 import { parseRunnerArguments, UsageError, USAGE } from './args.js'
 import { planMatrix, runMatrix } from './matrix.js'
@@ -70,6 +70,14 @@ async function run(argv: readonly string[], env: RunnerEnvironment): Promise<num
   if (unknownProtocols.length > 0)
     throw new UsageError(`unknown protocol ${unknownProtocols.map((n) => `'${n}'`).join(', ')}; known: ${[...env.registry.keys()].join(', ')}`)
   const chosenScenarios = selectScenarios(args.scenarios, env.scenarios)
+  if (args.reduction !== undefined)
+    for (const scenario of chosenScenarios) {
+      try {
+        reduceScenario(scenario, args.reduction)
+      } catch (error) {
+        throw new UsageError(`cannot reduce '${scenario.name}': ${(error as Error).message}`)
+      }
+    }
 
   const factories: ProtocolFactory<unknown>[] = []
   for (const name of protocolNames) factories.push(await env.registry.get(name)!())
@@ -85,6 +93,8 @@ async function run(argv: readonly string[], env: RunnerEnvironment): Promise<num
   const progress = new ProgressBar(env.stderr, plan.runs.length)
   const results = await runMatrix(plan, {
     ...(args.nodes === undefined ? {} : { nodes: args.nodes }),
+    ...(args.reduction === undefined ? {} : { reduction: args.reduction }),
+    shrinkRuns: args.shrinkRuns,
     onResult: (result) => progress.advance(`${result.protocol} × ${result.scenario} × seed ${result.seed}`, result.verdict),
   })
   progress.finish()

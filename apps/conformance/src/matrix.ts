@@ -1,4 +1,13 @@
-import { reproduceCommand, runScenario, type Scenario, type ScenarioResult } from '@synod/conformance'
+import {
+  reproduceCommand,
+  runScenario,
+  shrinkFailure,
+  summarizeShrink,
+  type RunScenarioOptions,
+  type Scenario,
+  type ScenarioReduction,
+  type ScenarioResult,
+} from '@synod/conformance'
 import type { ProtocolFactory } from '@synod/core'
 import { okLatencies, type RunResult } from './run-result.js'
 
@@ -32,6 +41,12 @@ export function planMatrix(factories: readonly ProtocolFactory<unknown>[], scena
 
 export interface RunMatrixOptions {
   readonly nodes?: number
+  /** Run every scenario reduced (--faults/--max-ops/--chaos-ms). */
+  readonly reduction?: ScenarioReduction
+  /** Re-runs to shrink the first run with a violation of each protocol × scenario; default 0 (off). */
+  readonly shrinkRuns?: number
+  /** Called before a shrink starts (it can take up to `shrinkRuns` runs). */
+  readonly onShrink?: (result: RunResult) => void
   /** Called after each run, in order. */
   readonly onResult?: (result: RunResult, done: number, total: number) => void
 }
@@ -44,9 +59,15 @@ export interface RunMatrixOptions {
 export async function runMatrix(plan: MatrixPlan, options: RunMatrixOptions = {}): Promise<RunResult[]> {
   const results: RunResult[] = []
   const recordedPairs = new Set<string>()
+  const shrunkPairs = new Set<string>()
   for (const [i, run] of plan.runs.entries()) {
-    const result = await runOne(run, options.nodes)
+    let result = await runOne(run, options)
     const pair = `${result.protocol}\u0000${result.scenario}`
+    if (result.verdict === 'violation' && result.error === undefined && (options.shrinkRuns ?? 0) > 0 && !shrunkPairs.has(pair)) {
+      shrunkPairs.add(pair)
+      options.onShrink?.(result)
+      result = await withShrink(result, run, options)
+    }
     const keepRecord = result.verdict !== 'ok' || !recordedPairs.has(pair)
     recordedPairs.add(pair)
     const slim: RunResult = keepRecord || result.record === undefined ? result : withoutRecord(result)
@@ -63,11 +84,33 @@ function withoutRecord(result: RunResult): RunResult {
   return rest
 }
 
-async function runOne(run: PlannedRun, nodes: number | undefined): Promise<RunResult> {
+function runOptions(run: PlannedRun, options: RunMatrixOptions): RunScenarioOptions<unknown> {
+  return {
+    factory: run.factory,
+    scenario: run.scenario,
+    seed: run.seed,
+    ...(options.nodes === undefined ? {} : { nodes: options.nodes }),
+    ...(options.reduction === undefined ? {} : { reduction: options.reduction }),
+  }
+}
+
+/** Shrink a failing run; a shrink that throws (a protocol crash on a smaller run) leaves the result as it was. */
+async function withShrink(result: RunResult, run: PlannedRun, options: RunMatrixOptions): Promise<RunResult> {
+  if (result.record === undefined) return result
+  try {
+    const shrink = await shrinkFailure(runOptions(run, options), { ...result, record: result.record }, { maxRuns: options.shrinkRuns ?? 0 })
+    return shrink === undefined ? result : { ...result, shrink: summarizeShrink(shrink) }
+  } catch {
+    return result
+  }
+}
+
+async function runOne(run: PlannedRun, options: RunMatrixOptions): Promise<RunResult> {
+  const nodes = options.nodes
   const started = performance.now()
   let scenarioResult: ScenarioResult
   try {
-    scenarioResult = await runScenario({ factory: run.factory, scenario: run.scenario, seed: run.seed, ...(nodes === undefined ? {} : { nodes }) })
+    scenarioResult = await runScenario(runOptions(run, options))
   } catch (error) {
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
     return {
@@ -80,7 +123,7 @@ async function runOne(run: PlannedRun, nodes: number | undefined): Promise<RunRe
       opsCompleted: 0,
       unknowns: 0,
       traceHash: '',
-      reproduce: reproduceCommand(run.factory.name, run.scenario.name, run.seed, nodes),
+      reproduce: reproduceCommand(run.factory.name, run.scenario.name, run.seed, nodes, options.reduction),
       wallMs: performance.now() - started,
       latenciesMs: [],
       error: message,

@@ -1,3 +1,4 @@
+import { describeShrink } from '@synod/conformance'
 import { renderLatencyHistogramSvg } from './latency-histogram.js'
 import type { RunResult } from './run-result.js'
 import { SUMMARY_COLUMNS, summarize, summaryCells } from './summary.js'
@@ -22,6 +23,7 @@ th:nth-child(-n+2),td:nth-child(-n+2){text-align:left}tr.violation td{background
 .verdict-ok{color:#2e7d32}.verdict-violation{color:#c62828;font-weight:600}.verdict-unknown{color:#b26a00}
 ul.violations{margin:4px 0 8px 0;padding-left:20px}ul.violations li{font:12.5px ui-monospace,Menlo,monospace;white-space:pre-wrap}
 details{margin:8px 0}summary{cursor:pointer}
+.shrink{border-left:3px solid #c62828;padding:2px 10px;margin:8px 0;background:#fffafa}pre.trace{font:12px/1.35 ui-monospace,Menlo,monospace;overflow-x:auto;margin:4px 0}
 .legend span{display:inline-block;margin-right:14px;font-size:12px}.legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-1px}
 svg{max-width:100%;height:auto;display:block;margin:6px 0}
 svg text{font:11px system-ui,sans-serif;fill:#444}svg .lane-label{text-anchor:end;font-weight:600}svg .lane-label.byzantine{fill:#c62828}
@@ -38,6 +40,20 @@ function runTitle(result: RunResult): string {
   return `${result.protocol} × ${result.scenario} × seed ${result.seed} (${result.nodes} nodes)`
 }
 
+/** The shrunk run: sizes before and after, its reproduce command, and its trace up to the first violation. */
+function shrinkSection(result: RunResult): string {
+  const shrink = result.shrink
+  if (shrink === undefined) return ''
+  const [headline, ...rest] = describeShrink(shrink)
+  const traceAt = rest.findIndex((line) => line.startsWith('trace'))
+  const trace = rest.slice(traceAt + 1).map((line) => line.replace(/^ {2}/, ''))
+  return (
+    `<div class="shrink"><p><b>${escapeXml(headline!)}</b></p>` +
+    (shrink.reproduce === result.reproduce ? '' : `<p>reproduce shrunk: <code>${escapeXml(shrink.reproduce)}</code></p>`) +
+    `<details open><summary>trace${shrink.reproduce === result.reproduce ? '' : ' of the shrunk run'} (${trace.length} lines)</summary><pre class="trace">${escapeXml(trace.join('\n'))}</pre></details></div>`
+  )
+}
+
 function runSection(result: RunResult, open: boolean): string {
   const problems = result.checks.filter((c) => c.verdict !== 'ok')
   const list =
@@ -51,7 +67,7 @@ function runSection(result: RunResult, open: boolean): string {
           ])
           .map((line) => `<li>${escapeXml(line)}</li>`)
           .join('')}</ul>`
-  const body = `${list}<p>reproduce: <code>${escapeXml(result.reproduce)}</code></p>${result.record === undefined ? '<p class="meta">(no record kept for this run)</p>' : renderTimelineSvg(result.record)}`
+  const body = `${list}<p>reproduce: <code>${escapeXml(result.reproduce)}</code></p>${shrinkSection(result)}${result.record === undefined ? '<p class="meta">(no record kept for this run)</p>' : renderTimelineSvg(result.record)}`
   const heading = `<span class="verdict-${result.verdict}">${escapeXml(result.verdict)}</span> — ${escapeXml(runTitle(result))}`
   return `<details class="run" data-verdict="${result.verdict}"${open ? ' open' : ''}><summary>${heading}</summary>${body}</details>`
 }

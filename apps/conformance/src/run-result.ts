@@ -1,4 +1,4 @@
-import type { CheckResult, RunRecord } from '@synod/conformance'
+import type { CheckResult, RunRecord, ShrinkSummary } from '@synod/conformance'
 
 /**
  * One run of the matrix as the runner keeps it: the scenario result without
@@ -26,6 +26,8 @@ export interface RunResult {
   readonly error?: string
   /** Kept for failing runs and for the first run of each protocol × scenario. */
   readonly record?: RunRecord
+  /** The first run with a violation of each protocol × scenario, shrunk: the smaller run, its reproduce command and its trace. */
+  readonly shrink?: ShrinkSummary
 }
 
 /** Latencies of the operations that completed 'ok', in virtual ms. */

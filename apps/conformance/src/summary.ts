@@ -1,3 +1,4 @@
+import { describeShrink } from '@synod/conformance'
 import type { RunResult } from './run-result.js'
 
 /** One cell of the matrix: every seed of one scenario on one protocol. */
@@ -86,7 +87,10 @@ export function formatSummaryTable(rows: readonly SummaryRow[]): string {
   return [render(table[0]!), rule, ...body.map(render), rule, render(total)].join('\n') + '\n'
 }
 
-/** The violations of one failing run, a few lines each, ending with the command that reproduces it. */
+/**
+ * The violations of one failing run, a few lines each, then the command that
+ * reproduces it and, when it was shrunk, the smaller run's command and trace.
+ */
 export function describeRunFailure(result: RunResult, maxPerChecker = 3): string {
   const lines = [`✗ ${result.protocol} × ${result.scenario} × seed ${result.seed}: ${result.verdict}`]
   for (const check of result.checks) {
@@ -96,11 +100,13 @@ export function describeRunFailure(result: RunResult, maxPerChecker = 3): string
     if (check.violations.length > maxPerChecker) lines.push(`      … ${check.violations.length - maxPerChecker} more`)
   }
   lines.push(`    reproduce: ${result.reproduce}`)
+  if (result.shrink !== undefined) for (const line of describeShrink(result.shrink)) lines.push(`    ${line}`)
   return lines.join('\n')
 }
 
 /** One line per failing run: which checkers, and the reproduce command. */
 export function describeRunFailureBriefly(result: RunResult): string {
   const checkers = result.checks.filter((c) => c.verdict === 'violation').map((c) => c.checker)
-  return `✗ ${result.protocol} × ${result.scenario} × seed ${result.seed} [${checkers.join(', ')}]  reproduce: ${result.reproduce}`
+  const shrunk = result.shrink === undefined || result.shrink.reproduce === result.reproduce ? '' : `  shrunk: ${result.shrink.reproduce}`
+  return `✗ ${result.protocol} × ${result.scenario} × seed ${result.seed} [${checkers.join(', ')}]  reproduce: ${result.reproduce}${shrunk}`
 }

@@ -9,6 +9,8 @@ describe('parseRunnerArguments', () => {
       scenarios: 'all',
       seeds: Array.from({ length: DEFAULT_SEED_COUNT }, (_, i) => i + 1),
       nodes: undefined,
+      reduction: undefined,
+      shrinkRuns: 30,
       reportDir: undefined,
       json: false,
       list: false,
@@ -45,5 +47,17 @@ describe('parseRunnerArguments', () => {
   ])('rejects %j', (argv, message) => {
     expect(() => parseRunnerArguments(argv)).toThrow(UsageError)
     expect(() => parseRunnerArguments(argv)).toThrow(message)
+  })
+
+  it('reads a reduced scenario and the shrink budget', () => {
+    const args = parseRunnerArguments(['--scenario', 'leader-crash', '--seed', '4', '--faults', '1,0,1', '--max-ops', '40', '--chaos-ms', '900', '--shrink-runs', '0'])
+    expect(args.reduction).toEqual({ faults: [0, 1], maxOps: 40, chaosMs: 900 })
+    expect(args.shrinkRuns).toBe(0)
+    expect(parseRunnerArguments(['--scenario', 'steady-state', '--faults', 'none']).reduction).toEqual({ faults: [] })
+    expect(() => parseRunnerArguments(['--faults', '0'])).toThrow(/exactly one --scenario/)
+    expect(() => parseRunnerArguments(['--scenario', 'a,b', '--max-ops', '3'])).toThrow(/exactly one --scenario/)
+    expect(() => parseRunnerArguments(['--scenario', 'a', '--faults', 'x'])).toThrow(UsageError)
+    expect(() => parseRunnerArguments(['--scenario', 'a', '--max-ops', '0'])).toThrow(UsageError)
+    expect(() => parseRunnerArguments(['--shrink-runs', '-1'])).toThrow(UsageError)
   })
 })

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { fixedLeaderToy, scenarios, staleReadsToy } from '@synod/conformance'
+import { fixedLeaderToy, forgetsOnRestartToy, scenarios, staleReadsToy } from '@synod/conformance'
 import type { ProtocolFactory } from '@synod/core'
 import { main } from '../src/main.js'
 import { ProtocolUnavailableError, type ProtocolRegistry } from '../src/registry.js'
@@ -11,6 +11,7 @@ import { ProtocolUnavailableError, type ProtocolRegistry } from '../src/registry
 const registry: ProtocolRegistry = new Map([
   ['toy-fixed-leader', async () => fixedLeaderToy as ProtocolFactory<unknown>],
   ['toy-stale-reads', async () => staleReadsToy as ProtocolFactory<unknown>],
+  ['toy-forgets-on-restart', async () => forgetsOnRestartToy as ProtocolFactory<unknown>],
   [
     'unfinished',
     () => Promise.reject(new ProtocolUnavailableError('unfinished', "@synod/unfinished does not export a ProtocolFactory as 'unfinished' yet")),
@@ -98,7 +99,7 @@ describe('main', () => {
   })
 
   it.each([
-    [['--protocol', 'nope'], /unknown protocol 'nope'; known: toy-fixed-leader, toy-stale-reads, unfinished/],
+    [['--protocol', 'nope'], /unknown protocol 'nope'; known: toy-fixed-leader, toy-stale-reads, toy-forgets-on-restart, unfinished/],
     [['--scenario', 'steady-state,nope'], /unknown scenario 'nope'; known: steady-state, /],
     [['--bogus'], /Unknown option '--bogus'/],
     [['--seeds', 'x'], /--seeds must be an integer/],
@@ -108,6 +109,46 @@ describe('main', () => {
     expect(stdout).toBe('')
     expect(stderr).toMatch(message)
     expect(stderr).toContain('usage: synod-conformance')
+  })
+
+  it('shrinks the first failing run of each protocol × scenario: summary, JSON and HTML show the smaller run', { timeout: 60_000 }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'synod-conformance-shrink-'))
+    temporaryDirs.push(dir)
+    const { status, stdout } = await runCli(['--protocol', 'toy-forgets-on-restart', '--scenario', 'leader-crash', '--seeds', '2', '--report', dir])
+    expect(status).toBe(1)
+    const shrunkLine = stdout.split('\n').find((l) => l.includes('reproduce shrunk:'))
+    expect(shrunkLine).toBeDefined()
+    const shrunkCommand = shrunkLine!.slice(shrunkLine!.indexOf('pnpm synod-conformance ') + 'pnpm synod-conformance '.length)
+    expect(shrunkCommand).toMatch(/^--protocol toy-forgets-on-restart --scenario leader-crash --seed 1 .*--max-ops \d+/)
+    expect(stdout).toMatch(/shrunk in \d+ re-run\(s\): faults 2 → \d, max ops 300 → \d+/)
+    expect(stdout).toContain('✗ [agreement]')
+    // Only the first failing seed of the pair is shrunk.
+    expect(stdout.match(/reproduce shrunk:/g)).toHaveLength(1)
+
+    const json = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8'))
+    const [first, second] = json.runs
+    expect(first.shrink.reproduce).toBe(`pnpm synod-conformance ${shrunkCommand}`)
+    expect(first.shrink.checker).toBe('agreement')
+    expect(first.shrink.shrunk.ops).toBeLessThanOrEqual(first.shrink.original.ops)
+    expect(first.shrink.trace.at(-1)).toContain('✗ [agreement]')
+    expect(second.shrink).toBeUndefined()
+    const html = await readFile(join(dir, 'report.html'), 'utf8')
+    expect(html).toContain('reproduce shrunk: <code>pnpm synod-conformance --protocol toy-forgets-on-restart')
+    expect(html).toContain('<pre class="trace">')
+
+    // The shrunk command replays the smaller run: same checker, no more operations.
+    const replay = await runCli([...shrunkCommand.split(' '), '--shrink-runs', '0', '--json'])
+    expect(replay.status).toBe(1)
+    const [run] = JSON.parse(replay.stdout).runs
+    expect(run.reproduce).toBe(first.shrink.reproduce)
+    expect(run.checks.find((c: { checker: string }) => c.checker === 'agreement').verdict).toBe('violation')
+    expect(run.traceHash).toBeDefined()
+  })
+
+  it('refuses a reduction that does not fit the scenario', async () => {
+    const { status, stderr } = await runCli(['--protocol', 'toy-fixed-leader', '--scenario', 'leader-crash', '--seed', '1', '--faults', '1'])
+    expect(status).toBe(2)
+    expect(stderr).toContain("cannot reduce 'leader-crash'")
   })
 
   it('exits 2 with a clear message when a registered protocol is not ready', async () => {
@@ -120,7 +161,7 @@ describe('main', () => {
     expect((await runCli(['--help'])).stdout).toContain('usage: synod-conformance')
     const list = await runCli(['--list'])
     expect(list.status).toBe(0)
-    expect(list.stdout).toContain('protocols: toy-fixed-leader, toy-stale-reads, unfinished (default: toy-fixed-leader)')
+    expect(list.stdout).toContain('protocols: toy-fixed-leader, toy-stale-reads, toy-forgets-on-restart, unfinished (default: toy-fixed-leader)')
     expect(list.stdout).toMatch(/ {2}leader-crash +\[any\] The leader crashes/)
   })
 })

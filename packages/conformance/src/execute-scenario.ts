@@ -3,6 +3,7 @@ import { installNetworkAdversaries } from './adversary.js'
 import { Cluster, type ProtocolAdversary } from './cluster.js'
 import { kvWorkloadCodec, type KvWorkloadCodec } from './kv-codec.js'
 import { Nemesis } from './nemesis.js'
+import { reduceScenario, type ScenarioReduction } from './reduce.js'
 import { DEFAULT_WORKLOAD, type Scenario } from './scenario.js'
 import type { RunRecord } from './types.js'
 import { KvWorkload } from './workload.js'
@@ -18,6 +19,8 @@ export interface RunScenarioOptions<Options = unknown> {
   readonly adversary?: ProtocolAdversary<Options>
   /** The KV codec; default @synod/kv. */
   readonly kv?: KvWorkloadCodec
+  /** Run a smaller version of the scenario (what the shrinker found; `--faults/--max-ops/--chaos-ms`). */
+  readonly reduction?: ScenarioReduction
 }
 
 export interface ScenarioExecution {
@@ -45,7 +48,8 @@ export function scenarioNodes(factory: ProtocolFactory<unknown>, scenario: Scena
  * give the cluster `healMs` to finish its operations and final reads.
  */
 export async function executeScenario<Options>(options: RunScenarioOptions<Options>): Promise<ScenarioExecution> {
-  const { factory, scenario, seed } = options
+  const { factory, seed } = options
+  const scenario = reduceScenario(options.scenario, options.reduction)
   if (scenario.faultModel !== 'any' && scenario.faultModel !== factory.faultModel)
     throw new RangeError(`scenario '${scenario.name}' is for ${scenario.faultModel} protocols; ${factory.name} is ${factory.faultModel}`)
   const nodes = scenarioNodes(factory as ProtocolFactory<unknown>, scenario, options.nodes)

@@ -1,5 +1,6 @@
 import { checkAll } from './checkers/index.js'
 import { executeScenario, type RunScenarioOptions } from './execute-scenario.js'
+import { reductionFlags, type ScenarioReduction } from './reduce.js'
 import type { CheckResult, RunRecord } from './types.js'
 
 export type { RunScenarioOptions } from './execute-scenario.js'
@@ -26,8 +27,10 @@ export interface ScenarioResult {
   readonly wallMs: number
 }
 
-export function reproduceCommand(protocol: string, scenario: string, seed: number, nodes?: number): string {
-  return `pnpm synod-conformance --protocol ${protocol} --scenario ${scenario} --seed ${seed}${nodes === undefined ? '' : ` --nodes ${nodes}`}`
+/** The CLI command that replays one run: protocol, scenario, seed, and the cluster size and reduction when given. */
+export function reproduceCommand(protocol: string, scenario: string, seed: number, nodes?: number, reduction?: ScenarioReduction): string {
+  const flags = reductionFlags(reduction)
+  return `pnpm synod-conformance --protocol ${protocol} --scenario ${scenario} --seed ${seed}${nodes === undefined ? '' : ` --nodes ${nodes}`}${flags === '' ? '' : ` ${flags}`}`
 }
 
 /**
@@ -56,20 +59,7 @@ export async function runScenario<Options>(options: RunScenarioOptions<Options>)
     ...(firstAfterHeal === undefined ? {} : { recoveryMs: firstAfterHeal - record.healedAt }),
     record,
     traceHash: execution.traceHash,
-    reproduce: reproduceCommand(options.factory.name, options.scenario.name, options.seed, options.nodes),
+    reproduce: reproduceCommand(options.factory.name, options.scenario.name, options.seed, options.nodes, options.reduction),
     wallMs: performance.now() - startedWall,
   }
-}
-
-/** One line per violation plus the reproduce command: what a failing test prints. */
-export function describeFailures(result: ScenarioResult): string {
-  const lines = [`${result.protocol} × ${result.scenario} × seed ${result.seed}: ${result.verdict}`]
-  for (const check of result.checks) {
-    if (check.verdict === 'ok') continue
-    lines.push(`  [${check.checker}] ${check.verdict}${check.note === undefined ? '' : ` (${check.note})`}`)
-    for (const v of check.violations.slice(0, 5)) lines.push(`    - ${v.message}`)
-    if (check.violations.length > 5) lines.push(`    … ${check.violations.length - 5} more`)
-  }
-  lines.push(`  reproduce: ${result.reproduce}`)
-  return lines.join('\n')
 }

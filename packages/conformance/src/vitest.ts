@@ -2,9 +2,11 @@ import type { ProtocolFactory } from '@synod/core'
 import { describe, expect, it } from 'vitest'
 import type { ProtocolAdversary } from './cluster.js'
 import { scenarioNodes } from './execute-scenario.js'
-import { describeFailures, runScenario } from './run-scenario.js'
+import { describeFailures } from './describe-failures.js'
+import { runScenario } from './run-scenario.js'
 import type { Scenario } from './scenario.js'
 import { scenariosFor } from './scenarios/index.js'
+import { DEFAULT_SHRINK_RUNS, shrinkFailure, type ShrinkOptions, type ShrinkResult } from './shrink.js'
 
 export interface DescribeConformanceOptions<Options = unknown> {
   readonly factory: ProtocolFactory<Options>
@@ -20,6 +22,12 @@ export interface DescribeConformanceOptions<Options = unknown> {
   readonly adversary?: ProtocolAdversary<Options>
   /** Per-test timeout in real ms; default 30 s. */
   readonly timeoutMs?: number
+  /**
+   * Shrinking of the first failing seed of each scenario (only on failure):
+   * false turns it off; default up to DEFAULT_SHRINK_RUNS re-runs (or
+   * SYNOD_CONFORMANCE_SHRINK=N, 0 = off) within half the test's timeout.
+   */
+  readonly shrink?: false | ShrinkOptions
 }
 
 /** Seeds from SYNOD_CONFORMANCE_SEEDS: a count N (seeds 1..N) or a comma-separated list. */
@@ -32,10 +40,62 @@ export function seedsFromEnvironment(fallback: readonly number[] = [1, 2, 3]): n
   return Array.from({ length: count }, (_, i) => i + 1)
 }
 
+/** Re-runs for shrinking from SYNOD_CONFORMANCE_SHRINK (a count; 0 turns shrinking off), else the fallback. */
+export function shrinkRunsFromEnvironment(fallback = DEFAULT_SHRINK_RUNS): number {
+  const raw = process.env['SYNOD_CONFORMANCE_SHRINK']?.trim()
+  if (raw === undefined || raw === '') return fallback
+  const count = Number.parseInt(raw, 10)
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(count)) throw new Error(`SYNOD_CONFORMANCE_SHRINK must be a count of re-runs (0 = off), got '${raw}'`)
+  return count
+}
+
+/**
+ * What one `describeConformance` test does: run the scenario with every
+ * seed and describe each run that is not 'ok'; the first run with a
+ * violation is shrunk (at most `shrinkRuns` re-runs, none after
+ * `timeBudgetMs` of real time since the start, so the failure still gets
+ * reported before the test's timeout). Empty when every seed passes.
+ */
+export async function conformanceFailures<Options>(
+  options: DescribeConformanceOptions<Options>,
+  scenario: Scenario,
+  seeds: readonly number[],
+  budget: { readonly shrinkRuns: number; readonly timeBudgetMs?: number },
+): Promise<string[]> {
+  const started = performance.now()
+  const failures: string[] = []
+  let shrunk = false
+  for (const seed of seeds) {
+    const runOptions = {
+      factory: options.factory,
+      scenario,
+      seed,
+      ...(options.protocolOptions === undefined ? {} : { protocolOptions: options.protocolOptions }),
+      ...(options.nodes === undefined ? {} : { nodes: options.nodes }),
+      ...(options.adversary === undefined ? {} : { adversary: options.adversary }),
+    }
+    const result = await runScenario(runOptions)
+    if (result.verdict === 'ok') continue
+    let shrink: ShrinkResult | undefined
+    if (!shrunk && result.verdict === 'violation' && budget.shrinkRuns > 0) {
+      shrunk = true
+      const timeBudgetMs = budget.timeBudgetMs === undefined ? undefined : Math.max(0, budget.timeBudgetMs - (performance.now() - started))
+      shrink = await shrinkFailure(runOptions, result, {
+        ...(options.shrink === false ? {} : options.shrink),
+        maxRuns: budget.shrinkRuns,
+        ...(timeBudgetMs === undefined ? {} : { timeBudgetMs }),
+      })
+    }
+    failures.push(describeFailures(result, shrink))
+  }
+  return failures
+}
+
 /**
  * Register the conformance suite for one protocol: a `describe` per
  * protocol, an `it` per scenario that runs every seed and fails with the
- * violations and the command that reproduces them. A protocol package
+ * violations and the command that reproduces them, plus, for the first
+ * failing seed, a shrunk run (its own reproduce command) and its trace. A protocol package
  * proves itself with one small test file calling this.
  */
 export function describeConformance<Options>(options: DescribeConformanceOptions<Options>): void {
@@ -51,6 +111,8 @@ export function describeConformance<Options>(options: DescribeConformanceOptions
           return found
         })
   const seeds = options.seeds ?? seedsFromEnvironment()
+  const timeoutMs = options.timeoutMs ?? 30_000
+  const shrinkRuns = options.shrink === false ? 0 : (options.shrink?.maxRuns ?? shrinkRunsFromEnvironment())
   describe(`${factory.name} conformance`, () => {
     for (const scenario of chosen) {
       const reason = options.skip?.[scenario.name]
@@ -62,21 +124,13 @@ export function describeConformance<Options>(options: DescribeConformanceOptions
       it(
         `${scenario.name} (${nodes} nodes, seeds ${seeds.join(',')})`,
         async () => {
-          const failures: string[] = []
-          for (const seed of seeds) {
-            const result = await runScenario({
-              factory,
-              scenario,
-              seed,
-              ...(options.protocolOptions === undefined ? {} : { protocolOptions: options.protocolOptions }),
-              ...(options.nodes === undefined ? {} : { nodes: options.nodes }),
-              ...(options.adversary === undefined ? {} : { adversary: options.adversary }),
-            })
-            if (result.verdict !== 'ok') failures.push(describeFailures(result))
-          }
+          const failures = await conformanceFailures(options, scenario, seeds, {
+            shrinkRuns,
+            timeBudgetMs: Math.min(options.shrink === false ? Infinity : (options.shrink?.timeBudgetMs ?? Infinity), timeoutMs / 2),
+          })
           expect(failures, failures.join('\n\n')).toEqual([])
         },
-        options.timeoutMs ?? 30_000,
+        timeoutMs,
       )
     }
   })

@@ -1,7 +1,8 @@
 // The checkers must bite: every deliberately broken toy protocol is caught
 // in a scenario where its bug shows, and the correct toy passes.
 import { describe, expect, it } from 'vitest'
-import { describeFailures, runScenario } from '../src/run-scenario.js'
+import { describeFailures } from '../src/describe-failures.js'
+import { runScenario } from '../src/run-scenario.js'
 import { scenarioByName } from '../src/scenarios/index.js'
 import {
   acksBeforePersistingToy,
