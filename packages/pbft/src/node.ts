@@ -5,6 +5,7 @@ import {
   ConfigError,
   decodeCanonical,
   encodeCanonical,
+  expectBytes,
   expectOnlyKeys,
   expectRecord,
   expectUint,
@@ -68,6 +69,8 @@ const KEY_VIEW = 'pbft/view'
 const KEY_TS = 'pbft/ts'
 const keyPrePrepare = (slot: number) => `pbft/pp/${slot}`
 const keyPrepared = (slot: number) => `pbft/pc/${slot}`
+/** Marks a slot committed-local ({ s: seq, d: batch digest }), so a restart re-executes it without asking anyone. */
+const keyCommitted = (slot: number) => `pbft/cm/${slot}`
 const EMPTY = new Uint8Array(0)
 const MAX_CHECKPOINTS_PER_SENDER = 4
 const MAX_BUFFERED_FUTURE = 4096
@@ -257,10 +260,26 @@ export class PbftNode implements ProtocolNode {
         if (this.inWindow(cert.seq)) this.slot(cert.seq).preparedCert = cert
       }
     }
+    // Slots this replica saw committed before it stopped: executed again below (they are
+    // above the stable checkpoint, which is all the snapshot restored).
+    for (let i = 0; i < this.options.logWindow; i++) {
+      const marker = storage.getHardState(keyCommitted(i))
+      if (marker === undefined || marker.byteLength === 0) continue
+      const record = expectRecord(decodeCanonical(marker), 'stored commit marker')
+      expectOnlyKeys(record, ['s', 'd'], 'stored commit marker')
+      const seq = expectUint(record['s'], 'stored commit marker seq')
+      const digest = expectBytes(record['d'], 'stored commit marker digest')
+      const slot = this.slots.get(seq)
+      if (seq > this.lastExecuted && this.inWindow(seq) && slot?.prePrepare !== undefined && bytesEqual(slot.prePrepare.digest, digest)) {
+        slot.prepared = true
+        slot.committed = true
+      }
+    }
     this.nextSeq = Math.max(this.lastExecuted, ...[...this.slots.keys()]) + 1
     if (this.active) this.announceView()
     else this.startViewChange(this.view)
     this.armStatusTimer()
+    this.execute()
   }
 
   stop(): void {
@@ -592,6 +611,7 @@ export class PbftNode implements ProtocolNode {
     if (!slot.committed) {
       if (this.countPhase(slot.commits, pp.view, seq, pp.digest, this.quorum, 'commit') < this.quorum) return
       slot.committed = true
+      this.ctx.storage.setHardState(keyCommitted(seq % this.options.logWindow), encodeCanonical({ s: seq, d: pp.digest }))
       this.execute()
     }
   }
