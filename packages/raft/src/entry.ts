@@ -11,6 +11,12 @@ export const EntryKind = {
   Noop: 1,
   /** A configuration (membership) entry; takes effect when applied (one pending at a time). */
   Config: 2,
+  /**
+   * An application command a follower forwarded to the leader, tagged with the
+   * follower's (nonce, counter) so that the follower recognises it when it
+   * applies it and answers its own client. Applied like a Command everywhere.
+   */
+  Forwarded: 3,
 } as const
 export type EntryKind = (typeof EntryKind)[keyof typeof EntryKind]
 
@@ -27,6 +33,23 @@ export function commandEntryData(command: Uint8Array): Uint8Array {
   return data
 }
 
+const FORWARD_TAG_BYTES = 2 * UINT_BYTES
+
+export function forwardedEntryData(nonce: number, counter: number, command: Uint8Array): Uint8Array {
+  const w = new ByteWriter(1 + FORWARD_TAG_BYTES + command.byteLength)
+  w.u8(EntryKind.Forwarded)
+  w.uint(nonce)
+  w.uint(counter)
+  w.raw(command)
+  return w.finish()
+}
+
+/** The (nonce, counter) of a Forwarded entry. */
+export function entryForwardTag(data: Uint8Array): { nonce: number; counter: number } {
+  const r = new ByteReader(data.subarray(1, 1 + FORWARD_TAG_BYTES))
+  return { nonce: r.uint('forward nonce'), counter: r.uint('forward counter') }
+}
+
 export function configEntryData(membership: Membership): Uint8Array {
   const body = encodeMembership(membership)
   const data = new Uint8Array(body.byteLength + 1)
@@ -39,9 +62,9 @@ export function entryKind(data: Uint8Array): EntryKind {
   return data[0] as EntryKind
 }
 
-/** The application command inside a Command entry (a view, no copy). */
+/** The application command inside a Command or Forwarded entry (a view, no copy). */
 export function entryCommand(data: Uint8Array): Uint8Array {
-  return data.subarray(1)
+  return data[0] === EntryKind.Forwarded ? data.subarray(1 + FORWARD_TAG_BYTES) : data.subarray(1)
 }
 
 export function entryMembership(data: Uint8Array): Membership {
@@ -53,6 +76,11 @@ export function validateEntryData(data: Uint8Array): void {
   if (data.byteLength === 0) throw new InvalidMessageError('empty log entry')
   const kind = data[0]
   if (kind === EntryKind.Command) return
+  if (kind === EntryKind.Forwarded) {
+    if (data.byteLength < 1 + FORWARD_TAG_BYTES) throw new InvalidMessageError('forwarded entry is shorter than its tag')
+    entryForwardTag(data)
+    return
+  }
   if (kind === EntryKind.Noop) {
     if (data.byteLength !== 1) throw new InvalidMessageError('no-op entry carries a body')
     return

@@ -18,6 +18,8 @@ export const MessageType = {
   Snapshot: 7,
   SnapshotResponse: 8,
   TimeoutNow: 9,
+  Propose: 10,
+  ProposeReject: 11,
 } as const
 
 /** AppendEntries (§5.3). Entry indexes are implied: prevIndex + 1, + 2, ... */
@@ -103,6 +105,39 @@ export interface TimeoutNowMessage {
   readonly term: number
 }
 
+/**
+ * Proposal forwarding (etcd's MsgProp): a follower hands its clients' commands
+ * to the leader, numbered `firstCounter`, `firstCounter + 1`, ... under its
+ * `nonce`. The leader appends them as Forwarded entries and answers only a
+ * refusal; the follower answers its clients when it applies the entries.
+ */
+export interface ProposeMessage {
+  readonly type: typeof MessageType.Propose
+  readonly term: number
+  readonly nonce: number
+  readonly firstCounter: number
+  readonly commands: readonly Uint8Array[]
+}
+
+export const ProposeRejectReason = {
+  /** The receiver does not lead; `leader` is its hint ('' when unknown). */
+  NotLeader: 0,
+  /** The leader refused: a transfer in progress, too many uncommitted bytes. */
+  Dropped: 1,
+} as const
+export type ProposeRejectReason = (typeof ProposeRejectReason)[keyof typeof ProposeRejectReason]
+
+/** The leader (or a node that is not the leader) refuses forwarded proposals `firstCounter .. firstCounter + count - 1`. */
+export interface ProposeRejectMessage {
+  readonly type: typeof MessageType.ProposeReject
+  readonly term: number
+  readonly nonce: number
+  readonly firstCounter: number
+  readonly count: number
+  readonly reason: ProposeRejectReason
+  readonly leader: string
+}
+
 export type RaftMessage =
   | AppendMessage
   | AppendResponseMessage
@@ -113,6 +148,8 @@ export type RaftMessage =
   | SnapshotMessage
   | SnapshotResponseMessage
   | TimeoutNowMessage
+  | ProposeMessage
+  | ProposeRejectMessage
 
 const HEADER_BYTES = 2 + UINT_BYTES
 const ENTRY_OVERHEAD = UINT_BYTES + 4
@@ -202,6 +239,26 @@ export function encodeMessage(message: RaftMessage): Uint8Array {
     }
     case MessageType.TimeoutNow:
       return header(HEADER_BYTES, message.type, message.term).finish()
+    case MessageType.Propose: {
+      let size = HEADER_BYTES + 2 * UINT_BYTES + 4
+      for (const command of message.commands) size += 4 + command.byteLength
+      const w = header(size, message.type, message.term)
+      w.uint(message.nonce)
+      w.uint(message.firstCounter)
+      w.u32(message.commands.length)
+      for (const command of message.commands) w.lengthPrefixed(command)
+      return w.finish()
+    }
+    case MessageType.ProposeReject: {
+      const leader = new TextEncoder().encode(message.leader)
+      const w = header(HEADER_BYTES + 2 * UINT_BYTES + 4 + 1 + 2 + leader.byteLength, message.type, message.term)
+      w.uint(message.nonce)
+      w.uint(message.firstCounter)
+      w.u32(message.count)
+      w.u8(message.reason)
+      w.shortBytes(leader)
+      return w.finish()
+    }
   }
 }
 
@@ -293,6 +350,34 @@ export function decodeMessage(bytes: Uint8Array, limits: DecodeLimits): RaftMess
     case MessageType.TimeoutNow:
       message = { type, term }
       break
+    case MessageType.Propose: {
+      const nonce = r.uint('propose nonce')
+      const firstCounter = r.uint('propose counter')
+      const count = r.u32('propose count')
+      if (count === 0 || count * 4 > r.remaining) throw new InvalidMessageError(`propose count ${count} does not fit the message`)
+      if (firstCounter + count > Number.MAX_SAFE_INTEGER) throw new InvalidMessageError('propose counter overflow')
+      const commands: Uint8Array[] = new Array<Uint8Array>(count)
+      for (let i = 0; i < count; i++) commands[i] = r.lengthPrefixed('proposed command', limits.maxEntryBytes)
+      message = { type, term, nonce, firstCounter, commands }
+      break
+    }
+    case MessageType.ProposeReject: {
+      const nonce = r.uint('reject nonce')
+      const firstCounter = r.uint('reject counter')
+      const count = r.u32('reject count')
+      const reason = r.u8('reject reason')
+      if (reason !== ProposeRejectReason.NotLeader && reason !== ProposeRejectReason.Dropped)
+        throw new InvalidMessageError(`unknown propose reject reason ${reason}`)
+      const leaderBytes = r.shortBytes('reject leader hint')
+      let leader: string
+      try {
+        leader = new TextDecoder('utf-8', { fatal: true }).decode(leaderBytes)
+      } catch {
+        throw new InvalidMessageError('leader hint is not UTF-8')
+      }
+      message = { type, term, nonce, firstCounter, count, reason, leader }
+      break
+    }
     default:
       throw new InvalidMessageError(`unknown raft message type ${type}`)
   }

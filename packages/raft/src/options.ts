@@ -35,6 +35,11 @@ export interface RaftOptions {
   readonly maxEntryBytes: number
   /** Largest snapshot accepted from the wire. Default 1 GiB. */
   readonly maxSnapshotBytes: number
+  /**
+   * A follower that knows the leader forwards its clients' proposals to it (etcd's MsgProp) and
+   * answers them when it applies them; false: followers refuse proposals with NotLeaderError. Default true.
+   */
+  readonly forwardProposals: boolean
 }
 
 export const defaultRaftOptions: RaftOptions = {
@@ -51,6 +56,7 @@ export const defaultRaftOptions: RaftOptions = {
   snapshotChunkBytes: 1 << 20,
   maxEntryBytes: 8 << 20,
   maxSnapshotBytes: 1 << 30,
+  forwardProposals: true,
 }
 
 /** Fill defaults and reject nonsense with a ConfigError naming the field. */
@@ -76,6 +82,8 @@ export function resolveRaftOptions(options: Partial<RaftOptions> | undefined): R
   }
   if (resolved.heartbeatIntervalMs >= resolved.electionTimeoutMs)
     throw new ConfigError('must be smaller than electionTimeoutMs', 'heartbeatIntervalMs')
+  for (const field of ['preVote', 'checkQuorum', 'forwardProposals'] as const)
+    if (typeof resolved[field] !== 'boolean') throw new ConfigError('must be true or false', field)
   if (resolved.readMode !== 'read-index' && resolved.readMode !== 'lease') throw new ConfigError("must be 'read-index' or 'lease'", 'readMode')
   if (resolved.readMode === 'lease' && !resolved.checkQuorum)
     throw new ConfigError('lease reads are only safe with checkQuorum enabled', 'readMode')

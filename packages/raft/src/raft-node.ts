@@ -26,18 +26,23 @@ import {
   decodeMembership,
   encodeMembership,
   entryCommand,
+  entryForwardTag,
   entryKind,
   entryMembership,
+  forwardedEntryData,
   noopEntryData,
 } from './entry.js'
 import {
   decodeMessage,
   encodeMessage,
   MessageType,
+  ProposeRejectReason,
   type AppendMessage,
   type AppendResponseMessage,
   type DecodeLimits,
   type HeartbeatMessage,
+  type ProposeMessage,
+  type ProposeRejectMessage,
   type RaftMessage,
   type SnapshotMessage,
   type SnapshotResponseMessage,
@@ -152,6 +157,15 @@ export class RaftNode implements ProtocolNode {
 
   // Follower state
   private pendingAck: { to: NodeId; index: number } | undefined
+  // Proposal forwarding (follower side): this incarnation's nonce, the next counter,
+  // the batch's proposals to send, and those sent but not yet applied (by counter).
+  private forwardNonce = 0
+  private forwardCounter = 1
+  private forwardBuffer: Array<{ command: Uint8Array; client: ClientRef }> = []
+  private readonly forwarded = new Map<number, { client: ClientRef; at: number }>()
+  private lastForwardSweep = 0
+  /** Forwarded proposals: sent (as follower), accepted and refused (as leader). */
+  private readonly forwardStats = { sent: 0, accepted: 0, rejected: 0 }
   private incomingSnapshot: IncomingSnapshot | undefined
 
   constructor(ctx: ProtocolContext, options?: Partial<RaftOptions>) {
@@ -229,6 +243,7 @@ export class RaftNode implements ProtocolNode {
         snapshotIndex: this.storage.snapshot()?.index ?? 0,
         transferTarget: this.transferTarget,
         progress,
+        forwarding: { ...this.forwardStats, waiting: this.forwarded.size },
       },
     }
   }
@@ -237,6 +252,14 @@ export class RaftNode implements ProtocolNode {
 
   propose(command: Uint8Array, client: ClientRef): void {
     if (this.stopped) return
+    if (this.role !== 'leader' && this.canForward()) {
+      if (command.byteLength > this.options.maxEntryBytes) {
+        this.ctx.reject(client, new ProposalDroppedError(`command of ${command.byteLength} bytes is over maxEntryBytes`))
+        return
+      }
+      this.forwardBuffer.push({ command, client })
+      return
+    }
     const refusal = this.proposalRefusal(command.byteLength)
     if (refusal !== undefined) {
       this.ctx.reject(client, refusal)
@@ -380,6 +403,97 @@ export class RaftNode implements ProtocolNode {
       this.pendingAck = undefined
       this.send(ack.to, { type: MessageType.AppendResponse, term: this.term, reject: false, index: ack.index, hintIndex: 0, hintTerm: 0 })
     }
+    if (this.forwardBuffer.length > 0) this.sendForwarded()
+  }
+
+  // ---------------------------------------------------------------- proposal forwarding (etcd's MsgProp)
+
+  private canForward(): boolean {
+    return this.options.forwardProposals && this.role === 'follower' && this.leader !== undefined && this.leader !== this.self
+  }
+
+  /** Hand the batch's proposals to the leader, in messages of at most maxAppendBytes. */
+  private sendForwarded(): void {
+    const buffer = this.forwardBuffer
+    this.forwardBuffer = []
+    if (!this.canForward()) {
+      // Leadership was lost during the batch.
+      const error = new NotLeaderError(this.leader === this.self ? undefined : this.leader)
+      for (const p of buffer) this.ctx.reject(p.client, error)
+      return
+    }
+    // A fresh 52-bit nonce per incarnation, drawn when first needed (so nodes that never forward draw
+    // nothing): a restarted node never mistakes an old forwarded entry for a new proposal.
+    if (this.forwardNonce === 0)
+      this.forwardNonce = Math.floor(this.ctx.random.next() * 2 ** 26) * 2 ** 26 + Math.floor(this.ctx.random.next() * 2 ** 26) + 1
+    const now = this.ctx.now()
+    this.sweepForwarded(now)
+    let start = 0
+    while (start < buffer.length) {
+      let end = start
+      let bytes = 0
+      while (end < buffer.length && (end === start || bytes + buffer[end]!.command.byteLength <= this.options.maxAppendBytes)) {
+        bytes += buffer[end]!.command.byteLength
+        end++
+      }
+      const firstCounter = this.forwardCounter
+      const commands: Uint8Array[] = []
+      for (let i = start; i < end; i++) {
+        this.forwarded.set(this.forwardCounter++, { client: buffer[i]!.client, at: now })
+        commands.push(buffer[i]!.command)
+      }
+      this.send(this.leader!, { type: MessageType.Propose, term: this.term, nonce: this.forwardNonce, firstCounter, commands })
+      this.forwardStats.sent += commands.length
+      start = end
+    }
+  }
+
+  /**
+   * Forget forwarded proposals that were never seen applied (lost, overwritten):
+   * their clients have timed out in the Replica long before (outcome unknown).
+   */
+  private sweepForwarded(now: number): void {
+    const horizon = 20 * this.options.electionTimeoutMs
+    if (this.forwarded.size === 0 || now - this.lastForwardSweep < horizon) return
+    this.lastForwardSweep = now
+    for (const [counter, p] of this.forwarded) if (now - p.at > horizon) this.forwarded.delete(counter)
+  }
+
+  /** Leader: append a follower's proposals as Forwarded entries, or tell it why not. */
+  private handlePropose(from: NodeId, m: ProposeMessage): void {
+    let bytes = 0
+    for (const command of m.commands) bytes += command.byteLength
+    const refusal = this.proposalRefusal(bytes)
+    if (refusal !== undefined) {
+      const reason = refusal instanceof NotLeaderError ? ProposeRejectReason.NotLeader : ProposeRejectReason.Dropped
+      const leader = this.role === 'leader' ? this.self : (this.leader ?? '')
+      this.send(from, { type: MessageType.ProposeReject, term: this.term, nonce: m.nonce, firstCounter: m.firstCounter, count: m.commands.length, reason, leader })
+      this.forwardStats.rejected += m.commands.length
+      return
+    }
+    const buffered = this.unappended
+    let index = (buffered.length === 0 ? this.ctx.storage.lastIndex() : buffered[buffered.length - 1]!.index) + 1
+    m.commands.forEach((command, i) => {
+      buffered.push({ index: index++, term: this.term, data: forwardedEntryData(m.nonce, m.firstCounter + i, command) })
+    })
+    this.uncommittedBytes += bytes
+    this.forwardStats.accepted += m.commands.length
+    if (this.isSoleVoter()) this.maybeCommit()
+  }
+
+  /** Follower: the leader refused some of our forwarded proposals. */
+  private handleProposeReject(m: ProposeRejectMessage): void {
+    if (this.forwardNonce === 0 || m.nonce !== this.forwardNonce) return
+    const error =
+      m.reason === ProposeRejectReason.NotLeader
+        ? new NotLeaderError(m.leader === '' || m.leader === this.self ? undefined : m.leader)
+        : new ProposalDroppedError('the leader refused the forwarded proposal (transfer in progress or too much uncommitted data)')
+    for (let counter = m.firstCounter; counter < m.firstCounter + m.count; counter++) {
+      const p = this.forwarded.get(counter)
+      if (p === undefined) continue
+      this.forwarded.delete(counter)
+      this.ctx.reject(p.client, error)
+    }
   }
 
   // ---------------------------------------------------------------- messages
@@ -407,6 +521,11 @@ export class RaftNode implements ProtocolNode {
         this.send(from, { type: MessageType.AppendResponse, term: this.term, reject: true, index: 0, hintIndex: 0, hintTerm: 0 })
       } else if (m.type === MessageType.Vote && m.preVote) {
         this.send(from, { type: MessageType.VoteResponse, term: this.term, granted: false, preVote: true })
+      } else if (m.type === MessageType.Propose) {
+        // A follower behind on terms: refuse, with our term and the leader we know.
+        const leader = this.role === 'leader' ? this.self : (this.leader ?? '')
+        const reason = ProposeRejectReason.NotLeader
+        this.send(from, { type: MessageType.ProposeReject, term: this.term, nonce: m.nonce, firstCounter: m.firstCounter, count: m.commands.length, reason, leader })
       }
       return // §5.1: stale-term messages are otherwise ignored
     }
@@ -437,6 +556,10 @@ export class RaftNode implements ProtocolNode {
       case MessageType.SnapshotResponse:
         if (this.role === 'leader') this.handleSnapshotResponse(from, m)
         return
+      case MessageType.Propose:
+        return this.handlePropose(from, m)
+      case MessageType.ProposeReject:
+        return this.handleProposeReject(m)
     }
   }
 
@@ -888,6 +1011,18 @@ export class RaftNode implements ProtocolNode {
           }
         }
         if (this.role === 'leader' && entry.term === this.term) this.uncommittedBytes = Math.max(0, this.uncommittedBytes - entry.data.byteLength + 1)
+        this.ctx.commit(client === undefined ? { index, command: entryCommand(entry.data) } : { index, command: entryCommand(entry.data), client })
+      } else if (kind === EntryKind.Forwarded) {
+        // A follower's proposal: applied like a command; its origin answers its client here.
+        let client: ClientRef | undefined
+        if (this.forwarded.size > 0) {
+          const tag = entryForwardTag(entry.data)
+          if (this.forwardNonce !== 0 && tag.nonce === this.forwardNonce) {
+            client = this.forwarded.get(tag.counter)?.client
+            this.forwarded.delete(tag.counter)
+          }
+        }
+        if (this.role === 'leader' && entry.term === this.term) this.uncommittedBytes = Math.max(0, this.uncommittedBytes - entry.data.byteLength + 17)
         this.ctx.commit(client === undefined ? { index, command: entryCommand(entry.data) } : { index, command: entryCommand(entry.data), client })
       } else if (kind === EntryKind.Config) {
         const membership = entryMembership(entry.data)

@@ -2,7 +2,7 @@
 import { InvalidMessageError } from '@synod/core'
 import { describe, expect, it } from 'vitest'
 import { decodeMembership, decodeMessage, encodeMembership, encodeMessage, MessageType, type RaftMessage } from '../src/index.js'
-import { configEntryData } from '../src/entry.js'
+import { configEntryData, forwardedEntryData } from '../src/entry.js'
 import { seededRandom, TestCluster } from './helpers/cluster.js'
 
 const limits = { maxEntryBytes: 1024, maxSnapshotBytes: 1 << 20 }
@@ -45,6 +45,8 @@ const samples: RaftMessage[] = [
   },
   { type: MessageType.SnapshotResponse, term: 3, index: 10, nextOffset: 5 },
   { type: MessageType.TimeoutNow, term: 9 },
+  { type: MessageType.Propose, term: 4, nonce: 2 ** 52, firstCounter: 17, commands: [new Uint8Array([1, 2]), new Uint8Array(0)] },
+  { type: MessageType.ProposeReject, term: 4, nonce: 99, firstCounter: 17, count: 2, reason: 1, leader: 'node-b' },
 ]
 
 function encodeMeta(): Uint8Array {
@@ -120,6 +122,20 @@ describe('message codec', () => {
     expect(() => decodeMessage(append([entry(1, 3, [1, 0])]), limits)).toThrow(/no-op/)
     expect(() => decodeMessage(append([entry(1, 3, [2, 1, 2])]), limits)).toThrow(InvalidMessageError)
     expect(() => decodeMessage(append([entry(1, 3, new Array(2000).fill(0))]), limits)).toThrow(/over 1024/)
+  })
+
+  it('rejects empty proposal batches, unknown reject reasons and forwarded entries shorter than their tag', () => {
+    const propose = encodeMessage({ type: MessageType.Propose, term: 1, nonce: 1, firstCounter: 1, commands: [new Uint8Array(1)] })
+    const empty = propose.slice(0, propose.byteLength - 5) // drop the one command...
+    new DataView(empty.buffer).setUint32(empty.byteLength - 4, 0) // ...and say zero
+    expect(() => decodeMessage(empty, limits)).toThrow(/propose count 0/)
+    const reject = encodeMessage({ type: MessageType.ProposeReject, term: 1, nonce: 1, firstCounter: 1, count: 1, reason: 0, leader: '' })
+    reject[reject.byteLength - 3] = 7
+    expect(() => decodeMessage(reject, limits)).toThrow(/reason 7/)
+    const append = (data: Uint8Array) =>
+      encodeMessage({ type: MessageType.Append, term: 2, prevIndex: 0, prevTerm: 0, commit: 0, entries: [{ index: 1, term: 2, data }] })
+    expect(() => decodeMessage(append(new Uint8Array([3, 0, 0, 0])), limits)).toThrow(/shorter than its tag/)
+    expect(decodeMessage(append(forwardedEntryData(5, 6, new Uint8Array([9]))), limits).type).toBe(MessageType.Append)
   })
 
   it('never throws anything but InvalidMessageError on random bytes', () => {

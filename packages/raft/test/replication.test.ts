@@ -56,8 +56,8 @@ describe('§5.3 log replication', () => {
     for (let i = 0; i < 50; i++) expect(c.outcomes.get(10_000 + i)?.kind).toBe('committed')
   })
 
-  it('followers reject proposals with NotLeaderError naming the leader', () => {
-    const c = new TestCluster(['a', 'b', 'c'])
+  it('with forwarding off, followers reject proposals with NotLeaderError naming the leader', () => {
+    const c = new TestCluster(['a', 'b', 'c'], { raft: { forwardProposals: false } })
     c.startAll()
     const leader = c.waitForLeader()
     const follower = ['a', 'b', 'c'].find((id) => id !== leader)!
