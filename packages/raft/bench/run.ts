@@ -140,37 +140,39 @@ async function buildCluster(factory: ProtocolFactory, n: number) {
   return { leader, replicas }
 }
 
-async function load(leader: Replica, ops: number): Promise<{ seconds: number; latencies: number[] }> {
+async function load(targets: readonly Replica[], ops: number): Promise<{ seconds: number; latencies: number[] }> {
   const command = new Uint8Array(COMMAND_BYTES).fill(7)
   const latencies: number[] = []
   let issued = 0
   const start = performance.now()
-  async function proposer(): Promise<void> {
+  async function proposer(worker: number): Promise<void> {
+    const target = targets[worker % targets.length]!
     while (issued < ops) {
       issued++
       const t0 = performance.now()
-      await leader.propose(command)
+      await target.propose(command)
       latencies.push(performance.now() - t0)
     }
   }
-  await Promise.all(Array.from({ length: Math.min(OUTSTANDING, ops) }, proposer))
+  await Promise.all(Array.from({ length: Math.min(OUTSTANDING, ops) }, (_, worker) => proposer(worker)))
   return { seconds: (performance.now() - start) / 1000, latencies }
 }
 
-async function measure(factory: ProtocolFactory, n: number, label: string): Promise<BenchResult[]> {
+/** `spread`: proposers spread over every node (followers forward to the leader) instead of all at the leader. */
+async function measure(factory: ProtocolFactory, n: number, label: string, spread = false): Promise<BenchResult[]> {
   const rates: number[] = []
   const p50s: number[] = []
   const p99s: number[] = []
   for (let run = 0; run <= RUNS; run++) {
     const { leader, replicas } = await buildCluster(factory, n)
-    const { seconds, latencies } = await load(leader, OPS)
+    const { seconds, latencies } = await load(spread ? replicas : [leader], OPS)
     for (const r of replicas) await r.stop()
     if (run === 0) continue // warm-up
     rates.push(OPS / seconds)
     p50s.push(percentile(latencies, 50))
     p99s.push(percentile(latencies, 99))
   }
-  const params = { nodes: n, commandBytes: COMMAND_BYTES, outstanding: OUTSTANDING, ops: OPS, runs: RUNS }
+  const params = { nodes: n, commandBytes: COMMAND_BYTES, outstanding: OUTSTANDING, ops: OPS, runs: RUNS, proposers: spread ? 'every node' : 'leader' }
   return [
     { name: `${label} ${n} nodes throughput`, value: median(rates), unit: 'ops/s', params },
     { name: `${label} ${n} nodes p50 latency`, value: median(p50s), unit: 'ms', params },
@@ -183,5 +185,10 @@ for (const n of [3, 5]) {
   const [baseRate, ...baseLatency] = await measure(directFactory, n, 'baseline (no consensus)')
   const [raftRate, ...raftLatency] = await measure(raft as ProtocolFactory, n, 'raft')
   results.push(baseRate!, ...baseLatency, against(raftRate!, baseRate!), ...raftLatency)
+  if (n === 3) {
+    // Proposals at every node: the followers' two thirds go through proposal forwarding.
+    const [spreadRate, ...spreadLatency] = await measure(raft as ProtocolFactory, n, 'raft, proposals at every node', true)
+    results.push(against(spreadRate!, raftRate!), ...spreadLatency)
+  }
 }
 report('@synod/raft', results)

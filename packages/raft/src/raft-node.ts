@@ -61,6 +61,7 @@ export type RaftRole = 'follower' | 'pre-candidate' | 'candidate' | 'leader'
 export type ConfigChange = MembershipChange
 
 const EMPTY_RESULT = new Uint8Array(0)
+const ENTRY_CHUNK_BYTES = 64 * 1024
 
 /** Storage key of the persisted hard state: term, vote and (at config changes) commit. */
 export const HARD_STATE_KEY = 'raft.hardState'
@@ -154,6 +155,8 @@ export class RaftNode implements ProtocolNode {
    * Every other access to the log goes through `storage`, which appends them first.
    */
   private unappended: LogEntry[] = []
+  private entryChunk = new Uint8Array(0)
+  private entryChunkOffset = 0
 
   // Follower state
   private pendingAck: { to: NodeId; index: number } | undefined
@@ -267,10 +270,30 @@ export class RaftNode implements ProtocolNode {
     }
     const buffered = this.unappended
     const index = (buffered.length === 0 ? this.ctx.storage.lastIndex() : buffered[buffered.length - 1]!.index) + 1
-    buffered.push({ index, term: this.term, data: commandEntryData(command) })
+    buffered.push({ index, term: this.term, data: this.commandEntry(command) })
     this.proposals.set(index, { client, term: this.term })
     this.uncommittedBytes += command.byteLength
     if (this.isSoleVoter()) this.maybeCommit()
+  }
+
+  /**
+   * A Command entry's payload, carved out of a shared chunk: one allocation
+   * per 64 KiB of proposals instead of one per proposal (a chunk is never
+   * written again once handed out, so stores may keep views into it).
+   */
+  private commandEntry(command: Uint8Array): Uint8Array {
+    const size = command.byteLength + 1
+    if (size > ENTRY_CHUNK_BYTES / 4) return commandEntryData(command)
+    if (this.entryChunkOffset + size > this.entryChunk.byteLength) {
+      this.entryChunk = new Uint8Array(ENTRY_CHUNK_BYTES)
+      this.entryChunkOffset = 0
+    }
+    const start = this.entryChunkOffset
+    const data = this.entryChunk.subarray(start, start + size)
+    data[0] = EntryKind.Command
+    data.set(command, 1)
+    this.entryChunkOffset = start + size
+    return data
   }
 
   read(_request: Uint8Array, client: ClientRef): void {
