@@ -16,8 +16,17 @@ const nodeSha256: Sha256 | undefined =
     ? undefined
     : typeof nodeCrypto.hash === 'function'
       ? // crypto.hash (Node ≥ 20.12) skips the Hash object: fastest for one-shot digests.
-        (bytes) => new Uint8Array(nodeCrypto!.hash('sha256', bytes, 'buffer') as unknown as Buffer)
-      : (bytes) => new Uint8Array(nodeCrypto!.createHash('sha256').update(bytes).digest())
+        (bytes) => plainView(nodeCrypto!.hash('sha256', bytes, 'buffer') as unknown as Buffer)
+      : (bytes) => plainView(nodeCrypto!.createHash('sha256').update(bytes).digest())
+
+/**
+ * A plain Uint8Array over a digest Buffer, without copying. Digest buffers are
+ * allocated for the result alone (never from the shared pool), so the view
+ * does not expose or pin other data.
+ */
+function plainView(buffer: Buffer): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
+}
 
 const nodeHmacSha256: HmacSha256 | undefined =
   nodeCrypto === undefined

@@ -7,12 +7,44 @@
 //
 // Env: PBFT_BENCH_SECONDS (3), PBFT_BENCH_CLIENTS per replica (1024), PBFT_BENCH_RUNS (3),
 // PBFT_BENCH_MODES ('signature,mac'), PBFT_BENCH_INFLIGHT, PBFT_BENCH_NO_BASELINE.
-import { membership, Replica, systemClock, systemRandom, utf8, type MessageHandler, type NodeId, type Transport } from '@synod/core'
+import { membership, Replica, systemClock, systemRandom, utf8, type MessageHandler, type NodeId, type StateMachine, type Transport } from '@synod/core'
 import { createSigner, createVerifier, keyPairFromSecret, sha256 } from '@synod/crypto'
 import { memoryStorage } from '@synod/storage'
 import { against, median, percentile, report, type BenchResult } from '@synod/bench-kit'
 import { pbft, verifyReplyCertificate, type PbftOptions, type RequestAuthentication } from '../src/index.js'
 import { RegisterMachine } from '../test/helpers.js'
+
+// As in @synod/raft's bench: 100-byte commands and a state machine that only counts, so the
+// figures are the protocol's (PBFT_BENCH_MACHINE=register: the test suite's string register).
+const MACHINE = process.env['PBFT_BENCH_MACHINE'] === 'register' ? 'register' : 'counting'
+const COMMAND_BYTES = 100
+const EMPTY = new Uint8Array(0)
+
+class CountingMachine implements StateMachine {
+  count = 0
+  apply(): Uint8Array {
+    this.count++
+    return EMPTY
+  }
+  query(): Uint8Array {
+    return EMPTY
+  }
+  snapshot(): Uint8Array {
+    return utf8(String(this.count))
+  }
+  restore(snapshot: Uint8Array): void {
+    this.count = Number(new TextDecoder().decode(snapshot))
+  }
+}
+
+/** A distinct 100-byte command per client and operation. */
+function commandOf(client: number, op: number): Uint8Array {
+  const command = new Uint8Array(COMMAND_BYTES)
+  const view = new DataView(command.buffer)
+  view.setUint32(0, client)
+  view.setFloat64(4, op)
+  return command
+}
 
 class InProcessNetwork {
   private readonly handlers = new Map<NodeId, MessageHandler>()
@@ -59,7 +91,7 @@ async function runCluster(options: Partial<PbftOptions>, clientsPerReplica: numb
         storage: memoryStorage(),
         clock: systemClock(),
         random: systemRandom(),
-        stateMachine: new RegisterMachine(),
+        stateMachine: MACHINE === 'register' ? new RegisterMachine() : new CountingMachine(),
         signer: createSigner(keys[i]!, { backend: 'node' }),
         verifier: createVerifier({ backend: 'node' }),
         requestTimeoutMs: 30_000,
@@ -74,7 +106,7 @@ async function runCluster(options: Partial<PbftOptions>, clientsPerReplica: numb
     let i = 0
     while (running) {
       const start = performance.now()
-      const command = utf8(`set k${c % 64} v${i++}`)
+      const command = MACHINE === 'register' ? utf8(`set k${c % 64} v${i++}`) : commandOf(c, i++)
       const answer = await replica.propose(command)
       latencies.push(performance.now() - start)
       if (sample === undefined && answer.proof !== undefined) sample = { command, result: answer.result, proof: answer.proof }
@@ -138,7 +170,7 @@ for (let i = 0; i < runs; i++)
 for (const mode of modes) {
   const sorted = samples.get(mode)!.sort((a, b) => a.opsPerSecond - b.opsPerSecond)
   const mid = sorted[Math.floor(sorted.length / 2)]!
-  const params = { n: 4, requestAuthentication: mode, auth: describeMode[mode], clientsPerReplica: clients, seconds, runs }
+  const params = { n: 4, requestAuthentication: mode, auth: describeMode[mode], clientsPerReplica: clients, seconds, runs, machine: MACHINE, commandBytes: MACHINE === 'counting' ? COMMAND_BYTES : 'text' }
   results.push(
     baseline === undefined
       ? { name: `pbft ${mode}: committed ops/s (median of ${runs} runs)`, value: mid.opsPerSecond, unit: 'ops/s', params }
