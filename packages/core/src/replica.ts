@@ -369,31 +369,27 @@ export class Replica<Options = unknown> {
         return
       case 'reconfigure':
         this.counters.add('reconfigurations')
-        try {
-          protocol.reconfigure!(input.change, input.client)
-        } catch (error) {
-          this.rejectClient(input.client, error instanceof SynodError ? error : new ProposalDroppedError(String(error)))
-          if (!(error instanceof SynodError)) this.protocolError(error)
-        }
-        return
+        return this.clientCall(input.client, () => protocol.reconfigure!(input.change, input.client))
       case 'transfer':
         this.counters.add('transfers')
-        try {
-          protocol.transferLeadership!(input.target, input.client)
-        } catch (error) {
-          this.rejectClient(input.client, error instanceof SynodError ? error : new ProposalDroppedError(String(error)))
-          if (!(error instanceof SynodError)) this.protocolError(error)
-        }
-        return
+        return this.clientCall(input.client, () => protocol.transferLeadership!(input.target, input.client))
       case 'read':
         this.counters.add('reads')
-        try {
-          protocol.read!(input.request, input.client)
-        } catch (error) {
-          this.rejectClient(input.client, error instanceof SynodError ? error : new ProposalDroppedError(String(error)))
-          if (!(error instanceof SynodError)) this.protocolError(error)
-        }
-        return
+        return this.clientCall(input.client, () => protocol.read!(input.request, input.client))
+    }
+  }
+
+  /**
+   * A client request handed to the protocol: what it throws goes to that
+   * client (typed errors as they are, anything else as ProposalDroppedError
+   * and counted as a protocol error). `propose` inlines the same for speed.
+   */
+  private clientCall(client: ClientRef, call: () => void): void {
+    try {
+      call()
+    } catch (error) {
+      this.rejectClient(client, error instanceof SynodError ? error : new ProposalDroppedError(String(error)))
+      if (!(error instanceof SynodError)) this.protocolError(error)
     }
   }
 

@@ -337,25 +337,21 @@ export class TestCluster {
 
   /** `RaftNode.reconfigure` on `id` (the Replica's entry); returns the client ref id. */
   reconfigure(id: NodeId, change: MembershipChange): number {
-    const client = { id: this.nextClientId++ }
-    const node = this.node(id)
-    node.batch(() => {
-      try {
-        node.raft.reconfigure(change, client)
-      } catch (error) {
-        this.settle(client, { kind: 'rejected', error: error as SynodError })
-      }
-    })
-    return client.id
+    return this.clientCall(id, (raft, client) => raft.reconfigure(change, client))
   }
 
   /** `RaftNode.transferLeadership(target, client)` on `id` (the Replica's entry); returns the client ref id. */
   transfer(id: NodeId, target?: NodeId): number {
+    return this.clientCall(id, (raft, client) => raft.transferLeadership(target, client))
+  }
+
+  /** Call `id`'s node with a fresh client, as the Replica does: what it throws is that client's rejection. */
+  private clientCall(id: NodeId, call: (raft: RaftNode, client: ClientRef) => void): number {
     const client = { id: this.nextClientId++ }
     const node = this.node(id)
     node.batch(() => {
       try {
-        node.raft.transferLeadership(target, client)
+        call(node.raft, client)
       } catch (error) {
         this.settle(client, { kind: 'rejected', error: error as SynodError })
       }
