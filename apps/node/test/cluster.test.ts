@@ -2,16 +2,13 @@
 // libp2p with durable storage. Concurrent writes, SIGKILL of the leader,
 // catch-up of the restarted node, restart of the whole cluster from disk, bad
 // input on both ports.
-import { mkdtempSync, rmSync } from 'node:fs'
 import { connect } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type ClusterNode, prepareCluster, sleep, startNodeProcess, stopNodes, waitLeader, waitReady } from '../src/cluster.js'
+import { describe, expect, it } from 'vitest'
+import { type ClusterNode, sleep, startNodeProcess, stopNodes, waitLeader, waitReady } from '../src/cluster.js'
 import { HttpKvClient } from '../src/kv-client.js'
+import { useLocalCluster } from './local-cluster.js'
 
-const root = mkdtempSync(join(tmpdir(), 'synod-e2e-'))
-let nodes: ClusterNode[] = []
+const { nodes } = useLocalCluster('raft', 3, 'synod-e2e-')
 const acknowledged = new Map<string, string>()
 
 async function leaderNode(): Promise<ClusterNode> {
@@ -64,18 +61,6 @@ async function expectAllAcknowledged(node: ClusterNode, consistency: 'stale' | '
   }
   expect(missing, `${node.name} lost acknowledged writes`).toEqual([])
 }
-
-beforeAll(async () => {
-  nodes = await prepareCluster(root, 'raft', 3)
-  for (const node of nodes) startNodeProcess(node)
-  await waitReady(nodes, 30_000)
-  await waitLeader(nodes, 30_000)
-}, 60_000)
-
-afterAll(async () => {
-  await stopNodes(nodes, 5000)
-  rmSync(root, { recursive: true, force: true })
-}, 30_000)
 
 describe('3-node Raft cluster of real processes', () => {
   it('takes 1,000 concurrent writes across a SIGKILL of the leader; the killed node restarts and catches up', async () => {

@@ -3,17 +3,16 @@
 // `synod members add`, becomes a voter and receives everything; a follower
 // and then the leader are removed with `synod members remove`; the cluster
 // keeps taking writes throughout, and a restart keeps the new membership.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { main } from '../src/cli.js'
-import { type ClusterNode, freePort, prepareCluster, sleep, startNodeProcess, stopNodes, waitLeader, waitReady } from '../src/cluster.js'
+import { type ClusterNode, freePort, sleep, startNodeProcess, stopNodes, waitLeader, waitReady } from '../src/cluster.js'
 import { HttpKvClient } from '../src/kv-client.js'
+import { useLocalCluster } from './local-cluster.js'
 
-const root = mkdtempSync(join(tmpdir(), 'synod-members-'))
-let nodes: ClusterNode[] = []
+const { root, nodes } = useLocalCluster('raft', 3, 'synod-members-')
 const written = new Map<string, string>()
 const removedIds: string[] = []
 
@@ -71,18 +70,6 @@ async function eventually(what: string, check: () => Promise<boolean>, timeoutMs
   }
   throw new Error(`timed out waiting until ${what}`)
 }
-
-beforeAll(async () => {
-  nodes = await prepareCluster(root, 'raft', 3)
-  for (const node of nodes) startNodeProcess(node)
-  await waitReady(nodes, 30_000)
-  await waitLeader(nodes, 30_000)
-}, 60_000)
-
-afterAll(async () => {
-  await stopNodes(nodes, 5000)
-  rmSync(root, { recursive: true, force: true })
-}, 30_000)
 
 describe('membership change at run time (Raft, real processes)', () => {
   it('a node joins with init --join and members add, becomes a voter and has every write', async () => {

@@ -1,29 +1,14 @@
 // 4 PBFT processes: writes, one replica SIGKILLed, writes continue, and the
 // answer's reply certificate verifies against the members' keys (and a
 // tampered one does not).
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type ClusterNode, prepareCluster, sleep, startNodeProcess, stopNodes, waitLeader, waitReady } from '../src/cluster.js'
+import { describe, expect, it } from 'vitest'
+import { type ClusterNode, sleep } from '../src/cluster.js'
 import { readConfigFile, validateConfig } from '../src/config.js'
 import { HttpKvClient } from '../src/kv-client.js'
 import { verifyGet } from '../src/verify.js'
+import { useLocalCluster } from './local-cluster.js'
 
-const root = mkdtempSync(join(tmpdir(), 'synod-pbft-e2e-'))
-let nodes: ClusterNode[] = []
-
-beforeAll(async () => {
-  nodes = await prepareCluster(root, 'pbft', 4)
-  for (const node of nodes) startNodeProcess(node)
-  await waitReady(nodes, 30_000)
-  await waitLeader(nodes, 30_000)
-}, 60_000)
-
-afterAll(async () => {
-  await stopNodes(nodes, 5000)
-  rmSync(root, { recursive: true, force: true })
-}, 30_000)
+const { nodes } = useLocalCluster('pbft', 4, 'synod-pbft-e2e-')
 
 async function putRetrying(node: ClusterNode, key: string, value: string): Promise<void> {
   for (let attempt = 0; ; attempt++) {
