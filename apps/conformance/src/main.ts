@@ -1,11 +1,11 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { reduceScenario, scenarios as shippedScenarios, type Scenario } from '@synod/conformance'
+import { reduceScenario, scenarioApplies, scenarios as shippedScenarios, type Capability, type Scenario } from '@synod/conformance'
 import type { ProtocolFactory } from '@synod/core'
 import { parseRunnerArguments, UsageError, USAGE } from './args.js'
 import { planMatrix, runMatrix } from './matrix.js'
 import { ProgressBar, type ProgressStream } from './progress.js'
-import { DEFAULT_PROTOCOLS, protocolRegistry, ProtocolUnavailableError, type ProtocolRegistry } from './registry.js'
+import { DEFAULT_PROTOCOLS, protocolCapabilities, protocolRegistry, ProtocolUnavailableError, type ProtocolRegistry } from './registry.js'
 import { buildJsonReport } from './report-json.js'
 import { renderHtmlReport } from './report-html.js'
 import type { RunResult } from './run-result.js'
@@ -18,6 +18,8 @@ export interface RunnerEnvironment {
   /** What --protocol defaults to. */
   readonly defaultProtocols: readonly string[]
   readonly scenarios: readonly Scenario[]
+  /** Capabilities by protocol name; scenarios that require one run only for protocols that have it. */
+  readonly capabilities: ReadonlyMap<string, readonly Capability[]>
   /** Clock for the report header; injectable so tests are deterministic. */
   readonly now: () => Date
 }
@@ -37,6 +39,7 @@ export async function main(argv: readonly string[], environment: Partial<RunnerE
     registry: environment.registry ?? protocolRegistry,
     defaultProtocols: environment.defaultProtocols ?? DEFAULT_PROTOCOLS,
     scenarios: environment.scenarios ?? shippedScenarios,
+    capabilities: environment.capabilities ?? protocolCapabilities,
     now: environment.now ?? (() => new Date()),
   }
   try {
@@ -82,11 +85,15 @@ async function run(argv: readonly string[], env: RunnerEnvironment): Promise<num
   const factories: ProtocolFactory<unknown>[] = []
   for (const name of protocolNames) factories.push(await env.registry.get(name)!())
 
-  const plan = planMatrix(factories, chosenScenarios, args.seeds)
+  const capabilitiesOf = (protocol: string) => env.capabilities.get(protocol) ?? []
+  const plan = planMatrix(factories, chosenScenarios, args.seeds, capabilitiesOf)
   if (args.scenarios !== 'all')
-    for (const scenario of chosenScenarios)
+    for (const scenario of chosenScenarios) {
       if (!factories.some((f) => scenario.faultModel === 'any' || scenario.faultModel === f.faultModel))
         env.stderr.write(`note: scenario '${scenario.name}' is for ${scenario.faultModel} protocols; none was chosen\n`)
+      else if (!factories.some((f) => scenarioApplies(scenario, capabilitiesOf(f.name))))
+        env.stderr.write(`note: scenario '${scenario.name}' requires ${(scenario.requires ?? []).join(', ')}; no chosen protocol has it\n`)
+    }
   if (plan.runs.length === 0) throw new UsageError('nothing to run: no chosen scenario fits the chosen protocols')
 
   const startedWall = performance.now()
@@ -143,7 +150,7 @@ function listing(env: RunnerEnvironment): string {
     `protocols: ${[...env.registry.keys()].join(', ')} (default: ${env.defaultProtocols.join(',')})`,
     '',
     'scenarios:',
-    ...env.scenarios.map((s) => `  ${s.name.padEnd(width)}  [${s.faultModel}] ${s.description}`),
+    ...env.scenarios.map((s) => `  ${s.name.padEnd(width)}  [${s.faultModel}${s.requires === undefined ? '' : `; requires ${s.requires.join(', ')}`}] ${s.description}`),
     '',
   ].join('\n')
 }

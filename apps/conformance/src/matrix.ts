@@ -1,5 +1,7 @@
 import {
   reproduceCommand,
+  scenarioApplies,
+  type Capability,
   runScenario,
   shrinkFailure,
   summarizeShrink,
@@ -23,14 +25,26 @@ export interface MatrixPlan {
   readonly skipped: ReadonlyArray<{ readonly protocol: string; readonly scenario: string; readonly reason: string }>
 }
 
-/** Every protocol × scenario × seed whose fault models fit, in that nesting order. */
-export function planMatrix(factories: readonly ProtocolFactory<unknown>[], scenarios: readonly Scenario[], seeds: readonly number[]): MatrixPlan {
+/**
+ * Every protocol × scenario × seed whose fault models fit and whose required
+ * capabilities (`capabilitiesOf(protocol)`) the protocol has, in that nesting order.
+ */
+export function planMatrix(
+  factories: readonly ProtocolFactory<unknown>[],
+  scenarios: readonly Scenario[],
+  seeds: readonly number[],
+  capabilitiesOf: (protocol: string) => readonly Capability[] = () => [],
+): MatrixPlan {
   const runs: PlannedRun[] = []
   const skipped: Array<{ protocol: string; scenario: string; reason: string }> = []
   for (const factory of factories) {
     for (const scenario of scenarios) {
       if (scenario.faultModel !== 'any' && scenario.faultModel !== factory.faultModel) {
         skipped.push({ protocol: factory.name, scenario: scenario.name, reason: `${scenario.faultModel} scenario, ${factory.faultModel} protocol` })
+        continue
+      }
+      if (!scenarioApplies(scenario, capabilitiesOf(factory.name))) {
+        skipped.push({ protocol: factory.name, scenario: scenario.name, reason: `requires ${(scenario.requires ?? []).join(', ')}` })
         continue
       }
       for (const seed of seeds) runs.push({ factory, scenario, seed })

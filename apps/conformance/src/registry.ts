@@ -1,3 +1,4 @@
+import type { Capability } from '@synod/conformance'
 import type { ProtocolFactory } from '@synod/core'
 
 /** Loads one protocol's factory on demand, so a broken or unfinished package only fails the runs that ask for it. */
@@ -81,6 +82,13 @@ export const protocolRegistry: ProtocolRegistry = new Map<string, ProtocolLoader
   ['toy-divergent-commit', () => toy('divergentCommitToy')],
   ['toy-stale-reads', () => toy('staleReadsToy')],
 ])
+
+/**
+ * What each protocol offers beyond the basics, by name: scenarios that
+ * require a capability (`Scenario.requires`, e.g. 'reconfigure' for
+ * membership-churn) run only for the protocols listed with it here.
+ */
+export const protocolCapabilities: ReadonlyMap<string, readonly Capability[]> = new Map<string, readonly Capability[]>([['raft', ['reconfigure']]])
 
 /** What --protocol defaults to: the real protocols, not the toys. */
 export const DEFAULT_PROTOCOLS: readonly string[] = ['raft', 'pbft']

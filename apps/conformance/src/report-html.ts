@@ -30,7 +30,7 @@ svg text{font:11px system-ui,sans-serif;fill:#444}svg .lane-label{text-anchor:en
 svg .tick{text-anchor:end;fill:#777}svg .tick.time,svg .tick.bucket{text-anchor:middle}svg .axis-title{fill:#555}
 svg .lane-bg{fill:#f5f5f5}svg .plot-bg{fill:#fbfbfb;stroke:#e5e5e5}svg .grid{stroke:#ececec}svg .axis{stroke:#999}
 svg .leader-span{fill:#f2c94c}svg .down-span{fill:#555;opacity:.85}svg .fault-span{fill:#e57373;opacity:.55}svg .fault-span.link-faults{fill:#ffb74d}
-svg .fault-span.node-fault{fill:#ba68c8;opacity:.5}svg .commit-line{fill:none;stroke-width:1.6}svg .heal-line{stroke:#2e7d32;stroke-width:1.5;stroke-dasharray:5 3}
+svg .fault-span.node-fault{fill:#ba68c8;opacity:.5}svg .membership-mark{fill:#1565c0}svg .commit-line{fill:none;stroke-width:1.6}svg .heal-line{stroke:#2e7d32;stroke-width:1.5;stroke-dasharray:5 3}
 .histograms{display:flex;flex-wrap:wrap;gap:12px}.histograms figure{margin:0}.histograms figcaption{font-weight:600}
 `
 

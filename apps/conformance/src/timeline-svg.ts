@@ -20,6 +20,8 @@ export interface TimelineModel {
   readonly healedAt: number
   readonly network: Array<Span & { readonly kind: 'partition' | 'link-faults' }>
   readonly nodes: NodeLanes[]
+  /** Membership change requests and their outcomes (timeline kind 'membership' without a node), drawn as marks on the network lane. */
+  readonly membership: ReadonlyArray<{ readonly at: number; readonly label: string }>
   /** Per node, its highest committed index over time (steps). */
   readonly commitSteps: ReadonlyArray<{ readonly node: string; readonly points: ReadonlyArray<readonly [at: number, index: number]> }>
 }
@@ -133,7 +135,8 @@ export function timelineModel(record: RunRecord): TimelineModel {
     }
     return { node, points }
   })
-  return { endedAt: end, healedAt: record.healedAt, network, nodes, commitSteps }
+  const membership = events.filter((e) => e.kind === 'membership' && e.node === undefined).map((e) => ({ at: e.at, label: e.detail }))
+  return { endedAt: end, healedAt: record.healedAt, network, nodes, membership, commitSteps }
 }
 
 const WIDTH = 960
@@ -163,6 +166,10 @@ export function renderTimelineSvg(record: RunRecord): string {
   parts.push(`<g class="lane" data-lane="network"><text class="lane-label" x="${LEFT - 8}" y="${px(networkY + 14)}">network</text>`)
   parts.push(`<rect class="lane-bg" x="${LEFT}" y="${networkY}" width="${plotWidth}" height="${LANE}"/>`)
   for (const span of model.network) parts.push(spanRect(span, networkY, `fault-span ${span.kind}`))
+  for (const mark of model.membership)
+    parts.push(
+      `<rect class="membership-mark" x="${px(x(mark.at))}" y="${px(networkY)}" width="2" height="${LANE}"><title>${escapeXml(`${mark.at.toFixed(1)} ms: ${mark.label}`)}</title></rect>`,
+    )
   parts.push('</g>')
 
   model.nodes.forEach((lane, i) => {

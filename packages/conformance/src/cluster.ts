@@ -122,6 +122,8 @@ export class Cluster<Options = unknown> {
             this.timeline.push({ at, node: address, kind: 'role', detail: `${event.role} in term ${event.term}` })
           } else if (event.type === 'snapshot') {
             this.timeline.push({ at, node: address, kind: 'note', detail: `snapshot at index ${event.index}` })
+          } else if (event.type === 'membership') {
+            this.timeline.push({ at, node: address, kind: 'membership', detail: describeMembership(event.membership) })
           } else if (event.type === 'custom') {
             this.timeline.push({ at, node: address, kind: 'note', detail: `${event.name} ${JSON.stringify(event.detail)}` })
           }
@@ -133,6 +135,13 @@ export class Cluster<Options = unknown> {
     ids.forEach((id, index) => addHost(index, id, false))
     adversaries.filter((a) => a.behaviour === 'twin').forEach((a) => addHost(a.index, `${ids[a.index]!}~twin`, true))
     this.hosts = hosts
+  }
+
+  /** The member with this id as in the initial membership (its key included). */
+  member(id: NodeId): Member {
+    const member = this.membership.voters.find((m) => m.id === id)
+    if (member === undefined) throw new RangeError(`no member ${id}`)
+    return member
   }
 
   /** Addresses of every host (members and twins). */
@@ -209,4 +218,10 @@ export class Cluster<Options = unknown> {
   async stop(): Promise<void> {
     for (const host of this.hosts) await host.node.stop()
   }
+}
+
+/** `epoch 3 voters n1,n2 learners n3` (and `outgoing n1,n2,n3` while joint): how membership appears on the timeline. */
+export function describeMembership(m: Membership): string {
+  const ids = (members: readonly Member[]) => (members.length === 0 ? '-' : members.map((x) => x.id).join(','))
+  return `epoch ${m.epoch} voters ${ids(m.voters)} learners ${ids(m.learners)}${m.outgoing === undefined ? '' : ` outgoing ${ids(m.outgoing)}`}`
 }

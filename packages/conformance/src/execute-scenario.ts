@@ -73,6 +73,7 @@ export async function executeScenario<Options>(options: RunScenarioOptions<Optio
   const workload = new KvWorkload(cluster, kv, workloadOptions)
 
   await cluster.start()
+  nemesis.reconfigureDeadline = scenario.chaosMs + scenario.healMs
   nemesis.schedule(scenario.chaos)
   const healedAt = scenario.chaosMs
   workload.start(healedAt, healedAt + scenario.healMs / 2)
@@ -80,9 +81,9 @@ export async function executeScenario<Options>(options: RunScenarioOptions<Optio
   await sim.runFor(scenario.chaosMs)
   nemesis.healAll()
   const endBy = healedAt + scenario.healMs
-  await sim.runUntil(() => workload.finished, endBy - sim.now())
+  await sim.runUntil(() => workload.finished && nemesis.idle, endBy - sim.now())
   // The durability checker reads every correct node's final log: let laggards catch up within the budget.
-  await sim.runUntil(() => cluster.converged(), Math.max(0, endBy - sim.now()))
+  await sim.runUntil(() => nemesis.idle && cluster.converged(), Math.max(0, endBy - sim.now()))
 
   const correct = new Set(cluster.correctAddresses)
   const record: RunRecord = {

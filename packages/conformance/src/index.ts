@@ -34,17 +34,20 @@ export { DEFAULT_SHRINK_RUNS, shrinkFailure, summarizeShrink } from './shrink.js
 export type { RunSize, ShrinkOptions, ShrinkResult, ShrinkSummary } from './shrink.js'
 export { firstViolation, formatTrace, violationTime } from './trace.js'
 export type { LocatedViolation, TraceOptions } from './trace.js'
-export { DEFAULT_WORKLOAD, flapping } from './scenario.js'
+export { DEFAULT_WORKLOAD, flapping, scenarioApplies } from './scenario.js'
 export type {
   AdversaryBehaviour,
   AdversarySpec,
+  Capability,
   FaultStep,
+  MemberChangeSpec,
+  ReconfigureSpec,
   NodeSelector,
   PartitionShape,
   Scenario,
   WorkloadOptions,
 } from './scenario.js'
-export { byzantineScenarios, crashScenarios, scenarioByName, scenarios, scenariosFor } from './scenarios/index.js'
+export { byzantineScenarios, crashScenarios, membershipScenarios, scenarioByName, scenarios, scenariosFor } from './scenarios/index.js'
 export {
   acksBeforePersistingToy,
   commitsWithoutQuorumToy,

@@ -33,8 +33,19 @@ function refsOf(value: unknown): string[] {
   return refs
 }
 
-function nameOf(step: FaultStep): string | undefined {
-  return 'as' in step ? step.as : undefined
+/** The names a step gives (`as`, also inside a reconfigure step's changes). */
+function namesOf(value: unknown): string[] {
+  if (typeof value !== 'object' || value === null) return []
+  const names: string[] = []
+  for (const [key, inner] of Object.entries(value)) {
+    if (key === 'as' && typeof inner === 'string') names.push(inner)
+    else names.push(...namesOf(inner))
+  }
+  return names
+}
+
+function nameOf(step: FaultStep): string[] {
+  return namesOf(step)
 }
 
 /**
@@ -53,8 +64,7 @@ export function faultUnits(chaos: readonly FaultStep[]): number[][] {
   }
   const namers = new Map<string, number[]>()
   chaos.forEach((step, i) => {
-    const name = nameOf(step)
-    if (name !== undefined) namers.set(name, [...(namers.get(name) ?? []), i])
+    for (const name of nameOf(step)) namers.set(name, [...(namers.get(name) ?? []), i])
   })
   chaos.forEach((step, i) => {
     for (const ref of refsOf(step)) for (const namer of namers.get(ref) ?? []) union(i, namer)
@@ -85,11 +95,11 @@ export function reduceScenario(scenario: Scenario, reduction: ScenarioReduction 
     chaos = positions.map((p) => scenario.chaos[p]!)
     const named = new Set<string>()
     for (const step of [...chaos].sort((a, b) => a.at - b.at)) {
-      const name = nameOf(step)
+      const names = nameOf(step)
       for (const ref of refsOf(step))
-        if (!named.has(ref) && name !== ref)
+        if (!named.has(ref) && !names.includes(ref))
           throw new RangeError(`the kept fault steps refer to '${ref}', which only a removed step of '${scenario.name}' names`)
-      if (name !== undefined) named.add(name)
+      for (const name of names) named.add(name)
     }
   }
   if (maxOps !== undefined && (!Number.isSafeInteger(maxOps) || maxOps < 1)) throw new RangeError(`maxOps must be a positive integer, got ${maxOps}`)

@@ -42,6 +42,28 @@ export type FaultStep =
       readonly jumpMs?: number
       readonly as?: string
     }
+  /**
+   * A membership change, asked of the current leader (retried at the hint on
+   * NotLeaderError, later on ProposalDroppedError or an unknown outcome).
+   * Changes run one after another in schedule order: a change whose time has
+   * come waits for the previous one to finish. Only for protocols with the
+   * 'reconfigure' capability (see `Scenario.requires`).
+   */
+  | { readonly at: number; readonly kind: 'reconfigure'; readonly change: ReconfigureSpec }
+
+/** One single-server change of a `reconfigure` step; members are the cluster's own (ids and keys of the initial membership). */
+export type MemberChangeSpec =
+  /** Remove a member; `as` names it for later steps (`{ ref }`). 'follower' never picks a node already picked in the same joint change. */
+  | { readonly type: 'remove'; readonly target: NodeSelector; readonly as?: string }
+  | { readonly type: 'add-learner' | 'add-voter'; readonly target: NodeSelector; readonly as?: string }
+
+/** A single-server change, or several at once by joint consensus. */
+export type ReconfigureSpec = MemberChangeSpec | { readonly type: 'joint'; readonly changes: readonly MemberChangeSpec[] }
+
+/** What a protocol must offer for a scenario to apply to it; a protocol declares its capabilities to the runner. */
+export type Capability =
+  /** `Replica.reconfigure` with single-server changes (add-learner, add-voter, remove) and joint changes. */
+  'reconfigure'
 
 /** Generic byzantine behaviours applied at the network level (they need no knowledge of the protocol). */
 export type AdversaryBehaviour =
@@ -113,6 +135,17 @@ export interface Scenario {
   readonly adversaries?: readonly AdversarySpec[]
   /** Virtual ms per storage sync; default 1. */
   readonly syncLatencyMs?: number
+  /**
+   * Capabilities the protocol must declare for this scenario to run
+   * (`describeConformance({ capabilities })`, the runner's registry);
+   * without them the scenario is not applicable and is left out.
+   */
+  readonly requires?: readonly Capability[]
+}
+
+/** Whether a protocol with these capabilities can run the scenario. */
+export function scenarioApplies(scenario: Scenario, capabilities: readonly Capability[] = []): boolean {
+  return (scenario.requires ?? []).every((c) => capabilities.includes(c))
 }
 
 /** Symmetric partitions that come and go: alternating `shape` and heal every `periodMs` in [fromMs, toMs). */

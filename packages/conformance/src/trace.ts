@@ -127,7 +127,7 @@ export function formatTrace(record: RunRecord, checks: readonly CheckResult[], o
 
   const events: TraceEvent[] = []
   for (const e of record.timeline) {
-    const pinned = e.kind === 'fault' || e.kind === 'heal' || e.kind === 'crash' || e.kind === 'restart'
+    const pinned = e.kind === 'fault' || e.kind === 'heal' || e.kind === 'crash' || e.kind === 'restart' || (e.kind === 'membership' && e.node === undefined)
     events.push({ at: e.at, rank: 0, kind: 'timeline', text: `${(e.node ?? '*').padEnd(6)} ${e.kind.padEnd(7)} ${e.detail}`, pinned })
   }
   for (const op of record.history) {

@@ -46,11 +46,16 @@ export interface LeaderRecord {
   readonly at: number
 }
 
-/** Timeline entries for reports: faults applied, crashes, restarts, heals, role changes. */
+/**
+ * Timeline entries for reports: faults applied, crashes, restarts, heals,
+ * role changes; 'membership' for the nemesis' reconfigure requests and their
+ * outcomes (no node) and each node's new configuration (with the node:
+ * `epoch E voters a,b,c learners d` and `outgoing x,y` while joint).
+ */
 export interface TimelineEvent {
   readonly at: number
   readonly node?: NodeId
-  readonly kind: 'fault' | 'heal' | 'crash' | 'restart' | 'role' | 'leader' | 'note'
+  readonly kind: 'fault' | 'heal' | 'crash' | 'restart' | 'role' | 'leader' | 'note' | 'membership'
   readonly detail: string
 }
 

@@ -4,8 +4,8 @@ import type { ProtocolAdversary } from './cluster.js'
 import { scenarioNodes } from './execute-scenario.js'
 import { describeFailures } from './describe-failures.js'
 import { runScenario } from './run-scenario.js'
-import type { Scenario } from './scenario.js'
-import { scenariosFor } from './scenarios/index.js'
+import { scenarioApplies, type Capability, type Scenario } from './scenario.js'
+import { scenarios as shippedScenarios, scenariosFor } from './scenarios/index.js'
 import { DEFAULT_SHRINK_RUNS, shrinkFailure, type ShrinkOptions, type ShrinkResult } from './shrink.js'
 
 export interface DescribeConformanceOptions<Options = unknown> {
@@ -17,6 +17,12 @@ export interface DescribeConformanceOptions<Options = unknown> {
   readonly seeds?: readonly number[]
   /** Scenarios to run (default: every shipped scenario for the protocol's fault model), or their names. */
   readonly scenarios?: ReadonlyArray<Scenario | string>
+  /**
+   * What the protocol offers beyond the basics: scenarios that require a
+   * capability (e.g. 'reconfigure' for membership-churn) run only when it is
+   * listed here; otherwise they are not applicable and left out.
+   */
+  readonly capabilities?: readonly Capability[]
   /** Scenario names to skip, each with the reason (printed as a skipped test). */
   readonly skip?: Readonly<Record<string, string>>
   readonly adversary?: ProtocolAdversary<Options>
@@ -100,13 +106,14 @@ export async function conformanceFailures<Options>(
  */
 export function describeConformance<Options>(options: DescribeConformanceOptions<Options>): void {
   const { factory } = options
-  const all = scenariosFor(factory.faultModel)
+  const capabilities = options.capabilities ?? []
+  const all = scenariosFor(factory.faultModel, capabilities)
   const chosen: Scenario[] =
     options.scenarios === undefined
       ? all
       : options.scenarios.map((s) => {
           if (typeof s !== 'string') return s
-          const found = all.find((candidate) => candidate.name === s)
+          const found = shippedScenarios.filter((c) => c.faultModel === 'any' || c.faultModel === factory.faultModel).find((candidate) => candidate.name === s)
           if (found === undefined) throw new Error(`unknown scenario '${s}' for a ${factory.faultModel} protocol`)
           return found
         })
@@ -115,7 +122,8 @@ export function describeConformance<Options>(options: DescribeConformanceOptions
   const shrinkRuns = options.shrink === false ? 0 : (options.shrink?.maxRuns ?? shrinkRunsFromEnvironment())
   describe(`${factory.name} conformance`, () => {
     for (const scenario of chosen) {
-      const reason = options.skip?.[scenario.name]
+      const missing = (scenario.requires ?? []).filter((c) => !capabilities.includes(c))
+      const reason = options.skip?.[scenario.name] ?? (scenarioApplies(scenario, capabilities) ? undefined : `not applicable: requires ${missing.join(', ')} (capabilities)`)
       if (reason !== undefined) {
         it.skip(`${scenario.name} — skipped: ${reason}`, () => {})
         continue

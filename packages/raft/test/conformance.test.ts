@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { describeConformance } from '@synod/conformance/vitest'
 import { raft } from '../src/index.js'
 
-describeConformance({ factory: raft })
+describeConformance({ factory: raft, capabilities: ['reconfigure'] })
 
 // The same suite with aggressive compaction, so lagging and restarted nodes
 // take the snapshot path (InstallSnapshot in chunks, restore from a stored snapshot).
@@ -21,3 +21,36 @@ describe('the snapshot scenarios really take the snapshot path', () => {
     expect(installs.length).toBeGreaterThan(0)
   })
 })
+
+describe('membership-churn really changes the membership', () => {
+  it('every change takes effect, epochs advance and the run ends in the original membership', async () => {
+    const { record } = await executeScenario({ factory: raft, scenario: scenarioByName('membership-churn')!, seed: 1 })
+    const requests = record.timeline.filter((e) => e.kind === 'membership' && e.node === undefined)
+    const asked = requests.filter((e) => e.detail.endsWith(' requested'))
+    const done = requests.filter((e) => / (committed at index|in effect) /.test(e.detail))
+    expect(asked.map((e) => e.detail.split(' ')[1])).toEqual(['remove', 'add-learner', 'add-voter', 'joint(remove', 'add-learner', 'add-learner', 'joint(add-voter'])
+    expect(done).toHaveLength(asked.length)
+    for (const node of record.nodes) {
+      const seen = record.timeline.filter((e) => e.kind === 'membership' && e.node === node).map((e) => e.detail)
+      // Epochs only grow within one incarnation (a restarted node replays its configurations from its log).
+      let previous = -1
+      for (const e of record.timeline.filter((e) => e.node === node && (e.kind === 'membership' || e.kind === 'restart'))) {
+        const epoch = e.kind === 'restart' ? -1 : Number(/^epoch (\d+)/.exec(e.detail)![1])
+        if (e.kind === 'membership') expect(epoch).toBeGreaterThan(previous)
+        previous = epoch
+      }
+      expect(Number(/^epoch (\d+)/.exec(seen.at(-1)!)![1])).toBeGreaterThanOrEqual(7)
+      const last = seen.at(-1)!
+      expect(last).toMatch(/ learners -$/)
+      expect(/voters (\S+)/.exec(last)![1]!.split(',').sort()).toEqual(['n1', 'n2', 'n3'])
+    }
+    expect(seenJoint(record.timeline)).toBe(true)
+    // The checkers judge the whole history, changes included: every node converged on one log.
+    const finalIndexes = record.nodes.map((node) => Math.max(...record.commits.filter((c) => c.node === node).map((c) => c.index)))
+    expect(new Set(finalIndexes).size).toBe(1)
+  })
+})
+
+function seenJoint(timeline: ReadonlyArray<{ kind: string; detail: string }>): boolean {
+  return timeline.some((e) => e.kind === 'membership' && e.detail.includes(' outgoing '))
+}
