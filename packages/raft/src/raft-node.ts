@@ -322,6 +322,11 @@ export class RaftNode implements ProtocolNode {
    * ProposalDroppedError or ConfigError when the change cannot be made now.
    */
   proposeConfigChange(change: ConfigChange): number {
+    return this.appendConfigChange(change, undefined)
+  }
+
+  /** The change's entry; `client` is registered before a sole voter commits it on the spot. */
+  private appendConfigChange(change: ConfigChange, client: ClientRef | undefined): number {
     if (this.role !== 'leader') throw new NotLeaderError(this.leader)
     if (this.transferTarget !== undefined) throw new ProposalDroppedError('leadership transfer in progress')
     if (this.pendingConfigIndex > this.applied)
@@ -330,6 +335,7 @@ export class RaftNode implements ProtocolNode {
     const next = applyConfigChange(this.config, change)
     const index = this.appendAsLeader(configEntryData(next))
     this.pendingConfigIndex = index
+    if (client !== undefined) this.proposals.set(index, { client, term: this.term })
     if (this.isSoleVoter()) this.maybeCommit()
     return index
   }
@@ -345,8 +351,7 @@ export class RaftNode implements ProtocolNode {
    */
   reconfigure(change: MembershipChange, client: ClientRef): void {
     if (this.stopped) return
-    const index = this.proposeConfigChange(change)
-    this.proposals.set(index, { client, term: this.term })
+    this.appendConfigChange(change, client)
   }
 
   /**

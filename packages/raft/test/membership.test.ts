@@ -176,3 +176,18 @@ describe('§4 membership changes', () => {
     expect((c.outcomes.get(id) as { error: unknown }).error).toBeInstanceOf(ConfigError)
   })
 })
+
+describe('§4 membership changes on a single-voter cluster', () => {
+  it('answers reconfigure when the sole voter commits the change on the spot (single and joint)', () => {
+    const c = new TestCluster(['a'])
+    c.startAll()
+    c.waitForLeader()
+    c.tick(10)
+    const single = c.reconfigure('a', { type: 'add-learner', member: member('b') })
+    expect(c.outcomes.get(single)?.kind).toBe('committed')
+    const joint = c.reconfigure('a', { type: 'joint', changes: [{ type: 'add-learner', member: member('c') }] })
+    c.tick(10)
+    expect(c.outcomes.get(joint)?.kind).toBe('committed')
+    expect(c.node('a').status.membership.learners.map((m) => m.id).sort()).toEqual(['b', 'c'])
+  })
+})
