@@ -1,7 +1,6 @@
 import {
   isMember,
   NotLeaderError,
-  type CommandResult,
   type Membership,
   type MembershipChange,
   type NodeId,
@@ -9,6 +8,7 @@ import {
   type SingleMembershipChange,
 } from '@synod/core'
 import { bridgePairs, partitionPairs, ringPairs, type SeededRandom } from '@synod/transport-memory'
+import { raceAttempt } from './attempt.js'
 import type { Cluster } from './cluster.js'
 import type { FaultStep, MemberChangeSpec, NodeSelector, PartitionShape, ReconfigureSpec } from './scenario.js'
 
@@ -144,7 +144,7 @@ export class Nemesis<Options = unknown> {
         continue
       }
       attempts++
-      const outcome = await this.race(replica.reconfigure(change), RECONFIGURE_ATTEMPT_MS)
+      const outcome = await raceAttempt(this.cluster.simulation, replica.reconfigure(change), RECONFIGURE_ATTEMPT_MS)
       if (outcome.kind === 'ok') {
         cluster.note('membership', `reconfigure ${label} committed at index ${outcome.result.index} via ${target} after ${attempts} attempt(s)${tally()}`)
         return
@@ -199,32 +199,6 @@ export class Nemesis<Options = unknown> {
     const id = this.resolve(spec.target, spec.as, picked)
     picked.push(id)
     return spec.type === 'remove' ? { type: 'remove', id } : { type: spec.type, member: this.cluster.member(id) }
-  }
-
-  private race(attempt: Promise<CommandResult>, timeoutMs: number): Promise<{ kind: 'ok'; result: CommandResult } | { kind: 'timeout' } | { kind: 'error'; error: unknown }> {
-    const sim = this.cluster.simulation
-    return new Promise((resolve) => {
-      let settled = false
-      const timer = sim.schedule(timeoutMs, () => {
-        if (settled) return
-        settled = true
-        resolve({ kind: 'timeout' })
-      })
-      attempt.then(
-        (result) => {
-          if (settled) return
-          settled = true
-          sim.cancel(timer)
-          resolve({ kind: 'ok', result })
-        },
-        (error: unknown) => {
-          if (settled) return
-          settled = true
-          sim.cancel(timer)
-          resolve({ kind: 'error', error })
-        },
-      )
-    })
   }
 
   private sleep(ms: number): Promise<void> {

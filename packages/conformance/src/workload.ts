@@ -1,5 +1,6 @@
 import { NotLeaderError, type CommandResult, type NodeId, type Replica } from '@synod/core'
 import type { SeededRandom } from '@synod/transport-memory'
+import { raceAttempt } from './attempt.js'
 import type { Cluster } from './cluster.js'
 import { commandDigest } from './digest.js'
 import type { KvSession, KvWorkloadCodec } from './kv-codec.js'
@@ -8,7 +9,6 @@ import type { Operation, OperationKind } from './types.js'
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
-type AttemptOutcome = { readonly kind: 'ok'; readonly result: CommandResult } | { readonly kind: 'error'; readonly error: unknown } | { readonly kind: 'timeout' }
 
 /**
  * Concurrent KV clients, Jepsen style: each runs one operation at a time on
@@ -175,7 +175,7 @@ export class KvWorkload<Options = unknown> {
         continue
       }
       const attempt = kind === 'read' ? replica.read(command) : replica.propose(command)
-      const outcome = await this.race(attempt, Math.min(this.options.attemptTimeoutMs, deadline - this.sim.now()))
+      const outcome = await raceAttempt(this.sim, attempt, Math.min(this.options.attemptTimeoutMs, deadline - this.sim.now()))
       if (outcome.kind === 'ok') {
         if (!anyNode) this.beliefs.set(client, target)
         return outcome
@@ -207,31 +207,6 @@ export class KvWorkload<Options = unknown> {
   private replicaOf(id: NodeId): Replica<unknown> | undefined {
     const host = this.cluster.hosts.find((h) => h.address === id)
     return host?.node.replica as Replica<unknown> | undefined
-  }
-
-  private race(attempt: Promise<CommandResult>, timeoutMs: number): Promise<AttemptOutcome> {
-    return new Promise<AttemptOutcome>((resolve) => {
-      let settled = false
-      const timer = this.sim.schedule(Math.max(0, timeoutMs), () => {
-        if (settled) return
-        settled = true
-        resolve({ kind: 'timeout' })
-      })
-      attempt.then(
-        (result) => {
-          if (settled) return
-          settled = true
-          this.sim.cancel(timer)
-          resolve({ kind: 'ok', result })
-        },
-        (error: unknown) => {
-          if (settled) return
-          settled = true
-          this.sim.cancel(timer)
-          resolve({ kind: 'error', error })
-        },
-      )
-    })
   }
 
   private sleep(ms: number): Promise<void> {

@@ -493,9 +493,7 @@ export class RaftNode implements ProtocolNode {
     for (const command of m.commands) bytes += command.byteLength
     const refusal = this.proposalRefusal(bytes)
     if (refusal !== undefined) {
-      const reason = refusal instanceof NotLeaderError ? ProposeRejectReason.NotLeader : ProposeRejectReason.Dropped
-      const leader = this.role === 'leader' ? this.self : (this.leader ?? '')
-      this.send(from, { type: MessageType.ProposeReject, term: this.term, nonce: m.nonce, firstCounter: m.firstCounter, count: m.commands.length, reason, leader })
+      this.refuseProposal(from, m, refusal instanceof NotLeaderError ? ProposeRejectReason.NotLeader : ProposeRejectReason.Dropped)
       this.forwardStats.rejected += m.commands.length
       return
     }
@@ -507,6 +505,12 @@ export class RaftNode implements ProtocolNode {
     this.uncommittedBytes += bytes
     this.forwardStats.accepted += m.commands.length
     if (this.isSoleVoter()) this.maybeCommit()
+  }
+
+  /** Tell a forwarding follower its proposals were not appended, with our term and the leader we know. */
+  private refuseProposal(from: NodeId, m: ProposeMessage, reason: ProposeRejectReason): void {
+    const leader = this.role === 'leader' ? this.self : (this.leader ?? '')
+    this.send(from, { type: MessageType.ProposeReject, term: this.term, nonce: m.nonce, firstCounter: m.firstCounter, count: m.commands.length, reason, leader })
   }
 
   /** Follower: the leader refused some of our forwarded proposals. */
@@ -551,9 +555,7 @@ export class RaftNode implements ProtocolNode {
         this.send(from, { type: MessageType.VoteResponse, term: this.term, granted: false, preVote: true })
       } else if (m.type === MessageType.Propose) {
         // A follower behind on terms: refuse, with our term and the leader we know.
-        const leader = this.role === 'leader' ? this.self : (this.leader ?? '')
-        const reason = ProposeRejectReason.NotLeader
-        this.send(from, { type: MessageType.ProposeReject, term: this.term, nonce: m.nonce, firstCounter: m.firstCounter, count: m.commands.length, reason, leader })
+        this.refuseProposal(from, m, ProposeRejectReason.NotLeader)
       }
       return // §5.1: stale-term messages are otherwise ignored
     }
@@ -1020,6 +1022,27 @@ export class RaftNode implements ProtocolNode {
     }
   }
 
+  /** The local client of the proposal appended at `index`, if it is still that entry (else it is told). */
+  private localClient(index: number, term: number): ClientRef | undefined {
+    if (this.proposals.size === 0) return undefined
+    const ref = this.proposals.get(index)
+    if (ref === undefined) return undefined
+    this.proposals.delete(index)
+    if (ref.term === term) return ref.client
+    this.ctx.reject(ref.client, new NotLeaderError(this.leader, 'the proposal was overwritten and not committed; retry'))
+    return undefined
+  }
+
+  /** The client of a Forwarded entry when this node forwarded it in this incarnation. */
+  private forwardedClient(data: Uint8Array): ClientRef | undefined {
+    if (this.forwarded.size === 0 || this.forwardNonce === 0) return undefined
+    const tag = entryForwardTag(data)
+    if (tag.nonce !== this.forwardNonce) return undefined
+    const client = this.forwarded.get(tag.counter)?.client
+    this.forwarded.delete(tag.counter)
+    return client
+  }
+
   private applyCommitted(): void {
     const storage = this.storage
     while (this.applied < this.commit) {
@@ -1028,30 +1051,12 @@ export class RaftNode implements ProtocolNode {
       if (entry === undefined) throw new Error(`raft: committed entry ${index} is missing from the log`)
       this.applied = index
       const kind = entryKind(entry.data)
-      if (kind === EntryKind.Command) {
-        let client: ClientRef | undefined
-        if (this.proposals.size > 0) {
-          const ref = this.proposals.get(index)
-          if (ref !== undefined) {
-            this.proposals.delete(index)
-            if (ref.term === entry.term) client = ref.client
-            else this.ctx.reject(ref.client, new NotLeaderError(this.leader, 'the proposal was overwritten and not committed; retry'))
-          }
-        }
-        if (this.role === 'leader' && entry.term === this.term) this.uncommittedBytes = Math.max(0, this.uncommittedBytes - entry.data.byteLength + 1)
-        this.ctx.commit(client === undefined ? { index, command: entryCommand(entry.data) } : { index, command: entryCommand(entry.data), client })
-      } else if (kind === EntryKind.Forwarded) {
-        // A follower's proposal: applied like a command; its origin answers its client here.
-        let client: ClientRef | undefined
-        if (this.forwarded.size > 0) {
-          const tag = entryForwardTag(entry.data)
-          if (this.forwardNonce !== 0 && tag.nonce === this.forwardNonce) {
-            client = this.forwarded.get(tag.counter)?.client
-            this.forwarded.delete(tag.counter)
-          }
-        }
-        if (this.role === 'leader' && entry.term === this.term) this.uncommittedBytes = Math.max(0, this.uncommittedBytes - entry.data.byteLength + 17)
-        this.ctx.commit(client === undefined ? { index, command: entryCommand(entry.data) } : { index, command: entryCommand(entry.data), client })
+      if (kind === EntryKind.Command || kind === EntryKind.Forwarded) {
+        // A local proposal is answered through `proposals`; a follower's forwarded one by its origin.
+        const client = kind === EntryKind.Command ? this.localClient(index, entry.term) : this.forwardedClient(entry.data)
+        const command = entryCommand(entry.data)
+        if (this.role === 'leader' && entry.term === this.term) this.uncommittedBytes = Math.max(0, this.uncommittedBytes - command.byteLength)
+        this.ctx.commit(client === undefined ? { index, command } : { index, command, client })
       } else if (kind === EntryKind.Config) {
         const membership = entryMembership(entry.data)
         const ref = this.proposals.size > 0 ? this.proposals.get(index) : undefined
