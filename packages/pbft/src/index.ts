@@ -2,5 +2,6 @@ export { pbft } from './factory.js'
 export { PbftNode } from './node.js'
 export { defaultPbftOptions } from './options.js'
 export type { ClientAuthentication, PbftOptions, RequestAuthentication } from './options.js'
-export { decodeReplyCertificate, encodeReplyCertificate, verifyReplyCertificate } from './reply-certificate.js'
-export type { ReplyCertificate, VerifiedReply } from './reply-certificate.js'
+// The reply certificate lives in @synod/crypto (shared with HotStuff); re-exported so this API is unchanged.
+export { decodeReplyCertificate, encodeReplyCertificate, verifyReplyCertificate } from '@synod/crypto'
+export type { ReplyCertificate, VerifiedReply } from '@synod/crypto'

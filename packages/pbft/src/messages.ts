@@ -1,4 +1,5 @@
 import {
+  cborHeadLength,
   decodeCanonical,
   encodeCanonical,
   expectArray,
@@ -9,8 +10,8 @@ import {
   expectUint,
   InvalidMessageError,
   type NodeId,
+  writeHead,
 } from '@synod/core'
-import { cborHeadLength, writeHead } from './cbor-writer.js'
 import { sha256 } from './digest.js'
 
 // Wire format: canonical CBOR maps with one-letter keys and a kind `k`.

@@ -26,7 +26,7 @@ import {
 } from '@synod/core'
 import { ClientRequestChecker } from './client-requests.js'
 import { hmacSha256, sha256 } from './digest.js'
-import { merkleTree, resultLeaf, treeRoot } from './merkle.js'
+import { encodeAnswerCertificate, encodeReplies, merkleTree, replyStatement, resultLeaf, treeRoot } from '@synod/crypto'
 import {
   batchDigest,
   decodeExecutionMeta,
@@ -65,7 +65,6 @@ import {
 } from './messages.js'
 import { planNewView, type NewViewEntry } from './new-view.js'
 import { resolveOptions, type PbftOptions } from './options.js'
-import { encodeAnswerCertificate, encodeReplies, replyStatement } from './reply-certificate.js'
 
 const KEY_VIEW = 'pbft/view'
 const KEY_TS = 'pbft/ts'
