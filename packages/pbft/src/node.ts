@@ -2,6 +2,7 @@ import {
   byzantineFaults,
   byzantineQuorum,
   bytesEqual,
+  ClientRequestChecker,
   ConfigError,
   decodeCanonical,
   encodeCanonical,
@@ -24,7 +25,6 @@ import {
   type TimerId,
   type Verifier,
 } from '@synod/core'
-import { ClientRequestChecker } from './client-requests.js'
 import { hmacSha256, sha256 } from './digest.js'
 import { encodeAnswerCertificate, encodeReplies, merkleTree, replyStatement, resultLeaf, treeRoot } from '@synod/crypto'
 import {
