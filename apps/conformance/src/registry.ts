@@ -75,6 +75,7 @@ async function toy(exportName: string): Promise<ProtocolFactory<unknown>> {
 export const protocolRegistry: ProtocolRegistry = new Map<string, ProtocolLoader>([
   ['raft', () => loadFactory('raft', '@synod/raft', ['raft', 'raftFactory'])],
   ['pbft', () => loadFactory('pbft', '@synod/pbft', ['pbft', 'pbftFactory'])],
+  ['hotstuff', () => loadFactory('hotstuff', '@synod/hotstuff', ['hotstuff'])],
   ['toy-fixed-leader', () => toy('fixedLeaderToy')],
   ['toy-commits-without-quorum', () => toy('commitsWithoutQuorumToy')],
   ['toy-acks-before-persisting', () => toy('acksBeforePersistingToy')],
@@ -91,4 +92,4 @@ export const protocolRegistry: ProtocolRegistry = new Map<string, ProtocolLoader
 export const protocolCapabilities: ReadonlyMap<string, readonly Capability[]> = new Map<string, readonly Capability[]>([['raft', ['reconfigure']]])
 
 /** What --protocol defaults to: the real protocols, not the toys. */
-export const DEFAULT_PROTOCOLS: readonly string[] = ['raft', 'pbft']
+export const DEFAULT_PROTOCOLS: readonly string[] = ['raft', 'pbft', 'hotstuff']

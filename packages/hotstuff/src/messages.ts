@@ -39,6 +39,13 @@ export interface TC {
   readonly signatures: readonly CertificateSignature[]
 }
 
+/** A client command as ordered: the bytes the state machine applies, tagged by the proxy that took it (see Mempool). */
+export interface Command {
+  readonly proxy: NodeId
+  readonly seq: number
+  readonly bytes: Uint8Array
+}
+
 /**
  * A block of the chain. `justify` always certifies `parent` (a leader extends
  * the block of its highest QC), so the QC chain and the parent chain are one.
@@ -48,7 +55,7 @@ export interface Block {
   readonly height: number
   readonly parent: Hash
   readonly justify: QC
-  readonly commands: readonly Uint8Array[]
+  readonly commands: readonly Command[]
   readonly author: NodeId
   /** Canonical bytes: what `hash` covers and what travels. */
   readonly bytes: Uint8Array
@@ -99,10 +106,10 @@ export interface Blocks {
   readonly blocks: readonly Block[]
 }
 
-/** Client commands a proxy hands to every replica (the mempool). */
+/** Client commands a proxy hands to every replica (the mempool); the proxy of each is the sender. */
 export interface Commands {
   readonly k: 'c'
-  readonly commands: readonly Uint8Array[]
+  readonly commands: readonly Command[]
 }
 
 /** A replica's signature over the Merkle root of a committed block's results (reply certificate part). */
@@ -160,7 +167,7 @@ export const GENESIS_QC: QC = { view: 0, block: GENESIS.hash, signatures: [] }
 export function makeBlock(fields: Omit<Block, 'bytes' | 'hash'>): Block {
   const bytes = encodeCanonical({
     a: fields.author,
-    c: fields.commands,
+    c: fields.commands.map((c) => [c.proxy, c.seq, c.bytes]),
     h: fields.height,
     p: fields.parent,
     q: qcWire(fields.justify),
@@ -172,7 +179,11 @@ export function makeBlock(fields: Omit<Block, 'bytes' | 'hash'>): Block {
 export function decodeBlock(bytes: Uint8Array, maxCommandBytes: number, maxCommands: number): Block {
   const r = expectRecord(decodeCanonical(bytes), 'block')
   expectOnlyKeys(r, ['a', 'c', 'h', 'p', 'q', 'v'], 'block')
-  const commands = expectArray(r['c'], 'block commands', maxCommands).map((c) => expectBytes(c, 'command', maxCommandBytes))
+  const commands = expectArray(r['c'], 'block commands', maxCommands).map((c): Command => {
+    const entry = expectArray(c, 'block command', 3)
+    if (entry.length !== 3) throw new InvalidMessageError('a block command is [proxy, seq, bytes]')
+    return { proxy: expectString(entry[0], 'command proxy', MAX_ID), seq: expectUint(entry[1], 'command seq'), bytes: expectBytes(entry[2], 'command', maxCommandBytes) }
+  })
   const parent = expectBytes(r['p'], 'block parent', HASH_BYTES)
   if (parent.byteLength !== HASH_BYTES) throw new InvalidMessageError('block parent must be a 32-byte hash')
   return {
@@ -253,8 +264,8 @@ export function encodeBlocks(blocks: readonly Block[]): Uint8Array {
   return encodeCanonical({ b: blocks.map((b) => b.bytes), k: 'b' })
 }
 
-export function encodeCommands(commands: readonly Uint8Array[]): Uint8Array {
-  return encodeCanonical({ c: commands, k: 'c' })
+export function encodeCommands(commands: readonly Command[]): Uint8Array {
+  return encodeCanonical({ c: commands.map((c) => [c.seq, c.bytes]), k: 'c' })
 }
 
 export function encodeReply(height: number, root: Hash, sig: Uint8Array): Uint8Array {
@@ -283,7 +294,8 @@ function hash(value: unknown, what: string): Hash {
 }
 
 /** Decode and shape-check one message; throws InvalidMessageError for malformed bytes. Nothing is verified here. */
-export function decodeMessage(bytes: Uint8Array, limits: DecodeLimits): HotstuffMessage {
+/** `from` is the authenticated sender: the proxy of the commands it hands over. */
+export function decodeMessage(bytes: Uint8Array, limits: DecodeLimits, from: NodeId): HotstuffMessage {
   const r = expectRecord(decodeCanonical(bytes), 'hotstuff message')
   const block = (value: unknown) => decodeBlock(expectBytes(value, 'block'), limits.maxCommandBytes, limits.maxBlockCommands)
   switch (r['k']) {
@@ -316,7 +328,11 @@ export function decodeMessage(bytes: Uint8Array, limits: DecodeLimits): Hotstuff
       expectOnlyKeys(r, ['c', 'k'], 'commands')
       return {
         k: 'c',
-        commands: expectArray(r['c'], 'commands', limits.maxBlockCommands).map((c) => expectBytes(c, 'command', limits.maxCommandBytes)),
+        commands: expectArray(r['c'], 'commands', limits.maxBlockCommands).map((c): Command => {
+          const entry = expectArray(c, 'command', 2)
+          if (entry.length !== 2) throw new InvalidMessageError('a command is [seq, bytes]')
+          return { proxy: from, seq: expectUint(entry[0], 'command seq'), bytes: expectBytes(entry[1], 'command', limits.maxCommandBytes) }
+        }),
       }
     case 'r':
       expectOnlyKeys(r, ['g', 'h', 'k', 'r'], 'reply')

@@ -4,6 +4,9 @@ import {
   bytesEqual,
   ClientRequestChecker,
   ConfigError,
+  decodeCanonical,
+  encodeCanonical,
+  expectUint,
   fromHex,
   InvalidMessageError,
   OverloadedError,
@@ -24,7 +27,7 @@ import { BlockPersistence } from './blockchain/persistence.js'
 import { CertificateVerifier, isRejection } from './consensus/certificates.js'
 import { chainUpdate, type CommitRule } from './consensus/commit-rule.js'
 import { SafetyRules } from './consensus/safety.js'
-import { commandKey, Mempool } from './client/mempool.js'
+import { commandTag, Mempool } from './client/mempool.js'
 import { ReplyCollector, type PendingAnswer } from './client/replies.js'
 import {
   decodeMessage,
@@ -47,6 +50,7 @@ import {
   type DecodeLimits,
   type Hash,
   type QC,
+  type Command,
   type SnapshotOffer,
   type TC,
 } from './messages.js'
@@ -54,6 +58,8 @@ import { resolveOptions, type HotstuffOptions } from './options.js'
 import { Pacemaker } from './synchronizer/pacemaker.js'
 
 const EMPTY = new Uint8Array(0)
+const KEY_INCARNATION = 'hotstuff/incarnation'
+const decodeUint = (bytes: Uint8Array): number => expectUint(decodeCanonical(bytes), 'incarnation')
 /** Proposals (and fetched blocks) held while their parent is being fetched. */
 const MAX_ORPHANS = 1024
 /** Snapshot offers held while f+1 matching ones are gathered. */
@@ -99,6 +105,8 @@ export class HotstuffNode implements ProtocolNode {
   private readonly clientRequests: ClientRequestChecker | undefined
   private committedIndex = 0
   private proposedView = 0
+  /** The last view this replica timed out of. */
+  private timedOut = 0
   private readonly votes = new Map<string, Map<NodeId, Uint8Array>>()
   private readonly timeouts = new Map<number, Map<NodeId, Uint8Array>>()
   private readonly orphans = new Map<string, Block[]>()
@@ -111,6 +119,8 @@ export class HotstuffNode implements ProtocolNode {
   private stopped = false
   /** Test-only: which commit rule runs (see consensus/commit-rule.ts). */
   commitRule: CommitRule = 'three-chain'
+  /** How many upcoming leaders receive each vote: f+1 (see voteCollectors); tests lower it to show why. */
+  voteFanout: number
 
   constructor(
     private readonly ctx: ProtocolContext,
@@ -125,13 +135,14 @@ export class HotstuffNode implements ProtocolNode {
     this.keys = new Map(ctx.membership.voters.map((m) => [m.id, m.publicKey]))
     this.f = byzantineFaults(this.voters.length)
     this.quorum = byzantineQuorum(this.voters.length)
+    this.voteFanout = this.f + 1
     this.limits = { maxCommandBytes: this.options.maxCommandBytes + 1024, maxBlockCommands: this.options.maxBlockCommands }
     this.certificates = new CertificateVerifier(ctx.membership, this.verifier)
     this.safety = new SafetyRules(ctx.storage)
     this.pacemaker = new Pacemaker(ctx, this.voters, this.options.viewTimeoutMs, this.options.maxViewTimeoutMs, (view) => this.onLocalTimeout(view))
     this.store = new BlockStore(GENESIS, this.options.retainCommittedBlocks)
     this.persistence = new BlockPersistence(ctx.storage)
-    this.mempool = new Mempool(this.options.maxPendingCommands)
+    this.mempool = new Mempool(ctx.self, this.options.maxPendingCommands, 0)
     this.replies = new ReplyCollector(
       this.f + 1,
       (from, statement, sig) => {
@@ -151,6 +162,11 @@ export class HotstuffNode implements ProtocolNode {
   // ---------------------------------------------------------------- lifecycle
 
   start(): void {
+    // Each incarnation numbers its clients' commands in its own range, so a restarted proxy's tags never
+    // collide with ones peers remember as committed. Written before anything is sent (same batch).
+    const incarnation = (this.ctx.storage.getHardState(KEY_INCARNATION)?.[0] === undefined ? 0 : decodeUint(this.ctx.storage.getHardState(KEY_INCARNATION)!)) + 1
+    this.ctx.storage.setHardState(KEY_INCARNATION, encodeCanonical(incarnation))
+    this.mempool.restartAt(incarnation * 2 ** 32)
     this.safety.load()
     this.certificates.remember(this.safety.highQC)
     const restored = this.persistence.loadSnapshotRoot(this.limits)
@@ -212,7 +228,7 @@ export class HotstuffNode implements ProtocolNode {
     if (command.byteLength > this.limits.maxCommandBytes) throw new InvalidMessageError(`command of ${command.byteLength} bytes is too large`)
     if (this.clientRequests !== undefined && !this.clientRequests.check(command))
       throw new InvalidMessageError(`not a client request signed for cluster '${this.options.cluster}' (clientAuthentication 'signed')`)
-    if (!this.mempool.addLocal(commandKey(command), command, client, this.ctx.now()))
+    if (!this.mempool.addLocal(command, client, this.ctx.now()))
       throw new OverloadedError(`hotstuff mempool is full (${this.options.maxPendingCommands} commands)`)
     this.updateWork()
     this.maybePropose()
@@ -224,14 +240,14 @@ export class HotstuffNode implements ProtocolNode {
     if (outgoing.length > 0) this.broadcast(encodeCommands(outgoing))
   }
 
-  private onCommands(from: NodeId, commands: readonly Uint8Array[]): void {
+  private onCommands(from: NodeId, commands: readonly Command[]): void {
     let added = false
     for (const command of commands) {
-      if (this.clientRequests !== undefined && !this.clientRequests.check(command)) {
+      if (this.clientRequests !== undefined && !this.clientRequests.check(command.bytes)) {
         this.drop('bad-client-signature')
         continue
       }
-      if (!this.mempool.add(commandKey(command), command)) {
+      if (!this.mempool.add(command)) {
         this.drop('mempool-full')
         break
       }
@@ -249,7 +265,7 @@ export class HotstuffNode implements ProtocolNode {
   receive(from: NodeId, message: Uint8Array): void {
     if (this.stopped) return
     if (!this.keys.has(from)) return this.drop('non-member')
-    const m = decodeMessage(message, this.limits)
+    const m = decodeMessage(message, this.limits, from)
     switch (m.k) {
       case 'p':
         return this.onProposal(from, m.block, m.tc)
@@ -286,7 +302,7 @@ export class HotstuffNode implements ProtocolNode {
     // A leader may lead view v only with a certificate of view v−1 (its QC or a TC), so a faulty leader
     // cannot drag replicas into a far view where they would then refuse to vote for honest proposals.
     if (qc.view + 1 !== block.view && (tc === undefined || tc.view + 1 !== block.view)) return this.drop('unjustified-view')
-    if (this.clientRequests !== undefined && !this.clientRequests.checkAll(block.commands)) return this.drop('bad-client-signature')
+    if (this.clientRequests !== undefined && !block.commands.every((c) => this.clientRequests!.check(c.bytes))) return this.drop('bad-client-signature')
     this.processQC(qc, from)
     if (tc !== undefined) this.processTC(tc)
     this.acceptProposal(from, block)
@@ -315,13 +331,32 @@ export class HotstuffNode implements ProtocolNode {
     if (verdict !== 'vote') return this.drop(`vote-refused-${verdict}`)
     this.safety.recordVote(block.view)
     const sig = this.signer.sign(voteDigest(block.view, block.hash))
-    const next = this.pacemaker.leaderOf(block.view + 1)
-    if (next === this.ctx.self) this.addVote(this.ctx.self, block.view, block.hash, sig)
-    else this.ctx.send(next, encodeVote(block.view, block.hash, sig))
+    const vote = encodeVote(block.view, block.hash, sig)
+    for (const leader of this.voteCollectors(block.view)) {
+      if (leader === this.ctx.self) this.addVote(this.ctx.self, block.view, block.hash, sig)
+      else this.ctx.send(leader, vote)
+    }
+  }
+
+  /**
+   * Who collects votes of `view`: the next leader, and the f after it. The
+   * 3-chain commits block v only once QC(v+2) reaches a replica that will
+   * propose with it; sent to the next leader alone, that takes four honest
+   * leaders in a row, which round-robin over 3f+1 replicas with f silent
+   * ones never gives. One of f+1 consecutive leaders is correct, and it
+   * carries QC(v+2) in its proposal after the views in between time out.
+   */
+  private voteCollectors(view: number): NodeId[] {
+    const out: NodeId[] = []
+    for (let i = 1; i <= this.voteFanout; i++) {
+      const leader = this.pacemaker.leaderOf(view + i)
+      if (!out.includes(leader)) out.push(leader)
+    }
+    return out
   }
 
   private onVote(from: NodeId, view: number, block: Hash, sig: Uint8Array): void {
-    if (this.pacemaker.leaderOf(view + 1) !== this.ctx.self) return this.drop('vote-not-for-me')
+    if (!this.voteCollectors(view).includes(this.ctx.self)) return this.drop('vote-not-for-me')
     if (view <= this.safety.highQC.view) return this.drop('stale-vote')
     if (view > this.pacemaker.view + this.options.maxViewLead) return this.drop('far-future-view')
     const key = `${view}:${toHex(block)}`
@@ -340,7 +375,12 @@ export class HotstuffNode implements ProtocolNode {
     const qc: QC = { view, block, signatures }
     this.votes.delete(key)
     this.certificates.remember(qc)
+    const committedBefore = this.committedIndex
     this.processQC(qc, from === this.ctx.self ? undefined : from)
+    // A backup collector (not the next leader) holds a QC the others may never see if the next leader is
+    // faulty: when it commits commands, share it so everyone commits (and answers clients) now.
+    if (this.pacemaker.leaderOf(view + 1) !== this.ctx.self && this.committedIndex > committedBefore)
+      this.broadcast(encodeSync(qc, this.pacemaker.lastTC))
   }
 
   /** Everything a new (verified) QC teaches: the highest QC, the view, the lock and commits. */
@@ -356,13 +396,18 @@ export class HotstuffNode implements ProtocolNode {
 
   private processTC(tc: TC): void {
     this.pacemaker.recordTC(tc)
-    this.enterView(tc.view + 1)
+    this.enterView(tc.view + 1, true)
   }
 
-  private enterView(view: number): void {
+  private enterView(view: number, byTC = false): void {
     if (!this.pacemaker.advanceTo(view)) return
     for (const v of this.timeouts.keys()) if (v < view) this.timeouts.delete(v)
+    const caughtUp = this.timedOut === view - 1 && !byTC
     this.maybePropose()
+    // We waited a whole view and heard no proposal of any later view, then a peer's certificate showed the
+    // others had moved on: this view's leader has not reached us either, so join its timeout now rather
+    // than wait a second full timeout (a TC, by contrast, starts everyone in the next view together).
+    if (caughtUp && this.pacemaker.leaderOf(view) !== this.ctx.self) this.onLocalTimeout(view)
   }
 
   private applyChain(qc: QC): void {
@@ -385,7 +430,7 @@ export class HotstuffNode implements ProtocolNode {
     const path = this.store.pathFromRoot(parent)
     if (path === undefined) return
     const inFlight = new Set<string>()
-    for (const b of path) for (const c of b.commands) inFlight.add(commandKey(c))
+    for (const b of path) for (const c of b.commands) inFlight.add(commandTag(c.proxy, c.seq))
     const commands = this.mempool.select(this.options.maxBlockCommands, inFlight)
     // Idle: nothing new and nothing uncommitted to push through the 3-chain.
     if (commands.length === 0 && inFlight.size === 0) return
@@ -401,6 +446,7 @@ export class HotstuffNode implements ProtocolNode {
   // ---------------------------------------------------------------- pacemaker
 
   private onLocalTimeout(view: number): void {
+    this.timedOut = view
     this.safety.recordTimeout(view)
     const sig = this.signer.sign(timeoutDigest(view))
     this.broadcast(encodeTimeout(view, this.safety.highQC, this.pacemaker.lastTC, sig))
@@ -430,6 +476,9 @@ export class HotstuffNode implements ProtocolNode {
     let timeouts = this.timeouts.get(view)
     if (timeouts === undefined) this.timeouts.set(view, (timeouts = new Map()))
     timeouts.set(from, sig)
+    // f+1 timeouts include a correct replica's: join them (Bracha-style amplification), even if we were idle,
+    // so that a view whose leader failed ends once f+1 noticed, not when everyone's own timer fires.
+    if (timeouts.size === this.f + 1 && view === this.pacemaker.view && this.timedOut < view && from !== this.ctx.self) this.onLocalTimeout(view)
     if (timeouts.size < this.quorum) return
     const tc: TC = { view, signatures: [...timeouts].map(([signer, signature]) => ({ signer, signature })) }
     this.timeouts.delete(view)
@@ -477,11 +526,11 @@ export class HotstuffNode implements ProtocolNode {
     const answers: PendingAnswer[] = []
     for (const [position, command] of block.commands.entries()) {
       const index = ++this.committedIndex
-      const result = this.ctx.commit({ index, command })
+      const result = this.ctx.commit({ index, command: command.bytes })
       const failed = result === undefined
-      leaves.push(resultLeaf(index, command, failed ? EMPTY : result, failed))
-      const clients = this.mempool.committed(commandKey(command))
-      if (clients !== undefined) for (const client of clients) answers.push({ client, index, position, failed, result: result ?? EMPTY })
+      leaves.push(resultLeaf(index, command.bytes, failed ? EMPTY : result, failed))
+      const client = this.mempool.committed(command)
+      if (client !== undefined) answers.push({ client, index, position, failed, result: result ?? EMPTY })
     }
     if (leaves.length > 0 && !replay) {
       const levels = merkleTree(leaves)

@@ -19,7 +19,7 @@ export interface HotstuffOptions {
   readonly maxBlockCommands: number
   /** Commands a replica holds waiting to be ordered; beyond it proposals are refused (OverloadedError). Default 65536. */
   readonly maxPendingCommands: number
-  /** Base view timeout: a view with outstanding work and no progress ends after it; doubles per failed view. Default 1000 ms. */
+  /** Base view timeout: a view with outstanding work and no progress ends after it; doubles per failed view. Default 500 ms. */
   readonly viewTimeoutMs: number
   /** Upper bound of the doubled view timeout. Default 30000 ms. */
   readonly maxViewTimeoutMs: number
@@ -39,7 +39,7 @@ export const defaultHotstuffOptions: HotstuffOptions = {
   maxCommandBytes: 1024 * 1024,
   maxBlockCommands: 4096,
   maxPendingCommands: 65_536,
-  viewTimeoutMs: 1000,
+  viewTimeoutMs: 500,
   maxViewTimeoutMs: 30_000,
   retransmitMs: 500,
   retainCommittedBlocks: 256,

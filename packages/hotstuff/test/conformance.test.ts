@@ -1,6 +1,10 @@
-// The conformance suite: every shipped byzantine scenario, seeds 1..3 (SYNOD_CONFORMANCE_SEEDS=N for more).
-// It fails until the protocol commits client commands: that is the point.
+import { byzantineScenarios, crashScenarios, type Scenario } from '@synod/conformance'
 import { describeConformance } from '@synod/conformance/vitest'
+import { describe } from 'vitest'
 import { hotstuff } from '../src/index.js'
 
-describeConformance({ factory: hotstuff })
+const timing = { viewTimeoutMs: 300, retransmitMs: 150 }
+const seeds = process.env['SYNOD_CONFORMANCE_SEEDS'] === undefined ? { seeds: [1] } : {}
+
+// The shared suite (crash and byzantine scenarios, KV linearizability) at n = 4.
+describeConformance({ factory: hotstuff, nodes: 4, protocolOptions: timing, ...seeds })

@@ -1,97 +1,114 @@
-import { toHex, type ClientRef } from '@synod/core'
-import { sha256 } from '@synod/crypto'
+import { bytesEqual, type ClientRef, type NodeId } from '@synod/core'
+import type { Command } from '../messages.js'
 
-/** The key of a command: hex sha256 of its bytes. */
-export function commandKey(command: Uint8Array): string {
-  return toHex(sha256(command))
-}
+/** A command's identity: the proxy that took it from a client and that proxy's sequence number for it. */
+export const commandTag = (proxy: NodeId, seq: number): string => `${seq}@${proxy}`
 
-interface Entry {
-  readonly command: Uint8Array
-  /** When this replica last broadcast it (proxies only), for retransmission. */
+interface Entry extends Command {
+  /** When this replica last broadcast it (its own clients' commands only), for retransmission. */
   sentAt: number
-  local: boolean
+  readonly client?: ClientRef
 }
 
 /**
  * Commands waiting to be ordered. A proxy (the replica a client called)
- * broadcasts its clients' commands to every replica, so whichever replica
- * leads a view can include them: leaders rotate every view, so forwarding to
- * one leader would chase a moving target. Each replica holds them here until
- * they commit; the proxy also remembers which local clients wait for which
- * command and re-broadcasts what stays uncommitted.
+ * broadcasts its clients' commands to every replica, tagged (proxy, seq), so
+ * whichever replica leads a view can include them: leaders rotate every
+ * view, so forwarding to one leader would chase a moving target. Commands
+ * are identified by their tag, not their bytes: two clients' identical
+ * reads are two executions, and a client is answered only by the execution
+ * of its own request (never an earlier identical one). Every replica holds
+ * a command until it commits; the proxy re-broadcasts what stays
+ * uncommitted.
  */
 export class Mempool {
   private readonly entries = new Map<string, Entry>()
-  private readonly clients = new Map<string, ClientRef[]>()
   /** Commands of this proxy's clients to broadcast at the end of the batch. */
-  private outgoing: Uint8Array[] = []
+  private outgoing: Command[] = []
+  /**
+   * Tags of recently committed commands: a proxy that commits late still
+   * retransmits what others already committed, and without this they would
+   * order it again. Local best effort (what is proposed, never how a block
+   * executes), so it need not agree across replicas.
+   */
+  private readonly recent = new Set<string>()
+  private nextSeq: number
 
-  constructor(private readonly capacity: number) {}
+  /** `firstSeq` is unique per incarnation (see HotstuffNode.start), so tags never repeat across restarts. */
+  constructor(
+    private readonly self: NodeId,
+    private readonly capacity: number,
+    firstSeq: number,
+  ) {
+    this.nextSeq = firstSeq
+  }
+
+  /** Continue numbering from `seq` (a new incarnation's range). */
+  restartAt(seq: number): void {
+    this.nextSeq = seq
+  }
 
   get size(): number {
     return this.entries.size
   }
 
   /** A command from a peer proxy. False when full (dropped). */
-  add(key: string, command: Uint8Array): boolean {
-    if (this.entries.has(key)) return true
+  add(command: Command): boolean {
+    const tag = commandTag(command.proxy, command.seq)
+    if (this.entries.has(tag) || this.recent.has(tag)) return true
     if (this.entries.size >= this.capacity) return false
-    this.entries.set(key, { command, sentAt: 0, local: false })
+    this.entries.set(tag, { ...command, sentAt: 0 })
     return true
   }
 
   /** A local client's command. False when full. */
-  addLocal(key: string, command: Uint8Array, client: ClientRef, now: number): boolean {
-    const entry = this.entries.get(key)
-    if (entry === undefined && this.entries.size >= this.capacity) return false
-    if (entry === undefined) {
-      this.entries.set(key, { command, sentAt: now, local: true })
-      this.outgoing.push(command)
-    } else if (!entry.local) entry.local = true
-    const waiting = this.clients.get(key)
-    if (waiting === undefined) this.clients.set(key, [client])
-    else waiting.push(client)
+  addLocal(bytes: Uint8Array, client: ClientRef, now: number): boolean {
+    if (this.entries.size >= this.capacity) return false
+    const command: Command = { proxy: this.self, seq: this.nextSeq++, bytes }
+    this.entries.set(commandTag(command.proxy, command.seq), { ...command, sentAt: now, client })
+    this.outgoing.push(command)
     return true
   }
 
-  takeOutgoing(): Uint8Array[] {
+  takeOutgoing(): Command[] {
     const out = this.outgoing
     this.outgoing = []
     return out
   }
 
-  /** Up to `limit` commands in arrival order, skipping those in `exclude` (already in an uncommitted ancestor). */
-  select(limit: number, exclude: ReadonlySet<string>): Uint8Array[] {
-    const out: Uint8Array[] = []
-    for (const [key, entry] of this.entries) {
+  /** Up to `limit` commands in arrival order, skipping the tags in `exclude` (already in an uncommitted ancestor). */
+  select(limit: number, exclude: ReadonlySet<string>): Command[] {
+    const out: Command[] = []
+    for (const [tag, entry] of this.entries) {
       if (out.length >= limit) break
-      if (!exclude.has(key)) out.push(entry.command)
+      if (!exclude.has(tag)) out.push({ proxy: entry.proxy, seq: entry.seq, bytes: entry.bytes })
     }
     return out
   }
 
-  /** The command committed: forget it and hand back the local clients waiting for it. */
-  committed(key: string): ClientRef[] | undefined {
-    this.entries.delete(key)
-    const waiting = this.clients.get(key)
-    if (waiting !== undefined) this.clients.delete(key)
-    return waiting
+  /**
+   * The command committed: forget it, and return the local client waiting for
+   * it — only if the committed bytes are the ones that client sent (a faulty
+   * leader may attach our tag to other bytes).
+   */
+  committed(command: Command): ClientRef | undefined {
+    const tag = commandTag(command.proxy, command.seq)
+    const entry = this.entries.get(tag)
+    if (this.recent.size >= this.capacity) this.recent.delete(this.recent.values().next().value!)
+    this.recent.add(tag)
+    if (entry === undefined || !bytesEqual(entry.bytes, command.bytes)) return undefined
+    this.entries.delete(tag)
+    return entry.client
   }
 
   /** Local commands not committed `afterMs` after they were last broadcast: send again. */
-  due(now: number, afterMs: number): Uint8Array[] {
-    const out: Uint8Array[] = []
+  due(now: number, afterMs: number): Command[] {
+    const out: Command[] = []
     for (const entry of this.entries.values()) {
-      if (!entry.local || now - entry.sentAt < afterMs) continue
+      if (entry.client === undefined || now - entry.sentAt < afterMs) continue
       entry.sentAt = now
-      out.push(entry.command)
+      out.push({ proxy: entry.proxy, seq: entry.seq, bytes: entry.bytes })
     }
     return out
-  }
-
-  /** Every waiting client, e.g. to fail them when the node stops. */
-  waitingClients(): ClientRef[] {
-    return [...this.clients.values()].flat()
   }
 }

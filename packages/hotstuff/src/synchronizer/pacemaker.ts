@@ -60,6 +60,10 @@ export class Pacemaker {
     else this.disarm()
   }
 
+  get isWorking(): boolean {
+    return this.working
+  }
+
   currentTimeoutMs(): number {
     return Math.min(this.maxTimeoutMs, this.baseTimeoutMs * 2 ** Math.min(this.failures, 20))
   }
