@@ -18,6 +18,7 @@ import { createSigner, createVerifier, keyPairFromSecret, sha256 } from '@synod/
 import { memoryStorage } from '@synod/storage'
 import { Simulation, type LinkFaults, type SimulatedNode } from '@synod/transport-memory'
 import { hotstuff, HotstuffNode, type HotstuffOptions } from '../src/index.js'
+import { makeBlock, voteDigest, type Block, type QC } from '../src/messages.js'
 
 const decoder = new TextDecoder()
 
@@ -182,3 +183,51 @@ export class TestCluster {
 export function isResult(value: CommandResult | Error): value is CommandResult {
   return !(value instanceof Error)
 }
+
+/** Builds correctly signed (or deliberately broken) HotStuff messages with members' keys, for byzantine tests. */
+export class Forger {
+  private readonly endpoints = new Map<NodeId, ReturnType<Simulation['network']['endpoint']>>()
+  constructor(private readonly c: TestCluster) {}
+
+  /** A QC over (view, block) signed by `signers` (each signature valid unless listed in `bad`). */
+  qc(view: number, block: Uint8Array, signers: readonly NodeId[], bad: readonly NodeId[] = []): QC {
+    return {
+      view,
+      block,
+      signatures: signers.map((signer) => {
+        const signature = this.sign(signer, voteDigest(view, block)).slice()
+        if (bad.includes(signer)) signature[3]! ^= 0x01
+        return { signer, signature }
+      }),
+    }
+  }
+
+  block(author: NodeId, view: number, parent: Block, justify: QC, commands: readonly string[]): Block {
+    return makeBlock({
+      view,
+      height: parent.height + 1,
+      parent: parent.hash,
+      justify,
+      commands: commands.map((c, seq) => ({ proxy: author, seq: 1_000_000 + seq, bytes: utf8(c) })),
+      author,
+    })
+  }
+
+  sign(signer: NodeId, digest: Uint8Array): Uint8Array {
+    const keys = this.c.keys.get(signer)
+    // Non-members sign with a key of their own: their signatures verify against nothing in the membership.
+    return (keys ?? keysFor(signer)).signer.sign(digest)
+  }
+
+  /** Send raw bytes that the network authenticates as coming from `from` (a byzantine member). */
+  inject(from: NodeId, to: NodeId, bytes: Uint8Array): void {
+    let endpoint = this.endpoints.get(from)
+    if (endpoint === undefined) {
+      endpoint = this.c.sim.network.endpoint(from, `${from}~forger`)
+      this.endpoints.set(from, endpoint)
+    }
+    endpoint.send(to, bytes)
+  }
+}
+
+export { decodeMessage, encodeProposal, encodeTimeout, encodeVote, GENESIS, GENESIS_QC, makeBlock, timeoutDigest, voteDigest } from '../src/messages.js'
