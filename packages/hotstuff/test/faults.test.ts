@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
+import { isResult, TestCluster } from './helpers.js'
 
 // Simulator tests budget in virtual time; the wall-clock timeout is generous for a busy machine.
 const T = 60_000
-import { isResult, TestCluster } from './helpers.js'
 
 describe('pacemaker: leader failures and partitions (timeouts, TCs, view synchronization)', () => {
   it('n = 4: a crashed replica (leader every 4th view) costs a timeout per turn, never safety', async () => {
