@@ -429,8 +429,7 @@ export class HotstuffNode implements ProtocolNode {
     if (parent === undefined) return
     const path = this.store.pathFromRoot(parent)
     if (path === undefined) return
-    const inFlight = new Set<string>()
-    for (const b of path) for (const c of b.commands) inFlight.add(commandTag(c.proxy, c.seq))
+    const inFlight = this.inFlightTags(path)
     const commands = this.mempool.select(this.options.maxBlockCommands, inFlight)
     // Idle: nothing new and nothing uncommitted to push through the 3-chain.
     if (commands.length === 0 && inFlight.size === 0) return
@@ -694,7 +693,7 @@ export class HotstuffNode implements ProtocolNode {
   /** Retransmission: commands not yet committed, and block fetches nobody answered (to the next peer). */
   private onTick(): void {
     const now = this.ctx.now()
-    const due = this.mempool.due(now, this.options.retransmitMs)
+    const due = this.mempool.due(now, this.options.retransmitMs, this.inFlightTags())
     if (due.length > 0)
       for (let i = 0; i < due.length; i += this.options.maxBlockCommands) this.broadcast(encodeCommands(due.slice(i, i + this.options.maxBlockCommands)))
     for (const [key, request] of this.requested) {
@@ -708,6 +707,17 @@ export class HotstuffNode implements ProtocolNode {
       if (this.voters[request.peer] === this.ctx.self) request.peer = (request.peer + 1) % this.voters.length
       this.ctx.send(this.voters[request.peer]!, encodeFetch(fromHex(key), MAX_FETCH_BLOCKS, this.store.root.height))
     }
+  }
+
+  /** Tags of the commands in uncommitted blocks on the branch of the highest QC (or of `path`). */
+  private inFlightTags(path?: readonly Block[]): Set<string> {
+    const tags = new Set<string>()
+    if (path === undefined) {
+      const head = this.store.get(this.safety.highQC.block)
+      path = head === undefined ? [] : (this.store.pathFromRoot(head) ?? [])
+    }
+    for (const b of path) for (const c of b.commands) tags.add(commandTag(c.proxy, c.seq))
+    return tags
   }
 
   private verifiedQC(qc: QC): QC | undefined {

@@ -7,6 +7,7 @@ export const commandTag = (proxy: NodeId, seq: number): string => `${seq}@${prox
 interface Entry extends Command {
   /** When this replica last broadcast it (its own clients' commands only), for retransmission. */
   sentAt: number
+  resent: number
   readonly client?: ClientRef
 }
 
@@ -57,7 +58,7 @@ export class Mempool {
     const tag = commandTag(command.proxy, command.seq)
     if (this.entries.has(tag) || this.recent.has(tag)) return true
     if (this.entries.size >= this.capacity) return false
-    this.entries.set(tag, { ...command, sentAt: 0 })
+    this.entries.set(tag, { ...command, sentAt: 0, resent: 0 })
     return true
   }
 
@@ -65,7 +66,7 @@ export class Mempool {
   addLocal(bytes: Uint8Array, client: ClientRef, now: number): boolean {
     if (this.entries.size >= this.capacity) return false
     const command: Command = { proxy: this.self, seq: this.nextSeq++, bytes }
-    this.entries.set(commandTag(command.proxy, command.seq), { ...command, sentAt: now, client })
+    this.entries.set(commandTag(command.proxy, command.seq), { ...command, sentAt: now, resent: 0, client })
     this.outgoing.push(command)
     return true
   }
@@ -101,12 +102,16 @@ export class Mempool {
     return entry.client
   }
 
-  /** Local commands not committed `afterMs` after they were last broadcast: send again. */
-  due(now: number, afterMs: number): Command[] {
+  /**
+   * Local commands not committed `afterMs` after they were last broadcast and not in an uncommitted
+   * block (`inFlight`): send again, each time waiting twice as long (a slow cluster is not flooded).
+   */
+  due(now: number, afterMs: number, inFlight: ReadonlySet<string>): Command[] {
     const out: Command[] = []
-    for (const entry of this.entries.values()) {
-      if (entry.client === undefined || now - entry.sentAt < afterMs) continue
+    for (const [tag, entry] of this.entries) {
+      if (entry.client === undefined || now - entry.sentAt < afterMs * 2 ** Math.min(entry.resent, 6) || inFlight.has(tag)) continue
       entry.sentAt = now
+      entry.resent++
       out.push({ proxy: entry.proxy, seq: entry.seq, bytes: entry.bytes })
     }
     return out
