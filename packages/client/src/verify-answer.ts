@@ -5,7 +5,7 @@
 import { decodeSignedClientRequest, InvalidMessageError, type Membership, type Verifier } from '@synod/core'
 import { createVerifier } from '@synod/crypto'
 import { decodeResult, type KvResult } from '@synod/kv'
-import { verifyReplyCertificate } from '@synod/pbft'
+import { verifyReplyCertificate } from '@synod/crypto'
 
 export interface CertifiedAnswer {
   /** The reply certificate (the answer's proof). */
