@@ -9,7 +9,7 @@ const seeds = process.env['SYNOD_CONFORMANCE_SEEDS'] === undefined ? { seeds: [1
 
 // The shared suite (crash and byzantine scenarios, KV linearizability) at n = 4, with HotStuff's own
 // adversary (equivocating leader, invalid QCs, double and far-future votes) in byzantine-protocol-adversary.
-describeConformance({ factory: hotstuff, nodes: 4, protocolOptions: timing, adversary: hotstuffAdversary, ...seeds })
+describeConformance({ factory: hotstuff, nodes: 4, protocolOptions: timing, adversary: hotstuffAdversary, ...seeds, timeoutMs: 120_000 })
 
 /** n = 7 tolerates f = 2: each byzantine scenario gets a second adversary (as PBFT's suite does). */
 const secondAdversary: Record<string, NonNullable<Scenario['adversaries']>> = {
@@ -34,6 +34,6 @@ describe('n = 7 (f = 2)', () => {
     adversary: hotstuffAdversary,
     scenarios: [...crashScenarios.filter((s) => crashAtSeven.includes(s.name)), ...byzantineF2],
     ...seeds,
-    timeoutMs: 90_000,
+    timeoutMs: 180_000,
   })
 })
