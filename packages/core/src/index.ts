@@ -62,6 +62,7 @@ export type {
   Clock,
   MessageHandler,
   Random,
+  SendOptions,
   Signer,
   StateMachine,
   TimerId,
