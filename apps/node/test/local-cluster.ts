@@ -13,14 +13,15 @@ export interface LocalCluster {
   readonly nodes: ClusterNode[]
 }
 
-export function useLocalCluster(protocol: string, n: number, prefix: string): LocalCluster {
+/** `startupMs`: budget for the processes to come up and elect (they run from source through tsx). */
+export function useLocalCluster(protocol: string, n: number, prefix: string, startupMs = 30_000): LocalCluster {
   const cluster: LocalCluster = { root: mkdtempSync(join(tmpdir(), prefix)), nodes: [] }
   beforeAll(async () => {
     cluster.nodes.push(...(await prepareCluster(cluster.root, protocol, n)))
     for (const node of cluster.nodes) startNodeProcess(node)
-    await waitReady(cluster.nodes, 30_000)
-    await waitLeader(cluster.nodes, 30_000)
-  }, 60_000)
+    await waitReady(cluster.nodes, startupMs)
+    await waitLeader(cluster.nodes, startupMs)
+  }, 2 * startupMs + 10_000)
   afterAll(async () => {
     await stopNodes(cluster.nodes, 5000)
     rmSync(cluster.root, { recursive: true, force: true })
