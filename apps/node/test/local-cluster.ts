@@ -13,12 +13,15 @@ export interface LocalCluster {
   readonly nodes: ClusterNode[]
 }
 
-/** `startupMs`: budget for the processes to come up and elect (they run from source through tsx). */
-export function useLocalCluster(protocol: string, n: number, prefix: string, startupMs = 30_000): LocalCluster {
+/**
+ * `startupMs`: budget for the processes to come up and elect (they run from source through tsx);
+ * `env`: extra environment of every node (SYNOD_* settings).
+ */
+export function useLocalCluster(protocol: string, n: number, prefix: string, startupMs = 30_000, env: Record<string, string> = {}): LocalCluster {
   const cluster: LocalCluster = { root: mkdtempSync(join(tmpdir(), prefix)), nodes: [] }
   beforeAll(async () => {
     cluster.nodes.push(...(await prepareCluster(cluster.root, protocol, n)))
-    for (const node of cluster.nodes) startNodeProcess(node)
+    for (const node of cluster.nodes) startNodeProcess(node, env)
     await waitReady(cluster.nodes, startupMs)
     await waitLeader(cluster.nodes, startupMs)
   }, 2 * startupMs + 10_000)
