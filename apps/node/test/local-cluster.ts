@@ -14,10 +14,11 @@ export interface LocalCluster {
 }
 
 /**
- * `startupMs`: budget for the processes to come up and elect (they run from source through tsx);
- * `env`: extra environment of every node (SYNOD_* settings).
+ * `startupMs`: budget for the processes to come up, and again to elect (tsx start-up of four
+ * processes took over 30 s on a loaded 2-core machine); `env`: extra environment of every node
+ * (SYNOD_* settings).
  */
-export function useLocalCluster(protocol: string, n: number, prefix: string, startupMs = 30_000, env: Record<string, string> = {}): LocalCluster {
+export function useLocalCluster(protocol: string, n: number, prefix: string, startupMs = 90_000, env: Record<string, string> = {}): LocalCluster {
   const cluster: LocalCluster = { root: mkdtempSync(join(tmpdir(), prefix)), nodes: [] }
   beforeAll(async () => {
     cluster.nodes.push(...(await prepareCluster(cluster.root, protocol, n)))
