@@ -1,4 +1,6 @@
+import { Writable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { main } from '../src/cli.js'
 import { call, type SingleNode, startSingleNode } from './single-node.js'
 
 describe('exactly-once across session eviction (a real node)', () => {
@@ -61,10 +63,24 @@ describe('the data quota (a real node)', () => {
     const detail = (await call(single.base, 'GET', '/v1/status')).body.detail as { snapshotIndex: number }
     expect(detail.snapshotIndex).toBeGreaterThan(0)
     expect(await call(single.base, 'PUT', '/v1/kv/tiny', { value: '' })).toMatchObject({ status: 507 })
-    const disarm = await call(single.base, 'POST', '/v1/alarm/disarm')
-    expect(disarm).toMatchObject({ status: 200, body: { applied: true, alarms: [] } })
+    expect(await cli(['alarm', '--endpoint', single.node.httpAddress])).toEqual({ code: 0, out: 'NOSPACE\n' })
+    // `synod alarm disarm` is POST /v1/alarm/disarm.
+    expect(await cli(['alarm', 'disarm', '--endpoint', single.node.httpAddress])).toMatchObject({ code: 0, out: expect.stringMatching(/^disarmed \(index \d+\)/) })
+    expect(await cli(['alarm', '--endpoint', single.node.httpAddress])).toEqual({ code: 0, out: 'no alarms\n' })
+    expect(await call(single.base, 'POST', '/v1/alarm/disarm')).toMatchObject({ status: 200, body: { applied: false, alarms: [] } })
     expect(await call(single.base, 'PUT', '/v1/kv/tiny', { value: 'again' })).toMatchObject({ status: 200 })
     expect((await call(single.base, 'GET', '/v1/status')).body).toMatchObject({ alarms: [] })
     expect(await (await fetch(`${single.base}/metrics`)).text()).toMatch(/synod_alarm\{alarm="NOSPACE"\} 0/)
   }, 60_000)
 })
+
+async function cli(args: string[]): Promise<{ code: number; out: string }> {
+  let out = ''
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      out += String(chunk)
+      done()
+    },
+  })
+  return { code: await main(args, stream), out }
+}
