@@ -20,8 +20,8 @@ export function useLocalCluster(protocol: string, n: number, prefix: string, pro
     for (const node of cluster.nodes) startNodeProcess(node)
     // Generous: on a busy machine starting a node through tsx alone can take half a minute.
     await waitReady(cluster.nodes, 90_000)
-    await waitLeader(cluster.nodes, 30_000)
-  }, 150_000)
+    await waitLeader(cluster.nodes, 60_000)
+  }, 180_000)
   afterAll(async () => {
     await stopNodes(cluster.nodes, 5000)
     rmSync(cluster.root, { recursive: true, force: true })
