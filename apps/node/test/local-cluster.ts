@@ -13,11 +13,12 @@ export interface LocalCluster {
   readonly nodes: ClusterNode[]
 }
 
-export function useLocalCluster(protocol: string, n: number, prefix: string): LocalCluster {
+export function useLocalCluster(protocol: string, n: number, prefix: string, protocolOptions: Record<string, unknown> = {}): LocalCluster {
   const cluster: LocalCluster = { root: mkdtempSync(join(tmpdir(), prefix)), nodes: [] }
   beforeAll(async () => {
-    cluster.nodes.push(...(await prepareCluster(cluster.root, protocol, n)))
+    cluster.nodes.push(...(await prepareCluster(cluster.root, protocol, n, protocolOptions)))
     for (const node of cluster.nodes) startNodeProcess(node)
+    // Generous: on a busy machine starting a node through tsx alone can take half a minute.
     await waitReady(cluster.nodes, 90_000)
     await waitLeader(cluster.nodes, 60_000)
   }, 180_000)
