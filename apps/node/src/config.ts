@@ -28,6 +28,8 @@ export interface NodeConfig {
   readonly protocolOptions: Record<string, unknown>
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent'
   readonly requestTimeoutMs: number
+  /** Admission control: client requests in flight on this node beyond this answer 429 with Retry-After. */
+  readonly maxPendingRequests: number
   readonly maxKeyBytes: number
   readonly maxValueBytes: number
   /**
@@ -50,6 +52,13 @@ export interface NodeConfig {
   readonly join: boolean
 }
 
+/**
+ * In-flight client requests per node before it answers 429. Measured on the 2-core VM (apps/node
+ * README, "Overload"): a 3-node Raft cluster commits ≈1–3k writes/s, so 1024 in flight is already
+ * ≈0.3–1 s of queueing; beyond that requests would only time out (504) while the node drowns.
+ */
+export const DEFAULT_MAX_PENDING_REQUESTS = 1024
+
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const
 const KNOWN_FIELDS = [
   'protocol',
@@ -61,6 +70,7 @@ const KNOWN_FIELDS = [
   'protocolOptions',
   'logLevel',
   'requestTimeoutMs',
+  'maxPendingRequests',
   'maxKeyBytes',
   'maxValueBytes',
   'quotaBackendBytes',
@@ -77,6 +87,7 @@ export const ENV_VARS: Record<string, (typeof KNOWN_FIELDS)[number]> = {
   SYNOD_HTTP: 'http',
   SYNOD_LOG_LEVEL: 'logLevel',
   SYNOD_REQUEST_TIMEOUT_MS: 'requestTimeoutMs',
+  SYNOD_MAX_PENDING_REQUESTS: 'maxPendingRequests',
   SYNOD_MAX_KEY_BYTES: 'maxKeyBytes',
   SYNOD_MAX_VALUE_BYTES: 'maxValueBytes',
   SYNOD_QUOTA_BACKEND_BYTES: 'quotaBackendBytes',
@@ -157,6 +168,7 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): NodeConfi
     protocolOptions: protocolOptions as Record<string, unknown>,
     logLevel,
     requestTimeoutMs: expectPositiveInt(input.requestTimeoutMs ?? 5000, 'requestTimeoutMs'),
+    maxPendingRequests: expectPositiveInt(input.maxPendingRequests ?? DEFAULT_MAX_PENDING_REQUESTS, 'maxPendingRequests'),
     maxKeyBytes: expectPositiveInt(input.maxKeyBytes ?? 1024, 'maxKeyBytes'),
     maxValueBytes: expectPositiveInt(input.maxValueBytes ?? 1024 * 1024, 'maxValueBytes'),
     quotaBackendBytes: expectPositiveInt(input.quotaBackendBytes ?? DEFAULT_QUOTA_BYTES, 'quotaBackendBytes'),

@@ -31,7 +31,7 @@ import { HttpKvClient, KvHttpError } from './kv-client.js'
 import { kvRequests, toAnswer } from './kv-commands.js'
 import { NodeMetrics } from './metrics.js'
 import { describeMembership, toProtocolMember } from './members.js'
-import { loadProtocol } from './protocols.js'
+import { daemonProtocolOptions, loadProtocol } from './protocols.js'
 import { QuorumWatch } from './quorum.js'
 
 export interface RunningNode {
@@ -99,7 +99,7 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
   })
   const replica = new Replica({
     factory,
-    protocolOptions: config.protocolOptions,
+    protocolOptions: daemonProtocolOptions(factory.name, config.protocolOptions),
     self,
     membership: initialMembership,
     transport,
@@ -109,6 +109,7 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     stateMachine: kv,
     ...(byzantine ? { signer: createSigner(keyPair.secretKey), verifier: createVerifier() } : {}),
     requestTimeoutMs: config.requestTimeoutMs,
+    maxPendingRequests: config.maxPendingRequests,
     onError: (error) => log.error({ err: error }, 'replica error'),
     onEvent: (event) => {
       if (event.type === 'leader') log.info({ leader: event.leader, term: event.term }, 'leader elected')

@@ -254,9 +254,9 @@ async function readJson(req: IncomingMessage, maxBytes: number, allowed: string[
   return body as Record<string, unknown>
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body)
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) })
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers })
   res.end(text)
 }
 
@@ -267,8 +267,12 @@ function sendError(res: ServerResponse, error: unknown, path: string, options: H
     res.destroy()
     return
   }
-  sendJson(res, status, body)
+  // Overloaded: tell well-behaved clients when to come back instead of letting them hammer a busy node.
+  sendJson(res, status, body, status === 429 ? { 'retry-after': RETRY_AFTER_SECONDS } : {})
 }
+
+/** Seconds a client should wait after a 429 (the smallest whole value HTTP allows). */
+export const RETRY_AFTER_SECONDS = '1'
 
 /** Map typed errors to HTTP: the client learns what to do from the status and the code. */
 export function errorResponse(error: unknown): { status: number; body: Record<string, unknown> } {

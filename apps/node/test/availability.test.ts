@@ -8,7 +8,7 @@ import { type ClusterNode, sleep, waitLeader } from '../src/cluster.js'
 import { useLocalCluster } from './local-cluster.js'
 
 // Election timeout 1 s: a follower keeps naming a killed leader for at least that long.
-const cluster = useLocalCluster('raft', 3, 'synod-availability-', { electionTimeoutMs: 1000, heartbeatIntervalMs: 100 })
+const cluster = useLocalCluster('raft', 3, 'synod-availability-', { protocolOptions: { electionTimeoutMs: 1000, heartbeatIntervalMs: 100 } })
 
 async function request(node: ClusterNode, method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`http://${node.http}${path}`, {

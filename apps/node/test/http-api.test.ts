@@ -1,7 +1,7 @@
 import type { Server } from 'node:http'
 import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { NotLeaderError, TimeoutError, toHex, UnsupportedError } from '@synod/core'
+import { NotLeaderError, OverloadedError, TimeoutError, toHex, UnsupportedError } from '@synod/core'
 import { generateKeyPair } from '@synod/crypto'
 import { peerIdFromPublicKey } from '@synod/transport-libp2p'
 import { createHttpApi, type KvService, listen } from '../src/http-api.js'
@@ -17,6 +17,7 @@ const fake: KvService = {
     calls.push({ op: 'put', args: [key, value, options] })
     if (key === 'follower') throw new NotLeaderError('peerB')
     if (key === 'slow') throw new TimeoutError(5000)
+    if (key === 'busy') throw new OverloadedError('1024 requests are in flight (maxPendingRequests)')
     return { index: 7 }
   },
   async get(key, consistency) {
@@ -160,6 +161,16 @@ describe('HTTP client API', () => {
       body: { error: 'NOT_LEADER', leaderHint: 'peerB' },
     })
     expect(await call('PUT', '/v1/kv/slow', '{"value":"1"}')).toMatchObject({ status: 504, body: { error: 'TIMEOUT', outcome: 'unknown' } })
+  })
+
+  it('answers an overloaded node with 429 and Retry-After', async () => {
+    const res = await fetch(`${base}/v1/kv/busy`, { method: 'PUT', body: '{"value":"1"}' })
+    expect(res.status).toBe(429)
+    expect(res.headers.get('retry-after')).toBe('1')
+    expect(await res.json()).toMatchObject({ error: 'OVERLOADED' })
+    const ok = await fetch(`${base}/v1/kv/a`, { method: 'PUT', body: '{"value":"1"}' })
+    expect(ok.headers.get('retry-after')).toBeNull()
+    await ok.text()
   })
 
   it('serves health, readiness, status and metrics', async () => {
