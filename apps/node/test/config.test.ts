@@ -37,6 +37,18 @@ describe('node configuration', () => {
     expect(config.join).toBe(false)
   })
 
+  it('quotaBackendBytes (default 2 GiB), maxSessions and maxSessionsPerClient from the file, the environment or the flag', () => {
+    expect(validateConfig(valid)).toMatchObject({ quotaBackendBytes: 2 * 1024 ** 3, maxSessions: 10_000, maxSessionsPerClient: 256 })
+    expect(validateConfig({ ...valid, quotaBackendBytes: 4096 }).quotaBackendBytes).toBe(4096)
+    expect(validateConfig(mergeConfig(valid, { SYNOD_QUOTA_BACKEND_BYTES: '8192', SYNOD_MAX_SESSIONS: '50' }, {}))).toMatchObject({
+      quotaBackendBytes: 8192,
+      maxSessions: 50,
+    })
+    expect(validateConfig(mergeConfig(valid, { SYNOD_QUOTA_BACKEND_BYTES: '8192' }, { quotaBackendBytes: '100' })).quotaBackendBytes).toBe(100)
+    expect(fieldOf(() => validateConfig({ ...valid, quotaBackendBytes: 0 }))).toBe('quotaBackendBytes')
+    expect(fieldOf(() => validateConfig({ ...valid, maxSessionsPerClient: 'many' }))).toBe('maxSessionsPerClient')
+  })
+
   it('takes join as a boolean from the file or as SYNOD_JOIN, and nothing else', () => {
     expect(validateConfig({ ...valid, join: true }).join).toBe(true)
     expect(validateConfig(mergeConfig(valid, { SYNOD_JOIN: '1' }, {})).join).toBe(true)

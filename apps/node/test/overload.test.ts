@@ -13,7 +13,7 @@ import { useLocalCluster } from './local-cluster.js'
 // timeout: 5 s is a latency budget, and on a 2-core machine shared by other jobs (load average 25
 // measured) a healthy cluster's p99 reached 6 s; a 504 there would measure the machine, while this
 // test is about the leader staying up. Election timing is NOT relaxed: that is what is under test.
-const { nodes } = useLocalCluster('raft', 3, 'synod-overload-', 120_000, { SYNOD_REQUEST_TIMEOUT_MS: '30000' })
+const { nodes } = useLocalCluster('raft', 3, 'synod-overload-', { startupMs: 120_000, env: { SYNOD_REQUEST_TIMEOUT_MS: '30000' } })
 
 async function terms(): Promise<Array<{ term: number; leader: unknown }>> {
   return await Promise.all(
