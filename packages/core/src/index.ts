@@ -79,6 +79,7 @@ export type {
   Clock,
   MessageHandler,
   Random,
+  SendOptions,
   Signer,
   StateMachine,
   TimerId,
