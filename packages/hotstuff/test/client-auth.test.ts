@@ -56,7 +56,7 @@ describe("clientAuthentication: 'signed'", () => {
     verifyReplyCertificate(answer.proof!, c.membership, keysFor('v').verifier, { command, result, index: answer.index })
     const other = envelope(clientKey('alice'), 'set x 1')
     expect(() => verifyReplyCertificate(answer.proof!, c.membership, keysFor('v').verifier, { command: other, result })).toThrow()
-  })
+  }, 60_000)
 
   it('a proxy refuses a forged envelope; forged commands a faulty proxy broadcasts are dropped', async () => {
     const c = cluster('signed')
@@ -67,7 +67,7 @@ describe("clientAuthentication: 'signed'", () => {
     new Forger(c).inject('r1', 'r2', encodeCommands([{ proxy: 'r1', seq: 1, bytes: forged }]))
     await c.runFor(100)
     expect(c.drops('r2')['bad-client-signature']).toBe(1)
-  })
+  }, 60_000)
 
   for (const [mode, executes] of [
     ['signed', false],

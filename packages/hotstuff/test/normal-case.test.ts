@@ -22,7 +22,7 @@ describe('chained HotStuff, normal case (PODC\'19 §5)', () => {
         verifyReplyCertificate(first.proof!, c.membership, keysFor('client').verifier, { command: utf8('set k0 a'), result: utf8('lie'), index: first.index }),
       ).toThrow()
       expect(c.errors).toEqual([])
-    })
+    }, 60_000)
   }
 
   it('batches: one block carries many commands', async () => {
@@ -33,7 +33,7 @@ describe('chained HotStuff, normal case (PODC\'19 §5)', () => {
     const detail = c.status('r1').detail!
     // 200 commands in far fewer blocks than commands (each view orders a batch).
     expect(detail['committedHeight'] as number).toBeLessThan(20)
-  })
+  }, 60_000)
 
   it('stays idle (no view changes) when there is nothing to order', async () => {
     const c = new TestCluster({ n: 4 })
@@ -43,5 +43,5 @@ describe('chained HotStuff, normal case (PODC\'19 §5)', () => {
     const view = c.status('r0').term
     await c.runFor(10_000)
     expect(c.status('r0').term).toBe(view)
-  })
+  }, 60_000)
 })

@@ -35,12 +35,12 @@ describe('crash-restart (safety state persisted before the vote leaves)', () => 
   it('a restarted replica does not vote for a second block in a view it voted in', async () => {
     const voted = await equivocateAcrossRestart(false)
     expect(voted).toHaveLength(1)
-  })
+  }, 60_000)
 
   it('with the safety state not persisted (test switch), the same replica double-votes', async () => {
     const voted = await equivocateAcrossRestart(true)
     expect(voted).toHaveLength(2)
-  })
+  }, 60_000)
 
   it('a replica that restarts mid-run recovers its committed state and keeps agreeing', async () => {
     const c = new TestCluster({ n: 4, options: { snapshotInterval: 4 } })

@@ -44,7 +44,7 @@ describe('message validation (dropped and counted)', () => {
     expect(drops['qc-not-a-voter']).toBe(1)
     expect(c.status('r3').detail!['lastVotedView']).toBe(0)
     expect(c.status('r3').term).toBe(1)
-  })
+  }, 60_000)
 
   it('votes and timeouts with bad signatures, duplicate votes; malformed bytes are refused by the Replica', async () => {
     const { c, forger } = await setup()
@@ -61,7 +61,7 @@ describe('message validation (dropped and counted)', () => {
     expect(drops['duplicate-vote']).toBe(1)
     expect(drops['bad-timeout-signature']).toBe(1)
     expect(c.status('r2').counters['dropped.invalid']).toBe(1)
-  })
+  }, 60_000)
 
   it('with certificate checks off (test switch), a forged QC moves a replica (what the checks defend)', async () => {
     const { c, forger } = await setup((node) => (node.certificates.skipChecks = true))
@@ -72,5 +72,5 @@ describe('message validation (dropped and counted)', () => {
     forger.inject('r2', 'r3', encodeProposal(forger.block('r2', 2, fake, forged, ['y'])))
     await c.runFor(100)
     expect(c.status('r3').detail!['highQCView']).toBe(1)
-  })
+  }, 60_000)
 })
