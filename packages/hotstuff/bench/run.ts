@@ -118,6 +118,7 @@ async function runCluster(options: Partial<HotstuffOptions>, clientsPerReplica: 
   const cpu = process.cpuUsage(cpuStart)
   const cpuPerOp = (cpu.user + cpu.system) / ops
   const measured = [...latencies]
+  if (process.env['HOTSTUFF_BENCH_DEBUG']) for (const r of replicas) console.log(JSON.stringify(r.status().detail), JSON.stringify(r.status().counters))
   running = false
   await Promise.allSettled(loops)
   for (const r of replicas) await r.stop()
