@@ -106,10 +106,14 @@ export interface Blocks {
   readonly blocks: readonly Block[]
 }
 
-/** Client commands a proxy hands to every replica (the mempool); the proxy of each is the sender. */
+/**
+ * Client commands a proxy hands to every replica (the mempool); the proxy of each is the sender, who signs
+ * the batch (`commandsDigest`), so bytes altered on the way (or by a relay) never enter a mempool.
+ */
 export interface Commands {
   readonly k: 'c'
   readonly commands: readonly Command[]
+  readonly sig: Uint8Array
 }
 
 /** A replica's signature over the Merkle root of a committed block's results (reply certificate part). */
@@ -141,6 +145,10 @@ export function voteDigest(view: number, block: Hash): Uint8Array {
 
 export function timeoutDigest(view: number): Uint8Array {
   return sha256(encodeCanonical(['hotstuff/timeout', view]))
+}
+
+export function commandsDigest(proxy: NodeId, commands: readonly Command[]): Uint8Array {
+  return sha256(encodeCanonical(['hotstuff/commands', proxy, commands.map((c) => [c.seq, c.bytes])]))
 }
 
 export function snapshotDigest(height: number, block: Hash, index: number, data: Uint8Array): Uint8Array {
@@ -264,8 +272,8 @@ export function encodeBlocks(blocks: readonly Block[]): Uint8Array {
   return encodeCanonical({ b: blocks.map((b) => b.bytes), k: 'b' })
 }
 
-export function encodeCommands(commands: readonly Command[]): Uint8Array {
-  return encodeCanonical({ c: commands.map((c) => [c.seq, c.bytes]), k: 'c' })
+export function encodeCommands(commands: readonly Command[], sig: Uint8Array): Uint8Array {
+  return encodeCanonical({ c: commands.map((c) => [c.seq, c.bytes]), g: sig, k: 'c' })
 }
 
 export function encodeReply(height: number, root: Hash, sig: Uint8Array): Uint8Array {
@@ -325,9 +333,10 @@ export function decodeMessage(bytes: Uint8Array, limits: DecodeLimits, from: Nod
       expectOnlyKeys(r, ['b', 'k'], 'blocks')
       return { k: 'b', blocks: expectArray(r['b'], 'blocks', MAX_FETCH_BLOCKS).map(block) }
     case 'c':
-      expectOnlyKeys(r, ['c', 'k'], 'commands')
+      expectOnlyKeys(r, ['c', 'g', 'k'], 'commands')
       return {
         k: 'c',
+        sig: sig(r['g']),
         commands: expectArray(r['c'], 'commands', limits.maxBlockCommands).map((c): Command => {
           const entry = expectArray(c, 'command', 2)
           if (entry.length !== 2) throw new InvalidMessageError('a command is [seq, bytes]')

@@ -32,6 +32,7 @@ import { ReplyCollector, type PendingAnswer } from './client/replies.js'
 import {
   decodeMessage,
   encodeBlocks,
+  commandsDigest,
   encodeCommands,
   encodeFetch,
   encodeProposal,
@@ -119,6 +120,10 @@ export class HotstuffNode implements ProtocolNode {
   private stopped = false
   /** Test-only: which commit rule runs (see consensus/commit-rule.ts). */
   commitRule: CommitRule = 'three-chain'
+  /** A proposal of the current view waiting for commands it carries (see tryVote). */
+  private waitingVote: Block | undefined
+  /** Test-only: vote for blocks whose commands this replica never received from their proxy (shows the attack). */
+  voteUnheldCommands = false
   /** How many upcoming leaders receive each vote: f+1 (see voteCollectors); tests lower it to show why. */
   voteFanout: number
 
@@ -237,10 +242,16 @@ export class HotstuffNode implements ProtocolNode {
   /** Once per batch: this proxy's new commands go to every replica in one message. */
   flush(): void {
     const outgoing = this.mempool.takeOutgoing()
-    if (outgoing.length > 0) this.broadcast(encodeCommands(outgoing))
+    if (outgoing.length > 0) this.broadcastCommands(outgoing)
   }
 
-  private onCommands(from: NodeId, commands: readonly Command[]): void {
+  /** One signed batch: receivers take only commands their proxy signed (the mempool holds nothing altered). */
+  private broadcastCommands(commands: readonly Command[]): void {
+    this.broadcast(encodeCommands(commands, this.signer.sign(commandsDigest(this.ctx.self, commands))))
+  }
+
+  private onCommands(from: NodeId, commands: readonly Command[], sig: Uint8Array): void {
+    if (!this.verifyFrom(from, commandsDigest(from, commands), sig)) return this.drop('bad-commands-signature')
     let added = false
     for (const command of commands) {
       if (this.clientRequests !== undefined && !this.clientRequests.check(command.bytes)) {
@@ -257,6 +268,12 @@ export class HotstuffNode implements ProtocolNode {
     if (added) {
       this.updateWork()
       this.maybePropose()
+      // A proposal that arrived before its commands: vote now if they are all here and the view is still its own.
+      const waiting = this.waitingVote
+      if (waiting !== undefined && waiting.view === this.pacemaker.view && waiting.commands.every((c) => this.mempool.holds(c))) {
+        this.waitingVote = undefined
+        this.tryVote(waiting)
+      }
     }
   }
 
@@ -280,7 +297,7 @@ export class HotstuffNode implements ProtocolNode {
       case 'b':
         return this.onBlocks(from, m.blocks)
       case 'c':
-        return this.onCommands(from, m.commands)
+        return this.onCommands(from, m.commands, m.sig)
       case 'r':
         return this.onReply(from, m.height, m.root, m.sig)
       case 'o':
@@ -327,6 +344,12 @@ export class HotstuffNode implements ProtocolNode {
   /** SafetyRules decide; the vote (and the safety state) is written before it leaves, in the same step. */
   private tryVote(block: Block): void {
     if (block.view !== this.pacemaker.view) return this.drop('vote-skipped-stale-view')
+    // Vouch only for commands this replica received, signed, from their proxy: a leader (or a relay) cannot
+    // slip in altered or invented commands in a proxy's name. Missing ones may still be on their way.
+    if (!this.voteUnheldCommands && !block.commands.every((c) => this.mempool.holds(c))) {
+      this.waitingVote = block
+      return this.drop('vote-waits-for-commands')
+    }
     const verdict = this.safety.check(block, this.store)
     if (verdict !== 'vote') return this.drop(`vote-refused-${verdict}`)
     this.safety.recordVote(block.view)
@@ -695,7 +718,7 @@ export class HotstuffNode implements ProtocolNode {
     const now = this.ctx.now()
     const due = this.mempool.due(now, this.options.retransmitMs, this.inFlightTags())
     if (due.length > 0)
-      for (let i = 0; i < due.length; i += this.options.maxBlockCommands) this.broadcast(encodeCommands(due.slice(i, i + this.options.maxBlockCommands)))
+      for (let i = 0; i < due.length; i += this.options.maxBlockCommands) this.broadcastCommands(due.slice(i, i + this.options.maxBlockCommands))
     for (const [key, request] of this.requested) {
       if (now - request.at < this.options.retransmitMs) continue
       if (++request.tries > 3 * this.voters.length) {

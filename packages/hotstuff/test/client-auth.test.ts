@@ -14,7 +14,7 @@ import {
 } from '@synod/core'
 import { sha256, verifyReplyCertificate } from '@synod/crypto'
 import type { HotstuffOptions } from '../src/index.js'
-import { encodeCommands, makeBlock } from '../src/messages.js'
+import { commandsDigest, encodeCommands, makeBlock } from '../src/messages.js'
 import { encodeProposal, Forger, GENESIS, GENESIS_QC, isResult, keysFor, RegisterMachine, TestCluster } from './helpers.js'
 
 const CLUSTER = 'test-cluster'
@@ -64,9 +64,17 @@ describe("clientAuthentication: 'signed'", () => {
     const forged = forgedEnvelope(clientKey('alice'), clientKey('mallory'), 'set x stolen')
     const refused = await c.node('r0').replica!.propose(forged).catch((e: unknown) => e)
     expect(refused).toBeInstanceOf(InvalidMessageError)
-    new Forger(c).inject('r1', 'r2', encodeCommands([{ proxy: 'r1', seq: 1, bytes: forged }]))
+    const forger = new Forger(c)
+    forger.inject('r1', 'r2', forger.commands('r1', [{ proxy: 'r1', seq: 1, bytes: forged }]))
+    // Bytes altered after the proxy signed them (a corrupting relay or link) never enter a mempool.
+    const original = [{ proxy: 'r1', seq: 2, bytes: envelope(clientKey('alice'), 'set x 2') }]
+    const sig = forger.sign('r1', commandsDigest('r1', original))
+    const bytes = original[0]!.bytes.slice()
+    bytes[bytes.length - 1]! ^= 0x01
+    forger.inject('r1', 'r2', encodeCommands([{ ...original[0]!, bytes }], sig))
     await c.runFor(100)
     expect(c.drops('r2')['bad-client-signature']).toBe(1)
+    expect(c.drops('r2')['bad-commands-signature']).toBe(1)
   }, 60_000)
 
   for (const [mode, executes] of [
@@ -82,6 +90,9 @@ describe("clientAuthentication: 'signed'", () => {
       const block = forger.block('r1', 1, GENESIS, GENESIS_QC, [])
       const evil = { ...block, commands: [{ proxy: 'r1', seq: 7, bytes: forged }] }
       const proposal = encodeProposal(makeBlock(evil))
+      // As a proxy, r1 first hands the forged request to every mempool (signed by r1: proxies vouch for their clients).
+      for (const to of ['r0', 'r2', 'r3']) forger.inject('r1', to, forger.commands('r1', evil.commands))
+      await c.runFor(20)
       for (const to of ['r0', 'r2', 'r3']) forger.inject('r1', to, proposal)
       // Honest traffic afterwards, so the chain grows and would commit the forged block.
       const honest = ['r2', 'r3'].map((via, i) => c.node(via).replica!.propose(envelope(clientKey('bob'), `set y ${i}`)))

@@ -35,12 +35,5 @@ describe('n = 7 (f = 2)', () => {
     scenarios: [...crashScenarios.filter((s) => crashAtSeven.includes(s.name)), ...byzantineF2],
     ...seeds,
     timeoutMs: 180_000,
-    skip: {
-      // Known hole, not hidden: in 'proxy' client authentication, commands travel from a proxy to the mempools and
-      // inside blocks without the proxy's signature (PBFT signs its request bundles), so a corrupting replica's
-      // flipped bits in its own clients' commands (or in its block as leader) get ordered; seed 1 orders "c3/1" for
-      // "c3.1". Fix: proxy-signed command batches carried in blocks and verified before voting (not done yet).
-      'byzantine-corrupt-f2': "a corrupting proxy's unsigned commands can be ordered with flipped bits ('proxy' mode; see the comment)",
-    },
   })
 })

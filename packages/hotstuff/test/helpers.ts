@@ -18,7 +18,7 @@ import { createSigner, createVerifier, keyPairFromSecret, sha256 } from '@synod/
 import { memoryStorage } from '@synod/storage'
 import { Simulation, type LinkFaults, type SimulatedNode } from '@synod/transport-memory'
 import { hotstuff, HotstuffNode, type HotstuffOptions } from '../src/index.js'
-import { makeBlock, voteDigest, type Block, type QC } from '../src/messages.js'
+import { commandsDigest, encodeCommands, makeBlock, voteDigest, type Block, type Command, type QC } from '../src/messages.js'
 
 const decoder = new TextDecoder()
 
@@ -211,6 +211,11 @@ export class Forger {
       commands: commands.map((c, seq) => ({ proxy: author, seq: 1_000_000 + seq, bytes: utf8(c) })),
       author,
     })
+  }
+
+  /** A proxy's signed batch of commands (what puts them in the receivers' mempools). */
+  commands(proxy: NodeId, commands: readonly Command[]): Uint8Array {
+    return encodeCommands(commands, this.sign(proxy, commandsDigest(proxy, commands)))
   }
 
   sign(signer: NodeId, digest: Uint8Array): Uint8Array {

@@ -23,9 +23,14 @@ async function equivocateAcrossRestart(forgetVotes: boolean): Promise<string[]> 
   const forger = new Forger(c)
   const a = forger.block('r1', 1, GENESIS, GENESIS_QC, ['set x a'])
   const b = forger.block('r1', 1, GENESIS, GENESIS_QC, ['set x b'])
+  forger.inject('r1', 'r2', forger.commands('r1', [...a.commands, ...b.commands]))
+  await c.runFor(20)
   forger.inject('r1', 'r2', encodeProposal(a))
   await c.runFor(50)
   await c.node('r2').restart()
+  // The mempool is volatile: the proxy's retransmission brings the commands back.
+  forger.inject('r1', 'r2', forger.commands('r1', [...a.commands, ...b.commands]))
+  await c.runFor(20)
   forger.inject('r1', 'r2', encodeProposal(b))
   await c.runFor(50)
   return [...new Set(votes)]

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { encodeCanonical } from '@synod/core'
+import { makeBlock } from '../src/messages.js'
 import { encodeProposal, encodeTimeout, encodeVote, Forger, GENESIS, GENESIS_QC, TestCluster, timeoutDigest, voteDigest, type TestClusterOptions } from './helpers.js'
 
 /**
@@ -72,5 +73,20 @@ describe('message validation (dropped and counted)', () => {
     forger.inject('r2', 'r3', encodeProposal(forger.block('r2', 2, fake, forged, ['y'])))
     await c.runFor(100)
     expect(c.status('r3').detail!['highQCView']).toBe(1)
+  }, 60_000)
+})
+
+describe('commands are vouched for by their proxy', () => {
+  it('a replica votes only for commands it received signed from their proxy; with the check off it votes for invented ones', async () => {
+    for (const off of [false, true]) {
+      const { c, forger } = await setup((node) => (node.voteUnheldCommands = off))
+      // r1 (view 1's leader) proposes a command "from r0" that r0 never sent.
+      const block = forger.block('r1', 1, GENESIS, GENESIS_QC, [])
+      const invented = { ...block, commands: [{ proxy: 'r0', seq: 1, bytes: new TextEncoder().encode('set x invented') }] }
+      forger.inject('r1', 'r3', encodeProposal(makeBlock(invented)))
+      await c.runFor(100)
+      expect(c.status('r3').detail!['lastVotedView']).toBe(off ? 1 : 0)
+      if (!off) expect(c.drops('r3')['vote-waits-for-commands']).toBe(1)
+    }
   }, 60_000)
 })

@@ -1,10 +1,18 @@
-import { bytesEqual, type ClientRef, type NodeId } from '@synod/core'
+import { toHex, type ClientRef, type NodeId } from '@synod/core'
+import { sha256 } from '@synod/crypto'
 import type { Command } from '../messages.js'
 
 /** A command's identity: the proxy that took it from a client and that proxy's sequence number for it. */
 export const commandTag = (proxy: NodeId, seq: number): string => `${seq}@${proxy}`
 
+/**
+ * Tag and bytes: two versions of one tag (a faulty proxy's, or twins') are two entries, so holding one
+ * never makes a replica refuse a block with the other.
+ */
+const entryKey = (c: Command): string => `${commandTag(c.proxy, c.seq)}#${toHex(sha256(c.bytes))}`
+
 interface Entry extends Command {
+  readonly tag: string
   /** When this replica last broadcast it (its own clients' commands only), for retransmission. */
   sentAt: number
   resent: number
@@ -56,17 +64,23 @@ export class Mempool {
   /** A command from a peer proxy. False when full (dropped). */
   add(command: Command): boolean {
     const tag = commandTag(command.proxy, command.seq)
-    if (this.entries.has(tag) || this.recent.has(tag)) return true
+    const key = entryKey(command)
+    if (this.entries.has(key) || this.recent.has(tag)) return true
     if (this.entries.size >= this.capacity) return false
-    this.entries.set(tag, { ...command, sentAt: 0, resent: 0 })
+    this.entries.set(key, { ...command, tag, sentAt: 0, resent: 0 })
     return true
+  }
+
+  /** Does this replica hold `command` as its proxy sent it (authenticated at intake)? */
+  holds(command: Command): boolean {
+    return this.entries.has(entryKey(command))
   }
 
   /** A local client's command. False when full. */
   addLocal(bytes: Uint8Array, client: ClientRef, now: number): boolean {
     if (this.entries.size >= this.capacity) return false
     const command: Command = { proxy: this.self, seq: this.nextSeq++, bytes }
-    this.entries.set(commandTag(command.proxy, command.seq), { ...command, sentAt: now, resent: 0, client })
+    this.entries.set(entryKey(command), { ...command, tag: commandTag(command.proxy, command.seq), sentAt: now, resent: 0, client })
     this.outgoing.push(command)
     return true
   }
@@ -80,9 +94,17 @@ export class Mempool {
   /** Up to `limit` commands in arrival order, skipping the tags in `exclude` (already in an uncommitted ancestor). */
   select(limit: number, exclude: ReadonlySet<string>): Command[] {
     const out: Command[] = []
-    for (const [tag, entry] of this.entries) {
+    const taken = new Set<string>()
+    for (const [key, entry] of this.entries) {
       if (out.length >= limit) break
-      if (!exclude.has(tag)) out.push({ proxy: entry.proxy, seq: entry.seq, bytes: entry.bytes })
+      // Another version of a committed tag (a faulty proxy's): never ordered again.
+      if (this.recent.has(entry.tag)) {
+        this.entries.delete(key)
+        continue
+      }
+      if (exclude.has(entry.tag) || taken.has(entry.tag)) continue
+      taken.add(entry.tag)
+      out.push({ proxy: entry.proxy, seq: entry.seq, bytes: entry.bytes })
     }
     return out
   }
@@ -94,11 +116,12 @@ export class Mempool {
    */
   committed(command: Command): ClientRef | undefined {
     const tag = commandTag(command.proxy, command.seq)
-    const entry = this.entries.get(tag)
+    const key = entryKey(command)
+    const entry = this.entries.get(key)
     if (this.recent.size >= this.capacity) this.recent.delete(this.recent.values().next().value!)
     this.recent.add(tag)
-    if (entry === undefined || !bytesEqual(entry.bytes, command.bytes)) return undefined
-    this.entries.delete(tag)
+    if (entry === undefined) return undefined
+    this.entries.delete(key)
     return entry.client
   }
 
@@ -108,8 +131,8 @@ export class Mempool {
    */
   due(now: number, afterMs: number, inFlight: ReadonlySet<string>): Command[] {
     const out: Command[] = []
-    for (const [tag, entry] of this.entries) {
-      if (entry.client === undefined || now - entry.sentAt < afterMs * 2 ** Math.min(entry.resent, 6) || inFlight.has(tag)) continue
+    for (const entry of this.entries.values()) {
+      if (entry.client === undefined || now - entry.sentAt < afterMs * 2 ** Math.min(entry.resent, 6) || inFlight.has(entry.tag)) continue
       entry.sentAt = now
       entry.resent++
       out.push({ proxy: entry.proxy, seq: entry.seq, bytes: entry.bytes })
