@@ -112,8 +112,16 @@ export interface Blocks {
  */
 export interface Commands {
   readonly k: 'c'
+  /** The proxy that signed the batch (any replica may relay it, see CommandRequest). */
+  readonly proxy: NodeId
   readonly commands: readonly Command[]
   readonly sig: Uint8Array
+}
+
+/** "Send me the signed batches holding these commands": a replica missing commands of a proposal asks its leader. */
+export interface CommandRequest {
+  readonly k: 'q'
+  readonly tags: ReadonlyArray<{ readonly proxy: NodeId; readonly seq: number }>
 }
 
 /** A replica's signature over the Merkle root of a committed block's results (reply certificate part). */
@@ -135,7 +143,7 @@ export interface SnapshotOffer {
   readonly sig: Uint8Array
 }
 
-export type HotstuffMessage = Proposal | Vote | Timeout | Sync | Fetch | Blocks | Commands | Reply | SnapshotOffer
+export type HotstuffMessage = Proposal | Vote | Timeout | Sync | Fetch | Blocks | Commands | CommandRequest | Reply | SnapshotOffer
 
 // ---- what is signed ----
 
@@ -272,8 +280,12 @@ export function encodeBlocks(blocks: readonly Block[]): Uint8Array {
   return encodeCanonical({ b: blocks.map((b) => b.bytes), k: 'b' })
 }
 
-export function encodeCommands(commands: readonly Command[], sig: Uint8Array): Uint8Array {
-  return encodeCanonical({ c: commands.map((c) => [c.seq, c.bytes]), g: sig, k: 'c' })
+export function encodeCommands(proxy: NodeId, commands: readonly Command[], sig: Uint8Array): Uint8Array {
+  return encodeCanonical({ c: commands.map((c) => [c.seq, c.bytes]), g: sig, k: 'c', p: proxy })
+}
+
+export function encodeCommandRequest(tags: ReadonlyArray<{ readonly proxy: NodeId; readonly seq: number }>): Uint8Array {
+  return encodeCanonical({ k: 'q', t: tags.map((t) => [t.proxy, t.seq]) })
 }
 
 export function encodeReply(height: number, root: Hash, sig: Uint8Array): Uint8Array {
@@ -302,8 +314,7 @@ function hash(value: unknown, what: string): Hash {
 }
 
 /** Decode and shape-check one message; throws InvalidMessageError for malformed bytes. Nothing is verified here. */
-/** `from` is the authenticated sender: the proxy of the commands it hands over. */
-export function decodeMessage(bytes: Uint8Array, limits: DecodeLimits, from: NodeId): HotstuffMessage {
+export function decodeMessage(bytes: Uint8Array, limits: DecodeLimits): HotstuffMessage {
   const r = expectRecord(decodeCanonical(bytes), 'hotstuff message')
   const block = (value: unknown) => decodeBlock(expectBytes(value, 'block'), limits.maxCommandBytes, limits.maxBlockCommands)
   switch (r['k']) {
@@ -332,15 +343,28 @@ export function decodeMessage(bytes: Uint8Array, limits: DecodeLimits, from: Nod
     case 'b':
       expectOnlyKeys(r, ['b', 'k'], 'blocks')
       return { k: 'b', blocks: expectArray(r['b'], 'blocks', MAX_FETCH_BLOCKS).map(block) }
-    case 'c':
-      expectOnlyKeys(r, ['c', 'g', 'k'], 'commands')
+    case 'c': {
+      expectOnlyKeys(r, ['c', 'g', 'k', 'p'], 'commands')
+      const proxy = expectString(r['p'], 'commands proxy', MAX_ID)
       return {
         k: 'c',
+        proxy,
         sig: sig(r['g']),
         commands: expectArray(r['c'], 'commands', limits.maxBlockCommands).map((c): Command => {
           const entry = expectArray(c, 'command', 2)
           if (entry.length !== 2) throw new InvalidMessageError('a command is [seq, bytes]')
-          return { proxy: from, seq: expectUint(entry[0], 'command seq'), bytes: expectBytes(entry[1], 'command', limits.maxCommandBytes) }
+          return { proxy, seq: expectUint(entry[0], 'command seq'), bytes: expectBytes(entry[1], 'command', limits.maxCommandBytes) }
+        }),
+      }
+    }
+    case 'q':
+      expectOnlyKeys(r, ['k', 't'], 'command request')
+      return {
+        k: 'q',
+        tags: expectArray(r['t'], 'command tags', limits.maxBlockCommands).map((t) => {
+          const pair = expectArray(t, 'command tag', 2)
+          if (pair.length !== 2) throw new InvalidMessageError('a command tag is [proxy, seq]')
+          return { proxy: expectString(pair[0], 'command proxy', MAX_ID), seq: expectUint(pair[1], 'command seq') }
         }),
       }
     case 'r':

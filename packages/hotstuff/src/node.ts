@@ -33,6 +33,7 @@ import {
   decodeMessage,
   encodeBlocks,
   commandsDigest,
+  encodeCommandRequest,
   encodeCommands,
   encodeFetch,
   encodeProposal,
@@ -247,24 +248,25 @@ export class HotstuffNode implements ProtocolNode {
 
   /** One signed batch: receivers take only commands their proxy signed (the mempool holds nothing altered). */
   private broadcastCommands(commands: readonly Command[]): void {
-    this.broadcast(encodeCommands(commands, this.signer.sign(commandsDigest(this.ctx.self, commands))))
+    const batch = encodeCommands(this.ctx.self, commands, this.signer.sign(commandsDigest(this.ctx.self, commands)))
+    this.mempool.attachBatch(commands, batch)
+    this.broadcast(batch)
   }
 
-  private onCommands(from: NodeId, commands: readonly Command[], sig: Uint8Array): void {
-    if (!this.verifyFrom(from, commandsDigest(from, commands), sig)) return this.drop('bad-commands-signature')
+  private onCommands(proxy: NodeId, commands: readonly Command[], sig: Uint8Array, batch: Uint8Array): void {
+    if (!this.verifyFrom(proxy, commandsDigest(proxy, commands), sig)) return this.drop('bad-commands-signature')
     let added = false
     for (const command of commands) {
       if (this.clientRequests !== undefined && !this.clientRequests.check(command.bytes)) {
         this.drop('bad-client-signature')
         continue
       }
-      if (!this.mempool.add(command)) {
+      if (!this.mempool.add(command, batch)) {
         this.drop('mempool-full')
         break
       }
       added = true
     }
-    void from
     if (added) {
       this.updateWork()
       this.maybePropose()
@@ -277,12 +279,18 @@ export class HotstuffNode implements ProtocolNode {
     }
   }
 
+  /** Relay the signed batches a peer misses (it verifies the proxies' signatures itself). */
+  private onCommandRequest(from: NodeId, tags: ReadonlyArray<{ readonly proxy: NodeId; readonly seq: number }>): void {
+    const batches = this.mempool.batchesFor(new Set(tags.map((t) => commandTag(t.proxy, t.seq))))
+    for (const batch of batches.slice(0, 64)) this.ctx.send(from, batch)
+  }
+
   // ---------------------------------------------------------------- messages
 
   receive(from: NodeId, message: Uint8Array): void {
     if (this.stopped) return
     if (!this.keys.has(from)) return this.drop('non-member')
-    const m = decodeMessage(message, this.limits, from)
+    const m = decodeMessage(message, this.limits)
     switch (m.k) {
       case 'p':
         return this.onProposal(from, m.block, m.tc)
@@ -297,7 +305,9 @@ export class HotstuffNode implements ProtocolNode {
       case 'b':
         return this.onBlocks(from, m.blocks)
       case 'c':
-        return this.onCommands(from, m.commands, m.sig)
+        return this.onCommands(m.proxy, m.commands, m.sig, message)
+      case 'q':
+        return this.onCommandRequest(from, m.tags)
       case 'r':
         return this.onReply(from, m.height, m.root, m.sig)
       case 'o':
@@ -346,9 +356,15 @@ export class HotstuffNode implements ProtocolNode {
     if (block.view !== this.pacemaker.view) return this.drop('vote-skipped-stale-view')
     // Vouch only for commands this replica received, signed, from their proxy: a leader (or a relay) cannot
     // slip in altered or invented commands in a proxy's name. Missing ones may still be on their way.
-    if (!this.voteUnheldCommands && !block.commands.every((c) => this.mempool.holds(c))) {
-      this.waitingVote = block
-      return this.drop('vote-waits-for-commands')
+    if (!this.voteUnheldCommands) {
+      const missing = block.commands.filter((c) => !this.mempool.holds(c))
+      if (missing.length > 0) {
+        // Ask the leader for the proxies' signed batches (it had them), once per proposal.
+        if (this.waitingVote === undefined || !bytesEqual(this.waitingVote.hash, block.hash))
+          this.ctx.send(block.author, encodeCommandRequest(missing.map((c) => ({ proxy: c.proxy, seq: c.seq }))))
+        this.waitingVote = block
+        return this.drop('vote-waits-for-commands')
+      }
     }
     const verdict = this.safety.check(block, this.store)
     if (verdict !== 'vote') return this.drop(`vote-refused-${verdict}`)

@@ -25,7 +25,7 @@ function equivocatingContext(ctx: ProtocolContext, adversary: AdversaryContext<H
   const send = (to: NodeId, message: Uint8Array): void => {
     let m
     try {
-      m = decodeMessage(message, limits, ctx.self)
+      m = decodeMessage(message, limits)
     } catch {
       return ctx.send(to, message)
     }

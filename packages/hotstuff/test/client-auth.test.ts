@@ -71,7 +71,7 @@ describe("clientAuthentication: 'signed'", () => {
     const sig = forger.sign('r1', commandsDigest('r1', original))
     const bytes = original[0]!.bytes.slice()
     bytes[bytes.length - 1]! ^= 0x01
-    forger.inject('r1', 'r2', encodeCommands([{ ...original[0]!, bytes }], sig))
+    forger.inject('r1', 'r2', encodeCommands('r1', [{ ...original[0]!, bytes }], sig))
     await c.runFor(100)
     expect(c.drops('r2')['bad-client-signature']).toBe(1)
     expect(c.drops('r2')['bad-commands-signature']).toBe(1)

@@ -215,7 +215,7 @@ export class Forger {
 
   /** A proxy's signed batch of commands (what puts them in the receivers' mempools). */
   commands(proxy: NodeId, commands: readonly Command[]): Uint8Array {
-    return encodeCommands(commands, this.sign(proxy, commandsDigest(proxy, commands)))
+    return encodeCommands(proxy, commands, this.sign(proxy, commandsDigest(proxy, commands)))
   }
 
   sign(signer: NodeId, digest: Uint8Array): Uint8Array {

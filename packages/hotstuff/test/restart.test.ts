@@ -15,7 +15,7 @@ async function equivocateAcrossRestart(forgetVotes: boolean): Promise<string[]> 
   c.sim.network.setOutboundFilter('r1', () => []) // the real r1 stays silent; the forger speaks for it
   const votes: string[] = []
   c.sim.network.setOutboundFilter('r2', (out) => {
-    const m = decodeMessage(out.message, limits, 'r2')
+    const m = decodeMessage(out.message, limits)
     if (m.k === 'v' && m.view === 1) votes.push(toHex(m.block))
     return [out]
   })

@@ -16,6 +16,8 @@ interface Entry extends Command {
   /** When this replica last broadcast it (its own clients' commands only), for retransmission. */
   sentAt: number
   resent: number
+  /** The signed batch message it came in (or left in), relayed to a replica that misses it. */
+  batch?: Uint8Array
   readonly client?: ClientRef
 }
 
@@ -62,13 +64,28 @@ export class Mempool {
   }
 
   /** A command from a peer proxy. False when full (dropped). */
-  add(command: Command): boolean {
+  add(command: Command, batch: Uint8Array): boolean {
     const tag = commandTag(command.proxy, command.seq)
     const key = entryKey(command)
     if (this.entries.has(key) || this.recent.has(tag)) return true
     if (this.entries.size >= this.capacity) return false
-    this.entries.set(key, { ...command, tag, sentAt: 0, resent: 0 })
+    this.entries.set(key, { ...command, tag, sentAt: 0, resent: 0, batch })
     return true
+  }
+
+  /** Remember the signed message a batch of local commands left in. */
+  attachBatch(commands: readonly Command[], batch: Uint8Array): void {
+    for (const c of commands) {
+      const entry = this.entries.get(entryKey(c))
+      if (entry !== undefined) entry.batch = batch
+    }
+  }
+
+  /** The signed batches holding commands with these tags (each batch once). */
+  batchesFor(tags: ReadonlySet<string>): Uint8Array[] {
+    const out = new Set<Uint8Array>()
+    for (const entry of this.entries.values()) if (entry.batch !== undefined && tags.has(entry.tag)) out.add(entry.batch)
+    return [...out]
   }
 
   /** Does this replica hold `command` as its proxy sent it (authenticated at intake)? */
