@@ -35,6 +35,11 @@ export interface PbftOptions {
    * instead of f+1 (docs/adr/0008). Default false: reads are ordered like commands.
    */
   readonly readOnlyRequests: boolean
+  /**
+   * With `readOnlyRequests`: reads of a batch still short of 2f+1 matching answers after this long
+   * are ordered instead. Default 1000 ms.
+   */
+  readonly readTimeoutMs: number
   /** A checkpoint every this many sequence numbers (K). Default 64. */
   readonly checkpointInterval: number
   /** Log window L between the low and high watermarks; a multiple of the checkpoint interval. Default 2K. */
@@ -63,6 +68,7 @@ export const defaultPbftOptions: PbftOptions = {
   cluster: '',
   maxClientOperationBytes: 1024 * 1024,
   readOnlyRequests: false,
+  readTimeoutMs: 1000,
   checkpointInterval: 64,
   logWindow: 128,
   maxInFlight: 4,

@@ -4,7 +4,7 @@
 // the batch. A read whose answer at 2f+1 replicas (the proxy included)
 // matches the proxy's own is answered with a read certificate; any other read
 // falls back to ordering, as do reads that wait longer than
-// `requestRetransmitMs`. Linearizable because, with this option on, writes
+// `readTimeoutMs`. Linearizable because, with this option on, writes
 // are acknowledged only after 2f+1 matching replies as well: any read quorum
 // meets any acknowledged write's executors in a correct replica, whose newer
 // answer breaks a stale match (docs/adr/0008-pbft-read-only-requests.md).
@@ -147,7 +147,7 @@ export class ReadOnlyRequests {
     if (batch.remaining === 0) return this.complete(batch)
     const message = encodeReadRequest(batch.id, requests, leaves)
     for (const peer of host.peers) host.ctx.send(peer, message)
-    batch.timer = host.ctx.setTimer(host.options.requestRetransmitMs, () => {
+    batch.timer = host.ctx.setTimer(host.options.readTimeoutMs, () => {
       batch.timer = undefined
       if (this.inFlight !== batch) return
       for (let i = 0; i < batch.done.length; i++) if (!batch.done[i]) this.finish(batch, i, false)
@@ -184,6 +184,8 @@ export class ReadOnlyRequests {
 
   onReply(from: NodeId, reply: ReadReply): void {
     const batch = this.inFlight
+    // Replies to an earlier batch are normal: it completed with a quorum before they arrived.
+    if (reply.id < this.nextId - (batch === undefined ? 0 : 1)) return
     if (batch === undefined || reply.id !== batch.id || from === this.host.self) return this.host.drop('read-reply-unexpected')
     if (batch.answered.has(from)) return this.host.drop('read-reply-duplicate')
     batch.answered.add(from)

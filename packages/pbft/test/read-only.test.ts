@@ -19,7 +19,7 @@ class ReadableRegister extends RegisterMachine {
 }
 const cluster = () => new TestCluster({ n: 4, options, createStateMachine: () => new ReadableRegister() })
 
-const options: Partial<PbftOptions> = { readOnlyRequests: true, requestRetransmitMs: 100, viewChangeTimeoutMs: 1000 }
+const options: Partial<PbftOptions> = { readOnlyRequests: true, readTimeoutMs: 200, requestRetransmitMs: 100, viewChangeTimeoutMs: 1000 }
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
 
 interface Detail {
