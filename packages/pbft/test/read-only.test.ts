@@ -89,6 +89,54 @@ describe('pbft readOnlyRequests', () => {
     expect(detail(c, 'r0').readFallbacks).toBe(1)
   })
 
+  it('drops read replies with forged signatures or bad diffs and orders the read instead', async () => {
+    const c = cluster()
+    await c.start()
+    await c.settle([c.propose('r0', 'set x 1')])
+    // r2 flips a bit of its signature; r3 claims a leaf at a position past the batch.
+    c.sim.network.setOutboundFilter('r2', (out) => {
+      const m = decodeMessage(out.message)
+      if (m.k !== 'ra') return [out]
+      const sig = m.sig.slice()
+      sig[0]! ^= 1
+      return [{ to: out.to, message: encodeReadReply(m.id, sig, m.diffs) }]
+    })
+    c.sim.network.setOutboundFilter('r3', (out) => {
+      const m = decodeMessage(out.message)
+      return m.k === 'ra' ? [{ to: out.to, message: encodeReadReply(m.id, m.sig, [[99, new Uint8Array(32)]]) }] : [out]
+    })
+    const [answer] = (await c.settle([read(c, 'r0', 'x')], 3_000)) as CommandResult[]
+    expect(text(answer!.result)).toBe('1')
+    expect(isReadCertificate(answer!.proof!)).toBe(false)
+    const d = detail(c, 'r0')
+    expect(d.readFallbacks).toBe(1)
+    expect(d.drops['bad-signature']).toBe(1)
+    expect(d.drops['read-reply-bad-diff']).toBe(1)
+  })
+
+  it('a proxy in a view change orders its reads at once instead of sending them', async () => {
+    const c = cluster()
+    await c.start()
+    await c.settle([c.propose('r0', 'set x 1')])
+    let readBatchesSent = 0
+    c.sim.network.setOutboundFilter('r1', (out) => {
+      if (decodeMessage(out.message).k === 'rd') readBatchesSent++
+      return [out]
+    })
+    // Cut off, r1 times out on a request of its own and starts a view change nobody joins.
+    c.sim.network.isolate('r1')
+    void c.propose('r1', 'set y 1')
+    await c.runUntil(() => (c.status('r1').detail as { active: boolean }).active === false, 5_000)
+    void read(c, 'r1', 'x')
+    await c.runUntil(() => false, 50)
+    expect(detail(c, 'r1').readFallbacks).toBe(1)
+    expect(readBatchesSent).toBe(0)
+    // An active proxy does send its reads.
+    void read(c, 'r2', 'x')
+    await c.runUntil(() => detail(c, 'r2').readsServed === 1, 1_000)
+    expect(detail(c, 'r2').readFallbacks).toBe(0)
+  })
+
   // The f = 1 attack: a write executed by r0 and a Byzantine r3 only; r1 and r2 lag. With writes
   // acknowledged by f+1 replies (the defence off) the write is acknowledged, and a read through the
   // lagging r1 gets three matching stale replies (r1, r2, and r3 lying) — a stale read after an
