@@ -25,6 +25,7 @@ import { merkleTree, treeRoot } from './merkle.js'
 import { encodeReadReply, encodeReadRequest, type Digest, type ReadReply, type ReadRequest, type Signature, type Vote } from './messages.js'
 import type { PbftOptions } from './options.js'
 import { buildReadCertificate, readLeaf, readReplyStatement } from './read-certificate.js'
+import { encodeReplies } from './reply-certificate.js'
 
 /**
  * Test-only switch (not exported from the package): acknowledge writes with
@@ -72,6 +73,8 @@ interface ReadBatch {
   /** Peers that answered (validly or not): a read still short of a quorum once all have answered falls back. */
   readonly answered: Set<NodeId>
   readonly done: boolean[]
+  /** Encoded `[[id, sig]...]` lists by their signers: most reads of a batch share them. */
+  readonly encodedReplies: Map<string, Uint8Array>
   remaining: number
   timer: TimerId | undefined
 }
@@ -136,6 +139,7 @@ export class ReadOnlyRequests {
       replies: new Map(),
       answered: new Set(),
       done: requests.map(() => false),
+      encodedReplies: new Map(),
       remaining: requests.length,
       timer: undefined,
     }
@@ -224,12 +228,22 @@ export class ReadOnlyRequests {
         else trees.push({ levels: reply.levels, replies: [{ id, sig: reply.sig }] })
       }
       if (matching >= quorum) {
-        const proof = buildReadCertificate(i, trees)
+        const proof = buildReadCertificate(
+          i,
+          trees.map((t) => ({ levels: t.levels, encodedReplies: this.encodedReplies(batch, t.replies) })),
+        )
         this.finish(batch, i, true)
         this.host.ctx.respond(batch.clients[i]!, { index: batch.index, result: batch.results[i]!, proof })
       } else if (matching + unanswered < quorum) this.finish(batch, i, false)
     }
     if (batch.remaining === 0) this.complete(batch)
+  }
+
+  private encodedReplies(batch: ReadBatch, replies: readonly Vote[]): Uint8Array {
+    const key = replies.map((r) => r.id).join('\u0000')
+    let encoded = batch.encodedReplies.get(key)
+    if (encoded === undefined) batch.encodedReplies.set(key, (encoded = encodeReplies(replies)))
+    return encoded
   }
 
   /** Mark read `i` done; a read that did not get its quorum is ordered. */
