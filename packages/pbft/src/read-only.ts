@@ -84,6 +84,11 @@ export class ReadOnlyRequests {
   private inFlight: ReadBatch | undefined
   private nextId = 1
   private stopped = false
+  /**
+   * Doubles (up to 8×) per batch that timed out, back to 1 when one completes: a timed-out batch is
+   * ordered whole, and on an overloaded machine a fixed timeout turns every read into an ordered one.
+   */
+  private timeoutFactor = 1
   private servedCount = 0
   private fallbackCount = 0
 
@@ -151,9 +156,10 @@ export class ReadOnlyRequests {
     if (batch.remaining === 0) return this.complete(batch)
     const message = encodeReadRequest(batch.id, requests, leaves)
     for (const peer of host.peers) host.ctx.send(peer, message)
-    batch.timer = host.ctx.setTimer(host.options.readTimeoutMs, () => {
+    batch.timer = host.ctx.setTimer(host.options.readTimeoutMs * this.timeoutFactor, () => {
       batch.timer = undefined
       if (this.inFlight !== batch) return
+      this.timeoutFactor = Math.min(this.timeoutFactor * 2, 8)
       for (let i = 0; i < batch.done.length; i++) if (!batch.done[i]) this.finish(batch, i, false)
       this.complete(batch)
     })
@@ -255,7 +261,10 @@ export class ReadOnlyRequests {
   }
 
   private complete(batch: ReadBatch): void {
-    if (batch.timer !== undefined) this.host.ctx.clearTimer(batch.timer)
+    if (batch.timer !== undefined) {
+      this.host.ctx.clearTimer(batch.timer)
+      this.timeoutFactor = 1
+    }
     batch.timer = undefined
     if (this.inFlight === batch) this.inFlight = undefined
     this.sendNextBatch()

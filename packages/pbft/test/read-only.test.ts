@@ -87,6 +87,20 @@ describe('pbft readOnlyRequests', () => {
     expect(decodeReplyCertificate(answer!.proof!).replies).toHaveLength(3)
     expect(detail(c, 'r0').lastExecutedSeq).toBe(seq + 1)
     expect(detail(c, 'r0').readFallbacks).toBe(1)
+    // The next batch waits twice as long (readTimeoutMs 200 → 400) before it is ordered.
+    const start = c.sim.now()
+    void read(c, 'r0', 'x')
+    await c.runUntil(() => detail(c, 'r0').readFallbacks === 2, 2_000)
+    expect(c.sim.now() - start).toBeGreaterThanOrEqual(400)
+    expect(c.sim.now() - start).toBeLessThan(450)
+    // Once a batch completes in time, the timeout is back to readTimeoutMs.
+    c.sim.network.setOutboundFilter('r2', undefined)
+    await c.settle([read(c, 'r0', 'x')], 1_000)
+    c.sim.network.setOutboundFilter('r2', (out) => (decodeMessage(out.message).k === 'ra' ? [] : [out]))
+    const again = c.sim.now()
+    void read(c, 'r0', 'x')
+    await c.runUntil(() => detail(c, 'r0').readFallbacks === 3, 2_000)
+    expect(c.sim.now() - again).toBeLessThan(250)
   })
 
   it('drops read replies with forged signatures or bad diffs and orders the read instead', async () => {
