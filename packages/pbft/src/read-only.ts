@@ -227,7 +227,8 @@ export class ReadOnlyRequests {
       let matching = 1
       for (const [id, reply] of batch.replies) {
         if (matching >= quorum) break
-        if (!bytesEqual(reply.levels[0]![i]!, own)) continue
+        // A reply without diffs has our leaves: it matches every read of the batch.
+        if (reply.levels !== batch.levels && !bytesEqual(reply.levels[0]![i]!, own)) continue
         matching++
         const tree = trees.find((t) => t.levels === reply.levels)
         if (tree !== undefined) tree.replies.push({ id, sig: reply.sig })
