@@ -157,7 +157,11 @@ async function runCluster(options: Partial<PbftOptions>, clientsPerReplica: numb
   const fallbacks = detail.reduce((sum, d) => sum + (d.readFallbacks ?? 0), 0)
   if (process.env["PBFT_BENCH_DEBUG"]) console.log(JSON.stringify(replicas[0]!.status().detail), JSON.stringify(replicas[1]!.status().counters), done)
   running = false
+  // The runtime's timers are unref'd: while the last answers wait for one (a view change, a read
+  // batch timeout), this keeps the process alive; without it Node exits with code 13 mid-drain.
+  const keepAlive = setInterval(() => {}, 1000)
   await Promise.allSettled(loops)
+  clearInterval(keepAlive)
   for (const r of replicas) await r.stop()
   // The answers carry certificates a client can check.
   if (sample === undefined) throw new Error('no answer carried a reply certificate')

@@ -122,11 +122,13 @@ export class ReadOnlyRequests {
   private sendNextBatch(): void {
     if (this.inFlight !== undefined || this.queue.length === 0 || this.stopped) return
     const host = this.host
-    const taken = this.queue.splice(0, host.options.maxBundleRequests)
     if (!host.canServeReads()) {
-      for (const r of taken) this.fallBack(r.request, r.client)
+      const all = this.queue
+      this.queue = []
+      for (const r of all) this.fallBack(r.request, r.client)
       return
     }
+    const taken = this.queue.splice(0, host.options.maxBundleRequests)
     const requests = taken.map((r) => r.request)
     const results = requests.map((r) => this.query(r))
     const leaves = requests.map((r, i) => readLeaf(r, results[i]))
