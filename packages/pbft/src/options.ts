@@ -37,7 +37,7 @@ export interface PbftOptions {
   readonly readOnlyRequests: boolean
   /**
    * With `readOnlyRequests`: reads of a batch still short of 2f+1 matching answers after this long
-   * are ordered instead; doubles (up to 8×) per batch that timed out, back to 1× when one completes.
+   * are ordered instead; doubles (up to 8×) per batch that timed out, halves per batch that completed.
    * Default 1000 ms.
    */
   readonly readTimeoutMs: number

@@ -85,8 +85,9 @@ export class ReadOnlyRequests {
   private nextId = 1
   private stopped = false
   /**
-   * Doubles (up to 8×) per batch that timed out, back to 1 when one completes: a timed-out batch is
-   * ordered whole, and on an overloaded machine a fixed timeout turns every read into an ordered one.
+   * Doubles (up to 8×) per batch that timed out and halves (down to 1) per batch that completed in
+   * time: a timed-out batch is ordered whole, and on an overloaded machine a fixed timeout turns
+   * every read into an ordered one.
    */
   private timeoutFactor = 1
   private servedCount = 0
@@ -266,7 +267,7 @@ export class ReadOnlyRequests {
   private complete(batch: ReadBatch): void {
     if (batch.timer !== undefined) {
       this.host.ctx.clearTimer(batch.timer)
-      this.timeoutFactor = 1
+      this.timeoutFactor = Math.max(1, this.timeoutFactor / 2)
     }
     batch.timer = undefined
     if (this.inFlight === batch) this.inFlight = undefined

@@ -93,14 +93,20 @@ describe('pbft readOnlyRequests', () => {
     await c.runUntil(() => detail(c, 'r0').readFallbacks === 2, 2_000)
     expect(c.sim.now() - start).toBeGreaterThanOrEqual(400)
     expect(c.sim.now() - start).toBeLessThan(450)
-    // Once a batch completes in time, the timeout is back to readTimeoutMs.
-    c.sim.network.setOutboundFilter('r2', undefined)
-    await c.settle([read(c, 'r0', 'x')], 1_000)
-    c.sim.network.setOutboundFilter('r2', (out) => (decodeMessage(out.message).k === 'ra' ? [] : [out]))
-    const again = c.sim.now()
-    void read(c, 'r0', 'x')
-    await c.runUntil(() => detail(c, 'r0').readFallbacks === 3, 2_000)
-    expect(c.sim.now() - again).toBeLessThan(250)
+    // That timeout doubled it again (to 800 ms); each batch that completes in time halves it.
+    const silentR2 = (out: OutboundMessage) => (decodeMessage(out.message).k === 'ra' ? [] : [out])
+    const timeoutAfter = async (successes: number): Promise<number> => {
+      c.sim.network.setOutboundFilter('r2', undefined)
+      for (let i = 0; i < successes; i++) await c.settle([read(c, 'r0', 'x')], 1_000)
+      c.sim.network.setOutboundFilter('r2', silentR2)
+      const fallbacks = detail(c, 'r0').readFallbacks
+      const begin = c.sim.now()
+      void read(c, 'r0', 'x')
+      await c.runUntil(() => detail(c, 'r0').readFallbacks === fallbacks + 1, 3_000)
+      return c.sim.now() - begin
+    }
+    expect(await timeoutAfter(1)).toBeGreaterThanOrEqual(400) // 800 → 400, then doubled to 800 again
+    expect(await timeoutAfter(3)).toBeLessThan(250) // 800 → 400 → 200 → 200
   })
 
   it('drops read replies with forged signatures or bad diffs and orders the read instead', async () => {
