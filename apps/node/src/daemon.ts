@@ -97,9 +97,10 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     maxSessions: config.maxSessions,
     maxSessionsPerClient: config.maxSessionsPerClient,
   })
+  const protocolOptions = daemonProtocolOptions(factory.name, config.protocolOptions)
   const replica = new Replica({
     factory,
-    protocolOptions: daemonProtocolOptions(factory.name, config.protocolOptions),
+    protocolOptions,
     self,
     membership: initialMembership,
     transport,
@@ -135,7 +136,8 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
   applyMembership(initialMembership)
   await replica.start()
   const metrics = new NodeMetrics(replica, kv)
-  const electionTimeoutMs = Number(config.protocolOptions['electionTimeoutMs'] ?? 0) || 0
+  // A voter in an election asks for votes every election timeout; four of them without a word means it is gone.
+  const electionTimeoutMs = Number(protocolOptions['electionTimeoutMs'] ?? 0) || 0
   const quorum = new QuorumWatch(replica, transport, byzantine, Math.max(2000, 4 * electionTimeoutMs))
   const service = new ReplicatedKv(replica, httpByMember, metrics, config, kv, quorum)
   const server = createHttpApi(service, {
