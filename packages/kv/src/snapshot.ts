@@ -12,6 +12,7 @@ import {
 } from '@synod/core'
 import { plainBytes } from './bytes.js'
 import { MAX_CLIENT_ID_LENGTH } from './command.js'
+import { RolesTable } from './roles.js'
 import { decodeResult, valueOrNullFrom, type KvValue } from './result.js'
 import type { SessionRecord } from './state-machine.js'
 
@@ -21,11 +22,13 @@ export interface KvSnapshotState {
   readonly values: Map<string, KvValue>
   /** In eviction order: least recently applied first. */
   readonly sessions: Map<string, SessionRecord>
+  readonly roles: RolesTable
 }
 
 /**
  * Canonical bytes of the state: `{ version, values: [[key, value]…] by key,
- * sessions: [[client, seq, lastIndex, result]…] by (lastIndex, client) }`.
+ * sessions: [[client, seq, lastIndex, result]…] by (lastIndex, client),
+ * roles?: [[client, role, prefix]…] by client (absent when empty) }`.
  * Sorting makes equal states give equal bytes whatever the insertion order.
  */
 export function encodeSnapshot(state: KvSnapshotState): Uint8Array {
@@ -33,7 +36,9 @@ export function encodeSnapshot(state: KvSnapshotState): Uint8Array {
   const sessions = [...state.sessions.entries()]
     .sort(([clientA, a], [clientB, b]) => a.lastIndex - b.lastIndex || compare(clientA, clientB))
     .map(([client, s]) => [client, s.seq, s.lastIndex, s.result])
-  return encodeCanonical({ version: KV_SNAPSHOT_VERSION, values, sessions })
+  // Roles only when there are any, so a state without roles keeps its snapshot bytes (and older snapshots still load).
+  const roles = state.roles.size === 0 ? {} : { roles: state.roles.toSnapshot() }
+  return encodeCanonical({ version: KV_SNAPSHOT_VERSION, values, sessions, ...roles })
 }
 
 /** Decode and fully validate a snapshot; any defect throws StorageCorruptionError naming it. */
@@ -49,7 +54,7 @@ export function decodeSnapshot(bytes: Uint8Array): KvSnapshotState {
 
 function snapshotFromValue(value: unknown): KvSnapshotState {
   const record = expectRecord(value, 'snapshot')
-  expectOnlyKeys(record, ['version', 'values', 'sessions'], 'snapshot')
+  expectOnlyKeys(record, ['version', 'values', 'sessions', 'roles'], 'snapshot')
   if (record['version'] !== KV_SNAPSHOT_VERSION)
     throw new InvalidMessageError(`snapshot version ${String(record['version'])} is not ${KV_SNAPSHOT_VERSION}`)
 
@@ -82,7 +87,8 @@ function snapshotFromValue(value: unknown): KvSnapshotState {
     sessions.set(client, { seq, lastIndex, result })
     previous = { client, lastIndex }
   }
-  return { values, sessions }
+  const roles = record['roles'] === undefined ? new RolesTable() : RolesTable.fromSnapshot(record['roles'])
+  return { values, sessions, roles }
 }
 
 function compare(a: string, b: string): number {

@@ -1,5 +1,6 @@
 import { bytesEqual, ConfigError, InvalidMessageError, type StateMachine } from '@synod/core'
 import { decodeCommand, KV_READ_OPS, type KvCommand } from './command.js'
+import { RolesTable } from './roles.js'
 import { resolveLimits, utf8ByteLength, type KvLimits } from './limits.js'
 import { encodeResult, type KvErrorCode, type KvResult, type KvValue } from './result.js'
 import { decodeSnapshot, encodeSnapshot, type KvSnapshotState } from './snapshot.js'
@@ -7,6 +8,12 @@ import { decodeSnapshot, encodeSnapshot, type KvSnapshotState } from './snapshot
 export interface KvStateMachineOptions extends Partial<KvLimits> {
   /** Client sessions kept; beyond it the least recently applied is forgotten. Default 10,000. */
   readonly maxSessions?: number
+  /**
+   * Client ids (hex ed25519 public keys) holding the admin role from the
+   * start, like etcd's root. Must be identical on every replica (it comes
+   * from the cluster's configuration); later grants go through the log.
+   */
+  readonly initialAdmins?: readonly string[]
 }
 
 /** What a session remembers: the client's latest sequence number and its answer. */
@@ -33,9 +40,12 @@ export class KvStateMachine implements StateMachine {
   private values = new Map<string, KvValue>()
   /** Map order is least recently applied first (re-inserted on every use), which makes eviction O(1). */
   private sessions = new Map<string, SessionRecord>()
+  /** Who may do what (roles.ts); part of the replicated state and of the snapshot. */
+  roles: RolesTable
 
   constructor(options: KvStateMachineOptions = {}) {
-    const { maxSessions, ...limits } = options
+    const { maxSessions, initialAdmins, ...limits } = options
+    this.roles = new RolesTable(initialAdmins)
     this.limits = resolveLimits(limits)
     this.maxSessions = maxSessions ?? 10_000
     if (!Number.isSafeInteger(this.maxSessions) || this.maxSessions < 1)
@@ -80,7 +90,7 @@ export class KvStateMachine implements StateMachine {
   }
 
   snapshot(): Uint8Array {
-    return encodeSnapshot({ values: this.values, sessions: this.sessions })
+    return encodeSnapshot({ values: this.values, sessions: this.sessions, roles: this.roles })
   }
 
   /** Replace the whole state. A corrupt snapshot throws StorageCorruptionError and leaves the state as it was. */
@@ -88,6 +98,7 @@ export class KvStateMachine implements StateMachine {
     const state: KvSnapshotState = decodeSnapshot(snapshot)
     this.values = state.values
     this.sessions = state.sessions
+    this.roles = state.roles
   }
 
   /** Number of keys stored. */
@@ -147,6 +158,15 @@ export class KvStateMachine implements StateMachine {
       }
       case 'append':
         return this.append(command.key, command.value)
+      case 'role-grant':
+        this.roles.grant(command.subject, command.role, command.prefix ?? '')
+        return { ok: true, op: 'role-grant' }
+      case 'role-revoke': {
+        const revoked = this.roles.revoke(command.subject)
+        return 'ok' in revoked ? revoked : { ok: true, op: 'role-revoke', existed: revoked.existed }
+      }
+      case 'role-list':
+        return { ok: true, op: 'role-list', roles: this.roles.list() }
     }
   }
 
