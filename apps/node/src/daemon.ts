@@ -25,9 +25,20 @@ import { openDurableStorage } from '@synod/storage'
 import { createLibp2pTransport, peerIdFromPublicKey } from '@synod/transport-libp2p'
 import type { MemberConfig, NodeConfig } from './config.js'
 import { parseHostPort } from './config.js'
-import { createHttpApi, HttpError, listen, type KvAnswer, type KvService, type MemberRole, type WriteOptions } from './http-api.js'
+import {
+  createHttpApi,
+  HttpError,
+  listen,
+  type KvAnswer,
+  type KvService,
+  type MemberRole,
+  type RequestContext,
+  type WriteOptions,
+} from './http-api.js'
 import { readKeyFile } from './init.js'
-import { HttpKvClient, KvHttpError } from './kv-client.js'
+import { apiSecurity, checkExposure, readTls } from './auth/setup.js'
+import { type ForwardingAuth, ForwardingClient } from './forwarding-client.js'
+import { type HttpKvClient, KvHttpError } from './kv-client.js'
 import { kvRequests, toAnswer } from './kv-commands.js'
 import { NodeMetrics } from './metrics.js'
 import { describeMembership, toProtocolMember } from './members.js'
@@ -63,6 +74,9 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     throw new ConfigError('a joining node must list the members of the cluster it joins', 'members')
   const factory = await loadProtocol(config.protocol)
   const log = logger.child({ node: self.slice(-8), protocol: factory.name })
+  const stopWarning = checkExposure(config, log) // before anything is opened: an exposed unauthenticated API is refused
+  const tls = readTls(config)
+  const kv = new KvStateMachine({ maxKeyBytes: config.maxKeyBytes, maxValueBytes: config.maxValueBytes, initialAdmins: config.admins })
   const storage = await openDurableStorage(join(config.dataDir, 'state'))
   const transport = createLibp2pTransport({
     keyPair,
@@ -98,7 +112,7 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     storage,
     clock: systemClock(),
     random: systemRandom(),
-    stateMachine: new KvStateMachine({ maxKeyBytes: config.maxKeyBytes, maxValueBytes: config.maxValueBytes }),
+    stateMachine: kv,
     ...(byzantine ? { signer: createSigner(keyPair.secretKey), verifier: createVerifier() } : {}),
     requestTimeoutMs: config.requestTimeoutMs,
     onError: (error) => log.error({ err: error }, 'replica error'),
@@ -126,11 +140,14 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
   applyMembership(initialMembership)
   await replica.start()
   const metrics = new NodeMetrics(replica)
-  const service = new ReplicatedKv(replica, httpByMember, metrics, config)
+  const forwarding = { signer: createSigner(keyPair.secretKey), cluster: config.cluster, ...(tls === undefined ? {} : { ca: tls.ca }) }
+  const service = new ReplicatedKv(replica, httpByMember, metrics, config, config.authentication ? forwarding : undefined)
   const server = createHttpApi(service, {
     maxKeyBytes: config.maxKeyBytes,
     maxValueBytes: config.maxValueBytes,
     onServerError: (error, path) => log.error({ err: error, path }, 'request failed'),
+    ...apiSecurity(config, replica, kv, createVerifier()),
+    ...(tls === undefined ? {} : { tls }),
   })
   const { host, port } = parseHostPort(config.http, 'http')
   const address = await listen(server, host, port)
@@ -145,6 +162,7 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     async stop() {
       if (stopped) return
       stopped = true
+      stopWarning?.()
       log.info('stopping: no new requests, finishing in-flight ones, syncing storage')
       service.closing = true
       await closeServer(server)
@@ -201,6 +219,8 @@ class ReplicatedKv implements KvService {
     private readonly httpByMember: ReadonlyMap<string, string>,
     private readonly nodeMetrics: NodeMetrics,
     private readonly config: NodeConfig,
+    /** With authentication on: how this node signs what it forwards for a client. */
+    private readonly forwarding?: ForwardingAuth,
   ) {}
 
   async put(key: string, value: string, options: WriteOptions): Promise<KvAnswer> {
@@ -219,14 +239,33 @@ class ReplicatedKv implements KvService {
     return this.write(kvRequests.append(key, value, options.session), options, (c) => c.append(key, value))
   }
 
-  async get(key: string, consistency: 'linearizable' | 'stale', forwarded: boolean): Promise<KvAnswer> {
+  async get(key: string, consistency: 'linearizable' | 'stale', forwarded: boolean, client?: string): Promise<KvAnswer> {
     const request = kvRequests.get(key)
     if (consistency === 'stale') return toAnswer(this.replica.readLocal(request))
     try {
       return toAnswer(await this.replica.read(request))
     } catch (error) {
-      return this.forwardOrThrow(error, forwarded, (c) => c.get(key))
+      return this.forwardOrThrow(error, forwarded, (c) => c.get(key), { session: undefined, forwarded, ...(client === undefined ? {} : { client }) })
     }
+  }
+
+  async roles(context: RequestContext): Promise<Record<string, unknown>> {
+    let answer: KvAnswer
+    try {
+      answer = toAnswer(await this.replica.read(kvRequests.roleList()))
+    } catch (error) {
+      answer = await this.forwardOrThrow(error, context.forwarded, (c) => c.request('GET', '/v1/roles', undefined, {}), { session: undefined, ...context })
+    }
+    return { ...answer }
+  }
+
+  async grantRole(subject: string, role: string, prefix: string | undefined, options: WriteOptions): Promise<KvAnswer> {
+    const body = { client: subject, role, ...(prefix === undefined ? {} : { prefix }) }
+    return this.write(kvRequests.roleGrant(subject, role, prefix, options.session), options, (c) => c.request('POST', '/v1/roles', body, {}))
+  }
+
+  async revokeRole(subject: string, options: WriteOptions): Promise<KvAnswer> {
+    return this.write(kvRequests.roleRevoke(subject, options.session), options, (c) => c.request('DELETE', `/v1/roles/${subject}`, undefined, {}))
   }
 
   status(): Record<string, unknown> {
@@ -234,6 +273,10 @@ class ReplicatedKv implements KvService {
     return {
       id: s.id,
       protocol: this.config.protocol,
+      // What a joining node must copy to enforce the same policy (synod init --join).
+      cluster: this.config.cluster,
+      authentication: this.config.authentication,
+      initialAdmins: this.config.admins,
       role: s.role,
       term: s.term,
       leader: s.leader ?? null,
@@ -264,8 +307,8 @@ class ReplicatedKv implements KvService {
    * log, then promote it to voter (role 'voter'); a retry after a timeout or
    * a leader change picks up where the last attempt stopped.
    */
-  async addMember(member: MemberConfig, role: MemberRole, forwarded: boolean): Promise<Record<string, unknown>> {
-    const forward = this.forwardMembership(forwarded)
+  async addMember(member: MemberConfig, role: MemberRole, forwarded: boolean, client?: string): Promise<Record<string, unknown>> {
+    const forward = this.forwardMembership(forwarded, client)
     if (forward !== undefined) return forward.addMember(member, role)
     const protocolMember = toProtocolMember(member)
     const current = this.replica.membership()
@@ -283,14 +326,14 @@ class ReplicatedKv implements KvService {
     return { index, changed: true, ...this.members() }
   }
 
-  async removeMember(id: string, forwarded: boolean): Promise<Record<string, unknown>> {
-    let forward = this.forwardMembership(forwarded)
+  async removeMember(id: string, forwarded: boolean, client?: string): Promise<Record<string, unknown>> {
+    let forward = this.forwardMembership(forwarded, client)
     if (forward !== undefined) return forward.removeMember(id)
     if (id === this.replica.self) {
       // Removing the leader: hand leadership over first (as etcd does), so the
       // cluster does not wait an election timeout; the new leader removes us.
       if (await this.handOverLeadership()) {
-        forward = this.forwardMembership(false)
+        forward = this.forwardMembership(false, client)
         if (forward !== undefined) return forward.removeMember(id)
       }
     }
@@ -323,13 +366,13 @@ class ReplicatedKv implements KvService {
   }
 
   /** Membership changes are ordered by the leader: forward there, or say where it is. */
-  private forwardMembership(forwarded: boolean): ForwardingClient | undefined {
+  private forwardMembership(forwarded: boolean, client: string | undefined): ForwardingClient | undefined {
     const leader = this.replica.status().leader
     if (leader === this.replica.self) return undefined
     const http = leader === undefined ? undefined : this.httpByMember.get(leader)
     if (forwarded || http === undefined) throw new NotLeaderError(leader)
     this.nodeMetrics.forwarded.inc()
-    return new ForwardingClient(http, this.catchUpTimeoutMs() + 10_000, undefined)
+    return new ForwardingClient(http, this.catchUpTimeoutMs() + 10_000, undefined, this.forwarding, client)
   }
 
   private catchUpTimeoutMs(): number {
@@ -382,34 +425,12 @@ class ReplicatedKv implements KvService {
     const http = leader === undefined ? undefined : this.httpByMember.get(leader)
     if (forwarded || http === undefined || leader === this.replica.self) throw error
     this.nodeMetrics.forwarded.inc()
-    const client = new ForwardingClient(http, this.config.requestTimeoutMs + 1000, options?.session)
+    const client = new ForwardingClient(http, this.config.requestTimeoutMs + 1000, options?.session, this.forwarding, options?.client)
     try {
       return (await call(client)) as KvAnswer
     } catch (forwardError) {
       if (forwardError instanceof KvHttpError && forwardError.status === 503) throw error
       throw forwardError
     }
-  }
-}
-
-/** An HttpKvClient that marks requests as forwarded and carries the original session. */
-class ForwardingClient extends HttpKvClient {
-  constructor(
-    endpoint: string,
-    timeoutMs: number,
-    private readonly session: { client: string; seq: number } | undefined,
-  ) {
-    super(endpoint, timeoutMs)
-  }
-
-  override request(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<Record<string, unknown>> {
-    const forwardedHeaders: Record<string, string> = { 'synod-forwarded': '1' }
-    if (this.session !== undefined) {
-      forwardedHeaders['synod-client-id'] = this.session.client
-      forwardedHeaders['synod-client-seq'] = String(this.session.seq)
-    } else {
-      for (const [k, v] of Object.entries(headers)) if (!k.startsWith('synod-client')) forwardedHeaders[k] = v
-    }
-    return super.request(method, path, body, forwardedHeaders)
   }
 }

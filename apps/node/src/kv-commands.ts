@@ -1,6 +1,6 @@
 // Between the HTTP API's strings and the KV state machine's bytes.
 import { type CommandResult, toHex } from '@synod/core'
-import { decodeResult, kvCommands, type KvValue } from '@synod/kv'
+import { type ClientRole, decodeResult, kvCommands, type KvValue } from '@synod/kv'
 import { type KvAnswer, HttpError, type Session } from './http-api.js'
 
 export const kvRequests = {
@@ -9,6 +9,10 @@ export const kvRequests = {
   delete: (key: string, session?: Session) => kvCommands.delete(key, session),
   cas: (key: string, expected: string | null, value: string, session?: Session) => kvCommands.cas(key, expected, value, session),
   append: (key: string, value: string, session?: Session) => kvCommands.append(key, value, session),
+  roleGrant: (subject: string, role: string, prefix: string | undefined, session?: Session) =>
+    kvCommands.roleGrant(subject, role as ClientRole, prefix, session),
+  roleRevoke: (subject: string, session?: Session) => kvCommands.roleRevoke(subject, session),
+  roleList: () => kvCommands.roleList(),
 }
 
 const text = new TextDecoder()
@@ -27,7 +31,7 @@ export function toAnswer(result: CommandResult): KvAnswer {
   const kv = decodeResult(result.result)
   if (!kv.ok) {
     if (kv.code === 'cas-mismatch') return { index: result.index, applied: false, value: valueText(kv.current), ...certificate }
-    const status = kv.code === 'too-large' ? 413 : kv.code === 'invalid-command' ? 400 : 409
+    const status = kv.code === 'too-large' ? 413 : kv.code === 'invalid-command' ? 400 : kv.code === 'forbidden' ? 403 : 409
     throw new HttpError(status, kv.code.toUpperCase().replaceAll('-', '_'), kv.message)
   }
   switch (kv.op) {
@@ -38,7 +42,10 @@ export function toAnswer(result: CommandResult): KvAnswer {
     case 'append':
       return { index: result.index, length: kv.length, ...certificate }
     case 'delete':
+    case 'role-revoke':
       return { index: result.index, applied: kv.existed, ...certificate }
+    case 'role-list':
+      return { index: result.index, roles: kv.roles.map(([client, role, prefix]) => ({ client, role, prefix })), ...certificate }
     default:
       return { index: result.index, ...certificate }
   }

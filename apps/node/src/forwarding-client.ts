@@ -1,0 +1,47 @@
+// A member forwarding a client's request to the leader's HTTP API. With
+// authentication on, the member signs the forwarded request with its own
+// node key and names the client it acts for (Synod-Forwarded-For): the
+// leader accepts that only from a current member, and applies the client's
+// role, not the member's.
+import type { Signer } from '@synod/core'
+import { SIGNED_HEADERS } from './auth/guard.js'
+import { HttpKvClient } from './kv-client.js'
+
+export interface ForwardingAuth {
+  /** The node's own key. */
+  readonly signer: Signer
+  readonly cluster: string
+  /** The cluster CA (PEM) when the API runs TLS. */
+  readonly ca?: string
+}
+
+/** An HttpKvClient that marks requests as forwarded and carries the original session. */
+export class ForwardingClient extends HttpKvClient {
+  constructor(
+    endpoint: string,
+    timeoutMs: number,
+    private readonly session: { client: string; seq: number } | undefined,
+    auth?: ForwardingAuth,
+    /** The authenticated client this request is for. */
+    private readonly client?: string,
+  ) {
+    super(
+      endpoint,
+      timeoutMs,
+      undefined,
+      auth === undefined ? {} : { signer: auth.signer, cluster: auth.cluster, ...(auth.ca === undefined ? {} : { tls: { ca: auth.ca } }) },
+    )
+  }
+
+  override request(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<Record<string, unknown>> {
+    const forwardedHeaders: Record<string, string> = { 'synod-forwarded': '1' }
+    if (this.client !== undefined) forwardedHeaders[SIGNED_HEADERS.forwardedFor] = this.client
+    if (this.session !== undefined) {
+      forwardedHeaders['synod-client-id'] = this.session.client
+      forwardedHeaders['synod-client-seq'] = String(this.session.seq)
+    } else {
+      for (const [k, v] of Object.entries(headers)) if (!k.startsWith('synod-client')) forwardedHeaders[k] = v
+    }
+    return super.request(method, path, body, forwardedHeaders)
+  }
+}
