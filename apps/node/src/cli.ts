@@ -38,6 +38,7 @@ commands:
            authentication on, your client key (created if absent) is its admin; --tls: a throwaway CA, HTTPS
   bench    [--protocol NAME] [--nodes N] [--clients N] [--ops N] [--value-bytes N] [--endpoint HOST:PORT,...] [--out DIR]
            write load against a throwaway local cluster (or --endpoint): ops/s, p50/p90/p99, DIR/latency.svg
+           --compare-auth [--rounds N]: the cost of authentication — alternating rounds against a cluster with it off and one with it on
   kv       put KEY VALUE | get KEY [--stale] [--verify --config FILE] | del KEY | cas KEY EXPECTED|--absent VALUE | append KEY VALUE
            [--endpoint HOST:PORT] [--json]
            --verify: check the reply certificate (byzantine protocols) against the members' keys in a config you trust
@@ -192,11 +193,14 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
           endpoint: { type: 'string' },
           out: { type: 'string' },
           json: { type: 'boolean' },
+          'compare-auth': { type: 'boolean' },
+          rounds: { type: 'string' },
         })
         if (values.help) return help(out)
         const protocol = (values.protocol as string | undefined) ?? 'raft'
         if (!protocolNames().includes(protocol))
           throw new UsageError(`unknown protocol '${protocol}' (available: ${protocolNames().join(', ')})`)
+        if (values['compare-auth'] === true && values.endpoint !== undefined) throw new UsageError('--compare-auth starts its own clusters; drop --endpoint')
         const { runBench } = await import('./bench-command.js')
         const { faultModelOf } = await import('./protocols.js')
         const endpoints = (values.endpoint as string | undefined)?.split(',').filter((e) => e !== '')
@@ -209,6 +213,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
           ...(endpoints === undefined ? {} : { endpoints }),
           ...(values.out === undefined ? {} : { outDir: values.out as string }),
           json: values.json === true,
+          ...(values['compare-auth'] === true ? { compareAuth: { rounds: Math.max(1, positiveInt(values.rounds as string | undefined, '--rounds', 2)) } } : {}),
           out,
         })
       }

@@ -1,6 +1,6 @@
 // Client load against a running cluster: concurrent writers, latency
 // percentiles, and an SVG latency histogram people can look at.
-import { HttpKvClient } from './kv-client.js'
+import { type ClientCredentials, HttpKvClient } from './kv-client.js'
 
 export interface LoadOptions {
   readonly endpoints: readonly string[]
@@ -9,6 +9,8 @@ export interface LoadOptions {
   readonly valueBytes: number
   /** Called about every 10% with the operations done so far. */
   readonly onProgress?: (done: number, total: number) => void
+  /** How the workers authenticate (each worker gets its own signed-request session). */
+  readonly credentials?: ClientCredentials
 }
 
 export interface LoadResult {
@@ -37,7 +39,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   await Promise.all(
     Array.from({ length: options.clients }, async (_, worker) => {
       // One client (one exactly-once session) per worker: a session is sequential.
-      const client = new HttpKvClient(options.endpoints[worker % options.endpoints.length]!, 10_000, `load-${process.pid}-${worker}`)
+      const credentials = options.credentials === undefined ? {} : { ...options.credentials, session: worker }
+      const client = new HttpKvClient(options.endpoints[worker % options.endpoints.length]!, 10_000, `load-${process.pid}-${worker}`, credentials)
       while (next < options.operations) {
         const i = next++
         const t = performance.now()

@@ -132,12 +132,13 @@ export async function issueServerCert(caDir: string, hosts: readonly string[], o
 
 /**
  * A client certificate for the client's own key: writes <out>.crt and
- * <out>.key (the same ed25519 key as PKCS#8 PEM, for TLS libraries).
+ * <out>-key.pem (the same ed25519 key as PKCS#8 PEM, for TLS libraries and
+ * curl; a different name from the client key file, which it must not replace).
  */
 export async function issueClientCert(caDir: string, client: KeyPair, out: string, days = 365): Promise<{ cert: string; key: string; clientId: string }> {
   const clientId = clientIdOf(client.publicKey)
   const pem = await issue(caDir, `synod client ${clientId.slice(0, 16)}`, await publicCryptoKey(client.publicKey), x509.ExtendedKeyUsage.clientAuth, [], days)
   writeFileSync(`${out}.crt`, pem)
-  writeSecret(`${out}.key`, privateKeyPem(client))
-  return { cert: `${out}.crt`, key: `${out}.key`, clientId }
+  writeSecret(`${out}-key.pem`, privateKeyPem(client))
+  return { cert: `${out}.crt`, key: `${out}-key.pem`, clientId }
 }
