@@ -121,7 +121,10 @@ async function compareAuthentication(options: BenchOptions, rounds: number): Pro
             })
             errors += result.errors
             results[mode].push(result)
-            say(`  round ${round} auth ${mode.padEnd(3)}: ${Math.round(result.opsPerSecond)} ops/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, ${result.errors} errors\n`)
+            const kinds = Object.entries(result.errorKinds).map(([k, n]) => `${n}× ${k}`).join(', ')
+            say(
+              `  round ${round} auth ${mode.padEnd(3)}: ${Math.round(result.opsPerSecond)} ops/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, ${result.errors} errors${kinds === '' ? '' : ` (${kinds})`}\n`,
+            )
           }
         }
       },

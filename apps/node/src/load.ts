@@ -1,6 +1,6 @@
 // Client load against a running cluster: concurrent writers, latency
 // percentiles, and an SVG latency histogram people can look at.
-import { type ClientCredentials, HttpKvClient } from './kv-client.js'
+import { type ClientCredentials, HttpKvClient, KvHttpError } from './kv-client.js'
 
 export interface LoadOptions {
   readonly endpoints: readonly string[]
@@ -16,6 +16,8 @@ export interface LoadOptions {
 export interface LoadResult {
   readonly operations: number
   readonly errors: number
+  /** Errors by kind ('503 NOT_LEADER', 'timeout', …), so a bad run says why. */
+  readonly errorKinds: Readonly<Record<string, number>>
   readonly seconds: number
   readonly opsPerSecond: number
   readonly latenciesMs: readonly number[]
@@ -34,6 +36,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const latencies: number[] = []
   let next = 0
   let errors = 0
+  const errorKinds: Record<string, number> = {}
   let reported = 0
   const started = performance.now()
   await Promise.all(
@@ -47,8 +50,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         try {
           await client.put(`load-${i % 1000}`, value)
           latencies.push(performance.now() - t)
-        } catch {
+        } catch (error) {
           errors++
+          const kind = error instanceof KvHttpError ? `${error.status} ${String(error.body.error)}` : (error as Error).message.includes('within') ? 'timeout' : 'network'
+          errorKinds[kind] = (errorKinds[kind] ?? 0) + 1
         }
         const done = latencies.length + errors
         if (options.onProgress !== undefined && done - reported >= options.operations / 10) {
@@ -63,6 +68,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   return {
     operations: latencies.length,
     errors,
+    errorKinds,
     seconds,
     opsPerSecond: latencies.length / seconds,
     latenciesMs: sorted,
