@@ -37,6 +37,8 @@ import {
 } from './http-api.js'
 import { readKeyFile } from './init.js'
 import { apiSecurity, checkExposure, readTls } from './auth/setup.js'
+import type { Principal } from './auth/guard.js'
+import { kvTakesEnvelopes } from './auth/envelopes.js'
 import { type ForwardingAuth, ForwardingClient } from './forwarding-client.js'
 import { type HttpKvClient, KvHttpError } from './kv-client.js'
 import { kvRequests, toAnswer } from './kv-commands.js'
@@ -221,6 +223,7 @@ class ReplicatedKv implements KvService {
     private readonly config: NodeConfig,
     /** With authentication on: how this node signs what it forwards for a client. */
     private readonly forwarding?: ForwardingAuth,
+    private readonly envelopes = kvTakesEnvelopes(),
   ) {}
 
   async put(key: string, value: string, options: WriteOptions): Promise<KvAnswer> {
@@ -239,13 +242,13 @@ class ReplicatedKv implements KvService {
     return this.write(kvRequests.append(key, value, options.session), options, (c) => c.append(key, value))
   }
 
-  async get(key: string, consistency: 'linearizable' | 'stale', forwarded: boolean, client?: string): Promise<KvAnswer> {
+  async get(key: string, consistency: 'linearizable' | 'stale', forwarded: boolean, caller?: Principal): Promise<KvAnswer> {
     const request = kvRequests.get(key)
     if (consistency === 'stale') return toAnswer(this.replica.readLocal(request))
     try {
       return toAnswer(await this.replica.read(request))
     } catch (error) {
-      return this.forwardOrThrow(error, forwarded, (c) => c.get(key), { session: undefined, forwarded, ...(client === undefined ? {} : { client }) })
+      return this.forwardOrThrow(error, forwarded, (c) => c.get(key), { session: undefined, forwarded, ...(caller === undefined ? {} : { caller }) })
     }
   }
 
@@ -307,8 +310,8 @@ class ReplicatedKv implements KvService {
    * log, then promote it to voter (role 'voter'); a retry after a timeout or
    * a leader change picks up where the last attempt stopped.
    */
-  async addMember(member: MemberConfig, role: MemberRole, forwarded: boolean, client?: string): Promise<Record<string, unknown>> {
-    const forward = this.forwardMembership(forwarded, client)
+  async addMember(member: MemberConfig, role: MemberRole, forwarded: boolean, caller?: Principal): Promise<Record<string, unknown>> {
+    const forward = this.forwardMembership(forwarded, caller)
     if (forward !== undefined) return forward.addMember(member, role)
     const protocolMember = toProtocolMember(member)
     const current = this.replica.membership()
@@ -326,14 +329,14 @@ class ReplicatedKv implements KvService {
     return { index, changed: true, ...this.members() }
   }
 
-  async removeMember(id: string, forwarded: boolean, client?: string): Promise<Record<string, unknown>> {
-    let forward = this.forwardMembership(forwarded, client)
+  async removeMember(id: string, forwarded: boolean, caller?: Principal): Promise<Record<string, unknown>> {
+    let forward = this.forwardMembership(forwarded, caller)
     if (forward !== undefined) return forward.removeMember(id)
     if (id === this.replica.self) {
       // Removing the leader: hand leadership over first (as etcd does), so the
       // cluster does not wait an election timeout; the new leader removes us.
       if (await this.handOverLeadership()) {
-        forward = this.forwardMembership(false, client)
+        forward = this.forwardMembership(false, caller)
         if (forward !== undefined) return forward.removeMember(id)
       }
     }
@@ -366,13 +369,15 @@ class ReplicatedKv implements KvService {
   }
 
   /** Membership changes are ordered by the leader: forward there, or say where it is. */
-  private forwardMembership(forwarded: boolean, client: string | undefined): ForwardingClient | undefined {
+  private forwardMembership(forwarded: boolean, caller: Principal | undefined): ForwardingClient | undefined {
     const leader = this.replica.status().leader
     if (leader === this.replica.self) return undefined
     const http = leader === undefined ? undefined : this.httpByMember.get(leader)
     if (forwarded || http === undefined) throw new NotLeaderError(leader)
     this.nodeMetrics.forwarded.inc()
-    return new ForwardingClient(http, this.catchUpTimeoutMs() + 10_000, undefined, this.forwarding, client)
+    // Membership changes are forwarded signed by this member (the leader then trusts the join proof checked here).
+    const forCaller = caller === undefined ? undefined : { ...caller, signedHeaders: undefined }
+    return new ForwardingClient(http, this.catchUpTimeoutMs() + 10_000, undefined, this.forwarding, forCaller)
   }
 
   private catchUpTimeoutMs(): number {
@@ -403,7 +408,8 @@ class ReplicatedKv implements KvService {
   private async write(command: Uint8Array, options: WriteOptions, forward: (c: HttpKvClient) => Promise<unknown>): Promise<KvAnswer> {
     let result: CommandResult
     try {
-      result = await this.replica.propose(command)
+      // A signed write is proposed as the client's envelope when the state machine takes envelopes (see kvTakesEnvelopes).
+      result = await this.replica.propose(options.caller?.envelope !== undefined && this.envelopes ? options.caller.envelope : command)
     } catch (error) {
       return this.forwardOrThrow(error, options.forwarded, forward, options)
     }
@@ -425,7 +431,7 @@ class ReplicatedKv implements KvService {
     const http = leader === undefined ? undefined : this.httpByMember.get(leader)
     if (forwarded || http === undefined || leader === this.replica.self) throw error
     this.nodeMetrics.forwarded.inc()
-    const client = new ForwardingClient(http, this.config.requestTimeoutMs + 1000, options?.session, this.forwarding, options?.client)
+    const client = new ForwardingClient(http, this.config.requestTimeoutMs + 1000, options?.session, this.forwarding, options?.caller)
     try {
       return (await call(client)) as KvAnswer
     } catch (forwardError) {

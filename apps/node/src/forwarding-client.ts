@@ -4,7 +4,7 @@
 // leader accepts that only from a current member, and applies the client's
 // role, not the member's.
 import type { Signer } from '@synod/core'
-import { SIGNED_HEADERS } from './auth/guard.js'
+import { type Principal, SIGNED_HEADERS } from './auth/guard.js'
 import { HttpKvClient } from './kv-client.js'
 
 export interface ForwardingAuth {
@@ -23,19 +23,18 @@ export class ForwardingClient extends HttpKvClient {
     private readonly session: { client: string; seq: number } | undefined,
     auth?: ForwardingAuth,
     /** The authenticated client this request is for. */
-    private readonly client?: string,
+    private readonly caller?: Principal,
   ) {
-    super(
-      endpoint,
-      timeoutMs,
-      undefined,
-      auth === undefined ? {} : { signer: auth.signer, cluster: auth.cluster, ...(auth.ca === undefined ? {} : { tls: { ca: auth.ca } }) },
-    )
+    // A signed request travels with the client's own signature (the leader checks the client itself);
+    // anything else — a TLS client's request, a membership change — is signed by this member for the client.
+    const own = caller?.signedHeaders === undefined && auth !== undefined ? { signer: auth.signer, cluster: auth.cluster } : {}
+    super(endpoint, timeoutMs, undefined, { ...own, ...(auth?.ca === undefined ? {} : { tls: { ca: auth.ca } }) })
   }
 
   override request(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<Record<string, unknown>> {
     const forwardedHeaders: Record<string, string> = { 'synod-forwarded': '1' }
-    if (this.client !== undefined) forwardedHeaders[SIGNED_HEADERS.forwardedFor] = this.client
+    if (this.caller?.signedHeaders !== undefined) Object.assign(forwardedHeaders, this.caller.signedHeaders)
+    else if (this.caller !== undefined) forwardedHeaders[SIGNED_HEADERS.forwardedFor] = this.caller.client
     if (this.session !== undefined) {
       forwardedHeaders['synod-client-id'] = this.session.client
       forwardedHeaders['synod-client-seq'] = String(this.session.seq)

@@ -29,14 +29,14 @@ export interface WriteOptions {
   readonly session: Session | undefined
   /** True when another member forwarded this request (no second forward). */
   readonly forwarded: boolean
-  /** The authenticated client (its id), when authentication is on: a forward acts on its behalf. */
-  readonly client?: string
+  /** The authenticated client, when authentication is on: a forward acts on its behalf. */
+  readonly caller?: Principal
 }
 
 /** How a request came in: forwarded by another member or not, and for which authenticated client. */
 export interface RequestContext {
   readonly forwarded: boolean
-  readonly client?: string
+  readonly caller?: Principal
 }
 
 export interface KvAnswer {
@@ -58,7 +58,7 @@ export type MemberRole = 'voter' | 'learner'
 /** What the API needs from the node. */
 export interface KvService {
   put(key: string, value: string, options: WriteOptions): Promise<KvAnswer>
-  get(key: string, consistency: 'linearizable' | 'stale', forwarded: boolean, client?: string): Promise<KvAnswer>
+  get(key: string, consistency: 'linearizable' | 'stale', forwarded: boolean, caller?: Principal): Promise<KvAnswer>
   delete(key: string, options: WriteOptions): Promise<KvAnswer>
   cas(key: string, expected: string | null, value: string, options: WriteOptions): Promise<KvAnswer>
   append(key: string, value: string, options: WriteOptions): Promise<KvAnswer>
@@ -66,8 +66,8 @@ export interface KvService {
   ready(): boolean
   metrics(): Promise<{ contentType: string; body: string }>
   members(): Record<string, unknown>
-  addMember(member: MemberConfig, role: MemberRole, forwarded: boolean, client?: string): Promise<Record<string, unknown>>
-  removeMember(id: string, forwarded: boolean, client?: string): Promise<Record<string, unknown>>
+  addMember(member: MemberConfig, role: MemberRole, forwarded: boolean, caller?: Principal): Promise<Record<string, unknown>>
+  removeMember(id: string, forwarded: boolean, caller?: Principal): Promise<Record<string, unknown>>
   /** Client roles (replicated): list, grant (replace), revoke. */
   roles(context: RequestContext): Promise<Record<string, unknown>>
   grantRole(subject: string, role: string, prefix: string | undefined, options: WriteOptions): Promise<KvAnswer>
@@ -127,7 +127,7 @@ export function createHttpApi(service: KvService, options: HttpApiOptions): Serv
     // Who asks, and may they (a 401/403 before anything reaches the service); undefined without authentication.
     const authorize = (body?: Record<string, unknown>): Principal | undefined => options.guard?.authorize(req, method, url.pathname, body)
     const forwarded = req.headers['synod-forwarded'] === '1'
-    const context = (principal: Principal | undefined) => ({ forwarded, ...(principal === undefined ? {} : { client: principal.client }) })
+    const context = (principal: Principal | undefined) => ({ forwarded, ...(principal === undefined ? {} : { caller: principal }) })
     const writeOptions = (principal: Principal | undefined): WriteOptions => ({
       session: options.guard === undefined ? readSession(req) : principal?.session,
       ...context(principal),
@@ -159,7 +159,7 @@ export function createHttpApi(service: KvService, options: HttpApiOptions): Serv
       const principal = authorize(body)
       // A forwarding member checked the proof at its edge.
       if (principal?.via === undefined) options.checkJoinProof?.(member, proof)
-      return sendJson(res, 200, await service.addMember(member, role, forwarded, principal?.client))
+      return sendJson(res, 200, await service.addMember(member, role, forwarded, principal))
     }
     if (url.pathname === '/v1/roles') {
       requireMethod(method, ['GET', 'POST'])
@@ -195,7 +195,7 @@ export function createHttpApi(service: KvService, options: HttpApiOptions): Serv
         throw new HttpError(400, 'BAD_ID', 'member id is not valid percent-encoding')
       }
       const principal = authorize()
-      return sendJson(res, 200, await service.removeMember(id, forwarded, principal?.client))
+      return sendJson(res, 200, await service.removeMember(id, forwarded, principal))
     }
     const match = KEY_PATH.exec(url.pathname)
     if (match === null) throw new HttpError(404, 'NOT_FOUND', `no route ${url.pathname}`)
@@ -216,7 +216,7 @@ export function createHttpApi(service: KvService, options: HttpApiOptions): Serv
         if (consistency !== 'linearizable' && consistency !== 'stale')
           throw new HttpError(400, 'BAD_CONSISTENCY', "consistency must be 'linearizable' or 'stale'")
         const principal = authorize()
-        return sendJson(res, 200, { key, ...(await service.get(key, consistency, forwarded, principal?.client)) })
+        return sendJson(res, 200, { key, ...(await service.get(key, consistency, forwarded, principal)) })
       }
       if (method === 'PUT') {
         const body = await readJson(req, maxBodyBytes, ['value'])

@@ -1,5 +1,6 @@
 // Client load against a running cluster: concurrent writers, latency
 // percentiles, and an SVG latency histogram people can look at.
+import { randomUUID } from 'node:crypto'
 import { type ClientCredentials, HttpKvClient, KvHttpError } from './kv-client.js'
 
 export interface LoadOptions {
@@ -33,6 +34,8 @@ export function percentile(sorted: readonly number[], p: number): number {
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const value = 'x'.repeat(options.valueBytes)
+  // Fresh session ids per run: a second run in the same process must not reuse (and restart) the first run's sequences.
+  const run = randomUUID().slice(0, 8)
   const latencies: number[] = []
   let next = 0
   let errors = 0
@@ -43,7 +46,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     Array.from({ length: options.clients }, async (_, worker) => {
       // One client (one exactly-once session) per worker: a session is sequential.
       const credentials = options.credentials === undefined ? {} : { ...options.credentials, session: worker }
-      const client = new HttpKvClient(options.endpoints[worker % options.endpoints.length]!, 10_000, `load-${process.pid}-${worker}`, credentials)
+      const client = new HttpKvClient(options.endpoints[worker % options.endpoints.length]!, 10_000, `load-${run}-${worker}`, credentials)
       while (next < options.operations) {
         const i = next++
         const t = performance.now()

@@ -96,6 +96,9 @@ async function status(call: Promise<unknown>): Promise<number> {
   }
 }
 
+/** A TLS client as a member sees it (no signature of its own to pass on: the member signs for it). */
+const asCaller = (keys: { publicKey: Uint8Array }) => ({ client: clientIdOf(keys.publicKey), session: undefined, by: 'certificate' as const })
+
 /** Every route, as each client would call it. */
 function everyRoute(c: HttpKvClient): Array<[string, () => Promise<unknown>]> {
   return [
@@ -174,10 +177,10 @@ describe('authentication and roles at the API edge', () => {
   })
 
   it('a member may forward for a client (the client role applies); anyone else may not', async () => {
-    const asMember = new ForwardingClient(secured.endpoint, 5000, undefined, { signer: createSigner(memberKey.secretKey), cluster: 'test' }, clientIdOf(reader.publicKey))
+    const asMember = new ForwardingClient(secured.endpoint, 5000, undefined, { signer: createSigner(memberKey.secretKey), cluster: 'test' }, asCaller(reader))
     expect(await status(asMember.get('pub/a'))).toBe(200)
     expect(await status(asMember.get('app/x'))).toBe(403) // the reader's prefix, not the member's power
-    const asStranger = new ForwardingClient(secured.endpoint, 5000, undefined, { signer: createSigner(stranger.secretKey), cluster: 'test' }, clientIdOf(admin.publicKey))
+    const asStranger = new ForwardingClient(secured.endpoint, 5000, undefined, { signer: createSigner(stranger.secretKey), cluster: 'test' }, asCaller(admin))
     expect(await status(asStranger.get('pub/a'))).toBe(403)
   })
 

@@ -8,7 +8,7 @@
 // roles table, so every node decides alike.
 import type { IncomingMessage } from 'node:http'
 import type { TLSSocket } from 'node:tls'
-import { clientIdOf, clientRequestStatement, fromHex, MAX_CLIENT_SESSION, type Verifier } from '@synod/core'
+import { clientIdOf, clientRequestStatement, encodeSignedClientRequest, fromHex, MAX_CLIENT_SESSION, type Verifier } from '@synod/core'
 import type { RolesTable } from '@synod/kv'
 import { HttpError } from '../http-error.js'
 import { describeRequest, type RequestDescription } from './operations.js'
@@ -27,6 +27,10 @@ export interface Principal {
   readonly by: 'signature' | 'certificate'
   /** The member that forwarded this request on the client's behalf. */
   readonly via?: string
+  /** A signed request's own headers: forwarded as they are, so the leader checks the client itself. */
+  readonly signedHeaders?: Readonly<Record<string, string>>
+  /** A signed write's envelope (encodeSignedClientRequest): what is proposed, so the log records who asked. */
+  readonly envelope?: Uint8Array
 }
 
 export interface GuardOptions {
@@ -151,6 +155,21 @@ export class ApiGuard {
       if (admitted === 'replay') throw new HttpError(401, 'REPLAYED', 'this signed request was used before; sign each request with a new timestamp')
       if (admitted === 'full') throw new HttpError(429, 'OVERLOADED', 'too many signed requests in the freshness window; retry later')
     }
-    return { client: keyHex, session: { client: `${keyHex}:${session}`, seq: timestamp }, by: 'signature' }
+    const signedHeaders = {
+      [SIGNED_HEADERS.key]: keyHex,
+      [SIGNED_HEADERS.session]: sessionText,
+      [SIGNED_HEADERS.timestamp]: timestampText,
+      [SIGNED_HEADERS.signature]: signatureHex,
+    }
+    const envelope = logged
+      ? encodeSignedClientRequest({ client, session, timestamp, operation: description.operation, signature: fromHex(signatureHex) })
+      : undefined
+    return {
+      client: keyHex,
+      session: { client: `${keyHex}:${session}`, seq: timestamp },
+      by: 'signature',
+      signedHeaders,
+      ...(envelope === undefined ? {} : { envelope }),
+    }
   }
 }
