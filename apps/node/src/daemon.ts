@@ -148,7 +148,8 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     maxKeyBytes: config.maxKeyBytes,
     maxValueBytes: config.maxValueBytes,
     onServerError: (error, path) => log.error({ err: error, path }, 'request failed'),
-    ...apiSecurity(config, replica, kv, createVerifier()),
+    // Each signed request is new: a verdict cache would only cost a hash per request.
+    ...apiSecurity(config, replica, kv, createVerifier({ cacheSize: 0 })),
     ...(tls === undefined ? {} : { tls }),
   })
   const { host, port } = parseHostPort(config.http, 'http')
