@@ -26,6 +26,7 @@ commands:
            --join: a config for joining the running cluster at ENDPOINT, and DIR/join-request.json (then: members add)
   start    --config FILE [--protocol NAME] [--data-dir DIR] [--listen MULTIADDR,...] [--http HOST:PORT] [--log-level LEVEL]
            [--insecure-allow-unauthenticated]
+           [--quota-backend-bytes N]
            run one node (every setting also as SYNOD_* environment variable)
   client   init [--client-key FILE] [--force]     a client identity (ed25519 key, mode 0600); prints its client id
   client   id [--client-key FILE]                 print the client id of a key file
@@ -43,6 +44,8 @@ commands:
            [--endpoint HOST:PORT] [--json]
            --verify: check the reply certificate (byzantine protocols) against the members' keys in a config you trust
   status   [--endpoint HOST:PORT] [--json]
+  alarm    [list | disarm] [--endpoint HOST:PORT] [--json]
+           disarm: clear the NOSPACE alarm (writes answer 507 past quotaBackendBytes) once data was deleted
   members  [list] [--endpoint HOST:PORT] [--json]
   members  add (--node-config FILE | --id PEERID --public-key HEX --addr MULTIADDR,... [--http HOST:PORT]) [--learner]
            add a member (Raft): it joins as a learner, catches up, then becomes a voter
@@ -132,6 +135,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
           http: { type: 'string' },
           'log-level': { type: 'string' },
           'insecure-allow-unauthenticated': { type: 'boolean' },
+          'quota-backend-bytes': { type: 'string' },
         })
         if (values.help) return help(out)
         const configFile = (values.config as string | undefined) ?? process.env.SYNOD_CONFIG
@@ -145,6 +149,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
           http: values.http,
           logLevel: values['log-level'],
           insecureAllowUnauthenticated: values['insecure-allow-unauthenticated'] === true ? true : undefined,
+          quotaBackendBytes: values['quota-backend-bytes'],
         })
         const config = validateConfig(merged, baseDir)
         const { runDaemon } = await import('./daemon.js')
@@ -230,6 +235,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       }
       case 'members':
         return await membersCommand(rest, out)
+      case 'alarm':
+        return await alarmCommand(rest, out)
       case 'status': {
         const { values } = parse(rest, { endpoint: { type: 'string' }, json: { type: 'boolean' }, ...CREDENTIAL_FLAGS })
         if (values.help) return help(out)
@@ -332,6 +339,21 @@ async function roleCommand(args: string[], out: NodeJS.WritableStream): Promise<
     const rows = ((answer.roles ?? []) as Array<{ client: string; role: string; prefix: string }>).map((r) => [r.client, r.role, r.prefix === '' ? '(all keys)' : r.prefix])
     for (const line of formatTable(['client', 'role', 'prefix'], rows)) out.write(`${line}\n`)
   } else out.write(op === 'revoke' && answer.applied === false ? 'no change: that client had no role\n' : `ok (index ${String(answer.index)})\n`)
+  return 0
+}
+
+/** `synod alarm [list]` shows the raised alarms; `synod alarm disarm` clears NOSPACE once the data is under the quota. */
+async function alarmCommand(args: string[], out: NodeJS.WritableStream): Promise<number> {
+  const { values, positionals } = parse(args, { endpoint: { type: 'string' }, json: { type: 'boolean' }, ...CREDENTIAL_FLAGS }, true)
+  if (values.help) return help(out)
+  const client = apiClient(values)
+  const [op = 'list', ...extra] = positionals
+  if (extra.length > 0 || (op !== 'list' && op !== 'disarm')) throw new UsageError('usage: synod alarm [list | disarm] [--endpoint HOST:PORT]')
+  const answer = op === 'disarm' ? await client.disarmAlarm() : await client.status()
+  const alarms = (answer.alarms as string[] | undefined) ?? []
+  if (values.json) out.write(`${JSON.stringify(op === 'disarm' ? answer : { alarms })}\n`)
+  else if (op === 'disarm') out.write(answer.applied === true ? `disarmed (index ${String(answer.index)})\n` : 'no alarm was raised\n')
+  else out.write(alarms.length === 0 ? 'no alarms\n' : `${alarms.join('\n')}\n`)
   return 0
 }
 

@@ -1,7 +1,7 @@
 // `synod cluster`: a throwaway local cluster of real `synod start` processes on
 // 127.0.0.1, with a live status view. The one-command demo.
 import { type ChildProcess, spawn } from 'node:child_process'
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -10,7 +10,7 @@ import { clientIdOf } from '@synod/core'
 import { createSigner } from '@synod/crypto'
 import { defaultClientKeyPath, ensureClientKey } from './auth/client-key.js'
 import type { MemberConfig } from './config.js'
-import { initNode } from './init.js'
+import { initNode, writePrivateFile } from './init.js'
 import { type ClientCredentials, HttpKvClient, KvHttpError } from './kv-client.js'
 
 export interface ClusterOptions {
@@ -88,8 +88,7 @@ export async function prepareCluster(
   for (let i = 1; i <= n; i++) {
     const name = `node${i}`
     const dir = join(root, name)
-    mkdirSync(dir, { recursive: true })
-    const { id, publicKey } = await initNode(dir)
+    const { id, publicKey } = await initNode(dir) // creates dir 0700
     prepared.push({ name, dir, id, publicKey, p2pPort: await freePort(), httpPort: await freePort() })
   }
   const members: MemberConfig[] = prepared.map((p) => ({
@@ -117,7 +116,7 @@ export async function prepareCluster(
       ...(security.admins === undefined ? { authentication: false } : { authentication: true, admins: security.admins }),
       ...(tls === undefined ? {} : { tls }),
     }
-    writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`)
+    writePrivateFile(configFile, `${JSON.stringify(config, null, 2)}\n`)
     nodes.push({ name: p.name, id: p.id, dataDir: p.dir, configFile, http: `127.0.0.1:${p.httpPort}` })
   }
   return nodes
@@ -125,7 +124,7 @@ export async function prepareCluster(
 
 /** Start one node as a child process; its output goes to <dataDir>/node.log. */
 export function startNodeProcess(node: ClusterNode, extraEnv: Record<string, string> = {}): void {
-  const log = createWriteStream(join(node.dataDir, 'node.log'), { flags: 'a' })
+  const log = createWriteStream(join(node.dataDir, 'node.log'), { flags: 'a', mode: 0o600 })
   const child = spawn(process.execPath, [...synodCommand(), 'start', '--config', node.configFile], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, SYNOD_LOG_PRETTY: '0', ...extraEnv },

@@ -20,7 +20,7 @@ import {
   type CommandResult,
 } from '@synod/core'
 import { createSigner, createVerifier } from '@synod/crypto'
-import { KvStateMachine } from '@synod/kv'
+import { KvStateMachine, kvCommands } from '@synod/kv'
 import { openDurableStorage } from '@synod/storage'
 import { createLibp2pTransport, peerIdFromPublicKey } from '@synod/transport-libp2p'
 import type { MemberConfig, NodeConfig } from './config.js'
@@ -44,7 +44,8 @@ import { type HttpKvClient, KvHttpError } from './kv-client.js'
 import { kvRequests, toAnswer } from './kv-commands.js'
 import { NodeMetrics } from './metrics.js'
 import { describeMembership, toProtocolMember } from './members.js'
-import { loadProtocol } from './protocols.js'
+import { daemonProtocolOptions, loadProtocol } from './protocols.js'
+import { QuorumWatch } from './quorum.js'
 
 export interface RunningNode {
   readonly id: string
@@ -78,7 +79,6 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
   const log = logger.child({ node: self.slice(-8), protocol: factory.name })
   const stopWarning = checkExposure(config, log) // before anything is opened: an exposed unauthenticated API is refused
   const tls = readTls(config)
-  const kv = new KvStateMachine({ maxKeyBytes: config.maxKeyBytes, maxValueBytes: config.maxValueBytes, initialAdmins: config.admins })
   const storage = await openDurableStorage(join(config.dataDir, 'state'))
   const transport = createLibp2pTransport({
     keyPair,
@@ -105,9 +105,17 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     httpByMember.clear()
     for (const m of everyone) if (m.http !== null) httpByMember.set(m.id, m.http)
   }
+  const kv = new KvStateMachine({
+    initialAdmins: config.admins,
+    maxKeyBytes: config.maxKeyBytes,
+    maxValueBytes: config.maxValueBytes,
+    quotaBytes: config.quotaBackendBytes,
+    maxSessions: config.maxSessions,
+    maxSessionsPerClient: config.maxSessionsPerClient,
+  })
   const replica = new Replica({
     factory,
-    protocolOptions: config.protocolOptions,
+    protocolOptions: daemonProtocolOptions(factory.name, config.protocolOptions),
     self,
     membership: initialMembership,
     transport,
@@ -117,6 +125,7 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     stateMachine: kv,
     ...(byzantine ? { signer: createSigner(keyPair.secretKey), verifier: createVerifier() } : {}),
     requestTimeoutMs: config.requestTimeoutMs,
+    maxPendingRequests: config.maxPendingRequests,
     onError: (error) => log.error({ err: error }, 'replica error'),
     onEvent: (event) => {
       if (event.type === 'leader') log.info({ leader: event.leader, term: event.term }, 'leader elected')
@@ -141,9 +150,11 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
   })
   applyMembership(initialMembership)
   await replica.start()
-  const metrics = new NodeMetrics(replica)
+  const metrics = new NodeMetrics(replica, kv)
+  const electionTimeoutMs = Number(config.protocolOptions['electionTimeoutMs'] ?? 0) || 0
+  const quorum = new QuorumWatch(replica, transport, byzantine, Math.max(2000, 4 * electionTimeoutMs))
   const forwarding = { signer: createSigner(keyPair.secretKey), cluster: config.cluster, ...(tls === undefined ? {} : { ca: tls.ca }) }
-  const service = new ReplicatedKv(replica, httpByMember, metrics, config, config.authentication ? forwarding : undefined)
+  const service = new ReplicatedKv(replica, httpByMember, metrics, config, kv, quorum, config.authentication ? forwarding : undefined)
   const server = createHttpApi(service, {
     maxKeyBytes: config.maxKeyBytes,
     maxValueBytes: config.maxValueBytes,
@@ -151,6 +162,7 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     // Each signed request is new: a verdict cache would only cost a hash per request.
     ...apiSecurity(config, replica, kv, createVerifier({ cacheSize: 0 })),
     ...(tls === undefined ? {} : { tls }),
+    onClientGone: (path) => log.debug({ path }, 'client disconnected before the answer'),
   })
   const { host, port } = parseHostPort(config.http, 'http')
   const address = await listen(server, host, port)
@@ -176,6 +188,7 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
       })
       if (handedOver) log.info({ leader: replica.status().leader }, 'handed leadership over before stopping')
       await replica.stop()
+      quorum.stop()
       await storage.close()
       log.info('stopped')
     },
@@ -222,6 +235,8 @@ class ReplicatedKv implements KvService {
     private readonly httpByMember: ReadonlyMap<string, string>,
     private readonly nodeMetrics: NodeMetrics,
     private readonly config: NodeConfig,
+    private readonly kv: KvStateMachine,
+    private readonly quorum: QuorumWatch,
     /** With authentication on: how this node signs what it forwards for a client. */
     private readonly forwarding?: ForwardingAuth,
     private readonly envelopes = kvTakesEnvelopes(),
@@ -290,12 +305,28 @@ class ReplicatedKv implements KvService {
       members: s.membership.voters.map((m) => ({ id: m.id, publicKey: toHex(m.publicKey), http: this.httpByMember.get(m.id) ?? null })),
       learners: s.membership.learners.map((m) => m.id),
       counters: s.counters,
+      alarms: this.alarms(),
+      dataBytes: this.kv.dataBytes,
+      quotaBytes: this.kv.quotaBytes,
+      sessions: this.kv.sessionCount,
       ...(s.detail === undefined ? {} : { detail: s.detail }),
     }
   }
 
+  /** Not ready while stopping, and while this voter cannot reach a quorum (requests could not complete). */
   ready(): boolean {
-    return !this.closing && this.replica.running
+    return !this.closing && this.replica.running && this.quorum.lost() === undefined
+  }
+
+  alarms(): string[] {
+    return this.kv.alarm ? ['NOSPACE'] : []
+  }
+
+  /** Clear the NOSPACE alarm: a replicated command, refused (507) while the data is still over the quota. */
+  async disarmAlarm(forwarded: boolean, caller?: Principal): Promise<Record<string, unknown>> {
+    const options = { session: undefined, forwarded, ...(caller === undefined ? {} : { caller: { ...caller, signedHeaders: undefined, envelope: undefined } }) }
+    const answer = await this.write(kvCommands.disarm(), options, (c) => c.disarmAlarm())
+    return { ...answer, alarms: this.alarms() }
   }
 
   metrics() {
@@ -374,11 +405,11 @@ class ReplicatedKv implements KvService {
     const leader = this.replica.status().leader
     if (leader === this.replica.self) return undefined
     const http = leader === undefined ? undefined : this.httpByMember.get(leader)
-    if (forwarded || http === undefined) throw new NotLeaderError(leader)
+    if (forwarded || leader === undefined || http === undefined) throw new NotLeaderError(leader)
     this.nodeMetrics.forwarded.inc()
     // Membership changes are forwarded signed by this member (the leader then trusts the join proof checked here).
     const forCaller = caller === undefined ? undefined : { ...caller, signedHeaders: undefined }
-    return new ForwardingClient(http, this.catchUpTimeoutMs() + 10_000, undefined, this.forwarding, forCaller)
+    return new ForwardingClient(http, this.catchUpTimeoutMs() + 10_000, undefined, leader, this.forwarding, forCaller)
   }
 
   private catchUpTimeoutMs(): number {
@@ -429,15 +460,28 @@ class ReplicatedKv implements KvService {
     options?: WriteOptions,
   ): Promise<KvAnswer> {
     const leader = error instanceof NotLeaderError ? error.leaderHint : undefined
+    if (error instanceof NotLeaderError && leader === undefined) throw this.noQuorum() ?? error
     const http = leader === undefined ? undefined : this.httpByMember.get(leader)
-    if (forwarded || http === undefined || leader === this.replica.self) throw error
+    if (forwarded || leader === undefined || http === undefined || leader === this.replica.self) throw error
     this.nodeMetrics.forwarded.inc()
-    const client = new ForwardingClient(http, this.config.requestTimeoutMs + 1000, options?.session, this.forwarding, options?.caller)
+    const client = new ForwardingClient(http, this.config.requestTimeoutMs + 1000, options?.session, leader, this.forwarding, options?.caller)
     try {
       return (await call(client)) as KvAnswer
     } catch (forwardError) {
       if (forwardError instanceof KvHttpError && forwardError.status === 503) throw error
       throw forwardError
     }
+  }
+
+  /** 503 NO_QUORUM when this voter knows no leader because too few voters are reachable. */
+  private noQuorum(): HttpError | undefined {
+    const lost = this.quorum.lost()
+    if (lost === undefined) return undefined
+    return new HttpError(
+      503,
+      'NO_QUORUM',
+      `no quorum: heard from ${lost.reachable} of ${lost.voters} voters within ${this.quorum.windowMs} ms, ${lost.needed} needed; requests cannot complete until enough voters are back`,
+      { leaderHint: null, ...lost },
+    )
   }
 }

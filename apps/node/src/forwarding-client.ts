@@ -5,7 +5,8 @@
 // role, not the member's.
 import type { Signer } from '@synod/core'
 import { type Principal, SIGNED_HEADERS } from './auth/guard.js'
-import { HttpKvClient } from './kv-client.js'
+import { HttpError } from './http-error.js'
+import { HttpKvClient, KvHttpError } from './kv-client.js'
 
 export interface ForwardingAuth {
   /** The node's own key. */
@@ -15,12 +16,18 @@ export interface ForwardingAuth {
   readonly ca?: string
 }
 
-/** An HttpKvClient that marks requests as forwarded and carries the original session. */
+/**
+ * An HttpKvClient that marks requests as forwarded and carries the original
+ * session. A leader that does not answer (killed, cut off, too slow) is a
+ * 503 with the leader hint — the client retries here or elsewhere — never a
+ * 500; a write that may have reached it says its outcome is unknown.
+ */
 export class ForwardingClient extends HttpKvClient {
   constructor(
     endpoint: string,
     timeoutMs: number,
     private readonly session: { client: string; seq: number } | undefined,
+    private readonly leader: string,
     auth?: ForwardingAuth,
     /** The authenticated client this request is for. */
     private readonly caller?: Principal,
@@ -31,7 +38,7 @@ export class ForwardingClient extends HttpKvClient {
     super(endpoint, timeoutMs, undefined, { ...own, ...(auth?.ca === undefined ? {} : { tls: { ca: auth.ca } }) })
   }
 
-  override request(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<Record<string, unknown>> {
+  override async request(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<Record<string, unknown>> {
     const forwardedHeaders: Record<string, string> = { 'synod-forwarded': '1' }
     if (this.caller?.signedHeaders !== undefined) Object.assign(forwardedHeaders, this.caller.signedHeaders)
     else if (this.caller !== undefined) forwardedHeaders[SIGNED_HEADERS.forwardedFor] = this.caller.client
@@ -41,6 +48,17 @@ export class ForwardingClient extends HttpKvClient {
     } else {
       for (const [k, v] of Object.entries(headers)) if (!k.startsWith('synod-client')) forwardedHeaders[k] = v
     }
-    return super.request(method, path, body, forwardedHeaders)
+    try {
+      return await super.request(method, path, body, forwardedHeaders)
+    } catch (error) {
+      if (error instanceof KvHttpError) throw error
+      const neverSent = (error as NodeJS.ErrnoException).code === 'ECONNREFUSED'
+      throw new HttpError(
+        503,
+        'LEADER_UNREACHABLE',
+        `the leader ${this.leader} did not answer a forwarded request (${(error as Error).message}); retry shortly, here or at another node`,
+        { leaderHint: this.leader, ...(method === 'GET' || neverSent ? {} : { outcome: 'unknown' }) },
+      )
+    }
   }
 }

@@ -72,6 +72,8 @@ export interface KvService {
   roles(context: RequestContext): Promise<Record<string, unknown>>
   grantRole(subject: string, role: string, prefix: string | undefined, options: WriteOptions): Promise<KvAnswer>
   revokeRole(subject: string, options: WriteOptions): Promise<KvAnswer>
+  /** Clear the NOSPACE alarm (an admin action). */
+  disarmAlarm(forwarded: boolean, caller?: Principal): Promise<Record<string, unknown>>
 }
 
 export interface HttpApiOptions {
@@ -91,6 +93,8 @@ export interface HttpApiOptions {
    * its requests instead — the guard decides.
    */
   readonly tls?: { readonly cert: string; readonly key: string; readonly ca: string }
+  /** Called when a client went away before its answer (not an error of the node; a debug line). */
+  readonly onClientGone?: (path: string) => void
 }
 
 export { HttpError } from './http-error.js'
@@ -104,7 +108,10 @@ const ROLE_FIELDS = ['client', 'role', 'prefix']
 export function createHttpApi(service: KvService, options: HttpApiOptions): Server {
   const maxBodyBytes = options.maxValueBytes * 2 + options.maxKeyBytes + 4096
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-    handle(req, res).catch((error: unknown) => sendError(res, error, req.url ?? '', options))
+    handle(req, res).catch((error: unknown) => {
+      if (clientGone(res)) options.onClientGone?.(req.url ?? '')
+      else sendError(res, error, req.url ?? '', options)
+    })
   }
   const server: Server =
     options.tls === undefined
@@ -184,6 +191,12 @@ export function createHttpApi(service: KvService, options: HttpApiOptions): Serv
       if (!/^[0-9a-f]{64}$/.test(subject)) throw new HttpError(400, 'BAD_FIELD', 'the client id must be 64 lowercase hex characters')
       return sendJson(res, 200, await service.revokeRole(subject, writeOptions(principal)))
     }
+    if (url.pathname === '/v1/alarm/disarm') {
+      requireMethod(method, ['POST'])
+      await readJson(req, 1024, [], true)
+      const principal = authorize()
+      return sendJson(res, 200, await service.disarmAlarm(forwarded, principal))
+    }
     const memberMatch = MEMBER_PATH.exec(url.pathname)
     if (memberMatch !== null) {
       requireMethod(method, ['DELETE'])
@@ -248,10 +261,21 @@ function requireMethod(method: string, allowed: string[]): void {
   if (!allowed.includes(method)) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `use ${allowed.join(' or ')}`)
 }
 
+/** A lone UTF-16 surrogate: JSON allows it ("\ud800"), UTF-8 cannot encode it (it would be stored as U+FFFD). */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+
 function expectValue(value: unknown, field: string, maxBytes: number): string {
   if (typeof value !== 'string') throw new HttpError(400, 'BAD_FIELD', `'${field}' must be a string`)
+  if (LONE_SURROGATE.test(value)) throw new HttpError(400, 'BAD_UTF8', `'${field}' holds a lone surrogate, which is not valid Unicode text`)
   if (Buffer.byteLength(value) > maxBytes) throw new HttpError(413, 'VALUE_TOO_LARGE', `'${field}' is over ${maxBytes} bytes`)
   return value
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
+
+/** The client closed the connection: nobody to answer. */
+function clientGone(res: ServerResponse): boolean {
+  return res.destroyed || res.socket === null || res.socket.destroyed
 }
 
 async function readJson(req: IncomingMessage, maxBytes: number, allowed: string[], emptyOk = false): Promise<Record<string, unknown>> {
@@ -262,7 +286,12 @@ async function readJson(req: IncomingMessage, maxBytes: number, allowed: string[
     if (size > maxBytes) throw new HttpError(413, 'BODY_TOO_LARGE', `request body is over ${maxBytes} bytes`)
     chunks.push(chunk as Buffer)
   }
-  const text = Buffer.concat(chunks).toString('utf8')
+  let text: string
+  try {
+    text = strictUtf8.decode(Buffer.concat(chunks))
+  } catch {
+    throw new HttpError(400, 'BAD_UTF8', 'request body is not valid UTF-8')
+  }
   if (text.trim() === '') {
     if (emptyOk) return {}
     throw new HttpError(400, 'EMPTY_BODY', `expected a JSON object with ${allowed.map((a) => `'${a}'`).join(', ')}`)
@@ -280,9 +309,9 @@ async function readJson(req: IncomingMessage, maxBytes: number, allowed: string[
   return body as Record<string, unknown>
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body)
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) })
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers })
   res.end(text)
 }
 
@@ -293,8 +322,12 @@ function sendError(res: ServerResponse, error: unknown, path: string, options: H
     res.destroy()
     return
   }
-  sendJson(res, status, body)
+  // Overloaded: tell well-behaved clients when to come back instead of letting them hammer a busy node.
+  sendJson(res, status, body, status === 429 ? { 'retry-after': RETRY_AFTER_SECONDS } : {})
 }
+
+/** Seconds a client should wait after a 429 (the smallest whole value HTTP allows). */
+export const RETRY_AFTER_SECONDS = '1'
 
 /** Map typed errors to HTTP: the client learns what to do from the status and the code. */
 export function errorResponse(error: unknown): { status: number; body: Record<string, unknown> } {

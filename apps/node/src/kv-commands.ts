@@ -1,6 +1,6 @@
 // Between the HTTP API's strings and the KV state machine's bytes.
 import { type CommandResult, toHex } from '@synod/core'
-import { type ClientRole, decodeResult, kvCommands, type KvValue } from '@synod/kv'
+import { type ClientRole, decodeResult, kvCommands, type KvErrorCode, type KvValue } from '@synod/kv'
 import { type KvAnswer, HttpError, type Session } from './http-api.js'
 
 export const kvRequests = {
@@ -24,15 +24,25 @@ function valueText(value: KvValue | null | undefined): string | null {
   return JSON.stringify(value.map((element) => text.decode(element)))
 }
 
-/** Turn the state machine's answer into the API's answer, or a 4xx for a refused command. */
+/** HTTP status of each refusal: 409 SESSION_EXPIRED (never applied twice), 507 NO_SPACE (over the quota), ... */
+const STATUS_OF: Record<Exclude<KvErrorCode, 'cas-mismatch'>, number> = {
+  'too-large': 413,
+  'invalid-command': 400,
+  'wrong-type': 409,
+  'stale-sequence': 409,
+  'session-expired': 409,
+  'no-space': 507,
+  forbidden: 403,
+}
+
+/** Turn the state machine's answer into the API's answer, or a 4xx/507 for a refused command. */
 export function toAnswer(result: CommandResult): KvAnswer {
   // Byzantine protocols: the reply certificate plus the raw result it signs, so a client can verify both.
   const certificate = result.proof === undefined ? {} : { certificate: toHex(result.proof), result: toHex(result.result) }
   const kv = decodeResult(result.result)
   if (!kv.ok) {
     if (kv.code === 'cas-mismatch') return { index: result.index, applied: false, value: valueText(kv.current), ...certificate }
-    const status = kv.code === 'too-large' ? 413 : kv.code === 'invalid-command' ? 400 : kv.code === 'forbidden' ? 403 : 409
-    throw new HttpError(status, kv.code.toUpperCase().replaceAll('-', '_'), kv.message)
+    throw new HttpError(STATUS_OF[kv.code], kv.code.toUpperCase().replaceAll('-', '_'), kv.message)
   }
   switch (kv.op) {
     case 'get':
@@ -46,6 +56,8 @@ export function toAnswer(result: CommandResult): KvAnswer {
       return { index: result.index, applied: kv.existed, ...certificate }
     case 'role-list':
       return { index: result.index, roles: kv.roles.map(([client, role, prefix]) => ({ client, role, prefix })), ...certificate }
+    case 'disarm':
+      return { index: result.index, applied: kv.disarmed, ...certificate }
     default:
       return { index: result.index, ...certificate }
   }

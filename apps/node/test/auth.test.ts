@@ -32,6 +32,7 @@ const service: KvService = {
   roles: async () => (calls.push('roles'), { index: 1, roles: [] }),
   grantRole: async () => (calls.push('grantRole'), { index: 1 }),
   revokeRole: async () => (calls.push('revokeRole'), { index: 1, applied: true }),
+  disarmAlarm: async () => (calls.push('disarmAlarm'), { index: 1, applied: false, alarms: [] }),
 }
 
 const admin = generateKeyPair()
@@ -115,6 +116,7 @@ function everyRoute(c: HttpKvClient): Array<[string, () => Promise<unknown>]> {
     ['roles', () => c.request('GET', '/v1/roles', undefined, {})],
     ['grantRole', () => c.request('POST', '/v1/roles', { client: clientIdOf(stranger.publicKey), role: 'admin' }, {})],
     ['revokeRole', () => c.request('DELETE', `/v1/roles/${clientIdOf(writer.publicKey)}`, undefined, {})],
+    ['disarmAlarm', () => c.disarmAlarm()],
   ]
 }
 
@@ -140,7 +142,7 @@ describe('authentication and roles at the API edge', () => {
   it('an admin may do everything', async () => {
     calls.length = 0
     for (const [name, call] of everyRoute(client(admin))) expect(await status(call()), name).toBe(200)
-    expect(calls).toHaveLength(13)
+    expect(calls).toHaveLength(14)
   })
 
   it('readwrite and readonly clients are held to their role and prefix', async () => {
@@ -177,10 +179,10 @@ describe('authentication and roles at the API edge', () => {
   })
 
   it('a member may forward for a client (the client role applies); anyone else may not', async () => {
-    const asMember = new ForwardingClient(secured.endpoint, 5000, undefined, { signer: createSigner(memberKey.secretKey), cluster: 'test' }, asCaller(reader))
+    const asMember = new ForwardingClient(secured.endpoint, 5000, undefined, 'leader', { signer: createSigner(memberKey.secretKey), cluster: 'test' }, asCaller(reader))
     expect(await status(asMember.get('pub/a'))).toBe(200)
     expect(await status(asMember.get('app/x'))).toBe(403) // the reader's prefix, not the member's power
-    const asStranger = new ForwardingClient(secured.endpoint, 5000, undefined, { signer: createSigner(stranger.secretKey), cluster: 'test' }, asCaller(admin))
+    const asStranger = new ForwardingClient(secured.endpoint, 5000, undefined, 'leader', { signer: createSigner(stranger.secretKey), cluster: 'test' }, asCaller(admin))
     expect(await status(asStranger.get('pub/a'))).toBe(403)
   })
 

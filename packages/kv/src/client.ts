@@ -46,4 +46,6 @@ export const kvCommands = {
     encodeCommand({ op: 'role-grant', subject, role, ...(prefix === undefined || prefix === '' ? {} : { prefix }), ...withSession(session) }),
   roleRevoke: (subject: string, session?: KvSession): Uint8Array => encodeCommand({ op: 'role-revoke', subject, ...withSession(session) }),
   roleList: (): Uint8Array => encodeCommand({ op: 'role-list' }),
+  /** Clear the no-space alarm once the data is back under the quota. */
+  disarm: (session?: KvSession): Uint8Array => encodeCommand({ op: 'disarm', ...withSession(session) }),
 } as const

@@ -51,9 +51,11 @@ export type KvCommand =
   | { readonly op: 'role-revoke'; readonly subject: string; readonly session?: KvSession }
   /** Every grant, sorted by client id (a read). */
   | { readonly op: 'role-list'; readonly session?: KvSession }
+  /** Clear the no-space alarm (an admin action; refused while the data is still over the quota). */
+  | { readonly op: 'disarm'; readonly session?: KvSession }
 
 export type KvOp = KvCommand['op']
-export const KV_OPS: readonly KvOp[] = ['get', 'list', 'put', 'delete', 'cas', 'append', 'role-grant', 'role-revoke', 'role-list']
+export const KV_OPS: readonly KvOp[] = ['get', 'list', 'put', 'delete', 'cas', 'append', 'disarm', 'role-grant', 'role-revoke', 'role-list']
 /** Commands that only read; `query` answers these without touching state. */
 export const KV_READ_OPS: readonly KvOp[] = ['get', 'list', 'role-list']
 
@@ -101,6 +103,7 @@ function commandToFields(command: KvCommand): Fields {
       fields['subject'] = command.subject
       break
     case 'role-list':
+    case 'disarm':
       break
   }
   if (command.session !== undefined) {
@@ -125,6 +128,7 @@ const fieldsByOp: Record<KvOp, readonly string[]> = {
   'role-grant': ['op', 'subject', 'role', 'prefix'],
   'role-revoke': ['op', 'subject'],
   'role-list': ['op'],
+  disarm: ['op'],
 }
 
 /** Validate a command already decoded from CBOR (e.g. nested in a larger message). */
@@ -166,6 +170,7 @@ export function commandFromValue(value: unknown): KvCommand {
     case 'role-revoke':
       return { op, subject: expectClientId(record['subject'], 'subject'), ...withSession }
     case 'role-list':
+    case 'disarm':
       return { op, ...withSession }
   }
 }

@@ -30,8 +30,21 @@ export type KvErrorCode =
   | 'invalid-command'
   /** The client's role does not allow the command (roles.ts), or it would remove the last admin. */
   | 'forbidden'
+  /** The session is not kept (evicted, or never seen) and seq is at or below the floor: it may have run already, so it does not run again. */
+  | 'session-expired'
+  /** The data is over the quota, or the no-space alarm is raised: writes other than delete are refused until an admin disarms it. */
+  | 'no-space'
 
-export const KV_ERROR_CODES: readonly KvErrorCode[] = ['cas-mismatch', 'wrong-type', 'too-large', 'stale-sequence', 'invalid-command', 'forbidden']
+export const KV_ERROR_CODES: readonly KvErrorCode[] = [
+  'cas-mismatch',
+  'wrong-type',
+  'too-large',
+  'stale-sequence',
+  'invalid-command',
+  'session-expired',
+  'no-space',
+  'forbidden',
+]
 
 export type KvResult =
   | { readonly ok: true; readonly op: 'get'; readonly value: KvValue | null }
@@ -45,6 +58,8 @@ export type KvResult =
   | { readonly ok: true; readonly op: 'role-revoke'; readonly existed: boolean }
   /** `[client, role, prefix]` sorted by client. */
   | { readonly ok: true; readonly op: 'role-list'; readonly roles: ReadonlyArray<readonly [string, ClientRole, string]> }
+  /** `disarmed`: an alarm was raised and is now cleared. */
+  | { readonly ok: true; readonly op: 'disarm'; readonly disarmed: boolean }
   | KvError
 
 export interface KvError {
@@ -75,7 +90,11 @@ export function resultFromValue(value: unknown): KvResult {
     if (code !== 'cas-mismatch') throw new InvalidMessageError(`kv ${code} result must not carry current`)
     return { ok, code, message, current: valueOrNullFrom(record['current'], 'current') }
   }
-  const op = expectOneOf(record['op'], ['get', 'list', 'put', 'delete', 'cas', 'append', 'role-grant', 'role-revoke', 'role-list'] as const, 'op')
+  const op = expectOneOf(
+    record['op'],
+    ['get', 'list', 'put', 'delete', 'cas', 'append', 'disarm', 'role-grant', 'role-revoke', 'role-list'] as const,
+    'op',
+  )
   switch (op) {
     case 'get':
       only(record, ['value'], op)
@@ -100,6 +119,9 @@ export function resultFromValue(value: unknown): KvResult {
     case 'append':
       only(record, ['length'], op)
       return { ok, op, length: expectUint(record['length'], 'length') }
+    case 'disarm':
+      only(record, ['disarmed'], op)
+      return { ok, op, disarmed: expectBoolean(record['disarmed'], 'disarmed') }
   }
 }
 

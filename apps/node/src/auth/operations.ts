@@ -53,6 +53,7 @@ export function describeRequest(method: string, pathname: string, body: Record<s
     }
     return undefined
   }
+  if (pathname === '/v1/alarm/disarm') return method === 'POST' ? { access: 'admin', operation: kvCommands.disarm() } : undefined
   const member = MEMBER_PATH.exec(pathname)
   if (member !== null)
     return method === 'DELETE' ? { access: 'admin', operation: encodeCanonical({ op: 'member-remove', id: decode(member[1]!, 'id') }) } : undefined

@@ -74,9 +74,9 @@ export function createScreen(options: ScreenOptions): Screen {
       if (res.writableEnded) resolve(true) // a preflight, answered by the middleware
     })
     if (answered) return true
-    const method = req.method ?? 'GET'
     const hasBody = (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') || req.headers['transfer-encoding'] !== undefined
-    if (method === 'PUT' || method === 'POST' || hasBody) {
+    // Browsers send Origin with every cross-site POST, so an empty one is already refused above.
+    if (hasBody) {
       const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
       if (type !== 'application/json') throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'requests with a body must be content-type: application/json')
     }
