@@ -1,3 +1,4 @@
+import { clientIdOf, encodeSignedClientRequest, signClientRequest } from '@synod/core'
 import { describe, expect, it } from 'vitest'
 import { decodeCommand, decodeResult, KvStateMachine, kvCommands, RolesTable, type KvResult } from '../src/index.js'
 
@@ -76,5 +77,24 @@ describe('roles in the replicated state', () => {
     expect(run(kv, kvCommands.roleGrant('not-hex', 'admin'))).toMatchObject({ ok: false, code: 'invalid-command' })
     expect(run(kv, kvCommands.roleGrant(READER, 'admin', 'p/'))).toMatchObject({ ok: false, code: 'invalid-command' })
     expect(() => new KvStateMachine({ initialAdmins: ['xyz'] })).toThrow()
+  })
+})
+
+describe('roles on signed envelopes (the state machine refuses in every replica alike)', () => {
+  // The state machine does not verify signatures (the protocol or the edge did), so a stand-in signer will do.
+  const signer = (fill: number) => ({ publicKey: new Uint8Array(32).fill(fill), sign: () => new Uint8Array(64) })
+  const envelope = (fill: number, operation: Uint8Array, timestamp: number) =>
+    encodeSignedClientRequest(signClientRequest(signer(fill), { session: 0, timestamp, operation }, ''))
+
+  it('applies a signed command only if the client role allows it; an empty table enforces nothing', () => {
+    const kv = new KvStateMachine({ initialAdmins: [clientIdOf(signer(1).publicKey)] })
+    run(kv, kvCommands.roleGrant(clientIdOf(signer(2).publicKey), 'readonly', 'pub/'))
+    expect(run(kv, envelope(1, kvCommands.put('pub/a', 'x'), 1))).toEqual({ ok: true, op: 'put' })
+    expect(run(kv, envelope(2, kvCommands.put('pub/a', 'defaced'), 2))).toMatchObject({ ok: false, code: 'forbidden' })
+    expect(run(kv, envelope(2, kvCommands.get('pub/a'), 3))).toMatchObject({ ok: true, op: 'get' })
+    expect(run(kv, envelope(2, kvCommands.get('secret'), 4))).toMatchObject({ ok: false, code: 'forbidden' })
+    expect(run(kv, kvCommands.get('pub/a'))).toMatchObject({ value: new TextEncoder().encode('x') })
+    // Without any grant (authentication off), signed commands run as before.
+    expect(run(new KvStateMachine(), envelope(2, kvCommands.put('k', 'v'), 5))).toEqual({ ok: true, op: 'put' })
   })
 })
