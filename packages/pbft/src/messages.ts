@@ -133,6 +133,8 @@ export interface Status {
   readonly k: 'st'
   readonly view: number
   readonly stable: number
+  /** The sender's last executed sequence number: a replica that stalled below it fetches commit certificates (unsigned: only a hint). */
+  readonly executed: number
 }
 
 export interface FetchState {
@@ -157,6 +159,29 @@ export interface RequestMessage {
   readonly bundle: Bundle
 }
 
+/** Ask a peer for the commit certificates of the batches it executed from `seq` on (catch-up, docs/adr/0006). */
+export interface FetchCommitted {
+  readonly k: 'fc'
+  readonly seq: number
+}
+
+/**
+ * A batch and 2f+1 signed commits of one view for it: proof that it is committed at its
+ * sequence number in every view (TOCS'02 §4.4), so any replica may execute it, in order.
+ */
+export interface CommitCertificate {
+  readonly view: number
+  readonly seq: number
+  readonly bundles: readonly Bundle[]
+  readonly digest: Digest
+  readonly commits: readonly Vote[]
+}
+
+export interface CommittedBatches {
+  readonly k: 'cb'
+  readonly batches: readonly CommitCertificate[]
+}
+
 export type PbftMessage =
   | RequestMessage
   | PrePrepare
@@ -169,6 +194,8 @@ export type PbftMessage =
   | FetchState
   | StateTransfer
   | CheckpointCertificateMessage
+  | FetchCommitted
+  | CommittedBatches
 
 // ---- statements (what is signed) ----
 
@@ -302,8 +329,16 @@ export function encodeNewViewBody(view: number, viewChanges: readonly ViewChange
   return encodeCanonical({ v: view, V: viewChanges.map((vc) => ({ b: vc.body, g: vc.sig })), O: prePrepareSigs })
 }
 
-export function encodeStatus(view: number, stable: number): Uint8Array {
-  return encodeCanonical({ k: 'st', v: view, h: stable })
+export function encodeStatus(view: number, stable: number, executed: number): Uint8Array {
+  return encodeCanonical({ k: 'st', v: view, h: stable, e: executed })
+}
+
+export function encodeFetchCommitted(seq: number): Uint8Array {
+  return encodeCanonical({ k: 'fc', s: seq })
+}
+
+export function encodeCommittedBatches(batches: readonly CommitCertificate[]): Uint8Array {
+  return encodeCanonical({ k: 'cb', b: batches.map((c) => ({ v: c.view, s: c.seq, q: c.bundles.map(bundleWire), c: votesWire(c.commits) })) })
 }
 
 export function encodeFetchState(seq: number): Uint8Array {
@@ -361,6 +396,16 @@ export function decodeCheckpointCertificate(value: unknown): CheckpointCertifica
 
 function decodeBundles(value: unknown): Bundle[] {
   return expectArray(value, 'bundles', MAX_ITEMS).map(decodeBundle)
+}
+
+/** Commit certificates in one catch-up answer (the sender also bounds their bytes). */
+export const MAX_COMMITTED_BATCHES = 64
+
+function decodeCommitCertificate(item: unknown): CommitCertificate {
+  const c = expectRecord(item, 'commit certificate')
+  expectOnlyKeys(c, ['v', 's', 'q', 'c'], 'commit certificate')
+  const bundles = decodeBundles(c['q'])
+  return { view: expectUint(c['v'], 'view'), seq: expectUint(c['s'], 'seq'), bundles, digest: batchDigest(bundles), commits: decodeVotes(c['c'], 'commits') }
 }
 
 function decodePreparedCertWire(item: unknown): PreparedCertificate {
@@ -443,8 +488,8 @@ export function decodeMessage(bytes: Uint8Array): PbftMessage {
       }
     }
     case 'st':
-      expectOnlyKeys(m, ['k', 'v', 'h'])
-      return { k, view: expectUint(m['v'], 'view'), stable: expectUint(m['h'], 'stable') }
+      expectOnlyKeys(m, ['k', 'v', 'h', 'e'])
+      return { k, view: expectUint(m['v'], 'view'), stable: expectUint(m['h'], 'stable'), executed: expectUint(m['e'], 'executed') }
     case 'fs':
       expectOnlyKeys(m, ['k', 's'])
       return { k, seq: expectUint(m['s'], 'seq') }
@@ -454,6 +499,12 @@ export function decodeMessage(bytes: Uint8Array): PbftMessage {
     case 'cc':
       expectOnlyKeys(m, ['k', 'c'])
       return { k, checkpoint: decodeCheckpointCertificate(m['c']) }
+    case 'fc':
+      expectOnlyKeys(m, ['k', 's'])
+      return { k, seq: expectUint(m['s'], 'seq') }
+    case 'cb':
+      expectOnlyKeys(m, ['k', 'b'])
+      return { k, batches: expectArray(m['b'], 'committed batches', MAX_COMMITTED_BATCHES).map(decodeCommitCertificate) }
     default:
       throw new InvalidMessageError(`unknown message kind ${JSON.stringify(k)}`)
   }
