@@ -64,7 +64,7 @@ import {
   type ViewChange,
   type Vote,
 } from './messages.js'
-import { commitCertificates, validCommitCertificate } from './catch-up.js'
+import { commitCertificates, LowerViewLearner, validCommitCertificate } from './catch-up.js'
 import { planNewView, type NewViewEntry } from './new-view.js'
 import { resolveOptions, type PbftOptions } from './options.js'
 import { encodeAnswerCertificate, encodeReplies, replyStatement } from './reply-certificate.js'
@@ -211,6 +211,8 @@ export class PbftNode implements ProtocolNode {
   private statusTimer: TimerId | undefined
   /** Batches executable from commit certificates fetched from peers (catch-up), by sequence number. */
   private readonly learned = new Map<number, CommitCertificate>()
+  /** In a view change the others have not joined: learns what their (lower) view commits, without voting in it. */
+  private readonly learner: LowerViewLearner
   /** lastExecuted at our previous status tick, and whether it had not moved for the whole interval before it. */
   private executedAtTick = -1
   private stalledAtTick = false
@@ -243,6 +245,7 @@ export class PbftNode implements ProtocolNode {
         "requestAuthentication 'mac' needs a signer with sharedKey() (pairwise MAC keys; @synod/crypto's createSigner has it)",
         'requestAuthentication',
       )
+    this.learner = new LowerViewLearner(this.quorum, (id, message, sig) => this.verifyFrom(id, message, sig))
     this.requestTimers = new RequestTimer({
       setTimer: (ms, callback) => this.ctx.setTimer(ms, callback),
       clearTimer: (timer) => this.ctx.clearTimer(timer),
@@ -408,10 +411,12 @@ export class PbftNode implements ProtocolNode {
       case 'rq':
         return this.onRequest(from, message.bundle)
       case 'pp':
+        if (message.view < this.view) this.learnFromLowerView(from, message)
         if (this.deferIfFuture(from, message.view, bytes)) return
         return this.onPrePrepare(from, message, bytes)
       case 'p':
       case 'c':
+        if (message.k === 'c' && message.view < this.view) this.learnFromLowerView(from, message)
         if (this.deferIfFuture(from, message.view, bytes)) return
         return this.onPhaseVote(from, message)
       case 'ck':
@@ -685,6 +690,7 @@ export class PbftNode implements ProtocolNode {
       progressed = true
     }
     if (!progressed) return
+    this.learner.forgetUpTo(this.lastExecuted)
     this.failedViews = 0
     // §4.4: the timer keeps running for a request that still waits; it restarts only when its own request executed.
     this.requestTimers.update()
@@ -1208,6 +1214,20 @@ export class PbftNode implements ProtocolNode {
     if (!stalled || this.ctx.now() < this.catchUpQuietUntil || this.transferTarget !== undefined) return
     this.catchUpQuietUntil = this.ctx.now() + this.options.statusIntervalMs
     this.ctx.send(peer, encodeFetchCommitted(this.lastExecuted + 1))
+  }
+
+  /**
+   * In a view change nobody joined while the others progress in a lower view
+   * (we asked alone, docs/adr/0006): execute what that view commits, from
+   * its pre-prepares and 2f+1 commits, without taking part in it.
+   */
+  private learnFromLowerView(from: NodeId, message: PrePrepare | PhaseVote): void {
+    if (this.active || message.seq <= this.lastExecuted || !this.inWindow(message.seq) || this.learned.has(message.seq)) return
+    if (message.k === 'p' || (message.k === 'pp' && from !== this.primaryOf(message.view))) return
+    const cert = this.learner.observe(from, message.k === 'pp' ? message : { ...message, k: 'c' })
+    if (cert === undefined) return
+    this.learned.set(cert.seq, cert)
+    this.execute()
   }
 
   private onFetchCommitted(from: NodeId, seq: number): void {

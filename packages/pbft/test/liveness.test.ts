@@ -102,18 +102,24 @@ describe('pbft liveness: no replica stays stuck after faults heal (§4.5.2, docs
     expect((await c.settle(c.ids.map((via) => c.propose(via, `set warm ${via}`)))).every(isResult)).toBe(true)
     c.sim.network.isolate('r3')
     const stranded = c.propose('r3', 'set stranded 1')
-    const load = keepBusy(c, ['r0', 'r1', 'r2'])
-    await c.sim.runFor(10_000)
-    expect(c.status('r3').role).toBe('view-change') // it asked for view 1 alone; the others stayed in view 0
+    const load = keepBusy(c, ['r0'])
+    await c.sim.runFor(3_000)
+    expect(c.status('r3')).toMatchObject({ term: 1, role: 'view-change' }) // it asked for view 1 alone; the others stayed in view 0
     c.sim.network.heal()
     const healedAt = c.sim.now()
-    const after = await c.settle([c.propose('r3', 'set after r3'), stranded], 5_000)
-    expect(after.every(isResult), String(after)).toBe(true)
+    const [after, strandedAnswer] = await c.settle([c.propose('r3', 'set after r3'), stranded], 5_000)
+    expect(isResult(after!), String(after)).toBe(true)
     expect(c.sim.now() - healedAt).toBeLessThan(4_000)
+    // The bundle r3 sent while cut off runs once; if the others executed it in a stretch r3 skipped by
+    // state transfer, its outcome is unknown to r3 (README, not implemented), never wrong.
+    if (!isResult(strandedAnswer!)) expect(String(strandedAnswer)).toMatch(/catching up/)
+    const more = await c.settle([c.propose('r3', 'set more r3')], 2_000)
+    expect(more.every(isResult)).toBe(true)
     load.stop()
     for (const id of ['r0', 'r1', 'r2']) expect(c.status(id).term).toBe(0) // one replica alone cannot move the group
-    await c.runUntil(() => c.committedCount('r3') === c.committedCount('r0'), 3_000)
-    expect(c.committedCount('r3')).toBe(c.committedCount('r0'))
+    // (It may have skipped a stretch by state transfer, so compare positions, not recorded commits.)
+    await c.runUntil(() => c.status('r3').commitIndex === c.status('r0').commitIndex, 3_000)
+    expect(c.status('r3').commitIndex).toBe(c.status('r0').commitIndex)
     // Its VIEW-CHANGE stayed at view 1 (no escalation without 2f+1 of them), so when the primary fails the
     // others need it for their quorum and meet it there quickly.
     expect(c.status('r3').term).toBe(1)
