@@ -135,6 +135,8 @@ export interface Status {
   readonly stable: number
   /** The sender's last executed sequence number: a replica that stalled below it fetches commit certificates (unsigned: only a hint). */
   readonly executed: number
+  /** Whether the sender's view is installed (false: it is changing to `view`), so peers in that view re-send their NEW-VIEW. */
+  readonly active: boolean
 }
 
 export interface FetchState {
@@ -329,8 +331,8 @@ export function encodeNewViewBody(view: number, viewChanges: readonly ViewChange
   return encodeCanonical({ v: view, V: viewChanges.map((vc) => ({ b: vc.body, g: vc.sig })), O: prePrepareSigs })
 }
 
-export function encodeStatus(view: number, stable: number, executed: number): Uint8Array {
-  return encodeCanonical({ k: 'st', v: view, h: stable, e: executed })
+export function encodeStatus(view: number, stable: number, executed: number, active: boolean): Uint8Array {
+  return encodeCanonical({ k: 'st', v: view, h: stable, e: executed, a: active ? 1 : 0 })
 }
 
 export function encodeFetchCommitted(seq: number): Uint8Array {
@@ -488,8 +490,14 @@ export function decodeMessage(bytes: Uint8Array): PbftMessage {
       }
     }
     case 'st':
-      expectOnlyKeys(m, ['k', 'v', 'h', 'e'])
-      return { k, view: expectUint(m['v'], 'view'), stable: expectUint(m['h'], 'stable'), executed: expectUint(m['e'], 'executed') }
+      expectOnlyKeys(m, ['k', 'v', 'h', 'e', 'a'])
+      return {
+        k,
+        view: expectUint(m['v'], 'view'),
+        stable: expectUint(m['h'], 'stable'),
+        executed: expectUint(m['e'], 'executed'),
+        active: expectUint(m['a'], 'active') === 1,
+      }
     case 'fs':
       expectOnlyKeys(m, ['k', 's'])
       return { k, seq: expectUint(m['s'], 'seq') }

@@ -61,6 +61,7 @@ import {
   type PreparedCertificate,
   type Reply,
   type Signature,
+  type Status,
   type ViewChange,
   type Vote,
 } from './messages.js'
@@ -428,7 +429,7 @@ export class PbftNode implements ProtocolNode {
       case 'nv':
         return this.onNewView(from, message, bytes)
       case 'st':
-        return this.onStatus(from, message.view, message.stable, message.executed)
+        return this.onStatus(from, message)
       case 'fs':
         return this.onFetchState(from, message.seq)
       case 'sx':
@@ -1187,14 +1188,15 @@ export class PbftNode implements ProtocolNode {
       this.statusTimer = undefined
       this.stalledAtTick = this.lastExecuted === this.executedAtTick
       this.executedAtTick = this.lastExecuted
-      this.broadcast(encodeStatus(this.view, this.low, this.lastExecuted))
+      this.broadcast(encodeStatus(this.view, this.low, this.lastExecuted, this.active))
       this.retransmitViewChange()
       this.armStatusTimer()
     })
   }
 
-  private onStatus(from: NodeId, view: number, stable: number, executed: number): void {
-    if (view < this.view) this.sendNewViewTo(from)
+  /** Status is unsigned: it only makes us re-send what the peer can verify (NEW-VIEW, checkpoint certificate) or ask it for proofs. */
+  private onStatus(from: NodeId, { view, stable, executed, active }: Status): void {
+    if (view < this.view || (view === this.view && !active)) this.sendNewViewTo(from)
     if (stable < this.low && this.stableCert.seq === this.low) this.ctx.send(from, encodeCheckpointCertificateMessage(this.stableCert))
     this.peerExecuted.set(from, executed)
     if (executed > this.lastExecuted && stable <= this.lastExecuted) this.maybeCatchUp(from)
