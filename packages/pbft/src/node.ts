@@ -1233,9 +1233,9 @@ export class PbftNode implements ProtocolNode {
   }
 
   private onFetchCommitted(from: NodeId, seq: number): void {
-    if (seq <= this.low || seq > this.lastExecuted) return this.drop('fetch-unavailable')
+    if (seq <= this.low || seq > this.lastExecuted) return this.drop('committed-unavailable')
     const batches = commitCertificates(this.slots, seq, this.lastExecuted, this.quorum)
-    if (batches.length === 0) return this.drop('fetch-unavailable')
+    if (batches.length === 0) return this.drop('committed-unavailable')
     this.ctx.send(from, encodeCommittedBatches(batches))
   }
 

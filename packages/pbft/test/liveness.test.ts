@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { decodeMessage, isResult, TestCluster } from './helpers.js'
+import { utf8 } from '@synod/core'
+import { batchDigest, encodeCommittedBatches, statement } from '../src/messages.js'
+import { decodeMessage, Forger, isResult, TestCluster } from './helpers.js'
 
 // TOCS'02 §4.4–4.5.2: liveness of the view change (issue 12, points 1, 4 and 5).
 
@@ -129,4 +131,35 @@ describe('pbft liveness: no replica stays stuck after faults heal (§4.5.2, docs
     for (const id of ['r1', 'r2', 'r3']) expect(c.status(id)).toMatchObject({ term: 1, role: id === 'r1' ? 'primary' : 'backup' })
     c.assertAgreement()
   }, 120_000)
+})
+
+describe('pbft catch-up: commit certificates are verified', () => {
+  it('a committed-batches answer without 2f+1 valid distinct commits is dropped and counted; with them the same batch would execute', async () => {
+    const c = new TestCluster({ n: 4 })
+    const forge = new Forger(c)
+    await c.start()
+    expect((await c.settle([c.propose('r1', 'set p good')])).every(isResult)).toBe(true)
+    await c.runUntil(() => c.committedCount('r1') === 1, 1_000)
+    const evil = forge.bundle('r3', 1, ['set p evil'])
+    const digest = batchDigest([evil])
+    const commit = (id: string) => ({ id, sig: c.keys.get(id)!.signer.sign(statement('commit', 0, 2, digest)) })
+    const badSig = { id: 'r2', sig: commit('r2').sig.slice() }
+    badSig.sig[3]! ^= 0x01
+    const certificate = (commits: Array<{ id: string; sig: Uint8Array }>) =>
+      encodeCommittedBatches([{ view: 0, seq: 2, bundles: [evil], digest, commits }])
+    // Byzantine r3 alone: its own commit three times, then with a forged one and one of the wrong batch.
+    forge.inject('r3', 'r1', certificate([commit('r3'), commit('r3'), commit('r3')]))
+    forge.inject('r3', 'r1', certificate([commit('r3'), commit('r0'), badSig]))
+    const other = { id: 'r2', sig: c.keys.get('r2')!.signer.sign(statement('commit', 0, 2, batchDigest([forge.bundle('r3', 1, ['set p other'])]))) }
+    forge.inject('r3', 'r1', certificate([commit('r3'), commit('r0'), other]))
+    await c.sim.runFor(200)
+    expect(detail(c, 'r1').drops['bad-commit-certificate']).toBe(3)
+    expect(c.committedCount('r1')).toBe(1)
+    expect(new TextDecoder().decode(c.node('r1').replica!.readLocal(utf8('p')).result)).toBe('good')
+    // Control: were the batch really committed (2f+1 members signed), r1 executes it from the certificate alone.
+    forge.inject('r3', 'r1', certificate([commit('r3'), commit('r0'), commit('r2')]))
+    await c.sim.runFor(200)
+    expect(c.committedCount('r1')).toBe(2)
+    expect(new TextDecoder().decode(c.node('r1').replica!.readLocal(utf8('p')).result)).toBe('evil')
+  }, 60_000)
 })
