@@ -161,7 +161,7 @@ export interface RequestMessage {
   readonly bundle: Bundle
 }
 
-/** Ask a peer for the commit certificates of the batches it executed from `seq` on (catch-up, docs/adr/0006). */
+/** Ask a peer for the commit certificates of the batches it executed from `seq` on (catch-up, docs/adr/0007). */
 export interface FetchCommitted {
   readonly k: 'fc'
   readonly seq: number

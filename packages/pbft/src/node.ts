@@ -9,6 +9,7 @@ import {
   expectOnlyKeys,
   expectRecord,
   expectUint,
+  InvalidMessageError,
   OverloadedError,
   SynodError,
   TimeoutError,
@@ -23,6 +24,7 @@ import {
   type TimerId,
   type Verifier,
 } from '@synod/core'
+import { ClientRequestChecker } from './client-requests.js'
 import { hmacSha256, sha256 } from './digest.js'
 import { merkleTree, resultLeaf, treeRoot } from './merkle.js'
 import {
@@ -158,6 +160,8 @@ export class PbftNode implements ProtocolNode {
   private readonly mac: boolean
   /** Pairwise HMAC keys, derived once per peer (x25519 + HKDF in the signer). */
   private readonly macKeys = new Map<NodeId, Uint8Array>()
+  /** 'signed' client authentication: checks client signatures (undefined in 'proxy' mode). */
+  private readonly clientRequests: ClientRequestChecker | undefined
 
   // view state
   private view = 0
@@ -257,6 +261,10 @@ export class PbftNode implements ProtocolNode {
         if (this.active) this.startViewChange(this.view + 1)
       },
     })
+    this.clientRequests =
+      this.options.clientAuthentication === 'signed'
+        ? new ClientRequestChecker(this.verifier, this.options.cluster, this.options.maxClientOperationBytes)
+        : undefined
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -343,6 +351,7 @@ export class PbftNode implements ProtocolNode {
         nextSeq: this.nextSeq,
         queuedRequests: this.queuedRequests.length,
         requestAuthentication: this.options.requestAuthentication,
+        clientAuthentication: this.options.clientAuthentication,
         drops: Object.fromEntries(this.counters),
       },
     }
@@ -351,6 +360,8 @@ export class PbftNode implements ProtocolNode {
   // ---------------------------------------------------------------- client side (proxy)
 
   propose(command: Uint8Array, client: ClientRef): void {
+    if (this.clientRequests !== undefined && !this.clientRequests.check(command))
+      throw new InvalidMessageError(`not a client request signed for cluster '${this.options.cluster}' (clientAuthentication 'signed')`)
     if (this.queuedRequests.length >= this.options.maxQueuedRequests)
       throw new OverloadedError(`pbft proxy queue is full (${this.options.maxQueuedRequests} requests)`)
     this.queuedRequests.push({ command, client })
@@ -515,6 +526,11 @@ export class PbftNode implements ProtocolNode {
         this.drop('request-bad-signature')
         return 'invalid'
       }
+    }
+    // The proxy is authentic; in 'signed' mode each command must also be its client's own request.
+    if (this.clientRequests !== undefined && !this.clientRequests.checkAll(bundle.ops)) {
+      this.drop('request-bad-client-signature')
+      return 'invalid'
     }
     if (this.verifiedBundles.size >= MAX_VERIFIED_CACHE) this.verifiedBundles.clear()
     this.verifiedBundles.add(key)
@@ -683,7 +699,7 @@ export class PbftNode implements ProtocolNode {
     while (this.lastExecuted >= this.low) {
       const seq = this.lastExecuted + 1
       const slot = this.slots.get(seq)
-      // Committed here, or learned from a commit certificate (catch-up; view-independent, docs/adr/0006).
+      // Committed here, or learned from a commit certificate (catch-up; view-independent, docs/adr/0007).
       const bundles = slot?.committed === true && slot.prePrepare !== undefined ? slot.prePrepare.bundles : this.learned.get(seq)?.bundles
       if (bundles === undefined) break
       this.learned.delete(seq)
@@ -986,7 +1002,7 @@ export class PbftNode implements ProtocolNode {
    * known (ours included). A replica that asked for v alone (cut off, or
    * behind and timing out on requests the others executed) therefore stays
    * at v instead of climbing views nobody else will join: it never gets more
-   * than one view above a group that makes progress (docs/adr/0006).
+   * than one view above a group that makes progress (docs/adr/0007).
    */
   private armViewChangeTimer(): void {
     if (this.active || this.stopped || this.viewChangeTimer !== undefined) return
@@ -1202,7 +1218,7 @@ export class PbftNode implements ProtocolNode {
     if (executed > this.lastExecuted && stable <= this.lastExecuted) this.maybeCatchUp(from)
   }
 
-  // ---------------------------------------------------------------- catch-up by commit certificates (docs/adr/0006)
+  // ---------------------------------------------------------------- catch-up by commit certificates (docs/adr/0007)
 
   /**
    * Ask `peer`, which executed further, for commit certificates of what we
@@ -1220,7 +1236,7 @@ export class PbftNode implements ProtocolNode {
 
   /**
    * In a view change nobody joined while the others progress in a lower view
-   * (we asked alone, docs/adr/0006): execute what that view commits, from
+   * (we asked alone, docs/adr/0007): execute what that view commits, from
    * its pre-prepares and 2f+1 commits, without taking part in it.
    */
   private learnFromLowerView(from: NodeId, message: PrePrepare | PhaseVote): void {
