@@ -1085,6 +1085,8 @@ export class PbftNode implements ProtocolNode {
     const sig = this.signer.sign(statement('new-view', sha256(body)))
     const bytes = encodeSignedBody('nv', body, sig)
     this.broadcast(bytes)
+    // Everyone just got it: a status sent before it arrived should not trigger a second copy at once.
+    for (const m of this.voters) if (m.id !== this.self) this.newViewSentAt.set(m.id, { view: this.view, at: this.ctx.now() })
     this.enterView(this.view, plan.checkpoint, plan.entries, sigs, bytes)
   }
 
