@@ -133,6 +133,10 @@ export interface Status {
   readonly k: 'st'
   readonly view: number
   readonly stable: number
+  /** The sender's last executed sequence number: a replica that stalled below it fetches commit certificates (unsigned: only a hint). */
+  readonly executed: number
+  /** Whether the sender's view is installed (false: it is changing to `view`), so peers in that view re-send their NEW-VIEW. */
+  readonly active: boolean
 }
 
 export interface FetchState {
@@ -179,6 +183,29 @@ export interface ReadReply {
   readonly diffs: ReadonlyArray<readonly [number, Digest]>
 }
 
+/** Ask a peer for the commit certificates of the batches it executed from `seq` on (catch-up, docs/adr/0007). */
+export interface FetchCommitted {
+  readonly k: 'fc'
+  readonly seq: number
+}
+
+/**
+ * A batch and 2f+1 signed commits of one view for it: proof that it is committed at its
+ * sequence number in every view (TOCS'02 §4.4), so any replica may execute it, in order.
+ */
+export interface CommitCertificate {
+  readonly view: number
+  readonly seq: number
+  readonly bundles: readonly Bundle[]
+  readonly digest: Digest
+  readonly commits: readonly Vote[]
+}
+
+export interface CommittedBatches {
+  readonly k: 'cb'
+  readonly batches: readonly CommitCertificate[]
+}
+
 export type PbftMessage =
   | RequestMessage
   | PrePrepare
@@ -193,6 +220,8 @@ export type PbftMessage =
   | CheckpointCertificateMessage
   | ReadRequest
   | ReadReply
+  | FetchCommitted
+  | CommittedBatches
 
 // ---- statements (what is signed) ----
 
@@ -326,8 +355,16 @@ export function encodeNewViewBody(view: number, viewChanges: readonly ViewChange
   return encodeCanonical({ v: view, V: viewChanges.map((vc) => ({ b: vc.body, g: vc.sig })), O: prePrepareSigs })
 }
 
-export function encodeStatus(view: number, stable: number): Uint8Array {
-  return encodeCanonical({ k: 'st', v: view, h: stable })
+export function encodeStatus(view: number, stable: number, executed: number, active: boolean): Uint8Array {
+  return encodeCanonical({ k: 'st', v: view, h: stable, e: executed, a: active ? 1 : 0 })
+}
+
+export function encodeFetchCommitted(seq: number): Uint8Array {
+  return encodeCanonical({ k: 'fc', s: seq })
+}
+
+export function encodeCommittedBatches(batches: readonly CommitCertificate[]): Uint8Array {
+  return encodeCanonical({ k: 'cb', b: batches.map((c) => ({ v: c.view, s: c.seq, q: c.bundles.map(bundleWire), c: votesWire(c.commits) })) })
 }
 
 export function encodeFetchState(seq: number): Uint8Array {
@@ -393,6 +430,16 @@ export function decodeCheckpointCertificate(value: unknown): CheckpointCertifica
 
 function decodeBundles(value: unknown): Bundle[] {
   return expectArray(value, 'bundles', MAX_ITEMS).map(decodeBundle)
+}
+
+/** Commit certificates in one catch-up answer (the sender also bounds their bytes). */
+export const MAX_COMMITTED_BATCHES = 64
+
+function decodeCommitCertificate(item: unknown): CommitCertificate {
+  const c = expectRecord(item, 'commit certificate')
+  expectOnlyKeys(c, ['v', 's', 'q', 'c'], 'commit certificate')
+  const bundles = decodeBundles(c['q'])
+  return { view: expectUint(c['v'], 'view'), seq: expectUint(c['s'], 'seq'), bundles, digest: batchDigest(bundles), commits: decodeVotes(c['c'], 'commits') }
 }
 
 function decodePreparedCertWire(item: unknown): PreparedCertificate {
@@ -475,8 +522,14 @@ export function decodeMessage(bytes: Uint8Array): PbftMessage {
       }
     }
     case 'st':
-      expectOnlyKeys(m, ['k', 'v', 'h'])
-      return { k, view: expectUint(m['v'], 'view'), stable: expectUint(m['h'], 'stable') }
+      expectOnlyKeys(m, ['k', 'v', 'h', 'e', 'a'])
+      return {
+        k,
+        view: expectUint(m['v'], 'view'),
+        stable: expectUint(m['h'], 'stable'),
+        executed: expectUint(m['e'], 'executed'),
+        active: expectUint(m['a'], 'active') === 1,
+      }
     case 'fs':
       expectOnlyKeys(m, ['k', 's'])
       return { k, seq: expectUint(m['s'], 'seq') }
@@ -506,6 +559,12 @@ export function decodeMessage(bytes: Uint8Array): PbftMessage {
       })
       return { k, id: expectUint(m['i'], 'read batch'), sig: expectSig(m['g'], 'signature'), diffs }
     }
+    case 'fc':
+      expectOnlyKeys(m, ['k', 's'])
+      return { k, seq: expectUint(m['s'], 'seq') }
+    case 'cb':
+      expectOnlyKeys(m, ['k', 'b'])
+      return { k, batches: expectArray(m['b'], 'committed batches', MAX_COMMITTED_BATCHES).map(decodeCommitCertificate) }
     default:
       throw new InvalidMessageError(`unknown message kind ${JSON.stringify(k)}`)
   }

@@ -36,6 +36,8 @@ import {
   encodeBundleBody,
   encodeCheckpoint,
   encodeCheckpointCertificateMessage,
+  encodeCommittedBatches,
+  encodeFetchCommitted,
   encodeExecutionMeta,
   encodeFetchState,
   encodeNewViewBody,
@@ -53,6 +55,7 @@ import {
   statement,
   type Bundle,
   type CheckpointCertificate,
+  type CommitCertificate,
   type Digest,
   type NewView,
   type PhaseVote,
@@ -60,13 +63,16 @@ import {
   type PreparedCertificate,
   type Reply,
   type Signature,
+  type Status,
   type ViewChange,
   type Vote,
 } from './messages.js'
+import { commitCertificates, LowerViewLearner, validCommitCertificate } from './catch-up.js'
 import { planNewView, type NewViewEntry } from './new-view.js'
 import { resolveOptions, type PbftOptions } from './options.js'
 import { ReadOnlyRequests, readOnlyTesting } from './read-only.js'
 import { encodeAnswerCertificate, encodeReplies, replyStatement } from './reply-certificate.js'
+import { RequestTimer, type WaitingRequest } from './request-timers.js'
 
 const KEY_VIEW = 'pbft/view'
 const KEY_TS = 'pbft/ts'
@@ -78,6 +84,8 @@ const EMPTY = new Uint8Array(0)
 const MAX_CHECKPOINTS_PER_SENDER = 4
 const MAX_BUFFERED_FUTURE = 4096
 const MAX_VERIFIED_CACHE = 1 << 16
+/** Our VIEW-CHANGE is re-broadcast after 1, 2, 4, … status ticks, at least every this many. */
+const MAX_VC_RETRANSMIT_TICKS = 16
 
 interface StoredVote {
   readonly view: number
@@ -162,9 +170,15 @@ export class PbftNode implements ProtocolNode {
   private view = 0
   private active = true
   private lastNewView: Uint8Array | undefined
-  private readonly newViewSentTo = new Map<NodeId, number>()
+  /** When we last sent our NEW-VIEW to each peer seen in an older view (re-sent at most once per status interval). */
+  private readonly newViewSentAt = new Map<NodeId, { view: number; at: number }>()
   private failedViews = 0
   private viewChangeTimer: TimerId | undefined
+  /** The timeout the view being changed to gets once 2f+1 VIEW-CHANGEs for it are known (§4.5.2). */
+  private viewChangeTimeout = 0
+  /** Status ticks until our VIEW-CHANGE is re-broadcast, and the current gap (doubles up to MAX_VC_RETRANSMIT_TICKS). */
+  private viewChangeRetransmitIn = 0
+  private viewChangeRetransmitGap = 1
   /** Latest valid VIEW-CHANGE per sender (bounded by membership). */
   private readonly viewChanges = new Map<NodeId, ViewChange>()
   private futureMessages: Array<{ from: NodeId; view: number; bytes: Uint8Array }> = []
@@ -201,9 +215,19 @@ export class PbftNode implements ProtocolNode {
   // liveness
   /** Bundles from other proxies this replica knows and waits to see executed (one per proxy). */
   private readonly pendingBundles = new Map<NodeId, Bundle>()
-  private requestTimer: TimerId | undefined
-  private requestTimerArmedAt = -1
+  private readonly requestTimers: RequestTimer
   private statusTimer: TimerId | undefined
+  /** Batches executable from commit certificates fetched from peers (catch-up), by sequence number. */
+  private readonly learned = new Map<number, CommitCertificate>()
+  /** In a view change the others have not joined: learns what their (lower) view commits, without voting in it. */
+  private readonly learner: LowerViewLearner
+  /** lastExecuted at our previous status tick, and whether it had not moved for the whole interval before it. */
+  private executedAtTick = -1
+  private stalledAtTick = false
+  /** What each peer's latest status said it executed (unsigned: only tells whom to ask). */
+  private readonly peerExecuted = new Map<NodeId, number>()
+  /** No new catch-up request before this time (one in flight). */
+  private catchUpQuietUntil = -1
   private readonly verified = new Set<string>()
   private readonly verifiedBundles = new Set<string>()
   private stopped = false
@@ -229,6 +253,17 @@ export class PbftNode implements ProtocolNode {
         "requestAuthentication 'mac' needs a signer with sharedKey() (pairwise MAC keys; @synod/crypto's createSigner has it)",
         'requestAuthentication',
       )
+    this.learner = new LowerViewLearner(this.quorum, (id, message, sig) => this.verifyFrom(id, message, sig))
+    this.requestTimers = new RequestTimer({
+      setTimer: (ms, callback) => this.ctx.setTimer(ms, callback),
+      clearTimer: (timer) => this.ctx.clearTimer(timer),
+      enabled: () => this.active && !this.stopped,
+      isWaiting: (request) => this.isWaiting(request),
+      timeoutMs: () => this.options.viewChangeTimeoutMs * 2 ** Math.min(this.failedViews, 6),
+      expired: () => {
+        if (this.active) this.startViewChange(this.view + 1)
+      },
+    })
     this.clientRequests =
       this.options.clientAuthentication === 'signed'
         ? new ClientRequestChecker(this.verifier, this.options.cluster, this.options.maxClientOperationBytes)
@@ -323,8 +358,8 @@ export class PbftNode implements ProtocolNode {
 
   stop(): void {
     this.stopped = true
-    for (const timer of [this.viewChangeTimer, this.requestTimer, this.retransmitTimer, this.statusTimer, this.transferTimer])
-      if (timer !== undefined) this.ctx.clearTimer(timer)
+    for (const timer of [this.viewChangeTimer, this.retransmitTimer, this.statusTimer, this.transferTimer]) if (timer !== undefined) this.ctx.clearTimer(timer)
+    this.requestTimers.pause()
     this.readOnly?.stop()
   }
 
@@ -395,7 +430,7 @@ export class PbftNode implements ProtocolNode {
     this.outstanding = { bundle, clients: taken.map((r) => r.client) }
     this.routeBundle(bundle)
     this.armRetransmit()
-    this.armRequestTimer()
+    this.requestTimers.add({ proxy: this.self, ts: bundle.ts })
   }
 
   private routeBundle(bundle: Bundle): void {
@@ -428,10 +463,12 @@ export class PbftNode implements ProtocolNode {
       case 'rq':
         return this.onRequest(from, message.bundle)
       case 'pp':
+        if (message.view < this.view) this.learnFromLowerView(from, message)
         if (this.deferIfFuture(from, message.view, bytes)) return
         return this.onPrePrepare(from, message, bytes)
       case 'p':
       case 'c':
+        if (message.k === 'c' && message.view < this.view) this.learnFromLowerView(from, message)
         if (this.deferIfFuture(from, message.view, bytes)) return
         return this.onPhaseVote(from, message)
       case 'ck':
@@ -443,7 +480,7 @@ export class PbftNode implements ProtocolNode {
       case 'nv':
         return this.onNewView(from, message, bytes)
       case 'st':
-        return this.onStatus(from, message.view, message.stable)
+        return this.onStatus(from, message)
       case 'fs':
         return this.onFetchState(from, message.seq)
       case 'sx':
@@ -454,6 +491,10 @@ export class PbftNode implements ProtocolNode {
         return this.readOnly === undefined ? this.drop('read-only-off') : this.readOnly.onRequest(from, message)
       case 'ra':
         return this.readOnly === undefined ? this.drop('read-only-off') : this.readOnly.onReply(from, message)
+      case 'fc':
+        return this.onFetchCommitted(from, message.seq)
+      case 'cb':
+        return this.onCommittedBatches(from, message.batches)
     }
   }
 
@@ -492,7 +533,7 @@ export class PbftNode implements ProtocolNode {
     if (known !== undefined && known.ts >= bundle.ts) return
     this.pendingBundles.set(bundle.proxy, bundle)
     if (this.active && from === bundle.proxy) this.ctx.send(this.primaryOf(this.view), encodeRequest(bundle))
-    this.armRequestTimer()
+    this.requestTimers.add({ proxy: bundle.proxy, ts: bundle.ts })
   }
 
   /**
@@ -700,14 +741,20 @@ export class PbftNode implements ProtocolNode {
   private execute(): void {
     let progressed = false
     while (this.lastExecuted >= this.low) {
-      const slot = this.slots.get(this.lastExecuted + 1)
-      if (slot === undefined || !slot.committed || slot.prePrepare === undefined) break
-      this.executeBatch(slot.seq, slot.prePrepare.bundles)
+      const seq = this.lastExecuted + 1
+      const slot = this.slots.get(seq)
+      // Committed here, or learned from a commit certificate (catch-up; view-independent, docs/adr/0007).
+      const bundles = slot?.committed === true && slot.prePrepare !== undefined ? slot.prePrepare.bundles : this.learned.get(seq)?.bundles
+      if (bundles === undefined) break
+      this.learned.delete(seq)
+      this.executeBatch(seq, bundles)
       progressed = true
     }
     if (!progressed) return
+    this.learner.forgetUpTo(this.lastExecuted)
     this.failedViews = 0
-    this.armRequestTimer(true)
+    // §4.4: the timer keeps running for a request that still waits; it restarts only when its own request executed.
+    this.requestTimers.update()
     this.sendNextBundle()
     this.proposeBatches()
   }
@@ -883,6 +930,7 @@ export class PbftNode implements ProtocolNode {
     for (const seq of [...this.slots.keys()]) if (seq <= cert.seq) this.slots.delete(seq)
     for (const seq of [...this.checkpointVotes.keys()]) if (seq <= cert.seq) this.checkpointVotes.delete(seq)
     for (const seq of [...this.ownCheckpoints.keys()]) if (seq <= cert.seq) this.ownCheckpoints.delete(seq)
+    for (const seq of [...this.learned.keys()]) if (seq <= cert.seq) this.learned.delete(seq)
     for (const seq of [...this.replyVotes.keys()]) if (seq <= cert.seq - this.options.logWindow) this.replyVotes.delete(seq)
     for (const seq of [...this.awaiting.keys()]) if (seq <= cert.seq - this.options.logWindow) this.awaiting.delete(seq)
     if (this.nextSeq <= cert.seq) this.nextSeq = cert.seq + 1
@@ -982,17 +1030,46 @@ export class PbftNode implements ProtocolNode {
     const vc: ViewChange = { k: 'vc', view: newView, replica: this.self, checkpoint, prepared, body, sig }
     this.viewChanges.set(this.self, vc)
     this.broadcast(encodeSignedBody('vc', body, sig))
-    if (this.requestTimer !== undefined) this.ctx.clearTimer(this.requestTimer)
-    this.requestTimer = undefined
+    this.viewChangeRetransmitGap = 1
+    this.viewChangeRetransmitIn = 1
+    this.requestTimers.pause()
     if (this.viewChangeTimer !== undefined) this.ctx.clearTimer(this.viewChangeTimer)
+    this.viewChangeTimer = undefined
     // §4.5.2: each view that fails to install waits twice as long as the last.
-    const timeout = this.options.viewChangeTimeoutMs * 2 ** Math.min(this.failedViews, 6)
+    this.viewChangeTimeout = this.options.viewChangeTimeoutMs * 2 ** Math.min(this.failedViews, 6)
     this.failedViews++
-    this.viewChangeTimer = this.ctx.setTimer(timeout, () => {
-      this.viewChangeTimer = undefined
-      if (!this.active && this.view === newView) this.startViewChange(newView + 1)
-    })
+    this.armViewChangeTimer()
     this.tryNewView()
+  }
+
+  /**
+   * §4.5.2: the timer for view v starts only once 2f+1 VIEW-CHANGEs for v are
+   * known (ours included). A replica that asked for v alone (cut off, or
+   * behind and timing out on requests the others executed) therefore stays
+   * at v instead of climbing views nobody else will join: it never gets more
+   * than one view above a group that makes progress (docs/adr/0007).
+   */
+  private armViewChangeTimer(): void {
+    if (this.active || this.stopped || this.viewChangeTimer !== undefined) return
+    let count = 0
+    for (const vc of this.viewChanges.values()) if (vc.view === this.view) count++
+    if (count < this.quorum) return
+    const view = this.view
+    this.viewChangeTimer = this.ctx.setTimer(this.viewChangeTimeout, () => {
+      this.viewChangeTimer = undefined
+      if (!this.active && this.view === view) this.startViewChange(view + 1)
+    })
+  }
+
+  /** While our view change is pending, re-broadcast our VIEW-CHANGE (lost ones would stall it for good), backing off. */
+  private retransmitViewChange(): void {
+    if (this.active) return
+    const own = this.viewChanges.get(this.self)
+    if (own === undefined || own.view !== this.view) return
+    if (--this.viewChangeRetransmitIn > 0) return
+    this.viewChangeRetransmitGap = Math.min(this.viewChangeRetransmitGap * 2, MAX_VC_RETRANSMIT_TICKS)
+    this.viewChangeRetransmitIn = this.viewChangeRetransmitGap
+    this.broadcast(encodeSignedBody('vc', own.body, own.sig))
   }
 
   private persistView(): void {
@@ -1010,12 +1087,14 @@ export class PbftNode implements ProtocolNode {
     if (known !== undefined && known.view >= vc.view) return
     if (!this.validViewChange(vc)) return this.drop('bad-view-change')
     this.viewChanges.set(from, vc)
-    // §4.5.2: f+1 replicas asking for higher views are enough to join the smallest of them.
+    // §4.5.2: f+1 replicas asking for higher views are enough to join the smallest of them
+    // (signed evidence only: status messages are unsigned and never count).
     const higher = [...this.viewChanges.values()].filter((m) => m.replica !== this.self && m.view > this.view)
     if (higher.length >= this.f + 1) {
       const target = Math.min(...higher.map((m) => m.view))
       if (target > this.view) this.startViewChange(target)
     }
+    this.armViewChangeTimer()
     this.tryNewView()
   }
 
@@ -1051,14 +1130,23 @@ export class PbftNode implements ProtocolNode {
     const sig = this.signer.sign(statement('new-view', sha256(body)))
     const bytes = encodeSignedBody('nv', body, sig)
     this.broadcast(bytes)
+    // Everyone just got it: a status sent before it arrived should not trigger a second copy at once.
+    for (const m of this.voters) if (m.id !== this.self) this.newViewSentAt.set(m.id, { view: this.view, at: this.ctx.now() })
     this.enterView(this.view, plan.checkpoint, plan.entries, sigs, bytes)
   }
 
+  /**
+   * A NEW-VIEW is accepted from any replica, not only the new primary: it is
+   * validated exactly the same (the primary's signature on it and on every
+   * pre-prepare, every VIEW-CHANGE, the recomputed O set), so a relay cannot
+   * forge one, and a primary that withholds it from some replicas cannot
+   * keep them out of the view (§4.5.2; others re-send it, see sendNewViewTo).
+   */
   private onNewView(from: NodeId, nv: NewView, bytes: Uint8Array): void {
     if (nv.view < this.view || (nv.view === this.view && this.active)) return this.drop('old-view')
     const primary = this.primaryOf(nv.view)
-    if (from !== primary) return this.drop('new-view-not-primary')
     if (!this.verifyFrom(primary, statement('new-view', sha256(nv.body)), nv.sig)) return this.drop('bad-signature')
+    if (from !== primary) this.drop('new-view-relayed')
     const senders = new Set<NodeId>()
     for (const vc of nv.viewChanges) {
       if (vc.view !== nv.view || senders.has(vc.replica) || !this.validViewChange(vc)) return this.drop('bad-new-view')
@@ -1124,7 +1212,7 @@ export class PbftNode implements ProtocolNode {
       if (primary) this.enqueueForOrdering(bundle)
       else this.ctx.send(this.primaryOf(view), encodeRequest(bundle))
     }
-    this.armRequestTimer(true)
+    this.requestTimers.restart()
     this.proposeBatches()
   }
 
@@ -1134,51 +1222,106 @@ export class PbftNode implements ProtocolNode {
     if (primary === this.self) this.ctx.observe({ type: 'leader', leader: this.self, term: this.view })
   }
 
-  /** A peer still in an older view gets the NEW-VIEW that installed ours (once per view per peer). */
+  /**
+   * A peer still in an older view gets the NEW-VIEW that installed ours —
+   * again at most once per status interval (the first copy may have been
+   * lost, or sent while the peer was cut off).
+   */
   private sendNewViewTo(peer: NodeId): void {
-    if (this.lastNewView === undefined || !this.active || this.newViewSentTo.get(peer) === this.view) return
-    this.newViewSentTo.set(peer, this.view)
+    if (this.lastNewView === undefined || !this.active) return
+    const sent = this.newViewSentAt.get(peer)
+    const now = this.ctx.now()
+    if (sent !== undefined && sent.view === this.view && now - sent.at < this.options.statusIntervalMs) return
+    this.newViewSentAt.set(peer, { view: this.view, at: now })
     this.ctx.send(peer, this.lastNewView)
   }
 
   // ---------------------------------------------------------------- timers and status
 
-  /** While this replica knows a request that has not executed, the primary must make progress before the timer fires (§4.4). */
-  private armRequestTimer(restart = false): void {
-    if (this.stopped || !this.active) return
-    const waiting = this.outstanding !== undefined || this.pendingBundles.size > 0
-    if (!waiting) {
-      if (this.requestTimer !== undefined) this.ctx.clearTimer(this.requestTimer)
-      this.requestTimer = undefined
-      return
-    }
-    if (this.requestTimer !== undefined) {
-      if (!restart) return
-      this.ctx.clearTimer(this.requestTimer)
-    }
-    const view = this.view
-    this.requestTimerArmedAt = this.lastExecuted
-    this.requestTimer = this.ctx.setTimer(this.options.viewChangeTimeoutMs * 2 ** Math.min(this.failedViews, 6), () => {
-      this.requestTimer = undefined
-      if (this.view !== view || !this.active) return
-      const stillWaiting = this.outstanding !== undefined || this.pendingBundles.size > 0
-      if (stillWaiting && this.lastExecuted === this.requestTimerArmedAt) this.startViewChange(view + 1)
-      else this.armRequestTimer()
-    })
+  /** A request this replica knows about is waiting while it is still the latest one known from its proxy and has not executed. */
+  private isWaiting(request: WaitingRequest): boolean {
+    if (request.ts <= (this.lastTs.get(request.proxy) ?? 0)) return false
+    if (request.proxy === this.self) return this.outstanding?.bundle.ts === request.ts
+    return this.pendingBundles.get(request.proxy)?.ts === request.ts
   }
 
   private armStatusTimer(): void {
     if (this.stopped) return
     this.statusTimer = this.ctx.setTimer(this.options.statusIntervalMs, () => {
       this.statusTimer = undefined
-      this.broadcast(encodeStatus(this.view, this.low))
+      this.stalledAtTick = this.lastExecuted === this.executedAtTick
+      this.executedAtTick = this.lastExecuted
+      this.broadcast(encodeStatus(this.view, this.low, this.lastExecuted, this.active))
+      this.retransmitViewChange()
       this.armStatusTimer()
     })
   }
 
-  private onStatus(from: NodeId, view: number, stable: number): void {
-    if (view < this.view) this.sendNewViewTo(from)
+  /** Status is unsigned: it only makes us re-send what the peer can verify (NEW-VIEW, checkpoint certificate) or ask it for proofs. */
+  private onStatus(from: NodeId, { view, stable, executed, active }: Status): void {
+    if (view < this.view || (view === this.view && !active)) this.sendNewViewTo(from)
     if (stable < this.low && this.stableCert.seq === this.low) this.ctx.send(from, encodeCheckpointCertificateMessage(this.stableCert))
+    this.peerExecuted.set(from, executed)
+    if (executed > this.lastExecuted && stable <= this.lastExecuted) this.maybeCatchUp(from)
+  }
+
+  // ---------------------------------------------------------------- catch-up by commit certificates (docs/adr/0007)
+
+  /**
+   * Ask `peer`, which executed further, for commit certificates of what we
+   * miss — when our execution stalled: we are in a view change (we take no
+   * part in the view that is making progress), or nothing executed for a
+   * whole status interval (we missed the messages of a sequence number). A
+   * replica that merely trails by the pipeline does not ask.
+   */
+  private maybeCatchUp(peer: NodeId): void {
+    const stalled = !this.active || (this.stalledAtTick && this.executedAtTick === this.lastExecuted)
+    if (!stalled || this.ctx.now() < this.catchUpQuietUntil || this.transferTarget !== undefined) return
+    this.catchUpQuietUntil = this.ctx.now() + this.options.statusIntervalMs
+    this.ctx.send(peer, encodeFetchCommitted(this.lastExecuted + 1))
+  }
+
+  /**
+   * In a view change nobody joined while the others progress in a lower view
+   * (we asked alone, docs/adr/0007): execute what that view commits, from
+   * its pre-prepares and 2f+1 commits, without taking part in it.
+   */
+  private learnFromLowerView(from: NodeId, message: PrePrepare | PhaseVote): void {
+    if (this.active || message.seq <= this.lastExecuted || !this.inWindow(message.seq) || this.learned.has(message.seq)) return
+    if (message.k === 'p' || (message.k === 'pp' && from !== this.primaryOf(message.view))) return
+    const cert = this.learner.observe(from, message.k === 'pp' ? message : { ...message, k: 'c' })
+    if (cert === undefined) return
+    this.learned.set(cert.seq, cert)
+    this.execute()
+  }
+
+  private onFetchCommitted(from: NodeId, seq: number): void {
+    if (seq <= this.low || seq > this.lastExecuted) return this.drop('committed-unavailable')
+    const batches = commitCertificates(this.slots, seq, this.lastExecuted, this.quorum)
+    if (batches.length === 0) return this.drop('committed-unavailable')
+    this.ctx.send(from, encodeCommittedBatches(batches))
+  }
+
+  /** Commit certificates are checked (2f+1 valid commits for the batch's digest), kept in order from our next sequence number, and executed. */
+  private onCommittedBatches(from: NodeId, batches: readonly CommitCertificate[]): void {
+    const before = this.lastExecuted
+    let expected = this.lastExecuted + 1
+    for (const cert of batches) {
+      if (cert.seq < expected) continue
+      if (cert.seq !== expected || !this.inWindow(cert.seq)) break
+      if (!this.learned.has(cert.seq)) {
+        if (!validCommitCertificate(cert, this.quorum, (id, message, sig) => this.verifyFrom(id, message, sig))) return this.drop('bad-commit-certificate')
+        this.learned.set(cert.seq, cert)
+      }
+      expected++
+    }
+    this.execute()
+    this.catchUpQuietUntil = -1
+    // An answer is bounded: ask the same peer for the rest at once.
+    if (this.lastExecuted > before && this.lastExecuted < (this.peerExecuted.get(from) ?? 0)) {
+      this.catchUpQuietUntil = this.ctx.now() + this.options.statusIntervalMs
+      this.ctx.send(from, encodeFetchCommitted(this.lastExecuted + 1))
+    }
   }
 
   // ---------------------------------------------------------------- helpers
