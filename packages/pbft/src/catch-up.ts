@@ -2,7 +2,7 @@ import { bytesEqual, type NodeId } from '@synod/core'
 import { MAX_COMMITTED_BATCHES, statement, type CommitCertificate, type Digest, type PrePrepare, type Signature, type Vote } from './messages.js'
 
 /**
- * Catch-up by commit certificates (docs/adr/0007). A batch with 2f+1 signed
+ * Catch-up by commit certificates (docs/adr/0010). A batch with 2f+1 signed
  * commits of one view w is committed at its sequence number for good: those
  * commits come from at least f+1 correct replicas that prepared it in w, so
  * every later NEW-VIEW carries it there (TOCS'02 §4.4, the committed

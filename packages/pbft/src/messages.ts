@@ -183,7 +183,7 @@ export interface ReadReply {
   readonly diffs: ReadonlyArray<readonly [number, Digest]>
 }
 
-/** Ask a peer for the commit certificates of the batches it executed from `seq` on (catch-up, docs/adr/0007). */
+/** Ask a peer for the commit certificates of the batches it executed from `seq` on (catch-up, docs/adr/0010). */
 export interface FetchCommitted {
   readonly k: 'fc'
   readonly seq: number

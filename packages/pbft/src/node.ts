@@ -743,7 +743,7 @@ export class PbftNode implements ProtocolNode {
     while (this.lastExecuted >= this.low) {
       const seq = this.lastExecuted + 1
       const slot = this.slots.get(seq)
-      // Committed here, or learned from a commit certificate (catch-up; view-independent, docs/adr/0007).
+      // Committed here, or learned from a commit certificate (catch-up; view-independent, docs/adr/0010).
       const bundles = slot?.committed === true && slot.prePrepare !== undefined ? slot.prePrepare.bundles : this.learned.get(seq)?.bundles
       if (bundles === undefined) break
       this.learned.delete(seq)
@@ -1047,7 +1047,7 @@ export class PbftNode implements ProtocolNode {
    * known (ours included). A replica that asked for v alone (cut off, or
    * behind and timing out on requests the others executed) therefore stays
    * at v instead of climbing views nobody else will join: it never gets more
-   * than one view above a group that makes progress (docs/adr/0007).
+   * than one view above a group that makes progress (docs/adr/0010).
    */
   private armViewChangeTimer(): void {
     if (this.active || this.stopped || this.viewChangeTimer !== undefined) return
@@ -1265,7 +1265,7 @@ export class PbftNode implements ProtocolNode {
     if (executed > this.lastExecuted && stable <= this.lastExecuted) this.maybeCatchUp(from)
   }
 
-  // ---------------------------------------------------------------- catch-up by commit certificates (docs/adr/0007)
+  // ---------------------------------------------------------------- catch-up by commit certificates (docs/adr/0010)
 
   /**
    * Ask `peer`, which executed further, for commit certificates of what we
@@ -1283,7 +1283,7 @@ export class PbftNode implements ProtocolNode {
 
   /**
    * In a view change nobody joined while the others progress in a lower view
-   * (we asked alone, docs/adr/0007): execute what that view commits, from
+   * (we asked alone, docs/adr/0010): execute what that view commits, from
    * its pre-prepares and 2f+1 commits, without taking part in it.
    */
   private learnFromLowerView(from: NodeId, message: PrePrepare | PhaseVote): void {

@@ -98,7 +98,7 @@ describe('pbft liveness: NEW-VIEW relays and view-change retransmission (§4.5.2
   }, 60_000)
 })
 
-describe('pbft liveness: no replica stays stuck after faults heal (§4.5.2, docs/adr/0007)', () => {
+describe('pbft liveness: no replica stays stuck after faults heal (§4.5.2, docs/adr/0010)', () => {
   it('7 replicas: r6 isolated while the others change view twice; once healed it installs their view, catches up and its proxy answers', async () => {
     const c = new TestCluster({ n: 7, options: { viewChangeTimeoutMs: 300, requestRetransmitMs: 100 } })
     await c.start()
