@@ -40,9 +40,9 @@ commands:
   bench    [--protocol NAME] [--nodes N] [--clients N] [--ops N] [--value-bytes N] [--endpoint HOST:PORT,...] [--out DIR]
            write load against a throwaway local cluster (or --endpoint): ops/s, p50/p90/p99, DIR/latency.svg
            --compare-auth [--rounds N]: the cost of authentication — alternating rounds against a cluster with it off and one with it on
-  kv       put KEY VALUE | get KEY [--stale] [--verify --config FILE] | del KEY | cas KEY EXPECTED|--absent VALUE | append KEY VALUE
+  kv       put KEY VALUE | get KEY [--stale] | del KEY | cas KEY EXPECTED|--absent VALUE | append KEY VALUE  [--verify --config FILE]
            [--endpoint HOST:PORT] [--json]
-           --verify: check the reply certificate (byzantine protocols) against the members' keys in a config you trust
+           --verify: check the reply certificate (byzantine protocols) of the request this command signed against the members' keys in a config you trust
   status   [--endpoint HOST:PORT] [--json]
   alarm    [list | disarm] [--endpoint HOST:PORT] [--json]
            disarm: clear the NOSPACE alarm (writes answer 507 past quotaBackendBytes) once data was deleted
@@ -387,17 +387,6 @@ async function kvCommand(args: string[], out: NodeJS.WritableStream): Promise<nu
       need(0, 'get KEY [--stale] [--verify --config FILE]')
       if (values.verify && values.stale) throw new UsageError('--verify needs a linearizable read; drop --stale')
       answer = await client.get(key!, values.stale ? 'stale' : 'linearizable')
-      if (values.verify) {
-        const configFile = (values.config as string | undefined) ?? process.env.SYNOD_CONFIG
-        if (configFile === undefined) throw new UsageError('--verify needs --config FILE listing the members and their public keys')
-        const { raw, baseDir } = readConfigFile(configFile)
-        const members = validateConfig(raw, baseDir).members
-        const { verifyGet } = await import('./verify.js')
-        const verified = verifyGet(key!, answer, members)
-        if (values.json) out.write(`${JSON.stringify({ ...answer, verified: true, signers: verified.signers })}\n`)
-        else out.write(`${verified.value ?? '(absent)'}\nverified: ${verified.signers.length} replicas signed this result (${verified.signers.map((s) => s.slice(-8)).join(', ')})\n`)
-        return 0
-      }
       break
     case 'del':
     case 'delete':
@@ -419,6 +408,33 @@ async function kvCommand(args: string[], out: NodeJS.WritableStream): Promise<nu
       break
     default:
       throw new UsageError(`unknown kv operation '${op ?? ''}' (put, get, del, cas, append)`)
+  }
+  if (values.verify) {
+    const configFile = (values.config as string | undefined) ?? process.env.SYNOD_CONFIG
+    if (configFile === undefined) throw new UsageError('--verify needs --config FILE listing the members and their public keys')
+    const { raw, baseDir } = readConfigFile(configFile)
+    const members = validateConfig(raw, baseDir).members
+    const { certifiedValue, verifyAnswer, verifyGet } = await import('./verify.js')
+    let signers: readonly string[]
+    let value: string | null | undefined
+    if (client.lastEnvelope !== undefined) {
+      // The certificate must be for the request this command signed: an older or foreign one fails.
+      const verified = verifyAnswer(client.lastEnvelope, answer, members)
+      signers = verified.signers
+      if (op === 'get') {
+        value = certifiedValue(verified.result)
+        if (value !== (answer.value ?? null)) throw new SynodError('NOT_VERIFIABLE', 'the node reported a value different from the certified result')
+      } else if (!verified.result.ok) throw new SynodError('NOT_VERIFIABLE', `the certified result is a failure: ${verified.result.message}`)
+    } else if (op === 'get') {
+      const verified = verifyGet(key!, answer, members)
+      ;({ signers, value } = verified)
+    } else throw new UsageError('--verify on a write needs a signed request (a client key: synod client init)')
+    if (values.json) out.write(`${JSON.stringify({ ...answer, verified: true, signers })}\n`)
+    else
+      out.write(
+        `${op === 'get' ? (value ?? '(absent)') : 'ok'}\nverified: ${signers.length} replicas signed this result (${signers.map((s) => s.slice(-8)).join(', ')})${client.lastEnvelope === undefined ? ' — unsigned request: proves the value was an answer, not that it is fresh' : ''}\n`,
+      )
+    return 0
   }
   if (values.json) out.write(`${JSON.stringify(answer)}\n`)
   else if (op === 'get') out.write(answer.value === null || answer.value === undefined ? '(absent)\n' : `${answer.value}\n`)

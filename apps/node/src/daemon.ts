@@ -38,7 +38,6 @@ import {
 import { readKeyFile } from './init.js'
 import { apiSecurity, checkExposure, readTls } from './auth/setup.js'
 import type { Principal } from './auth/guard.js'
-import { kvTakesEnvelopes } from './auth/envelopes.js'
 import { type ForwardingAuth, ForwardingClient } from './forwarding-client.js'
 import { type HttpKvClient, KvHttpError } from './kv-client.js'
 import { kvRequests, toAnswer } from './kv-commands.js'
@@ -113,7 +112,13 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     maxSessions: config.maxSessions,
     maxSessionsPerClient: config.maxSessionsPerClient,
   })
-  const protocolOptions = daemonProtocolOptions(factory.name, config.protocolOptions)
+  // A byzantine protocol with authentication on executes only client-signed requests, verified by every
+  // replica (ADR 0006): no member can act in a client's name.
+  const signedClients = byzantine && config.authentication
+  const protocolOptions: Record<string, unknown> = {
+    ...daemonProtocolOptions(factory.name, config.protocolOptions),
+    ...(signedClients ? { clientAuthentication: 'signed', cluster: config.cluster } : {}),
+  }
   const replica = new Replica({
     factory,
     protocolOptions,
@@ -156,7 +161,7 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
   const electionTimeoutMs = Number(protocolOptions['electionTimeoutMs'] ?? 0) || 0
   const quorum = new QuorumWatch(replica, transport, byzantine, Math.max(2000, 4 * electionTimeoutMs))
   const forwarding = { signer: createSigner(keyPair.secretKey), cluster: config.cluster, ...(tls === undefined ? {} : { ca: tls.ca }) }
-  const service = new ReplicatedKv(replica, httpByMember, metrics, config, kv, quorum, config.authentication ? forwarding : undefined)
+  const service = new ReplicatedKv(replica, httpByMember, metrics, config, kv, quorum, config.authentication ? forwarding : undefined, signedClients)
   const server = createHttpApi(service, {
     maxKeyBytes: config.maxKeyBytes,
     maxValueBytes: config.maxValueBytes,
@@ -241,7 +246,8 @@ class ReplicatedKv implements KvService {
     private readonly quorum: QuorumWatch,
     /** With authentication on: how this node signs what it forwards for a client. */
     private readonly forwarding?: ForwardingAuth,
-    private readonly envelopes = kvTakesEnvelopes(),
+    /** Byzantine protocol with authentication on: only client-signed envelopes are proposed (and verified by every replica). */
+    private readonly signedClients = false,
   ) {}
 
   async put(key: string, value: string, options: WriteOptions): Promise<KvAnswer> {
@@ -264,6 +270,8 @@ class ReplicatedKv implements KvService {
     const request = kvRequests.get(key)
     if (consistency === 'stale') return toAnswer(this.replica.readLocal(request))
     try {
+      // Byzantine: read the client's own envelope, so the reply certificate binds this request (never a stale answer).
+      if (this.signedClients) return toAnswer(await this.replica.read(this.envelopeOf(caller)))
       return toAnswer(await this.replica.read(request))
     } catch (error) {
       return this.forwardOrThrow(error, forwarded, (c) => c.get(key), { session: undefined, forwarded, ...(caller === undefined ? {} : { caller }) })
@@ -442,12 +450,23 @@ class ReplicatedKv implements KvService {
   private async write(command: Uint8Array, options: WriteOptions, forward: (c: HttpKvClient) => Promise<unknown>): Promise<KvAnswer> {
     let result: CommandResult
     try {
-      // A signed write is proposed as the client's envelope when the state machine takes envelopes (see kvTakesEnvelopes).
-      result = await this.replica.propose(options.caller?.envelope !== undefined && this.envelopes ? options.caller.envelope : command)
+      // A signed write is proposed as the client's envelope: the log records who asked, and the state machine checks its role.
+      result = await this.replica.propose(this.signedClients ? this.envelopeOf(options.caller) : (options.caller?.envelope ?? command))
     } catch (error) {
       return this.forwardOrThrow(error, options.forwarded, forward, options)
     }
     return toAnswer(result)
+  }
+
+  /** The client's signed envelope; a byzantine cluster executes nothing else (TLS identifies a client to this node only). */
+  private envelopeOf(caller: Principal | undefined): Uint8Array {
+    if (caller?.envelope === undefined)
+      throw new HttpError(
+        400,
+        'SIGNATURE_REQUIRED',
+        'this cluster runs a byzantine protocol: every replica verifies the client signature, so sign the request with a client key (Synod-Client-Key, Synod-Timestamp, Synod-Signature); a TLS certificate alone convinces only this node',
+      )
+    return caller.envelope
   }
 
   /**

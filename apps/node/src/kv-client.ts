@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto'
 import { Agent, request as httpRequest } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
-import { signClientRequest, toHex, type Signer } from '@synod/core'
+import { encodeSignedClientRequest, signClientRequest, toHex, type Signer } from '@synod/core'
 import { describeRequest } from './auth/operations.js'
 import type { MemberConfig } from './config.js'
 
@@ -144,6 +144,11 @@ export class HttpKvClient {
   }
 
   private writes: Promise<void> = Promise.resolve()
+  /**
+   * The envelope of the last signed request: what a byzantine cluster ordered and what its reply
+   * certificate binds (`synod kv … --verify` checks the answer against it). One request at a time.
+   */
+  lastEnvelope: Uint8Array | undefined
 
   async request(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<Record<string, unknown>> {
     const res = await this.send(method, path, body, headers)
@@ -194,6 +199,7 @@ export class HttpKvClient {
     this.lastTimestamp = Math.max(Date.now(), this.lastTimestamp + 1)
     const session = this.credentials.session ?? 0
     const signed = signClientRequest(signer, { session, timestamp: this.lastTimestamp, operation: description.operation }, this.credentials.cluster ?? '')
+    this.lastEnvelope = encodeSignedClientRequest(signed)
     return {
       'synod-client-key': toHex(signed.client),
       'synod-session': String(session),

@@ -161,15 +161,15 @@ export class ApiGuard {
       [SIGNED_HEADERS.timestamp]: timestampText,
       [SIGNED_HEADERS.signature]: signatureHex,
     }
-    const envelope = logged
-      ? encodeSignedClientRequest({ client, session, timestamp, operation: description.operation, signature: fromHex(signatureHex) })
-      : undefined
+    // Writes are proposed as the envelope (the log records who asked); under a byzantine protocol reads are
+    // too, so the reply certificate binds this very request and a stale one cannot pass for it.
+    const envelope = encodeSignedClientRequest({ client, session, timestamp, operation: description.operation, signature: fromHex(signatureHex) })
     return {
       client: keyHex,
       session: { client: `${keyHex}:${session}`, seq: timestamp },
       by: 'signature',
       signedHeaders,
-      ...(envelope === undefined ? {} : { envelope }),
+      envelope,
     }
   }
 }
