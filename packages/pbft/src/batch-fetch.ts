@@ -15,7 +15,7 @@ export interface BatchFetchHost {
  * Every replica that holds the body can answer; without an answer the next peer is asked.
  */
 export class BatchFetcher {
-  private readonly wanted = new Map<number, { digest: Digest; attempt: number }>()
+  private readonly wantedBySeq = new Map<number, { digest: Digest; attempt: number }>()
   private timer: TimerId | undefined
 
   constructor(
@@ -25,38 +25,37 @@ export class BatchFetcher {
   ) {}
 
   get size(): number {
-    return this.wanted.size
+    return this.wantedBySeq.size
   }
 
   /** Ask for the body of `digest` at `seq` (at once, then again elsewhere every retry interval). */
   want(seq: number, digest: Digest): void {
-    const known = this.wanted.get(seq)
+    const known = this.wantedBySeq.get(seq)
     if (known !== undefined && bytesEqual(known.digest, digest)) return
     const entry = { digest, attempt: 0 }
-    this.wanted.set(seq, entry)
+    this.wantedBySeq.set(seq, entry)
     this.ask(seq, entry)
     this.arm()
   }
 
-  /** True when `digest` is what we asked for at `seq`: only such answers are taken. */
-  wants(seq: number, digest: Digest): boolean {
-    const entry = this.wanted.get(seq)
-    return entry !== undefined && bytesEqual(entry.digest, digest)
+  /** The digest we asked for at `seq`, if any: only an answer hashing to it is taken. */
+  wanted(seq: number): Digest | undefined {
+    return this.wantedBySeq.get(seq)?.digest
   }
 
   done(seq: number): void {
-    this.wanted.delete(seq)
-    if (this.wanted.size === 0) this.disarm()
+    this.wantedBySeq.delete(seq)
+    if (this.wantedBySeq.size === 0) this.disarm()
   }
 
   /** Forget what the low watermark left behind. */
   prune(low: number): void {
-    for (const seq of [...this.wanted.keys()]) if (seq <= low) this.wanted.delete(seq)
-    if (this.wanted.size === 0) this.disarm()
+    for (const seq of [...this.wantedBySeq.keys()]) if (seq <= low) this.wantedBySeq.delete(seq)
+    if (this.wantedBySeq.size === 0) this.disarm()
   }
 
   stop(): void {
-    this.wanted.clear()
+    this.wantedBySeq.clear()
     this.disarm()
   }
 
@@ -71,11 +70,11 @@ export class BatchFetcher {
     if (this.timer !== undefined) return
     this.timer = this.host.setTimer(this.retryMs, () => {
       this.timer = undefined
-      for (const [seq, entry] of this.wanted) {
+      for (const [seq, entry] of this.wantedBySeq) {
         entry.attempt++
         this.ask(seq, entry)
       }
-      if (this.wanted.size > 0) this.arm()
+      if (this.wantedBySeq.size > 0) this.arm()
     })
   }
 

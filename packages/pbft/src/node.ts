@@ -71,6 +71,7 @@ import { planNewView, type NewViewEntry } from './new-view.js'
 import { resolveOptions, type PbftOptions } from './options.js'
 import { encodeAnswerCertificate, encodeReplies, replyStatement } from './reply-certificate.js'
 import { StateReceiver } from './state-transfer.js'
+import { unsafeTestSwitches } from './test-switches.js'
 
 const KEY_VIEW = 'pbft/view'
 const KEY_TS = 'pbft/ts'
@@ -692,15 +693,16 @@ export class PbftNode implements ProtocolNode {
 
   /** A fetched body: its digest was computed from the bundles received, so matching the wanted digest proves it. */
   private onBatchBody(m: BatchBody): void {
-    if (!this.batchFetch.wants(m.seq, m.digest)) return this.drop('unsolicited-batch')
+    const wanted = this.batchFetch.wanted(m.seq)
+    if (wanted === undefined || (!bytesEqual(wanted, m.digest) && !unsafeTestSwitches.skipBatchDigestCheck)) return this.drop('unsolicited-batch')
     this.batchFetch.done(m.seq)
     const slot = this.slots.get(m.seq)
     if (slot === undefined) return
-    this.keepBody(slot, m.digest, m.bundles)
+    this.keepBody(slot, wanted, m.bundles)
     // Certified by the prepared certificate the O set chose it from: no request authentication of ours needed.
     for (const bundle of m.bundles) this.verifiedBundles.add(toHex(bundle.digest))
     const pp = slot.prePrepare
-    if (pp !== undefined && bytesEqual(pp.digest, m.digest)) {
+    if (pp !== undefined && bytesEqual(pp.digest, wanted)) {
       this.ctx.storage.setHardState(keyPrePrepare(m.seq % this.options.logWindow), encodePrePrepare(pp.view, pp.seq, m.bundles, pp.sig))
       for (const bundle of m.bundles) this.assigned.add(`${bundle.proxy}/${bundle.ts}`)
     }
