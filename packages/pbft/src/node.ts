@@ -9,6 +9,7 @@ import {
   expectOnlyKeys,
   expectRecord,
   expectUint,
+  InvalidMessageError,
   OverloadedError,
   SynodError,
   TimeoutError,
@@ -25,6 +26,7 @@ import {
 } from '@synod/core'
 import { BatchFetcher } from './batch-fetch.js'
 import { chunkCount, chunkHashes, chunkOf, chunksRoot } from './chunks.js'
+import { ClientRequestChecker } from './client-requests.js'
 import { hmacSha256, sha256 } from './digest.js'
 import { merkleTree, resultLeaf, treeRoot } from './merkle.js'
 import {
@@ -184,6 +186,8 @@ export class PbftNode implements ProtocolNode {
   private readonly mac: boolean
   /** Pairwise HMAC keys, derived once per peer (x25519 + HKDF in the signer). */
   private readonly macKeys = new Map<NodeId, Uint8Array>()
+  /** 'signed' client authentication: checks client signatures (undefined in 'proxy' mode). */
+  private readonly clientRequests: ClientRequestChecker | undefined
 
   // view state
   private view = 0
@@ -275,6 +279,10 @@ export class PbftNode implements ProtocolNode {
       this.self,
       this.options.stateTransferRetryMs,
     )
+    this.clientRequests =
+      this.options.clientAuthentication === 'signed'
+        ? new ClientRequestChecker(this.verifier, this.options.cluster, this.options.maxClientOperationBytes)
+        : undefined
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -387,6 +395,7 @@ export class PbftNode implements ProtocolNode {
         missingBatches: this.batchFetch.size,
         stateTransferSeq: this.stateReceiver.targetSeq,
         stateChunksReceived: this.stateReceiver.chunksReceived,
+        clientAuthentication: this.options.clientAuthentication,
         drops: Object.fromEntries(this.counters),
       },
     }
@@ -395,6 +404,8 @@ export class PbftNode implements ProtocolNode {
   // ---------------------------------------------------------------- client side (proxy)
 
   propose(command: Uint8Array, client: ClientRef): void {
+    if (this.clientRequests !== undefined && !this.clientRequests.check(command))
+      throw new InvalidMessageError(`not a client request signed for cluster '${this.options.cluster}' (clientAuthentication 'signed')`)
     if (this.queuedRequests.length >= this.options.maxQueuedRequests)
       throw new OverloadedError(`pbft proxy queue is full (${this.options.maxQueuedRequests} requests)`)
     this.queuedRequests.push({ command, client })
@@ -561,6 +572,11 @@ export class PbftNode implements ProtocolNode {
         this.drop('request-bad-signature')
         return 'invalid'
       }
+    }
+    // The proxy is authentic; in 'signed' mode each command must also be its client's own request.
+    if (this.clientRequests !== undefined && !this.clientRequests.checkAll(bundle.ops)) {
+      this.drop('request-bad-client-signature')
+      return 'invalid'
     }
     if (this.verifiedBundles.size >= MAX_VERIFIED_CACHE) this.verifiedBundles.clear()
     this.verifiedBundles.add(key)
