@@ -129,6 +129,11 @@ interface Slot {
   committed: boolean
   /** Highest-view prepared certificate, for view changes. */
   preparedCert: PreparedCertificate | undefined
+  /**
+   * Committed without a pre-prepare of ours: 2f+1 signed commits for this digest (we missed the
+   * pre-prepare). The body is fetched by digest and the slot executes like any other.
+   */
+  certifiedDigest: Digest | undefined
 }
 
 interface LocalAnswer {
@@ -741,6 +746,7 @@ export class PbftNode implements ProtocolNode {
 
   private advance(seq: number): void {
     const slot = this.slots.get(seq)
+    if (slot !== undefined && slot.prePrepare === undefined && !slot.committed) this.commitByCertificate(slot)
     const pp = slot?.prePrepare
     if (slot === undefined || pp === undefined || pp.view !== this.view || !this.active) return
     if (!slot.prepared) {
@@ -762,6 +768,31 @@ export class PbftNode implements ProtocolNode {
       slot.committed = true
       this.ctx.storage.setHardState(keyCommitted(seq % this.options.logWindow), encodeCanonical({ s: seq, d: pp.digest }))
       this.execute()
+    }
+  }
+
+  /**
+   * A slot whose pre-prepare we missed but that 2f+1 replicas signed commits for (one view, one
+   * digest) is committed: f+1 correct replicas prepared that batch, so every later view keeps it.
+   * Execute it once the body (fetched by digest) is here, instead of waiting for the next stable
+   * checkpoint and a state transfer. Not persisted: a restart before execution loses it (the
+   * checkpoint path still applies).
+   */
+  private commitByCertificate(slot: Slot): void {
+    const groups = new Map<string, { view: number; digest: Digest; count: number }>()
+    for (const vote of slot.commits.values()) {
+      const key = `${vote.view}/${toHex(vote.digest)}`
+      const group = groups.get(key) ?? { view: vote.view, digest: vote.digest, count: 0 }
+      group.count++
+      groups.set(key, group)
+    }
+    for (const group of groups.values()) {
+      if (group.count < this.quorum) continue
+      if (this.countPhase(slot.commits, group.view, slot.seq, group.digest, this.quorum, 'commit') < this.quorum) continue
+      slot.committed = true
+      slot.certifiedDigest = group.digest
+      this.execute()
+      return
     }
   }
 
@@ -790,11 +821,13 @@ export class PbftNode implements ProtocolNode {
     let progressed = false
     while (this.lastExecuted >= this.low) {
       const slot = this.slots.get(this.lastExecuted + 1)
-      if (slot === undefined || !slot.committed || slot.prePrepare === undefined) break
-      // A slot executes only with its verified body; a new-view batch we never received is fetched first.
-      const body = slot.bodies.get(toHex(slot.prePrepare.digest))
+      // A commit certificate outranks a pre-prepare received afterwards (a primary may equivocate).
+      const digest = slot?.certifiedDigest ?? slot?.prePrepare?.digest
+      if (slot === undefined || !slot.committed || digest === undefined) break
+      // A slot executes only with its verified body; a batch we never received is fetched first.
+      const body = slot.bodies.get(toHex(digest))
       if (body === undefined) {
-        this.batchFetch.want(slot.seq, slot.prePrepare.digest)
+        this.batchFetch.want(slot.seq, digest)
         break
       }
       this.executeBatch(slot.seq, body)
@@ -1179,6 +1212,7 @@ export class PbftNode implements ProtocolNode {
     for (const slot of this.slots.values()) {
       slot.prepared = false
       slot.committed = false
+      slot.certifiedDigest = undefined
       // The old pre-prepare goes, its body stays in `bodies` (the O set may name it, or a peer may fetch it).
       if (slot.prePrepare !== undefined && slot.prePrepare.view < view) slot.prePrepare = undefined
       for (const votes of [slot.prepares, slot.commits]) for (const [id, v] of votes) if (v.view < view) votes.delete(id)
@@ -1298,6 +1332,7 @@ export class PbftNode implements ProtocolNode {
         prepared: false,
         committed: false,
         preparedCert: undefined,
+        certifiedDigest: undefined,
       }
       this.slots.set(seq, slot)
     }

@@ -4,15 +4,15 @@ import { decodeMessage, Forger, isResult, TestCluster } from './helpers.js'
 
 // No size limit here: the filter also sees (and measures) messages the receiving runtime will drop as oversized.
 const kindOf = (bytes: Uint8Array): unknown => (decodeCanonical(bytes, Number.MAX_SAFE_INTEGER) as { k?: unknown }).k
-/** The kinds a replica uses to fetch state (before and after chunked state transfer). */
-const FETCH_KINDS = new Set(['fs', 'fc'])
+/** The kinds a replica uses to fetch state or missed batches (before and after chunked state transfer). */
+const FETCH_KINDS = new Set(['fs', 'fc', 'bf'])
 
 // Issue 12 point 6: the low watermark can move past the stored snapshot (a stable certificate
 // adopted while the state is still to be fetched). A replica that crashes in that gap must still
 // come back with every pre-prepare it accepted, so it never prepares a second batch for a
 // (view, sequence number) it already prepared.
 describe('pbft crash recovery at the low-watermark gap', () => {
-  it('a replica restarted after its low watermark moved without a snapshot never prepares a conflicting batch', async () => {
+  it('a replica restarted after its low watermark moved without a snapshot never prepares a conflicting batch', { timeout: 60_000 }, async () => {
     const c = new TestCluster({ n: 4, options: { checkpointInterval: 4, logWindow: 8, maxInFlight: 4, viewChangeTimeoutMs: 600_000, requestRetransmitMs: 600_000 } })
     // r3 never sees a pre-prepare up to seq 8 (so it executes nothing and takes no snapshot) and
     // cannot fetch state: its low watermark moves with the others' checkpoint certificates only.

@@ -75,7 +75,7 @@ async function transferWithLiar(): Promise<TestCluster> {
 
 const read = (c: TestCluster, id: NodeId, key: string) => new TextDecoder().decode(c.node(id).replica!.readLocal(utf8(key)).result)
 
-describe('pbft fetches check what peers send', () => {
+describe('pbft fetches check what peers send', { timeout: 60_000 }, () => {
   it('a fetched batch body that does not hash to the O-set digest is dropped; the body comes from an honest peer', async () => {
     const c = await fetchWithLiar()
     expect(c.status('r3').detail?.['drops']).toHaveProperty('unsolicited-batch')
