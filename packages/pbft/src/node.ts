@@ -71,6 +71,7 @@ import {
 } from './messages.js'
 import { planNewView, type NewViewEntry } from './new-view.js'
 import { resolveOptions, type PbftOptions } from './options.js'
+import { ReadOnlyRequests, readOnlyTesting } from './read-only.js'
 import { encodeAnswerCertificate, encodeReplies, replyStatement } from './reply-certificate.js'
 import { StateReceiver } from './state-transfer.js'
 import { unsafeTestSwitches } from './test-switches.js'
@@ -193,6 +194,8 @@ export class PbftNode implements ProtocolNode {
   private readonly macKeys = new Map<NodeId, Uint8Array>()
   /** 'signed' client authentication: checks client signatures (undefined in 'proxy' mode). */
   private readonly clientRequests: ClientRequestChecker | undefined
+  /** Read-only requests (§5.1.3, `readOnlyRequests`): undefined when reads are ordered. */
+  private readonly readOnly: ReadOnlyRequests | undefined
 
   // view state
   private view = 0
@@ -288,6 +291,34 @@ export class PbftNode implements ProtocolNode {
       this.options.clientAuthentication === 'signed'
         ? new ClientRequestChecker(this.verifier, this.options.cluster, this.options.maxClientOperationBytes)
         : undefined
+    this.readOnly = this.options.readOnlyRequests ? this.createReadOnly() : undefined
+  }
+
+  private createReadOnly(): ReadOnlyRequests {
+    if (typeof this.ctx.query !== 'function')
+      throw new ConfigError('readOnlyRequests needs a runtime whose ProtocolContext has query() (@synod/core Replica)', 'readOnlyRequests')
+    return new ReadOnlyRequests({
+      ctx: this.ctx,
+      options: this.options,
+      self: this.self,
+      peers: this.voters.map((m) => m.id).filter((id) => id !== this.self),
+      quorum: this.quorum,
+      clientRequests: this.clientRequests,
+      canServeReads: () => this.active && this.stateReceiver.targetSeq === undefined && !this.stopped,
+      lastIndex: () => this.lastIndex,
+      order: (request, client) => this.propose(request, client),
+      verifyFrom: (id, message, sig) => this.verifyFrom(id, message, sig),
+      drop: (reason) => this.drop(reason),
+    })
+  }
+
+  /**
+   * Matching signed replies a proxy needs before it answers a write: f+1, or with read-only requests
+   * on 2f+1, so that every read quorum meets every acknowledged write's executors in a correct
+   * replica (docs/adr/0008).
+   */
+  private get replyQuorum(): number {
+    return this.readOnly !== undefined && !readOnlyTesting.weakWriteQuorum ? this.quorum : this.f + 1
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -375,6 +406,7 @@ export class PbftNode implements ProtocolNode {
       if (timer !== undefined) this.ctx.clearTimer(timer)
     this.stateReceiver.stop()
     this.batchFetch.stop()
+    this.readOnly?.stop()
   }
 
   status(): NodeStatus {
@@ -401,6 +433,8 @@ export class PbftNode implements ProtocolNode {
         stateTransferSeq: this.stateReceiver.targetSeq,
         stateChunksReceived: this.stateReceiver.chunksReceived,
         clientAuthentication: this.options.clientAuthentication,
+        readOnlyRequests: this.options.readOnlyRequests,
+        ...(this.readOnly === undefined ? {} : { readsServed: this.readOnly.served, readFallbacks: this.readOnly.fallbacks }),
         drops: Object.fromEntries(this.counters),
       },
     }
@@ -415,6 +449,12 @@ export class PbftNode implements ProtocolNode {
       throw new OverloadedError(`pbft proxy queue is full (${this.options.maxQueuedRequests} requests)`)
     this.queuedRequests.push({ command, client })
     this.sendNextBundle()
+  }
+
+  /** A linearizable read: sent to every replica with `readOnlyRequests` (read-only.ts), else ordered like a command. */
+  read(request: Uint8Array, client: ClientRef): void {
+    if (this.readOnly === undefined) this.propose(request, client)
+    else this.readOnly.read(request, client)
   }
 
   /** One bundle in flight per proxy: like a PBFT client, the next waits until the previous one executed. */
@@ -502,6 +542,10 @@ export class PbftNode implements ProtocolNode {
         return this.onFetchChunk(from, message.seq, message.index)
       case 'sc':
         return this.stateReceiver.onChunk(from, message)
+      case 'rd':
+        return this.readOnly === undefined ? this.drop('read-only-off') : this.readOnly.onRequest(from, message)
+      case 'ra':
+        return this.readOnly === undefined ? this.drop('read-only-off') : this.readOnly.onReply(from, message)
     }
   }
 
@@ -909,14 +953,15 @@ export class PbftNode implements ProtocolNode {
     if (!votes.has(from)) votes.set(from, { root, sig, verified })
   }
 
-  /** Answer this proxy's clients of batch `seq` once f+1 replicas (this one included) signed the same result root. */
+  /** Answer this proxy's clients of batch `seq` once `replyQuorum` replicas (this one included) signed the same result root. */
   private tryAnswer(seq: number): void {
     const awaiting = this.awaiting.get(seq)
     const votes = this.replyVotes.get(seq)
     if (awaiting === undefined || votes === undefined) return
+    const needed = this.replyQuorum
     const replies: Vote[] = []
     for (const [id, vote] of votes) {
-      if (replies.length > this.f) break
+      if (replies.length >= needed) break
       if (!bytesEqual(vote.root, awaiting.root)) continue
       if (!vote.verified) {
         if (!this.verifyFrom(id, replyStatement(seq, vote.root), vote.sig)) {
@@ -928,7 +973,7 @@ export class PbftNode implements ProtocolNode {
       }
       replies.push({ id, sig: vote.sig })
     }
-    if (replies.length < this.f + 1) return
+    if (replies.length < needed) return
     this.awaiting.delete(seq)
     this.replyVotes.delete(seq)
     const encodedReplies = encodeReplies(replies)
