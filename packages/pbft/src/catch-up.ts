@@ -1,5 +1,5 @@
-import { bytesEqual, type NodeId } from '@synod/core'
-import { MAX_COMMITTED_BATCHES, statement, type CommitCertificate, type Digest, type PrePrepare, type Signature, type Vote } from './messages.js'
+import { bytesEqual, toHex, type NodeId } from '@synod/core'
+import { MAX_COMMITTED_BATCHES, statement, type Bundle, type CommitCertificate, type Digest, type PrePrepare, type Signature, type Vote } from './messages.js'
 
 /**
  * Catch-up by commit certificates (docs/adr/0010). A batch with 2f+1 signed
@@ -22,7 +22,9 @@ interface CommitVote {
 }
 
 export interface ExecutedSlot {
-  readonly prePrepare: PrePrepare | undefined
+  readonly prePrepare: { readonly view: number; readonly digest: Digest } | undefined
+  /** Batch bodies by hex digest (only a slot whose body is held can be certified to a peer). */
+  readonly bodies: ReadonlyMap<string, readonly Bundle[]>
   readonly commits: ReadonlyMap<NodeId, CommitVote>
   readonly committed: boolean
 }
@@ -38,17 +40,18 @@ export function commitCertificates(slots: ReadonlyMap<number, ExecutedSlot>, fro
   for (let seq = from; seq <= lastExecuted && out.length < MAX_COMMITTED_BATCHES; seq++) {
     const slot = slots.get(seq)
     const pp = slot?.prePrepare
-    if (slot === undefined || pp === undefined || !slot.committed) break
+    const bundles = pp === undefined ? undefined : slot?.bodies.get(toHex(pp.digest))
+    if (slot === undefined || pp === undefined || bundles === undefined || !slot.committed) break
     const commits: Vote[] = []
     for (const [id, vote] of slot.commits) {
       if (vote.verified && vote.view === pp.view && bytesEqual(vote.digest, pp.digest)) commits.push({ id, sig: vote.sig })
       if (commits.length === quorum) break
     }
     if (commits.length < quorum) break
-    const size = pp.bundles.reduce((sum, b) => sum + b.body.byteLength, 0)
+    const size = bundles.reduce((sum, b) => sum + b.body.byteLength, 0)
     if (out.length > 0 && bytes + size > MAX_CATCH_UP_BYTES) break
     bytes += size
-    out.push({ view: pp.view, seq, bundles: pp.bundles, digest: pp.digest, commits })
+    out.push({ view: pp.view, seq, bundles, digest: pp.digest, commits })
   }
   return out
 }

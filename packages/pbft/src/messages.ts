@@ -1,4 +1,5 @@
 import {
+  bytesEqual,
   decodeCanonical,
   encodeCanonical,
   expectArray,
@@ -24,6 +25,8 @@ const MAX_ID = 256
 const MAX_ITEMS = 1 << 16
 /** Tags in one authenticator: one per voter. */
 const MAX_AUTHENTICATOR = 1024
+/** Chunk digests in one state manifest (at 1 MiB chunks: snapshots up to 256 GiB, a 8 MiB manifest). */
+const MAX_CHUNKS = 1 << 18
 
 export type Signature = Uint8Array
 export type Digest = Uint8Array
@@ -91,11 +94,14 @@ export interface Reply {
   readonly sig: Signature
 }
 
-/** Certificate that a batch prepared in `view`: the primary's pre-prepare signature and 2f prepares. */
+/**
+ * Certificate that a batch prepared in `view`: the primary's pre-prepare signature and 2f prepares.
+ * It names the batch by digest only (TOCS'02 §4.4): view changes stay small at any batch size, and a
+ * replica missing the body fetches it from a peer (see batch-fetch.ts).
+ */
 export interface PreparedCertificate {
   readonly view: number
   readonly seq: number
-  readonly bundles: readonly Bundle[]
   readonly digest: Digest
   readonly prePrepareSig: Signature
   readonly prepares: readonly Vote[]
@@ -139,16 +145,23 @@ export interface Status {
   readonly active: boolean
 }
 
+/** Ask a peer for the manifest of its stable checkpoint at `seq` or later. */
 export interface FetchState {
   readonly k: 'fs'
   readonly seq: number
 }
 
+/**
+ * The manifest of a stable checkpoint: its certificate, the execution metadata and the
+ * snapshot's size and per-chunk digests (see chunks.ts), which hash to the certified digest.
+ * The chunks themselves come one by one ('fc' / 'sc').
+ */
 export interface StateTransfer {
   readonly k: 'sx'
   readonly checkpoint: CheckpointCertificate
-  readonly data: Uint8Array
   readonly meta: Uint8Array
+  readonly size: number
+  readonly hashes: readonly Digest[]
 }
 
 export interface CheckpointCertificateMessage {
@@ -185,7 +198,7 @@ export interface ReadReply {
 
 /** Ask a peer for the commit certificates of the batches it executed from `seq` on (catch-up, docs/adr/0010). */
 export interface FetchCommitted {
-  readonly k: 'fc'
+  readonly k: 'fk'
   readonly seq: number
 }
 
@@ -218,10 +231,43 @@ export type PbftMessage =
   | FetchState
   | StateTransfer
   | CheckpointCertificateMessage
+  | BatchFetch
+  | BatchBody
+  | FetchChunk
+  | StateChunk
   | ReadRequest
   | ReadReply
   | FetchCommitted
   | CommittedBatches
+
+/** Ask a peer for the body of the batch with `digest` at `seq` (a view change told us the digest only). */
+export interface BatchFetch {
+  readonly k: 'bf'
+  readonly seq: number
+  readonly digest: Digest
+}
+
+/** A batch body; the receiver checks that it hashes to the digest it asked for. */
+export interface BatchBody {
+  readonly k: 'bb'
+  readonly seq: number
+  readonly bundles: readonly Bundle[]
+  readonly digest: Digest
+}
+
+/** Ask for chunk `index` of the snapshot of the stable checkpoint at `seq`. */
+export interface FetchChunk {
+  readonly k: 'fc'
+  readonly seq: number
+  readonly index: number
+}
+
+export interface StateChunk {
+  readonly k: 'sc'
+  readonly seq: number
+  readonly index: number
+  readonly data: Uint8Array
+}
 
 // ---- statements (what is signed) ----
 
@@ -233,9 +279,12 @@ export function batchDigest(bundles: readonly Bundle[]): Digest {
   return sha256(encodeCanonical(bundles.map((b) => b.digest)))
 }
 
-/** The digest checkpoints agree on: the state machine snapshot and the protocol's replicated metadata. */
-export function stateDigest(data: Uint8Array, meta: Uint8Array): Digest {
-  return sha256(encodeCanonical(['pbft/state', sha256(data), sha256(meta)]))
+/**
+ * The digest checkpoints agree on: the root of the snapshot's chunk digests (see chunks.ts, so the
+ * snapshot can be fetched and checked chunk by chunk) and the protocol's replicated metadata.
+ */
+export function stateDigest(chunksRoot: Digest, meta: Uint8Array): Digest {
+  return sha256(encodeCanonical(['pbft/state', chunksRoot, sha256(meta)]))
 }
 
 // ---- encoders ----
@@ -285,17 +334,41 @@ function checkpointCertWire(c: CheckpointCertificate): unknown {
   return { s: c.seq, d: c.digest, g: votesWire(c.votes) }
 }
 
-function preparedCertWire(p: PreparedCertificate): unknown {
-  return { v: p.view, s: p.seq, q: p.bundles.map(bundleWire), g: p.prePrepareSig, r: votesWire(p.prepares) }
+function preparedCertWire(p: PreparedCertificate): Record<string, unknown> {
+  return { v: p.view, s: p.seq, d: p.digest, g: p.prePrepareSig, r: votesWire(p.prepares) }
 }
 
-/** For storage: a prepared certificate survives a crash so that view changes still report it. */
-export function encodePreparedCertificate(p: PreparedCertificate): Uint8Array {
-  return encodeCanonical(preparedCertWire(p))
+/**
+ * For storage: a prepared certificate survives a crash so that view changes still report it, with the
+ * batch body when known (a replica that prepared a batch keeps it for peers that miss it after a view change).
+ */
+export function encodePreparedCertificate(p: PreparedCertificate, body: readonly Bundle[] | undefined): Uint8Array {
+  return encodeCanonical(body === undefined ? preparedCertWire(p) : { ...preparedCertWire(p), q: body.map(bundleWire) })
 }
 
-export function decodePreparedCertificate(bytes: Uint8Array): PreparedCertificate {
-  return decodePreparedCertWire(decodeCanonical(bytes))
+export function decodePreparedCertificate(bytes: Uint8Array): { cert: PreparedCertificate; body: Bundle[] | undefined } {
+  const record = expectRecord(decodeCanonical(bytes), 'stored prepared certificate')
+  const { q, ...rest } = record
+  const cert = decodePreparedCertWire(rest)
+  const body = q === undefined ? undefined : decodeBundles(q)
+  if (body !== undefined && !bytesEqual(batchDigest(body), cert.digest)) throw new InvalidMessageError('stored prepared batch does not match its digest')
+  return { cert, body }
+}
+
+/** A pre-prepare as logged in storage: with its batch, or (a new-view entry whose body is being fetched) its digest only. */
+export function encodeLoggedPrePrepare(view: number, seq: number, digest: Digest, sig: Signature, body: readonly Bundle[] | undefined): Uint8Array {
+  return body === undefined ? encodeCanonical({ k: 'ppd', v: view, s: seq, d: digest, g: sig }) : encodePrePrepare(view, seq, body, sig)
+}
+
+export function decodeLoggedPrePrepare(bytes: Uint8Array): { view: number; seq: number; digest: Digest; sig: Signature; bundles: Bundle[] | undefined } {
+  const m = expectRecord(decodeCanonical(bytes), 'stored pre-prepare')
+  if (m['k'] === 'pp') {
+    const pp = decodeMessage(bytes) as PrePrepare
+    return { view: pp.view, seq: pp.seq, digest: pp.digest, sig: pp.sig, bundles: [...pp.bundles] }
+  }
+  expectOnlyKeys(m, ['k', 'v', 's', 'd', 'g'], 'stored pre-prepare')
+  if (m['k'] !== 'ppd') throw new InvalidMessageError('stored pre-prepare has an unknown kind')
+  return { view: expectUint(m['v'], 'view'), seq: expectUint(m['s'], 'seq'), digest: expectDigest(m['d'], 'digest'), sig: expectSig(m['g'], 'signature'), bundles: undefined }
 }
 
 export function encodeCheckpointCertificateMessage(cert: CheckpointCertificate): Uint8Array {
@@ -360,7 +433,7 @@ export function encodeStatus(view: number, stable: number, executed: number, act
 }
 
 export function encodeFetchCommitted(seq: number): Uint8Array {
-  return encodeCanonical({ k: 'fc', s: seq })
+  return encodeCanonical({ k: 'fk', s: seq })
 }
 
 export function encodeCommittedBatches(batches: readonly CommitCertificate[]): Uint8Array {
@@ -371,8 +444,24 @@ export function encodeFetchState(seq: number): Uint8Array {
   return encodeCanonical({ k: 'fs', s: seq })
 }
 
-export function encodeStateTransfer(checkpoint: CheckpointCertificate, data: Uint8Array, meta: Uint8Array): Uint8Array {
-  return encodeCanonical({ k: 'sx', c: checkpointCertWire(checkpoint), x: data, m: meta })
+export function encodeStateTransfer(checkpoint: CheckpointCertificate, meta: Uint8Array, size: number, hashes: readonly Digest[]): Uint8Array {
+  return encodeCanonical({ k: 'sx', c: checkpointCertWire(checkpoint), m: meta, z: size, h: hashes })
+}
+
+export function encodeBatchFetch(seq: number, digest: Digest): Uint8Array {
+  return encodeCanonical({ k: 'bf', s: seq, d: digest })
+}
+
+export function encodeBatchBody(seq: number, bundles: readonly Bundle[]): Uint8Array {
+  return encodeCanonical({ k: 'bb', s: seq, q: bundles.map(bundleWire) })
+}
+
+export function encodeFetchChunk(seq: number, index: number): Uint8Array {
+  return encodeCanonical({ k: 'fc', s: seq, i: index })
+}
+
+export function encodeStateChunk(seq: number, index: number, data: Uint8Array): Uint8Array {
+  return encodeCanonical({ k: 'sc', s: seq, i: index, x: data })
 }
 
 export function encodeReadRequest(id: number, requests: readonly Uint8Array[], leaves: readonly Digest[]): Uint8Array {
@@ -444,13 +533,11 @@ function decodeCommitCertificate(item: unknown): CommitCertificate {
 
 function decodePreparedCertWire(item: unknown): PreparedCertificate {
   const p = expectRecord(item, 'prepared certificate')
-  expectOnlyKeys(p, ['v', 's', 'q', 'g', 'r'], 'prepared certificate')
-  const bundles = decodeBundles(p['q'])
+  expectOnlyKeys(p, ['v', 's', 'd', 'g', 'r'], 'prepared certificate')
   return {
     view: expectUint(p['v'], 'prepared view'),
     seq: expectUint(p['s'], 'prepared seq'),
-    bundles,
-    digest: batchDigest(bundles),
+    digest: expectDigest(p['d'], 'prepared digest'),
     prePrepareSig: expectSig(p['g'], 'pre-prepare signature'),
     prepares: decodeVotes(p['r'], 'prepares'),
   }
@@ -534,11 +621,31 @@ export function decodeMessage(bytes: Uint8Array): PbftMessage {
       expectOnlyKeys(m, ['k', 's'])
       return { k, seq: expectUint(m['s'], 'seq') }
     case 'sx':
-      expectOnlyKeys(m, ['k', 'c', 'x', 'm'])
-      return { k, checkpoint: decodeCheckpointCertificate(m['c']), data: expectBytes(m['x'], 'state'), meta: expectBytes(m['m'], 'state meta') }
+      expectOnlyKeys(m, ['k', 'c', 'm', 'z', 'h'])
+      return {
+        k,
+        checkpoint: decodeCheckpointCertificate(m['c']),
+        meta: expectBytes(m['m'], 'state meta'),
+        size: expectUint(m['z'], 'state size'),
+        hashes: expectArray(m['h'], 'chunk digests', MAX_CHUNKS).map((h, i) => expectDigest(h, `chunk digest ${i}`)),
+      }
     case 'cc':
       expectOnlyKeys(m, ['k', 'c'])
       return { k, checkpoint: decodeCheckpointCertificate(m['c']) }
+    case 'bf':
+      expectOnlyKeys(m, ['k', 's', 'd'])
+      return { k, seq: expectUint(m['s'], 'seq'), digest: expectDigest(m['d'], 'digest') }
+    case 'bb': {
+      expectOnlyKeys(m, ['k', 's', 'q'])
+      const bundles = decodeBundles(m['q'])
+      return { k, seq: expectUint(m['s'], 'seq'), bundles, digest: batchDigest(bundles) }
+    }
+    case 'fc':
+      expectOnlyKeys(m, ['k', 's', 'i'])
+      return { k, seq: expectUint(m['s'], 'seq'), index: expectUint(m['i'], 'chunk index') }
+    case 'sc':
+      expectOnlyKeys(m, ['k', 's', 'i', 'x'])
+      return { k, seq: expectUint(m['s'], 'seq'), index: expectUint(m['i'], 'chunk index'), data: expectBytes(m['x'], 'chunk') }
     case 'rd': {
       expectOnlyKeys(m, ['k', 'i', 'q', 'l'])
       const requests = expectArray(m['q'], 'read requests', MAX_ITEMS).map((r, i) => expectBytes(r, `read request ${i}`))
@@ -559,7 +666,7 @@ export function decodeMessage(bytes: Uint8Array): PbftMessage {
       })
       return { k, id: expectUint(m['i'], 'read batch'), sig: expectSig(m['g'], 'signature'), diffs }
     }
-    case 'fc':
+    case 'fk':
       expectOnlyKeys(m, ['k', 's'])
       return { k, seq: expectUint(m['s'], 'seq') }
     case 'cb':

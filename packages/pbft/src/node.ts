@@ -24,35 +24,41 @@ import {
   type TimerId,
   type Verifier,
 } from '@synod/core'
+import { BatchFetcher } from './batch-fetch.js'
+import { chunkCount, chunkHashes, chunkOf, chunksRoot } from './chunks.js'
 import { ClientRequestChecker } from './client-requests.js'
 import { hmacSha256, sha256 } from './digest.js'
 import { merkleTree, resultLeaf, treeRoot } from './merkle.js'
 import {
   batchDigest,
   decodeExecutionMeta,
+  decodeLoggedPrePrepare,
   decodeMessage,
   decodePreparedCertificate,
   decodeStoredMeta,
+  encodeBatchBody,
   encodeBundleBody,
   encodeCheckpoint,
   encodeCheckpointCertificateMessage,
   encodeCommittedBatches,
   encodeFetchCommitted,
   encodeExecutionMeta,
-  encodeFetchState,
+  encodeLoggedPrePrepare,
   encodeNewViewBody,
   encodePreparedCertificate,
-  encodePrePrepare,
   encodeReply,
   encodeRequest,
   encodeSignedBody,
+  encodeStateChunk,
   encodeStateTransfer,
   encodeStatus,
   encodeStoredMeta,
   encodeViewChangeBody,
   encodePhaseVote,
+  encodePrePrepare,
   stateDigest,
   statement,
+  type BatchBody,
   type Bundle,
   type CheckpointCertificate,
   type CommitCertificate,
@@ -73,6 +79,8 @@ import { resolveOptions, type PbftOptions } from './options.js'
 import { ReadOnlyRequests, readOnlyTesting } from './read-only.js'
 import { encodeAnswerCertificate, encodeReplies, replyStatement } from './reply-certificate.js'
 import { RequestTimer, type WaitingRequest } from './request-timers.js'
+import { StateReceiver } from './state-transfer.js'
+import { unsafeTestSwitches } from './test-switches.js'
 
 const KEY_VIEW = 'pbft/view'
 const KEY_TS = 'pbft/ts'
@@ -80,6 +88,16 @@ const keyPrePrepare = (slot: number) => `pbft/pp/${slot}`
 const keyPrepared = (slot: number) => `pbft/pc/${slot}`
 /** Marks a slot committed-local ({ s: seq, d: batch digest }), so a restart re-executes it without asking anyone. */
 const keyCommitted = (slot: number) => `pbft/cm/${slot}`
+/**
+ * The stable checkpoint certificate, written whenever the low watermark moves. The low watermark can
+ * move past the stored snapshot (a certificate adopted while the state is still to be fetched); a
+ * restart must restore the window of that low watermark, or it would miss the pre-prepares stored
+ * under `seq % L` above the snapshot's window and could prepare a second batch for one of them.
+ */
+const KEY_STABLE = 'pbft/stable'
+/** Bodies kept per slot: the current pre-prepare's, the prepared certificate's and a few older views'. */
+const MAX_BODIES_PER_SLOT = 4
+const EMPTY_BATCH = batchDigest([])
 const EMPTY = new Uint8Array(0)
 const MAX_CHECKPOINTS_PER_SENDER = 4
 const MAX_BUFFERED_FUTURE = 4096
@@ -94,11 +112,25 @@ interface StoredVote {
   verified: boolean
 }
 
+/** An accepted pre-prepare; its batch body, when held, is in `Slot.bodies` under the digest. */
+interface LoggedPrePrepare {
+  readonly view: number
+  readonly seq: number
+  readonly digest: Digest
+  readonly sig: Signature
+}
+
 /** Everything a replica knows about one sequence number inside the watermarks. */
 interface Slot {
   readonly seq: number
   /** The pre-prepare accepted in `prePrepare.view` (the current view, or older ones until a new view replaces it). */
-  prePrepare: PrePrepare | undefined
+  prePrepare: LoggedPrePrepare | undefined
+  /**
+   * Batch bodies by hex digest: of the pre-prepares accepted for this slot (in any view) and of the
+   * prepared certificate. Kept until the slot leaves the window so that peers missing a body after
+   * a view change can fetch it from us: f+1 correct replicas accepted every prepared batch.
+   */
+  readonly bodies: Map<string, readonly Bundle[]>
   readonly prepares: Map<NodeId, StoredVote>
   readonly commits: Map<NodeId, StoredVote>
   /** Prepared in the pre-prepare's view; commit sent. */
@@ -106,6 +138,11 @@ interface Slot {
   committed: boolean
   /** Highest-view prepared certificate, for view changes. */
   preparedCert: PreparedCertificate | undefined
+  /**
+   * Committed without a pre-prepare of ours: 2f+1 signed commits for this digest (we missed the
+   * pre-prepare). The body is fetched by digest and the slot executes like any other.
+   */
+  certifiedDigest: Digest | undefined
 }
 
 interface LocalAnswer {
@@ -128,6 +165,8 @@ interface OwnCheckpoint {
   readonly data: Uint8Array
   readonly meta: Uint8Array
   readonly digest: Digest
+  /** sha256 of each chunk of `data` (the state-transfer manifest), computed once per checkpoint. */
+  readonly hashes: readonly Digest[]
 }
 
 interface Outstanding {
@@ -196,9 +235,8 @@ export class PbftNode implements ProtocolNode {
   private stableState: OwnCheckpoint | undefined
   private readonly ownCheckpoints = new Map<number, OwnCheckpoint>()
   private readonly checkpointVotes = new Map<number, Map<NodeId, StoredVote>>()
-  private transferTarget: CheckpointCertificate | undefined
-  private transferTimer: TimerId | undefined
-  private transferAttempt = 0
+  private readonly stateReceiver: StateReceiver
+  private readonly batchFetch: BatchFetcher
 
   // primary
   private readonly primaryQueue = new Map<string, Bundle>()
@@ -264,6 +302,26 @@ export class PbftNode implements ProtocolNode {
         if (this.active) this.startViewChange(this.view + 1)
       },
     })
+    const host = {
+      send: (to: NodeId, bytes: Uint8Array) => ctx.send(to, bytes),
+      setTimer: (afterMs: number, onFire: () => void) => ctx.setTimer(afterMs, onFire),
+      clearTimer: (id: TimerId) => ctx.clearTimer(id),
+    }
+    this.batchFetch = new BatchFetcher(
+      host,
+      this.voters.map((m) => m.id).filter((id) => id !== this.self),
+      this.options.stateTransferRetryMs,
+    )
+    this.stateReceiver = new StateReceiver(
+      {
+        ...host,
+        drop: (reason) => this.drop(reason),
+        validCertificate: (cert) => this.validCheckpointCertificate(cert),
+        install: (cert, meta, data, hashes) => this.installState(cert, meta, data, hashes),
+      },
+      this.self,
+      this.options.stateTransferRetryMs,
+    )
     this.clientRequests =
       this.options.clientAuthentication === 'signed'
         ? new ClientRequestChecker(this.verifier, this.options.cluster, this.options.maxClientOperationBytes)
@@ -281,7 +339,7 @@ export class PbftNode implements ProtocolNode {
       peers: this.voters.map((m) => m.id).filter((id) => id !== this.self),
       quorum: this.quorum,
       clientRequests: this.clientRequests,
-      canServeReads: () => this.active && this.transferTarget === undefined && !this.stopped,
+      canServeReads: () => this.active && this.stateReceiver.targetSeq === undefined && !this.stopped,
       lastIndex: () => this.lastIndex,
       order: (request, client) => this.propose(request, client),
       verifyFrom: (id, message, sig) => this.verifyFrom(id, message, sig),
@@ -311,7 +369,19 @@ export class PbftNode implements ProtocolNode {
       this.lastExecuted = meta.seq
       this.lastIndex = meta.index
       this.lastTs = new Map(meta.lastTs)
-      this.stableState = { seq: meta.seq, data: snapshot.data, meta: stored.meta, digest: stored.cert.digest }
+      this.stableState = { seq: meta.seq, data: snapshot.data, meta: stored.meta, digest: stored.cert.digest, hashes: chunkHashes(snapshot.data) }
+    }
+    const stable = storage.getHardState(KEY_STABLE)
+    let fetchStable: CheckpointCertificate | undefined
+    if (stable !== undefined) {
+      const message = decodeMessage(stable)
+      if (message.k !== 'cc') throw new SynodError('INVALID_STATE', 'stored stable checkpoint is not a certificate')
+      // The low watermark had moved past the snapshot: restore its window, then fetch that state.
+      if (message.checkpoint.seq > this.low) {
+        this.low = message.checkpoint.seq
+        this.stableCert = message.checkpoint
+        fetchStable = message.checkpoint
+      }
     }
     const viewState = storage.getHardState(KEY_VIEW)
     if (viewState !== undefined) {
@@ -325,13 +395,21 @@ export class PbftNode implements ProtocolNode {
     for (let i = 0; i < this.options.logWindow; i++) {
       const pp = storage.getHardState(keyPrePrepare(i))
       if (pp !== undefined && pp.byteLength > 0) {
-        const message = decodeMessage(pp)
-        if (message.k === 'pp' && this.inWindow(message.seq)) this.slot(message.seq).prePrepare = message
+        const { bundles, ...logged } = decodeLoggedPrePrepare(pp)
+        if (this.inWindow(logged.seq)) {
+          const slot = this.slot(logged.seq)
+          slot.prePrepare = logged
+          if (bundles !== undefined) this.keepBody(slot, logged.digest, bundles)
+        }
       }
       const pc = storage.getHardState(keyPrepared(i))
       if (pc !== undefined && pc.byteLength > 0) {
-        const cert = decodePreparedCertificate(pc)
-        if (this.inWindow(cert.seq)) this.slot(cert.seq).preparedCert = cert
+        const { cert, body } = decodePreparedCertificate(pc)
+        if (this.inWindow(cert.seq)) {
+          const slot = this.slot(cert.seq)
+          slot.preparedCert = cert
+          if (body !== undefined) this.keepBody(slot, cert.digest, body)
+        }
       }
     }
     // Slots this replica saw committed before it stopped: executed again below (they are
@@ -353,13 +431,16 @@ export class PbftNode implements ProtocolNode {
     if (this.active) this.announceView()
     else this.startViewChange(this.view)
     this.armStatusTimer()
+    if (fetchStable !== undefined) this.stateReceiver.begin(fetchStable)
     this.execute()
   }
 
   stop(): void {
     this.stopped = true
-    for (const timer of [this.viewChangeTimer, this.retransmitTimer, this.statusTimer, this.transferTimer]) if (timer !== undefined) this.ctx.clearTimer(timer)
+    for (const timer of [this.viewChangeTimer, this.retransmitTimer, this.statusTimer]) if (timer !== undefined) this.ctx.clearTimer(timer)
     this.requestTimers.pause()
+    this.stateReceiver.stop()
+    this.batchFetch.stop()
     this.readOnly?.stop()
   }
 
@@ -383,6 +464,9 @@ export class PbftNode implements ProtocolNode {
         nextSeq: this.nextSeq,
         queuedRequests: this.queuedRequests.length,
         requestAuthentication: this.options.requestAuthentication,
+        missingBatches: this.batchFetch.size,
+        stateTransferSeq: this.stateReceiver.targetSeq,
+        stateChunksReceived: this.stateReceiver.chunksReceived,
         clientAuthentication: this.options.clientAuthentication,
         readOnlyRequests: this.options.readOnlyRequests,
         ...(this.readOnly === undefined ? {} : { readsServed: this.readOnly.served, readFallbacks: this.readOnly.fallbacks }),
@@ -484,14 +568,22 @@ export class PbftNode implements ProtocolNode {
       case 'fs':
         return this.onFetchState(from, message.seq)
       case 'sx':
-        return this.onStateTransfer(message.checkpoint, message.data, message.meta)
+        return this.stateReceiver.onManifest(message)
       case 'cc':
         return this.onCheckpointCertificate(message.checkpoint)
+      case 'bf':
+        return this.onBatchFetch(from, message.seq, message.digest)
+      case 'bb':
+        return this.onBatchBody(message)
+      case 'fc':
+        return this.onFetchChunk(from, message.seq, message.index)
+      case 'sc':
+        return this.stateReceiver.onChunk(from, message)
       case 'rd':
         return this.readOnly === undefined ? this.drop('read-only-off') : this.readOnly.onRequest(from, message)
       case 'ra':
         return this.readOnly === undefined ? this.drop('read-only-off') : this.readOnly.onReply(from, message)
-      case 'fc':
+      case 'fk':
         return this.onFetchCommitted(from, message.seq)
       case 'cb':
         return this.onCommittedBatches(from, message.batches)
@@ -626,8 +718,7 @@ export class PbftNode implements ProtocolNode {
     const digest = batchDigest(bundles)
     const sig = this.signer.sign(statement('pre-prepare', this.view, seq, digest))
     const bytes = encodePrePrepare(this.view, seq, bundles, sig)
-    const message: PrePrepare = { k: 'pp', view: this.view, seq, bundles, digest, sig }
-    this.acceptPrePrepare(message, bytes)
+    this.acceptPrePrepare({ view: this.view, seq, digest, sig }, bundles, bytes)
     this.broadcast(bytes)
   }
 
@@ -648,7 +739,7 @@ export class PbftNode implements ProtocolNode {
       if (verdict === 'invalid') return this.drop('pre-prepare-bad-request')
       if (verdict === 'unauthenticated') authenticated = false
     }
-    this.acceptPrePrepare(pp, bytes)
+    this.acceptPrePrepare(pp, pp.bundles, bytes)
     if (!authenticated) {
       // 'mac' mode, our tag is wrong for some bundle: we must not vouch for the batch with our own
       // prepare. We log the pre-prepare and follow the others: 2f prepares from other backups (with
@@ -664,17 +755,64 @@ export class PbftNode implements ProtocolNode {
     this.advance(pp.seq)
   }
 
-  /** Log the pre-prepare and persist it before our prepare (or, on the primary, the pre-prepare) leaves. */
-  private acceptPrePrepare(pp: PrePrepare, bytes: Uint8Array): void {
+  /**
+   * Log the pre-prepare and persist it before our prepare (or, on the primary, the pre-prepare) leaves.
+   * `body` is undefined for a new-view pre-prepare whose batch we never received: it is fetched by digest.
+   */
+  private acceptPrePrepare(pp: LoggedPrePrepare, body: readonly Bundle[] | undefined, bytes?: Uint8Array): void {
     const slot = this.slot(pp.seq)
     if (slot.prePrepare !== undefined && slot.prePrepare.view !== pp.view) {
       slot.prepared = false
       slot.committed = false
     }
-    slot.prePrepare = pp
-    this.ctx.storage.setHardState(keyPrePrepare(pp.seq % this.options.logWindow), bytes)
-    for (const bundle of pp.bundles) this.assigned.add(`${bundle.proxy}/${bundle.ts}`)
+    slot.prePrepare = { view: pp.view, seq: pp.seq, digest: pp.digest, sig: pp.sig }
+    if (body !== undefined) this.keepBody(slot, pp.digest, body)
+    this.ctx.storage.setHardState(
+      keyPrePrepare(pp.seq % this.options.logWindow),
+      bytes ?? encodeLoggedPrePrepare(pp.view, pp.seq, pp.digest, pp.sig, body),
+    )
+    if (body !== undefined) for (const bundle of body) this.assigned.add(`${bundle.proxy}/${bundle.ts}`)
     if (this.isPrimary()) this.advance(pp.seq)
+  }
+
+  /** Remember a batch body of this slot, evicting the oldest one no pre-prepare or certificate of the slot refers to. */
+  private keepBody(slot: Slot, digest: Digest, body: readonly Bundle[]): void {
+    const key = toHex(digest)
+    if (slot.bodies.has(key)) return
+    slot.bodies.set(key, body)
+    if (slot.bodies.size <= MAX_BODIES_PER_SLOT) return
+    const live = new Set([slot.prePrepare, slot.preparedCert].filter((x) => x !== undefined).map((x) => toHex(x.digest)))
+    for (const old of slot.bodies.keys()) {
+      if (live.has(old) || old === key) continue
+      slot.bodies.delete(old)
+      return
+    }
+  }
+
+  // ---------------------------------------------------------------- batch fetching (bodies known by digest only)
+
+  private onBatchFetch(from: NodeId, seq: number, digest: Digest): void {
+    const body = this.slots.get(seq)?.bodies.get(toHex(digest))
+    if (body === undefined) return this.drop('batch-unavailable')
+    this.ctx.send(from, encodeBatchBody(seq, body))
+  }
+
+  /** A fetched body: its digest was computed from the bundles received, so matching the wanted digest proves it. */
+  private onBatchBody(m: BatchBody): void {
+    const wanted = this.batchFetch.wanted(m.seq)
+    if (wanted === undefined || (!bytesEqual(wanted, m.digest) && !unsafeTestSwitches.skipBatchDigestCheck)) return this.drop('unsolicited-batch')
+    this.batchFetch.done(m.seq)
+    const slot = this.slots.get(m.seq)
+    if (slot === undefined) return
+    this.keepBody(slot, wanted, m.bundles)
+    // Certified by the prepared certificate the O set chose it from: no request authentication of ours needed.
+    for (const bundle of m.bundles) this.verifiedBundles.add(toHex(bundle.digest))
+    const pp = slot.prePrepare
+    if (pp !== undefined && bytesEqual(pp.digest, wanted)) {
+      this.ctx.storage.setHardState(keyPrePrepare(m.seq % this.options.logWindow), encodePrePrepare(pp.view, pp.seq, m.bundles, pp.sig))
+      for (const bundle of m.bundles) this.assigned.add(`${bundle.proxy}/${bundle.ts}`)
+    }
+    this.execute()
   }
 
   private onPhaseVote(from: NodeId, vote: PhaseVote): void {
@@ -693,6 +831,7 @@ export class PbftNode implements ProtocolNode {
 
   private advance(seq: number): void {
     const slot = this.slots.get(seq)
+    if (slot !== undefined && slot.prePrepare === undefined && !slot.committed) this.commitByCertificate(slot)
     const pp = slot?.prePrepare
     if (slot === undefined || pp === undefined || pp.view !== this.view || !this.active) return
     if (!slot.prepared) {
@@ -702,9 +841,9 @@ export class PbftNode implements ProtocolNode {
       for (const [id, v] of slot.prepares) {
         if (v.verified && v.view === pp.view && bytesEqual(v.digest, pp.digest) && prepares.length < 2 * this.f) prepares.push({ id, sig: v.sig })
       }
-      const cert: PreparedCertificate = { view: pp.view, seq, bundles: pp.bundles, digest: pp.digest, prePrepareSig: pp.sig, prepares }
+      const cert: PreparedCertificate = { view: pp.view, seq, digest: pp.digest, prePrepareSig: pp.sig, prepares }
       slot.preparedCert = cert
-      this.ctx.storage.setHardState(keyPrepared(seq % this.options.logWindow), encodePreparedCertificate(cert))
+      this.ctx.storage.setHardState(keyPrepared(seq % this.options.logWindow), encodePreparedCertificate(cert, slot.bodies.get(toHex(pp.digest))))
       const sig = this.signer.sign(statement('commit', pp.view, seq, pp.digest))
       slot.commits.set(this.self, { view: pp.view, digest: pp.digest, sig, verified: true })
       this.broadcast(encodePhaseVote('c', pp.view, seq, pp.digest, sig))
@@ -714,6 +853,31 @@ export class PbftNode implements ProtocolNode {
       slot.committed = true
       this.ctx.storage.setHardState(keyCommitted(seq % this.options.logWindow), encodeCanonical({ s: seq, d: pp.digest }))
       this.execute()
+    }
+  }
+
+  /**
+   * A slot whose pre-prepare we missed but that 2f+1 replicas signed commits for (one view, one
+   * digest) is committed: f+1 correct replicas prepared that batch, so every later view keeps it.
+   * Execute it once the body (fetched by digest) is here, instead of waiting for the next stable
+   * checkpoint and a state transfer. Not persisted: a restart before execution loses it (the
+   * checkpoint path still applies).
+   */
+  private commitByCertificate(slot: Slot): void {
+    const groups = new Map<string, { view: number; digest: Digest; count: number }>()
+    for (const vote of slot.commits.values()) {
+      const key = `${vote.view}/${toHex(vote.digest)}`
+      const group = groups.get(key) ?? { view: vote.view, digest: vote.digest, count: 0 }
+      group.count++
+      groups.set(key, group)
+    }
+    for (const group of groups.values()) {
+      if (group.count < this.quorum) continue
+      if (this.countPhase(slot.commits, group.view, slot.seq, group.digest, this.quorum, 'commit') < this.quorum) continue
+      slot.committed = true
+      slot.certifiedDigest = group.digest
+      this.execute()
+      return
     }
   }
 
@@ -743,9 +907,16 @@ export class PbftNode implements ProtocolNode {
     while (this.lastExecuted >= this.low) {
       const seq = this.lastExecuted + 1
       const slot = this.slots.get(seq)
-      // Committed here, or learned from a commit certificate (catch-up; view-independent, docs/adr/0010).
-      const bundles = slot?.committed === true && slot.prePrepare !== undefined ? slot.prePrepare.bundles : this.learned.get(seq)?.bundles
-      if (bundles === undefined) break
+      // Committed here (a commit certificate outranks a pre-prepare received afterwards: a primary may
+      // equivocate), or learned from a commit certificate (catch-up; view-independent, docs/adr/0010).
+      const digest = slot?.certifiedDigest ?? slot?.prePrepare?.digest
+      let bundles = slot?.committed === true && digest !== undefined ? slot.bodies.get(toHex(digest)) : undefined
+      bundles ??= this.learned.get(seq)?.bundles
+      if (bundles === undefined) {
+        // A slot executes only with its verified body; a batch we never received is fetched first.
+        if (slot?.committed === true && digest !== undefined) this.batchFetch.want(seq, digest)
+        break
+      }
       this.learned.delete(seq)
       this.executeBatch(seq, bundles)
       progressed = true
@@ -867,8 +1038,9 @@ export class PbftNode implements ProtocolNode {
   private takeCheckpoint(seq: number): void {
     const snapshot = this.ctx.takeSnapshot()
     const meta = encodeExecutionMeta({ seq, index: this.lastIndex, lastTs: this.lastTs })
-    const digest = stateDigest(snapshot.data, meta)
-    this.ownCheckpoints.set(seq, { seq, data: snapshot.data, meta, digest })
+    const hashes = chunkHashes(snapshot.data)
+    const digest = stateDigest(chunksRoot(snapshot.data.byteLength, hashes), meta)
+    this.ownCheckpoints.set(seq, { seq, data: snapshot.data, meta, digest, hashes })
     const sig = this.signer.sign(statement('checkpoint', seq, digest))
     this.broadcast(encodeCheckpoint(seq, digest, sig))
     this.onCheckpoint(this.self, seq, digest, sig, true)
@@ -919,6 +1091,8 @@ export class PbftNode implements ProtocolNode {
     if (cert.seq <= this.low) return
     this.low = cert.seq
     this.stableCert = cert
+    this.ctx.storage.setHardState(KEY_STABLE, encodeCheckpointCertificateMessage(cert))
+    this.batchFetch.prune(cert.seq)
     const own = this.ownCheckpoints.get(cert.seq)
     if (own !== undefined && bytesEqual(own.digest, cert.digest)) this.persistStable(own, cert)
     else if (this.lastExecuted >= cert.seq) {
@@ -956,41 +1130,32 @@ export class PbftNode implements ProtocolNode {
     return this.countValid(cert.votes, statement('checkpoint', cert.seq, cert.digest), undefined) >= this.quorum
   }
 
-  // ---------------------------------------------------------------- state transfer
+  // ---------------------------------------------------------------- state transfer (chunked; receiving side in state-transfer.ts)
 
   private beginStateTransfer(cert: CheckpointCertificate): void {
-    if (this.transferTarget !== undefined && this.transferTarget.seq >= cert.seq) return
-    this.transferTarget = cert
-    this.transferAttempt = 0
-    this.requestState()
+    this.stateReceiver.begin(cert)
   }
 
-  private requestState(): void {
-    const target = this.transferTarget
-    if (target === undefined || this.stopped) return
-    const peers = target.votes.map((v) => v.id).filter((id) => id !== this.self)
-    const peer = peers[this.transferAttempt++ % Math.max(1, peers.length)]
-    if (peer !== undefined) this.ctx.send(peer, encodeFetchState(target.seq))
-    if (this.transferTimer !== undefined) this.ctx.clearTimer(this.transferTimer)
-    this.transferTimer = this.ctx.setTimer(this.options.stateTransferRetryMs, () => {
-      this.transferTimer = undefined
-      this.requestState()
-    })
-  }
-
+  /** The manifest of our stable checkpoint at `seq` or later (the fetcher checks it against the certificate). */
   private onFetchState(from: NodeId, seq: number): void {
     const state = this.stableState
     if (state === undefined || state.seq < seq || this.stableCert.seq !== state.seq) return this.drop('fetch-unavailable')
-    this.ctx.send(from, encodeStateTransfer(this.stableCert, state.data, state.meta))
+    this.ctx.send(from, encodeStateTransfer(this.stableCert, state.meta, state.data.byteLength, state.hashes))
   }
 
-  private onStateTransfer(cert: CheckpointCertificate, data: Uint8Array, metaBytes: Uint8Array): void {
-    if (cert.seq <= this.lastExecuted || cert.seq < (this.transferTarget?.seq ?? 0)) return this.drop('stale-state')
-    if (!this.validCheckpointCertificate(cert)) return this.drop('bad-checkpoint-certificate')
-    // The snapshot must hash to the digest 2f+1 replicas signed.
-    if (!bytesEqual(stateDigest(data, metaBytes), cert.digest)) return this.drop('state-digest-mismatch')
+  /** One chunk, sliced from the snapshot we hold (no re-serialization); a fetcher of an older checkpoint gets our manifest. */
+  private onFetchChunk(from: NodeId, seq: number, index: number): void {
+    const state = this.stableState
+    if (state === undefined || this.stableCert.seq !== state.seq || state.seq < seq) return this.drop('fetch-unavailable')
+    if (state.seq > seq) return this.onFetchState(from, seq)
+    if (index >= chunkCount(state.data.byteLength)) return this.drop('fetch-unavailable')
+    this.ctx.send(from, encodeStateChunk(seq, index, chunkOf(state.data, index)))
+  }
+
+  /** Every chunk of a certified checkpoint arrived and matched its digest: install it. */
+  private installState(cert: CheckpointCertificate, metaBytes: Uint8Array, data: Uint8Array, hashes: readonly Digest[]): void {
+    if (cert.seq <= this.lastExecuted) return this.drop('stale-state')
     const meta = decodeExecutionMeta(metaBytes)
-    if (meta.seq !== cert.seq) return this.drop('state-digest-mismatch')
     const snapshot = { index: meta.index, term: this.view, data, meta: encodeStoredMeta(metaBytes, cert) }
     this.ctx.installSnapshot(snapshot)
     this.ctx.storage.saveSnapshot(snapshot)
@@ -998,10 +1163,7 @@ export class PbftNode implements ProtocolNode {
     this.lastExecuted = cert.seq
     this.lastIndex = meta.index
     this.lastTs = new Map(meta.lastTs)
-    this.stableState = { seq: cert.seq, data, meta: metaBytes, digest: cert.digest }
-    this.transferTarget = undefined
-    if (this.transferTimer !== undefined) this.ctx.clearTimer(this.transferTimer)
-    this.transferTimer = undefined
+    this.stableState = { seq: cert.seq, data, meta: metaBytes, digest: cert.digest, hashes }
     if (this.outstanding !== undefined && this.outstanding.bundle.ts <= (this.lastTs.get(this.self) ?? 0)) this.abandonOutstanding()
     for (const [proxy, bundle] of this.pendingBundles) if (bundle.ts <= (this.lastTs.get(proxy) ?? 0)) this.pendingBundles.delete(proxy)
     if (cert.seq > this.low) this.adoptStable(cert)
@@ -1160,7 +1322,6 @@ export class PbftNode implements ProtocolNode {
       const e = plan.entries[i]!
       if (!this.verifyFrom(primary, statement('pre-prepare', nv.view, e.seq, e.digest), nv.prePrepareSigs[i]!)) return this.drop('bad-new-view')
     }
-    for (const entry of plan.entries) for (const bundle of entry.bundles) this.verifiedBundles.add(toHex(bundle.digest))
     this.enterView(nv.view, plan.checkpoint, plan.entries, nv.prePrepareSigs, bytes)
   }
 
@@ -1183,6 +1344,8 @@ export class PbftNode implements ProtocolNode {
     for (const slot of this.slots.values()) {
       slot.prepared = false
       slot.committed = false
+      slot.certifiedDigest = undefined
+      // The old pre-prepare goes, its body stays in `bodies` (the O set may name it, or a peer may fetch it).
       if (slot.prePrepare !== undefined && slot.prePrepare.view < view) slot.prePrepare = undefined
       for (const votes of [slot.prepares, slot.commits]) for (const [id, v] of votes) if (v.view < view) votes.delete(id)
     }
@@ -1191,8 +1354,14 @@ export class PbftNode implements ProtocolNode {
     const primary = this.isPrimary()
     entries.forEach((entry, i) => {
       if (entry.seq <= this.low) return
-      const pp: PrePrepare = { k: 'pp', view, seq: entry.seq, bundles: entry.bundles, digest: entry.digest, sig: sigs[i]! }
-      this.acceptPrePrepare(pp, encodePrePrepare(view, entry.seq, entry.bundles, pp.sig))
+      // The O set names batches by digest: use the body we hold, or fetch it (we may prepare and commit
+      // meanwhile — the prepared certificate vouches for the batch — but execute only with the body).
+      const slot = this.slot(entry.seq)
+      const body = bytesEqual(entry.digest, EMPTY_BATCH) ? [] : slot.bodies.get(toHex(entry.digest))
+      // Certified by the prepared certificate the O set chose it from.
+      if (body !== undefined) for (const bundle of body) this.verifiedBundles.add(toHex(bundle.digest))
+      this.acceptPrePrepare({ view, seq: entry.seq, digest: entry.digest, sig: sigs[i]! }, body)
+      if (body === undefined) this.batchFetch.want(entry.seq, entry.digest)
       if (!primary) {
         const sig = this.signer.sign(statement('prepare', view, entry.seq, entry.digest))
         this.slot(entry.seq).prepares.set(this.self, { view, digest: entry.digest, sig, verified: true })
@@ -1276,7 +1445,7 @@ export class PbftNode implements ProtocolNode {
    */
   private maybeCatchUp(peer: NodeId): void {
     const stalled = !this.active || (this.stalledAtTick && this.executedAtTick === this.lastExecuted)
-    if (!stalled || this.ctx.now() < this.catchUpQuietUntil || this.transferTarget !== undefined) return
+    if (!stalled || this.ctx.now() < this.catchUpQuietUntil || this.stateReceiver.targetSeq !== undefined) return
     this.catchUpQuietUntil = this.ctx.now() + this.options.statusIntervalMs
     this.ctx.send(peer, encodeFetchCommitted(this.lastExecuted + 1))
   }
@@ -1341,7 +1510,17 @@ export class PbftNode implements ProtocolNode {
   private slot(seq: number): Slot {
     let slot = this.slots.get(seq)
     if (slot === undefined) {
-      slot = { seq, prePrepare: undefined, prepares: new Map(), commits: new Map(), prepared: false, committed: false, preparedCert: undefined }
+      slot = {
+        seq,
+        prePrepare: undefined,
+        bodies: new Map(),
+        prepares: new Map(),
+        commits: new Map(),
+        prepared: false,
+        committed: false,
+        preparedCert: undefined,
+        certifiedDigest: undefined,
+      }
       this.slots.set(seq, slot)
     }
     return slot
