@@ -1,4 +1,4 @@
-import type { Capability } from '@synod/conformance'
+import type { Capability, ProtocolAdversary, Scenario } from '@synod/conformance'
 import type { ProtocolFactory } from '@synod/core'
 
 /** Loads one protocol's factory on demand, so a broken or unfinished package only fails the runs that ask for it. */
@@ -92,3 +92,45 @@ export const protocolCapabilities: ReadonlyMap<string, readonly Capability[]> = 
 
 /** What --protocol defaults to: the real protocols, not the toys. */
 export const DEFAULT_PROTOCOLS: readonly string[] = ['raft', 'pbft']
+
+/** A protocol package's own attacks and the scenarios that run them (e.g. `@synod/pbft/adversaries`). */
+export interface ProtocolExtras {
+  readonly adversary?: ProtocolAdversary<unknown>
+  readonly scenarios?: readonly Scenario[]
+}
+
+export type ProtocolExtrasLoader = () => Promise<ProtocolExtras>
+
+/**
+ * Import a protocol's adversary module: `adversaryExport` must be a function
+ * (a ProtocolAdversary), `scenariosExport` (optional) an array of scenarios.
+ */
+export async function loadExtras(
+  protocol: string,
+  moduleName: string,
+  adversaryExport: string,
+  scenariosExport?: string,
+  importModule: () => Promise<unknown> = () => import(moduleName),
+): Promise<ProtocolExtras> {
+  let module: Record<string, unknown>
+  try {
+    module = (await importModule()) as Record<string, unknown>
+  } catch (error) {
+    throw new ProtocolUnavailableError(protocol, `cannot import ${moduleName} (${(error as Error).message}); is it built?`)
+  }
+  const adversary = module[adversaryExport]
+  if (typeof adversary !== 'function') throw new ProtocolUnavailableError(protocol, `${moduleName} does not export an adversary as '${adversaryExport}'`)
+  const scenarios = scenariosExport === undefined ? undefined : module[scenariosExport]
+  if (scenariosExport !== undefined && !Array.isArray(scenarios))
+    throw new ProtocolUnavailableError(protocol, `${moduleName} does not export scenarios as '${scenariosExport}'`)
+  return { adversary: adversary as ProtocolAdversary<unknown>, ...(scenarios === undefined ? {} : { scenarios: scenarios as Scenario[] }) }
+}
+
+/**
+ * Protocols' own adversaries (for scenarios with a 'protocol' adversary,
+ * such as byzantine-protocol-adversary) and own scenarios, by name. A
+ * byzantine protocol missing here gets those scenarios reported as skipped.
+ */
+export const protocolExtras: ReadonlyMap<string, ProtocolExtrasLoader> = new Map<string, ProtocolExtrasLoader>([
+  ['pbft', () => loadExtras('pbft', '@synod/pbft/adversaries', 'pbftAdversary', 'pbftAdversaryScenarios')],
+])

@@ -4,7 +4,7 @@ import { Cluster, type ProtocolAdversary } from './cluster.js'
 import { kvWorkloadCodec, type KvWorkloadCodec } from './kv-codec.js'
 import { Nemesis } from './nemesis.js'
 import { reduceScenario, type ScenarioReduction } from './reduce.js'
-import { DEFAULT_WORKLOAD, type Scenario } from './scenario.js'
+import { DEFAULT_WORKLOAD, needsProtocolAdversary, type Scenario } from './scenario.js'
 import type { RunRecord } from './types.js'
 import { KvWorkload } from './workload.js'
 
@@ -21,6 +21,21 @@ export interface RunScenarioOptions<Options = unknown> {
   readonly kv?: KvWorkloadCodec
   /** Run a smaller version of the scenario (what the shrinker found; `--faults/--max-ops/--chaos-ms`). */
   readonly reduction?: ScenarioReduction
+}
+
+/**
+ * Thrown by executeScenario/runScenario for a scenario with a 'protocol'
+ * adversary when no `adversary` is given: such a run would be fault-free,
+ * so it is refused rather than passed (callers report it as skipped).
+ */
+export class MissingAdversaryError extends Error {
+  override readonly name = 'MissingAdversaryError'
+  constructor(
+    readonly scenario: string,
+    readonly protocol: string,
+  ) {
+    super(`scenario '${scenario}' needs ${protocol}'s own adversary ('protocol' behaviour) and none was given`)
+  }
 }
 
 export interface ScenarioExecution {
@@ -55,7 +70,9 @@ export async function executeScenario<Options>(options: RunScenarioOptions<Optio
   const nodes = scenarioNodes(factory as ProtocolFactory<unknown>, scenario, options.nodes)
   const workloadOptions = { ...DEFAULT_WORKLOAD, ...scenario.workload }
   const kv = options.kv ?? kvWorkloadCodec()
-  const adversaries = (scenario.adversaries ?? []).filter((a) => a.behaviour !== 'protocol' || options.adversary !== undefined)
+  // Never run a 'protocol' adversary's scenario without it: that would be a fault-free run reported as a pass.
+  if (needsProtocolAdversary(scenario) && options.adversary === undefined) throw new MissingAdversaryError(scenario.name, factory.name)
+  const adversaries = scenario.adversaries ?? []
   const cluster = new Cluster<Options>({
     factory,
     ...(options.protocolOptions === undefined ? {} : { protocolOptions: options.protocolOptions }),

@@ -23,7 +23,7 @@ export type { NodeKey } from './keys.js'
 export { kvWorkloadCodec } from './kv-codec.js'
 export type { KvSession, KvWorkloadCodec } from './kv-codec.js'
 export { Nemesis } from './nemesis.js'
-export { executeScenario, scenarioNodes } from './execute-scenario.js'
+export { executeScenario, MissingAdversaryError, scenarioNodes } from './execute-scenario.js'
 export type { RunScenarioOptions, ScenarioExecution } from './execute-scenario.js'
 export { reproduceCommand, runScenario } from './run-scenario.js'
 export type { ScenarioResult } from './run-scenario.js'
@@ -34,7 +34,7 @@ export { DEFAULT_SHRINK_RUNS, shrinkFailure, summarizeShrink } from './shrink.js
 export type { RunSize, ShrinkOptions, ShrinkResult, ShrinkSummary } from './shrink.js'
 export { firstViolation, formatTrace, violationTime } from './trace.js'
 export type { LocatedViolation, TraceOptions } from './trace.js'
-export { DEFAULT_WORKLOAD, flapping, scenarioApplies } from './scenario.js'
+export { DEFAULT_WORKLOAD, flapping, needsProtocolAdversary, scenarioApplies, scenarioSkipReason } from './scenario.js'
 export type {
   AdversaryBehaviour,
   AdversarySpec,

@@ -4,7 +4,7 @@ import type { ProtocolAdversary } from './cluster.js'
 import { scenarioNodes } from './execute-scenario.js'
 import { describeFailures } from './describe-failures.js'
 import { runScenario } from './run-scenario.js'
-import { scenarioApplies, type Capability, type Scenario } from './scenario.js'
+import { scenarioSkipReason, type Capability, type Scenario } from './scenario.js'
 import { scenarios as shippedScenarios, scenariosFor } from './scenarios/index.js'
 import { DEFAULT_SHRINK_RUNS, shrinkFailure, type ShrinkOptions, type ShrinkResult } from './shrink.js'
 
@@ -122,8 +122,7 @@ export function describeConformance<Options>(options: DescribeConformanceOptions
   const shrinkRuns = options.shrink === false ? 0 : (options.shrink?.maxRuns ?? shrinkRunsFromEnvironment())
   describe(`${factory.name} conformance`, () => {
     for (const scenario of chosen) {
-      const missing = (scenario.requires ?? []).filter((c) => !capabilities.includes(c))
-      const reason = options.skip?.[scenario.name] ?? (scenarioApplies(scenario, capabilities) ? undefined : `not applicable: requires ${missing.join(', ')} (capabilities)`)
+      const reason = options.skip?.[scenario.name] ?? scenarioSkipReason(scenario, { capabilities, hasAdversary: options.adversary !== undefined })
       if (reason !== undefined) {
         it.skip(`${scenario.name} — skipped: ${reason}`, () => {})
         continue
