@@ -12,6 +12,7 @@ export const infrastructurePackages = [
   'crypto',
   'storage',
   'kv',
+  'client',
   'transport-memory',
   'transport-libp2p',
   'conformance',

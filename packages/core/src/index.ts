@@ -17,6 +17,21 @@ export {
   utf8,
 } from './codec.js'
 export type { Fields } from './codec.js'
+export {
+  CLIENT_KEY_BYTES,
+  CLIENT_REQUEST_DOMAIN,
+  CLIENT_SIGNATURE_BYTES,
+  clientIdOf,
+  clientRequestStatement,
+  decodeSignedClientRequest,
+  encodeSignedClientRequest,
+  isSignedClientRequest,
+  MAX_CLIENT_OPERATION_BYTES,
+  MAX_CLIENT_SESSION,
+  signClientRequest,
+  verifyClientRequest,
+} from './client-request.js'
+export type { ClientRequest, SignedClientRequest } from './client-request.js'
 export { Counters } from './counters.js'
 export {
   ConfigError,

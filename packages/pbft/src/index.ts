@@ -1,6 +1,6 @@
 export { pbft } from './factory.js'
 export { PbftNode } from './node.js'
 export { defaultPbftOptions } from './options.js'
-export type { PbftOptions, RequestAuthentication } from './options.js'
+export type { ClientAuthentication, PbftOptions, RequestAuthentication } from './options.js'
 export { decodeReplyCertificate, encodeReplyCertificate, verifyReplyCertificate } from './reply-certificate.js'
 export type { ReplyCertificate, VerifiedReply } from './reply-certificate.js'

@@ -9,6 +9,7 @@ import {
   expectOnlyKeys,
   expectRecord,
   expectUint,
+  InvalidMessageError,
   OverloadedError,
   SynodError,
   TimeoutError,
@@ -23,6 +24,7 @@ import {
   type TimerId,
   type Verifier,
 } from '@synod/core'
+import { ClientRequestChecker } from './client-requests.js'
 import { hmacSha256, sha256 } from './digest.js'
 import { merkleTree, resultLeaf, treeRoot } from './merkle.js'
 import {
@@ -150,6 +152,8 @@ export class PbftNode implements ProtocolNode {
   private readonly mac: boolean
   /** Pairwise HMAC keys, derived once per peer (x25519 + HKDF in the signer). */
   private readonly macKeys = new Map<NodeId, Uint8Array>()
+  /** 'signed' client authentication: checks client signatures (undefined in 'proxy' mode). */
+  private readonly clientRequests: ClientRequestChecker | undefined
 
   // view state
   private view = 0
@@ -222,6 +226,10 @@ export class PbftNode implements ProtocolNode {
         "requestAuthentication 'mac' needs a signer with sharedKey() (pairwise MAC keys; @synod/crypto's createSigner has it)",
         'requestAuthentication',
       )
+    this.clientRequests =
+      this.options.clientAuthentication === 'signed'
+        ? new ClientRequestChecker(this.verifier, this.options.cluster, this.options.maxClientOperationBytes)
+        : undefined
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -308,6 +316,7 @@ export class PbftNode implements ProtocolNode {
         nextSeq: this.nextSeq,
         queuedRequests: this.queuedRequests.length,
         requestAuthentication: this.options.requestAuthentication,
+        clientAuthentication: this.options.clientAuthentication,
         drops: Object.fromEntries(this.counters),
       },
     }
@@ -316,6 +325,8 @@ export class PbftNode implements ProtocolNode {
   // ---------------------------------------------------------------- client side (proxy)
 
   propose(command: Uint8Array, client: ClientRef): void {
+    if (this.clientRequests !== undefined && !this.clientRequests.check(command))
+      throw new InvalidMessageError(`not a client request signed for cluster '${this.options.cluster}' (clientAuthentication 'signed')`)
     if (this.queuedRequests.length >= this.options.maxQueuedRequests)
       throw new OverloadedError(`pbft proxy queue is full (${this.options.maxQueuedRequests} requests)`)
     this.queuedRequests.push({ command, client })
@@ -474,6 +485,11 @@ export class PbftNode implements ProtocolNode {
         this.drop('request-bad-signature')
         return 'invalid'
       }
+    }
+    // The proxy is authentic; in 'signed' mode each command must also be its client's own request.
+    if (this.clientRequests !== undefined && !this.clientRequests.checkAll(bundle.ops)) {
+      this.drop('request-bad-client-signature')
+      return 'invalid'
     }
     if (this.verifiedBundles.size >= MAX_VERIFIED_CACHE) this.verifiedBundles.clear()
     this.verifiedBundles.add(key)

@@ -3,6 +3,14 @@ import { ConfigError } from '@synod/core'
 /** How a proxy replica authenticates the request bundles it sends (see docs/adr/0003). */
 export type RequestAuthentication = 'signature' | 'mac'
 
+/**
+ * Who vouches for a client command (docs/adr/0006): 'proxy' — the proxy replica
+ * authenticates the bundle and is trusted to have received the command from a
+ * client; 'signed' — each command is the client's own SignedClientRequest
+ * (@synod/core) and every replica verifies the client's signature.
+ */
+export type ClientAuthentication = 'proxy' | 'signed'
+
 export interface PbftOptions {
   /**
    * 'signature' (default): the proxy signs each bundle with ed25519, every replica can check it.
@@ -10,6 +18,16 @@ export interface PbftOptions {
    * proxy shares with it (needs `Signer.sharedKey`); each replica checks only its own tag.
    */
   readonly requestAuthentication: RequestAuthentication
+  /**
+   * 'proxy' (default): commands are opaque bytes vouched for by the proxy replica.
+   * 'signed': each command must be a client-signed request envelope for `cluster`; replicas verify
+   * the client's signature before preparing, so no replica can forge a client's request.
+   */
+  readonly clientAuthentication: ClientAuthentication
+  /** The cluster name client signatures are bound to ('signed' mode). Default ''. */
+  readonly cluster: string
+  /** Largest client operation accepted inside a signed envelope, in bytes. Default 1 MiB. */
+  readonly maxClientOperationBytes: number
   /** A checkpoint every this many sequence numbers (K). Default 64. */
   readonly checkpointInterval: number
   /** Log window L between the low and high watermarks; a multiple of the checkpoint interval. Default 2K. */
@@ -34,6 +52,9 @@ export interface PbftOptions {
 
 export const defaultPbftOptions: PbftOptions = {
   requestAuthentication: 'signature',
+  clientAuthentication: 'proxy',
+  cluster: '',
+  maxClientOperationBytes: 1024 * 1024,
   checkpointInterval: 64,
   logWindow: 128,
   maxInFlight: 4,
@@ -52,6 +73,10 @@ export function resolveOptions(partial: Partial<PbftOptions> | undefined): PbftO
   for (const [field, value] of Object.entries(options)) {
     if (field === 'requestAuthentication') {
       if (value !== 'signature' && value !== 'mac') throw new ConfigError("must be 'signature' or 'mac'", field)
+    } else if (field === 'clientAuthentication') {
+      if (value !== 'proxy' && value !== 'signed') throw new ConfigError("must be 'proxy' or 'signed'", field)
+    } else if (field === 'cluster') {
+      if (typeof value !== 'string' || value.length > 256) throw new ConfigError('must be a string of at most 256 characters', field)
     } else if (!Number.isSafeInteger(value) || (value as number) <= 0) throw new ConfigError('must be a positive integer', field)
   }
   if (options.logWindow % options.checkpointInterval !== 0 || options.logWindow < 2 * options.checkpointInterval)

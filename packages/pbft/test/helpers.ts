@@ -71,6 +71,8 @@ export interface TestClusterOptions {
   readonly options?: Partial<PbftOptions>
   readonly faults?: LinkFaults
   readonly requestTimeoutMs?: number
+  /** Default: a RegisterMachine per replica. */
+  readonly createStateMachine?: () => StateMachine
 }
 
 /** n PBFT replicas on the deterministic simulator, recording every commit per node. */
@@ -104,7 +106,7 @@ export class TestCluster {
           ...(config.options === undefined ? {} : { protocolOptions: config.options }),
           membership: this.membership,
           storage: memoryStorage(),
-          createStateMachine: () => new RegisterMachine(),
+          createStateMachine: config.createStateMachine ?? (() => new RegisterMachine()),
           signer: key.signer,
           verifier: key.verifier,
           syncLatencyMs: 0,

@@ -1,0 +1,15 @@
+export { clientIdentity, clientIdentityFromSecret, generateClientIdentity } from './identity.js'
+export type { ClientIdentity } from './identity.js'
+export {
+  CLIENT_KEY_HEADER,
+  hasSignedRequestHeaders,
+  parseSignedRequestHeaders,
+  SESSION_HEADER,
+  SIGNATURE_HEADER,
+  signedRequestHeaders,
+  TIMESTAMP_HEADER,
+} from './http-envelope.js'
+export { RequestSigner } from './request-signer.js'
+export type { RequestSignerOptions, SignedRequest } from './request-signer.js'
+export { verifyAnswer, verifyKvAnswer } from './verify-answer.js'
+export type { CertifiedAnswer, VerifiedAnswer } from './verify-answer.js'

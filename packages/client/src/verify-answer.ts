@@ -1,0 +1,47 @@
+// "A client that verifies" (BFT-SMaRt's ServiceProxy, TOCS'02 §4.1): the
+// answer counts only with f+1 members' signatures over the result of the
+// exact request this client signed. The members' keys come from a
+// configuration the client trusts — never from the node that answered.
+import { decodeSignedClientRequest, InvalidMessageError, type Membership, type Verifier } from '@synod/core'
+import { createVerifier } from '@synod/crypto'
+import { decodeResult, type KvResult } from '@synod/kv'
+import { verifyReplyCertificate } from '@synod/pbft'
+
+export interface CertifiedAnswer {
+  /** The reply certificate (the answer's proof). */
+  readonly certificate: Uint8Array
+  /** The state machine's raw result that the certificate signs. */
+  readonly result: Uint8Array
+  /** The log index the node reported, if any: must match the certified one. */
+  readonly index?: number
+}
+
+export interface VerifiedAnswer {
+  readonly index: number
+  readonly result: Uint8Array
+  /** Members whose signed replies the certificate carries (f+1 distinct). */
+  readonly signers: readonly string[]
+}
+
+/**
+ * Verify that `answer` is the cluster's answer to `envelope` (the signed
+ * request bytes this client sent). Throws InvalidMessageError for a
+ * certificate of another request (stale or foreign), too few or forged
+ * signatures, non-members, or a result other than the certified one.
+ */
+export function verifyAnswer(envelope: Uint8Array, answer: CertifiedAnswer, members: Membership, verifier: Verifier = createVerifier()): VerifiedAnswer {
+  decodeSignedClientRequest(envelope) // only the client's own envelope can be verified against
+  const verified = verifyReplyCertificate(answer.certificate, members, verifier, {
+    command: envelope,
+    result: answer.result,
+    ...(answer.index === undefined ? {} : { index: answer.index }),
+  })
+  if (verified.failed) throw new InvalidMessageError('the certificate says the command failed to apply')
+  return { index: verified.index, result: answer.result, signers: verified.signers }
+}
+
+/** verifyAnswer, then decode the certified bytes as a @synod/kv result. */
+export function verifyKvAnswer(envelope: Uint8Array, answer: CertifiedAnswer, members: Membership, verifier?: Verifier): VerifiedAnswer & { readonly kv: KvResult } {
+  const verified = verifyAnswer(envelope, answer, members, verifier)
+  return { ...verified, kv: decodeResult(verified.result) }
+}
