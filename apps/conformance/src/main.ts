@@ -91,6 +91,8 @@ async function run(argv: readonly string[], env: RunnerEnvironment): Promise<num
     offers.set(name, {
       capabilities: env.capabilities.get(name) ?? [],
       ...(extras.adversary === undefined ? {} : { adversary: extras.adversary }),
+      ...(extras.protocolOptions === undefined ? {} : { protocolOptions: extras.protocolOptions }),
+      ...(extras.clients === undefined ? {} : { clients: extras.clients }),
       ownScenarios: extras.scenarios ?? [],
     })
   }

@@ -3,6 +3,7 @@ import {
   reproduceCommand,
   scenarioApplies,
   type Capability,
+  type ClientOptions,
   type ProtocolAdversary,
   runScenario,
   shrinkFailure,
@@ -21,6 +22,8 @@ export interface PlannedRun {
   readonly seed: number
   /** The protocol's own adversary, for scenarios with a 'protocol' adversary. */
   readonly adversary?: ProtocolAdversary<unknown>
+  readonly protocolOptions?: Record<string, unknown>
+  readonly clients?: ClientOptions
   /** Not run, with the reason (a 'protocol' adversary the protocol does not supply): reported as 'skipped', never as a pass. */
   readonly skip?: string
 }
@@ -29,6 +32,9 @@ export interface PlannedRun {
 export interface ProtocolOffer {
   readonly capabilities?: readonly Capability[]
   readonly adversary?: ProtocolAdversary<unknown>
+  /** Protocol options and client behaviour for every run of the protocol. */
+  readonly protocolOptions?: Record<string, unknown>
+  readonly clients?: ClientOptions
   /** Scenarios of this protocol's own (e.g. one per attack of its adversary); they run for it only. */
   readonly scenarios?: readonly Scenario[]
 }
@@ -70,7 +76,15 @@ export function planMatrix(
           ? `needs ${factory.name}'s own adversary ('protocol' behaviour); ${factory.name} registers none`
           : undefined
       for (const seed of seeds)
-        runs.push({ factory, scenario, seed, ...(offer.adversary === undefined ? {} : { adversary: offer.adversary }), ...(skip === undefined ? {} : { skip }) })
+        runs.push({
+          factory,
+          scenario,
+          seed,
+          ...(offer.adversary === undefined ? {} : { adversary: offer.adversary }),
+          ...(offer.protocolOptions === undefined ? {} : { protocolOptions: offer.protocolOptions }),
+          ...(offer.clients === undefined ? {} : { clients: offer.clients }),
+          ...(skip === undefined ? {} : { skip }),
+        })
     }
   }
   return { runs, skipped }
@@ -154,6 +168,8 @@ function runOptions(run: PlannedRun, options: RunMatrixOptions): RunScenarioOpti
     ...(options.nodes === undefined ? {} : { nodes: options.nodes }),
     ...(options.reduction === undefined ? {} : { reduction: options.reduction }),
     ...(run.adversary === undefined ? {} : { adversary: run.adversary }),
+    ...(run.protocolOptions === undefined ? {} : { protocolOptions: run.protocolOptions }),
+    ...(run.clients === undefined ? {} : { clients: run.clients }),
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Capability, ProtocolAdversary, Scenario } from '@synod/conformance'
+import type { Capability, ClientOptions, ProtocolAdversary, Scenario } from '@synod/conformance'
 import type { ProtocolFactory } from '@synod/core'
 
 /** Loads one protocol's factory on demand, so a broken or unfinished package only fails the runs that ask for it. */
@@ -97,19 +97,23 @@ export const DEFAULT_PROTOCOLS: readonly string[] = ['raft', 'pbft']
 export interface ProtocolExtras {
   readonly adversary?: ProtocolAdversary<unknown>
   readonly scenarios?: readonly Scenario[]
+  /** Protocol options for every run of this protocol (e.g. client authentication to match `clients`). */
+  readonly protocolOptions?: Record<string, unknown>
+  /** How the workload's clients sign requests and verify answers. */
+  readonly clients?: ClientOptions
 }
 
 export type ProtocolExtrasLoader = () => Promise<ProtocolExtras>
 
 /**
- * Import a protocol's adversary module: `adversaryExport` must be a function
- * (a ProtocolAdversary), `scenariosExport` (optional) an array of scenarios.
+ * Import a protocol's adversary module: `names.adversary` must be a
+ * function (a ProtocolAdversary), `names.scenarios` an array of scenarios,
+ * `names.protocolOptions` and `names.clients` objects (each optional but the first).
  */
 export async function loadExtras(
   protocol: string,
   moduleName: string,
-  adversaryExport: string,
-  scenariosExport?: string,
+  names: { readonly adversary: string; readonly scenarios?: string; readonly protocolOptions?: string; readonly clients?: string },
   importModule: () => Promise<unknown> = () => import(moduleName),
 ): Promise<ProtocolExtras> {
   let module: Record<string, unknown>
@@ -118,12 +122,24 @@ export async function loadExtras(
   } catch (error) {
     throw new ProtocolUnavailableError(protocol, `cannot import ${moduleName} (${(error as Error).message}); is it built?`)
   }
-  const adversary = module[adversaryExport]
-  if (typeof adversary !== 'function') throw new ProtocolUnavailableError(protocol, `${moduleName} does not export an adversary as '${adversaryExport}'`)
-  const scenarios = scenariosExport === undefined ? undefined : module[scenariosExport]
-  if (scenariosExport !== undefined && !Array.isArray(scenarios))
-    throw new ProtocolUnavailableError(protocol, `${moduleName} does not export scenarios as '${scenariosExport}'`)
-  return { adversary: adversary as ProtocolAdversary<unknown>, ...(scenarios === undefined ? {} : { scenarios: scenarios as Scenario[] }) }
+  const adversary = module[names.adversary]
+  if (typeof adversary !== 'function') throw new ProtocolUnavailableError(protocol, `${moduleName} does not export an adversary as '${names.adversary}'`)
+  const take = (name: string | undefined, what: string, ok: (value: unknown) => boolean) => {
+    if (name === undefined) return undefined
+    const value = module[name]
+    if (!ok(value)) throw new ProtocolUnavailableError(protocol, `${moduleName} does not export ${what} as '${name}'`)
+    return value
+  }
+  const isObject = (value: unknown) => typeof value === 'object' && value !== null
+  const scenarios = take(names.scenarios, 'scenarios', Array.isArray) as Scenario[] | undefined
+  const protocolOptions = take(names.protocolOptions, 'protocol options', isObject) as Record<string, unknown> | undefined
+  const clients = take(names.clients, 'client options', isObject) as ClientOptions | undefined
+  return {
+    adversary: adversary as ProtocolAdversary<unknown>,
+    ...(scenarios === undefined ? {} : { scenarios }),
+    ...(protocolOptions === undefined ? {} : { protocolOptions }),
+    ...(clients === undefined ? {} : { clients }),
+  }
 }
 
 /**
@@ -132,5 +148,15 @@ export async function loadExtras(
  * byzantine protocol missing here gets those scenarios reported as skipped.
  */
 export const protocolExtras: ReadonlyMap<string, ProtocolExtrasLoader> = new Map<string, ProtocolExtrasLoader>([
-  ['pbft', () => loadExtras('pbft', '@synod/pbft/adversaries', 'pbftAdversary', 'pbftAdversaryScenarios')],
+  // PBFT's clients sign their requests and verify every answer's reply certificate (a proxy may be Byzantine).
+  [
+    'pbft',
+    () =>
+      loadExtras('pbft', '@synod/pbft/adversaries', {
+        adversary: 'pbftAdversary',
+        scenarios: 'pbftAdversaryScenarios',
+        protocolOptions: 'pbftSignedClientOptions',
+        clients: 'pbftClients',
+      }),
+  ],
 ])

@@ -15,6 +15,8 @@ export {
 } from './checkers/index.js'
 export type { CheckAllOptions, CheckerName, LinearizabilityFailure, LinearizabilityOptions } from './checkers/index.js'
 export { HistoryRecorder } from './history.js'
+export { RequestWrapper, unwrappingStateMachine } from './clients.js'
+export type { ClientOptions } from './clients.js'
 export { Cluster } from './cluster.js'
 export type { AdversaryContext, ClusterHost, ClusterOptions, ProtocolAdversary } from './cluster.js'
 export { commandDigest } from './digest.js'

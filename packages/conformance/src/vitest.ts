@@ -1,5 +1,6 @@
 import type { ProtocolFactory } from '@synod/core'
 import { describe, expect, it } from 'vitest'
+import type { ClientOptions } from './clients.js'
 import type { ProtocolAdversary } from './cluster.js'
 import { scenarioNodes } from './execute-scenario.js'
 import { describeFailures } from './describe-failures.js'
@@ -26,6 +27,8 @@ export interface DescribeConformanceOptions<Options = unknown> {
   /** Scenario names to skip, each with the reason (printed as a skipped test). */
   readonly skip?: Readonly<Record<string, string>>
   readonly adversary?: ProtocolAdversary<Options>
+  /** Signed client requests and answer verification (see ClientOptions). */
+  readonly clients?: ClientOptions
   /** Per-test timeout in real ms; default 30 s. */
   readonly timeoutMs?: number
   /**
@@ -79,6 +82,7 @@ export async function conformanceFailures<Options>(
       ...(options.protocolOptions === undefined ? {} : { protocolOptions: options.protocolOptions }),
       ...(options.nodes === undefined ? {} : { nodes: options.nodes }),
       ...(options.adversary === undefined ? {} : { adversary: options.adversary }),
+      ...(options.clients === undefined ? {} : { clients: options.clients }),
     }
     const result = await runScenario(runOptions)
     if (result.verdict === 'ok') continue

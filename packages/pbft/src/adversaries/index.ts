@@ -51,6 +51,16 @@ const viewChanges = [
   { at: 1600, kind: 'heal' },
 ] as const satisfies Scenario['chaos']
 
+/** Three leader isolations: views 0 → 1 → 2 → 3, so the replica at index 1 led a view the cluster then left. */
+const threeViewChanges = [
+  { at: 300, kind: 'partition', shape: { kind: 'isolate', target: 'leader' } },
+  { at: 600, kind: 'heal' },
+  { at: 900, kind: 'partition', shape: { kind: 'isolate', target: 'leader' } },
+  { at: 1200, kind: 'heal' },
+  { at: 1500, kind: 'partition', shape: { kind: 'isolate', target: 'leader' } },
+  { at: 1800, kind: 'heal' },
+] as const satisfies Scenario['chaos']
+
 const base = { faultModel: 'byzantine', chaosMs: 2000, healMs: 3000 } as const
 
 /**
@@ -75,9 +85,9 @@ export const pbftAdversaryScenarios: readonly Scenario[] = [
   {
     ...base,
     name: 'pbft-replaying-old-views',
-    description: 'A backup replays its own pre-prepares, votes, view-changes and new-views of views the cluster has left, while the leader is isolated twice.',
-    adversaries: [{ index: 2, behaviour: 'protocol', attack: 'replay-old-view' }],
-    chaos: [...viewChanges],
+    description: 'A replica replays its own pre-prepares, votes, view-changes and new-views of views the cluster has left (it leads view 1), while the leader is isolated three times.',
+    adversaries: [{ index: 1, behaviour: 'protocol', attack: 'replay-old-view' }],
+    chaos: [...threeViewChanges],
   },
   {
     ...base,
@@ -107,3 +117,5 @@ export const pbftAdversaryScenarios: readonly Scenario[] = [
     ],
   },
 ]
+
+export { pbftClients, pbftSignedClientOptions, pbftUnsignedClients, PBFT_CONFORMANCE_CLUSTER, verifyPbftAnswer } from './clients.js'
