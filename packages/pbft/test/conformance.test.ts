@@ -22,7 +22,7 @@ const pending: Record<string, string> = {
 }
 const adversaryRuns = { factory: pbft, adversary: pbftAdversary, clients: pbftClients, protocolOptions: { ...timing, ...pbftSignedClientOptions }, skip: pending, ...seeds }
 describe('pbft adversaries (n = 4)', () => {
-  describeConformance({ ...adversaryRuns, nodes: 4, scenarios: pbftAdversaryScenarios, timeoutMs: 120_000 })
+  describeConformance({ ...adversaryRuns, nodes: 4, scenarios: pbftAdversaryScenarios, timeoutMs: 300_000 })
 })
 
 // n = 7: each attack on two replicas at once.
@@ -44,7 +44,7 @@ describe('pbft adversaries (n = 7, two attackers)', () => {
     nodes: 7,
     scenarios: adversaryF2,
     skip: Object.fromEntries(Object.entries(pending).map(([name, why]) => [`${name}-f2`, why])),
-    timeoutMs: 180_000,
+    timeoutMs: 600_000,
   })
 })
 
