@@ -18,9 +18,9 @@ export function useLocalCluster(protocol: string, n: number, prefix: string): Lo
   beforeAll(async () => {
     cluster.nodes.push(...(await prepareCluster(cluster.root, protocol, n)))
     for (const node of cluster.nodes) startNodeProcess(node)
-    await waitReady(cluster.nodes, 30_000)
-    await waitLeader(cluster.nodes, 30_000)
-  }, 60_000)
+    await waitReady(cluster.nodes, 90_000)
+    await waitLeader(cluster.nodes, 60_000)
+  }, 180_000)
   afterAll(async () => {
     await stopNodes(cluster.nodes, 5000)
     rmSync(cluster.root, { recursive: true, force: true })
