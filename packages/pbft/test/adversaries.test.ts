@@ -38,4 +38,13 @@ describe('pbft adversaries do harm with their defence switched off', () => {
     expect(violated).toEqual([])
     expect(result.record.timeline.filter((e) => e.detail.includes('rejected the answer of n2')).length).toBeGreaterThan(0)
   })
+
+  // This branch has no per-request view-change timers yet (branch pbft-liveness adds them): the timer only fires
+  // when nothing at all executes, so a primary that keeps ordering the others' requests is never replaced while
+  // they keep coming. When those timers land, this test must flip to their test-only switch being off (and the
+  // scenario in conformance.test.ts stops being skipped).
+  it('pbft-censoring-primary without per-request timers: a client behind the censored proxy gives up (liveness)', { timeout: 180_000 }, async () => {
+    const { violated } = await run('pbft-censoring-primary', {})
+    expect(violated).toContain('liveness')
+  })
 })

@@ -103,8 +103,11 @@ export const pbftAdversaryScenarios: readonly Scenario[] = [
     description: 'The first primary orders every request but those of one proxy (n2); clients stay with the proxy they chose for a whole operation.',
     adversaries: [{ index: 0, behaviour: 'protocol', attack: 'censor' }],
     chaos: [],
-    // A client does not walk away from a censored proxy within one operation: censorship must be ended by the replicas.
+    // A client does not walk away from a censored proxy within one operation: censorship must be ended by the
+    // replicas. A long liveness phase lets a client give up on a censored operation and go on (a violation), rather
+    // than the run ending while it waits.
     workload: { attemptTimeoutMs: 1500 },
+    healMs: 6000,
   },
   {
     ...base,
