@@ -19,6 +19,7 @@ commands:
            write a node key (mode 0600) and a config file (DIR/synod.json);
            --join: a config for joining the running cluster at ENDPOINT (then: members add)
   start    --config FILE [--protocol NAME] [--data-dir DIR] [--listen MULTIADDR,...] [--http HOST:PORT] [--log-level LEVEL]
+           [--quota-backend-bytes N]
            run one node (every setting also as SYNOD_* environment variable)
   cluster  [--protocol NAME] [--nodes N] [--duration SECONDS] [--smoke] [--load] [--data-dir DIR] [--keep]
            run a throwaway local cluster of real processes on 127.0.0.1 with a live status view
@@ -28,6 +29,8 @@ commands:
            [--endpoint HOST:PORT] [--json]
            --verify: check the reply certificate (byzantine protocols) against the members' keys in a config you trust
   status   [--endpoint HOST:PORT] [--json]
+  alarm    [list | disarm] [--endpoint HOST:PORT] [--json]
+           disarm: clear the NOSPACE alarm (writes answer 507 past quotaBackendBytes) once data was deleted
   members  [list] [--endpoint HOST:PORT] [--json]
   members  add (--node-config FILE | --id PEERID --public-key HEX --addr MULTIADDR,... [--http HOST:PORT]) [--learner]
            add a member (Raft): it joins as a learner, catches up, then becomes a voter
@@ -104,6 +107,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
           listen: { type: 'string' },
           http: { type: 'string' },
           'log-level': { type: 'string' },
+          'quota-backend-bytes': { type: 'string' },
         })
         if (values.help) return help(out)
         const configFile = (values.config as string | undefined) ?? process.env.SYNOD_CONFIG
@@ -116,6 +120,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
           listen: values.listen,
           http: values.http,
           logLevel: values['log-level'],
+          quotaBackendBytes: values['quota-backend-bytes'],
         })
         const config = validateConfig(merged, baseDir)
         const { runDaemon } = await import('./daemon.js')
@@ -184,6 +189,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         return await kvCommand(rest, out)
       case 'members':
         return await membersCommand(rest, out)
+      case 'alarm':
+        return await alarmCommand(rest, out)
       case 'status': {
         const { values } = parse(rest, { endpoint: { type: 'string' }, json: { type: 'boolean' } })
         if (values.help) return help(out)
@@ -202,6 +209,21 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
 
 function endpoint(flag: string | undefined): string {
   return flag ?? process.env.SYNOD_ENDPOINT ?? '127.0.0.1:8001'
+}
+
+/** `synod alarm [list]` shows the raised alarms; `synod alarm disarm` clears NOSPACE once the data is under the quota. */
+async function alarmCommand(args: string[], out: NodeJS.WritableStream): Promise<number> {
+  const { values, positionals } = parse(args, { endpoint: { type: 'string' }, json: { type: 'boolean' } }, true)
+  if (values.help) return help(out)
+  const client = new HttpKvClient(endpoint(values.endpoint as string | undefined))
+  const [op = 'list', ...extra] = positionals
+  if (extra.length > 0 || (op !== 'list' && op !== 'disarm')) throw new UsageError('usage: synod alarm [list | disarm] [--endpoint HOST:PORT]')
+  const answer = op === 'disarm' ? await client.disarmAlarm() : await client.status()
+  const alarms = (answer.alarms as string[] | undefined) ?? []
+  if (values.json) out.write(`${JSON.stringify(op === 'disarm' ? answer : { alarms })}\n`)
+  else if (op === 'disarm') out.write(answer.applied === true ? `disarmed (index ${String(answer.index)})\n` : 'no alarm was raised\n')
+  else out.write(alarms.length === 0 ? 'no alarms\n' : `${alarms.join('\n')}\n`)
+  return 0
 }
 
 async function kvCommand(args: string[], out: NodeJS.WritableStream): Promise<number> {

@@ -1,13 +1,13 @@
 // `synod cluster`: a throwaway local cluster of real `synod start` processes on
 // 127.0.0.1, with a live status view. The one-command demo.
 import { type ChildProcess, spawn } from 'node:child_process'
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { MemberConfig } from './config.js'
-import { initNode } from './init.js'
+import { initNode, writePrivateFile } from './init.js'
 import { HttpKvClient, KvHttpError } from './kv-client.js'
 
 export interface ClusterOptions {
@@ -65,8 +65,7 @@ export async function prepareCluster(root: string, protocol: string, n: number, 
   for (let i = 1; i <= n; i++) {
     const name = `node${i}`
     const dir = join(root, name)
-    mkdirSync(dir, { recursive: true })
-    const { id, publicKey } = await initNode(dir)
+    const { id, publicKey } = await initNode(dir) // creates dir 0700
     prepared.push({ name, dir, id, publicKey, p2pPort: await freePort(), httpPort: await freePort() })
   }
   const members: MemberConfig[] = prepared.map((p) => ({
@@ -85,14 +84,14 @@ export async function prepareCluster(root: string, protocol: string, n: number, 
       members,
       protocolOptions,
     }
-    writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`)
+    writePrivateFile(configFile, `${JSON.stringify(config, null, 2)}\n`)
     return { name: p.name, id: p.id, dataDir: p.dir, configFile, http: `127.0.0.1:${p.httpPort}` }
   })
 }
 
 /** Start one node as a child process; its output goes to <dataDir>/node.log. */
 export function startNodeProcess(node: ClusterNode, extraEnv: Record<string, string> = {}): void {
-  const log = createWriteStream(join(node.dataDir, 'node.log'), { flags: 'a' })
+  const log = createWriteStream(join(node.dataDir, 'node.log'), { flags: 'a', mode: 0o600 })
   const child = spawn(process.execPath, [...synodCommand(), 'start', '--config', node.configFile], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, SYNOD_LOG_PRETTY: '0', ...extraEnv },

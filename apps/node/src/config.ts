@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { ConfigError } from '@synod/core'
+import { DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_CLIENT, DEFAULT_QUOTA_BYTES } from '@synod/kv'
 
 export interface MemberConfig {
   /** libp2p PeerId string. */
@@ -27,8 +28,21 @@ export interface NodeConfig {
   readonly protocolOptions: Record<string, unknown>
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent'
   readonly requestTimeoutMs: number
+  /** Admission control: client requests in flight on this node beyond this answer 429 with Retry-After. */
+  readonly maxPendingRequests: number
   readonly maxKeyBytes: number
   readonly maxValueBytes: number
+  /**
+   * The data quota (etcd's --quota-backend-bytes): the KV state machine's data
+   * size (keys' UTF-8 bytes + values' bytes, the same on every node). Past it,
+   * writes answer 507 NO_SPACE and the NOSPACE alarm is raised until
+   * `synod alarm disarm`. Must be the same on every node. Default 2 GiB.
+   */
+  readonly quotaBackendBytes: number
+  /** Exactly-once sessions kept in all (deterministic eviction). Must be the same on every node. Default 10,000. */
+  readonly maxSessions: number
+  /** Exactly-once sessions kept per signed client. Must be the same on every node. Default 256. */
+  readonly maxSessionsPerClient: number
   /**
    * Join a running cluster instead of forming one: the node starts as a
    * learner of the listed members and waits for the leader to add it
@@ -37,6 +51,13 @@ export interface NodeConfig {
    */
   readonly join: boolean
 }
+
+/**
+ * In-flight client requests per node before it answers 429. Measured on the 2-core VM (apps/node
+ * README, "Overload"): a 3-node Raft cluster commits ≈1–3k writes/s, so 1024 in flight is already
+ * ≈0.3–1 s of queueing; beyond that requests would only time out (504) while the node drowns.
+ */
+export const DEFAULT_MAX_PENDING_REQUESTS = 1024
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const
 const KNOWN_FIELDS = [
@@ -49,8 +70,12 @@ const KNOWN_FIELDS = [
   'protocolOptions',
   'logLevel',
   'requestTimeoutMs',
+  'maxPendingRequests',
   'maxKeyBytes',
   'maxValueBytes',
+  'quotaBackendBytes',
+  'maxSessions',
+  'maxSessionsPerClient',
   'join',
 ] as const
 
@@ -62,8 +87,12 @@ export const ENV_VARS: Record<string, (typeof KNOWN_FIELDS)[number]> = {
   SYNOD_HTTP: 'http',
   SYNOD_LOG_LEVEL: 'logLevel',
   SYNOD_REQUEST_TIMEOUT_MS: 'requestTimeoutMs',
+  SYNOD_MAX_PENDING_REQUESTS: 'maxPendingRequests',
   SYNOD_MAX_KEY_BYTES: 'maxKeyBytes',
   SYNOD_MAX_VALUE_BYTES: 'maxValueBytes',
+  SYNOD_QUOTA_BACKEND_BYTES: 'quotaBackendBytes',
+  SYNOD_MAX_SESSIONS: 'maxSessions',
+  SYNOD_MAX_SESSIONS_PER_CLIENT: 'maxSessionsPerClient',
   SYNOD_JOIN: 'join',
 }
 
@@ -139,8 +168,12 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): NodeConfi
     protocolOptions: protocolOptions as Record<string, unknown>,
     logLevel,
     requestTimeoutMs: expectPositiveInt(input.requestTimeoutMs ?? 5000, 'requestTimeoutMs'),
+    maxPendingRequests: expectPositiveInt(input.maxPendingRequests ?? DEFAULT_MAX_PENDING_REQUESTS, 'maxPendingRequests'),
     maxKeyBytes: expectPositiveInt(input.maxKeyBytes ?? 1024, 'maxKeyBytes'),
     maxValueBytes: expectPositiveInt(input.maxValueBytes ?? 1024 * 1024, 'maxValueBytes'),
+    quotaBackendBytes: expectPositiveInt(input.quotaBackendBytes ?? DEFAULT_QUOTA_BYTES, 'quotaBackendBytes'),
+    maxSessions: expectPositiveInt(input.maxSessions ?? DEFAULT_MAX_SESSIONS, 'maxSessions'),
+    maxSessionsPerClient: expectPositiveInt(input.maxSessionsPerClient ?? DEFAULT_MAX_SESSIONS_PER_CLIENT, 'maxSessionsPerClient'),
     join: expectBoolean(input.join ?? false, 'join'),
   }
 }

@@ -20,7 +20,7 @@ import {
   type CommandResult,
 } from '@synod/core'
 import { createSigner, createVerifier } from '@synod/crypto'
-import { KvStateMachine } from '@synod/kv'
+import { KvStateMachine, kvCommands } from '@synod/kv'
 import { openDurableStorage } from '@synod/storage'
 import { createLibp2pTransport, peerIdFromPublicKey } from '@synod/transport-libp2p'
 import type { MemberConfig, NodeConfig } from './config.js'
@@ -31,7 +31,8 @@ import { HttpKvClient, KvHttpError } from './kv-client.js'
 import { kvRequests, toAnswer } from './kv-commands.js'
 import { NodeMetrics } from './metrics.js'
 import { describeMembership, toProtocolMember } from './members.js'
-import { loadProtocol } from './protocols.js'
+import { daemonProtocolOptions, loadProtocol } from './protocols.js'
+import { QuorumWatch } from './quorum.js'
 
 export interface RunningNode {
   readonly id: string
@@ -89,18 +90,26 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     httpByMember.clear()
     for (const m of everyone) if (m.http !== null) httpByMember.set(m.id, m.http)
   }
+  const kv = new KvStateMachine({
+    maxKeyBytes: config.maxKeyBytes,
+    maxValueBytes: config.maxValueBytes,
+    quotaBytes: config.quotaBackendBytes,
+    maxSessions: config.maxSessions,
+    maxSessionsPerClient: config.maxSessionsPerClient,
+  })
   const replica = new Replica({
     factory,
-    protocolOptions: config.protocolOptions,
+    protocolOptions: daemonProtocolOptions(factory.name, config.protocolOptions),
     self,
     membership: initialMembership,
     transport,
     storage,
     clock: systemClock(),
     random: systemRandom(),
-    stateMachine: new KvStateMachine({ maxKeyBytes: config.maxKeyBytes, maxValueBytes: config.maxValueBytes }),
+    stateMachine: kv,
     ...(byzantine ? { signer: createSigner(keyPair.secretKey), verifier: createVerifier() } : {}),
     requestTimeoutMs: config.requestTimeoutMs,
+    maxPendingRequests: config.maxPendingRequests,
     onError: (error) => log.error({ err: error }, 'replica error'),
     onEvent: (event) => {
       if (event.type === 'leader') log.info({ leader: event.leader, term: event.term }, 'leader elected')
@@ -125,12 +134,15 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
   })
   applyMembership(initialMembership)
   await replica.start()
-  const metrics = new NodeMetrics(replica)
-  const service = new ReplicatedKv(replica, httpByMember, metrics, config)
+  const metrics = new NodeMetrics(replica, kv)
+  const electionTimeoutMs = Number(config.protocolOptions['electionTimeoutMs'] ?? 0) || 0
+  const quorum = new QuorumWatch(replica, transport, byzantine, Math.max(2000, 4 * electionTimeoutMs))
+  const service = new ReplicatedKv(replica, httpByMember, metrics, config, kv, quorum)
   const server = createHttpApi(service, {
     maxKeyBytes: config.maxKeyBytes,
     maxValueBytes: config.maxValueBytes,
     onServerError: (error, path) => log.error({ err: error, path }, 'request failed'),
+    onClientGone: (path) => log.debug({ path }, 'client disconnected before the answer'),
   })
   const { host, port } = parseHostPort(config.http, 'http')
   const address = await listen(server, host, port)
@@ -155,6 +167,7 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
       })
       if (handedOver) log.info({ leader: replica.status().leader }, 'handed leadership over before stopping')
       await replica.stop()
+      quorum.stop()
       await storage.close()
       log.info('stopped')
     },
@@ -201,6 +214,8 @@ class ReplicatedKv implements KvService {
     private readonly httpByMember: ReadonlyMap<string, string>,
     private readonly nodeMetrics: NodeMetrics,
     private readonly config: NodeConfig,
+    private readonly kv: KvStateMachine,
+    private readonly quorum: QuorumWatch,
   ) {}
 
   async put(key: string, value: string, options: WriteOptions): Promise<KvAnswer> {
@@ -243,12 +258,27 @@ class ReplicatedKv implements KvService {
       members: s.membership.voters.map((m) => ({ id: m.id, publicKey: toHex(m.publicKey), http: this.httpByMember.get(m.id) ?? null })),
       learners: s.membership.learners.map((m) => m.id),
       counters: s.counters,
+      alarms: this.alarms(),
+      dataBytes: this.kv.dataBytes,
+      quotaBytes: this.kv.quotaBytes,
+      sessions: this.kv.sessionCount,
       ...(s.detail === undefined ? {} : { detail: s.detail }),
     }
   }
 
+  /** Not ready while stopping, and while this voter cannot reach a quorum (requests could not complete). */
   ready(): boolean {
-    return !this.closing && this.replica.running
+    return !this.closing && this.replica.running && this.quorum.lost() === undefined
+  }
+
+  alarms(): string[] {
+    return this.kv.alarm ? ['NOSPACE'] : []
+  }
+
+  /** Clear the NOSPACE alarm: a replicated command, refused (507) while the data is still over the quota. */
+  async disarmAlarm(forwarded: boolean): Promise<Record<string, unknown>> {
+    const answer = await this.write(kvCommands.disarm(), { session: undefined, forwarded }, (c) => c.disarmAlarm())
+    return { ...answer, alarms: this.alarms() }
   }
 
   metrics() {
@@ -327,9 +357,9 @@ class ReplicatedKv implements KvService {
     const leader = this.replica.status().leader
     if (leader === this.replica.self) return undefined
     const http = leader === undefined ? undefined : this.httpByMember.get(leader)
-    if (forwarded || http === undefined) throw new NotLeaderError(leader)
+    if (forwarded || leader === undefined || http === undefined) throw new NotLeaderError(leader)
     this.nodeMetrics.forwarded.inc()
-    return new ForwardingClient(http, this.catchUpTimeoutMs() + 10_000, undefined)
+    return new ForwardingClient(http, this.catchUpTimeoutMs() + 10_000, undefined, leader)
   }
 
   private catchUpTimeoutMs(): number {
@@ -379,10 +409,11 @@ class ReplicatedKv implements KvService {
     options?: WriteOptions,
   ): Promise<KvAnswer> {
     const leader = error instanceof NotLeaderError ? error.leaderHint : undefined
+    if (error instanceof NotLeaderError && leader === undefined) throw this.noQuorum() ?? error
     const http = leader === undefined ? undefined : this.httpByMember.get(leader)
-    if (forwarded || http === undefined || leader === this.replica.self) throw error
+    if (forwarded || leader === undefined || http === undefined || leader === this.replica.self) throw error
     this.nodeMetrics.forwarded.inc()
-    const client = new ForwardingClient(http, this.config.requestTimeoutMs + 1000, options?.session)
+    const client = new ForwardingClient(http, this.config.requestTimeoutMs + 1000, options?.session, leader)
     try {
       return (await call(client)) as KvAnswer
     } catch (forwardError) {
@@ -390,19 +421,37 @@ class ReplicatedKv implements KvService {
       throw forwardError
     }
   }
+
+  /** 503 NO_QUORUM when this voter knows no leader because too few voters are reachable. */
+  private noQuorum(): HttpError | undefined {
+    const lost = this.quorum.lost()
+    if (lost === undefined) return undefined
+    return new HttpError(
+      503,
+      'NO_QUORUM',
+      `no quorum: heard from ${lost.reachable} of ${lost.voters} voters within ${this.quorum.windowMs} ms, ${lost.needed} needed; requests cannot complete until enough voters are back`,
+      { leaderHint: null, ...lost },
+    )
+  }
 }
 
-/** An HttpKvClient that marks requests as forwarded and carries the original session. */
+/**
+ * An HttpKvClient that marks requests as forwarded and carries the original
+ * session. A leader that does not answer (killed, cut off, too slow) is a
+ * 503 with the leader hint — the client retries here or elsewhere — never a
+ * 500; a write that may have reached it says its outcome is unknown.
+ */
 class ForwardingClient extends HttpKvClient {
   constructor(
     endpoint: string,
     timeoutMs: number,
     private readonly session: { client: string; seq: number } | undefined,
+    private readonly leader: string,
   ) {
     super(endpoint, timeoutMs)
   }
 
-  override request(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<Record<string, unknown>> {
+  override async request(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<Record<string, unknown>> {
     const forwardedHeaders: Record<string, string> = { 'synod-forwarded': '1' }
     if (this.session !== undefined) {
       forwardedHeaders['synod-client-id'] = this.session.client
@@ -410,6 +459,17 @@ class ForwardingClient extends HttpKvClient {
     } else {
       for (const [k, v] of Object.entries(headers)) if (!k.startsWith('synod-client')) forwardedHeaders[k] = v
     }
-    return super.request(method, path, body, forwardedHeaders)
+    try {
+      return await super.request(method, path, body, forwardedHeaders)
+    } catch (error) {
+      if (error instanceof KvHttpError) throw error
+      const neverSent = (error as NodeJS.ErrnoException).code === 'ECONNREFUSED'
+      throw new HttpError(
+        503,
+        'LEADER_UNREACHABLE',
+        `the leader ${this.leader} did not answer a forwarded request (${(error as Error).message}); retry shortly, here or at another node`,
+        { leaderHint: this.leader, ...(method === 'GET' || neverSent ? {} : { outcome: 'unknown' }) },
+      )
+    }
   }
 }

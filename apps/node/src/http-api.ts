@@ -55,6 +55,8 @@ export interface KvService {
   members(): Record<string, unknown>
   addMember(member: MemberConfig, role: MemberRole, forwarded: boolean): Promise<Record<string, unknown>>
   removeMember(id: string, forwarded: boolean): Promise<Record<string, unknown>>
+  /** Clear the NOSPACE alarm (an admin action). */
+  disarmAlarm(forwarded: boolean): Promise<Record<string, unknown>>
 }
 
 export interface HttpApiOptions {
@@ -62,6 +64,8 @@ export interface HttpApiOptions {
   readonly maxValueBytes: number
   /** Called for each request that failed with a 5xx, for logs. */
   readonly onServerError?: (error: unknown, path: string) => void
+  /** Called when a client went away before its answer (not an error of the node; a debug line). */
+  readonly onClientGone?: (path: string) => void
 }
 
 /** An HTTP error with a JSON body. */
@@ -83,7 +87,10 @@ const MEMBER_FIELDS = ['id', 'publicKey', 'addrs', 'http', 'role']
 export function createHttpApi(service: KvService, options: HttpApiOptions): Server {
   const maxBodyBytes = options.maxValueBytes * 2 + options.maxKeyBytes + 4096
   const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => sendError(res, error, req.url ?? '', options))
+    handle(req, res).catch((error: unknown) => {
+      if (clientGone(res)) options.onClientGone?.(req.url ?? '')
+      else sendError(res, error, req.url ?? '', options)
+    })
   })
   // Slow or stalled clients cannot pin sockets forever.
   server.requestTimeout = 30_000
@@ -118,6 +125,11 @@ export function createHttpApi(service: KvService, options: HttpApiOptions): Serv
       const { role: _role, ...fields } = body
       const member = validateNewMember(fields, 'member')
       return sendJson(res, 200, await service.addMember(member, role, req.headers['synod-forwarded'] === '1'))
+    }
+    if (url.pathname === '/v1/alarm/disarm') {
+      requireMethod(method, ['POST'])
+      await readJson(req, 1024, [], true)
+      return sendJson(res, 200, await service.disarmAlarm(req.headers['synod-forwarded'] === '1'))
     }
     const memberMatch = MEMBER_PATH.exec(url.pathname)
     if (memberMatch !== null) {
@@ -194,10 +206,21 @@ function readSession(req: IncomingMessage): Session | undefined {
   return { client, seq: Number(seq) }
 }
 
+/** A lone UTF-16 surrogate: JSON allows it ("\ud800"), UTF-8 cannot encode it (it would be stored as U+FFFD). */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+
 function expectValue(value: unknown, field: string, maxBytes: number): string {
   if (typeof value !== 'string') throw new HttpError(400, 'BAD_FIELD', `'${field}' must be a string`)
+  if (LONE_SURROGATE.test(value)) throw new HttpError(400, 'BAD_UTF8', `'${field}' holds a lone surrogate, which is not valid Unicode text`)
   if (Buffer.byteLength(value) > maxBytes) throw new HttpError(413, 'VALUE_TOO_LARGE', `'${field}' is over ${maxBytes} bytes`)
   return value
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
+
+/** The client closed the connection: nobody to answer. */
+function clientGone(res: ServerResponse): boolean {
+  return res.destroyed || res.socket === null || res.socket.destroyed
 }
 
 async function readJson(req: IncomingMessage, maxBytes: number, allowed: string[], emptyOk = false): Promise<Record<string, unknown>> {
@@ -208,7 +231,12 @@ async function readJson(req: IncomingMessage, maxBytes: number, allowed: string[
     if (size > maxBytes) throw new HttpError(413, 'BODY_TOO_LARGE', `request body is over ${maxBytes} bytes`)
     chunks.push(chunk as Buffer)
   }
-  const text = Buffer.concat(chunks).toString('utf8')
+  let text: string
+  try {
+    text = strictUtf8.decode(Buffer.concat(chunks))
+  } catch {
+    throw new HttpError(400, 'BAD_UTF8', 'request body is not valid UTF-8')
+  }
   if (text.trim() === '') {
     if (emptyOk) return {}
     throw new HttpError(400, 'EMPTY_BODY', `expected a JSON object with ${allowed.map((a) => `'${a}'`).join(', ')}`)
@@ -226,9 +254,9 @@ async function readJson(req: IncomingMessage, maxBytes: number, allowed: string[
   return body as Record<string, unknown>
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body)
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) })
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers })
   res.end(text)
 }
 
@@ -239,8 +267,12 @@ function sendError(res: ServerResponse, error: unknown, path: string, options: H
     res.destroy()
     return
   }
-  sendJson(res, status, body)
+  // Overloaded: tell well-behaved clients when to come back instead of letting them hammer a busy node.
+  sendJson(res, status, body, status === 429 ? { 'retry-after': RETRY_AFTER_SECONDS } : {})
 }
+
+/** Seconds a client should wait after a 429 (the smallest whole value HTTP allows). */
+export const RETRY_AFTER_SECONDS = '1'
 
 /** Map typed errors to HTTP: the client learns what to do from the status and the code. */
 export function errorResponse(error: unknown): { status: number; body: Record<string, unknown> } {

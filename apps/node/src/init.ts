@@ -8,15 +8,30 @@ import type { MemberConfig } from './config.js'
 
 export const KEY_FILE_NAME = 'node.key'
 
+/**
+ * Make `dir` a data directory only this user can enter (0700), also when it
+ * already existed with looser permissions: it holds the node key, the log and
+ * the config.
+ */
+export function ensurePrivateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  chmodSync(dir, 0o700)
+}
+
+/** Write `text` to `file`, readable by its owner only (0600), also when replacing an existing file. */
+export function writePrivateFile(file: string, text: string | Uint8Array): void {
+  writeFileSync(file, text, { mode: 0o600 })
+  chmodSync(file, 0o600)
+}
+
 /** Write a fresh key into `dir` and return the node's identity. */
 export async function initNode(dir: string, force = false): Promise<{ id: string; publicKey: string; keyFile: string }> {
-  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  ensurePrivateDir(dir)
   const keyFile = join(dir, KEY_FILE_NAME)
   if (existsSync(keyFile) && !force)
     throw new ConfigError(`${keyFile} already exists; refusing to overwrite a node identity (use --force to replace it)`)
   const keyPair = generateKeyPair()
-  writeFileSync(keyFile, encodeKeyFile(keyPair), { mode: 0o600 })
-  chmodSync(keyFile, 0o600)
+  writePrivateFile(keyFile, encodeKeyFile(keyPair))
   return { id: peerIdFromPublicKey(keyPair.publicKey), publicKey: toHex(keyPair.publicKey), keyFile }
 }
 
@@ -65,6 +80,6 @@ export async function initCommand(options: InitOptions): Promise<{ id: string; p
     ],
     ...(options.join === undefined ? {} : { join: true }),
   }
-  if (!existsSync(configFile) || options.force) writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`)
+  if (!existsSync(configFile) || options.force) writePrivateFile(configFile, `${JSON.stringify(config, null, 2)}\n`)
   return { ...identity, configFile }
 }

@@ -81,6 +81,11 @@ export class HttpKvClient {
     return this.request('DELETE', `/v1/members/${encodeURIComponent(id)}`, undefined, {})
   }
 
+  /** Clear the NOSPACE alarm (after deleting data under the quota). */
+  disarmAlarm(): Promise<Record<string, unknown>> {
+    return this.request('POST', '/v1/alarm/disarm', undefined, {})
+  }
+
   async ready(): Promise<boolean> {
     const { status } = await this.send('GET', '/readyz', undefined, {})
     return status === 200
@@ -89,11 +94,13 @@ export class HttpKvClient {
   /**
    * Writes of one client are numbered and run one at a time: the state
    * machine remembers only a client's latest answer, so a session is
-   * sequential by design (use one client per concurrent worker).
+   * sequential by design (use one client per concurrent worker). Numbers are
+   * milliseconds since the epoch, bumped past the last one: a new client
+   * starts above the floor of evicted sessions (409 SESSION_EXPIRED otherwise).
    */
   private write(method: string, path: string, body: unknown): Promise<KvResponse> {
     const run = async (): Promise<KvResponse> => {
-      this.seq += 1
+      this.seq = Math.max(Date.now(), this.seq + 1)
       const headers = { 'synod-client-id': this.clientId, 'synod-client-seq': String(this.seq) }
       return (await this.request(method, path, body, headers)) as unknown as KvResponse
     }

@@ -1,6 +1,6 @@
 // Between the HTTP API's strings and the KV state machine's bytes.
 import { type CommandResult, toHex } from '@synod/core'
-import { decodeResult, kvCommands, type KvValue } from '@synod/kv'
+import { decodeResult, kvCommands, type KvErrorCode, type KvValue } from '@synod/kv'
 import { type KvAnswer, HttpError, type Session } from './http-api.js'
 
 export const kvRequests = {
@@ -20,15 +20,24 @@ function valueText(value: KvValue | null | undefined): string | null {
   return JSON.stringify(value.map((element) => text.decode(element)))
 }
 
-/** Turn the state machine's answer into the API's answer, or a 4xx for a refused command. */
+/** HTTP status of each refusal: 409 SESSION_EXPIRED (never applied twice), 507 NO_SPACE (over the quota), ... */
+const STATUS_OF: Record<Exclude<KvErrorCode, 'cas-mismatch'>, number> = {
+  'too-large': 413,
+  'invalid-command': 400,
+  'wrong-type': 409,
+  'stale-sequence': 409,
+  'session-expired': 409,
+  'no-space': 507,
+}
+
+/** Turn the state machine's answer into the API's answer, or a 4xx/507 for a refused command. */
 export function toAnswer(result: CommandResult): KvAnswer {
   // Byzantine protocols: the reply certificate plus the raw result it signs, so a client can verify both.
   const certificate = result.proof === undefined ? {} : { certificate: toHex(result.proof), result: toHex(result.result) }
   const kv = decodeResult(result.result)
   if (!kv.ok) {
     if (kv.code === 'cas-mismatch') return { index: result.index, applied: false, value: valueText(kv.current), ...certificate }
-    const status = kv.code === 'too-large' ? 413 : kv.code === 'invalid-command' ? 400 : 409
-    throw new HttpError(status, kv.code.toUpperCase().replaceAll('-', '_'), kv.message)
+    throw new HttpError(STATUS_OF[kv.code], kv.code.toUpperCase().replaceAll('-', '_'), kv.message)
   }
   switch (kv.op) {
     case 'get':
@@ -39,6 +48,8 @@ export function toAnswer(result: CommandResult): KvAnswer {
       return { index: result.index, length: kv.length, ...certificate }
     case 'delete':
       return { index: result.index, applied: kv.existed, ...certificate }
+    case 'disarm':
+      return { index: result.index, applied: kv.disarmed, ...certificate }
     default:
       return { index: result.index, ...certificate }
   }

@@ -1,6 +1,6 @@
 // Client load against a running cluster: concurrent writers, latency
 // percentiles, and an SVG latency histogram people can look at.
-import { HttpKvClient } from './kv-client.js'
+import { HttpKvClient, KvHttpError } from './kv-client.js'
 
 export interface LoadOptions {
   readonly endpoints: readonly string[]
@@ -66,6 +66,76 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     p50: percentile(sorted, 50),
     p90: percentile(sorted, 90),
     p99: percentile(sorted, 99),
+  }
+}
+
+export interface TimedLoadOptions {
+  readonly endpoints: readonly string[]
+  readonly clients: number
+  readonly durationMs: number
+  readonly valueBytes: number
+  /** After a 429 a client waits this long before its next request. Default 100 ms. */
+  readonly backoffMs?: number
+  /** Per-request client timeout. Default 10 s. */
+  readonly requestTimeoutMs?: number
+}
+
+export interface TimedLoadResult {
+  /** Acknowledged writes. */
+  readonly operations: number
+  readonly seconds: number
+  readonly opsPerSecond: number
+  /** Failed requests by HTTP status ('network' when there was no HTTP answer), e.g. { '429': 12 }. */
+  readonly failures: Readonly<Record<string, number>>
+  /** One example message per failure status, for reports. */
+  readonly examples: Readonly<Record<string, string>>
+  readonly p50: number
+  readonly p99: number
+  readonly maxMs: number
+}
+
+/**
+ * Closed-loop writers for a fixed time, client `w` on endpoint `w mod n`:
+ * counts every answer by status instead of stopping at the first error, for
+ * overload tests and `synod bench --duration`.
+ */
+export async function runTimedLoad(options: TimedLoadOptions): Promise<TimedLoadResult> {
+  const value = 'x'.repeat(options.valueBytes)
+  const backoffMs = options.backoffMs ?? 100
+  const latencies: number[] = []
+  const failures: Record<string, number> = {}
+  const examples: Record<string, string> = {}
+  const started = performance.now()
+  const deadline = started + options.durationMs
+  await Promise.all(
+    Array.from({ length: options.clients }, async (_, worker) => {
+      const endpoint = options.endpoints[worker % options.endpoints.length]!
+      const client = new HttpKvClient(endpoint, options.requestTimeoutMs ?? 10_000, `timed-${process.pid}-${worker}`)
+      for (let i = 0; performance.now() < deadline; i++) {
+        const t = performance.now()
+        try {
+          await client.put(`load-${worker}-${i % 100}`, value)
+          latencies.push(performance.now() - t)
+        } catch (error) {
+          const status = error instanceof KvHttpError ? String(error.status) : 'network'
+          failures[status] = (failures[status] ?? 0) + 1
+          examples[status] ??= `${endpoint}: ${(error as Error).message}`
+          if (status === '429') await new Promise((resolve) => setTimeout(resolve, backoffMs))
+        }
+      }
+    }),
+  )
+  const seconds = (performance.now() - started) / 1000
+  const sorted = latencies.sort((a, b) => a - b)
+  return {
+    operations: sorted.length,
+    seconds,
+    opsPerSecond: sorted.length / seconds,
+    failures,
+    examples,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    maxMs: sorted.length === 0 ? Number.NaN : sorted[sorted.length - 1]!,
   }
 }
 

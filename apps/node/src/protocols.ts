@@ -15,6 +15,21 @@ const registry: Record<string, () => Promise<ProtocolFactory>> = {
   pbft: async () => factoryFrom((await import('@synod/pbft')) as FactoryModule, 'pbft', '@synod/pbft'),
 }
 
+/**
+ * Protocol options the daemon uses unless the config says otherwise. Raft gets etcd's timing
+ * (heartbeat 100 ms, election timeout 1000 ms, randomized up to 2000 ms): a real process on a
+ * busy machine stalls for hundreds of milliseconds (GC, a starved CPU), and the library default
+ * of 150 ms made followers depose a healthy leader under load (apps/node/README, "Overload").
+ */
+const daemonDefaults: Record<string, Record<string, unknown>> = {
+  raft: { heartbeatIntervalMs: 100, electionTimeoutMs: 1000 },
+}
+
+/** The daemon's protocol options: its defaults for `name`, overridden by the configured ones. */
+export function daemonProtocolOptions(name: string, configured: Record<string, unknown>): Record<string, unknown> {
+  return { ...daemonDefaults[name], ...configured }
+}
+
 export function protocolNames(): string[] {
   return Object.keys(registry)
 }

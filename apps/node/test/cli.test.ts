@@ -1,9 +1,12 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { afterAll, describe, expect, it, vi } from 'vitest'
 import { main } from '../src/cli.js'
+import { prepareCluster } from '../src/cluster.js'
+import { readConfigFile, validateConfig } from '../src/config.js'
+import { startNode } from '../src/daemon.js'
 import { readKeyFile } from '../src/init.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'synod-cli-'))
@@ -63,6 +66,33 @@ describe('synod CLI', () => {
     const again = await run(['init', '--data-dir', nodeDir])
     expect(again.code).toBe(2)
     expect(again.err).toMatch(/already exists; refusing to overwrite/)
+  })
+
+  it('init into an existing 0755 directory makes it 0700 and writes key and config 0600; the log files are 0600 too', async () => {
+    const nodeDir = join(dir, 'existing')
+    mkdirSync(nodeDir, { mode: 0o755 })
+    chmodSync(nodeDir, 0o755)
+    const init = await run(['init', '--data-dir', nodeDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--http', '127.0.0.1:0'])
+    expect(init.code).toBe(0)
+    const mode = (path: string) => statSync(path).mode & 0o777
+    expect(mode(nodeDir)).toBe(0o700)
+    expect(mode(join(nodeDir, 'node.key'))).toBe(0o600)
+    expect(mode(join(nodeDir, 'synod.json'))).toBe(0o600)
+    const { raw, baseDir } = readConfigFile(join(nodeDir, 'synod.json'))
+    const node = await startNode(validateConfig({ ...raw, logLevel: 'silent' }, baseDir))
+    await node.stop()
+    const state = join(nodeDir, 'state')
+    expect(mode(state)).toBe(0o700)
+    const files = readdirSync(state)
+    expect(files.some((f) => f.endsWith('.log'))).toBe(true)
+    for (const f of files) expect([f, mode(join(state, f))]).toEqual([f, 0o600])
+  }, 30_000)
+
+  it('synod cluster prepares node directories 0700 with configs 0600', async () => {
+    const root = join(dir, 'cluster')
+    const [node] = await prepareCluster(root, 'raft', 1)
+    expect(statSync(node!.dataDir).mode & 0o777).toBe(0o700)
+    expect(statSync(node!.configFile).mode & 0o777).toBe(0o600)
   })
 
   it('refuses a key file others can read, and a corrupt key file, naming the file', async () => {

@@ -75,7 +75,8 @@ describe('3-node Raft cluster of real processes', () => {
     expect(newLeader.id).not.toBe(leader.id)
 
     startNodeProcess(leader)
-    await waitReady([leader], 30_000)
+    // Ready means: running and a leader known (or a quorum heard). Generous for a busy machine.
+    await waitReady([leader], 90_000)
     const target = await commitIndex(newLeader)
     const deadline = Date.now() + 20_000
     while ((await commitIndex(leader).catch(() => 0)) < target) {
@@ -84,7 +85,7 @@ describe('3-node Raft cluster of real processes', () => {
     }
     for (const node of nodes) await expectAllAcknowledged(node, 'stale')
     await expectAllAcknowledged(nodes[0]!, 'linearizable')
-  }, 120_000)
+  }, 180_000)
 
   it('keeps serving after garbage on the libp2p port and malformed HTTP requests', async () => {
     const victim = nodes[1]!
@@ -111,8 +112,8 @@ describe('3-node Raft cluster of real processes', () => {
   it('restarts the whole cluster from disk without losing an acknowledged write', async () => {
     await stopNodes(nodes, 10_000)
     for (const node of nodes) startNodeProcess(node)
-    await waitReady(nodes, 30_000)
+    await waitReady(nodes, 90_000)
     await waitLeader(nodes, 30_000)
     await expectAllAcknowledged(nodes[2]!, 'linearizable')
-  }, 90_000)
+  }, 150_000)
 })

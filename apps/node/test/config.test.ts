@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { ConfigError } from '@synod/core'
 import { mergeConfig, parseHostPort, readConfigFile, validateConfig } from '../src/config.js'
+import { daemonProtocolOptions } from '../src/protocols.js'
 
 const key = 'ab'.repeat(32)
 const valid = {
@@ -31,8 +32,21 @@ describe('node configuration', () => {
     const config = validateConfig(valid)
     expect(config.keyFile).toBe('/tmp/n1/node.key')
     expect(config.requestTimeoutMs).toBe(5000)
+    expect(config.maxPendingRequests).toBe(1024)
     expect(config.logLevel).toBe('info')
     expect(config.join).toBe(false)
+  })
+
+  it('quotaBackendBytes (default 2 GiB), maxSessions and maxSessionsPerClient from the file, the environment or the flag', () => {
+    expect(validateConfig(valid)).toMatchObject({ quotaBackendBytes: 2 * 1024 ** 3, maxSessions: 10_000, maxSessionsPerClient: 256 })
+    expect(validateConfig({ ...valid, quotaBackendBytes: 4096 }).quotaBackendBytes).toBe(4096)
+    expect(validateConfig(mergeConfig(valid, { SYNOD_QUOTA_BACKEND_BYTES: '8192', SYNOD_MAX_SESSIONS: '50' }, {}))).toMatchObject({
+      quotaBackendBytes: 8192,
+      maxSessions: 50,
+    })
+    expect(validateConfig(mergeConfig(valid, { SYNOD_QUOTA_BACKEND_BYTES: '8192' }, { quotaBackendBytes: '100' })).quotaBackendBytes).toBe(100)
+    expect(fieldOf(() => validateConfig({ ...valid, quotaBackendBytes: 0 }))).toBe('quotaBackendBytes')
+    expect(fieldOf(() => validateConfig({ ...valid, maxSessionsPerClient: 'many' }))).toBe('maxSessionsPerClient')
   })
 
   it('takes join as a boolean from the file or as SYNOD_JOIN, and nothing else', () => {
@@ -52,7 +66,23 @@ describe('node configuration', () => {
     expect(fieldOf(() => validateConfig({ ...valid, members: [valid.members[0], valid.members[0]] }))).toBe('members[1].id')
     expect(fieldOf(() => validateConfig({ ...valid, logLevel: 'loud' }))).toBe('logLevel')
     expect(fieldOf(() => validateConfig({ ...valid, requestTimeoutMs: -5 }))).toBe('requestTimeoutMs')
+    expect(fieldOf(() => validateConfig({ ...valid, maxPendingRequests: 0 }))).toBe('maxPendingRequests')
     expect(fieldOf(() => validateConfig({ ...valid, colour: 'blue' }))).toBe('colour')
+  })
+
+  it('takes maxPendingRequests from the file or SYNOD_MAX_PENDING_REQUESTS', () => {
+    expect(validateConfig({ ...valid, maxPendingRequests: 64 }).maxPendingRequests).toBe(64)
+    expect(validateConfig(mergeConfig(valid, { SYNOD_MAX_PENDING_REQUESTS: '128' }, {})).maxPendingRequests).toBe(128)
+  })
+
+  it("runs Raft with etcd's timing unless the config sets it", () => {
+    expect(daemonProtocolOptions('raft', {})).toEqual({ heartbeatIntervalMs: 100, electionTimeoutMs: 1000 })
+    expect(daemonProtocolOptions('raft', { electionTimeoutMs: 3000, preVote: true })).toEqual({
+      heartbeatIntervalMs: 100,
+      electionTimeoutMs: 3000,
+      preVote: true,
+    })
+    expect(daemonProtocolOptions('pbft', { viewChangeTimeoutMs: 500 })).toEqual({ viewChangeTimeoutMs: 500 })
   })
 
   it('layers file < environment < flags', () => {

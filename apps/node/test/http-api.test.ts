@@ -1,6 +1,7 @@
 import type { Server } from 'node:http'
+import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { NotLeaderError, TimeoutError, toHex, UnsupportedError } from '@synod/core'
+import { NotLeaderError, OverloadedError, TimeoutError, toHex, UnsupportedError } from '@synod/core'
 import { generateKeyPair } from '@synod/crypto'
 import { peerIdFromPublicKey } from '@synod/transport-libp2p'
 import { createHttpApi, type KvService, listen } from '../src/http-api.js'
@@ -16,6 +17,7 @@ const fake: KvService = {
     calls.push({ op: 'put', args: [key, value, options] })
     if (key === 'follower') throw new NotLeaderError('peerB')
     if (key === 'slow') throw new TimeoutError(5000)
+    if (key === 'busy') throw new OverloadedError('1024 requests are in flight (maxPendingRequests)')
     return { index: 7 }
   },
   async get(key, consistency) {
@@ -41,6 +43,10 @@ const fake: KvService = {
     if (member.id === PBFT_ONLY) throw new UnsupportedError("membership change in protocol 'pbft'")
     return { index: 12, changed: true }
   },
+  async disarmAlarm(forwarded) {
+    calls.push({ op: 'disarmAlarm', args: [forwarded] })
+    return { index: 14, applied: true, alarms: [] }
+  },
   async removeMember(id, forwarded) {
     calls.push({ op: 'removeMember', args: [id, forwarded] })
     if (id === 'follower') throw new NotLeaderError('peerB')
@@ -51,8 +57,15 @@ const fake: KvService = {
 
 let server: Server
 let base: string
+const serverErrors: string[] = []
+const clientsGone: string[] = []
 beforeAll(async () => {
-  server = createHttpApi(fake, { maxKeyBytes: 16, maxValueBytes: 64 })
+  server = createHttpApi(fake, {
+    maxKeyBytes: 16,
+    maxValueBytes: 64,
+    onServerError: (_error, path) => serverErrors.push(path),
+    onClientGone: (path) => clientsGone.push(path),
+  })
   const address = await listen(server, '127.0.0.1', 0)
   base = `http://127.0.0.1:${address.port}`
 })
@@ -106,12 +119,58 @@ describe('HTTP client API', () => {
     expect(calls.length).toBe(before)
   })
 
+  it('refuses invalid UTF-8 in bodies and lone surrogates in values with 400, before anything reaches the service', async () => {
+    const before = calls.length
+    const raw = Buffer.concat([Buffer.from('{"value":"a'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')])
+    const res = await fetch(`${base}/v1/kv/a`, { method: 'PUT', body: raw })
+    expect(res.status).toBe(400)
+    expect(await res.json()).toMatchObject({ error: 'BAD_UTF8' })
+    expect(await call('PUT', '/v1/kv/a', '{"value":"x\\ud800y"}')).toMatchObject({ status: 400, body: { error: 'BAD_UTF8' } })
+    expect(await call('POST', '/v1/kv/a/cas', '{"expected":"\\udc00","value":"v"}')).toMatchObject({ status: 400, body: { error: 'BAD_UTF8' } })
+    // A key's bytes are percent-encoded UTF-8; invalid sequences are refused too.
+    expect(await call('PUT', '/v1/kv/%FF%FE', '{"value":"v"}')).toMatchObject({ status: 400, body: { error: 'BAD_KEY' } })
+    expect(await call('PUT', '/v1/kv/%ED%A0%80', '{"value":"v"}')).toMatchObject({ status: 400, body: { error: 'BAD_KEY' } })
+    expect(calls.length).toBe(before)
+    // A well-formed pair of surrogates (an emoji) is fine.
+    expect(await call('PUT', '/v1/kv/a', '{"value":"\\ud83d\\ude00"}')).toMatchObject({ status: 200 })
+  })
+
+  it('a client that disconnects mid-request is a debug note, not a server error', async () => {
+    const errorsBefore = serverErrors.length
+    await new Promise<void>((resolve) => {
+      const socket = connect(Number(new URL(base).port), '127.0.0.1', () => {
+        socket.write('PUT /v1/kv/gone HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"value":"par')
+        setImmediate(() => socket.destroy())
+      })
+      socket.on('close', () => resolve())
+    })
+    for (let i = 0; i < 200 && clientsGone.length === 0; i++) await new Promise((r) => setTimeout(r, 10))
+    expect(clientsGone).toContain('/v1/kv/gone')
+    expect(serverErrors.length).toBe(errorsBefore)
+  })
+
+  it('disarms the alarm with POST /v1/alarm/disarm', async () => {
+    expect(await call('POST', '/v1/alarm/disarm')).toMatchObject({ status: 200, body: { index: 14, alarms: [] } })
+    expect(calls.at(-1)).toEqual({ op: 'disarmAlarm', args: [false] })
+    expect((await call('GET', '/v1/alarm/disarm')).status).toBe(405)
+  })
+
   it('maps typed errors to statuses a client can act on', async () => {
     expect(await call('PUT', '/v1/kv/follower', '{"value":"1"}')).toMatchObject({
       status: 503,
       body: { error: 'NOT_LEADER', leaderHint: 'peerB' },
     })
     expect(await call('PUT', '/v1/kv/slow', '{"value":"1"}')).toMatchObject({ status: 504, body: { error: 'TIMEOUT', outcome: 'unknown' } })
+  })
+
+  it('answers an overloaded node with 429 and Retry-After', async () => {
+    const res = await fetch(`${base}/v1/kv/busy`, { method: 'PUT', body: '{"value":"1"}' })
+    expect(res.status).toBe(429)
+    expect(res.headers.get('retry-after')).toBe('1')
+    expect(await res.json()).toMatchObject({ error: 'OVERLOADED' })
+    const ok = await fetch(`${base}/v1/kv/a`, { method: 'PUT', body: '{"value":"1"}' })
+    expect(ok.headers.get('retry-after')).toBeNull()
+    await ok.text()
   })
 
   it('serves health, readiness, status and metrics', async () => {

@@ -1,5 +1,6 @@
+import { createServer } from 'node:http'
 import { describe, expect, it } from 'vitest'
-import { latencyHistogramSvg, type LoadResult, percentile } from '../src/load.js'
+import { latencyHistogramSvg, type LoadResult, percentile, runTimedLoad } from '../src/load.js'
 
 function result(latencies: number[]): LoadResult {
   const sorted = [...latencies].sort((a, b) => a - b)
@@ -39,5 +40,35 @@ describe('load figures and the latency picture', () => {
 
   it('says so when there is nothing to draw', () => {
     expect(latencyHistogramSvg('empty', result([]))).toMatch(/no data/)
+  })
+})
+
+describe('timed load (overload test, bench --duration)', () => {
+  it('counts answers by status instead of stopping at the first error', async () => {
+    let n = 0
+    // Worker w always gets the same status, so each status is seen whatever the machine's speed.
+    const server = createServer((req, res) => {
+      req.resume()
+      req.on('end', () => {
+        n++
+        const worker = Number(String(req.headers['synod-client-id']).split('-').at(-1))
+        const status = [200, 429, 503][worker % 3]!
+        res.writeHead(status, { 'content-type': 'application/json' })
+        res.end(status === 200 ? '{"index":1}' : `{"error":"E${status}","message":"m"}`)
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const endpoint = `127.0.0.1:${(server.address() as { port: number }).port}`
+      const result = await runTimedLoad({ endpoints: [endpoint], clients: 3, durationMs: 200, valueBytes: 10, backoffMs: 1 })
+      expect(result.operations).toBeGreaterThan(0)
+      expect(result.failures['429']).toBeGreaterThan(0)
+      expect(result.failures['503']).toBeGreaterThan(0)
+      expect(Object.keys(result.failures).sort()).toEqual(['429', '503'])
+      expect(result.operations + result.failures['429']! + result.failures['503']!).toBe(n)
+      expect(result.examples['503']).toMatch(/E503/)
+    } finally {
+      server.close()
+    }
   })
 })

@@ -13,14 +13,26 @@ export interface LocalCluster {
   readonly nodes: ClusterNode[]
 }
 
-export function useLocalCluster(protocol: string, n: number, prefix: string): LocalCluster {
+export interface LocalClusterOptions {
+  readonly protocolOptions?: Record<string, unknown>
+  /**
+   * Budget for the processes to come up, and again to elect (tsx start-up of four processes took
+   * over 30 s on a loaded 2-core machine). Default 90 s.
+   */
+  readonly startupMs?: number
+  /** Extra environment of every node (SYNOD_* settings). */
+  readonly env?: Record<string, string>
+}
+
+export function useLocalCluster(protocol: string, n: number, prefix: string, options: LocalClusterOptions = {}): LocalCluster {
+  const startupMs = options.startupMs ?? 90_000
   const cluster: LocalCluster = { root: mkdtempSync(join(tmpdir(), prefix)), nodes: [] }
   beforeAll(async () => {
-    cluster.nodes.push(...(await prepareCluster(cluster.root, protocol, n)))
-    for (const node of cluster.nodes) startNodeProcess(node)
-    await waitReady(cluster.nodes, 90_000)
-    await waitLeader(cluster.nodes, 60_000)
-  }, 180_000)
+    cluster.nodes.push(...(await prepareCluster(cluster.root, protocol, n, options.protocolOptions ?? {})))
+    for (const node of cluster.nodes) startNodeProcess(node, options.env ?? {})
+    await waitReady(cluster.nodes, startupMs)
+    await waitLeader(cluster.nodes, startupMs)
+  }, 2 * startupMs + 10_000)
   afterAll(async () => {
     await stopNodes(cluster.nodes, 5000)
     rmSync(cluster.root, { recursive: true, force: true })

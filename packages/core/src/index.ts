@@ -77,6 +77,7 @@ export type {
   Clock,
   MessageHandler,
   Random,
+  SendOptions,
   Signer,
   StateMachine,
   TimerId,

@@ -133,4 +133,13 @@ export interface ProtocolFactory<Options = unknown> {
   /** Faults tolerated by n voters: crash (n-1)/2, byzantine (n-1)/3. */
   maxFaulty(n: number): number
   create(ctx: ProtocolContext, options?: Partial<Options>): ProtocolNode
+  /**
+   * Optional: true for a message that keeps the cluster live and carries no
+   * client data (heartbeats, votes, acknowledgements). The runtime handles
+   * and sends such messages ahead of bulk messages and client requests, so a
+   * busy leader is not deposed by its own traffic. Must be cheap (a look at
+   * the header), must not throw, and may only be a hint: the protocol must
+   * tolerate the reordering it causes (as it tolerates a reordering network).
+   */
+  isUrgent?(message: Uint8Array): boolean
 }

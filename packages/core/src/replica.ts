@@ -45,8 +45,18 @@ export interface ReplicaOptions<Options = unknown> {
   readonly stateMachine: StateMachine
   readonly signer?: Signer
   readonly verifier?: Verifier
-  /** Inputs waiting beyond this are refused: proposals with OverloadedError, messages dropped and counted. Default 16384. */
+  /**
+   * Inputs waiting beyond this are refused: client requests with OverloadedError, messages dropped and
+   * counted. Client requests and protocol inputs are bounded separately, so clients cannot crowd out
+   * heartbeats. Default 16384.
+   */
   readonly maxQueuedInputs?: number
+  /**
+   * Admission control: client requests waiting for an answer (queued or inside the protocol) beyond
+   * this are refused at once with OverloadedError, before the node drowns in work it cannot finish
+   * within the request timeout. Default 16384.
+   */
+  readonly maxPendingRequests?: number
   /** Inputs handed to the protocol per batch, i.e. per storage sync. Default 4096. */
   readonly maxBatchInputs?: number
   /** Larger incoming messages are dropped and counted. Default 16 MiB. */
@@ -82,6 +92,8 @@ interface PendingClient {
   readonly readRequest?: Uint8Array
 }
 
+const URGENT = { urgent: true } as const
+
 /**
  * Drives one protocol node: feeds it queued inputs in batches and carries out
  * its effects in the order that keeps promises safe — (1) make the batch's
@@ -94,11 +106,19 @@ export class Replica<Options = unknown> {
   readonly counters = new Counters()
   private readonly options: ReplicaOptions<Options>
   private readonly maxQueuedInputs: number
+  private readonly maxPendingRequests: number
   private readonly maxBatchInputs: number
   private readonly maxMessageBytes: number
   private readonly requestTimeoutMs: number
   private protocol: ProtocolNode | undefined
+  /**
+   * Inputs in three lanes, each FIFO, taken in this order per batch: liveness messages (the factory's
+   * `isUrgent`), other protocol inputs (messages, timers), client requests. A busy node thus answers a
+   * heartbeat or a vote before the client work queued ahead of it.
+   */
+  private urgent: Input[] = []
   private queue: Input[] = []
+  private requests: Input[] = []
   private outbox: Array<{ to: NodeId; message: Uint8Array }> = []
   /** Answers of the current batch, released after its sync; on halt they are failed instead. */
   private replies: Reply[] = []
@@ -121,6 +141,7 @@ export class Replica<Options = unknown> {
     this.options = options
     this.self = options.self
     this.maxQueuedInputs = options.maxQueuedInputs ?? 16_384
+    this.maxPendingRequests = options.maxPendingRequests ?? 16_384
     this.maxBatchInputs = options.maxBatchInputs ?? 4096
     this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
     this.requestTimeoutMs = options.requestTimeoutMs ?? 5000
@@ -235,7 +256,9 @@ export class Replica<Options = unknown> {
     this.state = 'stopped'
     for (const id of this.liveTimers) this.options.clock.clearTimer(id)
     this.liveTimers.clear()
+    this.urgent = []
     this.queue = []
+    this.requests = []
     this.outbox = []
     const unanswered = [...this.repliesInFlight, ...this.replies]
     this.replies = []
@@ -256,6 +279,11 @@ export class Replica<Options = unknown> {
     this.counters.add('messages.received')
     if (message.byteLength > this.maxMessageBytes) return this.drop('oversized')
     if (!isMember(this.currentMembership, from) && !this.knownPeers.has(from)) return this.drop('non-member')
+    if (this.options.factory.isUrgent?.(message) === true) {
+      if (this.urgent.length >= this.maxQueuedInputs) return this.drop('queue-full')
+      this.urgent.push({ kind: 'message', from, message })
+      return this.scheduleDrain()
+    }
     if (this.queue.length >= this.maxQueuedInputs) return this.drop('queue-full')
     this.enqueue({ kind: 'message', from, message })
   }
@@ -266,8 +294,12 @@ export class Replica<Options = unknown> {
   private request(build: (client: ClientRef) => Input, readRequest?: Uint8Array): Promise<CommandResult> {
     if (this.state === 'failed') return Promise.reject(new StoppedError('replica (failed; see logs)'))
     if (this.state !== 'running') return Promise.reject(new StoppedError())
-    if (this.queue.length >= this.maxQueuedInputs)
+    if (this.requests.length >= this.maxQueuedInputs)
       return Promise.reject(new OverloadedError(`replica input queue is full (${this.maxQueuedInputs})`))
+    if (this.pending.size >= this.maxPendingRequests) {
+      this.counters.add('requests.overloaded')
+      return Promise.reject(new OverloadedError(`${this.pending.size} requests are in flight (maxPendingRequests)`))
+    }
     return new Promise<CommandResult>((resolve, reject) => {
       const client: ClientRef = { id: this.nextClientId++ }
       const timer = this.options.clock.setTimer(this.requestTimeoutMs, () => {
@@ -277,13 +309,32 @@ export class Replica<Options = unknown> {
         }
       })
       this.pending.set(client.id, readRequest === undefined ? { resolve, reject, timer } : { resolve, reject, timer, readRequest })
-      this.enqueue(build(client))
+      this.requests.push(build(client))
+      this.scheduleDrain()
     })
   }
 
   private enqueue(input: Input): void {
     this.queue.push(input)
     this.scheduleDrain()
+  }
+
+  /** The next batch: urgent messages, then other protocol inputs, then client requests, at most maxBatchInputs. */
+  private takeBatch(): Input[] {
+    let batch: Input[] = []
+    for (const lane of ['urgent', 'queue', 'requests'] as const) {
+      const inputs = this[lane]
+      const room = this.maxBatchInputs - batch.length
+      if (inputs.length === 0 || room <= 0) continue
+      if (inputs.length <= room) {
+        batch = batch.length === 0 ? inputs : batch.concat(inputs)
+        this[lane] = []
+      } else {
+        batch = batch.concat(inputs.slice(0, room))
+        this[lane] = inputs.slice(room)
+      }
+    }
+    return batch
   }
 
   private scheduleDrain(): void {
@@ -301,15 +352,11 @@ export class Replica<Options = unknown> {
 
   private async drain(): Promise<void> {
     try {
-      while (this.state === 'running' && (this.queue.length > 0 || this.outbox.length > 0 || this.replies.length > 0)) {
-        let batch: Input[]
-        if (this.queue.length <= this.maxBatchInputs) {
-          batch = this.queue
-          this.queue = []
-        } else {
-          batch = this.queue.slice(0, this.maxBatchInputs)
-          this.queue = this.queue.slice(this.maxBatchInputs)
-        }
+      while (
+        this.state === 'running' &&
+        (this.urgent.length > 0 || this.queue.length > 0 || this.requests.length > 0 || this.outbox.length > 0 || this.replies.length > 0)
+      ) {
+        const batch = this.takeBatch()
         this.counters.add('batches')
         for (const input of batch) {
           if (this.state !== 'running') return
@@ -329,7 +376,9 @@ export class Replica<Options = unknown> {
         }
         if (this.state !== 'running') return
         // (2) then the messages
-        for (const { to, message } of sends) this.options.transport.send(to, message)
+        const factory = this.options.factory
+        if (factory.isUrgent === undefined) for (const { to, message } of sends) this.options.transport.send(to, message)
+        else for (const { to, message } of sends) this.options.transport.send(to, message, factory.isUrgent(message) ? URGENT : undefined)
         this.counters.add('messages.sent', sends.length)
         // (3) then the answers
         this.repliesInFlight = []

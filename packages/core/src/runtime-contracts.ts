@@ -23,9 +23,19 @@ export type MessageHandler = (from: NodeId, message: Uint8Array) => void
  * sender chose. Delivery is best-effort: messages may be lost, and protocols
  * must cope.
  */
+/** How to send one message. */
+export interface SendOptions {
+  /**
+   * A liveness message (see ProtocolFactory.isUrgent): a transport that can
+   * should send it ahead of queued bulk messages and never drop it to make
+   * room for them. Transports may ignore it.
+   */
+  readonly urgent?: boolean
+}
+
 export interface Transport {
   readonly self: NodeId
-  send(to: NodeId, message: Uint8Array): void
+  send(to: NodeId, message: Uint8Array, options?: SendOptions): void
   /** Register the single receiver of incoming messages. */
   onMessage(handler: MessageHandler): void
   start(): Promise<void>

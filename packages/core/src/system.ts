@@ -1,28 +1,44 @@
 import { randomInt } from 'node:crypto'
 import type { Clock, Random, TimerId } from './runtime-contracts.js'
 
-/** The wall clock (monotonic `performance.now()`) and real timers, for the daemon. */
+/**
+ * The wall clock (monotonic `performance.now()`) and real timers, for the daemon.
+ *
+ * A timer fires only after the I/O that was ready when it expired has been
+ * handled: Node runs expired timers before it polls sockets, so after an
+ * event-loop stall (GC, a starved CPU) an election timer would otherwise run
+ * before the leader's heartbeats that arrived during the stall, and a healthy
+ * leader would be deposed. `setImmediate` runs after the poll phase.
+ */
 export function systemClock(): Clock {
-  const timers = new Map<TimerId, ReturnType<typeof setTimeout>>()
+  interface Handles {
+    timeout?: ReturnType<typeof setTimeout>
+    immediate?: ReturnType<typeof setImmediate>
+  }
+  const timers = new Map<TimerId, Handles>()
   let nextId = 1
   return {
     now: () => performance.now(),
     setTimer(afterMs, onFire) {
       const id = nextId++
-      const handle = setTimeout(() => {
-        timers.delete(id)
-        onFire()
+      const handles: Handles = {}
+      handles.timeout = setTimeout(() => {
+        handles.timeout = undefined
+        handles.immediate = setImmediate(() => {
+          timers.delete(id)
+          onFire()
+        })
       }, afterMs)
-      handle.unref?.()
-      timers.set(id, handle)
+      handles.timeout.unref?.()
+      timers.set(id, handles)
       return id
     },
     clearTimer(id) {
-      const handle = timers.get(id)
-      if (handle !== undefined) {
-        clearTimeout(handle)
-        timers.delete(id)
-      }
+      const handles = timers.get(id)
+      if (handles === undefined) return
+      if (handles.timeout !== undefined) clearTimeout(handles.timeout)
+      if (handles.immediate !== undefined) clearImmediate(handles.immediate)
+      timers.delete(id)
     },
   }
 }

@@ -1,5 +1,5 @@
 // Minimal fakes for testing the Replica runtime in isolation.
-import type { Clock, LogEntry, MessageHandler, NodeId, Snapshot, StateMachine, Storage, TimerId, Transport } from '../src/index.js'
+import type { Clock, LogEntry, MessageHandler, NodeId, SendOptions, Snapshot, StateMachine, Storage, TimerId, Transport } from '../src/index.js'
 
 export class ManualClock implements Clock {
   time = 0
@@ -29,15 +29,16 @@ export class ManualClock implements Clock {
 
 /** Records sends with the storage state at the moment each message left. */
 export class RecordingTransport implements Transport {
-  readonly sent: Array<{ to: NodeId; message: Uint8Array; syncedAtSend: number }> = []
+  readonly sent: Array<{ to: NodeId; message: Uint8Array; syncedAtSend: number; urgent?: boolean }> = []
   handler: MessageHandler | undefined
   started = false
   constructor(
     readonly self: NodeId,
     private readonly storage?: SlowStorage,
   ) {}
-  send(to: NodeId, message: Uint8Array): void {
-    this.sent.push({ to, message, syncedAtSend: this.storage?.syncedWrites ?? 0 })
+  send(to: NodeId, message: Uint8Array, options?: SendOptions): void {
+    const sent = { to, message, syncedAtSend: this.storage?.syncedWrites ?? 0 }
+    this.sent.push(options?.urgent === true ? { ...sent, urgent: true } : sent)
   }
   onMessage(handler: MessageHandler): void {
     this.handler = handler

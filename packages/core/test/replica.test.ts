@@ -30,8 +30,9 @@ interface ToyOptions {
  * A toy protocol: the leader appends each proposal to its log, tells its peer
  * and commits at once. Enough to observe the Replica's ordering guarantees.
  */
-function toyFactory(hooks: { nodes: ToyNode[] } = { nodes: [] }): ProtocolFactory<ToyOptions> {
+function toyFactory(hooks: { nodes: ToyNode[] } = { nodes: [] }, urgentPrefix?: string): ProtocolFactory<ToyOptions> {
   return {
+    ...(urgentPrefix === undefined ? {} : { isUrgent: (m: Uint8Array) => new TextDecoder().decode(m).startsWith(urgentPrefix) }),
     contract: CONTRACT_VERSION,
     name: 'toy',
     faultModel: 'crash',
@@ -50,6 +51,8 @@ function toyFactory(hooks: { nodes: ToyNode[] } = { nodes: [] }): ProtocolFactor
 
 class ToyNode implements ProtocolNode {
   received: string[] = []
+  /** Messages and proposals in the order the protocol saw them. */
+  order: string[] = []
   timerFired = 0
   read?: (request: Uint8Array, client: ClientRef) => void
   reconfigure?: (change: MembershipChange, client: ClientRef) => void
@@ -76,10 +79,12 @@ class ToyNode implements ProtocolNode {
     if (text === 'garbage') throw new InvalidMessageError('not a toy message')
     if (text === 'bug') throw new Error('protocol bug')
     this.received.push(`${from}:${text}`)
+    this.order.push(text)
     this.ctx.storage.setHardState('last', message)
   }
   propose(command: Uint8Array, client: ClientRef) {
     if (!this.options.leader) throw new NotLeaderError('n2')
+    this.order.push(`propose:${new TextDecoder().decode(command)}`)
     if (new TextDecoder().decode(command) === 'ignore') return // never answered: the client times out
     const index = this.ctx.storage.lastIndex() + 1
     this.ctx.storage.append([{ index, term: 1, data: command }])
@@ -100,7 +105,11 @@ class ToyNode implements ProtocolNode {
   stop() {}
 }
 
-function setup(options: Partial<ToyOptions> = {}, replicaOptions: { maxQueuedInputs?: number; requestTimeoutMs?: number } = {}) {
+function setup(
+  options: Partial<ToyOptions> = {},
+  replicaOptions: { maxQueuedInputs?: number; requestTimeoutMs?: number; maxPendingRequests?: number; maxBatchInputs?: number } = {},
+  urgentPrefix?: string,
+) {
   const storage = new SlowStorage()
   const transport = new RecordingTransport('n1', storage)
   const clock = new ManualClock()
@@ -108,7 +117,7 @@ function setup(options: Partial<ToyOptions> = {}, replicaOptions: { maxQueuedInp
   const hooks = { nodes: [] as ToyNode[] }
   const errors: unknown[] = []
   const replica = new Replica<ToyOptions>({
-    factory: toyFactory(hooks),
+    factory: toyFactory(hooks, urgentPrefix),
     protocolOptions: options,
     self: 'n1',
     membership: membershipOf(['n1', 'n2', 'n3']),
@@ -435,5 +444,129 @@ describe('Replica: leadership transfer', () => {
     expect(seen).toEqual(['n2', undefined])
     await expect(replica.transferLeadership('nobody')).rejects.toBeInstanceOf(ConfigError)
     expect(replica.counters.get('transfers')).toBe(3)
+  })
+})
+
+describe('Replica: liveness messages ahead of client work (overload)', () => {
+  it('hands a batch urgent messages first, then other protocol inputs, then client requests', async () => {
+    const { replica, storage, transport, hooks } = setup({}, {}, 'hb')
+    await replica.start()
+    const first = replica.propose(utf8('a')) // its batch now waits for the sync
+    await flush()
+    expect(storage.syncsInFlight).toBe(1)
+    const second = replica.propose(utf8('b'))
+    transport.deliver('n2', utf8('append-1'))
+    transport.deliver('n2', utf8('hb-1'))
+    transport.deliver('n3', utf8('append-2'))
+    transport.deliver('n3', utf8('hb-2'))
+    storage.autoSync = true
+    storage.release()
+    await Promise.all([first, second])
+    expect(hooks.nodes[0]!.order).toEqual(['propose:a', 'hb-1', 'hb-2', 'append-1', 'append-2', 'propose:b'])
+  })
+
+  it('keeps FIFO order within the protocol lane when the factory marks nothing urgent', async () => {
+    const { replica, storage, transport, hooks } = setup()
+    await replica.start()
+    const first = replica.propose(utf8('a'))
+    await flush()
+    const second = replica.propose(utf8('b'))
+    transport.deliver('n2', utf8('append-1'))
+    transport.deliver('n2', utf8('hb-1'))
+    storage.autoSync = true
+    storage.release()
+    await Promise.all([first, second])
+    expect(hooks.nodes[0]!.order).toEqual(['propose:a', 'append-1', 'hb-1', 'propose:b'])
+  })
+
+  it('splits an oversized backlog so that urgent messages still go first', async () => {
+    const { replica, storage, transport, hooks } = setup({}, { maxBatchInputs: 2 }, 'hb')
+    await replica.start()
+    const first = replica.propose(utf8('a'))
+    await flush()
+    const later = [replica.propose(utf8('b')), replica.propose(utf8('c')), replica.propose(utf8('d'))]
+    transport.deliver('n2', utf8('hb-1'))
+    storage.autoSync = true
+    storage.release()
+    await Promise.all([first, ...later])
+    expect(hooks.nodes[0]!.order).toEqual(['propose:a', 'hb-1', 'propose:b', 'propose:c', 'propose:d'])
+    expect(replica.status().counters.batches).toBe(4) // [a], [hb-1, b], [c, d]... and the start batch
+  })
+
+  it('never drops a protocol message because client requests filled the queue', async () => {
+    const { replica, storage, transport, hooks } = setup({}, { maxQueuedInputs: 3 })
+    await replica.start()
+    const first = replica.propose(utf8('a'))
+    await flush()
+    const queued = [replica.propose(utf8('b')), replica.propose(utf8('c')), replica.propose(utf8('d'))]
+    await expect(replica.propose(utf8('e'))).rejects.toBeInstanceOf(OverloadedError) // the client lane is full
+    transport.deliver('n2', utf8('heartbeat'))
+    expect(replica.status().counters['dropped.queue-full']).toBeUndefined()
+    storage.autoSync = true
+    storage.release()
+    await Promise.all([first, ...queued])
+    expect(hooks.nodes[0]!.received).toContain('n2:heartbeat')
+  })
+
+  it('tells the transport which outgoing messages are urgent', async () => {
+    const factory: ProtocolFactory = {
+      ...toyFactory({ nodes: [] }, 'hb'),
+      create: (ctx) => ({
+        start: () => {
+          ctx.send('n2', utf8('hb-out'))
+          ctx.send('n2', utf8('append-out'))
+        },
+        receive: () => undefined,
+        propose: () => undefined,
+        status: () => ({ id: 'n1', role: 'leader', term: 1, leader: 'n1', commitIndex: 0, lastIndex: 0, membership: ctx.membership }),
+        stop: () => undefined,
+      }),
+    }
+    const storage = new SlowStorage()
+    storage.autoSync = true
+    const transport = new RecordingTransport('n1', storage)
+    const replica = new Replica({
+      factory,
+      self: 'n1',
+      membership: membershipOf(['n1', 'n2']),
+      transport,
+      storage,
+      clock: new ManualClock(),
+      random: { next: () => 0.5 },
+      stateMachine: new ListStateMachine(),
+    })
+    await replica.start()
+    await replica.settled()
+    expect(transport.sent.map((m) => [new TextDecoder().decode(m.message), m.urgent === true])).toEqual([
+      ['hb-out', true],
+      ['append-out', false],
+    ])
+  })
+})
+
+describe('Replica: admission control (maxPendingRequests)', () => {
+  it('refuses requests beyond the bound with OverloadedError and admits again once one is answered', async () => {
+    const { replica, storage, clock } = setup({}, { maxPendingRequests: 2, requestTimeoutMs: 100 })
+    storage.autoSync = true
+    await replica.start()
+    const stuck = [replica.propose(utf8('ignore')), replica.propose(utf8('ignore'))] // never answered
+    await expect(replica.propose(utf8('a'))).rejects.toBeInstanceOf(OverloadedError)
+    await expect(replica.read(utf8('r'))).rejects.toBeInstanceOf(OverloadedError)
+    expect(replica.status().counters['requests.overloaded']).toBe(2)
+    await replica.settled()
+    clock.advance(100)
+    await Promise.allSettled(stuck)
+    await expect(replica.propose(utf8('a'))).resolves.toMatchObject({ index: 1 }) // 'ignore' appends nothing
+  })
+
+  it('without the bound the same requests pile up until they time out', async () => {
+    const { replica, storage, clock } = setup({}, { requestTimeoutMs: 100 })
+    storage.autoSync = true
+    await replica.start()
+    const all = Array.from({ length: 50 }, () => replica.propose(utf8('ignore')))
+    await replica.settled()
+    clock.advance(100)
+    const outcomes = await Promise.allSettled(all)
+    expect(outcomes.every((o) => o.status === 'rejected' && o.reason instanceof TimeoutError)).toBe(true)
   })
 })

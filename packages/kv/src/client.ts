@@ -40,4 +40,6 @@ export const kvCommands = {
     }),
   append: (key: string, element: KvInput, session?: KvSession): Uint8Array =>
     encodeCommand({ op: 'append', key, value: bytesOf(element), ...withSession(session) }),
+  /** Clear the no-space alarm once the data is back under the quota. */
+  disarm: (session?: KvSession): Uint8Array => encodeCommand({ op: 'disarm', ...withSession(session) }),
 } as const

@@ -45,9 +45,11 @@ export type KvCommand =
     }
   /** Append one element to the list at `key` (creating it when absent). */
   | { readonly op: 'append'; readonly key: string; readonly value: Uint8Array; readonly session?: KvSession }
+  /** Clear the no-space alarm (an admin action; refused while the data is still over the quota). */
+  | { readonly op: 'disarm'; readonly session?: KvSession }
 
 export type KvOp = KvCommand['op']
-export const KV_OPS: readonly KvOp[] = ['get', 'list', 'put', 'delete', 'cas', 'append']
+export const KV_OPS: readonly KvOp[] = ['get', 'list', 'put', 'delete', 'cas', 'append', 'disarm']
 /** Commands that only read; `query` answers these without touching state. */
 export const KV_READ_OPS: readonly KvOp[] = ['get', 'list']
 
@@ -86,6 +88,8 @@ function commandToFields(command: KvCommand): Fields {
       fields['expected'] = command.expected
       fields['value'] = command.value
       break
+    case 'disarm':
+      break
   }
   if (command.session !== undefined) {
     fields['client'] = command.session.client
@@ -106,6 +110,7 @@ const fieldsByOp: Record<KvOp, readonly string[]> = {
   put: ['op', 'key', 'value'],
   append: ['op', 'key', 'value'],
   cas: ['op', 'key', 'expected', 'value'],
+  disarm: ['op'],
 }
 
 /** Validate a command already decoded from CBOR (e.g. nested in a larger message). */
@@ -137,6 +142,8 @@ export function commandFromValue(value: unknown): KvCommand {
       const expected = record['expected'] === null ? null : expectBytes(record['expected'], 'expected')
       return { op, key: keyFrom(record['key'], 'key'), expected, value: expectBytes(record['value'], 'value'), ...withSession }
     }
+    case 'disarm':
+      return { op, ...withSession }
   }
 }
 

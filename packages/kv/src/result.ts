@@ -27,8 +27,20 @@ export type KvErrorCode =
   | 'stale-sequence'
   /** The command could not be decoded or is not allowed here (e.g. a write sent to `query`). */
   | 'invalid-command'
+  /** The session is not kept (evicted, or never seen) and seq is at or below the floor: it may have run already, so it does not run again. */
+  | 'session-expired'
+  /** The data is over the quota, or the no-space alarm is raised: writes other than delete are refused until an admin disarms it. */
+  | 'no-space'
 
-export const KV_ERROR_CODES: readonly KvErrorCode[] = ['cas-mismatch', 'wrong-type', 'too-large', 'stale-sequence', 'invalid-command']
+export const KV_ERROR_CODES: readonly KvErrorCode[] = [
+  'cas-mismatch',
+  'wrong-type',
+  'too-large',
+  'stale-sequence',
+  'invalid-command',
+  'session-expired',
+  'no-space',
+]
 
 export type KvResult =
   | { readonly ok: true; readonly op: 'get'; readonly value: KvValue | null }
@@ -38,6 +50,8 @@ export type KvResult =
   | { readonly ok: true; readonly op: 'cas' }
   /** `length`: the list's length after the append. */
   | { readonly ok: true; readonly op: 'append'; readonly length: number }
+  /** `disarmed`: an alarm was raised and is now cleared. */
+  | { readonly ok: true; readonly op: 'disarm'; readonly disarmed: boolean }
   | KvError
 
 export interface KvError {
@@ -68,7 +82,7 @@ export function resultFromValue(value: unknown): KvResult {
     if (code !== 'cas-mismatch') throw new InvalidMessageError(`kv ${code} result must not carry current`)
     return { ok, code, message, current: valueOrNullFrom(record['current'], 'current') }
   }
-  const op = expectOneOf(record['op'], ['get', 'list', 'put', 'delete', 'cas', 'append'] as const, 'op')
+  const op = expectOneOf(record['op'], ['get', 'list', 'put', 'delete', 'cas', 'append', 'disarm'] as const, 'op')
   switch (op) {
     case 'get':
       only(record, ['value'], op)
@@ -88,6 +102,9 @@ export function resultFromValue(value: unknown): KvResult {
     case 'append':
       only(record, ['length'], op)
       return { ok, op, length: expectUint(record['length'], 'length') }
+    case 'disarm':
+      only(record, ['disarmed'], op)
+      return { ok, op, disarmed: expectBoolean(record['disarmed'], 'disarmed') }
   }
 }
 

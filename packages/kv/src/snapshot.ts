@@ -1,5 +1,6 @@
 import {
   decodeCanonical,
+  expectBoolean,
   encodeCanonical,
   expectArray,
   expectBytes,
@@ -13,19 +14,20 @@ import {
 import { plainBytes } from './bytes.js'
 import { MAX_CLIENT_ID_LENGTH } from './command.js'
 import { decodeResult, valueOrNullFrom, type KvValue } from './result.js'
-import type { SessionRecord } from './state-machine.js'
+import type { SessionRecord, SessionTableState } from './sessions.js'
 
-export const KV_SNAPSHOT_VERSION = 1
+/** 2: session floors and the no-space alarm. Version 1 snapshots still load (no floors, no alarm). */
+export const KV_SNAPSHOT_VERSION = 2
 
-export interface KvSnapshotState {
-  readonly values: Map<string, KvValue>
-  /** In eviction order: least recently applied first. */
-  readonly sessions: Map<string, SessionRecord>
+export interface KvSnapshotState extends SessionTableState {
+  readonly values: ReadonlyMap<string, KvValue>
+  readonly alarm: boolean
 }
 
 /**
- * Canonical bytes of the state: `{ version, values: [[key, value]…] by key,
- * sessions: [[client, seq, lastIndex, result]…] by (lastIndex, client) }`.
+ * Canonical bytes of the state: `{ version: 2, values: [[key, value]…] by key,
+ * sessions: [[client, seq, lastIndex, result]…] by (lastIndex, client),
+ * floors: [[principal, floor]…] by principal, signedFloor, alarm }`.
  * Sorting makes equal states give equal bytes whatever the insertion order.
  */
 export function encodeSnapshot(state: KvSnapshotState): Uint8Array {
@@ -33,11 +35,12 @@ export function encodeSnapshot(state: KvSnapshotState): Uint8Array {
   const sessions = [...state.sessions.entries()]
     .sort(([clientA, a], [clientB, b]) => a.lastIndex - b.lastIndex || compare(clientA, clientB))
     .map(([client, s]) => [client, s.seq, s.lastIndex, s.result])
-  return encodeCanonical({ version: KV_SNAPSHOT_VERSION, values, sessions })
+  const floors = [...state.floors.entries()].sort(([a], [b]) => compare(a, b))
+  return encodeCanonical({ version: KV_SNAPSHOT_VERSION, values, sessions, floors, signedFloor: state.signedFloor, alarm: state.alarm })
 }
 
 /** Decode and fully validate a snapshot; any defect throws StorageCorruptionError naming it. */
-export function decodeSnapshot(bytes: Uint8Array): KvSnapshotState {
+export function decodeSnapshot(bytes: Uint8Array): KvSnapshotState & { readonly values: Map<string, KvValue> } {
   try {
     return snapshotFromValue(decodeCanonical(plainBytes(bytes), Number.MAX_SAFE_INTEGER))
   } catch (error) {
@@ -47,11 +50,12 @@ export function decodeSnapshot(bytes: Uint8Array): KvSnapshotState {
   }
 }
 
-function snapshotFromValue(value: unknown): KvSnapshotState {
+function snapshotFromValue(value: unknown): KvSnapshotState & { readonly values: Map<string, KvValue> } {
   const record = expectRecord(value, 'snapshot')
-  expectOnlyKeys(record, ['version', 'values', 'sessions'], 'snapshot')
-  if (record['version'] !== KV_SNAPSHOT_VERSION)
-    throw new InvalidMessageError(`snapshot version ${String(record['version'])} is not ${KV_SNAPSHOT_VERSION}`)
+  const version = record['version']
+  if (version === 1) expectOnlyKeys(record, ['version', 'values', 'sessions'], 'snapshot')
+  else if (version === KV_SNAPSHOT_VERSION) expectOnlyKeys(record, ['version', 'values', 'sessions', 'floors', 'signedFloor', 'alarm'], 'snapshot')
+  else throw new InvalidMessageError(`snapshot version ${String(version)} is not 1 or ${KV_SNAPSHOT_VERSION}`)
 
   const values = new Map<string, KvValue>()
   let previousKey: string | undefined
@@ -82,7 +86,20 @@ function snapshotFromValue(value: unknown): KvSnapshotState {
     sessions.set(client, { seq, lastIndex, result })
     previous = { client, lastIndex }
   }
-  return { values, sessions }
+  if (version === 1) return { values, sessions, floors: new Map(), signedFloor: 0, alarm: false }
+
+  const floors = new Map<string, number>()
+  let previousPrincipal: string | undefined
+  for (const [i, item] of expectArray(record['floors'], 'snapshot floors').entries()) {
+    const entry = expectArray(item, `floors[${i}]`)
+    if (entry.length !== 2) throw new InvalidMessageError(`floors[${i}] must be [principal, floor]`)
+    const principal = expectString(entry[0], `floors[${i}] principal`, MAX_CLIENT_ID_LENGTH)
+    if (previousPrincipal !== undefined && compare(previousPrincipal, principal) >= 0)
+      throw new InvalidMessageError(`floors[${i}]: principals must be strictly ascending`)
+    floors.set(principal, expectUint(entry[1], `floors[${i}] floor`))
+    previousPrincipal = principal
+  }
+  return { values, sessions, floors, signedFloor: expectUint(record['signedFloor'], 'signedFloor'), alarm: expectBoolean(record['alarm'], 'alarm') }
 }
 
 function compare(a: string, b: string): number {

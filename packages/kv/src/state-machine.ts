@@ -1,21 +1,29 @@
 import { bytesEqual, ConfigError, InvalidMessageError, type StateMachine } from '@synod/core'
-import { decodeCommand, KV_READ_OPS, type KvCommand } from './command.js'
+import { KV_READ_OPS, type KvCommand, type KvSession } from './command.js'
 import { resolveLimits, utf8ByteLength, type KvLimits } from './limits.js'
+import { decodeRequest, type KvRequest } from './request.js'
 import { encodeResult, type KvErrorCode, type KvResult, type KvValue } from './result.js'
-import { decodeSnapshot, encodeSnapshot, type KvSnapshotState } from './snapshot.js'
+import { SessionTable, type SessionRecord } from './sessions.js'
+import { decodeSnapshot, encodeSnapshot } from './snapshot.js'
+
+export type { SessionRecord } from './sessions.js'
 
 export interface KvStateMachineOptions extends Partial<KvLimits> {
-  /** Client sessions kept; beyond it the least recently applied is forgotten. Default 10,000. */
+  /** Client sessions kept in all. Default 10,000. */
   readonly maxSessions?: number
+  /** Sessions kept per signed client id (its own oldest is evicted beyond it). Default 256. */
+  readonly maxSessionsPerClient?: number
+  /**
+   * The data quota in bytes: the sum over keys of the key's UTF-8 length and
+   * its value's bytes (a list: its elements'). A write that would go over it
+   * is refused with `no-space` and raises the alarm. Default 2 GiB.
+   */
+  readonly quotaBytes?: number
 }
 
-/** What a session remembers: the client's latest sequence number and its answer. */
-export interface SessionRecord {
-  readonly seq: number
-  readonly result: Uint8Array
-  /** Log index of the last command of this client; orders eviction. */
-  readonly lastIndex: number
-}
+export const DEFAULT_MAX_SESSIONS = 10_000
+export const DEFAULT_MAX_SESSIONS_PER_CLIENT = 256
+export const DEFAULT_QUOTA_BYTES = 2 * 1024 ** 3
 
 /**
  * The replicated key-value store. Deterministic: the same commands in the
@@ -23,54 +31,47 @@ export interface SessionRecord {
  *
  * `apply` never throws: an undecodable or invalid command gets an error
  * result (identical on every replica). Commands with a session run at most
- * once: a retry with the client's latest `seq` returns the cached answer; a
- * `seq` older than that is answered `stale-sequence`, since that answer is
- * gone and re-running the command could apply it twice.
+ * once: a retry with the session's latest `seq` returns the cached answer; an
+ * older `seq` is answered `stale-sequence`; a `seq` of a session no longer kept
+ * (below its principal's floor) is answered `session-expired`, since
+ * that answer is gone and re-running the command could apply it twice.
  */
 export class KvStateMachine implements StateMachine {
   readonly limits: KvLimits
   readonly maxSessions: number
+  readonly maxSessionsPerClient: number
+  readonly quotaBytes: number
   private values = new Map<string, KvValue>()
-  /** Map order is least recently applied first (re-inserted on every use), which makes eviction O(1). */
-  private sessions = new Map<string, SessionRecord>()
+  private sessions: SessionTable
+  private bytes = 0
+  private alarmRaised = false
 
   constructor(options: KvStateMachineOptions = {}) {
-    const { maxSessions, ...limits } = options
+    const { maxSessions, maxSessionsPerClient, quotaBytes, ...limits } = options
     this.limits = resolveLimits(limits)
-    this.maxSessions = maxSessions ?? 10_000
-    if (!Number.isSafeInteger(this.maxSessions) || this.maxSessions < 1)
-      throw new ConfigError(`must be a positive integer, got ${String(maxSessions)}`, 'maxSessions')
+    this.maxSessions = positive(maxSessions, DEFAULT_MAX_SESSIONS, 'maxSessions')
+    this.maxSessionsPerClient = positive(maxSessionsPerClient, DEFAULT_MAX_SESSIONS_PER_CLIENT, 'maxSessionsPerClient')
+    this.quotaBytes = positive(quotaBytes, DEFAULT_QUOTA_BYTES, 'quotaBytes')
+    this.sessions = new SessionTable({ maxSessions: this.maxSessions, maxSessionsPerClient: this.maxSessionsPerClient })
   }
 
   apply(command: Uint8Array, index: number): Uint8Array {
-    let decoded: KvCommand
+    let request: KvRequest
     try {
-      decoded = decodeCommand(command)
+      request = decodeRequest(command)
     } catch (error) {
       return invalidCommand(error)
     }
-    const session = decoded.session
-    if (session === undefined) return encodeResult(this.execute(decoded))
-
-    const known = this.sessions.get(session.client)
-    if (known !== undefined && session.seq <= known.seq) {
-      if (session.seq < known.seq)
-        return encodeResult(
-          error('stale-sequence', `client '${session.client}' is at seq ${known.seq}; seq ${session.seq} was answered before and is not kept`),
-        )
-      this.remember(session.client, { ...known, lastIndex: index })
-      return known.result
-    }
-    const result = encodeResult(this.execute(decoded))
-    this.remember(session.client, { seq: session.seq, result, lastIndex: index })
-    return result
+    const session = request.session
+    if (session === undefined) return encodeResult(this.execute(request.command))
+    return this.once(session, index, () => encodeResult(this.execute(request.command)))
   }
 
-  /** Answer `get` or `list` from the current state; never mutates, ignores sessions. */
+  /** Answer `get` or `list` from the current state; never mutates, ignores sessions (also of an envelope). */
   query(request: Uint8Array): Uint8Array {
     let decoded: KvCommand
     try {
-      decoded = decodeCommand(request)
+      decoded = decodeRequest(request).command
     } catch (error) {
       return invalidCommand(error)
     }
@@ -80,14 +81,17 @@ export class KvStateMachine implements StateMachine {
   }
 
   snapshot(): Uint8Array {
-    return encodeSnapshot({ values: this.values, sessions: this.sessions })
+    return encodeSnapshot({ values: this.values, ...this.sessions.state(), alarm: this.alarmRaised })
   }
 
   /** Replace the whole state. A corrupt snapshot throws StorageCorruptionError and leaves the state as it was. */
   restore(snapshot: Uint8Array): void {
-    const state: KvSnapshotState = decodeSnapshot(snapshot)
+    const state = decodeSnapshot(snapshot)
     this.values = state.values
-    this.sessions = state.sessions
+    this.sessions.load(state)
+    this.alarmRaised = state.alarm
+    this.bytes = 0
+    for (const [key, value] of this.values) this.bytes += entryBytes(key, value)
   }
 
   /** Number of keys stored. */
@@ -95,20 +99,77 @@ export class KvStateMachine implements StateMachine {
     return this.values.size
   }
 
+  /** The data size the quota is measured against (keys' UTF-8 bytes plus values' bytes). */
+  get dataBytes(): number {
+    return this.bytes
+  }
+
+  /** True while the no-space alarm is raised: writes other than delete are refused. */
+  get alarm(): boolean {
+    return this.alarmRaised
+  }
+
   /** Number of client sessions kept. */
   get sessionCount(): number {
     return this.sessions.size
   }
 
-  /** The session of `client`, if kept (for diagnostics and tests). */
+  /** The session of `client` (a plain client string or `${clientId}:${session}`), if kept. */
   session(client: string): SessionRecord | undefined {
     return this.sessions.get(client)
   }
 
-  private remember(client: string, record: SessionRecord): void {
-    this.sessions.delete(client)
-    this.sessions.set(client, record)
-    if (this.sessions.size > this.maxSessions) this.sessions.delete(this.sessions.keys().next().value!)
+  /** The lowest seq a command of an unknown session `client` may have: one above the highest evicted seq of its principal. */
+  sessionFloor(client: string): number {
+    return this.sessions.floorFor(client)
+  }
+
+  /** Exactly once: run `run` for a new seq, answer a retry from the cache, refuse what may have run before. */
+  private once(session: KvSession, index: number, run: () => Uint8Array): Uint8Array {
+    const check = this.sessions.check(session.client, session.seq)
+    switch (check.kind) {
+      case 'retry':
+        this.sessions.remember(session.client, { ...check.record, lastIndex: index })
+        return check.record.result
+      case 'stale':
+        return encodeResult(
+          error('stale-sequence', `session '${session.client}' is at seq ${check.latest}; seq ${session.seq} was answered before and is not kept`),
+        )
+      case 'expired':
+        return encodeResult(
+          error(
+            'session-expired',
+            `session '${session.client}' is not kept and seq ${session.seq} is below its floor ${check.floor}: it may have been applied already, so it is not applied again; a new request needs seq ≥ ${check.floor}`,
+          ),
+        )
+      case 'new': {
+        const result = run()
+        this.sessions.remember(session.client, { seq: session.seq, result, lastIndex: index })
+        return result
+      }
+    }
+  }
+
+  /** Set `key` to `value` within the quota, or refuse with no-space (raising the alarm). */
+  private store(key: string, value: KvValue): KvResult | undefined {
+    if (this.alarmRaised) return error('no-space', 'the no-space alarm is raised: delete data, then disarm the alarm (synod alarm disarm)')
+    const current = this.values.get(key)
+    const after = this.bytes - (current === undefined ? 0 : entryBytes(key, current)) + entryBytes(key, value)
+    if (after > this.quotaBytes) {
+      this.alarmRaised = true
+      return error('no-space', `the data would be ${after} bytes, over the quota of ${this.quotaBytes}; the no-space alarm is raised`)
+    }
+    this.values.set(key, value)
+    this.bytes = after
+    return undefined
+  }
+
+  private disarm(): KvResult {
+    if (!this.alarmRaised) return { ok: true, op: 'disarm', disarmed: false }
+    if (this.bytes > this.quotaBytes)
+      return error('no-space', `the data is ${this.bytes} bytes, still over the quota of ${this.quotaBytes}; delete data first`)
+    this.alarmRaised = false
+    return { ok: true, op: 'disarm', disarmed: true }
   }
 
   private execute(command: KvCommand): KvResult {
@@ -123,13 +184,16 @@ export class KvStateMachine implements StateMachine {
       case 'put': {
         const invalid = this.checkKey(command.key, 'key') ?? this.checkValue(command.value, 'value')
         if (invalid !== undefined) return invalid
-        this.values.set(command.key, command.value)
-        return { ok: true, op: 'put' }
+        return this.store(command.key, command.value) ?? { ok: true, op: 'put' }
       }
       case 'delete': {
         const tooLong = this.checkKey(command.key, 'key')
         if (tooLong !== undefined) return tooLong
-        return { ok: true, op: 'delete', existed: this.values.delete(command.key) }
+        const current = this.values.get(command.key)
+        if (current === undefined) return { ok: true, op: 'delete', existed: false }
+        this.values.delete(command.key)
+        this.bytes -= entryBytes(command.key, current)
+        return { ok: true, op: 'delete', existed: true }
       }
       case 'cas': {
         const invalid =
@@ -142,11 +206,12 @@ export class KvStateMachine implements StateMachine {
           return error('wrong-type', `key '${command.key}' holds a list; cas compares byte values only`)
         const matches = command.expected === null ? current === undefined : current !== undefined && bytesEqual(current, command.expected)
         if (!matches) return { ...error('cas-mismatch', `key '${command.key}' does not hold the expected value`), current: current ?? null }
-        this.values.set(command.key, command.value)
-        return { ok: true, op: 'cas' }
+        return this.store(command.key, command.value) ?? { ok: true, op: 'cas' }
       }
       case 'append':
         return this.append(command.key, command.value)
+      case 'disarm':
+        return this.disarm()
     }
   }
 
@@ -163,8 +228,7 @@ export class KvStateMachine implements StateMachine {
       return error('too-large', `list '${key}' would hold ${total} bytes, over maxValueBytes ${this.limits.maxValueBytes}`)
     // A new array each time: results and snapshots may still reference the old one.
     const next = [...list, element]
-    this.values.set(key, next)
-    return { ok: true, op: 'append', length: next.length }
+    return this.store(key, next) ?? { ok: true, op: 'append', length: next.length }
   }
 
   /** Keys with `prefix`, strictly after `after`, in code-unit order; O(keys) per call. */
@@ -196,6 +260,20 @@ export class KvStateMachine implements StateMachine {
 
 function error(code: KvErrorCode, message: string): { ok: false; code: KvErrorCode; message: string } {
   return { ok: false, code, message }
+}
+
+function positive(value: number | undefined, fallback: number, field: string): number {
+  const resolved = value ?? fallback
+  if (!Number.isSafeInteger(resolved) || resolved < 1) throw new ConfigError(`must be a positive integer, got ${String(value)}`, field)
+  return resolved
+}
+
+/** What one key costs against the quota: its UTF-8 bytes and its value's bytes. */
+function entryBytes(key: string, value: KvValue): number {
+  let bytes = utf8ByteLength(key)
+  if (value instanceof Uint8Array) return bytes + value.byteLength
+  for (const element of value) bytes += element.byteLength
+  return bytes
 }
 
 function invalidCommand(cause: unknown): Uint8Array {

@@ -33,6 +33,7 @@ const command: fc.Arbitrary<KvCommand> = fc.oneof(
     .tuple(key, fc.option(bytes, { nil: null }), bytes, optionalSession)
     .map(([k, expected, value, s]) => withSession({ op: 'cas' as const, key: k, expected, value }, s)),
   fc.tuple(key, bytes, optionalSession).map(([k, value, s]) => withSession({ op: 'append' as const, key: k, value }, s)),
+  optionalSession.map((s) => withSession({ op: 'disarm' as const }, s)),
 )
 
 // Mostly valid commands, sometimes garbage; limits small enough that too-large happens.
@@ -42,11 +43,11 @@ const commandBytes = fc.oneof(
 )
 
 function newMachine(): KvStateMachine {
-  return new KvStateMachine({ maxSessions: 2, maxValueBytes: 10, maxListItems: 3, maxKeyBytes: 3, maxListKeys: 3 })
+  return new KvStateMachine({ maxSessions: 2, maxValueBytes: 10, maxListItems: 3, maxKeyBytes: 3, maxListKeys: 3, quotaBytes: 24 })
 }
 
 describe('properties', () => {
-  it('snapshot → restore → continue is indistinguishable from never restoring', () => {
+  it('snapshot → restore → continue is indistinguishable from never restoring', { timeout: 60_000 }, () => {
     fc.assert(
       fc.property(fc.array(commandBytes, { maxLength: 40 }), fc.array(commandBytes, { maxLength: 40 }), (before, after) => {
         const original = newMachine()
@@ -105,6 +106,7 @@ describe('properties', () => {
     fc.boolean().map((existed) => ({ ok: true as const, op: 'delete' as const, existed })),
     fc.constant({ ok: true as const, op: 'cas' as const }),
     fc.nat().map((length) => ({ ok: true as const, op: 'append' as const, length })),
+    fc.boolean().map((disarmed) => ({ ok: true as const, op: 'disarm' as const, disarmed })),
     fc.tuple(fc.constantFrom(...KV_ERROR_CODES.filter((c) => c !== 'cas-mismatch')), fc.string()).map(([code, message]) => ({
       ok: false as const,
       code,

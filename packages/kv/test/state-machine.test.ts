@@ -129,7 +129,7 @@ describe('exactly-once sessions', () => {
     expect(run(kv, kvCommands.get('l'), 4)).toMatchObject({ value: [utf8('a'), utf8('b'), utf8('c')] })
   })
 
-  it('evicts the least recently applied session beyond maxSessions', () => {
+  it('evicts the least recently applied session beyond maxSessions; its retry is refused, not applied again', () => {
     const kv = new KvStateMachine({ maxSessions: 2 })
     run(kv, kvCommands.put('k', '1', { client: 'a', seq: 1 }), 1)
     run(kv, kvCommands.put('k', '2', { client: 'b', seq: 1 }), 2)
@@ -138,9 +138,12 @@ describe('exactly-once sessions', () => {
     expect(kv.sessionCount).toBe(2)
     expect(kv.session('b')).toBeUndefined()
     expect(kv.session('a')).toMatchObject({ lastIndex: 3 })
-    // b is forgotten: its retry applies again (the documented cost of eviction).
-    run(kv, kvCommands.put('k', 'b-again', { client: 'b', seq: 1 }), 5)
-    expect(text((run(kv, kvCommands.get('k'), 6) as { value: unknown }).value)).toBe('b-again')
+    // b is forgotten, but its seq is below the floor: refused as expired, not applied a second time.
+    expect(run(kv, kvCommands.put('k', 'b-again', { client: 'b', seq: 1 }), 5)).toMatchObject({ ok: false, code: 'session-expired' })
+    expect(text((run(kv, kvCommands.get('k'), 6) as { value: unknown }).value)).toBe('4')
+    expect(kv.sessionFloor('b')).toBe(2)
+    // A new request of b above the floor runs.
+    expect(run(kv, kvCommands.put('k', 'b-new', { client: 'b', seq: 2 }), 7)).toEqual({ ok: true, op: 'put' })
   })
 
   it('a read passed to apply does not mutate values', () => {
@@ -276,7 +279,11 @@ describe('snapshot and restore', () => {
   const sessionResult = encodeCanonical({ ok: true, op: 'put' })
   const corrupt: Array<[string, Uint8Array]> = [
     ['garbage', new Uint8Array([1, 2, 3])],
-    ['a wrong version', encodeCanonical({ version: 2, values: [], sessions: [] })],
+    ['an unknown version', encodeCanonical({ version: 3, values: [], sessions: [] })],
+    ['a version 2 snapshot without floors', encodeCanonical({ version: 2, values: [], sessions: [] })],
+    ['unsorted floors', encodeCanonical({ version: 2, values: [], sessions: [], floors: [['b', 1], ['a', 1]], signedFloor: 0, alarm: false })],
+    ['a negative floor', encodeCanonical({ version: 2, values: [], sessions: [], floors: [['a', -1]], signedFloor: 0, alarm: false })],
+    ['a non-boolean alarm', encodeCanonical({ version: 2, values: [], sessions: [], floors: [], signedFloor: 0, alarm: 1 })],
     ['an unknown field', encodeCanonical({ version: 1, values: [], sessions: [], extra: 0 })],
     ['unsorted keys', encodeCanonical({ version: 1, values: [['b', new Uint8Array(1)], ['a', new Uint8Array(1)]], sessions: [] })],
     ['a duplicate key', encodeCanonical({ version: 1, values: [['a', new Uint8Array(1)], ['a', new Uint8Array(1)]], sessions: [] })],

@@ -22,6 +22,28 @@ export const MessageType = {
   ProposeReject: 11,
 } as const
 
+/**
+ * The messages that keep the cluster live and carry no client data: votes, heartbeats, and every
+ * answer. The runtime handles and sends them ahead of AppendEntries, snapshots and forwarded
+ * proposals (core's `ProtocolFactory.isUrgent`), so a leader busy with client traffic still
+ * heartbeats on time. Raft tolerates the reordering (it tolerates a reordering network).
+ */
+const URGENT_TYPES: ReadonlySet<number> = new Set([
+  MessageType.AppendResponse,
+  MessageType.Vote,
+  MessageType.VoteResponse,
+  MessageType.Heartbeat,
+  MessageType.HeartbeatResponse,
+  MessageType.SnapshotResponse,
+  MessageType.TimeoutNow,
+  MessageType.ProposeReject,
+])
+
+/** True for an encoded liveness message (see URGENT_TYPES); a look at the header, never throws. */
+export function isUrgentMessage(bytes: Uint8Array): boolean {
+  return bytes.byteLength >= 2 && bytes[0] === WIRE_VERSION && URGENT_TYPES.has(bytes[1]!)
+}
+
 /** AppendEntries (§5.3). Entry indexes are implied: prevIndex + 1, + 2, ... */
 export interface AppendMessage {
   readonly type: typeof MessageType.Append

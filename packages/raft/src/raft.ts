@@ -1,4 +1,5 @@
 import { CONTRACT_VERSION, type ProtocolContext, type ProtocolFactory } from '@synod/core'
+import { isUrgentMessage } from './messages.js'
 import type { RaftOptions } from './options.js'
 import { RaftNode } from './raft-node.js'
 
@@ -14,4 +15,6 @@ export const raft: RaftFactory = {
   faultModel: 'crash',
   maxFaulty: (n: number) => Math.floor((n - 1) / 2),
   create: (ctx, options) => new RaftNode(ctx, options),
+  // Heartbeats, votes and answers go ahead of AppendEntries and client requests in the Replica and the transport.
+  isUrgent: isUrgentMessage,
 }

@@ -2,7 +2,7 @@ import { closeSync, ftruncateSync, fsyncSync, mkdirSync, openSync, readdirSync, 
 import { dirname, join, resolve } from 'node:path'
 import { ConfigError, StoppedError, StorageCorruptionError, SynodError } from '@synod/core'
 import type { LogEntry, Snapshot, Storage } from '@synod/core'
-import { fdatasyncAsync, fsyncDirectory, writeAllAt } from './files.js'
+import { DIR_MODE, FILE_MODE, fdatasyncAsync, fsyncDirectory, restrictPermissions, writeAllAt } from './files.js'
 import { acquireLock } from './lock.js'
 import { checkAppend, checkCompact, checkSnapshot, checkTruncate } from './log-rules.js'
 import { InMemoryLogReads } from './log-reads.js'
@@ -71,13 +71,15 @@ export async function openDurableStorage(dir: string, options: DurableStorageOpt
   }
   const root = resolve(dir)
   // New directories' entries must be durable too, or a crash could lose them.
-  const created = mkdirSync(root, { recursive: true })
+  const created = mkdirSync(root, { recursive: true, mode: DIR_MODE })
   if (created !== undefined) {
     for (let made = root; ; made = dirname(made)) {
       fsyncDirectory(dirname(made))
       if (made === created) break
     }
   }
+  // The log holds every client's data: only the node's user may read it (also a directory made by an older version).
+  restrictPermissions(root)
   const release = acquireLock(root)
   try {
     const store = new DurableStore(root, segmentBytes, release)
@@ -317,7 +319,7 @@ class DurableStore extends InMemoryLogReads implements DurableStorage {
   private startSegment(checkpointLast: number): void {
     const seq = (this.segments.at(-1)?.seq ?? 0) + 1
     const path = join(this.dir, segmentFileName(seq))
-    const fd = openSync(path, 'wx', 0o644)
+    const fd = openSync(path, 'wx', FILE_MODE)
     this.closeFile()
     this.fd = fd
     this.position = 0

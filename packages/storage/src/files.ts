@@ -1,4 +1,5 @@
-import { closeSync, fdatasync, fsync, fsyncSync, openSync, writev, writevSync } from 'node:fs'
+import { chmodSync, closeSync, fdatasync, fsync, fsyncSync, openSync, readdirSync, statSync, writev, writevSync } from 'node:fs'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
 
 // Thin promise wrappers over raw-fd fs calls. Raw fds (not FileHandle) let
@@ -57,5 +58,30 @@ export function fsyncDirectory(dir: string): void {
     fsyncSync(fd)
   } finally {
     closeSync(fd)
+  }
+}
+
+/** Data directories: the owner only. */
+export const DIR_MODE = 0o700
+/** Log segments, snapshots and the lock: read and written by the owner only. */
+export const FILE_MODE = 0o600
+
+/**
+ * Take group and other permissions off the data directory and the files in
+ * it, e.g. ones an older version created 0644. Best effort: a file we may not
+ * chmod (not ours) is left as it is.
+ */
+export function restrictPermissions(dir: string): void {
+  tighten(dir)
+  for (const name of readdirSync(dir)) tighten(join(dir, name))
+}
+
+function tighten(path: string): void {
+  try {
+    const stat = statSync(path)
+    if (!stat.isFile() && !stat.isDirectory()) return
+    if ((stat.mode & 0o077) !== 0) chmodSync(path, stat.isDirectory() ? DIR_MODE : FILE_MODE)
+  } catch {
+    // Not ours, or gone meanwhile: leave it.
   }
 }

@@ -51,7 +51,7 @@ export function acquireLock(dir: string): () => void {
   for (let attempt = 0; attempt < 2; attempt++) {
     let fd: number
     try {
-      fd = openSync(path, 'wx', 0o644)
+      fd = openSync(path, 'wx', 0o600)
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
       const owner = readOwner(path)

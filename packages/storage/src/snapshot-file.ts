@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { StorageCorruptionError } from '@synod/core'
 import type { Snapshot } from '@synod/core'
-import { fsyncAsync, fsyncDirectory, writeAllAt } from './files.js'
+import { FILE_MODE, fsyncAsync, fsyncDirectory, writeAllAt } from './files.js'
 
 // Snapshot file: magic "SYNS", u8 version, f64 id, f64 index, f64 term,
 // u32 metaLength, f64 dataLength, meta, data, u32 crc32 of everything before.
@@ -32,7 +32,7 @@ export async function writeSnapshotFile(dir: string, id: number, snapshot: Snaps
   trailer.writeUInt32LE(crc, 0)
   const name = snapshotFileName(id)
   const temp = join(dir, `${name}.tmp`)
-  const fd = openSync(temp, 'w', 0o644)
+  const fd = openSync(temp, 'w', FILE_MODE)
   try {
     await writeAllAt(fd, [header, snapshot.meta, snapshot.data, trailer], 0)
     await fsyncAsync(fd)

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { appendFileSync, chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ConfigError, StorageCorruptionError } from '@synod/core'
@@ -32,6 +32,35 @@ const walFiles = () => readdirSync(dir).filter((n) => n.endsWith('.log')).sort()
 const lastWal = () => join(dir, walFiles().at(-1)!)
 
 describe('openDurableStorage', () => {
+  const modeOf = (path: string) => statSync(path).mode & 0o777
+
+  it('creates the directory 0700 and the log, lock and snapshot files 0600', async () => {
+    const root = join(dir, 'new', 'state')
+    const storage = await openDurableStorage(root)
+    open.push(storage)
+    storage.append(entries(1, 3))
+    storage.saveSnapshot({ index: 2, term: 1, data: Uint8Array.of(1), meta: Uint8Array.of(2) })
+    await storage.sync()
+    expect(modeOf(root)).toBe(0o700)
+    const files = readdirSync(root)
+    expect(files.some((n) => n.endsWith('.snap'))).toBe(true)
+    expect(files).toContain('LOCK')
+    for (const name of files) expect([name, modeOf(join(root, name))]).toEqual([name, 0o600])
+  })
+
+  it('takes group and other permissions off an existing directory and the files an older version left', async () => {
+    const first = await openDurableStorage(dir)
+    first.append(entries(1, 2))
+    await first.sync()
+    await first.close()
+    chmodSync(dir, 0o755)
+    for (const name of walFiles()) chmodSync(join(dir, name), 0o644)
+    const storage = await openStore()
+    expect(storage.lastIndex()).toBe(2)
+    expect(modeOf(dir)).toBe(0o700)
+    for (const name of readdirSync(dir)) expect([name, modeOf(join(dir, name))]).toEqual([name, 0o600])
+  })
+
   it('rejects a bad segment size with ConfigError naming the option', async () => {
     await expect(openDurableStorage(dir, { segmentBytes: 10 })).rejects.toThrow(ConfigError)
     await expect(openDurableStorage(dir, { segmentBytes: 10 })).rejects.toThrow(/segmentBytes/)

@@ -5,7 +5,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
-import { ConfigError, DEFAULT_MAX_MESSAGE_BYTES, InvalidMessageError, type MessageHandler, type NodeId, type Transport } from '@synod/core'
+import { ConfigError, DEFAULT_MAX_MESSAGE_BYTES, InvalidMessageError, type MessageHandler, type NodeId, type SendOptions, type Transport } from '@synod/core'
 import { createLibp2p, type ConnectionManagerInit, type ConnectionMonitorInit } from 'libp2p'
 import { FrameDecoder, MAX_FRAME_LENGTH } from './framing.js'
 import { type Ed25519KeyPair, libp2pPrivateKey, peerIdFromPublicKey } from './identity.js'
@@ -132,6 +132,9 @@ class Libp2pSynodTransport implements Libp2pTransport, PeerLinkHost {
       maxQueuedBytes,
       maxQueuedMessages: positiveInteger(options.maxQueuedMessagesPerPeer ?? 65_536, 'maxQueuedMessagesPerPeer'),
       maxWriteBytes: positiveInteger(options.maxWriteBytes ?? 256 * 1024, 'maxWriteBytes'),
+      // Liveness messages are tens of bytes: a small queue of their own, out of reach of bulk traffic.
+      maxUrgentMessages: 4096,
+      maxUrgentBytes: Math.max(1 << 20, this.maxFrameBytes),
       reconnectInitialDelayMs,
       reconnectMaxDelayMs: Math.max(reconnectInitialDelayMs, positiveInteger(options.reconnectMaxDelayMs ?? 5000, 'reconnectMaxDelayMs')),
       stableStreamMs: 1000,
@@ -151,7 +154,7 @@ class Libp2pSynodTransport implements Libp2pTransport, PeerLinkHost {
     this.handler = handler
   }
 
-  send(to: NodeId, message: Uint8Array): void {
+  send(to: NodeId, message: Uint8Array, options?: SendOptions): void {
     if (this.state === 'stopping' || this.state === 'stopped') return this.countDrop('not-running', 1)
     if (message.byteLength > this.maxFrameBytes) {
       this.peerStats.get(to)?.drop('oversized-outbound', 1)
@@ -161,7 +164,7 @@ class Libp2pSynodTransport implements Libp2pTransport, PeerLinkHost {
     const link = this.links.get(to)
     if (link === undefined) return this.countDrop('unknown-peer', 1)
     // Before start, messages queue and leave once the node is up (the Replica may send during its start).
-    link.enqueue(message)
+    link.enqueue(message, options?.urgent === true)
   }
 
   start(): Promise<void> {

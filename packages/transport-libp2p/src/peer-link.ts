@@ -17,6 +17,9 @@ export interface PeerLinkHost {
 export interface PeerLinkOptions {
   readonly maxQueuedMessages: number
   readonly maxQueuedBytes: number
+  /** Bounds of the separate queue of urgent (liveness) messages. */
+  readonly maxUrgentMessages: number
+  readonly maxUrgentBytes: number
   /** Frames are concatenated into writes of about this size. */
   readonly maxWriteBytes: number
   readonly reconnectInitialDelayMs: number
@@ -35,6 +38,10 @@ export interface PeerLinkOptions {
  * full the link waits for the stream's 'drain' event — not `onDrain()`, which
  * in @libp2p/utils 7.4 stops applying backpressure after the first drain —
  * and in the meantime the queue drops its oldest messages.
+ *
+ * Urgent messages (heartbeats, votes, acknowledgements: `send(..., { urgent
+ * true })`) wait in a queue of their own: each write takes them first, and a
+ * flood of bulk messages can never push them out of a full queue.
  */
 export class PeerLink {
   readonly id: NodeId
@@ -42,6 +49,7 @@ export class PeerLink {
   private readonly options: PeerLinkOptions
   private readonly stats: PeerStats
   private readonly queue: PeerSendQueue
+  private readonly urgent: PeerSendQueue
   private stream: Stream | undefined
   private streamOpenedAt = 0
   private dialing: AbortController | undefined
@@ -58,6 +66,7 @@ export class PeerLink {
     this.options = options
     this.stats = stats
     this.queue = new PeerSendQueue(options.maxQueuedMessages, options.maxQueuedBytes)
+    this.urgent = new PeerSendQueue(options.maxUrgentMessages, options.maxUrgentBytes)
   }
 
   get connected(): boolean {
@@ -65,16 +74,16 @@ export class PeerLink {
   }
 
   get queuedMessages(): number {
-    return this.queue.length
+    return this.queue.length + this.urgent.length
   }
 
   get queuedBytes(): number {
-    return this.queue.bytes
+    return this.queue.bytes + this.urgent.bytes
   }
 
-  enqueue(message: Uint8Array): void {
+  enqueue(message: Uint8Array, urgent = false): void {
     if (this.closed) return this.drop('non-member', 1)
-    const dropped = this.queue.push(message)
+    const dropped = (urgent ? this.urgent : this.queue).push(message)
     if (dropped > 0) this.drop('queue-full', dropped)
     this.kick()
   }
@@ -83,7 +92,7 @@ export class PeerLink {
   kick(): void {
     if (this.closed || !this.host.running) return
     if (this.stream !== undefined) return this.scheduleFlush()
-    if (this.queue.length === 0 || this.dialing !== undefined || this.retryTimer !== undefined) return
+    if (this.queuedMessages === 0 || this.dialing !== undefined || this.retryTimer !== undefined) return
     this.connect()
   }
 
@@ -101,7 +110,7 @@ export class PeerLink {
     this.stream = undefined
     stream?.abort(new Error('link reset'))
     this.failures = 0
-    const discarded = this.queue.clear()
+    const discarded = this.queue.clear() + this.urgent.clear()
     if (discarded > 0) this.drop(reason, discarded)
   }
 
@@ -178,8 +187,8 @@ export class PeerLink {
   private flush(): void {
     const stream = this.stream
     if (stream === undefined || stream.writableNeedsDrain || stream.writeStatus !== 'writable') return
-    while (this.queue.length > 0) {
-      const batch = this.queue.takeBatch(this.options.maxWriteBytes)
+    while (this.queuedMessages > 0) {
+      const batch = (this.urgent.length > 0 ? this.urgent : this.queue).takeBatch(this.options.maxWriteBytes)
       let accepted: boolean
       try {
         accepted = stream.send(encodeFrames(batch))
