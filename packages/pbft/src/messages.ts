@@ -157,6 +157,28 @@ export interface RequestMessage {
   readonly bundle: Bundle
 }
 
+/**
+ * Read-only requests (§5.1.3) from a proxy: the requests, and the proxy's own
+ * read leaves so that a replica whose answers agree need not send them back.
+ */
+export interface ReadRequest {
+  readonly k: 'rd'
+  /** The proxy's read batch number, echoed in the reply. */
+  readonly id: number
+  readonly requests: readonly Uint8Array[]
+  /** The proxy's leaf per request (`readLeaf`), as many as requests. */
+  readonly leaves: readonly Digest[]
+}
+
+/** A replica's answer to a read batch: its signature on the root of its own leaves, and the leaves that differ from the proxy's. */
+export interface ReadReply {
+  readonly k: 'ra'
+  readonly id: number
+  readonly sig: Signature
+  /** [position, leaf] where this replica's leaf differs from the proxy's, ascending positions. */
+  readonly diffs: ReadonlyArray<readonly [number, Digest]>
+}
+
 export type PbftMessage =
   | RequestMessage
   | PrePrepare
@@ -169,6 +191,8 @@ export type PbftMessage =
   | FetchState
   | StateTransfer
   | CheckpointCertificateMessage
+  | ReadRequest
+  | ReadReply
 
 // ---- statements (what is signed) ----
 
@@ -314,6 +338,14 @@ export function encodeStateTransfer(checkpoint: CheckpointCertificate, data: Uin
   return encodeCanonical({ k: 'sx', c: checkpointCertWire(checkpoint), x: data, m: meta })
 }
 
+export function encodeReadRequest(id: number, requests: readonly Uint8Array[], leaves: readonly Digest[]): Uint8Array {
+  return encodeCanonical({ k: 'rd', i: id, q: requests, l: leaves })
+}
+
+export function encodeReadReply(id: number, sig: Signature, diffs: ReadonlyArray<readonly [number, Digest]>): Uint8Array {
+  return encodeCanonical({ k: 'ra', i: id, g: sig, x: diffs })
+}
+
 // ---- decoders: structure only; signatures and semantics are the node's job ----
 
 const expectSig = (value: unknown, what: string) => {
@@ -454,6 +486,26 @@ export function decodeMessage(bytes: Uint8Array): PbftMessage {
     case 'cc':
       expectOnlyKeys(m, ['k', 'c'])
       return { k, checkpoint: decodeCheckpointCertificate(m['c']) }
+    case 'rd': {
+      expectOnlyKeys(m, ['k', 'i', 'q', 'l'])
+      const requests = expectArray(m['q'], 'read requests', MAX_ITEMS).map((r, i) => expectBytes(r, `read request ${i}`))
+      const leaves = expectArray(m['l'], 'read leaves', MAX_ITEMS).map((d, i) => expectDigest(d, `read leaf ${i}`))
+      if (requests.length === 0 || leaves.length !== requests.length) throw new InvalidMessageError('a read batch has one leaf per request, and at least one')
+      return { k, id: expectUint(m['i'], 'read batch'), requests, leaves }
+    }
+    case 'ra': {
+      expectOnlyKeys(m, ['k', 'i', 'g', 'x'])
+      let last = -1
+      const diffs = expectArray(m['x'], 'read diffs', MAX_ITEMS).map((item, i): [number, Digest] => {
+        const pair = expectArray(item, `read diff ${i}`, 2)
+        if (pair.length !== 2) throw new InvalidMessageError(`read diff ${i} must be [position, leaf]`)
+        const position = expectUint(pair[0], `read diff ${i} position`)
+        if (position <= last) throw new InvalidMessageError('read diff positions must ascend')
+        last = position
+        return [position, expectDigest(pair[1], `read diff ${i} leaf`)]
+      })
+      return { k, id: expectUint(m['i'], 'read batch'), sig: expectSig(m['g'], 'signature'), diffs }
+    }
     default:
       throw new InvalidMessageError(`unknown message kind ${JSON.stringify(k)}`)
   }

@@ -65,6 +65,7 @@ import {
 } from './messages.js'
 import { planNewView, type NewViewEntry } from './new-view.js'
 import { resolveOptions, type PbftOptions, type UnsafeDefence } from './options.js'
+import { ReadOnlyRequests, readOnlyTesting } from './read-only.js'
 import { encodeAnswerCertificate, encodeReplies, replyStatement } from './reply-certificate.js'
 
 const KEY_VIEW = 'pbft/view'
@@ -161,6 +162,8 @@ export class PbftNode implements ProtocolNode {
   private readonly clientRequests: ClientRequestChecker | undefined
   /** TEST-ONLY switched-off defences (options.unsafeDisableDefences); empty in any real deployment. */
   private readonly unsafe: ReadonlySet<UnsafeDefence>
+  /** Read-only requests (§5.1.3, `readOnlyRequests`): undefined when reads are ordered. */
+  private readonly readOnly: ReadOnlyRequests | undefined
 
   // view state
   private view = 0
@@ -239,6 +242,34 @@ export class PbftNode implements ProtocolNode {
       this.options.clientAuthentication === 'signed'
         ? new ClientRequestChecker(this.verifier, this.options.cluster, this.options.maxClientOperationBytes)
         : undefined
+    this.readOnly = this.options.readOnlyRequests ? this.createReadOnly() : undefined
+  }
+
+  private createReadOnly(): ReadOnlyRequests {
+    if (typeof this.ctx.query !== 'function')
+      throw new ConfigError('readOnlyRequests needs a runtime whose ProtocolContext has query() (@synod/core Replica)', 'readOnlyRequests')
+    return new ReadOnlyRequests({
+      ctx: this.ctx,
+      options: this.options,
+      self: this.self,
+      peers: this.voters.map((m) => m.id).filter((id) => id !== this.self),
+      quorum: this.quorum,
+      clientRequests: this.clientRequests,
+      canServeReads: () => this.active && this.transferTarget === undefined && !this.stopped,
+      lastIndex: () => this.lastIndex,
+      order: (request, client) => this.propose(request, client),
+      verifyFrom: (id, message, sig) => this.verifyFrom(id, message, sig),
+      drop: (reason) => this.drop(reason),
+    })
+  }
+
+  /**
+   * Matching signed replies a proxy needs before it answers a write: f+1, or with read-only requests
+   * on 2f+1, so that every read quorum meets every acknowledged write's executors in a correct
+   * replica (docs/adr/0008).
+   */
+  private get replyQuorum(): number {
+    return this.readOnly !== undefined && !readOnlyTesting.weakWriteQuorum ? this.quorum : this.f + 1
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -303,6 +334,7 @@ export class PbftNode implements ProtocolNode {
     this.stopped = true
     for (const timer of [this.viewChangeTimer, this.requestTimer, this.retransmitTimer, this.statusTimer, this.transferTimer])
       if (timer !== undefined) this.ctx.clearTimer(timer)
+    this.readOnly?.stop()
   }
 
   status(): NodeStatus {
@@ -327,6 +359,8 @@ export class PbftNode implements ProtocolNode {
         bufferedFuture: Object.fromEntries(this.futureBySender),
         requestAuthentication: this.options.requestAuthentication,
         clientAuthentication: this.options.clientAuthentication,
+        readOnlyRequests: this.options.readOnlyRequests,
+        ...(this.readOnly === undefined ? {} : { readsServed: this.readOnly.served, readFallbacks: this.readOnly.fallbacks }),
         drops: Object.fromEntries(this.counters),
       },
     }
@@ -341,6 +375,12 @@ export class PbftNode implements ProtocolNode {
       throw new OverloadedError(`pbft proxy queue is full (${this.options.maxQueuedRequests} requests)`)
     this.queuedRequests.push({ command, client })
     this.sendNextBundle()
+  }
+
+  /** A linearizable read: sent to every replica with `readOnlyRequests` (read-only.ts), else ordered like a command. */
+  read(request: Uint8Array, client: ClientRef): void {
+    if (this.readOnly === undefined) this.propose(request, client)
+    else this.readOnly.read(request, client)
   }
 
   /** One bundle in flight per proxy: like a PBFT client, the next waits until the previous one executed. */
@@ -420,6 +460,10 @@ export class PbftNode implements ProtocolNode {
         return this.onStateTransfer(message.checkpoint, message.data, message.meta)
       case 'cc':
         return this.onCheckpointCertificate(message.checkpoint)
+      case 'rd':
+        return this.readOnly === undefined ? this.drop('read-only-off') : this.readOnly.onRequest(from, message)
+      case 'ra':
+        return this.readOnly === undefined ? this.drop('read-only-off') : this.readOnly.onReply(from, message)
     }
   }
 
@@ -753,14 +797,15 @@ export class PbftNode implements ProtocolNode {
     if (!votes.has(from)) votes.set(from, { root, sig, verified })
   }
 
-  /** Answer this proxy's clients of batch `seq` once f+1 replicas (this one included) signed the same result root. */
+  /** Answer this proxy's clients of batch `seq` once `replyQuorum` replicas (this one included) signed the same result root. */
   private tryAnswer(seq: number): void {
     const awaiting = this.awaiting.get(seq)
     const votes = this.replyVotes.get(seq)
     if (awaiting === undefined || votes === undefined) return
+    const needed = this.replyQuorum
     const replies: Vote[] = []
     for (const [id, vote] of votes) {
-      if (replies.length > this.f) break
+      if (replies.length >= needed) break
       if (!bytesEqual(vote.root, awaiting.root)) continue
       if (!vote.verified) {
         if (!this.verifyFrom(id, replyStatement(seq, vote.root), vote.sig)) {
@@ -772,7 +817,7 @@ export class PbftNode implements ProtocolNode {
       }
       replies.push({ id, sig: vote.sig })
     }
-    if (replies.length < this.f + 1) return
+    if (replies.length < needed) return
     this.awaiting.delete(seq)
     this.replyVotes.delete(seq)
     const encodedReplies = encodeReplies(replies)

@@ -39,6 +39,19 @@ export interface PbftOptions {
   readonly cluster: string
   /** Largest client operation accepted inside a signed envelope, in bytes. Default 1 MiB. */
   readonly maxClientOperationBytes: number
+  /**
+   * Read-only requests (TOCS'02 §5.1.3): `Replica.read` is sent to every replica and answered from
+   * 2f+1 matching signed replies without ordering (falling back to ordering on a mismatch or a
+   * timeout). For linearizability, writes are then acknowledged only with 2f+1 matching replies
+   * instead of f+1 (docs/adr/0008). Default false: reads are ordered like commands.
+   */
+  readonly readOnlyRequests: boolean
+  /**
+   * With `readOnlyRequests`: reads of a batch still short of 2f+1 matching answers after this long
+   * are ordered instead; doubles (up to 8×) per batch that timed out, halves per batch that completed.
+   * Default 1000 ms.
+   */
+  readonly readTimeoutMs: number
   /** A checkpoint every this many sequence numbers (K). Default 64. */
   readonly checkpointInterval: number
   /** Log window L between the low and high watermarks; a multiple of the checkpoint interval. Default 2K. */
@@ -70,6 +83,8 @@ export const defaultPbftOptions: PbftOptions = {
   clientAuthentication: 'proxy',
   cluster: '',
   maxClientOperationBytes: 1024 * 1024,
+  readOnlyRequests: false,
+  readTimeoutMs: 1000,
   checkpointInterval: 64,
   logWindow: 128,
   maxInFlight: 4,
@@ -97,6 +112,8 @@ export function resolveOptions(partial: Partial<PbftOptions> | undefined): PbftO
         throw new ConfigError(`must list some of ${UNSAFE_DEFENCES.join(', ')}`, field)
     } else if (field === 'cluster') {
       if (typeof value !== 'string' || value.length > 256) throw new ConfigError('must be a string of at most 256 characters', field)
+    } else if (field === 'readOnlyRequests') {
+      if (typeof value !== 'boolean') throw new ConfigError('must be a boolean', field)
     } else if (!Number.isSafeInteger(value) || (value as number) <= 0) throw new ConfigError('must be a positive integer', field)
   }
   if (options.logWindow % options.checkpointInterval !== 0 || options.logWindow < 2 * options.checkpointInterval)
