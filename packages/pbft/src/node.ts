@@ -75,7 +75,7 @@ import {
 } from './messages.js'
 import { commitCertificates, LowerViewLearner, validCommitCertificate } from './catch-up.js'
 import { planNewView, type NewViewEntry } from './new-view.js'
-import { resolveOptions, type PbftOptions } from './options.js'
+import { resolveOptions, type PbftOptions, type UnsafeDefence } from './options.js'
 import { ReadOnlyRequests, readOnlyTesting } from './read-only.js'
 import { encodeAnswerCertificate, encodeReplies, replyStatement } from './reply-certificate.js'
 import { RequestTimer, type WaitingRequest } from './request-timers.js'
@@ -99,8 +99,13 @@ const KEY_STABLE = 'pbft/stable'
 const MAX_BODIES_PER_SLOT = 4
 const EMPTY_BATCH = batchDigest([])
 const EMPTY = new Uint8Array(0)
+/** The digest of checkpoint 0 (the initial state): by convention all zeros. */
+const GENESIS_DIGEST = new Uint8Array(32)
 const MAX_CHECKPOINTS_PER_SENDER = 4
-const MAX_BUFFERED_FUTURE = 4096
+/** Future-view messages buffered per sender: one Byzantine replica cannot crowd out the others'. */
+const MAX_BUFFERED_FUTURE_PER_SENDER = 1024
+/** VIEW-CHANGEs further ahead of our view are dropped unvalidated: a sender cannot make us validate one per view number forever. */
+const MAX_VIEW_CHANGE_AHEAD = 64
 const MAX_VERIFIED_CACHE = 1 << 16
 /** Our VIEW-CHANGE is re-broadcast after 1, 2, 4, … status ticks, at least every this many. */
 const MAX_VC_RETRANSMIT_TICKS = 16
@@ -202,6 +207,8 @@ export class PbftNode implements ProtocolNode {
   private readonly macKeys = new Map<NodeId, Uint8Array>()
   /** 'signed' client authentication: checks client signatures (undefined in 'proxy' mode). */
   private readonly clientRequests: ClientRequestChecker | undefined
+  /** TEST-ONLY switched-off defences (options.unsafeDisableDefences); empty in any real deployment. */
+  private readonly unsafe: ReadonlySet<UnsafeDefence>
   /** Read-only requests (§5.1.3, `readOnlyRequests`): undefined when reads are ordered. */
   private readonly readOnly: ReadOnlyRequests | undefined
 
@@ -221,6 +228,7 @@ export class PbftNode implements ProtocolNode {
   /** Latest valid VIEW-CHANGE per sender (bounded by membership). */
   private readonly viewChanges = new Map<NodeId, ViewChange>()
   private futureMessages: Array<{ from: NodeId; view: number; bytes: Uint8Array }> = []
+  private readonly futureBySender = new Map<NodeId, number>()
 
   // log and execution
   private readonly slots = new Map<number, Slot>()
@@ -231,7 +239,7 @@ export class PbftNode implements ProtocolNode {
   private nextSeq = 1
 
   // checkpoints
-  private stableCert: CheckpointCertificate = { seq: 0, digest: new Uint8Array(32), votes: [] }
+  private stableCert: CheckpointCertificate = { seq: 0, digest: GENESIS_DIGEST, votes: [] }
   private stableState: OwnCheckpoint | undefined
   private readonly ownCheckpoints = new Map<number, OwnCheckpoint>()
   private readonly checkpointVotes = new Map<number, Map<NodeId, StoredVote>>()
@@ -322,6 +330,7 @@ export class PbftNode implements ProtocolNode {
       this.self,
       this.options.stateTransferRetryMs,
     )
+    this.unsafe = new Set(this.options.unsafeDisableDefences)
     this.clientRequests =
       this.options.clientAuthentication === 'signed'
         ? new ClientRequestChecker(this.verifier, this.options.cluster, this.options.maxClientOperationBytes)
@@ -463,6 +472,7 @@ export class PbftNode implements ProtocolNode {
         logSlots: this.slots.size,
         nextSeq: this.nextSeq,
         queuedRequests: this.queuedRequests.length,
+        bufferedFuture: Object.fromEntries(this.futureBySender),
         requestAuthentication: this.options.requestAuthentication,
         missingBatches: this.batchFetch.size,
         stateTransferSeq: this.stateReceiver.targetSeq,
@@ -596,14 +606,18 @@ export class PbftNode implements ProtocolNode {
 
   /** Messages of a view this replica has not entered yet wait (bounded) until it does; older views are dropped. */
   private deferIfFuture(from: NodeId, view: number, bytes: Uint8Array): boolean {
-    if (view < this.view) {
+    if (view < this.view && !this.unsafe.has('old-view')) {
       this.drop('old-view')
       this.sendNewViewTo(from)
       return true
     }
     if (view > this.view || !this.active) {
-      if (view > this.view + 2 || this.futureMessages.length >= MAX_BUFFERED_FUTURE) this.drop('future-view')
-      else this.futureMessages.push({ from, view, bytes })
+      const buffered = this.futureBySender.get(from) ?? 0
+      if (view > this.view + 2 || buffered >= MAX_BUFFERED_FUTURE_PER_SENDER) this.drop('future-view')
+      else {
+        this.futureMessages.push({ from, view, bytes })
+        this.futureBySender.set(from, buffered + 1)
+      }
       return true
     }
     return false
@@ -727,6 +741,8 @@ export class PbftNode implements ProtocolNode {
   private onPrePrepare(from: NodeId, pp: PrePrepare, bytes: Uint8Array): void {
     if (from !== this.primaryOf(pp.view)) return this.drop('pre-prepare-not-primary')
     if (!this.inWindow(pp.seq)) return this.drop('out-of-window')
+    // A primary may not make backups hold (and persist) batches larger than it is allowed to build.
+    if (pp.bundles.length > this.options.maxBatchBundles || bytes.byteLength > this.options.maxBatchBytes) return this.drop('pre-prepare-oversized')
     const existing = this.slots.get(pp.seq)?.prePrepare
     if (existing !== undefined && existing.view === pp.view) {
       if (!bytesEqual(existing.digest, pp.digest)) this.drop('pre-prepare-conflict')
@@ -885,10 +901,10 @@ export class PbftNode implements ProtocolNode {
   private countPhase(votes: Map<NodeId, StoredVote>, view: number, seq: number, digest: Digest, needed: number, tag: 'prepare' | 'commit'): number {
     let count = 0
     for (const [id, vote] of votes) {
-      if (vote.view !== view || !bytesEqual(vote.digest, digest)) continue
+      if (vote.view !== view || (!bytesEqual(vote.digest, digest) && !this.unsafe.has('vote-digest'))) continue
       if (!vote.verified) {
         if (count >= needed) continue
-        if (!this.verifyFrom(id, statement(tag, view, seq, digest), vote.sig)) {
+        if (!this.verifyFrom(id, statement(tag, view, seq, vote.digest), vote.sig)) {
           votes.delete(id)
           this.drop('bad-signature')
           continue
@@ -925,7 +941,9 @@ export class PbftNode implements ProtocolNode {
     this.learner.forgetUpTo(this.lastExecuted)
     this.failedViews = 0
     // §4.4: the timer keeps running for a request that still waits; it restarts only when its own request executed.
-    this.requestTimers.update()
+    // (Test-only 'request-timers' off: the old rule, restarted by any execution, which a censoring primary defeats.)
+    if (this.unsafe.has('request-timers')) this.requestTimers.restart()
+    else this.requestTimers.update()
     this.sendNextBundle()
     this.proposeBatches()
   }
@@ -1125,7 +1143,8 @@ export class PbftNode implements ProtocolNode {
   }
 
   private validCheckpointCertificate(cert: CheckpointCertificate): boolean {
-    if (cert.seq === 0) return true
+    // Checkpoint 0 is the initial state everyone starts from: nobody signs it, so only the genesis form is valid.
+    if (cert.seq === 0) return cert.votes.length === 0 && bytesEqual(cert.digest, GENESIS_DIGEST)
     if (cert.seq % this.options.checkpointInterval !== 0) return false
     return this.countValid(cert.votes, statement('checkpoint', cert.seq, cert.digest), undefined) >= this.quorum
   }
@@ -1245,6 +1264,7 @@ export class PbftNode implements ProtocolNode {
       this.sendNewViewTo(from)
       return
     }
+    if (vc.view > this.view + MAX_VIEW_CHANGE_AHEAD) return this.drop('view-change-too-far')
     const known = this.viewChanges.get(from)
     if (known !== undefined && known.view >= vc.view) return
     if (!this.validViewChange(vc)) return this.drop('bad-view-change')
@@ -1263,13 +1283,13 @@ export class PbftNode implements ProtocolNode {
   private validViewChange(vc: ViewChange): boolean {
     if (!this.keys.has(vc.replica)) return false
     if (!this.verifyFrom(vc.replica, statement('view-change', sha256(vc.body)), vc.sig)) return false
-    if (!this.validCheckpointCertificate(vc.checkpoint)) return false
+    if (!this.unsafe.has('view-change-certificates') && !this.validCheckpointCertificate(vc.checkpoint)) return false
     const h = vc.checkpoint.seq
     const seen = new Set<number>()
     for (const p of vc.prepared) {
       if (p.seq <= h || p.seq > h + this.options.logWindow || p.view >= vc.view || seen.has(p.seq)) return false
       seen.add(p.seq)
-      if (!this.validPreparedCertificate(p)) return false
+      if (!this.unsafe.has('view-change-certificates') && !this.validPreparedCertificate(p)) return false
     }
     return true
   }
@@ -1305,7 +1325,7 @@ export class PbftNode implements ProtocolNode {
    * keep them out of the view (§4.5.2; others re-send it, see sendNewViewTo).
    */
   private onNewView(from: NodeId, nv: NewView, bytes: Uint8Array): void {
-    if (nv.view < this.view || (nv.view === this.view && this.active)) return this.drop('old-view')
+    if ((nv.view < this.view && !this.unsafe.has('old-view')) || (nv.view === this.view && this.active)) return this.drop('old-view')
     const primary = this.primaryOf(nv.view)
     if (!this.verifyFrom(primary, statement('new-view', sha256(nv.body)), nv.sig)) return this.drop('bad-signature')
     if (from !== primary) this.drop('new-view-relayed')
@@ -1374,6 +1394,8 @@ export class PbftNode implements ProtocolNode {
     // Replay what arrived early for this view, then make sure known requests reach the new primary.
     const early = this.futureMessages.filter((m) => m.view === view)
     this.futureMessages = this.futureMessages.filter((m) => m.view > view)
+    this.futureBySender.clear()
+    for (const m of this.futureMessages) this.futureBySender.set(m.from, (this.futureBySender.get(m.from) ?? 0) + 1)
     for (const m of early) this.receive(m.from, m.bytes)
     for (const seq of [...this.slots.keys()]) this.advance(seq)
     if (this.outstanding !== undefined) this.routeBundle(this.outstanding.bundle)
