@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll } from 'vitest'
+import type { ClientCredentials } from '../src/kv-client.js'
 import { type ClusterNode, type ClusterSecurity, prepareCluster, startNodeProcess, stopNodes, waitLeader, waitReady } from '../src/cluster.js'
 
 export interface LocalCluster {
@@ -24,6 +25,8 @@ export interface LocalClusterOptions {
   readonly env?: Record<string, string>
   /** Authentication (admins) and TLS; off by default in tests. */
   readonly security?: ClusterSecurity
+  /** How the harness reads /v1/status when authentication is on (an admin's signer). */
+  readonly credentials?: ClientCredentials
 }
 
 export function useLocalCluster(protocol: string, n: number, prefix: string, options: LocalClusterOptions = {}): LocalCluster {
@@ -33,7 +36,7 @@ export function useLocalCluster(protocol: string, n: number, prefix: string, opt
     cluster.nodes.push(...(await prepareCluster(cluster.root, protocol, n, options.protocolOptions ?? {}, options.security ?? {})))
     for (const node of cluster.nodes) startNodeProcess(node, options.env ?? {})
     await waitReady(cluster.nodes, startupMs)
-    await waitLeader(cluster.nodes, startupMs)
+    await waitLeader(cluster.nodes, startupMs, options.credentials ?? {})
   }, 2 * startupMs + 10_000)
   afterAll(async () => {
     await stopNodes(cluster.nodes, 5000)

@@ -12,7 +12,10 @@ import { verifyAnswer } from '../src/verify.js'
 import { useLocalCluster } from './local-cluster.js'
 
 const adminKeys = keyPairFromSecret(sha256(utf8('pbft-signed-test:admin')))
-const { nodes } = useLocalCluster('pbft', 4, 'synod-pbft-signed-', { security: { admins: [clientIdOf(adminKeys.publicKey)] } })
+const { nodes } = useLocalCluster('pbft', 4, 'synod-pbft-signed-', {
+  security: { admins: [clientIdOf(adminKeys.publicKey)] },
+  credentials: { signer: createSigner(adminKeys) },
+})
 
 function signedClient(endpoint: string, secret: string): HttpKvClient {
   return new HttpKvClient(endpoint, 15_000, undefined, { signer: createSigner(keyPairFromSecret(sha256(utf8(secret)))) })
@@ -33,6 +36,9 @@ describe('4-node PBFT cluster with authentication on', () => {
   it('answers signed requests with certificates bound to them; stale and foreign certificates fail verification', async () => {
     const members = validateConfig(readConfigFile(nodes[0]!.configFile).raw).members
     const admin = signedClient(nodes[1]!.http, 'pbft-signed-test:admin')
+    // Every replica verifies client signatures (not only the node that took the request).
+    const status = (await admin.status()) as { detail?: { clientAuthentication?: string } }
+    expect(status.detail?.clientAuthentication).toBe('signed')
     await retrying(() => admin.put('balance', '100'))
     const putEnvelope = admin.lastEnvelope!
     const oldGet: KvResponse = await retrying(() => admin.get('balance'))
