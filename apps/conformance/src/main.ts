@@ -3,13 +3,21 @@ import { join } from 'node:path'
 import { reduceScenario, scenarioApplies, scenarios as shippedScenarios, type Capability, type Scenario } from '@synod/conformance'
 import type { ProtocolFactory } from '@synod/core'
 import { parseRunnerArguments, UsageError, USAGE } from './args.js'
-import { planMatrix, runMatrix } from './matrix.js'
+import { planMatrix, runMatrix, type ProtocolOffer } from './matrix.js'
 import { ProgressBar, type ProgressStream } from './progress.js'
-import { DEFAULT_PROTOCOLS, protocolCapabilities, protocolRegistry, ProtocolUnavailableError, type ProtocolRegistry } from './registry.js'
+import {
+  DEFAULT_PROTOCOLS,
+  protocolCapabilities,
+  protocolExtras,
+  protocolRegistry,
+  ProtocolUnavailableError,
+  type ProtocolExtrasLoader,
+  type ProtocolRegistry,
+} from './registry.js'
 import { buildJsonReport } from './report-json.js'
 import { renderHtmlReport } from './report-html.js'
 import type { RunResult } from './run-result.js'
-import { describeRunFailure, describeRunFailureBriefly, formatSummaryTable, summarize } from './summary.js'
+import { describeRunFailure, describeRunFailureBriefly, describeSkipped, formatSummaryTable, summarize } from './summary.js'
 
 export interface RunnerEnvironment {
   readonly stdout: { write(chunk: string): unknown }
@@ -20,6 +28,8 @@ export interface RunnerEnvironment {
   readonly scenarios: readonly Scenario[]
   /** Capabilities by protocol name; scenarios that require one run only for protocols that have it. */
   readonly capabilities: ReadonlyMap<string, readonly Capability[]>
+  /** Protocols' own adversaries and scenarios, by protocol name. */
+  readonly extras: ReadonlyMap<string, ProtocolExtrasLoader>
   /** Clock for the report header; injectable so tests are deterministic. */
   readonly now: () => Date
 }
@@ -40,6 +50,7 @@ export async function main(argv: readonly string[], environment: Partial<RunnerE
     defaultProtocols: environment.defaultProtocols ?? DEFAULT_PROTOCOLS,
     scenarios: environment.scenarios ?? shippedScenarios,
     capabilities: environment.capabilities ?? protocolCapabilities,
+    extras: environment.extras ?? protocolExtras,
     now: environment.now ?? (() => new Date()),
   }
   try {
@@ -72,7 +83,21 @@ async function run(argv: readonly string[], env: RunnerEnvironment): Promise<num
   const unknownProtocols = protocolNames.filter((name) => !env.registry.has(name))
   if (unknownProtocols.length > 0)
     throw new UsageError(`unknown protocol ${unknownProtocols.map((n) => `'${n}'`).join(', ')}; known: ${[...env.registry.keys()].join(', ')}`)
-  const chosenScenarios = selectScenarios(args.scenarios, env.scenarios)
+  const factories: ProtocolFactory<unknown>[] = []
+  const offers = new Map<string, ProtocolOffer & { readonly ownScenarios: readonly Scenario[] }>()
+  for (const name of protocolNames) {
+    factories.push(await env.registry.get(name)!())
+    const extras = (await env.extras.get(name)?.()) ?? {}
+    offers.set(name, {
+      capabilities: env.capabilities.get(name) ?? [],
+      ...(extras.adversary === undefined ? {} : { adversary: extras.adversary }),
+      ...(extras.protocolOptions === undefined ? {} : { protocolOptions: extras.protocolOptions }),
+      ...(extras.clients === undefined ? {} : { clients: extras.clients }),
+      ownScenarios: extras.scenarios ?? [],
+    })
+  }
+  const ownScenarios = [...offers.values()].flatMap((o) => o.ownScenarios)
+  const chosenScenarios = selectScenarios(args.scenarios, [...env.scenarios, ...ownScenarios])
   if (args.reduction !== undefined)
     for (const scenario of chosenScenarios) {
       try {
@@ -82,13 +107,16 @@ async function run(argv: readonly string[], env: RunnerEnvironment): Promise<num
       }
     }
 
-  const factories: ProtocolFactory<unknown>[] = []
-  for (const name of protocolNames) factories.push(await env.registry.get(name)!())
-
   const capabilitiesOf = (protocol: string) => env.capabilities.get(protocol) ?? []
-  const plan = planMatrix(factories, chosenScenarios, args.seeds, capabilitiesOf)
+  // A protocol's own scenarios run for it alone (when chosen: by name, or with --scenario all).
+  const shared = chosenScenarios.filter((s) => !ownScenarios.includes(s))
+  const plan = planMatrix(factories, shared, args.seeds, (protocol) => {
+    const offer = offers.get(protocol)!
+    return { ...offer, scenarios: offer.ownScenarios.filter((s) => chosenScenarios.includes(s)) }
+  })
   if (args.scenarios !== 'all')
     for (const scenario of chosenScenarios) {
+      if (ownScenarios.includes(scenario)) continue
       if (!factories.some((f) => scenario.faultModel === 'any' || scenario.faultModel === f.faultModel))
         env.stderr.write(`note: scenario '${scenario.name}' is for ${scenario.faultModel} protocols; none was chosen\n`)
       else if (!factories.some((f) => scenarioApplies(scenario, capabilitiesOf(f.name))))
@@ -109,11 +137,16 @@ async function run(argv: readonly string[], env: RunnerEnvironment): Promise<num
 
   const command = ['synod-conformance', ...argv].join(' ')
   const failing = results.filter((r) => r.verdict === 'violation')
+  const skipped = results.filter((r) => r.verdict === 'skipped').length
   if (args.json) {
     env.stdout.write(`${JSON.stringify(buildJsonReport(results, { command }), null, 2)}\n`)
   } else {
-    env.stdout.write(formatSummaryTable(summarize(results)))
-    env.stdout.write(`\n${results.length} runs in ${wallSeconds.toFixed(1)} s: ${failing.length} with violations, ${results.filter((r) => r.verdict === 'unknown').length} undecided\n`)
+    const rows = summarize(results)
+    env.stdout.write(formatSummaryTable(rows))
+    env.stdout.write(
+      `\n${results.length - skipped} runs in ${wallSeconds.toFixed(1)} s: ${failing.length} with violations, ${results.filter((r) => r.verdict === 'unknown').length} undecided${skipped === 0 ? '' : `, ${skipped} skipped`}\n`,
+    )
+    env.stdout.write(describeSkipped(rows))
     env.stdout.write(failureText(failing))
   }
 

@@ -25,7 +25,7 @@ export class ProgressBar {
   ) {}
 
   /** One run finished. */
-  advance(label: string, verdict: 'ok' | 'violation' | 'unknown'): void {
+  advance(label: string, verdict: 'ok' | 'violation' | 'unknown' | 'skipped'): void {
     this.done++
     if (verdict === 'violation') this.violations++
     this.lastLabel = label

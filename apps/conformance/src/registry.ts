@@ -1,4 +1,4 @@
-import type { Capability } from '@synod/conformance'
+import type { Capability, ClientOptions, ProtocolAdversary, Scenario } from '@synod/conformance'
 import type { ProtocolFactory } from '@synod/core'
 
 /** Loads one protocol's factory on demand, so a broken or unfinished package only fails the runs that ask for it. */
@@ -93,3 +93,71 @@ export const protocolCapabilities: ReadonlyMap<string, readonly Capability[]> = 
 
 /** What --protocol defaults to: the real protocols, not the toys. */
 export const DEFAULT_PROTOCOLS: readonly string[] = ['raft', 'pbft', 'hotstuff']
+
+/** A protocol package's own attacks and the scenarios that run them (e.g. `@synod/pbft/adversaries`). */
+export interface ProtocolExtras {
+  readonly adversary?: ProtocolAdversary<unknown>
+  readonly scenarios?: readonly Scenario[]
+  /** Protocol options for every run of this protocol (e.g. client authentication to match `clients`). */
+  readonly protocolOptions?: Record<string, unknown>
+  /** How the workload's clients sign requests and verify answers. */
+  readonly clients?: ClientOptions
+}
+
+export type ProtocolExtrasLoader = () => Promise<ProtocolExtras>
+
+/**
+ * Import a protocol's adversary module: `names.adversary` must be a
+ * function (a ProtocolAdversary), `names.scenarios` an array of scenarios,
+ * `names.protocolOptions` and `names.clients` objects (each optional but the first).
+ */
+export async function loadExtras(
+  protocol: string,
+  moduleName: string,
+  names: { readonly adversary: string; readonly scenarios?: string; readonly protocolOptions?: string; readonly clients?: string },
+  importModule: () => Promise<unknown> = () => import(moduleName),
+): Promise<ProtocolExtras> {
+  let module: Record<string, unknown>
+  try {
+    module = (await importModule()) as Record<string, unknown>
+  } catch (error) {
+    throw new ProtocolUnavailableError(protocol, `cannot import ${moduleName} (${(error as Error).message}); is it built?`)
+  }
+  const adversary = module[names.adversary]
+  if (typeof adversary !== 'function') throw new ProtocolUnavailableError(protocol, `${moduleName} does not export an adversary as '${names.adversary}'`)
+  const take = (name: string | undefined, what: string, ok: (value: unknown) => boolean) => {
+    if (name === undefined) return undefined
+    const value = module[name]
+    if (!ok(value)) throw new ProtocolUnavailableError(protocol, `${moduleName} does not export ${what} as '${name}'`)
+    return value
+  }
+  const isObject = (value: unknown) => typeof value === 'object' && value !== null
+  const scenarios = take(names.scenarios, 'scenarios', Array.isArray) as Scenario[] | undefined
+  const protocolOptions = take(names.protocolOptions, 'protocol options', isObject) as Record<string, unknown> | undefined
+  const clients = take(names.clients, 'client options', isObject) as ClientOptions | undefined
+  return {
+    adversary: adversary as ProtocolAdversary<unknown>,
+    ...(scenarios === undefined ? {} : { scenarios }),
+    ...(protocolOptions === undefined ? {} : { protocolOptions }),
+    ...(clients === undefined ? {} : { clients }),
+  }
+}
+
+/**
+ * Protocols' own adversaries (for scenarios with a 'protocol' adversary,
+ * such as byzantine-protocol-adversary) and own scenarios, by name. A
+ * byzantine protocol missing here gets those scenarios reported as skipped.
+ */
+export const protocolExtras: ReadonlyMap<string, ProtocolExtrasLoader> = new Map<string, ProtocolExtrasLoader>([
+  // PBFT's clients sign their requests and verify every answer's reply certificate (a proxy may be Byzantine).
+  [
+    'pbft',
+    () =>
+      loadExtras('pbft', '@synod/pbft/adversaries', {
+        adversary: 'pbftAdversary',
+        scenarios: 'pbftAdversaryScenarios',
+        protocolOptions: 'pbftSignedClientOptions',
+        clients: 'pbftClients',
+      }),
+  ],
+])

@@ -19,7 +19,7 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px au
 h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}h3{font-size:15px;margin:18px 0 6px}
 .meta{color:#666;margin:0 0 12px}code{font:12.5px ui-monospace,SFMono-Regular,Menlo,monospace;background:#f4f4f4;padding:1px 4px;border-radius:3px}
 table{border-collapse:collapse;width:100%}th,td{padding:4px 8px;border-bottom:1px solid #eee;text-align:right}th{background:#fafafa}
-th:nth-child(-n+2),td:nth-child(-n+2){text-align:left}tr.violation td{background:#fdecea}tr.unknown td{background:#fff8e1}
+th:nth-child(-n+2),td:nth-child(-n+2){text-align:left}tr.violation td{background:#fdecea}tr.unknown td{background:#fff8e1}tr.skipped td{background:#eceff1;color:#455a64}
 .verdict-ok{color:#2e7d32}.verdict-violation{color:#c62828;font-weight:600}.verdict-unknown{color:#b26a00}
 ul.violations{margin:4px 0 8px 0;padding-left:20px}ul.violations li{font:12.5px ui-monospace,Menlo,monospace;white-space:pre-wrap}
 details{margin:8px 0}summary{cursor:pointer}
@@ -82,17 +82,19 @@ export function renderHtmlReport(results: readonly RunResult[], options: HtmlRep
   const rows = summarize(results)
   const violations = results.filter((r) => r.verdict === 'violation')
   const unknown = results.filter((r) => r.verdict === 'unknown')
+  const skipped = results.filter((r) => r.verdict === 'skipped')
   const maxTimelines = options.maxFailureTimelines ?? 20
   const meta = [
     `${results.length} runs`,
     `${violations.length} with violations`,
     `${unknown.length} undecided`,
+    ...(skipped.length === 0 ? [] : [`${skipped.length} skipped`]),
     ...(options.generatedAt === undefined ? [] : [`generated ${options.generatedAt}`]),
   ].join(' · ')
 
   const table = `<table class="summary"><thead><tr>${SUMMARY_COLUMNS.map((c) => `<th>${escapeXml(c)}</th>`).join('')}</tr></thead><tbody>${rows
     .map((row) => {
-      const cls = row.violations > 0 ? ' class="violation"' : row.unknown > 0 ? ' class="unknown"' : ''
+      const cls = row.violations > 0 ? ' class="violation"' : row.unknown > 0 ? ' class="unknown"' : row.skipped > 0 ? ' class="skipped"' : ''
       return `<tr${cls}>${summaryCells(row).map((cell) => `<td>${escapeXml(cell)}</td>`).join('')}</tr>`
     })
     .join('')}</tbody></table>`
@@ -119,6 +121,14 @@ export function renderHtmlReport(results: readonly RunResult[], options: HtmlRep
   }
   const sampleSections = samples.length === 0 ? '' : `<h2>Sample runs</h2><p class="meta">The first run of each protocol × scenario without failures.</p>${samples.map((r) => runSection(r, false)).join('')}`
 
+  const skippedRows = rows.filter((r) => r.skipped > 0)
+  const skippedSection =
+    skippedRows.length === 0
+      ? ''
+      : `<h2>Skipped (not run, not passed)</h2><ul class="skipped">${skippedRows
+          .map((r) => `<li>${escapeXml(`${r.protocol} × ${r.scenario} (${r.skipped} run${r.skipped === 1 ? '' : 's'}): ${(r.skipReasons ?? []).join('; ')}`)}</li>`)
+          .join('')}</ul>`
+
   const protocols = [...new Set(results.map((r) => r.protocol))]
   const histograms = protocols
     .map((protocol, i) => {
@@ -136,6 +146,7 @@ export function renderHtmlReport(results: readonly RunResult[], options: HtmlRep
 ${options.command === undefined ? '' : `<p>command: <code>${escapeXml(options.command)}</code></p>`}
 <h2>Summary</h2>
 ${table}
+${skippedSection}
 <h2>Failures</h2>
 ${LEGEND}
 ${failureSections}

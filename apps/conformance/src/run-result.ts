@@ -10,7 +10,10 @@ export interface RunResult {
   readonly scenario: string
   readonly seed: number
   readonly nodes: number
-  readonly verdict: 'ok' | 'violation' | 'unknown'
+  /** 'skipped': not run (see `skipReason`) — a distinct status, never counted as a pass. */
+  readonly verdict: 'ok' | 'violation' | 'unknown' | 'skipped'
+  /** Why the run was skipped (e.g. a 'protocol' adversary the protocol does not supply). */
+  readonly skipReason?: string
   readonly checks: readonly CheckResult[]
   readonly opsCompleted: number
   /** Operations whose outcome stayed unknown ('info'). */

@@ -5,7 +5,11 @@ import type { RunResult } from './run-result.js'
 export interface SummaryRow {
   readonly scenario: string
   readonly protocol: string
+  /** Runs made (skipped ones excluded). */
   readonly runs: number
+  /** Runs not made, with `skipReasons` (e.g. a missing 'protocol' adversary): not passes. */
+  readonly skipped: number
+  readonly skipReasons?: readonly string[]
   /** Runs with at least one violation. */
   readonly violations: number
   /** Runs a checker could not decide (search budget exhausted). */
@@ -34,21 +38,26 @@ export function summarize(results: readonly RunResult[]): SummaryRow[] {
     if (group === undefined) groups.set(key, (group = []))
     group.push(result)
   }
-  const rows = [...groups.values()].map((group): SummaryRow => ({
-    scenario: group[0]!.scenario,
-    protocol: group[0]!.protocol,
-    runs: group.length,
-    violations: group.filter((r) => r.verdict === 'violation').length,
-    unknown: group.filter((r) => r.verdict === 'unknown').length,
-    opsCompleted: group.reduce((sum, r) => sum + r.opsCompleted, 0),
-    opsUnknown: group.reduce((sum, r) => sum + r.unknowns, 0),
-    medianRecoveryMs: median(group.flatMap((r) => (r.recoveryMs === undefined ? [] : [r.recoveryMs]))),
-  }))
+  const rows = [...groups.values()].map((group): SummaryRow => {
+    const reasons = [...new Set(group.flatMap((r) => (r.skipReason === undefined ? [] : [r.skipReason])))]
+    return {
+      scenario: group[0]!.scenario,
+      protocol: group[0]!.protocol,
+      runs: group.filter((r) => r.verdict !== 'skipped').length,
+      skipped: group.filter((r) => r.verdict === 'skipped').length,
+      ...(reasons.length === 0 ? {} : { skipReasons: reasons }),
+      violations: group.filter((r) => r.verdict === 'violation').length,
+      unknown: group.filter((r) => r.verdict === 'unknown').length,
+      opsCompleted: group.reduce((sum, r) => sum + r.opsCompleted, 0),
+      opsUnknown: group.reduce((sum, r) => sum + r.unknowns, 0),
+      medianRecoveryMs: median(group.flatMap((r) => (r.recoveryMs === undefined ? [] : [r.recoveryMs]))),
+    }
+  })
   const scenarioOrder = [...new Set(results.map((r) => r.scenario))]
   return rows.sort((a, b) => scenarioOrder.indexOf(a.scenario) - scenarioOrder.indexOf(b.scenario))
 }
 
-export const SUMMARY_COLUMNS = ['scenario', 'protocol', 'runs', 'violations', 'unknown', 'ops ok', 'ops info', 'recover p50'] as const
+export const SUMMARY_COLUMNS = ['scenario', 'protocol', 'runs', 'violations', 'unknown', 'skipped', 'ops ok', 'ops info', 'recover p50'] as const
 
 export function summaryCells(row: SummaryRow): string[] {
   return [
@@ -57,6 +66,7 @@ export function summaryCells(row: SummaryRow): string[] {
     String(row.runs),
     String(row.violations),
     String(row.unknown),
+    String(row.skipped),
     String(row.opsCompleted),
     String(row.opsUnknown),
     row.medianRecoveryMs === undefined ? '—' : `${Math.round(row.medianRecoveryMs)} ms`,
@@ -72,6 +82,7 @@ export function formatSummaryTable(rows: readonly SummaryRow[]): string {
     String(rows.reduce((s, r) => s + r.runs, 0)),
     String(rows.reduce((s, r) => s + r.violations, 0)),
     String(rows.reduce((s, r) => s + r.unknown, 0)),
+    String(rows.reduce((s, r) => s + r.skipped, 0)),
     String(rows.reduce((s, r) => s + r.opsCompleted, 0)),
     String(rows.reduce((s, r) => s + r.opsUnknown, 0)),
     '',
@@ -85,6 +96,13 @@ export function formatSummaryTable(rows: readonly SummaryRow[]): string {
       .trimEnd()
   const rule = widths.map((w) => '─'.repeat(w)).join('  ')
   return [render(table[0]!), rule, ...body.map(render), rule, render(total)].join('\n') + '\n'
+}
+
+/** One line per protocol × scenario that was skipped, with the reason: never silent. */
+export function describeSkipped(rows: readonly SummaryRow[]): string {
+  const skipped = rows.filter((r) => r.skipped > 0)
+  if (skipped.length === 0) return ''
+  return `${['', 'skipped (not run, not passed):', ...skipped.map((r) => `⊘ ${r.protocol} × ${r.scenario} (${r.skipped} run${r.skipped === 1 ? '' : 's'}): ${(r.skipReasons ?? []).join('; ')}`)].join('\n')}\n`
 }
 
 /**

@@ -6,19 +6,21 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { fixedLeaderToy, forgetsOnRestartToy, scenarios, staleReadsToy } from '@synod/conformance'
 import type { ProtocolFactory } from '@synod/core'
 import { main } from '../src/main.js'
-import { ProtocolUnavailableError, type ProtocolRegistry } from '../src/registry.js'
+import { ProtocolUnavailableError, type ProtocolExtrasLoader, type ProtocolRegistry } from '../src/registry.js'
 
 const registry: ProtocolRegistry = new Map([
   ['toy-fixed-leader', async () => fixedLeaderToy as ProtocolFactory<unknown>],
   ['toy-stale-reads', async () => staleReadsToy as ProtocolFactory<unknown>],
   ['toy-forgets-on-restart', async () => forgetsOnRestartToy as ProtocolFactory<unknown>],
+  // A byzantine protocol that registers no adversary of its own.
+  ['toy-byzantine', async () => ({ ...(fixedLeaderToy as ProtocolFactory<unknown>), name: 'toy-byzantine', faultModel: 'byzantine' as const })],
   [
     'unfinished',
     () => Promise.reject(new ProtocolUnavailableError('unfinished', "@synod/unfinished does not export a ProtocolFactory as 'unfinished' yet")),
   ],
 ])
 
-async function runCli(argv: string[]) {
+async function runCli(argv: string[], extras: ReadonlyMap<string, ProtocolExtrasLoader> = new Map()) {
   const stdout: string[] = []
   const stderr: string[] = []
   const status = await main(argv, {
@@ -27,6 +29,7 @@ async function runCli(argv: string[]) {
     registry,
     defaultProtocols: ['toy-fixed-leader'],
     scenarios,
+    extras,
     now: () => new Date('2025-01-01T00:00:00Z'),
   })
   return { status, stdout: stdout.join(''), stderr: stderr.join('') }
@@ -42,8 +45,8 @@ describe('main', () => {
     const { status, stdout, stderr } = await runCli(['--scenario', 'steady-state,crash-all-and-restart', '--seeds', '2'])
     expect(status).toBe(0)
     const lines = stdout.split('\n')
-    expect(lines[0]).toMatch(/^scenario\s+protocol\s+runs\s+violations\s+unknown\s+ops ok\s+ops info\s+recover p50$/)
-    expect(lines.find((l) => l.startsWith('steady-state'))).toMatch(/^steady-state\s+toy-fixed-leader\s+2\s+0\s+0\s+\d+\s+\d+\s+\d+ ms$/)
+    expect(lines[0]).toMatch(/^scenario\s+protocol\s+runs\s+violations\s+unknown\s+skipped\s+ops ok\s+ops info\s+recover p50$/)
+    expect(lines.find((l) => l.startsWith('steady-state'))).toMatch(/^steady-state\s+toy-fixed-leader\s+2\s+0\s+0\s+0\s+\d+\s+\d+\s+\d+ ms$/)
     expect(lines.find((l) => l.startsWith('crash-all-and-restart'))).toMatch(/toy-fixed-leader\s+2\s+0/)
     expect(stdout).toMatch(/4 runs in [\d.]+ s: 0 with violations, 0 undecided/)
     expect(stdout).not.toContain('violations:')
@@ -99,7 +102,7 @@ describe('main', () => {
   })
 
   it.each([
-    [['--protocol', 'nope'], /unknown protocol 'nope'; known: toy-fixed-leader, toy-stale-reads, toy-forgets-on-restart, unfinished/],
+    [['--protocol', 'nope'], /unknown protocol 'nope'; known: toy-fixed-leader, toy-stale-reads, toy-forgets-on-restart, toy-byzantine, unfinished/],
     [['--scenario', 'steady-state,nope'], /unknown scenario 'nope'; known: steady-state, /],
     [['--bogus'], /Unknown option '--bogus'/],
     [['--seeds', 'x'], /--seeds must be an integer/],
@@ -161,7 +164,48 @@ describe('main', () => {
     expect((await runCli(['--help'])).stdout).toContain('usage: synod-conformance')
     const list = await runCli(['--list'])
     expect(list.status).toBe(0)
-    expect(list.stdout).toContain('protocols: toy-fixed-leader, toy-stale-reads, toy-forgets-on-restart, unfinished (default: toy-fixed-leader)')
+    expect(list.stdout).toContain('protocols: toy-fixed-leader, toy-stale-reads, toy-forgets-on-restart, toy-byzantine, unfinished (default: toy-fixed-leader)')
     expect(list.stdout).toMatch(/ {2}leader-crash +\[any\] The leader crashes/)
+  })
+
+  it("reports a scenario whose 'protocol' adversary the protocol does not supply as skipped, with the reason, never as a pass", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'synod-skip-'))
+    temporaryDirs.push(dir)
+    const { status, stdout } = await runCli(['--protocol', 'toy-byzantine', '--scenario', 'byzantine-protocol-adversary,steady-state', '--seeds', '2', '--report', dir])
+    expect(status).toBe(0)
+    expect(stdout).toMatch(/byzantine-protocol-adversary\s+toy-byzantine\s+0\s+0\s+0\s+2\s+0\s+0\s+—/)
+    expect(stdout).toMatch(/steady-state\s+toy-byzantine\s+2\s+0\s+0\s+0\s/)
+    expect(stdout).toMatch(/2 runs in [\d.]+ s: 0 with violations, 0 undecided, 2 skipped/)
+    expect(stdout).toContain("⊘ toy-byzantine × byzantine-protocol-adversary (2 runs): needs toy-byzantine's own adversary ('protocol' behaviour); toy-byzantine registers none")
+    const report = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8')) as { runs: Array<{ scenario: string; verdict: string; skipReason?: string }> }
+    const skipped = report.runs.filter((r) => r.scenario === 'byzantine-protocol-adversary')
+    expect(skipped.map((r) => r.verdict)).toEqual(['skipped', 'skipped'])
+    expect(skipped[0]!.skipReason).toMatch(/registers none/)
+    const html = await readFile(join(dir, 'report.html'), 'utf8')
+    expect(html).toContain('<h2>Skipped (not run, not passed)</h2>')
+    expect(html).toContain('2 skipped')
+  })
+
+  it("runs it with the adversary and the protocol's own scenarios when the protocol registers them", async () => {
+    const attacked: string[] = []
+    const extras = new Map<string, ProtocolExtrasLoader>([
+      [
+        'toy-byzantine',
+        async () => ({
+          adversary: ({ factory, node, attack }) => {
+            attacked.push(`${node}:${attack ?? 'default'}`)
+            return factory
+          },
+          scenarios: [{ ...scenarios.find((s) => s.name === 'byzantine-protocol-adversary')!, name: 'toy-own-attack', adversaries: [{ index: 1, behaviour: 'protocol', attack: 'own' }] }],
+        }),
+      ],
+    ])
+    const { status, stdout } = await runCli(['--protocol', 'toy-byzantine,toy-fixed-leader', '--scenario', 'byzantine-protocol-adversary,toy-own-attack', '--seed', '1'], extras)
+    expect(status).toBe(0)
+    expect(stdout).not.toContain('skipped (not run')
+    expect(stdout).toMatch(/byzantine-protocol-adversary\s+toy-byzantine\s+1\s+0\s+0\s+0\s/)
+    expect(stdout).toMatch(/toy-own-attack\s+toy-byzantine\s+1\s+0/)
+    expect(stdout).not.toMatch(/toy-own-attack\s+toy-fixed-leader/)
+    expect(attacked).toEqual(['n1:default', 'n2:own'])
   })
 })

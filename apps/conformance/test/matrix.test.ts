@@ -1,7 +1,7 @@
-import { fixedLeaderToy, scenarioByName } from '@synod/conformance'
+import { fixedLeaderToy, scenarioByName, type ProtocolAdversary } from '@synod/conformance'
 import type { ProtocolFactory } from '@synod/core'
 import { describe, expect, it } from 'vitest'
-import { planMatrix } from '../src/matrix.js'
+import { planMatrix, runMatrix } from '../src/matrix.js'
 import { protocolCapabilities } from '../src/registry.js'
 
 describe('planMatrix and capabilities', () => {
@@ -15,11 +15,23 @@ describe('planMatrix and capabilities', () => {
   })
 
   it('runs it for a protocol that declares the capability', () => {
-    const plan = planMatrix([toy], scenarios, [1], () => ['reconfigure'])
+    const plan = planMatrix([toy], scenarios, [1], () => ({ capabilities: ['reconfigure'] }))
     expect(plan.runs.map((r) => r.scenario.name)).toEqual(['steady-state', 'membership-churn'])
   })
 
   it('the registry declares reconfigure for raft only', () => {
     expect([...protocolCapabilities]).toEqual([['raft', ['reconfigure']]])
+  })
+
+  it("plans a 'protocol' adversary scenario as skipped runs (with the reason) when the protocol supplies no adversary", async () => {
+    const byzantine = { ...toy, name: 'toy-byzantine', faultModel: 'byzantine' as const }
+    const scenario = scenarioByName('byzantine-protocol-adversary')!
+    const plan = planMatrix([byzantine], [scenario], [1, 2])
+    expect(plan.runs.map((r) => r.skip)).toEqual([expect.stringMatching(/registers none/), expect.stringMatching(/registers none/)])
+    const results = await runMatrix(plan)
+    expect(results.map((r) => r.verdict)).toEqual(['skipped', 'skipped'])
+    const adversary: ProtocolAdversary<unknown> = ({ factory }) => factory
+    const armed = planMatrix([byzantine], [scenario], [1], () => ({ adversary }))
+    expect(armed.runs).toEqual([{ factory: byzantine, scenario, seed: 1, adversary }])
   })
 })

@@ -129,7 +129,7 @@ describe('renderHtmlReport', () => {
   })
 
   it('has the summary table with the failing row marked', () => {
-    expect(html).toContain('<tr class="violation"><td>leader-crash</td><td>toy</td><td>2</td><td>1</td><td>0</td><td>4</td><td>0</td><td>12 ms</td></tr>')
+    expect(html).toContain('<tr class="violation"><td>leader-crash</td><td>toy</td><td>2</td><td>1</td><td>0</td><td>0</td><td>4</td><td>0</td><td>12 ms</td></tr>')
     expect(html).toContain('<tr><td>steady-state</td><td>toy</td><td>1</td><td>0</td>')
   })
 

@@ -4,7 +4,10 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { prepareCluster, startNodeProcess, stopNodes, waitLeader, waitReady } from './cluster.js'
+import { clientIdOf } from '@synod/core'
+import { createSigner, generateKeyPair } from '@synod/crypto'
+import { type ClusterSecurity, prepareCluster, startNodeProcess, stopNodes, waitLeader, waitReady } from './cluster.js'
+import type { ClientCredentials } from './kv-client.js'
 import { latencyHistogramSvg, runLoad, type LoadResult } from './load.js'
 
 export interface BenchOptions {
@@ -17,16 +20,24 @@ export interface BenchOptions {
   readonly outDir?: string
   readonly json: boolean
   readonly out: NodeJS.WritableStream
+  /** Measure the cost of authentication: alternate rounds against a cluster with it off and one with it on. */
+  readonly compareAuth?: { readonly rounds: number }
 }
 
 /** Start a local cluster, run `load` against its endpoints, stop it. */
-export async function withLocalCluster<T>(protocol: string, n: number, load: (endpoints: string[]) => Promise<T>): Promise<T> {
+export async function withLocalCluster<T>(
+  protocol: string,
+  n: number,
+  load: (endpoints: string[]) => Promise<T>,
+  security: ClusterSecurity = {},
+  credentials: ClientCredentials = {},
+): Promise<T> {
   const root = mkdtempSync(join(tmpdir(), 'synod-bench-'))
-  const nodes = await prepareCluster(root, protocol, n)
+  const nodes = await prepareCluster(root, protocol, n, {}, security)
   try {
     for (const node of nodes) startNodeProcess(node)
-    await waitReady(nodes, 30_000)
-    await waitLeader(nodes, 30_000)
+    await waitReady(nodes, 90_000, credentials)
+    await waitLeader(nodes, 60_000, credentials)
     return await load(nodes.map((node) => node.http))
   } finally {
     await stopNodes(nodes)
@@ -35,6 +46,7 @@ export async function withLocalCluster<T>(protocol: string, n: number, load: (en
 }
 
 export async function runBench(options: BenchOptions): Promise<number> {
+  if (options.compareAuth !== undefined) return await compareAuthentication(options, options.compareAuth.rounds)
   const out = options.out
   const progress = (done: number, total: number) => {
     if (!options.json) out.write(`  ${Math.round((100 * done) / total)}% (${done}/${total})\n`)
@@ -71,4 +83,86 @@ export async function runBench(options: BenchOptions): Promise<number> {
       `${summary.operations} writes in ${summary.seconds} s: ${summary.opsPerSecond} ops/s; latency p50 ${summary.p50Ms} ms, p90 ${summary.p90Ms} ms, p99 ${summary.p99Ms} ms; ${summary.errors} errors\n`,
     )
   return result.errors > 0 ? 1 : 0
+}
+
+/**
+ * The cost of authentication, measured in one run: two local clusters of the
+ * same build, one with authentication off and one with it on (every request
+ * signed by the client and verified by the node, roles checked), and
+ * alternating rounds of the same write load against each, so both see the
+ * same machine conditions. Reports ops/s per round, the median per mode and
+ * the ratio on/off.
+ */
+async function compareAuthentication(options: BenchOptions, rounds: number): Promise<number> {
+  const out = options.out
+  const admin = generateKeyPair()
+  const signed: ClientCredentials = { signer: createSigner(admin.secretKey) }
+  const say = (text: string) => {
+    if (!options.json) out.write(text)
+  }
+  say(`starting two ${options.nodes} × ${options.protocol} clusters on 127.0.0.1 (authentication off / on)…\n`)
+  const results: { off: LoadResult[]; on: LoadResult[] } = { off: [], on: [] }
+  let errors = 0
+  await withLocalCluster(options.protocol, options.nodes, async (offEndpoints) =>
+    withLocalCluster(
+      options.protocol,
+      options.nodes,
+      async (onEndpoints) => {
+        for (let round = 1; round <= rounds; round++) {
+          // Alternate which goes first, so neither mode always runs on a warmer machine.
+          const order: Array<'off' | 'on'> = round % 2 === 1 ? ['off', 'on'] : ['on', 'off']
+          for (const mode of order) {
+            const result = await runLoad({
+              endpoints: mode === 'off' ? offEndpoints : onEndpoints,
+              clients: options.clients,
+              operations: options.operations,
+              valueBytes: options.valueBytes,
+              ...(mode === 'on' ? { credentials: signed } : {}),
+            })
+            errors += result.errors
+            results[mode].push(result)
+            const kinds = Object.entries(result.errorKinds).map(([k, n]) => `${n}× ${k}`).join(', ')
+            say(
+              `  round ${round} auth ${mode.padEnd(3)}: ${Math.round(result.opsPerSecond)} ops/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, ${result.errors} errors${kinds === '' ? '' : ` (${kinds})`}\n`,
+            )
+          }
+        }
+      },
+      { admins: [clientIdOf(admin.publicKey)] },
+      signed,
+    ),
+  )
+  const median = (values: number[]) => {
+    const sorted = [...values].sort((a, b) => a - b)
+    const mid = Math.floor(sorted.length / 2)
+    return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+  }
+  const off = median(results.off.map((r) => r.opsPerSecond))
+  const on = median(results.on.map((r) => r.opsPerSecond))
+  const summary = {
+    protocol: options.protocol,
+    nodes: options.nodes,
+    clients: options.clients,
+    operations: options.operations,
+    valueBytes: options.valueBytes,
+    rounds,
+    opsPerSecondOff: results.off.map((r) => Math.round(r.opsPerSecond)),
+    opsPerSecondOn: results.on.map((r) => Math.round(r.opsPerSecond)),
+    medianOff: Math.round(off),
+    medianOn: Math.round(on),
+    ratio: Number((on / off).toFixed(3)),
+    errors,
+  }
+  if (options.outDir !== undefined) {
+    const dir = resolve(options.outDir)
+    mkdirSync(dir, { recursive: true })
+    writeFileSync(join(dir, 'auth-comparison.json'), `${JSON.stringify(summary, null, 2)}\n`)
+  }
+  if (options.json) out.write(`${JSON.stringify(summary)}\n`)
+  else
+    out.write(
+      `authentication off: median ${summary.medianOff} ops/s; on: median ${summary.medianOn} ops/s; ` +
+        `on/off = ${summary.ratio} (${((1 - summary.ratio) * 100).toFixed(1)}% cost); ${errors} errors\n`,
+    )
+  return errors > 0 ? 1 : 0
 }

@@ -11,23 +11,38 @@ import { initCommand, readKeyFile } from './init.js'
 import { validateNewMember } from './members.js'
 import { HttpKvClient, KvHttpError } from './kv-client.js'
 import { protocolNames } from './protocols.js'
+import { createClientKey, defaultClientKeyPath, ensureClientKey, loadCredentials } from './auth/client-key.js'
+import { signJoinRequest, type JoinProof } from './auth/join-proof.js'
+import { clientIdOf } from '@synod/core'
+import { createSigner } from '@synod/crypto'
 
 const USAGE = `usage: synod <command> [options]
 
 commands:
   init     --data-dir DIR [--protocol NAME] [--listen MULTIADDR] [--http HOST:PORT] [--join ENDPOINT] [--force]
-           write a node key (mode 0600) and a config file (DIR/synod.json);
-           --join: a config for joining the running cluster at ENDPOINT (then: members add)
+           [--admin CLIENT-ID|KEYFILE] [--cluster NAME] [--no-auth]
+           write a node key (mode 0600) and a config file (DIR/synod.json) with authentication on;
+           the first admin: --admin, else your client key (~/.synod/client.key, created if absent);
+           --join: a config for joining the running cluster at ENDPOINT, and DIR/join-request.json (then: members add)
   start    --config FILE [--protocol NAME] [--data-dir DIR] [--listen MULTIADDR,...] [--http HOST:PORT] [--log-level LEVEL]
+           [--insecure-allow-unauthenticated]
            [--quota-backend-bytes N]
            run one node (every setting also as SYNOD_* environment variable)
-  cluster  [--protocol NAME] [--nodes N] [--duration SECONDS] [--smoke] [--load] [--data-dir DIR] [--keep]
-           run a throwaway local cluster of real processes on 127.0.0.1 with a live status view
+  client   init [--client-key FILE] [--force]     a client identity (ed25519 key, mode 0600); prints its client id
+  client   id [--client-key FILE]                 print the client id of a key file
+  role     grant CLIENT-ID admin|readwrite|readonly [--prefix P] | revoke CLIENT-ID | list     (needs admin)
+  ca       init --dir DIR [--name NAME] [--force] a cluster CA: DIR/ca.key (0600), DIR/ca.crt
+  cert     server --ca DIR --host H[,H...] --out PREFIX      PREFIX.crt/.key for a node's HTTPS API
+  cert     client --ca DIR [--client-key FILE] --out PREFIX  PREFIX.crt/.key certifying your client key
+  cluster  [--protocol NAME] [--nodes N] [--duration SECONDS] [--smoke] [--load] [--data-dir DIR] [--keep] [--tls] [--no-auth]
+           run a throwaway local cluster of real processes on 127.0.0.1 with a live status view;
+           authentication on, your client key (created if absent) is its admin; --tls: a throwaway CA, HTTPS
   bench    [--protocol NAME] [--nodes N] [--clients N] [--ops N] [--value-bytes N] [--endpoint HOST:PORT,...] [--out DIR]
            write load against a throwaway local cluster (or --endpoint): ops/s, p50/p90/p99, DIR/latency.svg
-  kv       put KEY VALUE | get KEY [--stale] [--verify --config FILE] | del KEY | cas KEY EXPECTED|--absent VALUE | append KEY VALUE
+           --compare-auth [--rounds N]: the cost of authentication — alternating rounds against a cluster with it off and one with it on
+  kv       put KEY VALUE | get KEY [--stale] | del KEY | cas KEY EXPECTED|--absent VALUE | append KEY VALUE  [--verify --config FILE]
            [--endpoint HOST:PORT] [--json]
-           --verify: check the reply certificate (byzantine protocols) against the members' keys in a config you trust
+           --verify: check the reply certificate (byzantine protocols) of the request this command signed against the members' keys in a config you trust
   status   [--endpoint HOST:PORT] [--json]
   alarm    [list | disarm] [--endpoint HOST:PORT] [--json]
            disarm: clear the NOSPACE alarm (writes answer 507 past quotaBackendBytes) once data was deleted
@@ -35,6 +50,10 @@ commands:
   members  add (--node-config FILE | --id PEERID --public-key HEX --addr MULTIADDR,... [--http HOST:PORT]) [--learner]
            add a member (Raft): it joins as a learner, catches up, then becomes a voter
   members  remove PEERID
+           add also: --join-request FILE (written by init --join) instead of --node-config
+
+client options (kv, status, members, role): --client-key FILE (default ~/.synod/client.key or SYNOD_CLIENT_KEY,
+  used when present), --cluster NAME (SYNOD_CLUSTER), --ca FILE (https; SYNOD_CA), --cert FILE --cert-key FILE
 
 protocols: ${protocolNames().join(', ')}
 `
@@ -75,10 +94,15 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
           http: { type: 'string' },
           force: { type: 'boolean' },
           join: { type: 'string' },
+          admin: { type: 'string' },
+          cluster: { type: 'string' },
+          'no-auth': { type: 'boolean' },
+          ...CREDENTIAL_FLAGS,
         })
         if (values.help) return help(out)
         if (values['data-dir'] === undefined) throw new UsageError('init needs --data-dir DIR')
-        const joining = values.join === undefined ? undefined : await clusterToJoin(values.join as string)
+        const joining = values.join === undefined ? undefined : await clusterToJoin(values.join as string, values)
+        const security = joining?.security ?? initSecurity(values, out)
         if (joining !== undefined && values.protocol !== undefined && values.protocol !== joining.protocol)
           throw new UsageError(`--protocol ${String(values.protocol)} does not match the cluster's protocol '${joining.protocol}'`)
         const result = await initCommand({
@@ -88,13 +112,16 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
           listen: (values.listen as string | undefined) ?? '/ip4/127.0.0.1/tcp/7001',
           http: (values.http as string | undefined) ?? '127.0.0.1:8001',
           force: values.force === true,
+          security,
         })
         out.write(`node id:    ${result.id}\npublic key: ${result.publicKey}\nkey file:   ${result.keyFile} (mode 0600)\nconfig:     ${result.configFile}\n`)
         if (joining === undefined) out.write('add the other members to "members" in the config, then: synod start --config <config>\n')
         else
           out.write(
-            `start it (synod start --config ${result.configFile}), then let the cluster take it in:\n` +
-              `  synod members add --node-config ${result.configFile} --endpoint ${String(values.join)}\n`,
+            `join request: ${result.joinRequestFile}\n` +
+              `start it (synod start --config ${result.configFile}), then an admin lets the cluster take it in:\n` +
+              `  synod members add --node-config ${result.configFile} --endpoint ${String(values.join)}\n` +
+              `  (or, from another machine: synod members add --join-request ${result.joinRequestFile} --endpoint ${String(values.join)})\n`,
           )
         return 0
       }
@@ -107,6 +134,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
           listen: { type: 'string' },
           http: { type: 'string' },
           'log-level': { type: 'string' },
+          'insecure-allow-unauthenticated': { type: 'boolean' },
           'quota-backend-bytes': { type: 'string' },
         })
         if (values.help) return help(out)
@@ -120,6 +148,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
           listen: values.listen,
           http: values.http,
           logLevel: values['log-level'],
+          insecureAllowUnauthenticated: values['insecure-allow-unauthenticated'] === true ? true : undefined,
           quotaBackendBytes: values['quota-backend-bytes'],
         })
         const config = validateConfig(merged, baseDir)
@@ -135,6 +164,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
           load: { type: 'boolean' },
           'data-dir': { type: 'string' },
           keep: { type: 'boolean' },
+          'no-auth': { type: 'boolean' },
+          tls: { type: 'boolean' },
         })
         if (values.help) return help(out)
         const protocol = (values.protocol as string | undefined) ?? 'raft'
@@ -152,6 +183,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
           durationSeconds: positiveInt(values.duration as string | undefined, '--duration', 0),
           smoke: values.smoke === true,
           load: values.load === true,
+          authentication: values['no-auth'] !== true,
+          tls: values.tls === true,
           out,
         })
       }
@@ -165,11 +198,14 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
           endpoint: { type: 'string' },
           out: { type: 'string' },
           json: { type: 'boolean' },
+          'compare-auth': { type: 'boolean' },
+          rounds: { type: 'string' },
         })
         if (values.help) return help(out)
         const protocol = (values.protocol as string | undefined) ?? 'raft'
         if (!protocolNames().includes(protocol))
           throw new UsageError(`unknown protocol '${protocol}' (available: ${protocolNames().join(', ')})`)
+        if (values['compare-auth'] === true && values.endpoint !== undefined) throw new UsageError('--compare-auth starts its own clusters; drop --endpoint')
         const { runBench } = await import('./bench-command.js')
         const { faultModelOf } = await import('./protocols.js')
         const endpoints = (values.endpoint as string | undefined)?.split(',').filter((e) => e !== '')
@@ -182,19 +218,29 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
           ...(endpoints === undefined ? {} : { endpoints }),
           ...(values.out === undefined ? {} : { outDir: values.out as string }),
           json: values.json === true,
+          ...(values['compare-auth'] === true ? { compareAuth: { rounds: Math.max(1, positiveInt(values.rounds as string | undefined, '--rounds', 2)) } } : {}),
           out,
         })
       }
       case 'kv':
         return await kvCommand(rest, out)
+      case 'client':
+        return clientCommand(rest, out)
+      case 'role':
+        return await roleCommand(rest, out)
+      case 'ca':
+      case 'cert': {
+        const { certificateCommand } = await import('./tls/command.js')
+        return await certificateCommand(command, rest, out, (args, spec) => parse(args, spec, true), (m) => new UsageError(m))
+      }
       case 'members':
         return await membersCommand(rest, out)
       case 'alarm':
         return await alarmCommand(rest, out)
       case 'status': {
-        const { values } = parse(rest, { endpoint: { type: 'string' }, json: { type: 'boolean' } })
+        const { values } = parse(rest, { endpoint: { type: 'string' }, json: { type: 'boolean' }, ...CREDENTIAL_FLAGS })
         if (values.help) return help(out)
-        const client = new HttpKvClient(endpoint(values.endpoint as string | undefined))
+        const client = apiClient(values)
         const status = await client.status()
         out.write(values.json ? `${JSON.stringify(status)}\n` : `${JSON.stringify(status, null, 2)}\n`)
         return 0
@@ -211,11 +257,96 @@ function endpoint(flag: string | undefined): string {
   return flag ?? process.env.SYNOD_ENDPOINT ?? '127.0.0.1:8001'
 }
 
+/** Flags of every command that talks to a node's API: who the client is, and how to reach the node. */
+const CREDENTIAL_FLAGS: FlagSpec = {
+  'client-key': { type: 'string' },
+  cluster: { type: 'string' },
+  ca: { type: 'string' },
+  cert: { type: 'string' },
+  'cert-key': { type: 'string' },
+}
+
+function apiClient(values: Flags, timeoutMs = 10_000): HttpKvClient {
+  const flag = (name: string) => values[name] as string | undefined
+  const credentials = loadCredentials({
+    ...(flag('client-key') === undefined ? {} : { clientKey: flag('client-key')! }),
+    ...(flag('cluster') === undefined ? {} : { cluster: flag('cluster')! }),
+    ...(flag('ca') === undefined ? {} : { ca: flag('ca')! }),
+    ...(flag('cert') === undefined ? {} : { cert: flag('cert')! }),
+    ...(flag('cert-key') === undefined ? {} : { certKey: flag('cert-key')! }),
+  })
+  return new HttpKvClient(endpoint(flag('endpoint')), timeoutMs, undefined, credentials)
+}
+
+/** `init`: authentication on, with a first admin (like etcd's root), unless --no-auth. */
+function initSecurity(values: Flags, out: NodeJS.WritableStream): { authentication: boolean; admins: string[]; cluster: string } {
+  const cluster = (values.cluster as string | undefined) ?? ''
+  if (values['no-auth'] === true) {
+    if (values.admin !== undefined) throw new UsageError('--admin and --no-auth exclude each other')
+    return { authentication: false, admins: [], cluster }
+  }
+  const admin = values.admin as string | undefined
+  if (admin !== undefined && /^[0-9a-f]{64}$/.test(admin)) return { authentication: true, admins: [admin], cluster }
+  const file = admin ?? defaultClientKeyPath()
+  const { keyPair, created } = admin === undefined ? ensureClientKey(file) : { keyPair: readKeyFile(file), created: false }
+  const id = clientIdOf(keyPair.publicKey)
+  out.write(`admin:      ${id} (${created ? 'new client key ' : 'client key '}${file})\n`)
+  return { authentication: true, admins: [id], cluster }
+}
+
+function clientCommand(args: string[], out: NodeJS.WritableStream): number {
+  const { values, positionals } = parse(args, { 'client-key': { type: 'string' }, force: { type: 'boolean' } }, true)
+  if (values.help) return help(out)
+  const file = (values['client-key'] as string | undefined) ?? defaultClientKeyPath()
+  const [op] = positionals
+  if (op === 'init') {
+    const { clientId } = createClientKey(file, values.force === true)
+    out.write(`client id: ${clientId}\nkey file:  ${file} (mode 0600)\nask an admin: synod role grant ${clientId} readwrite\n`)
+    return 0
+  }
+  if (op === 'id') {
+    out.write(`${clientIdOf(readKeyFile(file).publicKey)}\n`)
+    return 0
+  }
+  throw new UsageError(`usage: synod client init|id [--client-key FILE]`)
+}
+
+async function roleCommand(args: string[], out: NodeJS.WritableStream): Promise<number> {
+  const { values, positionals } = parse(args, { endpoint: { type: 'string' }, json: { type: 'boolean' }, prefix: { type: 'string' }, ...CREDENTIAL_FLAGS }, true)
+  if (values.help) return help(out)
+  const client = apiClient(values)
+  const [op = 'list', subject, role, ...extra] = positionals
+  let answer: Record<string, unknown>
+  switch (op) {
+    case 'list':
+      if (subject !== undefined) throw new UsageError('usage: synod role list')
+      answer = await client.request('GET', '/v1/roles', undefined, {})
+      break
+    case 'grant':
+      if (subject === undefined || role === undefined || extra.length > 0)
+        throw new UsageError('usage: synod role grant CLIENT-ID admin|readwrite|readonly [--prefix P]')
+      answer = await client.request('POST', '/v1/roles', { client: subject, role, ...(values.prefix === undefined ? {} : { prefix: values.prefix }) }, {})
+      break
+    case 'revoke':
+      if (subject === undefined || role !== undefined) throw new UsageError('usage: synod role revoke CLIENT-ID')
+      answer = await client.request('DELETE', `/v1/roles/${encodeURIComponent(subject)}`, undefined, {})
+      break
+    default:
+      throw new UsageError(`unknown role operation '${op}' (grant, revoke, list)`)
+  }
+  if (values.json) out.write(`${JSON.stringify(answer)}\n`)
+  else if (op === 'list') {
+    const rows = ((answer.roles ?? []) as Array<{ client: string; role: string; prefix: string }>).map((r) => [r.client, r.role, r.prefix === '' ? '(all keys)' : r.prefix])
+    for (const line of formatTable(['client', 'role', 'prefix'], rows)) out.write(`${line}\n`)
+  } else out.write(op === 'revoke' && answer.applied === false ? 'no change: that client had no role\n' : `ok (index ${String(answer.index)})\n`)
+  return 0
+}
+
 /** `synod alarm [list]` shows the raised alarms; `synod alarm disarm` clears NOSPACE once the data is under the quota. */
 async function alarmCommand(args: string[], out: NodeJS.WritableStream): Promise<number> {
-  const { values, positionals } = parse(args, { endpoint: { type: 'string' }, json: { type: 'boolean' } }, true)
+  const { values, positionals } = parse(args, { endpoint: { type: 'string' }, json: { type: 'boolean' }, ...CREDENTIAL_FLAGS }, true)
   if (values.help) return help(out)
-  const client = new HttpKvClient(endpoint(values.endpoint as string | undefined))
+  const client = apiClient(values)
   const [op = 'list', ...extra] = positionals
   if (extra.length > 0 || (op !== 'list' && op !== 'disarm')) throw new UsageError('usage: synod alarm [list | disarm] [--endpoint HOST:PORT]')
   const answer = op === 'disarm' ? await client.disarmAlarm() : await client.status()
@@ -236,12 +367,13 @@ async function kvCommand(args: string[], out: NodeJS.WritableStream): Promise<nu
       absent: { type: 'boolean' },
       verify: { type: 'boolean' },
       config: { type: 'string' },
+      ...CREDENTIAL_FLAGS,
     },
     true,
   )
   if (values.help) return help(out)
   const [op, key, ...params] = positionals
-  const client = new HttpKvClient(endpoint(values.endpoint as string | undefined))
+  const client = apiClient(values)
   const need = (n: number, form: string) => {
     if (key === undefined || params.length !== n) throw new UsageError(`usage: synod kv ${form}`)
   }
@@ -255,17 +387,6 @@ async function kvCommand(args: string[], out: NodeJS.WritableStream): Promise<nu
       need(0, 'get KEY [--stale] [--verify --config FILE]')
       if (values.verify && values.stale) throw new UsageError('--verify needs a linearizable read; drop --stale')
       answer = await client.get(key!, values.stale ? 'stale' : 'linearizable')
-      if (values.verify) {
-        const configFile = (values.config as string | undefined) ?? process.env.SYNOD_CONFIG
-        if (configFile === undefined) throw new UsageError('--verify needs --config FILE listing the members and their public keys')
-        const { raw, baseDir } = readConfigFile(configFile)
-        const members = validateConfig(raw, baseDir).members
-        const { verifyGet } = await import('./verify.js')
-        const verified = verifyGet(key!, answer, members)
-        if (values.json) out.write(`${JSON.stringify({ ...answer, verified: true, signers: verified.signers })}\n`)
-        else out.write(`${verified.value ?? '(absent)'}\nverified: ${verified.signers.length} replicas signed this result (${verified.signers.map((s) => s.slice(-8)).join(', ')})\n`)
-        return 0
-      }
       break
     case 'del':
     case 'delete':
@@ -288,6 +409,33 @@ async function kvCommand(args: string[], out: NodeJS.WritableStream): Promise<nu
     default:
       throw new UsageError(`unknown kv operation '${op ?? ''}' (put, get, del, cas, append)`)
   }
+  if (values.verify) {
+    const configFile = (values.config as string | undefined) ?? process.env.SYNOD_CONFIG
+    if (configFile === undefined) throw new UsageError('--verify needs --config FILE listing the members and their public keys')
+    const { raw, baseDir } = readConfigFile(configFile)
+    const members = validateConfig(raw, baseDir).members
+    const { certifiedValue, verifyAnswer, verifyGet } = await import('./verify.js')
+    let signers: readonly string[]
+    let value: string | null | undefined
+    if (client.lastEnvelope !== undefined) {
+      // The certificate must be for the request this command signed: an older or foreign one fails.
+      const verified = verifyAnswer(client.lastEnvelope, answer, members)
+      signers = verified.signers
+      if (op === 'get') {
+        value = certifiedValue(verified.result)
+        if (value !== (answer.value ?? null)) throw new SynodError('NOT_VERIFIABLE', 'the node reported a value different from the certified result')
+      } else if (!verified.result.ok) throw new SynodError('NOT_VERIFIABLE', `the certified result is a failure: ${verified.result.message}`)
+    } else if (op === 'get') {
+      const verified = verifyGet(key!, answer, members)
+      ;({ signers, value } = verified)
+    } else throw new UsageError('--verify on a write needs a signed request (a client key: synod client init)')
+    if (values.json) out.write(`${JSON.stringify({ ...answer, verified: true, signers })}\n`)
+    else
+      out.write(
+        `${op === 'get' ? (value ?? '(absent)') : 'ok'}\nverified: ${signers.length} replicas signed this result (${signers.map((s) => s.slice(-8)).join(', ')})${client.lastEnvelope === undefined ? ' — unsigned request: proves the value was an answer, not that it is fresh' : ''}\n`,
+      )
+    return 0
+  }
   if (values.json) out.write(`${JSON.stringify(answer)}\n`)
   else if (op === 'get') out.write(answer.value === null || answer.value === undefined ? '(absent)\n' : `${answer.value}\n`)
   else if (op === 'cas') out.write(answer.applied ? `applied at index ${answer.index}\n` : `not applied; current value: ${JSON.stringify(answer.value ?? null)}\n`)
@@ -296,8 +444,11 @@ async function kvCommand(args: string[], out: NodeJS.WritableStream): Promise<nu
 }
 
 /** The protocol and members of a running cluster, for `init --join`. */
-async function clusterToJoin(endpointFlag: string): Promise<{ protocol: string; members: MemberConfig[] }> {
-  const client = new HttpKvClient(endpointFlag, 10_000)
+async function clusterToJoin(
+  endpointFlag: string,
+  values: Flags,
+): Promise<{ protocol: string; members: MemberConfig[]; security: { authentication: boolean; admins: string[]; cluster: string } }> {
+  const client = apiClient({ ...values, endpoint: endpointFlag })
   const status = await client.status()
   const listed = (await client.members()) as { voters?: unknown[]; learners?: unknown[] }
   const members = [...(listed.voters ?? []), ...(listed.learners ?? [])].map((m, i) => {
@@ -305,7 +456,10 @@ async function clusterToJoin(endpointFlag: string): Promise<{ protocol: string; 
     return validateMember(http === null ? { id, publicKey, addrs } : { id, publicKey, addrs, http }, `members[${i}]`)
   })
   if (typeof status.protocol !== 'string') throw new UsageError(`${endpointFlag} did not say which protocol it runs`)
-  return { protocol: status.protocol, members }
+  // Every member must start from the same policy: the cluster's initial admins, name and authentication setting.
+  const admins = Array.isArray(status.initialAdmins) ? status.initialAdmins.map(String) : []
+  const security = { authentication: status.authentication !== false, admins, cluster: typeof status.cluster === 'string' ? status.cluster : '' }
+  return { protocol: status.protocol, members, security }
 }
 
 async function membersCommand(args: string[], out: NodeJS.WritableStream): Promise<number> {
@@ -320,13 +474,15 @@ async function membersCommand(args: string[], out: NodeJS.WritableStream): Promi
       addr: { type: 'string' },
       http: { type: 'string' },
       learner: { type: 'boolean' },
+      'join-request': { type: 'string' },
+      ...CREDENTIAL_FLAGS,
     },
     true,
   )
   if (values.help) return help(out)
   const [op = 'list', ...params] = positionals
   // Adding waits for the new member to catch up before promoting it.
-  const client = new HttpKvClient(endpoint(values.endpoint as string | undefined), 120_000)
+  const client = apiClient(values, 120_000)
   let answer: Record<string, unknown>
   switch (op) {
     case 'list':
@@ -335,9 +491,9 @@ async function membersCommand(args: string[], out: NodeJS.WritableStream): Promi
       break
     case 'add': {
       if (params.length > 0) throw new UsageError('usage: synod members add (--node-config FILE | --id ID --public-key HEX --addr MULTIADDR,...) [--http HOST:PORT] [--learner]')
-      const member = memberFromFlags(values)
+      const { member, proof } = memberFromFlags(values)
       out.write(`adding ${member.id}${values.learner ? ' as a learner' : ' (learner, then voter once caught up)'}…\n`)
-      answer = await client.addMember(member, values.learner ? 'learner' : 'voter')
+      answer = await client.addMember(member, values.learner ? 'learner' : 'voter', proof)
       break
     }
     case 'remove':
@@ -362,22 +518,31 @@ async function membersCommand(args: string[], out: NodeJS.WritableStream): Promi
   return 0
 }
 
-function memberFromFlags(values: Flags): MemberConfig {
+function memberFromFlags(values: Flags): { member: MemberConfig; proof?: JoinProof } {
+  if (values['join-request'] !== undefined) {
+    for (const flag of ['id', 'public-key', 'addr', 'http', 'node-config'])
+      if (values[flag] !== undefined) throw new UsageError(`--${flag} and --join-request exclude each other`)
+    const { raw } = readConfigFile(values['join-request'] as string)
+    const { proof, ...member } = raw as { proof?: JoinProof }
+    return { member: validateNewMember(member, 'member'), ...(proof === undefined ? {} : { proof }) }
+  }
   if (values['node-config'] !== undefined) {
     for (const flag of ['id', 'public-key', 'addr', 'http'])
       if (values[flag] !== undefined) throw new UsageError(`--${flag} and --node-config exclude each other`)
     const { raw, baseDir } = readConfigFile(values['node-config'] as string)
     const config = validateConfig(raw, baseDir)
-    const self = peerIdFromPublicKey(readKeyFile(config.keyFile).publicKey)
+    const keyPair = readKeyFile(config.keyFile)
+    const self = peerIdFromPublicKey(keyPair.publicKey)
     const me = config.members.find((m) => m.id === self)
     if (me === undefined) throw new ConfigError(`the node's own entry (${self}) is missing from members`, 'members')
-    return me
+    // We hold the node's key here: sign its join request on the spot.
+    return { member: me, proof: signJoinRequest(createSigner(keyPair.secretKey), me, config.cluster) }
   }
   if (values.id === undefined || values['public-key'] === undefined || values.addr === undefined)
     throw new UsageError('members add needs --node-config FILE, or --id, --public-key and --addr')
   const addrs = (values.addr as string).split(',').filter((a) => a !== '')
   const raw = { id: values.id, publicKey: values['public-key'], addrs, ...(values.http === undefined ? {} : { http: values.http }) }
-  return validateNewMember(raw, 'member')
+  return { member: validateNewMember(raw, 'member') }
 }
 
 function help(out: NodeJS.WritableStream): number {

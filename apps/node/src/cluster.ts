@@ -6,9 +6,12 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { clientIdOf } from '@synod/core'
+import { createSigner } from '@synod/crypto'
+import { defaultClientKeyPath, ensureClientKey } from './auth/client-key.js'
 import type { MemberConfig } from './config.js'
 import { initNode, writePrivateFile } from './init.js'
-import { HttpKvClient, KvHttpError } from './kv-client.js'
+import { type ClientCredentials, HttpKvClient, KvHttpError } from './kv-client.js'
 
 export interface ClusterOptions {
   readonly protocol: string
@@ -24,6 +27,18 @@ export interface ClusterOptions {
   readonly load: boolean
   readonly out: NodeJS.WritableStream
   readonly protocolOptions?: Record<string, unknown>
+  /** Default true: the nodes require authentication; your client key (created if absent) is their admin. */
+  readonly authentication?: boolean
+  /** Serve the API over TLS with a throwaway cluster CA (in the data folder), and give the admin a client certificate. */
+  readonly tls?: boolean
+}
+
+/** How a prepared cluster is secured. */
+export interface ClusterSecurity {
+  /** Admins (client ids): authentication is on when given, off (loopback only) otherwise. */
+  readonly admins?: readonly string[]
+  /** Create a cluster CA in <root>/ca and serve every node's API over TLS. */
+  readonly tls?: boolean
 }
 
 export interface ClusterNode {
@@ -60,7 +75,15 @@ export async function freePort(): Promise<number> {
 }
 
 /** Create the data folders, keys and configs of an n-node cluster on 127.0.0.1. */
-export async function prepareCluster(root: string, protocol: string, n: number, protocolOptions: Record<string, unknown> = {}): Promise<ClusterNode[]> {
+export async function prepareCluster(
+  root: string,
+  protocol: string,
+  n: number,
+  protocolOptions: Record<string, unknown> = {},
+  security: ClusterSecurity = {},
+): Promise<ClusterNode[]> {
+  const caDir = join(root, 'ca')
+  if (security.tls === true) await (await import('./tls/certificates.js')).createCa(caDir, 'synod local cluster CA', true)
   const prepared: Array<{ name: string; dir: string; id: string; publicKey: string; p2pPort: number; httpPort: number }> = []
   for (let i = 1; i <= n; i++) {
     const name = `node${i}`
@@ -74,8 +97,15 @@ export async function prepareCluster(root: string, protocol: string, n: number, 
     addrs: [`/ip4/127.0.0.1/tcp/${p.p2pPort}`],
     http: `127.0.0.1:${p.httpPort}`,
   }))
-  return prepared.map((p) => {
+  const nodes: ClusterNode[] = []
+  for (const p of prepared) {
     const configFile = join(p.dir, 'synod.json')
+    let tls: { cert: string; key: string; ca: string } | undefined
+    if (security.tls === true) {
+      const { issueServerCert } = await import('./tls/certificates.js')
+      const files = await issueServerCert(caDir, ['127.0.0.1', 'localhost'], join(p.dir, 'server'))
+      tls = { ...files, ca: join(caDir, 'ca.crt') }
+    }
     const config = {
       protocol,
       dataDir: p.dir,
@@ -83,10 +113,13 @@ export async function prepareCluster(root: string, protocol: string, n: number, 
       http: `127.0.0.1:${p.httpPort}`,
       members,
       protocolOptions,
+      ...(security.admins === undefined ? { authentication: false } : { authentication: true, admins: security.admins }),
+      ...(tls === undefined ? {} : { tls }),
     }
     writePrivateFile(configFile, `${JSON.stringify(config, null, 2)}\n`)
-    return { name: p.name, id: p.id, dataDir: p.dir, configFile, http: `127.0.0.1:${p.httpPort}` }
-  })
+    nodes.push({ name: p.name, id: p.id, dataDir: p.dir, configFile, http: `127.0.0.1:${p.httpPort}` })
+  }
+  return nodes
 }
 
 /** Start one node as a child process; its output goes to <dataDir>/node.log. */
@@ -102,10 +135,10 @@ export function startNodeProcess(node: ClusterNode, extraEnv: Record<string, str
   node.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)))
 }
 
-export async function waitReady(nodes: readonly ClusterNode[], timeoutMs: number): Promise<void> {
+export async function waitReady(nodes: readonly ClusterNode[], timeoutMs: number, credentials: ClientCredentials = {}): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (const node of nodes) {
-    const client = new HttpKvClient(node.http)
+    const client = new HttpKvClient(node.http, 10_000, undefined, credentials)
     while (true) {
       if (Date.now() > deadline) throw new Error(`${node.name} was not ready within ${timeoutMs} ms; see ${join(node.dataDir, 'node.log')}`)
       if (node.process?.exitCode !== null && node.process?.exitCode !== undefined)
@@ -117,12 +150,12 @@ export async function waitReady(nodes: readonly ClusterNode[], timeoutMs: number
 }
 
 /** Wait until every given node names the same leader; returns its id. */
-export async function waitLeader(nodes: readonly ClusterNode[], timeoutMs: number): Promise<string> {
+export async function waitLeader(nodes: readonly ClusterNode[], timeoutMs: number, credentials: ClientCredentials = {}): Promise<string> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     const leaders = await Promise.all(
       nodes.map((node) =>
-        new HttpKvClient(node.http, 2000)
+        new HttpKvClient(node.http, 2000, undefined, credentials)
           .status()
           .then((s) => (typeof s.leader === 'string' ? s.leader : undefined))
           .catch(() => undefined),
@@ -153,7 +186,10 @@ export async function runCluster(options: ClusterOptions): Promise<number> {
   const root = options.dataDir ?? mkdtempSync(join(tmpdir(), 'synod-cluster-'))
   const removeRoot = options.dataDir === undefined && !options.keep
   out.write(`synod cluster: ${options.nodes} × ${options.protocol} on 127.0.0.1 (data in ${root})\n`)
-  const nodes = await prepareCluster(root, options.protocol, options.nodes, options.protocolOptions)
+  const security = demoSecurity(options)
+  const nodes = await prepareCluster(root, options.protocol, options.nodes, options.protocolOptions, security.security)
+  const auth = await demoCredentials(root, security)
+  const credentials = auth.credentials
   let stopping = false
   const stop = async (code: number): Promise<number> => {
     if (stopping) return code
@@ -171,17 +207,18 @@ export async function runCluster(options: ClusterOptions): Promise<number> {
   process.once('SIGTERM', onSignal)
   try {
     for (const node of nodes) startNodeProcess(node)
-    await waitReady(nodes, 30_000)
-    const leader = await waitLeader(nodes, 30_000)
+    await waitReady(nodes, 30_000, credentials)
+    const leader = await waitLeader(nodes, 30_000, credentials)
+    const scheme = options.tls === true ? 'https' : 'http'
     out.write('\nclient endpoints:\n')
-    for (const node of nodes) out.write(`  ${node.name}  http://${node.http}   ${node.id}${node.id === leader ? '  (leader)' : ''}\n`)
-    out.write(`\ntry:  synod kv put greeting hello --endpoint ${nodes[0]!.http}\n      curl -s http://${nodes[1]!.http}/v1/kv/greeting\n\n`)
+    for (const node of nodes) out.write(`  ${node.name}  ${scheme}://${node.http}   ${node.id}${node.id === leader ? '  (leader)' : ''}\n`)
+    out.write(`\n${auth.howTo(nodes[0]!.http)}\n`)
     if (options.smoke) {
-      await smokeTest(nodes, out)
+      await smokeTest(nodes, out, credentials)
       return await stop(0)
     }
-    const load = options.load ? startLoad(nodes) : undefined
-    await liveStatus(nodes, out, options.durationSeconds, () => stopping)
+    const load = options.load ? startLoad(nodes, credentials) : undefined
+    await liveStatus(nodes, out, options.durationSeconds, () => stopping, credentials)
     load?.stop()
     return await stop(0)
   } catch (error) {
@@ -194,13 +231,13 @@ export async function runCluster(options: ClusterOptions): Promise<number> {
 }
 
 /** Write through one node, read back linearizably through every node. */
-async function smokeTest(nodes: readonly ClusterNode[], out: NodeJS.WritableStream): Promise<void> {
+async function smokeTest(nodes: readonly ClusterNode[], out: NodeJS.WritableStream, credentials: ClientCredentials): Promise<void> {
   const value = `hello-${process.pid}`
-  const writer = new HttpKvClient(nodes[0]!.http)
+  const writer = new HttpKvClient(nodes[0]!.http, 10_000, undefined, credentials)
   const put = await retryUnavailable(() => writer.put('greeting', value))
   out.write(`put greeting=${value} via ${nodes[0]!.name} → committed at index ${put.index}\n`)
   for (const node of nodes) {
-    const got = await retryUnavailable(() => new HttpKvClient(node.http).get('greeting'))
+    const got = await retryUnavailable(() => new HttpKvClient(node.http, 10_000, undefined, credentials).get('greeting'))
     if (got.value !== value) throw new Error(`${node.name} read ${JSON.stringify(got.value)}, expected ${value}`)
     out.write(`get greeting via ${node.name} → ${got.value}\n`)
   }
@@ -219,9 +256,9 @@ async function retryUnavailable<T>(call: () => Promise<T>, attempts = 50): Promi
   }
 }
 
-function startLoad(nodes: readonly ClusterNode[]): { stop(): void } {
+function startLoad(nodes: readonly ClusterNode[], credentials: ClientCredentials): { stop(): void } {
   let running = true
-  const clients = nodes.map((n) => new HttpKvClient(n.http))
+  const clients = nodes.map((n, i) => new HttpKvClient(n.http, 10_000, undefined, { ...credentials, session: 100 + i }))
   const worker = async (w: number) => {
     let i = 0
     while (running) {
@@ -232,7 +269,14 @@ function startLoad(nodes: readonly ClusterNode[]): { stop(): void } {
   return { stop: () => (running = false) }
 }
 
-async function liveStatus(nodes: readonly ClusterNode[], out: NodeJS.WritableStream, seconds: number, stopped: () => boolean): Promise<void> {
+async function liveStatus(
+  nodes: readonly ClusterNode[],
+  out: NodeJS.WritableStream,
+  seconds: number,
+  stopped: () => boolean,
+  credentials: ClientCredentials,
+): Promise<void> {
+  const clients = nodes.map((node) => new HttpKvClient(node.http, 10_000, undefined, credentials))
   const tty = (out as NodeJS.WriteStream).isTTY === true
   const previous = new Map<string, { commit: number; at: number }>()
   const started = Date.now()
@@ -241,8 +285,8 @@ async function liveStatus(nodes: readonly ClusterNode[], out: NodeJS.WritableStr
   let tick = 0
   while (!stopped() && (seconds === 0 || Date.now() - started < seconds * 1000)) {
     const rows: string[][] = []
-    for (const node of nodes) {
-      const status = await new HttpKvClient(node.http).status().catch(() => undefined)
+    for (const [i, node] of nodes.entries()) {
+      const status = await clients[i]!.status().catch(() => undefined)
       if (status === undefined) {
         rows.push([node.name, 'down', '-', '-', '-', '-'])
         continue
@@ -284,4 +328,46 @@ function tail(file: string, lines = 20): string {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/**
+ * The demo's security: authentication on (unless turned off), with your
+ * client key — created if absent, like `synod client init` — as the admin.
+ */
+function demoSecurity(options: ClusterOptions): { security: ClusterSecurity; signer?: ReturnType<typeof createSigner>; keyFile?: string } {
+  if (options.authentication === false) {
+    options.out.write('authentication: OFF (loopback only)\n')
+    return { security: {} }
+  }
+  const keyFile = defaultClientKeyPath()
+  const { keyPair, created } = ensureClientKey(keyFile)
+  const admin = clientIdOf(keyPair.publicKey)
+  options.out.write(`authentication: on; admin: your client key ${keyFile}${created ? ' (just created)' : ''}, client id ${admin}\n`)
+  return { security: { admins: [admin], ...(options.tls === true ? { tls: true } : {}) }, signer: createSigner(keyPair.secretKey), keyFile }
+}
+
+/** What the demo's own requests use, and what it tells you to type; with --tls, a client certificate for your key. */
+async function demoCredentials(
+  root: string,
+  auth: ReturnType<typeof demoSecurity>,
+): Promise<{ credentials: ClientCredentials; howTo: (endpoint: string) => string }> {
+  if (auth.signer === undefined) return { credentials: {}, howTo: (e) => `try:  synod kv put greeting hello --endpoint ${e}\n` }
+  if (auth.security.tls !== true)
+    return {
+      credentials: { signer: auth.signer },
+      howTo: (e) =>
+        `try:  synod kv put greeting hello --endpoint ${e}      (signed with ${auth.keyFile})\n` +
+        `      synod client init --client-key ./reader.key; synod role grant <its client id> readonly --prefix greet --endpoint ${e}\n`,
+    }
+  const { issueClientCert } = await import('./tls/certificates.js')
+  const { readKeyFile } = await import('./init.js')
+  const ca = join(root, 'ca', 'ca.crt')
+  const cert = await issueClientCert(join(root, 'ca'), readKeyFile(auth.keyFile!), join(root, 'admin'))
+  return {
+    credentials: { signer: auth.signer, tls: { ca: readFileSync(ca, 'utf8') } },
+    howTo: (e) =>
+      `TLS: cluster CA ${ca}; a client certificate for your key: ${cert.cert} (key ${cert.key})\n` +
+      `try:  synod kv put greeting hello --endpoint ${e} --ca ${ca}\n` +
+      `      curl -s --cacert ${ca} --cert ${cert.cert} --key ${cert.key} https://${e}/v1/kv/greeting\n`,
+  }
 }

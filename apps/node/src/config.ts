@@ -50,6 +50,26 @@ export interface NodeConfig {
    * in the replicated log, decides from then on.
    */
   readonly join: boolean
+  /** Name of the cluster, bound into every client signature ('' when none). */
+  readonly cluster: string
+  /**
+   * Clients must authenticate (signed requests or TLS client certificates)
+   * and hold a role. Default true; off only for a loopback API, or with
+   * `insecureAllowUnauthenticated`.
+   */
+  readonly authentication: boolean
+  /** Client ids (hex ed25519 public keys) with the admin role from the start; identical on every node. */
+  readonly admins: readonly string[]
+  /** Host names clients use besides the `http` address (DNS names); other Host headers get 421. */
+  readonly hosts: readonly string[]
+  /** Origins whose web pages may call the API (CORS); others get 403. */
+  readonly allowedOrigins: readonly string[]
+  /** Serve the API over TLS: PEM files of this node's certificate and key, and the cluster CA (client certificates). */
+  readonly tls?: { readonly cert: string; readonly key: string; readonly ca: string }
+  /** Serve an unauthenticated API on a non-loopback address anyway (warned about every minute). */
+  readonly insecureAllowUnauthenticated: boolean
+  /** How far a signed request's timestamp may be from this node's clock. Default 5 minutes. */
+  readonly clockSkewMs: number
 }
 
 /**
@@ -77,6 +97,14 @@ const KNOWN_FIELDS = [
   'maxSessions',
   'maxSessionsPerClient',
   'join',
+  'cluster',
+  'authentication',
+  'admins',
+  'hosts',
+  'allowedOrigins',
+  'tls',
+  'insecureAllowUnauthenticated',
+  'clockSkewMs',
 ] as const
 
 export const ENV_VARS: Record<string, (typeof KNOWN_FIELDS)[number]> = {
@@ -94,6 +122,9 @@ export const ENV_VARS: Record<string, (typeof KNOWN_FIELDS)[number]> = {
   SYNOD_MAX_SESSIONS: 'maxSessions',
   SYNOD_MAX_SESSIONS_PER_CLIENT: 'maxSessionsPerClient',
   SYNOD_JOIN: 'join',
+  SYNOD_CLUSTER: 'cluster',
+  SYNOD_AUTHENTICATION: 'authentication',
+  SYNOD_INSECURE_ALLOW_UNAUTHENTICATED: 'insecureAllowUnauthenticated',
 }
 
 const HOST_PORT = /^(\d{1,3}(?:\.\d{1,3}){3}|localhost|\[[0-9a-fA-F:]+\]):(\d{1,5})$/
@@ -175,6 +206,38 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): NodeConfi
     maxSessions: expectPositiveInt(input.maxSessions ?? DEFAULT_MAX_SESSIONS, 'maxSessions'),
     maxSessionsPerClient: expectPositiveInt(input.maxSessionsPerClient ?? DEFAULT_MAX_SESSIONS_PER_CLIENT, 'maxSessionsPerClient'),
     join: expectBoolean(input.join ?? false, 'join'),
+    cluster: input.cluster === undefined || input.cluster === '' ? '' : expectString(input.cluster, 'cluster'),
+    authentication: expectBoolean(input.authentication ?? true, 'authentication'),
+    admins: expectOptionalList(input.admins, 'admins').map((a, i) => {
+      if (!/^[0-9a-f]{64}$/.test(a)) throw new ConfigError('must be a client id: 64 lowercase hex characters (synod client init prints it)', `admins[${i}]`)
+      return a
+    }),
+    hosts: expectOptionalList(input.hosts, 'hosts'),
+    allowedOrigins: expectOptionalList(input.allowedOrigins, 'allowedOrigins').map((o, i) => {
+      if (!/^https?:\/\/[^/\s]+$/.test(o)) throw new ConfigError(`'${o}' is not an origin (scheme://host[:port])`, `allowedOrigins[${i}]`)
+      return o
+    }),
+    ...(input.tls === undefined ? {} : { tls: validateTls(input.tls, baseDir) }),
+    insecureAllowUnauthenticated: expectBoolean(input.insecureAllowUnauthenticated ?? false, 'insecureAllowUnauthenticated'),
+    clockSkewMs: expectPositiveInt(input.clockSkewMs ?? 300_000, 'clockSkewMs'),
+  }
+}
+
+function expectOptionalList(value: unknown, field: string): string[] {
+  if (value === undefined) return []
+  const list = typeof value === 'string' ? value.split(',').filter((v) => v !== '') : value
+  if (!Array.isArray(list)) throw new ConfigError('must be a list of strings', field)
+  return list.map((v, i) => expectString(v, `${field}[${i}]`))
+}
+
+function validateTls(value: unknown, baseDir: string): { cert: string; key: string; ca: string } {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError('must be { cert, key, ca } (PEM file paths)', 'tls')
+  const tls = value as Record<string, unknown>
+  for (const k of Object.keys(tls)) if (!['cert', 'key', 'ca'].includes(k)) throw new ConfigError('unknown field', `tls.${k}`)
+  return {
+    cert: resolvePath(expectString(tls.cert, 'tls.cert'), baseDir),
+    key: resolvePath(expectString(tls.key, 'tls.key'), baseDir),
+    ca: resolvePath(expectString(tls.ca, 'tls.ca'), baseDir),
   }
 }
 

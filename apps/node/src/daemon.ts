@@ -25,9 +25,21 @@ import { openDurableStorage } from '@synod/storage'
 import { createLibp2pTransport, peerIdFromPublicKey } from '@synod/transport-libp2p'
 import type { MemberConfig, NodeConfig } from './config.js'
 import { parseHostPort } from './config.js'
-import { createHttpApi, HttpError, listen, type KvAnswer, type KvService, type MemberRole, type WriteOptions } from './http-api.js'
+import {
+  createHttpApi,
+  HttpError,
+  listen,
+  type KvAnswer,
+  type KvService,
+  type MemberRole,
+  type RequestContext,
+  type WriteOptions,
+} from './http-api.js'
 import { readKeyFile } from './init.js'
-import { HttpKvClient, KvHttpError } from './kv-client.js'
+import { apiSecurity, checkExposure, readTls } from './auth/setup.js'
+import type { Principal } from './auth/guard.js'
+import { type ForwardingAuth, ForwardingClient } from './forwarding-client.js'
+import { type HttpKvClient, KvHttpError } from './kv-client.js'
 import { kvRequests, toAnswer } from './kv-commands.js'
 import { NodeMetrics } from './metrics.js'
 import { describeMembership, toProtocolMember } from './members.js'
@@ -64,6 +76,8 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     throw new ConfigError('a joining node must list the members of the cluster it joins', 'members')
   const factory = await loadProtocol(config.protocol)
   const log = logger.child({ node: self.slice(-8), protocol: factory.name })
+  const stopWarning = checkExposure(config, log) // before anything is opened: an exposed unauthenticated API is refused
+  const tls = readTls(config)
   const storage = await openDurableStorage(join(config.dataDir, 'state'))
   const transport = createLibp2pTransport({
     keyPair,
@@ -91,15 +105,23 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     for (const m of everyone) if (m.http !== null) httpByMember.set(m.id, m.http)
   }
   const kv = new KvStateMachine({
+    initialAdmins: config.admins,
     maxKeyBytes: config.maxKeyBytes,
     maxValueBytes: config.maxValueBytes,
     quotaBytes: config.quotaBackendBytes,
     maxSessions: config.maxSessions,
     maxSessionsPerClient: config.maxSessionsPerClient,
   })
+  // A byzantine protocol with authentication on executes only client-signed requests, verified by every
+  // replica (ADR 0006): no member can act in a client's name.
+  const signedClients = byzantine && config.authentication
+  const protocolOptions: Record<string, unknown> = {
+    ...daemonProtocolOptions(factory.name, config.protocolOptions),
+    ...(signedClients ? { clientAuthentication: 'signed', cluster: config.cluster } : {}),
+  }
   const replica = new Replica({
     factory,
-    protocolOptions: daemonProtocolOptions(factory.name, config.protocolOptions),
+    protocolOptions,
     self,
     membership: initialMembership,
     transport,
@@ -135,13 +157,18 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
   applyMembership(initialMembership)
   await replica.start()
   const metrics = new NodeMetrics(replica, kv)
-  const electionTimeoutMs = Number(config.protocolOptions['electionTimeoutMs'] ?? 0) || 0
+  // A voter in an election asks for votes every election timeout; four of them without a word means it is gone.
+  const electionTimeoutMs = Number(protocolOptions['electionTimeoutMs'] ?? 0) || 0
   const quorum = new QuorumWatch(replica, transport, byzantine, Math.max(2000, 4 * electionTimeoutMs))
-  const service = new ReplicatedKv(replica, httpByMember, metrics, config, kv, quorum)
+  const forwarding = { signer: createSigner(keyPair.secretKey), cluster: config.cluster, ...(tls === undefined ? {} : { ca: tls.ca }) }
+  const service = new ReplicatedKv(replica, httpByMember, metrics, config, kv, quorum, config.authentication ? forwarding : undefined, signedClients)
   const server = createHttpApi(service, {
     maxKeyBytes: config.maxKeyBytes,
     maxValueBytes: config.maxValueBytes,
     onServerError: (error, path) => log.error({ err: error, path }, 'request failed'),
+    // Each signed request is new: a verdict cache would only cost a hash per request.
+    ...apiSecurity(config, replica, kv, createVerifier({ cacheSize: 0 })),
+    ...(tls === undefined ? {} : { tls }),
     onClientGone: (path) => log.debug({ path }, 'client disconnected before the answer'),
   })
   const { host, port } = parseHostPort(config.http, 'http')
@@ -157,6 +184,7 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     async stop() {
       if (stopped) return
       stopped = true
+      stopWarning?.()
       log.info('stopping: no new requests, finishing in-flight ones, syncing storage')
       service.closing = true
       await closeServer(server)
@@ -216,6 +244,10 @@ class ReplicatedKv implements KvService {
     private readonly config: NodeConfig,
     private readonly kv: KvStateMachine,
     private readonly quorum: QuorumWatch,
+    /** With authentication on: how this node signs what it forwards for a client. */
+    private readonly forwarding?: ForwardingAuth,
+    /** Byzantine protocol with authentication on: only client-signed envelopes are proposed (and verified by every replica). */
+    private readonly signedClients = false,
   ) {}
 
   async put(key: string, value: string, options: WriteOptions): Promise<KvAnswer> {
@@ -234,14 +266,35 @@ class ReplicatedKv implements KvService {
     return this.write(kvRequests.append(key, value, options.session), options, (c) => c.append(key, value))
   }
 
-  async get(key: string, consistency: 'linearizable' | 'stale', forwarded: boolean): Promise<KvAnswer> {
+  async get(key: string, consistency: 'linearizable' | 'stale', forwarded: boolean, caller?: Principal): Promise<KvAnswer> {
     const request = kvRequests.get(key)
     if (consistency === 'stale') return toAnswer(this.replica.readLocal(request))
     try {
+      // Byzantine: read the client's own envelope, so the reply certificate binds this request (never a stale answer).
+      if (this.signedClients) return toAnswer(await this.replica.read(this.envelopeOf(caller)))
       return toAnswer(await this.replica.read(request))
     } catch (error) {
-      return this.forwardOrThrow(error, forwarded, (c) => c.get(key))
+      return this.forwardOrThrow(error, forwarded, (c) => c.get(key), { session: undefined, forwarded, ...(caller === undefined ? {} : { caller }) })
     }
+  }
+
+  async roles(context: RequestContext): Promise<Record<string, unknown>> {
+    let answer: KvAnswer
+    try {
+      answer = toAnswer(await this.replica.read(kvRequests.roleList()))
+    } catch (error) {
+      answer = await this.forwardOrThrow(error, context.forwarded, (c) => c.request('GET', '/v1/roles', undefined, {}), { session: undefined, ...context })
+    }
+    return { ...answer }
+  }
+
+  async grantRole(subject: string, role: string, prefix: string | undefined, options: WriteOptions): Promise<KvAnswer> {
+    const body = { client: subject, role, ...(prefix === undefined ? {} : { prefix }) }
+    return this.write(kvRequests.roleGrant(subject, role, prefix, options.session), options, (c) => c.request('POST', '/v1/roles', body, {}))
+  }
+
+  async revokeRole(subject: string, options: WriteOptions): Promise<KvAnswer> {
+    return this.write(kvRequests.roleRevoke(subject, options.session), options, (c) => c.request('DELETE', `/v1/roles/${subject}`, undefined, {}))
   }
 
   status(): Record<string, unknown> {
@@ -249,6 +302,10 @@ class ReplicatedKv implements KvService {
     return {
       id: s.id,
       protocol: this.config.protocol,
+      // What a joining node must copy to enforce the same policy (synod init --join).
+      cluster: this.config.cluster,
+      authentication: this.config.authentication,
+      initialAdmins: this.config.admins,
       role: s.role,
       term: s.term,
       leader: s.leader ?? null,
@@ -276,8 +333,11 @@ class ReplicatedKv implements KvService {
   }
 
   /** Clear the NOSPACE alarm: a replicated command, refused (507) while the data is still over the quota. */
-  async disarmAlarm(forwarded: boolean): Promise<Record<string, unknown>> {
-    const answer = await this.write(kvCommands.disarm(), { session: undefined, forwarded }, (c) => c.disarmAlarm())
+  async disarmAlarm(forwarded: boolean, caller?: Principal): Promise<Record<string, unknown>> {
+    // The signed operation of this route is kvCommands.disarm() itself: a byzantine cluster orders the client's envelope.
+    const forCaller = caller === undefined ? undefined : { ...caller, signedHeaders: undefined, ...(this.signedClients ? {} : { envelope: undefined }) }
+    const options = { session: undefined, forwarded, ...(forCaller === undefined ? {} : { caller: forCaller }) }
+    const answer = await this.write(kvCommands.disarm(), options, (c) => c.disarmAlarm())
     return { ...answer, alarms: this.alarms() }
   }
 
@@ -294,8 +354,8 @@ class ReplicatedKv implements KvService {
    * log, then promote it to voter (role 'voter'); a retry after a timeout or
    * a leader change picks up where the last attempt stopped.
    */
-  async addMember(member: MemberConfig, role: MemberRole, forwarded: boolean): Promise<Record<string, unknown>> {
-    const forward = this.forwardMembership(forwarded)
+  async addMember(member: MemberConfig, role: MemberRole, forwarded: boolean, caller?: Principal): Promise<Record<string, unknown>> {
+    const forward = this.forwardMembership(forwarded, caller)
     if (forward !== undefined) return forward.addMember(member, role)
     const protocolMember = toProtocolMember(member)
     const current = this.replica.membership()
@@ -313,14 +373,14 @@ class ReplicatedKv implements KvService {
     return { index, changed: true, ...this.members() }
   }
 
-  async removeMember(id: string, forwarded: boolean): Promise<Record<string, unknown>> {
-    let forward = this.forwardMembership(forwarded)
+  async removeMember(id: string, forwarded: boolean, caller?: Principal): Promise<Record<string, unknown>> {
+    let forward = this.forwardMembership(forwarded, caller)
     if (forward !== undefined) return forward.removeMember(id)
     if (id === this.replica.self) {
       // Removing the leader: hand leadership over first (as etcd does), so the
       // cluster does not wait an election timeout; the new leader removes us.
       if (await this.handOverLeadership()) {
-        forward = this.forwardMembership(false)
+        forward = this.forwardMembership(false, caller)
         if (forward !== undefined) return forward.removeMember(id)
       }
     }
@@ -353,13 +413,15 @@ class ReplicatedKv implements KvService {
   }
 
   /** Membership changes are ordered by the leader: forward there, or say where it is. */
-  private forwardMembership(forwarded: boolean): ForwardingClient | undefined {
+  private forwardMembership(forwarded: boolean, caller: Principal | undefined): ForwardingClient | undefined {
     const leader = this.replica.status().leader
     if (leader === this.replica.self) return undefined
     const http = leader === undefined ? undefined : this.httpByMember.get(leader)
     if (forwarded || leader === undefined || http === undefined) throw new NotLeaderError(leader)
     this.nodeMetrics.forwarded.inc()
-    return new ForwardingClient(http, this.catchUpTimeoutMs() + 10_000, undefined, leader)
+    // Membership changes are forwarded signed by this member (the leader then trusts the join proof checked here).
+    const forCaller = caller === undefined ? undefined : { ...caller, signedHeaders: undefined }
+    return new ForwardingClient(http, this.catchUpTimeoutMs() + 10_000, undefined, leader, this.forwarding, forCaller)
   }
 
   private catchUpTimeoutMs(): number {
@@ -390,11 +452,23 @@ class ReplicatedKv implements KvService {
   private async write(command: Uint8Array, options: WriteOptions, forward: (c: HttpKvClient) => Promise<unknown>): Promise<KvAnswer> {
     let result: CommandResult
     try {
-      result = await this.replica.propose(command)
+      // A signed write is proposed as the client's envelope: the log records who asked, and the state machine checks its role.
+      result = await this.replica.propose(this.signedClients ? this.envelopeOf(options.caller) : (options.caller?.envelope ?? command))
     } catch (error) {
       return this.forwardOrThrow(error, options.forwarded, forward, options)
     }
     return toAnswer(result)
+  }
+
+  /** The client's signed envelope; a byzantine cluster executes nothing else (TLS identifies a client to this node only). */
+  private envelopeOf(caller: Principal | undefined): Uint8Array {
+    if (caller?.envelope === undefined)
+      throw new HttpError(
+        400,
+        'SIGNATURE_REQUIRED',
+        'this cluster runs a byzantine protocol: every replica verifies the client signature, so sign the request with a client key (Synod-Client-Key, Synod-Timestamp, Synod-Signature); a TLS certificate alone convinces only this node',
+      )
+    return caller.envelope
   }
 
   /**
@@ -413,7 +487,7 @@ class ReplicatedKv implements KvService {
     const http = leader === undefined ? undefined : this.httpByMember.get(leader)
     if (forwarded || leader === undefined || http === undefined || leader === this.replica.self) throw error
     this.nodeMetrics.forwarded.inc()
-    const client = new ForwardingClient(http, this.config.requestTimeoutMs + 1000, options?.session, leader)
+    const client = new ForwardingClient(http, this.config.requestTimeoutMs + 1000, options?.session, leader, this.forwarding, options?.caller)
     try {
       return (await call(client)) as KvAnswer
     } catch (forwardError) {
@@ -432,44 +506,5 @@ class ReplicatedKv implements KvService {
       `no quorum: heard from ${lost.reachable} of ${lost.voters} voters within ${this.quorum.windowMs} ms, ${lost.needed} needed; requests cannot complete until enough voters are back`,
       { leaderHint: null, ...lost },
     )
-  }
-}
-
-/**
- * An HttpKvClient that marks requests as forwarded and carries the original
- * session. A leader that does not answer (killed, cut off, too slow) is a
- * 503 with the leader hint — the client retries here or elsewhere — never a
- * 500; a write that may have reached it says its outcome is unknown.
- */
-class ForwardingClient extends HttpKvClient {
-  constructor(
-    endpoint: string,
-    timeoutMs: number,
-    private readonly session: { client: string; seq: number } | undefined,
-    private readonly leader: string,
-  ) {
-    super(endpoint, timeoutMs)
-  }
-
-  override async request(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<Record<string, unknown>> {
-    const forwardedHeaders: Record<string, string> = { 'synod-forwarded': '1' }
-    if (this.session !== undefined) {
-      forwardedHeaders['synod-client-id'] = this.session.client
-      forwardedHeaders['synod-client-seq'] = String(this.session.seq)
-    } else {
-      for (const [k, v] of Object.entries(headers)) if (!k.startsWith('synod-client')) forwardedHeaders[k] = v
-    }
-    try {
-      return await super.request(method, path, body, forwardedHeaders)
-    } catch (error) {
-      if (error instanceof KvHttpError) throw error
-      const neverSent = (error as NodeJS.ErrnoException).code === 'ECONNREFUSED'
-      throw new HttpError(
-        503,
-        'LEADER_UNREACHABLE',
-        `the leader ${this.leader} did not answer a forwarded request (${(error as Error).message}); retry shortly, here or at another node`,
-        { leaderHint: this.leader, ...(method === 'GET' || neverSent ? {} : { outcome: 'unknown' }) },
-      )
-    }
   }
 }

@@ -2,6 +2,7 @@
 // the log: bad JSON, unknown fields, oversized keys or values get a 4xx with a
 // JSON error that names the problem.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import {
   ConfigError,
@@ -14,18 +15,28 @@ import {
   UnsupportedError,
 } from '@synod/core'
 import type { MemberConfig } from './config.js'
+import { HttpError } from './http-error.js'
+import type { ApiGuard, Principal, Session } from './auth/guard.js'
+import { readSession } from './auth/guard.js'
+import { isPublicRoute } from './auth/operations.js'
+import type { Screen } from './auth/screen.js'
 import { KvHttpError } from './kv-client.js'
 import { validateNewMember } from './members.js'
 
-export interface Session {
-  readonly client: string
-  readonly seq: number
-}
+export type { Session } from './auth/guard.js'
 
 export interface WriteOptions {
   readonly session: Session | undefined
   /** True when another member forwarded this request (no second forward). */
   readonly forwarded: boolean
+  /** The authenticated client, when authentication is on: a forward acts on its behalf. */
+  readonly caller?: Principal
+}
+
+/** How a request came in: forwarded by another member or not, and for which authenticated client. */
+export interface RequestContext {
+  readonly forwarded: boolean
+  readonly caller?: Principal
 }
 
 export interface KvAnswer {
@@ -38,6 +49,8 @@ export interface KvAnswer {
   readonly certificate?: string
   /** Byzantine protocols: the state machine's raw result (hex) that the certificate signs. */
   readonly result?: string
+  /** `GET /v1/roles`: every grant. */
+  readonly roles?: ReadonlyArray<{ readonly client: string; readonly role: string; readonly prefix: string }>
 }
 
 export type MemberRole = 'voter' | 'learner'
@@ -45,7 +58,7 @@ export type MemberRole = 'voter' | 'learner'
 /** What the API needs from the node. */
 export interface KvService {
   put(key: string, value: string, options: WriteOptions): Promise<KvAnswer>
-  get(key: string, consistency: 'linearizable' | 'stale', forwarded: boolean): Promise<KvAnswer>
+  get(key: string, consistency: 'linearizable' | 'stale', forwarded: boolean, caller?: Principal): Promise<KvAnswer>
   delete(key: string, options: WriteOptions): Promise<KvAnswer>
   cas(key: string, expected: string | null, value: string, options: WriteOptions): Promise<KvAnswer>
   append(key: string, value: string, options: WriteOptions): Promise<KvAnswer>
@@ -53,10 +66,14 @@ export interface KvService {
   ready(): boolean
   metrics(): Promise<{ contentType: string; body: string }>
   members(): Record<string, unknown>
-  addMember(member: MemberConfig, role: MemberRole, forwarded: boolean): Promise<Record<string, unknown>>
-  removeMember(id: string, forwarded: boolean): Promise<Record<string, unknown>>
+  addMember(member: MemberConfig, role: MemberRole, forwarded: boolean, caller?: Principal): Promise<Record<string, unknown>>
+  removeMember(id: string, forwarded: boolean, caller?: Principal): Promise<Record<string, unknown>>
+  /** Client roles (replicated): list, grant (replace), revoke. */
+  roles(context: RequestContext): Promise<Record<string, unknown>>
+  grantRole(subject: string, role: string, prefix: string | undefined, options: WriteOptions): Promise<KvAnswer>
+  revokeRole(subject: string, options: WriteOptions): Promise<KvAnswer>
   /** Clear the NOSPACE alarm (an admin action). */
-  disarmAlarm(forwarded: boolean): Promise<Record<string, unknown>>
+  disarmAlarm(forwarded: boolean, caller?: Principal): Promise<Record<string, unknown>>
 }
 
 export interface HttpApiOptions {
@@ -64,34 +81,42 @@ export interface HttpApiOptions {
   readonly maxValueBytes: number
   /** Called for each request that failed with a 5xx, for logs. */
   readonly onServerError?: (error: unknown, path: string) => void
+  /** Host, origin and content-type checks (auth/screen.ts); the daemon always sets it. */
+  readonly screen?: Screen
+  /** Authentication and roles (auth/guard.ts); absent when authentication is off. */
+  readonly guard?: ApiGuard
+  /** Check a new member's proof that it holds its key (auth/join-proof.ts); absent when authentication is off. */
+  readonly checkJoinProof?: (member: MemberConfig, proof: unknown) => void
+  /**
+   * Serve HTTPS (PEM): clients may present a certificate from the cluster CA
+   * (`ca`); one without is not refused at the handshake, since it may sign
+   * its requests instead — the guard decides.
+   */
+  readonly tls?: { readonly cert: string; readonly key: string; readonly ca: string }
   /** Called when a client went away before its answer (not an error of the node; a debug line). */
   readonly onClientGone?: (path: string) => void
 }
 
-/** An HTTP error with a JSON body. */
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly extra: Record<string, unknown> = {},
-  ) {
-    super(message)
-  }
-}
+export { HttpError } from './http-error.js'
 
 const KEY_PATH = /^\/v1\/kv\/([^/]+)(\/cas|\/append)?$/
 const MEMBER_PATH = /^\/v1\/members\/([^/]+)$/
-const MEMBER_FIELDS = ['id', 'publicKey', 'addrs', 'http', 'role']
+const MEMBER_FIELDS = ['id', 'publicKey', 'addrs', 'http', 'role', 'proof']
+const ROLE_PATH = /^\/v1\/roles\/([^/]+)$/
+const ROLE_FIELDS = ['client', 'role', 'prefix']
 
 export function createHttpApi(service: KvService, options: HttpApiOptions): Server {
   const maxBodyBytes = options.maxValueBytes * 2 + options.maxKeyBytes + 4096
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((error: unknown) => {
       if (clientGone(res)) options.onClientGone?.(req.url ?? '')
       else sendError(res, error, req.url ?? '', options)
     })
-  })
+  }
+  const server: Server =
+    options.tls === undefined
+      ? createServer(onRequest)
+      : createHttpsServer({ ...options.tls, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.3' }, onRequest)
   // Slow or stalled clients cannot pin sockets forever.
   server.requestTimeout = 30_000
   server.headersTimeout = 10_000
@@ -105,12 +130,23 @@ export function createHttpApi(service: KvService, options: HttpApiOptions): Serv
       const ready = service.ready()
       return sendJson(res, ready ? 200 : 503, { ready })
     }
+    if (!isPublicRoute(url.pathname) && options.screen !== undefined && (await options.screen(req, res))) return
+    // Who asks, and may they (a 401/403 before anything reaches the service); undefined without authentication.
+    const authorize = (body?: Record<string, unknown>): Principal | undefined => options.guard?.authorize(req, method, url.pathname, body)
+    const forwarded = req.headers['synod-forwarded'] === '1'
+    const context = (principal: Principal | undefined) => ({ forwarded, ...(principal === undefined ? {} : { caller: principal }) })
+    const writeOptions = (principal: Principal | undefined): WriteOptions => ({
+      session: options.guard === undefined ? readSession(req) : principal?.session,
+      ...context(principal),
+    })
     if (url.pathname === '/v1/status') {
       requireMethod(method, ['GET'])
+      authorize()
       return sendJson(res, 200, service.status())
     }
     if (url.pathname === '/metrics') {
       requireMethod(method, ['GET'])
+      authorize()
       const { contentType, body } = await service.metrics()
       res.writeHead(200, { 'content-type': contentType })
       res.end(body)
@@ -118,18 +154,48 @@ export function createHttpApi(service: KvService, options: HttpApiOptions): Serv
     }
     if (url.pathname === '/v1/members') {
       requireMethod(method, ['GET', 'POST'])
-      if (method === 'GET') return sendJson(res, 200, service.members())
+      if (method === 'GET') {
+        authorize()
+        return sendJson(res, 200, service.members())
+      }
       const body = await readJson(req, 16 * 1024, MEMBER_FIELDS)
       const role = body.role ?? 'voter'
       if (role !== 'voter' && role !== 'learner') throw new HttpError(400, 'BAD_FIELD', "'role' must be 'voter' or 'learner'")
-      const { role: _role, ...fields } = body
+      const { role: _role, proof, ...fields } = body
       const member = validateNewMember(fields, 'member')
-      return sendJson(res, 200, await service.addMember(member, role, req.headers['synod-forwarded'] === '1'))
+      const principal = authorize(body)
+      // A forwarding member checked the proof at its edge.
+      if (principal?.via === undefined) options.checkJoinProof?.(member, proof)
+      return sendJson(res, 200, await service.addMember(member, role, forwarded, principal))
+    }
+    if (url.pathname === '/v1/roles') {
+      requireMethod(method, ['GET', 'POST'])
+      if (method === 'GET') return sendJson(res, 200, await service.roles(context(authorize())))
+      const body = await readJson(req, 4096, ROLE_FIELDS)
+      if (typeof body.client !== 'string' || !/^[0-9a-f]{64}$/.test(body.client))
+        throw new HttpError(400, 'BAD_FIELD', "'client' must be a client id (64 lowercase hex characters)")
+      if (body.role !== 'admin' && body.role !== 'readwrite' && body.role !== 'readonly')
+        throw new HttpError(400, 'BAD_FIELD', "'role' must be 'admin', 'readwrite' or 'readonly'")
+      if (body.prefix !== undefined && typeof body.prefix !== 'string') throw new HttpError(400, 'BAD_FIELD', "'prefix' must be a string")
+      if (body.role === 'admin' && body.prefix !== undefined && body.prefix !== '') throw new HttpError(400, 'BAD_FIELD', 'an admin has no prefix')
+      const principal = authorize(body)
+      const prefix = body.prefix === '' ? undefined : (body.prefix as string | undefined)
+      return sendJson(res, 200, await service.grantRole(body.client, body.role, prefix, writeOptions(principal)))
+    }
+    const roleMatch = ROLE_PATH.exec(url.pathname)
+    if (roleMatch !== null) {
+      requireMethod(method, ['DELETE'])
+      await readJson(req, 1024, [], true)
+      const principal = authorize()
+      const subject = roleMatch[1]!
+      if (!/^[0-9a-f]{64}$/.test(subject)) throw new HttpError(400, 'BAD_FIELD', 'the client id must be 64 lowercase hex characters')
+      return sendJson(res, 200, await service.revokeRole(subject, writeOptions(principal)))
     }
     if (url.pathname === '/v1/alarm/disarm') {
       requireMethod(method, ['POST'])
       await readJson(req, 1024, [], true)
-      return sendJson(res, 200, await service.disarmAlarm(req.headers['synod-forwarded'] === '1'))
+      const principal = authorize()
+      return sendJson(res, 200, await service.disarmAlarm(forwarded, principal))
     }
     const memberMatch = MEMBER_PATH.exec(url.pathname)
     if (memberMatch !== null) {
@@ -141,7 +207,8 @@ export function createHttpApi(service: KvService, options: HttpApiOptions): Serv
       } catch {
         throw new HttpError(400, 'BAD_ID', 'member id is not valid percent-encoding')
       }
-      return sendJson(res, 200, await service.removeMember(id, req.headers['synod-forwarded'] === '1'))
+      const principal = authorize()
+      return sendJson(res, 200, await service.removeMember(id, forwarded, principal))
     }
     const match = KEY_PATH.exec(url.pathname)
     if (match === null) throw new HttpError(404, 'NOT_FOUND', `no route ${url.pathname}`)
@@ -153,8 +220,6 @@ export function createHttpApi(service: KvService, options: HttpApiOptions): Serv
     }
     if (Buffer.byteLength(key) > options.maxKeyBytes)
       throw new HttpError(413, 'KEY_TOO_LARGE', `key is over ${options.maxKeyBytes} bytes`)
-    const forwarded = req.headers['synod-forwarded'] === '1'
-    const writeOptions = (): WriteOptions => ({ session: readSession(req), forwarded })
     const action = match[2]
     if (action === undefined) {
       if (method === 'GET') {
@@ -163,16 +228,17 @@ export function createHttpApi(service: KvService, options: HttpApiOptions): Serv
         const consistency = url.searchParams.get('consistency') ?? 'linearizable'
         if (consistency !== 'linearizable' && consistency !== 'stale')
           throw new HttpError(400, 'BAD_CONSISTENCY', "consistency must be 'linearizable' or 'stale'")
-        return sendJson(res, 200, { key, ...(await service.get(key, consistency, forwarded)) })
+        const principal = authorize()
+        return sendJson(res, 200, { key, ...(await service.get(key, consistency, forwarded, principal)) })
       }
       if (method === 'PUT') {
         const body = await readJson(req, maxBodyBytes, ['value'])
         const value = expectValue(body.value, 'value', options.maxValueBytes)
-        return sendJson(res, 200, { key, ...(await service.put(key, value, writeOptions())) })
+        return sendJson(res, 200, { key, ...(await service.put(key, value, writeOptions(authorize(body)))) })
       }
       if (method === 'DELETE') {
         await readJson(req, maxBodyBytes, [], true)
-        return sendJson(res, 200, { key, ...(await service.delete(key, writeOptions())) })
+        return sendJson(res, 200, { key, ...(await service.delete(key, writeOptions(authorize()))) })
       }
       throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on /v1/kv/{key}; use GET, PUT or DELETE`)
     }
@@ -182,28 +248,17 @@ export function createHttpApi(service: KvService, options: HttpApiOptions): Serv
       if (!('expected' in body)) throw new HttpError(400, 'MISSING_FIELD', "cas needs 'expected' (a string, or null for absent)")
       const expected = body.expected === null ? null : expectValue(body.expected, 'expected', options.maxValueBytes)
       const value = expectValue(body.value, 'value', options.maxValueBytes)
-      return sendJson(res, 200, { key, ...(await service.cas(key, expected, value, writeOptions())) })
+      return sendJson(res, 200, { key, ...(await service.cas(key, expected, value, writeOptions(authorize(body)))) })
     }
     const body = await readJson(req, maxBodyBytes, ['value'])
     const value = expectValue(body.value, 'value', options.maxValueBytes)
-    return sendJson(res, 200, { key, ...(await service.append(key, value, writeOptions())) })
+    return sendJson(res, 200, { key, ...(await service.append(key, value, writeOptions(authorize(body)))) })
   }
   return server
 }
 
 function requireMethod(method: string, allowed: string[]): void {
   if (!allowed.includes(method)) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `use ${allowed.join(' or ')}`)
-}
-
-function readSession(req: IncomingMessage): Session | undefined {
-  const client = req.headers['synod-client-id']
-  const seq = req.headers['synod-client-seq']
-  if (client === undefined && seq === undefined) return undefined
-  if (typeof client !== 'string' || !/^[A-Za-z0-9._:-]{1,128}$/.test(client))
-    throw new HttpError(400, 'BAD_SESSION', 'Synod-Client-Id must be 1–128 characters of [A-Za-z0-9._:-]')
-  if (typeof seq !== 'string' || !/^\d{1,15}$/.test(seq) || Number(seq) < 1)
-    throw new HttpError(400, 'BAD_SESSION', 'Synod-Client-Seq must be a positive integer, growing by one per request of this client')
-  return { client, seq: Number(seq) }
 }
 
 /** A lone UTF-16 surrogate: JSON allows it ("\ud800"), UTF-8 cannot encode it (it would be stored as U+FFFD). */

@@ -2,7 +2,8 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { ConfigError, toHex } from '@synod/core'
-import { decodeKeyFile, encodeKeyFile, generateKeyPair, type KeyPair } from '@synod/crypto'
+import { createSigner, decodeKeyFile, encodeKeyFile, generateKeyPair, type KeyPair } from '@synod/crypto'
+import { signJoinRequest } from './auth/join-proof.js'
 import { peerIdFromPublicKey } from '@synod/transport-libp2p'
 import type { MemberConfig } from './config.js'
 
@@ -63,9 +64,13 @@ export interface InitOptions {
   readonly force: boolean
   /** Members of a running cluster to join: the config lists them and sets join. */
   readonly join?: readonly MemberConfig[]
+  /** Authentication on/off, the first admins and the cluster name (a joining node copies the cluster's). */
+  readonly security?: { readonly authentication: boolean; readonly admins: readonly string[]; readonly cluster: string }
 }
 
-export async function initCommand(options: InitOptions): Promise<{ id: string; publicKey: string; keyFile: string; configFile: string }> {
+export async function initCommand(
+  options: InitOptions,
+): Promise<{ id: string; publicKey: string; keyFile: string; configFile: string; joinRequestFile?: string }> {
   const dir = resolve(options.dataDir)
   const identity = await initNode(dir, options.force)
   const configFile = join(dir, 'synod.json')
@@ -79,7 +84,20 @@ export async function initCommand(options: InitOptions): Promise<{ id: string; p
       { id: identity.id, publicKey: identity.publicKey, addrs: [options.listen], http: options.http },
     ],
     ...(options.join === undefined ? {} : { join: true }),
+    ...(options.security === undefined
+      ? {}
+      : {
+          ...(options.security.cluster === '' ? {} : { cluster: options.security.cluster }),
+          authentication: options.security.authentication,
+          admins: options.security.admins,
+        }),
   }
   if (!existsSync(configFile) || options.force) writePrivateFile(configFile, `${JSON.stringify(config, null, 2)}\n`)
-  return { ...identity, configFile }
+  if (options.join === undefined) return { ...identity, configFile }
+  // The signed join request an admin passes to `synod members add --join-request` (proof we hold the key).
+  const me: MemberConfig = { id: identity.id, publicKey: identity.publicKey, addrs: [options.listen], http: options.http }
+  const proof = signJoinRequest(createSigner(readKeyFile(identity.keyFile).secretKey), me, options.security?.cluster ?? '')
+  const joinRequestFile = join(dir, 'join-request.json')
+  writeFileSync(joinRequestFile, `${JSON.stringify({ ...me, proof }, null, 2)}\n`)
+  return { ...identity, configFile, joinRequestFile }
 }

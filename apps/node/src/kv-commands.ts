@@ -1,6 +1,6 @@
 // Between the HTTP API's strings and the KV state machine's bytes.
 import { type CommandResult, toHex } from '@synod/core'
-import { decodeResult, kvCommands, type KvErrorCode, type KvValue } from '@synod/kv'
+import { type ClientRole, decodeResult, kvCommands, type KvErrorCode, type KvValue } from '@synod/kv'
 import { type KvAnswer, HttpError, type Session } from './http-api.js'
 
 export const kvRequests = {
@@ -9,6 +9,10 @@ export const kvRequests = {
   delete: (key: string, session?: Session) => kvCommands.delete(key, session),
   cas: (key: string, expected: string | null, value: string, session?: Session) => kvCommands.cas(key, expected, value, session),
   append: (key: string, value: string, session?: Session) => kvCommands.append(key, value, session),
+  roleGrant: (subject: string, role: string, prefix: string | undefined, session?: Session) =>
+    kvCommands.roleGrant(subject, role as ClientRole, prefix, session),
+  roleRevoke: (subject: string, session?: Session) => kvCommands.roleRevoke(subject, session),
+  roleList: () => kvCommands.roleList(),
 }
 
 const text = new TextDecoder()
@@ -28,6 +32,7 @@ const STATUS_OF: Record<Exclude<KvErrorCode, 'cas-mismatch'>, number> = {
   'stale-sequence': 409,
   'session-expired': 409,
   'no-space': 507,
+  forbidden: 403,
 }
 
 /** Turn the state machine's answer into the API's answer, or a 4xx/507 for a refused command. */
@@ -47,7 +52,10 @@ export function toAnswer(result: CommandResult): KvAnswer {
     case 'append':
       return { index: result.index, length: kv.length, ...certificate }
     case 'delete':
+    case 'role-revoke':
       return { index: result.index, applied: kv.existed, ...certificate }
+    case 'role-list':
+      return { index: result.index, roles: kv.roles.map(([client, role, prefix]) => ({ client, role, prefix })), ...certificate }
     case 'disarm':
       return { index: result.index, applied: kv.disarmed, ...certificate }
     default:

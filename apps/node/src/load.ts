@@ -1,6 +1,7 @@
 // Client load against a running cluster: concurrent writers, latency
 // percentiles, and an SVG latency histogram people can look at.
-import { HttpKvClient, KvHttpError } from './kv-client.js'
+import { randomUUID } from 'node:crypto'
+import { type ClientCredentials, HttpKvClient, KvHttpError } from './kv-client.js'
 
 export interface LoadOptions {
   readonly endpoints: readonly string[]
@@ -9,11 +10,15 @@ export interface LoadOptions {
   readonly valueBytes: number
   /** Called about every 10% with the operations done so far. */
   readonly onProgress?: (done: number, total: number) => void
+  /** How the workers authenticate (each worker gets its own signed-request session). */
+  readonly credentials?: ClientCredentials
 }
 
 export interface LoadResult {
   readonly operations: number
   readonly errors: number
+  /** Errors by kind ('503 NOT_LEADER', 'timeout', …), so a bad run says why. */
+  readonly errorKinds: Readonly<Record<string, number>>
   readonly seconds: number
   readonly opsPerSecond: number
   readonly latenciesMs: readonly number[]
@@ -29,23 +34,29 @@ export function percentile(sorted: readonly number[], p: number): number {
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const value = 'x'.repeat(options.valueBytes)
+  // Fresh session ids per run: a second run in the same process must not reuse (and restart) the first run's sequences.
+  const run = randomUUID().slice(0, 8)
   const latencies: number[] = []
   let next = 0
   let errors = 0
+  const errorKinds: Record<string, number> = {}
   let reported = 0
   const started = performance.now()
   await Promise.all(
     Array.from({ length: options.clients }, async (_, worker) => {
       // One client (one exactly-once session) per worker: a session is sequential.
-      const client = new HttpKvClient(options.endpoints[worker % options.endpoints.length]!, 10_000, `load-${process.pid}-${worker}`)
+      const credentials = options.credentials === undefined ? {} : { ...options.credentials, session: worker }
+      const client = new HttpKvClient(options.endpoints[worker % options.endpoints.length]!, 10_000, `load-${run}-${worker}`, credentials)
       while (next < options.operations) {
         const i = next++
         const t = performance.now()
         try {
           await client.put(`load-${i % 1000}`, value)
           latencies.push(performance.now() - t)
-        } catch {
+        } catch (error) {
           errors++
+          const kind = error instanceof KvHttpError ? `${error.status} ${String(error.body.error)}` : (error as Error).message.includes('within') ? 'timeout' : 'network'
+          errorKinds[kind] = (errorKinds[kind] ?? 0) + 1
         }
         const done = latencies.length + errors
         if (options.onProgress !== undefined && done - reported >= options.operations / 10) {
@@ -60,6 +71,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   return {
     operations: latencies.length,
     errors,
+    errorKinds,
     seconds,
     opsPerSecond: latencies.length / seconds,
     latenciesMs: sorted,

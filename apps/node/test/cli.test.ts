@@ -11,6 +11,8 @@ import { readKeyFile } from '../src/init.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'synod-cli-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
+// init makes your client key the first admin, creating it if absent: keep that out of $HOME here.
+process.env.SYNOD_CLIENT_KEY = join(dir, 'client.key')
 
 function capture(): { out: Writable; text: () => string } {
   let text = ''

@@ -1,9 +1,17 @@
 // The README's first command runs `synod cluster`; this is that command with
 // --smoke: the cluster comes up, takes a write, every node reads it, and all
 // processes shut down cleanly.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Writable } from 'node:stream'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { main } from '../src/cli.js'
+
+// The demo makes your client key (~/.synod/client.key) its admin, creating it if absent: keep that out of $HOME here.
+const home = mkdtempSync(join(tmpdir(), 'synod-demo-client-'))
+process.env.SYNOD_CLIENT_KEY = join(home, 'client.key')
+afterAll(() => rmSync(home, { recursive: true, force: true }))
 
 describe('synod cluster (the README demo)', () => {
   it('brings up 3 raft processes, writes and reads through every node, stops cleanly', async () => {
@@ -15,6 +23,8 @@ describe('synod cluster (the README demo)', () => {
       },
     })
     const code = await main(['cluster', '--protocol', 'raft', '--nodes', '3', '--smoke'], out)
+    expect(output).toMatch(/authentication: on; admin: your client key .*\(just created\)/)
+    expect(existsSync(process.env.SYNOD_CLIENT_KEY!)).toBe(true)
     expect(output).toMatch(/client endpoints:/)
     expect(output).toMatch(/\(leader\)/)
     expect(output.match(/get greeting via node\d → hello-/g)).toHaveLength(3)

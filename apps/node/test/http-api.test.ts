@@ -43,6 +43,17 @@ const fake: KvService = {
     if (member.id === PBFT_ONLY) throw new UnsupportedError("membership change in protocol 'pbft'")
     return { index: 12, changed: true }
   },
+  async roles() {
+    return { index: 1, roles: [] }
+  },
+  async grantRole(subject, role, prefix) {
+    calls.push({ op: 'grantRole', args: [subject, role, prefix] })
+    return { index: 14 }
+  },
+  async revokeRole(subject) {
+    calls.push({ op: 'revokeRole', args: [subject] })
+    return { index: 15, applied: true }
+  },
   async disarmAlarm(forwarded) {
     calls.push({ op: 'disarmAlarm', args: [forwarded] })
     return { index: 14, applied: true, alarms: [] }

@@ -7,6 +7,7 @@ function result(latencies: number[]): LoadResult {
   return {
     operations: sorted.length,
     errors: 0,
+    errorKinds: {},
     seconds: 1,
     opsPerSecond: sorted.length,
     latenciesMs: sorted,

@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll } from 'vitest'
-import { type ClusterNode, prepareCluster, startNodeProcess, stopNodes, waitLeader, waitReady } from '../src/cluster.js'
+import type { ClientCredentials } from '../src/kv-client.js'
+import { type ClusterNode, type ClusterSecurity, prepareCluster, startNodeProcess, stopNodes, waitLeader, waitReady } from '../src/cluster.js'
 
 export interface LocalCluster {
   readonly root: string
@@ -22,16 +23,20 @@ export interface LocalClusterOptions {
   readonly startupMs?: number
   /** Extra environment of every node (SYNOD_* settings). */
   readonly env?: Record<string, string>
+  /** Authentication (admins) and TLS; off by default in tests. */
+  readonly security?: ClusterSecurity
+  /** How the harness reads /v1/status when authentication is on (an admin's signer). */
+  readonly credentials?: ClientCredentials
 }
 
 export function useLocalCluster(protocol: string, n: number, prefix: string, options: LocalClusterOptions = {}): LocalCluster {
   const startupMs = options.startupMs ?? 90_000
   const cluster: LocalCluster = { root: mkdtempSync(join(tmpdir(), prefix)), nodes: [] }
   beforeAll(async () => {
-    cluster.nodes.push(...(await prepareCluster(cluster.root, protocol, n, options.protocolOptions ?? {})))
+    cluster.nodes.push(...(await prepareCluster(cluster.root, protocol, n, options.protocolOptions ?? {}, options.security ?? {})))
     for (const node of cluster.nodes) startNodeProcess(node, options.env ?? {})
     await waitReady(cluster.nodes, startupMs)
-    await waitLeader(cluster.nodes, startupMs)
+    await waitLeader(cluster.nodes, startupMs, options.credentials ?? {})
   }, 2 * startupMs + 10_000)
   afterAll(async () => {
     await stopNodes(cluster.nodes, 5000)

@@ -87,7 +87,7 @@ describe('membership change at run time (Raft, real processes)', () => {
     const joiner: ClusterNode = { name: 'node4', id, dataDir: dir, configFile, http: `127.0.0.1:${http}` }
     nodes.push(joiner)
     startNodeProcess(joiner)
-    await waitReady([joiner], 30_000)
+    await waitReady([joiner], 90_000)
     // Not a member yet: the cluster ignores it and it cannot take part.
     expect(await voters(nodes[0]!)).not.toContain(id)
 
@@ -103,7 +103,7 @@ describe('membership change at run time (Raft, real processes)', () => {
     await expectAllLocally(joiner)
     const again = await cli(['members', 'add', '--node-config', configFile, '--endpoint', nodes[0]!.http])
     expect(again.output).toContain('no change: already a member')
-  }, 90_000)
+  }, 180_000)
 
   it('removes a follower, then the leader; the rest keep committing, and a restart keeps the membership', async () => {
     const leader = await waitLeader(running(), 20_000)
@@ -131,12 +131,12 @@ describe('membership change at run time (Raft, real processes)', () => {
     // The configuration comes back from the log, not from the (stale) config files.
     await stopNodes(rest, 5000)
     for (const node of rest) startNodeProcess(node)
-    await waitReady(rest, 30_000)
-    await waitLeader(rest, 30_000)
+    await waitReady(rest, 90_000)
+    await waitLeader(rest, 60_000)
     for (const node of rest) expect(await voters(node)).toEqual(rest.map((n) => n.id).sort())
     await writeSome('after-restart', 10, rest)
     for (const node of rest) await expectAllLocally(node)
-  }, 120_000)
+  }, 240_000)
 
   it('refuses bad member input with the field named, and removing a non-member', async () => {
     const node = running()[0]!

@@ -9,7 +9,7 @@ import {
 } from '@synod/core'
 import { createSigner, createVerifier, keyPairFromSecret, sha256 } from '@synod/crypto'
 import { kvCommands, KvStateMachine } from '@synod/kv'
-import { pbft } from '@synod/pbft'
+import { decodeReadCertificate, encodeReadCertificate, pbft } from '@synod/pbft'
 import { memoryStorage } from '@synod/storage'
 import { Simulation } from '@synod/transport-memory'
 import {
@@ -134,5 +134,60 @@ describe('verifyKvAnswer against a PBFT cluster with signed clients', () => {
     // The honest old answer is still valid for the request it answered.
     expect(verifyAnswer(oldGet, certified(oldAnswer), members).index).toBe(oldAnswer.index)
     expect(bobGet).not.toEqual(newGet)
+  })
+})
+
+describe('verifyAnswer with read certificates (PBFT readOnlyRequests)', () => {
+  it('accepts a read answered by 2f+1 replicas and an ordered write, and rejects read certificates that are short, foreign or for another result', async () => {
+    const sim = new Simulation({ seed: 5 })
+    const ids = ['r0', 'r1', 'r2', 'r3']
+    const pairs = ids.map((id) => keyPairFromSecret(seed(id)))
+    const members = membership(ids.map((id, i) => ({ id, publicKey: pairs[i]!.publicKey })))
+    const nodes = ids.map((id, i) =>
+      sim.addNode({
+        id,
+        factory: pbft,
+        protocolOptions: { clientAuthentication: 'signed', cluster: 'c1', readOnlyRequests: true },
+        membership: members,
+        storage: memoryStorage(),
+        createStateMachine: () => new EnvelopeKv(),
+        signer: createSigner(pairs[i]!),
+        verifier: createVerifier(),
+        syncLatencyMs: 0,
+      }),
+    )
+    for (const node of nodes) await node.start()
+    const ask = async (call: Promise<CommandResult>): Promise<CommandResult> => {
+      let answer: CommandResult | Error | undefined
+      void call.then((r) => (answer = r), (e: unknown) => (answer = e as Error))
+      await sim.runUntil(() => answer !== undefined, 10_000)
+      if (!(answer !== undefined && !(answer instanceof Error))) throw new Error(`no answer: ${String(answer)}`)
+      return answer
+    }
+    const alice = new RequestSigner(clientIdentityFromSecret(seed('alice')), { cluster: 'c1' })
+    const put = alice.sign(kvCommands.put('balance', '100')).envelope
+    const written = await ask(nodes[0]!.replica!.propose(put))
+    const certified = (a: CommandResult) => ({ certificate: a.proof!, result: a.result, index: a.index })
+    const ordered = verifyAnswer(put, certified(written), members)
+    expect(ordered.kind).toBe('ordered')
+    expect(ordered.signers).toHaveLength(3) // writes need 2f+1 replies with read-only requests on
+
+    const get = alice.sign(kvCommands.get('balance')).envelope
+    const answer = await ask(nodes[1]!.replica!.read(get))
+    const verified = verifyKvAnswer(get, certified(answer), members)
+    expect(verified.kind).toBe('read')
+    expect(verified.signers).toHaveLength(3)
+    expect(new TextDecoder().decode((verified.kv as { value: Uint8Array }).value)).toBe('100')
+
+    // f+1 signatures are not enough for a read.
+    const cert = decodeReadCertificate(answer.proof!)
+    const short = encodeReadCertificate({ groups: cert.groups.map((g) => ({ ...g, replies: g.replies.slice(0, 2) })) })
+    expect(() => verifyAnswer(get, { ...certified(answer), certificate: short }, members)).toThrow(/needs 3/)
+    // Another request's read certificate (an older get of the same key) and another result fail.
+    const later = alice.sign(kvCommands.get('balance')).envelope
+    expect(() => verifyAnswer(later, certified(answer), members)).toThrow(/needs 3/)
+    expect(() => verifyAnswer(get, { ...certified(answer), result: written.result }, members)).toThrow(/needs 3/)
+    const impostors = membership(ids.map((id) => ({ id, publicKey: keyPairFromSecret(seed(`other:${id}`)).publicKey })))
+    expect(() => verifyAnswer(get, certified(answer), impostors)).toThrow(/needs 3/)
   })
 })

@@ -25,6 +25,8 @@ export interface AdversaryContext<Options = unknown> {
   readonly node: NodeId
   /** Seeded: adversaries must be as reproducible as everything else. */
   readonly random: Random
+  /** The scenario's `attack` for this node (AdversarySpec.attack); undefined = the adversary's default. */
+  readonly attack: string | undefined
 }
 
 /** A protocol package's own attacks: returns a factory whose nodes misbehave (equivocate, double-vote, ...). */
@@ -87,6 +89,7 @@ export class Cluster<Options = unknown> {
     this.membership = membership(members)
     const hosts: Array<ClusterHost<Options>> = []
     const behaviourOf = (index: number) => adversaries.filter((a) => a.index === index).map((a) => a.behaviour)
+    const attackOf = (index: number) => adversaries.find((a) => a.index === index && a.behaviour === 'protocol')?.attack
     const addHost = (index: number, address: string, isTwin: boolean) => {
       const id = ids[index]!
       const behaviours = behaviourOf(index)
@@ -105,7 +108,7 @@ export class Cluster<Options = unknown> {
         ...(behaviours.includes('protocol') && options.adversary !== undefined
           ? {
               wrapFactory: (factory: ProtocolFactory<Options>, incarnation: number) =>
-                options.adversary!({ factory, node: id, random: this.simulation.random(`adversary:${address}#${incarnation}`) }),
+                options.adversary!({ factory, node: id, random: this.simulation.random(`adversary:${address}#${incarnation}`), attack: attackOf(index) }),
             }
           : {}),
         onCommit: (entry, incarnation) =>

@@ -1,10 +1,11 @@
 import type { ProtocolFactory } from '@synod/core'
 import { installNetworkAdversaries } from './adversary.js'
+import { RequestWrapper, unwrappingStateMachine, type ClientOptions } from './clients.js'
 import { Cluster, type ProtocolAdversary } from './cluster.js'
 import { kvWorkloadCodec, type KvWorkloadCodec } from './kv-codec.js'
 import { Nemesis } from './nemesis.js'
 import { reduceScenario, type ScenarioReduction } from './reduce.js'
-import { DEFAULT_WORKLOAD, type Scenario } from './scenario.js'
+import { DEFAULT_WORKLOAD, needsProtocolAdversary, type Scenario } from './scenario.js'
 import type { RunRecord } from './types.js'
 import { KvWorkload } from './workload.js'
 
@@ -21,6 +22,23 @@ export interface RunScenarioOptions<Options = unknown> {
   readonly kv?: KvWorkloadCodec
   /** Run a smaller version of the scenario (what the shrinker found; `--faults/--max-ops/--chaos-ms`). */
   readonly reduction?: ScenarioReduction
+  /** Signed client requests and answer verification, for protocols whose answers carry proofs. */
+  readonly clients?: ClientOptions
+}
+
+/**
+ * Thrown by executeScenario/runScenario for a scenario with a 'protocol'
+ * adversary when no `adversary` is given: such a run would be fault-free,
+ * so it is refused rather than passed (callers report it as skipped).
+ */
+export class MissingAdversaryError extends Error {
+  override readonly name = 'MissingAdversaryError'
+  constructor(
+    readonly scenario: string,
+    readonly protocol: string,
+  ) {
+    super(`scenario '${scenario}' needs ${protocol}'s own adversary ('protocol' behaviour) and none was given`)
+  }
 }
 
 export interface ScenarioExecution {
@@ -54,8 +72,12 @@ export async function executeScenario<Options>(options: RunScenarioOptions<Optio
     throw new RangeError(`scenario '${scenario.name}' is for ${scenario.faultModel} protocols; ${factory.name} is ${factory.faultModel}`)
   const nodes = scenarioNodes(factory as ProtocolFactory<unknown>, scenario, options.nodes)
   const workloadOptions = { ...DEFAULT_WORKLOAD, ...scenario.workload }
-  const kv = options.kv ?? kvWorkloadCodec()
-  const adversaries = (scenario.adversaries ?? []).filter((a) => a.behaviour !== 'protocol' || options.adversary !== undefined)
+  const codec = options.kv ?? kvWorkloadCodec()
+  const signed = options.clients?.signedRequests
+  const kv: KvWorkloadCodec = signed === undefined ? codec : { ...codec, createStateMachine: () => unwrappingStateMachine(codec.createStateMachine()) }
+  // Never run a 'protocol' adversary's scenario without it: that would be a fault-free run reported as a pass.
+  if (needsProtocolAdversary(scenario) && options.adversary === undefined) throw new MissingAdversaryError(scenario.name, factory.name)
+  const adversaries = scenario.adversaries ?? []
   const cluster = new Cluster<Options>({
     factory,
     ...(options.protocolOptions === undefined ? {} : { protocolOptions: options.protocolOptions }),
@@ -70,7 +92,10 @@ export async function executeScenario<Options>(options: RunScenarioOptions<Optio
   installNetworkAdversaries(cluster, adversaries)
   const sim = cluster.simulation
   const nemesis = new Nemesis(cluster)
-  const workload = new KvWorkload(cluster, kv, workloadOptions)
+  const workload = new KvWorkload(cluster, kv, workloadOptions, {
+    ...(signed === undefined ? {} : { wrap: new RequestWrapper(seed, signed.cluster) }),
+    ...(options.clients?.verifyAnswer === undefined ? {} : { verifyAnswer: options.clients.verifyAnswer }),
+  })
 
   await cluster.start()
   nemesis.reconfigureDeadline = scenario.chaosMs + scenario.healMs

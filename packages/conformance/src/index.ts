@@ -15,6 +15,8 @@ export {
 } from './checkers/index.js'
 export type { CheckAllOptions, CheckerName, LinearizabilityFailure, LinearizabilityOptions } from './checkers/index.js'
 export { HistoryRecorder } from './history.js'
+export { RequestWrapper, unwrappingStateMachine } from './clients.js'
+export type { ClientOptions } from './clients.js'
 export { Cluster } from './cluster.js'
 export type { AdversaryContext, ClusterHost, ClusterOptions, ProtocolAdversary } from './cluster.js'
 export { commandDigest } from './digest.js'
@@ -23,7 +25,7 @@ export type { NodeKey } from './keys.js'
 export { kvWorkloadCodec } from './kv-codec.js'
 export type { KvSession, KvWorkloadCodec } from './kv-codec.js'
 export { Nemesis } from './nemesis.js'
-export { executeScenario, scenarioNodes } from './execute-scenario.js'
+export { executeScenario, MissingAdversaryError, scenarioNodes } from './execute-scenario.js'
 export type { RunScenarioOptions, ScenarioExecution } from './execute-scenario.js'
 export { reproduceCommand, runScenario } from './run-scenario.js'
 export type { ScenarioResult } from './run-scenario.js'
@@ -34,7 +36,7 @@ export { DEFAULT_SHRINK_RUNS, shrinkFailure, summarizeShrink } from './shrink.js
 export type { RunSize, ShrinkOptions, ShrinkResult, ShrinkSummary } from './shrink.js'
 export { firstViolation, formatTrace, violationTime } from './trace.js'
 export type { LocatedViolation, TraceOptions } from './trace.js'
-export { DEFAULT_WORKLOAD, flapping, scenarioApplies } from './scenario.js'
+export { DEFAULT_WORKLOAD, flapping, needsProtocolAdversary, scenarioApplies, scenarioSkipReason } from './scenario.js'
 export type {
   AdversaryBehaviour,
   AdversarySpec,

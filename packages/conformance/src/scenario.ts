@@ -75,13 +75,20 @@ export type AdversaryBehaviour =
   | 'corrupt'
   /** A second replica with the same key and NodeId runs next to it (Twins). */
   | 'twin'
-  /** The protocol package's own adversary (`adversary` option of runScenario); skipped when none is given. */
+  /**
+   * The protocol package's own adversary (`adversary` option of runScenario).
+   * A scenario with one never runs without it: runScenario throws
+   * MissingAdversaryError, describeConformance and the runner report it as
+   * skipped with the reason (never as a pass).
+   */
   | 'protocol'
 
 export interface AdversarySpec {
   /** Position in the member list. */
   readonly index: number
   readonly behaviour: AdversaryBehaviour
+  /** For 'protocol': which of the protocol's attacks (its adversary's own names; undefined = its default). */
+  readonly attack?: string
 }
 
 /** The client workload: concurrent clients on a few hot keys. */
@@ -141,6 +148,25 @@ export interface Scenario {
    * without them the scenario is not applicable and is left out.
    */
   readonly requires?: readonly Capability[]
+}
+
+/** Whether the scenario names a 'protocol' adversary, which only the protocol package can supply. */
+export function needsProtocolAdversary(scenario: Scenario): boolean {
+  return (scenario.adversaries ?? []).some((a) => a.behaviour === 'protocol')
+}
+
+/**
+ * Why a protocol cannot run this scenario, or undefined when it can: a
+ * required capability it lacks, or a 'protocol' adversary and none given
+ * (without it the run would be fault-free and its pass meaningless).
+ */
+export function scenarioSkipReason(scenario: Scenario, offer: { readonly capabilities?: readonly Capability[]; readonly hasAdversary: boolean }): string | undefined {
+  const capabilities = offer.capabilities ?? []
+  const missing = (scenario.requires ?? []).filter((c) => !capabilities.includes(c))
+  if (missing.length > 0) return `not applicable: requires ${missing.join(', ')} (capabilities)`
+  if (needsProtocolAdversary(scenario) && !offer.hasAdversary)
+    return "needs the protocol's own adversary ('protocol' behaviour) and none was given: without it the run would be fault-free"
+  return undefined
 }
 
 /** Whether a protocol with these capabilities can run the scenario. */

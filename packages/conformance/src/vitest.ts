@@ -1,10 +1,11 @@
 import type { ProtocolFactory } from '@synod/core'
 import { describe, expect, it } from 'vitest'
+import type { ClientOptions } from './clients.js'
 import type { ProtocolAdversary } from './cluster.js'
 import { scenarioNodes } from './execute-scenario.js'
 import { describeFailures } from './describe-failures.js'
 import { runScenario } from './run-scenario.js'
-import { scenarioApplies, type Capability, type Scenario } from './scenario.js'
+import { scenarioSkipReason, type Capability, type Scenario } from './scenario.js'
 import { scenarios as shippedScenarios, scenariosFor } from './scenarios/index.js'
 import { DEFAULT_SHRINK_RUNS, shrinkFailure, type ShrinkOptions, type ShrinkResult } from './shrink.js'
 
@@ -26,6 +27,8 @@ export interface DescribeConformanceOptions<Options = unknown> {
   /** Scenario names to skip, each with the reason (printed as a skipped test). */
   readonly skip?: Readonly<Record<string, string>>
   readonly adversary?: ProtocolAdversary<Options>
+  /** Signed client requests and answer verification (see ClientOptions). */
+  readonly clients?: ClientOptions
   /** Per-test timeout in real ms; default 30 s. */
   readonly timeoutMs?: number
   /**
@@ -79,6 +82,7 @@ export async function conformanceFailures<Options>(
       ...(options.protocolOptions === undefined ? {} : { protocolOptions: options.protocolOptions }),
       ...(options.nodes === undefined ? {} : { nodes: options.nodes }),
       ...(options.adversary === undefined ? {} : { adversary: options.adversary }),
+      ...(options.clients === undefined ? {} : { clients: options.clients }),
     }
     const result = await runScenario(runOptions)
     if (result.verdict === 'ok') continue
@@ -122,8 +126,7 @@ export function describeConformance<Options>(options: DescribeConformanceOptions
   const shrinkRuns = options.shrink === false ? 0 : (options.shrink?.maxRuns ?? shrinkRunsFromEnvironment())
   describe(`${factory.name} conformance`, () => {
     for (const scenario of chosen) {
-      const missing = (scenario.requires ?? []).filter((c) => !capabilities.includes(c))
-      const reason = options.skip?.[scenario.name] ?? (scenarioApplies(scenario, capabilities) ? undefined : `not applicable: requires ${missing.join(', ')} (capabilities)`)
+      const reason = options.skip?.[scenario.name] ?? scenarioSkipReason(scenario, { capabilities, hasAdversary: options.adversary !== undefined })
       if (reason !== undefined) {
         it.skip(`${scenario.name} — skipped: ${reason}`, () => {})
         continue

@@ -1,6 +1,7 @@
 import { NotLeaderError, type CommandResult, type NodeId, type Replica } from '@synod/core'
 import type { SeededRandom } from '@synod/transport-memory'
 import { raceAttempt } from './attempt.js'
+import type { ClientOptions, RequestWrapper } from './clients.js'
 import type { Cluster } from './cluster.js'
 import { commandDigest } from './digest.js'
 import type { KvSession, KvWorkloadCodec } from './kv-codec.js'
@@ -37,6 +38,7 @@ export class KvWorkload<Options = unknown> {
     private readonly cluster: Cluster<Options>,
     private readonly codec: KvWorkloadCodec,
     private readonly options: WorkloadOptions,
+    private readonly clients: { readonly wrap?: RequestWrapper; readonly verifyAnswer?: ClientOptions['verifyAnswer'] } = {},
   ) {
     this.random = cluster.simulation.random('workload')
     this.keys = Array.from({ length: options.keys }, (_, i) => `k${i}`)
@@ -127,6 +129,8 @@ export class KvWorkload<Options = unknown> {
         input = { expected, value }
       }
     }
+    // With signed requests every operation is its own envelope (retries resend the same one).
+    if (this.clients.wrap !== undefined) command = this.clients.wrap.wrap(client, command)
     const op: Mutable<Operation> = { id, client, key, kind, input, invokedAt: this.sim.now(), completedAt: undefined, outcome: 'info' }
     this.history.push(op)
     const answer = await this.submit(client, kind, command, timeoutMs, anyNode)
@@ -177,8 +181,16 @@ export class KvWorkload<Options = unknown> {
       const attempt = kind === 'read' ? replica.read(command) : replica.propose(command)
       const outcome = await raceAttempt(this.sim, attempt, Math.min(this.options.attemptTimeoutMs, deadline - this.sim.now()))
       if (outcome.kind === 'ok') {
-        if (!anyNode) this.beliefs.set(client, target)
-        return outcome
+        const rejection = this.rejection(command, outcome.result)
+        if (rejection === undefined) {
+          if (!anyNode) this.beliefs.set(client, target)
+          return outcome
+        }
+        // An answer whose proof does not hold is no answer: the command may or may not have run.
+        this.cluster.note('note', `client c${client} rejected the answer of ${target}: ${rejection}`, target)
+        uncertain = true
+        target = nextTarget()
+        continue
       }
       if (outcome.kind === 'timeout') {
         uncertain = true
@@ -202,6 +214,18 @@ export class KvWorkload<Options = unknown> {
       }
     }
     return uncertain ? { kind: 'info' } : { kind: 'fail' }
+  }
+
+  /** Why the answer's proof does not hold for `command`, or undefined when it does (or no verification is asked). */
+  private rejection(command: Uint8Array, answer: CommandResult): string | undefined {
+    const verify = this.clients.verifyAnswer
+    if (verify === undefined) return undefined
+    try {
+      verify(command, answer, this.cluster.membership)
+      return undefined
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error)
+    }
   }
 
   private replicaOf(id: NodeId): Replica<unknown> | undefined {

@@ -82,6 +82,12 @@ export interface ProtocolContext {
   serveRead(client: ClientRef): void
   /** Fail a waiting request (NotLeaderError, ProposalDroppedError, ...). */
   reject(client: ClientRef, error: SynodError): void
+  /**
+   * Optional: answer a read from the current applied state (the state machine's `query`), for
+   * protocols that answer reads at several replicas (PBFT's read-only requests). May throw what the
+   * state machine's `query` throws.
+   */
+  query?(request: Uint8Array): Uint8Array
   /** The state machine's snapshot as of the last committed index. */
   takeSnapshot(): { index: number; data: Uint8Array }
   /** Replace the state machine's state with a snapshot received from a peer. */

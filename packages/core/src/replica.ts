@@ -540,6 +540,7 @@ export class Replica<Options = unknown> {
         this.replies.push({ client: p, settle: () => p.resolve(result) })
       },
       reject: (client, error) => this.rejectClient(client, error),
+      query: (request) => options.stateMachine.query(request),
       takeSnapshot: () => ({ index: this.appliedIndex, data: options.stateMachine.snapshot() }),
       installSnapshot: (snapshot: Snapshot) => {
         options.stateMachine.restore(snapshot.data)

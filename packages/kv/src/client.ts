@@ -1,5 +1,6 @@
 import { utf8 } from '@synod/core'
 import { encodeCommand, type KvSession } from './command.js'
+import type { ClientRole } from './roles.js'
 
 /** A value given by a client: bytes, or text stored as its UTF-8 bytes. */
 export type KvInput = Uint8Array | string
@@ -40,6 +41,11 @@ export const kvCommands = {
     }),
   append: (key: string, element: KvInput, session?: KvSession): Uint8Array =>
     encodeCommand({ op: 'append', key, value: bytesOf(element), ...withSession(session) }),
+  /** Give `subject` (a client id) a role; `prefix` limits a readwrite or readonly client to keys starting with it. */
+  roleGrant: (subject: string, role: ClientRole, prefix?: string, session?: KvSession): Uint8Array =>
+    encodeCommand({ op: 'role-grant', subject, role, ...(prefix === undefined || prefix === '' ? {} : { prefix }), ...withSession(session) }),
+  roleRevoke: (subject: string, session?: KvSession): Uint8Array => encodeCommand({ op: 'role-revoke', subject, ...withSession(session) }),
+  roleList: (): Uint8Array => encodeCommand({ op: 'role-list' }),
   /** Clear the no-space alarm once the data is back under the quota. */
   disarm: (session?: KvSession): Uint8Array => encodeCommand({ op: 'disarm', ...withSession(session) }),
 } as const

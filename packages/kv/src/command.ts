@@ -11,6 +11,7 @@ import {
   type Fields,
 } from '@synod/core'
 import { plainBytes } from './bytes.js'
+import { expectClientId, expectRole, type ClientRole } from './roles.js'
 
 /**
  * An exactly-once session tag: a client numbers its writes; a retry carries
@@ -45,13 +46,18 @@ export type KvCommand =
     }
   /** Append one element to the list at `key` (creating it when absent). */
   | { readonly op: 'append'; readonly key: string; readonly value: Uint8Array; readonly session?: KvSession }
+  /** Give client `subject` (its id: hex ed25519 public key) a role, optionally limited to keys under `prefix` (roles.ts). */
+  | { readonly op: 'role-grant'; readonly subject: string; readonly role: ClientRole; readonly prefix?: string; readonly session?: KvSession }
+  | { readonly op: 'role-revoke'; readonly subject: string; readonly session?: KvSession }
+  /** Every grant, sorted by client id (a read). */
+  | { readonly op: 'role-list'; readonly session?: KvSession }
   /** Clear the no-space alarm (an admin action; refused while the data is still over the quota). */
   | { readonly op: 'disarm'; readonly session?: KvSession }
 
 export type KvOp = KvCommand['op']
-export const KV_OPS: readonly KvOp[] = ['get', 'list', 'put', 'delete', 'cas', 'append', 'disarm']
+export const KV_OPS: readonly KvOp[] = ['get', 'list', 'put', 'delete', 'cas', 'append', 'disarm', 'role-grant', 'role-revoke', 'role-list']
 /** Commands that only read; `query` answers these without touching state. */
-export const KV_READ_OPS: readonly KvOp[] = ['get', 'list']
+export const KV_READ_OPS: readonly KvOp[] = ['get', 'list', 'role-list']
 
 export const MAX_CLIENT_ID_LENGTH = 256
 /**
@@ -88,6 +94,15 @@ function commandToFields(command: KvCommand): Fields {
       fields['expected'] = command.expected
       fields['value'] = command.value
       break
+    case 'role-grant':
+      fields['subject'] = command.subject
+      fields['role'] = command.role
+      if (command.prefix !== undefined && command.prefix !== '') fields['prefix'] = command.prefix
+      break
+    case 'role-revoke':
+      fields['subject'] = command.subject
+      break
+    case 'role-list':
     case 'disarm':
       break
   }
@@ -110,6 +125,9 @@ const fieldsByOp: Record<KvOp, readonly string[]> = {
   put: ['op', 'key', 'value'],
   append: ['op', 'key', 'value'],
   cas: ['op', 'key', 'expected', 'value'],
+  'role-grant': ['op', 'subject', 'role', 'prefix'],
+  'role-revoke': ['op', 'subject'],
+  'role-list': ['op'],
   disarm: ['op'],
 }
 
@@ -142,6 +160,16 @@ export function commandFromValue(value: unknown): KvCommand {
       const expected = record['expected'] === null ? null : expectBytes(record['expected'], 'expected')
       return { op, key: keyFrom(record['key'], 'key'), expected, value: expectBytes(record['value'], 'value'), ...withSession }
     }
+    case 'role-grant': {
+      const role = expectRole(record['role'], 'role')
+      const prefix = record['prefix'] === undefined ? undefined : keyFrom(record['prefix'], 'prefix')
+      if (prefix === '') throw new InvalidMessageError("role-grant prefix '' is written as no prefix")
+      if (role === 'admin' && prefix !== undefined) throw new InvalidMessageError('an admin role takes no prefix')
+      return { op, subject: expectClientId(record['subject'], 'subject'), role, ...(prefix === undefined ? {} : { prefix }), ...withSession }
+    }
+    case 'role-revoke':
+      return { op, subject: expectClientId(record['subject'], 'subject'), ...withSession }
+    case 'role-list':
     case 'disarm':
       return { op, ...withSession }
   }

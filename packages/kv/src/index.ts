@@ -12,3 +12,5 @@ export { LEGACY_PRINCIPAL, principalOf, SIGNED_SESSION_KEY } from './sessions.js
 export { KV_SNAPSHOT_VERSION } from './snapshot.js'
 export { DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_CLIENT, DEFAULT_QUOTA_BYTES, KvStateMachine } from './state-machine.js'
 export type { KvStateMachineOptions, SessionRecord } from './state-machine.js'
+export { accessOf, CLIENT_ROLES, expectClientId, RolesTable } from './roles.js'
+export type { Access, ClientRole, RoleGrant } from './roles.js'

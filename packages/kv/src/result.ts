@@ -12,6 +12,7 @@ import {
   InvalidMessageError,
   type Fields,
 } from '@synod/core'
+import { RolesTable, type ClientRole } from './roles.js'
 
 /** A stored value: bytes, or a list of byte elements built by `append`. */
 export type KvValue = Uint8Array | readonly Uint8Array[]
@@ -27,6 +28,8 @@ export type KvErrorCode =
   | 'stale-sequence'
   /** The command could not be decoded or is not allowed here (e.g. a write sent to `query`). */
   | 'invalid-command'
+  /** The client's role does not allow the command (roles.ts), or it would remove the last admin. */
+  | 'forbidden'
   /** The session is not kept (evicted, or never seen) and seq is at or below the floor: it may have run already, so it does not run again. */
   | 'session-expired'
   /** The data is over the quota, or the no-space alarm is raised: writes other than delete are refused until an admin disarms it. */
@@ -40,6 +43,7 @@ export const KV_ERROR_CODES: readonly KvErrorCode[] = [
   'invalid-command',
   'session-expired',
   'no-space',
+  'forbidden',
 ]
 
 export type KvResult =
@@ -50,6 +54,10 @@ export type KvResult =
   | { readonly ok: true; readonly op: 'cas' }
   /** `length`: the list's length after the append. */
   | { readonly ok: true; readonly op: 'append'; readonly length: number }
+  | { readonly ok: true; readonly op: 'role-grant' }
+  | { readonly ok: true; readonly op: 'role-revoke'; readonly existed: boolean }
+  /** `[client, role, prefix]` sorted by client. */
+  | { readonly ok: true; readonly op: 'role-list'; readonly roles: ReadonlyArray<readonly [string, ClientRole, string]> }
   /** `disarmed`: an alarm was raised and is now cleared. */
   | { readonly ok: true; readonly op: 'disarm'; readonly disarmed: boolean }
   | KvError
@@ -82,7 +90,11 @@ export function resultFromValue(value: unknown): KvResult {
     if (code !== 'cas-mismatch') throw new InvalidMessageError(`kv ${code} result must not carry current`)
     return { ok, code, message, current: valueOrNullFrom(record['current'], 'current') }
   }
-  const op = expectOneOf(record['op'], ['get', 'list', 'put', 'delete', 'cas', 'append', 'disarm'] as const, 'op')
+  const op = expectOneOf(
+    record['op'],
+    ['get', 'list', 'put', 'delete', 'cas', 'append', 'disarm', 'role-grant', 'role-revoke', 'role-list'] as const,
+    'op',
+  )
   switch (op) {
     case 'get':
       only(record, ['value'], op)
@@ -94,11 +106,16 @@ export function resultFromValue(value: unknown): KvResult {
     }
     case 'put':
     case 'cas':
+    case 'role-grant':
       only(record, [], op)
       return { ok, op }
     case 'delete':
+    case 'role-revoke':
       only(record, ['existed'], op)
       return { ok, op, existed: expectBoolean(record['existed'], 'existed') }
+    case 'role-list':
+      only(record, ['roles'], op)
+      return { ok, op, roles: RolesTable.fromSnapshot(record['roles']).list() }
     case 'append':
       only(record, ['length'], op)
       return { ok, op, length: expectUint(record['length'], 'length') }

@@ -13,6 +13,7 @@ import {
 } from '@synod/core'
 import { plainBytes } from './bytes.js'
 import { MAX_CLIENT_ID_LENGTH } from './command.js'
+import { RolesTable } from './roles.js'
 import { decodeResult, valueOrNullFrom, type KvValue } from './result.js'
 import type { SessionRecord, SessionTableState } from './sessions.js'
 
@@ -22,12 +23,14 @@ export const KV_SNAPSHOT_VERSION = 2
 export interface KvSnapshotState extends SessionTableState {
   readonly values: ReadonlyMap<string, KvValue>
   readonly alarm: boolean
+  readonly roles: RolesTable
 }
 
 /**
  * Canonical bytes of the state: `{ version: 2, values: [[key, value]…] by key,
  * sessions: [[client, seq, lastIndex, result]…] by (lastIndex, client),
- * floors: [[principal, floor]…] by principal, signedFloor, alarm }`.
+ * floors: [[principal, floor]…] by principal, signedFloor, alarm,
+ * roles?: [[client, role, prefix]…] by client (absent when empty) }`.
  * Sorting makes equal states give equal bytes whatever the insertion order.
  */
 export function encodeSnapshot(state: KvSnapshotState): Uint8Array {
@@ -36,7 +39,9 @@ export function encodeSnapshot(state: KvSnapshotState): Uint8Array {
     .sort(([clientA, a], [clientB, b]) => a.lastIndex - b.lastIndex || compare(clientA, clientB))
     .map(([client, s]) => [client, s.seq, s.lastIndex, s.result])
   const floors = [...state.floors.entries()].sort(([a], [b]) => compare(a, b))
-  return encodeCanonical({ version: KV_SNAPSHOT_VERSION, values, sessions, floors, signedFloor: state.signedFloor, alarm: state.alarm })
+  // Roles only when there are any, so a state without roles keeps its snapshot bytes.
+  const roles = state.roles.size === 0 ? {} : { roles: state.roles.toSnapshot() }
+  return encodeCanonical({ version: KV_SNAPSHOT_VERSION, values, sessions, floors, signedFloor: state.signedFloor, alarm: state.alarm, ...roles })
 }
 
 /** Decode and fully validate a snapshot; any defect throws StorageCorruptionError naming it. */
@@ -54,7 +59,8 @@ function snapshotFromValue(value: unknown): KvSnapshotState & { readonly values:
   const record = expectRecord(value, 'snapshot')
   const version = record['version']
   if (version === 1) expectOnlyKeys(record, ['version', 'values', 'sessions'], 'snapshot')
-  else if (version === KV_SNAPSHOT_VERSION) expectOnlyKeys(record, ['version', 'values', 'sessions', 'floors', 'signedFloor', 'alarm'], 'snapshot')
+  else if (version === KV_SNAPSHOT_VERSION)
+    expectOnlyKeys(record, ['version', 'values', 'sessions', 'floors', 'signedFloor', 'alarm', 'roles'], 'snapshot')
   else throw new InvalidMessageError(`snapshot version ${String(version)} is not 1 or ${KV_SNAPSHOT_VERSION}`)
 
   const values = new Map<string, KvValue>()
@@ -86,7 +92,7 @@ function snapshotFromValue(value: unknown): KvSnapshotState & { readonly values:
     sessions.set(client, { seq, lastIndex, result })
     previous = { client, lastIndex }
   }
-  if (version === 1) return { values, sessions, floors: new Map(), signedFloor: 0, alarm: false }
+  if (version === 1) return { values, sessions, floors: new Map(), signedFloor: 0, alarm: false, roles: new RolesTable() }
 
   const floors = new Map<string, number>()
   let previousPrincipal: string | undefined
@@ -99,7 +105,8 @@ function snapshotFromValue(value: unknown): KvSnapshotState & { readonly values:
     floors.set(principal, expectUint(entry[1], `floors[${i}] floor`))
     previousPrincipal = principal
   }
-  return { values, sessions, floors, signedFloor: expectUint(record['signedFloor'], 'signedFloor'), alarm: expectBoolean(record['alarm'], 'alarm') }
+  const roles = record['roles'] === undefined ? new RolesTable() : RolesTable.fromSnapshot(record['roles'])
+  return { values, sessions, floors, signedFloor: expectUint(record['signedFloor'], 'signedFloor'), alarm: expectBoolean(record['alarm'], 'alarm'), roles }
 }
 
 function compare(a: string, b: string): number {

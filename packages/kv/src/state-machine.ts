@@ -1,5 +1,6 @@
 import { bytesEqual, ConfigError, InvalidMessageError, type StateMachine } from '@synod/core'
 import { KV_READ_OPS, type KvCommand, type KvSession } from './command.js'
+import { RolesTable } from './roles.js'
 import { resolveLimits, utf8ByteLength, type KvLimits } from './limits.js'
 import { decodeRequest, type KvRequest } from './request.js'
 import { encodeResult, type KvErrorCode, type KvResult, type KvValue } from './result.js'
@@ -11,6 +12,12 @@ export type { SessionRecord } from './sessions.js'
 export interface KvStateMachineOptions extends Partial<KvLimits> {
   /** Client sessions kept in all. Default 10,000. */
   readonly maxSessions?: number
+  /**
+   * Client ids (hex ed25519 public keys) holding the admin role from the
+   * start, like etcd's root. Must be identical on every replica (it comes
+   * from the cluster's configuration); later grants go through the log.
+   */
+  readonly initialAdmins?: readonly string[]
   /** Sessions kept per signed client id (its own oldest is evicted beyond it). Default 256. */
   readonly maxSessionsPerClient?: number
   /**
@@ -45,9 +52,12 @@ export class KvStateMachine implements StateMachine {
   private sessions: SessionTable
   private bytes = 0
   private alarmRaised = false
+  /** Who may do what (roles.ts); part of the replicated state and of the snapshot. */
+  roles: RolesTable
 
   constructor(options: KvStateMachineOptions = {}) {
-    const { maxSessions, maxSessionsPerClient, quotaBytes, ...limits } = options
+    const { maxSessions, maxSessionsPerClient, quotaBytes, initialAdmins, ...limits } = options
+    this.roles = new RolesTable(initialAdmins)
     this.limits = resolveLimits(limits)
     this.maxSessions = positive(maxSessions, DEFAULT_MAX_SESSIONS, 'maxSessions')
     this.maxSessionsPerClient = positive(maxSessionsPerClient, DEFAULT_MAX_SESSIONS_PER_CLIENT, 'maxSessionsPerClient')
@@ -62,9 +72,11 @@ export class KvStateMachine implements StateMachine {
     } catch (error) {
       return invalidCommand(error)
     }
+    // A command applied in a signed client's name runs only if the client's role allows it (same answer on every replica).
+    const run = () => encodeResult((request.client === undefined ? undefined : this.roles.check(request.client, request.command)) ?? this.execute(request.command))
     const session = request.session
-    if (session === undefined) return encodeResult(this.execute(request.command))
-    return this.once(session, index, () => encodeResult(this.execute(request.command)))
+    if (session === undefined) return run()
+    return this.once(session, index, run)
   }
 
   /** Answer `get` or `list` from the current state; never mutates, ignores sessions (also of an envelope). */
@@ -81,7 +93,7 @@ export class KvStateMachine implements StateMachine {
   }
 
   snapshot(): Uint8Array {
-    return encodeSnapshot({ values: this.values, ...this.sessions.state(), alarm: this.alarmRaised })
+    return encodeSnapshot({ values: this.values, ...this.sessions.state(), alarm: this.alarmRaised, roles: this.roles })
   }
 
   /** Replace the whole state. A corrupt snapshot throws StorageCorruptionError and leaves the state as it was. */
@@ -92,6 +104,7 @@ export class KvStateMachine implements StateMachine {
     this.alarmRaised = state.alarm
     this.bytes = 0
     for (const [key, value] of this.values) this.bytes += entryBytes(key, value)
+    this.roles = state.roles
   }
 
   /** Number of keys stored. */
@@ -210,6 +223,15 @@ export class KvStateMachine implements StateMachine {
       }
       case 'append':
         return this.append(command.key, command.value)
+      case 'role-grant':
+        this.roles.grant(command.subject, command.role, command.prefix ?? '')
+        return { ok: true, op: 'role-grant' }
+      case 'role-revoke': {
+        const revoked = this.roles.revoke(command.subject)
+        return 'ok' in revoked ? revoked : { ok: true, op: 'role-revoke', existed: revoked.existed }
+      }
+      case 'role-list':
+        return { ok: true, op: 'role-list', roles: this.roles.list() }
       case 'disarm':
         return this.disarm()
     }

@@ -1,5 +1,6 @@
 import {
   cborHeadLength,
+  bytesEqual,
   decodeCanonical,
   encodeCanonical,
   expectArray,
@@ -25,6 +26,8 @@ const MAX_ID = 256
 const MAX_ITEMS = 1 << 16
 /** Tags in one authenticator: one per voter. */
 const MAX_AUTHENTICATOR = 1024
+/** Chunk digests in one state manifest (at 1 MiB chunks: snapshots up to 256 GiB, a 8 MiB manifest). */
+const MAX_CHUNKS = 1 << 18
 
 export type Signature = Uint8Array
 export type Digest = Uint8Array
@@ -92,11 +95,14 @@ export interface Reply {
   readonly sig: Signature
 }
 
-/** Certificate that a batch prepared in `view`: the primary's pre-prepare signature and 2f prepares. */
+/**
+ * Certificate that a batch prepared in `view`: the primary's pre-prepare signature and 2f prepares.
+ * It names the batch by digest only (TOCS'02 §4.4): view changes stay small at any batch size, and a
+ * replica missing the body fetches it from a peer (see batch-fetch.ts).
+ */
 export interface PreparedCertificate {
   readonly view: number
   readonly seq: number
-  readonly bundles: readonly Bundle[]
   readonly digest: Digest
   readonly prePrepareSig: Signature
   readonly prepares: readonly Vote[]
@@ -134,18 +140,29 @@ export interface Status {
   readonly k: 'st'
   readonly view: number
   readonly stable: number
+  /** The sender's last executed sequence number: a replica that stalled below it fetches commit certificates (unsigned: only a hint). */
+  readonly executed: number
+  /** Whether the sender's view is installed (false: it is changing to `view`), so peers in that view re-send their NEW-VIEW. */
+  readonly active: boolean
 }
 
+/** Ask a peer for the manifest of its stable checkpoint at `seq` or later. */
 export interface FetchState {
   readonly k: 'fs'
   readonly seq: number
 }
 
+/**
+ * The manifest of a stable checkpoint: its certificate, the execution metadata and the
+ * snapshot's size and per-chunk digests (see chunks.ts), which hash to the certified digest.
+ * The chunks themselves come one by one ('fc' / 'sc').
+ */
 export interface StateTransfer {
   readonly k: 'sx'
   readonly checkpoint: CheckpointCertificate
-  readonly data: Uint8Array
   readonly meta: Uint8Array
+  readonly size: number
+  readonly hashes: readonly Digest[]
 }
 
 export interface CheckpointCertificateMessage {
@@ -156,6 +173,51 @@ export interface CheckpointCertificateMessage {
 export interface RequestMessage {
   readonly k: 'rq'
   readonly bundle: Bundle
+}
+
+/**
+ * Read-only requests (§5.1.3) from a proxy: the requests, and the proxy's own
+ * read leaves so that a replica whose answers agree need not send them back.
+ */
+export interface ReadRequest {
+  readonly k: 'rd'
+  /** The proxy's read batch number, echoed in the reply. */
+  readonly id: number
+  readonly requests: readonly Uint8Array[]
+  /** The proxy's leaf per request (`readLeaf`), as many as requests. */
+  readonly leaves: readonly Digest[]
+}
+
+/** A replica's answer to a read batch: its signature on the root of its own leaves, and the leaves that differ from the proxy's. */
+export interface ReadReply {
+  readonly k: 'ra'
+  readonly id: number
+  readonly sig: Signature
+  /** [position, leaf] where this replica's leaf differs from the proxy's, ascending positions. */
+  readonly diffs: ReadonlyArray<readonly [number, Digest]>
+}
+
+/** Ask a peer for the commit certificates of the batches it executed from `seq` on (catch-up, docs/adr/0010). */
+export interface FetchCommitted {
+  readonly k: 'fk'
+  readonly seq: number
+}
+
+/**
+ * A batch and 2f+1 signed commits of one view for it: proof that it is committed at its
+ * sequence number in every view (TOCS'02 §4.4), so any replica may execute it, in order.
+ */
+export interface CommitCertificate {
+  readonly view: number
+  readonly seq: number
+  readonly bundles: readonly Bundle[]
+  readonly digest: Digest
+  readonly commits: readonly Vote[]
+}
+
+export interface CommittedBatches {
+  readonly k: 'cb'
+  readonly batches: readonly CommitCertificate[]
 }
 
 export type PbftMessage =
@@ -170,6 +232,43 @@ export type PbftMessage =
   | FetchState
   | StateTransfer
   | CheckpointCertificateMessage
+  | BatchFetch
+  | BatchBody
+  | FetchChunk
+  | StateChunk
+  | ReadRequest
+  | ReadReply
+  | FetchCommitted
+  | CommittedBatches
+
+/** Ask a peer for the body of the batch with `digest` at `seq` (a view change told us the digest only). */
+export interface BatchFetch {
+  readonly k: 'bf'
+  readonly seq: number
+  readonly digest: Digest
+}
+
+/** A batch body; the receiver checks that it hashes to the digest it asked for. */
+export interface BatchBody {
+  readonly k: 'bb'
+  readonly seq: number
+  readonly bundles: readonly Bundle[]
+  readonly digest: Digest
+}
+
+/** Ask for chunk `index` of the snapshot of the stable checkpoint at `seq`. */
+export interface FetchChunk {
+  readonly k: 'fc'
+  readonly seq: number
+  readonly index: number
+}
+
+export interface StateChunk {
+  readonly k: 'sc'
+  readonly seq: number
+  readonly index: number
+  readonly data: Uint8Array
+}
 
 // ---- statements (what is signed) ----
 
@@ -181,9 +280,12 @@ export function batchDigest(bundles: readonly Bundle[]): Digest {
   return sha256(encodeCanonical(bundles.map((b) => b.digest)))
 }
 
-/** The digest checkpoints agree on: the state machine snapshot and the protocol's replicated metadata. */
-export function stateDigest(data: Uint8Array, meta: Uint8Array): Digest {
-  return sha256(encodeCanonical(['pbft/state', sha256(data), sha256(meta)]))
+/**
+ * The digest checkpoints agree on: the root of the snapshot's chunk digests (see chunks.ts, so the
+ * snapshot can be fetched and checked chunk by chunk) and the protocol's replicated metadata.
+ */
+export function stateDigest(chunksRoot: Digest, meta: Uint8Array): Digest {
+  return sha256(encodeCanonical(['pbft/state', chunksRoot, sha256(meta)]))
 }
 
 // ---- encoders ----
@@ -233,17 +335,41 @@ function checkpointCertWire(c: CheckpointCertificate): unknown {
   return { s: c.seq, d: c.digest, g: votesWire(c.votes) }
 }
 
-function preparedCertWire(p: PreparedCertificate): unknown {
-  return { v: p.view, s: p.seq, q: p.bundles.map(bundleWire), g: p.prePrepareSig, r: votesWire(p.prepares) }
+function preparedCertWire(p: PreparedCertificate): Record<string, unknown> {
+  return { v: p.view, s: p.seq, d: p.digest, g: p.prePrepareSig, r: votesWire(p.prepares) }
 }
 
-/** For storage: a prepared certificate survives a crash so that view changes still report it. */
-export function encodePreparedCertificate(p: PreparedCertificate): Uint8Array {
-  return encodeCanonical(preparedCertWire(p))
+/**
+ * For storage: a prepared certificate survives a crash so that view changes still report it, with the
+ * batch body when known (a replica that prepared a batch keeps it for peers that miss it after a view change).
+ */
+export function encodePreparedCertificate(p: PreparedCertificate, body: readonly Bundle[] | undefined): Uint8Array {
+  return encodeCanonical(body === undefined ? preparedCertWire(p) : { ...preparedCertWire(p), q: body.map(bundleWire) })
 }
 
-export function decodePreparedCertificate(bytes: Uint8Array): PreparedCertificate {
-  return decodePreparedCertWire(decodeCanonical(bytes))
+export function decodePreparedCertificate(bytes: Uint8Array): { cert: PreparedCertificate; body: Bundle[] | undefined } {
+  const record = expectRecord(decodeCanonical(bytes), 'stored prepared certificate')
+  const { q, ...rest } = record
+  const cert = decodePreparedCertWire(rest)
+  const body = q === undefined ? undefined : decodeBundles(q)
+  if (body !== undefined && !bytesEqual(batchDigest(body), cert.digest)) throw new InvalidMessageError('stored prepared batch does not match its digest')
+  return { cert, body }
+}
+
+/** A pre-prepare as logged in storage: with its batch, or (a new-view entry whose body is being fetched) its digest only. */
+export function encodeLoggedPrePrepare(view: number, seq: number, digest: Digest, sig: Signature, body: readonly Bundle[] | undefined): Uint8Array {
+  return body === undefined ? encodeCanonical({ k: 'ppd', v: view, s: seq, d: digest, g: sig }) : encodePrePrepare(view, seq, body, sig)
+}
+
+export function decodeLoggedPrePrepare(bytes: Uint8Array): { view: number; seq: number; digest: Digest; sig: Signature; bundles: Bundle[] | undefined } {
+  const m = expectRecord(decodeCanonical(bytes), 'stored pre-prepare')
+  if (m['k'] === 'pp') {
+    const pp = decodeMessage(bytes) as PrePrepare
+    return { view: pp.view, seq: pp.seq, digest: pp.digest, sig: pp.sig, bundles: [...pp.bundles] }
+  }
+  expectOnlyKeys(m, ['k', 'v', 's', 'd', 'g'], 'stored pre-prepare')
+  if (m['k'] !== 'ppd') throw new InvalidMessageError('stored pre-prepare has an unknown kind')
+  return { view: expectUint(m['v'], 'view'), seq: expectUint(m['s'], 'seq'), digest: expectDigest(m['d'], 'digest'), sig: expectSig(m['g'], 'signature'), bundles: undefined }
 }
 
 export function encodeCheckpointCertificateMessage(cert: CheckpointCertificate): Uint8Array {
@@ -303,16 +429,48 @@ export function encodeNewViewBody(view: number, viewChanges: readonly ViewChange
   return encodeCanonical({ v: view, V: viewChanges.map((vc) => ({ b: vc.body, g: vc.sig })), O: prePrepareSigs })
 }
 
-export function encodeStatus(view: number, stable: number): Uint8Array {
-  return encodeCanonical({ k: 'st', v: view, h: stable })
+export function encodeStatus(view: number, stable: number, executed: number, active: boolean): Uint8Array {
+  return encodeCanonical({ k: 'st', v: view, h: stable, e: executed, a: active ? 1 : 0 })
+}
+
+export function encodeFetchCommitted(seq: number): Uint8Array {
+  return encodeCanonical({ k: 'fk', s: seq })
+}
+
+export function encodeCommittedBatches(batches: readonly CommitCertificate[]): Uint8Array {
+  return encodeCanonical({ k: 'cb', b: batches.map((c) => ({ v: c.view, s: c.seq, q: c.bundles.map(bundleWire), c: votesWire(c.commits) })) })
 }
 
 export function encodeFetchState(seq: number): Uint8Array {
   return encodeCanonical({ k: 'fs', s: seq })
 }
 
-export function encodeStateTransfer(checkpoint: CheckpointCertificate, data: Uint8Array, meta: Uint8Array): Uint8Array {
-  return encodeCanonical({ k: 'sx', c: checkpointCertWire(checkpoint), x: data, m: meta })
+export function encodeStateTransfer(checkpoint: CheckpointCertificate, meta: Uint8Array, size: number, hashes: readonly Digest[]): Uint8Array {
+  return encodeCanonical({ k: 'sx', c: checkpointCertWire(checkpoint), m: meta, z: size, h: hashes })
+}
+
+export function encodeBatchFetch(seq: number, digest: Digest): Uint8Array {
+  return encodeCanonical({ k: 'bf', s: seq, d: digest })
+}
+
+export function encodeBatchBody(seq: number, bundles: readonly Bundle[]): Uint8Array {
+  return encodeCanonical({ k: 'bb', s: seq, q: bundles.map(bundleWire) })
+}
+
+export function encodeFetchChunk(seq: number, index: number): Uint8Array {
+  return encodeCanonical({ k: 'fc', s: seq, i: index })
+}
+
+export function encodeStateChunk(seq: number, index: number, data: Uint8Array): Uint8Array {
+  return encodeCanonical({ k: 'sc', s: seq, i: index, x: data })
+}
+
+export function encodeReadRequest(id: number, requests: readonly Uint8Array[], leaves: readonly Digest[]): Uint8Array {
+  return encodeCanonical({ k: 'rd', i: id, q: requests, l: leaves })
+}
+
+export function encodeReadReply(id: number, sig: Signature, diffs: ReadonlyArray<readonly [number, Digest]>): Uint8Array {
+  return encodeCanonical({ k: 'ra', i: id, g: sig, x: diffs })
 }
 
 // ---- decoders: structure only; signatures and semantics are the node's job ----
@@ -364,15 +522,23 @@ function decodeBundles(value: unknown): Bundle[] {
   return expectArray(value, 'bundles', MAX_ITEMS).map(decodeBundle)
 }
 
+/** Commit certificates in one catch-up answer (the sender also bounds their bytes). */
+export const MAX_COMMITTED_BATCHES = 64
+
+function decodeCommitCertificate(item: unknown): CommitCertificate {
+  const c = expectRecord(item, 'commit certificate')
+  expectOnlyKeys(c, ['v', 's', 'q', 'c'], 'commit certificate')
+  const bundles = decodeBundles(c['q'])
+  return { view: expectUint(c['v'], 'view'), seq: expectUint(c['s'], 'seq'), bundles, digest: batchDigest(bundles), commits: decodeVotes(c['c'], 'commits') }
+}
+
 function decodePreparedCertWire(item: unknown): PreparedCertificate {
   const p = expectRecord(item, 'prepared certificate')
-  expectOnlyKeys(p, ['v', 's', 'q', 'g', 'r'], 'prepared certificate')
-  const bundles = decodeBundles(p['q'])
+  expectOnlyKeys(p, ['v', 's', 'd', 'g', 'r'], 'prepared certificate')
   return {
     view: expectUint(p['v'], 'prepared view'),
     seq: expectUint(p['s'], 'prepared seq'),
-    bundles,
-    digest: batchDigest(bundles),
+    digest: expectDigest(p['d'], 'prepared digest'),
     prePrepareSig: expectSig(p['g'], 'pre-prepare signature'),
     prepares: decodeVotes(p['r'], 'prepares'),
   }
@@ -444,17 +610,69 @@ export function decodeMessage(bytes: Uint8Array): PbftMessage {
       }
     }
     case 'st':
-      expectOnlyKeys(m, ['k', 'v', 'h'])
-      return { k, view: expectUint(m['v'], 'view'), stable: expectUint(m['h'], 'stable') }
+      expectOnlyKeys(m, ['k', 'v', 'h', 'e', 'a'])
+      return {
+        k,
+        view: expectUint(m['v'], 'view'),
+        stable: expectUint(m['h'], 'stable'),
+        executed: expectUint(m['e'], 'executed'),
+        active: expectUint(m['a'], 'active') === 1,
+      }
     case 'fs':
       expectOnlyKeys(m, ['k', 's'])
       return { k, seq: expectUint(m['s'], 'seq') }
     case 'sx':
-      expectOnlyKeys(m, ['k', 'c', 'x', 'm'])
-      return { k, checkpoint: decodeCheckpointCertificate(m['c']), data: expectBytes(m['x'], 'state'), meta: expectBytes(m['m'], 'state meta') }
+      expectOnlyKeys(m, ['k', 'c', 'm', 'z', 'h'])
+      return {
+        k,
+        checkpoint: decodeCheckpointCertificate(m['c']),
+        meta: expectBytes(m['m'], 'state meta'),
+        size: expectUint(m['z'], 'state size'),
+        hashes: expectArray(m['h'], 'chunk digests', MAX_CHUNKS).map((h, i) => expectDigest(h, `chunk digest ${i}`)),
+      }
     case 'cc':
       expectOnlyKeys(m, ['k', 'c'])
       return { k, checkpoint: decodeCheckpointCertificate(m['c']) }
+    case 'bf':
+      expectOnlyKeys(m, ['k', 's', 'd'])
+      return { k, seq: expectUint(m['s'], 'seq'), digest: expectDigest(m['d'], 'digest') }
+    case 'bb': {
+      expectOnlyKeys(m, ['k', 's', 'q'])
+      const bundles = decodeBundles(m['q'])
+      return { k, seq: expectUint(m['s'], 'seq'), bundles, digest: batchDigest(bundles) }
+    }
+    case 'fc':
+      expectOnlyKeys(m, ['k', 's', 'i'])
+      return { k, seq: expectUint(m['s'], 'seq'), index: expectUint(m['i'], 'chunk index') }
+    case 'sc':
+      expectOnlyKeys(m, ['k', 's', 'i', 'x'])
+      return { k, seq: expectUint(m['s'], 'seq'), index: expectUint(m['i'], 'chunk index'), data: expectBytes(m['x'], 'chunk') }
+    case 'rd': {
+      expectOnlyKeys(m, ['k', 'i', 'q', 'l'])
+      const requests = expectArray(m['q'], 'read requests', MAX_ITEMS).map((r, i) => expectBytes(r, `read request ${i}`))
+      const leaves = expectArray(m['l'], 'read leaves', MAX_ITEMS).map((d, i) => expectDigest(d, `read leaf ${i}`))
+      if (requests.length === 0 || leaves.length !== requests.length) throw new InvalidMessageError('a read batch has one leaf per request, and at least one')
+      return { k, id: expectUint(m['i'], 'read batch'), requests, leaves }
+    }
+    case 'ra': {
+      expectOnlyKeys(m, ['k', 'i', 'g', 'x'])
+      let last = -1
+      const diffs = expectArray(m['x'], 'read diffs', MAX_ITEMS).map((item, i): [number, Digest] => {
+        const pair = expectArray(item, `read diff ${i}`, 2)
+        if (pair.length !== 2) throw new InvalidMessageError(`read diff ${i} must be [position, leaf]`)
+        const position = expectUint(pair[0], `read diff ${i} position`)
+        if (position <= last) throw new InvalidMessageError('read diff positions must ascend')
+        last = position
+        return [position, expectDigest(pair[1], `read diff ${i} leaf`)]
+      })
+      return { k, id: expectUint(m['i'], 'read batch'), sig: expectSig(m['g'], 'signature'), diffs }
+    }
+    case 'fk':
+      expectOnlyKeys(m, ['k', 's'])
+      return { k, seq: expectUint(m['s'], 'seq') }
+    case 'cb':
+      expectOnlyKeys(m, ['k', 'b'])
+      return { k, batches: expectArray(m['b'], 'committed batches', MAX_COMMITTED_BATCHES).map(decodeCommitCertificate) }
     default:
       throw new InvalidMessageError(`unknown message kind ${JSON.stringify(k)}`)
   }

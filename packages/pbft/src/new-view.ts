@@ -1,9 +1,9 @@
-import type { Bundle, CheckpointCertificate, Digest, ViewChange } from './messages.js'
+import type { CheckpointCertificate, Digest, ViewChange } from './messages.js'
 import { batchDigest } from './messages.js'
 
+/** One pre-prepare of the O set: the batch by digest (bodies are fetched by replicas that miss them). */
 export interface NewViewEntry {
   readonly seq: number
-  readonly bundles: readonly Bundle[]
   readonly digest: Digest
 }
 
@@ -24,20 +24,20 @@ export function planNewView(viewChanges: readonly ViewChange[]): NewViewPlan {
   for (const vc of viewChanges) if (vc.checkpoint.seq > checkpoint.seq) checkpoint = vc.checkpoint
   const minS = checkpoint.seq
   let maxS = minS
-  const best = new Map<number, { view: number; bundles: readonly Bundle[]; digest: Digest }>()
+  const best = new Map<number, { view: number; digest: Digest }>()
   for (const vc of viewChanges) {
     for (const p of vc.prepared) {
       if (p.seq <= minS) continue
       if (p.seq > maxS) maxS = p.seq
       const current = best.get(p.seq)
-      if (current === undefined || p.view > current.view) best.set(p.seq, { view: p.view, bundles: p.bundles, digest: p.digest })
+      if (current === undefined || p.view > current.view) best.set(p.seq, { view: p.view, digest: p.digest })
     }
   }
   const entries: NewViewEntry[] = []
   const empty = batchDigest([])
   for (let seq = minS + 1; seq <= maxS; seq++) {
     const chosen = best.get(seq)
-    entries.push(chosen === undefined ? { seq, bundles: [], digest: empty } : { seq, bundles: chosen.bundles, digest: chosen.digest })
+    entries.push({ seq, digest: chosen === undefined ? empty : chosen.digest })
   }
   return { checkpoint, entries }
 }

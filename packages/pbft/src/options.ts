@@ -11,6 +11,18 @@ export type RequestAuthentication = 'signature' | 'mac'
  */
 export type ClientAuthentication = 'proxy' | 'signed'
 
+/**
+ * Defences a test can switch off to show that an attack succeeds without
+ * them (TEST-ONLY: never disable one in a real deployment).
+ * - 'vote-digest': prepares and commits count whatever digest they carry (an equivocating primary then splits the replicas).
+ * - 'view-change-certificates': the checkpoint and prepared certificates in VIEW-CHANGEs are not verified (forged ones then enter the new view).
+ * - 'old-view': messages of older views are processed instead of dropped (a replica replaying them then drags others back).
+ * - 'request-timers': the view-change timer restarts whenever any batch executes (a primary censoring one proxy is then never replaced).
+ */
+export type UnsafeDefence = 'vote-digest' | 'view-change-certificates' | 'old-view' | 'request-timers'
+
+export const UNSAFE_DEFENCES: readonly UnsafeDefence[] = ['vote-digest', 'view-change-certificates', 'old-view', 'request-timers']
+
 export interface PbftOptions {
   /**
    * 'signature' (default): the proxy signs each bundle with ed25519, every replica can check it.
@@ -28,6 +40,19 @@ export interface PbftOptions {
   readonly cluster: string
   /** Largest client operation accepted inside a signed envelope, in bytes. Default 1 MiB. */
   readonly maxClientOperationBytes: number
+  /**
+   * Read-only requests (TOCS'02 §5.1.3): `Replica.read` is sent to every replica and answered from
+   * 2f+1 matching signed replies without ordering (falling back to ordering on a mismatch or a
+   * timeout). For linearizability, writes are then acknowledged only with 2f+1 matching replies
+   * instead of f+1 (docs/adr/0008). Default false: reads are ordered like commands.
+   */
+  readonly readOnlyRequests: boolean
+  /**
+   * With `readOnlyRequests`: reads of a batch still short of 2f+1 matching answers after this long
+   * are ordered instead; doubles (up to 8×) per batch that timed out, halves per batch that completed.
+   * Default 1000 ms.
+   */
+  readonly readTimeoutMs: number
   /** A checkpoint every this many sequence numbers (K). Default 64. */
   readonly checkpointInterval: number
   /** Log window L between the low and high watermarks; a multiple of the checkpoint interval. Default 2K. */
@@ -48,6 +73,10 @@ export interface PbftOptions {
   readonly statusIntervalMs: number
   /** Replicas ask another peer for the state after this long without an answer. Default 500 ms. */
   readonly stateTransferRetryMs: number
+  /** Encoded bytes of the bundles of one pre-prepare a backup accepts (larger ones are dropped and counted). Default 64 MiB. */
+  readonly maxBatchBytes: number
+  /** TEST-ONLY: defences to switch off, to prove an attack does harm without them (see UnsafeDefence). Default none. */
+  readonly unsafeDisableDefences: readonly UnsafeDefence[]
 }
 
 export const defaultPbftOptions: PbftOptions = {
@@ -55,6 +84,8 @@ export const defaultPbftOptions: PbftOptions = {
   clientAuthentication: 'proxy',
   cluster: '',
   maxClientOperationBytes: 1024 * 1024,
+  readOnlyRequests: false,
+  readTimeoutMs: 1000,
   checkpointInterval: 64,
   logWindow: 128,
   maxInFlight: 4,
@@ -65,6 +96,8 @@ export const defaultPbftOptions: PbftOptions = {
   viewChangeTimeoutMs: 1000,
   statusIntervalMs: 500,
   stateTransferRetryMs: 500,
+  maxBatchBytes: 64 * 1024 * 1024,
+  unsafeDisableDefences: [],
 }
 
 export function resolveOptions(partial: Partial<PbftOptions> | undefined): PbftOptions {
@@ -75,8 +108,13 @@ export function resolveOptions(partial: Partial<PbftOptions> | undefined): PbftO
       if (value !== 'signature' && value !== 'mac') throw new ConfigError("must be 'signature' or 'mac'", field)
     } else if (field === 'clientAuthentication') {
       if (value !== 'proxy' && value !== 'signed') throw new ConfigError("must be 'proxy' or 'signed'", field)
+    } else if (field === 'unsafeDisableDefences') {
+      if (!Array.isArray(value) || value.some((d) => !UNSAFE_DEFENCES.includes(d as UnsafeDefence)))
+        throw new ConfigError(`must list some of ${UNSAFE_DEFENCES.join(', ')}`, field)
     } else if (field === 'cluster') {
       if (typeof value !== 'string' || value.length > 256) throw new ConfigError('must be a string of at most 256 characters', field)
+    } else if (field === 'readOnlyRequests') {
+      if (typeof value !== 'boolean') throw new ConfigError('must be a boolean', field)
     } else if (!Number.isSafeInteger(value) || (value as number) <= 0) throw new ConfigError('must be a positive integer', field)
   }
   if (options.logWindow % options.checkpointInterval !== 0 || options.logWindow < 2 * options.checkpointInterval)

@@ -71,8 +71,8 @@ export interface TestClusterOptions {
   readonly options?: Partial<PbftOptions>
   readonly faults?: LinkFaults
   readonly requestTimeoutMs?: number
-  /** Default: a RegisterMachine per replica. */
-  readonly createStateMachine?: () => StateMachine
+  /** The state machine of each replica (default: a RegisterMachine). */
+  readonly createStateMachine?: (id: NodeId) => StateMachine
 }
 
 /** n PBFT replicas on the deterministic simulator, recording every commit per node. */
@@ -106,7 +106,7 @@ export class TestCluster {
           ...(config.options === undefined ? {} : { protocolOptions: config.options }),
           membership: this.membership,
           storage: memoryStorage(),
-          createStateMachine: config.createStateMachine ?? (() => new RegisterMachine()),
+          createStateMachine: config.createStateMachine === undefined ? () => new RegisterMachine() : () => config.createStateMachine!(id),
           signer: key.signer,
           verifier: key.verifier,
           syncLatencyMs: 0,

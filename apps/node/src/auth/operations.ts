@@ -1,0 +1,84 @@
+// What each API request asks, in one table shared by the server (to check
+// it) and the client (to sign it): the access a role must allow, the key it
+// touches, and the canonical operation bytes of the signed-request envelope
+// (docs/adr/0007-daemon-authentication.md). KV routes sign the encoded KV
+// command without a session; admin routes sign canonical CBOR of
+// `{ op, ...fields }`.
+import { encodeCanonical } from '@synod/core'
+import { type Access, kvCommands } from '@synod/kv'
+import { HttpError } from '../http-error.js'
+
+export interface RequestDescription {
+  readonly access: Access
+  /** The key a read or write touches (role prefixes apply to it). */
+  readonly key?: string
+  readonly operation: Uint8Array
+}
+
+const KEY_PATH = /^\/v1\/kv\/([^/]+)(\/cas|\/append)?$/
+const MEMBER_PATH = /^\/v1\/members\/([^/]+)$/
+const ROLE_PATH = /^\/v1\/roles\/([^/]+)$/
+
+/** Routes anyone may call: liveness and readiness only. */
+export function isPublicRoute(pathname: string): boolean {
+  return pathname === '/healthz' || pathname === '/readyz'
+}
+
+function decode(segment: string, what: string): string {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    throw new HttpError(400, `BAD_${what.toUpperCase()}`, `${what} is not valid percent-encoding`)
+  }
+}
+
+const str = (v: unknown): string => (typeof v === 'string' ? v : '')
+const strOrNull = (v: unknown): string | null => (typeof v === 'string' ? v : null)
+
+/**
+ * Describe a request from its method, path and (already validated) JSON
+ * body. The server calls it after validating the body, the client before
+ * sending it; both get the same bytes. Undefined for a route that does not
+ * exist (the router answers 404/405).
+ */
+export function describeRequest(method: string, pathname: string, body: Record<string, unknown> = {}): RequestDescription | undefined {
+  if (pathname === '/v1/status' && method === 'GET') return { access: 'info', operation: encodeCanonical({ op: 'status' }) }
+  if (pathname === '/metrics' && method === 'GET') return { access: 'info', operation: encodeCanonical({ op: 'metrics' }) }
+  if (pathname === '/v1/members') {
+    if (method === 'GET') return { access: 'info', operation: encodeCanonical({ op: 'member-list' }) }
+    if (method === 'POST') {
+      const addrs = Array.isArray(body.addrs) ? body.addrs.map(str) : []
+      const fields = { op: 'member-add', id: str(body.id), publicKey: str(body.publicKey), addrs, http: strOrNull(body.http), role: str(body.role ?? 'voter') }
+      return { access: 'admin', operation: encodeCanonical(fields) }
+    }
+    return undefined
+  }
+  if (pathname === '/v1/alarm/disarm') return method === 'POST' ? { access: 'admin', operation: kvCommands.disarm() } : undefined
+  const member = MEMBER_PATH.exec(pathname)
+  if (member !== null)
+    return method === 'DELETE' ? { access: 'admin', operation: encodeCanonical({ op: 'member-remove', id: decode(member[1]!, 'id') }) } : undefined
+  if (pathname === '/v1/roles') {
+    if (method === 'GET') return { access: 'admin', operation: kvCommands.roleList() }
+    if (method === 'POST') {
+      const role = str(body.role) as 'admin'
+      const prefix = typeof body.prefix === 'string' ? body.prefix : undefined
+      return { access: 'admin', operation: kvCommands.roleGrant(str(body.client), role, prefix) }
+    }
+    return undefined
+  }
+  const role = ROLE_PATH.exec(pathname)
+  if (role !== null) return method === 'DELETE' ? { access: 'admin', operation: kvCommands.roleRevoke(decode(role[1]!, 'client')) } : undefined
+  const kv = KEY_PATH.exec(pathname)
+  if (kv === null) return undefined
+  const key = decode(kv[1]!, 'key')
+  const action = kv[2]
+  if (action === undefined) {
+    if (method === 'GET') return { access: 'read', key, operation: kvCommands.get(key) }
+    if (method === 'PUT') return { access: 'write', key, operation: kvCommands.put(key, str(body.value)) }
+    if (method === 'DELETE') return { access: 'write', key, operation: kvCommands.delete(key) }
+    return undefined
+  }
+  if (method !== 'POST') return undefined
+  if (action === '/cas') return { access: 'write', key, operation: kvCommands.cas(key, strOrNull(body.expected), str(body.value)) }
+  return { access: 'write', key, operation: kvCommands.append(key, str(body.value)) }
+}

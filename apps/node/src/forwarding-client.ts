@@ -1,0 +1,64 @@
+// A member forwarding a client's request to the leader's HTTP API. With
+// authentication on, the member signs the forwarded request with its own
+// node key and names the client it acts for (Synod-Forwarded-For): the
+// leader accepts that only from a current member, and applies the client's
+// role, not the member's.
+import type { Signer } from '@synod/core'
+import { type Principal, SIGNED_HEADERS } from './auth/guard.js'
+import { HttpError } from './http-error.js'
+import { HttpKvClient, KvHttpError } from './kv-client.js'
+
+export interface ForwardingAuth {
+  /** The node's own key. */
+  readonly signer: Signer
+  readonly cluster: string
+  /** The cluster CA (PEM) when the API runs TLS. */
+  readonly ca?: string
+}
+
+/**
+ * An HttpKvClient that marks requests as forwarded and carries the original
+ * session. A leader that does not answer (killed, cut off, too slow) is a
+ * 503 with the leader hint — the client retries here or elsewhere — never a
+ * 500; a write that may have reached it says its outcome is unknown.
+ */
+export class ForwardingClient extends HttpKvClient {
+  constructor(
+    endpoint: string,
+    timeoutMs: number,
+    private readonly session: { client: string; seq: number } | undefined,
+    private readonly leader: string,
+    auth?: ForwardingAuth,
+    /** The authenticated client this request is for. */
+    private readonly caller?: Principal,
+  ) {
+    // A signed request travels with the client's own signature (the leader checks the client itself);
+    // anything else — a TLS client's request, a membership change — is signed by this member for the client.
+    const own = caller?.signedHeaders === undefined && auth !== undefined ? { signer: auth.signer, cluster: auth.cluster } : {}
+    super(endpoint, timeoutMs, undefined, { ...own, ...(auth?.ca === undefined ? {} : { tls: { ca: auth.ca } }) })
+  }
+
+  override async request(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<Record<string, unknown>> {
+    const forwardedHeaders: Record<string, string> = { 'synod-forwarded': '1' }
+    if (this.caller?.signedHeaders !== undefined) Object.assign(forwardedHeaders, this.caller.signedHeaders)
+    else if (this.caller !== undefined) forwardedHeaders[SIGNED_HEADERS.forwardedFor] = this.caller.client
+    if (this.session !== undefined) {
+      forwardedHeaders['synod-client-id'] = this.session.client
+      forwardedHeaders['synod-client-seq'] = String(this.session.seq)
+    } else {
+      for (const [k, v] of Object.entries(headers)) if (!k.startsWith('synod-client')) forwardedHeaders[k] = v
+    }
+    try {
+      return await super.request(method, path, body, forwardedHeaders)
+    } catch (error) {
+      if (error instanceof KvHttpError) throw error
+      const neverSent = (error as NodeJS.ErrnoException).code === 'ECONNREFUSED'
+      throw new HttpError(
+        503,
+        'LEADER_UNREACHABLE',
+        `the leader ${this.leader} did not answer a forwarded request (${(error as Error).message}); retry shortly, here or at another node`,
+        { leaderHint: this.leader, ...(method === 'GET' || neverSent ? {} : { outcome: 'unknown' }) },
+      )
+    }
+  }
+}
