@@ -1,15 +1,9 @@
-import { toHex, type ClientRef, type NodeId } from '@synod/core'
-import { sha256 } from '@synod/crypto'
+import { bytesEqual, type ClientRef, type NodeId } from '@synod/core'
 import type { Command } from '../messages.js'
 
 /** A command's identity: the proxy that took it from a client and that proxy's sequence number for it. */
 export const commandTag = (proxy: NodeId, seq: number): string => `${seq}@${proxy}`
 
-/**
- * Tag and bytes: two versions of one tag (a faulty proxy's, or twins') are two entries, so holding one
- * never makes a replica refuse a block with the other.
- */
-const entryKey = (c: Command): string => `${commandTag(c.proxy, c.seq)}#${toHex(sha256(c.bytes))}`
 
 interface Entry extends Command {
   readonly tag: string
@@ -33,7 +27,13 @@ interface Entry extends Command {
  * uncommitted.
  */
 export class Mempool {
+  /** By tag: the first version received (what this replica proposes). */
   private readonly entries = new Map<string, Entry>()
+  /**
+   * Other signed versions of a tag (a faulty proxy's, or twins'): held too, so holding one never makes a
+   * replica refuse a block with the other. Rare; bounded by the capacity.
+   */
+  private readonly alternates = new Map<string, Uint8Array[]>()
   /** Commands of this proxy's clients to broadcast at the end of the batch. */
   private outgoing: Command[] = []
   /**
@@ -66,17 +66,26 @@ export class Mempool {
   /** A command from a peer proxy. False when full (dropped). */
   add(command: Command, batch: Uint8Array): boolean {
     const tag = commandTag(command.proxy, command.seq)
-    const key = entryKey(command)
-    if (this.entries.has(key) || this.recent.has(tag)) return true
+    if (this.recent.has(tag)) return true
+    const known = this.entries.get(tag)
+    if (known !== undefined) {
+      if (bytesEqual(known.bytes, command.bytes)) return true
+      const others = this.alternates.get(tag) ?? []
+      if (others.some((b) => bytesEqual(b, command.bytes))) return true
+      if (this.alternates.size >= this.capacity) return false
+      others.push(command.bytes)
+      this.alternates.set(tag, others)
+      return true
+    }
     if (this.entries.size >= this.capacity) return false
-    this.entries.set(key, { ...command, tag, sentAt: 0, resent: 0, batch })
+    this.entries.set(tag, { ...command, tag, sentAt: 0, resent: 0, batch })
     return true
   }
 
   /** Remember the signed message a batch of local commands left in. */
   attachBatch(commands: readonly Command[], batch: Uint8Array): void {
     for (const c of commands) {
-      const entry = this.entries.get(entryKey(c))
+      const entry = this.entries.get(commandTag(c.proxy, c.seq))
       if (entry !== undefined) entry.batch = batch
     }
   }
@@ -90,14 +99,18 @@ export class Mempool {
 
   /** Does this replica hold `command` as its proxy sent it (authenticated at intake)? */
   holds(command: Command): boolean {
-    return this.entries.has(entryKey(command))
+    const tag = commandTag(command.proxy, command.seq)
+    const entry = this.entries.get(tag)
+    if (entry !== undefined && bytesEqual(entry.bytes, command.bytes)) return true
+    return this.alternates.get(tag)?.some((b) => bytesEqual(b, command.bytes)) ?? false
   }
 
   /** A local client's command. False when full. */
   addLocal(bytes: Uint8Array, client: ClientRef, now: number): boolean {
     if (this.entries.size >= this.capacity) return false
     const command: Command = { proxy: this.self, seq: this.nextSeq++, bytes }
-    this.entries.set(entryKey(command), { ...command, tag: commandTag(command.proxy, command.seq), sentAt: now, resent: 0, client })
+    const tag = commandTag(command.proxy, command.seq)
+    this.entries.set(tag, { ...command, tag, sentAt: now, resent: 0, client })
     this.outgoing.push(command)
     return true
   }
@@ -111,17 +124,9 @@ export class Mempool {
   /** Up to `limit` commands in arrival order, skipping the tags in `exclude` (already in an uncommitted ancestor). */
   select(limit: number, exclude: ReadonlySet<string>): Command[] {
     const out: Command[] = []
-    const taken = new Set<string>()
-    for (const [key, entry] of this.entries) {
+    for (const [tag, entry] of this.entries) {
       if (out.length >= limit) break
-      // Another version of a committed tag (a faulty proxy's): never ordered again.
-      if (this.recent.has(entry.tag)) {
-        this.entries.delete(key)
-        continue
-      }
-      if (exclude.has(entry.tag) || taken.has(entry.tag)) continue
-      taken.add(entry.tag)
-      out.push({ proxy: entry.proxy, seq: entry.seq, bytes: entry.bytes })
+      if (!exclude.has(tag)) out.push({ proxy: entry.proxy, seq: entry.seq, bytes: entry.bytes })
     }
     return out
   }
@@ -133,12 +138,13 @@ export class Mempool {
    */
   committed(command: Command): ClientRef | undefined {
     const tag = commandTag(command.proxy, command.seq)
-    const key = entryKey(command)
-    const entry = this.entries.get(key)
+    const entry = this.entries.get(tag)
     if (this.recent.size >= this.capacity) this.recent.delete(this.recent.values().next().value!)
     this.recent.add(tag)
-    if (entry === undefined) return undefined
-    this.entries.delete(key)
+    // Whichever version of the tag committed, the tag is done: no other version is ever ordered again.
+    this.entries.delete(tag)
+    this.alternates.delete(tag)
+    if (entry === undefined || !bytesEqual(entry.bytes, command.bytes)) return undefined
     return entry.client
   }
 
