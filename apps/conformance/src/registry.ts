@@ -149,6 +149,8 @@ export async function loadExtras(
  * byzantine protocol missing here gets those scenarios reported as skipped.
  */
 export const protocolExtras: ReadonlyMap<string, ProtocolExtrasLoader> = new Map<string, ProtocolExtrasLoader>([
+  // HotStuff's equivocating leader, invalid QCs, double and far-future votes (byzantine-protocol-adversary).
+  ['hotstuff', () => loadExtras('hotstuff', '@synod/hotstuff/adversaries', { adversary: 'hotstuffAdversary' })],
   // PBFT's clients sign their requests and verify every answer's reply certificate (a proxy may be Byzantine).
   [
     'pbft',

@@ -2,7 +2,7 @@ import { byzantineScenarios, crashScenarios, type Scenario } from '@synod/confor
 import { describeConformance } from '@synod/conformance/vitest'
 import { describe } from 'vitest'
 import { hotstuff } from '../src/index.js'
-import { hotstuffAdversary } from './adversary.js'
+import { hotstuffAdversary } from '../src/adversaries/index.js'
 
 const timing = { viewTimeoutMs: 300, retransmitMs: 150 }
 const seeds = process.env['SYNOD_CONFORMANCE_SEEDS'] === undefined ? { seeds: [1] } : {}

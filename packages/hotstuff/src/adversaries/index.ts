@@ -1,7 +1,10 @@
+// HotStuff's own Byzantine replica for the conformance suite (`@synod/hotstuff/adversaries`); not part of
+// the main entry.
 import type { NodeId, ProtocolContext } from '@synod/core'
 import type { AdversaryContext, ProtocolAdversary } from '@synod/conformance'
-import { HotstuffNode, type HotstuffOptions } from '../src/index.js'
-import { decodeMessage, encodeProposal, encodeVote, makeBlock, voteDigest } from '../src/messages.js'
+import { decodeMessage, encodeProposal, encodeVote, makeBlock, voteDigest } from '../messages.js'
+import { HotstuffNode } from '../node.js'
+import type { HotstuffOptions } from '../options.js'
 
 const limits = { maxCommandBytes: 1 << 21, maxBlockCommands: 1 << 16 }
 
