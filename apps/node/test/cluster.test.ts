@@ -102,7 +102,11 @@ describe('3-node Raft cluster of real processes', () => {
     })
     const bad = await fetch(`http://${victim.http}/v1/kv/x`, { method: 'PUT', body: '{"value":', headers: { 'content-type': 'application/json' } })
     expect(bad.status).toBe(400)
-    const big = await fetch(`http://${victim.http}/v1/kv/x`, { method: 'PUT', body: JSON.stringify({ value: 'x'.repeat(2 * 1024 * 1024) }) })
+    const big = await fetch(`http://${victim.http}/v1/kv/x`, {
+      method: 'PUT',
+      body: JSON.stringify({ value: 'x'.repeat(2 * 1024 * 1024) }),
+      headers: { 'content-type': 'application/json' },
+    })
     expect(big.status).toBe(413)
     const put = await new HttpKvClient(victim.http).put('still-alive', 'yes')
     expect(put.index).toBeGreaterThan(0)

@@ -18,7 +18,8 @@ export async function startSingleNode(overrides: Record<string, unknown> = {}): 
   const dataDir = mkdtempSync(join(tmpdir(), 'synod-single-'))
   const { configFile } = await initCommand({ dataDir, protocol: 'raft', listen: '/ip4/127.0.0.1/tcp/0', http: '127.0.0.1:0', force: false })
   const { raw, baseDir } = readConfigFile(configFile)
-  const node = await startNode(validateConfig({ ...raw, logLevel: 'silent', ...overrides }, baseDir))
+  // Authentication off unless a test turns it on: these tests are about sessions and quotas, not credentials.
+  const node = await startNode(validateConfig({ ...raw, logLevel: 'silent', authentication: false, ...overrides }, baseDir))
   // A single voter elects itself after one election timeout.
   for (let i = 0; i < 200 && node.replica.status().leader !== node.id; i++) await new Promise((r) => setTimeout(r, 25))
   return {
