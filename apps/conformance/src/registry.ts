@@ -75,6 +75,7 @@ async function toy(exportName: string): Promise<ProtocolFactory<unknown>> {
 export const protocolRegistry: ProtocolRegistry = new Map<string, ProtocolLoader>([
   ['raft', () => loadFactory('raft', '@synod/raft', ['raft', 'raftFactory'])],
   ['pbft', () => loadFactory('pbft', '@synod/pbft', ['pbft', 'pbftFactory'])],
+  ['hotstuff', () => loadFactory('hotstuff', '@synod/hotstuff', ['hotstuff'])],
   ['toy-fixed-leader', () => toy('fixedLeaderToy')],
   ['toy-commits-without-quorum', () => toy('commitsWithoutQuorumToy')],
   ['toy-acks-before-persisting', () => toy('acksBeforePersistingToy')],
@@ -91,7 +92,7 @@ export const protocolRegistry: ProtocolRegistry = new Map<string, ProtocolLoader
 export const protocolCapabilities: ReadonlyMap<string, readonly Capability[]> = new Map<string, readonly Capability[]>([['raft', ['reconfigure']]])
 
 /** What --protocol defaults to: the real protocols, not the toys. */
-export const DEFAULT_PROTOCOLS: readonly string[] = ['raft', 'pbft']
+export const DEFAULT_PROTOCOLS: readonly string[] = ['raft', 'pbft', 'hotstuff']
 
 /** A protocol package's own attacks and the scenarios that run them (e.g. `@synod/pbft/adversaries`). */
 export interface ProtocolExtras {
@@ -148,6 +149,8 @@ export async function loadExtras(
  * byzantine protocol missing here gets those scenarios reported as skipped.
  */
 export const protocolExtras: ReadonlyMap<string, ProtocolExtrasLoader> = new Map<string, ProtocolExtrasLoader>([
+  // HotStuff's equivocating leader, invalid QCs, double and far-future votes (byzantine-protocol-adversary).
+  ['hotstuff', () => loadExtras('hotstuff', '@synod/hotstuff/adversaries', { adversary: 'hotstuffAdversary' })],
   // PBFT's clients sign their requests and verify every answer's reply certificate (a proxy may be Byzantine).
   [
     'pbft',

@@ -13,6 +13,7 @@ function factoryFrom(module: FactoryModule, exportName: string, packageName: str
 const registry: Record<string, () => Promise<ProtocolFactory>> = {
   raft: async () => factoryFrom((await import('@synod/raft')) as FactoryModule, 'raft', '@synod/raft'),
   pbft: async () => factoryFrom((await import('@synod/pbft')) as FactoryModule, 'pbft', '@synod/pbft'),
+  hotstuff: async () => factoryFrom((await import('@synod/hotstuff')) as FactoryModule, 'hotstuff', '@synod/hotstuff'),
 }
 
 /**

@@ -32,4 +32,20 @@ describe('synod cluster (the README demo)', () => {
     expect(output).toMatch(/stopped/)
     expect(code).toBe(0)
   }, 90_000)
+
+  it('brings up 4 hotstuff processes (byzantine, n = 3f+1), writes and reads through every node, stops cleanly', async () => {
+    let output = ''
+    const out = new Writable({
+      write(chunk, _encoding, done) {
+        output += String(chunk)
+        done()
+      },
+    })
+    const code = await main(['cluster', '--protocol', 'hotstuff', '--nodes', '4', '--smoke'], out)
+    expect(output).toMatch(/client endpoints:/)
+    expect(output.match(/get greeting via node\d → hello-/g)).toHaveLength(4)
+    expect(output).toMatch(/smoke test passed/)
+    expect(output).toMatch(/stopped/)
+    expect(code, output).toBe(0)
+  }, 120_000)
 })

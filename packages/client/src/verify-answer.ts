@@ -4,9 +4,9 @@
 // ordering (PBFT's read-only requests, §5.1.3), 2f+1 members' signatures. The members' keys come from a
 // configuration the client trusts — never from the node that answered.
 import { decodeSignedClientRequest, InvalidMessageError, type Membership, type Verifier } from '@synod/core'
-import { createVerifier } from '@synod/crypto'
+import { createVerifier, verifyReplyCertificate } from '@synod/crypto'
 import { decodeResult, type KvResult } from '@synod/kv'
-import { isReadCertificate, verifyReadCertificate, verifyReplyCertificate } from '@synod/pbft'
+import { isReadCertificate, verifyReadCertificate } from '@synod/pbft'
 
 export interface CertifiedAnswer {
   /** The answer's proof: a reply certificate (ordered) or a read certificate (read-only request). */

@@ -17,6 +17,8 @@ export {
   utf8,
 } from './codec.js'
 export type { Fields } from './codec.js'
+export { ClientRequestChecker } from './client-request-checker.js'
+export { cborArrayHead, cborBytes, cborHead, cborHeadLength, CborWriter, concatBytes, writeHead } from './cbor-writer.js'
 export {
   CLIENT_KEY_BYTES,
   CLIENT_REQUEST_DOMAIN,

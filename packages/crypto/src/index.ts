@@ -16,6 +16,8 @@ export {
 } from './keys.js'
 export type { KeyPair } from './keys.js'
 export { MAC_KEY_BYTES, sharedMacKey } from './mac-key.js'
+export { MERKLE_ARITY, merklePath, merkleRoot, merkleTree, resultLeaf, rootFromPath, treeRoot } from './merkle.js'
+export type { MerklePath, MerkleStep } from './merkle.js'
 export { nodeHasEd25519 } from './node-crypto.js'
 export {
   decodeQuorumCertificate,
@@ -33,5 +35,14 @@ export type {
   QuorumCertificateVerdict,
   VerifyQuorumCertificateOptions,
 } from './quorum-certificate.js'
+export {
+  decodeReplyCertificate,
+  encodeAnswerCertificate,
+  encodeReplies,
+  encodeReplyCertificate,
+  replyStatement,
+  verifyReplyCertificate,
+} from './reply-certificate.js'
+export type { ReplyCertificate, ReplyVote, VerifiedReply } from './reply-certificate.js'
 export { createSigner, createVerifier } from './signer.js'
 export type { Ed25519Signer, Ed25519Verifier, SignerOptions, VerifierOptions } from './signer.js'

@@ -1,4 +1,5 @@
 import {
+  cborHeadLength,
   bytesEqual,
   decodeCanonical,
   encodeCanonical,
@@ -10,8 +11,8 @@ import {
   expectUint,
   InvalidMessageError,
   type NodeId,
+  writeHead,
 } from '@synod/core'
-import { cborHeadLength, writeHead } from './cbor-writer.js'
 import { sha256 } from './digest.js'
 
 // Wire format: canonical CBOR maps with one-letter keys and a kind `k`.

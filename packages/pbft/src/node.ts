@@ -2,6 +2,7 @@ import {
   byzantineFaults,
   byzantineQuorum,
   bytesEqual,
+  ClientRequestChecker,
   ConfigError,
   decodeCanonical,
   encodeCanonical,
@@ -26,9 +27,8 @@ import {
 } from '@synod/core'
 import { BatchFetcher } from './batch-fetch.js'
 import { chunkCount, chunkHashes, chunkOf, chunksRoot } from './chunks.js'
-import { ClientRequestChecker } from './client-requests.js'
 import { hmacSha256, sha256 } from './digest.js'
-import { merkleTree, resultLeaf, treeRoot } from './merkle.js'
+import { encodeAnswerCertificate, encodeReplies, merkleTree, replyStatement, resultLeaf, treeRoot } from '@synod/crypto'
 import {
   batchDigest,
   decodeExecutionMeta,
@@ -77,7 +77,6 @@ import { commitCertificates, LowerViewLearner, validCommitCertificate } from './
 import { planNewView, type NewViewEntry } from './new-view.js'
 import { resolveOptions, type PbftOptions, type UnsafeDefence } from './options.js'
 import { ReadOnlyRequests, readOnlyTesting } from './read-only.js'
-import { encodeAnswerCertificate, encodeReplies, replyStatement } from './reply-certificate.js'
 import { RequestTimer, type WaitingRequest } from './request-timers.js'
 import { StateReceiver } from './state-transfer.js'
 import { unsafeTestSwitches } from './test-switches.js'

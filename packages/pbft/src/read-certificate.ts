@@ -17,9 +17,9 @@ import {
   type NodeId,
   type Verifier,
 } from '@synod/core'
-import { CborWriter } from './cbor-writer.js'
+import { CborWriter } from '@synod/core'
 import { sha256 } from './digest.js'
-import { MERKLE_ARITY, merklePath, rootFromPath, type MerklePath } from './merkle.js'
+import { MERKLE_ARITY, merklePath, rootFromPath, type MerklePath } from '@synod/crypto'
 import { statement, type Vote } from './messages.js'
 
 const READ_TAG = 'ro'

@@ -20,12 +20,12 @@ import {
   type ProtocolContext,
   type TimerId,
 } from '@synod/core'
-import type { ClientRequestChecker } from './client-requests.js'
-import { merkleTree, treeRoot } from './merkle.js'
+import type { ClientRequestChecker } from '@synod/core'
+import { merkleTree, treeRoot } from '@synod/crypto'
 import { encodeReadReply, encodeReadRequest, type Digest, type ReadReply, type ReadRequest, type Signature, type Vote } from './messages.js'
 import type { PbftOptions } from './options.js'
 import { buildReadCertificate, readLeaf, readReplyStatement } from './read-certificate.js'
-import { encodeReplies } from './reply-certificate.js'
+import { encodeReplies } from '@synod/crypto'
 
 /**
  * Test-only switch (not exported from the package): acknowledge writes with

@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { utf8 } from '@synod/core'
-import { merkleTree } from '../src/merkle.js'
 import { buildReadCertificate, decodeReadCertificate, encodeReadCertificate, isReadCertificate, readLeaf } from '../src/read-certificate.js'
-import { encodeReplies } from '../src/reply-certificate.js'
-import { merklePath } from '../src/merkle.js'
+import { encodeReplies, merklePath, merkleTree } from '@synod/crypto'
 
 describe('read certificate encoding', () => {
   it('the hand-written certificate is byte-identical to the canonical encoder, for one and several groups and any batch size', () => {

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { InvalidMessageError, utf8, type CommandResult } from '@synod/core'
 import { decodeReplyCertificate, encodeReplyCertificate, verifyReplyCertificate } from '../src/index.js'
-import { encodeAnswerCertificate, encodeReplies } from '../src/reply-certificate.js'
-import { merklePath, merkleRoot, merkleTree, resultLeaf, rootFromPath } from '../src/merkle.js'
+import { encodeAnswerCertificate, encodeReplies, merklePath, merkleRoot, merkleTree, resultLeaf, rootFromPath } from '@synod/crypto'
 import { keysFor, TestCluster } from './helpers.js'
 
 async function oneAnswer(): Promise<{ c: TestCluster; answer: CommandResult }> {

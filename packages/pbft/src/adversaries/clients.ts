@@ -6,7 +6,7 @@ import { InvalidMessageError, type CommandResult, type Membership } from '@synod
 import { createVerifier } from '@synod/crypto'
 import type { ClientOptions } from '@synod/conformance'
 import type { PbftOptions } from '../options.js'
-import { verifyReplyCertificate } from '../reply-certificate.js'
+import { verifyReplyCertificate } from '@synod/crypto'
 
 /** The cluster name conformance clients sign for. */
 export const PBFT_CONFORMANCE_CLUSTER = 'synod-conformance'

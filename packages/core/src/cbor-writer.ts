@@ -1,7 +1,7 @@
-// A minimal canonical CBOR writer for the one hot structure encoded per
-// client answer (the reply certificate): heads in their shortest form, so
-// `decodeCanonical` accepts the result. Shared parts are encoded once per
-// batch and spliced in as bytes.
+// A minimal canonical CBOR writer for hot structures written by hand (the
+// reply certificate, once per client answer; PBFT's request bundles): heads
+// in their shortest form, so `decodeCanonical` accepts the result. Shared
+// parts are encoded once per batch and spliced in as bytes.
 
 export function cborHead(major: number, value: number): Uint8Array {
   const m = major << 5

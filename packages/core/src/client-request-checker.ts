@@ -1,11 +1,13 @@
-// Authenticated clients (TOCS'02 §4.1): in 'signed' mode every command a
+// Authenticated clients (PBFT TOCS'02 §4.1; HotStuff likewise): in 'signed' mode every command a
 // replica orders is a client's SignedClientRequest, and every replica checks
 // the client's signature before it vouches for a batch (prepare) or relays a
 // request. A Byzantine proxy or primary therefore cannot execute anything in
 // the name of a client whose key it does not hold; the reply certificate's
 // leaf binds the envelope bytes, so a client accepts only the answer to the
 // request it signed (docs/adr/0006-client-identity.md).
-import { decodeSignedClientRequest, toHex, verifyClientRequest, type Verifier } from '@synod/core'
+import { decodeSignedClientRequest, verifyClientRequest } from './client-request.js'
+import { toHex } from './codec.js'
+import type { Verifier } from './runtime-contracts.js'
 
 const MAX_VERIFIED = 1 << 16
 

@@ -1,6 +1,13 @@
 import {
   byzantineFaults,
+  cborArrayHead,
+  cborBytes,
+  cborHead,
+  cborHeadLength,
+  CborWriter,
+  concatBytes,
   decodeCanonical,
+  encodeCanonical,
   expectArray,
   expectBytes,
   expectString,
@@ -10,10 +17,21 @@ import {
   type Membership,
   type NodeId,
   type Verifier,
+  writeHead,
 } from '@synod/core'
-import { cborArrayHead, cborBytes, cborHead, cborHeadLength, CborWriter, concatBytes, writeHead } from './cbor-writer.js'
 import { MERKLE_ARITY, resultLeaf, rootFromPath, type MerklePath } from './merkle.js'
-import { statement, type Vote } from './messages.js'
+
+// Shared by the Byzantine protocols (PBFT, HotStuff) so that one client-side
+// check (`verifyReplyCertificate`, used by @synod/client) accepts the answers
+// of either: the format, the leaf and the signed statement are the same.
+
+/** One replica's signature over a batch's reply statement. */
+export interface ReplyVote {
+  readonly id: NodeId
+  readonly sig: Uint8Array
+}
+
+type Vote = ReplyVote
 
 /**
  * Proof that f+1 replicas executed a command at `index` with the same
@@ -23,7 +41,7 @@ import { statement, type Vote } from './messages.js'
  * against what it sent and what it got. Returned as the answer's `proof`.
  */
 export interface ReplyCertificate {
-  /** PBFT sequence number of the batch. */
+  /** The batch's sequence number (PBFT's sequence number, HotStuff's block height). */
   readonly seq: number
   /** Synod log index of the command. */
   readonly index: number
@@ -33,8 +51,13 @@ export interface ReplyCertificate {
   readonly replies: readonly Vote[]
 }
 
+/**
+ * What each replica signs for a batch: canonical CBOR `['pbft/reply', seq, root]`. The tag keeps its
+ * historical 'pbft/' prefix so certificates stay byte-compatible; `seq` is PBFT's sequence number or
+ * HotStuff's block height.
+ */
 export function replyStatement(seq: number, root: Uint8Array): Uint8Array {
-  return statement('reply', seq, root)
+  return encodeCanonical(['pbft/reply', seq, root])
 }
 
 /** The replies part, encoded once per batch and shared by every answer's certificate. */

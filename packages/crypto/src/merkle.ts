@@ -1,5 +1,5 @@
 import { encodeCanonical } from '@synod/core'
-import { sha256 } from './digest.js'
+import { sha256 } from './hash.js'
 
 // A Merkle tree of arity 8 over a batch's execution results, so that a replica
 // signs one reply per batch and a client still gets a small proof for its own

@@ -1,0 +1,71 @@
+import { decodeCanonical, encodeCanonical, expectBytes, expectRecord, type Storage } from '@synod/core'
+import { decodeBlock, type Block, type DecodeLimits, type Hash } from '../messages.js'
+import { BLOCK_SLOTS } from '../options.js'
+
+const KEY_COMMITTED = 'hotstuff/committed'
+const committedSlot = (height: number) => `hotstuff/h/${height % BLOCK_SLOTS}`
+const acceptedSlot = (view: number) => `hotstuff/v/${view % BLOCK_SLOTS}`
+
+/**
+ * Blocks on disk, as hard-state slots (the storage log wants contiguous
+ * indexes, a block tree is not a log): every accepted block by view — before
+ * this replica votes for it, so a QC implies 2f+1 replicas hold the block —
+ * and every committed block by height, plus a marker of the last committed
+ * block. A snapshot every `snapshotInterval` committed blocks (< half the
+ * ring) keeps the committed blocks after it inside the ring, so a restart
+ * re-executes them from the snapshot on.
+ */
+export class BlockPersistence {
+  constructor(private readonly storage: Storage) {}
+
+  saveBlock(block: Block): void {
+    this.storage.setHardState(acceptedSlot(block.view), block.bytes)
+  }
+
+  saveCommitted(path: readonly Block[], head: Block): void {
+    for (const block of path) this.storage.setHardState(committedSlot(block.height), block.bytes)
+    this.storage.setHardState(KEY_COMMITTED, encodeCanonical({ b: head.hash }))
+  }
+
+  committedMarker(): Hash | undefined {
+    const bytes = this.storage.getHardState(KEY_COMMITTED)
+    return bytes === undefined ? undefined : expectBytes(expectRecord(decodeCanonical(bytes), 'committed marker')['b'], 'committed block', 32)
+  }
+
+  /** Every stored block that still decodes (slots of older incarnations included; the block store sorts them out). */
+  loadBlocks(limits: DecodeLimits): Block[] {
+    const out: Block[] = []
+    for (let slot = 0; slot < BLOCK_SLOTS; slot++) {
+      for (const key of [`hotstuff/h/${slot}`, `hotstuff/v/${slot}`]) {
+        const bytes = this.storage.getHardState(key)
+        if (bytes === undefined) continue
+        try {
+          out.push(decodeBlock(bytes, limits.maxCommandBytes, limits.maxBlockCommands))
+        } catch {
+          // A torn or foreign slot: the block is fetched from peers if it is needed.
+        }
+      }
+    }
+    return out
+  }
+
+  snapshotMeta(block: Block): Uint8Array {
+    return encodeCanonical({ b: block.bytes })
+  }
+
+  saveSnapshot(block: Block, index: number, data: Uint8Array): void {
+    this.storage.saveSnapshot({ index, term: block.height, data, meta: this.snapshotMeta(block) })
+  }
+
+  /** The stored snapshot: the committed block it was taken at, the command index and the state. */
+  snapshot(limits: DecodeLimits): { block: Block; index: number; data: Uint8Array } | undefined {
+    const snapshot = this.storage.snapshot()
+    if (snapshot === undefined) return undefined
+    const bytes = expectBytes(expectRecord(decodeCanonical(snapshot.meta), 'snapshot meta')['b'], 'snapshot block')
+    return { block: decodeBlock(bytes, limits.maxCommandBytes, limits.maxBlockCommands), index: snapshot.index, data: snapshot.data }
+  }
+
+  loadSnapshotRoot(limits: DecodeLimits): { block: Block; index: number } | undefined {
+    return this.snapshot(limits)
+  }
+}
