@@ -1,4 +1,3 @@
-import { randomInt } from 'node:crypto'
 import type { Clock, Random, TimerId } from './runtime-contracts.js'
 
 /**
@@ -43,7 +42,17 @@ export function systemClock(): Clock {
   }
 }
 
-/** Unpredictable randomness for the daemon (election jitter must not be guessable by peers). */
+/**
+ * Unpredictable randomness for the daemon (election jitter must not be guessable by peers): Web Crypto's
+ * CSPRNG (`globalThis.crypto`, in Node ≥ 19 and every browser), so core's main entry imports no `node:` module.
+ */
 export function systemRandom(): Random {
-  return { next: () => randomInt(0, 2 ** 47) / 2 ** 47 }
+  const word = new Uint32Array(2)
+  return {
+    next: () => {
+      globalThis.crypto.getRandomValues(word)
+      // 53 random bits → a double in [0, 1).
+      return (word[0]! * 2 ** 21 + (word[1]! >>> 11)) / 2 ** 53
+    },
+  }
 }
