@@ -36,7 +36,9 @@ export type {
   VerifyQuorumCertificateOptions,
 } from './quorum-certificate.js'
 export {
+  decodeMerklePath,
   decodeReplyCertificate,
+  decodeReplyVotes,
   encodeAnswerCertificate,
   encodeReplies,
   encodeReplyCertificate,

@@ -138,29 +138,39 @@ export function encodeAnswerCertificate(
   return out
 }
 
-export function decodeReplyCertificate(bytes: Uint8Array): ReplyCertificate {
-  const m = expectArray(decodeCanonical(bytes, 1 << 20), 'reply certificate', 5)
-  if (m.length !== 5) throw new InvalidMessageError('reply certificate must be [seq, index, failed, path, replies]')
-  const failed = expectUint(m[2], 'failed flag')
-  if (failed > 1) throw new InvalidMessageError('failed flag must be 0 or 1')
-  const path = expectArray(m[3], 'merkle path', 64).map((item) => {
+/** A Merkle path `[[position, [sibling...]]...]` as reply and read certificates carry it. */
+export function decodeMerklePath(value: unknown): MerklePath {
+  return expectArray(value, 'merkle path', 64).map((item) => {
     const pair = expectArray(item, 'merkle path step', 2)
     if (pair.length !== 2) throw new InvalidMessageError('merkle path step must be [position, siblings]')
-    const siblings = expectArray(pair[1], 'merkle siblings', MERKLE_ARITY - 1).map((value) => {
-      const sibling = expectBytes(value, 'merkle sibling', 32)
-      if (sibling.byteLength !== 32) throw new InvalidMessageError('merkle sibling must be 32 bytes')
-      return sibling
+    const siblings = expectArray(pair[1], 'merkle siblings', MERKLE_ARITY - 1).map((sibling) => {
+      const bytes = expectBytes(sibling, 'merkle sibling', 32)
+      if (bytes.byteLength !== 32) throw new InvalidMessageError('merkle sibling must be 32 bytes')
+      return bytes
     })
     if (siblings.length === 0) throw new InvalidMessageError('a merkle path step has at least one sibling')
     const position = expectUint(pair[0], 'merkle path position')
     if (position > siblings.length) throw new InvalidMessageError('merkle path position is past its siblings')
     return { position, siblings }
   })
-  const replies = expectArray(m[4], 'replies', 1024).map((item): Vote => {
+}
+
+/** Signed replies `[[replica, signature]...]` as reply and read certificates carry them. */
+export function decodeReplyVotes(value: unknown): ReplyVote[] {
+  return expectArray(value, 'replies', 1024).map((item): ReplyVote => {
     const pair = expectArray(item, 'reply', 2)
     if (pair.length !== 2) throw new InvalidMessageError('reply must be [replica, signature]')
     return { id: expectString(pair[0], 'reply replica', 256), sig: expectBytes(pair[1], 'reply signature', 64) }
   })
+}
+
+export function decodeReplyCertificate(bytes: Uint8Array): ReplyCertificate {
+  const m = expectArray(decodeCanonical(bytes, 1 << 20), 'reply certificate', 5)
+  if (m.length !== 5) throw new InvalidMessageError('reply certificate must be [seq, index, failed, path, replies]')
+  const failed = expectUint(m[2], 'failed flag')
+  if (failed > 1) throw new InvalidMessageError('failed flag must be 0 or 1')
+  const path = decodeMerklePath(m[3])
+  const replies = decodeReplyVotes(m[4])
   return { seq: expectUint(m[0], 'seq'), index: expectUint(m[1], 'index'), failed: failed === 1, path, replies }
 }
 

@@ -9,9 +9,6 @@ import {
   decodeCanonical,
   encodeCanonical,
   expectArray,
-  expectBytes,
-  expectString,
-  expectUint,
   InvalidMessageError,
   type Membership,
   type NodeId,
@@ -19,7 +16,7 @@ import {
 } from '@synod/core'
 import { CborWriter } from '@synod/core'
 import { sha256 } from './digest.js'
-import { MERKLE_ARITY, merklePath, rootFromPath, type MerklePath } from '@synod/crypto'
+import { decodeMerklePath, decodeReplyVotes, merklePath, rootFromPath, type MerklePath } from '@synod/crypto'
 import { statement, type Vote } from './messages.js'
 
 const READ_TAG = 'ro'
@@ -117,24 +114,8 @@ export function decodeReadCertificate(bytes: Uint8Array): ReadCertificate {
   const groups = expectArray(top[1], 'read certificate groups', 1024).map((item): ReadCertificateGroup => {
     const group = expectArray(item, 'read certificate group', 2)
     if (group.length !== 2) throw new InvalidMessageError('read certificate group must be [path, replies]')
-    const path = expectArray(group[0], 'merkle path', 64).map((stepItem) => {
-      const step = expectArray(stepItem, 'merkle path step', 2)
-      if (step.length !== 2) throw new InvalidMessageError('merkle path step must be [position, siblings]')
-      const siblings = expectArray(step[1], 'merkle siblings', MERKLE_ARITY - 1).map((value) => {
-        const sibling = expectBytes(value, 'merkle sibling', 32)
-        if (sibling.byteLength !== 32) throw new InvalidMessageError('merkle sibling must be 32 bytes')
-        return sibling
-      })
-      if (siblings.length === 0) throw new InvalidMessageError('a merkle path step has at least one sibling')
-      const position = expectUint(step[0], 'merkle path position')
-      if (position > siblings.length) throw new InvalidMessageError('merkle path position is past its siblings')
-      return { position, siblings }
-    })
-    const replies = expectArray(group[1], 'replies', 1024).map((r): Vote => {
-      const pair = expectArray(r, 'reply', 2)
-      if (pair.length !== 2) throw new InvalidMessageError('reply must be [replica, signature]')
-      return { id: expectString(pair[0], 'reply replica', 256), sig: expectBytes(pair[1], 'reply signature', 64) }
-    })
+    const path = decodeMerklePath(group[0])
+    const replies = decodeReplyVotes(group[1])
     return { path, replies }
   })
   return { groups }
