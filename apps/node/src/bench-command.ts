@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { clientIdOf } from '@synod/core'
 import { createSigner, generateKeyPair } from '@synod/crypto'
-import { type ClusterSecurity, prepareCluster, startNodeProcess, stopNodes, waitLeader, waitReady } from './cluster.js'
+import { type ClusterSecurity, prepareCluster, startCluster, stopNodes, waitLeader } from './cluster.js'
 import type { ClientCredentials } from './kv-client.js'
 import { latencyHistogramSvg, runLoad, type LoadResult } from './load.js'
 
@@ -35,8 +35,7 @@ export async function withLocalCluster<T>(
   const root = mkdtempSync(join(tmpdir(), 'synod-bench-'))
   const nodes = await prepareCluster(root, protocol, n, {}, security)
   try {
-    for (const node of nodes) startNodeProcess(node)
-    await waitReady(nodes, 90_000, credentials)
+    await startCluster(nodes, { timeoutMs: 90_000, credentials })
     await waitLeader(nodes, 60_000, credentials)
     return await load(nodes.map((node) => node.http))
   } finally {

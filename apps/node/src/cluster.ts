@@ -46,7 +46,8 @@ export interface ClusterNode {
   readonly id: string
   readonly dataDir: string
   readonly configFile: string
-  readonly http: string
+  /** host:port of the API (changes only if `startCluster` had to move the cluster to fresh ports). */
+  http: string
   process?: ChildProcess
   exited?: Promise<number | null>
 }
@@ -63,7 +64,25 @@ export function synodCommand(): string[] {
   return [fileURLToPath(new URL('./cli.js', import.meta.url))]
 }
 
+/**
+ * A TCP port on 127.0.0.1 that is free now. Chosen at random *below* the
+ * kernel's ephemeral range: a port the kernel handed out (listen(0)) and we
+ * released is soon handed out again as the source port of some outgoing
+ * connection, and the node that was meant to bind it fails with EADDRINUSE
+ * (seen in CI on a busy machine). Ports below the range are only ever taken
+ * by explicit binds. The caller still races other processes between this
+ * check and its own bind; `startCluster` retries that case with fresh ports.
+ */
 export async function freePort(): Promise<number> {
+  const [low, high] = portRange()
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low))
+    if (handedOut.has(port)) continue
+    if (await canBind(port)) {
+      handedOut.add(port)
+      return port
+    }
+  }
   return await new Promise((resolve, reject) => {
     const server = createServer()
     server.once('error', reject)
@@ -71,6 +90,28 @@ export async function freePort(): Promise<number> {
       const { port } = server.address() as { port: number }
       server.close(() => resolve(port))
     })
+  })
+}
+
+const handedOut = new Set<number>()
+
+/** [low, high) for freePort: 20000 up to the start of the ephemeral range (Linux: ip_local_port_range). */
+function portRange(): [number, number] {
+  let ephemeralLow = 32768
+  try {
+    const first = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
+    if (Number.isInteger(first) && first > 0) ephemeralLow = first
+  } catch {
+    // not Linux: IANA's ephemeral range starts at 49152; 32768 is below both
+  }
+  return ephemeralLow > 21_024 ? [20_000, ephemeralLow] : [1_024, 65_536]
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.once('error', () => resolve(false))
+    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(true)))
   })
 }
 
@@ -135,14 +176,62 @@ export function startNodeProcess(node: ClusterNode, extraEnv: Record<string, str
   node.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)))
 }
 
+/**
+ * Start every node and wait until all are ready. A node that could not bind
+ * its port (another process took it after `freePort` checked it) makes the
+ * whole cluster move to fresh ports and start again, up to `attempts` times.
+ */
+export async function startCluster(
+  nodes: readonly ClusterNode[],
+  options: { timeoutMs: number; env?: Record<string, string>; credentials?: ClientCredentials; attempts?: number },
+): Promise<void> {
+  const attempts = options.attempts ?? 3
+  for (let attempt = 1; ; attempt++) {
+    for (const node of nodes) startNodeProcess(node, options.env ?? {})
+    try {
+      await waitReady(nodes, options.timeoutMs, options.credentials ?? {})
+      return
+    } catch (error) {
+      if (!(error as Error).message.includes('EADDRINUSE') || attempt >= attempts) throw error
+      await stopNodes(nodes, 5000)
+      await movePorts(nodes)
+    }
+  }
+}
+
+/** Give every node of a prepared cluster fresh p2p and HTTP ports, in every node's config. */
+export async function movePorts(nodes: readonly ClusterNode[]): Promise<void> {
+  const moved = new Map<string, { p2p: number; http: number }>()
+  for (const node of nodes) moved.set(node.id, { p2p: await freePort(), http: await freePort() })
+  for (const node of nodes) {
+    const config = JSON.parse(readFileSync(node.configFile, 'utf8')) as {
+      listen: string[]
+      http: string
+      members: Array<{ id: string; addrs: string[]; http?: string }>
+    }
+    const own = moved.get(node.id)!
+    config.listen = [`/ip4/127.0.0.1/tcp/${own.p2p}`]
+    config.http = `127.0.0.1:${own.http}`
+    for (const member of config.members) {
+      const ports = moved.get(member.id)
+      if (ports === undefined) continue
+      member.addrs = [`/ip4/127.0.0.1/tcp/${ports.p2p}`]
+      member.http = `127.0.0.1:${ports.http}`
+    }
+    writePrivateFile(node.configFile, `${JSON.stringify(config, null, 2)}\n`)
+    node.http = config.http
+  }
+}
+
 export async function waitReady(nodes: readonly ClusterNode[], timeoutMs: number, credentials: ClientCredentials = {}): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (const node of nodes) {
     const client = new HttpKvClient(node.http, 10_000, undefined, credentials)
     while (true) {
       if (Date.now() > deadline) throw new Error(`${node.name} was not ready within ${timeoutMs} ms; see ${join(node.dataDir, 'node.log')}`)
-      if (node.process?.exitCode !== null && node.process?.exitCode !== undefined)
-        throw new Error(`${node.name} exited with code ${node.process.exitCode}:\n${tail(join(node.dataDir, 'node.log'))}`)
+      // Any node, not only this one: a node that waits for a quorum is never ready while another has died.
+      const dead = nodes.find((n) => n.process?.exitCode !== null && n.process?.exitCode !== undefined)
+      if (dead !== undefined) throw new Error(`${dead.name} exited with code ${dead.process!.exitCode}:\n${tail(join(dead.dataDir, 'node.log'))}`)
       if (await client.ready().catch(() => false)) break
       await sleep(100)
     }
@@ -206,8 +295,7 @@ export async function runCluster(options: ClusterOptions): Promise<number> {
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
   try {
-    for (const node of nodes) startNodeProcess(node)
-    await waitReady(nodes, 30_000, credentials)
+    await startCluster(nodes, { timeoutMs: 30_000, credentials })
     const leader = await waitLeader(nodes, 30_000, credentials)
     const scheme = options.tls === true ? 'https' : 'http'
     out.write('\nclient endpoints:\n')

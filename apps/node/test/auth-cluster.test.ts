@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clientIdOf } from '@synod/core'
 import { createSigner } from '@synod/crypto'
 import { main } from '../src/cli.js'
-import { type ClusterNode, freePort, prepareCluster, sleep, startNodeProcess, stopNodes, waitLeader, waitReady } from '../src/cluster.js'
+import { type ClusterNode, freePort, prepareCluster, sleep, startCluster, startNodeProcess, stopNodes, waitLeader, waitReady } from '../src/cluster.js'
 import { createClientKey } from '../src/auth/client-key.js'
 import { initNode, readKeyFile } from '../src/init.js'
 import { type ClientCredentials, HttpKvClient, KvHttpError } from '../src/kv-client.js'
@@ -74,8 +74,7 @@ const as = (name: string | undefined, node: ClusterNode) => new HttpKvClient(nod
 
 beforeAll(async () => {
   nodes.push(...(await prepareCluster(join(root, 'cluster'), 'raft', 3, {}, { admins: [idOf('admin')] })))
-  for (const node of nodes) startNodeProcess(node)
-  await waitReady(nodes, 90_000)
+  await startCluster(nodes, { timeoutMs: 90_000 })
   const leaderId = await waitLeader(nodes, 60_000, creds('admin'))
   leader = nodes.find((n) => n.id === leaderId)!
   follower = nodes.find((n) => n.id !== leaderId)!

@@ -4,7 +4,7 @@
 // input on both ports.
 import { connect } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { type ClusterNode, sleep, startNodeProcess, stopNodes, waitLeader, waitReady } from '../src/cluster.js'
+import { type ClusterNode, sleep, startCluster, startNodeProcess, stopNodes, waitLeader, waitReady } from '../src/cluster.js'
 import { HttpKvClient } from '../src/kv-client.js'
 import { useLocalCluster } from './local-cluster.js'
 
@@ -115,8 +115,8 @@ describe('3-node Raft cluster of real processes', () => {
 
   it('restarts the whole cluster from disk without losing an acknowledged write', async () => {
     await stopNodes(nodes, 10_000)
-    for (const node of nodes) startNodeProcess(node)
-    await waitReady(nodes, 90_000)
+    // attempts 1: a restart keeps its addresses (the members' config is what is being restarted)
+    await startCluster(nodes, { timeoutMs: 90_000, attempts: 1 })
     await waitLeader(nodes, 30_000)
     await expectAllAcknowledged(nodes[2]!, 'linearizable')
   }, 150_000)

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll } from 'vitest'
 import type { ClientCredentials } from '../src/kv-client.js'
-import { type ClusterNode, type ClusterSecurity, prepareCluster, startNodeProcess, stopNodes, waitLeader, waitReady } from '../src/cluster.js'
+import { type ClusterNode, type ClusterSecurity, prepareCluster, startCluster, stopNodes, waitLeader } from '../src/cluster.js'
 
 export interface LocalCluster {
   readonly root: string
@@ -34,8 +34,7 @@ export function useLocalCluster(protocol: string, n: number, prefix: string, opt
   const cluster: LocalCluster = { root: mkdtempSync(join(tmpdir(), prefix)), nodes: [] }
   beforeAll(async () => {
     cluster.nodes.push(...(await prepareCluster(cluster.root, protocol, n, options.protocolOptions ?? {}, options.security ?? {})))
-    for (const node of cluster.nodes) startNodeProcess(node, options.env ?? {})
-    await waitReady(cluster.nodes, startupMs)
+    await startCluster(cluster.nodes, { timeoutMs: startupMs, env: options.env ?? {} })
     await waitLeader(cluster.nodes, startupMs, options.credentials ?? {})
   }, 2 * startupMs + 10_000)
   afterAll(async () => {

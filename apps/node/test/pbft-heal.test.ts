@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type ClusterNode, prepareCluster, sleep, startNodeProcess, stopNodes, waitLeader, waitReady } from '../src/cluster.js'
+import { type ClusterNode, prepareCluster, sleep, startCluster, stopNodes, waitLeader } from '../src/cluster.js'
 import { HttpKvClient } from '../src/kv-client.js'
 import { LinkProxies } from './link-proxies.js'
 
@@ -17,8 +17,8 @@ let proxies: LinkProxies
 beforeAll(async () => {
   nodes.push(...(await prepareCluster(root, 'pbft', 4)))
   proxies = await LinkProxies.install(nodes)
-  for (const node of nodes) startNodeProcess(node)
-  await waitReady(nodes, 90_000)
+  // attempts 1: the link proxies hold the members' addresses, so the ports cannot move
+  await startCluster(nodes, { timeoutMs: 90_000, attempts: 1 })
   await waitLeader(nodes, 60_000)
 }, 180_000)
 
