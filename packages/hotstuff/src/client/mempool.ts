@@ -149,6 +149,35 @@ export class Mempool {
   }
 
   /**
+   * Forget every command but the local ones not broadcast yet: after
+   * installing a snapshot this replica skipped the blocks that committed some
+   * of them and cannot tell which, and proposing a committed command again
+   * makes its view fail (the others hold the tag as committed and never vote
+   * for it). Other proxies re-broadcast what is still uncommitted; returns the
+   * local clients whose command was dropped (their outcome is unknown).
+   */
+  clear(): ClientRef[] {
+    const unsent = new Set(this.outgoing.map((c) => commandTag(c.proxy, c.seq)))
+    const dropped: ClientRef[] = []
+    for (const [tag, entry] of this.entries) {
+      if (unsent.has(tag)) continue
+      if (entry.client !== undefined) dropped.push(entry.client)
+      this.entries.delete(tag)
+    }
+    this.alternates.clear()
+    return dropped
+  }
+
+  /**
+   * Forget the other proxies' commands (a local client's stay until it is
+   * answered): their proxies re-broadcast whatever is still uncommitted.
+   */
+  forgetForeign(): void {
+    for (const [tag, entry] of this.entries) if (entry.client === undefined) this.entries.delete(tag)
+    this.alternates.clear()
+  }
+
+  /**
    * Local commands not committed `afterMs` after they were last broadcast and not in an uncommitted
    * block (`inFlight`): send again, each time waiting twice as long (a slow cluster is not flooded).
    */
