@@ -11,6 +11,7 @@ import {
   type NodeId,
 } from '@synod/core'
 import { sha256, type CertificateSignature } from '@synod/crypto'
+import { decodeBatchPayload } from './batch-payload.js'
 
 // Wire format: canonical CBOR maps with one-letter keys and a kind `k`. What a
 // replica signs is a domain-separated digest (`voteDigest`, `timeoutDigest`,
@@ -334,15 +335,8 @@ function hash(value: unknown, what: string): Hash {
 export const MAX_FETCH_BATCHES = 4096
 
 function decodeBatch(payload: Uint8Array, message: Uint8Array, limits: DecodeLimits): Batch {
-  const a = expectArray(decodeCanonical(payload), 'batch', 4)
-  if (a.length !== 4 || a[0] !== 'hotstuff/commands') throw new InvalidMessageError("a batch is ['hotstuff/commands', proxy, seq, commands]")
-  return {
-    proxy: expectString(a[1], 'batch proxy', MAX_ID),
-    seq: expectUint(a[2], 'batch seq'),
-    commands: expectArray(a[3], 'batch commands', limits.maxBlockCommands).map((c) => expectBytes(c, 'command', limits.maxCommandBytes)),
-    digest: sha256(payload),
-    message,
-  }
+  const { proxy, seq, commands } = decodeBatchPayload(payload, MAX_ID, limits.maxBlockCommands, limits.maxCommandBytes)
+  return { proxy, seq, commands, digest: sha256(payload), message }
 }
 
 /** Decode and shape-check one message; throws InvalidMessageError for malformed bytes. Nothing is verified here. */

@@ -631,7 +631,9 @@ export class HotstuffNode implements ProtocolNode {
     for (const digest of block.batches) {
       const batch = this.mempool.get(digest)!
       const clients = this.mempool.committed(batch)
-      for (const [i, command] of batch.commands.entries()) {
+      const commands = batch.commands
+      for (let i = 0; i < commands.length; i++) {
+        const command = commands[i]!
         const index = ++this.committedIndex
         const result = this.ctx.commit({ index, command })
         const failed = result === undefined
