@@ -296,7 +296,7 @@ export class HotstuffNode implements ProtocolNode {
     }
     if (m.k !== 'c') return this.drop('bad-batch-message')
     if (verify) return this.onCommands(m.batch, m.sig)
-    this.mempool.add(m.batch)
+    this.mempool.addStored(m.batch)
   }
 
   /** Relay the signed batches a peer misses (it verifies the proxies' signatures itself). */

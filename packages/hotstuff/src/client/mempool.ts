@@ -35,7 +35,10 @@ export class Mempool {
   /** Digests (hex) pending under each batch name: a faulty proxy (or twins) may sign two versions of one. */
   private readonly versions = new Map<string, string[]>()
   private pendingCommands = 0
-  /** Committed batches by digest (hex), kept until `forget` (the block store pruned their blocks). */
+  /**
+   * Batches kept to execute and relay but never to propose or vote for: committed ones (until `forget`,
+   * when the block store pruned their blocks) and those a restarted replica reloads with its blocks.
+   */
   private readonly committedBatches = new Map<string, Batch>()
   /**
    * Names of recently committed batches: a proxy that commits late still
@@ -88,6 +91,15 @@ export class Mempool {
   /** This proxy's own signed batch (its clients wait for it). */
   addOwn(batch: Batch, clients: readonly ClientRef[], now: number): void {
     this.insert(toHex(batch.digest), { batch, clients, sentAt: now, resent: 0 })
+  }
+
+  /**
+   * A batch reloaded from this replica's storage with a block: available to execute that block (and to
+   * relay), but not proposed again — it may have committed elsewhere while this replica was down.
+   */
+  addStored(batch: Batch): void {
+    const key = toHex(batch.digest)
+    if (!this.pending.has(key)) this.committedBatches.set(key, batch)
   }
 
   /** A batch from a proxy (authenticated by the caller). False when full (dropped). */
