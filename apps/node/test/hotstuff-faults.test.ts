@@ -4,6 +4,9 @@
 // replica is paused with SIGSTOP; afterwards every acknowledged write is read
 // back linearizably through every node, the restarted and the paused one
 // included. Progress is asserted inside each fault window, not only after.
+// Both lagging replicas are kept out past the retained history, so they catch
+// up through a snapshot (this test found the stall that followed one: see
+// packages/hotstuff/test/snapshot-catch-up.test.ts).
 import { describe, expect, it } from 'vitest'
 import { type ClusterNode, sleep, startNodeProcess, waitReady } from '../src/cluster.js'
 import { HttpKvClient } from '../src/kv-client.js'
@@ -19,6 +22,9 @@ const { nodes } = useLocalCluster('hotstuff', 4, 'synod-hs-faults-', {
 /** key → value of every write a node acknowledged, and when (ms since the epoch). */
 const acknowledged = new Map<string, string>()
 const ackTimes: number[] = []
+/** node name → when it acknowledged each write; and the errors of writes it did not acknowledge. */
+const ackTimesBy = new Map<string, number[]>()
+const failuresBy = new Map<string, string[]>()
 
 const isRunning = (node: ClusterNode) => node.process?.exitCode === null && node.process.signalCode === null
 
@@ -57,7 +63,8 @@ function startWriters(count: number, prefix: string): { stop(): Promise<void> } 
   let next = 0
   const worker = async (w: number) => {
     const clients = new Map<string, HttpKvClient>()
-    while (running) {
+    // Each worker goes round the nodes (a shared counter would let lockstep workers skip some nodes).
+    for (let own = 0; running; own++) {
       const i = next++
       const key = `${prefix}-${i}`
       const value = `v${i}-w${w}`
@@ -67,16 +74,20 @@ function startWriters(count: number, prefix: string): { stop(): Promise<void> } 
           await sleep(100)
           continue
         }
-        const node = targets[(w + i + attempt) % targets.length]!
+        const node = targets[(w + own + attempt) % targets.length]!
         let client = clients.get(node.name)
         if (client === undefined) clients.set(node.name, (client = new HttpKvClient(node.http, 8000)))
         const ok = await client.put(key, value).then(
           () => true,
-          () => false,
+          (error: unknown) => {
+            failuresBy.set(node.name, [...(failuresBy.get(node.name) ?? []), `${Date.now()}: ${(error as Error).message}`])
+            return false
+          },
         )
         if (ok) {
           acknowledged.set(key, value)
           ackTimes.push(Date.now())
+          ackTimesBy.set(node.name, [...(ackTimesBy.get(node.name) ?? []), Date.now()])
           break
         }
         await sleep(100)
@@ -220,9 +231,20 @@ describe('4-node HotStuff cluster of real processes under faults', () => {
       log.pausedCaughtUpMs = Date.now() - pausedAt
       expect(await snapshotsInstalled(pausedNode), 'the paused replica installed a snapshot').toBeGreaterThanOrEqual(1)
 
-      // 3. Healed: writes go on through every node, the resumed one included.
+      // 3. Healed: writes go on through every node, the restarted and the resumed one included.
       const resumedAt = Date.now()
-      expect(await waitAcks(resumedAt, 50, 60_000)).toBeGreaterThanOrEqual(50)
+      const servesAll = () => nodes.every((n) => (ackTimesBy.get(n.name) ?? []).some((t) => t >= resumedAt))
+      const deadline = Date.now() + 60_000
+      while ((acksSince(resumedAt) < 50 || !servesAll()) && Date.now() < deadline) await sleep(100)
+      expect(acksSince(resumedAt)).toBeGreaterThanOrEqual(50)
+      if (!servesAll()) {
+        const per = nodes.map((n) => {
+          const acks = (ackTimesBy.get(n.name) ?? []).filter((t) => t >= resumedAt).length
+          const failures = (failuresBy.get(n.name) ?? []).filter((f) => Number(f.split(':')[0]) >= resumedAt)
+          return `${n.name}: ${acks} acknowledged, ${failures.length} failed${failures.length > 0 ? ` (last: ${failures.at(-1)})` : ''}`
+        })
+        expect.fail(`not every node acknowledged writes after the faults:\n${per.join('\n')}\n${await describeCluster()}`)
+      }
     } finally {
       await writers.stop()
     }
