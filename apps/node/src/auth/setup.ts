@@ -10,6 +10,8 @@ import type { MemberConfig, NodeConfig } from '../config.js'
 import { parseHostPort } from '../config.js'
 import type { HttpApiOptions } from '../http-api.js'
 import { ApiGuard } from './guard.js'
+import { DEFAULT_HTTP_SESSION_LIMITS, HttpSessionTable } from './http-sessions.js'
+import type { MemberMacKeys } from './member-mac.js'
 import { checkJoinProof } from './join-proof.js'
 import { createScreen, isLoopback } from './screen.js'
 
@@ -57,6 +59,10 @@ export function apiSecurity(
   replica: Replica,
   kv: KvStateMachine,
   verifier: Verifier,
+  /** This node's own key and MAC keys (it checks the member MAC of a forwarded request with them). */
+  memberMacs: MemberMacKeys,
+  /** Byzantine protocol: re-verify a forwarded client signature instead of trusting the member's MAC. */
+  reverifyForwardedSignatures: boolean,
 ): Pick<HttpApiOptions, 'screen' | 'guard' | 'checkJoinProof'> {
   const screen = createScreen({ http: config.http, hosts: config.hosts, allowedOrigins: config.allowedOrigins })
   if (!config.authentication) return { screen }
@@ -69,6 +75,12 @@ export function apiSecurity(
       return new Map([...m.voters, ...m.learners, ...(m.outgoing ?? [])].map((member) => [toHex(member.publicKey), member.id]))
     },
     verifier,
+    memberMacs,
+    sessions: new HttpSessionTable(
+      { cluster: config.cluster, node: replica.self },
+      { ...DEFAULT_HTTP_SESSION_LIMITS, maxSessions: config.maxAuthSessions, ttlMs: config.authSessionTtlMs },
+    ),
+    reverifyForwardedSignatures,
   })
   return { screen, guard, checkJoinProof: (member: MemberConfig, proof: unknown) => checkJoinProof(verifier, member, proof, config.cluster) }
 }
