@@ -1,6 +1,7 @@
 import { ConfigError } from '@synod/core'
 import { describe, expect, it } from 'vitest'
 import { generateEphemeralKeyPair, generateKeyPair, httpSessionKey } from '../src/index.js'
+import { x25519Backend } from '../src/http-session.js'
 
 const client = generateKeyPair().publicKey
 const context = (c: Uint8Array, n: Uint8Array) => ({ cluster: 'c1', client, node: 'node-1', session: '00ff', clientEphemeral: c, nodeEphemeral: n })
@@ -40,6 +41,18 @@ describe('httpSessionKey', () => {
     expect(clientKey).not.toEqual(nodeKey)
     // The node's key needs the client's ephemeral secret (or the node's): the MITM's view does not give it.
     expect(httpSessionKey(mitm.secretKey, n.publicKey, context(c.publicKey, n.publicKey))).not.toEqual(nodeKey)
+  })
+
+  it('the node:crypto and noble backends interoperate (a browser client with a node server)', () => {
+    const node = x25519Backend('node')
+    const noble = x25519Backend('noble')
+    for (let i = 0; i < 5; i++) {
+      const a = node.generate()
+      const b = noble.generate()
+      expect(noble.generate().publicKey.byteLength).toBe(32)
+      expect(node.shared(a.secretKey, b.publicKey)).toEqual(noble.shared(b.secretKey, a.publicKey))
+      expect(noble.shared(a.secretKey, b.publicKey)).toEqual(node.shared(b.secretKey, a.publicKey))
+    }
   })
 
   it('refuses wrong lengths and low-order points', () => {

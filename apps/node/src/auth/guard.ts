@@ -16,7 +16,7 @@ import { clientIdOf, clientRequestStatement, encodeSignedClientRequest, fromHex,
 import { hmacSha256 } from '@synod/crypto'
 import { type RolesTable, SIGNED_SESSION_KEY } from '@synod/kv'
 import { HttpError } from '../http-error.js'
-import { HttpSessionTable, type OpenedSession } from './http-sessions.js'
+import type { HttpSessionTable, OpenedSession } from './http-sessions.js'
 import { MEMBER_HEADERS, type MemberMacKeys } from './member-mac.js'
 import { describeRequest, loggedWrite, SESSION_OPEN_PATH, type RequestDescription } from './operations.js'
 import { ReplayCache } from './replay.js'

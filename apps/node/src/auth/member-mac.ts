@@ -3,9 +3,8 @@
 // (`sharedMacKey`: x25519 of their ed25519 node keys + HKDF), over the same
 // statement a client signs, with the member as the "client". It replaced a
 // member signature per forwarded request (an ed25519 sign and verify).
-import { clientRequestStatement, fromHex, MAX_CLIENT_SESSION } from '@synod/core'
+import { clientRequestStatement, fromHex, MAX_CLIENT_SESSION, toHex } from '@synod/core'
 import { hmacSha256, publicKeyFromSecret, sharedMacKey } from '@synod/crypto'
-import { toHex } from '@synod/core'
 
 export const MEMBER_HEADERS = {
   key: 'synod-member-key',
