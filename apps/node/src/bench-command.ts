@@ -86,21 +86,27 @@ export async function runBench(options: BenchOptions): Promise<number> {
 
 /**
  * The cost of authentication, measured in one run: two local clusters of the
- * same build, one with authentication off and one with it on (every request
- * signed by the client and verified by the node, roles checked), and
- * alternating rounds of the same write load against each, so both see the
- * same machine conditions. Reports ops/s per round, the median per mode and
- * the ratio on/off.
+ * same build, one with authentication off and one with it on, and
+ * alternating rounds of the same write load against each, so all modes see
+ * the same machine conditions. With authentication on, two client modes:
+ * `on` is the default client (an HTTP session per node: one signature, then
+ * an HMAC per request; ADR 0011) and `signed` signs every request (what a
+ * byzantine cluster needs). Reports ops/s per round, the median per mode and
+ * the ratios on/off and signed/off.
  */
 async function compareAuthentication(options: BenchOptions, rounds: number): Promise<number> {
   const out = options.out
   const admin = generateKeyPair()
-  const signed: ClientCredentials = { signer: createSigner(admin.secretKey) }
+  const credentials: Record<Mode, ClientCredentials | undefined> = {
+    off: undefined,
+    on: { signer: createSigner(admin.secretKey) },
+    signed: { signer: createSigner(admin.secretKey), sessions: false },
+  }
   const say = (text: string) => {
     if (!options.json) out.write(text)
   }
   say(`starting two ${options.nodes} × ${options.protocol} clusters on 127.0.0.1 (authentication off / on)…\n`)
-  const results: { off: LoadResult[]; on: LoadResult[] } = { off: [], on: [] }
+  const results: Record<Mode, LoadResult[]> = { off: [], on: [], signed: [] }
   let errors = 0
   await withLocalCluster(options.protocol, options.nodes, async (offEndpoints) =>
     withLocalCluster(
@@ -108,27 +114,28 @@ async function compareAuthentication(options: BenchOptions, rounds: number): Pro
       options.nodes,
       async (onEndpoints) => {
         for (let round = 1; round <= rounds; round++) {
-          // Alternate which goes first, so neither mode always runs on a warmer machine.
-          const order: Array<'off' | 'on'> = round % 2 === 1 ? ['off', 'on'] : ['on', 'off']
+          // Rotate which goes first, so no mode always runs on a warmer (or busier) machine.
+          const order = MODES.map((_, i) => MODES[(i + round - 1) % MODES.length]!)
           for (const mode of order) {
+            const creds = credentials[mode]
             const result = await runLoad({
               endpoints: mode === 'off' ? offEndpoints : onEndpoints,
               clients: options.clients,
               operations: options.operations,
               valueBytes: options.valueBytes,
-              ...(mode === 'on' ? { credentials: signed } : {}),
+              ...(creds === undefined ? {} : { credentials: creds }),
             })
             errors += result.errors
             results[mode].push(result)
             const kinds = Object.entries(result.errorKinds).map(([k, n]) => `${n}× ${k}`).join(', ')
             say(
-              `  round ${round} auth ${mode.padEnd(3)}: ${Math.round(result.opsPerSecond)} ops/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, ${result.errors} errors${kinds === '' ? '' : ` (${kinds})`}\n`,
+              `  round ${round} auth ${mode.padEnd(6)}: ${Math.round(result.opsPerSecond)} ops/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, ${result.errors} errors${kinds === '' ? '' : ` (${kinds})`}\n`,
             )
           }
         }
       },
       { admins: [clientIdOf(admin.publicKey)] },
-      signed,
+      credentials.signed,
     ),
   )
   const median = (values: number[]) => {
@@ -136,8 +143,7 @@ async function compareAuthentication(options: BenchOptions, rounds: number): Pro
     const mid = Math.floor(sorted.length / 2)
     return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
   }
-  const off = median(results.off.map((r) => r.opsPerSecond))
-  const on = median(results.on.map((r) => r.opsPerSecond))
+  const medians = { off: median(results.off.map((r) => r.opsPerSecond)), on: median(results.on.map((r) => r.opsPerSecond)), signed: median(results.signed.map((r) => r.opsPerSecond)) }
   const summary = {
     protocol: options.protocol,
     nodes: options.nodes,
@@ -147,9 +153,12 @@ async function compareAuthentication(options: BenchOptions, rounds: number): Pro
     rounds,
     opsPerSecondOff: results.off.map((r) => Math.round(r.opsPerSecond)),
     opsPerSecondOn: results.on.map((r) => Math.round(r.opsPerSecond)),
-    medianOff: Math.round(off),
-    medianOn: Math.round(on),
-    ratio: Number((on / off).toFixed(3)),
+    opsPerSecondSigned: results.signed.map((r) => Math.round(r.opsPerSecond)),
+    medianOff: Math.round(medians.off),
+    medianOn: Math.round(medians.on),
+    medianSigned: Math.round(medians.signed),
+    ratio: Number((medians.on / medians.off).toFixed(3)),
+    ratioSigned: Number((medians.signed / medians.off).toFixed(3)),
     errors,
   }
   if (options.outDir !== undefined) {
@@ -160,8 +169,12 @@ async function compareAuthentication(options: BenchOptions, rounds: number): Pro
   if (options.json) out.write(`${JSON.stringify(summary)}\n`)
   else
     out.write(
-      `authentication off: median ${summary.medianOff} ops/s; on: median ${summary.medianOn} ops/s; ` +
-        `on/off = ${summary.ratio} (${((1 - summary.ratio) * 100).toFixed(1)}% cost); ${errors} errors\n`,
+      `authentication off: median ${summary.medianOff} ops/s; on (sessions): median ${summary.medianOn} ops/s, on/off = ${summary.ratio} ` +
+        `(${((1 - summary.ratio) * 100).toFixed(1)}% cost); every request signed: median ${summary.medianSigned} ops/s, signed/off = ${summary.ratioSigned}; ${errors} errors\n`,
     )
   return errors > 0 ? 1 : 0
 }
+
+/** off: authentication off; on: sessions (the default client); signed: a signature per request. */
+type Mode = 'off' | 'on' | 'signed'
+const MODES: readonly Mode[] = ['off', 'on', 'signed']

@@ -39,7 +39,7 @@ commands:
            authentication on, your client key (created if absent) is its admin; --tls: a throwaway CA, HTTPS
   bench    [--protocol NAME] [--nodes N] [--clients N] [--ops N] [--value-bytes N] [--endpoint HOST:PORT,...] [--out DIR]
            write load against a throwaway local cluster (or --endpoint): ops/s, p50/p90/p99, DIR/latency.svg
-           --compare-auth [--rounds N]: the cost of authentication — alternating rounds against a cluster with it off and one with it on
+           --compare-auth [--rounds N]: the cost of authentication — rotating rounds against a cluster with it off and one with it on (sessions, and a signature per request)
   kv       put KEY VALUE | get KEY [--stale] | del KEY | cas KEY EXPECTED|--absent VALUE | append KEY VALUE  [--verify --config FILE]
            [--endpoint HOST:PORT] [--json]
            --verify: check the reply certificate (byzantine protocols) of the request this command signed against the members' keys in a config you trust
