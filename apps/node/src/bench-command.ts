@@ -1,12 +1,12 @@
 // `synod bench`: a throwaway local cluster (or given endpoints) under write
 // load; prints throughput and latency percentiles, writes result.json and a
 // latency histogram (latency.svg).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { clientIdOf } from '@synod/core'
 import { createSigner, generateKeyPair } from '@synod/crypto'
-import { type ClusterSecurity, prepareCluster, startCluster, stopNodes, waitLeader } from './cluster.js'
+import { type ClusterNode, type ClusterSecurity, prepareCluster, startCluster, stopNodes, waitLeader } from './cluster.js'
 import type { ClientCredentials } from './kv-client.js'
 import { latencyHistogramSvg, runLoad, type LoadResult } from './load.js'
 
@@ -28,7 +28,7 @@ export interface BenchOptions {
 export async function withLocalCluster<T>(
   protocol: string,
   n: number,
-  load: (endpoints: string[]) => Promise<T>,
+  load: (endpoints: string[], nodes: readonly ClusterNode[]) => Promise<T>,
   security: ClusterSecurity = {},
   credentials: ClientCredentials = {},
 ): Promise<T> {
@@ -37,7 +37,10 @@ export async function withLocalCluster<T>(
   try {
     await startCluster(nodes, { timeoutMs: 90_000, credentials })
     await waitLeader(nodes, 60_000, credentials)
-    return await load(nodes.map((node) => node.http))
+    return await load(
+      nodes.map((node) => node.http),
+      nodes,
+    )
   } finally {
     await stopNodes(nodes)
     rmSync(root, { recursive: true, force: true })
@@ -108,16 +111,21 @@ async function compareAuthentication(options: BenchOptions, rounds: number): Pro
   say(`starting two ${options.nodes} × ${options.protocol} clusters on 127.0.0.1 (authentication off / on)…\n`)
   const results: Record<Mode, LoadResult[]> = { off: [], on: [], signed: [] }
   let errors = 0
-  await withLocalCluster(options.protocol, options.nodes, async (offEndpoints) =>
+  // CPU per write (client process + every node of the cluster under load): unlike ops/s, barely moved by
+  // other work on the machine — the cost itself, where throughput is the cost as the machine lets it show.
+  const cpu: Record<Mode, number[]> = { off: [], on: [], signed: [] }
+  await withLocalCluster(options.protocol, options.nodes, async (offEndpoints, offNodes) =>
     withLocalCluster(
       options.protocol,
       options.nodes,
-      async (onEndpoints) => {
+      async (onEndpoints, onNodes) => {
         for (let round = 1; round <= rounds; round++) {
           // Rotate which goes first, so no mode always runs on a warmer (or busier) machine.
           const order = MODES.map((_, i) => MODES[(i + round - 1) % MODES.length]!)
           for (const mode of order) {
             const creds = credentials[mode]
+            const clusterNodes = mode === 'off' ? offNodes : onNodes
+            const before = cpuMs(clusterNodes)
             const result = await runLoad({
               endpoints: mode === 'off' ? offEndpoints : onEndpoints,
               clients: options.clients,
@@ -125,11 +133,14 @@ async function compareAuthentication(options: BenchOptions, rounds: number): Pro
               valueBytes: options.valueBytes,
               ...(creds === undefined ? {} : { credentials: creds }),
             })
+            const after = cpuMs(clusterNodes)
+            const perWrite = after === undefined || before === undefined ? Number.NaN : (after - before) / Math.max(1, result.operations)
+            cpu[mode].push(perWrite)
             errors += result.errors
             results[mode].push(result)
             const kinds = Object.entries(result.errorKinds).map(([k, n]) => `${n}× ${k}`).join(', ')
             say(
-              `  round ${round} auth ${mode.padEnd(6)}: ${Math.round(result.opsPerSecond)} ops/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, ${result.errors} errors${kinds === '' ? '' : ` (${kinds})`}\n`,
+              `  round ${round} auth ${mode.padEnd(6)}: ${Math.round(result.opsPerSecond)} ops/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, CPU ${(perWrite * 1000).toFixed(0)} µs/write, ${result.errors} errors${kinds === '' ? '' : ` (${kinds})`}\n`,
             )
           }
         }
@@ -159,6 +170,7 @@ async function compareAuthentication(options: BenchOptions, rounds: number): Pro
     medianSigned: Math.round(medians.signed),
     ratio: Number((medians.on / medians.off).toFixed(3)),
     ratioSigned: Number((medians.signed / medians.off).toFixed(3)),
+    cpuUsPerWrite: { off: Math.round(median(cpu.off) * 1000), on: Math.round(median(cpu.on) * 1000), signed: Math.round(median(cpu.signed) * 1000) },
     errors,
   }
   if (options.outDir !== undefined) {
@@ -170,10 +182,35 @@ async function compareAuthentication(options: BenchOptions, rounds: number): Pro
   else
     out.write(
       `authentication off: median ${summary.medianOff} ops/s; on (sessions): median ${summary.medianOn} ops/s, on/off = ${summary.ratio} ` +
-        `(${((1 - summary.ratio) * 100).toFixed(1)}% cost); every request signed: median ${summary.medianSigned} ops/s, signed/off = ${summary.ratioSigned}; ${errors} errors\n`,
+        `(${((1 - summary.ratio) * 100).toFixed(1)}% cost); every request signed: median ${summary.medianSigned} ops/s, signed/off = ${summary.ratioSigned}; ` +
+        `CPU per write (client + nodes, median) off ${summary.cpuUsPerWrite.off} µs, on ${summary.cpuUsPerWrite.on} µs, signed ${summary.cpuUsPerWrite.signed} µs; ${errors} errors\n`,
     )
   return errors > 0 ? 1 : 0
 }
+
+/**
+ * CPU milliseconds used so far by this process and the nodes' processes (Linux /proc; undefined elsewhere).
+ * The load generator runs in this process, so its own CPU counts as the client's.
+ */
+function cpuMs(nodes: readonly ClusterNode[]): number | undefined {
+  const own = process.cpuUsage()
+  let total = (own.user + own.system) / 1000
+  for (const node of nodes) {
+    const pid = node.process?.pid
+    if (pid === undefined) return undefined
+    try {
+      // Fields 14 and 15 (utime, stime) in clock ticks; the command name (field 2) may hold spaces, so count after ')'.
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(')').pop()!.trim().split(' ')
+      total += ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS
+    } catch {
+      return undefined
+    }
+  }
+  return total
+}
+
+/** USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK). */
+const CLOCK_TICKS = 100
 
 /** off: authentication off; on: sessions (the default client); signed: a signature per request. */
 type Mode = 'off' | 'on' | 'signed'
