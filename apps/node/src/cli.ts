@@ -275,7 +275,9 @@ function apiClient(values: Flags, timeoutMs = 10_000): HttpKvClient {
     ...(flag('cert') === undefined ? {} : { cert: flag('cert')! }),
     ...(flag('cert-key') === undefined ? {} : { certKey: flag('cert-key')! }),
   })
-  return new HttpKvClient(endpoint(flag('endpoint')), timeoutMs, undefined, credentials)
+  // One request per command: a session would cost an extra round trip and save nothing; and `--verify` needs
+  // the request's own signature (the envelope the certificate binds).
+  return new HttpKvClient(endpoint(flag('endpoint')), timeoutMs, undefined, { ...credentials, sessions: false })
 }
 
 /** `init`: authentication on, with a first admin (like etcd's root), unless --no-auth. */
