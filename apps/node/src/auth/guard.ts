@@ -100,7 +100,6 @@ export function readSession(req: IncomingMessage, maxLength = 128, signedShapeOf
   return { client, seq: Number(seq) }
 }
 
-
 export class ApiGuard {
   private readonly replays: ReplayCache
   private readonly now: () => number
