@@ -170,6 +170,8 @@ async function compareAuthentication(options: BenchOptions, rounds: number): Pro
     medianSigned: Math.round(medians.signed),
     ratio: Number((medians.on / medians.off).toFixed(3)),
     ratioSigned: Number((medians.signed / medians.off).toFixed(3)),
+    // Each round's modes ran back to back: their ratio cancels slow drifts of the machine's load.
+    ratioPerRound: results.on.map((r, i) => Number((r.opsPerSecond / results.off[i]!.opsPerSecond).toFixed(3))),
     cpuUsPerWrite: { off: Math.round(median(cpu.off) * 1000), on: Math.round(median(cpu.on) * 1000), signed: Math.round(median(cpu.signed) * 1000) },
     errors,
   }
@@ -182,7 +184,7 @@ async function compareAuthentication(options: BenchOptions, rounds: number): Pro
   else
     out.write(
       `authentication off: median ${summary.medianOff} ops/s; on (sessions): median ${summary.medianOn} ops/s, on/off = ${summary.ratio} ` +
-        `(${((1 - summary.ratio) * 100).toFixed(1)}% cost); every request signed: median ${summary.medianSigned} ops/s, signed/off = ${summary.ratioSigned}; ` +
+        `(${((1 - summary.ratio) * 100).toFixed(1)}% cost; per round ${summary.ratioPerRound.join(' / ')}); every request signed: median ${summary.medianSigned} ops/s, signed/off = ${summary.ratioSigned}; ` +
         `CPU per write (client + nodes, median) off ${summary.cpuUsPerWrite.off} µs, on ${summary.cpuUsPerWrite.on} µs, signed ${summary.cpuUsPerWrite.signed} µs; ${errors} errors\n`,
     )
   return errors > 0 ? 1 : 0
