@@ -28,7 +28,7 @@ export interface BenchOptions {
 export async function withLocalCluster<T>(
   protocol: string,
   n: number,
-  load: (endpoints: string[], nodes: readonly ClusterNode[]) => Promise<T>,
+  load: (endpoints: string[]) => Promise<T>,
   security: ClusterSecurity = {},
   credentials: ClientCredentials = {},
 ): Promise<T> {
@@ -37,14 +37,34 @@ export async function withLocalCluster<T>(
   try {
     await startCluster(nodes, { timeoutMs: 90_000, credentials })
     await waitLeader(nodes, 60_000, credentials)
-    return await load(
-      nodes.map((node) => node.http),
-      nodes,
-    )
+    return await load(nodes.map((node) => node.http))
   } finally {
     await stopNodes(nodes)
     rmSync(root, { recursive: true, force: true })
   }
+}
+
+/** A throwaway local cluster that stays up until `stop()` (several at once, for same-run comparisons). */
+async function startBenchCluster(
+  protocol: string,
+  n: number,
+  security: ClusterSecurity,
+  credentials: ClientCredentials,
+): Promise<{ nodes: readonly ClusterNode[]; stop(): Promise<void> }> {
+  const root = mkdtempSync(join(tmpdir(), 'synod-bench-'))
+  const nodes = await prepareCluster(root, protocol, n, {}, security)
+  const stop = async () => {
+    await stopNodes(nodes)
+    rmSync(root, { recursive: true, force: true })
+  }
+  try {
+    await startCluster(nodes, { timeoutMs: 90_000, credentials })
+    await waitLeader(nodes, 60_000, credentials)
+  } catch (error) {
+    await stop()
+    throw error
+  }
+  return { nodes, stop }
 }
 
 export async function runBench(options: BenchOptions): Promise<number> {
@@ -88,9 +108,9 @@ export async function runBench(options: BenchOptions): Promise<number> {
 }
 
 /**
- * The cost of authentication, measured in one run: two local clusters of the
- * same build, one with authentication off and one with it on, and
- * alternating rounds of the same write load against each, so all modes see
+ * The cost of authentication, measured in one run: three local clusters of
+ * the same build, one with authentication off and two with it on, and
+ * rotating rounds of the same write load against each, so all modes see
  * the same machine conditions. With authentication on, two client modes:
  * `on` is the default client (an HTTP session per node: one signature, then
  * an HMAC per request; ADR 0011) and `signed` signs every request (what a
@@ -108,47 +128,47 @@ async function compareAuthentication(options: BenchOptions, rounds: number): Pro
   const say = (text: string) => {
     if (!options.json) out.write(text)
   }
-  say(`starting two ${options.nodes} × ${options.protocol} clusters on 127.0.0.1 (authentication off / on)…\n`)
+  say(`starting three ${options.nodes} × ${options.protocol} clusters on 127.0.0.1 (authentication off / on with sessions / on, signing every request)…\n`)
   const results: Record<Mode, LoadResult[]> = { off: [], on: [], signed: [] }
   let errors = 0
   // CPU per write (client process + every node of the cluster under load): unlike ops/s, barely moved by
   // other work on the machine — the cost itself, where throughput is the cost as the machine lets it show.
   const cpu: Record<Mode, number[]> = { off: [], on: [], signed: [] }
-  await withLocalCluster(options.protocol, options.nodes, async (offEndpoints, offNodes) =>
-    withLocalCluster(
-      options.protocol,
-      options.nodes,
-      async (onEndpoints, onNodes) => {
-        for (let round = 1; round <= rounds; round++) {
-          // Rotate which goes first, so no mode always runs on a warmer (or busier) machine.
-          const order = MODES.map((_, i) => MODES[(i + round - 1) % MODES.length]!)
-          for (const mode of order) {
-            const creds = credentials[mode]
-            const clusterNodes = mode === 'off' ? offNodes : onNodes
-            const before = cpuMs(clusterNodes)
-            const result = await runLoad({
-              endpoints: mode === 'off' ? offEndpoints : onEndpoints,
-              clients: options.clients,
-              operations: options.operations,
-              valueBytes: options.valueBytes,
-              ...(creds === undefined ? {} : { credentials: creds }),
-            })
-            const after = cpuMs(clusterNodes)
-            const perWrite = after === undefined || before === undefined ? Number.NaN : (after - before) / Math.max(1, result.operations)
-            cpu[mode].push(perWrite)
-            errors += result.errors
-            results[mode].push(result)
-            const kinds = Object.entries(result.errorKinds).map(([k, n]) => `${n}× ${k}`).join(', ')
-            say(
-              `  round ${round} auth ${mode.padEnd(6)}: ${Math.round(result.opsPerSecond)} ops/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, CPU ${(perWrite * 1000).toFixed(0)} µs/write, ${result.errors} errors${kinds === '' ? '' : ` (${kinds})`}\n`,
-            )
-          }
-        }
-      },
-      { admins: [clientIdOf(admin.publicKey)] },
-      credentials.signed,
-    ),
-  )
+  // One cluster per mode (authentication on for `on` and `signed`): each cluster's log then grows by the same
+  // writes, so no mode pays for another's entries (snapshots, compaction, a longer log).
+  const security = { admins: [clientIdOf(admin.publicKey)] }
+  const clusters: Array<Awaited<ReturnType<typeof startBenchCluster>>> = []
+  try {
+    // One after the other: clusters prepared at once could pick the same free ports.
+    for (const mode of MODES) clusters.push(await startBenchCluster(options.protocol, options.nodes, mode === 'off' ? {} : security, credentials.signed ?? {}))
+    for (let round = 1; round <= rounds; round++) {
+      // Rotate which goes first, so no mode always runs on a warmer (or busier) machine.
+      const order = MODES.map((_, i) => MODES[(i + round - 1) % MODES.length]!)
+      for (const mode of order) {
+        const creds = credentials[mode]
+        const cluster = clusters[MODES.indexOf(mode)]!
+        const before = cpuMs(cluster.nodes)
+        const result = await runLoad({
+          endpoints: cluster.nodes.map((n) => n.http),
+          clients: options.clients,
+          operations: options.operations,
+          valueBytes: options.valueBytes,
+          ...(creds === undefined ? {} : { credentials: creds }),
+        })
+        const after = cpuMs(cluster.nodes)
+        const perWrite = after === undefined || before === undefined ? Number.NaN : (after - before) / Math.max(1, result.operations)
+        cpu[mode].push(perWrite)
+        errors += result.errors
+        results[mode].push(result)
+        const kinds = Object.entries(result.errorKinds).map(([k, n]) => `${n}× ${k}`).join(', ')
+        say(
+          `  round ${round} auth ${mode.padEnd(6)}: ${Math.round(result.opsPerSecond)} ops/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, CPU ${(perWrite * 1000).toFixed(0)} µs/write, ${result.errors} errors${kinds === '' ? '' : ` (${kinds})`}\n`,
+        )
+      }
+    }
+  } finally {
+    await Promise.all(clusters.map((c) => c.stop()))
+  }
   const median = (values: number[]) => {
     const sorted = [...values].sort((a, b) => a - b)
     const mid = Math.floor(sorted.length / 2)
