@@ -4,7 +4,7 @@
 // unauthenticated API beyond loopback.
 import { readFileSync } from 'node:fs'
 import type { Logger } from 'pino'
-import { ConfigError, toHex, type Replica, type Verifier } from '@synod/core'
+import { ConfigError, type Membership, toHex, type Replica, type Verifier } from '@synod/core'
 import type { KvStateMachine } from '@synod/kv'
 import type { MemberConfig, NodeConfig } from '../config.js'
 import { parseHostPort } from '../config.js'
@@ -66,13 +66,17 @@ export function apiSecurity(
 ): Pick<HttpApiOptions, 'screen' | 'guard' | 'checkJoinProof'> {
   const screen = createScreen({ http: config.http, hosts: config.hosts, allowedOrigins: config.allowedOrigins })
   if (!config.authentication) return { screen }
+  let keysOf: { membership: Membership | undefined; keys: ReadonlyMap<string, string> } = { membership: undefined, keys: new Map() }
   const guard = new ApiGuard({
     cluster: config.cluster,
     clockSkewMs: config.clockSkewMs,
     roles: () => kv.roles,
     memberKeys: () => {
+      // Rebuilt only when the membership changes (the replica hands out the same object until then).
       const m = replica.membership()
-      return new Map([...m.voters, ...m.learners, ...(m.outgoing ?? [])].map((member) => [toHex(member.publicKey), member.id]))
+      if (m !== keysOf.membership)
+        keysOf = { membership: m, keys: new Map([...m.voters, ...m.learners, ...(m.outgoing ?? [])].map((member) => [toHex(member.publicKey), member.id])) }
+      return keysOf.keys
     },
     verifier,
     memberMacs,
