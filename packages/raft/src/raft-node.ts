@@ -52,7 +52,7 @@ import {
 import { LeaderLease, leaseTesting } from './lease.js'
 import { resolveRaftOptions, type RaftOptions } from './options.js'
 import { Progress } from './progress.js'
-import { nextSnapshotChunks, resumeSnapshot, snapshotAcknowledged } from './snapshot-transfer.js'
+import { nextSnapshotChunks, resumeSnapshot, snapshotAcknowledged, snapshotTesting } from './snapshot-transfer.js'
 
 export type RaftRole = 'follower' | 'pre-candidate' | 'candidate' | 'leader'
 
@@ -1197,10 +1197,10 @@ export class RaftNode implements ProtocolNode {
     const storage = this.storage
     const snapshotIndex = storage.snapshot()?.index ?? 0
     if (this.applied - snapshotIndex < threshold) return
-    // A leader holds compaction back (up to 4 thresholds) while a follower it is catching up still needs
+    // A leader holds compaction back (up to 4 thresholds, at least 1024 entries) while a follower it is catching up still needs
     // these entries: otherwise, under steady writes, a follower that just installed a snapshot finds the
     // log compacted past it again and needs another one (etcd keeps SnapshotCatchUpEntries for this).
-    if (this.role === 'leader' && this.applied - snapshotIndex < 4 * threshold && this.followerCatchingUp()) return
+    if (this.role === 'leader' && this.applied - snapshotIndex < Math.max(4 * threshold, 1024) && this.followerCatchingUp()) return
     // The state machine has applied every command up to `applied`; no-ops and config
     // entries after the last command do not change it, so it is the state at `applied`.
     const taken = this.ctx.takeSnapshot()
@@ -1211,6 +1211,7 @@ export class RaftNode implements ProtocolNode {
 
   /** A follower that recently made progress and still needs entries up to our applied index (or is receiving a snapshot). */
   private followerCatchingUp(): boolean {
+    if (snapshotTesting.oldTransfer) return false
     const now = this.ctx.now()
     for (const pr of this.progress.values()) {
       if (now - pr.lastProgressAt >= this.options.electionTimeoutMs) continue
@@ -1230,11 +1231,13 @@ export class RaftNode implements ProtocolNode {
 
   /** Send the transfer's next chunks, pipelined within the in-flight window (at least one chunk). */
   private sendSnapshotChunks(to: NodeId, pr: Progress): void {
+    if (snapshotTesting.oldTransfer) this.oldTransferRestart(pr)
     const snapshot = pr.snapshot
     if (snapshot === undefined) return
     const chunkBytes = this.options.snapshotChunkBytes
     let window = chunkBytes * this.options.maxInflightMessages
     if (this.options.maxInflightBytes > 0) window = Math.min(window, this.options.maxInflightBytes)
+    if (snapshotTesting.oldTransfer) window = chunkBytes
     for (const { offset, chunk } of nextSnapshotChunks(pr, chunkBytes, Math.max(window, chunkBytes))) {
       this.snapshotStats.chunks++
       this.send(to, {
@@ -1248,6 +1251,14 @@ export class RaftNode implements ProtocolNode {
         chunk,
       })
     }
+  }
+
+  /** The old transfer (test switch only): start over with the leader's newest snapshot. */
+  private oldTransferRestart(pr: Progress): void {
+    const latest = this.storage.snapshot()
+    if (latest === undefined || latest.index === pr.pendingSnapshot) return
+    if (pr.snapshotSent > 0) this.snapshotStats.restarts++
+    pr.becomeSnapshot(latest, pr.lastProgressAt)
   }
 
   private handleSnapshotResponse(from: NodeId, m: SnapshotResponseMessage): void {

@@ -6,6 +6,14 @@
 // last offset the follower acknowledged, not at 0.
 import type { Progress } from './progress.js'
 
+/**
+ * Test-only switch restoring the old transfer, so a test can show what the
+ * fix changes: one chunk per round trip, starting over at offset 0 whenever
+ * the leader has a newer snapshot, and no compaction held back for a follower
+ * being caught up. Never set outside tests; not exported from the package entry.
+ */
+export const snapshotTesting = { oldTransfer: false }
+
 export interface SnapshotChunk {
   readonly offset: number
   readonly chunk: Uint8Array
