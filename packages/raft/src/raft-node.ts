@@ -676,7 +676,9 @@ export class RaftNode implements ProtocolNode {
     if (this.stopped || this.role === 'leader') return
     const elapsed = this.ctx.now() - this.electionStart
     if (elapsed < this.randomizedElectionTimeout) {
-      this.armElectionTimer(this.randomizedElectionTimeout - elapsed)
+      // At least 1 ms: with a skewed clock the remainder can be a rounding residue (1e-13 ms) that a
+      // timer cannot advance time by, and the node would re-arm for ever. Late by < 1 ms, never early.
+      this.armElectionTimer(Math.max(1, this.randomizedElectionTimeout - elapsed))
       return
     }
     if (this.isPromotable()) this.campaign(false, this.options.preVote)
