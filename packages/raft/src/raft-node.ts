@@ -352,7 +352,7 @@ export class RaftNode implements ProtocolNode {
     if (this.role !== 'leader') throw new NotLeaderError(this.leader)
     if (this.transferTarget !== undefined) throw new ProposalDroppedError('leadership transfer in progress')
     if (this.pendingConfigIndex > this.applied)
-      throw new ProposalDroppedError(`configuration change at index ${this.pendingConfigIndex} is not applied yet`)
+      throw new ProposalDroppedError(`the configuration change or no-op at index ${this.pendingConfigIndex} is not applied yet`)
     if (this.outgoing !== undefined) throw new ProposalDroppedError('a joint configuration is in force; it is left first')
     const next = applyConfigChange(this.config, change)
     const index = this.appendAsLeader(configEntryData(next))
@@ -452,7 +452,7 @@ export class RaftNode implements ProtocolNode {
     if (this.role === 'leader') {
       const readRound = this.readRoundPending
       this.readRoundPending = false
-      if (readRound) this.lease.sent(this.readRound, this.ctx.now())
+      if (readRound && this.options.readMode === 'lease') this.lease.sent(this.readRound, this.ctx.now())
       for (const [id, pr] of this.progress) {
         const sent = this.sendAppends(id, pr)
         if (readRound && !pr.isLearner) this.sendHeartbeat(id, pr)
@@ -748,12 +748,13 @@ export class RaftNode implements ProtocolNode {
     this.transferTarget = undefined
     this.lastQuorumCheck = now
     this.lease.reset() // no lease until a quorum acknowledges a round of this leadership
-    // No config change until everything before our term is applied (fixes the single-server change bug, §4.1 errata).
-    this.pendingConfigIndex = storage.lastIndex()
+
     this.ctx.observe({ type: 'leader', leader: this.self, term: this.term })
     this.settleTransfer(this.self)
     // §5.4.2/§8: commit an entry of our own term so earlier entries commit and reads can be served.
-    this.appendAsLeader(noopEntryData())
+    // No config change until that no-op is applied (the single-server change bug, §4.1 errata): applying
+    // everything that was in our log is not enough when it was all known committed before we led.
+    this.pendingConfigIndex = this.appendAsLeader(noopEntryData())
     // Lease mode: a first heartbeat round with the no-op, so the lease starts one round trip after election.
     if (this.options.readMode === 'lease' && !this.isSoleVoter()) {
       this.readRound++
@@ -833,7 +834,7 @@ export class RaftNode implements ProtocolNode {
     }
     // Every heartbeat round is a new round, so that its acknowledgements can extend the lease from its send time.
     this.readRound++
-    this.lease.sent(this.readRound, now)
+    if (this.options.readMode === 'lease') this.lease.sent(this.readRound, now)
     for (const [id, pr] of this.progress) this.sendHeartbeat(id, pr)
     this.readRoundPending = false
     this.armHeartbeatTimer()
@@ -1371,7 +1372,7 @@ export class RaftNode implements ProtocolNode {
    * Joint consensus, second step: a leader that has applied every config entry
    * of its log and finds a joint configuration in force appends C(new). This
    * happens where the joint entry is applied on the leader, and on a new leader
-   * once everything before its term is applied (the same `pendingConfigIndex`
+   * once it has applied its no-op (the same `pendingConfigIndex`
    * rule as for any change), so a joint configuration is always left.
    */
   private maybeLeaveJoint(): void {
