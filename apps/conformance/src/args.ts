@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { DEFAULT_SHRINK_RUNS, type ScenarioReduction } from '@synod/conformance'
+import { DEFAULT_SHRINK_RUNS, type ConformanceCrypto, type ScenarioReduction } from '@synod/conformance'
 
 export const USAGE = `usage: synod-conformance [options]
 
@@ -11,7 +11,8 @@ options:
                      raft-lease is raft with lease reads)
   --scenario NAMES   comma-separated scenarios, or 'all' (default: all);
                      scenarios that do not fit a protocol's fault model are skipped
-  --seeds N          run seeds 1..N (default: 10)
+  --seeds N          run seeds 1..N (default: 10); A..B runs seeds A to B (to
+                     split a long sweep over processes)
   --seed N           run only seed N (what a reproduce command uses)
   --nodes N          cluster size for every run (default: each scenario's)
   --shrink-runs N    re-runs to shrink the first failing run of each protocol ×
@@ -21,6 +22,9 @@ options:
                      e.g. 0,2, or 'none'); needs exactly one --scenario
   --max-ops N        reduced scenario: cap the workload at N operations
   --chaos-ms N       reduced scenario: end the chaos phase after N ms
+  --crypto SCHEME    signatures of byzantine runs: ed25519 (default) or
+                     simulated (a keyed hash with the same contract, ≈30× cheaper:
+                     for long seed sweeps; unforgeable inside the simulation)
   --report DIR       write DIR/report.json and DIR/report.html
   --json             print the results as JSON on stdout instead of the table
   --list             list protocols and scenarios, then exit
@@ -45,6 +49,7 @@ export interface RunnerArguments {
   readonly reduction: ScenarioReduction | undefined
   /** Re-runs to shrink a failing run with (0 = off). */
   readonly shrinkRuns: number
+  readonly crypto: ConformanceCrypto
   readonly reportDir: string | undefined
   readonly json: boolean
   readonly list: boolean
@@ -52,6 +57,17 @@ export interface RunnerArguments {
 }
 
 export const DEFAULT_SEED_COUNT = 10
+
+/** --seeds N (1..N) or A..B (A to B inclusive). */
+function seedRange(raw: string | undefined): number[] {
+  if (raw === undefined) return Array.from({ length: DEFAULT_SEED_COUNT }, (_, i) => i + 1)
+  const range = /^(\d+)\.\.(\d+)$/.exec(raw)
+  if (range === null) return Array.from({ length: integer('--seeds', raw, 1) }, (_, i) => i + 1)
+  const from = integer('--seeds', range[1]!, 1)
+  const to = integer('--seeds', range[2]!, 1)
+  if (to < from) throw new UsageError(`--seeds ${raw}: the range is empty`)
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i)
+}
 
 function integer(flag: string, raw: string, min: number): number {
   if (!/^\d+$/.test(raw)) throw new UsageError(`${flag} must be an integer, got '${raw}'`)
@@ -92,6 +108,7 @@ export function parseRunnerArguments(argv: readonly string[]): RunnerArguments {
         'max-ops': { type: 'string' },
         'chaos-ms': { type: 'string' },
         'shrink-runs': { type: 'string' },
+        crypto: { type: 'string' },
         report: { type: 'string' },
         json: { type: 'boolean' },
         list: { type: 'boolean' },
@@ -106,10 +123,12 @@ export function parseRunnerArguments(argv: readonly string[]): RunnerArguments {
   const seeds =
     values.seed !== undefined
       ? [integer('--seed', values.seed, 0)]
-      : Array.from({ length: values.seeds === undefined ? DEFAULT_SEED_COUNT : integer('--seeds', values.seeds, 1) }, (_, i) => i + 1)
+      : seedRange(values.seeds)
   const scenarios = values.scenario === undefined || values.scenario === 'all' ? 'all' : nameList('--scenario', values.scenario)
   if (scenarios !== 'all' && scenarios.includes('all')) throw new UsageError(`--scenario all cannot be combined with names`)
   if (values.report !== undefined && values.report.trim() === '') throw new UsageError('--report needs a directory')
+  const crypto = values.crypto ?? 'ed25519'
+  if (crypto !== 'ed25519' && crypto !== 'simulated') throw new UsageError(`--crypto must be ed25519 or simulated, got '${crypto}'`)
   const reduction: ScenarioReduction = {
     ...(values.faults === undefined ? {} : { faults: faultList(values.faults) }),
     ...(values['max-ops'] === undefined ? {} : { maxOps: integer('--max-ops', values['max-ops'], 1) }),
@@ -125,6 +144,7 @@ export function parseRunnerArguments(argv: readonly string[]): RunnerArguments {
     nodes: values.nodes === undefined ? undefined : integer('--nodes', values.nodes, 1),
     reduction: reduced ? reduction : undefined,
     shrinkRuns: values['shrink-runs'] === undefined ? DEFAULT_SHRINK_RUNS : integer('--shrink-runs', values['shrink-runs'], 0),
+    crypto,
     reportDir: values.report,
     json: values.json ?? false,
     list: values.list ?? false,

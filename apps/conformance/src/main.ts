@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { reduceScenario, scenarioApplies, scenarios as shippedScenarios, type Capability, type Scenario } from '@synod/conformance'
+import { reduceScenario, useConformanceCrypto, scenarioApplies, scenarios as shippedScenarios, type Capability, type Scenario } from '@synod/conformance'
 import type { ProtocolFactory } from '@synod/core'
 import { parseRunnerArguments, UsageError, USAGE } from './args.js'
 import { planMatrix, runMatrix, type ProtocolOffer } from './matrix.js'
@@ -79,6 +79,7 @@ async function run(argv: readonly string[], env: RunnerEnvironment): Promise<num
     return 0
   }
 
+  useConformanceCrypto(args.crypto)
   const protocolNames = args.protocols ?? env.defaultProtocols
   const unknownProtocols = protocolNames.filter((name) => !env.registry.has(name))
   if (unknownProtocols.length > 0)

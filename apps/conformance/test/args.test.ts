@@ -11,6 +11,7 @@ describe('parseRunnerArguments', () => {
       nodes: undefined,
       reduction: undefined,
       shrinkRuns: 30,
+      crypto: 'ed25519',
       reportDir: undefined,
       json: false,
       list: false,
@@ -29,6 +30,9 @@ describe('parseRunnerArguments', () => {
     expect(parseRunnerArguments(['--seed', '0']).seeds).toEqual([0])
     expect(parseRunnerArguments(['--seed=417']).seeds).toEqual([417])
     expect(parseRunnerArguments(['-h']).help).toBe(true)
+    expect(parseRunnerArguments(['--seeds', '26..29']).seeds).toEqual([26, 27, 28, 29])
+    expect(parseRunnerArguments([]).crypto).toBe('ed25519')
+    expect(parseRunnerArguments(['--crypto', 'simulated']).crypto).toBe('simulated')
   })
 
   it.each([
@@ -44,6 +48,9 @@ describe('parseRunnerArguments', () => {
     [['--scenario', 'all,leader-crash'], /cannot be combined/],
     [['--json=yes'], /--json/],
     [['--report'], /argument missing|--report/],
+    [['--seeds', '9..3'], /range is empty/],
+    [['--seeds', '0..3'], /--seeds must be an integer ≥ 1/],
+    [['--crypto', 'rsa'], /--crypto must be ed25519 or simulated/],
   ])('rejects %j', (argv, message) => {
     expect(() => parseRunnerArguments(argv)).toThrow(UsageError)
     expect(() => parseRunnerArguments(argv)).toThrow(message)

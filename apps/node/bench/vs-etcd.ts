@@ -8,7 +8,7 @@
 // systems step by step, then prints one table with ratios and writes
 // JSON, Markdown and an SVG chart. Outside CI (minutes, needs the machine).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -20,7 +20,7 @@ import { percentile } from '../src/load.js'
 // The daemons run from the build (apps/node/dist), as users run them: the package script builds first.
 const builtCluster = new URL('../dist/cluster.js', import.meta.url)
 if (!existsSync(builtCluster)) throw new Error('apps/node is not built: run `pnpm build` first (pnpm bench:vs-etcd does)')
-const { freePort, prepareCluster, sleep, startNodeProcess, stopNodes, waitLeader, waitReady } = (await import(builtCluster.href)) as typeof ClusterModule
+const { freePort, prepareCluster, sleep, stopNodes, synodCommand, waitLeader, waitReady } = (await import(builtCluster.href)) as typeof ClusterModule
 
 type Mode = 'write' | 'read' | 'mix'
 type Target = 'leader' | 'spread'
@@ -65,6 +65,8 @@ const args = parseArgs({
     out: { type: 'string', default: 'docs/benchmarks' },
     'value-bytes': { type: 'string', default: '100' },
     'keep-data': { type: 'boolean', default: false },
+    /** CPU-profile the Synod nodes over the whole run and put a summary (top self time) in the report. */
+    profile: { type: 'boolean', default: false },
   },
 })
 const clientSteps = args.values.clients!.split(',').map(Number)
@@ -155,9 +157,15 @@ async function startEtcd(root: string): Promise<{ adapter: SystemAdapter; proces
 
 // ---------------------------------------------------------------- synod
 
-async function startSynod(root: string): Promise<{ adapter: SystemAdapter; nodes: ClusterNode[]; termOf: () => Promise<number> }> {
+async function startSynod(root: string): Promise<{ adapter: SystemAdapter; nodes: ClusterNode[]; termOf: () => Promise<number>; leaderName: string }> {
   const nodes = await prepareCluster(root, 'raft', 3)
-  for (const node of nodes) startNodeProcess(node)
+  for (const node of nodes) {
+    // As startNodeProcess does, plus --cpu-prof when profiling (NODE_OPTIONS cannot carry it).
+    const profile = args.values.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'profiles', node.name)}`] : []
+    const child = spawn(process.execPath, [...profile, ...synodCommand(), 'start', '--config', node.configFile], { stdio: 'ignore', env: { ...process.env, SYNOD_LOG_PRETTY: '0' } })
+    node.process = child
+    node.exited = new Promise((resolveExit) => child.once('exit', (code) => resolveExit(code)))
+  }
   await waitReady(nodes, 90_000)
   const leaderId = await waitLeader(nodes, 60_000)
   const leader = nodes.find((n) => n.id === leaderId)!.http
@@ -172,7 +180,7 @@ async function startSynod(root: string): Promise<{ adapter: SystemAdapter; nodes
     const { body } = await call(leader, { method: 'GET', path: '/v1/status' }, 2000).catch(() => ({ body: '{}' }))
     return Number((JSON.parse(body) as { term?: number }).term ?? Number.NaN)
   }
-  return { adapter, nodes, termOf }
+  return { adapter, nodes, termOf, leaderName: nodes.find((n) => n.id === leaderId)!.name }
 }
 
 // ---------------------------------------------------------------- the load (identical for both systems)
@@ -217,6 +225,87 @@ async function runStep(system: SystemAdapter, mode: Mode, target: Target, client
     p99: percentile(sorted, 99),
     leaderChanges: Number.isFinite(termBefore) && Number.isFinite(termAfter) ? termAfter - termBefore : -1,
   }
+}
+
+// ---------------------------------------------------------------- memory and profiles
+
+/** Resident set size of a process in MB (Linux /proc), NaN when unknown. */
+function rssMb(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return match === null ? Number.NaN : Number(match[1]) / 1024
+  } catch {
+    return Number.NaN
+  }
+}
+
+interface ProfileSummary {
+  readonly node: string
+  readonly role: string
+  readonly busyMs: number
+  readonly idleMs: number
+  readonly top: ReadonlyArray<{ readonly fn: string; readonly where: string; readonly ms: number; readonly share: number }>
+}
+
+/** Monotonic µs, the clock V8 stamps profile samples with (CLOCK_MONOTONIC, shared by all processes). */
+const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n)
+/** The measured steps, so start-up (module loading) and shutdown stay out of the profile summary. */
+const loadWindow = { from: Number.POSITIVE_INFINITY, to: 0 }
+
+/** Top self-time functions of a node's CPU profile (the main thread's: the largest file) inside loadWindow. */
+function summarizeProfile(dir: string, node: string, role: string, topN = 15): ProfileSummary | undefined {
+  if (!existsSync(dir)) return undefined
+  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(dir, f))
+  if (files.length === 0) return undefined
+  const file = files.sort((a, b) => statSync(b).size - statSync(a).size)[0]!
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as {
+    nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>
+    startTime: number
+    samples: number[]
+    timeDeltas: number[]
+  }
+  let at = profile.startTime
+  const inWindow = profile.timeDeltas.map((dt) => {
+    at += dt
+    return at >= loadWindow.from && at <= loadWindow.to
+  })
+  // Should the clocks not line up (another OS), summarize the whole run rather than nothing.
+  const useWindow = inWindow.some(Boolean)
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+  const self = new Map<string, number>()
+  let idle = 0
+  let total = 0
+  profile.samples.forEach((id, i) => {
+    if (useWindow && !inWindow[i]) return
+    const dt = profile.timeDeltas[i] ?? 0
+    total += dt
+    const frame = byId.get(id)!.callFrame
+    if (frame.functionName === '(idle)') idle += dt
+    const where = frame.url === '' ? '' : `${frame.url.replace(/^.*node_modules\/(?:\.pnpm\/[^/]+\/node_modules\/)?/, '').replace(/^.*\/(apps|packages)\//, '$1/')}:${frame.lineNumber + 1}`
+    const key = `${frame.functionName || '(anonymous)'}\u0000${where}`
+    self.set(key, (self.get(key) ?? 0) + dt)
+  })
+  const busy = total - idle
+  const top = [...self]
+    .filter(([key]) => !key.startsWith('(idle)'))
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, topN)
+    .map(([key, us]) => {
+      const [fn, where] = key.split('\u0000') as [string, string]
+      return { fn, where, ms: us / 1000, share: us / Math.max(1, busy) }
+    })
+  return { node, role, busyMs: busy / 1000, idleMs: idle / 1000, top }
+}
+
+function profileMarkdown(summaries: readonly ProfileSummary[]): string {
+  const parts = ['## Where Synod\'s time goes', '', 'CPU profiles (`node --cpu-prof`) of the Synod nodes during the measured steps (start-up excluded), summarized: the functions with the most self time, as a share of the node\'s busy (non-idle) time.', '']
+  for (const s of summaries) {
+    parts.push(`### ${s.node} (${s.role}): busy ${(s.busyMs / 1000).toFixed(1)} s, idle ${(s.idleMs / 1000).toFixed(1)} s`, '', '| self time | share | function | where |', '|---:|---:|---|---|')
+    for (const t of s.top) parts.push(`| ${t.ms.toFixed(0)} ms | ${(100 * t.share).toFixed(1)}% | \`${t.fn}\` | ${t.where === '' ? '(native)' : `\`${t.where}\``} |`)
+    parts.push('')
+  }
+  return parts.join('\n')
 }
 
 // ---------------------------------------------------------------- report
@@ -302,6 +391,12 @@ async function main(): Promise<void> {
     throw error
   })
   const rows: Row[] = []
+  const rss = { etcd: [] as number[], synod: [] as number[] }
+  const sampleRss = () => {
+    for (const p of etcd.processes) rss.etcd.push(rssMb(p.pid))
+    for (const n of synod.nodes) rss.synod.push(rssMb(n.process?.pid))
+  }
+  let profiles: ProfileSummary[] = []
   try {
     const total = rounds * modes.length * targets.length * clientSteps.length * 2
     let done = 0
@@ -313,9 +408,12 @@ async function main(): Promise<void> {
             // Alternate which system goes first, so slow drift of the machine is shared.
             const order = round % 2 === 0 ? [etcd, synod] : [synod, etcd]
             for (const system of order) {
+              loadWindow.from = Math.min(loadWindow.from, monotonicMicros())
               const result = await runStep(system.adapter, mode, target, clients, system.termOf)
               row[system.adapter.name].push(result)
+              loadWindow.to = monotonicMicros()
               done++
+              sampleRss()
               process.stdout.write(
                 `[${done}/${total}] ${system.adapter.name.padEnd(5)} ${mode.padEnd(5)} ${target.padEnd(6)} ${String(clients).padStart(3)} clients: ${Math.round(result.opsPerSecond)} ops/s, p99 ${result.p99.toFixed(1)} ms, ${result.errors} errors, ${result.leaderChanges} leader changes\n`,
               )
@@ -327,19 +425,25 @@ async function main(): Promise<void> {
     await stopNodes(synod.nodes)
     for (const p of etcd.processes) p.kill('SIGTERM')
     agent.destroy()
+    if (args.values.profile)
+      profiles = synod.nodes
+        .map((n) => summarizeProfile(join(root, 'synod', 'profiles', n.name), n.name, n.name === synod.leaderName ? 'leader' : 'follower'))
+        .filter((p): p is ProfileSummary => p !== undefined)
     if (!args.values['keep-data']) rmSync(root, { recursive: true, force: true })
   }
   const machine = `${cpus().length} vCPU (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`
   const table = tableMarkdown(rows)
+  const maxOf = (values: number[]) => Math.max(...values.filter(Number.isFinite))
+  const memory = `Peak RSS per member, sampled after every step: etcd ${maxOf(rss.etcd).toFixed(0)} MB, Synod ${maxOf(rss.synod).toFixed(0)} MB.`
   mkdirSync(outDir, { recursive: true })
   const stamp = new Date().toISOString()
-  writeFileSync(join(outDir, 'vs-etcd.json'), `${JSON.stringify({ stamp, machine, seconds, valueBytes, rounds, rows }, null, 2)}\n`)
+  writeFileSync(join(outDir, 'vs-etcd.json'), `${JSON.stringify({ stamp, machine, seconds, valueBytes, rounds, rows, rssMb: rss, profiles }, null, 2)}\n`)
   writeFileSync(join(outDir, 'vs-etcd.svg'), chartSvg(rows))
   writeFileSync(
     join(outDir, 'vs-etcd.md'),
-    `# Synod Raft daemon vs etcd (${stamp})\n\nMachine: ${machine}.\nBoth: 3 members on 127.0.0.1, fsync on, ${valueBytes}-byte values, closed-loop keep-alive HTTP/1.1 clients from one generator (apps/node/bench/vs-etcd.ts), ${seconds} s per step, ${rounds} round(s) per cell alternating which system goes first; medians per cell. etcd: Debian's etcd-server, JSON gateway \`/v3/kv/put\` and \`/v3/kv/range\` (linearizable). Synod: \`PUT /v1/kv/{key}\`, \`GET /v1/kv/{key}\` (linearizable).\n\n${table}\n\n![chart](vs-etcd.svg)\n`,
+    `# Synod Raft daemon vs etcd (${stamp})\n\nMachine: ${machine}.\nBoth: 3 members on 127.0.0.1, fsync on, ${valueBytes}-byte values, closed-loop keep-alive HTTP/1.1 clients from one generator (apps/node/bench/vs-etcd.ts), ${seconds} s per step, ${rounds} round(s) per cell alternating which system goes first; medians per cell. etcd: Debian's etcd-server, JSON gateway \`/v3/kv/put\` and \`/v3/kv/range\` (linearizable). Synod: \`PUT /v1/kv/{key}\`, \`GET /v1/kv/{key}\` (linearizable).\n\n${table}\n\n${memory}\n\n![chart](vs-etcd.svg)\n${profiles.length === 0 ? '' : `\n${profileMarkdown(profiles)}`}`,
   )
-  process.stdout.write(`\n${table}\n\nwrote ${join(outDir, 'vs-etcd.md')}, .json and .svg\n`)
+  process.stdout.write(`\n${table}\n\n${memory}\n\nwrote ${join(outDir, 'vs-etcd.md')}, .json and .svg\n`)
 }
 
 await main()

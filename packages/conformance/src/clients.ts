@@ -11,6 +11,7 @@ import {
   type CommandResult,
   type Membership,
   type Signer,
+  type Verifier,
   type StateMachine,
 } from '@synod/core'
 import { nodeKeys } from './keys.js'
@@ -28,7 +29,8 @@ export interface ClientOptions {
    * bytes the client sent, envelope included). The workload then treats the
    * attempt as unanswered (its outcome unknown) and tries another node.
    */
-  readonly verifyAnswer?: (command: Uint8Array, answer: CommandResult, membership: Membership) => void
+  /** `verifier` checks signatures in the run's scheme (see useConformanceCrypto). */
+  readonly verifyAnswer?: (command: Uint8Array, answer: CommandResult, membership: Membership, verifier: Verifier) => void
 }
 
 /** Wraps each client's commands in its own signed envelope (a session per client, growing timestamps). */

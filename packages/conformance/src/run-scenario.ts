@@ -1,4 +1,5 @@
 import { checkAll } from './checkers/index.js'
+import { conformanceCrypto } from './keys.js'
 import { executeScenario, type RunScenarioOptions } from './execute-scenario.js'
 import { reductionFlags, type ScenarioReduction } from './reduce.js'
 import type { CheckResult, RunRecord } from './types.js'
@@ -30,7 +31,7 @@ export interface ScenarioResult {
 /** The CLI command that replays one run: protocol, scenario, seed, and the cluster size and reduction when given. */
 export function reproduceCommand(protocol: string, scenario: string, seed: number, nodes?: number, reduction?: ScenarioReduction): string {
   const flags = reductionFlags(reduction)
-  return `pnpm synod-conformance --protocol ${protocol} --scenario ${scenario} --seed ${seed}${nodes === undefined ? '' : ` --nodes ${nodes}`}${flags === '' ? '' : ` ${flags}`}`
+  return `pnpm synod-conformance --protocol ${protocol} --scenario ${scenario} --seed ${seed}${nodes === undefined ? '' : ` --nodes ${nodes}`}${flags === '' ? '' : ` ${flags}`}${conformanceCrypto() === 'simulated' ? ' --crypto simulated' : ''}`
 }
 
 /**

@@ -5,6 +5,7 @@ import type { ClientOptions, RequestWrapper } from './clients.js'
 import type { Cluster } from './cluster.js'
 import { commandDigest } from './digest.js'
 import type { KvSession, KvWorkloadCodec } from './kv-codec.js'
+import { conformanceVerifier } from './keys.js'
 import type { WorkloadOptions } from './scenario.js'
 import type { Operation, OperationKind } from './types.js'
 
@@ -221,7 +222,7 @@ export class KvWorkload<Options = unknown> {
     const verify = this.clients.verifyAnswer
     if (verify === undefined) return undefined
     try {
-      verify(command, answer, this.cluster.membership)
+      verify(command, answer, this.cluster.membership, conformanceVerifier())
       return undefined
     } catch (error) {
       return error instanceof Error ? error.message : String(error)

@@ -11,6 +11,7 @@ import {
   type NodeId,
 } from '@synod/core'
 import { sha256, type CertificateSignature } from '@synod/crypto'
+import { decodeBatchPayload } from './batch-payload.js'
 
 // Wire format: canonical CBOR maps with one-letter keys and a kind `k`. What a
 // replica signs is a domain-separated digest (`voteDigest`, `timeoutDigest`,
@@ -39,23 +40,35 @@ export interface TC {
   readonly signatures: readonly CertificateSignature[]
 }
 
-/** A client command as ordered: the bytes the state machine applies, tagged by the proxy that took it (see Mempool). */
-export interface Command {
+/**
+ * A proxy's signed batch of client commands (see Mempool): `(proxy, seq)`
+ * names it (seq ranges are unique per incarnation), `digest` =
+ * sha256(payload) is what the proxy signs and what blocks reference, so a
+ * block's hash covers every command byte without carrying them.
+ */
+export interface Batch {
   readonly proxy: NodeId
   readonly seq: number
-  readonly bytes: Uint8Array
+  readonly commands: readonly Uint8Array[]
+  readonly digest: Hash
+  /** The signed wire message (relayed and persisted as it is). */
+  readonly message: Uint8Array
 }
 
 /**
  * A block of the chain. `justify` always certifies `parent` (a leader extends
  * the block of its highest QC), so the QC chain and the parent chain are one.
+ * It orders whole batches, by digest: every replica already holds them (the
+ * proxies broadcast them), so a proposal is small and nobody decodes or
+ * hashes the commands twice.
  */
 export interface Block {
   readonly view: number
   readonly height: number
   readonly parent: Hash
   readonly justify: QC
-  readonly commands: readonly Command[]
+  /** Digests of the batches it orders, in order. */
+  readonly batches: readonly Hash[]
   readonly author: NodeId
   /** Canonical bytes: what `hash` covers and what travels. */
   readonly bytes: Uint8Array
@@ -100,28 +113,28 @@ export interface Fetch {
   readonly root: number
 }
 
-/** Blocks answering a Fetch, newest first, each the parent of the one before. */
+/** Blocks answering a Fetch, newest first, each the parent of the one before, with the signed batches they order. */
 export interface Blocks {
   readonly k: 'b'
   readonly blocks: readonly Block[]
+  /** Signed batch messages (each checked like a proxy's own broadcast). */
+  readonly batches: readonly Uint8Array[]
 }
 
 /**
- * Client commands a proxy hands to every replica (the mempool); the proxy of each is the sender, who signs
- * the batch (`commandsDigest`), so bytes altered on the way (or by a relay) never enter a mempool.
+ * A batch of client commands a proxy hands to every replica (the mempool), signed by the proxy over
+ * sha256(payload), so bytes altered on the way (or by a relay) never enter a mempool.
  */
 export interface Commands {
   readonly k: 'c'
-  /** The proxy that signed the batch (any replica may relay it, see CommandRequest). */
-  readonly proxy: NodeId
-  readonly commands: readonly Command[]
+  readonly batch: Batch
   readonly sig: Uint8Array
 }
 
-/** "Send me the signed batches holding these commands": a replica missing commands of a proposal asks its leader. */
+/** "Send me these signed batches": a replica missing batches of a proposal (or of a block to execute) asks. */
 export interface CommandRequest {
   readonly k: 'q'
-  readonly tags: ReadonlyArray<{ readonly proxy: NodeId; readonly seq: number }>
+  readonly digests: readonly Hash[]
 }
 
 /** A replica's signature over the Merkle root of a committed block's results (reply certificate part). */
@@ -155,8 +168,16 @@ export function timeoutDigest(view: number): Uint8Array {
   return sha256(encodeCanonical(['hotstuff/timeout', view]))
 }
 
-export function commandsDigest(proxy: NodeId, commands: readonly Command[]): Uint8Array {
-  return sha256(encodeCanonical(['hotstuff/commands', proxy, commands.map((c) => [c.seq, c.bytes])]))
+/** What a proxy signs for a batch: its digest, sha256 of the canonical payload (domain-tagged). */
+export function batchPayload(proxy: NodeId, seq: number, commands: readonly Uint8Array[]): Uint8Array {
+  return encodeCanonical(['hotstuff/commands', proxy, seq, commands])
+}
+
+/** A signed batch: `sign` signs its digest. */
+export function makeBatch(proxy: NodeId, seq: number, commands: readonly Uint8Array[], sign: (digest: Hash) => Uint8Array): Batch {
+  const payload = batchPayload(proxy, seq, commands)
+  const digest = sha256(payload)
+  return { proxy, seq, commands, digest, message: encodeCanonical({ b: payload, g: sign(digest), k: 'c' }) }
 }
 
 export function snapshotDigest(height: number, block: Hash, index: number, data: Uint8Array): Uint8Array {
@@ -173,7 +194,7 @@ export const GENESIS: Block = makeBlock({
   height: 0,
   parent: ZERO_HASH,
   justify: { view: 0, block: ZERO_HASH, signatures: [] },
-  commands: [],
+  batches: [],
   author: '',
 })
 
@@ -183,7 +204,7 @@ export const GENESIS_QC: QC = { view: 0, block: GENESIS.hash, signatures: [] }
 export function makeBlock(fields: Omit<Block, 'bytes' | 'hash'>): Block {
   const bytes = encodeCanonical({
     a: fields.author,
-    c: fields.commands.map((c) => [c.proxy, c.seq, c.bytes]),
+    c: fields.batches,
     h: fields.height,
     p: fields.parent,
     q: qcWire(fields.justify),
@@ -192,14 +213,10 @@ export function makeBlock(fields: Omit<Block, 'bytes' | 'hash'>): Block {
   return { ...fields, bytes, hash: sha256(bytes) }
 }
 
-export function decodeBlock(bytes: Uint8Array, maxCommandBytes: number, maxCommands: number): Block {
+export function decodeBlock(bytes: Uint8Array, maxBatches: number): Block {
   const r = expectRecord(decodeCanonical(bytes), 'block')
   expectOnlyKeys(r, ['a', 'c', 'h', 'p', 'q', 'v'], 'block')
-  const commands = expectArray(r['c'], 'block commands', maxCommands).map((c): Command => {
-    const entry = expectArray(c, 'block command', 3)
-    if (entry.length !== 3) throw new InvalidMessageError('a block command is [proxy, seq, bytes]')
-    return { proxy: expectString(entry[0], 'command proxy', MAX_ID), seq: expectUint(entry[1], 'command seq'), bytes: expectBytes(entry[2], 'command', maxCommandBytes) }
-  })
+  const batches = expectArray(r['c'], 'block batches', maxBatches).map((d) => hash(d, 'block batch'))
   const parent = expectBytes(r['p'], 'block parent', HASH_BYTES)
   if (parent.byteLength !== HASH_BYTES) throw new InvalidMessageError('block parent must be a 32-byte hash')
   return {
@@ -207,7 +224,7 @@ export function decodeBlock(bytes: Uint8Array, maxCommandBytes: number, maxComma
     height: expectUint(r['h'], 'block height'),
     parent,
     justify: decodeQCWire(r['q']),
-    commands,
+    batches,
     author: expectString(r['a'], 'block author', MAX_ID),
     bytes,
     hash: sha256(bytes),
@@ -276,16 +293,17 @@ export function encodeFetch(block: Hash, count: number, root: number): Uint8Arra
   return encodeCanonical({ b: block, k: 'f', n: count, r: root })
 }
 
-export function encodeBlocks(blocks: readonly Block[]): Uint8Array {
-  return encodeCanonical({ b: blocks.map((b) => b.bytes), k: 'b' })
+export function encodeBlocks(blocks: readonly Block[], batches: readonly Uint8Array[]): Uint8Array {
+  return encodeCanonical({ b: blocks.map((b) => b.bytes), c: batches, k: 'b' })
 }
 
-export function encodeCommands(proxy: NodeId, commands: readonly Command[], sig: Uint8Array): Uint8Array {
-  return encodeCanonical({ c: commands.map((c) => [c.seq, c.bytes]), g: sig, k: 'c', p: proxy })
+/** A batch message with an arbitrary signature (tests forge these; proxies use makeBatch). */
+export function encodeCommands(payload: Uint8Array, sig: Uint8Array): Uint8Array {
+  return encodeCanonical({ b: payload, g: sig, k: 'c' })
 }
 
-export function encodeCommandRequest(tags: ReadonlyArray<{ readonly proxy: NodeId; readonly seq: number }>): Uint8Array {
-  return encodeCanonical({ k: 'q', t: tags.map((t) => [t.proxy, t.seq]) })
+export function encodeCommandRequest(digests: readonly Hash[]): Uint8Array {
+  return encodeCanonical({ d: digests, k: 'q' })
 }
 
 export function encodeReply(height: number, root: Hash, sig: Uint8Array): Uint8Array {
@@ -313,10 +331,18 @@ function hash(value: unknown, what: string): Hash {
   return h
 }
 
+/** Batch messages in one fetch answer. */
+export const MAX_FETCH_BATCHES = 4096
+
+function decodeBatch(payload: Uint8Array, message: Uint8Array, limits: DecodeLimits): Batch {
+  const { proxy, seq, commands } = decodeBatchPayload(payload, MAX_ID, limits.maxBlockCommands, limits.maxCommandBytes)
+  return { proxy, seq, commands, digest: sha256(payload), message }
+}
+
 /** Decode and shape-check one message; throws InvalidMessageError for malformed bytes. Nothing is verified here. */
 export function decodeMessage(bytes: Uint8Array, limits: DecodeLimits): HotstuffMessage {
   const r = expectRecord(decodeCanonical(bytes), 'hotstuff message')
-  const block = (value: unknown) => decodeBlock(expectBytes(value, 'block'), limits.maxCommandBytes, limits.maxBlockCommands)
+  const block = (value: unknown) => decodeBlock(expectBytes(value, 'block'), limits.maxBlockCommands)
   switch (r['k']) {
     case 'p':
       expectOnlyKeys(r, ['b', 'k', 't'], 'proposal')
@@ -341,32 +367,19 @@ export function decodeMessage(bytes: Uint8Array, limits: DecodeLimits): Hotstuff
       return { k: 'f', block: hash(r['b'], 'fetch block'), count, root: expectUint(r['r'], 'fetch root') }
     }
     case 'b':
-      expectOnlyKeys(r, ['b', 'k'], 'blocks')
-      return { k: 'b', blocks: expectArray(r['b'], 'blocks', MAX_FETCH_BLOCKS).map(block) }
-    case 'c': {
-      expectOnlyKeys(r, ['c', 'g', 'k', 'p'], 'commands')
-      const proxy = expectString(r['p'], 'commands proxy', MAX_ID)
+      expectOnlyKeys(r, ['b', 'c', 'k'], 'blocks')
       return {
-        k: 'c',
-        proxy,
-        sig: sig(r['g']),
-        commands: expectArray(r['c'], 'commands', limits.maxBlockCommands).map((c): Command => {
-          const entry = expectArray(c, 'command', 2)
-          if (entry.length !== 2) throw new InvalidMessageError('a command is [seq, bytes]')
-          return { proxy, seq: expectUint(entry[0], 'command seq'), bytes: expectBytes(entry[1], 'command', limits.maxCommandBytes) }
-        }),
+        k: 'b',
+        blocks: expectArray(r['b'], 'blocks', MAX_FETCH_BLOCKS).map(block),
+        batches: expectArray(r['c'], 'block batches', MAX_FETCH_BATCHES).map((m) => expectBytes(m, 'batch message')),
       }
+    case 'c': {
+      expectOnlyKeys(r, ['b', 'g', 'k'], 'commands')
+      return { k: 'c', batch: decodeBatch(expectBytes(r['b'], 'commands payload'), bytes, limits), sig: sig(r['g']) }
     }
     case 'q':
-      expectOnlyKeys(r, ['k', 't'], 'command request')
-      return {
-        k: 'q',
-        tags: expectArray(r['t'], 'command tags', limits.maxBlockCommands).map((t) => {
-          const pair = expectArray(t, 'command tag', 2)
-          if (pair.length !== 2) throw new InvalidMessageError('a command tag is [proxy, seq]')
-          return { proxy: expectString(pair[0], 'command proxy', MAX_ID), seq: expectUint(pair[1], 'command seq') }
-        }),
-      }
+      expectOnlyKeys(r, ['d', 'k'], 'command request')
+      return { k: 'q', digests: expectArray(r['d'], 'batch digests', limits.maxBlockCommands).map((d) => hash(d, 'batch digest')) }
     case 'r':
       expectOnlyKeys(r, ['g', 'h', 'k', 'r'], 'reply')
       return { k: 'r', height: expectUint(r['h'], 'reply height'), root: hash(r['r'], 'reply root'), sig: sig(r['g']) }

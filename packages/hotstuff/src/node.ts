@@ -27,14 +27,12 @@ import { BlockPersistence } from './blockchain/persistence.js'
 import { CertificateVerifier, isRejection } from './consensus/certificates.js'
 import { chainUpdate, type CommitRule } from './consensus/commit-rule.js'
 import { SafetyRules } from './consensus/safety.js'
-import { commandTag, Mempool } from './client/mempool.js'
+import { Mempool } from './client/mempool.js'
 import { ReplyCollector, type PendingAnswer } from './client/replies.js'
 import {
   decodeMessage,
   encodeBlocks,
-  commandsDigest,
   encodeCommandRequest,
-  encodeCommands,
   encodeFetch,
   encodeProposal,
   encodeReply,
@@ -43,16 +41,17 @@ import {
   encodeTimeout,
   encodeVote,
   GENESIS,
+  makeBatch,
   makeBlock,
   MAX_FETCH_BLOCKS,
   snapshotDigest,
   timeoutDigest,
   voteDigest,
+  type Batch,
   type Block,
   type DecodeLimits,
   type Hash,
   type QC,
-  type Command,
   type SnapshotOffer,
   type TC,
 } from './messages.js'
@@ -66,6 +65,8 @@ const decodeUint = (bytes: Uint8Array): number => expectUint(decodeCanonical(byt
 const MAX_ORPHANS = 1024
 /** Snapshot offers held while f+1 matching ones are gathered. */
 const MAX_OFFERS = 64
+/** A fetch answer stops adding blocks (and their batches) past this many bytes (messages are capped at 16 MiB). */
+const MAX_FETCH_ANSWER_BYTES = 8 * 1024 * 1024
 
 interface WaitingProposal {
   readonly from: NodeId
@@ -121,9 +122,15 @@ export class HotstuffNode implements ProtocolNode {
   private stopped = false
   /** Test-only: which commit rule runs (see consensus/commit-rule.ts). */
   commitRule: CommitRule = 'three-chain'
-  /** A proposal of the current view waiting for commands it carries (see tryVote). */
+  /** A proposal of the current view waiting for batches it orders (see tryVote). */
   private waitingVote: Block | undefined
-  /** Test-only: vote for blocks whose commands this replica never received from their proxy (shows the attack). */
+  /** A committed block (and its ancestors) waiting for batches this replica misses before it can execute. */
+  private pendingCommit: Block | undefined
+  /** Which peer to ask next for the batches `pendingCommit` misses. */
+  private batchAsk = 0
+  /** Set by maybePropose: the leader proposes once per Replica batch, in flush, with everything that batch brought. */
+  private proposeDue = false
+  /** Test-only: vote for blocks whose batches this replica never received from their proxy (shows the attack). */
   voteUnheldCommands = false
   /** How many upcoming leaders receive each vote: f+1 (see voteCollectors); tests lower it to show why. */
   voteFanout: number
@@ -148,7 +155,7 @@ export class HotstuffNode implements ProtocolNode {
     this.pacemaker = new Pacemaker(ctx, this.voters, this.options.viewTimeoutMs, this.options.maxViewTimeoutMs, (view) => this.onLocalTimeout(view))
     this.store = new BlockStore(GENESIS, this.options.retainCommittedBlocks)
     this.persistence = new BlockPersistence(ctx.storage)
-    this.mempool = new Mempool(ctx.self, this.options.maxPendingCommands, 0)
+    this.mempool = new Mempool(this.options.maxPendingCommands, 0)
     this.replies = new ReplyCollector(
       this.f + 1,
       (from, statement, sig) => {
@@ -181,7 +188,11 @@ export class HotstuffNode implements ProtocolNode {
       this.committedIndex = restored.index
     }
     // Blocks this replica accepted before a restart, parents first; those that no longer connect are ignored.
-    for (const block of this.persistence.loadBlocks(this.limits).sort((a, b) => a.height - b.height)) this.store.insert(block)
+    for (const { block, batches } of this.persistence.loadBlocks(this.limits).sort((a, b) => a.block.height - b.block.height)) {
+      this.store.insert(block)
+      // Batches this replica accepted before the restart (it checked them then): what executing its blocks needs.
+      for (const message of batches) this.intakeBatch(message, false)
+    }
     const marker = this.persistence.committedMarker()
     const committed = marker === undefined ? undefined : this.store.get(marker)
     if (committed !== undefined && committed.height > this.store.root.height) this.commitTo(committed, true)
@@ -234,56 +245,67 @@ export class HotstuffNode implements ProtocolNode {
     if (command.byteLength > this.limits.maxCommandBytes) throw new InvalidMessageError(`command of ${command.byteLength} bytes is too large`)
     if (this.clientRequests !== undefined && !this.clientRequests.check(command))
       throw new InvalidMessageError(`not a client request signed for cluster '${this.options.cluster}' (clientAuthentication 'signed')`)
-    if (!this.mempool.addLocal(command, client, this.ctx.now()))
+    if (!this.mempool.addLocal(command, client))
       throw new OverloadedError(`hotstuff mempool is full (${this.options.maxPendingCommands} commands)`)
     this.updateWork()
     this.maybePropose()
   }
 
-  /** Once per batch: this proxy's new commands go to every replica in one message. */
+  /**
+   * Once per Replica batch: this proxy's new commands go to every replica as
+   * one signed batch, and a leader that may propose does so now, with all
+   * that this batch brought (its own clients' commands included).
+   */
   flush(): void {
-    const outgoing = this.mempool.takeOutgoing()
-    if (outgoing.length > 0) this.broadcastCommands(outgoing)
+    if (this.stopped) return
+    for (const { seq, commands, clients } of this.mempool.takeOutgoing(this.options.maxBlockCommands)) {
+      const batch = makeBatch(this.ctx.self, seq, commands, (digest) => this.signer.sign(digest))
+      this.mempool.addOwn(batch, clients, this.ctx.now())
+      this.broadcast(batch.message)
+    }
+    if (this.proposeDue) {
+      this.proposeDue = false
+      this.proposeNow()
+    }
   }
 
-  /** One signed batch: receivers take only commands their proxy signed (the mempool holds nothing altered). */
-  private broadcastCommands(commands: readonly Command[]): void {
-    const batch = encodeCommands(this.ctx.self, commands, this.signer.sign(commandsDigest(this.ctx.self, commands)))
-    this.mempool.attachBatch(commands, batch)
-    this.broadcast(batch)
+  /** A proxy's signed batch: receivers take only batches their proxy signed (the mempool holds nothing altered). */
+  private onCommands(batch: Batch, sig: Uint8Array): void {
+    if (!this.verifyFrom(batch.proxy, batch.digest, sig)) return this.drop('bad-commands-signature')
+    if (this.clientRequests !== undefined && !batch.commands.every((c) => this.clientRequests!.check(c))) return this.drop('bad-client-signature')
+    if (!this.mempool.add(batch)) return this.drop('mempool-full')
+    this.updateWork()
+    this.maybePropose()
+    // A proposal that arrived before its batches: vote now if they are all here and the view is still its own.
+    const waiting = this.waitingVote
+    if (waiting !== undefined && waiting.view === this.pacemaker.view && waiting.batches.every((d) => this.mempool.holds(d))) {
+      this.waitingVote = undefined
+      this.tryVote(waiting, true)
+    }
+    // A committed block waiting for this batch can execute now.
+    if (this.pendingCommit !== undefined) this.commitTo(this.pendingCommit, false)
   }
 
-  private onCommands(proxy: NodeId, commands: readonly Command[], sig: Uint8Array, batch: Uint8Array): void {
-    if (!this.verifyFrom(proxy, commandsDigest(proxy, commands), sig)) return this.drop('bad-commands-signature')
-    let added = false
-    for (const command of commands) {
-      if (this.clientRequests !== undefined && !this.clientRequests.check(command.bytes)) {
-        this.drop('bad-client-signature')
-        continue
-      }
-      if (!this.mempool.add(command, batch)) {
-        this.drop('mempool-full')
-        break
-      }
-      added = true
+  /** A batch message stored or relayed (fetch answers, restart): checked like a proxy's own broadcast. */
+  private intakeBatch(message: Uint8Array, verify: boolean): void {
+    let m
+    try {
+      m = decodeMessage(message, this.limits)
+    } catch {
+      return this.drop('bad-batch-message')
     }
-    if (added) {
-      this.updateWork()
-      this.maybePropose()
-      // A proposal that arrived before its commands: vote now if they are all here and the view is still its own.
-      const waiting = this.waitingVote
-      if (waiting !== undefined && waiting.view === this.pacemaker.view && waiting.commands.every((c) => this.mempool.holds(c))) {
-        this.waitingVote = undefined
-        this.tryVote(waiting)
-      }
-    }
+    if (m.k !== 'c') return this.drop('bad-batch-message')
+    if (verify) return this.onCommands(m.batch, m.sig)
+    this.mempool.addStored(m.batch)
   }
 
   /** Relay the signed batches a peer misses (it verifies the proxies' signatures itself). */
-  private onCommandRequest(from: NodeId, tags: ReadonlyArray<{ readonly proxy: NodeId; readonly seq: number }>): void {
-    const batches = this.mempool.batchesFor(new Set(tags.map((t) => commandTag(t.proxy, t.seq))))
-    for (const batch of batches.slice(0, 64)) this.ctx.send(from, batch)
+  private onCommandRequest(from: NodeId, digests: readonly Hash[]): void {
+    for (const message of this.mempool.messagesFor(digests.slice(0, 64))) this.ctx.send(from, message)
   }
+
+  /** The signed messages of the batches `block` orders, as far as they are here (what persistence keeps). */
+  private batchMessages = (block: Block): Uint8Array[] => this.mempool.messagesFor(block.batches)
 
   // ---------------------------------------------------------------- messages
 
@@ -303,11 +325,11 @@ export class HotstuffNode implements ProtocolNode {
       case 'f':
         return this.onFetch(from, m.block, m.count, m.root)
       case 'b':
-        return this.onBlocks(from, m.blocks)
+        return this.onBlocks(from, m.blocks, m.batches)
       case 'c':
-        return this.onCommands(m.proxy, m.commands, m.sig, message)
+        return this.onCommands(m.batch, m.sig)
       case 'q':
-        return this.onCommandRequest(from, m.tags)
+        return this.onCommandRequest(from, m.digests)
       case 'r':
         return this.onReply(from, m.height, m.root, m.sig)
       case 'o':
@@ -329,7 +351,6 @@ export class HotstuffNode implements ProtocolNode {
     // A leader may lead view v only with a certificate of view v−1 (its QC or a TC), so a faulty leader
     // cannot drag replicas into a far view where they would then refuse to vote for honest proposals.
     if (qc.view + 1 !== block.view && (tc === undefined || tc.view + 1 !== block.view)) return this.drop('unjustified-view')
-    if (this.clientRequests !== undefined && !block.commands.every((c) => this.clientRequests!.check(c.bytes))) return this.drop('bad-client-signature')
     this.processQC(qc, from)
     if (tc !== undefined) this.processTC(tc)
     this.acceptProposal(from, block)
@@ -344,30 +365,35 @@ export class HotstuffNode implements ProtocolNode {
     }
     if (outcome !== 'inserted' && outcome !== 'known') return this.drop(`bad-block-${outcome}`)
     if (outcome === 'inserted') {
-      this.persistence.saveBlock(block)
+      this.persistence.saveBlock(block, this.batchMessages)
       this.afterInsert(block, from)
     }
     this.pacemaker.advanceTo(block.view)
     this.tryVote(block)
   }
 
-  /** SafetyRules decide; the vote (and the safety state) is written before it leaves, in the same step. */
-  private tryVote(block: Block): void {
+  /**
+   * SafetyRules decide; the vote (and the safety state) is written before it
+   * leaves, in the same step. `resave`: the block was stored before its
+   * batches arrived; store it again with them before vouching for it.
+   */
+  private tryVote(block: Block, resave = false): void {
     if (block.view !== this.pacemaker.view) return this.drop('vote-skipped-stale-view')
-    // Vouch only for commands this replica received, signed, from their proxy: a leader (or a relay) cannot
+    // Vouch only for batches this replica received, signed, from their proxy: a leader (or a relay) cannot
     // slip in altered or invented commands in a proxy's name. Missing ones may still be on their way.
     if (!this.voteUnheldCommands) {
-      const missing = block.commands.filter((c) => !this.mempool.holds(c))
+      const missing = block.batches.filter((d) => !this.mempool.holds(d))
       if (missing.length > 0) {
         // Ask the leader for the proxies' signed batches (it had them), once per proposal.
-        if (this.waitingVote === undefined || !bytesEqual(this.waitingVote.hash, block.hash))
-          this.ctx.send(block.author, encodeCommandRequest(missing.map((c) => ({ proxy: c.proxy, seq: c.seq }))))
+        if (this.waitingVote === undefined || !bytesEqual(this.waitingVote.hash, block.hash)) this.ctx.send(block.author, encodeCommandRequest(missing))
         this.waitingVote = block
         return this.drop('vote-waits-for-commands')
       }
     }
     const verdict = this.safety.check(block, this.store)
     if (verdict !== 'vote') return this.drop(`vote-refused-${verdict}`)
+    // What this replica vouches for stays with it across a restart: the block and its batches.
+    if (resave) this.persistence.saveBlock(block, this.batchMessages)
     this.safety.recordVote(block.view)
     const sig = this.signer.sign(voteDigest(block.view, block.hash))
     const vote = encodeVote(block.view, block.hash, sig)
@@ -457,8 +483,12 @@ export class HotstuffNode implements ProtocolNode {
 
   // ---------------------------------------------------------------- proposing (leader)
 
-  /** Optimistic responsiveness: the leader of a view proposes as soon as it holds the certificate of the view before. */
+  /** Optimistic responsiveness: the leader of a view proposes as soon as it holds the certificate of the view before (at the end of the Replica batch, see flush). */
   private maybePropose(): void {
+    this.proposeDue = true
+  }
+
+  private proposeNow(): void {
     const view = this.pacemaker.view
     if (this.stopped || this.proposedView >= view || this.pacemaker.leaderOf(view) !== this.ctx.self) return
     const qc = this.safety.highQC
@@ -468,14 +498,14 @@ export class HotstuffNode implements ProtocolNode {
     if (parent === undefined) return
     const path = this.store.pathFromRoot(parent)
     if (path === undefined) return
-    const inFlight = this.inFlightTags(path)
-    const commands = this.mempool.select(this.options.maxBlockCommands, inFlight)
+    const inFlight = this.inFlightBatches(path)
+    const batches = this.mempool.select(this.options.maxBlockCommands, inFlight)
     // Idle: nothing new and nothing uncommitted to push through the 3-chain.
-    if (commands.length === 0 && inFlight.size === 0) return
-    const block = makeBlock({ view, height: parent.height + 1, parent: parent.hash, justify: qc, commands, author: this.ctx.self })
+    if (batches.length === 0 && inFlight.size === 0) return
+    const block = makeBlock({ view, height: parent.height + 1, parent: parent.hash, justify: qc, batches, author: this.ctx.self })
     this.proposedView = view
     this.store.insert(block)
-    this.persistence.saveBlock(block)
+    this.persistence.saveBlock(block, this.batchMessages)
     this.broadcast(encodeProposal(block, qc.view + 1 === view ? undefined : tc))
     this.ctx.observe({ type: 'leader', leader: this.ctx.self, term: view })
     this.tryVote(block)
@@ -541,34 +571,77 @@ export class HotstuffNode implements ProtocolNode {
     if (!working) {
       const head = this.store.get(this.safety.highQC.block)
       const path = head === undefined ? undefined : this.store.pathFromRoot(head)
-      working = head === undefined || path === undefined || path.some((b) => b.commands.length > 0)
+      working = head === undefined || path === undefined || path.some((b) => b.batches.length > 0)
     }
     this.pacemaker.setWorking(working)
   }
 
   // ---------------------------------------------------------------- commit and execution
 
+  /**
+   * Execute `target` and its uncommitted ancestors, in order. A block whose
+   * batches are not all here (it was committed by a QC this replica did not
+   * vote for) waits, with what follows it, until they arrive: 2f+1 replicas
+   * voted for it, so at least f+1 correct ones hold them; they are asked in
+   * turn (here and on every tick).
+   */
   private commitTo(target: Block, replay: boolean): void {
+    if (target.height <= this.store.root.height) {
+      if (this.pendingCommit === target) this.pendingCommit = undefined
+      return
+    }
     const path = this.store.pathFromRoot(target)
-    if (path === undefined) return this.drop('commit-off-root')
-    for (const block of path) this.execute(block, replay)
-    this.store.commit(path)
-    this.persistence.saveCommitted(path, target)
+    if (path === undefined) {
+      if (this.pendingCommit === target) this.pendingCommit = undefined
+      return this.drop('commit-off-root')
+    }
+    let ready = path.length
+    for (const [i, block] of path.entries()) {
+      const missing = block.batches.filter((d) => this.mempool.get(d) === undefined)
+      if (missing.length === 0) continue
+      ready = i
+      if (this.pendingCommit === undefined || target.height > this.pendingCommit.height) this.pendingCommit = target
+      this.askForBatches(block, missing)
+      break
+    }
+    if (ready === path.length && this.pendingCommit !== undefined && this.pendingCommit.height <= target.height) this.pendingCommit = undefined
+    if (ready === 0) return
+    const done = path.slice(0, ready)
+    for (const block of done) this.execute(block, replay)
+    const pruned = this.store.commit(done)
+    this.persistence.saveCommitted(done, done[done.length - 1]!, this.batchMessages)
+    for (const block of pruned) this.mempool.forget(block.batches)
     this.pacemaker.progress()
     this.replies.pruneBelow(this.store.root.height - this.options.retainCommittedBlocks)
     this.updateWork()
   }
 
+  /** Batches a committed block needs: from its author first, then from the other peers in turn. */
+  private askForBatches(block: Block, missing: readonly Hash[]): void {
+    const peers = this.voters.filter((v) => v !== this.ctx.self)
+    const peer = this.batchAsk === 0 && peers.includes(block.author) ? block.author : peers[this.batchAsk % peers.length]!
+    this.batchAsk++
+    this.ctx.send(peer, encodeCommandRequest(missing.slice(0, 64)))
+  }
+
   private execute(block: Block, replay: boolean): void {
     const leaves: Uint8Array[] = []
     const answers: PendingAnswer[] = []
-    for (const [position, command] of block.commands.entries()) {
-      const index = ++this.committedIndex
-      const result = this.ctx.commit({ index, command: command.bytes })
-      const failed = result === undefined
-      leaves.push(resultLeaf(index, command.bytes, failed ? EMPTY : result, failed))
-      const client = this.mempool.committed(command)
-      if (client !== undefined) answers.push({ client, index, position, failed, result: result ?? EMPTY })
+    let position = 0
+    for (const digest of block.batches) {
+      const batch = this.mempool.get(digest)!
+      const clients = this.mempool.committed(batch)
+      const commands = batch.commands
+      for (let i = 0; i < commands.length; i++) {
+        const command = commands[i]!
+        const index = ++this.committedIndex
+        const result = this.ctx.commit({ index, command })
+        const failed = result === undefined
+        leaves.push(resultLeaf(index, command, failed ? EMPTY : result, failed))
+        const client = clients?.[i]
+        if (client !== undefined) answers.push({ client, index, position, failed, result: result ?? EMPTY })
+        position++
+      }
     }
     if (leaves.length > 0 && !replay) {
       const levels = merkleTree(leaves)
@@ -603,15 +676,32 @@ export class HotstuffNode implements ProtocolNode {
 
   private onFetch(from: NodeId, hash: Hash, count: number, theirRoot: number): void {
     const blocks = this.store.chain(hash, count)
-    if (blocks.length > 0) return this.ctx.send(from, encodeBlocks(blocks))
+    if (blocks.length > 0) {
+      // With the batches they order (as far as they are here), so the peer can execute them; bounded in size.
+      const batches: Uint8Array[] = []
+      let bytes = 0
+      let count = 0
+      for (const block of blocks) {
+        if (count > 0 && bytes >= MAX_FETCH_ANSWER_BYTES) break
+        count++
+        bytes += block.bytes.byteLength
+        for (const message of this.batchMessages(block)) {
+          batches.push(message)
+          bytes += message.byteLength
+        }
+      }
+      return this.ctx.send(from, encodeBlocks(blocks.slice(0, count), batches))
+    }
     // Not here: if it is history we pruned and the peer is behind it, offer our snapshot instead.
     if (theirRoot < this.store.root.height) this.offerSnapshot(from)
   }
 
-  private onBlocks(from: NodeId, blocks: readonly Block[]): void {
+  private onBlocks(from: NodeId, blocks: readonly Block[], batches: readonly Uint8Array[]): void {
     const first = blocks[0]
     if (first === undefined || !this.requested.has(toHex(first.hash))) return this.drop('unrequested-blocks')
     this.requested.delete(toHex(first.hash))
+    // Each batch is checked against its proxy's signature, as if the proxy had sent it.
+    for (const message of batches) this.intakeBatch(message, true)
     // Authentic by the hash chain from a hash we asked for (itself certified by a QC or a child's parent link);
     // each block's own justify QC is verified too before it counts.
     const chain: Block[] = []
@@ -629,7 +719,7 @@ export class HotstuffNode implements ProtocolNode {
   private insertFetched(block: Block, from: NodeId): void {
     const outcome = this.store.insert(block)
     if (outcome === 'inserted') {
-      this.persistence.saveBlock(block)
+      this.persistence.saveBlock(block, this.batchMessages)
       this.afterInsert(block, from)
     } else if (outcome === 'missing-parent') {
       if (this.orphanCount >= MAX_ORPHANS) return this.drop('orphans-full')
@@ -698,7 +788,7 @@ export class HotstuffNode implements ProtocolNode {
     const { block, index, data } = offer
     this.ctx.installSnapshot({ index, term: block.height, data, meta: this.persistence.snapshotMeta(block) })
     this.persistence.saveSnapshot(block, index, data)
-    this.persistence.saveCommitted([block], block)
+    this.persistence.saveCommitted([block], block, () => [])
     this.store.reset(block)
     this.committedIndex = index
     this.safety.lock(block)
@@ -732,9 +822,8 @@ export class HotstuffNode implements ProtocolNode {
   /** Retransmission: commands not yet committed, and block fetches nobody answered (to the next peer). */
   private onTick(): void {
     const now = this.ctx.now()
-    const due = this.mempool.due(now, this.options.retransmitMs, this.inFlightTags())
-    if (due.length > 0)
-      for (let i = 0; i < due.length; i += this.options.maxBlockCommands) this.broadcastCommands(due.slice(i, i + this.options.maxBlockCommands))
+    for (const message of this.mempool.due(now, this.options.retransmitMs, this.inFlightBatches())) this.broadcast(message)
+    if (this.pendingCommit !== undefined) this.commitTo(this.pendingCommit, false)
     for (const [key, request] of this.requested) {
       if (now - request.at < this.options.retransmitMs) continue
       if (++request.tries > 3 * this.voters.length) {
@@ -748,15 +837,15 @@ export class HotstuffNode implements ProtocolNode {
     }
   }
 
-  /** Tags of the commands in uncommitted blocks on the branch of the highest QC (or of `path`). */
-  private inFlightTags(path?: readonly Block[]): Set<string> {
-    const tags = new Set<string>()
+  /** Digests (hex) of the batches in uncommitted blocks on the branch of the highest QC (or of `path`). */
+  private inFlightBatches(path?: readonly Block[]): Set<string> {
+    const digests = new Set<string>()
     if (path === undefined) {
       const head = this.store.get(this.safety.highQC.block)
       path = head === undefined ? [] : (this.store.pathFromRoot(head) ?? [])
     }
-    for (const b of path) for (const c of b.commands) tags.add(commandTag(c.proxy, c.seq))
-    return tags
+    for (const b of path) for (const d of b.batches) digests.add(toHex(d))
+    return digests
   }
 
   private verifiedQC(qc: QC): QC | undefined {

@@ -14,7 +14,7 @@ import {
 } from '@synod/core'
 import { sha256, verifyReplyCertificate } from '@synod/crypto'
 import type { HotstuffOptions } from '../src/index.js'
-import { commandsDigest, encodeCommands, makeBlock } from '../src/messages.js'
+import { batchPayload, encodeCommands, makeBlock } from '../src/messages.js'
 import { encodeProposal, Forger, GENESIS, GENESIS_QC, isResult, keysFor, RegisterMachine, TestCluster } from './helpers.js'
 
 const CLUSTER = 'test-cluster'
@@ -65,13 +65,13 @@ describe("clientAuthentication: 'signed'", () => {
     const refused = await c.node('r0').replica!.propose(forged).catch((e: unknown) => e)
     expect(refused).toBeInstanceOf(InvalidMessageError)
     const forger = new Forger(c)
-    forger.inject('r1', 'r2', forger.commands('r1', [{ proxy: 'r1', seq: 1, bytes: forged }]))
+    forger.inject('r1', 'r2', forger.batch('r1', 1, [forged]).message)
     // Bytes altered after the proxy signed them (a corrupting relay or link) never enter a mempool.
-    const original = [{ proxy: 'r1', seq: 2, bytes: envelope(clientKey('alice'), 'set x 2') }]
-    const sig = forger.sign('r1', commandsDigest('r1', original))
-    const bytes = original[0]!.bytes.slice()
+    const original = envelope(clientKey('alice'), 'set x 2')
+    const sig = forger.sign('r1', sha256(batchPayload('r1', 2, [original])))
+    const bytes = original.slice()
     bytes[bytes.length - 1]! ^= 0x01
-    forger.inject('r1', 'r2', encodeCommands('r1', [{ ...original[0]!, bytes }], sig))
+    forger.inject('r1', 'r2', encodeCommands(batchPayload('r1', 2, [bytes]), sig))
     await c.runFor(100)
     expect(c.drops('r2')['bad-client-signature']).toBe(1)
     expect(c.drops('r2')['bad-commands-signature']).toBe(1)
@@ -88,10 +88,10 @@ describe("clientAuthentication: 'signed'", () => {
       const forged = forgedEnvelope(clientKey('alice'), clientKey('mallory'), 'set x stolen')
       const forger = new Forger(c)
       const block = forger.block('r1', 1, GENESIS, GENESIS_QC, [])
-      const evil = { ...block, commands: [{ proxy: 'r1', seq: 7, bytes: forged }] }
-      const proposal = encodeProposal(makeBlock(evil))
+      const batch = forger.batch('r1', 7, [forged])
+      const proposal = encodeProposal(makeBlock({ ...block, batches: [batch.digest] }))
       // As a proxy, r1 first hands the forged request to every mempool (signed by r1: proxies vouch for their clients).
-      for (const to of ['r0', 'r2', 'r3']) forger.inject('r1', to, forger.commands('r1', evil.commands))
+      for (const to of ['r0', 'r2', 'r3']) forger.inject('r1', to, batch.message)
       await c.runFor(20)
       for (const to of ['r0', 'r2', 'r3']) forger.inject('r1', to, proposal)
       // Honest traffic afterwards, so the chain grows and would commit the forged block.

@@ -18,7 +18,7 @@ import { createSigner, createVerifier, keyPairFromSecret, sha256 } from '@synod/
 import { memoryStorage } from '@synod/storage'
 import { Simulation, type LinkFaults, type SimulatedNode } from '@synod/transport-memory'
 import { hotstuff, HotstuffNode, type HotstuffOptions } from '../src/index.js'
-import { commandsDigest, encodeCommands, makeBlock, voteDigest, type Block, type Command, type QC } from '../src/messages.js'
+import { makeBatch, makeBlock, voteDigest, type Batch, type Block, type QC } from '../src/messages.js'
 
 const decoder = new TextDecoder()
 
@@ -202,20 +202,25 @@ export class Forger {
     }
   }
 
+  private nextSeq = 1_000_000
+  private readonly batchesOf = new Map<string, Uint8Array[]>()
+
+  /** A block by `author` ordering one batch of `commands`, signed by `author` as their proxy (see batchesFor). */
   block(author: NodeId, view: number, parent: Block, justify: QC, commands: readonly string[]): Block {
-    return makeBlock({
-      view,
-      height: parent.height + 1,
-      parent: parent.hash,
-      justify,
-      commands: commands.map((c, seq) => ({ proxy: author, seq: 1_000_000 + seq, bytes: utf8(c) })),
-      author,
-    })
+    const batch = commands.length === 0 ? undefined : this.batch(author, this.nextSeq++, commands.map(utf8))
+    const block = makeBlock({ view, height: parent.height + 1, parent: parent.hash, justify, batches: batch === undefined ? [] : [batch.digest], author })
+    this.batchesOf.set(toHex(block.hash), batch === undefined ? [] : [batch.message])
+    return block
   }
 
-  /** A proxy's signed batch of commands (what puts them in the receivers' mempools). */
-  commands(proxy: NodeId, commands: readonly Command[]): Uint8Array {
-    return encodeCommands(proxy, commands, this.sign(proxy, commandsDigest(proxy, commands)))
+  /** The signed batch messages of a block made by `block` (what puts its commands in the receivers' mempools). */
+  batchesFor(block: Block): Uint8Array[] {
+    return this.batchesOf.get(toHex(block.hash)) ?? []
+  }
+
+  /** A proxy's signed batch of commands. */
+  batch(proxy: NodeId, seq: number, commands: readonly Uint8Array[]): Batch {
+    return makeBatch(proxy, seq, commands, (digest) => this.sign(proxy, digest))
   }
 
   sign(signer: NodeId, digest: Uint8Array): Uint8Array {

@@ -8,7 +8,7 @@ import { GENESIS, GENESIS_QC, makeBlock, type Block, type QC } from '../src/mess
 // Blocks built by hand (QC signatures are not needed here: the store and the rules only read views and hashes).
 const qcOf = (b: Block): QC => ({ view: b.view, block: b.hash, signatures: [] })
 const child = (parent: Block, view: number, tag = ''): Block =>
-  makeBlock({ view, height: parent.height + 1, parent: parent.hash, justify: parent === GENESIS ? GENESIS_QC : qcOf(parent), commands: [], author: tag })
+  makeBlock({ view, height: parent.height + 1, parent: parent.hash, justify: parent === GENESIS ? GENESIS_QC : qcOf(parent), batches: [], author: tag })
 
 function chain(views: number[]): { store: BlockStore; blocks: Block[] } {
   const store = new BlockStore(GENESIS, 16)

@@ -82,8 +82,9 @@ describe('commands are vouched for by their proxy', () => {
       const { c, forger } = await setup((node) => (node.voteUnheldCommands = off))
       // r1 (view 1's leader) proposes a command "from r0" that r0 never sent.
       const block = forger.block('r1', 1, GENESIS, GENESIS_QC, [])
-      const invented = { ...block, commands: [{ proxy: 'r0', seq: 1, bytes: new TextEncoder().encode('set x invented') }] }
-      forger.inject('r1', 'r3', encodeProposal(makeBlock(invented)))
+      // A batch r0 never sent (the leader cannot sign it as r0: it is missing, not forged, here).
+      const invented = forger.batch('r0', 1, [new TextEncoder().encode('set x invented')])
+      forger.inject('r1', 'r3', encodeProposal(makeBlock({ ...block, batches: [invented.digest] })))
       await c.runFor(100)
       expect(c.status('r3').detail!['lastVotedView']).toBe(off ? 1 : 0)
       if (!off) expect(c.drops('r3')['vote-waits-for-commands']).toBe(1)

@@ -1,8 +1,8 @@
 // Each PBFT adversary does harm once the defence against it is switched off
 // (test-only `unsafeDisableDefences`, or the weaker client mode): the same
 // scenario that passes in conformance.test.ts then fails a checker.
-import { runScenario, scenarioByName } from '@synod/conformance'
-import { describe, expect, it } from 'vitest'
+import { runScenario, scenarioByName, useConformanceCrypto } from '@synod/conformance'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { pbftAdversary, pbftAdversaryScenarios, pbftClients, pbftSignedClientOptions, pbftUnsignedClients } from '../src/adversaries/index.js'
 import { pbft, type PbftOptions } from '../src/index.js'
 import type { UnsafeDefence } from '../src/options.js'
@@ -42,5 +42,23 @@ describe('pbft adversaries do harm with their defence switched off', () => {
   it("pbft-censoring-primary with 'request-timers' off (the timer restarts whenever anything executes): a client behind the censored proxy gives up (liveness)", { timeout: 180_000 }, async () => {
     const { violated } = await run('pbft-censoring-primary', { unsafeDisableDefences: ['request-timers'] })
     expect(violated).toContain('liveness')
+  })
+})
+
+// The long seed sweeps run with --crypto simulated: the adversaries must do the same harm there, and be stopped the same way.
+describe('the same attacks under the simulated signature scheme of long sweeps', () => {
+  beforeAll(() => useConformanceCrypto('simulated'))
+  afterAll(() => useConformanceCrypto('ed25519'))
+
+  it("pbft-equivocating-primary: agreement violated with 'vote-digest' off, clean with it on", { timeout: 360_000 }, async () => {
+    expect((await run('pbft-equivocating-primary', { unsafeDisableDefences: ['vote-digest'] })).violated).toContain('agreement')
+    expect((await run('pbft-equivocating-primary', {})).violated).toEqual([])
+  })
+
+  it('pbft-stale-replies: the stale certificate passes a proxy-mode client, and signed clients reject it', { timeout: 360_000 }, async () => {
+    expect((await run('pbft-stale-replies', {})).violated).toContain('linearizability')
+    const { result, violated } = await run('pbft-stale-replies', pbftSignedClientOptions, pbftClients)
+    expect(violated).toEqual([])
+    expect(result.record.timeline.filter((e) => e.detail.includes('rejected the answer of n2')).length).toBeGreaterThan(0)
   })
 })

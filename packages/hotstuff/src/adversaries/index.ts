@@ -12,7 +12,7 @@ const limits = { maxCommandBytes: 1 << 21, maxBlockCommands: 1 << 16 }
  * HotStuff's own attacks for the conformance suite's byzantine-protocol-adversary
  * scenario, run by one replica with its real key:
  * - equivocating leader: half the replicas get a different block for the same view
- *   (same parent and QC, commands dropped or reordered);
+ *   (same parent and QC, batches dropped or reordered);
  * - invalid QCs: some proposals carry a justify QC with a broken signature;
  * - double voting: every vote is followed by a vote for a block that does not exist;
  * - inflated views: votes for views far ahead.
@@ -39,8 +39,8 @@ function equivocatingContext(ctx: ProtocolContext, adversary: AdversaryContext<H
         const signatures = b.justify.signatures.map((s, i) => (i === 0 ? { ...s, signature: flip(s.signature) } : s))
         return ctx.send(to, encodeProposal(makeBlock({ ...b, justify: { ...b.justify, signatures } }), m.tc))
       }
-      const commands = random.next() < 0.5 ? [] : [...b.commands].reverse()
-      return ctx.send(to, encodeProposal(makeBlock({ ...b, commands }), m.tc))
+      const batches = random.next() < 0.5 ? [] : [...b.batches].reverse()
+      return ctx.send(to, encodeProposal(makeBlock({ ...b, batches }), m.tc))
     }
     ctx.send(to, message)
     if (m.k === 'v' && ctx.signer !== undefined) {

@@ -95,14 +95,16 @@ export class BlockStore {
     return out
   }
 
-  /** Make `block` (a descendant of the root) the new root; prune what that rules out. */
-  commit(path: readonly Block[]): void {
+  /** Make `block` (a descendant of the root) the new root; prune what that rules out. Returns the committed blocks pruned. */
+  commit(path: readonly Block[]): Block[] {
     for (const b of path) {
       this.committed.push(b)
       this.committedSet.add(toHex(b.hash))
     }
+    let pruned: Block[] = []
     if (this.committed.length > this.retain + 1) {
-      for (const old of this.committed.slice(0, this.committed.length - this.retain - 1)) {
+      pruned = this.committed.slice(0, this.committed.length - this.retain - 1)
+      for (const old of pruned) {
         this.blocks.delete(toHex(old.hash))
         this.committedSet.delete(toHex(old.hash))
       }
@@ -113,6 +115,7 @@ export class BlockStore {
       if (this.committedSet.has(key)) continue
       if (b.height <= root.height || this.pathFromRoot(b) === undefined) this.blocks.delete(key)
     }
+    return pruned
   }
 
   /** Replace everything with a new root (an installed snapshot). */

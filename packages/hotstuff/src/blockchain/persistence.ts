@@ -1,5 +1,5 @@
-import { decodeCanonical, encodeCanonical, expectBytes, expectRecord, type Storage } from '@synod/core'
-import { decodeBlock, type Block, type DecodeLimits, type Hash } from '../messages.js'
+import { decodeCanonical, encodeCanonical, expectArray, expectBytes, expectRecord, type Storage } from '@synod/core'
+import { decodeBlock, MAX_FETCH_BATCHES, type Block, type DecodeLimits, type Hash } from '../messages.js'
 import { BLOCK_SLOTS } from '../options.js'
 
 const KEY_COMMITTED = 'hotstuff/committed'
@@ -13,17 +13,20 @@ const acceptedSlot = (view: number) => `hotstuff/v/${view % BLOCK_SLOTS}`
  * and every committed block by height, plus a marker of the last committed
  * block. A snapshot every `snapshotInterval` committed blocks (< half the
  * ring) keeps the committed blocks after it inside the ring, so a restart
- * re-executes them from the snapshot on.
+ * re-executes them from the snapshot on. A slot holds the block with the
+ * signed messages of the batches it orders (as far as they are here), so a
+ * restarted replica can execute what it voted for or committed.
  */
 export class BlockPersistence {
   constructor(private readonly storage: Storage) {}
 
-  saveBlock(block: Block): void {
-    this.storage.setHardState(acceptedSlot(block.view), block.bytes)
+  /** An accepted block, with its batches' messages (`batches` resolves what is here). */
+  saveBlock(block: Block, batches: (block: Block) => Uint8Array[]): void {
+    this.storage.setHardState(acceptedSlot(block.view), slot(block, batches(block)))
   }
 
-  saveCommitted(path: readonly Block[], head: Block): void {
-    for (const block of path) this.storage.setHardState(committedSlot(block.height), block.bytes)
+  saveCommitted(path: readonly Block[], head: Block, batches: (block: Block) => Uint8Array[]): void {
+    for (const block of path) this.storage.setHardState(committedSlot(block.height), slot(block, batches(block)))
     this.storage.setHardState(KEY_COMMITTED, encodeCanonical({ b: head.hash }))
   }
 
@@ -33,14 +36,18 @@ export class BlockPersistence {
   }
 
   /** Every stored block that still decodes (slots of older incarnations included; the block store sorts them out). */
-  loadBlocks(limits: DecodeLimits): Block[] {
-    const out: Block[] = []
+  loadBlocks(limits: DecodeLimits): Array<{ block: Block; batches: Uint8Array[] }> {
+    const out: Array<{ block: Block; batches: Uint8Array[] }> = []
     for (let slot = 0; slot < BLOCK_SLOTS; slot++) {
       for (const key of [`hotstuff/h/${slot}`, `hotstuff/v/${slot}`]) {
         const bytes = this.storage.getHardState(key)
         if (bytes === undefined) continue
         try {
-          out.push(decodeBlock(bytes, limits.maxCommandBytes, limits.maxBlockCommands))
+          const r = expectRecord(decodeCanonical(bytes), 'block slot')
+          out.push({
+            block: decodeBlock(expectBytes(r['b'], 'block'), limits.maxBlockCommands),
+            batches: expectArray(r['c'], 'block slot batches', MAX_FETCH_BATCHES).map((m) => expectBytes(m, 'batch message')),
+          })
         } catch {
           // A torn or foreign slot: the block is fetched from peers if it is needed.
         }
@@ -62,10 +69,14 @@ export class BlockPersistence {
     const snapshot = this.storage.snapshot()
     if (snapshot === undefined) return undefined
     const bytes = expectBytes(expectRecord(decodeCanonical(snapshot.meta), 'snapshot meta')['b'], 'snapshot block')
-    return { block: decodeBlock(bytes, limits.maxCommandBytes, limits.maxBlockCommands), index: snapshot.index, data: snapshot.data }
+    return { block: decodeBlock(bytes, limits.maxBlockCommands), index: snapshot.index, data: snapshot.data }
   }
 
   loadSnapshotRoot(limits: DecodeLimits): { block: Block; index: number } | undefined {
     return this.snapshot(limits)
   }
+}
+
+function slot(block: Block, batches: Uint8Array[]): Uint8Array {
+  return encodeCanonical({ b: block.bytes, c: batches })
 }

@@ -1,53 +1,59 @@
-import { bytesEqual, type ClientRef, type NodeId } from '@synod/core'
-import type { Command } from '../messages.js'
+import { toHex, type ClientRef, type NodeId } from '@synod/core'
+import type { Batch, Hash } from '../messages.js'
 
-/** A command's identity: the proxy that took it from a client and that proxy's sequence number for it. */
-export const commandTag = (proxy: NodeId, seq: number): string => `${seq}@${proxy}`
+/** A batch's name: the proxy that signed it and that proxy's sequence number for it. */
+export const batchId = (proxy: NodeId, seq: number): string => `${seq}@${proxy}`
 
-
-interface Entry extends Command {
-  readonly tag: string
-  /** When this replica last broadcast it (its own clients' commands only), for retransmission. */
+interface Pending {
+  readonly batch: Batch
+  /** This replica's own batch: the local client waiting for each command, by position. */
+  readonly clients?: readonly ClientRef[]
+  /** When this replica last broadcast it (own batches only), for retransmission. */
   sentAt: number
   resent: number
-  /** The signed batch message it came in (or left in), relayed to a replica that misses it. */
-  batch?: Uint8Array
-  readonly client?: ClientRef
 }
 
 /**
- * Commands waiting to be ordered. A proxy (the replica a client called)
- * broadcasts its clients' commands to every replica, tagged (proxy, seq), so
- * whichever replica leads a view can include them: leaders rotate every
- * view, so forwarding to one leader would chase a moving target. Commands
- * are identified by their tag, not their bytes: two clients' identical
- * reads are two executions, and a client is answered only by the execution
- * of its own request (never an earlier identical one). Every replica holds
- * a command until it commits; the proxy re-broadcasts what stays
- * uncommitted.
+ * Batches waiting to be ordered, and the committed ones still needed. A
+ * proxy (the replica a client called) signs its clients' commands of one
+ * Replica batch as one batch, names it (proxy, seq), and broadcasts it to
+ * every replica, so whichever replica leads a view can order it: leaders
+ * rotate every view, so forwarding to one leader would chase a moving
+ * target. Blocks order batches by digest; a batch is identified by its
+ * digest, not its commands' bytes, so two clients' identical reads are two
+ * executions, and a client is answered only by the execution of its own
+ * batch. Every replica holds a batch until it commits; the proxy
+ * re-broadcasts what stays uncommitted. Committed batches stay (`retain`)
+ * while blocks that order them may still be executed by a laggard or fetched.
+ *
+ * Bookkeeping is per batch, not per command: that is what makes a replica's
+ * cost per ordered command small (see the README's performance section).
  */
 export class Mempool {
-  /** By tag: the first version received (what this replica proposes). */
-  private readonly entries = new Map<string, Entry>()
+  /** By digest (hex), in arrival order: what a leader proposes. */
+  private readonly pending = new Map<string, Pending>()
+  /** Digests (hex) pending under each batch name: a faulty proxy (or twins) may sign two versions of one. */
+  private readonly versions = new Map<string, string[]>()
+  private pendingCommands = 0
   /**
-   * Other signed versions of a tag (a faulty proxy's, or twins'): held too, so holding one never makes a
-   * replica refuse a block with the other. Rare; bounded by the capacity.
+   * Batches kept to execute and relay but never to propose or vote for: committed ones (until `forget`,
+   * when the block store pruned their blocks) and those a restarted replica reloads with its blocks.
    */
-  private readonly alternates = new Map<string, Uint8Array[]>()
-  /** Commands of this proxy's clients to broadcast at the end of the batch. */
-  private outgoing: Command[] = []
+  private readonly committedBatches = new Map<string, Batch>()
   /**
-   * Tags of recently committed commands: a proxy that commits late still
+   * Names of recently committed batches: a proxy that commits late still
    * retransmits what others already committed, and without this they would
    * order it again. Local best effort (what is proposed, never how a block
    * executes), so it need not agree across replicas.
    */
   private readonly recent = new Set<string>()
+  /** Commands of this proxy's clients to sign and broadcast at the end of the Replica batch. */
+  private outgoing: Uint8Array[] = []
+  private outgoingClients: ClientRef[] = []
   private nextSeq: number
 
-  /** `firstSeq` is unique per incarnation (see HotstuffNode.start), so tags never repeat across restarts. */
+  /** `firstSeq` is unique per incarnation (see HotstuffNode.start), so batch names never repeat across restarts. */
   constructor(
-    private readonly self: NodeId,
     private readonly capacity: number,
     firstSeq: number,
   ) {
@@ -59,106 +65,141 @@ export class Mempool {
     this.nextSeq = seq
   }
 
+  /** Commands waiting to be ordered (queued local ones included). */
   get size(): number {
-    return this.entries.size
+    return this.pendingCommands + this.outgoing.length
   }
 
-  /** A command from a peer proxy. False when full (dropped). */
-  add(command: Command, batch: Uint8Array): boolean {
-    const tag = commandTag(command.proxy, command.seq)
-    if (this.recent.has(tag)) return true
-    const known = this.entries.get(tag)
-    if (known !== undefined) {
-      if (bytesEqual(known.bytes, command.bytes)) return true
-      const others = this.alternates.get(tag) ?? []
-      if (others.some((b) => bytesEqual(b, command.bytes))) return true
-      if (this.alternates.size >= this.capacity) return false
-      others.push(command.bytes)
-      this.alternates.set(tag, others)
-      return true
-    }
-    if (this.entries.size >= this.capacity) return false
-    this.entries.set(tag, { ...command, tag, sentAt: 0, resent: 0, batch })
+  /** A local client's command, batched until `takeOutgoing`. False when full. */
+  addLocal(bytes: Uint8Array, client: ClientRef): boolean {
+    if (this.size >= this.capacity) return false
+    this.outgoing.push(bytes)
+    this.outgoingClients.push(client)
     return true
   }
 
-  /** Remember the signed message a batch of local commands left in. */
-  attachBatch(commands: readonly Command[], batch: Uint8Array): void {
-    for (const c of commands) {
-      const entry = this.entries.get(commandTag(c.proxy, c.seq))
-      if (entry !== undefined) entry.batch = batch
-    }
-  }
-
-  /** The signed batches holding commands with these tags (each batch once). */
-  batchesFor(tags: ReadonlySet<string>): Uint8Array[] {
-    const out = new Set<Uint8Array>()
-    for (const entry of this.entries.values()) if (entry.batch !== undefined && tags.has(entry.tag)) out.add(entry.batch)
-    return [...out]
-  }
-
-  /** Does this replica hold `command` as its proxy sent it (authenticated at intake)? */
-  holds(command: Command): boolean {
-    const tag = commandTag(command.proxy, command.seq)
-    const entry = this.entries.get(tag)
-    if (entry !== undefined && bytesEqual(entry.bytes, command.bytes)) return true
-    return this.alternates.get(tag)?.some((b) => bytesEqual(b, command.bytes)) ?? false
-  }
-
-  /** A local client's command. False when full. */
-  addLocal(bytes: Uint8Array, client: ClientRef, now: number): boolean {
-    if (this.entries.size >= this.capacity) return false
-    const command: Command = { proxy: this.self, seq: this.nextSeq++, bytes }
-    const tag = commandTag(command.proxy, command.seq)
-    this.entries.set(tag, { ...command, tag, sentAt: now, resent: 0, client })
-    this.outgoing.push(command)
-    return true
-  }
-
-  takeOutgoing(): Command[] {
-    const out = this.outgoing
+  /** The local commands to sign as batches of at most `max` commands, each with its name and clients. */
+  takeOutgoing(max: number): Array<{ seq: number; commands: Uint8Array[]; clients: ClientRef[] }> {
+    const out: Array<{ seq: number; commands: Uint8Array[]; clients: ClientRef[] }> = []
+    for (let i = 0; i < this.outgoing.length; i += max)
+      out.push({ seq: this.nextSeq++, commands: this.outgoing.slice(i, i + max), clients: this.outgoingClients.slice(i, i + max) })
     this.outgoing = []
+    this.outgoingClients = []
     return out
   }
 
-  /** Up to `limit` commands in arrival order, skipping the tags in `exclude` (already in an uncommitted ancestor). */
-  select(limit: number, exclude: ReadonlySet<string>): Command[] {
-    const out: Command[] = []
-    for (const [tag, entry] of this.entries) {
-      if (out.length >= limit) break
-      if (!exclude.has(tag)) out.push({ proxy: entry.proxy, seq: entry.seq, bytes: entry.bytes })
+  /** This proxy's own signed batch (its clients wait for it). */
+  addOwn(batch: Batch, clients: readonly ClientRef[], now: number): void {
+    this.insert(toHex(batch.digest), { batch, clients, sentAt: now, resent: 0 })
+  }
+
+  /**
+   * A batch reloaded from this replica's storage with a block: available to execute that block (and to
+   * relay), but not proposed again — it may have committed elsewhere while this replica was down.
+   */
+  addStored(batch: Batch): void {
+    const key = toHex(batch.digest)
+    if (!this.pending.has(key)) this.committedBatches.set(key, batch)
+  }
+
+  /** A batch from a proxy (authenticated by the caller). False when full (dropped). */
+  add(batch: Batch): boolean {
+    const id = batchId(batch.proxy, batch.seq)
+    if (this.recent.has(id)) return true
+    const key = toHex(batch.digest)
+    if (this.pending.has(key) || this.committedBatches.has(key)) return true
+    if (this.pendingCommands + batch.commands.length > this.capacity) return false
+    this.insert(key, { batch, sentAt: 0, resent: 0 })
+    return true
+  }
+
+  private insert(key: string, entry: Pending): void {
+    this.pending.set(key, entry)
+    this.pendingCommands += entry.batch.commands.length
+    const id = batchId(entry.batch.proxy, entry.batch.seq)
+    const versions = this.versions.get(id)
+    if (versions === undefined) this.versions.set(id, [key])
+    else versions.push(key)
+  }
+
+  /** Does this replica hold the batch as its proxy signed it, waiting to be ordered? (What a vote vouches for.) */
+  holds(digest: Hash): boolean {
+    return this.pending.has(toHex(digest))
+  }
+
+  /** The batch, pending or committed and still kept: what executing a block needs. */
+  get(digest: Hash): Batch | undefined {
+    const key = toHex(digest)
+    return this.pending.get(key)?.batch ?? this.committedBatches.get(key)
+  }
+
+  /** The signed messages of these batches that are here (relayed to a replica that misses them). */
+  messagesFor(digests: readonly Hash[]): Uint8Array[] {
+    const out: Uint8Array[] = []
+    for (const d of digests) {
+      const batch = this.get(d)
+      if (batch !== undefined) out.push(batch.message)
     }
     return out
   }
 
   /**
-   * The command committed: forget it, and return the local client waiting for
-   * it — only if the committed bytes are the ones that client sent (a faulty
-   * leader may attach our tag to other bytes).
+   * Batches in arrival order, skipping the digests in `exclude` (in an
+   * uncommitted ancestor), up to `limit` commands (at least one batch).
    */
-  committed(command: Command): ClientRef | undefined {
-    const tag = commandTag(command.proxy, command.seq)
-    const entry = this.entries.get(tag)
-    if (this.recent.size >= this.capacity) this.recent.delete(this.recent.values().next().value!)
-    this.recent.add(tag)
-    // Whichever version of the tag committed, the tag is done: no other version is ever ordered again.
-    this.entries.delete(tag)
-    this.alternates.delete(tag)
-    if (entry === undefined || !bytesEqual(entry.bytes, command.bytes)) return undefined
-    return entry.client
+  select(limit: number, exclude: ReadonlySet<string>): Hash[] {
+    const out: Hash[] = []
+    let commands = 0
+    for (const [key, entry] of this.pending) {
+      const size = entry.batch.commands.length
+      if (out.length > 0 && commands + size > limit) break
+      if (exclude.has(key)) continue
+      out.push(entry.batch.digest)
+      commands += size
+    }
+    return out
   }
 
   /**
-   * Local commands not committed `afterMs` after they were last broadcast and not in an uncommitted
-   * block (`inFlight`): send again, each time waiting twice as long (a slow cluster is not flooded).
+   * The batch committed: it leaves the pending set (with any other version of
+   * its name — whichever version committed, the name is done), stays
+   * retrievable until `forget`, and its local clients are returned (only for
+   * this proxy's own batch, which the digest pins to exactly what they sent).
    */
-  due(now: number, afterMs: number, inFlight: ReadonlySet<string>): Command[] {
-    const out: Command[] = []
-    for (const entry of this.entries.values()) {
-      if (entry.client === undefined || now - entry.sentAt < afterMs * 2 ** Math.min(entry.resent, 6) || inFlight.has(entry.tag)) continue
+  committed(batch: Batch): readonly ClientRef[] | undefined {
+    const key = toHex(batch.digest)
+    const entry = this.pending.get(key)
+    const id = batchId(batch.proxy, batch.seq)
+    if (this.recent.size >= this.capacity) this.recent.delete(this.recent.values().next().value!)
+    this.recent.add(id)
+    for (const version of this.versions.get(id) ?? []) {
+      const other = this.pending.get(version)
+      if (other === undefined) continue
+      this.pending.delete(version)
+      this.pendingCommands -= other.batch.commands.length
+    }
+    this.versions.delete(id)
+    this.committedBatches.set(key, batch)
+    return entry?.clients
+  }
+
+  /** Blocks ordering these batches were pruned: drop the committed copies. */
+  forget(digests: readonly Hash[]): void {
+    for (const d of digests) this.committedBatches.delete(toHex(d))
+  }
+
+  /**
+   * This proxy's batches not committed `afterMs` after they were last broadcast and not in an uncommitted
+   * block (`inFlight`): their signed messages, to send again, each time waiting twice as long (a slow cluster
+   * is not flooded).
+   */
+  due(now: number, afterMs: number, inFlight: ReadonlySet<string>): Uint8Array[] {
+    const out: Uint8Array[] = []
+    for (const [key, entry] of this.pending) {
+      if (entry.clients === undefined || now - entry.sentAt < afterMs * 2 ** Math.min(entry.resent, 6) || inFlight.has(key)) continue
       entry.sentAt = now
       entry.resent++
-      out.push({ proxy: entry.proxy, seq: entry.seq, bytes: entry.bytes })
+      out.push(entry.batch.message)
     }
     return out
   }

@@ -2,7 +2,7 @@
 // command is the client's own signed request (clientAuthentication
 // 'signed'), and an answer counts only with a reply certificate of f+1
 // members' signatures over the result of exactly that request.
-import { InvalidMessageError, type CommandResult, type Membership } from '@synod/core'
+import { InvalidMessageError, type CommandResult, type Membership, type Verifier } from '@synod/core'
 import { createVerifier } from '@synod/crypto'
 import type { ClientOptions } from '@synod/conformance'
 import type { PbftOptions } from '../options.js'
@@ -14,10 +14,10 @@ export const PBFT_CONFORMANCE_CLUSTER = 'synod-conformance'
 /** The options that make replicas check client signatures (to merge into a conformance run's protocolOptions). */
 export const pbftSignedClientOptions: Partial<PbftOptions> = { clientAuthentication: 'signed', cluster: PBFT_CONFORMANCE_CLUSTER }
 
-const verifier = createVerifier()
+const ed25519 = createVerifier()
 
 /** Throws unless `answer.proof` is a reply certificate for `command` and `answer.result` from f+1 members. */
-export function verifyPbftAnswer(command: Uint8Array, answer: CommandResult, membership: Membership): void {
+export function verifyPbftAnswer(command: Uint8Array, answer: CommandResult, membership: Membership, verifier: Verifier = ed25519): void {
   if (answer.proof === undefined) throw new InvalidMessageError('the answer carries no reply certificate')
   verifyReplyCertificate(answer.proof, membership, verifier, { command, result: answer.result, index: answer.index })
 }
