@@ -1025,11 +1025,13 @@ export class RaftNode implements ProtocolNode {
     if (!pr.maybeUpdate(m.index, now)) return
     if (pr.state === 'probe') pr.becomeReplicate(now)
     else if (pr.state === 'snapshot') {
-      // Installed, or our log already covers what the follower misses: back to appending at once.
+      // Installed (or the follower got that far otherwise): back to appending at once, from match + 1.
+      // (etcd also leaves early when its log covers the gap; here saveSnapshot drops the covered
+      // entries, so the log never starts at or below the snapshot being sent.)
       if (pr.match >= pr.pendingSnapshot) {
         this.snapshotStats.completed++
         pr.becomeReplicate(now)
-      } else if (pr.match + 1 >= this.storage.firstIndex()) pr.becomeReplicate(now)
+      }
     } else pr.inflights.freeUpTo(m.index)
     if (!pr.isLearner) this.maybeCommit()
     this.maybeSendTimeoutNow(from, pr)
