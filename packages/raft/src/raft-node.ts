@@ -748,7 +748,6 @@ export class RaftNode implements ProtocolNode {
     this.transferTarget = undefined
     this.lastQuorumCheck = now
     this.lease.reset() // no lease until a quorum acknowledges a round of this leadership
-
     this.ctx.observe({ type: 'leader', leader: this.self, term: this.term })
     this.settleTransfer(this.self)
     // §5.4.2/§8: commit an entry of our own term so earlier entries commit and reads can be served.
@@ -1202,9 +1201,9 @@ export class RaftNode implements ProtocolNode {
     const storage = this.storage
     const snapshotIndex = storage.snapshot()?.index ?? 0
     if (this.applied - snapshotIndex < threshold) return
-    // A leader holds compaction back (up to 4 thresholds, at least 1024 entries) while a follower it is catching up still needs
-    // these entries: otherwise, under steady writes, a follower that just installed a snapshot finds the
-    // log compacted past it again and needs another one (etcd keeps SnapshotCatchUpEntries for this).
+    // A leader holds compaction back (up to 4 thresholds, at least 1024 entries) while a live follower
+    // still needs these entries: otherwise, under steady writes, a follower that just installed a
+    // snapshot finds the log compacted past it again (etcd keeps SnapshotCatchUpEntries for this).
     if (this.role === 'leader' && this.applied - snapshotIndex < Math.max(4 * threshold, 1024) && this.followerCatchingUp()) return
     // The state machine has applied every command up to `applied`; no-ops and config
     // entries after the last command do not change it, so it is the state at `applied`.
