@@ -1,12 +1,12 @@
 // `synod bench`: a throwaway local cluster (or given endpoints) under write
 // load; prints throughput and latency percentiles, writes result.json and a
 // latency histogram (latency.svg).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { clientIdOf } from '@synod/core'
 import { createSigner, generateKeyPair } from '@synod/crypto'
-import { type ClusterSecurity, prepareCluster, startCluster, stopNodes, waitLeader } from './cluster.js'
+import { type ClusterNode, type ClusterSecurity, prepareCluster, startCluster, stopNodes, waitLeader } from './cluster.js'
 import type { ClientCredentials } from './kv-client.js'
 import { latencyHistogramSvg, runLoad, type LoadResult } from './load.js'
 
@@ -42,6 +42,29 @@ export async function withLocalCluster<T>(
     await stopNodes(nodes)
     rmSync(root, { recursive: true, force: true })
   }
+}
+
+/** A throwaway local cluster that stays up until `stop()` (several at once, for same-run comparisons). */
+async function startBenchCluster(
+  protocol: string,
+  n: number,
+  security: ClusterSecurity,
+  credentials: ClientCredentials,
+): Promise<{ nodes: readonly ClusterNode[]; stop(): Promise<void> }> {
+  const root = mkdtempSync(join(tmpdir(), 'synod-bench-'))
+  const nodes = await prepareCluster(root, protocol, n, {}, security)
+  const stop = async () => {
+    await stopNodes(nodes)
+    rmSync(root, { recursive: true, force: true })
+  }
+  try {
+    await startCluster(nodes, { timeoutMs: 90_000, credentials })
+    await waitLeader(nodes, 60_000, credentials)
+  } catch (error) {
+    await stop()
+    throw error
+  }
+  return { nodes, stop }
 }
 
 export async function runBench(options: BenchOptions): Promise<number> {
@@ -85,59 +108,73 @@ export async function runBench(options: BenchOptions): Promise<number> {
 }
 
 /**
- * The cost of authentication, measured in one run: two local clusters of the
- * same build, one with authentication off and one with it on (every request
- * signed by the client and verified by the node, roles checked), and
- * alternating rounds of the same write load against each, so both see the
- * same machine conditions. Reports ops/s per round, the median per mode and
- * the ratio on/off.
+ * The cost of authentication, measured in one run: three local clusters of
+ * the same build, one with authentication off and two with it on, and
+ * rotating rounds of the same write load against each, so all modes see
+ * the same machine conditions. With authentication on, two client modes:
+ * `on` is the default client (an HTTP session per node: one signature, then
+ * an HMAC per request; ADR 0011) and `signed` signs every request (what a
+ * byzantine cluster needs). Reports ops/s per round, the median per mode and
+ * the ratios on/off and signed/off.
  */
 async function compareAuthentication(options: BenchOptions, rounds: number): Promise<number> {
   const out = options.out
   const admin = generateKeyPair()
-  const signed: ClientCredentials = { signer: createSigner(admin.secretKey) }
+  const credentials: Record<Mode, ClientCredentials | undefined> = {
+    off: undefined,
+    on: { signer: createSigner(admin.secretKey) },
+    signed: { signer: createSigner(admin.secretKey), sessions: false },
+  }
   const say = (text: string) => {
     if (!options.json) out.write(text)
   }
-  say(`starting two ${options.nodes} × ${options.protocol} clusters on 127.0.0.1 (authentication off / on)…\n`)
-  const results: { off: LoadResult[]; on: LoadResult[] } = { off: [], on: [] }
+  say(`starting three ${options.nodes} × ${options.protocol} clusters on 127.0.0.1 (authentication off / on with sessions / on, signing every request)…\n`)
+  const results: Record<Mode, LoadResult[]> = { off: [], on: [], signed: [] }
   let errors = 0
-  await withLocalCluster(options.protocol, options.nodes, async (offEndpoints) =>
-    withLocalCluster(
-      options.protocol,
-      options.nodes,
-      async (onEndpoints) => {
-        for (let round = 1; round <= rounds; round++) {
-          // Alternate which goes first, so neither mode always runs on a warmer machine.
-          const order: Array<'off' | 'on'> = round % 2 === 1 ? ['off', 'on'] : ['on', 'off']
-          for (const mode of order) {
-            const result = await runLoad({
-              endpoints: mode === 'off' ? offEndpoints : onEndpoints,
-              clients: options.clients,
-              operations: options.operations,
-              valueBytes: options.valueBytes,
-              ...(mode === 'on' ? { credentials: signed } : {}),
-            })
-            errors += result.errors
-            results[mode].push(result)
-            const kinds = Object.entries(result.errorKinds).map(([k, n]) => `${n}× ${k}`).join(', ')
-            say(
-              `  round ${round} auth ${mode.padEnd(3)}: ${Math.round(result.opsPerSecond)} ops/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, ${result.errors} errors${kinds === '' ? '' : ` (${kinds})`}\n`,
-            )
-          }
-        }
-      },
-      { admins: [clientIdOf(admin.publicKey)] },
-      signed,
-    ),
-  )
+  // CPU per write (client process + every node of the cluster under load): unlike ops/s, barely moved by
+  // other work on the machine — the cost itself, where throughput is the cost as the machine lets it show.
+  const cpu: Record<Mode, number[]> = { off: [], on: [], signed: [] }
+  // One cluster per mode (authentication on for `on` and `signed`): each cluster's log then grows by the same
+  // writes, so no mode pays for another's entries (snapshots, compaction, a longer log).
+  const security = { admins: [clientIdOf(admin.publicKey)] }
+  const clusters: Array<Awaited<ReturnType<typeof startBenchCluster>>> = []
+  try {
+    // One after the other: clusters prepared at once could pick the same free ports.
+    for (const mode of MODES) clusters.push(await startBenchCluster(options.protocol, options.nodes, mode === 'off' ? {} : security, credentials.signed ?? {}))
+    for (let round = 1; round <= rounds; round++) {
+      // Rotate which goes first, so no mode always runs on a warmer (or busier) machine.
+      const order = MODES.map((_, i) => MODES[(i + round - 1) % MODES.length]!)
+      for (const mode of order) {
+        const creds = credentials[mode]
+        const cluster = clusters[MODES.indexOf(mode)]!
+        const before = cpuMs(cluster.nodes)
+        const result = await runLoad({
+          endpoints: cluster.nodes.map((n) => n.http),
+          clients: options.clients,
+          operations: options.operations,
+          valueBytes: options.valueBytes,
+          ...(creds === undefined ? {} : { credentials: creds }),
+        })
+        const after = cpuMs(cluster.nodes)
+        const perWrite = after === undefined || before === undefined ? Number.NaN : (after - before) / Math.max(1, result.operations)
+        cpu[mode].push(perWrite)
+        errors += result.errors
+        results[mode].push(result)
+        const kinds = Object.entries(result.errorKinds).map(([k, n]) => `${n}× ${k}`).join(', ')
+        say(
+          `  round ${round} auth ${mode.padEnd(6)}: ${Math.round(result.opsPerSecond)} ops/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, CPU ${(perWrite * 1000).toFixed(0)} µs/write, ${result.errors} errors${kinds === '' ? '' : ` (${kinds})`}\n`,
+        )
+      }
+    }
+  } finally {
+    await Promise.all(clusters.map((c) => c.stop()))
+  }
   const median = (values: number[]) => {
     const sorted = [...values].sort((a, b) => a - b)
     const mid = Math.floor(sorted.length / 2)
     return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
   }
-  const off = median(results.off.map((r) => r.opsPerSecond))
-  const on = median(results.on.map((r) => r.opsPerSecond))
+  const medians = { off: median(results.off.map((r) => r.opsPerSecond)), on: median(results.on.map((r) => r.opsPerSecond)), signed: median(results.signed.map((r) => r.opsPerSecond)) }
   const summary = {
     protocol: options.protocol,
     nodes: options.nodes,
@@ -147,9 +184,15 @@ async function compareAuthentication(options: BenchOptions, rounds: number): Pro
     rounds,
     opsPerSecondOff: results.off.map((r) => Math.round(r.opsPerSecond)),
     opsPerSecondOn: results.on.map((r) => Math.round(r.opsPerSecond)),
-    medianOff: Math.round(off),
-    medianOn: Math.round(on),
-    ratio: Number((on / off).toFixed(3)),
+    opsPerSecondSigned: results.signed.map((r) => Math.round(r.opsPerSecond)),
+    medianOff: Math.round(medians.off),
+    medianOn: Math.round(medians.on),
+    medianSigned: Math.round(medians.signed),
+    ratio: Number((medians.on / medians.off).toFixed(3)),
+    ratioSigned: Number((medians.signed / medians.off).toFixed(3)),
+    // Each round's modes ran back to back: their ratio cancels slow drifts of the machine's load.
+    ratioPerRound: results.on.map((r, i) => Number((r.opsPerSecond / results.off[i]!.opsPerSecond).toFixed(3))),
+    cpuUsPerWrite: { off: Math.round(median(cpu.off) * 1000), on: Math.round(median(cpu.on) * 1000), signed: Math.round(median(cpu.signed) * 1000) },
     errors,
   }
   if (options.outDir !== undefined) {
@@ -160,8 +203,37 @@ async function compareAuthentication(options: BenchOptions, rounds: number): Pro
   if (options.json) out.write(`${JSON.stringify(summary)}\n`)
   else
     out.write(
-      `authentication off: median ${summary.medianOff} ops/s; on: median ${summary.medianOn} ops/s; ` +
-        `on/off = ${summary.ratio} (${((1 - summary.ratio) * 100).toFixed(1)}% cost); ${errors} errors\n`,
+      `authentication off: median ${summary.medianOff} ops/s; on (sessions): median ${summary.medianOn} ops/s, on/off = ${summary.ratio} ` +
+        `(${((1 - summary.ratio) * 100).toFixed(1)}% cost; per round ${summary.ratioPerRound.join(' / ')}); every request signed: median ${summary.medianSigned} ops/s, signed/off = ${summary.ratioSigned}; ` +
+        `CPU per write (client + nodes, median) off ${summary.cpuUsPerWrite.off} µs, on ${summary.cpuUsPerWrite.on} µs, signed ${summary.cpuUsPerWrite.signed} µs; ${errors} errors\n`,
     )
   return errors > 0 ? 1 : 0
 }
+
+/**
+ * CPU milliseconds used so far by this process and the nodes' processes (Linux /proc; undefined elsewhere).
+ * The load generator runs in this process, so its own CPU counts as the client's.
+ */
+function cpuMs(nodes: readonly ClusterNode[]): number | undefined {
+  const own = process.cpuUsage()
+  let total = (own.user + own.system) / 1000
+  for (const node of nodes) {
+    const pid = node.process?.pid
+    if (pid === undefined) return undefined
+    try {
+      // Fields 14 and 15 (utime, stime) in clock ticks; the command name (field 2) may hold spaces, so count after ')'.
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(')').pop()!.trim().split(' ')
+      total += ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS
+    } catch {
+      return undefined
+    }
+  }
+  return total
+}
+
+/** USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK). */
+const CLOCK_TICKS = 100
+
+/** off: authentication off; on: sessions (the default client); signed: a signature per request. */
+type Mode = 'off' | 'on' | 'signed'
+const MODES: readonly Mode[] = ['off', 'on', 'signed']

@@ -295,8 +295,10 @@ export async function runCluster(options: ClusterOptions): Promise<number> {
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
   try {
-    await startCluster(nodes, { timeoutMs: 30_000, credentials })
-    const leader = await waitLeader(nodes, 30_000, credentials)
+    out.write(`starting ${nodes.length} nodes…\n`)
+    // Generous: four processes starting at once on a busy 2-core machine took over 30 s.
+    await startCluster(nodes, { timeoutMs: 120_000, credentials })
+    const leader = await waitLeader(nodes, 60_000, credentials)
     const scheme = options.tls === true ? 'https' : 'http'
     out.write('\nclient endpoints:\n')
     for (const node of nodes) out.write(`  ${node.name}  ${scheme}://${node.http}   ${node.id}${node.id === leader ? '  (leader)' : ''}\n`)
@@ -332,13 +334,18 @@ async function smokeTest(nodes: readonly ClusterNode[], out: NodeJS.WritableStre
   out.write('smoke test passed\n')
 }
 
-/** Retry a request answered 503 (no leader yet, or stepping down) for a few seconds, as a client would. */
-async function retryUnavailable<T>(call: () => Promise<T>, attempts = 50): Promise<T> {
-  for (let i = 1; ; i++) {
+/**
+ * Retry a request answered 503 (no leader yet, or stepping down) or 504 (not
+ * committed in time: a busy machine, a view change) for up to a minute, as a
+ * client would. The smoke test's writes are idempotent puts of one value.
+ */
+async function retryUnavailable<T>(call: () => Promise<T>, budgetMs = 60_000): Promise<T> {
+  const deadline = Date.now() + budgetMs
+  for (;;) {
     try {
       return await call()
     } catch (error) {
-      if (!(error instanceof KvHttpError && error.status === 503) || i >= attempts) throw error
+      if (!(error instanceof KvHttpError && (error.status === 503 || error.status === 504)) || Date.now() > deadline) throw error
       await sleep(100)
     }
   }

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { ConfigError } from '@synod/core'
 import { DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_CLIENT, DEFAULT_QUOTA_BYTES } from '@synod/kv'
+import { DEFAULT_HTTP_SESSION_LIMITS } from './auth/http-sessions.js'
 
 export interface MemberConfig {
   /** libp2p PeerId string. */
@@ -70,6 +71,10 @@ export interface NodeConfig {
   readonly insecureAllowUnauthenticated: boolean
   /** How far a signed request's timestamp may be from this node's clock. Default 5 minutes. */
   readonly clockSkewMs: number
+  /** HTTP sessions (auth/http-sessions.ts) kept on this node; the oldest is dropped beyond it. Default 100,000. */
+  readonly maxAuthSessions: number
+  /** An HTTP session's fixed lifetime from its open. Default 1 hour. */
+  readonly authSessionTtlMs: number
 }
 
 /**
@@ -105,6 +110,8 @@ const KNOWN_FIELDS = [
   'tls',
   'insecureAllowUnauthenticated',
   'clockSkewMs',
+  'maxAuthSessions',
+  'authSessionTtlMs',
 ] as const
 
 export const ENV_VARS: Record<string, (typeof KNOWN_FIELDS)[number]> = {
@@ -220,6 +227,8 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): NodeConfi
     ...(input.tls === undefined ? {} : { tls: validateTls(input.tls, baseDir) }),
     insecureAllowUnauthenticated: expectBoolean(input.insecureAllowUnauthenticated ?? false, 'insecureAllowUnauthenticated'),
     clockSkewMs: expectPositiveInt(input.clockSkewMs ?? 300_000, 'clockSkewMs'),
+    maxAuthSessions: expectPositiveInt(input.maxAuthSessions ?? DEFAULT_HTTP_SESSION_LIMITS.maxSessions, 'maxAuthSessions'),
+    authSessionTtlMs: expectPositiveInt(input.authSessionTtlMs ?? DEFAULT_HTTP_SESSION_LIMITS.ttlMs, 'authSessionTtlMs'),
   }
 }
 

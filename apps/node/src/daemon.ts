@@ -39,6 +39,7 @@ import { readKeyFile } from './init.js'
 import { apiSecurity, checkExposure, readTls } from './auth/setup.js'
 import type { Principal } from './auth/guard.js'
 import { type ForwardingAuth, ForwardingClient } from './forwarding-client.js'
+import { MemberMacKeys } from './auth/member-mac.js'
 import { type HttpKvClient, KvHttpError } from './kv-client.js'
 import { kvRequests, toAnswer } from './kv-commands.js'
 import { NodeMetrics } from './metrics.js'
@@ -111,6 +112,8 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     quotaBytes: config.quotaBackendBytes,
     maxSessions: config.maxSessions,
     maxSessionsPerClient: config.maxSessionsPerClient,
+    // Crash-fault: the daemon vouches for the clients it authenticated (session MAC, TLS) with their own sessions.
+    vouchedSessions: !byzantine,
   })
   // A byzantine protocol with authentication on executes only client-signed requests, verified by every
   // replica (ADR 0006): no member can act in a client's name.
@@ -160,14 +163,15 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
   // A voter in an election asks for votes every election timeout; four of them without a word means it is gone.
   const electionTimeoutMs = Number(protocolOptions['electionTimeoutMs'] ?? 0) || 0
   const quorum = new QuorumWatch(replica, transport, byzantine, Math.max(2000, 4 * electionTimeoutMs))
-  const forwarding = { signer: createSigner(keyPair.secretKey), cluster: config.cluster, ...(tls === undefined ? {} : { ca: tls.ca }) }
+  const memberMacs = new MemberMacKeys(keyPair.secretKey)
+  const forwarding: ForwardingAuth = { macs: memberMacs, cluster: config.cluster, ...(tls === undefined ? {} : { ca: tls.ca }) }
   const service = new ReplicatedKv(replica, httpByMember, metrics, config, kv, quorum, config.authentication ? forwarding : undefined, signedClients)
   const server = createHttpApi(service, {
     maxKeyBytes: config.maxKeyBytes,
     maxValueBytes: config.maxValueBytes,
     onServerError: (error, path) => log.error({ err: error, path }, 'request failed'),
     // Each signed request is new: a verdict cache would only cost a hash per request.
-    ...apiSecurity(config, replica, kv, createVerifier({ cacheSize: 0 })),
+    ...apiSecurity(config, replica, kv, createVerifier({ cacheSize: 0 }), memberMacs, byzantine),
     ...(tls === undefined ? {} : { tls }),
     onClientGone: (path) => log.debug({ path }, 'client disconnected before the answer'),
   })
@@ -244,7 +248,7 @@ class ReplicatedKv implements KvService {
     private readonly config: NodeConfig,
     private readonly kv: KvStateMachine,
     private readonly quorum: QuorumWatch,
-    /** With authentication on: how this node signs what it forwards for a client. */
+    /** With authentication on: how this node vouches (member MAC) for what it forwards for a client. */
     private readonly forwarding?: ForwardingAuth,
     /** Byzantine protocol with authentication on: only client-signed envelopes are proposed (and verified by every replica). */
     private readonly signedClients = false,
@@ -419,9 +423,9 @@ class ReplicatedKv implements KvService {
     const http = leader === undefined ? undefined : this.httpByMember.get(leader)
     if (forwarded || leader === undefined || http === undefined) throw new NotLeaderError(leader)
     this.nodeMetrics.forwarded.inc()
-    // Membership changes are forwarded signed by this member (the leader then trusts the join proof checked here).
+    // Membership changes are forwarded with this member's MAC (the leader then trusts the join proof checked here).
     const forCaller = caller === undefined ? undefined : { ...caller, signedHeaders: undefined }
-    return new ForwardingClient(http, this.catchUpTimeoutMs() + 10_000, undefined, leader, this.forwarding, forCaller)
+    return new ForwardingClient(http, this.catchUpTimeoutMs() + 10_000, undefined, leader, this.forwardingTo(leader), forCaller)
   }
 
   private catchUpTimeoutMs(): number {
@@ -487,13 +491,22 @@ class ReplicatedKv implements KvService {
     const http = leader === undefined ? undefined : this.httpByMember.get(leader)
     if (forwarded || leader === undefined || http === undefined || leader === this.replica.self) throw error
     this.nodeMetrics.forwarded.inc()
-    const client = new ForwardingClient(http, this.config.requestTimeoutMs + 1000, options?.session, leader, this.forwarding, options?.caller)
+    const client = new ForwardingClient(http, this.config.requestTimeoutMs + 1000, options?.session, leader, this.forwardingTo(leader), options?.caller)
     try {
       return (await call(client)) as KvAnswer
     } catch (forwardError) {
       if (forwardError instanceof KvHttpError && forwardError.status === 503) throw error
       throw forwardError
     }
+  }
+
+  /** How to vouch for a forward to `leader`: the MAC key this node shares with it. */
+  private forwardingTo(leader: string): (ForwardingAuth & { leaderKey: string }) | undefined {
+    if (this.forwarding === undefined) return undefined
+    const m = this.replica.membership()
+    const member = [...m.voters, ...m.learners, ...(m.outgoing ?? [])].find((x) => x.id === leader)
+    if (member === undefined) throw new NotLeaderError(leader, 'the leader is not in this node\'s membership yet; retry shortly')
+    return { ...this.forwarding, leaderKey: toHex(member.publicKey) }
   }
 
   /** 503 NO_QUORUM when this voter knows no leader because too few voters are reachable. */

@@ -1,16 +1,20 @@
 // A member forwarding a client's request to the leader's HTTP API. With
-// authentication on, the member signs the forwarded request with its own
-// node key and names the client it acts for (Synod-Forwarded-For): the
-// leader accepts that only from a current member, and applies the client's
-// role, not the member's.
-import type { Signer } from '@synod/core'
-import { type Principal, SIGNED_HEADERS } from './auth/guard.js'
+// authentication on, the member names the client it acts for
+// (Synod-Forwarded-For) and vouches for it with a member MAC under the key
+// it shares with the leader (auth/member-mac.ts); the leader accepts that
+// only from a current member and applies the client's role, not the
+// member's. A client's own signed request travels with its signature (the
+// envelope is what gets proposed).
+import type { Principal } from './auth/guard.js'
+import { SIGNED_HEADERS } from './auth/guard.js'
+import type { MemberMacKeys } from './auth/member-mac.js'
+import { describeRequest } from './auth/operations.js'
 import { HttpError } from './http-error.js'
 import { HttpKvClient, KvHttpError } from './kv-client.js'
 
 export interface ForwardingAuth {
-  /** The node's own key. */
-  readonly signer: Signer
+  /** This node's pairwise member MAC keys. */
+  readonly macs: MemberMacKeys
   readonly cluster: string
   /** The cluster CA (PEM) when the API runs TLS. */
   readonly ca?: string
@@ -28,20 +32,21 @@ export class ForwardingClient extends HttpKvClient {
     timeoutMs: number,
     private readonly session: { client: string; seq: number } | undefined,
     private readonly leader: string,
-    auth?: ForwardingAuth,
+    private readonly auth?: ForwardingAuth & { /** The leader's ed25519 public key (hex): whose MAC key to use. */ readonly leaderKey: string },
     /** The authenticated client this request is for. */
     private readonly caller?: Principal,
   ) {
-    // A signed request travels with the client's own signature (the leader checks the client itself);
-    // anything else — a TLS client's request, a membership change — is signed by this member for the client.
-    const own = caller?.signedHeaders === undefined && auth !== undefined ? { signer: auth.signer, cluster: auth.cluster } : {}
-    super(endpoint, timeoutMs, undefined, { ...own, ...(auth?.ca === undefined ? {} : { tls: { ca: auth.ca } }) })
+    super(endpoint, timeoutMs, undefined, { sessions: false, ...(auth?.ca === undefined ? {} : { tls: { ca: auth.ca } }) })
   }
 
   override async request(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<Record<string, unknown>> {
     const forwardedHeaders: Record<string, string> = { 'synod-forwarded': '1' }
     if (this.caller?.signedHeaders !== undefined) Object.assign(forwardedHeaders, this.caller.signedHeaders)
-    else if (this.caller !== undefined) forwardedHeaders[SIGNED_HEADERS.forwardedFor] = this.caller.client
+    if (this.caller !== undefined && this.auth !== undefined) {
+      forwardedHeaders[SIGNED_HEADERS.forwardedFor] = this.caller.client
+      const description = describeRequest(method, new URL(path, 'http://forward').pathname, (body ?? {}) as Record<string, unknown>)
+      if (description !== undefined) Object.assign(forwardedHeaders, this.auth.macs.headers(this.auth.leaderKey, description.operation, this.auth.cluster))
+    }
     if (this.session !== undefined) {
       forwardedHeaders['synod-client-id'] = this.session.client
       forwardedHeaders['synod-client-seq'] = String(this.session.seq)

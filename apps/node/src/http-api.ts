@@ -18,7 +18,7 @@ import type { MemberConfig } from './config.js'
 import { HttpError } from './http-error.js'
 import type { ApiGuard, Principal, Session } from './auth/guard.js'
 import { readSession } from './auth/guard.js'
-import { isPublicRoute } from './auth/operations.js'
+import { isPublicRoute, SESSION_OPEN_PATH } from './auth/operations.js'
 import type { Screen } from './auth/screen.js'
 import { KvHttpError } from './kv-client.js'
 import { validateNewMember } from './members.js'
@@ -139,6 +139,15 @@ export function createHttpApi(service: KvService, options: HttpApiOptions): Serv
       session: options.guard === undefined ? readSession(req) : principal?.session,
       ...context(principal),
     })
+    if (url.pathname === SESSION_OPEN_PATH) {
+      requireMethod(method, ['POST'])
+      const body = await readJson(req, 1024, ['x25519'])
+      if (typeof body.x25519 !== 'string' || !/^[0-9a-f]{64}$/.test(body.x25519))
+        throw new HttpError(400, 'BAD_FIELD', "'x25519' must be an x25519 public key (64 lowercase hex characters)")
+      if (options.guard === undefined) throw new HttpError(404, 'AUTHENTICATION_OFF', 'authentication is off on this node: no sessions to open, send requests as they are')
+      // Sessions are this node's own: never forwarded.
+      return sendJson(res, 200, options.guard.openSession(req, { x25519: body.x25519 }))
+    }
     if (url.pathname === '/v1/status') {
       requireMethod(method, ['GET'])
       authorize()

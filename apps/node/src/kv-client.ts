@@ -5,7 +5,8 @@ import { randomUUID } from 'node:crypto'
 import { Agent, request as httpRequest } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { encodeSignedClientRequest, signClientRequest, toHex, type Signer } from '@synod/core'
-import { describeRequest } from './auth/operations.js'
+import { AUTH_SESSION_PATH, beginHttpSession, finishHttpSession, type HttpSession } from '@synod/client'
+import { describeRequest, isPublicRoute, loggedWrite } from './auth/operations.js'
 import type { MemberConfig } from './config.js'
 
 // One keep-alive agent per process. node:http writes headers and a small body
@@ -42,7 +43,16 @@ export interface ClientCredentials {
   readonly session?: number
   /** PEM: the cluster CA to trust (https endpoints), and optionally a client certificate and its key. */
   readonly tls?: { readonly ca: string; readonly cert?: string; readonly key?: string }
+  /**
+   * With a signer: sign once per node (an HTTP session, ADR 0011), then MAC each request — much cheaper
+   * than a signature per request. Default true. Falls back to signing every request for a node whose
+   * cluster needs client signatures (byzantine protocols: 400 SIGNATURE_REQUIRED) or that has no sessions.
+   */
+  readonly sessions?: boolean
 }
+
+/** How this client authenticates to its endpoint, once it knows. */
+type AuthMode = 'sessions' | 'signatures'
 
 export class HttpKvClient {
   private readonly base: string
@@ -50,6 +60,12 @@ export class HttpKvClient {
   private seq = 0
   private lastTimestamp = 0
   private readonly httpsAgent: HttpsAgent | undefined
+  private mode: AuthMode
+  /** The open HTTP session, or the one being opened (shared by concurrent requests). */
+  private authSession: Promise<HttpSession | undefined> | undefined
+  private openedSession: HttpSession | undefined
+  /** Session-opens sent (for tests and diagnostics). */
+  sessionOpens = 0
 
   constructor(
     endpoint: string,
@@ -60,6 +76,7 @@ export class HttpKvClient {
     const scheme = credentials.tls === undefined ? 'http' : 'https'
     this.base = /^https?:\/\//.test(endpoint) ? endpoint.replace(/\/$/, '') : `${scheme}://${endpoint}`
     this.clientId = clientId ?? `cli-${randomUUID()}`
+    this.mode = credentials.signer !== undefined && credentials.sessions !== false ? 'sessions' : 'signatures'
     const tls = credentials.tls
     this.httpsAgent =
       tls === undefined
@@ -147,25 +164,114 @@ export class HttpKvClient {
   /**
    * The envelope of the last signed request: what a byzantine cluster ordered and what its reply
    * certificate binds (`synod kv … --verify` checks the answer against it). One request at a time.
+   * Undefined after a session-MAC'd request (it has no envelope).
    */
   lastEnvelope: Uint8Array | undefined
 
   async request(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<Record<string, unknown>> {
-    const res = await this.send(method, path, body, headers)
-    let parsed: Record<string, unknown>
-    try {
-      parsed = JSON.parse(res.text) as Record<string, unknown>
-    } catch {
-      parsed = { error: 'BAD_RESPONSE', message: res.text.slice(0, 200) }
-    }
+    const res = await this.authenticatedSend(method, path, body, headers)
+    const parsed = parseBody(res.text)
     if (res.status < 200 || res.status >= 300) throw new KvHttpError(res.status, parsed)
     return parsed
+  }
+
+  /** How this client authenticates now: 'sessions' until a node told it to sign every request. */
+  get authMode(): AuthMode {
+    return this.mode
+  }
+
+  /**
+   * Send with credentials: a session MAC when sessions are on (opening one first if needed), else a
+   * signature. A node that lost the session (restart, expiry) gets it re-opened and the request once
+   * more with the same timestamp (exactly-once holds: nothing ran); a node that needs signatures gets
+   * this request and all later ones signed.
+   */
+  private async authenticatedSend(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<{ status: number; text: string }> {
+    const pathname = new URL(`${this.base}${path}`).pathname
+    const signer = this.credentials.signer
+    const description = signer === undefined || isPublicRoute(pathname) ? undefined : describeRequest(method, pathname, (body ?? {}) as Record<string, unknown>)
+    if (description === undefined) return this.send(method, path, body, headers)
+    let timestamp = this.nextTimestamp()
+    if (this.mode === 'sessions') {
+      let session = await this.currentSession()
+      if (session !== undefined) {
+        this.lastEnvelope = undefined
+        let res = await this.send(method, path, body, { ...headers, ...session.headers(description.operation, this.sessionNumber, timestamp) })
+        if (res.status === 401 && errorCode(res.text) === 'SESSION_UNKNOWN') {
+          this.dropSession(session)
+          session = await this.currentSession()
+          if (session !== undefined) res = await this.send(method, path, body, { ...headers, ...session.headers(description.operation, this.sessionNumber, timestamp) })
+        }
+        if (session !== undefined && !(res.status === 400 && errorCode(res.text) === 'SIGNATURE_REQUIRED')) return res
+        if (session !== undefined) {
+          // A byzantine cluster: every replica verifies the client's signature itself (nothing ran). A request
+          // outside the KV session table was remembered by the node's replay cache: sign it with a new timestamp.
+          this.mode = 'signatures'
+          if (!loggedWrite(method, description, pathname)) timestamp = this.nextTimestamp()
+        }
+      }
+    }
+    return this.send(method, path, body, { ...headers, ...this.signatureHeaders(description.operation, timestamp) })
+  }
+
+  private get sessionNumber(): number {
+    return this.credentials.session ?? 0
+  }
+
+  private nextTimestamp(): number {
+    // Strictly growing per (client, session), even for requests within one millisecond.
+    this.lastTimestamp = Math.max(Date.now(), this.lastTimestamp + 1)
+    return this.lastTimestamp
+  }
+
+  /** The open session, opening one when there is none or it is due for renewal; undefined once in 'signatures' mode. */
+  private async currentSession(): Promise<HttpSession | undefined> {
+    const pending = this.authSession
+    if (pending !== undefined) {
+      const session = await pending
+      if (session === undefined || session.renewAt > Date.now()) return session
+      if (this.authSession === pending) {
+        this.authSession = undefined
+        this.openedSession = undefined
+      }
+    }
+    this.authSession ??= this.openSession().then(
+      (session) => (this.openedSession = session),
+      (error: unknown) => {
+        this.authSession = undefined
+        throw error
+      },
+    )
+    return this.authSession
+  }
+
+  /** Forget `session` unless another request already replaced it (concurrent requests see the same loss). */
+  private dropSession(session: HttpSession): void {
+    if (this.openedSession === session) {
+      this.authSession = undefined
+      this.openedSession = undefined
+    }
+  }
+
+  /** POST /v1/auth/session, signed; a node without sessions (404) puts this client in 'signatures' mode. */
+  private async openSession(): Promise<HttpSession | undefined> {
+    const signer = this.credentials.signer!
+    const opening = beginHttpSession()
+    this.sessionOpens++
+    const res = await this.send('POST', AUTH_SESSION_PATH, opening.body, this.signatureHeaders(opening.operation, this.nextTimestamp()))
+    if (res.status === 404) {
+      this.mode = 'signatures'
+      return undefined
+    }
+    const parsed = parseBody(res.text)
+    if (res.status < 200 || res.status >= 300) throw new KvHttpError(res.status, parsed)
+    return finishHttpSession(opening, parsed, signer.publicKey, this.credentials.cluster ?? '', Date.now())
   }
 
   private send(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<{ status: number; text: string }> {
     const url = new URL(`${this.base}${path}`)
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
-    const allHeaders: Record<string, string | number> = { ...headers, ...this.signatureHeaders(method, url.pathname, body) }
+    const allHeaders: Record<string, string | number> = { ...headers }
     if (payload !== undefined) {
       allHeaders['content-type'] = 'application/json'
       allHeaders['content-length'] = payload.byteLength
@@ -189,16 +295,10 @@ export class HttpKvClient {
     })
   }
 
-  /** The signed-request envelope's headers: the same operation bytes the node computes from the request. */
-  private signatureHeaders(method: string, pathname: string, body: unknown): Record<string, string> {
-    const signer = this.credentials.signer
-    if (signer === undefined || pathname === '/healthz' || pathname === '/readyz') return {}
-    const description = describeRequest(method, pathname, (body ?? {}) as Record<string, unknown>)
-    if (description === undefined) return {}
-    // Strictly growing per (client, session), even for requests within one millisecond.
-    this.lastTimestamp = Math.max(Date.now(), this.lastTimestamp + 1)
-    const session = this.credentials.session ?? 0
-    const signed = signClientRequest(signer, { session, timestamp: this.lastTimestamp, operation: description.operation }, this.credentials.cluster ?? '')
+  /** The signed-request envelope's headers over the operation bytes the node computes from the request. */
+  private signatureHeaders(operation: Uint8Array, timestamp: number): Record<string, string> {
+    const session = this.sessionNumber
+    const signed = signClientRequest(this.credentials.signer!, { session, timestamp, operation }, this.credentials.cluster ?? '')
     this.lastEnvelope = encodeSignedClientRequest(signed)
     return {
       'synod-client-key': toHex(signed.client),
@@ -207,4 +307,18 @@ export class HttpKvClient {
       'synod-signature': toHex(signed.signature),
     }
   }
+}
+
+function parseBody(text: string): Record<string, unknown> {
+  try {
+    return JSON.parse(text) as Record<string, unknown>
+  } catch {
+    return { error: 'BAD_RESPONSE', message: text.slice(0, 200) }
+  }
+}
+
+/** The `error` code of a JSON error answer ('' when there is none). */
+function errorCode(text: string): string {
+  const code = parseBody(text).error
+  return typeof code === 'string' ? code : ''
 }

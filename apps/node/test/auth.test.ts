@@ -15,6 +15,9 @@ import { createScreen } from '../src/auth/screen.js'
 import { createHttpApi, type HttpApiOptions, type KvService, listen } from '../src/http-api.js'
 import { HttpKvClient, KvHttpError } from '../src/kv-client.js'
 import { ForwardingClient } from '../src/forwarding-client.js'
+import { HttpSessionTable } from '../src/auth/http-sessions.js'
+import { MemberMacKeys } from '../src/auth/member-mac.js'
+import { describeRequest } from '../src/auth/operations.js'
 
 const calls: string[] = []
 const service: KvService = {
@@ -40,6 +43,7 @@ const writer = generateKeyPair() // readwrite on app/
 const reader = generateKeyPair() // readonly on pub/
 const stranger = generateKeyPair() // no role
 const memberKey = generateKeyPair() // a member of the cluster (forwards for clients)
+const leaderKey = generateKeyPair() // the node serving `secured`
 const joiner = generateKeyPair()
 const joinerMember = { id: peerIdFromPublicKey(joiner.publicKey), publicKey: toHex(joiner.publicKey), addrs: ['/ip4/127.0.0.1/tcp/7009'], http: '127.0.0.1:8009' }
 const roles = new RolesTable([clientIdOf(admin.publicKey)])
@@ -63,6 +67,8 @@ beforeAll(async () => {
     roles: () => roles,
     memberKeys: () => new Map([[toHex(memberKey.publicKey), 'member-1']]),
     verifier,
+    memberMacs: new MemberMacKeys(leaderKey.secretKey),
+    sessions: new HttpSessionTable({ cluster: 'test', node: 'leader' }),
   })
   secured = await serve({ screen, guard, checkJoinProof: (m, proof) => checkJoinProof(verifier, m, proof, 'test') })
   open = await serve({}) // the defences off: what the API did before
@@ -97,7 +103,7 @@ async function status(call: Promise<unknown>): Promise<number> {
   }
 }
 
-/** A TLS client as a member sees it (no signature of its own to pass on: the member signs for it). */
+/** A TLS client as a member sees it (no signature of its own to pass on: the member vouches for it). */
 const asCaller = (keys: { publicKey: Uint8Array }) => ({ client: clientIdOf(keys.publicKey), session: undefined, by: 'certificate' as const })
 
 /** Every route, as each client would call it. */
@@ -179,10 +185,11 @@ describe('authentication and roles at the API edge', () => {
   })
 
   it('a member may forward for a client (the client role applies); anyone else may not', async () => {
-    const asMember = new ForwardingClient(secured.endpoint, 5000, undefined, 'leader', { signer: createSigner(memberKey.secretKey), cluster: 'test' }, asCaller(reader))
+    const macAuth = (keys: { secretKey: Uint8Array }) => ({ macs: new MemberMacKeys(keys.secretKey), cluster: 'test', leaderKey: toHex(leaderKey.publicKey) })
+    const asMember = new ForwardingClient(secured.endpoint, 5000, undefined, 'leader', macAuth(memberKey), asCaller(reader))
     expect(await status(asMember.get('pub/a'))).toBe(200)
     expect(await status(asMember.get('app/x'))).toBe(403) // the reader's prefix, not the member's power
-    const asStranger = new ForwardingClient(secured.endpoint, 5000, undefined, 'leader', { signer: createSigner(stranger.secretKey), cluster: 'test' }, asCaller(admin))
+    const asStranger = new ForwardingClient(secured.endpoint, 5000, undefined, 'leader', macAuth(stranger), asCaller(admin))
     expect(await status(asStranger.get('pub/a'))).toBe(403)
   })
 
@@ -203,7 +210,8 @@ describe('authentication and roles at the API edge', () => {
 /** Signed headers of one GET, built the way the client builds them (without sending). */
 function captureSignedGet(): Record<string, string> {
   const c = new HttpKvClient('127.0.0.1:1', 1000, undefined, { signer: createSigner(admin.secretKey), cluster: 'test' })
-  return (c as unknown as { signatureHeaders(m: string, p: string, b: unknown): Record<string, string> }).signatureHeaders('GET', '/v1/kv/app%2Fk', undefined)
+  const { operation } = describeRequest('GET', '/v1/kv/app%2Fk')!
+  return (c as unknown as { signatureHeaders(o: Uint8Array, t: number): Record<string, string> }).signatureHeaders(operation, Date.now())
 }
 
 describe('browser attacks: Host, Origin, content type', () => {

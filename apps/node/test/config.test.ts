@@ -70,6 +70,13 @@ describe('node configuration', () => {
     expect(fieldOf(() => validateConfig({ ...valid, colour: 'blue' }))).toBe('colour')
   })
 
+  it('bounds HTTP sessions: maxAuthSessions (100,000) and authSessionTtlMs (1 h), positive integers', () => {
+    expect(validateConfig(valid)).toMatchObject({ maxAuthSessions: 100_000, authSessionTtlMs: 3_600_000 })
+    expect(validateConfig({ ...valid, maxAuthSessions: 10, authSessionTtlMs: 60_000 })).toMatchObject({ maxAuthSessions: 10, authSessionTtlMs: 60_000 })
+    expect(fieldOf(() => validateConfig({ ...valid, maxAuthSessions: 0 }))).toBe('maxAuthSessions')
+    expect(fieldOf(() => validateConfig({ ...valid, authSessionTtlMs: 'long' }))).toBe('authSessionTtlMs')
+  })
+
   it('takes maxPendingRequests from the file or SYNOD_MAX_PENDING_REQUESTS', () => {
     expect(validateConfig({ ...valid, maxPendingRequests: 64 }).maxPendingRequests).toBe(64)
     expect(validateConfig(mergeConfig(valid, { SYNOD_MAX_PENDING_REQUESTS: '128' }, {})).maxPendingRequests).toBe(128)

@@ -1,9 +1,12 @@
 // Issue 12 §8–9 on real processes: a 4-node PBFT cluster with authentication on
 // executes only client-signed requests (every replica verifies the client's
-// signature), and `synod kv … --verify` accepts only the certificate of the
+// signature; a session-MAC'd write is refused and the client falls back to
+// signing, ADR 0011), and `synod kv … --verify` accepts only the certificate of the
 // request it signed: a stale answer (the attack: an older, valid certificate of
 // the same key's get) and another client's answer are rejected.
-import { clientIdOf, utf8 } from '@synod/core'
+import { beginHttpSession, finishHttpSession } from '@synod/client'
+import { clientIdOf, signClientRequest, toHex, utf8 } from '@synod/core'
+import { kvCommands } from '@synod/kv'
 import { createSigner, keyPairFromSecret, sha256 } from '@synod/crypto'
 import { describe, expect, it } from 'vitest'
 import { readConfigFile, validateConfig } from '../src/config.js'
@@ -32,6 +35,21 @@ async function retrying<T>(attempt: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Open a session as the admin and send one MAC-authenticated write: what a byzantine cluster must refuse. */
+async function macWrite(endpoint: string): Promise<{ status: number; error: unknown }> {
+  const post = async (path: string, headers: Record<string, string>, body: unknown) => {
+    const res = await fetch(`http://${endpoint}${path}`, { method: path.endsWith('session') ? 'POST' : 'PUT', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> }
+  }
+  const opening = beginHttpSession()
+  const timestamp = Date.now()
+  const signed = signClientRequest(createSigner(adminKeys), { session: 9, timestamp, operation: opening.operation }, '')
+  const opened = await post('/v1/auth/session', { 'synod-client-key': toHex(signed.client), 'synod-session': '9', 'synod-timestamp': String(timestamp), 'synod-signature': toHex(signed.signature) }, opening.body)
+  const session = finishHttpSession(opening, opened.body, adminKeys.publicKey, '', Date.now())
+  const res = await post('/v1/kv/balance', session.headers(kvCommands.put('balance', 'mac'), 9, Date.now()), { value: 'mac' })
+  return { status: res.status, error: res.body.error }
+}
+
 describe('4-node PBFT cluster with authentication on', () => {
   it('answers signed requests with certificates bound to them; stale and foreign certificates fail verification', async () => {
     const members = validateConfig(readConfigFile(nodes[0]!.configFile).raw).members
@@ -39,7 +57,14 @@ describe('4-node PBFT cluster with authentication on', () => {
     // Every replica verifies client signatures (not only the node that took the request).
     const status = (await admin.status()) as { detail?: { clientAuthentication?: string } }
     expect(status.detail?.clientAuthentication).toBe('signed')
+    // The client opened an HTTP session (status went through it), but the cluster refuses a MAC-authenticated
+    // write (400 SIGNATURE_REQUIRED: replicas must verify the client's signature) and the client signs from then on.
+    expect(admin.authMode).toBe('sessions')
+    expect(admin.sessionOpens).toBe(1)
     await retrying(() => admin.put('balance', '100'))
+    expect(admin.authMode).toBe('signatures')
+    expect(admin.sessionOpens).toBe(1)
+    expect(await macWrite(nodes[1]!.http)).toMatchObject({ status: 400, error: 'SIGNATURE_REQUIRED' })
     const putEnvelope = admin.lastEnvelope!
     const oldGet: KvResponse = await retrying(() => admin.get('balance'))
     const oldEnvelope = admin.lastEnvelope!

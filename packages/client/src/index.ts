@@ -13,3 +13,13 @@ export { RequestSigner } from './request-signer.js'
 export type { RequestSignerOptions, SignedRequest } from './request-signer.js'
 export { verifyAnswer, verifyKvAnswer } from './verify-answer.js'
 export type { CertifiedAnswer, VerifiedAnswer } from './verify-answer.js'
+export {
+  AUTH_SESSION_HEADER,
+  AUTH_SESSION_PATH,
+  beginHttpSession,
+  finishHttpSession,
+  HttpSession,
+  MAC_HEADER,
+  sessionOpenOperation,
+} from './http-session.js'
+export type { SessionOpening } from './http-session.js'

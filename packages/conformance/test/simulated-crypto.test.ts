@@ -30,7 +30,7 @@ describe('simulated conformance crypto', () => {
     expect(verifier.verify(a!.publicKey, bytes('m2'), signature)).toBe(false)
     expect(verifier.verify(b!.publicKey, bytes('m'), signature)).toBe(false)
     const tampered = signature.slice()
-    tampered[63] ^= 1
+    tampered[63] = tampered[63]! ^ 1
     expect(verifier.verify(a!.publicKey, bytes('m'), tampered)).toBe(false)
     expect(verifier.verify(a!.publicKey, bytes('m'), signature.subarray(0, 32))).toBe(false)
     expect(verifier.verify(new Uint8Array(32).fill(9), bytes('m'), signature)).toBe(false)

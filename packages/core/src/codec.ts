@@ -106,10 +106,25 @@ export function toHex(bytes: Uint8Array): string {
   return out
 }
 
+/** Nibble value per UTF-16 code unit (0–127); -1 for anything that is not a hex digit. */
+const nibbles = new Int8Array(128).fill(-1)
+for (let i = 0; i < 16; i++) {
+  nibbles[i.toString(16).charCodeAt(0)] = i
+  nibbles[i.toString(16).toUpperCase().charCodeAt(0)] = i
+}
+
+/** Decode hex (either case). A table lookup per digit: parseInt per byte showed in request-path profiles. */
 export function fromHex(hex: string): Uint8Array {
-  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) throw new InvalidMessageError('invalid hex string')
+  if (hex.length % 2 !== 0) throw new InvalidMessageError('invalid hex string')
   const out = new Uint8Array(hex.length / 2)
-  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16)
+  for (let i = 0; i < out.length; i++) {
+    const hi = hex.charCodeAt(2 * i)
+    const lo = hex.charCodeAt(2 * i + 1)
+    const h = hi < 128 ? nibbles[hi]! : -1
+    const l = lo < 128 ? nibbles[lo]! : -1
+    if (h < 0 || l < 0) throw new InvalidMessageError('invalid hex string')
+    out[i] = (h << 4) | l
+  }
   return out
 }
 

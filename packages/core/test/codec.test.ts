@@ -89,6 +89,16 @@ describe('field validators', () => {
     expect(toHex(fromHex('00ff10'))).toBe('00ff10')
     expect(() => fromHex('abc')).toThrow(InvalidMessageError)
     expect(() => fromHex('zz')).toThrow(InvalidMessageError)
+    // The lookup table accepts exactly [0-9a-fA-F]: every other code unit, also beyond ASCII, is refused.
+    expect(toHex(fromHex('09afAF'))).toBe('09afaf')
+    for (const bad of ['0g', 'g0', '/0', ':0', '@0', '`0', 'G0', '0\u0100', '\u0660\u0660', ' 0', '0x'])
+      expect(() => fromHex(bad), JSON.stringify(bad)).toThrow(InvalidMessageError)
+    for (let code = 0; code < 256; code++) {
+      const c = String.fromCharCode(code)
+      const ok = /^[0-9a-fA-F]$/.test(c)
+      if (ok) expect(fromHex(`${c}0`)[0]).toBe(Number.parseInt(c, 16) << 4)
+      else expect(() => fromHex(`${c}0`)).toThrow(InvalidMessageError)
+    }
     expect(fromUtf8(utf8('héllo'))).toBe('héllo')
     expect(() => fromUtf8(Uint8Array.of(0xff, 0xfe))).toThrow(InvalidMessageError)
     expect(bytesEqual(Uint8Array.of(1, 2), Uint8Array.of(1, 2))).toBe(true)

@@ -15,6 +15,8 @@ export {
   publicKeyFromSecret,
 } from './keys.js'
 export type { KeyPair } from './keys.js'
+export { generateEphemeralKeyPair, HTTP_SESSION_KEY_BYTES, httpSessionKey, X25519_KEY_BYTES } from './http-session.js'
+export type { EphemeralKeyPair, HttpSessionContext } from './http-session.js'
 export { MAC_KEY_BYTES, sharedMacKey } from './mac-key.js'
 export { MERKLE_ARITY, merklePath, merkleRoot, merkleTree, resultLeaf, rootFromPath, treeRoot } from './merkle.js'
 export type { MerklePath, MerkleStep } from './merkle.js'

@@ -11,6 +11,7 @@ import {
   InvalidMessageError,
   OverloadedError,
   SynodError,
+  TimeoutError,
   toHex,
   type ClientRef,
   type NodeId,
@@ -132,6 +133,12 @@ export class HotstuffNode implements ProtocolNode {
   private proposeDue = false
   /** Test-only: vote for blocks whose batches this replica never received from their proxy (shows the attack). */
   voteUnheldCommands = false
+  /** Test-only: keep the mempool when a snapshot is installed (shows why installSnapshot clears it). */
+  keepMempoolOnSnapshot = false
+  /** Test-only: keep other proxies' batches when an own proposal timed out (shows why forgetFailedProposal drops them). */
+  keepFailedProposalCommands = false
+  /** This replica's latest proposal, until its view ends. */
+  private lastProposal: Block | undefined
   /** How many upcoming leaders receive each vote: f+1 (see voteCollectors); tests lower it to show why. */
   voteFanout: number
 
@@ -461,7 +468,27 @@ export class HotstuffNode implements ProtocolNode {
 
   private processTC(tc: TC): void {
     this.pacemaker.recordTC(tc)
+    this.forgetFailedProposal(tc.view)
     this.enterView(tc.view + 1, true)
+  }
+
+  /**
+   * Our proposal of `view` timed out uncertified. A correct leader's block
+   * gets no votes when it orders batches the others already committed: a
+   * replica that caught up through a snapshot cannot tell which batches
+   * reaching it late (queued behind the snapshot, retransmitted) the skipped
+   * blocks committed, and the others never vote for a committed batch
+   * again. Forget the other proxies' pending batches — all of them, not only
+   * the block's, which holds at most maxBlockCommands commands of possibly
+   * many stale batches — or they are proposed, and fail, every time our turn
+   * comes. Their proxies re-broadcast whatever is still uncommitted, and the
+   * other replicas hold them meanwhile.
+   */
+  private forgetFailedProposal(view: number): void {
+    const block = this.lastProposal
+    if (block === undefined || block.view !== view || this.safety.highQC.view >= view) return
+    this.lastProposal = undefined
+    if (!this.keepFailedProposalCommands) this.mempool.forgetForeign(this.inFlightBatches())
   }
 
   private enterView(view: number, byTC = false): void {
@@ -504,6 +531,7 @@ export class HotstuffNode implements ProtocolNode {
     if (batches.length === 0 && inFlight.size === 0) return
     const block = makeBlock({ view, height: parent.height + 1, parent: parent.hash, justify: qc, batches, author: this.ctx.self })
     this.proposedView = view
+    this.lastProposal = block
     this.store.insert(block)
     this.persistence.saveBlock(block, this.batchMessages)
     this.broadcast(encodeProposal(block, qc.view + 1 === view ? undefined : tc))
@@ -613,6 +641,7 @@ export class HotstuffNode implements ProtocolNode {
     for (const block of pruned) this.mempool.forget(block.batches)
     this.pacemaker.progress()
     this.replies.pruneBelow(this.store.root.height - this.options.retainCommittedBlocks)
+    if (this.orphanCount > 0) this.pruneOrphans()
     this.updateWork()
   }
 
@@ -753,6 +782,17 @@ export class HotstuffNode implements ProtocolNode {
     this.maybePropose()
   }
 
+  /** Blocks waiting for a parent at or below the committed root can never join: free their orphan space. */
+  private pruneOrphans(): void {
+    const root = this.store.root.height
+    for (const [parent, blocks] of this.orphans) {
+      const keep = blocks.filter((b) => b.height > root)
+      this.orphanCount -= blocks.length - keep.length
+      if (keep.length === 0) this.orphans.delete(parent)
+      else if (keep.length < blocks.length) this.orphans.set(parent, keep)
+    }
+  }
+
   private offerSnapshot(to: NodeId): void {
     const snapshot = this.persistence.snapshot(this.limits)
     if (snapshot === undefined) return
@@ -794,6 +834,10 @@ export class HotstuffNode implements ProtocolNode {
     this.safety.lock(block)
     this.offers.clear()
     this.requested.clear()
+    // The skipped blocks committed some of the mempool's batches; which ones is unknown here (see Mempool.clear).
+    if (!this.keepMempoolOnSnapshot)
+      for (const client of this.mempool.clear())
+        this.ctx.reject(client, new TimeoutError(0, 'request (its proxy caught up through a snapshot and cannot tell whether it committed)'))
     this.ctx.observe({ type: 'snapshot', index })
     // Orphans that hang off the new root can now join.
     const children = this.orphans.get(toHex(block.hash))
@@ -802,6 +846,7 @@ export class HotstuffNode implements ProtocolNode {
       this.orphanCount -= children.length
       for (const child of children) this.insertFetched(child, this.voters[0]!)
     }
+    this.pruneOrphans()
     this.applyChain(this.safety.highQC)
     if (this.store.get(this.safety.highQC.block) === undefined) this.fetch(this.safety.highQC.block, this.safety.highQC.signatures[0]?.signer)
     this.updateWork()

@@ -12,6 +12,17 @@ export interface KvRequest {
   readonly client: string | undefined
 }
 
+export interface DecodeRequestOptions {
+  /**
+   * Accept a plain command whose session has a signed client's key shape
+   * (`<client id>:<session>`). Only where whoever proposes is trusted to have
+   * authenticated that client (crash-fault protocols: the daemon checked a
+   * session MAC or a TLS certificate at its edge); never under a byzantine
+   * protocol, where a replica could otherwise act in a signed client's session.
+   */
+  readonly vouchedSessions?: boolean
+}
+
 /**
  * Decode a plain encoded command or a signed client request envelope whose
  * `operation` is a plain command without a session. An envelope's session is
@@ -25,11 +36,11 @@ export interface KvRequest {
  * trusted. Re-verifying on every apply and replay would cost a signature check
  * per entry for nothing.
  */
-export function decodeRequest(bytes: Uint8Array): KvRequest {
+export function decodeRequest(bytes: Uint8Array, options: DecodeRequestOptions = {}): KvRequest {
   const plain = plainBytes(bytes)
   if (!isSignedClientRequest(plain)) {
     const command = decodeCommand(plain)
-    if (command.session !== undefined && SIGNED_SESSION_KEY.test(command.session.client))
+    if (command.session !== undefined && options.vouchedSessions !== true && SIGNED_SESSION_KEY.test(command.session.client))
       throw new InvalidMessageError(`client '${command.session.client}' has the shape of a signed client's session; sign the request instead`)
     return { command, session: command.session, client: undefined }
   }

@@ -2,7 +2,7 @@ import { bytesEqual, ConfigError, InvalidMessageError, type StateMachine } from 
 import { KV_READ_OPS, type KvCommand, type KvSession } from './command.js'
 import { RolesTable } from './roles.js'
 import { resolveLimits, utf8ByteLength, type KvLimits } from './limits.js'
-import { decodeRequest, type KvRequest } from './request.js'
+import { decodeRequest, type DecodeRequestOptions, type KvRequest } from './request.js'
 import { encodeResult, type KvErrorCode, type KvResult, type KvValue } from './result.js'
 import { SessionTable, type SessionRecord } from './sessions.js'
 import { decodeSnapshot, encodeSnapshot } from './snapshot.js'
@@ -26,6 +26,15 @@ export interface KvStateMachineOptions extends Partial<KvLimits> {
    * is refused with `no-space` and raises the alarm. Default 2 GiB.
    */
   readonly quotaBytes?: number
+  /**
+   * Plain commands may carry a signed client's session (`<client id>:<session>`,
+   * seq = timestamp), vouched for by the member that proposed them: the daemon
+   * under a crash-fault protocol, for clients it authenticated by an HTTP
+   * session MAC or a TLS certificate. They share the client's exactly-once
+   * session and per-client fairness with its signed envelopes. Default false
+   * (refused as `invalid-command`); must be the same on every replica.
+   */
+  readonly vouchedSessions?: boolean
 }
 
 export const DEFAULT_MAX_SESSIONS = 10_000
@@ -52,11 +61,13 @@ export class KvStateMachine implements StateMachine {
   private sessions: SessionTable
   private bytes = 0
   private alarmRaised = false
+  private readonly decodeOptions: DecodeRequestOptions
   /** Who may do what (roles.ts); part of the replicated state and of the snapshot. */
   roles: RolesTable
 
   constructor(options: KvStateMachineOptions = {}) {
-    const { maxSessions, maxSessionsPerClient, quotaBytes, initialAdmins, ...limits } = options
+    const { maxSessions, maxSessionsPerClient, quotaBytes, initialAdmins, vouchedSessions, ...limits } = options
+    this.decodeOptions = { vouchedSessions: vouchedSessions === true }
     this.roles = new RolesTable(initialAdmins)
     this.limits = resolveLimits(limits)
     this.maxSessions = positive(maxSessions, DEFAULT_MAX_SESSIONS, 'maxSessions')
@@ -68,7 +79,7 @@ export class KvStateMachine implements StateMachine {
   apply(command: Uint8Array, index: number): Uint8Array {
     let request: KvRequest
     try {
-      request = decodeRequest(command)
+      request = decodeRequest(command, this.decodeOptions)
     } catch (error) {
       return invalidCommand(error)
     }
@@ -83,7 +94,7 @@ export class KvStateMachine implements StateMachine {
   query(request: Uint8Array): Uint8Array {
     let decoded: KvCommand
     try {
-      decoded = decodeRequest(request).command
+      decoded = decodeRequest(request, this.decodeOptions).command
     } catch (error) {
       return invalidCommand(error)
     }

@@ -167,6 +167,23 @@ describe('signed envelopes', () => {
     expect(ledger(kv)).toEqual(['one', 'two', 'three'])
   })
 
+  it('vouched sessions: a plain command in a signed client\'s session is refused unless the member is trusted to vouch for it', () => {
+    const session = { client: `${clientIdOf(alice)}:0`, seq: t0 }
+    // Default (byzantine-safe): nobody may pose as a signed client's session without its signature.
+    const strict = new KvStateMachine()
+    expect(run(strict, kvCommands.append('ledger', 'one', session), 1)).toMatchObject({ ok: false, code: 'invalid-command' })
+    expect(ledger(strict)).toEqual([])
+    // Crash-fault daemon (session MAC or TLS checked at the edge): the same session as the client's envelopes.
+    const vouched = new KvStateMachine({ vouchedSessions: true })
+    expect(run(vouched, kvCommands.append('ledger', 'one', session), 1)).toMatchObject({ ok: true, length: 1 })
+    // A retry of the same (session, timestamp) — signed this time, after a fallback — gets the first answer, applies nothing.
+    expect(run(vouched, signed(alice, 0, t0, pay('one')), 2)).toMatchObject({ ok: true, length: 1 })
+    expect(run(vouched, kvCommands.append('ledger', 'one', { ...session, seq: t0 - 1 }), 3)).toMatchObject({ code: 'stale-sequence' })
+    expect(ledger(vouched)).toEqual(['one'])
+    // Its sessions count against the client's own fairness budget (principalOf is the client id).
+    expect(principalOf(session.client)).toBe(clientIdOf(alice))
+  })
+
   it('plain commands keep working next to envelopes, and reads in an envelope are answered by query', () => {
     const kv = new KvStateMachine()
     run(kv, kvCommands.put('k', 'plain'), 1)

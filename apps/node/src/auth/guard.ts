@@ -1,17 +1,24 @@
 // Who is asking, and may they: the authentication and role check of every
 // API request that reads or changes data or membership. A client proves its
 // identity by a TLS client certificate from the cluster CA (the certificate
-// certifies the client's ed25519 key) or by signing the request
+// certifies the client's ed25519 key), by signing the request
 // (Synod-Client-Key, Synod-Session, Synod-Timestamp, Synod-Signature over
-// `clientRequestStatement` of @synod/core). Both give the same client id:
-// the hex of the ed25519 public key. Its role comes from the replicated
-// roles table, so every node decides alike.
+// `clientRequestStatement` of @synod/core), or by an HMAC of that same
+// statement under the key of an HTTP session it opened with a signed request
+// (Synod-Auth-Session, Synod-Mac; auth/http-sessions.ts). All give the same
+// client id: the hex of the ed25519 public key. Its role comes from the
+// replicated roles table, so every node decides alike. A member forwarding a
+// client's request vouches for it with a member MAC (auth/member-mac.ts).
 import type { IncomingMessage } from 'node:http'
+import { timingSafeEqual } from 'node:crypto'
 import type { TLSSocket } from 'node:tls'
 import { clientIdOf, clientRequestStatement, encodeSignedClientRequest, fromHex, MAX_CLIENT_SESSION, type Verifier } from '@synod/core'
-import type { RolesTable } from '@synod/kv'
+import { hmacSha256 } from '@synod/crypto'
+import { type RolesTable, SIGNED_SESSION_KEY } from '@synod/kv'
 import { HttpError } from '../http-error.js'
-import { describeRequest, type RequestDescription } from './operations.js'
+import type { HttpSessionTable, OpenedSession } from './http-sessions.js'
+import { MEMBER_HEADERS, type MemberMacKeys } from './member-mac.js'
+import { describeRequest, loggedWrite, SESSION_OPEN_PATH, type RequestDescription } from './operations.js'
 import { ReplayCache } from './replay.js'
 
 export interface Session {
@@ -24,7 +31,7 @@ export interface Principal {
   readonly client: string
   /** The exactly-once session of a write (namespaced by the client id, so no client can use another's). */
   readonly session: Session | undefined
-  readonly by: 'signature' | 'certificate'
+  readonly by: 'signature' | 'certificate' | 'session'
   /** The member that forwarded this request on the client's behalf. */
   readonly via?: string
   /** A signed request's own headers: forwarded as they are, so the leader checks the client itself. */
@@ -44,7 +51,21 @@ export interface GuardOptions {
   readonly memberKeys: () => ReadonlyMap<string, string>
   readonly verifier: Verifier
   readonly now?: () => number
+  /** This node's pairwise member MAC keys: it checks the MAC of a member that forwards a request. */
+  readonly memberMacs: MemberMacKeys
+  /** HTTP sessions opened with this node. */
+  readonly sessions: HttpSessionTable
+  /**
+   * Byzantine protocol: a forwarded signed request is verified again here (replicas verify the envelope
+   * anyway). Under Raft the forwarding member's MAC vouches for the signature it checked at its edge.
+   */
+  readonly reverifyForwardedSignatures?: boolean
+  /** Tests only: defences to switch off, to show the attack each one stops succeeds without it. */
+  readonly disabledDefences?: ReadonlySet<Defence>
 }
+
+/** The defences a test may switch off (never set outside tests). */
+export type Defence = 'session-mac' | 'session-client' | 'session-expiry' | 'replay' | 'freshness' | 'member-mac' | 'open-signature'
 
 /** Headers of the signed-request envelope. */
 export const SIGNED_HEADERS = {
@@ -54,6 +75,9 @@ export const SIGNED_HEADERS = {
   signature: 'synod-signature',
   /** Set by a member forwarding a request: the client it acts for. */
   forwardedFor: 'synod-forwarded-for',
+  /** An HTTP session's id (auth/http-sessions.ts) and the request's HMAC under its key. */
+  authSession: 'synod-auth-session',
+  mac: 'synod-mac',
 } as const
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -62,20 +86,18 @@ function header(req: IncomingMessage, name: string): string | undefined {
 }
 
 /** The legacy exactly-once headers (Synod-Client-Id, Synod-Client-Seq); used by TLS clients and without authentication. */
-export function readSession(req: IncomingMessage, maxLength = 128): Session | undefined {
+export function readSession(req: IncomingMessage, maxLength = 128, signedShapeOf?: string): Session | undefined {
   const client = req.headers['synod-client-id']
   const seq = req.headers['synod-client-seq']
   if (client === undefined && seq === undefined) return undefined
   if (typeof client !== 'string' || client.length > maxLength || !/^[A-Za-z0-9._:-]+$/.test(client))
     throw new HttpError(400, 'BAD_SESSION', `Synod-Client-Id must be 1–${maxLength} characters of [A-Za-z0-9._:-]`)
+  // The signed-client session shape (`<client id>:<n>`) is reserved: only a member forwarding for that very client may name it.
+  if (SIGNED_SESSION_KEY.test(client) && (signedShapeOf === undefined || !client.startsWith(`${signedShapeOf}:`)))
+    throw new HttpError(400, 'BAD_SESSION', "Synod-Client-Id has the shape of a signed client's session ('<client id>:<n>'); sign the request instead")
   if (typeof seq !== 'string' || !/^\d{1,15}$/.test(seq) || Number(seq) < 1)
     throw new HttpError(400, 'BAD_SESSION', 'Synod-Client-Seq must be a positive integer, growing by one per request of this client')
   return { client, seq: Number(seq) }
-}
-
-/** Writes whose duplicates the KV session table absorbs; everything else goes through the replay cache. */
-function loggedWrite(method: string, description: RequestDescription, pathname: string): boolean {
-  return description.access === 'write' || (pathname.startsWith('/v1/roles') && method !== 'GET')
 }
 
 export class ApiGuard {
@@ -95,17 +117,11 @@ export class ApiGuard {
     const description = describeRequest(method, pathname, body)
     if (description === undefined) throw new HttpError(404, 'NOT_FOUND', `no route ${method} ${pathname}`)
     const logged = loggedWrite(method, description, pathname)
-    const signer = this.authenticate(req, description, logged)
-    const forwardedFor = header(req, SIGNED_HEADERS.forwardedFor)
     let principal: Principal
-    if (forwardedFor !== undefined) {
-      // Only a member may act for a client: it checked the client's credentials at its edge.
-      const member = this.options.memberKeys().get(signer.client)
-      if (member === undefined) throw new HttpError(403, 'FORBIDDEN', 'only a member of the cluster may forward requests for a client')
-      if (!/^[0-9a-f]{64}$/.test(forwardedFor)) throw new HttpError(400, 'BAD_FORWARDED_FOR', 'Synod-Forwarded-For must be a client id')
-      // The session was namespaced by the member that took the request (client id + ':' + the client's session).
-      principal = { client: forwardedFor, session: readSession(req, 256), by: signer.by, via: member }
-    } else principal = signer
+    if (header(req, MEMBER_HEADERS.key) !== undefined) principal = this.forwarded(req, description, logged)
+    else if (header(req, SIGNED_HEADERS.forwardedFor) !== undefined)
+      throw new HttpError(403, 'FORBIDDEN', 'only a member of the cluster (with its member MAC) may forward requests for a client')
+    else principal = this.authenticate(req, description, logged)
     if (!this.options.roles().authorize(principal.client, description.access, description.key)) {
       const grant = this.options.roles().get(principal.client)
       const has = grant === undefined ? 'no role' : `role ${grant.role}${grant.prefix === '' ? '' : ` on prefix '${grant.prefix}'`}`
@@ -114,7 +130,81 @@ export class ApiGuard {
     return principal
   }
 
+  /**
+   * POST /v1/auth/session: the client signed (like any request) an operation that binds its ephemeral
+   * x25519 key, and has a role; open a session on this node. The body is validated by the caller.
+   */
+  openSession(req: IncomingMessage, body: { x25519: string }): OpenedSession {
+    const unsigned = header(req, SIGNED_HEADERS.key) === undefined || header(req, SIGNED_HEADERS.signature) === undefined
+    if (unsigned || header(req, MEMBER_HEADERS.key) !== undefined || header(req, SIGNED_HEADERS.forwardedFor) !== undefined || header(req, SIGNED_HEADERS.authSession) !== undefined)
+      throw new HttpError(401, 'SIGNATURE_REQUIRED', 'open a session with a signed request (Synod-Client-Key, Synod-Timestamp, Synod-Signature); a session cannot open another, nor be forwarded')
+    const principal = this.authorize(req, 'POST', SESSION_OPEN_PATH, body)
+    try {
+      return this.options.sessions.open(fromHex(principal.client), fromHex(body.x25519), this.now())
+    } catch (error) {
+      throw new HttpError(400, 'BAD_FIELD', `'x25519' ${(error as Error).message}`)
+    }
+  }
+
+  private off(defence: Defence): boolean {
+    return this.options.disabledDefences?.has(defence) === true
+  }
+
+  private checkFreshness(timestamp: number, now: number, what: string): void {
+    if (Math.abs(timestamp - now) > this.options.clockSkewMs && !this.off('freshness'))
+      throw new HttpError(401, 'STALE_TIMESTAMP', `${what} is ${timestamp - now} ms from this node's clock (allowed: ±${this.options.clockSkewMs})`)
+  }
+
+  private admitOnce(client: string, session: number, timestamp: number, now: number, what: string): void {
+    if (this.off('replay')) return
+    const admitted = this.replays.admit(client, session, timestamp, now)
+    if (admitted === 'replay') throw new HttpError(401, 'REPLAYED', `this ${what} was used before; use a new timestamp for each request`)
+    if (admitted === 'full') throw new HttpError(429, 'OVERLOADED', 'too many authenticated requests in the freshness window; retry later')
+  }
+
+  /**
+   * A request a member forwards for a client: the member's MAC under the key this node shares with it.
+   * Members are trusted in a crash-fault cluster (docs/security.md): the client's id, session and — under
+   * Raft — its signature, which the member checked at its edge, are taken from the member's word.
+   */
+  private forwarded(req: IncomingMessage, description: RequestDescription, logged: boolean): Principal {
+    const memberKey = header(req, MEMBER_HEADERS.key)!
+    const member = this.options.memberKeys().get(memberKey)
+    if (member === undefined && !this.off('member-mac'))
+      throw new HttpError(403, 'FORBIDDEN', 'only a member of the cluster may forward requests for a client')
+    const sessionText = header(req, MEMBER_HEADERS.session) ?? ''
+    const timestampText = header(req, MEMBER_HEADERS.timestamp) ?? ''
+    const macHex = header(req, MEMBER_HEADERS.mac) ?? ''
+    if (!/^[0-9a-f]{64}$/.test(memberKey) || !/^\d{1,5}$/.test(sessionText) || Number(sessionText) > MAX_CLIENT_SESSION || !/^\d{1,15}$/.test(timestampText) || !/^[0-9a-f]{64}$/.test(macHex))
+      throw new HttpError(401, 'BAD_MEMBER_MAC', 'Synod-Member-Key/-Session/-Timestamp/-Mac are malformed')
+    const session = Number(sessionText)
+    const timestamp = Number(timestampText)
+    const now = this.now()
+    this.checkFreshness(timestamp, now, 'Synod-Member-Timestamp')
+    if (!this.off('member-mac')) {
+      const statement = clientRequestStatement({ client: fromHex(memberKey), session, timestamp, operation: description.operation }, this.options.cluster)
+      const expected = hmacSha256(this.options.memberMacs.keyFor(memberKey), statement)
+      if (!timingSafeEqual(expected, fromHex(macHex))) throw new HttpError(401, 'BAD_MEMBER_MAC', 'the member MAC does not match the forwarded request')
+    }
+    if (!logged) this.admitOnce(memberKey, session, timestamp, now, 'forwarded request')
+    const forwardedFor = header(req, SIGNED_HEADERS.forwardedFor)
+    if (forwardedFor === undefined || !/^[0-9a-f]{64}$/.test(forwardedFor))
+      throw new HttpError(400, 'BAD_FORWARDED_FOR', 'a forwarded request names its client in Synod-Forwarded-For (64 lowercase hex characters)')
+    const via = member ?? memberKey
+    if (header(req, SIGNED_HEADERS.signature) !== undefined) {
+      // The client's own signed request, forwarded as it was: its envelope is what gets proposed.
+      const keyHex = header(req, SIGNED_HEADERS.key)
+      if (keyHex !== forwardedFor) throw new HttpError(400, 'BAD_FORWARDED_FOR', 'Synod-Forwarded-For must name the client whose signed request is forwarded')
+      const signed = this.verifySignature(req, keyHex, description, logged, !this.options.reverifyForwardedSignatures)
+      return { ...signed, via }
+    }
+    // The session was namespaced at the edge by the client id; a signed-client shape must be this client's own.
+    return { client: forwardedFor, session: readSession(req, 256, forwardedFor), by: 'session', via }
+  }
+
   private authenticate(req: IncomingMessage, description: RequestDescription, logged: boolean): Principal {
+    const sessionId = header(req, SIGNED_HEADERS.authSession)
+    if (sessionId !== undefined) return this.verifySessionMac(req, sessionId, description, logged)
     const key = header(req, SIGNED_HEADERS.key)
     if (key !== undefined) return this.verifySignature(req, key, description, logged)
     const socket = req.socket as Partial<TLSSocket>
@@ -130,7 +220,39 @@ export class ApiGuard {
     throw new HttpError(401, 'UNAUTHENTICATED', 'this request needs credentials: sign it (synod client init) or use a client certificate (synod cert client)')
   }
 
-  private verifySignature(req: IncomingMessage, keyHex: string, description: RequestDescription, logged: boolean): Principal {
+  /** A request MAC'd under an HTTP session's key: the same statement a signature covers, the same principal, no envelope. */
+  private verifySessionMac(req: IncomingMessage, id: string, description: RequestDescription, logged: boolean): Principal {
+    const keyHex = header(req, SIGNED_HEADERS.key)
+    const sessionText = header(req, SIGNED_HEADERS.session) ?? '0'
+    const timestampText = header(req, SIGNED_HEADERS.timestamp)
+    const macHex = header(req, SIGNED_HEADERS.mac)
+    if (!/^[0-9a-f]{32}$/.test(id)) throw new HttpError(401, 'SESSION_UNKNOWN', 'Synod-Auth-Session must be 32 lowercase hex characters; open a session (POST /v1/auth/session)')
+    if (keyHex === undefined || !/^[0-9a-f]{64}$/.test(keyHex)) throw new HttpError(401, 'BAD_MAC', 'Synod-Client-Key must be 64 lowercase hex characters')
+    if (!/^\d{1,5}$/.test(sessionText) || Number(sessionText) > MAX_CLIENT_SESSION)
+      throw new HttpError(401, 'BAD_MAC', `Synod-Session must be an integer in [0, ${MAX_CLIENT_SESSION}]`)
+    if (timestampText === undefined || !/^\d{1,15}$/.test(timestampText) || Number(timestampText) < 1)
+      throw new HttpError(401, 'BAD_MAC', 'Synod-Timestamp must be a positive integer (milliseconds)')
+    if (macHex === undefined || !/^[0-9a-f]{64}$/.test(macHex)) throw new HttpError(401, 'BAD_MAC', 'Synod-Mac must be 64 lowercase hex characters')
+    const now = this.now()
+    const entry = this.options.sessions.get(id, now, this.off('session-expiry'))
+    if (entry === undefined)
+      throw new HttpError(401, 'SESSION_UNKNOWN', 'no such session on this node (expired, dropped, or the node restarted); open a new one (POST /v1/auth/session)')
+    if (entry.client !== keyHex && !this.off('session-client'))
+      throw new HttpError(401, 'SESSION_MISMATCH', 'this session was opened by another client')
+    const session = Number(sessionText)
+    const timestamp = Number(timestampText)
+    this.checkFreshness(timestamp, now, 'Synod-Timestamp')
+    if (!this.off('session-mac')) {
+      const statement = clientRequestStatement({ client: entry.clientKey, session, timestamp, operation: description.operation }, this.options.cluster)
+      if (!timingSafeEqual(hmacSha256(entry.key, statement), fromHex(macHex)))
+        throw new HttpError(401, 'BAD_MAC', 'the MAC does not match the request (check the cluster name and the session key)')
+    }
+    if (!logged) this.admitOnce(keyHex, session, timestamp, now, 'authenticated request')
+    // Exactly the principal of a signed request, but no envelope: there is no signature to put in the log.
+    return { client: keyHex, session: { client: `${keyHex}:${session}`, seq: timestamp }, by: 'session' }
+  }
+
+  private verifySignature(req: IncomingMessage, keyHex: string, description: RequestDescription, logged: boolean, vouched = false): Principal {
     const sessionText = header(req, SIGNED_HEADERS.session) ?? '0'
     const timestampText = header(req, SIGNED_HEADERS.timestamp)
     const signatureHex = header(req, SIGNED_HEADERS.signature)
@@ -144,16 +266,14 @@ export class ApiGuard {
     const session = Number(sessionText)
     const timestamp = Number(timestampText)
     const now = this.now()
-    if (Math.abs(timestamp - now) > this.options.clockSkewMs)
-      throw new HttpError(401, 'STALE_TIMESTAMP', `Synod-Timestamp is ${timestamp - now} ms from this node's clock (allowed: ±${this.options.clockSkewMs})`)
     const client = fromHex(keyHex)
-    const statement = clientRequestStatement({ client, session, timestamp, operation: description.operation }, this.options.cluster)
-    if (!this.options.verifier.verify(client, statement, fromHex(signatureHex)))
-      throw new HttpError(401, 'BAD_SIGNATURE', 'the signature does not match the request (check the cluster name and the client key)')
-    if (!logged) {
-      const admitted = this.replays.admit(keyHex, session, timestamp, now)
-      if (admitted === 'replay') throw new HttpError(401, 'REPLAYED', 'this signed request was used before; sign each request with a new timestamp')
-      if (admitted === 'full') throw new HttpError(429, 'OVERLOADED', 'too many signed requests in the freshness window; retry later')
+    // A member's MAC vouches for a signature it checked (Raft): its freshness and replay were checked at the edge too.
+    if (!vouched) {
+      this.checkFreshness(timestamp, now, 'Synod-Timestamp')
+      const statement = clientRequestStatement({ client, session, timestamp, operation: description.operation }, this.options.cluster)
+      if (!this.options.verifier.verify(client, statement, fromHex(signatureHex)) && !(this.off('open-signature') && description.sessionOpen === true))
+        throw new HttpError(401, 'BAD_SIGNATURE', 'the signature does not match the request (check the cluster name and the client key)')
+      if (!logged) this.admitOnce(keyHex, session, timestamp, now, 'signed request')
     }
     const signedHeaders = {
       [SIGNED_HEADERS.key]: keyHex,

@@ -4,6 +4,7 @@
 // (docs/adr/0007-daemon-authentication.md). KV routes sign the encoded KV
 // command without a session; admin routes sign canonical CBOR of
 // `{ op, ...fields }`.
+import { AUTH_SESSION_PATH, sessionOpenOperation } from '@synod/client'
 import { encodeCanonical } from '@synod/core'
 import { type Access, kvCommands } from '@synod/kv'
 import { HttpError } from '../http-error.js'
@@ -13,11 +14,21 @@ export interface RequestDescription {
   /** The key a read or write touches (role prefixes apply to it). */
   readonly key?: string
   readonly operation: Uint8Array
+  /** POST /v1/auth/session: opens an HTTP session (signed only; never MAC'd, never forwarded). */
+  readonly sessionOpen?: true
 }
+
+/** Where a client opens an HTTP session (auth/http-sessions.ts). */
+export const SESSION_OPEN_PATH = AUTH_SESSION_PATH
 
 const KEY_PATH = /^\/v1\/kv\/([^/]+)(\/cas|\/append)?$/
 const MEMBER_PATH = /^\/v1\/members\/([^/]+)$/
 const ROLE_PATH = /^\/v1\/roles\/([^/]+)$/
+
+/** Writes whose duplicates the KV session table absorbs; everything else goes through each node's replay cache. */
+export function loggedWrite(method: string, description: RequestDescription, pathname: string): boolean {
+  return description.access === 'write' || (pathname.startsWith('/v1/roles') && method !== 'GET')
+}
 
 /** Routes anyone may call: liveness and readiness only. */
 export function isPublicRoute(pathname: string): boolean {
@@ -42,6 +53,9 @@ const strOrNull = (v: unknown): string | null => (typeof v === 'string' ? v : nu
  * exist (the router answers 404/405).
  */
 export function describeRequest(method: string, pathname: string, body: Record<string, unknown> = {}): RequestDescription | undefined {
+  // The signature binds the client's ephemeral x25519 key: nobody can swap it for their own (ADR 0011).
+  if (pathname === SESSION_OPEN_PATH)
+    return method === 'POST' ? { access: 'info', operation: sessionOpenOperation(str(body.x25519)), sessionOpen: true } : undefined
   if (pathname === '/v1/status' && method === 'GET') return { access: 'info', operation: encodeCanonical({ op: 'status' }) }
   if (pathname === '/metrics' && method === 'GET') return { access: 'info', operation: encodeCanonical({ op: 'metrics' }) }
   if (pathname === '/v1/members') {

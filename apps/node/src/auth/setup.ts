@@ -4,12 +4,14 @@
 // unauthenticated API beyond loopback.
 import { readFileSync } from 'node:fs'
 import type { Logger } from 'pino'
-import { ConfigError, toHex, type Replica, type Verifier } from '@synod/core'
+import { ConfigError, type Membership, toHex, type Replica, type Verifier } from '@synod/core'
 import type { KvStateMachine } from '@synod/kv'
 import type { MemberConfig, NodeConfig } from '../config.js'
 import { parseHostPort } from '../config.js'
 import type { HttpApiOptions } from '../http-api.js'
 import { ApiGuard } from './guard.js'
+import { DEFAULT_HTTP_SESSION_LIMITS, HttpSessionTable } from './http-sessions.js'
+import type { MemberMacKeys } from './member-mac.js'
 import { checkJoinProof } from './join-proof.js'
 import { createScreen, isLoopback } from './screen.js'
 
@@ -57,18 +59,32 @@ export function apiSecurity(
   replica: Replica,
   kv: KvStateMachine,
   verifier: Verifier,
+  /** This node's own key and MAC keys (it checks the member MAC of a forwarded request with them). */
+  memberMacs: MemberMacKeys,
+  /** Byzantine protocol: re-verify a forwarded client signature instead of trusting the member's MAC. */
+  reverifyForwardedSignatures: boolean,
 ): Pick<HttpApiOptions, 'screen' | 'guard' | 'checkJoinProof'> {
   const screen = createScreen({ http: config.http, hosts: config.hosts, allowedOrigins: config.allowedOrigins })
   if (!config.authentication) return { screen }
+  let keysOf: { membership: Membership | undefined; keys: ReadonlyMap<string, string> } = { membership: undefined, keys: new Map() }
   const guard = new ApiGuard({
     cluster: config.cluster,
     clockSkewMs: config.clockSkewMs,
     roles: () => kv.roles,
     memberKeys: () => {
+      // Rebuilt only when the membership changes (the replica hands out the same object until then).
       const m = replica.membership()
-      return new Map([...m.voters, ...m.learners, ...(m.outgoing ?? [])].map((member) => [toHex(member.publicKey), member.id]))
+      if (m !== keysOf.membership)
+        keysOf = { membership: m, keys: new Map([...m.voters, ...m.learners, ...(m.outgoing ?? [])].map((member) => [toHex(member.publicKey), member.id])) }
+      return keysOf.keys
     },
     verifier,
+    memberMacs,
+    sessions: new HttpSessionTable(
+      { cluster: config.cluster, node: replica.self },
+      { ...DEFAULT_HTTP_SESSION_LIMITS, maxSessions: config.maxAuthSessions, ttlMs: config.authSessionTtlMs },
+    ),
+    reverifyForwardedSignatures,
   })
   return { screen, guard, checkJoinProof: (member: MemberConfig, proof: unknown) => checkJoinProof(verifier, member, proof, config.cluster) }
 }

@@ -183,6 +183,42 @@ export class Mempool {
     return entry?.clients
   }
 
+  /**
+   * Forget every pending batch: after installing a snapshot this replica
+   * skipped the blocks that committed some of them and cannot tell which,
+   * and proposing a committed batch again makes its view fail (the others no
+   * longer hold it as pending and never vote for it). Other proxies
+   * re-broadcast what is still uncommitted, and a block that needs a batch
+   * fetches it. Returns the local clients of this proxy's own dropped
+   * batches (their outcome is unknown); local commands not yet signed into
+   * a batch stay.
+   */
+  clear(): ClientRef[] {
+    const dropped: ClientRef[] = []
+    for (const entry of this.pending.values()) if (entry.clients !== undefined) dropped.push(...entry.clients)
+    this.pending.clear()
+    this.versions.clear()
+    this.pendingCommands = 0
+    return dropped
+  }
+
+  /**
+   * Forget the other proxies' pending batches except those in `keep` (in an
+   * uncommitted block): their proxies re-broadcast whatever is still
+   * uncommitted. This proxy's own batches stay until they are answered.
+   */
+  forgetForeign(keep: ReadonlySet<string>): void {
+    for (const [key, entry] of this.pending) {
+      if (entry.clients !== undefined || keep.has(key)) continue
+      this.pending.delete(key)
+      this.pendingCommands -= entry.batch.commands.length
+      const id = batchId(entry.batch.proxy, entry.batch.seq)
+      const versions = this.versions.get(id)?.filter((v) => v !== key) ?? []
+      if (versions.length === 0) this.versions.delete(id)
+      else this.versions.set(id, versions)
+    }
+  }
+
   /** Blocks ordering these batches were pruned: drop the committed copies. */
   forget(digests: readonly Hash[]): void {
     for (const d of digests) this.committedBatches.delete(toHex(d))
