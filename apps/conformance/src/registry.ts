@@ -59,6 +59,23 @@ export async function loadFactory(
   throw new ProtocolUnavailableError(protocol, `${packageName} does not export a ProtocolFactory as ${exportNames.map((n) => `'${n}'`).join(' or ')} yet`)
 }
 
+/**
+ * A protocol run with fixed options under a name of its own, so that the
+ * summary, the reports and the reproduce commands say which mode failed
+ * (e.g. 'raft-lease': Raft with lease reads). The options win over the
+ * scenario's protocolOptions.
+ */
+export async function loadVariant(name: string, base: ProtocolLoader, options: Record<string, unknown>): Promise<ProtocolFactory<unknown>> {
+  const factory = await base()
+  return {
+    ...factory,
+    name,
+    create: (ctx, given) => factory.create(ctx, { ...(given as Record<string, unknown> | undefined), ...options }),
+  }
+}
+
+const loadRaft: ProtocolLoader = () => loadFactory('raft', '@synod/raft', ['raft', 'raftFactory'])
+
 async function toy(exportName: string): Promise<ProtocolFactory<unknown>> {
   const conformance = (await import('@synod/conformance')) as unknown as Record<string, unknown>
   const factory = conformance[exportName]
@@ -73,7 +90,9 @@ async function toy(exportName: string): Promise<ProtocolFactory<unknown>> {
  * the checkers catch them.
  */
 export const protocolRegistry: ProtocolRegistry = new Map<string, ProtocolLoader>([
-  ['raft', () => loadFactory('raft', '@synod/raft', ['raft', 'raftFactory'])],
+  ['raft', loadRaft],
+  // Raft's option matrix: lease reads (dissertation §6.4.1) instead of ReadIndex.
+  ['raft-lease', () => loadVariant('raft-lease', loadRaft, { readMode: 'lease' })],
   ['pbft', () => loadFactory('pbft', '@synod/pbft', ['pbft', 'pbftFactory'])],
   ['hotstuff', () => loadFactory('hotstuff', '@synod/hotstuff', ['hotstuff'])],
   ['toy-fixed-leader', () => toy('fixedLeaderToy')],
@@ -89,10 +108,13 @@ export const protocolRegistry: ProtocolRegistry = new Map<string, ProtocolLoader
  * require a capability (`Scenario.requires`, e.g. 'reconfigure' for
  * membership-churn) run only for the protocols listed with it here.
  */
-export const protocolCapabilities: ReadonlyMap<string, readonly Capability[]> = new Map<string, readonly Capability[]>([['raft', ['reconfigure']]])
+export const protocolCapabilities: ReadonlyMap<string, readonly Capability[]> = new Map<string, readonly Capability[]>([
+  ['raft', ['reconfigure']],
+  ['raft-lease', ['reconfigure']],
+])
 
-/** What --protocol defaults to: the real protocols, not the toys. */
-export const DEFAULT_PROTOCOLS: readonly string[] = ['raft', 'pbft', 'hotstuff']
+/** What --protocol defaults to: the real protocols (and raft's lease-read mode), not the toys. */
+export const DEFAULT_PROTOCOLS: readonly string[] = ['raft', 'raft-lease', 'pbft', 'hotstuff']
 
 /** A protocol package's own attacks and the scenarios that run them (e.g. `@synod/pbft/adversaries`). */
 export interface ProtocolExtras {

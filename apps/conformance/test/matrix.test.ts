@@ -19,8 +19,11 @@ describe('planMatrix and capabilities', () => {
     expect(plan.runs.map((r) => r.scenario.name)).toEqual(['steady-state', 'membership-churn'])
   })
 
-  it('the registry declares reconfigure for raft only', () => {
-    expect([...protocolCapabilities]).toEqual([['raft', ['reconfigure']]])
+  it('the registry declares reconfigure for raft only (in both of its read modes)', () => {
+    expect([...protocolCapabilities]).toEqual([
+      ['raft', ['reconfigure']],
+      ['raft-lease', ['reconfigure']],
+    ])
   })
 
   it("plans a 'protocol' adversary scenario as skipped runs (with the reason) when the protocol supplies no adversary", async () => {

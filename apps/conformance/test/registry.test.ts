@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { fixedLeaderToy } from '@synod/conformance'
-import { loadFactory, protocolRegistry, ProtocolUnavailableError } from '../src/registry.js'
+import { membershipOf, type ProtocolContext } from '@synod/core'
+import { loadFactory, protocolCapabilities, protocolRegistry, ProtocolUnavailableError } from '../src/registry.js'
 
 describe('loadFactory', () => {
   it('takes the first export that is a ProtocolFactory', async () => {
@@ -29,6 +30,15 @@ describe('loadFactory', () => {
     // Raft is written in parallel: either its factory loads under its name, or the error says why not.
     if (raft instanceof Error) expect(raft).toBeInstanceOf(ProtocolUnavailableError)
     else expect(raft).toMatchObject({ name: 'raft', faultModel: 'crash' })
+  })
+
+  it("registers raft's lease-read mode as 'raft-lease': raft's factory with readMode 'lease' forced", async () => {
+    const factory = await protocolRegistry.get('raft-lease')!()
+    expect(factory).toMatchObject({ name: 'raft-lease', faultModel: 'crash' })
+    const ctx = { self: 'a', membership: membershipOf(['a']) } as unknown as ProtocolContext
+    const node = factory.create(ctx, { readMode: 'read-index', electionTimeoutMs: 300 }) as unknown as { options: Record<string, unknown> }
+    expect(node.options).toMatchObject({ readMode: 'lease', electionTimeoutMs: 300 })
+    expect(protocolCapabilities.get('raft-lease')).toEqual(protocolCapabilities.get('raft'))
   })
 
   it('registers the toys under their own names', async () => {

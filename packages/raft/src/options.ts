@@ -15,10 +15,18 @@ export interface RaftOptions {
   readonly checkQuorum: boolean
   /**
    * 'read-index' confirms leadership with a heartbeat round per batch of reads (§6.4).
-   * 'lease' serves reads without that round, trusting that no other leader can exist within an
-   * election timeout of a quorum's last contact; it requires checkQuorum and bounded clock drift. Default 'read-index'.
+   * 'lease' (§6.4.1) serves reads without that round while the leader holds a lease: from the send
+   * time of a heartbeat round a quorum acknowledged, for electionTimeoutMs × (1 − maxClockDrift).
+   * Without a lease (a new leader before its first acknowledged round, a lapsed lease, a leadership
+   * transfer) reads fall back to ReadIndex. Requires checkQuorum. Default 'read-index'.
    */
   readonly readMode: 'read-index' | 'lease'
+  /**
+   * Lease reads only: the largest fraction by which one node's clock may under-measure an interval
+   * that another node's clock measures (0.1: an election timeout that lasts 1000 ms on one clock
+   * lasts at least 900 ms on every other). The lease is shortened by this fraction. In [0, 1). Default 0.1.
+   */
+  readonly maxClockDrift: number
   /** Entry bytes per AppendEntries message (at least one entry is always sent). Default 1 MiB. */
   readonly maxAppendBytes: number
   /** AppendEntries messages in flight per follower in the replicate state (pipelining window). Default 256. */
@@ -48,6 +56,7 @@ export const defaultRaftOptions: RaftOptions = {
   preVote: true,
   checkQuorum: true,
   readMode: 'read-index',
+  maxClockDrift: 0.1,
   maxAppendBytes: 1 << 20,
   maxInflightMessages: 256,
   maxInflightBytes: 32 << 20,
@@ -85,6 +94,8 @@ export function resolveRaftOptions(options: Partial<RaftOptions> | undefined): R
   for (const field of ['preVote', 'checkQuorum', 'forwardProposals'] as const)
     if (typeof resolved[field] !== 'boolean') throw new ConfigError('must be true or false', field)
   if (resolved.readMode !== 'read-index' && resolved.readMode !== 'lease') throw new ConfigError("must be 'read-index' or 'lease'", 'readMode')
+  if (typeof resolved.maxClockDrift !== 'number' || !(resolved.maxClockDrift >= 0 && resolved.maxClockDrift < 1))
+    throw new ConfigError('must be a number in [0, 1)', 'maxClockDrift')
   if (resolved.readMode === 'lease' && !resolved.checkQuorum)
     throw new ConfigError('lease reads are only safe with checkQuorum enabled', 'readMode')
   return resolved

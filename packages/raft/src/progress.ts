@@ -3,6 +3,8 @@
 // replicate (optimistic pipelining within an in-flight window) and snapshot
 // (waiting for InstallSnapshot to finish).
 
+import type { Snapshot } from '@synod/core'
+
 export type ReplicationState = 'probe' | 'replicate' | 'snapshot'
 
 /** A ring of the last index and size of each AppendEntries in flight. */
@@ -62,11 +64,21 @@ export class Progress {
   state: ReplicationState = 'probe'
   /** Probe: an AppendEntries is out and unanswered; wait for its answer or the next heartbeat answer. */
   probeSent = false
-  /** Snapshot state: the snapshot index being sent and the next chunk offset. */
+  /** Snapshot state: the index of the snapshot being sent (etcd's PendingSnapshot). */
   pendingSnapshot = 0
-  snapshotOffset = 0
-  /** Heard from since the last CheckQuorum round. */
-  recentActive = true
+  /** Snapshot state: the snapshot this transfer sends to the end, even once the leader took a newer one. */
+  snapshot: Snapshot | undefined
+  /** Snapshot state: the next byte offset to send, and how far the follower acknowledged. */
+  snapshotSent = 0
+  snapshotAcked = 0
+  /** Snapshot state: the acknowledged offset we already went back to after a duplicate acknowledgement (once per loss). */
+  snapshotRewoundAt = -1
+  /**
+   * Heard from since the last CheckQuorum round. False for the followers of a new leader (only
+   * the leader itself is active then, as in etcd); true for a member added by a config change, so
+   * CheckQuorum does not count it out before it could answer.
+   */
+  recentActive = false
   /** Highest ReadIndex round this follower acknowledged. */
   readAck = 0
   /** Commit index this follower was last told about. */
@@ -81,8 +93,10 @@ export class Progress {
     now: number,
     maxInflightMessages: number,
     maxInflightBytes: number,
+    recentActive = false,
   ) {
     this.next = next
+    this.recentActive = recentActive
     this.lastProgressAt = now
     this.inflights = new Inflights(maxInflightMessages, maxInflightBytes)
   }
@@ -98,7 +112,7 @@ export class Progress {
     this.next = this.state === 'snapshot' ? Math.max(this.match + 1, this.pendingSnapshot + 1) : this.match + 1
     this.state = 'probe'
     this.probeSent = false
-    this.pendingSnapshot = 0
+    this.clearSnapshot()
     this.inflights.reset()
     this.lastProgressAt = now
   }
@@ -107,18 +121,28 @@ export class Progress {
     this.state = 'replicate'
     this.next = this.match + 1
     this.probeSent = false
-    this.pendingSnapshot = 0
+    this.clearSnapshot()
     this.inflights.reset()
     this.lastProgressAt = now
   }
 
-  becomeSnapshot(index: number, now: number): void {
+  becomeSnapshot(snapshot: Snapshot, now: number): void {
     this.state = 'snapshot'
-    this.pendingSnapshot = index
-    this.snapshotOffset = 0
+    this.pendingSnapshot = snapshot.index
+    this.snapshot = snapshot
+    this.snapshotSent = 0
+    this.snapshotAcked = 0
+    this.snapshotRewoundAt = -1
     this.probeSent = false
     this.inflights.reset()
     this.lastProgressAt = now
+  }
+
+  private clearSnapshot(): void {
+    this.pendingSnapshot = 0
+    this.snapshot = undefined // the leader's copy of an old snapshot can be collected
+    this.snapshotSent = this.snapshotAcked = 0
+    this.snapshotRewoundAt = -1
   }
 
   /** A successful append reply up to `index`; false if it was stale. */

@@ -49,8 +49,10 @@ import {
   type VoteMessage,
   type VoteResponseMessage,
 } from './messages.js'
+import { LeaderLease, leaseTesting } from './lease.js'
 import { resolveRaftOptions, type RaftOptions } from './options.js'
 import { Progress } from './progress.js'
+import { nextSnapshotChunks, resumeSnapshot, snapshotAcknowledged, snapshotTesting } from './snapshot-transfer.js'
 
 export type RaftRole = 'follower' | 'pre-candidate' | 'candidate' | 'leader'
 
@@ -79,6 +81,9 @@ interface PendingRead {
 }
 
 interface IncomingSnapshot {
+  /** The leader sending it, and its term: a chunk from another leader or term starts over. */
+  readonly from: NodeId
+  readonly leaderTerm: number
   readonly index: number
   readonly term: number
   readonly totalBytes: number
@@ -136,12 +141,18 @@ export class RaftNode implements ProtocolNode {
   /** The Replica client waiting for a transfer to complete. */
   private transferClient: ClientRef | undefined
   private transferStart = 0
+  /** TimeoutNow goes to the target once per transfer. */
+  private transferTimeoutNowSent = false
   /** Log index → the local client whose proposal this node appended there, with the term it was appended in. */
   private readonly proposals = new Map<number, ProposalRef>()
   /** The client of a joint change whose joint entry is applied: answered when the configuration leaves joint. */
   private awaitingLeave: ClientRef | undefined
 
   // Reads (§6.4)
+  /** Lease reads (§6.4.1): when this leader may serve reads without a heartbeat round. */
+  private readonly lease: LeaderLease
+  /** Lease mode: a (re)started node grants no vote before this time (it may have acknowledged a leader just before). */
+  private voteQuietUntil = 0
   private readRound = 0
   private readRoundPending = false
   private readsAwaitingConfirmation: PendingRead[] = []
@@ -170,6 +181,11 @@ export class RaftNode implements ProtocolNode {
   /** Forwarded proposals: sent (as follower), accepted and refused (as leader). */
   private readonly forwardStats = { sent: 0, accepted: 0, rejected: 0 }
   private incomingSnapshot: IncomingSnapshot | undefined
+  /**
+   * InstallSnapshot as leader: transfers started and completed, chunks sent, and restarts (a transfer
+   * that began again at offset 0 after sending data: only when the follower lost what it had).
+   */
+  private readonly snapshotStats = { started: 0, completed: 0, chunks: 0, restarts: 0 }
 
   constructor(ctx: ProtocolContext, options?: Partial<RaftOptions>) {
     this.options = resolveRaftOptions(options)
@@ -177,6 +193,7 @@ export class RaftNode implements ProtocolNode {
     this.self = ctx.self
     this.config = ctx.membership
     this.limits = { maxEntryBytes: this.options.maxEntryBytes, maxSnapshotBytes: this.options.maxSnapshotBytes }
+    this.lease = new LeaderLease(this.options.electionTimeoutMs * (1 - this.options.maxClockDrift))
     this.indexConfig()
   }
 
@@ -210,6 +227,9 @@ export class RaftNode implements ProtocolNode {
       this.setConfig(decodeMembership(snapshot.meta), snapshot.index)
     }
     this.emitRole()
+    // A node that acknowledged a leader's heartbeat just before it crashed must keep refusing votes
+    // for an election timeout, as it would have without the crash: that leader's lease counts on it.
+    if (this.options.readMode === 'lease' && !leaseTesting.grantVotesRightAfterRestart) this.voteQuietUntil = this.ctx.now() + this.options.electionTimeoutMs
     // The commit index is volatile, except that it is recorded when a config entry is
     // applied, so that a restarted node uses the configuration it had agreed to.
     const recovered = Math.min(persistedCommit, storage.lastIndex())
@@ -247,6 +267,8 @@ export class RaftNode implements ProtocolNode {
         transferTarget: this.transferTarget,
         progress,
         forwarding: { ...this.forwardStats, waiting: this.forwarded.size },
+        leaseUntil: this.role === 'leader' ? this.lease.expiry() : undefined,
+        snapshots: { ...this.snapshotStats },
       },
     }
   }
@@ -330,7 +352,7 @@ export class RaftNode implements ProtocolNode {
     if (this.role !== 'leader') throw new NotLeaderError(this.leader)
     if (this.transferTarget !== undefined) throw new ProposalDroppedError('leadership transfer in progress')
     if (this.pendingConfigIndex > this.applied)
-      throw new ProposalDroppedError(`configuration change at index ${this.pendingConfigIndex} is not applied yet`)
+      throw new ProposalDroppedError(`the configuration change or no-op at index ${this.pendingConfigIndex} is not applied yet`)
     if (this.outgoing !== undefined) throw new ProposalDroppedError('a joint configuration is in force; it is left first')
     const next = applyConfigChange(this.config, change)
     const index = this.appendAsLeader(configEntryData(next))
@@ -383,8 +405,17 @@ export class RaftNode implements ProtocolNode {
     if (this.transferTarget === chosen) return
     this.transferTarget = chosen
     this.transferStart = this.ctx.now()
-    const pr = this.progress.get(chosen)!
-    if (pr.match === this.storage.lastIndex()) this.send(chosen, { type: MessageType.TimeoutNow, term: this.term })
+    this.transferTimeoutNowSent = false
+    // The target's election bypasses the voters' stickiness, so the lease means nothing from here on.
+    this.lease.revoke()
+    this.maybeSendTimeoutNow(chosen, this.progress.get(chosen)!)
+  }
+
+  /** Once the target holds our whole log: TimeoutNow, once per transfer. */
+  private maybeSendTimeoutNow(to: NodeId, pr: Progress): void {
+    if (to !== this.transferTarget || this.transferTimeoutNowSent || pr.match !== this.storage.lastIndex()) return
+    this.transferTimeoutNowSent = true
+    this.send(to, { type: MessageType.TimeoutNow, term: this.term })
   }
 
   /** The voter (of the new configuration) whose log matches ours furthest; the first listed on a tie. */
@@ -421,6 +452,7 @@ export class RaftNode implements ProtocolNode {
     if (this.role === 'leader') {
       const readRound = this.readRoundPending
       this.readRoundPending = false
+      if (readRound && this.options.readMode === 'lease') this.lease.sent(this.readRound, this.ctx.now())
       for (const [id, pr] of this.progress) {
         const sent = this.sendAppends(id, pr)
         if (readRound && !pr.isLearner) this.sendHeartbeat(id, pr)
@@ -538,7 +570,7 @@ export class RaftNode implements ProtocolNode {
       if (m.type === MessageType.Vote) {
         // Leader stickiness (dissertation §4.2.3): while we hear from a leader, ignore
         // vote requests unless the leader itself asked for this election.
-        if (!m.transfer && this.inLeaderLease()) return
+        if (!m.transfer && (this.inLeaderLease() || this.ctx.now() < this.voteQuietUntil)) return
         if (!m.preVote) this.becomeFollower(m.term, undefined)
       } else if (m.type === MessageType.VoteResponse && m.preVote && m.granted) {
         // A granted PreVote carries the term we would campaign in; nothing to adopt.
@@ -613,7 +645,8 @@ export class RaftNode implements ProtocolNode {
     // §5.4.1: grant only to a candidate whose log is at least as up to date as ours.
     const upToDate = m.lastTerm > lastTerm || (m.lastTerm === lastTerm && m.lastIndex >= lastIndex)
     const canVote = this.vote === from || (this.vote === undefined && this.leader === undefined) || (m.preVote && m.term > this.term)
-    if (canVote && upToDate) {
+    const quiet = !m.transfer && this.vote !== from && this.ctx.now() < this.voteQuietUntil
+    if (canVote && upToDate && !quiet) {
       if (!m.preVote) {
         this.vote = from
         this.persistHardState() // durable before the reply leaves (the Replica syncs first)
@@ -643,7 +676,9 @@ export class RaftNode implements ProtocolNode {
     if (this.stopped || this.role === 'leader') return
     const elapsed = this.ctx.now() - this.electionStart
     if (elapsed < this.randomizedElectionTimeout) {
-      this.armElectionTimer(this.randomizedElectionTimeout - elapsed)
+      // At least 1 ms: with a skewed clock the remainder can be a rounding residue (1e-13 ms) that a
+      // timer cannot advance time by, and the node would re-arm for ever. Late by < 1 ms, never early.
+      this.armElectionTimer(Math.max(1, this.randomizedElectionTimeout - elapsed))
       return
     }
     if (this.isPromotable()) this.campaign(false, this.options.preVote)
@@ -712,12 +747,18 @@ export class RaftNode implements ProtocolNode {
     this.uncommittedBytes = 0
     this.transferTarget = undefined
     this.lastQuorumCheck = now
-    // No config change until everything before our term is applied (fixes the single-server change bug, §4.1 errata).
-    this.pendingConfigIndex = storage.lastIndex()
+    this.lease.reset() // no lease until a quorum acknowledges a round of this leadership
     this.ctx.observe({ type: 'leader', leader: this.self, term: this.term })
     this.settleTransfer(this.self)
     // §5.4.2/§8: commit an entry of our own term so earlier entries commit and reads can be served.
-    this.appendAsLeader(noopEntryData())
+    // No config change until that no-op is applied (the single-server change bug, §4.1 errata): applying
+    // everything that was in our log is not enough when it was all known committed before we led.
+    this.pendingConfigIndex = this.appendAsLeader(noopEntryData())
+    // Lease mode: a first heartbeat round with the no-op, so the lease starts one round trip after election.
+    if (this.options.readMode === 'lease' && !this.isSoleVoter()) {
+      this.readRound++
+      this.readRoundPending = true
+    }
     this.armHeartbeatTimer()
     if (this.isSoleVoter()) this.maybeCommit()
   }
@@ -728,6 +769,7 @@ export class RaftNode implements ProtocolNode {
     this.progress.clear()
     this.transferTarget = undefined
     this.uncommittedBytes = 0
+    this.lease.reset()
     // Reads have no effects: failing them is always safe. Proposals are NOT failed here:
     // their entries may still commit under the next leader; they are answered when applied,
     // rejected if their entries get overwritten, or else time out in the Replica.
@@ -789,6 +831,9 @@ export class RaftNode implements ProtocolNode {
       this.transferTarget = undefined
       this.settleTransfer(this.self)
     }
+    // Every heartbeat round is a new round, so that its acknowledgements can extend the lease from its send time.
+    this.readRound++
+    if (this.options.readMode === 'lease') this.lease.sent(this.readRound, now)
     for (const [id, pr] of this.progress) this.sendHeartbeat(id, pr)
     this.readRoundPending = false
     this.armHeartbeatTimer()
@@ -812,23 +857,39 @@ export class RaftNode implements ProtocolNode {
     if (pr.state === 'probe') pr.probeSent = false
     else if (pr.state === 'replicate') {
       if (pr.inflights.full()) pr.inflights.freeFirst()
-      // Everything was sent but not all acknowledged: an empty append at the end of what we sent
-      // is either acknowledged or rejected, and a reject (a lost message, a restarted follower)
-      // drops the follower back to probing (etcd does the same on heartbeat responses).
+      // Everything was sent but nothing acknowledged for a heartbeat interval: an empty append at the
+      // end of what we sent is either acknowledged or rejected, and a reject (a lost message, a
+      // restarted follower) drops the follower back to probing. Only on a stall: while entries are
+      // being acknowledged it would be one extra message per heartbeat answer for nothing.
       const storage = this.storage
       const lastIndex = storage.lastIndex()
-      if (pr.match < lastIndex && pr.next > lastIndex) {
+      if (pr.match < lastIndex && pr.next > lastIndex && now - pr.lastProgressAt >= this.options.heartbeatIntervalMs) {
         const prevTerm = storage.term(pr.next - 1)
         if (prevTerm !== undefined) this.sendAppend(from, pr, pr.next - 1, prevTerm, [])
       }
     } else if (pr.state === 'snapshot' && now - pr.lastProgressAt >= 2 * this.options.heartbeatIntervalMs) {
+      // Nothing acknowledged for a while (a lost chunk or answer, a healed partition): resume at the acknowledged offset.
       pr.lastProgressAt = now
-      this.sendSnapshotChunk(from, pr) // resend a chunk that was lost
+      resumeSnapshot(pr)
+      this.sendSnapshotChunks(from, pr)
     }
     if (context > pr.readAck && !pr.isLearner) {
       pr.readAck = context
+      if (this.options.readMode === 'lease') this.lease.acknowledged(this.quorumAcknowledgedRound())
       this.confirmReads()
     }
+  }
+
+  /** The highest heartbeat round a quorum (of every voter set) has acknowledged; the leader acknowledges its own. */
+  private quorumAcknowledgedRound(): number {
+    let round = this.readRound
+    for (const set of this.voterSets()) {
+      const acks: number[] = []
+      for (const id of set) acks.push(id === this.self ? this.readRound : (this.progress.get(id)?.readAck ?? 0))
+      acks.sort((a, b) => b - a)
+      round = Math.min(round, acks[majorityOf(set.size) - 1] ?? 0)
+    }
+    return round
   }
 
   // ---------------------------------------------------------------- replication (§5.3)
@@ -963,11 +1024,16 @@ export class RaftNode implements ProtocolNode {
     if (!pr.maybeUpdate(m.index, now)) return
     if (pr.state === 'probe') pr.becomeReplicate(now)
     else if (pr.state === 'snapshot') {
-      if (pr.match >= pr.pendingSnapshot) pr.becomeProbe(now)
+      // Installed (or the follower got that far otherwise): back to appending at once, from match + 1.
+      // (etcd also leaves early when its log covers the gap; here saveSnapshot drops the covered
+      // entries, so the log never starts at or below the snapshot being sent.)
+      if (pr.match >= pr.pendingSnapshot) {
+        this.snapshotStats.completed++
+        pr.becomeReplicate(now)
+      }
     } else pr.inflights.freeUpTo(m.index)
     if (!pr.isLearner) this.maybeCommit()
-    if (from === this.transferTarget && pr.match === this.storage.lastIndex())
-      this.send(from, { type: MessageType.TimeoutNow, term: this.term })
+    this.maybeSendTimeoutNow(from, pr)
   }
 
   /** Largest index ≤ `index` whose term is ≤ `term` (etcd's findConflictByTerm). */
@@ -1091,7 +1157,8 @@ export class RaftNode implements ProtocolNode {
 
   private registerRead(client: ClientRef): void {
     const read = { client, index: this.commit, round: 0 }
-    if (this.isSoleVoter() || this.options.readMode === 'lease') {
+    // Without a lease (none acknowledged yet, lapsed, or revoked by a transfer) a lease read is a ReadIndex read.
+    if (this.isSoleVoter() || (this.options.readMode === 'lease' && this.lease.valid(this.ctx.now()))) {
       this.readsAwaitingApply.push(read)
       this.serveAppliedReads()
       return
@@ -1134,6 +1201,10 @@ export class RaftNode implements ProtocolNode {
     const storage = this.storage
     const snapshotIndex = storage.snapshot()?.index ?? 0
     if (this.applied - snapshotIndex < threshold) return
+    // A leader holds compaction back (up to 4 thresholds, at least 1024 entries) while a live follower
+    // still needs these entries: otherwise, under steady writes, a follower that just installed a
+    // snapshot finds the log compacted past it again (etcd keeps SnapshotCatchUpEntries for this).
+    if (this.role === 'leader' && this.applied - snapshotIndex < Math.max(4 * threshold, 1024) && this.followerCatchingUp()) return
     // The state machine has applied every command up to `applied`; no-ops and config
     // entries after the last command do not change it, so it is the state at `applied`.
     const taken = this.ctx.takeSnapshot()
@@ -1142,32 +1213,56 @@ export class RaftNode implements ProtocolNode {
     this.ctx.observe({ type: 'snapshot', index: this.applied })
   }
 
+  /** A follower that recently made progress and still needs entries up to our applied index (or is receiving a snapshot). */
+  private followerCatchingUp(): boolean {
+    if (snapshotTesting.oldTransfer) return false
+    const now = this.ctx.now()
+    for (const pr of this.progress.values()) {
+      if (now - pr.lastProgressAt >= this.options.electionTimeoutMs) continue
+      if (pr.state === 'snapshot' || pr.next <= this.applied) return true
+    }
+    return false
+  }
+
   private startSnapshot(to: NodeId, pr: Progress): void {
     const snapshot = this.storage.snapshot()
     if (snapshot === undefined) return
-    pr.becomeSnapshot(snapshot.index, this.ctx.now())
-    this.sendSnapshotChunk(to, pr)
+    // This transfer sends this snapshot to the end, whatever the leader takes meanwhile.
+    pr.becomeSnapshot(snapshot, this.ctx.now())
+    this.snapshotStats.started++
+    this.sendSnapshotChunks(to, pr)
   }
 
-  private sendSnapshotChunk(to: NodeId, pr: Progress): void {
-    const snapshot = this.storage.snapshot()
+  /** Send the transfer's next chunks, pipelined within the in-flight window (at least one chunk). */
+  private sendSnapshotChunks(to: NodeId, pr: Progress): void {
+    if (snapshotTesting.oldTransfer) this.oldTransferRestart(pr)
+    const snapshot = pr.snapshot
     if (snapshot === undefined) return
-    if (snapshot.index !== pr.pendingSnapshot) {
-      pr.pendingSnapshot = snapshot.index
-      pr.snapshotOffset = 0
+    const chunkBytes = this.options.snapshotChunkBytes
+    let window = chunkBytes * this.options.maxInflightMessages
+    if (this.options.maxInflightBytes > 0) window = Math.min(window, this.options.maxInflightBytes)
+    if (snapshotTesting.oldTransfer) window = chunkBytes
+    for (const { offset, chunk } of nextSnapshotChunks(pr, chunkBytes, Math.max(window, chunkBytes))) {
+      this.snapshotStats.chunks++
+      this.send(to, {
+        type: MessageType.Snapshot,
+        term: this.term,
+        index: snapshot.index,
+        snapshotTerm: snapshot.term,
+        totalBytes: snapshot.data.byteLength,
+        offset,
+        meta: snapshot.meta,
+        chunk,
+      })
     }
-    const offset = pr.snapshotOffset
-    const chunk = snapshot.data.subarray(offset, offset + this.options.snapshotChunkBytes)
-    this.send(to, {
-      type: MessageType.Snapshot,
-      term: this.term,
-      index: snapshot.index,
-      snapshotTerm: snapshot.term,
-      totalBytes: snapshot.data.byteLength,
-      offset,
-      meta: snapshot.meta,
-      chunk,
-    })
+  }
+
+  /** The old transfer (test switch only): start over with the leader's newest snapshot. */
+  private oldTransferRestart(pr: Progress): void {
+    const latest = this.storage.snapshot()
+    if (latest === undefined || latest.index === pr.pendingSnapshot) return
+    if (pr.snapshotSent > 0) this.snapshotStats.restarts++
+    pr.becomeSnapshot(latest, pr.lastProgressAt)
   }
 
   private handleSnapshotResponse(from: NodeId, m: SnapshotResponseMessage): void {
@@ -1175,9 +1270,11 @@ export class RaftNode implements ProtocolNode {
     if (pr === undefined) return
     pr.recentActive = true
     if (pr.state !== 'snapshot' || m.index !== pr.pendingSnapshot) return
-    pr.lastProgressAt = this.ctx.now()
-    pr.snapshotOffset = m.nextOffset
-    this.sendSnapshotChunk(from, pr)
+    const outcome = snapshotAcknowledged(pr, m.nextOffset)
+    if (outcome === 'ignore') return
+    if (outcome === 'restart') this.snapshotStats.restarts++
+    if (outcome === 'progress') pr.lastProgressAt = this.ctx.now()
+    this.sendSnapshotChunks(from, pr)
   }
 
   private handleSnapshotChunk(from: NodeId, m: SnapshotMessage): void {
@@ -1187,14 +1284,19 @@ export class RaftNode implements ProtocolNode {
       return
     }
     let incoming = this.incomingSnapshot
-    if (m.offset === 0) {
-      incoming = { index: m.index, term: m.snapshotTerm, totalBytes: m.totalBytes, meta: m.meta.slice(), chunks: [], received: 0 }
+    // The same transfer (same leader, term and snapshot) continues where it is; any other starts over.
+    const same =
+      incoming !== undefined && incoming.from === from && incoming.leaderTerm === m.term && incoming.index === m.index && incoming.totalBytes === m.totalBytes
+    if (m.offset === 0 && !same) {
+      incoming = { from, leaderTerm: m.term, index: m.index, term: m.snapshotTerm, totalBytes: m.totalBytes, meta: m.meta.slice(), chunks: [], received: 0 }
       this.incomingSnapshot = incoming
-    } else if (incoming === undefined || incoming.index !== m.index || incoming.received !== m.offset) {
-      const nextOffset = incoming !== undefined && incoming.index === m.index ? incoming.received : 0
+    } else if (!same || incoming!.received !== m.offset) {
+      // Out of order (a chunk was lost) or a repeat: say where we are; the leader resumes there.
+      const nextOffset = same ? incoming!.received : 0
       this.send(from, { type: MessageType.SnapshotResponse, term: this.term, index: m.index, nextOffset })
       return
     }
+    incoming = incoming!
     incoming.chunks.push(m.chunk.slice())
     incoming.received += m.chunk.byteLength
     if (incoming.received < incoming.totalBytes) {
@@ -1245,11 +1347,14 @@ export class RaftNode implements ProtocolNode {
     if (this.role !== 'leader') return
     const now = this.ctx.now()
     const next = this.storage.lastIndex() + 1
+    // The quorum that acknowledged the lease may not be a quorum of the new configuration.
+    this.lease.expire()
     for (const id of this.allMembers()) {
       if (id === this.self) continue
       const learner = !this.isVoter(id)
       const pr = this.progress.get(id)
-      if (pr === undefined) this.progress.set(id, this.newProgress(next, learner, now))
+      // A member just added counts as active, so CheckQuorum does not count it out before it could answer (etcd).
+      if (pr === undefined) this.progress.set(id, this.newProgress(next, learner, now, true))
       else pr.isLearner = learner
     }
     // Nodes in no set any more stop counting (and stop receiving the log).
@@ -1268,7 +1373,7 @@ export class RaftNode implements ProtocolNode {
    * Joint consensus, second step: a leader that has applied every config entry
    * of its log and finds a joint configuration in force appends C(new). This
    * happens where the joint entry is applied on the leader, and on a new leader
-   * once everything before its term is applied (the same `pendingConfigIndex`
+   * once it has applied its no-op (the same `pendingConfigIndex`
    * rule as for any change), so a joint configuration is always left.
    */
   private maybeLeaveJoint(): void {
@@ -1283,8 +1388,8 @@ export class RaftNode implements ProtocolNode {
     this.learners = new Set(this.config.learners.map((m) => m.id))
   }
 
-  private newProgress(next: number, learner: boolean, now: number): Progress {
-    return new Progress(next, learner, now, this.options.maxInflightMessages, this.options.maxInflightBytes)
+  private newProgress(next: number, learner: boolean, now: number, recentActive = false): Progress {
+    return new Progress(next, learner, now, this.options.maxInflightMessages, this.options.maxInflightBytes, recentActive)
   }
 
   /** A voter of the configuration in force: an incoming voter, or while joint an outgoing one. */

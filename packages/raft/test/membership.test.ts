@@ -1,7 +1,7 @@
 // Membership changes, dissertation §4 (single-server changes, learners, removing the leader).
 import { ConfigError, NotLeaderError, ProposalDroppedError, utf8, type Member } from '@synod/core'
 import { describe, expect, it } from 'vitest'
-import { TestCluster } from './helpers/cluster.js'
+import { decode, MessageType, TestCluster } from './helpers/cluster.js'
 
 const member = (id: string): Member => ({ id, publicKey: new Uint8Array(0) })
 
@@ -29,6 +29,26 @@ describe('§4 membership changes', () => {
     c.tick(100)
     for (const id of ['a', 'b', 'c', 'd']) expect(voterIds(c, id)).toEqual(['a', 'b', 'c', 'd'])
     expect(c.events.some((e) => e.event.type === 'membership' && e.node === 'd')).toBe(true)
+  })
+
+  it('a new leader appends no change before its no-op commits (§4.1 errata), even knowing its whole log committed', () => {
+    const c = new TestCluster(['a', 'b', 'c'])
+    c.startAll()
+    const leader = c.waitForLeader()
+    c.propose(leader, 'x')
+    c.tick(60) // a heartbeat round: the followers know everything is committed
+    const next = ['a', 'b', 'c'].find((id) => id !== leader)!
+    expect(c.node(next).status.commitIndex).toBe(c.node(next).status.lastIndex)
+    // The new leader's no-op cannot commit: nobody's acknowledgement reaches it.
+    c.filter = (e) => !(e.to === next && decode(e.bytes).type === MessageType.AppendResponse)
+    const old = c.node(leader)
+    old.batch(() => old.raft.transferLeadership(next))
+    c.runUntil(() => c.node(next).status.role === 'leader', 100)
+    const node = c.node(next)
+    expect(() => node.raft.proposeConfigChange({ type: 'add-learner', member: member('d') })).toThrow(ProposalDroppedError)
+    c.filter = undefined
+    c.tick(60)
+    expect(() => node.batch(() => node.raft.proposeConfigChange({ type: 'add-learner', member: member('d') }))).not.toThrow()
   })
 
   it('allows one pending change at a time', () => {

@@ -136,6 +136,23 @@ export const crashScenarios: readonly Scenario[] = [
     healMs: 2000,
   },
   {
+    name: 'clock-drift-isolated-leader',
+    description:
+      'Clocks drift by 4% (the leader slow, a follower fast: the worst direction for a leader lease), then the leader is cut off twice; a lease read must never be stale.',
+    // Only crash protocols (Raft) trust clocks for reads; the byzantine ones never run it.
+    faultModel: 'crash',
+    chaos: [
+      { at: 100, kind: 'clock-skew', target: 'leader', rate: 0.96 },
+      { at: 100, kind: 'clock-skew', target: 'follower', rate: 1.04 },
+      { at: 600, kind: 'partition', shape: { kind: 'isolate', target: 'leader' } },
+      { at: 1300, kind: 'heal' },
+      { at: 1600, kind: 'partition', shape: { kind: 'isolate', target: 'leader' } },
+      { at: 2300, kind: 'heal' },
+    ],
+    chaosMs: 2600,
+    healMs: 2000,
+  },
+  {
     name: 'paused-leader',
     description: 'The leader freezes (a GC pause) for 800 ms while the others move on, then resumes with stale beliefs.',
     faultModel: 'any',

@@ -1,7 +1,8 @@
 // A small deterministic test network that drives RaftNodes directly, the way
 // core's Replica does: each input is a batch (message delivery round or
 // timer), then flush(), then storage sync, then the batch's messages leave.
-// Virtual time advances in 1 ms steps; delivery has zero latency.
+// Virtual time advances in 1 ms steps; delivery has zero latency unless
+// `latencyMs` is set. Each node's clock may run at its own rate (clock drift).
 import {
   membershipOf,
   type ClientRef,
@@ -48,6 +49,8 @@ interface Envelope {
   readonly from: NodeId
   readonly to: NodeId
   readonly bytes: Uint8Array
+  /** Virtual time at which it may be delivered (latency). */
+  at?: number
 }
 
 export type Outcome =
@@ -66,6 +69,10 @@ export class TestNode {
   incarnation = 0
   running = false
   invalidMessages = 0
+  /** This node's clock: local = anchorLocal + (virtual − anchorVirtual) × rate. */
+  private clockRate = 1
+  private clockAnchorVirtual = 0
+  private clockAnchorLocal = 0
 
   constructor(
     readonly id: NodeId,
@@ -100,6 +107,18 @@ export class TestNode {
     return this.raft.status()
   }
 
+  /** This node's local time. */
+  localNow(): number {
+    return this.clockAnchorLocal + (this.cluster.now - this.clockAnchorVirtual) * this.clockRate
+  }
+
+  /** From now on this node's clock runs at `rate` × virtual time (timers it sets are scaled too). */
+  setClockRate(rate: number): void {
+    this.clockAnchorLocal = this.localNow()
+    this.clockAnchorVirtual = this.cluster.now
+    this.clockRate = rate
+  }
+
   /** Run one batch of inputs as the Replica would: inputs, flush, sync, then send. */
   batch(inputs: () => void): void {
     if (!this.running) return
@@ -124,9 +143,10 @@ export class TestNode {
       send: (to, message) => {
         if (alive()) this.outbox.push({ from: this.id, to, bytes: message })
       },
-      setTimer: (afterMs, onFire) => this.cluster.setTimer(this.id, incarnation, afterMs, onFire),
+      // A fast clock reaches its local deadline sooner in virtual time.
+      setTimer: (afterMs, onFire) => this.cluster.setTimer(this.id, incarnation, afterMs / this.clockRate, onFire),
       clearTimer: (id) => this.cluster.clearTimer(id),
-      now: () => this.cluster.now,
+      now: () => this.localNow(),
       commit: (entry: Committed) => {
         if (!alive()) return undefined
         if (entry.index <= this.appliedIndex) return undefined // re-commit of what the snapshot holds
@@ -165,6 +185,8 @@ export interface ClusterOptions {
   readonly raft?: Partial<RaftOptions>
   /** Members that start as learners. */
   readonly learners?: readonly NodeId[]
+  /** One-way message delay in virtual ms (default 0: delivered in the same millisecond). */
+  readonly latencyMs?: number
 }
 
 export class TestCluster {
@@ -181,11 +203,13 @@ export class TestCluster {
   private queue: Envelope[] = []
   private readonly blocked = new Set<string>()
   private readonly seed: number
+  private readonly latencyMs: number
   /** Optional hook to drop or inspect messages in flight; return false to drop. */
   filter: ((envelope: Envelope) => boolean) | undefined
 
   constructor(ids: readonly NodeId[], options: ClusterOptions = {}) {
     this.seed = options.seed ?? 1
+    this.latencyMs = options.latencyMs ?? 0
     const voters = ids.filter((id) => !options.learners?.includes(id))
     const base = membershipOf(voters)
     const membership: Membership = {
@@ -230,7 +254,10 @@ export class TestCluster {
   }
 
   enqueue(envelopes: Envelope[]): void {
-    for (const e of envelopes) this.queue.push(e)
+    for (const e of envelopes) {
+      if (this.latencyMs > 0) e.at = this.now + this.latencyMs
+      this.queue.push(e)
+    }
   }
 
   // ---- faults ----
@@ -265,8 +292,15 @@ export class TestCluster {
   deliver(maxRounds = 10_000): void {
     for (let round = 0; this.queue.length > 0; round++) {
       if (round >= maxRounds) throw new Error('network did not quiesce')
-      const batch = this.queue
+      let batch = this.queue
       this.queue = []
+      if (this.latencyMs > 0) {
+        // Only what is due now; the rest waits in order.
+        const due: Envelope[] = []
+        for (const e of batch) (e.at! <= this.now ? due : this.queue).push(e)
+        if (due.length === 0) break
+        batch = due
+      }
       const byNode = new Map<NodeId, Envelope[]>()
       for (const e of batch) {
         if (this.blocked.has(`${e.from}>${e.to}`)) continue

@@ -1,0 +1,83 @@
+// Leader side of a chunked InstallSnapshot (§7) to one follower, after
+// etcd-io/raft's PendingSnapshot: a transfer sends the snapshot it started
+// with to the end, even when the leader takes a newer one meanwhile (starting
+// over whenever the leader compacts again never finishes under steady writes);
+// chunks are pipelined within a byte window; a loss or a stall resumes at the
+// last offset the follower acknowledged, not at 0.
+import type { Progress } from './progress.js'
+
+/**
+ * Test-only switch restoring the old transfer, so a test can show what the
+ * fix changes: one chunk per round trip, starting over at offset 0 whenever
+ * the leader has a newer snapshot, and no compaction held back for a follower
+ * being caught up. Never set outside tests; not exported from the package entry.
+ */
+export const snapshotTesting = { oldTransfer: false }
+
+export interface SnapshotChunk {
+  readonly offset: number
+  readonly chunk: Uint8Array
+}
+
+/** The chunks to send now: from `snapshotSent` while fewer than `windowBytes` (≥ one chunk) are unacknowledged. */
+export function nextSnapshotChunks(pr: Progress, chunkBytes: number, windowBytes: number): SnapshotChunk[] {
+  const snapshot = pr.snapshot
+  if (snapshot === undefined) return []
+  const data = snapshot.data
+  const total = data.byteLength
+  const out: SnapshotChunk[] = []
+  // An empty snapshot is one empty chunk, sent whenever nothing of it is acknowledged yet.
+  if (total === 0) {
+    if (pr.snapshotSent === 0) {
+      out.push({ offset: 0, chunk: data })
+      pr.snapshotSent = 1
+    }
+    return out
+  }
+  while (pr.snapshotSent < total && pr.snapshotSent - pr.snapshotAcked < windowBytes) {
+    const offset = pr.snapshotSent
+    const end = Math.min(total, offset + chunkBytes)
+    out.push({ offset, chunk: data.subarray(offset, end) })
+    pr.snapshotSent = end
+  }
+  return out
+}
+
+export type SnapshotAckOutcome = 'progress' | 'rewind' | 'restart' | 'ignore'
+
+/**
+ * The follower says it holds the snapshot's bytes up to `nextOffset`.
+ * - beyond what it acknowledged before: progress;
+ * - the same again while more was sent: a chunk was lost (the follower only
+ *   takes chunks in order and repeats its offset): go back once to that offset;
+ * - 0 after more was acknowledged: the follower lost what it had (a restart):
+ *   start over (counted by the caller);
+ * - otherwise a late, reordered acknowledgement: ignored.
+ */
+export function snapshotAcknowledged(pr: Progress, nextOffset: number): SnapshotAckOutcome {
+  const total = pr.snapshot?.data.byteLength ?? 0
+  const offset = Math.min(nextOffset, total)
+  if (offset > pr.snapshotAcked) {
+    pr.snapshotAcked = offset
+    if (pr.snapshotSent < offset) pr.snapshotSent = offset
+    return 'progress'
+  }
+  if (offset === pr.snapshotAcked) {
+    if (pr.snapshotSent <= offset || pr.snapshotRewoundAt === offset) return 'ignore'
+    pr.snapshotRewoundAt = offset
+    pr.snapshotSent = offset
+    return 'rewind'
+  }
+  if (offset === 0) {
+    pr.snapshotAcked = pr.snapshotSent = 0
+    pr.snapshotRewoundAt = 0
+    return 'restart'
+  }
+  return 'ignore'
+}
+
+/** Nothing acknowledged for a while (a lost chunk or acknowledgement, a healed partition): resend from the acknowledged offset. */
+export function resumeSnapshot(pr: Progress): void {
+  pr.snapshotSent = pr.snapshotAcked
+  pr.snapshotRewoundAt = pr.snapshotAcked
+}
