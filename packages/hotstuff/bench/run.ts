@@ -15,10 +15,10 @@
 //
 // Env: HOTSTUFF_BENCH_SECONDS (3), HOTSTUFF_BENCH_CLIENTS per replica (1024), HOTSTUFF_BENCH_RUNS (3),
 // HOTSTUFF_BENCH_PBFT (1; 0 skips PBFT), HOTSTUFF_BENCH_NO_BASELINE, HOTSTUFF_BENCH_DEBUG.
-import { membership, Replica, systemClock, systemRandom, utf8, type MessageHandler, type NodeId, type ProtocolFactory, type StateMachine, type Transport } from '@synod/core'
+import { membership, Replica, systemClock, systemRandom, utf8, type ProtocolFactory, type StateMachine } from '@synod/core'
 import { createSigner, createVerifier, keyPairFromSecret, sha256 } from '@synod/crypto'
 import { memoryStorage } from '@synod/storage'
-import { against, median, percentile, report, type BenchResult } from '@synod/bench-kit'
+import { against, median, percentile, report, type BenchResult, InProcessNetwork } from '@synod/bench-kit'
 import { hotstuff, verifyReplyCertificate, type HotstuffOptions } from '../src/index.js'
 // PBFT from source, for the same-run comparison (a relative import: no dependency of the package).
 import { pbft } from '../../pbft/src/index.js'
@@ -50,35 +50,6 @@ function commandOf(client: number, op: number): Uint8Array {
   view.setUint32(0, client)
   view.setFloat64(4, op)
   return command
-}
-
-class InProcessNetwork {
-  private readonly handlers = new Map<NodeId, MessageHandler>()
-  private queue: Array<{ from: NodeId; to: NodeId; message: Uint8Array }> = []
-  private scheduled = false
-
-  transport(self: NodeId): Transport {
-    return {
-      self,
-      send: (to, message) => {
-        this.queue.push({ from: self, to, message })
-        if (!this.scheduled) {
-          this.scheduled = true
-          setImmediate(() => this.flush())
-        }
-      },
-      onMessage: (handler) => void this.handlers.set(self, handler),
-      start: async () => {},
-      stop: async () => {},
-    }
-  }
-
-  private flush(): void {
-    this.scheduled = false
-    const batch = this.queue
-    this.queue = []
-    for (const { from, to, message } of batch) this.handlers.get(to)?.(from, message)
-  }
 }
 
 type Sample = { opsPerSecond: number; p50: number; p99: number; cpuPerOp: number }

@@ -10,10 +10,10 @@
 //
 // Env: PBFT_BENCH_SECONDS (3), PBFT_BENCH_CLIENTS per replica (1024), PBFT_BENCH_RUNS (3),
 // PBFT_BENCH_MODES ('signature,mac,ordered-reads,read-only'), PBFT_BENCH_INFLIGHT, PBFT_BENCH_NO_BASELINE.
-import { membership, Replica, systemClock, systemRandom, utf8, type MessageHandler, type NodeId, type StateMachine, type Transport } from '@synod/core'
+import { membership, Replica, systemClock, systemRandom, utf8, type StateMachine } from '@synod/core'
 import { createSigner, createVerifier, keyPairFromSecret, sha256 } from '@synod/crypto'
 import { memoryStorage } from '@synod/storage'
-import { against, median, percentile, report, type BenchResult } from '@synod/bench-kit'
+import { against, median, percentile, report, type BenchResult, InProcessNetwork } from '@synod/bench-kit'
 import { pbft, verifyReadCertificate, verifyReplyCertificate, type PbftOptions, type RequestAuthentication } from '../src/index.js'
 import { RegisterMachine } from '../test/helpers.js'
 
@@ -62,35 +62,6 @@ function commandOf(client: number, op: number): Uint8Array {
   view.setUint32(0, client)
   view.setFloat64(4, op)
   return command
-}
-
-class InProcessNetwork {
-  private readonly handlers = new Map<NodeId, MessageHandler>()
-  private queue: Array<{ from: NodeId; to: NodeId; message: Uint8Array }> = []
-  private scheduled = false
-
-  transport(self: NodeId): Transport {
-    return {
-      self,
-      send: (to, message) => {
-        this.queue.push({ from: self, to, message })
-        if (!this.scheduled) {
-          this.scheduled = true
-          setImmediate(() => this.flush())
-        }
-      },
-      onMessage: (handler) => void this.handlers.set(self, handler),
-      start: async () => {},
-      stop: async () => {},
-    }
-  }
-
-  private flush(): void {
-    this.scheduled = false
-    const batch = this.queue
-    this.queue = []
-    for (const { from, to, message } of batch) this.handlers.get(to)?.(from, message)
-  }
 }
 
 async function runCluster(options: Partial<PbftOptions>, clientsPerReplica: number, seconds: number, reads: boolean) {

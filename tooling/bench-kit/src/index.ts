@@ -82,3 +82,4 @@ function formatNumber(n: number): string {
   if (Math.abs(n) >= 100) return Math.round(n).toLocaleString('en-US')
   return n.toPrecision(3)
 }
+export { InProcessNetwork, type InProcessTransport } from './in-process-network.js'
