@@ -5,7 +5,7 @@
 // key, and every later request carries HMAC-SHA256 of the same statement a
 // signature would cover (cluster, client key, session, timestamp, operation).
 import { clientRequestStatement, encodeCanonical, fromHex, InvalidMessageError, toHex } from '@synod/core'
-import { type EphemeralKeyPair, generateEphemeralKeyPair, hmacSha256, httpSessionKey } from '@synod/crypto'
+import { type EphemeralKeyPair, generateEphemeralKeyPair, hmacSha256Key, httpSessionKey, type KeyedMac } from '@synod/crypto'
 
 export const AUTH_SESSION_PATH = '/v1/auth/session'
 export const AUTH_SESSION_HEADER = 'synod-auth-session'
@@ -63,6 +63,8 @@ export function finishHttpSession(opening: SessionOpening, answer: unknown, clie
 /** An open session: MAC headers for each request. */
 export class HttpSession {
   readonly clientHex: string
+  /** HMAC-SHA256 under the session key, prepared once for all of the session's requests. */
+  private readonly mac: KeyedMac
 
   constructor(
     readonly id: string,
@@ -75,6 +77,7 @@ export class HttpSession {
     readonly renewAt: number,
   ) {
     this.clientHex = toHex(clientKey)
+    this.mac = hmacSha256Key(key)
   }
 
   /** The request's headers: the same statement a signature covers, MAC'd with the session key. */
@@ -85,7 +88,7 @@ export class HttpSession {
       'synod-client-key': this.clientHex,
       'synod-session': String(session),
       'synod-timestamp': String(timestamp),
-      [MAC_HEADER]: toHex(hmacSha256(this.key, statement)),
+      [MAC_HEADER]: toHex(this.mac(statement)),
     }
   }
 }

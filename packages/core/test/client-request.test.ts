@@ -1,7 +1,9 @@
 import { generateKeyPairSync, sign, verify, createPublicKey } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import {
+  CLIENT_REQUEST_DOMAIN,
   clientIdOf,
+  clientRequestStatement,
   decodeSignedClientRequest,
   encodeCanonical,
   encodeSignedClientRequest,
@@ -66,5 +68,30 @@ describe('signed client requests', () => {
   it('refuses to sign an out-of-range session or timestamp', () => {
     expect(() => signClientRequest(signer, { session: -1, timestamp: 1, operation: utf8('x') }, '')).toThrow(/session/)
     expect(() => signClientRequest(signer, { session: 0, timestamp: 0, operation: utf8('x') }, '')).toThrow(/timestamp/)
+  })
+})
+
+describe('clientRequestStatement', () => {
+  it('is canonical CBOR of [domain, cluster, client, session, timestamp, operation] for every shape', () => {
+    const clusters = ['', 'prod', 'a'.repeat(23), 'b'.repeat(24), 'c'.repeat(300), 'grüße', '名前']
+    const numbers = [0, 1, 23, 24, 255, 256, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, 1_764_000_000_000, Number.MAX_SAFE_INTEGER]
+    const operations = [0, 1, 23, 24, 255, 256, 70_000].map((n) => Uint8Array.from({ length: n }, (_, i) => i & 0xff))
+    const client = Uint8Array.from({ length: 32 }, (_, i) => 255 - i)
+    for (const cluster of clusters)
+      for (const session of [0, 7, 65_535])
+        for (const timestamp of numbers)
+          for (const operation of operations) {
+            if (operation.byteLength > 256 && (session !== 7 || timestamp !== 65_536)) continue // the long operation once per cluster
+            const expected = encodeCanonical([CLIENT_REQUEST_DOMAIN, cluster, client, session, timestamp, operation])
+            expect(clientRequestStatement({ client, session, timestamp, operation }, cluster)).toEqual(expected)
+          }
+  })
+
+  it('falls back to the generic encoder for shapes outside the fast path (and still matches it)', () => {
+    const client = new Uint8Array(32)
+    for (const [session, timestamp] of [[-1, 5], [1.5, 5], [1, -3], [1, 2.25]] as const) {
+      const operation = utf8('x')
+      expect(clientRequestStatement({ client, session, timestamp, operation }, 'c')).toEqual(encodeCanonical([CLIENT_REQUEST_DOMAIN, 'c', client, session, timestamp, operation]))
+    }
   })
 })

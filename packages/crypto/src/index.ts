@@ -4,7 +4,7 @@ export {
   ED25519_SIGNATURE_BYTES,
 } from './ed25519-backends.js'
 export type { Ed25519BackendChoice, Ed25519BackendName } from './ed25519-backends.js'
-export { digestHex, hmacSha256, hmacSha256With, SHA256_BYTES, sha256, sha256With } from './hash.js'
+export { digestHex, hmacSha256, hmacSha256Key, hmacSha256With, type KeyedMac, SHA256_BYTES, sha256, sha256With } from './hash.js'
 export type { HashBackendChoice } from './hash.js'
 export {
   decodeKeyFile,

@@ -1,6 +1,6 @@
 import { toHex, utf8 } from '@synod/core'
 import { describe, expect, it } from 'vitest'
-import { digestHex, hmacSha256, hmacSha256With, sha256, sha256With, type HashBackendChoice } from '../src/index.js'
+import { digestHex, hmacSha256, hmacSha256Key, hmacSha256With, sha256, sha256With, type HashBackendChoice } from '../src/index.js'
 
 const backends: HashBackendChoice[] = ['noble', 'node', 'auto']
 
@@ -16,6 +16,36 @@ describe.each(backends)('%s hashes', (backend) => {
     expect(toHex(mac(utf8('Jefe'), utf8('what do ya want for nothing?')))).toBe(
       '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843',
     )
+  })
+
+  it('hmacSha256Key matches RFC 4231 test cases 2 and 6 (a key longer than the block is hashed first)', () => {
+    expect(toHex(hmacSha256Key(utf8('Jefe'), backend)(utf8('what do ya want for nothing?')))).toBe(
+      '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843',
+    )
+    const longKey = new Uint8Array(131).fill(0xaa)
+    expect(toHex(hmacSha256Key(longKey, backend)(utf8('Test Using Larger Than Block-Size Key - Hash Key First')))).toBe(
+      '60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54',
+    )
+  })
+
+  it('hmacSha256Key gives hmacSha256 for every key and message length, call after call', () => {
+    for (const keyLength of [0, 1, 32, 63, 64, 65, 200]) {
+      const key = Uint8Array.from({ length: keyLength }, (_, i) => (i * 7 + 1) & 0xff)
+      const mac = hmacSha256Key(key, backend)
+      for (const size of [0, 1, 55, 64, 201, 5000]) {
+        const message = Uint8Array.from({ length: size }, (_, i) => (i * 13 + keyLength) & 0xff)
+        expect(toHex(mac(message))).toBe(toHex(hmacSha256With('noble')(key, message)))
+      }
+    }
+  })
+
+  it('hmacSha256Key keeps no state between messages and copies the key', () => {
+    const key = Uint8Array.from({ length: 32 }, (_, i) => i)
+    const mac = hmacSha256Key(key, backend)
+    const first = toHex(mac(utf8('a')))
+    mac(utf8('something else entirely'))
+    key.fill(0)
+    expect(toHex(mac(utf8('a')))).toBe(first)
   })
 })
 

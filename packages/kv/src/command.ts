@@ -1,4 +1,5 @@
 import {
+  CborWriter,
   decodeCanonical,
   encodeCanonical,
   expectBytes,
@@ -69,7 +70,43 @@ const MAX_KEY_CHARS = 1024 * 1024
 
 /** Canonical CBOR of a command; the session is flattened into `client` and `seq`. */
 export function encodeCommand(command: KvCommand): Uint8Array {
-  return encodeCanonical(commandToFields(command))
+  return encodeKeyCommand(command) ?? encodeCanonical(commandToFields(command))
+}
+
+// The map keys of the hot commands, as CBOR text; canonical order is shortest first, then bytewise:
+// op, key, seq, value, client.
+const textKey = (name: string): Uint8Array => Uint8Array.of(0x60 | name.length, ...Array.from(name, (c) => c.charCodeAt(0)))
+const K_OP = textKey('op')
+const K_KEY = textKey('key')
+const K_SEQ = textKey('seq')
+const K_VALUE = textKey('value')
+const K_CLIENT = textKey('client')
+const OP_TEXT: Partial<Record<KvOp, Uint8Array>> = { get: textKey('get'), put: textKey('put'), delete: textKey('delete'), append: textKey('append') }
+const textEncoder = new TextEncoder()
+
+/**
+ * get, put, delete and append — every client write and read, encoded at each edge and again for the
+ * log — written by hand with CborWriter: the same bytes as encodeCanonical (tested against it), without
+ * building a field object and sorting its keys per request. Undefined for every other command.
+ */
+function encodeKeyCommand(command: KvCommand): Uint8Array | undefined {
+  const opText = OP_TEXT[command.op]
+  if (opText === undefined) return undefined
+  const { key, session } = command as { key: string; session?: KvSession }
+  if (typeof key !== 'string') return undefined
+  if (session !== undefined && (typeof session.client !== 'string' || !Number.isSafeInteger(session.seq) || session.seq < 0)) return undefined
+  const value = command.op === 'put' || command.op === 'append' ? command.value : undefined
+  if (value !== undefined && !(value instanceof Uint8Array)) return undefined
+  const keyBytes = textEncoder.encode(key)
+  const clientBytes = session === undefined ? undefined : textEncoder.encode(session.client)
+  const w = new CborWriter(40 + keyBytes.byteLength + (value?.byteLength ?? 0) + (clientBytes?.byteLength ?? 0))
+  w.head(5, 2 + (value === undefined ? 0 : 1) + (session === undefined ? 0 : 2))
+  w.raw(K_OP).raw(opText)
+  w.raw(K_KEY).head(3, keyBytes.byteLength).raw(keyBytes)
+  if (session !== undefined) w.raw(K_SEQ).head(0, session.seq)
+  if (value !== undefined) w.raw(K_VALUE).bytes(value)
+  if (clientBytes !== undefined) w.raw(K_CLIENT).head(3, clientBytes.byteLength).raw(clientBytes)
+  return w.finish()
 }
 
 function commandToFields(command: KvCommand): Fields {

@@ -13,7 +13,6 @@ import type { IncomingMessage } from 'node:http'
 import { timingSafeEqual } from 'node:crypto'
 import type { TLSSocket } from 'node:tls'
 import { clientIdOf, clientRequestStatement, encodeSignedClientRequest, fromHex, MAX_CLIENT_SESSION, type Verifier } from '@synod/core'
-import { hmacSha256 } from '@synod/crypto'
 import { type RolesTable, SIGNED_SESSION_KEY } from '@synod/kv'
 import { HttpError } from '../http-error.js'
 import type { HttpSessionTable, OpenedSession } from './http-sessions.js'
@@ -183,7 +182,7 @@ export class ApiGuard {
     this.checkFreshness(timestamp, now, 'Synod-Member-Timestamp')
     if (!this.off('member-mac')) {
       const statement = clientRequestStatement({ client: fromHex(memberKey), session, timestamp, operation: description.operation }, this.options.cluster)
-      const expected = hmacSha256(this.options.memberMacs.keyFor(memberKey), statement)
+      const expected = this.options.memberMacs.macFor(memberKey)(statement)
       if (!timingSafeEqual(expected, fromHex(macHex))) throw new HttpError(401, 'BAD_MEMBER_MAC', 'the member MAC does not match the forwarded request')
     }
     if (!logged) this.admitOnce(memberKey, session, timestamp, now, 'forwarded request')
@@ -244,7 +243,7 @@ export class ApiGuard {
     this.checkFreshness(timestamp, now, 'Synod-Timestamp')
     if (!this.off('session-mac')) {
       const statement = clientRequestStatement({ client: entry.clientKey, session, timestamp, operation: description.operation }, this.options.cluster)
-      if (!timingSafeEqual(hmacSha256(entry.key, statement), fromHex(macHex)))
+      if (!timingSafeEqual(entry.mac(statement), fromHex(macHex)))
         throw new HttpError(401, 'BAD_MAC', 'the MAC does not match the request (check the cluster name and the session key)')
     }
     if (!logged) this.admitOnce(keyHex, session, timestamp, now, 'authenticated request')

@@ -6,7 +6,7 @@
 // replicated): a restart forgets every session and clients open a new one.
 import { randomBytes } from 'node:crypto'
 import { toHex } from '@synod/core'
-import { generateEphemeralKeyPair, httpSessionKey } from '@synod/crypto'
+import { generateEphemeralKeyPair, hmacSha256Key, httpSessionKey, type KeyedMac } from '@synod/crypto'
 
 export interface HttpSession {
   readonly id: string
@@ -15,6 +15,8 @@ export interface HttpSession {
   readonly clientKey: Uint8Array
   /** The HMAC-SHA256 key both sides derived. */
   readonly key: Uint8Array
+  /** HMAC-SHA256 under `key`, prepared once for the session's many requests. */
+  readonly mac: KeyedMac
   /** Fixed expiry (ms since the epoch): a session is never extended, so a leaked key is good for at most the TTL. */
   readonly expires: number
 }
@@ -76,7 +78,7 @@ export class HttpSessionTable {
     if (own === undefined) this.byClient.set(client, (own = new Set()))
     while (own.size >= this.limits.maxSessionsPerClient) this.drop(own.values().next().value!)
     while (this.sessions.size >= this.limits.maxSessions) this.drop(this.sessions.keys().next().value!)
-    this.sessions.set(id, { id, client, clientKey, key, expires: now + this.limits.ttlMs })
+    this.sessions.set(id, { id, client, clientKey, key, mac: hmacSha256Key(key), expires: now + this.limits.ttlMs })
     // Re-read: dropping the client's last session above may have deleted its set.
     own = this.byClient.get(client) ?? new Set()
     this.byClient.set(client, own.add(id))

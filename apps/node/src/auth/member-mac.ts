@@ -4,7 +4,7 @@
 // statement a client signs, with the member as the "client". It replaced a
 // member signature per forwarded request (an ed25519 sign and verify).
 import { clientRequestStatement, fromHex, MAX_CLIENT_SESSION, toHex } from '@synod/core'
-import { hmacSha256, publicKeyFromSecret, sharedMacKey } from '@synod/crypto'
+import { hmacSha256Key, type KeyedMac, publicKeyFromSecret, sharedMacKey } from '@synod/crypto'
 
 export const MEMBER_HEADERS = {
   key: 'synod-member-key',
@@ -18,6 +18,7 @@ export class MemberMacKeys {
   readonly publicKey: Uint8Array
   readonly publicKeyHex: string
   private readonly keys = new Map<string, Uint8Array>()
+  private readonly macs = new Map<string, KeyedMac>()
   /** Forwards of this process are numbered: (session, timestamp) stays unique for the leader's replay cache. */
   private counter = 0
 
@@ -37,6 +38,17 @@ export class MemberMacKeys {
     return key
   }
 
+  /** HMAC-SHA256 under the key shared with `peerHex`, prepared once per peer. */
+  macFor(peerHex: string): KeyedMac {
+    let mac = this.macs.get(peerHex)
+    if (mac === undefined) {
+      mac = hmacSha256Key(this.keyFor(peerHex))
+      if (this.macs.size >= 4096) this.macs.clear()
+      this.macs.set(peerHex, mac)
+    }
+    return mac
+  }
+
   /** The member headers of one forwarded request (`operation` as the route's signed operation bytes). */
   headers(peerHex: string, operation: Uint8Array, cluster: string, now = Date.now()): Record<string, string> {
     const session = this.counter++ % (MAX_CLIENT_SESSION + 1)
@@ -45,7 +57,7 @@ export class MemberMacKeys {
       [MEMBER_HEADERS.key]: this.publicKeyHex,
       [MEMBER_HEADERS.session]: String(session),
       [MEMBER_HEADERS.timestamp]: String(now),
-      [MEMBER_HEADERS.mac]: toHex(hmacSha256(this.keyFor(peerHex), statement)),
+      [MEMBER_HEADERS.mac]: toHex(this.macFor(peerHex)(statement)),
     }
   }
 }

@@ -1,0 +1,111 @@
+// Where authentication's cost goes: two 3-node Raft clusters of the same build (authentication off /
+// on with HTTP sessions), the nodes under `node --cpu-prof`, the same write load against each, then
+// the self time per function per write in each mode and the difference — the functions that the
+// "on" mode adds or makes slower, largest first. A diagnostic for issue 13's 10% target.
+//
+//   node --conditions=@synod/source --import tsx apps/node/bench/auth-profile.ts [--ops N] [--clients N] [--top N]
+import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { clientIdOf } from '@synod/core'
+import { createSigner, generateKeyPair } from '@synod/crypto'
+import { type ClusterNode, prepareCluster, stopNodes, synodCommand, waitLeader, waitReady } from '../src/cluster.js'
+import type { ClientCredentials } from '../src/kv-client.js'
+import { runLoad } from '../src/load.js'
+
+const { values } = parseArgs({ options: { ops: { type: 'string' }, clients: { type: 'string' }, top: { type: 'string' }, keep: { type: 'boolean' }, 'leader-only': { type: 'boolean' } } })
+const operations = Number(values.ops ?? 20_000)
+const clients = Number(values.clients ?? 16)
+const topN = Number(values.top ?? 25)
+
+const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n)
+
+async function start(root: string, admins: string[] | undefined, credentials: ClientCredentials): Promise<string[]> {
+  const nodes = await prepareCluster(root, 'raft', 3, {}, admins === undefined ? {} : { admins })
+  for (const node of nodes) {
+    const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${join(root, 'profiles', node.name)}`, ...synodCommand(), 'start', '--config', node.configFile], {
+      stdio: 'ignore',
+      env: { ...process.env, SYNOD_LOG_PRETTY: '0' },
+    })
+    node.process = child
+    node.exited = new Promise((resolveExit) => child.once('exit', (code) => resolveExit(code)))
+  }
+  await waitReady(nodes, 90_000, credentials)
+  const leader = await waitLeader(nodes, 60_000, credentials)
+  started = nodes
+  // --leader-only: every client writes to the leader (no forwarding); else clients spread over all nodes.
+  return values['leader-only'] ? [nodes.find((n) => n.id === leader)!.http] : nodes.map((n) => n.http)
+}
+let started: ClusterNode[] = []
+
+/** Self time (µs) per function over the window, summed over every node's main-thread profile. */
+function selfTimes(root: string, window: { from: number; to: number }): { self: Map<string, number>; busy: number } {
+  const self = new Map<string, number>()
+  let busy = 0
+  for (const name of readdirSync(join(root, 'profiles'))) {
+    const dir = join(root, 'profiles', name)
+    if (!existsSync(dir)) continue
+    const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(dir, f))
+    const file = files.sort((a, b) => statSync(b).size - statSync(a).size)[0]
+    if (file === undefined) continue
+    const profile = JSON.parse(readFileSync(file, 'utf8')) as {
+      nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>
+      startTime: number
+      samples: number[]
+      timeDeltas: number[]
+    }
+    const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+    let at = profile.startTime
+    profile.samples.forEach((id, i) => {
+      const dt = profile.timeDeltas[i] ?? 0
+      at += dt
+      if (at < window.from || at > window.to) return
+      const frame = byId.get(id)!.callFrame
+      if (frame.functionName === '(idle)') return
+      busy += dt
+      const where = frame.url === '' ? '' : `${frame.url.replace(/^.*node_modules\/(?:\.pnpm\/[^/]+\/node_modules\/)?/, '').replace(/^.*\/(apps|packages)\//, '$1/')}:${frame.lineNumber + 1}`
+      const key = `${frame.functionName || '(anonymous)'} ${where}`
+      self.set(key, (self.get(key) ?? 0) + dt)
+    })
+  }
+  return { self, busy }
+}
+
+const admin = generateKeyPair()
+const modes = [
+  { name: 'off', admins: undefined, credentials: undefined },
+  { name: 'on', admins: [clientIdOf(admin.publicKey)], credentials: { signer: createSigner(admin.secretKey) } as ClientCredentials },
+] as const
+const results: Array<{ name: string; self: Map<string, number>; busy: number; ops: number; opsPerSecond: number; clientCpuUs: number }> = []
+for (const mode of modes) {
+  const root = mkdtempSync(join(tmpdir(), `synod-auth-profile-${mode.name}-`))
+  const signing: ClientCredentials = mode.credentials === undefined ? {} : { signer: mode.credentials.signer!, sessions: false }
+  const endpoints = await start(root, mode.admins ? [...mode.admins] : undefined, signing)
+  // Warm-up (JIT, sessions), outside the window.
+  await runLoad({ endpoints, clients, operations: Math.min(3000, operations), valueBytes: 100, ...(mode.credentials ? { credentials: mode.credentials } : {}) })
+  const cpu0 = process.cpuUsage()
+  const from = monotonicMicros()
+  const result = await runLoad({ endpoints, clients, operations, valueBytes: 100, ...(mode.credentials ? { credentials: mode.credentials } : {}) })
+  const to = monotonicMicros()
+  const cpu1 = process.cpuUsage(cpu0)
+  await stopNodes(started)
+  const { self, busy } = selfTimes(root, { from, to })
+  results.push({ name: mode.name, self, busy, ops: result.operations, opsPerSecond: result.opsPerSecond, clientCpuUs: (cpu1.user + cpu1.system) / result.operations })
+  console.log(`${mode.name}: ${result.operations} writes, ${Math.round(result.opsPerSecond)} ops/s, node busy ${(busy / result.operations).toFixed(0)} µs/write, client ${((cpu1.user + cpu1.system) / result.operations).toFixed(0)} µs/write`)
+  if (values.keep) console.log(`  profiles in ${root}/profiles`)
+  else rmSync(root, { recursive: true, force: true })
+}
+const [off, on] = results as [(typeof results)[0], (typeof results)[0]]
+const keys = new Set([...off.self.keys(), ...on.self.keys()])
+const diff = [...keys]
+  .map((k) => ({ k, off: (off.self.get(k) ?? 0) / off.ops, on: (on.self.get(k) ?? 0) / on.ops }))
+  .map((d) => ({ ...d, delta: d.on - d.off }))
+  .sort((a, b) => b.delta - a.delta)
+console.log(`\nnodes' busy time per write: off ${(off.busy / off.ops).toFixed(1)} µs, on ${(on.busy / on.ops).toFixed(1)} µs (+${((on.busy / on.ops) - (off.busy / off.ops)).toFixed(1)})`)
+console.log(`client CPU per write: off ${off.clientCpuUs.toFixed(1)} µs, on ${on.clientCpuUs.toFixed(1)} µs`)
+console.log('\nself time µs/write (sum of the 3 nodes)   off      on   delta')
+for (const d of diff.slice(0, topN)) console.log(`${d.k.slice(0, 90).padEnd(90)} ${d.off.toFixed(1).padStart(7)} ${d.on.toFixed(1).padStart(7)} ${d.delta.toFixed(1).padStart(7)}`)
+console.log('\nlargest decreases:')
+for (const d of diff.slice(-8)) console.log(`${d.k.slice(0, 90).padEnd(90)} ${d.off.toFixed(1).padStart(7)} ${d.on.toFixed(1).padStart(7)} ${d.delta.toFixed(1).padStart(7)}`)
