@@ -187,7 +187,10 @@ export class HttpKvClient {
    * this request and all later ones signed.
    */
   private async authenticatedSend(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<{ status: number; text: string }> {
-    const pathname = new URL(`${this.base}${path}`).pathname
+    // `path` is ours (a route plus, at most, a query): its pathname is the part before '?', with no URL parse per
+    // request — unless it holds dot segments (a key named '.' or '..'), which URL normalizes as the server does.
+    const query = path.indexOf('?')
+    const pathname = path.includes('/.') ? new URL(`${this.base}${path}`).pathname : query === -1 ? path : path.slice(0, query)
     const signer = this.credentials.signer
     const description = signer === undefined || isPublicRoute(pathname) ? undefined : describeRequest(method, pathname, (body ?? {}) as Record<string, unknown>)
     if (description === undefined) return this.send(method, path, body, headers)
