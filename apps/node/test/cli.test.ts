@@ -127,7 +127,7 @@ describe('synod start: a data directory in use', () => {
   it('refuses a data directory locked by another running node, saying so', async () => {
     const nodeDir = join(dir, 'locked')
     await run(['init', '--data-dir', nodeDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--http', '127.0.0.1:0'])
-    const { openDurableStorage } = await import('@synod/storage')
+    const { openDurableStorage } = await import('@synod/storage/node')
     const holder = await openDurableStorage(join(nodeDir, 'state'))
     try {
       const result = await run(['start', '--config', join(nodeDir, 'synod.json')])
