@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `synod`: the daemon and its client commands.
-import { realpathSync } from 'node:fs'
+import { readFileSync, realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { ConfigError, SynodError } from '@synod/core'
@@ -19,6 +19,7 @@ import { createSigner } from '@synod/crypto'
 const USAGE = `usage: synod <command> [options]
 
 commands:
+  --version                                      this CLI's version and the protocols it runs
   init     --data-dir DIR [--protocol NAME] [--listen MULTIADDR] [--http HOST:PORT] [--join ENDPOINT] [--force]
            [--admin CLIENT-ID|KEYFILE] [--cluster NAME] [--no-auth]
            write a node key (mode 0600) and a config file (DIR/synod.json) with authentication on;
@@ -84,6 +85,10 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     out.write(USAGE)
     return command === undefined ? 2 : 0
   }
+  if (command === '--version' || command === '-v' || command === 'version') {
+    out.write(`synod ${packageVersion()} (node ${process.version}; protocols: ${protocolNames().join(', ')})\n`)
+    return 0
+  }
   try {
     switch (command) {
       case 'init': {
@@ -101,6 +106,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         })
         if (values.help) return help(out)
         if (values['data-dir'] === undefined) throw new UsageError('init needs --data-dir DIR')
+        if (values.protocol !== undefined && !protocolNames().includes(values.protocol as string))
+          throw new UsageError(`unknown protocol '${String(values.protocol)}' (available: ${protocolNames().join(', ')})`)
         const joining = values.join === undefined ? undefined : await clusterToJoin(values.join as string, values)
         const security = joining?.security ?? initSecurity(values, out)
         if (joining !== undefined && values.protocol !== undefined && values.protocol !== joining.protocol)
@@ -593,4 +600,13 @@ function invokedDirectly(): boolean {
 if (invokedDirectly()) {
   // Exit explicitly with main's code: idle keep-alive sockets and stray handles must not decide it.
   process.exit(await main(process.argv.slice(2)))
+}
+
+/** This CLI's version: the `version` of @synod/node's package.json (next to src/ and dist/). */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown'
+  } catch {
+    return 'unknown'
+  }
 }
