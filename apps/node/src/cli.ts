@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util'
 import { ConfigError, SynodError } from '@synod/core'
 import { peerIdFromPublicKey } from '@synod/transport-libp2p'
 import { formatTable, runCluster } from './cluster.js'
+import { clusterStatus, formatClusterStatus } from './cluster-status.js'
 import { mergeConfig, readConfigFile, validateConfig, validateMember, type MemberConfig } from './config.js'
 import { initCommand, readKeyFile } from './init.js'
 import { validateNewMember } from './members.js'
@@ -44,7 +45,8 @@ commands:
   kv       put KEY VALUE | get KEY [--stale] | del KEY | cas KEY EXPECTED|--absent VALUE | append KEY VALUE  [--verify --config FILE]
            [--endpoint HOST:PORT] [--json]
            --verify: check the reply certificate (byzantine protocols) of the request this command signed against the members' keys in a config you trust
-  status   [--endpoint HOST:PORT] [--json]
+  status   [--endpoint HOST:PORT] [--json] [--all]
+           --all: one row per member (up/down, role, term, commit, applied, lag), like etcdctl endpoint status --cluster
   alarm    [list | disarm] [--endpoint HOST:PORT] [--json]
            disarm: clear the NOSPACE alarm (writes answer 507 past quotaBackendBytes) once data was deleted
   members  [list] [--endpoint HOST:PORT] [--json]
@@ -245,8 +247,14 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       case 'alarm':
         return await alarmCommand(rest, out)
       case 'status': {
-        const { values } = parse(rest, { endpoint: { type: 'string' }, json: { type: 'boolean' }, ...CREDENTIAL_FLAGS })
+        const { values } = parse(rest, { endpoint: { type: 'string' }, json: { type: 'boolean' }, all: { type: 'boolean' }, ...CREDENTIAL_FLAGS })
         if (values.help) return help(out)
+        if (values.all === true) {
+          // Every member's own status, 3 s each: a member that does not answer is a row saying so.
+          const rows = await clusterStatus(endpoint(values.endpoint as string | undefined), (http) => apiClient({ ...values, endpoint: http }, 3000).status())
+          out.write(values.json ? `${JSON.stringify(rows)}\n` : formatClusterStatus(rows))
+          return rows.every((r) => r.up) ? 0 : 1
+        }
         const client = apiClient(values)
         const status = await client.status()
         out.write(values.json ? `${JSON.stringify(status)}\n` : `${JSON.stringify(status, null, 2)}\n`)
