@@ -43,6 +43,7 @@ commands:
            write load against a throwaway local cluster (or --endpoint): ops/s, p50/p90/p99, DIR/latency.svg
            --compare-auth [--rounds N]: the cost of authentication — rotating rounds against a cluster with it off and one with it on (sessions, and a signature per request)
   kv       put KEY VALUE | get KEY [--stale] | del KEY | cas KEY EXPECTED|--absent VALUE | append KEY VALUE  [--verify --config FILE]
+           | list [PREFIX] [--limit N] [--after KEY] [--keys-only | --count] [--stale]    keys in order, with values
            [--endpoint HOST:PORT] [--json]
            --verify: check the reply certificate (byzantine protocols) of the request this command signed against the members' keys in a config you trust
   status   [--endpoint HOST:PORT] [--json] [--all]
@@ -384,12 +385,17 @@ async function kvCommand(args: string[], out: NodeJS.WritableStream): Promise<nu
       absent: { type: 'boolean' },
       verify: { type: 'boolean' },
       config: { type: 'string' },
+      limit: { type: 'string' },
+      after: { type: 'string' },
+      'keys-only': { type: 'boolean' },
+      count: { type: 'boolean' },
       ...CREDENTIAL_FLAGS,
     },
     true,
   )
   if (values.help) return help(out)
   const [op, key, ...params] = positionals
+  if (op === 'list' || op === 'ls') return await kvList(apiClient(values), key ?? '', params, values, out)
   const client = apiClient(values)
   const need = (n: number, form: string) => {
     if (key === undefined || params.length !== n) throw new UsageError(`usage: synod kv ${form}`)
@@ -424,7 +430,7 @@ async function kvCommand(args: string[], out: NodeJS.WritableStream): Promise<nu
       answer = await client.append(key!, params[0]!)
       break
     default:
-      throw new UsageError(`unknown kv operation '${op ?? ''}' (put, get, del, cas, append)`)
+      throw new UsageError(`unknown kv operation '${op ?? ''}' (put, get, del, cas, append, list)`)
   }
   if (values.verify) {
     const configFile = (values.config as string | undefined) ?? process.env.SYNOD_CONFIG
@@ -458,6 +464,36 @@ async function kvCommand(args: string[], out: NodeJS.WritableStream): Promise<nu
   else if (op === 'cas') out.write(answer.applied ? `applied at index ${answer.index}\n` : `not applied; current value: ${JSON.stringify(answer.value ?? null)}\n`)
   else out.write(`ok (index ${answer.index})\n`)
   return op === 'cas' && answer.applied === false ? 1 : 0
+}
+
+/**
+ * `synod kv list PREFIX`: one page of keys with values (like `etcdctl get --prefix`), or only keys
+ * (--keys-only), or how many (--count); paging with --limit and --after (the last key shown).
+ */
+async function kvList(client: HttpKvClient, prefix: string, extra: string[], values: Flags, out: NodeJS.WritableStream): Promise<number> {
+  if (extra.length > 0) throw new UsageError('usage: synod kv list [PREFIX] [--limit N] [--after KEY] [--keys-only | --count] [--stale]')
+  if (values.verify === true) throw new UsageError('--verify is for get and writes; a list is verified by its certificate in --json')
+  const limit = values.limit === undefined ? undefined : positiveInt(values.limit as string, '--limit', 100)
+  if (limit === 0) throw new UsageError('--limit must be at least 1')
+  const answer = await client.list(prefix, {
+    ...(values.after === undefined ? {} : { after: values.after as string }),
+    ...(limit === undefined ? {} : { limit }),
+    keysOnly: values['keys-only'] === true,
+    countOnly: values.count === true,
+    consistency: values.stale === true ? 'stale' : 'linearizable',
+  })
+  if (values.json) {
+    out.write(`${JSON.stringify(answer)}\n`)
+    return 0
+  }
+  if (typeof answer.count === 'number') out.write(`${answer.count}\n`)
+  else if (answer.keys !== undefined) for (const k of answer.keys) out.write(`${k}\n`)
+  else for (const kv of answer.kvs ?? []) out.write(`${kv.key}\t${kv.value ?? ''}\n`)
+  if (answer.more === true) {
+    const keys = answer.keys ?? (answer.kvs ?? []).map((kv) => kv.key)
+    out.write(`(more: synod kv list ${JSON.stringify(prefix)} --after ${JSON.stringify(keys[keys.length - 1] ?? '')})\n`)
+  }
+  return 0
 }
 
 /** The protocol and members of a running cluster, for `init --join`. */

@@ -41,6 +41,7 @@ import type { Principal } from './auth/guard.js'
 import { type ForwardingAuth, ForwardingClient } from './forwarding-client.js'
 import { MemberMacKeys } from './auth/member-mac.js'
 import { type HttpKvClient, KvHttpError } from './kv-client.js'
+import { type ListParams, listOperation } from './auth/operations.js'
 import { kvRequests, toAnswer } from './kv-commands.js'
 import { NodeMetrics } from './metrics.js'
 import { describeMembership, toProtocolMember } from './members.js'
@@ -279,6 +280,20 @@ class ReplicatedKv implements KvService {
       return toAnswer(await this.replica.read(request))
     } catch (error) {
       return this.forwardOrThrow(error, forwarded, (c) => c.get(key), { session: undefined, forwarded, ...(caller === undefined ? {} : { caller }) })
+    }
+  }
+
+  async list(params: ListParams, forwarded: boolean, caller?: Principal): Promise<KvAnswer> {
+    const request = listOperation(params)
+    if (params.consistency === 'stale') return toAnswer(this.replica.readLocal(request))
+    try {
+      // Byzantine: the client's own envelope (its signature covers the list command), as for get.
+      if (this.signedClients) return toAnswer(await this.replica.read(this.envelopeOf(caller)))
+      return toAnswer(await this.replica.read(request))
+    } catch (error) {
+      const forward = (c: HttpKvClient) =>
+        c.list(params.prefix, { ...(params.after === undefined ? {} : { after: params.after }), limit: params.limit, keysOnly: params.mode === 'keys', countOnly: params.mode === 'count' })
+      return this.forwardOrThrow(error, forwarded, forward, { session: undefined, forwarded, ...(caller === undefined ? {} : { caller }) })
     }
   }
 

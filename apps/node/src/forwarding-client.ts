@@ -44,7 +44,8 @@ export class ForwardingClient extends HttpKvClient {
     if (this.caller?.signedHeaders !== undefined) Object.assign(forwardedHeaders, this.caller.signedHeaders)
     if (this.caller !== undefined && this.auth !== undefined) {
       forwardedHeaders[SIGNED_HEADERS.forwardedFor] = this.caller.client
-      const description = describeRequest(method, new URL(path, 'http://forward').pathname, (body ?? {}) as Record<string, unknown>)
+      const url = new URL(path, 'http://forward')
+      const description = describeRequest(method, url.pathname, (body ?? {}) as Record<string, unknown>, url.searchParams)
       if (description !== undefined) Object.assign(forwardedHeaders, this.auth.macs.headers(this.auth.leaderKey, description.operation, this.auth.cluster))
     }
     if (this.session !== undefined) {

@@ -18,7 +18,7 @@ import type { MemberConfig } from './config.js'
 import { HttpError } from './http-error.js'
 import type { ApiGuard, Principal, Session } from './auth/guard.js'
 import { readSession } from './auth/guard.js'
-import { isPublicRoute, SESSION_OPEN_PATH } from './auth/operations.js'
+import { isPublicRoute, LIST_PATH, type ListParams, listParams, SESSION_OPEN_PATH } from './auth/operations.js'
 import type { Screen } from './auth/screen.js'
 import { KvHttpError } from './kv-client.js'
 import { validateNewMember } from './members.js'
@@ -51,6 +51,12 @@ export interface KvAnswer {
   readonly result?: string
   /** `GET /v1/roles`: every grant. */
   readonly roles?: ReadonlyArray<{ readonly client: string; readonly role: string; readonly prefix: string }>
+  /** `GET /v1/kv`: the keys with their values (the default), the keys alone (keysOnly) or their number (countOnly). */
+  readonly kvs?: ReadonlyArray<{ readonly key: string; readonly value: string | null }>
+  readonly keys?: readonly string[]
+  readonly count?: number
+  /** `GET /v1/kv`: the limit cut the answer short; ask again with `after` = the last key. */
+  readonly more?: boolean
 }
 
 export type MemberRole = 'voter' | 'learner'
@@ -59,6 +65,8 @@ export type MemberRole = 'voter' | 'learner'
 export interface KvService {
   put(key: string, value: string, options: WriteOptions): Promise<KvAnswer>
   get(key: string, consistency: 'linearizable' | 'stale', forwarded: boolean, caller?: Principal): Promise<KvAnswer>
+  /** A range read (GET /v1/kv). */
+  list(params: ListParams, forwarded: boolean, caller?: Principal): Promise<KvAnswer>
   delete(key: string, options: WriteOptions): Promise<KvAnswer>
   cas(key: string, expected: string | null, value: string, options: WriteOptions): Promise<KvAnswer>
   append(key: string, value: string, options: WriteOptions): Promise<KvAnswer>
@@ -219,6 +227,16 @@ export function createHttpApi(service: KvService, options: HttpApiOptions): Serv
       const principal = authorize()
       return sendJson(res, 200, await service.removeMember(id, forwarded, principal))
     }
+    if (url.pathname === LIST_PATH) {
+      requireMethod(method, ['GET'])
+      const params = listParams(strictQuery(url.search))
+      if (Buffer.byteLength(params.prefix) > options.maxKeyBytes || Buffer.byteLength(params.after ?? '') > options.maxKeyBytes)
+        throw new HttpError(413, 'KEY_TOO_LARGE', `prefix and after must be at most ${options.maxKeyBytes} bytes`)
+      if (LONE_SURROGATE.test(params.prefix) || LONE_SURROGATE.test(params.after ?? ''))
+        throw new HttpError(400, 'BAD_UTF8', 'prefix and after must be valid Unicode text')
+      const principal = authorize()
+      return sendJson(res, 200, await service.list(params, forwarded, principal))
+    }
     const match = KEY_PATH.exec(url.pathname)
     if (match === null) throw new HttpError(404, 'NOT_FOUND', `no route ${url.pathname}`)
     let key: string
@@ -264,6 +282,25 @@ export function createHttpApi(service: KvService, options: HttpApiOptions): Serv
     return sendJson(res, 200, { key, ...(await service.append(key, value, writeOptions(authorize(body)))) })
   }
   return server
+}
+
+/**
+ * The query of `search` ('?a=1&b=2'), decoded strictly: URLSearchParams turns malformed percent-encoding and
+ * invalid UTF-8 into U+FFFD without a word; here they are a 400, as for keys in the path.
+ */
+function strictQuery(search: string): URLSearchParams {
+  const params = new URLSearchParams()
+  for (const part of search.replace(/^\?/, '').split('&')) {
+    if (part === '') continue
+    const eq = part.indexOf('=')
+    try {
+      const name = decodeURIComponent((eq === -1 ? part : part.slice(0, eq)).replaceAll('+', ' '))
+      params.append(name, eq === -1 ? '' : decodeURIComponent(part.slice(eq + 1).replaceAll('+', ' ')))
+    } catch {
+      throw new HttpError(400, 'BAD_UTF8', 'the query string is not valid percent-encoded UTF-8')
+    }
+  }
+  return params
 }
 
 function requireMethod(method: string, allowed: string[]): void {

@@ -22,6 +22,11 @@ export interface KvResponse {
   readonly length?: number
   readonly certificate?: string
   readonly result?: string
+  /** A range read (GET /v1/kv): keys with values, keys only, or a count; `more`: page on with `after`. */
+  readonly kvs?: ReadonlyArray<{ readonly key: string; readonly value: string | null }>
+  readonly keys?: readonly string[]
+  readonly count?: number
+  readonly more?: boolean
 }
 
 export class KvHttpError extends Error {
@@ -103,6 +108,20 @@ export class HttpKvClient {
 
   append(key: string, value: string): Promise<KvResponse> {
     return this.write('POST', `/v1/kv/${encodeURIComponent(key)}/append`, { value })
+  }
+
+  /** A range read (GET /v1/kv): keys with `prefix` after `after`, with values unless keysOnly/countOnly. */
+  list(
+    prefix: string,
+    options: { after?: string; limit?: number; keysOnly?: boolean; countOnly?: boolean; consistency?: 'linearizable' | 'stale' } = {},
+  ): Promise<KvResponse> {
+    const query = new URLSearchParams({ prefix })
+    if (options.after !== undefined) query.set('after', options.after)
+    if (options.limit !== undefined) query.set('limit', String(options.limit))
+    if (options.keysOnly === true) query.set('keysOnly', 'true')
+    if (options.countOnly === true) query.set('countOnly', 'true')
+    if (options.consistency === 'stale') query.set('consistency', 'stale')
+    return this.request('GET', `/v1/kv?${query.toString()}`, undefined, {}) as unknown as Promise<KvResponse>
   }
 
   get(key: string, consistency: 'linearizable' | 'stale' = 'linearizable'): Promise<KvResponse> {
@@ -192,7 +211,8 @@ export class HttpKvClient {
     const query = path.indexOf('?')
     const pathname = path.includes('/.') ? new URL(`${this.base}${path}`).pathname : query === -1 ? path : path.slice(0, query)
     const signer = this.credentials.signer
-    const description = signer === undefined || isPublicRoute(pathname) ? undefined : describeRequest(method, pathname, (body ?? {}) as Record<string, unknown>)
+    const searchParams = query === -1 ? undefined : new URLSearchParams(path.slice(query + 1))
+    const description = signer === undefined || isPublicRoute(pathname) ? undefined : describeRequest(method, pathname, (body ?? {}) as Record<string, unknown>, searchParams)
     if (description === undefined) return this.send(method, path, body, headers)
     let timestamp = this.nextTimestamp()
     if (this.mode === 'sessions') {

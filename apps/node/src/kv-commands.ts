@@ -54,6 +54,11 @@ export function toAnswer(result: CommandResult): KvAnswer {
     case 'delete':
     case 'role-revoke':
       return { index: result.index, applied: kv.existed, ...certificate }
+    case 'list':
+      // count / keys / keys with values (GET /v1/kv); `more`: page on with after = the last key.
+      if (kv.count !== undefined) return { index: result.index, count: kv.count, ...certificate }
+      if (kv.values === undefined) return { index: result.index, keys: kv.keys, more: kv.more, ...certificate }
+      return { index: result.index, kvs: kv.keys.map((key, i) => ({ key, value: valueText(kv.values![i]) })), more: kv.more, ...certificate }
     case 'role-list':
       return { index: result.index, roles: kv.roles.map(([client, role, prefix]) => ({ client, role, prefix })), ...certificate }
     case 'disarm':

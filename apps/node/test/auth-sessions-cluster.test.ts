@@ -71,6 +71,13 @@ describe('HTTP sessions on a 3-node Raft cluster with authentication on', () => 
     expect(client.authMode).toBe('sessions')
     const ledger = await retrying(() => client.get('ledger'))
     expect(JSON.parse(ledger.value!)).toHaveLength(10)
+    // A range read through the follower with the same session (its MAC covers the list parameters); then paging.
+    for (const k of ['cfg/a', 'cfg/b', 'cfg/c']) await retrying(() => client.put(k, `v-${k}`))
+    const page1 = await retrying(() => client.list('cfg/', { limit: 2 }))
+    expect(page1).toMatchObject({ kvs: [{ key: 'cfg/a', value: 'v-cfg/a' }, { key: 'cfg/b', value: 'v-cfg/b' }], more: true })
+    expect(await retrying(() => client.list('cfg/', { after: 'cfg/b', keysOnly: true }))).toMatchObject({ keys: ['cfg/c'], more: false })
+    expect(await retrying(() => client.list('cfg/', { countOnly: true }))).toMatchObject({ count: 3 })
+    expect(client.sessionOpens).toBe(1)
 
     // The exactly-once session of a MAC'd write is the client's own (`<id>:<session>`, seq = timestamp), vouched for in the log.
     const session = await openSession(admin, edge.http)

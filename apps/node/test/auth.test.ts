@@ -23,6 +23,7 @@ const calls: string[] = []
 const service: KvService = {
   put: async () => (calls.push('put'), { index: 1 }),
   get: async () => (calls.push('get'), { index: 1, value: 'secret' }),
+  list: async () => (calls.push('list'), { index: 1, kvs: [{ key: 'k', value: 'secret' }], more: false }),
   delete: async () => (calls.push('delete'), { index: 1, applied: true }),
   cas: async () => (calls.push('cas'), { index: 1, applied: true }),
   append: async () => (calls.push('append'), { index: 1, length: 1 }),
@@ -110,6 +111,7 @@ const asCaller = (keys: { publicKey: Uint8Array }) => ({ client: clientIdOf(keys
 function everyRoute(c: HttpKvClient): Array<[string, () => Promise<unknown>]> {
   return [
     ['get', () => c.get('app/k')],
+    ['list', () => c.list('app/')],
     ['put', () => c.put('app/k', 'v')],
     ['delete', () => c.delete('app/k')],
     ['cas', () => c.cas('app/k', null, 'v')],
@@ -148,7 +150,7 @@ describe('authentication and roles at the API edge', () => {
   it('an admin may do everything', async () => {
     calls.length = 0
     for (const [name, call] of everyRoute(client(admin))) expect(await status(call()), name).toBe(200)
-    expect(calls).toHaveLength(14)
+    expect(calls).toHaveLength(15)
   })
 
   it('readwrite and readonly clients are held to their role and prefix', async () => {
@@ -165,8 +167,13 @@ describe('authentication and roles at the API edge', () => {
     expect(await status(r.get('app/x'))).toBe(403) // outside its prefix
     expect(await status(r.put('pub/a', 'v'))).toBe(403) // readonly
     expect(await status(r.append('pub/a', 'v'))).toBe(403)
+    // A range read needs read access to its whole prefix: inside the reader's prefix, not above or beside it.
+    expect(await status(r.list('pub/'))).toBe(200)
+    expect(await status(r.list('pub/deeper', { keysOnly: true }))).toBe(200)
+    expect(await status(r.list(''))).toBe(403)
+    expect(await status(r.list('app/'))).toBe(403)
     expect(await status(r.request('POST', '/v1/roles', { client: clientIdOf(reader.publicKey), role: 'admin' }, {}))).toBe(403)
-    expect(calls).toEqual(['get'])
+    expect(calls).toEqual(['get', 'list', 'list'])
   })
 
   it('refuses a bad signature, another cluster, a stale timestamp and a replayed read', async () => {

@@ -24,6 +24,10 @@ const fake: KvService = {
     calls.push({ op: 'get', args: [key, consistency] })
     return { index: 3, value: key === 'missing' ? null : 'v' }
   },
+  async list(params) {
+    calls.push({ op: 'list', args: [params] })
+    return { index: 4, kvs: [{ key: `${params.prefix}a`, value: 'v' }], more: false }
+  },
   async delete(key) {
     return { index: 8, ...(key ? {} : {}) }
   },
@@ -98,6 +102,29 @@ describe('HTTP client API', () => {
     expect(await call('POST', '/v1/kv/a/cas', '{"expected":"old","value":"new"}')).toMatchObject({ status: 200, body: { applied: true } })
     expect(await call('POST', '/v1/kv/a/cas', '{"expected":null,"value":"new"}')).toMatchObject({ body: { applied: false, value: 'current' } })
     expect(await call('POST', '/v1/kv/a/append', '{"value":"xyz"}')).toMatchObject({ status: 200, body: { length: 3 } })
+  })
+
+  it('serves range reads on GET /v1/kv and validates their parameters before the service sees them', async () => {
+    expect(await call('GET', '/v1/kv?prefix=app%2F&limit=5&after=app%2Fa')).toEqual({ status: 200, body: { index: 4, kvs: [{ key: 'app/a', value: 'v' }], more: false } })
+    expect(calls.at(-1)).toEqual({ op: 'list', args: [{ prefix: 'app/', after: 'app/a', limit: 5, mode: 'values', consistency: 'linearizable' }] })
+    await call('GET', '/v1/kv?keysOnly=true&consistency=stale')
+    expect(calls.at(-1)).toEqual({ op: 'list', args: [{ prefix: '', limit: 100, mode: 'keys', consistency: 'stale' }] })
+    await call('GET', '/v1/kv?prefix=x&countOnly')
+    expect(calls.at(-1)).toEqual({ op: 'list', args: [{ prefix: 'x', limit: 100, mode: 'count', consistency: 'linearizable' }] })
+    const before = calls.length
+    for (const [query, code] of [
+      ['?limit=0', 'BAD_PARAMETER'],
+      ['?limit=ten', 'BAD_PARAMETER'],
+      ['?keysOnly=true&countOnly=true', 'BAD_PARAMETER'],
+      ['?keysOnly=maybe', 'BAD_PARAMETER'],
+      ['?consistency=eventual', 'BAD_CONSISTENCY'],
+      ['?rev=3', 'UNKNOWN_PARAMETER'],
+      ['?prefix=%ED%A0%80', 'BAD_UTF8'],
+      [`?prefix=${'k'.repeat(5000)}`, 'KEY_TOO_LARGE'],
+    ] as const)
+      expect(await call('GET', `/v1/kv${query}`), query).toMatchObject({ status: code === 'KEY_TOO_LARGE' ? 413 : 400, body: { error: code } })
+    expect(await call('POST', '/v1/kv', '{}', { 'content-type': 'application/json' })).toMatchObject({ status: 405 })
+    expect(calls.length).toBe(before)
   })
 
   it('passes the exactly-once session through and validates it', async () => {

@@ -80,6 +80,15 @@ describe('4-node PBFT cluster with authentication on', () => {
     expect(() => verifyAnswer(newEnvelope, oldGet, members)).toThrow()
     expect(() => verifyAnswer(putEnvelope, newGet, members)).toThrow()
 
+    // A range read is a signed, certified read too: its certificate binds the list request and its answer.
+    await retrying(() => admin.put('balance-2', '7'))
+    const listed = await retrying(() => admin.list('balance'))
+    const listEnvelope = admin.lastEnvelope!
+    expect(listed.kvs).toEqual([{ key: 'balance', value: '0' }, { key: 'balance-2', value: '7' }])
+    const certifiedList = verifyAnswer(listEnvelope, listed, members).result
+    expect(certifiedList).toMatchObject({ ok: true, op: 'list', keys: ['balance', 'balance-2'] })
+    expect(() => verifyAnswer(newEnvelope, listed, members)).toThrow()
+
     // Another client (granted nothing) is refused at the edge; an unsigned request is refused too.
     const stranger = signedClient(nodes[2]!.http, 'pbft-signed-test:stranger')
     await expect(stranger.get('balance')).rejects.toMatchObject({ status: 403 })

@@ -1,5 +1,5 @@
 import { utf8 } from '@synod/core'
-import { encodeCommand, type KvSession } from './command.js'
+import { encodeCommand, type KvSession, type ListMode } from './command.js'
 import type { ClientRole } from './roles.js'
 
 /** A value given by a client: bytes, or text stored as its UTF-8 bytes. */
@@ -20,12 +20,13 @@ function withSession(session: KvSession | undefined): { session?: KvSession } {
  */
 export const kvCommands = {
   get: (key: string): Uint8Array => encodeCommand({ op: 'get', key }),
-  list: (prefix: string, options: { readonly after?: string; readonly limit?: number } = {}): Uint8Array =>
+  list: (prefix: string, options: { readonly after?: string; readonly limit?: number; readonly mode?: ListMode } = {}): Uint8Array =>
     encodeCommand({
       op: 'list',
       prefix,
       ...(options.after === undefined ? {} : { after: options.after }),
       limit: options.limit ?? 100,
+      ...(options.mode === undefined || options.mode === 'keys' ? {} : { mode: options.mode }),
     }),
   put: (key: string, value: KvInput, session?: KvSession): Uint8Array =>
     encodeCommand({ op: 'put', key, value: bytesOf(value), ...withSession(session) }),

@@ -33,6 +33,8 @@ export type KvCommand =
       /** Only keys strictly after this one: the cursor of the next page. */
       readonly after?: string
       readonly limit: number
+      /** 'keys' (default): the keys; 'values': each key with its value; 'count': only how many keys match. */
+      readonly mode?: ListMode
       readonly session?: KvSession
     }
   | { readonly op: 'put'; readonly key: string; readonly value: Uint8Array; readonly session?: KvSession }
@@ -54,6 +56,10 @@ export type KvCommand =
   | { readonly op: 'role-list'; readonly session?: KvSession }
   /** Clear the no-space alarm (an admin action; refused while the data is still over the quota). */
   | { readonly op: 'disarm'; readonly session?: KvSession }
+
+/** What a `list` returns: keys, keys with values, or a count. */
+export type ListMode = 'keys' | 'values' | 'count'
+export const LIST_MODES: readonly ListMode[] = ['keys', 'values', 'count']
 
 export type KvOp = KvCommand['op']
 export const KV_OPS: readonly KvOp[] = ['get', 'list', 'put', 'delete', 'cas', 'append', 'disarm', 'role-grant', 'role-revoke', 'role-list']
@@ -120,6 +126,8 @@ function commandToFields(command: KvCommand): Fields {
       fields['prefix'] = command.prefix
       if (command.after !== undefined) fields['after'] = command.after
       fields['limit'] = command.limit
+      // Absent for 'keys', so the encoding of a plain list is what it always was.
+      if (command.mode !== undefined && command.mode !== 'keys') fields['mode'] = command.mode
       break
     case 'put':
     case 'append':
@@ -158,7 +166,7 @@ export function decodeCommand(bytes: Uint8Array): KvCommand {
 const fieldsByOp: Record<KvOp, readonly string[]> = {
   get: ['op', 'key'],
   delete: ['op', 'key'],
-  list: ['op', 'prefix', 'after', 'limit'],
+  list: ['op', 'prefix', 'after', 'limit', 'mode'],
   put: ['op', 'key', 'value'],
   append: ['op', 'key', 'value'],
   cas: ['op', 'key', 'expected', 'value'],
@@ -186,6 +194,7 @@ export function commandFromValue(value: unknown): KvCommand {
         prefix: keyFrom(record['prefix'], 'prefix'),
         ...(after === undefined ? {} : { after }),
         limit: expectUint(record['limit'], 'limit'),
+        ...(record['mode'] === undefined ? {} : { mode: listModeFrom(record['mode']) }),
         ...withSession,
       }
     }
@@ -210,6 +219,13 @@ export function commandFromValue(value: unknown): KvCommand {
     case 'disarm':
       return { op, ...withSession }
   }
+}
+
+function listModeFrom(value: unknown): ListMode {
+  const mode = expectOneOf(value, LIST_MODES, 'mode')
+  // 'keys' is written as no mode: one encoding per command.
+  if (mode === 'keys') throw new InvalidMessageError("list mode 'keys' is written as no mode")
+  return mode
 }
 
 function keyFrom(value: unknown, what: string): string {

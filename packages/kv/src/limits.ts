@@ -10,6 +10,11 @@ export interface KvLimits {
   readonly maxListItems: number
   /** Most keys one `list` command returns. Default 1,000. */
   readonly maxListKeys: number
+  /**
+   * Most value bytes one `list` with values returns (at least one key is always returned);
+   * past it the answer says `more`. Default 4 MiB.
+   */
+  readonly maxListBytes: number
 }
 
 export const DEFAULT_KV_LIMITS: KvLimits = Object.freeze({
@@ -17,6 +22,7 @@ export const DEFAULT_KV_LIMITS: KvLimits = Object.freeze({
   maxValueBytes: 1024 * 1024,
   maxListItems: 65_536,
   maxListKeys: 1000,
+  maxListBytes: 4 * 1024 * 1024,
 })
 
 /** Fill in defaults and check every limit is a positive integer (ConfigError naming the field). */

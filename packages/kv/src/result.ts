@@ -48,7 +48,18 @@ export const KV_ERROR_CODES: readonly KvErrorCode[] = [
 
 export type KvResult =
   | { readonly ok: true; readonly op: 'get'; readonly value: KvValue | null }
-  | { readonly ok: true; readonly op: 'list'; readonly keys: readonly string[]; readonly more: boolean }
+  /**
+   * `keys` in order (none for a count); `values[i]` is the value of `keys[i]` (mode 'values' only);
+   * `count`: how many keys match (mode 'count' only); `more`: the limit cut the answer short.
+   */
+  | {
+      readonly ok: true
+      readonly op: 'list'
+      readonly keys: readonly string[]
+      readonly more: boolean
+      readonly values?: ReadonlyArray<KvValue>
+      readonly count?: number
+    }
   | { readonly ok: true; readonly op: 'put' }
   | { readonly ok: true; readonly op: 'delete'; readonly existed: boolean }
   | { readonly ok: true; readonly op: 'cas' }
@@ -100,9 +111,18 @@ export function resultFromValue(value: unknown): KvResult {
       only(record, ['value'], op)
       return { ok, op, value: valueOrNullFrom(record['value'], 'value') }
     case 'list': {
-      only(record, ['keys', 'more'], op)
+      expectOnlyKeys(record, ['ok', 'op', 'keys', 'more', 'values', 'count'], 'kv list result')
       const keys = expectArray(record['keys'], 'keys').map((k, i) => expectString(k, `keys[${i}]`, 1024 * 1024))
-      return { ok, op, keys, more: expectBoolean(record['more'], 'more') }
+      const more = expectBoolean(record['more'], 'more')
+      const count = record['count'] === undefined ? undefined : expectUint(record['count'], 'count')
+      if (record['values'] === undefined) return { ok, op, keys, more, ...(count === undefined ? {} : { count }) }
+      const values = expectArray(record['values'], 'values').map((v, i) => {
+        const value = valueOrNullFrom(v, `values[${i}]`)
+        if (value === null) throw new InvalidMessageError(`kv list result values[${i}] is null`)
+        return value
+      })
+      if (values.length !== keys.length) throw new InvalidMessageError(`kv list result has ${keys.length} keys but ${values.length} values`)
+      return { ok, op, keys, more, values }
     }
     case 'put':
     case 'cas':

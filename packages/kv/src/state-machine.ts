@@ -1,5 +1,5 @@
 import { bytesEqual, ConfigError, InvalidMessageError, type StateMachine } from '@synod/core'
-import { KV_READ_OPS, type KvCommand, type KvSession } from './command.js'
+import { KV_READ_OPS, type KvCommand, type KvSession, type ListMode } from './command.js'
 import { RolesTable } from './roles.js'
 import { resolveLimits, utf8ByteLength, type KvLimits } from './limits.js'
 import { decodeRequest, type DecodeRequestOptions, type KvRequest } from './request.js'
@@ -204,7 +204,7 @@ export class KvStateMachine implements StateMachine {
         return { ok: true, op: 'get', value: this.values.get(command.key) ?? null }
       }
       case 'list':
-        return this.list(command.prefix, command.after, command.limit)
+        return this.list(command.prefix, command.after, command.limit, command.mode ?? 'keys')
       case 'put': {
         const invalid = this.checkKey(command.key, 'key') ?? this.checkValue(command.value, 'value')
         if (invalid !== undefined) return invalid
@@ -264,8 +264,12 @@ export class KvStateMachine implements StateMachine {
     return this.store(key, next) ?? { ok: true, op: 'append', length: next.length }
   }
 
-  /** Keys with `prefix`, strictly after `after`, in code-unit order; O(keys) per call. */
-  private list(prefix: string, after: string | undefined, limit: number): KvResult {
+  /**
+   * Keys with `prefix`, strictly after `after`, in code-unit order; O(keys) per call. Mode 'values'
+   * adds each key's value, stopping early (with `more`) past `maxListBytes` of values — at least one
+   * key, so paging always moves on; mode 'count' answers only how many keys match (no limit applies).
+   */
+  private list(prefix: string, after: string | undefined, limit: number, mode: ListMode): KvResult {
     const invalid = this.checkKey(prefix, 'prefix') ?? (after === undefined ? undefined : this.checkKey(after, 'after'))
     if (invalid !== undefined) return invalid
     if (limit < 1 || limit > this.limits.maxListKeys)
@@ -273,8 +277,20 @@ export class KvStateMachine implements StateMachine {
     const matching: string[] = []
     for (const key of this.values.keys())
       if (key.startsWith(prefix) && (after === undefined || key > after)) matching.push(key)
+    if (mode === 'count') return { ok: true, op: 'list', keys: [], more: false, count: matching.length }
     matching.sort(compareKeys)
-    return { ok: true, op: 'list', keys: matching.slice(0, limit), more: matching.length > limit }
+    const keys = matching.slice(0, limit)
+    if (mode === 'keys') return { ok: true, op: 'list', keys, more: matching.length > limit }
+    const values: KvValue[] = []
+    let bytes = 0
+    for (const key of keys) {
+      const value = this.values.get(key)!
+      const size = value instanceof Uint8Array ? value.byteLength : value.reduce((sum, element) => sum + element.byteLength, 0)
+      if (values.length > 0 && bytes + size > this.limits.maxListBytes) break
+      values.push(value)
+      bytes += size
+    }
+    return { ok: true, op: 'list', keys: keys.slice(0, values.length), values, more: matching.length > values.length }
   }
 
   private checkKey(key: string, what: string): KvResult | undefined {

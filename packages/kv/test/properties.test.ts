@@ -25,8 +25,10 @@ function withSession<T extends object>(command: T, s: KvSession | undefined): T 
 const command: fc.Arbitrary<KvCommand> = fc.oneof(
   fc.tuple(key, optionalSession).map(([k, s]) => withSession({ op: 'get' as const, key: k }, s)),
   fc
-    .tuple(key, fc.option(key, { nil: undefined }), fc.integer({ min: 0, max: 4 }), optionalSession)
-    .map(([prefix, after, limit, s]) => withSession({ op: 'list' as const, prefix, ...(after === undefined ? {} : { after }), limit }, s)),
+    .tuple(key, fc.option(key, { nil: undefined }), fc.integer({ min: 0, max: 4 }), fc.constantFrom(undefined, 'values' as const, 'count' as const), optionalSession)
+    .map(([prefix, after, limit, mode, s]) =>
+      withSession({ op: 'list' as const, prefix, ...(after === undefined ? {} : { after }), limit, ...(mode === undefined ? {} : { mode }) }, s),
+    ),
   fc.tuple(key, bytes, optionalSession).map(([k, value, s]) => withSession({ op: 'put' as const, key: k, value }, s)),
   fc.tuple(key, optionalSession).map(([k, s]) => withSession({ op: 'delete' as const, key: k }, s)),
   fc

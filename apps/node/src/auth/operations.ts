@@ -6,7 +6,7 @@
 // `{ op, ...fields }`.
 import { AUTH_SESSION_PATH, sessionOpenOperation } from '@synod/client'
 import { encodeCanonical } from '@synod/core'
-import { type Access, kvCommands } from '@synod/kv'
+import { type Access, kvCommands, type ListMode } from '@synod/kv'
 import { HttpError } from '../http-error.js'
 
 export interface RequestDescription {
@@ -43,6 +43,51 @@ function decode(segment: string, what: string): string {
   }
 }
 
+/** A range read: `GET /v1/kv?prefix=P&after=K&limit=N[&keysOnly=true|&countOnly=true][&consistency=stale]`. */
+export interface ListParams {
+  readonly prefix: string
+  readonly after?: string
+  readonly limit: number
+  readonly mode: ListMode
+  readonly consistency: 'linearizable' | 'stale'
+}
+
+export const LIST_PATH = '/v1/kv'
+const LIST_PARAMS = ['prefix', 'after', 'limit', 'keysOnly', 'countOnly', 'consistency']
+const DEFAULT_LIST_LIMIT = 100
+
+/** Read and check a range read's query (400 naming the parameter); the server and the signing client both use it. */
+export function listParams(query: URLSearchParams): ListParams {
+  for (const name of query.keys())
+    if (!LIST_PARAMS.includes(name)) throw new HttpError(400, 'UNKNOWN_PARAMETER', `unknown query parameter '${name}' (allowed: ${LIST_PARAMS.join(', ')})`)
+  const flag = (name: string): boolean => {
+    const value = query.get(name)
+    if (value === null || value === 'false') return false
+    if (value === 'true' || value === '') return true
+    throw new HttpError(400, 'BAD_PARAMETER', `${name} must be true or false`)
+  }
+  const limitText = query.get('limit')
+  if (limitText !== null && !/^[1-9]\d{0,8}$/.test(limitText)) throw new HttpError(400, 'BAD_PARAMETER', 'limit must be a positive integer')
+  const keysOnly = flag('keysOnly')
+  const countOnly = flag('countOnly')
+  if (keysOnly && countOnly) throw new HttpError(400, 'BAD_PARAMETER', 'keysOnly and countOnly exclude each other')
+  const consistency = query.get('consistency') ?? 'linearizable'
+  if (consistency !== 'linearizable' && consistency !== 'stale') throw new HttpError(400, 'BAD_CONSISTENCY', "consistency must be 'linearizable' or 'stale'")
+  const after = query.get('after')
+  return {
+    prefix: query.get('prefix') ?? '',
+    ...(after === null ? {} : { after }),
+    limit: limitText === null ? DEFAULT_LIST_LIMIT : Number(limitText),
+    mode: countOnly ? 'count' : keysOnly ? 'keys' : 'values',
+    consistency,
+  }
+}
+
+/** The encoded `list` command of a range read (what a signature or MAC covers, and what is read). */
+export function listOperation(params: ListParams): Uint8Array {
+  return kvCommands.list(params.prefix, { ...(params.after === undefined ? {} : { after: params.after }), limit: params.limit, mode: params.mode })
+}
+
 const str = (v: unknown): string => (typeof v === 'string' ? v : '')
 const strOrNull = (v: unknown): string | null => (typeof v === 'string' ? v : null)
 
@@ -52,7 +97,13 @@ const strOrNull = (v: unknown): string | null => (typeof v === 'string' ? v : nu
  * sending it; both get the same bytes. Undefined for a route that does not
  * exist (the router answers 404/405).
  */
-export function describeRequest(method: string, pathname: string, body: Record<string, unknown> = {}): RequestDescription | undefined {
+export function describeRequest(method: string, pathname: string, body: Record<string, unknown> = {}, query?: URLSearchParams): RequestDescription | undefined {
+  // A range read signs its parameters (the list command); a role's prefix must cover the listed prefix.
+  if (pathname === LIST_PATH) {
+    if (method !== 'GET') return undefined
+    const params = listParams(query ?? new URLSearchParams())
+    return { access: 'read', key: params.prefix, operation: listOperation(params) }
+  }
   // The signature binds the client's ephemeral x25519 key: nobody can swap it for their own (ADR 0011).
   if (pathname === SESSION_OPEN_PATH)
     return method === 'POST' ? { access: 'info', operation: sessionOpenOperation(str(body.x25519)), sessionOpen: true } : undefined
