@@ -85,6 +85,11 @@ export class Progress {
   sentCommit = 0
   /** When match last advanced (or the state last changed), to detect stalled pipelines. */
   lastProgressAt: number
+  /**
+   * Replicate: when the oldest unacknowledged append of the current run was sent (the window was
+   * empty before it). A follower idle since long ago is not stalled the moment new entries go out.
+   */
+  inflightSince = 0
   readonly inflights: Inflights
 
   constructor(

@@ -863,7 +863,8 @@ export class RaftNode implements ProtocolNode {
       // being acknowledged it would be one extra message per heartbeat answer for nothing.
       const storage = this.storage
       const lastIndex = storage.lastIndex()
-      if (pr.match < lastIndex && pr.next > lastIndex && now - pr.lastProgressAt >= this.options.heartbeatIntervalMs) {
+      const quietSince = Math.max(pr.lastProgressAt, pr.inflightSince)
+      if (pr.match < lastIndex && pr.next > lastIndex && now - quietSince >= this.options.heartbeatIntervalMs) {
         const prevTerm = storage.term(pr.next - 1)
         if (prevTerm !== undefined) this.sendAppend(from, pr, pr.next - 1, prevTerm, [])
       }
@@ -949,6 +950,7 @@ export class RaftNode implements ProtocolNode {
       let bytes = 0
       for (let i = 0; i < entries.length; i++) bytes += entries[i]!.data.byteLength
       pr.next = last + 1
+      if (pr.inflights.count === 0) pr.inflightSince = this.ctx.now()
       pr.inflights.add(last, bytes)
     }
   }
