@@ -37,6 +37,14 @@ export interface RaftOptions {
   readonly maxUncommittedBytes: number
   /** Take a snapshot and compact once this many entries were applied since the last one; 0 never. Default 10000. */
   readonly snapshotThreshold: number
+  /**
+   * Entries kept (in memory) behind each compaction point, so a follower only a little behind it
+   * (restarted, or probing after a lost message) catches up from the log, not with a whole
+   * snapshot (etcd's SnapshotCatchUpEntries). 0 keeps none. Lost on a restart. Default 5000.
+   */
+  readonly snapshotCatchUpEntries: number
+  /** At most this many entry bytes in that window; 0 for no limit. Default 64 MiB. */
+  readonly snapshotCatchUpBytes: number
   /** Bytes of snapshot data per InstallSnapshot chunk. Default 1 MiB. */
   readonly snapshotChunkBytes: number
   /** Largest log entry accepted from the wire. Default 8 MiB. */
@@ -62,6 +70,8 @@ export const defaultRaftOptions: RaftOptions = {
   maxInflightBytes: 32 << 20,
   maxUncommittedBytes: 64 << 20,
   snapshotThreshold: 10_000,
+  snapshotCatchUpEntries: 5000,
+  snapshotCatchUpBytes: 64 << 20,
   snapshotChunkBytes: 1 << 20,
   maxEntryBytes: 8 << 20,
   maxSnapshotBytes: 1 << 30,
@@ -85,7 +95,7 @@ export function resolveRaftOptions(options: Partial<RaftOptions> | undefined): R
     const value = resolved[field]
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new ConfigError('must be a positive number', field)
   }
-  for (const field of ['maxInflightBytes', 'snapshotThreshold'] as const) {
+  for (const field of ['maxInflightBytes', 'snapshotThreshold', 'snapshotCatchUpEntries', 'snapshotCatchUpBytes'] as const) {
     const value = resolved[field]
     if (!Number.isSafeInteger(value) || value < 0) throw new ConfigError('must be a non-negative integer', field)
   }

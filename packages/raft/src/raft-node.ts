@@ -53,6 +53,7 @@ import { LeaderLease, leaseTesting } from './lease.js'
 import { resolveRaftOptions, type RaftOptions } from './options.js'
 import { Progress } from './progress.js'
 import { nextSnapshotChunks, resumeSnapshot, snapshotAcknowledged, snapshotTesting } from './snapshot-transfer.js'
+import { TrailingLog } from './trailing-log.js'
 
 export type RaftRole = 'follower' | 'pre-candidate' | 'candidate' | 'leader'
 
@@ -185,7 +186,9 @@ export class RaftNode implements ProtocolNode {
    * InstallSnapshot as leader: transfers started and completed, chunks sent, and restarts (a transfer
    * that began again at offset 0 after sending data: only when the follower lost what it had).
    */
-  private readonly snapshotStats = { started: 0, completed: 0, chunks: 0, restarts: 0 }
+  private readonly snapshotStats = { started: 0, completed: 0, chunks: 0, restarts: 0, abandoned: 0 }
+  /** Committed entries kept behind the last compaction point (etcd's SnapshotCatchUpEntries). */
+  private readonly trailing: TrailingLog
 
   constructor(ctx: ProtocolContext, options?: Partial<RaftOptions>) {
     this.options = resolveRaftOptions(options)
@@ -194,6 +197,7 @@ export class RaftNode implements ProtocolNode {
     this.config = ctx.membership
     this.limits = { maxEntryBytes: this.options.maxEntryBytes, maxSnapshotBytes: this.options.maxSnapshotBytes }
     this.lease = new LeaderLease(this.options.electionTimeoutMs * (1 - this.options.maxClockDrift))
+    this.trailing = new TrailingLog(this.options.snapshotCatchUpEntries, this.options.snapshotCatchUpBytes)
     this.indexConfig()
   }
 
@@ -250,7 +254,8 @@ export class RaftNode implements ProtocolNode {
 
   status(): NodeStatus {
     const progress: Record<string, unknown> = {}
-    for (const [id, pr] of this.progress) progress[id] = { match: pr.match, next: pr.next, state: pr.state, learner: pr.isLearner }
+    for (const [id, pr] of this.progress)
+      progress[id] = { match: pr.match, next: pr.next, state: pr.state, learner: pr.isLearner, ...(pr.state === 'snapshot' ? { pendingSnapshot: pr.pendingSnapshot } : {}) }
     return {
       id: this.self,
       role: this.role,
@@ -263,6 +268,7 @@ export class RaftNode implements ProtocolNode {
         applied: this.applied,
         vote: this.vote,
         firstIndex: this.storage.firstIndex(),
+        catchUpFirstIndex: this.logFirstIndex(),
         snapshotIndex: this.storage.snapshot()?.index ?? 0,
         transferTarget: this.transferTarget,
         progress,
@@ -865,7 +871,7 @@ export class RaftNode implements ProtocolNode {
       const lastIndex = storage.lastIndex()
       const quietSince = Math.max(pr.lastProgressAt, pr.inflightSince)
       if (pr.match < lastIndex && pr.next > lastIndex && now - quietSince >= this.options.heartbeatIntervalMs) {
-        const prevTerm = storage.term(pr.next - 1)
+        const prevTerm = this.logTerm(pr.next - 1)
         if (prevTerm !== undefined) this.sendAppend(from, pr, pr.next - 1, prevTerm, [])
       }
     } else if (pr.state === 'snapshot' && now - pr.lastProgressAt >= 2 * this.options.heartbeatIntervalMs) {
@@ -917,7 +923,7 @@ export class RaftNode implements ProtocolNode {
     let sent = false
     if (pr.state === 'probe' && !pr.probeSent && pr.next > lastIndex && pr.match < lastIndex) {
       // Nothing new to send, but the follower's match point is unknown (e.g. a new member): probe it.
-      const prevTerm = storage.term(pr.next - 1)
+      const prevTerm = this.logTerm(pr.next - 1)
       if (prevTerm !== undefined) {
         this.sendAppend(to, pr, pr.next - 1, prevTerm, [])
         return true
@@ -925,13 +931,13 @@ export class RaftNode implements ProtocolNode {
     }
     while (!pr.paused() && pr.next <= lastIndex) {
       const prevIndex = pr.next - 1
-      const prevTerm = storage.term(prevIndex)
-      if (prevTerm === undefined || pr.next < storage.firstIndex()) {
-        // The entries were compacted away: InstallSnapshot (§7).
+      const prevTerm = this.logTerm(prevIndex)
+      if (prevTerm === undefined || pr.next < this.logFirstIndex()) {
+        // The entries were compacted away, also from the trailing window: InstallSnapshot (§7).
         this.startSnapshot(to, pr)
         return true
       }
-      const entries = storage.entries(pr.next, lastIndex + 1, this.options.maxAppendBytes)
+      const entries = this.logEntries(pr.next, lastIndex + 1, this.options.maxAppendBytes)
       this.sendAppend(to, pr, prevIndex, prevTerm, entries)
       sent = true
       if (pr.state !== 'replicate') break
@@ -971,7 +977,7 @@ export class RaftNode implements ProtocolNode {
         reject: true,
         index: m.prevIndex,
         hintIndex,
-        hintTerm: storage.term(hintIndex) ?? 0,
+        hintTerm: this.logTerm(hintIndex) ?? 0,
       })
       return
     }
@@ -1027,10 +1033,13 @@ export class RaftNode implements ProtocolNode {
     if (pr.state === 'probe') pr.becomeReplicate(now)
     else if (pr.state === 'snapshot') {
       // Installed (or the follower got that far otherwise): back to appending at once, from match + 1.
-      // (etcd also leaves early when its log covers the gap; here saveSnapshot drops the covered
-      // entries, so the log never starts at or below the snapshot being sent.)
+      // Also as soon as the log (with its trailing window) covers the gap from match + 1, as etcd
+      // does: a late acknowledgement can show the follower needs no snapshot any more.
       if (pr.match >= pr.pendingSnapshot) {
         this.snapshotStats.completed++
+        pr.becomeReplicate(now)
+      } else if (pr.match + 1 >= this.logFirstIndex() && !snapshotTesting.stayInSnapshotUntilInstalled) {
+        this.snapshotStats.abandoned++
         pr.becomeReplicate(now)
       }
     } else pr.inflights.freeUpTo(m.index)
@@ -1040,9 +1049,8 @@ export class RaftNode implements ProtocolNode {
 
   /** Largest index ≤ `index` whose term is ≤ `term` (etcd's findConflictByTerm). */
   private findConflictByTerm(index: number, term: number): number {
-    const storage = this.storage
     for (let i = index; i > 0; i--) {
-      const t = storage.term(i)
+      const t = this.logTerm(i)
       if (t === undefined || t <= term) return i
     }
     return 0
@@ -1211,6 +1219,7 @@ export class RaftNode implements ProtocolNode {
     // entries after the last command do not change it, so it is the state at `applied`.
     const taken = this.ctx.takeSnapshot()
     const term = storage.term(this.applied)!
+    this.trailing.retain(storage, this.applied) // before saveSnapshot drops the entries
     storage.saveSnapshot({ index: this.applied, term, data: taken.data, meta: encodeMembership(this.config) })
     this.ctx.observe({ type: 'snapshot', index: this.applied })
   }
@@ -1331,6 +1340,7 @@ export class RaftNode implements ProtocolNode {
     this.rejectProposalsFrom(snapshot.index + 1)
     for (const i of [...this.proposals.keys()]) if (i <= snapshot.index) this.proposals.delete(i) // outcome unknown: left to time out
     storage.saveSnapshot(snapshot)
+    this.trailing.clear()
     this.ctx.installSnapshot(snapshot)
     this.ctx.observe({ type: 'custom', name: 'snapshot-installed', detail: { index: snapshot.index, from } })
     this.commit = this.applied = snapshot.index
@@ -1338,6 +1348,27 @@ export class RaftNode implements ProtocolNode {
     this.setConfig(decodeMembership(snapshot.meta), snapshot.index)
     this.serveAppliedReads()
     this.queueAck(from, storage.lastIndex())
+  }
+
+  // ---------------------------------------------------------------- the log with its trailing window
+
+  /** Term of `index` in the log or, below its first index, in the trailing window. */
+  private logTerm(index: number): number | undefined {
+    return this.storage.term(index) ?? this.trailing.term(index)
+  }
+
+  /** The first index a follower can be sent from the log: the trailing window's start when it joins the log. */
+  private logFirstIndex(): number {
+    const first = this.storage.firstIndex()
+    const trailingFirst = this.trailing.firstIndex()
+    return trailingFirst !== undefined && this.trailing.lastIndex() === first - 1 ? trailingFirst : first
+  }
+
+  /** Entries from `from`: out of the trailing window while below the log's first index (one message never spans both). */
+  private logEntries(from: number, to: number, maxBytes: number): LogEntry[] {
+    const first = this.storage.firstIndex()
+    if (from >= first) return this.storage.entries(from, to, maxBytes)
+    return this.trailing.slice(from, Math.min(to, first), maxBytes)
   }
 
   // ---------------------------------------------------------------- membership (§4.1, §4.3)
