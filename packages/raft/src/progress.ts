@@ -73,6 +73,8 @@ export class Progress {
   snapshotAcked = 0
   /** Snapshot state: the acknowledged offset we already went back to after a duplicate acknowledgement (once per loss). */
   snapshotRewoundAt = -1
+  /** Snapshot state: the link was reported broken; resend from the acknowledged offset at the next heartbeat answer. */
+  snapshotResumeOnContact = false
   /**
    * Heard from since the last CheckQuorum round. False for the followers of a new leader (only
    * the leader itself is active then, as in etcd); true for a member added by a config change, so
@@ -138,6 +140,7 @@ export class Progress {
     this.snapshotSent = 0
     this.snapshotAcked = 0
     this.snapshotRewoundAt = -1
+    this.snapshotResumeOnContact = false
     this.probeSent = false
     this.inflights.reset()
     this.lastProgressAt = now
@@ -148,6 +151,7 @@ export class Progress {
     this.snapshot = undefined // the leader's copy of an old snapshot can be collected
     this.snapshotSent = this.snapshotAcked = 0
     this.snapshotRewoundAt = -1
+    this.snapshotResumeOnContact = false
   }
 
   /** A successful append reply up to `index`; false if it was stale. */

@@ -187,6 +187,8 @@ export class RaftNode implements ProtocolNode {
    * that began again at offset 0 after sending data: only when the follower lost what it had).
    */
   private readonly snapshotStats = { started: 0, completed: 0, chunks: 0, restarts: 0, abandoned: 0 }
+  /** reportUnreachable calls that found a follower to act on. */
+  private unreachableReports = 0
   /** Committed entries kept behind the last compaction point (etcd's SnapshotCatchUpEntries). */
   private readonly trailing: TrailingLog
 
@@ -275,6 +277,7 @@ export class RaftNode implements ProtocolNode {
         forwarding: { ...this.forwardStats, waiting: this.forwarded.size },
         leaseUntil: this.role === 'leader' ? this.lease.expiry() : undefined,
         snapshots: { ...this.snapshotStats },
+        unreachableReports: this.unreachableReports,
       },
     }
   }
@@ -415,6 +418,30 @@ export class RaftNode implements ProtocolNode {
     // The target's election bypasses the voters' stickiness, so the lease means nothing from here on.
     this.lease.revoke()
     this.maybeSendTimeoutNow(chosen, this.progress.get(chosen)!)
+  }
+
+  /**
+   * The runtime learned that messages to `peer` are not getting through (a failed dial, a closed
+   * connection, a send queue that overflowed): etcd's ReportUnreachable, and ReportSnapshot's
+   * failure case for our chunked InstallSnapshot. A leader stops pipelining to it: a follower in
+   * the replicate state goes back to probing (one append per heartbeat answer instead of one per
+   * batch into a broken link, and from its match point rather than from far ahead), and a snapshot
+   * transfer goes back to the last acknowledged chunk, resent as soon as the follower answers a
+   * heartbeat. Only flow control changes: never a term, a vote or CheckQuorum's view, so a wrong or
+   * late report costs at most a round trip. Ignored on a non-leader and for an unknown peer.
+   * Not yet part of core's ProtocolNode contract: the runtime has to call it on the node.
+   */
+  reportUnreachable(peer: NodeId): void {
+    if (this.stopped || this.role !== 'leader') return
+    const pr = this.progress.get(peer)
+    if (pr === undefined) return
+    this.unreachableReports++
+    const now = this.ctx.now()
+    if (pr.state === 'replicate') pr.becomeProbe(now)
+    else if (pr.state === 'snapshot') {
+      resumeSnapshot(pr)
+      pr.snapshotResumeOnContact = true
+    }
   }
 
   /** Once the target holds our whole log: TimeoutNow, once per transfer. */
@@ -874,9 +901,11 @@ export class RaftNode implements ProtocolNode {
         const prevTerm = this.logTerm(pr.next - 1)
         if (prevTerm !== undefined) this.sendAppend(from, pr, pr.next - 1, prevTerm, [])
       }
-    } else if (pr.state === 'snapshot' && now - pr.lastProgressAt >= 2 * this.options.heartbeatIntervalMs) {
-      // Nothing acknowledged for a while (a lost chunk or answer, a healed partition): resume at the acknowledged offset.
+    } else if (pr.state === 'snapshot' && (pr.snapshotResumeOnContact || now - pr.lastProgressAt >= 2 * this.options.heartbeatIntervalMs)) {
+      // Nothing acknowledged for a while (a lost chunk or answer, a healed partition), or the link was
+      // reported broken (reportUnreachable) and the follower answers again: resume at the acknowledged offset.
       pr.lastProgressAt = now
+      pr.snapshotResumeOnContact = false
       resumeSnapshot(pr)
       this.sendSnapshotChunks(from, pr)
     }
