@@ -45,6 +45,14 @@ export interface RaftOptions {
   readonly snapshotCatchUpEntries: number
   /** At most this many entry bytes in that window; 0 for no limit. Default 64 MiB. */
   readonly snapshotCatchUpBytes: number
+  /**
+   * Apply pacing (etcd's MaxCommittedSizePerReady): at most this many committed entries are applied
+   * per batch of inputs; the rest in the following batches (a 0 ms timer), so a node handed a large
+   * commit range still answers heartbeats and votes in between. At least one entry. Default 10000.
+   */
+  readonly maxApplyEntriesPerBatch: number
+  /** Apply pacing: at most this many entry bytes applied per batch (at least one entry). Default 16 MiB. */
+  readonly maxApplyBytesPerBatch: number
   /** Bytes of snapshot data per InstallSnapshot chunk. Default 1 MiB. */
   readonly snapshotChunkBytes: number
   /** Largest log entry accepted from the wire. Default 8 MiB. */
@@ -70,6 +78,8 @@ export const defaultRaftOptions: RaftOptions = {
   maxInflightBytes: 32 << 20,
   maxUncommittedBytes: 64 << 20,
   snapshotThreshold: 10_000,
+  maxApplyEntriesPerBatch: 10_000,
+  maxApplyBytesPerBatch: 16 << 20,
   snapshotCatchUpEntries: 5000,
   snapshotCatchUpBytes: 64 << 20,
   snapshotChunkBytes: 1 << 20,
@@ -87,6 +97,8 @@ export function resolveRaftOptions(options: Partial<RaftOptions> | undefined): R
     'maxAppendBytes',
     'maxInflightMessages',
     'maxUncommittedBytes',
+    'maxApplyEntriesPerBatch',
+    'maxApplyBytesPerBatch',
     'snapshotChunkBytes',
     'maxEntryBytes',
     'maxSnapshotBytes',

@@ -135,6 +135,8 @@ export class RaftNode implements ProtocolNode {
   // Leader state
   private readonly progress = new Map<NodeId, Progress>()
   private heartbeatTimer: TimerId | undefined
+  /** Apply pacing: the timer that applies the next slice of committed entries in a batch of its own. */
+  private applyTimer: TimerId | undefined
   private lastQuorumCheck = 0
   private pendingConfigIndex = 0
   private uncommittedBytes = 0
@@ -251,7 +253,8 @@ export class RaftNode implements ProtocolNode {
     this.stopped = true
     if (this.electionTimer !== undefined) this.ctx.clearTimer(this.electionTimer)
     if (this.heartbeatTimer !== undefined) this.ctx.clearTimer(this.heartbeatTimer)
-    this.electionTimer = this.heartbeatTimer = undefined
+    if (this.applyTimer !== undefined) this.ctx.clearTimer(this.applyTimer)
+    this.electionTimer = this.heartbeatTimer = this.applyTimer = undefined
   }
 
   status(): NodeStatus {
@@ -720,6 +723,15 @@ export class RaftNode implements ProtocolNode {
 
   /** Start an election: a PreVote round first unless `transfer` or PreVote is off. */
   private campaign(transfer: boolean, preVote = false): void {
+    if (this.applied < this.commit) {
+      // Configurations take effect when applied: campaign (and count votes) only in the configuration
+      // of everything known committed, so finish a paced apply first (etcd refuses instead).
+      this.applyCommitted(false)
+      if (!this.isPromotable()) {
+        this.resetElectionTimeout()
+        return
+      }
+    }
     this.resetElectionTimeout()
     const storage = this.storage
     const lastIndex = storage.lastIndex()
@@ -1148,13 +1160,28 @@ export class RaftNode implements ProtocolNode {
     return client
   }
 
-  private applyCommitted(): void {
+  /**
+   * Apply committed entries, at most maxApplyEntriesPerBatch / maxApplyBytesPerBatch of them unless
+   * `paced` is false; the rest follow in later batches (a 0 ms timer), between which the node handles
+   * heartbeats, votes and appends (etcd's MaxCommittedSizePerReady).
+   */
+  private applyCommitted(paced = true): void {
     const storage = this.storage
+    const maxEntries = paced ? this.options.maxApplyEntriesPerBatch : Number.POSITIVE_INFINITY
+    const maxBytes = paced ? this.options.maxApplyBytesPerBatch : Number.POSITIVE_INFINITY
+    let entries = 0
+    let bytes = 0
     while (this.applied < this.commit) {
+      if (entries >= maxEntries || bytes >= maxBytes) {
+        this.scheduleApply()
+        break
+      }
       const index = this.applied + 1
       const entry = storage.entry(index)
       if (entry === undefined) throw new Error(`raft: committed entry ${index} is missing from the log`)
       this.applied = index
+      entries++
+      bytes += entry.data.byteLength
       const kind = entryKind(entry.data)
       if (kind === EntryKind.Command || kind === EntryKind.Forwarded) {
         // A local proposal is answered through `proposals`; a follower's forwarded one by its origin.
@@ -1186,6 +1213,14 @@ export class RaftNode implements ProtocolNode {
     if (this.readsAwaitingApply.length > 0) this.serveAppliedReads()
     this.maybeLeaveJoint()
     this.maybeSnapshot()
+  }
+
+  private scheduleApply(): void {
+    if (this.applyTimer !== undefined || this.stopped) return
+    this.applyTimer = this.ctx.setTimer(0, () => {
+      this.applyTimer = undefined
+      if (!this.stopped) this.applyCommitted()
+    })
   }
 
   // ---------------------------------------------------------------- reads (§6.4)
