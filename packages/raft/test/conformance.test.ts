@@ -14,6 +14,16 @@ describeConformance({
   scenarios: ['slow-node-catches-up', 'rolling-crash-restart', 'crash-all-and-restart', 'lossy-network'],
 })
 
+// Apply pacing at 2 entries per batch (the applied index trails the commit index most of the time)
+// and a trailing log of 8 entries behind compaction every 16: catch-up from the window, snapshots
+// beyond it, restarts and membership changes while applies are spread over batches.
+describeConformance({
+  factory: raft,
+  capabilities: ['reconfigure'],
+  protocolOptions: { maxApplyEntriesPerBatch: 2, snapshotThreshold: 16, snapshotCatchUpEntries: 8 },
+  scenarios: ['leader-crash', 'rolling-crash-restart', 'slow-node-catches-up', 'lossy-network', 'membership-churn', 'crash-all-and-restart'],
+})
+
 // Lease reads (§6.4.1) against the scenarios where a leader is cut off, paused, restarted or its clock
 // drifts: the linearizability checker sees any stale read. (The old lease failed paused-leader in 9 of 10 seeds.)
 describeConformance({
