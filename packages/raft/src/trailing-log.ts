@@ -21,25 +21,33 @@ export class TrailingLog {
   /**
    * `storage` is about to be compacted through `upto` (a snapshot at `upto`): keep the
    * last entries up to it. Called before saveSnapshot, while the entries are still there.
+   * Read newest first, so no more than the window is ever read (entries may be megabytes).
    */
   retain(storage: Storage, upto: number): void {
     if (this.maxEntries === 0) return
     const storageFirst = storage.firstIndex()
-    const from = Math.max(storageFirst, upto - this.maxEntries + 1)
-    // The kept entries must run on into the new ones without a gap.
-    if (from !== storageFirst || (this.entries.length > 0 && this.lastIndex() !== storageFirst - 1)) this.clear()
-    if (from <= upto) {
-      for (const entry of storage.entries(from, upto + 1)) {
-        this.entries.push(entry)
-        this.bytes += entry.data.byteLength
-      }
+    const fresh: LogEntry[] = []
+    let bytes = 0
+    for (let i = upto; i >= storageFirst && fresh.length < this.maxEntries; i--) {
+      const entry = storage.entry(i)
+      if (entry === undefined || (this.maxBytes > 0 && bytes + entry.data.byteLength > this.maxBytes)) break
+      fresh.push(entry)
+      bytes += entry.data.byteLength
     }
-    let drop = Math.max(0, this.entries.length - this.maxEntries)
-    let bytes = this.bytes
-    for (let i = 0; i < drop; i++) bytes -= this.entries[i]!.data.byteLength
-    while (this.maxBytes > 0 && bytes > this.maxBytes && drop < this.entries.length) bytes -= this.entries[drop++]!.data.byteLength
-    if (drop > 0) this.entries = this.entries.slice(drop)
-    this.bytes = bytes
+    fresh.reverse()
+    // The kept entries stay only if they run on into the new ones without a gap and there is room.
+    const joins = fresh.length > 0 && fresh[0]!.index === storageFirst && this.entries.length > 0 && this.lastIndex() === storageFirst - 1
+    if (!joins) {
+      this.entries = fresh
+      this.bytes = bytes
+      return
+    }
+    let keep = Math.min(this.entries.length, this.maxEntries - fresh.length)
+    let keptBytes = 0
+    for (let i = this.entries.length - keep; i < this.entries.length; i++) keptBytes += this.entries[i]!.data.byteLength
+    while (keep > 0 && this.maxBytes > 0 && keptBytes + bytes > this.maxBytes) keptBytes -= this.entries[this.entries.length - keep--]!.data.byteLength
+    this.entries = keep === 0 ? fresh : this.entries.slice(this.entries.length - keep).concat(fresh)
+    this.bytes = keptBytes + bytes
   }
 
   /** The log was replaced (a snapshot installed over it): the window no longer joins it. */

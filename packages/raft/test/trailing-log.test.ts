@@ -92,6 +92,12 @@ describe('trailing log after compaction (snapshotCatchUpEntries)', () => {
     const bytes = new TrailingLog(100, 35)
     bytes.retain(storage, 20)
     expect([bytes.firstIndex(), bytes.lastIndex()]).toEqual([18, 20])
+    storage.saveSnapshot({ index: 20, term: 1, data: new Uint8Array(0), meta: new Uint8Array(0) })
+    bytes.retain(storage, 22) // joins, and drops its oldest entries to stay within 35 bytes
+    expect([bytes.firstIndex(), bytes.lastIndex()]).toEqual([20, 22])
+    const big = new TrailingLog(100, 5)
+    big.retain(storage, 25) // not even the newest entry fits: nothing kept
+    expect(big.size).toBe(0)
     window.clear()
     expect(window.firstIndex()).toBeUndefined()
     expect(window.slice(6, 8, 100)).toEqual([])
