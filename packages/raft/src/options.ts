@@ -37,6 +37,22 @@ export interface RaftOptions {
   readonly maxUncommittedBytes: number
   /** Take a snapshot and compact once this many entries were applied since the last one; 0 never. Default 10000. */
   readonly snapshotThreshold: number
+  /**
+   * Entries kept (in memory) behind each compaction point, so a follower only a little behind it
+   * (restarted, or probing after a lost message) catches up from the log, not with a whole
+   * snapshot (etcd's SnapshotCatchUpEntries). 0 keeps none. Lost on a restart. Default 5000.
+   */
+  readonly snapshotCatchUpEntries: number
+  /** At most this many entry bytes in that window; 0 for no limit. Default 64 MiB. */
+  readonly snapshotCatchUpBytes: number
+  /**
+   * Apply pacing (etcd's MaxCommittedSizePerReady): at most this many committed entries are applied
+   * per batch of inputs; the rest in the following batches (a 0 ms timer), so a node handed a large
+   * commit range still answers heartbeats and votes in between. At least one entry. Default 10000.
+   */
+  readonly maxApplyEntriesPerBatch: number
+  /** Apply pacing: at most this many entry bytes applied per batch (at least one entry). Default 16 MiB. */
+  readonly maxApplyBytesPerBatch: number
   /** Bytes of snapshot data per InstallSnapshot chunk. Default 1 MiB. */
   readonly snapshotChunkBytes: number
   /** Largest log entry accepted from the wire. Default 8 MiB. */
@@ -62,6 +78,10 @@ export const defaultRaftOptions: RaftOptions = {
   maxInflightBytes: 32 << 20,
   maxUncommittedBytes: 64 << 20,
   snapshotThreshold: 10_000,
+  maxApplyEntriesPerBatch: 10_000,
+  maxApplyBytesPerBatch: 16 << 20,
+  snapshotCatchUpEntries: 5000,
+  snapshotCatchUpBytes: 64 << 20,
   snapshotChunkBytes: 1 << 20,
   maxEntryBytes: 8 << 20,
   maxSnapshotBytes: 1 << 30,
@@ -77,6 +97,8 @@ export function resolveRaftOptions(options: Partial<RaftOptions> | undefined): R
     'maxAppendBytes',
     'maxInflightMessages',
     'maxUncommittedBytes',
+    'maxApplyEntriesPerBatch',
+    'maxApplyBytesPerBatch',
     'snapshotChunkBytes',
     'maxEntryBytes',
     'maxSnapshotBytes',
@@ -85,7 +107,7 @@ export function resolveRaftOptions(options: Partial<RaftOptions> | undefined): R
     const value = resolved[field]
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new ConfigError('must be a positive number', field)
   }
-  for (const field of ['maxInflightBytes', 'snapshotThreshold'] as const) {
+  for (const field of ['maxInflightBytes', 'snapshotThreshold', 'snapshotCatchUpEntries', 'snapshotCatchUpBytes'] as const) {
     const value = resolved[field]
     if (!Number.isSafeInteger(value) || value < 0) throw new ConfigError('must be a non-negative integer', field)
   }

@@ -73,6 +73,8 @@ export class Progress {
   snapshotAcked = 0
   /** Snapshot state: the acknowledged offset we already went back to after a duplicate acknowledgement (once per loss). */
   snapshotRewoundAt = -1
+  /** Snapshot state: the link was reported broken; resend from the acknowledged offset at the next heartbeat answer. */
+  snapshotResumeOnContact = false
   /**
    * Heard from since the last CheckQuorum round. False for the followers of a new leader (only
    * the leader itself is active then, as in etcd); true for a member added by a config change, so
@@ -85,6 +87,11 @@ export class Progress {
   sentCommit = 0
   /** When match last advanced (or the state last changed), to detect stalled pipelines. */
   lastProgressAt: number
+  /**
+   * Replicate: when the oldest unacknowledged append of the current run was sent (the window was
+   * empty before it). A follower idle since long ago is not stalled the moment new entries go out.
+   */
+  inflightSince = 0
   readonly inflights: Inflights
 
   constructor(
@@ -133,6 +140,7 @@ export class Progress {
     this.snapshotSent = 0
     this.snapshotAcked = 0
     this.snapshotRewoundAt = -1
+    this.snapshotResumeOnContact = false
     this.probeSent = false
     this.inflights.reset()
     this.lastProgressAt = now
@@ -143,6 +151,7 @@ export class Progress {
     this.snapshot = undefined // the leader's copy of an old snapshot can be collected
     this.snapshotSent = this.snapshotAcked = 0
     this.snapshotRewoundAt = -1
+    this.snapshotResumeOnContact = false
   }
 
   /** A successful append reply up to `index`; false if it was stale. */

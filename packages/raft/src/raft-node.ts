@@ -53,6 +53,7 @@ import { LeaderLease, leaseTesting } from './lease.js'
 import { resolveRaftOptions, type RaftOptions } from './options.js'
 import { Progress } from './progress.js'
 import { nextSnapshotChunks, resumeSnapshot, snapshotAcknowledged, snapshotTesting } from './snapshot-transfer.js'
+import { TrailingLog } from './trailing-log.js'
 
 export type RaftRole = 'follower' | 'pre-candidate' | 'candidate' | 'leader'
 
@@ -134,6 +135,8 @@ export class RaftNode implements ProtocolNode {
   // Leader state
   private readonly progress = new Map<NodeId, Progress>()
   private heartbeatTimer: TimerId | undefined
+  /** Apply pacing: the timer that applies the next slice of committed entries in a batch of its own. */
+  private applyTimer: TimerId | undefined
   private lastQuorumCheck = 0
   private pendingConfigIndex = 0
   private uncommittedBytes = 0
@@ -185,7 +188,11 @@ export class RaftNode implements ProtocolNode {
    * InstallSnapshot as leader: transfers started and completed, chunks sent, and restarts (a transfer
    * that began again at offset 0 after sending data: only when the follower lost what it had).
    */
-  private readonly snapshotStats = { started: 0, completed: 0, chunks: 0, restarts: 0 }
+  private readonly snapshotStats = { started: 0, completed: 0, chunks: 0, restarts: 0, abandoned: 0 }
+  /** reportUnreachable calls that found a follower to act on. */
+  private unreachableReports = 0
+  /** Committed entries kept behind the last compaction point (etcd's SnapshotCatchUpEntries). */
+  private readonly trailing: TrailingLog
 
   constructor(ctx: ProtocolContext, options?: Partial<RaftOptions>) {
     this.options = resolveRaftOptions(options)
@@ -194,6 +201,7 @@ export class RaftNode implements ProtocolNode {
     this.config = ctx.membership
     this.limits = { maxEntryBytes: this.options.maxEntryBytes, maxSnapshotBytes: this.options.maxSnapshotBytes }
     this.lease = new LeaderLease(this.options.electionTimeoutMs * (1 - this.options.maxClockDrift))
+    this.trailing = new TrailingLog(this.options.snapshotCatchUpEntries, this.options.snapshotCatchUpBytes)
     this.indexConfig()
   }
 
@@ -245,12 +253,14 @@ export class RaftNode implements ProtocolNode {
     this.stopped = true
     if (this.electionTimer !== undefined) this.ctx.clearTimer(this.electionTimer)
     if (this.heartbeatTimer !== undefined) this.ctx.clearTimer(this.heartbeatTimer)
-    this.electionTimer = this.heartbeatTimer = undefined
+    if (this.applyTimer !== undefined) this.ctx.clearTimer(this.applyTimer)
+    this.electionTimer = this.heartbeatTimer = this.applyTimer = undefined
   }
 
   status(): NodeStatus {
     const progress: Record<string, unknown> = {}
-    for (const [id, pr] of this.progress) progress[id] = { match: pr.match, next: pr.next, state: pr.state, learner: pr.isLearner }
+    for (const [id, pr] of this.progress)
+      progress[id] = { match: pr.match, next: pr.next, state: pr.state, learner: pr.isLearner, ...(pr.state === 'snapshot' ? { pendingSnapshot: pr.pendingSnapshot } : {}) }
     return {
       id: this.self,
       role: this.role,
@@ -263,12 +273,14 @@ export class RaftNode implements ProtocolNode {
         applied: this.applied,
         vote: this.vote,
         firstIndex: this.storage.firstIndex(),
+        catchUpFirstIndex: this.logFirstIndex(),
         snapshotIndex: this.storage.snapshot()?.index ?? 0,
         transferTarget: this.transferTarget,
         progress,
         forwarding: { ...this.forwardStats, waiting: this.forwarded.size },
         leaseUntil: this.role === 'leader' ? this.lease.expiry() : undefined,
         snapshots: { ...this.snapshotStats },
+        unreachableReports: this.unreachableReports,
       },
     }
   }
@@ -409,6 +421,30 @@ export class RaftNode implements ProtocolNode {
     // The target's election bypasses the voters' stickiness, so the lease means nothing from here on.
     this.lease.revoke()
     this.maybeSendTimeoutNow(chosen, this.progress.get(chosen)!)
+  }
+
+  /**
+   * The runtime learned that messages to `peer` are not getting through (a failed dial, a closed
+   * connection, a send queue that overflowed): etcd's ReportUnreachable, and ReportSnapshot's
+   * failure case for our chunked InstallSnapshot. A leader stops pipelining to it: a follower in
+   * the replicate state goes back to probing (one append per heartbeat answer instead of one per
+   * batch into a broken link, and from its match point rather than from far ahead), and a snapshot
+   * transfer goes back to the last acknowledged chunk, resent as soon as the follower answers a
+   * heartbeat. Only flow control changes: never a term, a vote or CheckQuorum's view, so a wrong or
+   * late report costs at most a round trip. Ignored on a non-leader and for an unknown peer.
+   * Not yet part of core's ProtocolNode contract: the runtime has to call it on the node.
+   */
+  reportUnreachable(peer: NodeId): void {
+    if (this.stopped || this.role !== 'leader') return
+    const pr = this.progress.get(peer)
+    if (pr === undefined) return
+    this.unreachableReports++
+    const now = this.ctx.now()
+    if (pr.state === 'replicate') pr.becomeProbe(now)
+    else if (pr.state === 'snapshot') {
+      resumeSnapshot(pr)
+      pr.snapshotResumeOnContact = true
+    }
   }
 
   /** Once the target holds our whole log: TimeoutNow, once per transfer. */
@@ -687,6 +723,15 @@ export class RaftNode implements ProtocolNode {
 
   /** Start an election: a PreVote round first unless `transfer` or PreVote is off. */
   private campaign(transfer: boolean, preVote = false): void {
+    if (this.applied < this.commit) {
+      // Configurations take effect when applied: campaign (and count votes) only in the configuration
+      // of everything known committed, so finish a paced apply first (etcd refuses instead).
+      this.applyCommitted(false)
+      if (!this.isPromotable()) {
+        this.resetElectionTimeout()
+        return
+      }
+    }
     this.resetElectionTimeout()
     const storage = this.storage
     const lastIndex = storage.lastIndex()
@@ -863,13 +908,16 @@ export class RaftNode implements ProtocolNode {
       // being acknowledged it would be one extra message per heartbeat answer for nothing.
       const storage = this.storage
       const lastIndex = storage.lastIndex()
-      if (pr.match < lastIndex && pr.next > lastIndex && now - pr.lastProgressAt >= this.options.heartbeatIntervalMs) {
-        const prevTerm = storage.term(pr.next - 1)
+      const quietSince = Math.max(pr.lastProgressAt, pr.inflightSince)
+      if (pr.match < lastIndex && pr.next > lastIndex && now - quietSince >= this.options.heartbeatIntervalMs) {
+        const prevTerm = this.logTerm(pr.next - 1)
         if (prevTerm !== undefined) this.sendAppend(from, pr, pr.next - 1, prevTerm, [])
       }
-    } else if (pr.state === 'snapshot' && now - pr.lastProgressAt >= 2 * this.options.heartbeatIntervalMs) {
-      // Nothing acknowledged for a while (a lost chunk or answer, a healed partition): resume at the acknowledged offset.
+    } else if (pr.state === 'snapshot' && (pr.snapshotResumeOnContact || now - pr.lastProgressAt >= 2 * this.options.heartbeatIntervalMs)) {
+      // Nothing acknowledged for a while (a lost chunk or answer, a healed partition), or the link was
+      // reported broken (reportUnreachable) and the follower answers again: resume at the acknowledged offset.
       pr.lastProgressAt = now
+      pr.snapshotResumeOnContact = false
       resumeSnapshot(pr)
       this.sendSnapshotChunks(from, pr)
     }
@@ -916,7 +964,7 @@ export class RaftNode implements ProtocolNode {
     let sent = false
     if (pr.state === 'probe' && !pr.probeSent && pr.next > lastIndex && pr.match < lastIndex) {
       // Nothing new to send, but the follower's match point is unknown (e.g. a new member): probe it.
-      const prevTerm = storage.term(pr.next - 1)
+      const prevTerm = this.logTerm(pr.next - 1)
       if (prevTerm !== undefined) {
         this.sendAppend(to, pr, pr.next - 1, prevTerm, [])
         return true
@@ -924,13 +972,13 @@ export class RaftNode implements ProtocolNode {
     }
     while (!pr.paused() && pr.next <= lastIndex) {
       const prevIndex = pr.next - 1
-      const prevTerm = storage.term(prevIndex)
-      if (prevTerm === undefined || pr.next < storage.firstIndex()) {
-        // The entries were compacted away: InstallSnapshot (§7).
+      const prevTerm = this.logTerm(prevIndex)
+      if (prevTerm === undefined || pr.next < this.logFirstIndex()) {
+        // The entries were compacted away, also from the trailing window: InstallSnapshot (§7).
         this.startSnapshot(to, pr)
         return true
       }
-      const entries = storage.entries(pr.next, lastIndex + 1, this.options.maxAppendBytes)
+      const entries = this.logEntries(pr.next, lastIndex + 1, this.options.maxAppendBytes)
       this.sendAppend(to, pr, prevIndex, prevTerm, entries)
       sent = true
       if (pr.state !== 'replicate') break
@@ -949,6 +997,7 @@ export class RaftNode implements ProtocolNode {
       let bytes = 0
       for (let i = 0; i < entries.length; i++) bytes += entries[i]!.data.byteLength
       pr.next = last + 1
+      if (pr.inflights.count === 0) pr.inflightSince = this.ctx.now()
       pr.inflights.add(last, bytes)
     }
   }
@@ -969,7 +1018,7 @@ export class RaftNode implements ProtocolNode {
         reject: true,
         index: m.prevIndex,
         hintIndex,
-        hintTerm: storage.term(hintIndex) ?? 0,
+        hintTerm: this.logTerm(hintIndex) ?? 0,
       })
       return
     }
@@ -1025,10 +1074,13 @@ export class RaftNode implements ProtocolNode {
     if (pr.state === 'probe') pr.becomeReplicate(now)
     else if (pr.state === 'snapshot') {
       // Installed (or the follower got that far otherwise): back to appending at once, from match + 1.
-      // (etcd also leaves early when its log covers the gap; here saveSnapshot drops the covered
-      // entries, so the log never starts at or below the snapshot being sent.)
+      // Also as soon as the log (with its trailing window) covers the gap from match + 1, as etcd
+      // does: a late acknowledgement can show the follower needs no snapshot any more.
       if (pr.match >= pr.pendingSnapshot) {
         this.snapshotStats.completed++
+        pr.becomeReplicate(now)
+      } else if (pr.match + 1 >= this.logFirstIndex() && !snapshotTesting.stayInSnapshotUntilInstalled) {
+        this.snapshotStats.abandoned++
         pr.becomeReplicate(now)
       }
     } else pr.inflights.freeUpTo(m.index)
@@ -1038,9 +1090,8 @@ export class RaftNode implements ProtocolNode {
 
   /** Largest index ≤ `index` whose term is ≤ `term` (etcd's findConflictByTerm). */
   private findConflictByTerm(index: number, term: number): number {
-    const storage = this.storage
     for (let i = index; i > 0; i--) {
-      const t = storage.term(i)
+      const t = this.logTerm(i)
       if (t === undefined || t <= term) return i
     }
     return 0
@@ -1109,13 +1160,28 @@ export class RaftNode implements ProtocolNode {
     return client
   }
 
-  private applyCommitted(): void {
+  /**
+   * Apply committed entries, at most maxApplyEntriesPerBatch / maxApplyBytesPerBatch of them unless
+   * `paced` is false; the rest follow in later batches (a 0 ms timer), between which the node handles
+   * heartbeats, votes and appends (etcd's MaxCommittedSizePerReady).
+   */
+  private applyCommitted(paced = true): void {
     const storage = this.storage
+    const maxEntries = paced ? this.options.maxApplyEntriesPerBatch : Number.POSITIVE_INFINITY
+    const maxBytes = paced ? this.options.maxApplyBytesPerBatch : Number.POSITIVE_INFINITY
+    let entries = 0
+    let bytes = 0
     while (this.applied < this.commit) {
+      if (entries >= maxEntries || bytes >= maxBytes) {
+        this.scheduleApply()
+        break
+      }
       const index = this.applied + 1
       const entry = storage.entry(index)
       if (entry === undefined) throw new Error(`raft: committed entry ${index} is missing from the log`)
       this.applied = index
+      entries++
+      bytes += entry.data.byteLength
       const kind = entryKind(entry.data)
       if (kind === EntryKind.Command || kind === EntryKind.Forwarded) {
         // A local proposal is answered through `proposals`; a follower's forwarded one by its origin.
@@ -1147,6 +1213,14 @@ export class RaftNode implements ProtocolNode {
     if (this.readsAwaitingApply.length > 0) this.serveAppliedReads()
     this.maybeLeaveJoint()
     this.maybeSnapshot()
+  }
+
+  private scheduleApply(): void {
+    if (this.applyTimer !== undefined || this.stopped) return
+    this.applyTimer = this.ctx.setTimer(0, () => {
+      this.applyTimer = undefined
+      if (!this.stopped) this.applyCommitted()
+    })
   }
 
   // ---------------------------------------------------------------- reads (§6.4)
@@ -1209,6 +1283,7 @@ export class RaftNode implements ProtocolNode {
     // entries after the last command do not change it, so it is the state at `applied`.
     const taken = this.ctx.takeSnapshot()
     const term = storage.term(this.applied)!
+    this.trailing.retain(storage, this.applied) // before saveSnapshot drops the entries
     storage.saveSnapshot({ index: this.applied, term, data: taken.data, meta: encodeMembership(this.config) })
     this.ctx.observe({ type: 'snapshot', index: this.applied })
   }
@@ -1329,6 +1404,7 @@ export class RaftNode implements ProtocolNode {
     this.rejectProposalsFrom(snapshot.index + 1)
     for (const i of [...this.proposals.keys()]) if (i <= snapshot.index) this.proposals.delete(i) // outcome unknown: left to time out
     storage.saveSnapshot(snapshot)
+    this.trailing.clear()
     this.ctx.installSnapshot(snapshot)
     this.ctx.observe({ type: 'custom', name: 'snapshot-installed', detail: { index: snapshot.index, from } })
     this.commit = this.applied = snapshot.index
@@ -1336,6 +1412,27 @@ export class RaftNode implements ProtocolNode {
     this.setConfig(decodeMembership(snapshot.meta), snapshot.index)
     this.serveAppliedReads()
     this.queueAck(from, storage.lastIndex())
+  }
+
+  // ---------------------------------------------------------------- the log with its trailing window
+
+  /** Term of `index` in the log or, below its first index, in the trailing window. */
+  private logTerm(index: number): number | undefined {
+    return this.storage.term(index) ?? this.trailing.term(index)
+  }
+
+  /** The first index a follower can be sent from the log: the trailing window's start when it joins the log. */
+  private logFirstIndex(): number {
+    const first = this.storage.firstIndex()
+    const trailingFirst = this.trailing.firstIndex()
+    return trailingFirst !== undefined && this.trailing.lastIndex() === first - 1 ? trailingFirst : first
+  }
+
+  /** Entries from `from`: out of the trailing window while below the log's first index (one message never spans both). */
+  private logEntries(from: number, to: number, maxBytes: number): LogEntry[] {
+    const first = this.storage.firstIndex()
+    if (from >= first) return this.storage.entries(from, to, maxBytes)
+    return this.trailing.slice(from, Math.min(to, first), maxBytes)
   }
 
   // ---------------------------------------------------------------- membership (§4.1, §4.3)

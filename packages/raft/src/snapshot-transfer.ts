@@ -12,7 +12,11 @@ import type { Progress } from './progress.js'
  * the leader has a newer snapshot, and no compaction held back for a follower
  * being caught up. Never set outside tests; not exported from the package entry.
  */
-export const snapshotTesting = { oldTransfer: false }
+export const snapshotTesting = {
+  oldTransfer: false,
+  /** A follower in snapshot state leaves it only once it acknowledges the snapshot, even when the log covers the gap. */
+  stayInSnapshotUntilInstalled: false,
+}
 
 export interface SnapshotChunk {
   readonly offset: number

@@ -6,11 +6,22 @@ import { raft } from '../src/index.js'
 describeConformance({ factory: raft, capabilities: ['reconfigure'] })
 
 // The same suite with aggressive compaction, so lagging and restarted nodes
-// take the snapshot path (InstallSnapshot in chunks, restore from a stored snapshot).
+// take the snapshot path (InstallSnapshot in chunks, restore from a stored snapshot):
+// no trailing log, so a follower only a little behind is sent a snapshot too.
 describeConformance({
   factory: raft,
-  protocolOptions: { snapshotThreshold: 16, snapshotChunkBytes: 512 },
+  protocolOptions: { snapshotThreshold: 16, snapshotCatchUpEntries: 0, snapshotChunkBytes: 512 },
   scenarios: ['slow-node-catches-up', 'rolling-crash-restart', 'crash-all-and-restart', 'lossy-network'],
+})
+
+// Apply pacing at 2 entries per batch (the applied index trails the commit index most of the time)
+// and a trailing log of 8 entries behind compaction every 16: catch-up from the window, snapshots
+// beyond it, restarts and membership changes while applies are spread over batches.
+describeConformance({
+  factory: raft,
+  capabilities: ['reconfigure'],
+  protocolOptions: { maxApplyEntriesPerBatch: 2, snapshotThreshold: 16, snapshotCatchUpEntries: 8 },
+  scenarios: ['leader-crash', 'rolling-crash-restart', 'slow-node-catches-up', 'lossy-network', 'membership-churn', 'crash-all-and-restart'],
 })
 
 // Lease reads (§6.4.1) against the scenarios where a leader is cut off, paused, restarted or its clock
@@ -32,7 +43,7 @@ describeConformance({
 describe('the snapshot scenarios really take the snapshot path', () => {
   it('a lagging node installs a snapshot from the leader in slow-node-catches-up', async () => {
     const scenario = scenarioByName('slow-node-catches-up')!
-    const { record } = await executeScenario({ factory: raft, protocolOptions: { snapshotThreshold: 16, snapshotChunkBytes: 512 }, scenario, seed: 1 })
+    const { record } = await executeScenario({ factory: raft, protocolOptions: { snapshotThreshold: 16, snapshotCatchUpEntries: 0, snapshotChunkBytes: 512 }, scenario, seed: 1 })
     const installs = record.timeline.filter((e) => e.detail.startsWith('snapshot-installed'))
     expect(installs.length).toBeGreaterThan(0)
   })

@@ -236,7 +236,7 @@ describe('§6 joint consensus', () => {
   })
 
   it('a snapshot taken while joint carries the joint configuration (restart and InstallSnapshot)', () => {
-    const { c, leader, o1, replaceBoth } = fiveWithLearners(6, { snapshotThreshold: 1 })
+    const { c, leader, o1, replaceBoth } = fiveWithLearners(6, { snapshotThreshold: 1, snapshotCatchUpEntries: 0 })
     const configured = c.node('a').membership
     c.isolate('e') // e misses the joint entry and everything after it
     enterAndHold(c, leader, replaceBoth, ['e'])

@@ -28,7 +28,7 @@ const progressState = (c: TestCluster, leader: NodeId, id: NodeId) =>
  * Returns when (if) the follower caught up while the writes went on.
  */
 function catchUpUnderLoad(seed: number, writeMs: number) {
-  const c = new TestCluster(['a', 'b', 'c'], { seed, latencyMs: 2, raft: { snapshotThreshold: 10, snapshotChunkBytes: 64 } })
+  const c = new TestCluster(['a', 'b', 'c'], { seed, latencyMs: 2, raft: { snapshotThreshold: 10, snapshotCatchUpEntries: 0, snapshotChunkBytes: 64 } })
   c.startAll()
   const leader = c.waitForLeader()
   const slow = ['a', 'b', 'c'].find((id) => id !== leader)!
@@ -88,7 +88,7 @@ describe('§7 snapshot catch-up under steady writes', () => {
   })
 
   it('chunks are pipelined within the in-flight window instead of one per round trip', () => {
-    const c = new TestCluster(['a', 'b', 'c'], { latencyMs: 5, raft: { snapshotThreshold: 10, snapshotChunkBytes: 32, maxInflightMessages: 4 } })
+    const c = new TestCluster(['a', 'b', 'c'], { latencyMs: 5, raft: { snapshotThreshold: 10, snapshotCatchUpEntries: 0, snapshotChunkBytes: 32, maxInflightMessages: 4 } })
     c.startAll()
     const leader = c.waitForLeader()
     const slow = ['a', 'b', 'c'].find((id) => id !== leader)!
@@ -112,7 +112,7 @@ describe('§7 snapshot catch-up under steady writes', () => {
   })
 
   it('a transfer broken by a partition resumes at the last acknowledged chunk, with the snapshot it started with', () => {
-    const c = new TestCluster(['a', 'b', 'c'], { latencyMs: 1, raft: { snapshotThreshold: 10, snapshotChunkBytes: 32, maxInflightMessages: 2 } })
+    const c = new TestCluster(['a', 'b', 'c'], { latencyMs: 1, raft: { snapshotThreshold: 10, snapshotCatchUpEntries: 0, snapshotChunkBytes: 32, maxInflightMessages: 2 } })
     c.startAll()
     const leader = c.waitForLeader()
     const slow = ['a', 'b', 'c'].find((id) => id !== leader)!
@@ -149,7 +149,7 @@ describe('§7 snapshot catch-up under steady writes', () => {
   })
 
   it('a lost chunk in the pipeline is resent from the follower’s offset once', () => {
-    const c = new TestCluster(['a', 'b', 'c'], { raft: { snapshotThreshold: 10, snapshotChunkBytes: 32, maxInflightMessages: 8 } })
+    const c = new TestCluster(['a', 'b', 'c'], { raft: { snapshotThreshold: 10, snapshotCatchUpEntries: 0, snapshotChunkBytes: 32, maxInflightMessages: 8 } })
     c.startAll()
     const leader = c.waitForLeader()
     const slow = ['a', 'b', 'c'].find((id) => id !== leader)!

@@ -17,7 +17,7 @@ describe('§7 log compaction', () => {
   })
 
   it('a slow follower whose next entries were compacted catches up through a chunked InstallSnapshot', () => {
-    const c = new TestCluster(['a', 'b', 'c'], { raft: { snapshotThreshold: 20, snapshotChunkBytes: 64 } })
+    const c = new TestCluster(['a', 'b', 'c'], { raft: { snapshotThreshold: 20, snapshotCatchUpEntries: 0, snapshotChunkBytes: 64 } })
     c.startAll()
     const leader = c.waitForLeader()
     const slow = ['a', 'b', 'c'].find((id) => id !== leader)!
@@ -43,7 +43,7 @@ describe('§7 log compaction', () => {
   })
 
   it('a lost snapshot chunk is resent', () => {
-    const c = new TestCluster(['a', 'b', 'c'], { raft: { snapshotThreshold: 10, snapshotChunkBytes: 32 } })
+    const c = new TestCluster(['a', 'b', 'c'], { raft: { snapshotThreshold: 10, snapshotCatchUpEntries: 0, snapshotChunkBytes: 32 } })
     c.startAll()
     const leader = c.waitForLeader()
     const slow = ['a', 'b', 'c'].find((id) => id !== leader)!

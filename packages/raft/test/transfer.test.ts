@@ -1,7 +1,7 @@
 // Leadership transfer, dissertation §3.10.
 import { ConfigError, NotLeaderError, ProposalDroppedError, TimeoutError } from '@synod/core'
 import { describe, expect, it } from 'vitest'
-import { TestCluster } from './helpers/cluster.js'
+import { decode, MessageType, TestCluster } from './helpers/cluster.js'
 
 describe('§3.10 leadership transfer', () => {
   it('hands leadership to an up-to-date target with TimeoutNow', () => {
@@ -35,6 +35,35 @@ describe('§3.10 leadership transfer', () => {
     c.tick(100)
     expect(c.leaders()).toEqual([target])
     expect(c.appliedCommands(target)).toEqual(c.appliedCommands(leader))
+  })
+
+  it('sends TimeoutNow once per transfer, even when the log grows after the target caught up (a joint change leaving joint)', () => {
+    const ids = ['a', 'b', 'c', 'd', 'e']
+    const c = new TestCluster(ids)
+    c.startAll()
+    const leader = c.waitForLeader()
+    c.tick(20)
+    const [target, removed] = ids.filter((id) => id !== leader) as [string, string]
+    let timeoutNows = 0
+    c.filter = (e) => {
+      const type = decode(e.bytes).type
+      // The others' acknowledgements wait until the target has caught up and been sent TimeoutNow.
+      if (type === MessageType.AppendResponse && e.from !== target && timeoutNows === 0) return false
+      if (type !== MessageType.TimeoutNow) return true
+      timeoutNows++
+      return false // the target never acts on it, so it keeps acknowledging the leader's appends
+    }
+    const node = c.node(leader)
+    // The target acknowledges C(old,new) and is sent TimeoutNow; the leader then commits and applies
+    // C(old,new) and appends C(new) by itself, which the target acknowledges too: no second TimeoutNow.
+    node.batch(() => {
+      node.raft.proposeConfigChange({ type: 'joint', changes: [{ type: 'remove', id: removed }] })
+      node.raft.transferLeadership(target)
+    })
+    c.tick(150)
+    expect(node.status.membership.outgoing).toBeUndefined() // C(new) in force on the leader
+    expect(node.status.commitIndex).toBe(node.status.lastIndex)
+    expect(timeoutNows).toBe(1)
   })
 
   it('aborts after an election timeout when the target does not respond, and accepts proposals again', () => {
