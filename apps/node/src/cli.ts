@@ -56,8 +56,9 @@ commands:
   members  remove PEERID
            add also: --join-request FILE (written by init --join) instead of --node-config
 
-client options (kv, status, members, role): --client-key FILE (default ~/.synod/client.key or SYNOD_CLIENT_KEY,
-  used when present), --cluster NAME (SYNOD_CLUSTER), --ca FILE (https; SYNOD_CA), --cert FILE --cert-key FILE
+client options (kv, status, members, role, alarm): --endpoint HOST:PORT (default SYNOD_ENDPOINT, else 127.0.0.1:8001),
+  --client-key FILE (default ~/.synod/client.key or SYNOD_CLIENT_KEY, used when present), --cluster NAME (SYNOD_CLUSTER),
+  --ca FILE (https; SYNOD_CA), --cert FILE --cert-key FILE; kv --verify --config FILE (default SYNOD_CONFIG)
 
 protocols: ${protocolNames().join(', ')}
 `
@@ -622,8 +623,12 @@ function report(error: unknown, out: NodeJS.WritableStream): number {
     err.write(`synod: ${error.message}\n`)
     return 1
   }
-  if ((error as NodeJS.ErrnoException).code === 'ECONNREFUSED') {
-    err.write('synod: cannot reach the node (connection refused); is it running? check --endpoint\n')
+  const errno = error as NodeJS.ErrnoException & { address?: string; port?: number }
+  if (errno.code === 'ECONNREFUSED' || errno.code === 'EHOSTUNREACH' || errno.code === 'ENOTFOUND') {
+    // Name the address tried: the default endpoint or SYNOD_ENDPOINT may not be what the user thinks.
+    const at = errno.address === undefined ? '' : ` at ${errno.address}${errno.port === undefined ? '' : `:${errno.port}`}`
+    const why = errno.code === 'ECONNREFUSED' ? 'connection refused' : errno.code === 'ENOTFOUND' ? 'unknown host' : 'host unreachable'
+    err.write(`synod: cannot reach the node${at} (${why}); is it running? check --endpoint (or SYNOD_ENDPOINT; default 127.0.0.1:8001)\n`)
     return 1
   }
   err.write(`synod: ${(error as Error).message ?? String(error)}\n`)

@@ -130,7 +130,7 @@ describe('synod CLI', () => {
     expect(bad.err).toMatch(/configuration error: members:/)
     const down = await run(['kv', 'get', 'k', '--endpoint', '127.0.0.1:1'])
     expect(down.code).toBe(1)
-    expect(down.err).toMatch(/cannot reach the node|fetch failed/)
+    expect(down.err).toMatch(/cannot reach the node at 127\.0\.0\.1:1 \(connection refused\).*SYNOD_ENDPOINT/)
   })
 })
 
