@@ -563,12 +563,23 @@ async function membersCommand(args: string[], out: NodeJS.WritableStream): Promi
   }
   if (op !== 'list') out.write(answer.changed === false ? 'no change: already a member\n' : `ok (membership changed at index ${String(answer.index)})\n`)
   const view = answer as { leader?: string | null; epoch?: number; voters?: Array<Record<string, unknown>>; learners?: Array<Record<string, unknown>> }
-  const rows = [
-    ...(view.voters ?? []).map((m) => [String(m.id), m.id === view.leader ? 'voter (leader)' : 'voter', String(m.http ?? '-'), (m.addrs as string[]).join(',')]),
-    ...(view.learners ?? []).map((m) => [String(m.id), 'learner', String(m.http ?? '-'), (m.addrs as string[]).join(',')]),
-  ]
+  const all = [...(view.voters ?? []).map((m) => ({ m, role: m.id === view.leader ? 'voter (leader)' : 'voter' })), ...(view.learners ?? []).map((m) => ({ m, role: 'learner' }))]
+  // Each member's own /v1/status (3 s): is it up? (`synod status --all` shows the rest of each member's state.)
+  const states = await Promise.all(
+    all.map(({ m }) =>
+      typeof m.http !== 'string'
+        ? Promise.resolve('?')
+        : apiClient({ ...values, endpoint: m.http }, 3000)
+            .status()
+            .then(
+              () => 'up',
+              () => 'down',
+            ),
+    ),
+  )
+  const rows = all.map(({ m, role }, i) => [String(m.id), role, states[i]!, String(m.http ?? '-'), (m.addrs as string[]).join(',')])
   out.write(`epoch ${String(view.epoch ?? '?')}\n`)
-  for (const line of formatTable(['id', 'role', 'http', 'addrs'], rows)) out.write(`${line}\n`)
+  for (const line of formatTable(['id', 'role', 'state', 'http', 'addrs'], rows)) out.write(`${line}\n`)
   return 0
 }
 

@@ -3,7 +3,9 @@
 // catch-up of the restarted node, restart of the whole cluster from disk, bad
 // input on both ports.
 import { connect } from 'node:net'
+import { Writable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
+import { main } from '../src/cli.js'
 import { type ClusterNode, sleep, startCluster, startNodeProcess, stopNodes, waitLeader, waitReady } from '../src/cluster.js'
 import { clusterStatus, formatClusterStatus } from '../src/cluster-status.js'
 import { HttpKvClient } from '../src/kv-client.js'
@@ -80,6 +82,12 @@ describe('3-node Raft cluster of real processes', () => {
     expect(rows.find((r) => r.id === leader.id)).toMatchObject({ up: false })
     expect(rows.filter((r) => r.up && r.leader === true).map((r) => r.id)).toEqual([newLeader.id])
     expect(formatClusterStatus(rows)).toMatch(/MEMBER\s+HTTP\s+STATE\s+ROLE/)
+    // `synod members` shows each member's up/down state too.
+    let listed = ''
+    const sink = new Writable({ write: (chunk, _enc, done) => ((listed += String(chunk)), done()) })
+    expect(await main(['members', '--endpoint', newLeader.http], sink)).toBe(0)
+    expect(listed).toMatch(new RegExp(`${leader.id}\\s+voter\\s+down`))
+    expect(listed).toMatch(new RegExp(`${newLeader.id}\\s+voter \\(leader\\)\\s+up`))
 
     startNodeProcess(leader)
     // Ready means: running and a leader known (or a quorum heard). Generous for a busy machine.
