@@ -50,12 +50,16 @@ export interface PrepareMessage {
   readonly type: typeof MessageType.Prepare
   readonly ballot: number
   readonly watermark: number
+  /** A pre-vote probe: "would you promise this ballot?" It changes no state anywhere. */
+  readonly probe: boolean
 }
 
 export interface PromiseMessage {
   readonly type: typeof MessageType.Promise
   readonly ballot: number
   readonly ok: boolean
+  /** The answer to a probe (no values, nothing promised). */
+  readonly probe: boolean
   /** The acceptor's promised ballot (higher than `ballot` on a refusal). */
   readonly promised: number
   readonly chosen: number
@@ -153,9 +157,9 @@ export interface DecodeLimits {
 function body(m: PaxosMessage): unknown[] {
   switch (m.type) {
     case MessageType.Prepare:
-      return [m.ballot, m.watermark]
+      return [m.ballot, m.watermark, m.probe]
     case MessageType.Promise:
-      return [m.ballot, m.ok, m.promised, m.chosen, m.behind, m.chosenValues, m.accepted]
+      return [m.ballot, m.ok, m.probe, m.promised, m.chosen, m.behind, m.chosenValues, m.accepted]
     case MessageType.Accept:
       return [m.ballot, m.first, m.values, m.commit]
     case MessageType.Heartbeat:
@@ -211,16 +215,16 @@ export function decodeMessage(bytes: Uint8Array, limits: DecodeLimits): PaxosMes
   const items = expectArray(decodeCanonical(bytes.subarray(2), limits.maxSnapshotBytes + 1024), 'message body', 8)
   switch (type) {
     case MessageType.Prepare: {
-      const f = fields(items, 2, 'Prepare')
-      return { type, ballot: slot(f[0], 'ballot'), watermark: expectUint(f[1], 'watermark') }
+      const f = fields(items, 3, 'Prepare')
+      return { type, ballot: slot(f[0], 'ballot'), watermark: expectUint(f[1], 'watermark'), probe: expectBoolean(f[2], 'probe') }
     }
     case MessageType.Promise: {
-      const f = fields(items, 7, 'Promise')
-      const chosenValues = expectArray(f[5], 'chosen values', max).map((e) => {
+      const f = fields(items, 8, 'Promise')
+      const chosenValues = expectArray(f[6], 'chosen values', max).map((e) => {
         const pair = fields(expectArray(e, 'chosen value'), 2, 'chosen value')
         return [slot(pair[0], 'slot'), value(pair[1], limits, 'value')] as const
       })
-      const accepted = expectArray(f[6], 'accepted', max).map((e) => {
+      const accepted = expectArray(f[7], 'accepted', max).map((e) => {
         const triple = fields(expectArray(e, 'accepted value'), 3, 'accepted value')
         return [slot(triple[0], 'slot'), slot(triple[1], 'ballot'), value(triple[2], limits, 'value')] as const
       })
@@ -228,9 +232,10 @@ export function decodeMessage(bytes: Uint8Array, limits: DecodeLimits): PaxosMes
         type,
         ballot: slot(f[0], 'ballot'),
         ok: expectBoolean(f[1], 'ok'),
-        promised: expectUint(f[2], 'promised'),
-        chosen: expectUint(f[3], 'chosen'),
-        behind: expectBoolean(f[4], 'behind'),
+        probe: expectBoolean(f[2], 'probe'),
+        promised: expectUint(f[3], 'promised'),
+        chosen: expectUint(f[4], 'chosen'),
+        behind: expectBoolean(f[5], 'behind'),
         chosenValues,
         accepted,
       }

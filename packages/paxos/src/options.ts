@@ -20,8 +20,17 @@ export interface PaxosOptions {
   readonly maxSnapshotBytes: number
   /** A follower forwards its clients' proposals to the leader; false: it refuses them with NotLeaderError. Default true. */
   readonly forwardProposals: boolean
-  /** A leader that has not heard from a quorum within an election timeout steps down. Default true. */
+  /**
+   * A leader that has not heard from a quorum within an election timeout steps down, and an acceptor
+   * that hears from a live leader refuses other candidates' Prepares (leader stickiness). Default true.
+   */
   readonly checkQuorum: boolean
+  /**
+   * Before phase 1 a node probes whether a quorum would promise its ballot (Raft's PreVote,
+   * dissertation §9.6), persisting nothing: a node cut off from the others then never raises the
+   * ballot and never deposes a healthy leader when it comes back. Default true.
+   */
+  readonly preVote: boolean
 }
 
 /**
@@ -43,6 +52,7 @@ export const defaultPaxosOptions: PaxosOptions = {
   maxSnapshotBytes: (16 << 20) - (64 << 10),
   forwardProposals: true,
   checkQuorum: true,
+  preVote: true,
 }
 
 /** Fill defaults and reject nonsense with a ConfigError naming the field. */
@@ -62,7 +72,7 @@ export function resolvePaxosOptions(options: Partial<PaxosOptions> | undefined):
   }
   if (resolved.maxInflightSlots > ACCEPT_RING / 2) throw new ConfigError(`must be at most ${ACCEPT_RING / 2}`, 'maxInflightSlots')
   if (resolved.heartbeatIntervalMs >= resolved.electionTimeoutMs) throw new ConfigError('must be smaller than electionTimeoutMs', 'heartbeatIntervalMs')
-  for (const field of ['forwardProposals', 'checkQuorum'] as const)
+  for (const field of ['forwardProposals', 'checkQuorum', 'preVote'] as const)
     if (typeof resolved[field] !== 'boolean') throw new ConfigError('must be true or false', field)
   return resolved
 }

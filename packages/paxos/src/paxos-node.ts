@@ -33,7 +33,7 @@ import {
 import { ACCEPT_RING, resolvePaxosOptions, type PaxosOptions } from './options.js'
 import { decodeValue, encodeCommandValue, NOOP_VALUE } from './value.js'
 
-export type PaxosRole = 'follower' | 'candidate' | 'leader'
+export type PaxosRole = 'follower' | 'pre-candidate' | 'candidate' | 'leader'
 
 const EMPTY = new Uint8Array(0)
 
@@ -90,6 +90,9 @@ export class PaxosNode implements ProtocolNode {
   private electionTimer: TimerId | undefined
   private lastLeaderContact = -Infinity
   private readonly promises = new Map<NodeId, PromiseMessage>()
+  /** Pre-vote: the ballot probed and the voters that would promise it. */
+  private probeBallot = 0
+  private readonly probes = new Set<NodeId>()
   private fetchedForCandidacy = false
 
   // leader
@@ -281,8 +284,10 @@ export class PaxosNode implements ProtocolNode {
       this.options.checkQuorum &&
       m.ballot > this.store.promised &&
       (this.role === 'leader' || (this.role === 'follower' && this.leader !== undefined && this.ctx.now() - this.lastLeaderContact < this.options.electionTimeoutMs))
-    if (m.ballot < this.store.promised || sticky) {
-      this.send(from, { type: MessageType.Promise, ballot: m.ballot, ok: false, promised: this.store.promised, chosen: this.chosen, behind: false, chosenValues: [], accepted: [] })
+    const refused = m.ballot < this.store.promised || sticky
+    if (refused || m.probe) {
+      // A probe's answer changes nothing here: no promise, no timer reset.
+      this.send(from, { type: MessageType.Promise, ballot: m.ballot, ok: !refused, probe: m.probe, promised: this.store.promised, chosen: this.chosen, behind: false, chosenValues: [], accepted: [] })
       return
     }
     this.store.promise(m.ballot)
@@ -304,7 +309,7 @@ export class PaxosNode implements ProtocolNode {
     const above = Math.max(watermark, this.chosen)
     for (const [slot, a] of this.store.accepted) if (slot > above) accepted.push([slot, a.ballot, a.value])
     accepted.sort((x, y) => x[0] - y[0])
-    return { type: MessageType.Promise, ballot, ok: true, promised: this.store.promised, chosen: this.chosen, behind, chosenValues, accepted }
+    return { type: MessageType.Promise, ballot, ok: true, probe: false, promised: this.store.promised, chosen: this.chosen, behind, chosenValues, accepted }
   }
 
   // ---------------------------------------------------------------- phase 1 (proposer)
@@ -323,12 +328,37 @@ export class PaxosNode implements ProtocolNode {
     this.setRole('candidate')
     this.leader = undefined
     this.promises.set(this.self, this.promiseFor(this.ballot, this.chosen))
-    for (const peer of this.ballots.voters) if (peer !== this.self) this.send(peer, { type: MessageType.Prepare, ballot: this.ballot, watermark: this.chosen })
+    for (const peer of this.ballots.voters) if (peer !== this.self) this.send(peer, { type: MessageType.Prepare, ballot: this.ballot, watermark: this.chosen, probe: false })
     this.resetElectionTimer()
     this.checkPromises()
   }
 
+  /** Pre-vote (option preVote): ask whether a quorum would promise our next ballot, changing no state. */
+  private probe(): void {
+    if (this.stopped || this.role === 'leader' || !this.ballots.isVoter(this.self)) return
+    this.probeBallot = this.ballots.next(this.self, this.store.promised)
+    this.probes.clear()
+    this.probes.add(this.self)
+    this.setRole('pre-candidate')
+    this.leader = undefined
+    for (const peer of this.ballots.voters)
+      if (peer !== this.self) this.send(peer, { type: MessageType.Prepare, ballot: this.probeBallot, watermark: this.chosen, probe: true })
+    this.resetElectionTimer()
+    if (this.probes.size >= this.quorum) this.campaign()
+  }
+
+  private onElectionTimeout(): void {
+    if (this.options.preVote && this.role !== 'candidate') this.probe()
+    else this.campaign()
+  }
+
   private handlePromise(from: NodeId, m: PromiseMessage): void {
+    if (m.probe) {
+      if (!m.ok || this.role !== 'pre-candidate' || m.ballot !== this.probeBallot) return
+      this.probes.add(from)
+      if (this.probes.size >= this.quorum) this.campaign()
+      return
+    }
     if (!m.ok) {
       this.seeBallot(m.promised)
       return
@@ -443,7 +473,7 @@ export class PaxosNode implements ProtocolNode {
     const t = this.options.electionTimeoutMs
     this.electionTimer = this.ctx.setTimer(t + Math.floor(this.ctx.random.next() * t), () => {
       this.electionTimer = undefined
-      this.campaign()
+      this.onElectionTimeout()
     })
   }
 

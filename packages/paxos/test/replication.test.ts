@@ -36,7 +36,7 @@ describe('replication', () => {
     c.tick(100)
     const accepts = c.sent.filter((e) => e.from === leader && decode(e.bytes).type === MessageType.Accept)
     expect(accepts).toHaveLength(2) // one per follower, 50 slots each
-    expect(accepts.map((e) => (decode(e.bytes) as { values: unknown[] }).values.length)).toEqual([50, 50])
+    expect(accepts.map((e) => (decode(e.bytes) as unknown as { values: unknown[] }).values.length)).toEqual([50, 50])
     expect(c.sent.filter((e) => decode(e.bytes).type === MessageType.Prepare)).toHaveLength(0)
     expect(prepares).toBeGreaterThan(0)
     for (const id of ids) expect(c.appliedCommands(id)).toHaveLength(50)
@@ -79,7 +79,7 @@ describe('replication', () => {
     const client = c.propose(follower, 'nope')
     const outcome = c.outcomes.get(client)
     expect(outcome?.kind).toBe('rejected')
-    const error = (outcome as { error: NotLeaderError }).error
+    const error = (outcome as unknown as { error: NotLeaderError }).error
     expect(error).toBeInstanceOf(NotLeaderError)
     expect(error.leaderHint).toBe(leader)
   })
