@@ -50,6 +50,8 @@ interface Peer {
   /** The peer's chosen index, as it last reported it. */
   chosen: number
   lastHeard: number
+  /** The chosen index last sent to it (on an Accept or a heartbeat). */
+  sentCommit: number
 }
 
 /** Test-only switches that turn a defence off, so tests can show what it prevents. */
@@ -216,10 +218,15 @@ export class PaxosNode implements ProtocolNode {
 
   flush(): void {
     if (this.stopped) return
-    if (this.role === 'leader' && this.sendFrom > 0) {
+    if (this.role === 'leader') {
       const from = this.sendFrom
       this.sendFrom = 0
-      for (const peer of this.peers.keys()) this.sendAccepts(peer, from, this.nextSlot - 1)
+      for (const [id, peer] of this.peers) {
+        if (from > 0) this.sendAccepts(id, from, this.nextSlot - 1)
+        // Slots were chosen in this batch and no Accept carried the news: tell the peer now rather than
+        // at the next heartbeat, so followers execute (and answer forwarded clients) one delay later.
+        if (peer.sentCommit < this.chosen) this.sendHeartbeat(id, peer)
+      }
     }
     if (this.forwardBuffer.length > 0) this.sendForwarded()
   }
@@ -425,13 +432,13 @@ export class PaxosNode implements ProtocolNode {
     const now = this.ctx.now()
     this.leaderSince = now
     this.peers.clear()
-    for (const id of this.ballots.voters) if (id !== this.self) this.peers.set(id, { chosen: 0, lastHeard: now })
+    for (const id of this.ballots.voters) if (id !== this.self) this.peers.set(id, { chosen: 0, lastHeard: now, sentCommit: 0 })
     this.inflight.clear()
     this.chosenAtLastTick = this.chosen
     this.ctx.observe({ type: 'leader', leader: this.self, term: this.ballot })
     this.armHeartbeat()
     // Tell everyone at once (the recovered slots, if any, follow in flush()).
-    for (const peer of this.peers.keys()) this.send(peer, { type: MessageType.Heartbeat, ballot: this.ballot, commit: this.chosen })
+    for (const [id, peer] of this.peers) this.sendHeartbeat(id, peer)
   }
 
   private becomeFollower(leader: NodeId | undefined): void {
@@ -505,7 +512,7 @@ export class PaxosNode implements ProtocolNode {
         if (entry.tick < this.tick - 1) this.sendAccepts(id, slot, this.nextSlot - 1)
         break
       }
-      this.send(id, { type: MessageType.Heartbeat, ballot: this.ballot, commit: this.chosen })
+      this.sendHeartbeat(id, peer)
     }
     this.chosenAtLastTick = this.chosen
     this.armHeartbeat()
@@ -545,6 +552,11 @@ export class PaxosNode implements ProtocolNode {
     if (this.quorum === 1) this.advanceChosen()
   }
 
+  private sendHeartbeat(to: NodeId, peer: Peer): void {
+    peer.sentCommit = this.chosen
+    this.send(to, { type: MessageType.Heartbeat, ballot: this.ballot, commit: this.chosen })
+  }
+
   private sendAccepts(to: NodeId, from: number, last: number): void {
     const max = this.options.maxSlotsPerMessage
     let first = Math.max(from, this.chosen + 1)
@@ -558,6 +570,8 @@ export class PaxosNode implements ProtocolNode {
       }
       if (values.length === 0) return
       this.send(to, { type: MessageType.Accept, ballot: this.ballot, first, values, commit: this.chosen })
+      const peer = this.peers.get(to)
+      if (peer !== undefined) peer.sentCommit = this.chosen
       first = slot
     }
   }

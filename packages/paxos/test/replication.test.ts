@@ -42,17 +42,20 @@ describe('replication', () => {
     for (const id of ids) expect(c.appliedCommands(id)).toHaveLength(50)
   })
 
-  it('followers learn the chosen index from the next Accept or heartbeat (piggybacked)', () => {
+  it('followers learn the chosen index piggybacked on the next Accept or heartbeat, never by an extra Learn', () => {
     const c = new TestCluster(ids)
     c.recordTraffic = true
     c.startAll()
     const leader = c.waitForLeader()
     c.propose(leader, 'x')
-    c.tick(5)
-    // The leader chose it after the first Accepted; the followers learn it from the following heartbeat.
+    c.deliver()
+    // The leader chose it on the first Accepted and told the followers in the same batch's heartbeat.
     expect(c.node(leader).status.commitIndex).toBe(1)
-    c.tick(60)
     for (const id of ids) expect(c.appliedCommands(id)).toEqual(['x'])
+    c.propose(leader, 'y')
+    c.propose(leader, 'z')
+    c.deliver()
+    for (const id of ids) expect(c.appliedCommands(id)).toEqual(['x', 'y', 'z'])
     const learns = c.sent.filter((e) => decode(e.bytes).type === MessageType.Learn)
     expect(learns).toHaveLength(0) // no extra message: the commit rode on the heartbeat
   })
