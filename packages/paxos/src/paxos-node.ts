@@ -36,6 +36,8 @@ import { decodeValue, encodeCommandValue, NOOP_VALUE } from './value.js'
 export type PaxosRole = 'follower' | 'pre-candidate' | 'candidate' | 'leader'
 
 const EMPTY = new Uint8Array(0)
+/** Chosen values per Learn (or Promise) message, in bytes (at least one slot is always sent). */
+const LEARN_BYTES = 1 << 20
 
 /** A slot the leader proposed in its ballot and has not yet seen chosen. */
 interface Inflight {
@@ -310,7 +312,11 @@ export class PaxosNode implements ProtocolNode {
     if (watermark < this.chosen) {
       const storage = this.ctx.storage
       if (watermark + 1 < storage.firstIndex() || this.chosen - watermark > this.options.maxSlotsPerMessage) behind = true
-      else for (const e of storage.entries(watermark + 1, this.chosen + 1)) chosenValues.push([e.index, e.data])
+      else {
+        const entries = storage.entries(watermark + 1, this.chosen + 1, LEARN_BYTES)
+        if (entries.length < this.chosen - watermark) behind = true
+        else for (const e of entries) chosenValues.push([e.index, e.data])
+      }
     }
     const accepted: Array<readonly [number, number, Uint8Array]> = []
     const above = Math.max(watermark, this.chosen)
@@ -698,7 +704,7 @@ export class PaxosNode implements ProtocolNode {
       return
     }
     const end = Math.min(this.chosen + 1, from + this.options.maxSlotsPerMessage)
-    const entries = storage.entries(from, end).map((e) => [e.term, e.data] as const)
+    const entries = storage.entries(from, end, LEARN_BYTES).map((e) => [e.term, e.data] as const)
     this.send(to, { type: MessageType.Learn, first: from, entries, chosen: this.chosen })
     this.stats.learnsSent++
   }

@@ -2,7 +2,7 @@
 // missed (Learn), or the leader's snapshot when the log was truncated past
 // it; the log is truncated after each snapshot.
 import { describe, expect, it } from 'vitest'
-import { TestCluster } from './helpers/cluster.js'
+import { forceCampaign, TestCluster } from './helpers/cluster.js'
 
 const ids = ['a', 'b', 'c']
 
@@ -83,22 +83,28 @@ describe('catch-up', () => {
     expect(c.appliedCommands(other)).toEqual(Array.from({ length: 40 }, (_, i) => `r${i}`))
   })
 
-  it('after the leader crashes, a replica that was away and one that is up to date converge on every decided slot', () => {
-    // b and c decide 30 slots while a is away; then the others crash and a must lead with one of them.
-    const c = new TestCluster(ids, { paxos: { snapshotEvery: 8 } })
+  it('a candidate behind a truncated promiser fetches its snapshot instead of filling chosen slots with no-ops', () => {
+    // a is away while b and c decide 30 slots (c truncates at 24); then b crashes and a campaigns at once.
+    const c = new TestCluster(ids, { paxos: { snapshotEvery: 8, checkQuorum: false } })
     c.startAll()
-    c.waitForLeader()
+    c.runUntil(() => c.leaders().length === 1 && c.leaders()[0] !== 'a', 3000)
     c.tick(60)
     c.isolate('a')
-    c.runUntil(() => c.leaders().some((id) => id !== 'a'), 2000)
-    const leader = c.leaders().find((id) => id !== 'a')!
+    const leader = c.leaders()[0]!
+    const other = ids.find((id) => id !== 'a' && id !== leader)!
     for (let i = 0; i < 30; i++) c.propose(leader, `k${i}`)
     c.tick(100)
-    const other = ids.find((id) => id !== 'a' && id !== leader)!
+    expect(c.node(other).storage.firstIndex()).toBeGreaterThan(1)
     c.node(leader).crash()
     c.heal()
+    forceCampaign(c, 'a')
+    c.deliver()
+    // c's promise said "behind": a fetched and installed c's snapshot before counting it.
+    expect(c.node('a').status.detail!['snapshotsInstalled']).toBe(1)
+    expect(c.node('a').status.role).toBe('candidate')
     c.runUntil(() => c.leaders().length === 1, 3000)
     c.tick(300)
-    for (const id of ['a', other]) expect(c.appliedCommands(id)).toEqual(Array.from({ length: 30 }, (_, i) => `k${i}`))
+    const expected = Array.from({ length: 30 }, (_, i) => `k${i}`)
+    for (const id of ['a', other]) expect(c.appliedCommands(id)).toEqual(expected)
   })
 })
