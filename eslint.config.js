@@ -1,5 +1,5 @@
 // ESLint flat config. Besides the usual TypeScript rules it enforces the one
-// idea of DESIGN.md §1: protocol packages are deterministic, sans-I/O state
+// idea of docs/architecture.md ("The one idea"): protocol packages are deterministic, sans-I/O state
 // machines. They reach time, randomness, timers and I/O only through the
 // ProtocolContext the runtime hands them.
 import { builtinModules } from 'node:module'
@@ -18,7 +18,7 @@ export const infrastructurePackages = [
   'conformance',
 ]
 
-const purityMessage = 'protocol code must be deterministic: use the ProtocolContext (DESIGN.md §1)'
+const purityMessage = 'protocol code must be deterministic: use the ProtocolContext (docs/architecture.md, "The one idea")'
 
 export const protocolPurityRules = {
   'no-restricted-globals': [

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Layering check (DESIGN.md §2): no import cycles inside a package, no cycles
+// Layering check (docs/architecture.md, "Layers"): no import cycles inside a package, no cycles
 // between packages, nothing in packages/ depends on apps/, and no protocol
 // package depends on another protocol package.
 import { readdirSync, readFileSync, existsSync } from 'node:fs'

@@ -127,7 +127,7 @@ const DEFAULT_OPTIONS: ${optionsType} = { heartbeatMs: 50 }
 /**
  * One ${title} replica: a deterministic state machine. It may touch time,
  * randomness, timers, storage and the network only through \`ctx\`
- * (DESIGN.md §1; lint enforces it).
+ * (docs/architecture.md, "The one idea"; lint enforces it).
  *
  * TODO: this skeleton accepts proposals and never decides anything, so every
  * client operation times out and the conformance suite fails (liveness).

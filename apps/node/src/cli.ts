@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // `synod`: the daemon and its client commands.
-import { realpathSync } from 'node:fs'
+import { readFileSync, realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { ConfigError, SynodError } from '@synod/core'
 import { peerIdFromPublicKey } from '@synod/transport-libp2p'
 import { formatTable, runCluster } from './cluster.js'
+import { clusterStatus, formatClusterStatus } from './cluster-status.js'
 import { mergeConfig, readConfigFile, validateConfig, validateMember, type MemberConfig } from './config.js'
 import { initCommand, readKeyFile } from './init.js'
 import { validateNewMember } from './members.js'
@@ -19,6 +20,7 @@ import { createSigner } from '@synod/crypto'
 const USAGE = `usage: synod <command> [options]
 
 commands:
+  --version                                      this CLI's version and the protocols it runs
   init     --data-dir DIR [--protocol NAME] [--listen MULTIADDR] [--http HOST:PORT] [--join ENDPOINT] [--force]
            [--admin CLIENT-ID|KEYFILE] [--cluster NAME] [--no-auth]
            write a node key (mode 0600) and a config file (DIR/synod.json) with authentication on;
@@ -43,7 +45,8 @@ commands:
   kv       put KEY VALUE | get KEY [--stale] | del KEY | cas KEY EXPECTED|--absent VALUE | append KEY VALUE  [--verify --config FILE]
            [--endpoint HOST:PORT] [--json]
            --verify: check the reply certificate (byzantine protocols) of the request this command signed against the members' keys in a config you trust
-  status   [--endpoint HOST:PORT] [--json]
+  status   [--endpoint HOST:PORT] [--json] [--all]
+           --all: one row per member (up/down, role, term, commit, applied, lag), like etcdctl endpoint status --cluster
   alarm    [list | disarm] [--endpoint HOST:PORT] [--json]
            disarm: clear the NOSPACE alarm (writes answer 507 past quotaBackendBytes) once data was deleted
   members  [list] [--endpoint HOST:PORT] [--json]
@@ -84,6 +87,10 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     out.write(USAGE)
     return command === undefined ? 2 : 0
   }
+  if (command === '--version' || command === '-v' || command === 'version') {
+    out.write(`synod ${packageVersion()} (node ${process.version}; protocols: ${protocolNames().join(', ')})\n`)
+    return 0
+  }
   try {
     switch (command) {
       case 'init': {
@@ -101,6 +108,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         })
         if (values.help) return help(out)
         if (values['data-dir'] === undefined) throw new UsageError('init needs --data-dir DIR')
+        if (values.protocol !== undefined && !protocolNames().includes(values.protocol as string))
+          throw new UsageError(`unknown protocol '${String(values.protocol)}' (available: ${protocolNames().join(', ')})`)
         const joining = values.join === undefined ? undefined : await clusterToJoin(values.join as string, values)
         const security = joining?.security ?? initSecurity(values, out)
         if (joining !== undefined && values.protocol !== undefined && values.protocol !== joining.protocol)
@@ -238,8 +247,14 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       case 'alarm':
         return await alarmCommand(rest, out)
       case 'status': {
-        const { values } = parse(rest, { endpoint: { type: 'string' }, json: { type: 'boolean' }, ...CREDENTIAL_FLAGS })
+        const { values } = parse(rest, { endpoint: { type: 'string' }, json: { type: 'boolean' }, all: { type: 'boolean' }, ...CREDENTIAL_FLAGS })
         if (values.help) return help(out)
+        if (values.all === true) {
+          // Every member's own status, 3 s each: a member that does not answer is a row saying so.
+          const rows = await clusterStatus(endpoint(values.endpoint as string | undefined), (http) => apiClient({ ...values, endpoint: http }, 3000).status())
+          out.write(values.json ? `${JSON.stringify(rows)}\n` : formatClusterStatus(rows))
+          return rows.every((r) => r.up) ? 0 : 1
+        }
         const client = apiClient(values)
         const status = await client.status()
         out.write(values.json ? `${JSON.stringify(status)}\n` : `${JSON.stringify(status, null, 2)}\n`)
@@ -593,4 +608,13 @@ function invokedDirectly(): boolean {
 if (invokedDirectly()) {
   // Exit explicitly with main's code: idle keep-alive sockets and stray handles must not decide it.
   process.exit(await main(process.argv.slice(2)))
+}
+
+/** This CLI's version: the `version` of @synod/node's package.json (next to src/ and dist/). */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown'
+  } catch {
+    return 'unknown'
+  }
 }

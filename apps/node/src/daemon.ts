@@ -21,7 +21,7 @@ import {
 } from '@synod/core'
 import { createSigner, createVerifier } from '@synod/crypto'
 import { KvStateMachine, kvCommands } from '@synod/kv'
-import { openDurableStorage } from '@synod/storage'
+import { openDurableStorage } from '@synod/storage/node'
 import { createLibp2pTransport, peerIdFromPublicKey } from '@synod/transport-libp2p'
 import type { MemberConfig, NodeConfig } from './config.js'
 import { parseHostPort } from './config.js'

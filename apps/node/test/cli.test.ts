@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
@@ -54,6 +54,17 @@ describe('synod CLI', () => {
     expect((await run(['kv', 'put', 'onlykey'])).err).toMatch(/usage: synod kv put KEY VALUE/)
     expect((await run(['start'])).err).toMatch(/start needs --config/)
     expect((await run(['--help'])).code).toBe(0)
+  })
+
+  it('synod --version names the version and the protocols; init refuses an unknown protocol and writes nothing', async () => {
+    const version = await run(['--version'])
+    expect(version.code).toBe(0)
+    expect(version.out).toMatch(/^synod \d+\.\d+\.\d+ \(node v\d+[^;]*; protocols: raft, pbft, hotstuff/)
+    const dir = join(mkdtempSync(join(tmpdir(), 'synod-cli-proto-')), 'node')
+    const init = await run(['init', '--data-dir', dir, '--protocol', 'nope', '--no-auth'])
+    expect(init.code).toBe(2)
+    expect(init.err).toMatch(/unknown protocol 'nope' \(available: raft, pbft, hotstuff/)
+    expect(existsSync(dir)).toBe(false)
   })
 
   it('init writes a key with mode 0600 and a config; refuses to overwrite an identity', async () => {
@@ -127,7 +138,7 @@ describe('synod start: a data directory in use', () => {
   it('refuses a data directory locked by another running node, saying so', async () => {
     const nodeDir = join(dir, 'locked')
     await run(['init', '--data-dir', nodeDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--http', '127.0.0.1:0'])
-    const { openDurableStorage } = await import('@synod/storage')
+    const { openDurableStorage } = await import('@synod/storage/node')
     const holder = await openDurableStorage(join(nodeDir, 'state'))
     try {
       const result = await run(['start', '--config', join(nodeDir, 'synod.json')])

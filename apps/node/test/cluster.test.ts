@@ -5,6 +5,7 @@
 import { connect } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { type ClusterNode, sleep, startCluster, startNodeProcess, stopNodes, waitLeader, waitReady } from '../src/cluster.js'
+import { clusterStatus, formatClusterStatus } from '../src/cluster-status.js'
 import { HttpKvClient } from '../src/kv-client.js'
 import { useLocalCluster } from './local-cluster.js'
 
@@ -73,6 +74,12 @@ describe('3-node Raft cluster of real processes', () => {
     expect(acknowledged.size).toBe(1000)
     const newLeader = await leaderNode()
     expect(newLeader.id).not.toBe(leader.id)
+    // `synod status --all` from a live node: the killed leader is a 'down' row, the new leader is the one marked.
+    const rows = await clusterStatus(newLeader.http, (http) => new HttpKvClient(http, 3000).status())
+    expect(rows.map((r) => r.id).sort()).toEqual(nodes.map((n) => n.id).sort())
+    expect(rows.find((r) => r.id === leader.id)).toMatchObject({ up: false })
+    expect(rows.filter((r) => r.up && r.leader === true).map((r) => r.id)).toEqual([newLeader.id])
+    expect(formatClusterStatus(rows)).toMatch(/MEMBER\s+HTTP\s+STATE\s+ROLE/)
 
     startNodeProcess(leader)
     // Ready means: running and a leader known (or a quorum heard). Generous for a busy machine.

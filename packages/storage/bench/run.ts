@@ -9,7 +9,7 @@ import { against, median, opsPerSecond, report } from '@synod/bench-kit'
 import type { BenchResult } from '@synod/bench-kit'
 import type { LogEntry } from '@synod/core'
 import { open as openLmdb } from 'lmdb'
-import { memoryStorage, openDurableStorage } from '../src/index.js'
+import { memoryStorage, openDurableStorage } from '../src/node.js'
 
 const RUNS = 5
 const recordSizes = [100, 4096]

@@ -1,5 +1,4 @@
-export { DEFAULT_SEGMENT_BYTES, openDurableStorage } from './durable.js'
-export type { DurableStorage, DurableStorageOptions, DurableStorageStats } from './durable.js'
-export { StorageLockedError } from './lock.js'
+// The browser-safe entry: memoryStorage imports no `node:` module. The durable
+// write-ahead-log storage needs the file system: `@synod/storage/node`.
 export { memoryStorage } from './memory.js'
 export type { CrashOptions, MemoryStorage, MemoryStorageStats } from './memory.js'

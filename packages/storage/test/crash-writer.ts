@@ -2,7 +2,7 @@
 // can and prints each index once its sync has resolved. The parent SIGKILLs
 // it at a random moment and checks that every printed index survived.
 // Usage: crash-writer.ts <dir> <seed>
-import { openDurableStorage } from '../src/index.js'
+import { openDurableStorage } from '../src/node.js'
 import { expectedEntryData } from './crash-data.js'
 
 const [dir, seedArg] = process.argv.slice(2)

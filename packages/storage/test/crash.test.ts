@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
-import { openDurableStorage } from '../src/index.js'
+import { openDurableStorage } from '../src/node.js'
 import { expectedEntryData } from './crash-data.js'
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..')

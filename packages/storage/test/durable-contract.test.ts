@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { openDurableStorage } from '../src/index.js'
-import type { DurableStorage } from '../src/index.js'
+import { openDurableStorage } from '../src/node.js'
+import type { DurableStorage } from '../src/node.js'
 import { describeStorageContract } from './storage-contract.js'
 
 describeStorageContract(

@@ -5,8 +5,8 @@ import { join } from 'node:path'
 import { ConfigError, StorageCorruptionError } from '@synod/core'
 import type { LogEntry } from '@synod/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { openDurableStorage, StorageLockedError } from '../src/index.js'
-import type { DurableStorage } from '../src/index.js'
+import { openDurableStorage, StorageLockedError } from '../src/node.js'
+import type { DurableStorage } from '../src/node.js'
 import { encodeEntries, encodeHardState } from '../src/wal-format.js'
 
 let dir: string

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
-import { memoryStorage, openDurableStorage } from '../src/index.js'
+import { memoryStorage, openDurableStorage } from '../src/node.js'
 
 // The README's example, type-checked and run here; the test below fails if
 // the README's copy drifts from this one.

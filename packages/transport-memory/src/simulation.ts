@@ -7,8 +7,28 @@ import { TraceHash } from './trace-hash.js'
 
 /** Let every pending microtask (promise continuation) run: the Replica's drains, storage syncs, client callbacks. */
 function settleMicrotasks(): Promise<void> {
-  return new Promise<void>((resolve) => setImmediate(resolve))
+  return new Promise<void>((resolve) => nextMacrotask(resolve))
 }
+
+/**
+ * Run `callback` once every queued microtask has run: setImmediate in Node; in a browser (which has
+ * none) a MessageChannel message — a macrotask without setTimeout's 4 ms clamp.
+ */
+const nextMacrotask: (callback: () => void) => void = (() => {
+  const host = globalThis as { setImmediate?: (callback: () => void) => unknown }
+  if (typeof host.setImmediate === 'function') {
+    const immediate = host.setImmediate
+    return (callback) => void immediate(callback)
+  }
+  const channel = new MessageChannel()
+  const waiting: Array<() => void> = []
+  // The browser's MessagePort (Node's typings describe worker_threads' port, which this branch never runs on).
+  ;(channel.port1 as unknown as { onmessage: (() => void) | null }).onmessage = () => waiting.shift()?.()
+  return (callback) => {
+    waiting.push(callback)
+    channel.port2.postMessage(null)
+  }
+})()
 
 export interface SimulationOptions {
   /** The one seed the whole run derives from. */

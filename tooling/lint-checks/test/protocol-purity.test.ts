@@ -1,4 +1,4 @@
-// The protocol-purity rule of DESIGN.md §1 must reject wall clock, randomness,
+// The protocol-purity rule (docs/architecture.md, "The one idea") must reject wall clock, randomness,
 // timers and I/O planted in a protocol package, and must leave infrastructure
 // packages alone.
 import { ESLint } from 'eslint'
