@@ -7,7 +7,7 @@ Runs protocols × scenarios × seeds on the deterministic simulator and checks
 every run (safety, linearizability, durability, liveness).
 
 options:
-  --protocol NAMES   comma-separated protocols (default: raft,raft-lease,pbft,hotstuff;
+  --protocol NAMES   comma-separated protocols (default: raft,raft-lease,pbft,hotstuff,paxos;
                      raft-lease is raft with lease reads)
   --scenario NAMES   comma-separated scenarios, or 'all' (default: all);
                      scenarios that do not fit a protocol's fault model are skipped

@@ -95,6 +95,7 @@ export const protocolRegistry: ProtocolRegistry = new Map<string, ProtocolLoader
   ['raft-lease', () => loadVariant('raft-lease', loadRaft, { readMode: 'lease' })],
   ['pbft', () => loadFactory('pbft', '@synod/pbft', ['pbft', 'pbftFactory'])],
   ['hotstuff', () => loadFactory('hotstuff', '@synod/hotstuff', ['hotstuff'])],
+  ['paxos', () => loadFactory('paxos', '@synod/paxos', ['paxos'])],
   ['toy-fixed-leader', () => toy('fixedLeaderToy')],
   ['toy-commits-without-quorum', () => toy('commitsWithoutQuorumToy')],
   ['toy-acks-before-persisting', () => toy('acksBeforePersistingToy')],
@@ -114,7 +115,7 @@ export const protocolCapabilities: ReadonlyMap<string, readonly Capability[]> = 
 ])
 
 /** What --protocol defaults to: the real protocols (and raft's lease-read mode), not the toys. */
-export const DEFAULT_PROTOCOLS: readonly string[] = ['raft', 'raft-lease', 'pbft', 'hotstuff']
+export const DEFAULT_PROTOCOLS: readonly string[] = ['raft', 'raft-lease', 'pbft', 'hotstuff', 'paxos']
 
 /** A protocol package's own attacks and the scenarios that run them (e.g. `@synod/pbft/adversaries`). */
 export interface ProtocolExtras {

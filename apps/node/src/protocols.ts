@@ -14,6 +14,7 @@ const registry: Record<string, () => Promise<ProtocolFactory>> = {
   raft: async () => factoryFrom((await import('@synod/raft')) as FactoryModule, 'raft', '@synod/raft'),
   pbft: async () => factoryFrom((await import('@synod/pbft')) as FactoryModule, 'pbft', '@synod/pbft'),
   hotstuff: async () => factoryFrom((await import('@synod/hotstuff')) as FactoryModule, 'hotstuff', '@synod/hotstuff'),
+  paxos: async () => factoryFrom((await import('@synod/paxos')) as FactoryModule, 'paxos', '@synod/paxos'),
 }
 
 /**
@@ -24,6 +25,8 @@ const registry: Record<string, () => Promise<ProtocolFactory>> = {
  */
 const daemonDefaults: Record<string, Record<string, unknown>> = {
   raft: { heartbeatIntervalMs: 100, electionTimeoutMs: 1000 },
+  // Multi-Paxos elects and heartbeats the same way, and a stalled process hurts it the same way.
+  paxos: { heartbeatIntervalMs: 100, electionTimeoutMs: 1000 },
 }
 
 /** The daemon's protocol options: its defaults for `name`, overridden by the configured ones. */

@@ -24,7 +24,7 @@ async function bundleErrors(source: string): Promise<string[]> {
 
 // The packages whose main entry must run in a browser (the handbook's rule: protocol packages, the
 // simulator, the KV state machine, crypto with its noble backend, in-memory storage, the HTTP client).
-const BROWSER_SAFE = ['@synod/core', '@synod/crypto', '@synod/kv', '@synod/raft', '@synod/pbft', '@synod/hotstuff', '@synod/transport-memory', '@synod/storage', '@synod/client']
+const BROWSER_SAFE = ['@synod/core', '@synod/crypto', '@synod/kv', '@synod/raft', '@synod/pbft', '@synod/hotstuff', '@synod/paxos', '@synod/transport-memory', '@synod/storage', '@synod/client']
 
 describe('browser-safe entries', () => {
   it.each(BROWSER_SAFE)('%s bundles for the browser with no node: module', async (name) => {

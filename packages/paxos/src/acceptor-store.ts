@@ -1,0 +1,69 @@
+import { decodeCanonical, encodeCanonical, expectArray, expectBytes, expectUint, StorageCorruptionError, type Storage } from '@synod/core'
+import { ACCEPT_RING } from './options.js'
+
+export const PROMISED_KEY = 'paxos.promised'
+const acceptedKey = (slot: number) => `paxos.accepted.${slot % ACCEPT_RING}`
+
+export interface AcceptedValue {
+  readonly ballot: number
+  readonly value: Uint8Array
+}
+
+/** Test-only switch: make an acceptor forget to persist (the durability tests show what breaks). */
+export const acceptorTesting = { skipPersist: false }
+
+/**
+ * The acceptor's durable state (Paxos Made Simple §2.3: "an acceptor must
+ * remember this information even if it fails and then restarts"): the
+ * promised ballot, and for every slot above the chosen log the highest-ballot
+ * value accepted. Both are written to storage here and become durable with
+ * the batch's sync, before any Promise or Accepted of that batch leaves.
+ */
+export class AcceptorStore {
+  promised = 0
+  readonly accepted = new Map<number, AcceptedValue>()
+
+  constructor(private readonly storage: Storage) {}
+
+  /** Read back what a previous incarnation persisted; slots at or below `chosen` are in the log already. */
+  load(chosen: number): void {
+    const raw = this.storage.getHardState(PROMISED_KEY)
+    if (raw !== undefined) {
+      try {
+        this.promised = expectUint(decodeCanonical(raw), 'promised')
+      } catch (error) {
+        throw new StorageCorruptionError(`paxos: unreadable promised ballot (${(error as Error).message})`)
+      }
+    }
+    for (let k = 0; k < ACCEPT_RING; k++) {
+      const bytes = this.storage.getHardState(`paxos.accepted.${k}`)
+      if (bytes === undefined) continue
+      let slot: number, ballot: number, value: Uint8Array
+      try {
+        const items = expectArray(decodeCanonical(bytes), 'accepted', 3)
+        slot = expectUint(items[0], 'slot')
+        ballot = expectUint(items[1], 'ballot')
+        value = expectBytes(items[2], 'value')
+      } catch (error) {
+        throw new StorageCorruptionError(`paxos: unreadable accepted value (${(error as Error).message})`)
+      }
+      if (slot > chosen) this.accepted.set(slot, { ballot, value })
+    }
+  }
+
+  promise(ballot: number): void {
+    if (ballot <= this.promised) return
+    this.promised = ballot
+    if (!acceptorTesting.skipPersist) this.storage.setHardState(PROMISED_KEY, encodeCanonical(ballot))
+  }
+
+  accept(slot: number, ballot: number, value: Uint8Array): void {
+    this.accepted.set(slot, { ballot, value })
+    if (!acceptorTesting.skipPersist) this.storage.setHardState(acceptedKey(slot), encodeCanonical([slot, ballot, value]))
+  }
+
+  /** Slots up to `chosen` are in the log now: their ring keys may be reused (they are ignored on load). */
+  forgetUpTo(chosen: number): void {
+    for (const slot of this.accepted.keys()) if (slot <= chosen) this.accepted.delete(slot)
+  }
+}

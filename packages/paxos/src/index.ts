@@ -1,0 +1,25 @@
+export { paxos } from './paxos.js'
+export type { PaxosFactory } from './paxos.js'
+export { PaxosNode, paxosTesting } from './paxos-node.js'
+export type { PaxosRole } from './paxos-node.js'
+export { ACCEPT_RING, defaultPaxosOptions, resolvePaxosOptions } from './options.js'
+export type { PaxosOptions } from './options.js'
+export { acceptorTesting, PROMISED_KEY } from './acceptor-store.js'
+export { Ballots } from './ballot.js'
+export { decodeMessage, encodeMessage, isUrgentMessage, MessageType, WIRE_VERSION } from './messages.js'
+export type {
+  AcceptedMessage,
+  AcceptMessage,
+  DecodeLimits,
+  FetchMessage,
+  ForwardMessage,
+  ForwardRejectMessage,
+  HeartbeatMessage,
+  LearnMessage,
+  PaxosMessage,
+  PrepareMessage,
+  PromiseMessage,
+  SnapshotMessage,
+} from './messages.js'
+export { decodeValue, encodeCommandValue, NOOP_VALUE } from './value.js'
+export type { SlotValue } from './value.js'

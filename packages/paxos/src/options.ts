@@ -1,0 +1,78 @@
+import { ConfigError } from '@synod/core'
+
+/** Tuning of one Multi-Paxos node. Every field has a default; pass only what you change. */
+export interface PaxosOptions {
+  /** Base election timeout in ms; each wait is drawn uniformly from [t, 2t) with ctx.random, so candidates rarely duel. Default 150. */
+  readonly electionTimeoutMs: number
+  /** Leader heartbeat (and retransmission) interval in ms; smaller than electionTimeoutMs. Default 50. */
+  readonly heartbeatIntervalMs: number
+  /** Pipelining window: slots the leader has in flight (proposed, not yet chosen). At most 512. Default 256. */
+  readonly maxInflightSlots: number
+  /** Proposals a leader queues while its window is full; beyond that they are refused with ProposalDroppedError. Default 4096. */
+  readonly maxQueuedProposals: number
+  /** Most slots (or forwarded commands) in one message; also the decoder's limit. Default 1024. */
+  readonly maxSlotsPerMessage: number
+  /** Take a snapshot and truncate the log once this many slots were executed since the last one; 0 never. Default 10000. */
+  readonly snapshotEvery: number
+  /** Largest command accepted from a client or the wire. Default 8 MiB. */
+  readonly maxCommandBytes: number
+  /** Largest snapshot accepted from the wire (sent in one message). Default 16 MiB − 64 KiB. */
+  readonly maxSnapshotBytes: number
+  /** A follower forwards its clients' proposals to the leader; false: it refuses them with NotLeaderError. Default true. */
+  readonly forwardProposals: boolean
+  /**
+   * A leader that has not heard from a quorum within an election timeout steps down, and an acceptor
+   * that hears from a live leader refuses other candidates' Prepares (leader stickiness). Default true.
+   */
+  readonly checkQuorum: boolean
+  /**
+   * Before phase 1 a node probes whether a quorum would promise its ballot (Raft's PreVote,
+   * dissertation §9.6), persisting nothing: a node cut off from the others then never raises the
+   * ballot and never deposes a healthy leader when it comes back. Default true.
+   */
+  readonly preVote: boolean
+}
+
+/**
+ * How many slots above its chosen index an acceptor accepts. Its accepted
+ * values live in a ring of this many storage keys (slot mod ring), which is
+ * safe because a slot reuses a key only once the previous slot of that key
+ * is chosen and in the log. Fixed: changing it would misread stored keys.
+ */
+export const ACCEPT_RING = 1024
+
+export const defaultPaxosOptions: PaxosOptions = {
+  electionTimeoutMs: 150,
+  heartbeatIntervalMs: 50,
+  maxInflightSlots: 256,
+  maxQueuedProposals: 4096,
+  maxSlotsPerMessage: 1024,
+  snapshotEvery: 10_000,
+  maxCommandBytes: 8 << 20,
+  maxSnapshotBytes: (16 << 20) - (64 << 10),
+  forwardProposals: true,
+  checkQuorum: true,
+  preVote: true,
+}
+
+/** Fill defaults and reject nonsense with a ConfigError naming the field. */
+export function resolvePaxosOptions(options: Partial<PaxosOptions> | undefined): PaxosOptions {
+  const resolved: PaxosOptions = { ...defaultPaxosOptions, ...options }
+  for (const field of ['electionTimeoutMs', 'heartbeatIntervalMs', 'maxCommandBytes', 'maxSnapshotBytes'] as const) {
+    const v = resolved[field]
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new ConfigError('must be a positive number', field)
+  }
+  for (const field of ['maxInflightSlots', 'maxSlotsPerMessage'] as const) {
+    const v = resolved[field]
+    if (!Number.isSafeInteger(v) || v < 1) throw new ConfigError('must be a positive integer', field)
+  }
+  for (const field of ['maxQueuedProposals', 'snapshotEvery'] as const) {
+    const v = resolved[field]
+    if (!Number.isSafeInteger(v) || v < 0) throw new ConfigError('must be a non-negative integer', field)
+  }
+  if (resolved.maxInflightSlots > ACCEPT_RING / 2) throw new ConfigError(`must be at most ${ACCEPT_RING / 2}`, 'maxInflightSlots')
+  if (resolved.heartbeatIntervalMs >= resolved.electionTimeoutMs) throw new ConfigError('must be smaller than electionTimeoutMs', 'heartbeatIntervalMs')
+  for (const field of ['forwardProposals', 'checkQuorum', 'preVote'] as const)
+    if (typeof resolved[field] !== 'boolean') throw new ConfigError('must be true or false', field)
+  return resolved
+}

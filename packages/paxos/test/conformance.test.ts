@@ -1,0 +1,22 @@
+// The conformance suite: every shipped crash scenario, seeds 1..3 (SYNOD_CONFORMANCE_SEEDS=N for more).
+// membership-churn needs the 'reconfigure' capability, which this slice does not have: it is not applicable.
+import { executeScenario, scenarioByName } from '@synod/conformance'
+import { describeConformance } from '@synod/conformance/vitest'
+import { describe, expect, it } from 'vitest'
+import { paxos } from '../src/index.js'
+
+describeConformance({ factory: paxos })
+
+// Aggressive truncation, so lagging and restarted replicas take the snapshot path.
+describeConformance({
+  factory: paxos,
+  protocolOptions: { snapshotEvery: 16 },
+  scenarios: ['slow-node-catches-up', 'rolling-crash-restart', 'crash-all-and-restart', 'lossy-network'],
+})
+
+describe('the snapshot scenario really takes the snapshot path', () => {
+  it('a lagging replica installs a snapshot in slow-node-catches-up', async () => {
+    const { record } = await executeScenario({ factory: paxos, protocolOptions: { snapshotEvery: 16 }, scenario: scenarioByName('slow-node-catches-up')!, seed: 1 })
+    expect(record.timeline.filter((e) => e.detail.startsWith('snapshot-installed')).length).toBeGreaterThan(0)
+  })
+})

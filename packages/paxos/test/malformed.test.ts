@@ -1,0 +1,101 @@
+// Every message is decoded strictly: malformed, truncated, oversized or
+// forged input throws InvalidMessageError (the Replica drops and counts it)
+// and leaves the node working.
+import { encodeCanonical, InvalidMessageError } from '@synod/core'
+import { describe, expect, it } from 'vitest'
+import { decodeMessage, encodeCommandValue, encodeMessage, isUrgentMessage, MessageType, NOOP_VALUE, WIRE_VERSION, type PaxosMessage } from '../src/index.js'
+import { TestCluster } from './helpers/cluster.js'
+
+const limits = { maxCommandBytes: 1024, maxSnapshotBytes: 4096, maxSlotsPerMessage: 8 }
+const cmd = encodeCommandValue(7, 1, new Uint8Array([1, 2, 3]))
+
+const valid: PaxosMessage[] = [
+  { type: MessageType.Prepare, ballot: 4, watermark: 0, probe: true },
+  { type: MessageType.Promise, ballot: 4, ok: true, probe: false, promised: 4, chosen: 2, behind: false, chosenValues: [[1, cmd], [2, NOOP_VALUE]], accepted: [[3, 2, cmd]] },
+  { type: MessageType.Accept, ballot: 4, first: 3, values: [cmd, NOOP_VALUE], commit: 2 },
+  { type: MessageType.Heartbeat, ballot: 4, commit: 2 },
+  { type: MessageType.Accepted, ballot: 4, ok: false, promised: 9, first: 3, count: 2, chosen: 2 },
+  { type: MessageType.Forward, nonce: 7, firstCounter: 1, commands: [new Uint8Array([9])] },
+  { type: MessageType.ForwardReject, nonce: 7, firstCounter: 1, count: 1, leader: 'n1' },
+  { type: MessageType.Fetch, from: 3 },
+  { type: MessageType.Learn, first: 1, entries: [[4, cmd]], chosen: 1 },
+  { type: MessageType.Snapshot, index: 5, term: 4, data: new Uint8Array([1]), chosen: 6 },
+]
+
+const frame = (type: number, body: unknown) => {
+  const payload = encodeCanonical(body)
+  const out = new Uint8Array(payload.byteLength + 2)
+  out[0] = WIRE_VERSION
+  out[1] = type
+  out.set(payload, 2)
+  return out
+}
+
+const malformed: Array<[string, Uint8Array]> = [
+  ['empty', new Uint8Array(0)],
+  ['wrong version', (() => { const b = encodeMessage(valid[3]!); b[0] = 9; return b })()],
+  ['unknown type', frame(42, [1])],
+  ['trailing bytes', new Uint8Array([...encodeMessage(valid[3]!), 0])],
+  ['truncated', encodeMessage(valid[2]!).subarray(0, 10)],
+  ['missing field', frame(MessageType.Heartbeat, [4])],
+  ['extra field', frame(MessageType.Heartbeat, [4, 2, 0])],
+  ['ballot 0', frame(MessageType.Heartbeat, [0, 2])],
+  ['negative', frame(MessageType.Heartbeat, [-1, 2])],
+  ['string where a number goes', frame(MessageType.Fetch, ['3'])],
+  ['slot value that is not a slot value', frame(MessageType.Accept, [4, 1, [new Uint8Array([1, 2])], 0])],
+  ['no-op with fields', frame(MessageType.Accept, [4, 1, [encodeCanonical([0, 1])], 0])],
+  ['command over the limit', frame(MessageType.Forward, [7, 1, [new Uint8Array(2000)]])],
+  ['too many slots', frame(MessageType.Accept, [4, 1, Array.from({ length: 9 }, () => NOOP_VALUE), 0])],
+  ['empty Forward', frame(MessageType.Forward, [7, 1, []])],
+  ['snapshot over the limit', frame(MessageType.Snapshot, [5, 4, new Uint8Array(5000), 5])],
+  ['non-canonical CBOR', new Uint8Array([WIRE_VERSION, MessageType.Fetch, 0x81, 0x18, 0x03])],
+  ['map instead of array', frame(MessageType.Fetch, { from: 3 })],
+]
+
+describe('strict decoding', () => {
+  it('every message type round-trips', () => {
+    for (const m of valid) expect(decodeMessage(encodeMessage(m), limits)).toEqual(m)
+  })
+
+  for (const [what, bytes] of malformed)
+    it(`rejects ${what} with InvalidMessageError`, () => {
+      expect(() => decodeMessage(bytes, limits)).toThrow(InvalidMessageError)
+    })
+
+  it('classifies liveness messages as urgent from the header alone, and never throws', () => {
+    const urgent = valid.filter((m) => isUrgentMessage(encodeMessage(m))).map((m) => m.type)
+    expect(urgent).toEqual([MessageType.Prepare, MessageType.Promise, MessageType.Heartbeat, MessageType.Accepted, MessageType.ForwardReject])
+    expect(isUrgentMessage(new Uint8Array(0))).toBe(false)
+  })
+})
+
+describe('a node fed garbage', () => {
+  it('throws InvalidMessageError for each bad message (forged ballots included) and keeps deciding', () => {
+    const c = new TestCluster(['a', 'b', 'c'])
+    c.startAll()
+    const leader = c.waitForLeader()
+    const follower = ['a', 'b', 'c'].find((id) => id !== leader)!
+    const other = ['a', 'b', 'c'].find((id) => id !== leader && id !== follower)!
+    const node = c.node(follower)
+    const leaderBallot = c.node(leader).status.term
+    const bad = [
+      // (the limit cases are within this node's larger default limits)
+      ...malformed.filter(([what]) => !/limit|too many/.test(what)).map(([, b]) => b),
+      // A heartbeat claiming the leader's ballot, sent by someone else: forged.
+      encodeMessage({ type: MessageType.Heartbeat, ballot: leaderBallot, commit: 0 }),
+    ]
+    let thrown = 0
+    for (const bytes of bad) {
+      try {
+        node.paxos.receive(other, bytes)
+      } catch (error) {
+        expect(error).toBeInstanceOf(InvalidMessageError)
+        thrown++
+      }
+    }
+    expect(thrown).toBe(bad.length)
+    c.propose(leader, 'still-fine')
+    c.tick(100)
+    for (const id of ['a', 'b', 'c']) expect(c.appliedCommands(id)).toEqual(['still-fine'])
+  })
+})
