@@ -8,7 +8,7 @@ import { peerIdFromPublicKey } from '@synod/transport-libp2p'
 import { formatTable, runCluster } from './cluster.js'
 import { clusterStatus, formatClusterStatus } from './cluster-status.js'
 import { mergeConfig, readConfigFile, validateConfig, validateMember, type MemberConfig } from './config.js'
-import { initCommand, readKeyFile } from './init.js'
+import { initClusterCommand, initCommand, readKeyFile } from './init.js'
 import { validateNewMember } from './members.js'
 import { HttpKvClient, KvHttpError } from './kv-client.js'
 import { protocolNames } from './protocols.js'
@@ -23,6 +23,9 @@ commands:
   --version                                      this CLI's version and the protocols it runs
   init     --data-dir DIR [--protocol NAME] [--listen MULTIADDR] [--http HOST:PORT] [--join ENDPOINT] [--force]
            [--admin CLIENT-ID|KEYFILE] [--cluster NAME] [--no-auth]
+  init     --nodes N --out DIR [--hosts IP1,IP2,...] [--p2p-port 7001] [--http-port 8001] [--protocol NAME] [--admin ...] [--no-auth]
+           a static cluster in one step: DIR/node1 … DIR/nodeN, each a key and a config listing every member
+           (nodes that share a host get the base ports + 0, 1, 2, …; one node per host: the base ports on each)
            write a node key (mode 0600) and a config file (DIR/synod.json) with authentication on;
            the first admin: --admin, else your client key (~/.synod/client.key, created if absent);
            --join: a config for joining the running cluster at ENDPOINT, and DIR/join-request.json (then: members add)
@@ -106,9 +109,15 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
           admin: { type: 'string' },
           cluster: { type: 'string' },
           'no-auth': { type: 'boolean' },
+          nodes: { type: 'string' },
+          out: { type: 'string' },
+          hosts: { type: 'string' },
+          'p2p-port': { type: 'string' },
+          'http-port': { type: 'string' },
           ...CREDENTIAL_FLAGS,
         })
         if (values.help) return help(out)
+        if (values.nodes !== undefined) return await initCluster(values, out)
         if (values['data-dir'] === undefined) throw new UsageError('init needs --data-dir DIR')
         if (values.protocol !== undefined && !protocolNames().includes(values.protocol as string))
           throw new UsageError(`unknown protocol '${String(values.protocol)}' (available: ${protocolNames().join(', ')})`)
@@ -295,6 +304,31 @@ function apiClient(values: Flags, timeoutMs = 10_000): HttpKvClient {
   // One request per command: a session would cost an extra round trip and save nothing; and `--verify` needs
   // the request's own signature (the envelope the certificate binds).
   return new HttpKvClient(endpoint(flag('endpoint')), timeoutMs, undefined, { ...credentials, sessions: false })
+}
+
+/** `init --nodes N --out DIR`: every node's key and config of a static cluster, in DIR/node1 … DIR/nodeN. */
+async function initCluster(values: Flags, out: NodeJS.WritableStream): Promise<number> {
+  const n = positiveInt(values.nodes as string, '--nodes', 3)
+  if (n < 1 || n > 99) throw new UsageError('--nodes must be between 1 and 99')
+  if (values.out === undefined) throw new UsageError('init --nodes N needs --out DIR (node1 … nodeN are created in it)')
+  for (const flag of ['data-dir', 'listen', 'http', 'join', 'force'])
+    if (values[flag] !== undefined) throw new UsageError(`--${flag} is for one node; with --nodes use --hosts, --p2p-port and --http-port`)
+  const protocol = (values.protocol as string | undefined) ?? 'raft'
+  if (!protocolNames().includes(protocol)) throw new UsageError(`unknown protocol '${protocol}' (available: ${protocolNames().join(', ')})`)
+  const port = (flag: string, fallback: number) => {
+    const value = positiveInt(values[flag] as string | undefined, `--${flag}`, fallback)
+    if (value < 1 || value > 65_535) throw new UsageError(`--${flag} must be a port (1–65535)`)
+    return value
+  }
+  const hosts = ((values.hosts as string | undefined) ?? '').split(',').filter((h) => h !== '')
+  const security = initSecurity(values, out)
+  const nodes = await initClusterCommand({ dir: values.out as string, nodes: n, protocol, hosts, p2pPort: port('p2p-port', 7001), httpPort: port('http-port', 8001), security })
+  for (const line of formatTable(['node', 'id', 'libp2p', 'http', 'config'], nodes.map((node) => [node.name, node.id, node.listen, node.http, node.configFile]))) out.write(`${line}\n`)
+  out.write(
+    `\neach folder holds the node's key (0600) and a config listing all ${n} members (dataDir '.', so a folder can be copied to its machine).\n` +
+      `start each: synod start --config <folder>/synod.json\n`,
+  )
+  return 0
 }
 
 /** `init`: authentication on, with a first admin (like etcd's root), unless --no-auth. */

@@ -101,3 +101,68 @@ export async function initCommand(
   writeFileSync(joinRequestFile, `${JSON.stringify({ ...me, proof }, null, 2)}\n`)
   return { ...identity, configFile, joinRequestFile }
 }
+
+export interface InitClusterOptions {
+  /** Parent folder: node1 … nodeN are created in it. */
+  readonly dir: string
+  readonly nodes: number
+  readonly protocol: string
+  /** One host per node (or one for all). Default 127.0.0.1. */
+  readonly hosts: readonly string[]
+  /** libp2p and HTTP ports of the first node on each host; further nodes on the same host count up from them. */
+  readonly p2pPort: number
+  readonly httpPort: number
+  readonly security?: { readonly authentication: boolean; readonly admins: readonly string[]; readonly cluster: string }
+}
+
+/**
+ * `synod init --nodes N --out DIR`: a static cluster's identities and configs in one step — DIR/node1 …
+ * DIR/nodeN, each with its key (0600) and a synod.json listing every member, so running nodes yourself
+ * needs no hand-copied JSON. `dataDir` is '.', relative to the config, so a node's folder can be copied
+ * to its machine as it is.
+ */
+export async function initClusterCommand(options: InitClusterOptions): Promise<Array<{ name: string; id: string; dir: string; configFile: string; listen: string; http: string }>> {
+  const hosts = options.hosts.length === 0 ? ['127.0.0.1'] : options.hosts
+  if (hosts.length !== 1 && hosts.length !== options.nodes)
+    throw new ConfigError(`--hosts lists ${hosts.length} hosts for ${options.nodes} nodes: give one host per node, or one for all`, 'hosts')
+  for (const host of hosts)
+    if (!/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/.test(host))
+      throw new ConfigError(`'${host}' is not an IPv4 address: a node's http address and libp2p listen address are IPs`, 'hosts')
+  const root = resolve(options.dir)
+  const onHost = new Map<string, number>()
+  const planned = Array.from({ length: options.nodes }, (_, i) => {
+    const host = hosts.length === 1 ? hosts[0]! : hosts[i]!
+    // The k-th node on a host takes the base ports + k: nodes sharing a machine never collide.
+    const k = onHost.get(host) ?? 0
+    onHost.set(host, k + 1)
+    const p2p = options.p2pPort + k
+    const http = options.httpPort + k
+    if (p2p > 65_535 || http > 65_535) throw new ConfigError(`node${i + 1} would need port ${Math.max(p2p, http)}, over 65535`, 'port')
+    return { name: `node${i + 1}`, listen: `/ip4/${host}/tcp/${p2p}`, http: `${host}:${http}` }
+  })
+  for (const p of planned)
+    if (existsSync(join(root, p.name, KEY_FILE_NAME))) throw new ConfigError(`${join(root, p.name)} already holds a node identity; refusing to overwrite it`)
+  ensurePrivateDir(root)
+  const identities = []
+  for (const p of planned) identities.push({ ...p, dir: join(root, p.name), ...(await initNode(join(root, p.name))) })
+  const members: MemberConfig[] = identities.map((n) => ({ id: n.id, publicKey: n.publicKey, addrs: [n.listen], http: n.http }))
+  return identities.map((n) => {
+    const configFile = join(n.dir, 'synod.json')
+    const config = {
+      protocol: options.protocol,
+      dataDir: '.',
+      listen: [n.listen],
+      http: n.http,
+      members,
+      ...(options.security === undefined
+        ? {}
+        : {
+            ...(options.security.cluster === '' ? {} : { cluster: options.security.cluster }),
+            authentication: options.security.authentication,
+            admins: options.security.admins,
+          }),
+    }
+    writePrivateFile(configFile, `${JSON.stringify(config, null, 2)}\n`)
+    return { name: n.name, id: n.id, dir: n.dir, configFile, listen: n.listen, http: n.http }
+  })
+}

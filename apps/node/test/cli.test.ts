@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { afterAll, describe, expect, it, vi } from 'vitest'
 import { main } from '../src/cli.js'
-import { prepareCluster } from '../src/cluster.js'
+import { type ClusterNode, prepareCluster, startCluster, stopNodes, waitLeader } from '../src/cluster.js'
 import { readConfigFile, validateConfig } from '../src/config.js'
 import { startNode } from '../src/daemon.js'
 import { readKeyFile } from '../src/init.js'
@@ -146,6 +146,69 @@ describe('synod start: a data directory in use', () => {
       expect(result.err).toMatch(/lock/i)
     } finally {
       await holder.close()
+    }
+  })
+})
+
+describe('synod init --nodes: a static cluster in one step', () => {
+  it('writes every node folder (key 0600, config listing all members, dataDir relative) and the cluster starts from them', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'synod-init-nodes-'))
+    try {
+      const base = 20_000 + Math.floor(Math.random() * 8_000)
+      const made = await run(['init', '--nodes', '3', '--out', join(parent, 'c'), '--no-auth', '--p2p-port', String(base), '--http-port', String(base + 100)])
+      expect(made.code, made.err).toBe(0)
+      expect(made.out).toMatch(/start each: synod start --config/)
+      const configs = ['node1', 'node2', 'node3'].map((name) => {
+        const dir = join(parent, 'c', name)
+        expect(statSync(dir).mode & 0o777).toBe(0o700)
+        expect(statSync(join(dir, 'synod.json')).mode & 0o777).toBe(0o600)
+        const { raw, baseDir } = readConfigFile(join(dir, 'synod.json'))
+        expect((raw as { dataDir: string }).dataDir).toBe('.')
+        return validateConfig(raw, baseDir)
+      })
+      expect(configs.map((c) => c.http)).toEqual([`127.0.0.1:${base + 100}`, `127.0.0.1:${base + 101}`, `127.0.0.1:${base + 102}`])
+      expect(configs.every((c) => c.members.length === 3 && c.dataDir.startsWith(join(parent, 'c')))).toBe(true)
+      // Started exactly as the printed instructions say (startCluster moves the ports only if one is taken).
+      const nodes: ClusterNode[] = configs.map((c, i) => ({ name: `node${i + 1}`, id: c.members[i]!.id, dataDir: c.dataDir, configFile: join(parent, 'c', `node${i + 1}`, 'synod.json'), http: c.http }))
+      try {
+        await startCluster(nodes, { timeoutMs: 120_000 })
+        expect(await waitLeader(nodes, 60_000)).toMatch(/^12D3KooW/)
+      } finally {
+        await stopNodes(nodes)
+      }
+      // Again into the same folder: refused, nothing overwritten.
+      const key = readFileSync(join(parent, 'c', 'node1', 'node.key'))
+      const again = await run(['init', '--nodes', '3', '--out', join(parent, 'c'), '--no-auth'])
+      expect(again.code).toBe(2)
+      expect(again.err).toMatch(/already holds a node identity/)
+      expect(readFileSync(join(parent, 'c', 'node1', 'node.key')).equals(key)).toBe(true)
+    } finally {
+      rmSync(parent, { recursive: true, force: true })
+    }
+  }, 240_000)
+
+  it('one node per host gets the base ports on each host; a host list of the wrong length is refused', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'synod-init-hosts-'))
+    try {
+      const made = await run(['init', '--nodes', '3', '--out', join(parent, 'c'), '--no-auth', '--hosts', '10.0.0.1,10.0.0.2,10.0.0.1', '--protocol', 'pbft'])
+      expect(made.code, made.err).toBe(0)
+      const { raw, baseDir } = readConfigFile(join(parent, 'c', 'node3', 'synod.json'))
+      const config = validateConfig(raw, baseDir)
+      expect(config.protocol).toBe('pbft')
+      expect(config.members.map((m) => [m.addrs[0], m.http])).toEqual([
+        ['/ip4/10.0.0.1/tcp/7001', '10.0.0.1:8001'],
+        ['/ip4/10.0.0.2/tcp/7001', '10.0.0.2:8001'],
+        ['/ip4/10.0.0.1/tcp/7002', '10.0.0.1:8002'], // the second node on 10.0.0.1 counts up
+      ])
+      const wrong = await run(['init', '--nodes', '3', '--out', join(parent, 'd'), '--no-auth', '--hosts', '10.0.0.1,10.0.0.2'])
+      expect(wrong.code).toBe(2)
+      expect(wrong.err).toMatch(/2 hosts for 3 nodes/)
+      const named = await run(['init', '--nodes', '1', '--out', join(parent, 'f'), '--no-auth', '--hosts', 'db.example'])
+      expect(named.code).toBe(2)
+      expect(named.err).toMatch(/'db.example' is not an IPv4 address/)
+      expect((await run(['init', '--nodes', '3', '--out', join(parent, 'e'), '--data-dir', 'x'])).code).toBe(2)
+    } finally {
+      rmSync(parent, { recursive: true, force: true })
     }
   })
 })
