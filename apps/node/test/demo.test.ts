@@ -48,4 +48,20 @@ describe('synod cluster (the README demo)', () => {
     expect(output).toMatch(/stopped/)
     expect(code, output).toBe(0)
   }, 120_000)
+
+  it('brings up 3 paxos processes (pnpm demo --protocol paxos --smoke), writes and reads through every node, stops cleanly', async () => {
+    let output = ''
+    const out = new Writable({
+      write(chunk, _encoding, done) {
+        output += String(chunk)
+        done()
+      },
+    })
+    const code = await main(['cluster', '--protocol', 'paxos', '--nodes', '3', '--smoke'], out)
+    expect(output).toMatch(/client endpoints:/)
+    expect(output).toMatch(/\(leader\)/)
+    expect(output.match(/get greeting via node\d → hello-/g)).toHaveLength(3)
+    expect(output).toMatch(/smoke test passed/)
+    expect(code, output).toBe(0)
+  }, 120_000)
 })
