@@ -84,13 +84,7 @@ export async function initCommand(
       { id: identity.id, publicKey: identity.publicKey, addrs: [options.listen], http: options.http },
     ],
     ...(options.join === undefined ? {} : { join: true }),
-    ...(options.security === undefined
-      ? {}
-      : {
-          ...(options.security.cluster === '' ? {} : { cluster: options.security.cluster }),
-          authentication: options.security.authentication,
-          admins: options.security.admins,
-        }),
+    ...securityFields(options.security),
   }
   if (!existsSync(configFile) || options.force) writePrivateFile(configFile, `${JSON.stringify(config, null, 2)}\n`)
   if (options.join === undefined) return { ...identity, configFile }
@@ -100,6 +94,12 @@ export async function initCommand(
   const joinRequestFile = join(dir, 'join-request.json')
   writeFileSync(joinRequestFile, `${JSON.stringify({ ...me, proof }, null, 2)}\n`)
   return { ...identity, configFile, joinRequestFile }
+}
+
+/** The config fields of `security` (none when undefined; `cluster` only when named). */
+function securityFields(security: InitOptions['security']): Record<string, unknown> {
+  if (security === undefined) return {}
+  return { ...(security.cluster === '' ? {} : { cluster: security.cluster }), authentication: security.authentication, admins: security.admins }
 }
 
 export interface InitClusterOptions {
@@ -112,7 +112,7 @@ export interface InitClusterOptions {
   /** libp2p and HTTP ports of the first node on each host; further nodes on the same host count up from them. */
   readonly p2pPort: number
   readonly httpPort: number
-  readonly security?: { readonly authentication: boolean; readonly admins: readonly string[]; readonly cluster: string }
+  readonly security?: InitOptions['security']
 }
 
 /**
@@ -154,13 +154,7 @@ export async function initClusterCommand(options: InitClusterOptions): Promise<A
       listen: [n.listen],
       http: n.http,
       members,
-      ...(options.security === undefined
-        ? {}
-        : {
-            ...(options.security.cluster === '' ? {} : { cluster: options.security.cluster }),
-            authentication: options.security.authentication,
-            admins: options.security.admins,
-          }),
+      ...securityFields(options.security),
     }
     writePrivateFile(configFile, `${JSON.stringify(config, null, 2)}\n`)
     return { name: n.name, id: n.id, dir: n.dir, configFile, listen: n.listen, http: n.http }

@@ -6,7 +6,7 @@ import { Agent, request as httpRequest } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { encodeSignedClientRequest, signClientRequest, toHex, type Signer } from '@synod/core'
 import { AUTH_SESSION_PATH, beginHttpSession, finishHttpSession, type HttpSession } from '@synod/client'
-import { describeRequest, isPublicRoute, loggedWrite } from './auth/operations.js'
+import { describeRequest, isPublicRoute, LIST_PATH, loggedWrite } from './auth/operations.js'
 import type { MemberConfig } from './config.js'
 
 // One keep-alive agent per process. node:http writes headers and a small body
@@ -211,7 +211,8 @@ export class HttpKvClient {
     const query = path.indexOf('?')
     const pathname = path.includes('/.') ? new URL(`${this.base}${path}`).pathname : query === -1 ? path : path.slice(0, query)
     const signer = this.credentials.signer
-    const searchParams = query === -1 ? undefined : new URLSearchParams(path.slice(query + 1))
+    // Only a range read signs its query (the list parameters); other requests' queries are not parsed.
+    const searchParams = pathname === LIST_PATH && query !== -1 ? new URLSearchParams(path.slice(query + 1)) : undefined
     const description = signer === undefined || isPublicRoute(pathname) ? undefined : describeRequest(method, pathname, (body ?? {}) as Record<string, unknown>, searchParams)
     if (description === undefined) return this.send(method, path, body, headers)
     let timestamp = this.nextTimestamp()

@@ -13,16 +13,22 @@ const home = mkdtempSync(join(tmpdir(), 'synod-demo-client-'))
 process.env.SYNOD_CLIENT_KEY = join(home, 'client.key')
 afterAll(() => rmSync(home, { recursive: true, force: true }))
 
+/** `synod cluster --protocol P --nodes N --smoke`, its exit code and everything it printed. */
+async function demo(protocol: string, nodes: number): Promise<{ code: number; output: string }> {
+  let output = ''
+  const out = new Writable({
+    write(chunk, _encoding, done) {
+      output += String(chunk)
+      done()
+    },
+  })
+  const code = await main(['cluster', '--protocol', protocol, '--nodes', String(nodes), '--smoke'], out)
+  return { code, output }
+}
+
 describe('synod cluster (the README demo)', () => {
   it('brings up 3 raft processes, writes and reads through every node, stops cleanly', async () => {
-    let output = ''
-    const out = new Writable({
-      write(chunk, _encoding, done) {
-        output += String(chunk)
-        done()
-      },
-    })
-    const code = await main(['cluster', '--protocol', 'raft', '--nodes', '3', '--smoke'], out)
+    const { code, output } = await demo('raft', 3)
     expect(output).toMatch(/authentication: on; admin: your client key .*\(just created\)/)
     expect(existsSync(process.env.SYNOD_CLIENT_KEY!)).toBe(true)
     expect(output).toMatch(/client endpoints:/)
@@ -34,14 +40,7 @@ describe('synod cluster (the README demo)', () => {
   }, 90_000)
 
   it('brings up 4 hotstuff processes (byzantine, n = 3f+1), writes and reads through every node, stops cleanly', async () => {
-    let output = ''
-    const out = new Writable({
-      write(chunk, _encoding, done) {
-        output += String(chunk)
-        done()
-      },
-    })
-    const code = await main(['cluster', '--protocol', 'hotstuff', '--nodes', '4', '--smoke'], out)
+    const { code, output } = await demo('hotstuff', 4)
     expect(output).toMatch(/client endpoints:/)
     expect(output.match(/get greeting via node\d → hello-/g)).toHaveLength(4)
     expect(output).toMatch(/smoke test passed/)
@@ -50,14 +49,7 @@ describe('synod cluster (the README demo)', () => {
   }, 120_000)
 
   it('brings up 3 paxos processes (pnpm demo --protocol paxos --smoke), writes and reads through every node, stops cleanly', async () => {
-    let output = ''
-    const out = new Writable({
-      write(chunk, _encoding, done) {
-        output += String(chunk)
-        done()
-      },
-    })
-    const code = await main(['cluster', '--protocol', 'paxos', '--nodes', '3', '--smoke'], out)
+    const { code, output } = await demo('paxos', 3)
     expect(output).toMatch(/client endpoints:/)
     expect(output).toMatch(/\(leader\)/)
     expect(output.match(/get greeting via node\d → hello-/g)).toHaveLength(3)

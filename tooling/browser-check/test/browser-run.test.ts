@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { build } from 'esbuild'
+import { BROWSER_BUILD } from '../src/bundle.js'
 import { describe, expect, it } from 'vitest'
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p))
@@ -16,12 +17,7 @@ const run = promisify(execFile)
 async function pageWithBundle(): Promise<string> {
   const bundle = await build({
     entryPoints: [join(import.meta.dirname, '../src/raft-in-browser.ts')],
-    bundle: true,
-    platform: 'browser',
-    format: 'esm',
-    write: false,
-    logLevel: 'silent',
-    conditions: ['@synod/source'],
+    ...BROWSER_BUILD,
   })
   // Inline the module (a file:// page cannot import another file:// module); drop its `export {...}` line.
   const code = bundle.outputFiles[0]!.text.replace(/^export \{[^}]*\};?\s*$/m, '')

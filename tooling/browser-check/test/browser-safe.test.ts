@@ -2,6 +2,7 @@
 // `node:` built-in (or any other module a browser does not have). The checker is shown to reject:
 // `@synod/storage/node` (the durable storage, node:fs) must fail to bundle.
 import { build } from 'esbuild'
+import { BROWSER_BUILD } from '../src/bundle.js'
 import { describe, expect, it } from 'vitest'
 
 /** Bundle `source` for the browser; the error texts of what could not be resolved, [] when it bundles. */
@@ -9,12 +10,7 @@ async function bundleErrors(source: string): Promise<string[]> {
   try {
     await build({
       stdin: { contents: source, resolveDir: import.meta.dirname, loader: 'ts' },
-      bundle: true,
-      platform: 'browser',
-      format: 'esm',
-      write: false,
-      logLevel: 'silent',
-      conditions: ['@synod/source'],
+      ...BROWSER_BUILD,
     })
     return []
   } catch (error) {
