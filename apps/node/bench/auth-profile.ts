@@ -5,7 +5,7 @@
 //
 //   node --conditions=@synod/source --import tsx apps/node/bench/auth-profile.ts [--ops N] [--clients N] [--top N]
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -14,13 +14,12 @@ import { createSigner, generateKeyPair } from '@synod/crypto'
 import { type ClusterNode, prepareCluster, stopNodes, synodCommand, waitLeader, waitReady } from '../src/cluster.js'
 import type { ClientCredentials } from '../src/kv-client.js'
 import { runLoad } from '../src/load.js'
+import { mainThreadProfile, monotonicMicros, selfTimes } from './cpu-profile.js'
 
 const { values } = parseArgs({ options: { ops: { type: 'string' }, clients: { type: 'string' }, top: { type: 'string' }, keep: { type: 'boolean' }, 'leader-only': { type: 'boolean' } } })
 const operations = Number(values.ops ?? 20_000)
 const clients = Number(values.clients ?? 16)
 const topN = Number(values.top ?? 25)
-
-const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n)
 
 async function start(root: string, admins: string[] | undefined, credentials: ClientCredentials): Promise<string[]> {
   const nodes = await prepareCluster(root, 'raft', 3, {}, admins === undefined ? {} : { admins })
@@ -41,34 +40,15 @@ async function start(root: string, admins: string[] | undefined, credentials: Cl
 let started: ClusterNode[] = []
 
 /** Self time (µs) per function over the window, summed over every node's main-thread profile. */
-function selfTimes(root: string, window: { from: number; to: number }): { self: Map<string, number>; busy: number } {
+function nodesSelfTimes(root: string, window: { from: number; to: number }): { self: Map<string, number>; busy: number } {
   const self = new Map<string, number>()
   let busy = 0
   for (const name of readdirSync(join(root, 'profiles'))) {
-    const dir = join(root, 'profiles', name)
-    if (!existsSync(dir)) continue
-    const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(dir, f))
-    const file = files.sort((a, b) => statSync(b).size - statSync(a).size)[0]
+    const file = mainThreadProfile(join(root, 'profiles', name))
     if (file === undefined) continue
-    const profile = JSON.parse(readFileSync(file, 'utf8')) as {
-      nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>
-      startTime: number
-      samples: number[]
-      timeDeltas: number[]
-    }
-    const byId = new Map(profile.nodes.map((n) => [n.id, n]))
-    let at = profile.startTime
-    profile.samples.forEach((id, i) => {
-      const dt = profile.timeDeltas[i] ?? 0
-      at += dt
-      if (at < window.from || at > window.to) return
-      const frame = byId.get(id)!.callFrame
-      if (frame.functionName === '(idle)') return
-      busy += dt
-      const where = frame.url === '' ? '' : `${frame.url.replace(/^.*node_modules\/(?:\.pnpm\/[^/]+\/node_modules\/)?/, '').replace(/^.*\/(apps|packages)\//, '$1/')}:${frame.lineNumber + 1}`
-      const key = `${frame.functionName || '(anonymous)'} ${where}`
-      self.set(key, (self.get(key) ?? 0) + dt)
-    })
+    const one = selfTimes(file, window)
+    busy += one.busyUs
+    for (const [key, us] of one.self) self.set(key.replace('\u0000', ' '), (self.get(key.replace('\u0000', ' ')) ?? 0) + us)
   }
   return { self, busy }
 }
@@ -91,7 +71,7 @@ for (const mode of modes) {
   const to = monotonicMicros()
   const cpu1 = process.cpuUsage(cpu0)
   await stopNodes(started)
-  const { self, busy } = selfTimes(root, { from, to })
+  const { self, busy } = nodesSelfTimes(root, { from, to })
   results.push({ name: mode.name, self, busy, ops: result.operations, opsPerSecond: result.opsPerSecond, clientCpuUs: (cpu1.user + cpu1.system) / result.operations })
   console.log(`${mode.name}: ${result.operations} writes, ${Math.round(result.opsPerSecond)} ops/s, node busy ${(busy / result.operations).toFixed(0)} µs/write, client ${((cpu1.user + cpu1.system) / result.operations).toFixed(0)} µs/write`)
   if (values.keep) console.log(`  profiles in ${root}/profiles`)

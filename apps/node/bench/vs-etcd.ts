@@ -8,7 +8,7 @@
 // systems step by step, then prints one table with ratios and writes
 // JSON, Markdown and an SVG chart. Outside CI (minutes, needs the machine).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util'
 import type * as ClusterModule from '../src/cluster.js'
 import type { ClusterNode } from '../src/cluster.js'
 import { percentile } from '../src/load.js'
+import { mainThreadProfile, monotonicMicros, selfTimes } from './cpu-profile.js'
 
 // The daemons run from the build (apps/node/dist), as users run them: the package script builds first.
 const builtCluster = new URL('../dist/cluster.js', import.meta.url)
@@ -248,54 +249,22 @@ interface ProfileSummary {
   readonly top: ReadonlyArray<{ readonly fn: string; readonly where: string; readonly ms: number; readonly share: number }>
 }
 
-/** Monotonic µs, the clock V8 stamps profile samples with (CLOCK_MONOTONIC, shared by all processes). */
-const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n)
 /** The measured steps, so start-up (module loading) and shutdown stay out of the profile summary. */
 const loadWindow = { from: Number.POSITIVE_INFINITY, to: 0 }
 
 /** Top self-time functions of a node's CPU profile (the main thread's: the largest file) inside loadWindow. */
 function summarizeProfile(dir: string, node: string, role: string, topN = 15): ProfileSummary | undefined {
-  if (!existsSync(dir)) return undefined
-  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(dir, f))
-  if (files.length === 0) return undefined
-  const file = files.sort((a, b) => statSync(b).size - statSync(a).size)[0]!
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as {
-    nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>
-    startTime: number
-    samples: number[]
-    timeDeltas: number[]
-  }
-  let at = profile.startTime
-  const inWindow = profile.timeDeltas.map((dt) => {
-    at += dt
-    return at >= loadWindow.from && at <= loadWindow.to
-  })
-  // Should the clocks not line up (another OS), summarize the whole run rather than nothing.
-  const useWindow = inWindow.some(Boolean)
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]))
-  const self = new Map<string, number>()
-  let idle = 0
-  let total = 0
-  profile.samples.forEach((id, i) => {
-    if (useWindow && !inWindow[i]) return
-    const dt = profile.timeDeltas[i] ?? 0
-    total += dt
-    const frame = byId.get(id)!.callFrame
-    if (frame.functionName === '(idle)') idle += dt
-    const where = frame.url === '' ? '' : `${frame.url.replace(/^.*node_modules\/(?:\.pnpm\/[^/]+\/node_modules\/)?/, '').replace(/^.*\/(apps|packages)\//, '$1/')}:${frame.lineNumber + 1}`
-    const key = `${frame.functionName || '(anonymous)'}\u0000${where}`
-    self.set(key, (self.get(key) ?? 0) + dt)
-  })
-  const busy = total - idle
+  const file = mainThreadProfile(dir)
+  if (file === undefined) return undefined
+  const { self, busyUs, idleUs } = selfTimes(file, loadWindow)
   const top = [...self]
-    .filter(([key]) => !key.startsWith('(idle)'))
     .sort((a, b) => b[1] - a[1])
     .slice(0, topN)
     .map(([key, us]) => {
       const [fn, where] = key.split('\u0000') as [string, string]
-      return { fn, where, ms: us / 1000, share: us / Math.max(1, busy) }
+      return { fn, where, ms: us / 1000, share: us / Math.max(1, busyUs) }
     })
-  return { node, role, busyMs: busy / 1000, idleMs: idle / 1000, top }
+  return { node, role, busyMs: busyUs / 1000, idleMs: idleUs / 1000, top }
 }
 
 function profileMarkdown(summaries: readonly ProfileSummary[]): string {
