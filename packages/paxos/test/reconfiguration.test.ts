@@ -1,0 +1,250 @@
+// Reconfiguration (ADR 0014): a configuration is a slot value that governs
+// the slots after it (a stop-sign); the leader proposes nothing after it
+// until it is chosen, then runs phase 1 again in the new voters. Learners
+// accept and learn but are never counted.
+import { ConfigError, ProposalDroppedError, type Member, type MembershipChange, type NodeId } from '@synod/core'
+import { describe, expect, it } from 'vitest'
+import { seededRandom, TestCluster } from './helpers/cluster.js'
+
+const member = (id: NodeId): Member => ({ id, publicKey: new Uint8Array(0) })
+
+/** A node that joins: it knows the current voters and itself as a learner (the daemon's `join`). */
+function join(c: TestCluster, id: NodeId, voters: readonly NodeId[]) {
+  const node = c.addNode(id, { epoch: 0, voters: voters.map(member), learners: [member(id)] }, {})
+  node.start()
+  return node
+}
+
+/** Ask whoever leads, retrying while another change is pending or leadership moves; the slot it took effect at. */
+function change(c: TestCluster, request: MembershipChange, budgetMs = 3000): number {
+  const end = c.now + budgetMs
+  while (c.now < end) {
+    const leader = c.leaders()[0]
+    if (leader === undefined) {
+      c.tick(10)
+      continue
+    }
+    const client = c.reconfigure(leader, request)
+    c.runUntil(() => c.outcomes.has(client), 1000)
+    const outcome = c.outcomes.get(client)!
+    if (outcome.kind === 'committed') return outcome.index
+    const error = (outcome as { error: unknown }).error
+    if (error instanceof ConfigError) throw error
+    c.tick(20)
+  }
+  throw new Error(`change ${JSON.stringify(request)} not made within ${budgetMs} ms`)
+}
+
+const votersOf = (c: TestCluster, id: NodeId) => c.node(id).status.membership.voters.map((m) => m.id).sort()
+
+/** Clients writing through random live members, retrying what is refused; every acknowledged write is kept. */
+class Load {
+  readonly pending = new Map<number, string>()
+  readonly acked = new Set<string>()
+  next = 0
+  private readonly random
+  constructor(
+    private readonly c: TestCluster,
+    seed: number,
+  ) {
+    this.random = seededRandom(seed)
+  }
+  submit(command = `w${this.next++}`): void {
+    const live = [...this.c.nodes.values()].filter((n) => n.running).map((n) => n.id)
+    const via = live[Math.floor(this.random.next() * live.length)]!
+    this.pending.set(this.c.propose(via, command), command)
+  }
+  settle(): void {
+    for (const [client, command] of [...this.pending]) {
+      const outcome = this.c.outcomes.get(client)
+      if (outcome === undefined) continue
+      this.pending.delete(client)
+      if (outcome.kind === 'committed') this.acked.add(command)
+      else this.submit(command)
+    }
+  }
+  /** Run `ms` with `perMs` new writes each millisecond. */
+  run(ms: number, perMs = 1): void {
+    for (let t = 0; t < ms; t++) {
+      for (let k = 0; k < perMs; k++) this.submit()
+      this.c.tick(1)
+      this.settle()
+    }
+  }
+  drain(budgetMs = 5000): void {
+    this.c.runUntil(() => (this.settle(), this.pending.size === 0), budgetMs)
+  }
+}
+
+/** Every acknowledged write is applied exactly once on each of `ids`, in the same order. */
+function expectConsistent(c: TestCluster, load: Load, ids: readonly NodeId[]): void {
+  const reference = c.appliedCommands(ids[0]!)
+  expect(new Set(reference).size).toBe(reference.length)
+  for (const command of load.acked) expect(reference).toContain(command)
+  for (const id of ids) expect(c.appliedCommands(id)).toEqual(reference)
+}
+
+describe('reconfiguration', () => {
+  it('adds a node under load: learner first, caught up, then voter; it applies everything', () => {
+    const c = new TestCluster(['a', 'b', 'c'], { latencyMs: 1, paxos: { snapshotEvery: 100 } })
+    c.startAll()
+    c.waitForLeader()
+    const load = new Load(c, 1)
+    load.run(100, 2)
+    join(c, 'd', ['a', 'b', 'c'])
+    const at = change(c, { type: 'add-learner', member: member('d') })
+    expect(at).toBeGreaterThan(0)
+    load.run(100, 2)
+    // The learner was taught but never counted: it has no vote.
+    expect(votersOf(c, 'd')).toEqual(['a', 'b', 'c'])
+    change(c, { type: 'add-voter', member: member('d') })
+    load.run(100, 2)
+    load.drain()
+    c.tick(200)
+    for (const id of ['a', 'b', 'c', 'd']) expect(votersOf(c, id)).toEqual(['a', 'b', 'c', 'd'])
+    expectConsistent(c, load, ['a', 'b', 'c', 'd'])
+    expect(c.node('d').paxos.status().detail?.snapshotsInstalled).toBeGreaterThan(0)
+    // Four voters: the cluster decides without two of the old ones.
+    const leader = c.leaders()[0]!
+    for (const id of ['a', 'b', 'c'].filter((x) => x !== leader).slice(0, 1)) c.node(id).crash()
+    const w = c.propose(leader, 'with-three-of-four')
+    c.tick(100)
+    expect(c.outcomes.get(w)?.kind).toBe('committed')
+    for (const leaders of c.leadersPerTerm().values()) expect(leaders.size).toBe(1)
+  })
+
+  it('removes a follower, then the leader itself: the leader steps down after the change and the rest elect one', () => {
+    const ids = ['a', 'b', 'c', 'd', 'e']
+    const c = new TestCluster(ids, { latencyMs: 1 })
+    c.startAll()
+    const first = c.waitForLeader()
+    const load = new Load(c, 2)
+    load.run(50)
+    const follower = ids.find((id) => id !== first)!
+    change(c, { type: 'remove', id: follower })
+    load.run(50)
+    c.node(follower).crash() // a removed node is not told; the operator stops it
+    change(c, { type: 'remove', id: first })
+    expect(c.node(first).status.role).not.toBe('leader')
+    c.runUntil(() => c.leaders().length === 1 && c.leaders()[0] !== first, 3000)
+    const rest = ids.filter((id) => id !== first && id !== follower)
+    load.run(100)
+    c.node(first).crash()
+    load.drain()
+    c.tick(200)
+    for (const id of rest) expect(votersOf(c, id)).toEqual(rest.sort())
+    expectConsistent(c, load, rest)
+  })
+
+  it('refuses a second change while one is pending, a change off the leader, and nonsense', () => {
+    const c = new TestCluster(['a', 'b', 'c'], { latencyMs: 5 })
+    c.startAll()
+    const leader = c.waitForLeader()
+    const follower = ['a', 'b', 'c'].find((id) => id !== leader)!
+    const errorOf = (client: number) => (c.outcomes.get(client) as { error?: unknown } | undefined)?.error
+    const first = c.reconfigure(leader, { type: 'add-learner', member: member('x') })
+    expect(errorOf(c.reconfigure(leader, { type: 'add-learner', member: member('y') }))).toBeInstanceOf(ProposalDroppedError)
+    expect(errorOf(c.reconfigure(follower, { type: 'add-learner', member: member('y') }))?.constructor.name).toBe('NotLeaderError')
+    c.tick(50)
+    expect(c.outcomes.get(first)?.kind).toBe('committed')
+    expect(errorOf(c.reconfigure(leader, { type: 'remove', id: 'nobody' }))).toBeInstanceOf(ConfigError)
+    expect(errorOf(c.reconfigure(leader, { type: 'add-voter', member: member(leader) }))).toBeInstanceOf(ConfigError)
+    expect(errorOf(c.reconfigure(leader, { type: 'joint', changes: ['a', 'b', 'c'].map((id) => ({ type: 'remove' as const, id })) }))).toBeInstanceOf(ConfigError)
+  })
+
+  it('replaces 2 of 3 voters one at a time, then 2 at once (disjoint-ish quorums), without losing a write', () => {
+    const c = new TestCluster(['a', 'b', 'c'], { latencyMs: 1 })
+    c.startAll()
+    c.waitForLeader()
+    const load = new Load(c, 3)
+    load.run(50)
+    for (const [add, remove] of [['d', 'a'], ['e', 'b']] as const) {
+      join(c, add, votersOf(c, 'c'))
+      change(c, { type: 'add-learner', member: member(add) })
+      load.run(30)
+      change(c, { type: 'add-voter', member: member(add) })
+      load.run(30)
+      change(c, { type: 'remove', id: remove })
+      load.run(30)
+      c.node(remove).crash()
+    }
+    load.drain()
+    for (const id of ['c', 'd', 'e']) expect(votersOf(c, id)).toEqual(['c', 'd', 'e'])
+    // Now swap two at once: {c, d, e} -> {c, f, g}; the new majority {f, g} shares nobody with {d, e}.
+    join(c, 'f', ['c', 'd', 'e'])
+    join(c, 'g', ['c', 'd', 'e'])
+    change(c, { type: 'add-learner', member: member('f') })
+    change(c, { type: 'add-learner', member: member('g') })
+    load.run(50)
+    change(c, {
+      type: 'joint',
+      changes: [
+        { type: 'remove', id: 'd' },
+        { type: 'remove', id: 'e' },
+        { type: 'add-voter', member: member('f') },
+        { type: 'add-voter', member: member('g') },
+      ],
+    })
+    load.run(30)
+    c.node('d').crash()
+    c.node('e').crash()
+    load.run(50)
+    load.drain()
+    c.tick(200)
+    for (const id of ['c', 'f', 'g']) expect(votersOf(c, id)).toEqual(['c', 'f', 'g'])
+    expectConsistent(c, load, ['c', 'f', 'g'])
+    // Without c the new voters f and g still decide.
+    c.node('c').crash()
+    c.runUntil(() => c.leaders().length === 1, 3000)
+    const w = c.propose(c.leaders()[0]!, 'after-swap')
+    c.tick(100)
+    expect(c.outcomes.get(w)?.kind).toBe('committed')
+  })
+
+  it('a value chosen at a slot never changes across configuration changes, crashes and message loss (many seeds)', () => {
+    const pool = ['a', 'b', 'c', 'd', 'e']
+    for (let seed = 1; seed <= 25; seed++) {
+      const random = seededRandom(seed * 7919)
+      const c = new TestCluster(['a', 'b', 'c'], { seed, latencyMs: 2 })
+      for (const id of ['d', 'e']) c.addNode(id, { epoch: 0, voters: ['a', 'b', 'c'].map(member), learners: [member(id)] }, {})
+      c.startAll()
+      c.filter = () => random.next() > 0.05
+      const load = new Load(c, seed)
+      for (let step = 0; step < 12; step++) {
+        load.run(20)
+        const leader = c.leaders()[0]
+        if (leader === undefined) continue
+        const current = c.node(leader).status.membership
+        const voters = current.voters.map((m) => m.id)
+        const learners = current.learners.map((m) => m.id)
+        const outside = pool.filter((id) => !voters.includes(id) && !learners.includes(id))
+        const r = random.next()
+        let request: MembershipChange | undefined
+        if (r < 0.3 && outside.length > 0) request = { type: 'add-learner', member: member(outside[0]!) }
+        else if (r < 0.6 && learners.length > 0) request = { type: 'add-voter', member: member(learners[0]!) }
+        else if (voters.length > 2) request = { type: 'remove', id: voters[Math.floor(random.next() * voters.length)]! }
+        if (request !== undefined) c.reconfigure(leader, request)
+        // Crash and restart a random node now and then.
+        if (random.next() < 0.3) {
+          const victim = pool[Math.floor(random.next() * pool.length)]!
+          const node = c.node(victim)
+          if (node.running) {
+            node.crash()
+            c.tick(30)
+            node.start()
+          }
+        }
+      }
+      c.filter = undefined
+      load.run(50)
+      load.drain(10_000)
+      // recordCommit throws on any two nodes committing different commands at one index.
+      for (const leaders of c.leadersPerTerm().values()) expect(leaders.size).toBe(1)
+      const leader = c.leaders()[0]!
+      const voters = c.node(leader).status.membership.voters.map((m) => m.id)
+      c.tick(300)
+      for (const id of voters) expect(c.appliedCommands(id)).toEqual(c.appliedCommands(leader))
+      for (const command of load.acked) expect(c.appliedCommands(leader)).toContain(command)
+    }
+  }, 120_000)
+})
