@@ -63,6 +63,8 @@ export const paxosTesting = {
   skipRecovery: false,
   /** A transfer's target campaigns with a plain Prepare, which sticky acceptors refuse (the transfer then fails). */
   unforcedTransfer: false,
+  /** No stop-sign: the leader proposes past an unchosen configuration slot and skips phase 1 in the new voters (breaks ADR 0014). */
+  ignoreStopSign: false,
 }
 
 /**
@@ -555,7 +557,7 @@ export class PaxosNode implements ProtocolNode {
       if (paxosTesting.skipRecovery && value !== undefined) value = undefined
       this.proposeAt(slot, value ?? NOOP_VALUE, ballot)
       // A configuration governs the slots after it: they are recovered in it, once it is chosen (the stop-sign).
-      if (value !== undefined && isConfigValue(value)) {
+      if (value !== undefined && isConfigValue(value) && !paxosTesting.ignoreStopSign) {
         top = slot
         break
       }
@@ -701,8 +703,7 @@ export class PaxosNode implements ProtocolNode {
   private canPropose(): boolean {
     return (
       this.role === 'leader' &&
-      this.pendingConfigSlot === 0 &&
-      !this.preparing &&
+      ((this.pendingConfigSlot === 0 && !this.preparing) || paxosTesting.ignoreStopSign) &&
       !this.transfer.active &&
       this.nextSlot - 1 - this.chosen < this.options.maxInflightSlots
     )
@@ -892,7 +893,7 @@ export class PaxosNode implements ProtocolNode {
     if (this.role === 'leader') {
       this.syncPeers()
       if (!voter) return this.becomeFollower(undefined)
-      this.reprepare()
+      if (!paxosTesting.ignoreStopSign) this.reprepare()
     } else if (this.role === 'candidate') {
       if (voter) this.campaign(false, this.forceCampaign)
       else this.becomeFollower(undefined)

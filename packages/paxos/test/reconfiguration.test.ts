@@ -4,7 +4,9 @@
 // accept and learn but are never counted.
 import { ConfigError, ProposalDroppedError, type Member, type MembershipChange, type NodeId } from '@synod/core'
 import { describe, expect, it } from 'vitest'
-import { seededRandom, TestCluster } from './helpers/cluster.js'
+import { paxosTesting } from '../src/index.js'
+import { MessageType, seededRandom, TestCluster } from './helpers/cluster.js'
+import { encodeMessage } from '../src/index.js'
 
 const member = (id: NodeId): Member => ({ id, publicKey: new Uint8Array(0) })
 
@@ -264,4 +266,65 @@ describe('reconfiguration', () => {
     // Not vacuous: configurations did change, many times.
     expect(changes).toBeGreaterThan(50)
   }, 120_000)
+
+  it('the stop-sign: without it, a slot after a configuration is chosen by the old voters and chosen again, differently, by the new', () => {
+    const run = () => {
+      const c = new TestCluster(['a', 'b', 'c', 'd', 'e'], { learners: ['d', 'e'], latencyMs: 1 })
+      c.startAll()
+      const leader = c.waitForLeader()
+      c.tick(60)
+      const [f1, f2] = ['a', 'b', 'c'].filter((id) => id !== leader) as [NodeId, NodeId]
+      // d and e hear nothing of what follows.
+      c.cut('d', ['a', 'b', 'c', 'e'])
+      c.cut('e', ['a', 'b', 'c'])
+      const node = c.node(leader)
+      // Swap the two followers for d and e, and propose X right behind the change (one batch: one Accept).
+      const change = 9001
+      node.batch(() => {
+        node.paxos.reconfigure(
+          {
+            type: 'joint',
+            changes: [{ type: 'remove', id: f1 }, { type: 'remove', id: f2 }, { type: 'add-voter', member: member('d') }, { type: 'add-voter', member: member('e') }],
+          },
+          { id: change },
+        )
+        node.paxos.propose(new TextEncoder().encode('X'), { id: 9002 })
+      })
+      c.tick(100)
+      const j = (c.outcomes.get(change) as { index: number }).index
+      expect(j).toBeGreaterThan(0)
+      // The old voters stop; d and e learn the chosen slots up to the configuration (and no further).
+      for (const id of [leader, f1, f2]) c.node(id).crash()
+      c.heal()
+      const entries = node.storage.entries(1, j + 1, Infinity).map((e) => [e.term, e.data] as const)
+      for (const id of ['d', 'e']) c.node(id).batch(() => c.node(id).paxos.receive(f1, encodeMessage({ type: MessageType.Learn, first: 1, entries, chosen: j })))
+      c.runUntil(() => c.leaders().length === 1, 3000)
+      const y = c.propose(c.leaders()[0]!, 'Y')
+      c.runUntil(() => c.outcomes.get(y)?.kind === 'committed', 2000)
+      // The value of every slot, as each node's log holds it.
+      const slots = new Map<number, Set<string>>()
+      for (const id of ['a', 'b', 'c', 'd', 'e'])
+        for (const e of c.node(id).storage.entries(1, c.node(id).storage.lastIndex() + 1, Infinity)) {
+          const set = slots.get(e.index) ?? new Set<string>()
+          set.add(Buffer.from(e.data).toString('hex'))
+          slots.set(e.index, set)
+        }
+      return [...slots.values()].every((values) => values.size === 1)
+    }
+    expect(run()).toBe(true)
+    paxosTesting.ignoreStopSign = true
+    try {
+      // The cluster's checker sees d commit Y where b committed X (or the logs differ).
+      let consistent: boolean
+      try {
+        consistent = run()
+      } catch (error) {
+        if (!/safety violation/.test((error as Error).message)) throw error
+        consistent = false
+      }
+      expect(consistent).toBe(false)
+    } finally {
+      paxosTesting.ignoreStopSign = false
+    }
+  })
 })
