@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import type { NodeId } from '@synod/core'
 import type { OutboundMessage } from '@synod/transport-memory'
+import { executeScenario } from '@synod/conformance'
+import { hotstuff } from '../src/index.js'
+import { hotstuffAdversary, hotstuffAdversaryScenarios } from '../src/adversaries/index.js'
 import { decodeMessage, TestCluster } from './helpers.js'
 
 // The package's forking leader (src/adversaries/fork.ts) runs on r1, which leads views 1, 5, 9, ... at
@@ -119,7 +122,7 @@ describe('forking leader (a proposal on a stale QC, below the lock)', () => {
     expect(harmed).toEqual(SEEDS)
   }, T)
 
-  it("the default attack mix ('all', byzantine-protocol-adversary) forks too, and the lock holds", async () => {
+  it("the default attack mix ('all', byzantine-protocol-adversary) forks too when it leads a TC-entered view, and the lock holds", async () => {
     let forks = 0
     for (const seed of SEEDS) {
       const run = await forkRun(seed, false, 'all')
@@ -127,5 +130,27 @@ describe('forking leader (a proposal on a stale QC, below the lock)', () => {
       expect(run.agreement, `seed ${seed}`).toBe(true)
     }
     expect(forks).toBeGreaterThan(0)
+  }, T)
+})
+
+describe('the conformance scenario runs the forking leader (it is not silently absent)', () => {
+  it('hotstuff-forking-leader proposes forks at n = 4 and n = 7', async () => {
+    const scenario = hotstuffAdversaryScenarios.find((s) => s.name === 'hotstuff-forking-leader')!
+    for (const [seed, nodes] of [
+      [1, 4],
+      [2, 4],
+      [1, 7],
+    ] as const) {
+      const { record } = await executeScenario({
+        factory: hotstuff,
+        protocolOptions: { viewTimeoutMs: 300, retransmitMs: 150 },
+        scenario,
+        seed,
+        nodes,
+        adversary: hotstuffAdversary,
+      })
+      const forks = record.timeline.filter((e) => e.kind === 'note' && e.detail.startsWith('hotstuff/fork')).length
+      expect(forks, `seed ${seed}, n = ${nodes}`).toBeGreaterThan(0)
+    }
   }, T)
 })

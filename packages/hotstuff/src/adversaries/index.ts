@@ -80,10 +80,15 @@ function flip(bytes: Uint8Array): Uint8Array {
   return out
 }
 
-/** Isolate whoever leads, five times: views end by timeout, and a TC-entered view is where a fork can be justified. */
-const leaderIsolations: Scenario['chaos'] = [200, 550, 900, 1250, 1600].flatMap((at) => [
-  { at, kind: 'partition', shape: { kind: 'isolate', target: 'leader' } } as const,
-  { at: at + 200, kind: 'heal' } as const,
+/**
+ * Isolate the replica at index 0 twice for 700 ms: it leads the view before
+ * the attacker's (index 1) in every round, so each round's view of index 0
+ * ends by a TC and the attacker leads the next one — where a fork on a
+ * stale QC is justified and only the lock stands in its way.
+ */
+const isolateLeaderBeforeAttacker: Scenario['chaos'] = [200, 1200].flatMap((at) => [
+  { at, kind: 'partition', shape: { kind: 'isolate', target: { index: 0 } } } as const,
+  { at: at + 700, kind: 'heal' } as const,
 ])
 
 /** HotStuff's own scenarios (run for HotStuff alone by the runner). */
@@ -91,10 +96,10 @@ export const hotstuffAdversaryScenarios: readonly Scenario[] = [
   {
     name: 'hotstuff-forking-leader',
     description:
-      'A replica leading a view entered by a TC proposes on a stale QC below the lock (orphaning locked blocks, their batches re-ordered), signed with its real key, while leaders are isolated five times.',
+      'A replica leading a view entered by a TC proposes on a stale QC below the lock (orphaning locked blocks, their batches re-ordered), signed with its real key, while the replica leading just before it is isolated (twice, 700 ms).',
     faultModel: 'byzantine',
     adversaries: [{ index: 1, behaviour: 'protocol', attack: 'fork' }],
-    chaos: leaderIsolations,
+    chaos: isolateLeaderBeforeAttacker,
     chaosMs: 2000,
     healMs: 3000,
   },
