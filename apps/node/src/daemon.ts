@@ -439,7 +439,8 @@ class ReplicatedKv implements KvService {
     if (forwarded || leader === undefined || http === undefined) throw new NotLeaderError(leader)
     this.nodeMetrics.forwarded.inc()
     // Membership changes are forwarded with this member's MAC (the leader then trusts the join proof checked here).
-    const forCaller = caller === undefined ? undefined : { ...caller, signedHeaders: undefined }
+    // The forward's body is rebuilt from the parsed member (not the client's bytes): its operation is computed afresh.
+    const forCaller = caller === undefined ? undefined : { ...caller, signedHeaders: undefined, operation: undefined }
     return new ForwardingClient(http, this.catchUpTimeoutMs() + 10_000, undefined, leader, this.forwardingTo(leader), forCaller)
   }
 

@@ -44,9 +44,14 @@ export class ForwardingClient extends HttpKvClient {
     if (this.caller?.signedHeaders !== undefined) Object.assign(forwardedHeaders, this.caller.signedHeaders)
     if (this.caller !== undefined && this.auth !== undefined) {
       forwardedHeaders[SIGNED_HEADERS.forwardedFor] = this.caller.client
-      const url = new URL(path, 'http://forward')
-      const description = describeRequest(method, url.pathname, (body ?? {}) as Record<string, unknown>, url.searchParams)
-      if (description !== undefined) Object.assign(forwardedHeaders, this.auth.macs.headers(this.auth.leaderKey, description.operation, this.auth.cluster))
+      // The operation this node checked the client's credentials against (the same route and body go on);
+      // the leader recomputes it from what it receives, so a difference would be refused, never trusted.
+      let operation = this.caller.operation
+      if (operation === undefined) {
+        const url = new URL(path, 'http://forward')
+        operation = describeRequest(method, url.pathname, (body ?? {}) as Record<string, unknown>, url.searchParams)?.operation
+      }
+      if (operation !== undefined) Object.assign(forwardedHeaders, this.auth.macs.headers(this.auth.leaderKey, operation, this.auth.cluster))
     }
     if (this.session !== undefined) {
       forwardedHeaders['synod-client-id'] = this.session.client

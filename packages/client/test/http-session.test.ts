@@ -28,7 +28,9 @@ describe('HTTP sessions (client side)', () => {
     const session = finishHttpSession(opening, answer, me.publicKey, 'prod', 1_000)
     const operation = kvCommands.put('k', 'v')
     const headers = session.headers(operation, 3, 1_700_000_000_000)
-    expect(headers).toMatchObject({ 'synod-auth-session': answer.session, 'synod-client-key': me.id, 'synod-session': '3', 'synod-timestamp': '1700000000000' })
+    // The node knows whose session it is: no Synod-Client-Key (the MAC still covers the client key).
+    expect(headers).toEqual({ 'synod-auth-session': answer.session, 'synod-session': '3', 'synod-timestamp': '1700000000000', 'synod-mac': expect.any(String) })
+    expect(session.headers(operation, 0, 1_700_000_000_000)['synod-session']).toBeUndefined()
     const statement = clientRequestStatement({ client: me.publicKey, session: 3, timestamp: 1_700_000_000_000, operation }, 'prod')
     expect(headers['synod-mac']).toBe(toHex(hmacSha256(key, statement)))
     // Renewed a minute before the node's expiry.

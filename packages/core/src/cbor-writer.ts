@@ -82,8 +82,24 @@ export class CborWriter {
       b[this.offset++] = m | 25
       b[this.offset++] = value >> 8
       b[this.offset++] = value & 0xff
-    } else this.raw(cborHead(major, value))
+    } else if (value < 0x100000000) {
+      b[this.offset++] = m | 26
+      this.uint32(value)
+    } else {
+      // Written in place (a timestamp in ms is one of these on every authenticated request): no head array.
+      b[this.offset++] = m | 27
+      this.uint32(Math.floor(value / 0x100000000))
+      this.uint32(value >>> 0)
+    }
     return this
+  }
+
+  private uint32(value: number): void {
+    const b = this.buffer
+    b[this.offset++] = value >>> 24
+    b[this.offset++] = (value >>> 16) & 0xff
+    b[this.offset++] = (value >>> 8) & 0xff
+    b[this.offset++] = value & 0xff
   }
 
   bytes(value: Uint8Array): this {

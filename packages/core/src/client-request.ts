@@ -13,7 +13,7 @@ import {
   expectUint,
   toHex,
 } from './codec.js'
-import { CborWriter } from './cbor-writer.js'
+import { CborWriter, cborHeadLength } from './cbor-writer.js'
 import { InvalidMessageError } from './errors.js'
 import type { Signer, Verifier } from './runtime-contracts.js'
 
@@ -54,7 +54,14 @@ export function clientRequestStatement(request: ClientRequest, cluster: string):
   // encodeCanonical of the array, which the odd shapes (non-ASCII cluster, non-integers) still take.
   if (clusterBytes === undefined || !isUint(session) || !isUint(timestamp) || !(client instanceof Uint8Array) || !(operation instanceof Uint8Array))
     return encodeCanonical([CLIENT_REQUEST_DOMAIN, cluster, client, session, timestamp, operation])
-  const w = new CborWriter(DOMAIN_HEAD.byteLength + clusterBytes.byteLength + client.byteLength + operation.byteLength + 32)
+  // Sized exactly, so `finish` hands back the buffer itself: one allocation per statement.
+  const size =
+    DOMAIN_HEAD.byteLength +
+    cborHeadLength(clusterBytes.byteLength) + clusterBytes.byteLength +
+    cborHeadLength(client.byteLength) + client.byteLength +
+    cborHeadLength(session) + cborHeadLength(timestamp) +
+    cborHeadLength(operation.byteLength) + operation.byteLength
+  const w = new CborWriter(size)
   return w.raw(DOMAIN_HEAD).head(3, clusterBytes.byteLength).raw(clusterBytes).bytes(client).head(0, session).head(0, timestamp).bytes(operation).finish()
 }
 

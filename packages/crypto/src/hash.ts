@@ -64,6 +64,8 @@ export function digestHex(bytes: Uint8Array): string {
 export type KeyedMac = (message: Uint8Array) => Uint8Array
 
 const HMAC_BLOCK = 64
+/** Message bytes a prepared HMAC key keeps scratch space for (a request statement with a small value). */
+const HMAC_SCRATCH = 1024
 
 /**
  * HMAC-SHA256 with the key prepared once (RFC 2104: the key's inner and outer
@@ -90,12 +92,23 @@ export function hmacSha256Key(key: Uint8Array, backend: HashBackendChoice = 'aut
   for (let i = 0; i < HMAC_BLOCK; i++) outer[i] = block[i]! ^ 0x5c
   block.fill(0)
   const digest = (bytes: Uint8Array) => nodeCrypto!.hash('sha256', bytes, 'buffer') as unknown as Buffer
+  // Scratch buffers reused by every call (a call runs to completion: nothing interleaves): a fresh typed
+  // array per call costs as much as a digest of a request here (≈0.7 µs each, measured). Messages longer
+  // than the scratch get their own buffer, so one huge message does not pin memory for the key's lifetime.
+  const first = new Uint8Array(HMAC_BLOCK + HMAC_SCRATCH)
+  first.set(inner)
+  const second = outer
   return (message) => {
-    const first = new Uint8Array(HMAC_BLOCK + message.byteLength)
-    first.set(inner)
-    first.set(message, HMAC_BLOCK)
-    const second = outer.slice()
-    second.set(digest(first), HMAC_BLOCK)
+    let input: Uint8Array
+    if (message.byteLength <= HMAC_SCRATCH) {
+      first.set(message, HMAC_BLOCK)
+      input = first.subarray(0, HMAC_BLOCK + message.byteLength)
+    } else {
+      input = new Uint8Array(HMAC_BLOCK + message.byteLength)
+      input.set(inner)
+      input.set(message, HMAC_BLOCK)
+    }
+    second.set(digest(input), HMAC_BLOCK)
     return plainView(digest(second))
   }
 }

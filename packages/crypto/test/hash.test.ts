@@ -32,7 +32,8 @@ describe.each(backends)('%s hashes', (backend) => {
     for (const keyLength of [0, 1, 32, 63, 64, 65, 200]) {
       const key = Uint8Array.from({ length: keyLength }, (_, i) => (i * 7 + 1) & 0xff)
       const mac = hmacSha256Key(key, backend)
-      for (const size of [0, 1, 55, 64, 201, 5000]) {
+      // Long, short, at and past the reused scratch (1024 B), then short again: no bytes of an earlier message leak in.
+      for (const size of [0, 1, 55, 64, 201, 5000, 1023, 1024, 1025, 3, 1024, 0]) {
         const message = Uint8Array.from({ length: size }, (_, i) => (i * 13 + keyLength) & 0xff)
         expect(toHex(mac(message))).toBe(toHex(hmacSha256With('noble')(key, message)))
       }
@@ -42,8 +43,10 @@ describe.each(backends)('%s hashes', (backend) => {
   it('hmacSha256Key keeps no state between messages and copies the key', () => {
     const key = Uint8Array.from({ length: 32 }, (_, i) => i)
     const mac = hmacSha256Key(key, backend)
-    const first = toHex(mac(utf8('a')))
+    const firstBytes = mac(utf8('a'))
+    const first = toHex(firstBytes)
     mac(utf8('something else entirely'))
+    expect(toHex(firstBytes)).toBe(first) // a result is its own buffer, not overwritten by the next call
     key.fill(0)
     expect(toHex(mac(utf8('a')))).toBe(first)
   })

@@ -37,6 +37,11 @@ export interface Principal {
   readonly signedHeaders?: Readonly<Record<string, string>>
   /** A signed write's envelope (encodeSignedClientRequest): what is proposed, so the log records who asked. */
   readonly envelope?: Uint8Array
+  /**
+   * The request's operation bytes as this node computed them for the check: a forward to the leader MACs
+   * the same bytes instead of computing them again (the leader recomputes them from what it receives).
+   */
+  readonly operation?: Uint8Array
 }
 
 export interface GuardOptions {
@@ -227,7 +232,8 @@ export class ApiGuard {
     const timestampText = header(req, SIGNED_HEADERS.timestamp)
     const macHex = header(req, SIGNED_HEADERS.mac)
     if (!/^[0-9a-f]{32}$/.test(id)) throw new HttpError(401, 'SESSION_UNKNOWN', 'Synod-Auth-Session must be 32 lowercase hex characters; open a session (POST /v1/auth/session)')
-    if (keyHex === undefined || !/^[0-9a-f]{64}$/.test(keyHex)) throw new HttpError(401, 'BAD_MAC', 'Synod-Client-Key must be 64 lowercase hex characters')
+    // The session names its client; a client may still say who it is (Synod-Client-Key), and then it must match.
+    if (keyHex !== undefined && !/^[0-9a-f]{64}$/.test(keyHex)) throw new HttpError(401, 'BAD_MAC', 'Synod-Client-Key must be 64 lowercase hex characters')
     if (!/^\d{1,5}$/.test(sessionText) || Number(sessionText) > MAX_CLIENT_SESSION)
       throw new HttpError(401, 'BAD_MAC', `Synod-Session must be an integer in [0, ${MAX_CLIENT_SESSION}]`)
     if (timestampText === undefined || !/^\d{1,15}$/.test(timestampText) || Number(timestampText) < 1)
@@ -237,7 +243,8 @@ export class ApiGuard {
     const entry = this.options.sessions.get(id, now, this.off('session-expiry'))
     if (entry === undefined)
       throw new HttpError(401, 'SESSION_UNKNOWN', 'no such session on this node (expired, dropped, or the node restarted); open a new one (POST /v1/auth/session)')
-    if (entry.client !== keyHex && !this.off('session-client'))
+    const client = keyHex ?? entry.client
+    if (entry.client !== client && !this.off('session-client'))
       throw new HttpError(401, 'SESSION_MISMATCH', 'this session was opened by another client')
     const session = Number(sessionText)
     const timestamp = Number(timestampText)
@@ -247,9 +254,9 @@ export class ApiGuard {
       if (!timingSafeEqual(entry.mac(statement), fromHex(macHex)))
         throw new HttpError(401, 'BAD_MAC', 'the MAC does not match the request (check the cluster name and the session key)')
     }
-    if (!logged) this.admitOnce(keyHex, session, timestamp, now, 'authenticated request')
+    if (!logged) this.admitOnce(client, session, timestamp, now, 'authenticated request')
     // Exactly the principal of a signed request, but no envelope: there is no signature to put in the log.
-    return { client: keyHex, session: { client: `${keyHex}:${session}`, seq: timestamp }, by: 'session' }
+    return { client, session: { client: `${client}:${session}`, seq: timestamp }, by: 'session', operation: description.operation }
   }
 
   private verifySignature(req: IncomingMessage, keyHex: string, description: RequestDescription, logged: boolean, vouched = false): Principal {
@@ -290,6 +297,7 @@ export class ApiGuard {
       by: 'signature',
       signedHeaders,
       envelope,
+      operation: description.operation,
     }
   }
 }
