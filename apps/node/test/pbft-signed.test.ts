@@ -84,7 +84,9 @@ describe('4-node PBFT cluster with authentication on', () => {
     await retrying(() => admin.put('balance-2', '7'))
     const listed = await retrying(() => admin.list('balance'))
     const listEnvelope = admin.lastEnvelope!
-    expect(listed.kvs).toEqual([{ key: 'balance', value: '0' }, { key: 'balance-2', value: '7' }])
+    expect(listed.kvs).toMatchObject([{ key: 'balance', value: '0' }, { key: 'balance-2', value: '7', version: 1 }])
+    // Revisions are part of the certified result, so every replica agreed on them too.
+    expect(listed.kvs![1]!.modRevision).toBe(listed.kvs![1]!.createRevision)
     const certifiedList = verifyAnswer(listEnvelope, listed, members).result
     expect(certifiedList).toMatchObject({ ok: true, op: 'list', keys: ['balance', 'balance-2'] })
     expect(() => verifyAnswer(newEnvelope, listed, members)).toThrow()
