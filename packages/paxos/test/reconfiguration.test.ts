@@ -226,7 +226,7 @@ describe('reconfiguration', () => {
       c.filter = () => random.next() > 0.05
       const load = new Load(c, seed)
       for (let step = 0; step < 12; step++) {
-        load.run(20)
+        load.run(40)
         const leader = c.leaders()[0]
         if (leader === undefined) continue
         const current = c.node(leader).status.membership
@@ -237,7 +237,8 @@ describe('reconfiguration', () => {
         let request: MembershipChange | undefined
         if (r < 0.3 && outside.length > 0) request = { type: 'add-learner', member: member(outside[0]!) }
         else if (r < 0.6 && learners.length > 0) request = { type: 'add-voter', member: member(learners[0]!) }
-        else if (voters.length > 2) request = { type: 'remove', id: voters[Math.floor(random.next() * voters.length)]! }
+        // (at least 3 voters stay, so one crashed node does not stop the cluster)
+        else if (voters.length > 3) request = { type: 'remove', id: voters[Math.floor(random.next() * voters.length)]! }
         if (request !== undefined) c.reconfigure(leader, request)
         // Crash and restart a random node now and then.
         if (random.next() < 0.3) {
@@ -263,7 +264,7 @@ describe('reconfiguration', () => {
       expect(new Set(c.appliedCommands(leader)).size).toBe(c.appliedCommands(leader).length)
       changes += c.node(leader).status.membership.epoch
     }
-    // Not vacuous: configurations did change, many times.
+    // Not vacuous: configurations did change, several times per seed.
     expect(changes).toBeGreaterThan(50)
   }, 120_000)
 
