@@ -962,6 +962,7 @@ export class PaxosNode implements ProtocolNode {
     }
     this.store.forgetUpTo(m.index)
     for (const slot of this.mySlots.keys()) if (slot <= m.index) this.mySlots.delete(slot)
+    for (const slot of this.configsToAnnounce.keys()) if (slot <= m.index) this.configsToAnnounce.delete(slot)
     this.stats.snapshotsInstalled++
     this.ctx.observe({ type: 'custom', name: 'snapshot-installed', detail: { index: m.index, from } })
     if (this.chosen < m.chosen) this.send(from, { type: MessageType.Fetch, from: this.chosen + 1 })
