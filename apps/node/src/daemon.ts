@@ -80,7 +80,10 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
   const log = logger.child({ node: self.slice(-8), protocol: factory.name })
   const stopWarning = checkExposure(config, log) // before anything is opened: an exposed unauthenticated API is refused
   const tls = readTls(config)
-  const storage = await openDurableStorage(join(config.dataDir, 'state'))
+  // Metrics are made after the Replica (they read it): leaders elected before then are counted on creation;
+  // the syncs of recovery and start-up are not timed.
+  let metrics: NodeMetrics | undefined
+  const storage = await openDurableStorage(join(config.dataDir, 'state'), { onSync: (sync) => metrics?.synced(sync) })
   const transport = createLibp2pTransport({
     keyPair,
     listen: [...config.listen],
@@ -123,6 +126,7 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     ...daemonProtocolOptions(factory.name, config.protocolOptions),
     ...(signedClients ? { clientAuthentication: 'signed', cluster: config.cluster } : {}),
   }
+  let leadersBeforeMetrics = 0
   const replica = new Replica({
     factory,
     protocolOptions,
@@ -138,7 +142,11 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     maxPendingRequests: config.maxPendingRequests,
     onError: (error) => log.error({ err: error }, 'replica error'),
     onEvent: (event) => {
-      if (event.type === 'leader') log.info({ leader: event.leader, term: event.term }, 'leader elected')
+      if (event.type === 'leader') {
+        log.info({ leader: event.leader, term: event.term }, 'leader elected')
+        if (metrics === undefined) leadersBeforeMetrics++
+        else metrics.leaderElected()
+      }
       else if (event.type === 'role') log.debug({ role: event.role, term: event.term }, 'role change')
       else if (event.type === 'membership') {
         log.info(
@@ -160,7 +168,8 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
   })
   applyMembership(initialMembership)
   await replica.start()
-  const metrics = new NodeMetrics(replica, kv)
+  metrics = new NodeMetrics(replica, kv, transport)
+  for (; leadersBeforeMetrics > 0; leadersBeforeMetrics--) metrics.leaderElected()
   // A voter in an election asks for votes every election timeout; four of them without a word means it is gone.
   const electionTimeoutMs = Number(protocolOptions['electionTimeoutMs'] ?? 0) || 0
   const quorum = new QuorumWatch(replica, transport, byzantine, Math.max(2000, 4 * electionTimeoutMs))
@@ -171,6 +180,7 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     maxKeyBytes: config.maxKeyBytes,
     maxValueBytes: config.maxValueBytes,
     onServerError: (error, path) => log.error({ err: error, path }, 'request failed'),
+    onRequestDone: (route, method, status, seconds) => metrics.requestDone(route, method, status, seconds),
     // Each signed request is new: a verdict cache would only cost a hash per request.
     ...apiSecurity(config, replica, kv, createVerifier({ cacheSize: 0 }), memberMacs, byzantine),
     ...(tls === undefined ? {} : { tls }),
