@@ -82,8 +82,8 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
   const tls = readTls(config)
   // Metrics are made after the Replica (they read it): leaders elected before then are counted on creation;
   // the syncs of recovery and start-up are not timed.
-  let metrics: NodeMetrics | undefined
-  const storage = await openDurableStorage(join(config.dataDir, 'state'), { onSync: (sync) => metrics?.synced(sync) })
+  const early: { metrics?: NodeMetrics } = {}
+  const storage = await openDurableStorage(join(config.dataDir, 'state'), { onSync: (sync) => early.metrics?.synced(sync) })
   const transport = createLibp2pTransport({
     keyPair,
     listen: [...config.listen],
@@ -144,8 +144,8 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     onEvent: (event) => {
       if (event.type === 'leader') {
         log.info({ leader: event.leader, term: event.term }, 'leader elected')
-        if (metrics === undefined) leadersBeforeMetrics++
-        else metrics.leaderElected()
+        if (early.metrics === undefined) leadersBeforeMetrics++
+        else early.metrics.leaderElected()
       }
       else if (event.type === 'role') log.debug({ role: event.role, term: event.term }, 'role change')
       else if (event.type === 'membership') {
@@ -168,7 +168,8 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
   })
   applyMembership(initialMembership)
   await replica.start()
-  metrics = new NodeMetrics(replica, kv, transport)
+  const metrics = new NodeMetrics(replica, kv, transport)
+  early.metrics = metrics
   for (; leadersBeforeMetrics > 0; leadersBeforeMetrics--) metrics.leaderElected()
   // A voter in an election asks for votes every election timeout; four of them without a word means it is gone.
   const electionTimeoutMs = Number(protocolOptions['electionTimeoutMs'] ?? 0) || 0
