@@ -183,18 +183,20 @@ export class FollowerReads {
 
   private failChanged(view: ReadView): void {
     const same = (leader: NodeId, term: number) => view.role === 'follower' && view.leader === leader && view.term === term
-    const error = new NotLeaderError(view.leader, 'the leader or term changed while the read waited; retry')
+    // The hint is the leader we know now or else the one asked: a retry there is as good as anywhere.
+    const hint = (leader: NodeId) => view.leader ?? leader
+    const error = (leader: NodeId) => new NotLeaderError(hint(leader), 'the leader or term changed while the read waited; retry')
     for (const [counter, request] of this.requests) {
       if (same(request.leader, request.term)) continue
       this.requests.delete(counter)
       if (request.timer !== undefined) this.ctx.clearTimer(request.timer)
-      this.fail(request.clients, error)
+      this.fail(request.clients, error(request.leader))
     }
     if (this.waiting.every((w) => same(w.leader, w.term))) return
     const still: Waiting[] = []
     for (const w of this.waiting) {
       if (same(w.leader, w.term)) still.push(w)
-      else this.fail([w.client], error)
+      else this.fail([w.client], error(w.leader))
     }
     this.waiting = still
   }
