@@ -94,12 +94,12 @@ describe('the conformance workload exercises follower reads', () => {
       ...raft,
       create(ctx, options) {
         const wrapped: ProtocolContext = Object.create(ctx) as ProtocolContext
-        let node: RaftNode | undefined
+        // Called only once the node runs, after `node` is set.
         wrapped.serveRead = (client) => {
-          if (node?.status().role === 'follower') served++
+          if (node.status().role === 'follower') served++
           ctx.serveRead(client)
         }
-        node = raft.create(wrapped, options)
+        const node: RaftNode = raft.create(wrapped, options)
         return node
       },
     }
