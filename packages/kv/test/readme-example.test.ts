@@ -18,14 +18,14 @@ it('the README example runs and prints what it says', () => {
   const session = { client: 'client-7', seq: 1 }
   kv.apply(kvCommands.append('log', 'started', session), ++index)
   const retry = decodeResult(kv.apply(kvCommands.append('log', 'started', session), ++index))
-  console.log(retry) // { ok: true, op: 'append', length: 1 }
+  console.log(retry) // { ok: true, op: 'append', length: 1, revision: 3 }
 
   // Reads without a log entry (the Replica's read path uses query).
-  console.log(decodeResult(kv.query(kvCommands.list('', { limit: 10 })))) // { ok: true, op: 'list', keys: [ 'color', 'log' ], more: false }
+  console.log(decodeResult(kv.query(kvCommands.list('', { limit: 10 })))) // { ok: true, op: 'list', keys: [ 'color', 'log' ], more: false, revision: 3 }
 
   const copy = new KvStateMachine()
   copy.restore(kv.snapshot())
   console.log(copy.snapshot().join() === kv.snapshot().join()) // true
 
-  expect(logs).toEqual(['blue', { ok: true, op: 'append', length: 1 }, { ok: true, op: 'list', keys: ['color', 'log'], more: false }, true])
+  expect(logs).toEqual(['blue', { ok: true, op: 'append', length: 1, revision: 3 }, { ok: true, op: 'list', keys: ['color', 'log'], more: false, revision: 3 }, true])
 })
