@@ -503,7 +503,9 @@ class ReplicatedKv implements KvService {
   }
 
   /**
-   * A follower forwards to the leader (one hop, marked so the leader never
+   * The fallback when the local replica cannot answer (NotLeaderError; a Raft
+   * follower serves reads and forwards writes inside the protocol first): a
+   * follower forwards to the leader (one hop, marked so the leader never
    * forwards again). The client's session headers travel along, so a retry
    * stays exactly-once.
    */
