@@ -280,20 +280,29 @@ export async function runCluster(options: ClusterOptions): Promise<number> {
   const auth = await demoCredentials(root, security)
   const credentials = auth.credentials
   let stopping = false
-  const stop = async (code: number): Promise<number> => {
-    if (stopping) return code
+  let stopped: Promise<number> | undefined
+  // Every caller waits for the one stop in progress: the status loop ends as soon as a signal starts it, and
+  // returning at once let the CLI exit before the nodes were stopped and the data removed.
+  const stop = (code: number): Promise<number> => {
     stopping = true
-    out.write('\nstopping nodes (SIGTERM)…\n')
-    await stopNodes(nodes)
-    if (removeRoot) rmSync(root, { recursive: true, force: true })
-    out.write(`stopped${removeRoot ? '' : `; data kept in ${root}`}\n`)
-    return code
+    stopped ??= (async () => {
+      out.write('\nstopping nodes (SIGTERM)…\n')
+      await stopNodes(nodes)
+      if (removeRoot) rmSync(root, { recursive: true, force: true })
+      out.write(`stopped${removeRoot ? '' : `; data kept in ${root}`}\n`)
+      return code
+    })()
+    return stopped
   }
+  // Ctrl-C reaches this process more than once: from the terminal (the whole process group) and again from
+  // the `pnpm demo` wrapper forwarding it. A handler kept (`on`, not `once`) absorbs the repeats; with `once`
+  // the second SIGINT took Node's default action and killed the demo mid-stop, leaving its data behind.
   const onSignal = () => {
+    if (stopping) return
     void stop(0).then((code) => process.exit(code))
   }
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
   try {
     out.write(`starting ${nodes.length} nodes…\n`)
     // Generous: four processes starting at once on a busy 2-core machine took over 30 s.
