@@ -36,7 +36,7 @@ function installedPackages(readme: string): Set<string> {
   for (const line of readme.split('\n')) {
     const m = /^\s*(?:pnpm add|npm install|npm i|yarn add)\s+(.*)$/.exec(line)
     if (m === null) continue
-    for (const word of m[1]!.split(/\s+/)) if (word !== '' && !word.startsWith('-')) names.add(word.replace(/(.)@[^/]*$/, '$1'))
+    for (const word of m[1]!.replace(/#.*/, '').split(/\s+/)) if (word !== '' && !word.startsWith('-')) names.add(word.replace(/(.)@[^/]*$/, '$1'))
   }
   return names
 }
