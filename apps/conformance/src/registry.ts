@@ -172,8 +172,12 @@ export async function loadExtras(
  * byzantine protocol missing here gets those scenarios reported as skipped.
  */
 export const protocolExtras: ReadonlyMap<string, ProtocolExtrasLoader> = new Map<string, ProtocolExtrasLoader>([
-  // HotStuff's equivocating leader, invalid QCs, double and far-future votes (byzantine-protocol-adversary).
-  ['hotstuff', () => loadExtras('hotstuff', '@synod/hotstuff/adversaries', { adversary: 'hotstuffAdversary' })],
+  // HotStuff's equivocating leader, invalid QCs, double and far-future votes and forking leader
+  // (byzantine-protocol-adversary), and its own scenario for the forking leader alone (hotstuff-forking-leader).
+  [
+    'hotstuff',
+    () => loadExtras('hotstuff', '@synod/hotstuff/adversaries', { adversary: 'hotstuffAdversary', scenarios: 'hotstuffAdversaryScenarios' }),
+  ],
   // PBFT's clients sign their requests and verify every answer's reply certificate (a proxy may be Byzantine).
   [
     'pbft',

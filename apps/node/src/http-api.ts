@@ -41,6 +41,12 @@ export interface RequestContext {
 
 export interface KvAnswer {
   readonly index: number
+  /** The store's revision when the request ran (the log index of the last change to any key; etcd's header revision). */
+  readonly revision?: number
+  /** A present key read: the revisions that created and last changed it, and its changes since creation. */
+  readonly createRevision?: number
+  readonly modRevision?: number
+  readonly version?: number
   /** The value read, or the current value after a failed cas; null = absent. */
   readonly value?: string | null
   readonly applied?: boolean
@@ -52,7 +58,7 @@ export interface KvAnswer {
   /** `GET /v1/roles`: every grant. */
   readonly roles?: ReadonlyArray<{ readonly client: string; readonly role: string; readonly prefix: string }>
   /** `GET /v1/kv`: the keys with their values (the default), the keys alone (keysOnly) or their number (countOnly). */
-  readonly kvs?: ReadonlyArray<{ readonly key: string; readonly value: string | null }>
+  readonly kvs?: ReadonlyArray<{ readonly key: string; readonly value: string | null; readonly createRevision?: number; readonly modRevision?: number; readonly version?: number }>
   readonly keys?: readonly string[]
   readonly count?: number
   /** `GET /v1/kv`: the limit cut the answer short; ask again with `after` = the last key. */

@@ -17,13 +17,19 @@ const agent = new Agent({ keepAlive: true, maxSockets: 256 })
 export interface KvResponse {
   readonly key?: string
   readonly index: number
+  /** The store's revision when the request ran (the log index of the last change to any key; etcd's header revision). */
+  readonly revision?: number
+  /** A present key read: the revisions that created and last changed it, and its changes since creation. */
+  readonly createRevision?: number
+  readonly modRevision?: number
+  readonly version?: number
   readonly value?: string | null
   readonly applied?: boolean
   readonly length?: number
   readonly certificate?: string
   readonly result?: string
   /** A range read (GET /v1/kv): keys with values, keys only, or a count; `more`: page on with `after`. */
-  readonly kvs?: ReadonlyArray<{ readonly key: string; readonly value: string | null }>
+  readonly kvs?: ReadonlyArray<{ readonly key: string; readonly value: string | null; readonly createRevision?: number; readonly modRevision?: number; readonly version?: number }>
   readonly keys?: readonly string[]
   readonly count?: number
   readonly more?: boolean

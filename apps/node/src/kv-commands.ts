@@ -44,21 +44,33 @@ export function toAnswer(result: CommandResult): KvAnswer {
     if (kv.code === 'cas-mismatch') return { index: result.index, applied: false, value: valueText(kv.current), ...certificate }
     throw new HttpError(STATUS_OF[kv.code], kv.code.toUpperCase().replaceAll('-', '_'), kv.message)
   }
+  // The store's revision (etcd's header revision), and a present key's create/mod revisions and version.
+  const revision = 'revision' in kv && kv.revision !== undefined ? { revision: kv.revision } : {}
   switch (kv.op) {
-    case 'get':
-      return { index: result.index, value: valueText(kv.value), ...certificate }
+    case 'get': {
+      const key = kv.modRevision === undefined ? {} : { createRevision: kv.createRevision, modRevision: kv.modRevision, version: kv.version }
+      return { index: result.index, value: valueText(kv.value), ...revision, ...key, ...certificate }
+    }
+    case 'put':
+      return { index: result.index, ...revision, ...certificate }
     case 'cas':
-      return { index: result.index, applied: true, ...certificate }
+      return { index: result.index, applied: true, ...revision, ...certificate }
     case 'append':
-      return { index: result.index, length: kv.length, ...certificate }
+      return { index: result.index, length: kv.length, ...revision, ...certificate }
     case 'delete':
+      return { index: result.index, applied: kv.existed, ...revision, ...certificate }
     case 'role-revoke':
       return { index: result.index, applied: kv.existed, ...certificate }
-    case 'list':
+    case 'list': {
       // count / keys / keys with values (GET /v1/kv); `more`: page on with after = the last key.
-      if (kv.count !== undefined) return { index: result.index, count: kv.count, ...certificate }
-      if (kv.values === undefined) return { index: result.index, keys: kv.keys, more: kv.more, ...certificate }
-      return { index: result.index, kvs: kv.keys.map((key, i) => ({ key, value: valueText(kv.values![i]) })), more: kv.more, ...certificate }
+      if (kv.count !== undefined) return { index: result.index, count: kv.count, ...revision, ...certificate }
+      if (kv.values === undefined) return { index: result.index, keys: kv.keys, more: kv.more, ...revision, ...certificate }
+      const kvs = kv.keys.map((key, i) => {
+        const r = kv.revisions?.[i]
+        return { key, value: valueText(kv.values![i]), ...(r === undefined ? {} : { createRevision: r[0], modRevision: r[1], version: r[2] }) }
+      })
+      return { index: result.index, kvs, more: kv.more, ...revision, ...certificate }
+    }
     case 'role-list':
       return { index: result.index, roles: kv.roles.map(([client, role, prefix]) => ({ client, role, prefix })), ...certificate }
     case 'disarm':

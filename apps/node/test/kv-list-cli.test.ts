@@ -1,9 +1,9 @@
 // `synod kv list` against one in-process node: keys with values in order, keys only, a count, and the
-// paging hint; bad usage is exit 2.
+// paging hint; bad usage is exit 2. And revisions (issue 19) through the HTTP API and the CLI.
 import { Writable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { main } from '../src/cli.js'
-import { startSingleNode, type SingleNode } from './single-node.js'
+import { call, startSingleNode, type SingleNode } from './single-node.js'
 
 let single: SingleNode
 beforeAll(async () => {
@@ -35,5 +35,28 @@ describe('synod kv list', () => {
   it('refuses bad usage with exit 2', async () => {
     expect((await synod('kv', 'list', 'a', 'b')).code).toBe(2)
     expect((await synod('kv', 'list', 'a', '--limit', '0')).code).toBe(2)
+  })
+})
+
+describe('revisions over HTTP and the CLI', () => {
+  it('every write answers the store revision (its log index); reads and listings carry each key’s create/mod revision and version', async () => {
+    const first = await call(single.base, 'PUT', '/v1/kv/rev%2Fa', { value: '1' })
+    const second = await call(single.base, 'PUT', '/v1/kv/rev%2Fa', { value: '2' })
+    expect(first.body.revision).toBe(first.body.index)
+    expect(second.body.revision).toBe(second.body.index)
+    expect(second.body.revision as number).toBeGreaterThan(first.body.revision as number)
+    const got = await call(single.base, 'GET', '/v1/kv/rev%2Fa')
+    expect(got.body).toMatchObject({ value: '2', revision: second.body.revision, createRevision: first.body.revision, modRevision: second.body.revision, version: 2 })
+    const absent = await call(single.base, 'GET', '/v1/kv/rev%2Fnone')
+    expect(absent.body).toMatchObject({ value: null, revision: second.body.revision })
+    expect(absent.body.modRevision).toBeUndefined()
+    const listed = await call(single.base, 'GET', '/v1/kv?prefix=rev%2F')
+    expect(listed.body).toMatchObject({ revision: second.body.revision, kvs: [{ key: 'rev/a', value: '2', createRevision: first.body.revision, modRevision: second.body.revision, version: 2 }] })
+    const deleted = await call(single.base, 'DELETE', '/v1/kv/rev%2Fa')
+    expect(deleted.body).toMatchObject({ applied: true, revision: deleted.body.index })
+    const cli = JSON.parse((await synod('kv', 'get', 'svc/a', '--json')).out) as Record<string, number>
+    expect(cli).toMatchObject({ value: '1', version: 1 })
+    expect(cli.createRevision).toBe(cli.modRevision)
+    expect(cli.revision).toBe(deleted.body.revision)
   })
 })

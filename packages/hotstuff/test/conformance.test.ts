@@ -2,14 +2,28 @@ import { byzantineScenarios, crashScenarios, type Scenario } from '@synod/confor
 import { describeConformance } from '@synod/conformance/vitest'
 import { describe } from 'vitest'
 import { hotstuff } from '../src/index.js'
-import { hotstuffAdversary } from '../src/adversaries/index.js'
+import { hotstuffAdversary, hotstuffAdversaryScenarios } from '../src/adversaries/index.js'
 
 const timing = { viewTimeoutMs: 300, retransmitMs: 150 }
 const seeds = process.env['SYNOD_CONFORMANCE_SEEDS'] === undefined ? { seeds: [1] } : {}
 
 // The shared suite (crash and byzantine scenarios, KV linearizability) at n = 4, with HotStuff's own
-// adversary (equivocating leader, invalid QCs, double and far-future votes) in byzantine-protocol-adversary.
+// adversary (equivocating leader, invalid QCs, double and far-future votes, forking leader) in
+// byzantine-protocol-adversary.
 describeConformance({ factory: hotstuff, nodes: 4, protocolOptions: timing, adversary: hotstuffAdversary, ...seeds, timeoutMs: 120_000 })
+
+// HotStuff's own scenario: the forking leader alone, with leader isolations that bring about the TC-entered views it needs.
+describe('hotstuff scenarios', () => {
+  describeConformance({
+    factory: hotstuff,
+    nodes: 4,
+    protocolOptions: timing,
+    adversary: hotstuffAdversary,
+    scenarios: [...hotstuffAdversaryScenarios],
+    ...seeds,
+    timeoutMs: 120_000,
+  })
+})
 
 /** n = 7 tolerates f = 2: each byzantine scenario gets a second adversary (as PBFT's suite does). */
 const secondAdversary: Record<string, NonNullable<Scenario['adversaries']>> = {

@@ -18,6 +18,7 @@ import { createSigner, createVerifier, keyPairFromSecret, sha256 } from '@synod/
 import { memoryStorage } from '@synod/storage'
 import { Simulation, type LinkFaults, type SimulatedNode } from '@synod/transport-memory'
 import { hotstuff, HotstuffNode, type HotstuffOptions } from '../src/index.js'
+import { hotstuffAdversary } from '../src/adversaries/index.js'
 import { makeBatch, makeBlock, voteDigest, type Batch, type Block, type QC } from '../src/messages.js'
 
 const decoder = new TextDecoder()
@@ -65,6 +66,8 @@ export interface TestClusterOptions {
   /** Adjust a node right after it is created (test-only switches), per incarnation. */
   readonly tweak?: (node: HotstuffNode, id: NodeId) => void
   readonly createStateMachine?: () => StateMachine
+  /** One replica runs the package's adversary (`hotstuffAdversary`, with this attack) instead of the honest node. */
+  readonly adversary?: { readonly id: NodeId; readonly attack?: string }
 }
 
 /** n HotStuff replicas on the deterministic simulator, recording every commit per node. */
@@ -91,7 +94,7 @@ export class TestCluster {
     for (const id of this.ids) {
       const key = this.keys.get(id)!
       this.commits.set(id, new Map())
-      const factory: ProtocolFactory<HotstuffOptions> = {
+      const honest: ProtocolFactory<HotstuffOptions> = {
         ...hotstuff,
         create: (ctx, options) => {
           const node = new HotstuffNode(ctx, options)
@@ -100,6 +103,11 @@ export class TestCluster {
           return node
         },
       }
+      const adversary = config.adversary
+      const factory =
+        adversary?.id === id
+          ? hotstuffAdversary({ factory: honest, node: id, random: this.sim.random(`adversary:${id}`), attack: adversary.attack })
+          : honest
       this.nodes.set(
         id,
         this.sim.addNode<HotstuffOptions>({

@@ -46,8 +46,26 @@ export const KV_ERROR_CODES: readonly KvErrorCode[] = [
   'forbidden',
 ]
 
+/** A key's revisions as stored: created at `create`, last changed at `mod`, `version` changes since it was created. */
+export interface KeyRevision {
+  readonly create: number
+  readonly mod: number
+  readonly version: number
+}
+
+/**
+ * Revisions (etcd's): `revision` is the store's revision after the command (the log index of the last
+ * change to any key); a present key carries `createRevision`, `modRevision` and `version` (changes since
+ * its creation). Results cached before revisions existed carry none, hence optional.
+ */
+export interface KeyRevisions {
+  readonly createRevision: number
+  readonly modRevision: number
+  readonly version: number
+}
+
 export type KvResult =
-  | { readonly ok: true; readonly op: 'get'; readonly value: KvValue | null }
+  | ({ readonly ok: true; readonly op: 'get'; readonly value: KvValue | null; readonly revision?: number } & Partial<KeyRevisions>)
   /**
    * `keys` in order (none for a count); `values[i]` is the value of `keys[i]` (mode 'values' only);
    * `count`: how many keys match (mode 'count' only); `more`: the limit cut the answer short.
@@ -58,13 +76,16 @@ export type KvResult =
       readonly keys: readonly string[]
       readonly more: boolean
       readonly values?: ReadonlyArray<KvValue>
+      /** With `values`: `[createRevision, modRevision, version]` of `keys[i]`. */
+      readonly revisions?: ReadonlyArray<readonly [number, number, number]>
       readonly count?: number
+      readonly revision?: number
     }
-  | { readonly ok: true; readonly op: 'put' }
-  | { readonly ok: true; readonly op: 'delete'; readonly existed: boolean }
-  | { readonly ok: true; readonly op: 'cas' }
+  | { readonly ok: true; readonly op: 'put'; readonly revision?: number }
+  | { readonly ok: true; readonly op: 'delete'; readonly existed: boolean; readonly revision?: number }
+  | { readonly ok: true; readonly op: 'cas'; readonly revision?: number }
   /** `length`: the list's length after the append. */
-  | { readonly ok: true; readonly op: 'append'; readonly length: number }
+  | { readonly ok: true; readonly op: 'append'; readonly length: number; readonly revision?: number }
   | { readonly ok: true; readonly op: 'role-grant' }
   | { readonly ok: true; readonly op: 'role-revoke'; readonly existed: boolean }
   /** `[client, role, prefix]` sorted by client. */
@@ -107,29 +128,48 @@ export function resultFromValue(value: unknown): KvResult {
     'op',
   )
   switch (op) {
-    case 'get':
-      only(record, ['value'], op)
-      return { ok, op, value: valueOrNullFrom(record['value'], 'value') }
+    case 'get': {
+      only(record, ['value'], op, ['revision', 'createRevision', 'modRevision', 'version'])
+      const value = valueOrNullFrom(record['value'], 'value')
+      const key = keyRevisionsFrom(record)
+      if (key !== undefined && value === null) throw new InvalidMessageError('kv get result of an absent key carries key revisions')
+      return { ok, op, value, ...revisionFrom(record), ...key }
+    }
     case 'list': {
-      expectOnlyKeys(record, ['ok', 'op', 'keys', 'more', 'values', 'count'], 'kv list result')
+      expectOnlyKeys(record, ['ok', 'op', 'keys', 'more', 'values', 'revisions', 'count', 'revision'], 'kv list result')
       const keys = expectArray(record['keys'], 'keys').map((k, i) => expectString(k, `keys[${i}]`, 1024 * 1024))
       const more = expectBoolean(record['more'], 'more')
       const count = record['count'] === undefined ? undefined : expectUint(record['count'], 'count')
-      if (record['values'] === undefined) return { ok, op, keys, more, ...(count === undefined ? {} : { count }) }
+      const revision = revisionFrom(record)
+      if (record['values'] === undefined) {
+        if (record['revisions'] !== undefined) throw new InvalidMessageError('kv list result carries revisions without values')
+        return { ok, op, keys, more, ...(count === undefined ? {} : { count }), ...revision }
+      }
       const values = expectArray(record['values'], 'values').map((v, i) => {
         const value = valueOrNullFrom(v, `values[${i}]`)
         if (value === null) throw new InvalidMessageError(`kv list result values[${i}] is null`)
         return value
       })
       if (values.length !== keys.length) throw new InvalidMessageError(`kv list result has ${keys.length} keys but ${values.length} values`)
-      return { ok, op, keys, more, values }
+      if (record['revisions'] === undefined) return { ok, op, keys, more, values, ...revision }
+      const revisions = expectArray(record['revisions'], 'revisions').map((r, i) => {
+        const triple = expectArray(r, `revisions[${i}]`)
+        if (triple.length !== 3) throw new InvalidMessageError(`kv list result revisions[${i}] must be [createRevision, modRevision, version]`)
+        return [expectUint(triple[0], `revisions[${i}][0]`), expectUint(triple[1], `revisions[${i}][1]`), expectUint(triple[2], `revisions[${i}][2]`)] as const
+      })
+      if (revisions.length !== keys.length) throw new InvalidMessageError(`kv list result has ${keys.length} keys but ${revisions.length} revisions`)
+      return { ok, op, keys, more, values, revisions, ...revision }
     }
     case 'put':
     case 'cas':
+      only(record, [], op, ['revision'])
+      return { ok, op, ...revisionFrom(record) }
     case 'role-grant':
       only(record, [], op)
       return { ok, op }
     case 'delete':
+      only(record, ['existed'], op, ['revision'])
+      return { ok, op, existed: expectBoolean(record['existed'], 'existed'), ...revisionFrom(record) }
     case 'role-revoke':
       only(record, ['existed'], op)
       return { ok, op, existed: expectBoolean(record['existed'], 'existed') }
@@ -137,18 +177,35 @@ export function resultFromValue(value: unknown): KvResult {
       only(record, ['roles'], op)
       return { ok, op, roles: RolesTable.fromSnapshot(record['roles']).list() }
     case 'append':
-      only(record, ['length'], op)
-      return { ok, op, length: expectUint(record['length'], 'length') }
+      only(record, ['length'], op, ['revision'])
+      return { ok, op, length: expectUint(record['length'], 'length'), ...revisionFrom(record) }
     case 'disarm':
       only(record, ['disarmed'], op)
       return { ok, op, disarmed: expectBoolean(record['disarmed'], 'disarmed') }
   }
 }
 
-function only(record: Fields, fields: readonly string[], op: string): void {
-  expectOnlyKeys(record, ['ok', 'op', ...fields], `kv ${op} result`)
+/** `fields` must all be present; `optional` ones may be; nothing else may. */
+function only(record: Fields, fields: readonly string[], op: string, optional: readonly string[] = []): void {
+  expectOnlyKeys(record, ['ok', 'op', ...fields, ...optional], `kv ${op} result`)
   for (const field of fields)
     if (record[field] === undefined) throw new InvalidMessageError(`kv ${op} result is missing ${field}`)
+}
+
+function revisionFrom(record: Fields): { revision?: number } {
+  return record['revision'] === undefined ? {} : { revision: expectUint(record['revision'], 'revision') }
+}
+
+/** A key's three revisions: all or none; created no later than modified, version ≥ 1. */
+function keyRevisionsFrom(record: Fields): KeyRevisions | undefined {
+  const present = ['createRevision', 'modRevision', 'version'].filter((f) => record[f] !== undefined)
+  if (present.length === 0) return undefined
+  if (present.length !== 3) throw new InvalidMessageError('kv result must carry createRevision, modRevision and version together')
+  const createRevision = expectUint(record['createRevision'], 'createRevision')
+  const modRevision = expectUint(record['modRevision'], 'modRevision')
+  const version = expectUint(record['version'], 'version')
+  if (modRevision < createRevision) throw new InvalidMessageError(`kv result modRevision ${modRevision} is before createRevision ${createRevision}`)
+  return { createRevision, modRevision, version }
 }
 
 /** A value field: bytes, an array of bytes (a list), or null (absent). */

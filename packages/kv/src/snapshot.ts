@@ -14,38 +14,51 @@ import {
 import { plainBytes } from './bytes.js'
 import { MAX_CLIENT_ID_LENGTH } from './command.js'
 import { RolesTable } from './roles.js'
-import { decodeResult, valueOrNullFrom, type KvValue } from './result.js'
+import { decodeResult, valueOrNullFrom, type KeyRevision, type KvValue } from './result.js'
 import type { SessionRecord, SessionTableState } from './sessions.js'
 
-/** 2: session floors and the no-space alarm. Version 1 snapshots still load (no floors, no alarm). */
-export const KV_SNAPSHOT_VERSION = 2
+/**
+ * 3: revisions (per key and the store's). 2: session floors and the no-space alarm. Versions 1 and 2
+ * still load (keys without revisions report 0; no floors and no alarm in 1).
+ */
+export const KV_SNAPSHOT_VERSION = 3
 
 export interface KvSnapshotState extends SessionTableState {
   readonly values: ReadonlyMap<string, KvValue>
+  readonly revisions: ReadonlyMap<string, KeyRevision>
+  readonly revision: number
   readonly alarm: boolean
   readonly roles: RolesTable
 }
 
 /**
- * Canonical bytes of the state: `{ version: 2, values: [[key, value]…] by key,
+ * Canonical bytes of the state: `{ version: 3, values: [[key, value, createRevision, modRevision, version]…] by key,
+ * revision,
  * sessions: [[client, seq, lastIndex, result]…] by (lastIndex, client),
  * floors: [[principal, floor]…] by principal, signedFloor, alarm,
  * roles?: [[client, role, prefix]…] by client (absent when empty) }`.
  * Sorting makes equal states give equal bytes whatever the insertion order.
  */
 export function encodeSnapshot(state: KvSnapshotState): Uint8Array {
-  const values = [...state.values.entries()].sort(([a], [b]) => compare(a, b))
+  const values = [...state.values.entries()]
+    .sort(([a], [b]) => compare(a, b))
+    .map(([key, value]) => {
+      const r = state.revisions.get(key)
+      return [key, value, r?.create ?? 0, r?.mod ?? 0, r?.version ?? 0]
+    })
   const sessions = [...state.sessions.entries()]
     .sort(([clientA, a], [clientB, b]) => a.lastIndex - b.lastIndex || compare(clientA, clientB))
     .map(([client, s]) => [client, s.seq, s.lastIndex, s.result])
   const floors = [...state.floors.entries()].sort(([a], [b]) => compare(a, b))
   // Roles only when there are any, so a state without roles keeps its snapshot bytes.
   const roles = state.roles.size === 0 ? {} : { roles: state.roles.toSnapshot() }
-  return encodeCanonical({ version: KV_SNAPSHOT_VERSION, values, sessions, floors, signedFloor: state.signedFloor, alarm: state.alarm, ...roles })
+  return encodeCanonical({ version: KV_SNAPSHOT_VERSION, values, revision: state.revision, sessions, floors, signedFloor: state.signedFloor, alarm: state.alarm, ...roles })
 }
 
 /** Decode and fully validate a snapshot; any defect throws StorageCorruptionError naming it. */
-export function decodeSnapshot(bytes: Uint8Array): KvSnapshotState & { readonly values: Map<string, KvValue> } {
+type DecodedSnapshot = KvSnapshotState & { readonly values: Map<string, KvValue>; readonly revisions: Map<string, KeyRevision> }
+
+export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
   try {
     return snapshotFromValue(decodeCanonical(plainBytes(bytes), Number.MAX_SAFE_INTEGER))
   } catch (error) {
@@ -55,25 +68,38 @@ export function decodeSnapshot(bytes: Uint8Array): KvSnapshotState & { readonly 
   }
 }
 
-function snapshotFromValue(value: unknown): KvSnapshotState & { readonly values: Map<string, KvValue> } {
+function snapshotFromValue(value: unknown): DecodedSnapshot {
   const record = expectRecord(value, 'snapshot')
   const version = record['version']
   if (version === 1) expectOnlyKeys(record, ['version', 'values', 'sessions'], 'snapshot')
+  else if (version === 2) expectOnlyKeys(record, ['version', 'values', 'sessions', 'floors', 'signedFloor', 'alarm', 'roles'], 'snapshot')
   else if (version === KV_SNAPSHOT_VERSION)
-    expectOnlyKeys(record, ['version', 'values', 'sessions', 'floors', 'signedFloor', 'alarm', 'roles'], 'snapshot')
-  else throw new InvalidMessageError(`snapshot version ${String(version)} is not 1 or ${KV_SNAPSHOT_VERSION}`)
+    expectOnlyKeys(record, ['version', 'values', 'revision', 'sessions', 'floors', 'signedFloor', 'alarm', 'roles'], 'snapshot')
+  else throw new InvalidMessageError(`snapshot version ${String(version)} is not 1, 2 or ${KV_SNAPSHOT_VERSION}`)
 
   const values = new Map<string, KvValue>()
+  const revisions = new Map<string, KeyRevision>()
+  const revision = version === KV_SNAPSHOT_VERSION ? expectUint(record['revision'], 'revision') : 0
   let previousKey: string | undefined
   for (const [i, item] of expectArray(record['values'], 'snapshot values').entries()) {
     const entry = expectArray(item, `values[${i}]`)
-    if (entry.length !== 2) throw new InvalidMessageError(`values[${i}] must be [key, value]`)
+    const fields = version === KV_SNAPSHOT_VERSION ? 5 : 2
+    if (entry.length !== fields)
+      throw new InvalidMessageError(`values[${i}] must be [key, value${fields === 5 ? ', createRevision, modRevision, version' : ''}]`)
     const key = expectString(entry[0], `values[${i}] key`, Number.MAX_SAFE_INTEGER)
     if (previousKey !== undefined && compare(previousKey, key) >= 0)
       throw new InvalidMessageError(`values[${i}]: keys must be strictly ascending`)
     const stored = valueOrNullFrom(entry[1], `values[${i}] value`)
     if (stored === null) throw new InvalidMessageError(`values[${i}] value is null`)
     values.set(key, stored)
+    if (fields === 5) {
+      const create = expectUint(entry[2], `values[${i}] createRevision`)
+      const mod = expectUint(entry[3], `values[${i}] modRevision`)
+      const changes = expectUint(entry[4], `values[${i}] version`)
+      if (mod < create || mod > revision)
+        throw new InvalidMessageError(`values[${i}]: modRevision ${mod} must lie between createRevision ${create} and the store revision ${revision}`)
+      if (mod > 0) revisions.set(key, { create, mod, version: changes })
+    }
     previousKey = key
   }
 
@@ -92,7 +118,7 @@ function snapshotFromValue(value: unknown): KvSnapshotState & { readonly values:
     sessions.set(client, { seq, lastIndex, result })
     previous = { client, lastIndex }
   }
-  if (version === 1) return { values, sessions, floors: new Map(), signedFloor: 0, alarm: false, roles: new RolesTable() }
+  if (version === 1) return { values, revisions, revision, sessions, floors: new Map(), signedFloor: 0, alarm: false, roles: new RolesTable() }
 
   const floors = new Map<string, number>()
   let previousPrincipal: string | undefined
@@ -106,7 +132,7 @@ function snapshotFromValue(value: unknown): KvSnapshotState & { readonly values:
     previousPrincipal = principal
   }
   const roles = record['roles'] === undefined ? new RolesTable() : RolesTable.fromSnapshot(record['roles'])
-  return { values, sessions, floors, signedFloor: expectUint(record['signedFloor'], 'signedFloor'), alarm: expectBoolean(record['alarm'], 'alarm'), roles }
+  return { values, revisions, revision, sessions, floors, signedFloor: expectUint(record['signedFloor'], 'signedFloor'), alarm: expectBoolean(record['alarm'], 'alarm'), roles }
 }
 
 function compare(a: string, b: string): number {

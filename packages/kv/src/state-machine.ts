@@ -3,7 +3,7 @@ import { KV_READ_OPS, type KvCommand, type KvSession, type ListMode } from './co
 import { RolesTable } from './roles.js'
 import { resolveLimits, utf8ByteLength, type KvLimits } from './limits.js'
 import { decodeRequest, type DecodeRequestOptions, type KvRequest } from './request.js'
-import { encodeResult, type KvErrorCode, type KvResult, type KvValue } from './result.js'
+import { encodeResult, type KeyRevision, type KvErrorCode, type KvResult, type KvValue } from './result.js'
 import { SessionTable, type SessionRecord } from './sessions.js'
 import { decodeSnapshot, encodeSnapshot } from './snapshot.js'
 
@@ -58,6 +58,10 @@ export class KvStateMachine implements StateMachine {
   readonly maxSessionsPerClient: number
   readonly quotaBytes: number
   private values = new Map<string, KvValue>()
+  /** Per key: the revisions that created and last changed it, and how many changes since its creation. */
+  private revisions = new Map<string, KeyRevision>()
+  /** The store's revision: the log index of the last command that changed a key (etcd's header revision). */
+  private revision = 0
   private sessions: SessionTable
   private bytes = 0
   private alarmRaised = false
@@ -84,7 +88,7 @@ export class KvStateMachine implements StateMachine {
       return invalidCommand(error)
     }
     // A command applied in a signed client's name runs only if the client's role allows it (same answer on every replica).
-    const run = () => encodeResult((request.client === undefined ? undefined : this.roles.check(request.client, request.command)) ?? this.execute(request.command))
+    const run = () => encodeResult((request.client === undefined ? undefined : this.roles.check(request.client, request.command)) ?? this.execute(request.command, index))
     const session = request.session
     if (session === undefined) return run()
     return this.once(session, index, run)
@@ -100,22 +104,29 @@ export class KvStateMachine implements StateMachine {
     }
     if (!KV_READ_OPS.includes(decoded.op))
       return encodeResult(error('invalid-command', `query answers only get and list, not ${decoded.op}; propose writes instead`))
-    return encodeResult(this.execute(decoded))
+    return encodeResult(this.execute(decoded, undefined))
   }
 
   snapshot(): Uint8Array {
-    return encodeSnapshot({ values: this.values, ...this.sessions.state(), alarm: this.alarmRaised, roles: this.roles })
+    return encodeSnapshot({ values: this.values, revisions: this.revisions, revision: this.revision, ...this.sessions.state(), alarm: this.alarmRaised, roles: this.roles })
   }
 
   /** Replace the whole state. A corrupt snapshot throws StorageCorruptionError and leaves the state as it was. */
   restore(snapshot: Uint8Array): void {
     const state = decodeSnapshot(snapshot)
     this.values = state.values
+    this.revisions = state.revisions
+    this.revision = state.revision
     this.sessions.load(state)
     this.alarmRaised = state.alarm
     this.bytes = 0
     for (const [key, value] of this.values) this.bytes += entryBytes(key, value)
     this.roles = state.roles
+  }
+
+  /** The store's revision: the log index of the last command that changed a key (0: none yet). */
+  get currentRevision(): number {
+    return this.revision
   }
 
   /** Number of keys stored. */
@@ -174,8 +185,8 @@ export class KvStateMachine implements StateMachine {
     }
   }
 
-  /** Set `key` to `value` within the quota, or refuse with no-space (raising the alarm). */
-  private store(key: string, value: KvValue): KvResult | undefined {
+  /** Set `key` to `value` within the quota at revision `index`, or refuse with no-space (raising the alarm). */
+  private store(key: string, value: KvValue, index: number): KvResult | undefined {
     if (this.alarmRaised) return error('no-space', 'the no-space alarm is raised: delete data, then disarm the alarm (synod alarm disarm)')
     const current = this.values.get(key)
     const after = this.bytes - (current === undefined ? 0 : entryBytes(key, current)) + entryBytes(key, value)
@@ -185,7 +196,17 @@ export class KvStateMachine implements StateMachine {
     }
     this.values.set(key, value)
     this.bytes = after
+    // A key kept from a snapshot taken before revisions existed: its creation is unknown (0).
+    const known = this.revisions.get(key) ?? (current === undefined ? undefined : { create: 0, mod: 0, version: 0 })
+    this.revisions.set(key, known === undefined ? { create: index, mod: index, version: 1 } : { create: known.create, mod: index, version: known.version + 1 })
+    this.revision = Math.max(this.revision, index)
     return undefined
+  }
+
+  /** A present key's revisions, as results carry them. */
+  private revisionsOf(key: string): { createRevision: number; modRevision: number; version: number } {
+    const r = this.revisions.get(key) ?? { create: 0, mod: 0, version: 0 }
+    return { createRevision: r.create, modRevision: r.mod, version: r.version }
   }
 
   private disarm(): KvResult {
@@ -196,28 +217,35 @@ export class KvStateMachine implements StateMachine {
     return { ok: true, op: 'disarm', disarmed: true }
   }
 
-  private execute(command: KvCommand): KvResult {
+  /** Run one command; `index` is its log index (its revision if it changes a key), undefined for a query. */
+  private execute(command: KvCommand, index: number | undefined): KvResult {
+    // A write always has its entry's index; the fallback only keeps the types honest (query refuses writes).
+    const at = index ?? this.revision
     switch (command.op) {
       case 'get': {
         const tooLong = this.checkKey(command.key, 'key')
         if (tooLong !== undefined) return tooLong
-        return { ok: true, op: 'get', value: this.values.get(command.key) ?? null }
+        const value = this.values.get(command.key)
+        if (value === undefined) return { ok: true, op: 'get', value: null, revision: this.revision }
+        return { ok: true, op: 'get', value, revision: this.revision, ...this.revisionsOf(command.key) }
       }
       case 'list':
         return this.list(command.prefix, command.after, command.limit, command.mode ?? 'keys')
       case 'put': {
         const invalid = this.checkKey(command.key, 'key') ?? this.checkValue(command.value, 'value')
         if (invalid !== undefined) return invalid
-        return this.store(command.key, command.value) ?? { ok: true, op: 'put' }
+        return this.store(command.key, command.value, at) ?? { ok: true, op: 'put', revision: this.revision }
       }
       case 'delete': {
         const tooLong = this.checkKey(command.key, 'key')
         if (tooLong !== undefined) return tooLong
         const current = this.values.get(command.key)
-        if (current === undefined) return { ok: true, op: 'delete', existed: false }
+        if (current === undefined) return { ok: true, op: 'delete', existed: false, revision: this.revision }
         this.values.delete(command.key)
+        this.revisions.delete(command.key)
+        this.revision = Math.max(this.revision, at)
         this.bytes -= entryBytes(command.key, current)
-        return { ok: true, op: 'delete', existed: true }
+        return { ok: true, op: 'delete', existed: true, revision: this.revision }
       }
       case 'cas': {
         const invalid =
@@ -230,10 +258,10 @@ export class KvStateMachine implements StateMachine {
           return error('wrong-type', `key '${command.key}' holds a list; cas compares byte values only`)
         const matches = command.expected === null ? current === undefined : current !== undefined && bytesEqual(current, command.expected)
         if (!matches) return { ...error('cas-mismatch', `key '${command.key}' does not hold the expected value`), current: current ?? null }
-        return this.store(command.key, command.value) ?? { ok: true, op: 'cas' }
+        return this.store(command.key, command.value, at) ?? { ok: true, op: 'cas', revision: this.revision }
       }
       case 'append':
-        return this.append(command.key, command.value)
+        return this.append(command.key, command.value, at)
       case 'role-grant':
         this.roles.grant(command.subject, command.role, command.prefix ?? '')
         return { ok: true, op: 'role-grant' }
@@ -248,7 +276,7 @@ export class KvStateMachine implements StateMachine {
     }
   }
 
-  private append(key: string, element: Uint8Array): KvResult {
+  private append(key: string, element: Uint8Array, index: number): KvResult {
     const invalid = this.checkKey(key, 'key') ?? this.checkValue(element, 'value')
     if (invalid !== undefined) return invalid
     const current = this.values.get(key)
@@ -261,7 +289,7 @@ export class KvStateMachine implements StateMachine {
       return error('too-large', `list '${key}' would hold ${total} bytes, over maxValueBytes ${this.limits.maxValueBytes}`)
     // A new array each time: results and snapshots may still reference the old one.
     const next = [...list, element]
-    return this.store(key, next) ?? { ok: true, op: 'append', length: next.length }
+    return this.store(key, next, index) ?? { ok: true, op: 'append', length: next.length, revision: this.revision }
   }
 
   /**
@@ -277,10 +305,10 @@ export class KvStateMachine implements StateMachine {
     const matching: string[] = []
     for (const key of this.values.keys())
       if (key.startsWith(prefix) && (after === undefined || key > after)) matching.push(key)
-    if (mode === 'count') return { ok: true, op: 'list', keys: [], more: false, count: matching.length }
+    if (mode === 'count') return { ok: true, op: 'list', keys: [], more: false, count: matching.length, revision: this.revision }
     matching.sort(compareKeys)
     const keys = matching.slice(0, limit)
-    if (mode === 'keys') return { ok: true, op: 'list', keys, more: matching.length > limit }
+    if (mode === 'keys') return { ok: true, op: 'list', keys, more: matching.length > limit, revision: this.revision }
     const values: KvValue[] = []
     let bytes = 0
     for (const key of keys) {
@@ -290,7 +318,12 @@ export class KvStateMachine implements StateMachine {
       values.push(value)
       bytes += size
     }
-    return { ok: true, op: 'list', keys: keys.slice(0, values.length), values, more: matching.length > values.length }
+    const listed = keys.slice(0, values.length)
+    const revisions = listed.map((key): readonly [number, number, number] => {
+      const r = this.revisionsOf(key)
+      return [r.createRevision, r.modRevision, r.version]
+    })
+    return { ok: true, op: 'list', keys: listed, values, revisions, more: matching.length > values.length, revision: this.revision }
   }
 
   private checkKey(key: string, what: string): KvResult | undefined {

@@ -6,20 +6,23 @@ import { encodeCanonical, utf8 } from '@synod/core'
 
 const text = (v: KvValue | undefined) => (v instanceof Uint8Array ? new TextDecoder().decode(v) : JSON.stringify(v))
 
-function listAll(kv: KvStateMachine, prefix: string, limit: number): { pages: number; entries: Array<[string, string]> } {
-  const entries: Array<[string, string]> = []
+type Listed = [string, string] | [string, string, readonly [number, number, number]]
+
+/** Every entry under `prefix`, page by page; `withRevisions` adds each key's [create, mod, version]. */
+function listAll(kv: KvStateMachine, prefix: string, limit: number, withRevisions = false): { pages: number; entries: Listed[] } {
+  const entries: Listed[] = []
   let after: string | undefined
   for (let pages = 1; ; pages++) {
     const r = decodeResult(kv.query(kvCommands.list(prefix, { limit, mode: 'values', ...(after === undefined ? {} : { after }) })))
     if (!r.ok || r.op !== 'list' || r.values === undefined) throw new Error(`unexpected ${JSON.stringify(r)}`)
-    r.keys.forEach((k, i) => entries.push([k, text(r.values![i])]))
+    r.keys.forEach((k, i) => entries.push(withRevisions ? [k, text(r.values![i]), r.revisions![i]!] : [k, text(r.values![i])]))
     if (!r.more) return { pages, entries }
     after = r.keys[r.keys.length - 1]
   }
 }
 
 describe('list', () => {
-  it('pages through every key with its value, in order, matching a model (property)', () => {
+  it('pages through every key with its value and revisions, in order, matching a model (property)', () => {
     fc.assert(
       fc.property(
         fc.array(fc.tuple(fc.constantFrom('a', 'a/1', 'a/2', 'a/10', 'b', 'ab', 'é', 'a/é'), fc.string({ maxLength: 5 }), fc.boolean()), { maxLength: 40 }),
@@ -27,16 +30,29 @@ describe('list', () => {
         fc.integer({ min: 1, max: 3 }),
         (ops, prefix, limit) => {
           const kv = new KvStateMachine()
-          const model = new Map<string, string>()
+          // The model: value, created at, changed at, changes since creation; the store revision = last change.
+          const model = new Map<string, { value: string; create: number; mod: number; version: number }>()
+          let revision = 0
           ops.forEach(([key, value, del], i) => {
-            kv.apply(del ? kvCommands.delete(key) : kvCommands.put(key, value), i + 1)
-            if (del) model.delete(key)
-            else model.set(key, value)
+            const index = i + 1
+            kv.apply(del ? kvCommands.delete(key) : kvCommands.put(key, value), index)
+            const known = model.get(key)
+            if (del) {
+              if (known !== undefined) revision = index
+              model.delete(key)
+            } else {
+              model.set(key, { value, create: known?.create ?? index, mod: index, version: (known?.version ?? 0) + 1 })
+              revision = index
+            }
           })
-          const expected = [...model].filter(([k]) => k.startsWith(prefix)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-          expect(listAll(kv, prefix, limit).entries).toEqual(expected)
+          const expected = [...model]
+            .filter(([k]) => k.startsWith(prefix))
+            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+            .map(([k, m]): Listed => [k, m.value, [m.create, m.mod, m.version]])
+          expect(listAll(kv, prefix, limit, true).entries).toEqual(expected)
           const count = decodeResult(kv.query(kvCommands.list(prefix, { mode: 'count' })))
-          expect(count).toEqual({ ok: true, op: 'list', keys: [], more: false, count: expected.length })
+          expect(count).toEqual({ ok: true, op: 'list', keys: [], more: false, count: expected.length, revision })
+          expect(kv.currentRevision).toBe(revision)
         },
       ),
     )

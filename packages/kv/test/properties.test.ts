@@ -68,7 +68,8 @@ describe('properties', () => {
         // And a third machine restored from the same snapshot answers reads alike.
         const third = newMachine()
         third.restore(snapshot)
-        for (const c of after) third.apply(c, resumeAt + 1)
+        let thirdIndex = resumeAt
+        for (const c of after) third.apply(c, ++thirdIndex)
         for (const k of ['a', 'b', 'ab', 'abc', 'b/1', 'é', ''])
           expect(third.query(encodeCommand({ op: 'get', key: k }))).toEqual(original.query(encodeCommand({ op: 'get', key: k })))
       }),

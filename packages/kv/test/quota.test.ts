@@ -33,7 +33,7 @@ describe('quota and the no-space alarm', () => {
   it('refuses a write over the quota, raises the alarm; reads and deletes work; disarm after deleting; writes again', () => {
     const kv = new KvStateMachine({ quotaBytes: 100 })
     let index = 0
-    for (let i = 0; i < 9; i++) expect(run(kv, kvCommands.put(`k${i}`, '12345678'), ++index)).toEqual({ ok: true, op: 'put' }) // 10 bytes each
+    for (let i = 0; i < 9; i++) expect(run(kv, kvCommands.put(`k${i}`, '12345678'), ++index)).toMatchObject({ ok: true, op: 'put' }) // 10 bytes each
     expect(kv.dataBytes).toBe(90)
     expect(run(kv, kvCommands.put('k9', '123456789'), ++index)).toMatchObject({ ok: false, code: 'no-space' }) // 92 + 11 > 100
     expect(kv.alarm).toBe(true)
@@ -42,19 +42,19 @@ describe('quota and the no-space alarm', () => {
     expect(run(kv, kvCommands.put('x', ''), ++index)).toMatchObject({ code: 'no-space' })
     expect(run(kv, kvCommands.append('l', 'x'), ++index)).toMatchObject({ code: 'no-space' })
     expect(run(kv, kvCommands.cas('k0', '12345678', 'y'), ++index)).toMatchObject({ code: 'no-space' })
-    expect(decodeResult(kv.query(kvCommands.get('k0')))).toEqual({ ok: true, op: 'get', value: utf8('12345678') })
-    expect(run(kv, kvCommands.delete('k0'), ++index)).toEqual({ ok: true, op: 'delete', existed: true })
+    expect(decodeResult(kv.query(kvCommands.get('k0')))).toMatchObject({ ok: true, op: 'get', value: utf8('12345678') })
+    expect(run(kv, kvCommands.delete('k0'), ++index)).toMatchObject({ ok: true, op: 'delete', existed: true })
     expect(kv.alarm).toBe(true)
     expect(run(kv, kvCommands.disarm(), ++index)).toEqual({ ok: true, op: 'disarm', disarmed: true })
     expect(kv.alarm).toBe(false)
-    expect(run(kv, kvCommands.put('k9', '12345678'), ++index)).toEqual({ ok: true, op: 'put' })
+    expect(run(kv, kvCommands.put('k9', '12345678'), ++index)).toMatchObject({ ok: true, op: 'put' })
     expect(run(kv, kvCommands.disarm(), ++index)).toEqual({ ok: true, op: 'disarm', disarmed: false })
   })
 
   it('a quota check counts what a write replaces, so shrinking a value under the quota is fine', () => {
     const kv = new KvStateMachine({ quotaBytes: 20 })
     run(kv, kvCommands.put('k', '1'.repeat(19)))
-    expect(run(kv, kvCommands.put('k', '2'.repeat(19)))).toEqual({ ok: true, op: 'put' })
+    expect(run(kv, kvCommands.put('k', '2'.repeat(19)))).toMatchObject({ ok: true, op: 'put' })
     expect(run(kv, kvCommands.put('k', '2'.repeat(20)))).toMatchObject({ code: 'no-space' })
   })
 
@@ -91,7 +91,7 @@ describe('quota and the no-space alarm', () => {
     expect(kv.dataBytes).toBe(2)
     expect(kv.session('c')).toMatchObject({ seq: 3, lastIndex: 2 })
     expect(decodeResult(kv.query(kvCommands.get('k')))).toMatchObject({ value: utf8('v') })
-    expect(run(kv, kvCommands.put('k', 'w', { client: 'c', seq: 3 }), 5)).toEqual({ ok: true, op: 'put' }) // the cached answer
+    expect(run(kv, kvCommands.put('k', 'w', { client: 'c', seq: 3 }), 5)).toMatchObject({ ok: true, op: 'put' }) // the cached answer
     expect(decodeResult(kv.query(kvCommands.get('k')))).toMatchObject({ value: utf8('v') })
   })
 

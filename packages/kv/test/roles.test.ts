@@ -89,12 +89,12 @@ describe('roles on signed envelopes (the state machine refuses in every replica 
   it('applies a signed command only if the client role allows it; an empty table enforces nothing', () => {
     const kv = new KvStateMachine({ initialAdmins: [clientIdOf(signer(1).publicKey)] })
     run(kv, kvCommands.roleGrant(clientIdOf(signer(2).publicKey), 'readonly', 'pub/'))
-    expect(run(kv, envelope(1, kvCommands.put('pub/a', 'x'), 1))).toEqual({ ok: true, op: 'put' })
+    expect(run(kv, envelope(1, kvCommands.put('pub/a', 'x'), 1))).toMatchObject({ ok: true, op: 'put' })
     expect(run(kv, envelope(2, kvCommands.put('pub/a', 'defaced'), 2))).toMatchObject({ ok: false, code: 'forbidden' })
     expect(run(kv, envelope(2, kvCommands.get('pub/a'), 3))).toMatchObject({ ok: true, op: 'get' })
     expect(run(kv, envelope(2, kvCommands.get('secret'), 4))).toMatchObject({ ok: false, code: 'forbidden' })
     expect(run(kv, kvCommands.get('pub/a'))).toMatchObject({ value: new TextEncoder().encode('x') })
     // Without any grant (authentication off), signed commands run as before.
-    expect(run(new KvStateMachine(), envelope(2, kvCommands.put('k', 'v'), 5))).toEqual({ ok: true, op: 'put' })
+    expect(run(new KvStateMachine(), envelope(2, kvCommands.put('k', 'v'), 5))).toMatchObject({ ok: true, op: 'put' })
   })
 })
