@@ -533,10 +533,16 @@ class ReplicatedKv implements KvService {
   private forwardingTo(leader: string): (ForwardingAuth & { leaderKey: string }) | undefined {
     if (this.forwarding === undefined) return undefined
     const m = this.replica.membership()
+    // Once per leader and membership, not per forwarded request.
+    const cached = this.forwardingCache
+    if (cached !== undefined && cached.leader === leader && cached.membership === m) return cached.auth
     const member = [...m.voters, ...m.learners, ...(m.outgoing ?? [])].find((x) => x.id === leader)
     if (member === undefined) throw new NotLeaderError(leader, 'the leader is not in this node\'s membership yet; retry shortly')
-    return { ...this.forwarding, leaderKey: toHex(member.publicKey) }
+    const auth = { ...this.forwarding, leaderKey: toHex(member.publicKey) }
+    this.forwardingCache = { leader, membership: m, auth }
+    return auth
   }
+  private forwardingCache: { leader: string; membership: object; auth: ForwardingAuth & { leaderKey: string } } | undefined
 
   /** 503 NO_QUORUM when this voter knows no leader because too few voters are reachable. */
   private noQuorum(): HttpError | undefined {
