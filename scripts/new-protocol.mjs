@@ -59,7 +59,7 @@ export function packageFiles(name, faultModel) {
         import: './dist/index.js',
       },
     },
-    files: ['dist', 'src'],
+    files: ['dist', 'src', 'examples'],
     engines: { node: '>=20.19' },
     scripts: {
       build: 'tsc -p tsconfig.build.json',
@@ -78,7 +78,7 @@ export function packageFiles(name, faultModel) {
   }
   return {
     'package.json': `${JSON.stringify(packageJson, null, 2)}\n`,
-    'tsconfig.json': `${JSON.stringify({ extends: '@synod/tsconfig/library.json', include: ['src', 'test'] }, null, 2)}\n`,
+    'tsconfig.json': `${JSON.stringify({ extends: '@synod/tsconfig/library.json', include: ['src', 'test', 'examples'] }, null, 2)}\n`,
     'tsconfig.build.json': `${JSON.stringify({ extends: '@synod/tsconfig/build.json', include: ['src'] }, null, 2)}\n`,
     'vitest.config.ts': `import { defineProject } from 'vitest/config'
 
@@ -99,6 +99,7 @@ import { ${exportName} } from '../src/index.js'
 
 describeConformance({ factory: ${exportName} })
 `,
+    [`examples/${name}.ts`]: example(name, exportName),
     'README.md': readme(name, exportName, title, faultModel),
   }
 }
@@ -187,6 +188,17 @@ export const ${exportName}: ProtocolFactory<${optionsType}> = {
 `
 }
 
+/** The README's example (a real file: tooling/readme-examples runs it and compares its output with the README's). */
+function example(name, exportName) {
+  return `// One conformance scenario on this protocol, one seed. The skeleton fails it: nothing ever commits.
+import { runScenario, scenarioByName } from '@synod/conformance'
+import { ${exportName} } from '@synod/${name}'
+
+const result = await runScenario({ factory: ${exportName}, scenario: scenarioByName('leader-crash')!, seed: 1 })
+console.log(\`\${result.reproduce}: \${result.verdict}\`)
+`
+}
+
 function readme(name, exportName, title, faultModel) {
   return `# @synod/${name}
 
@@ -197,21 +209,26 @@ deterministic, sans-I/O state machine against the \`@synod/core\` contract.
 > it until the protocol is implemented. See
 > [docs/contributing-a-protocol.md](../../docs/contributing-a-protocol.md).
 
-## Example
-
-\`\`\`ts
-import { runScenario, scenarioByName, describeFailures } from '@synod/conformance'
-import { ${exportName} } from '@synod/${name}'
-
-const result = await runScenario({ factory: ${exportName}, scenario: scenarioByName('leader-crash')!, seed: 1 })
-if (result.verdict !== 'ok') console.error(describeFailures(result))
-\`\`\`
-
 ## Install
 
 \`\`\`sh
 pnpm add @synod/${name}
+pnpm add -D @synod/conformance   # the example
 \`\`\`
+
+## Example
+
+[\`examples/${name}.ts\`](examples/${name}.ts) (shipped in the package; CI runs it and checks the output shown, \`pnpm readme:examples\`;
+after changing the protocol, \`pnpm readme:examples --write\` refreshes the output):
+
+<!-- example: examples/${name}.ts -->
+\`\`\`ts
+${example(name, exportName)}\`\`\`
+<!-- output -->
+\`\`\`text
+pnpm synod-conformance --protocol ${name} --scenario leader-crash --seed 1: violation
+\`\`\`
+<!-- /example -->
 
 ## API
 

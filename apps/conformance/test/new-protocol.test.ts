@@ -74,7 +74,7 @@ describe('new-protocol CLI', () => {
     const { stdout } = await run('node', [script, 'demo-bft', '--fault-model', 'byzantine', '--root', root])
     expect(stdout).toContain('created packages/demo-bft:')
     expect(stdout).toContain('pnpm vitest run --project demo-bft')
-    for (const file of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'vitest.config.ts', 'src/index.ts', 'src/demo-bft.ts', 'test/conformance.test.ts', 'README.md'])
+    for (const file of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'vitest.config.ts', 'src/index.ts', 'src/demo-bft.ts', 'test/conformance.test.ts', 'examples/demo-bft.ts', 'README.md'])
       expect(existsSync(join(root, 'packages', 'demo-bft', file)), file).toBe(true)
     const manifest = JSON.parse(await readFile(join(root, 'packages', 'demo-bft', 'package.json'), 'utf8'))
     expect(manifest.name).toBe('@synod/demo-bft')
@@ -112,4 +112,10 @@ describe('the generated skeleton', () => {
     expect(result.opsCompleted).toBe(0)
     expect(result.checks.find((c) => c.checker === 'liveness')!.verdict).toBe('violation')
   }, 30_000)
+
+  it("ships a README example that passes the README checker as generated (the file verbatim, its real output)", async () => {
+    const cli = join(repoRoot, 'tooling/readme-examples/src/cli.ts')
+    const { stdout } = await run('node', ['--import', 'tsx', cli, join(packageDir, 'README.md')], { cwd: repoRoot })
+    expect(stdout).toContain('examples/skeleton.ts')
+  }, 180_000) // a tsx process running a conformance scenario: slow on a busy machine
 })

@@ -80,7 +80,10 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
   const log = logger.child({ node: self.slice(-8), protocol: factory.name })
   const stopWarning = checkExposure(config, log) // before anything is opened: an exposed unauthenticated API is refused
   const tls = readTls(config)
-  const storage = await openDurableStorage(join(config.dataDir, 'state'))
+  // Metrics are made after the Replica (they read it): leaders elected before then are counted on creation;
+  // the syncs of recovery and start-up are not timed.
+  const early: { metrics?: NodeMetrics } = {}
+  const storage = await openDurableStorage(join(config.dataDir, 'state'), { onSync: (sync) => early.metrics?.synced(sync) })
   const transport = createLibp2pTransport({
     keyPair,
     listen: [...config.listen],
@@ -123,6 +126,7 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     ...daemonProtocolOptions(factory.name, config.protocolOptions),
     ...(signedClients ? { clientAuthentication: 'signed', cluster: config.cluster } : {}),
   }
+  let leadersBeforeMetrics = 0
   const replica = new Replica({
     factory,
     protocolOptions,
@@ -138,7 +142,11 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     maxPendingRequests: config.maxPendingRequests,
     onError: (error) => log.error({ err: error }, 'replica error'),
     onEvent: (event) => {
-      if (event.type === 'leader') log.info({ leader: event.leader, term: event.term }, 'leader elected')
+      if (event.type === 'leader') {
+        log.info({ leader: event.leader, term: event.term }, 'leader elected')
+        if (early.metrics === undefined) leadersBeforeMetrics++
+        else early.metrics.leaderElected()
+      }
       else if (event.type === 'role') log.debug({ role: event.role, term: event.term }, 'role change')
       else if (event.type === 'membership') {
         log.info(
@@ -160,7 +168,9 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
   })
   applyMembership(initialMembership)
   await replica.start()
-  const metrics = new NodeMetrics(replica, kv)
+  const metrics = new NodeMetrics(replica, kv, transport)
+  early.metrics = metrics
+  for (; leadersBeforeMetrics > 0; leadersBeforeMetrics--) metrics.leaderElected()
   // A voter in an election asks for votes every election timeout; four of them without a word means it is gone.
   const electionTimeoutMs = Number(protocolOptions['electionTimeoutMs'] ?? 0) || 0
   const quorum = new QuorumWatch(replica, transport, byzantine, Math.max(2000, 4 * electionTimeoutMs))
@@ -171,6 +181,7 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     maxKeyBytes: config.maxKeyBytes,
     maxValueBytes: config.maxValueBytes,
     onServerError: (error, path) => log.error({ err: error, path }, 'request failed'),
+    onRequestDone: (route, method, status, seconds) => metrics.requestDone(route, method, status, seconds),
     // Each signed request is new: a verdict cache would only cost a hash per request.
     ...apiSecurity(config, replica, kv, createVerifier({ cacheSize: 0 }), memberMacs, byzantine),
     ...(tls === undefined ? {} : { tls }),
@@ -492,7 +503,9 @@ class ReplicatedKv implements KvService {
   }
 
   /**
-   * A follower forwards to the leader (one hop, marked so the leader never
+   * The fallback when the local replica cannot answer (NotLeaderError; a Raft
+   * follower serves reads and forwards writes inside the protocol first): a
+   * follower forwards to the leader (one hop, marked so the leader never
    * forwards again). The client's session headers travel along, so a retry
    * stays exactly-once.
    */
@@ -520,10 +533,16 @@ class ReplicatedKv implements KvService {
   private forwardingTo(leader: string): (ForwardingAuth & { leaderKey: string }) | undefined {
     if (this.forwarding === undefined) return undefined
     const m = this.replica.membership()
+    // Once per leader and membership, not per forwarded request.
+    const cached = this.forwardingCache
+    if (cached !== undefined && cached.leader === leader && cached.membership === m) return cached.auth
     const member = [...m.voters, ...m.learners, ...(m.outgoing ?? [])].find((x) => x.id === leader)
     if (member === undefined) throw new NotLeaderError(leader, 'the leader is not in this node\'s membership yet; retry shortly')
-    return { ...this.forwarding, leaderKey: toHex(member.publicKey) }
+    const auth = { ...this.forwarding, leaderKey: toHex(member.publicKey) }
+    this.forwardingCache = { leader, membership: m, auth }
+    return auth
   }
+  private forwardingCache: { leader: string; membership: object; auth: ForwardingAuth & { leaderKey: string } } | undefined
 
   /** 503 NO_QUORUM when this voter knows no leader because too few voters are reachable. */
   private noQuorum(): HttpError | undefined {

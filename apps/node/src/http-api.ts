@@ -109,7 +109,19 @@ export interface HttpApiOptions {
   readonly tls?: { readonly cert: string; readonly key: string; readonly ca: string }
   /** Called when a client went away before its answer (not an error of the node; a debug line). */
   readonly onClientGone?: (path: string) => void
+  /** Called once per answered request (metrics): its route template (never the key), method, status and duration. */
+  readonly onRequestDone?: (route: string, method: string, status: number, seconds: number) => void
 }
+
+/** The route template of a path, for metrics labels: keys, member ids and client ids never become labels. */
+export function routeOf(path: string): string {
+  const pathname = path.split('?', 1)[0]!
+  if (KEY_PATH.test(pathname)) return `/v1/kv/{key}${KEY_PATH.exec(pathname)![2] ?? ''}`
+  if (MEMBER_PATH.test(pathname)) return '/v1/members/{id}'
+  if (ROLE_PATH.test(pathname)) return '/v1/roles/{client}'
+  return KNOWN_ROUTES.has(pathname) ? pathname : 'other'
+}
+const KNOWN_ROUTES = new Set(['/v1/kv', '/v1/members', '/v1/roles', '/v1/status', '/v1/alarm/disarm', '/v1/auth/session', '/metrics', '/healthz', '/readyz'])
 
 export { HttpError } from './http-error.js'
 
@@ -122,6 +134,11 @@ const ROLE_FIELDS = ['client', 'role', 'prefix']
 export function createHttpApi(service: KvService, options: HttpApiOptions): Server {
   const maxBodyBytes = options.maxValueBytes * 2 + options.maxKeyBytes + 4096
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const done = options.onRequestDone
+    if (done !== undefined) {
+      const started = performance.now()
+      res.once('finish', () => done(routeOf(req.url ?? '/'), req.method ?? 'GET', res.statusCode, (performance.now() - started) / 1000))
+    }
     handle(req, res).catch((error: unknown) => {
       if (clientGone(res)) options.onClientGone?.(req.url ?? '')
       else sendError(res, error, req.url ?? '', options)

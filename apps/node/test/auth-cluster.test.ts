@@ -1,8 +1,8 @@
 // Issue 13 end to end, with real `synod start` processes on 127.0.0.1 and
 // authentication on: unauthenticated and wrong-role requests change nothing,
 // a readonly client cannot write, a prefix-restricted client cannot read
-// outside its prefix (also through a follower, which forwards reads signed
-// with its node key), browser attacks are refused, and a rogue node cannot
+// outside its prefix (also through a follower, which checks the role at its
+// edge and serves the read itself), browser attacks are refused, and a rogue node cannot
 // become a member without an admin.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
@@ -132,7 +132,7 @@ describe('authentication on, real processes', () => {
       let answer = 0
       for (let i = 0; i < 50 && (answer = await status(() => as('reader', node).get('pub/a', 'stale'))) !== 200; i++) await sleep(100)
       expect(answer).toBe(200)
-      expect(await status(() => as('reader', node).get('pub/a'))).toBe(200) // linearizable: a follower forwards it, signed by itself
+      expect(await status(() => as('reader', node).get('pub/a'))).toBe(200) // linearizable: a follower serves it itself (Raft follower reads)
       expect(await status(() => as('reader', node).get('secret'))).toBe(403)
       expect(await status(() => as('reader', node).get('app/x', 'stale'))).toBe(403)
       expect(await status(() => as('reader', node).put('pub/a', 'defaced'))).toBe(403)

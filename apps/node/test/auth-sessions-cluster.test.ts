@@ -94,7 +94,7 @@ describe('HTTP sessions on a 3-node Raft cluster with authentication on', () => 
     expect(replay).toMatchObject({ status: 200, body: { length: 1 } })
     expect(JSON.parse((await retrying(() => client.get('pay'))).value!)).toEqual(['pay-100'])
 
-    // A readonly client is held to its role at the follower's edge; its reads are forwarded for it.
+    // A readonly client is held to its role at the follower's edge; the follower serves its reads (Raft follower reads).
     await retrying(() => client.request('POST', '/v1/roles', { client: clientIdOf(reader.publicKey), role: 'readonly' }, {}))
     const readOnly = new HttpKvClient(edge.http, 15_000, undefined, { signer: createSigner(reader) })
     await expect(readOnly.put('ledger', 'x')).rejects.toMatchObject({ status: 403 })

@@ -46,7 +46,8 @@ describe('status codes when members fail (real processes)', () => {
     }
 
     await kill(leader)
-    // At once, before an election timeout: the follower still names the dead leader and forwards the read there.
+    // Before it campaigns the follower still names the dead leader: its read index request gets no answer within
+    // an election timeout, and the HTTP forward to that leader (the fallback) gets none either.
     const read = await request(followers[0]!, 'GET', '/v1/kv/k')
     expect(read).toMatchObject({ status: 503, body: { error: 'LEADER_UNREACHABLE', leaderHint: leaderId } })
 

@@ -20,6 +20,8 @@ export const MessageType = {
   TimeoutNow: 9,
   Propose: 10,
   ProposeReject: 11,
+  ReadIndex: 12,
+  ReadIndexResponse: 13,
 } as const
 
 /**
@@ -37,6 +39,7 @@ const URGENT_TYPES: ReadonlySet<number> = new Set([
   MessageType.SnapshotResponse,
   MessageType.TimeoutNow,
   MessageType.ProposeReject,
+  MessageType.ReadIndexResponse,
 ])
 
 /** True for an encoded liveness message (see URGENT_TYPES); a look at the header, never throws. */
@@ -160,6 +163,35 @@ export interface ProposeRejectMessage {
   readonly leader: string
 }
 
+/**
+ * Follower read (etcd's MsgReadIndex): a follower asks the leader for a read index on behalf of
+ * the reads of one batch, numbered `counter` under the follower's per-incarnation `nonce`.
+ */
+export interface ReadIndexMessage {
+  readonly type: typeof MessageType.ReadIndex
+  readonly term: number
+  readonly nonce: number
+  readonly counter: number
+}
+
+/**
+ * The leader's answer (etcd's MsgReadIndexResp): `index` is its commit index when it received the
+ * request, sent once a quorum confirmed its leadership after that; or `reject` (this node does not
+ * lead; `leader` is its hint, '' when unknown), with index 0.
+ */
+export interface ReadIndexResponseMessage {
+  readonly type: typeof MessageType.ReadIndexResponse
+  readonly term: number
+  readonly nonce: number
+  readonly counter: number
+  readonly reject: boolean
+  readonly index: number
+  readonly leader: string
+}
+
+/** Longest leader hint accepted in a ReadIndexResponse (node ids are short). */
+export const MAX_LEADER_HINT_BYTES = 1024
+
 export type RaftMessage =
   | AppendMessage
   | AppendResponseMessage
@@ -172,6 +204,8 @@ export type RaftMessage =
   | TimeoutNowMessage
   | ProposeMessage
   | ProposeRejectMessage
+  | ReadIndexMessage
+  | ReadIndexResponseMessage
 
 const HEADER_BYTES = 2 + UINT_BYTES
 const ENTRY_OVERHEAD = UINT_BYTES + 4
@@ -278,6 +312,22 @@ export function encodeMessage(message: RaftMessage): Uint8Array {
       w.uint(message.firstCounter)
       w.u32(message.count)
       w.u8(message.reason)
+      w.shortBytes(leader)
+      return w.finish()
+    }
+    case MessageType.ReadIndex: {
+      const w = header(HEADER_BYTES + 2 * UINT_BYTES, message.type, message.term)
+      w.uint(message.nonce)
+      w.uint(message.counter)
+      return w.finish()
+    }
+    case MessageType.ReadIndexResponse: {
+      const leader = new TextEncoder().encode(message.leader)
+      const w = header(HEADER_BYTES + 3 * UINT_BYTES + 1 + 2 + leader.byteLength, message.type, message.term)
+      w.uint(message.nonce)
+      w.uint(message.counter)
+      w.u8(message.reject ? 1 : 0)
+      w.uint(message.index)
       w.shortBytes(leader)
       return w.finish()
     }
@@ -390,14 +440,28 @@ export function decodeMessage(bytes: Uint8Array, limits: DecodeLimits): RaftMess
       const reason = r.u8('reject reason')
       if (reason !== ProposeRejectReason.NotLeader && reason !== ProposeRejectReason.Dropped)
         throw new InvalidMessageError(`unknown propose reject reason ${reason}`)
-      const leaderBytes = r.shortBytes('reject leader hint')
-      let leader: string
-      try {
-        leader = new TextDecoder('utf-8', { fatal: true }).decode(leaderBytes)
-      } catch {
-        throw new InvalidMessageError('leader hint is not UTF-8')
-      }
+      const leader = decodeLeaderHint(r.shortBytes('reject leader hint'))
       message = { type, term, nonce, firstCounter, count, reason, leader }
+      break
+    }
+    case MessageType.ReadIndex: {
+      const nonce = r.uint('read nonce')
+      const counter = r.uint('read counter')
+      if (nonce === 0 || counter === 0) throw new InvalidMessageError('read index nonce and counter start at 1')
+      message = { type, term, nonce, counter }
+      break
+    }
+    case MessageType.ReadIndexResponse: {
+      const nonce = r.uint('read nonce')
+      const counter = r.uint('read counter')
+      const reject = r.bool('read reject')
+      const index = r.uint('read index')
+      const leaderBytes = r.shortBytes('read leader hint')
+      if (nonce === 0 || counter === 0) throw new InvalidMessageError('read index nonce and counter start at 1')
+      if (leaderBytes.byteLength > MAX_LEADER_HINT_BYTES) throw new InvalidMessageError(`leader hint of ${leaderBytes.byteLength} bytes`)
+      // One meaning per message: an answer carries an index and no hint, a refusal a hint and index 0.
+      if (reject ? index !== 0 : leaderBytes.byteLength !== 0) throw new InvalidMessageError('read index answer mixes an index and a refusal')
+      message = { type, term, nonce, counter, reject, index, leader: decodeLeaderHint(leaderBytes) }
       break
     }
     default:
@@ -405,4 +469,12 @@ export function decodeMessage(bytes: Uint8Array, limits: DecodeLimits): RaftMess
   }
   r.end('raft message')
   return message
+}
+
+function decodeLeaderHint(bytes: Uint8Array): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+  } catch {
+    throw new InvalidMessageError('leader hint is not UTF-8')
+  }
 }

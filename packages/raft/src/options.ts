@@ -64,6 +64,14 @@ export interface RaftOptions {
    * answers them when it applies them; false: followers refuse proposals with NotLeaderError. Default true.
    */
   readonly forwardProposals: boolean
+  /**
+   * A follower that knows the leader serves linearizable reads itself (etcd's MsgReadIndex): it asks
+   * the leader for a read index, the leader confirms its leadership with a quorum round and answers
+   * its commit index, and the follower serves the read once it has applied that index. No answer
+   * within electionTimeoutMs, or a change of leader or term meanwhile, fails the read with
+   * NotLeaderError (never a stale answer). false: followers refuse reads with NotLeaderError. Default true.
+   */
+  readonly followerReads: boolean
 }
 
 export const defaultRaftOptions: RaftOptions = {
@@ -86,6 +94,7 @@ export const defaultRaftOptions: RaftOptions = {
   maxEntryBytes: 8 << 20,
   maxSnapshotBytes: 1 << 30,
   forwardProposals: true,
+  followerReads: true,
 }
 
 /** Fill defaults and reject nonsense with a ConfigError naming the field. */
@@ -113,7 +122,7 @@ export function resolveRaftOptions(options: Partial<RaftOptions> | undefined): R
   }
   if (resolved.heartbeatIntervalMs >= resolved.electionTimeoutMs)
     throw new ConfigError('must be smaller than electionTimeoutMs', 'heartbeatIntervalMs')
-  for (const field of ['preVote', 'checkQuorum', 'forwardProposals'] as const)
+  for (const field of ['preVote', 'checkQuorum', 'forwardProposals', 'followerReads'] as const)
     if (typeof resolved[field] !== 'boolean') throw new ConfigError('must be true or false', field)
   if (resolved.readMode !== 'read-index' && resolved.readMode !== 'lease') throw new ConfigError("must be 'read-index' or 'lease'", 'readMode')
   if (typeof resolved.maxClockDrift !== 'number' || !(resolved.maxClockDrift >= 0 && resolved.maxClockDrift < 1))

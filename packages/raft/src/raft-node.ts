@@ -44,11 +44,13 @@ import {
   type ProposeMessage,
   type ProposeRejectMessage,
   type RaftMessage,
+  type ReadIndexMessage,
   type SnapshotMessage,
   type SnapshotResponseMessage,
   type VoteMessage,
   type VoteResponseMessage,
 } from './messages.js'
+import { FollowerReads, followerReadTesting, readIndexAnswer, readIndexRefusal, type ReadView, type RemoteRead } from './follower-reads.js'
 import { LeaderLease, leaseTesting } from './lease.js'
 import { resolveRaftOptions, type RaftOptions } from './options.js'
 import { Progress } from './progress.js'
@@ -74,8 +76,16 @@ interface ProposalRef {
   readonly term: number
 }
 
-interface PendingRead {
-  readonly client: ClientRef
+/** A read waiting on the leader: a local client's, or a follower's ReadIndex request (`remote`). */
+interface ReadWaiter {
+  readonly client?: ClientRef
+  readonly remote?: RemoteRead
+}
+
+/** Follower ReadIndex requests a leader holds at most (each stands for one follower batch of reads). */
+const MAX_REMOTE_READS = 4096
+
+interface PendingRead extends ReadWaiter {
   readonly index: number
   /** The ReadIndex round that must be acknowledged by a quorum. */
   readonly round: number
@@ -161,7 +171,11 @@ export class RaftNode implements ProtocolNode {
   private readsAwaitingConfirmation: PendingRead[] = []
   private readsAwaitingApply: PendingRead[] = []
   /** Reads that arrived before this leader committed an entry of its term. */
-  private readsAwaitingTermCommit: Array<{ client: ClientRef }> = []
+  private readsAwaitingTermCommit: ReadWaiter[] = []
+  /** Follower ReadIndex requests this leader holds (in the lists above). */
+  private remoteReads = 0
+  /** Follower reads (etcd's MsgReadIndex): the follower side. */
+  private readonly followerReads: FollowerReads
 
   /**
    * Proposals of the current batch not yet handed to storage: appending them in one call
@@ -202,6 +216,7 @@ export class RaftNode implements ProtocolNode {
     this.limits = { maxEntryBytes: this.options.maxEntryBytes, maxSnapshotBytes: this.options.maxSnapshotBytes }
     this.lease = new LeaderLease(this.options.electionTimeoutMs * (1 - this.options.maxClockDrift))
     this.trailing = new TrailingLog(this.options.snapshotCatchUpEntries, this.options.snapshotCatchUpBytes)
+    this.followerReads = new FollowerReads(ctx, this.options.electionTimeoutMs, (to, m) => this.send(to, m))
     this.indexConfig()
   }
 
@@ -255,6 +270,7 @@ export class RaftNode implements ProtocolNode {
     if (this.heartbeatTimer !== undefined) this.ctx.clearTimer(this.heartbeatTimer)
     if (this.applyTimer !== undefined) this.ctx.clearTimer(this.applyTimer)
     this.electionTimer = this.heartbeatTimer = this.applyTimer = undefined
+    this.followerReads.stop()
   }
 
   status(): NodeStatus {
@@ -281,6 +297,7 @@ export class RaftNode implements ProtocolNode {
         leaseUntil: this.role === 'leader' ? this.lease.expiry() : undefined,
         snapshots: { ...this.snapshotStats },
         unreachableReports: this.unreachableReports,
+        followerReads: { ...this.followerReads.stats },
       },
     }
   }
@@ -333,6 +350,11 @@ export class RaftNode implements ProtocolNode {
   read(_request: Uint8Array, client: ClientRef): void {
     if (this.stopped) return
     if (this.role !== 'leader') {
+      if (this.canReadThroughLeader()) {
+        if (followerReadTesting.serveAtOwnCommit) this.followerReads.serveAtOwnCommit(client, this.commit, this.readView(), this.applied)
+        else this.followerReads.add(client) // asked for in flush(), one request per batch
+        return
+      }
       this.ctx.reject(client, new NotLeaderError(this.leader))
       return
     }
@@ -341,7 +363,15 @@ export class RaftNode implements ProtocolNode {
       this.readsAwaitingTermCommit.push({ client })
       return
     }
-    this.registerRead(client)
+    this.registerRead({ client })
+  }
+
+  private readView(): ReadView {
+    return { role: this.role, term: this.term, leader: this.leader }
+  }
+
+  private canReadThroughLeader(): boolean {
+    return this.options.followerReads && this.role === 'follower' && this.leader !== undefined && this.leader !== this.self
   }
 
   /**
@@ -500,6 +530,7 @@ export class RaftNode implements ProtocolNode {
       this.send(ack.to, { type: MessageType.AppendResponse, term: this.term, reject: false, index: ack.index, hintIndex: 0, hintTerm: 0 })
     }
     if (this.forwardBuffer.length > 0) this.sendForwarded()
+    if (this.followerReads.busy) this.followerReads.flush(this.readView())
   }
 
   // ---------------------------------------------------------------- proposal forwarding (etcd's MsgProp)
@@ -624,6 +655,8 @@ export class RaftNode implements ProtocolNode {
       } else if (m.type === MessageType.Propose) {
         // A follower behind on terms: refuse, with our term and the leader we know.
         this.refuseProposal(from, m, ProposeRejectReason.NotLeader)
+      } else if (m.type === MessageType.ReadIndex) {
+        this.send(from, readIndexRefusal(this.term, { from, nonce: m.nonce, counter: m.counter }, this.leader))
       }
       return // §5.1: stale-term messages are otherwise ignored
     }
@@ -658,6 +691,11 @@ export class RaftNode implements ProtocolNode {
         return this.handlePropose(from, m)
       case MessageType.ProposeReject:
         return this.handleProposeReject(m)
+      case MessageType.ReadIndex:
+        return this.handleReadIndex(from, m)
+      case MessageType.ReadIndexResponse:
+        if (this.role === 'follower') this.followerReads.answered(from, m, this.applied)
+        return
     }
   }
 
@@ -819,9 +857,13 @@ export class RaftNode implements ProtocolNode {
     // their entries may still commit under the next leader; they are answered when applied,
     // rejected if their entries get overwritten, or else time out in the Replica.
     const error = new NotLeaderError(this.leader)
-    for (const r of this.readsAwaitingConfirmation) this.ctx.reject(r.client, error)
-    for (const r of this.readsAwaitingApply) this.ctx.reject(r.client, error)
-    for (const r of this.readsAwaitingTermCommit) this.ctx.reject(r.client, error)
+    for (const list of [this.readsAwaitingConfirmation, this.readsAwaitingApply, this.readsAwaitingTermCommit])
+      for (const r of list) {
+        if (r.client !== undefined) this.ctx.reject(r.client, error)
+        // A follower's request: refused at once (it would otherwise wait for its timeout).
+        else if (r.remote !== undefined) this.send(r.remote.from, readIndexRefusal(this.term, r.remote, this.leader))
+      }
+    this.remoteReads = 0
     this.readsAwaitingConfirmation = []
     this.readsAwaitingApply = []
     this.readsAwaitingTermCommit = []
@@ -1135,7 +1177,7 @@ export class RaftNode implements ProtocolNode {
     if (this.role === 'leader' && !hadTermCommit && this.committedInCurrentTerm()) {
       const waiting = this.readsAwaitingTermCommit
       this.readsAwaitingTermCommit = []
-      for (const r of waiting) this.registerRead(r.client)
+      for (const r of waiting) this.registerRead(r)
     }
   }
 
@@ -1211,6 +1253,7 @@ export class RaftNode implements ProtocolNode {
       }
     }
     if (this.readsAwaitingApply.length > 0) this.serveAppliedReads()
+    this.followerReads.serve(this.applied)
     this.maybeLeaveJoint()
     this.maybeSnapshot()
   }
@@ -1229,20 +1272,50 @@ export class RaftNode implements ProtocolNode {
     return this.storage.term(this.commit) === this.term
   }
 
-  private registerRead(client: ClientRef): void {
-    const read = { client, index: this.commit, round: 0 }
+  private registerRead(waiter: ReadWaiter): void {
     // Without a lease (none acknowledged yet, lapsed, or revoked by a transfer) a lease read is a ReadIndex read.
     if (this.isSoleVoter() || (this.options.readMode === 'lease' && this.lease.valid(this.ctx.now()))) {
-      this.readsAwaitingApply.push(read)
+      this.readConfirmed({ ...waiter, index: this.commit, round: 0 })
       this.serveAppliedReads()
       return
     }
-    // All reads of a batch share one heartbeat round.
+    // All reads of a batch share one heartbeat round, local and followers' alike.
     if (!this.readRoundPending) {
       this.readRound++
       this.readRoundPending = true
     }
-    this.readsAwaitingConfirmation.push({ client, index: this.commit, round: this.readRound })
+    this.readsAwaitingConfirmation.push({ ...waiter, index: this.commit, round: this.readRound })
+  }
+
+  /** Leadership confirmed for `read`: a local read waits for its index to apply, a follower gets the index. */
+  private readConfirmed(read: PendingRead): void {
+    if (read.remote === undefined) {
+      this.readsAwaitingApply.push(read)
+      return
+    }
+    this.remoteReads = Math.max(0, this.remoteReads - 1)
+    this.followerReads.stats.answered++
+    this.send(read.remote.from, readIndexAnswer(this.term, read.remote, read.index))
+  }
+
+  /** A follower asks for a read index (etcd's MsgReadIndex): answered once a quorum confirms this leadership. */
+  private handleReadIndex(from: NodeId, m: ReadIndexMessage): void {
+    const remote: RemoteRead = { from, nonce: m.nonce, counter: m.counter }
+    if (this.role !== 'leader' || this.remoteReads >= MAX_REMOTE_READS) {
+      this.followerReads.stats.refused++
+      this.send(from, readIndexRefusal(this.term, remote, this.role === 'leader' ? this.self : this.leader))
+      return
+    }
+    this.remoteReads++
+    if (!this.committedInCurrentTerm()) {
+      this.readsAwaitingTermCommit.push({ remote })
+      return
+    }
+    if (followerReadTesting.skipLeaderConfirmation) {
+      this.readConfirmed({ remote, index: this.commit, round: 0 })
+      return
+    }
+    this.registerRead({ remote })
   }
 
   private confirmReads(): void {
@@ -1252,7 +1325,7 @@ export class RaftNode implements ProtocolNode {
       // Every read up to this round is confirmed at once.
       let n = 0
       while (n < this.readsAwaitingConfirmation.length && this.readsAwaitingConfirmation[n]!.round <= read.round) n++
-      for (const r of this.readsAwaitingConfirmation.splice(0, n)) this.readsAwaitingApply.push(r)
+      for (const r of this.readsAwaitingConfirmation.splice(0, n)) this.readConfirmed(r)
     }
     this.serveAppliedReads()
   }
@@ -1261,7 +1334,7 @@ export class RaftNode implements ProtocolNode {
     let n = 0
     const reads = this.readsAwaitingApply
     while (n < reads.length && reads[n]!.index <= this.applied) {
-      this.ctx.serveRead(reads[n]!.client)
+      this.ctx.serveRead(reads[n]!.client!)
       n++
     }
     if (n > 0) this.readsAwaitingApply = reads.slice(n)
@@ -1411,6 +1484,7 @@ export class RaftNode implements ProtocolNode {
     this.awaitingLeave = undefined // whether it completed is unknown here: left to time out, like the proposals above
     this.setConfig(decodeMembership(snapshot.meta), snapshot.index)
     this.serveAppliedReads()
+    this.followerReads.serve(this.applied)
     this.queueAck(from, storage.lastIndex())
   }
 

@@ -1,7 +1,9 @@
-import { executeScenario, scenarioByName } from '@synod/conformance'
+import { checkAll, executeScenario, scenarioByName } from '@synod/conformance'
+import type { ProtocolContext } from '@synod/core'
 import { describe, expect, it } from 'vitest'
 import { describeConformance } from '@synod/conformance/vitest'
-import { raft } from '../src/index.js'
+import { followerReadTesting } from '../src/follower-reads.js'
+import { raft, type RaftNode } from '../src/index.js'
 
 describeConformance({ factory: raft, capabilities: ['reconfigure'] })
 
@@ -81,3 +83,52 @@ describe('membership-churn really changes the membership', () => {
 function seenJoint(timeline: ReadonlyArray<{ kind: string; detail: string }>): boolean {
   return timeline.some((e) => e.kind === 'membership' && e.detail.includes(' outgoing '))
 }
+
+// Follower reads (issue 16 item 7): a quarter of the workload's reads go to a random node, so
+// followers serve linearizable reads in these runs and the linearizability checker judges them.
+describe('the conformance workload exercises follower reads', () => {
+  /** raft, counting reads served (ctx.serveRead) while the serving node is not the leader. */
+  function countingFollowerReads(): { factory: typeof raft; served: () => number } {
+    let served = 0
+    const factory: typeof raft = {
+      ...raft,
+      create(ctx, options) {
+        const wrapped: ProtocolContext = Object.create(ctx) as ProtocolContext
+        // Called only once the node runs, after `node` is set.
+        wrapped.serveRead = (client) => {
+          if (node.status().role === 'follower') served++
+          ctx.serveRead(client)
+        }
+        const node: RaftNode = raft.create(wrapped, options)
+        return node
+      },
+    }
+    return { factory, served: () => served }
+  }
+
+  for (const name of ['minority-partition', 'leader-isolated-then-healed']) {
+    it(`followers serve reads in ${name} and every check holds`, async () => {
+      const counting = countingFollowerReads()
+      const { record } = await executeScenario({ factory: counting.factory, scenario: scenarioByName(name)!, seed: 1 })
+      expect(counting.served()).toBeGreaterThan(0)
+      expect(checkAll(record).filter((r) => r.verdict === 'violation')).toEqual([])
+    }, 60_000)
+  }
+
+  // Without CheckQuorum an old leader cut off on the minority side keeps leading it: followers there
+  // ask it for read indexes. Only its quorum round keeps their reads fresh.
+  it('minority-partition without CheckQuorum: linearizable with the quorum round, a stale read without it (test switch)', async () => {
+    const scenario = scenarioByName('minority-partition')!
+    const counting = countingFollowerReads()
+    const real = await executeScenario({ factory: counting.factory, protocolOptions: { checkQuorum: false }, scenario, seed: 1 })
+    expect(counting.served()).toBeGreaterThan(0)
+    expect(checkAll(real.record).filter((r) => r.verdict === 'violation')).toEqual([])
+    followerReadTesting.skipLeaderConfirmation = true
+    try {
+      const naive = await executeScenario({ factory: raft, protocolOptions: { checkQuorum: false }, scenario, seed: 1 })
+      expect(checkAll(naive.record).find((r) => r.checker === 'linearizability')?.verdict).toBe('violation')
+    } finally {
+      followerReadTesting.skipLeaderConfirmation = false
+    }
+  }, 60_000)
+})

@@ -329,12 +329,26 @@ describe('a restarted follower and the lease', () => {
     expect(stale).toBeGreaterThan(0)
   })
 
-  it('a follower refuses lease-mode reads with NotLeaderError', () => {
+  it('a follower read in lease mode is answered from the leader\'s lease (no heartbeat round); with followerReads off it is refused', () => {
     const c = leaseCluster(1)
     c.startAll()
     const leader = c.waitForLeader()
     const follower = ids.find((id) => id !== leader)!
-    const outcome = c.outcomes.get(c.read(follower)) as { kind: string; error: unknown }
+    c.runUntil(() => c.node(leader).status.detail?.leaseUntil !== undefined, 500)
+    let heartbeats = 0
+    c.filter = (e) => {
+      if (decode(e.bytes).type === MessageType.Heartbeat) heartbeats++
+      return true
+    }
+    const r = c.read(follower)
+    c.deliver()
+    expect(c.outcomes.get(r)?.kind).toBe('read')
+    expect(heartbeats).toBe(0)
+
+    const off = new TestCluster(ids, { seed: 1, raft: { readMode: 'lease', followerReads: false } })
+    off.startAll()
+    const offLeader = off.waitForLeader()
+    const outcome = off.outcomes.get(off.read(ids.find((id) => id !== offLeader)!)) as { kind: string; error: unknown }
     expect(outcome.error).toBeInstanceOf(NotLeaderError)
   })
 })

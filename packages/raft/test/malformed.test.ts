@@ -47,6 +47,9 @@ const samples: RaftMessage[] = [
   { type: MessageType.TimeoutNow, term: 9 },
   { type: MessageType.Propose, term: 4, nonce: 2 ** 52, firstCounter: 17, commands: [new Uint8Array([1, 2]), new Uint8Array(0)] },
   { type: MessageType.ProposeReject, term: 4, nonce: 99, firstCounter: 17, count: 2, reason: 1, leader: 'node-b' },
+  { type: MessageType.ReadIndex, term: 4, nonce: 2 ** 52, counter: 3 },
+  { type: MessageType.ReadIndexResponse, term: 4, nonce: 7, counter: 3, reject: false, index: 12, leader: '' },
+  { type: MessageType.ReadIndexResponse, term: 4, nonce: 7, counter: 3, reject: true, index: 0, leader: 'node-b' },
 ]
 
 function encodeMeta(): Uint8Array {

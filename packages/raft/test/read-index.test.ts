@@ -72,8 +72,8 @@ describe('§6.4 ReadIndex', () => {
     expect((outcome as { error: unknown }).error).toBeInstanceOf(NotLeaderError)
   })
 
-  it('followers refuse reads with NotLeaderError naming the leader', () => {
-    const c = new TestCluster(['a', 'b', 'c'])
+  it('with followerReads off, followers refuse reads with NotLeaderError naming the leader', () => {
+    const c = new TestCluster(['a', 'b', 'c'], { raft: { followerReads: false } })
     c.startAll()
     const leader = c.waitForLeader()
     const follower = ['a', 'b', 'c'].find((id) => id !== leader)!

@@ -25,6 +25,18 @@ import type { SnapshotMarker, WalRecord } from './wal-format.js'
 export interface DurableStorageOptions {
   /** Start a new write-ahead-log segment once the current one reaches this many bytes. Default 64 MiB. */
   readonly segmentBytes?: number
+  /**
+   * Told after every sync that wrote a batch (metrics: fsync latency, bytes, snapshot files). Called
+   * synchronously; whatever it throws is ignored (an observer never fails a write).
+   */
+  readonly onSync?: (sync: DurableSync) => void
+}
+
+/** One completed sync: the batch's bytes, and the time of its writev + fdatasync (and of a snapshot file it wrote). */
+export interface DurableSync {
+  readonly bytes: number
+  readonly seconds: number
+  readonly snapshot?: { readonly bytes: number; readonly seconds: number }
 }
 
 export interface DurableStorageStats {
@@ -82,7 +94,7 @@ export async function openDurableStorage(dir: string, options: DurableStorageOpt
   restrictPermissions(root)
   const release = acquireLock(root)
   try {
-    const store = new DurableStore(root, segmentBytes, release)
+    const store = new DurableStore(root, segmentBytes, release, options.onSync)
     await store.recover()
     return store
   } catch (error) {
@@ -140,6 +152,7 @@ class DurableStore extends InMemoryLogReads implements DurableStorage {
     readonly dir: string,
     private readonly segmentBytes: number,
     private readonly releaseLock: () => void,
+    private readonly onSync?: (sync: DurableSync) => void,
   ) {
     super()
   }
@@ -285,13 +298,18 @@ class DurableStore extends InMemoryLogReads implements DurableStorage {
     batch.frames.push(commit)
     batch.bytes += commit.byteLength
     this.plannedBytes += commit.byteLength
+    let snapshotTimed: { bytes: number; seconds: number } | undefined
+    let started = 0
     try {
       if (batch.snapshot !== undefined) {
         // Durable before the log names it, so a committed marker always has its file.
+        const snapshotStarted = performance.now()
         await writeSnapshotFile(this.dir, batch.snapshot.marker.id, batch.snapshot.snapshot)
+        snapshotTimed = { bytes: batch.snapshot.snapshot.data.byteLength + batch.snapshot.snapshot.meta.byteLength, seconds: (performance.now() - snapshotStarted) / 1000 }
         this.snapshotsWritten++
       }
       if (batch.roll) this.startSegment(batch.checkpointLast)
+      started = performance.now()
       await writeAllAt(this.fd, batch.frames, this.position)
       this.position += batch.bytes
       await fdatasyncAsync(this.fd)
@@ -308,6 +326,13 @@ class DurableStore extends InMemoryLogReads implements DurableStorage {
     }
     this.syncs++
     this.walBytesWritten += batch.bytes
+    if (this.onSync !== undefined) {
+      try {
+        this.onSync({ bytes: batch.bytes, seconds: (performance.now() - started) / 1000, ...(snapshotTimed === undefined ? {} : { snapshot: snapshotTimed }) })
+      } catch {
+        // An observer never fails a write.
+      }
+    }
     if (batch.snapshot !== undefined) {
       const previous = this.durableMarker
       this.durableMarker = batch.snapshot.marker

@@ -6,12 +6,12 @@ import { ConfigError, StorageCorruptionError } from '@synod/core'
 import type { LogEntry } from '@synod/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { openDurableStorage, StorageLockedError } from '../src/node.js'
-import type { DurableStorage } from '../src/node.js'
+import type { DurableStorage, DurableStorageOptions, DurableSync } from '../src/node.js'
 import { encodeEntries, encodeHardState } from '../src/wal-format.js'
 
 let dir: string
 const open: DurableStorage[] = []
-const openStore = async (options?: { segmentBytes?: number }) => {
+const openStore = async (options?: DurableStorageOptions) => {
   const storage = await openDurableStorage(dir, options)
   open.push(storage)
   return storage
@@ -100,6 +100,28 @@ describe('openDurableStorage', () => {
     await storage.sync()
     await storage.sync()
     expect(storage.stats().syncs - before).toBe(1)
+  })
+
+  it('tells onSync of every batch it syncs: its bytes and time, and a snapshot file it wrote; a throwing observer fails nothing', async () => {
+    const seen: DurableSync[] = []
+    const storage = await openStore({
+      onSync: (sync) => {
+        seen.push(sync)
+        throw new Error('observer bug')
+      },
+    })
+    storage.append(entries(1, 10))
+    await storage.sync()
+    storage.saveSnapshot({ index: 10, term: 1, data: new Uint8Array(500).fill(7), meta: Uint8Array.of(1) })
+    storage.append(entries(11, 11))
+    await storage.sync()
+    // Every sync since open (the first also wrote the new segment's checkpoint), every byte.
+    expect(seen).toHaveLength(storage.stats().syncs)
+    expect(seen.reduce((sum, s) => sum + s.bytes, 0)).toBe(storage.stats().walBytesWritten)
+    expect(seen.every((s) => s.seconds >= 0)).toBe(true)
+    expect(seen.filter((s) => s.snapshot !== undefined)).toHaveLength(1)
+    expect(seen.at(-1)!.snapshot).toMatchObject({ bytes: 501 }) // data + meta
+    expect(storage.lastIndex()).toBe(11) // the throwing observer broke nothing
   })
 
   it('serialises overlapping syncs and loses nothing', async () => {

@@ -33,8 +33,9 @@ const received = new Promise<string>((resolve) => {
   a.onMessage((from, message) => resolve(`${from === bob ? 'bob' : from} says ${new TextDecoder().decode(message)}`))
 })
 b.send(alice, new TextEncoder().encode('hello'))
-console.log(await received) // "bob says hello"
-console.log(b.metrics().peers[alice]) // messagesSent: 1, connected: true, ...
+console.log(await received)
+const { messagesSent, bytesSent } = b.metrics().peers[alice]!
+console.log({ messagesSent, bytesSent })
 
 await b.stop()
 await a.stop()
