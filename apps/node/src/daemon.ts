@@ -44,6 +44,7 @@ import { type HttpKvClient, KvHttpError } from './kv-client.js'
 import { type ListParams, listOperation } from './auth/operations.js'
 import { kvRequests, toAnswer } from './kv-commands.js'
 import { NodeMetrics } from './metrics.js'
+import type { TxnBody, TxnRequest } from './txn-body.js'
 import { describeMembership, toProtocolMember } from './members.js'
 import { daemonProtocolOptions, loadProtocol } from './protocols.js'
 import { QuorumWatch } from './quorum.js'
@@ -280,6 +281,11 @@ class ReplicatedKv implements KvService {
 
   async append(key: string, value: string, options: WriteOptions): Promise<KvAnswer> {
     return this.write(kvRequests.append(key, value, options.session), options, (c) => c.append(key, value))
+  }
+
+  async txn(txn: TxnBody, request: TxnRequest, options: WriteOptions): Promise<KvAnswer> {
+    // A follower forwards the client's own JSON: the leader parses it to the same command.
+    return this.write(kvCommands.txn(txn.compare, txn.success, txn.failure, options.session), options, (c) => c.txn(request))
   }
 
   async get(key: string, consistency: 'linearizable' | 'stale', forwarded: boolean, caller?: Principal): Promise<KvAnswer> {
