@@ -424,6 +424,8 @@ async function kvCommand(args: string[], out: NodeJS.WritableStream): Promise<nu
       config: { type: 'string' },
       limit: { type: 'string' },
       after: { type: 'string' },
+      start: { type: 'string' },
+      end: { type: 'string' },
       'keys-only': { type: 'boolean' },
       count: { type: 'boolean' },
       ...CREDENTIAL_FLAGS,
@@ -532,12 +534,14 @@ async function kvTxn(client: HttpKvClient, file: string | undefined, extra: stri
  * (--keys-only), or how many (--count); paging with --limit and --after (the last key shown).
  */
 async function kvList(client: HttpKvClient, prefix: string, extra: string[], values: Flags, out: NodeJS.WritableStream): Promise<number> {
-  if (extra.length > 0) throw new UsageError('usage: synod kv list [PREFIX] [--limit N] [--after KEY] [--keys-only | --count] [--stale]')
+  if (extra.length > 0) throw new UsageError('usage: synod kv list [PREFIX] [--start KEY] [--end KEY] [--limit N] [--after KEY] [--keys-only | --count] [--stale]')
   if (values.verify === true) throw new UsageError('--verify is for get and writes; a list is verified by its certificate in --json')
   const limit = values.limit === undefined ? undefined : positiveInt(values.limit as string, '--limit', 100)
   if (limit === 0) throw new UsageError('--limit must be at least 1')
   const answer = await client.list(prefix, {
     ...(values.after === undefined ? {} : { after: values.after as string }),
+    ...(values.start === undefined ? {} : { start: values.start as string }),
+    ...(values.end === undefined ? {} : { end: values.end as string }),
     ...(limit === undefined ? {} : { limit }),
     keysOnly: values['keys-only'] === true,
     countOnly: values.count === true,

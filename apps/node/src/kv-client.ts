@@ -128,10 +128,12 @@ export class HttpKvClient {
   /** A range read (GET /v1/kv): keys with `prefix` after `after`, with values unless keysOnly/countOnly. */
   list(
     prefix: string,
-    options: { after?: string; limit?: number; keysOnly?: boolean; countOnly?: boolean; consistency?: 'linearizable' | 'stale' } = {},
+    options: { after?: string; start?: string; end?: string; limit?: number; keysOnly?: boolean; countOnly?: boolean; consistency?: 'linearizable' | 'stale' } = {},
   ): Promise<KvResponse> {
     const query = new URLSearchParams({ prefix })
     if (options.after !== undefined) query.set('after', options.after)
+    if (options.start !== undefined) query.set('start', options.start)
+    if (options.end !== undefined) query.set('end', options.end)
     if (options.limit !== undefined) query.set('limit', String(options.limit))
     if (options.keysOnly === true) query.set('keysOnly', 'true')
     if (options.countOnly === true) query.set('countOnly', 'true')

@@ -181,8 +181,13 @@ describe('authentication and roles at the API edge', () => {
     expect(await status(r.list('pub/deeper', { keysOnly: true }))).toBe(200)
     expect(await status(r.list(''))).toBe(403)
     expect(await status(r.list('app/'))).toBe(403)
+    // A range [start, end) is held to the same rule: inside the prefix's range, or refused.
+    expect(await status(r.list('', { start: 'pub/a', end: 'pub/z' }))).toBe(200)
+    expect(await status(r.list('', { start: 'pub/', end: 'pub0' }))).toBe(200)
+    expect(await status(r.list('', { start: 'pub/', end: 'q' }))).toBe(403)
+    expect(await status(r.list('', { start: 'pub/' }))).toBe(403)
     expect(await status(r.request('POST', '/v1/roles', { client: clientIdOf(reader.publicKey), role: 'admin' }, {}))).toBe(403)
-    expect(calls).toEqual(['get', 'list', 'list'])
+    expect(calls).toEqual(['get', 'list', 'list', 'list', 'list'])
   })
 
   it('refuses a bad signature, another cluster, a stale timestamp and a replayed read', async () => {

@@ -32,6 +32,12 @@ describe('synod kv list', () => {
     expect(JSON.parse((await synod('kv', 'list', 'svc/', '--limit', '1', '--json')).out)).toMatchObject({ kvs: [{ key: 'svc/a', value: '1' }], more: true })
   })
 
+  it('lists a range [start, end) like etcdctl get A B', async () => {
+    expect(await synod('kv', 'list', '--start', 'svc/b', '--end', 'svc/c', '--keys-only')).toEqual({ code: 0, out: 'svc/b\n' })
+    expect(await synod('kv', 'list', 'svc/', '--start', 'svc/b')).toEqual({ code: 0, out: 'svc/b\t2\nsvc/c\t3\n' })
+    expect(await synod('kv', 'list', '--end', 'svc/', '--count')).toEqual({ code: 0, out: '1\n' }) // 'other'
+  })
+
   it('refuses bad usage with exit 2', async () => {
     expect((await synod('kv', 'list', 'a', 'b')).code).toBe(2)
     expect((await synod('kv', 'list', 'a', '--limit', '0')).code).toBe(2)

@@ -21,11 +21,16 @@ function withSession(session: KvSession | undefined): { session?: KvSession } {
  */
 export const kvCommands = {
   get: (key: string): Uint8Array => encodeCommand({ op: 'get', key }),
-  list: (prefix: string, options: { readonly after?: string; readonly limit?: number; readonly mode?: ListMode } = {}): Uint8Array =>
+  list: (
+    prefix: string,
+    options: { readonly after?: string; readonly start?: string; readonly end?: string; readonly limit?: number; readonly mode?: ListMode } = {},
+  ): Uint8Array =>
     encodeCommand({
       op: 'list',
       prefix,
       ...(options.after === undefined ? {} : { after: options.after }),
+      ...(options.start === undefined ? {} : { start: options.start }),
+      ...(options.end === undefined ? {} : { end: options.end }),
       limit: options.limit ?? 100,
       ...(options.mode === undefined || options.mode === 'keys' ? {} : { mode: options.mode }),
     }),

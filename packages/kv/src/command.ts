@@ -33,6 +33,9 @@ export type KvCommand =
       readonly prefix: string
       /** Only keys strictly after this one: the cursor of the next page. */
       readonly after?: string
+      /** etcd's range: only keys ≥ start and < end (code-unit order), besides the prefix. */
+      readonly start?: string
+      readonly end?: string
       readonly limit: number
       /** 'keys' (default): the keys; 'values': each key with its value; 'count': only how many keys match. */
       readonly mode?: ListMode
@@ -134,6 +137,8 @@ function commandToFields(command: KvCommand): Fields {
     case 'list':
       fields['prefix'] = command.prefix
       if (command.after !== undefined) fields['after'] = command.after
+      if (command.start !== undefined) fields['start'] = command.start
+      if (command.end !== undefined) fields['end'] = command.end
       fields['limit'] = command.limit
       // Absent for 'keys', so the encoding of a plain list is what it always was.
       if (command.mode !== undefined && command.mode !== 'keys') fields['mode'] = command.mode
@@ -178,7 +183,7 @@ export function decodeCommand(bytes: Uint8Array): KvCommand {
 const fieldsByOp: Record<KvOp, readonly string[]> = {
   get: ['op', 'key'],
   delete: ['op', 'key'],
-  list: ['op', 'prefix', 'after', 'limit', 'mode'],
+  list: ['op', 'prefix', 'after', 'start', 'end', 'limit', 'mode'],
   put: ['op', 'key', 'value'],
   append: ['op', 'key', 'value'],
   cas: ['op', 'key', 'expected', 'value'],
@@ -202,10 +207,14 @@ export function commandFromValue(value: unknown): KvCommand {
       return { op, key: keyFrom(record['key'], 'key'), ...withSession }
     case 'list': {
       const after = record['after'] === undefined ? undefined : keyFrom(record['after'], 'after')
+      const start = record['start'] === undefined ? undefined : keyFrom(record['start'], 'start')
+      const end = record['end'] === undefined ? undefined : keyFrom(record['end'], 'end')
       return {
         op,
         prefix: keyFrom(record['prefix'], 'prefix'),
         ...(after === undefined ? {} : { after }),
+        ...(start === undefined ? {} : { start }),
+        ...(end === undefined ? {} : { end }),
         limit: expectUint(record['limit'], 'limit'),
         ...(record['mode'] === undefined ? {} : { mode: listModeFrom(record['mode']) }),
         ...withSession,

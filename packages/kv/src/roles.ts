@@ -141,6 +141,35 @@ export class RolesTable {
 
 /** Which access a KV command needs, and on which key (a list: its prefix). */
 /**
+ * The longest key prefix every key of a range read shares: the listed prefix, or — when the range
+ * `[start, end)` is narrower — the longest prefix L of `start` with `end` ≤ L's successor (all strings in
+ * `[L, successor(L))` start with L). A role's prefix must cover it (roles compare prefixes). Either bound
+ * absent: the range narrows nothing.
+ */
+export function listScope(prefix: string, start?: string, end?: string): string {
+  if (start === undefined || end === undefined) return prefix
+  let scope = ''
+  for (let i = Math.min(start.length, end.length); i > 0; i--) {
+    const candidate = start.slice(0, i)
+    const after = successor(candidate)
+    if (after !== undefined && end <= after) {
+      scope = candidate
+      break
+    }
+  }
+  // Every listed key starts with both; either is a sound scope, and the longer one is the narrower.
+  return scope.length > prefix.length ? scope : prefix
+}
+
+/** The least string above every string starting with `p` (etcd's prefix range end), undefined when none fits in UTF-16. */
+function successor(p: string): string | undefined {
+  let end = p.length
+  while (end > 0 && p.charCodeAt(end - 1) === 0xffff) end--
+  if (end === 0) return undefined
+  return p.slice(0, end - 1) + String.fromCharCode(p.charCodeAt(end - 1) + 1)
+}
+
+/**
  * Every access a command needs: one for most; a transaction needs read access to every key it compares
  * or gets and write access to every key it puts or deletes (an empty one: read of '' — the whole space).
  */
@@ -159,7 +188,7 @@ export function accessOf(command: KvCommand): [Access, string | undefined] {
     case 'get':
       return ['read', command.key]
     case 'list':
-      return ['read', command.prefix]
+      return ['read', listScope(command.prefix, command.start, command.end)]
     case 'put':
     case 'delete':
     case 'cas':

@@ -226,7 +226,7 @@ export class KvStateMachine implements StateMachine {
       case 'get':
         return this.checkKey(command.key, 'key') ?? this.read(command.key)
       case 'list':
-        return this.list(command.prefix, command.after, command.limit, command.mode ?? 'keys')
+        return this.list(command.prefix, command.after, command.limit, command.mode ?? 'keys', command.start, command.end)
       case 'put': {
         const invalid = this.checkKey(command.key, 'key') ?? this.checkValue(command.value, 'value')
         if (invalid !== undefined) return invalid
@@ -346,14 +346,18 @@ export class KvStateMachine implements StateMachine {
    * adds each key's value, stopping early (with `more`) past `maxListBytes` of values — at least one
    * key, so paging always moves on; mode 'count' answers only how many keys match (no limit applies).
    */
-  private list(prefix: string, after: string | undefined, limit: number, mode: ListMode): KvResult {
-    const invalid = this.checkKey(prefix, 'prefix') ?? (after === undefined ? undefined : this.checkKey(after, 'after'))
+  private list(prefix: string, after: string | undefined, limit: number, mode: ListMode, start?: string, end?: string): KvResult {
+    const invalid =
+      this.checkKey(prefix, 'prefix') ??
+      (after === undefined ? undefined : this.checkKey(after, 'after')) ??
+      (start === undefined ? undefined : this.checkKey(start, 'start')) ??
+      (end === undefined ? undefined : this.checkKey(end, 'end'))
     if (invalid !== undefined) return invalid
     if (limit < 1 || limit > this.limits.maxListKeys)
       return error('too-large', `list limit must be between 1 and ${this.limits.maxListKeys}, got ${limit}`)
     const matching: string[] = []
     for (const key of this.values.keys())
-      if (key.startsWith(prefix) && (after === undefined || key > after)) matching.push(key)
+      if (key.startsWith(prefix) && (after === undefined || key > after) && (start === undefined || key >= start) && (end === undefined || key < end)) matching.push(key)
     if (mode === 'count') return { ok: true, op: 'list', keys: [], more: false, count: matching.length, revision: this.revision }
     matching.sort(compareKeys)
     const keys = matching.slice(0, limit)

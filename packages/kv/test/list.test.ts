@@ -1,7 +1,7 @@
 // Range reads: `list` with keys, with values (paged by count and by bytes), or a count — against a model.
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { decodeCommand, decodeResult, encodeCommand, kvCommands, KvStateMachine, type KvValue } from '../src/index.js'
+import { decodeCommand, decodeResult, encodeCommand, kvCommands, KvStateMachine, listScope, RolesTable, type KvValue } from '../src/index.js'
 import { encodeCanonical, utf8 } from '@synod/core'
 
 const text = (v: KvValue | undefined) => (v instanceof Uint8Array ? new TextDecoder().decode(v) : JSON.stringify(v))
@@ -56,6 +56,56 @@ describe('list', () => {
         },
       ),
     )
+  })
+
+  it('ranges [start, end) combine with the prefix and the cursor, matching a model (property)', () => {
+    const keyArb = fc.constantFrom('a', 'a/1', 'a/2', 'a/10', 'b', 'ab', 'é', 'a/é', '')
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.constantFrom('a', 'a/1', 'a/2', 'a/10', 'b', 'ab', 'é', 'a/é', 'c'), { maxLength: 9 }),
+        fc.constantFrom('', 'a', 'a/'),
+        fc.option(keyArb, { nil: undefined }),
+        fc.option(keyArb, { nil: undefined }),
+        fc.integer({ min: 1, max: 3 }),
+        (keys, prefix, start, end, limit) => {
+          const kv = new KvStateMachine()
+          keys.forEach((k, i) => kv.apply(kvCommands.put(k, k), i + 1))
+          const expected = keys
+            .filter((k) => k.startsWith(prefix) && (start === undefined || k >= start) && (end === undefined || k < end))
+            .sort((x, y) => (x < y ? -1 : x > y ? 1 : 0))
+          const got: string[] = []
+          let after: string | undefined
+          for (let page = 0; page < 20; page++) {
+            const r = decodeResult(kv.query(kvCommands.list(prefix, { limit, ...(start === undefined ? {} : { start }), ...(end === undefined ? {} : { end }), ...(after === undefined ? {} : { after }) })))
+            if (!r.ok || r.op !== 'list') throw new Error(JSON.stringify(r))
+            got.push(...r.keys)
+            if (!r.more) break
+            after = r.keys.at(-1)
+          }
+          expect(got).toEqual(expected)
+          // The scope a role must cover holds every listed key.
+          const scope = listScope(prefix, start, end)
+          for (const k of expected) expect(k.startsWith(scope)).toBe(true)
+        },
+      ),
+      { numRuns: 300, seed: 7 },
+    )
+  })
+
+  it('a role must cover the range: a prefix reader may list a range inside its prefix, not one that leaves it', () => {
+    const reader = 'b'.repeat(64)
+    const roles = new RolesTable(['a'.repeat(64)])
+    roles.grant(reader, 'readonly', 'app/')
+    const may = (start: string, end: string, prefix = '') => roles.check(reader, decodeCommand(kvCommands.list(prefix, { start, end }))) === undefined
+    expect(may('app/a', 'app/z')).toBe(true)
+    expect(may('app/', 'app0')).toBe(true) // exactly the prefix's range
+    expect(may('app/', 'app1')).toBe(false) // 'app0…' is outside
+    expect(may('a', 'app0')).toBe(false)
+    expect(may('a', 'z', 'app/')).toBe(true) // the prefix narrows it
+    expect(roles.check(reader, decodeCommand(kvCommands.list('', { start: 'app/' })))).toMatchObject({ code: 'forbidden' }) // no end: unbounded
+    expect(listScope('', 'app/x', 'app/y')).toBe('app/x')
+    expect(listScope('', 'a\uffff', 'b')).toBe('a')
+    expect(listScope('p', undefined, 'z')).toBe('p')
   })
 
   it('stops at maxListBytes of values (always at least one key), and says more', () => {

@@ -6,7 +6,7 @@
 // `{ op, ...fields }`.
 import { AUTH_SESSION_PATH, sessionOpenOperation } from '@synod/client'
 import { encodeCanonical } from '@synod/core'
-import { type Access, accessesOf, kvCommands, type ListMode } from '@synod/kv'
+import { type Access, accessesOf, kvCommands, type ListMode, listScope } from '@synod/kv'
 import { HttpError } from '../http-error.js'
 import { parseTxnBody } from '../txn-body.js'
 
@@ -53,13 +53,16 @@ function decode(segment: string, what: string): string {
 export interface ListParams {
   readonly prefix: string
   readonly after?: string
+  /** etcd's range: keys ≥ start and < end. */
+  readonly start?: string
+  readonly end?: string
   readonly limit: number
   readonly mode: ListMode
   readonly consistency: 'linearizable' | 'stale'
 }
 
 export const LIST_PATH = '/v1/kv'
-const LIST_PARAMS = ['prefix', 'after', 'limit', 'keysOnly', 'countOnly', 'consistency']
+const LIST_PARAMS = ['prefix', 'after', 'start', 'end', 'limit', 'keysOnly', 'countOnly', 'consistency']
 const DEFAULT_LIST_LIMIT = 100
 
 /** Read and check a range read's query (400 naming the parameter); the server and the signing client both use it. */
@@ -80,9 +83,13 @@ export function listParams(query: URLSearchParams): ListParams {
   const consistency = query.get('consistency') ?? 'linearizable'
   if (consistency !== 'linearizable' && consistency !== 'stale') throw new HttpError(400, 'BAD_CONSISTENCY', "consistency must be 'linearizable' or 'stale'")
   const after = query.get('after')
+  const start = query.get('start')
+  const end = query.get('end')
   return {
     prefix: query.get('prefix') ?? '',
     ...(after === null ? {} : { after }),
+    ...(start === null ? {} : { start }),
+    ...(end === null ? {} : { end }),
     limit: limitText === null ? DEFAULT_LIST_LIMIT : Number(limitText),
     mode: countOnly ? 'count' : keysOnly ? 'keys' : 'values',
     consistency,
@@ -91,7 +98,13 @@ export function listParams(query: URLSearchParams): ListParams {
 
 /** The encoded `list` command of a range read (what a signature or MAC covers, and what is read). */
 export function listOperation(params: ListParams): Uint8Array {
-  return kvCommands.list(params.prefix, { ...(params.after === undefined ? {} : { after: params.after }), limit: params.limit, mode: params.mode })
+  return kvCommands.list(params.prefix, {
+    ...(params.after === undefined ? {} : { after: params.after }),
+    ...(params.start === undefined ? {} : { start: params.start }),
+    ...(params.end === undefined ? {} : { end: params.end }),
+    limit: params.limit,
+    mode: params.mode,
+  })
 }
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : '')
@@ -115,7 +128,8 @@ export function describeRequest(method: string, pathname: string, body: Record<s
   if (pathname === LIST_PATH) {
     if (method !== 'GET') return undefined
     const params = listParams(query ?? new URLSearchParams())
-    return { access: 'read', key: params.prefix, operation: listOperation(params) }
+    // The role must cover every key the read may list: the prefix, or the narrower scope of [start, end).
+    return { access: 'read', key: listScope(params.prefix, params.start, params.end), operation: listOperation(params) }
   }
   // The signature binds the client's ephemeral x25519 key: nobody can swap it for their own (ADR 0011).
   if (pathname === SESSION_OPEN_PATH)
