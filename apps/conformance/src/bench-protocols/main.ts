@@ -1,0 +1,91 @@
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { protocolRegistry } from '../registry.js'
+import { renderChart } from './chart.js'
+import { markdownReport } from './markdown.js'
+import { DEFAULT_WORKLOAD, type Workload } from './measure.js'
+import { BENCH_PROTOCOLS } from './plan.js'
+import { runBench } from './run.js'
+
+export const BENCH_USAGE = `Usage: pnpm bench:protocols [options]
+
+Runs every protocol through the same workload on the same simulated network (1 ms per message, no faults,
+then a leader crash and a slow link) and writes protocols.md, protocols.json and protocols.svg.
+
+  --protocol <a,b>   protocols to measure (default: ${BENCH_PROTOCOLS.join(',')})
+  --nodes <n,m>      cluster sizes (default: 3,4,5,7 for crash protocols, 4,7 for Byzantine ones)
+  --out <dir>        where to write (default: docs/benchmarks)
+  --quick            a small workload (smoke runs)
+  --help
+`
+
+const QUICK: Workload = { lowLoadOps: 40, loadOps: 200, loadClients: 16, idleMs: 500, warmupOps: 5 }
+
+export interface BenchArguments {
+  readonly protocols: readonly string[]
+  readonly sizes?: readonly number[]
+  readonly out: string
+  readonly workload: Workload
+  readonly help: boolean
+}
+
+export function parseBenchArguments(argv: readonly string[]): BenchArguments {
+  let protocols: readonly string[] = BENCH_PROTOCOLS
+  let sizes: number[] | undefined
+  let out = 'docs/benchmarks'
+  let workload = DEFAULT_WORKLOAD
+  let help = false
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    const value = () => {
+      const next = argv[++i]
+      if (next === undefined) throw new RangeError(`${arg} needs a value`)
+      return next
+    }
+    if (arg === '--protocol') protocols = value().split(',').filter((p) => p !== '')
+    else if (arg === '--nodes') {
+      sizes = value().split(',').map(Number)
+      if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new RangeError(`--nodes takes positive integers, got ${sizes.join(',')}`)
+    } else if (arg === '--out') out = value()
+    else if (arg === '--quick') workload = QUICK
+    else if (arg === '--help' || arg === '-h') help = true
+    else throw new RangeError(`unknown option ${arg}`)
+  }
+  return { protocols, ...(sizes === undefined ? {} : { sizes }), out, workload, help }
+}
+
+/** The CLI as a function: 0 done, 2 a usage error. */
+export async function benchMain(argv: readonly string[], io: { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown } } = process): Promise<number> {
+  let args: BenchArguments
+  try {
+    args = parseBenchArguments(argv)
+  } catch (error) {
+    io.stderr.write(`bench:protocols: ${(error as Error).message}\n\n${BENCH_USAGE}`)
+    return 2
+  }
+  if (args.help) {
+    io.stdout.write(BENCH_USAGE)
+    return 0
+  }
+  const unknown = args.protocols.filter((p) => !protocolRegistry.has(p))
+  if (unknown.length > 0) {
+    io.stderr.write(`bench:protocols: unknown protocol ${unknown.join(', ')}; known: ${[...protocolRegistry.keys()].join(', ')}\n`)
+    return 2
+  }
+  const factories = await Promise.all(args.protocols.map((p) => protocolRegistry.get(p)!()))
+  const started = performance.now()
+  const report = await runBench({
+    factories,
+    ...(args.sizes === undefined ? {} : { sizes: args.sizes }),
+    workload: args.workload,
+    command: ['pnpm bench:protocols', ...argv].join(' '),
+    onProgress: (step, total, label) => io.stderr.write(`[${step}/${total}] ${label} (${Math.round((performance.now() - started) / 1000)} s)\n`),
+  })
+  await mkdir(args.out, { recursive: true })
+  const markdown = markdownReport(report)
+  await writeFile(join(args.out, 'protocols.md'), markdown)
+  await writeFile(join(args.out, 'protocols.json'), `${JSON.stringify(report, null, 2)}\n`)
+  await writeFile(join(args.out, 'protocols.svg'), renderChart(report))
+  io.stdout.write(`${markdown}\nwrote ${join(args.out, 'protocols.md')}, protocols.json and protocols.svg in ${Math.round((performance.now() - started) / 1000)} s\n`)
+  return 0
+}
