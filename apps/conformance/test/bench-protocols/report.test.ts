@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest'
+import { renderChart } from '../../src/bench-protocols/chart.js'
+import { benchMain, parseBenchArguments } from '../../src/bench-protocols/main.js'
+import { comparisonTable, markdownReport } from '../../src/bench-protocols/markdown.js'
+import { runBench } from '../../src/bench-protocols/run.js'
+import { protocolRegistry } from '../../src/registry.js'
+
+describe('bench:protocols report', () => {
+  it('a tiny run (raft, n = 3 and 4) fills a measured row, the detail table, JSON-able figures and the chart', async () => {
+    const factory = await protocolRegistry.get('raft')!()
+    const steps: string[] = []
+    const report = await runBench({
+      factories: [factory],
+      sizes: [3, 4],
+      workload: { lowLoadOps: 10, loadOps: 40, loadClients: 4, idleMs: 200, warmupOps: 2 },
+      command: 'pnpm bench:protocols --test',
+      onProgress: (step, total, label) => steps.push(`${step}/${total} ${label}`),
+      now: () => new Date('2026-01-02T00:00:00Z'),
+    })
+    expect(steps).toEqual([
+      '1/6 raft n=3 steady state',
+      '2/6 raft n=3 leader crash',
+      '3/6 raft n=3 slow link',
+      '4/6 raft n=4 steady state',
+      '5/6 raft n=4 leader crash',
+      '6/6 raft n=4 slow link',
+    ])
+    expect(report.results.map((r) => [r.nodes, r.f])).toEqual([
+      [3, 1],
+      [4, 1],
+    ])
+    for (const r of report.results) {
+      expect(r.steady.perDecision.messages).toBeGreaterThan(0)
+      expect('error' in r.crash).toBe(false)
+      expect('error' in r.slowLink).toBe(false)
+    }
+    const row = comparisonTable(report).split('\n').find((line) => line.startsWith('| raft |'))!
+    expect(row).toContain('| crash | 2f + 1 |')
+    expect(row).not.toMatch(/\| – \/ – \|/)
+    expect(markdownReport(report)).toContain('Regenerate with `pnpm bench:protocols --test` (2026-01-02, seed 1)')
+    expect(JSON.parse(JSON.stringify(report))).toEqual(report)
+    const svg = renderChart(report)
+    expect(svg).toContain('<polyline')
+    expect(svg.match(/<circle/g)).toHaveLength(2)
+  })
+
+  it('the same seed measures the same deterministic figures', async () => {
+    const factory = await protocolRegistry.get('paxos')!()
+    const run = () =>
+      runBench({ factories: [factory], sizes: [3], workload: { lowLoadOps: 10, loadOps: 30, loadClients: 4, idleMs: 100, warmupOps: 2 }, command: 'x' })
+    const [a, b] = [await run(), await run()]
+    const deterministic = (r: (typeof a.results)[number]) => ({ ...r.steady, loaded: { ...r.steady.loaded, wallOpsPerSecond: 0, cpuMicrosPerOp: 0 } })
+    expect(deterministic(a.results[0]!)).toEqual(deterministic(b.results[0]!))
+    expect(a.results[0]!.crash).toEqual(b.results[0]!.crash)
+  })
+
+  it('parses its arguments and refuses unknown ones and unknown protocols', async () => {
+    expect(parseBenchArguments(['--protocol', 'raft,pbft', '--nodes', '4,7', '--out', 'x', '--quick'])).toMatchObject({
+      protocols: ['raft', 'pbft'],
+      sizes: [4, 7],
+      out: 'x',
+    })
+    expect(() => parseBenchArguments(['--nodes', '0'])).toThrow(/positive integers/)
+    const err: string[] = []
+    const io = { stdout: { write: () => true }, stderr: { write: (s: string) => err.push(s) } }
+    expect(await benchMain(['--bogus'], io)).toBe(2)
+    expect(await benchMain(['--protocol', 'nope'], io)).toBe(2)
+    expect(err.join('')).toContain("unknown protocol nope")
+  })
+})
