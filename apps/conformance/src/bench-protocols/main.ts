@@ -19,7 +19,16 @@ then a leader crash and a slow link) and writes protocols.md, protocols.json and
   --help
 `
 
-const QUICK: Workload = { lowLoadOps: 40, loadOps: 200, loadClients: 16, idleMs: 500, warmupOps: 5 }
+const QUICK: Workload = {
+  lowLoadOps: 40,
+  loadOps: 200,
+  loadClients: 16,
+  idleMs: 500,
+  warmupOps: 5,
+  wallClients: 64,
+  wallWarmupMs: 200,
+  wallMeasureMs: 500,
+}
 
 export interface BenchArguments {
   readonly protocols: readonly string[]

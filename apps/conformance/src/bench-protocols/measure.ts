@@ -14,9 +14,22 @@ export interface Workload {
   readonly idleMs: number
   /** Writes before any measurement (elections, first batches). */
   readonly warmupOps: number
+  /** Wall-clock throughput (real clocks, in-process network): closed-loop clients, warm-up and measured ms. */
+  readonly wallClients: number
+  readonly wallWarmupMs: number
+  readonly wallMeasureMs: number
 }
 
-export const DEFAULT_WORKLOAD: Workload = { lowLoadOps: 200, loadOps: 2000, loadClients: 64, idleMs: 1000, warmupOps: 20 }
+export const DEFAULT_WORKLOAD: Workload = {
+  lowLoadOps: 200,
+  loadOps: 2000,
+  loadClients: 64,
+  idleMs: 1000,
+  warmupOps: 20,
+  wallClients: 256,
+  wallWarmupMs: 500,
+  wallMeasureMs: 2000,
+}
 
 export const DEFAULT_NETWORK: BenchNetwork = { linkMs: 1 }
 
@@ -48,11 +61,14 @@ export interface SteadyFigures {
     readonly perDecision: Traffic
     readonly commandsPerDecision: number
     readonly latency: LatencyFigures
-    /** Commands per second of virtual time: what the protocol sustains on this network (deterministic). */
+    /**
+     * Commands per second of virtual time (deterministic). Virtual time charges no CPU, so with closed-loop
+     * clients this is clients ÷ latency: it shows latency under load, not capacity (see WallClockFigures).
+     */
     readonly virtualOpsPerSecond: number
-    /** Commands per wall-clock second with every node in this one process (not deterministic). */
+    /** Commands per wall-clock second of the simulation itself, simulator included (not deterministic). */
     readonly wallOpsPerSecond: number
-    /** CPU time of the process per committed command, µs (not deterministic). */
+    /** CPU time of the process per committed command in the simulation, µs (not deterministic). */
     readonly cpuMicrosPerOp: number
   }
 }

@@ -1,5 +1,6 @@
 import type { CrashFigures, SlowLinkFigures, SteadyFigures, Workload } from './measure.js'
 import type { BenchNetwork } from './driver.js'
+import type { WallClockFigures } from './wall-clock.js'
 
 /** One protocol at one cluster size: every figure measured for it. */
 export interface ConfigurationResult {
@@ -11,7 +12,9 @@ export interface ConfigurationResult {
   readonly steady: SteadyFigures
   readonly crash: CrashFigures | { readonly error: string }
   readonly slowLink: SlowLinkFigures | { readonly error: string }
-  /** Wall-clock ms the three runs of this configuration took. */
+  /** Real clocks, in-process network: throughput and CPU per write on the machine that ran the bench. */
+  readonly wallClock: WallClockFigures | { readonly error: string }
+  /** Wall-clock ms the four runs of this configuration took. */
   readonly wallMs: number
 }
 

@@ -2,6 +2,7 @@ import type { ProtocolFactory } from '@synod/core'
 import { DEFAULT_NETWORK, DEFAULT_WORKLOAD, measureLeaderCrash, measureSlowLink, measureSteady, SLOW_LINK_FACTOR, type MeasureOptions, type Workload } from './measure.js'
 import { sizesFor } from './plan.js'
 import type { BenchReport, ConfigurationResult } from './results.js'
+import { measureWallClock } from './wall-clock.js'
 
 export interface BenchRunOptions {
   readonly factories: readonly ProtocolFactory<unknown>[]
@@ -10,7 +11,7 @@ export interface BenchRunOptions {
   readonly workload?: Workload
   readonly seed?: number
   readonly command: string
-  /** Told before each of the three runs of every configuration. */
+  /** Told before each of the four runs of every configuration. */
   readonly onProgress?: (step: number, total: number, label: string) => void
   readonly now?: () => Date
 }
@@ -19,12 +20,12 @@ function message(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error)
 }
 
-/** Every protocol × size × {steady, leader crash, slow link}, one run at a time. A fault run that fails is reported, not fatal. */
+/** Every protocol × size × {steady, leader crash, slow link, wall clock}, one run at a time. A fault or wall-clock run that fails is reported, not fatal. */
 export async function runBench(options: BenchRunOptions): Promise<BenchReport> {
   const seed = options.seed ?? 1
   const workload = options.workload ?? DEFAULT_WORKLOAD
   const plan = options.factories.flatMap((factory) => (options.sizes ?? sizesFor(factory)).map((nodes) => ({ factory, nodes })))
-  const total = plan.length * 3
+  const total = plan.length * 4
   let step = 0
   const results: ConfigurationResult[] = []
   for (const { factory, nodes } of plan) {
@@ -37,7 +38,26 @@ export async function runBench(options: BenchRunOptions): Promise<BenchReport> {
     const crash = await measureLeaderCrash(measure).catch((error: unknown) => ({ error: message(error) }))
     options.onProgress?.(++step, total, `${label} slow link`)
     const slowLink = await measureSlowLink(measure).catch((error: unknown) => ({ error: message(error) }))
-    results.push({ protocol: factory.name, faultModel: factory.faultModel, nodes, f: factory.maxFaulty(nodes), steady, crash, slowLink, wallMs: Math.round(performance.now() - started) })
+    options.onProgress?.(++step, total, `${label} wall-clock throughput`)
+    const wallClock = await measureWallClock({
+      factory,
+      nodes,
+      seed,
+      clients: workload.wallClients,
+      warmupMs: workload.wallWarmupMs,
+      measureMs: workload.wallMeasureMs,
+    }).catch((error: unknown) => ({ error: message(error) }))
+    results.push({
+      protocol: factory.name,
+      faultModel: factory.faultModel,
+      nodes,
+      f: factory.maxFaulty(nodes),
+      steady,
+      crash,
+      slowLink,
+      wallClock,
+      wallMs: Math.round(performance.now() - started),
+    })
     // Let signals and stream writes through between configurations.
     await new Promise<void>((resolve) => setImmediate(resolve))
   }

@@ -4,7 +4,7 @@ import { measureSteady, type Workload } from '../../src/bench-protocols/measure.
 import { ACK_BYTES, APPEND_BYTES, countingToy, HEARTBEAT_BYTES, HEARTBEAT_MS } from './counting-toys.js'
 
 // The figures the table prints, checked against traffic computed by hand for toys whose every message is known.
-const workload: Workload = { lowLoadOps: 30, loadOps: 120, loadClients: 8, idleMs: 400, warmupOps: 3 }
+const workload: Workload = { lowLoadOps: 30, loadOps: 120, loadClients: 8, idleMs: 400, warmupOps: 3, wallClients: 1, wallWarmupMs: 0, wallMeasureMs: 0 }
 
 describe('bench:protocols counts what the protocols send', () => {
   for (const n of [3, 4, 5, 7]) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { FaultNotObservedError, measureLeaderCrash, measureSlowLink, SLOW_LINK_FACTOR, type Workload } from '../../src/bench-protocols/measure.js'
 import { protocolRegistry } from '../../src/registry.js'
 
-const workload: Workload = { lowLoadOps: 20, loadOps: 60, loadClients: 4, idleMs: 200, warmupOps: 3 }
+const workload: Workload = { lowLoadOps: 20, loadOps: 60, loadClients: 4, idleMs: 200, warmupOps: 3, wallClients: 1, wallWarmupMs: 0, wallMeasureMs: 0 }
 
 // A fault run whose fault did not happen would print fault-free figures under the fault's name. Each run
 // checks its fault left evidence in the network and refuses to report otherwise; these tests turn the

@@ -12,18 +12,20 @@ describe('bench:protocols report', () => {
     const report = await runBench({
       factories: [factory],
       sizes: [3, 4],
-      workload: { lowLoadOps: 10, loadOps: 40, loadClients: 4, idleMs: 200, warmupOps: 2 },
+      workload: { lowLoadOps: 10, loadOps: 40, loadClients: 4, idleMs: 200, warmupOps: 2, wallClients: 16, wallWarmupMs: 100, wallMeasureMs: 300 },
       command: 'pnpm bench:protocols --test',
       onProgress: (step, total, label) => steps.push(`${step}/${total} ${label}`),
       now: () => new Date('2026-01-02T00:00:00Z'),
     })
     expect(steps).toEqual([
-      '1/6 raft n=3 steady state',
-      '2/6 raft n=3 leader crash',
-      '3/6 raft n=3 slow link',
-      '4/6 raft n=4 steady state',
-      '5/6 raft n=4 leader crash',
-      '6/6 raft n=4 slow link',
+      '1/8 raft n=3 steady state',
+      '2/8 raft n=3 leader crash',
+      '3/8 raft n=3 slow link',
+      '4/8 raft n=3 wall-clock throughput',
+      '5/8 raft n=4 steady state',
+      '6/8 raft n=4 leader crash',
+      '7/8 raft n=4 slow link',
+      '8/8 raft n=4 wall-clock throughput',
     ])
     expect(report.results.map((r) => [r.nodes, r.f])).toEqual([
       [3, 1],
@@ -33,6 +35,8 @@ describe('bench:protocols report', () => {
       expect(r.steady.perDecision.messages).toBeGreaterThan(0)
       expect('error' in r.crash).toBe(false)
       expect('error' in r.slowLink).toBe(false)
+      // Real clocks: only that writes were acknowledged, whatever this machine's speed.
+      expect('error' in r.wallClock ? r.wallClock.error : r.wallClock.opsPerSecond).toBeGreaterThan(0)
     }
     const row = comparisonTable(report).split('\n').find((line) => line.startsWith('| raft |'))!
     expect(row).toContain('| crash | 2f + 1 |')
@@ -47,7 +51,7 @@ describe('bench:protocols report', () => {
   it('the same seed measures the same deterministic figures', async () => {
     const factory = await protocolRegistry.get('paxos')!()
     const run = () =>
-      runBench({ factories: [factory], sizes: [3], workload: { lowLoadOps: 10, loadOps: 30, loadClients: 4, idleMs: 100, warmupOps: 2 }, command: 'x' })
+      runBench({ factories: [factory], sizes: [3], workload: { lowLoadOps: 10, loadOps: 30, loadClients: 4, idleMs: 100, warmupOps: 2, wallClients: 4, wallWarmupMs: 0, wallMeasureMs: 100 }, command: 'x' })
     const [a, b] = [await run(), await run()]
     const deterministic = (r: (typeof a.results)[number]) => ({ ...r.steady, loaded: { ...r.steady.loaded, wallOpsPerSecond: 0, cpuMicrosPerOp: 0 } })
     expect(deterministic(a.results[0]!)).toEqual(deterministic(b.results[0]!))
