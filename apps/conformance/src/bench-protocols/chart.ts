@@ -3,9 +3,17 @@ import type { BenchReport } from './results.js'
 
 const WIDTH = 880
 const HEIGHT = 360
-const PANEL = { top: 40, bottom: 300, width: 340 }
+const PANEL = { top: 50, bottom: 300, width: 340 }
 const LEFT_X = 70
 const RIGHT_X = 510
+
+/** Round ticks from 0 whose last one is at least `max` (so nothing is drawn above the axis). */
+function axisTicks(max: number): number[] {
+  const values = ticks(max, 5)
+  const step = values.length > 1 ? values[1]! - values[0]! : max
+  while (values.at(-1)! < max) values.push(Math.round((values.at(-1)! + step) * 1e6) / 1e6)
+  return values
+}
 
 /**
  * Two panels: messages per decision against n (one line per protocol; O(n)
@@ -19,7 +27,7 @@ export function renderChart(report: BenchReport): string {
 
   // Left: messages per decision vs n.
   const maxMessages = Math.max(1, ...report.results.map((r) => r.steady.perDecision.messages))
-  const yTicks = ticks(maxMessages, 5)
+  const yTicks = axisTicks(maxMessages)
   const yMax = yTicks.at(-1)!
   const minN = sizes[0] ?? 3
   const maxN = Math.max(minN + 1, sizes.at(-1) ?? 7)
@@ -47,7 +55,7 @@ export function renderChart(report: BenchReport): string {
     const wall = report.results.find((r) => r.protocol === protocol && r.nodes === 4)?.wallClock
     return { protocol, i, value: wall === undefined || 'error' in wall ? 0 : wall.opsPerSecond }
   })
-  const tTicks = ticks(Math.max(1, ...bars.map((b) => b.value)), 5)
+  const tTicks = axisTicks(Math.max(1, ...bars.map((b) => b.value)))
   const tMax = tTicks.at(-1)!
   const ty = (v: number) => PANEL.bottom - (v / tMax) * height
   parts.push(`<text x="${RIGHT_X}" y="22" font-weight="bold">Throughput at n = 4 (writes/s, all nodes in one process)</text>`)

@@ -1,10 +1,11 @@
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { protocolRegistry } from '../registry.js'
 import { renderChart } from './chart.js'
-import { markdownReport } from './markdown.js'
+import { comparisonTable, markdownReport } from './markdown.js'
 import { DEFAULT_WORKLOAD, type Workload } from './measure.js'
 import { BENCH_PROTOCOLS } from './plan.js'
+import { replaceReadmeTable } from './readme-table.js'
 import { runBench } from './run.js'
 
 export const BENCH_USAGE = `Usage: pnpm bench:protocols [options]
@@ -14,10 +15,12 @@ then a leader crash and a slow link) and writes protocols.md, protocols.json and
 
   --protocol <a,b>   protocols to measure (default: ${BENCH_PROTOCOLS.join(',')})
   --nodes <n,m>      cluster sizes (default: 3,4,5,7 for crash protocols, 4,7 for Byzantine ones)
-  --out <dir>        where to write (default: docs/benchmarks)
+  --out <dir>        where to write (default: docs/benchmarks; only then is README.md's table replaced too)
   --quick            a small workload (smoke runs)
   --help
 `
+
+const DEFAULT_OUT = 'docs/benchmarks'
 
 const QUICK: Workload = {
   lowLoadOps: 40,
@@ -41,7 +44,7 @@ export interface BenchArguments {
 export function parseBenchArguments(argv: readonly string[]): BenchArguments {
   let protocols: readonly string[] = BENCH_PROTOCOLS
   let sizes: number[] | undefined
-  let out = 'docs/benchmarks'
+  let out = DEFAULT_OUT
   let workload = DEFAULT_WORKLOAD
   let help = false
   for (let i = 0; i < argv.length; i++) {
@@ -95,6 +98,16 @@ export async function benchMain(argv: readonly string[], io: { stdout: { write(s
   await writeFile(join(args.out, 'protocols.md'), markdown)
   await writeFile(join(args.out, 'protocols.json'), `${JSON.stringify(report, null, 2)}\n`)
   await writeFile(join(args.out, 'protocols.svg'), renderChart(report))
-  io.stdout.write(`${markdown}\nwrote ${join(args.out, 'protocols.md')}, protocols.json and protocols.svg in ${Math.round((performance.now() - started) / 1000)} s\n`)
+  // The README shows the committed table: refresh it when the committed files are what was written.
+  let readme = ''
+  if (args.out === DEFAULT_OUT) {
+    const text = await readFile('README.md', 'utf8').catch(() => undefined)
+    const updated = text === undefined ? undefined : replaceReadmeTable(text, comparisonTable(report))
+    if (updated !== undefined) {
+      await writeFile('README.md', updated)
+      readme = ' and the table in README.md'
+    }
+  }
+  io.stdout.write(`${markdown}\nwrote ${join(args.out, 'protocols.md')}, protocols.json and protocols.svg${readme} in ${Math.round((performance.now() - started) / 1000)} s\n`)
   return 0
 }

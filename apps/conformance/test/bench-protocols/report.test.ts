@@ -72,3 +72,22 @@ describe('bench:protocols report', () => {
     expect(err.join('')).toContain("unknown protocol nope")
   })
 })
+
+describe('bench:protocols README table', () => {
+  it('replaces what lies between the markers and nothing else; no markers, no change', async () => {
+    const { README_END, README_START, replaceReadmeTable } = await import('../../src/bench-protocols/readme-table.js')
+    const text = `# Title\n\nbefore\n${README_START}\n| old |\n${README_END}\nafter\n`
+    expect(replaceReadmeTable(text, '| new |')).toBe(`# Title\n\nbefore\n${README_START}\n| new |\n${README_END}\nafter\n`)
+    expect(replaceReadmeTable('# no markers\n', '| new |')).toBeUndefined()
+    expect(replaceReadmeTable(`${README_END}\n${README_START}\n`, '| new |')).toBeUndefined()
+  })
+
+  it('the committed README holds the committed report’s table', async () => {
+    const { readFile } = await import('node:fs/promises')
+    const { replaceReadmeTable } = await import('../../src/bench-protocols/readme-table.js')
+    const root = new URL('../../../../', import.meta.url)
+    const readme = await readFile(new URL('README.md', root), 'utf8')
+    const report = JSON.parse(await readFile(new URL('docs/benchmarks/protocols.json', root), 'utf8')) as Parameters<typeof comparisonTable>[0]
+    expect(replaceReadmeTable(readme, comparisonTable(report))).toBe(readme)
+  })
+})
