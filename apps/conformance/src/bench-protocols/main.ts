@@ -6,6 +6,7 @@ import { comparisonTable, markdownReport } from './markdown.js'
 import { DEFAULT_WORKLOAD, type Workload } from './measure.js'
 import { BENCH_PROTOCOLS } from './plan.js'
 import { replaceReadmeTable } from './readme-table.js'
+import type { BenchReport } from './results.js'
 import { runBench } from './run.js'
 
 export const BENCH_USAGE = `Usage: pnpm bench:protocols [options]
@@ -17,6 +18,7 @@ then a leader crash and a slow link) and writes protocols.md, protocols.json and
   --nodes <n,m>      cluster sizes (default: 3,4,5,7 for crash protocols, 4,7 for Byzantine ones)
   --out <dir>        where to write (default: docs/benchmarks; only then is README.md's table replaced too)
   --quick            a small workload (smoke runs)
+  --render-only      measure nothing: rewrite the Markdown, the SVG and the README table from <out>/protocols.json
   --help
 `
 
@@ -39,6 +41,7 @@ export interface BenchArguments {
   readonly out: string
   readonly workload: Workload
   readonly help: boolean
+  readonly renderOnly: boolean
 }
 
 export function parseBenchArguments(argv: readonly string[]): BenchArguments {
@@ -47,6 +50,7 @@ export function parseBenchArguments(argv: readonly string[]): BenchArguments {
   let out = DEFAULT_OUT
   let workload = DEFAULT_WORKLOAD
   let help = false
+  let renderOnly = false
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     const value = () => {
@@ -60,10 +64,11 @@ export function parseBenchArguments(argv: readonly string[]): BenchArguments {
       if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new RangeError(`--nodes takes positive integers, got ${sizes.join(',')}`)
     } else if (arg === '--out') out = value()
     else if (arg === '--quick') workload = QUICK
+    else if (arg === '--render-only') renderOnly = true
     else if (arg === '--help' || arg === '-h') help = true
     else throw new RangeError(`unknown option ${arg}`)
   }
-  return { protocols, ...(sizes === undefined ? {} : { sizes }), out, workload, help }
+  return { protocols, ...(sizes === undefined ? {} : { sizes }), out, workload, help, renderOnly }
 }
 
 /** The CLI as a function: 0 done, 2 a usage error. */
@@ -84,19 +89,20 @@ export async function benchMain(argv: readonly string[], io: { stdout: { write(s
     io.stderr.write(`bench:protocols: unknown protocol ${unknown.join(', ')}; known: ${[...protocolRegistry.keys()].join(', ')}\n`)
     return 2
   }
-  const factories = await Promise.all(args.protocols.map((p) => protocolRegistry.get(p)!()))
   const started = performance.now()
-  const report = await runBench({
-    factories,
-    ...(args.sizes === undefined ? {} : { sizes: args.sizes }),
-    workload: args.workload,
-    command: ['pnpm bench:protocols', ...argv].join(' '),
-    onProgress: (step, total, label) => io.stderr.write(`[${step}/${total}] ${label} (${Math.round((performance.now() - started) / 1000)} s)\n`),
-  })
+  const report: BenchReport = args.renderOnly
+    ? (JSON.parse(await readFile(join(args.out, 'protocols.json'), 'utf8')) as BenchReport)
+    : await runBench({
+        factories: await Promise.all(args.protocols.map((p) => protocolRegistry.get(p)!())),
+        ...(args.sizes === undefined ? {} : { sizes: args.sizes }),
+        workload: args.workload,
+        command: ['pnpm bench:protocols', ...argv].join(' '),
+        onProgress: (step, total, label) => io.stderr.write(`[${step}/${total}] ${label} (${Math.round((performance.now() - started) / 1000)} s)\n`),
+      })
   await mkdir(args.out, { recursive: true })
   const markdown = markdownReport(report)
   await writeFile(join(args.out, 'protocols.md'), markdown)
-  await writeFile(join(args.out, 'protocols.json'), `${JSON.stringify(report, null, 2)}\n`)
+  if (!args.renderOnly) await writeFile(join(args.out, 'protocols.json'), `${JSON.stringify(report, null, 2)}\n`)
   await writeFile(join(args.out, 'protocols.svg'), renderChart(report))
   // The README shows the committed table: refresh it when the committed files are what was written.
   let readme = ''
@@ -108,6 +114,6 @@ export async function benchMain(argv: readonly string[], io: { stdout: { write(s
       readme = ' and the table in README.md'
     }
   }
-  io.stdout.write(`${markdown}\nwrote ${join(args.out, 'protocols.md')}, protocols.json and protocols.svg${readme} in ${Math.round((performance.now() - started) / 1000)} s\n`)
+  io.stdout.write(`${markdown}\nwrote ${join(args.out, 'protocols.md')}, ${args.renderOnly ? '' : 'protocols.json, '}protocols.svg${readme} in ${Math.round((performance.now() - started) / 1000)} s\n`)
   return 0
 }

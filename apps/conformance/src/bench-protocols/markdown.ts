@@ -1,5 +1,5 @@
 import { failed, type BenchReport, type ConfigurationResult } from './results.js'
-import { BENCH_PROTOCOLS, TEXTBOOK } from './plan.js'
+import { BENCH_PROTOCOLS, NOTES, TEXTBOOK } from './plan.js'
 
 const FAULT_MODEL = { crash: 'crash', byzantine: 'Byzantine' } as const
 
@@ -37,14 +37,14 @@ export function comparisonTable(report: BenchReport): string {
   const measured = report.results.map((r) => r.protocol)
   const protocols = new Set([...BENCH_PROTOCOLS.filter((p) => measured.includes(p)), ...measured])
   const lines = [
-    '| Protocol | Fault model | Nodes for f faults | Messages per decision, n = 4 / 7 | Messages per command with batching, n = 4 / 7 | Latency, message delays p50 / p99 (n = 4) | Throughput, writes/s in one process, n = 4 / 7 | CPU µs per write, n = 4 / 7 | Leader crash: recovery in message delays, n = 4 / 7 | Textbook claim |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| Protocol | Fault model | Nodes for f faults | Messages per decision, n = 4 / 7 | Messages per command with batching, n = 4 / 7 | Latency, message delays p50 / p99 (n = 4) | Throughput, writes/s in one process, n = 4 / 7 | CPU µs per write, n = 4 / 7 | Leader crash: recovery in message delays, n = 4 / 7 | Textbook claim | Practical notes |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   ]
   for (const protocol of protocols) {
     const any = report.results.find((r) => r.protocol === protocol)!
     const four = at(report.results, protocol, 4)
     lines.push(
-      `| ${protocol} | ${FAULT_MODEL[any.faultModel]} | ${any.faultModel === 'crash' ? '2f + 1' : '3f + 1'} | ${pair(report.results, protocol, (r) => fixed(r.steady.perDecision.messages))} | ${pair(report.results, protocol, (r) => fixed(r.steady.loaded.perCommand.messages, 2))} | ${four === undefined ? '–' : `${fixed(four.steady.latency.p50)} / ${fixed(four.steady.latency.p99)}`} | ${pair(report.results, protocol, wallOps)} | ${pair(report.results, protocol, wallCpu)} | ${pair(report.results, protocol, recovery)} | ${TEXTBOOK[protocol] ?? ''} |`,
+      `| ${protocol} | ${FAULT_MODEL[any.faultModel]} | ${any.faultModel === 'crash' ? '2f + 1' : '3f + 1'} | ${pair(report.results, protocol, (r) => fixed(r.steady.perDecision.messages))} | ${pair(report.results, protocol, (r) => fixed(r.steady.loaded.perCommand.messages, 2))} | ${four === undefined ? '–' : `${fixed(four.steady.latency.p50)} / ${fixed(four.steady.latency.p99)}`} | ${pair(report.results, protocol, wallOps)} | ${pair(report.results, protocol, wallCpu)} | ${pair(report.results, protocol, recovery)} | ${TEXTBOOK[protocol] ?? ''} | ${NOTES[protocol] ?? ''} |`,
     )
   }
   return lines.join('\n')

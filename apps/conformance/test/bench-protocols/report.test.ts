@@ -91,3 +91,24 @@ describe('bench:protocols README table', () => {
     expect(replaceReadmeTable(readme, comparisonTable(report))).toBe(readme)
   })
 })
+
+describe('bench:protocols --render-only', () => {
+  it('rewrites the Markdown and the SVG from the JSON of an earlier run, measuring nothing', async () => {
+    const { copyFile, mkdtemp, readFile, rm } = await import('node:fs/promises')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const dir = await mkdtemp(join(tmpdir(), 'bench-protocols-'))
+    try {
+      await copyFile(new URL('../../../../docs/benchmarks/protocols.json', import.meta.url), join(dir, 'protocols.json'))
+      const out: string[] = []
+      const io = { stdout: { write: (s: string) => out.push(s) }, stderr: { write: () => true } }
+      expect(await benchMain(['--render-only', '--out', dir], io)).toBe(0)
+      const markdown = await readFile(join(dir, 'protocols.md'), 'utf8')
+      expect(markdown).toContain('| raft | crash | 2f + 1 |')
+      expect(await readFile(join(dir, 'protocols.svg'), 'utf8')).toContain('<svg')
+      expect(out.join('')).not.toContain('README')
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
