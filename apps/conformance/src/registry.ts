@@ -112,6 +112,7 @@ export const protocolRegistry: ProtocolRegistry = new Map<string, ProtocolLoader
 export const protocolCapabilities: ReadonlyMap<string, readonly Capability[]> = new Map<string, readonly Capability[]>([
   ['raft', ['reconfigure']],
   ['raft-lease', ['reconfigure']],
+  ['paxos', ['reconfigure']],
 ])
 
 /** What --protocol defaults to: the real protocols (and raft's lease-read mode), not the toys. */

@@ -19,10 +19,11 @@ describe('planMatrix and capabilities', () => {
     expect(plan.runs.map((r) => r.scenario.name)).toEqual(['steady-state', 'membership-churn'])
   })
 
-  it('the registry declares reconfigure for raft only (in both of its read modes)', () => {
+  it('the registry declares reconfigure for raft (in both of its read modes) and paxos', () => {
     expect([...protocolCapabilities]).toEqual([
       ['raft', ['reconfigure']],
       ['raft-lease', ['reconfigure']],
+      ['paxos', ['reconfigure']],
     ])
   })
 

@@ -11,6 +11,7 @@ import { mergeConfig, readConfigFile, validateConfig, validateMember, type Membe
 import { initClusterCommand, initCommand, readKeyFile } from './init.js'
 import { validateNewMember } from './members.js'
 import { HttpKvClient, KvHttpError } from './kv-client.js'
+import type { TxnRequest } from './txn-body.js'
 import { protocolNames } from './protocols.js'
 import { createClientKey, defaultClientKeyPath, ensureClientKey, loadCredentials } from './auth/client-key.js'
 import { signJoinRequest, type JoinProof } from './auth/join-proof.js'
@@ -46,6 +47,7 @@ commands:
            write load against a throwaway local cluster (or --endpoint): ops/s, p50/p90/p99, DIR/latency.svg
            --compare-auth [--rounds N]: the cost of authentication — rotating rounds against a cluster with it off and one with it on (sessions, and a signature per request)
   kv       put KEY VALUE | get KEY [--stale] | del KEY | cas KEY EXPECTED|--absent VALUE | append KEY VALUE  [--verify --config FILE]
+           | txn FILE|-  (a JSON transaction, as POST /v1/txn)
            | list [PREFIX] [--limit N] [--after KEY] [--keys-only | --count] [--stale]    keys in order, with values
            [--endpoint HOST:PORT] [--json]
            --verify: check the reply certificate (byzantine protocols) of the request this command signed against the members' keys in a config you trust
@@ -431,6 +433,7 @@ async function kvCommand(args: string[], out: NodeJS.WritableStream): Promise<nu
   if (values.help) return help(out)
   const [op, key, ...params] = positionals
   if (op === 'list' || op === 'ls') return await kvList(apiClient(values), key ?? '', params, values, out)
+  if (op === 'txn') return await kvTxn(apiClient(values), key, params, values, out)
   const client = apiClient(values)
   const need = (n: number, form: string) => {
     if (key === undefined || params.length !== n) throw new UsageError(`usage: synod kv ${form}`)
@@ -465,7 +468,7 @@ async function kvCommand(args: string[], out: NodeJS.WritableStream): Promise<nu
       answer = await client.append(key!, params[0]!)
       break
     default:
-      throw new UsageError(`unknown kv operation '${op ?? ''}' (put, get, del, cas, append, list)`)
+      throw new UsageError(`unknown kv operation '${op ?? ''}' (put, get, del, cas, append, list, txn)`)
   }
   if (values.verify) {
     const configFile = (values.config as string | undefined) ?? process.env.SYNOD_CONFIG
@@ -499,6 +502,29 @@ async function kvCommand(args: string[], out: NodeJS.WritableStream): Promise<nu
   else if (op === 'cas') out.write(answer.applied ? `applied at index ${answer.index}\n` : `not applied; current value: ${JSON.stringify(answer.value ?? null)}\n`)
   else out.write(`ok (index ${answer.index})\n`)
   return op === 'cas' && answer.applied === false ? 1 : 0
+}
+
+/**
+ * `synod kv txn FILE` (or `-` for stdin): a transaction written as POST /v1/txn's JSON body (like
+ * `etcdctl txn`). Prints whether the success branch ran, then each operation's answer; exit 1 when the
+ * comparisons failed, so scripts can branch on it.
+ */
+async function kvTxn(client: HttpKvClient, file: string | undefined, extra: string[], values: Flags, out: NodeJS.WritableStream): Promise<number> {
+  if (file === undefined || extra.length > 0) throw new UsageError('usage: synod kv txn FILE|-   (JSON: {"compare": [...], "success": [...], "failure": [...]})')
+  let request: unknown
+  try {
+    request = JSON.parse(readFileSync(file === '-' ? 0 : file, 'utf8'))
+  } catch (error) {
+    throw new UsageError(`synod kv txn: cannot read a JSON transaction from ${file === '-' ? 'stdin' : file}: ${(error as Error).message}`)
+  }
+  if (typeof request !== 'object' || request === null || Array.isArray(request)) throw new UsageError('synod kv txn: the file must hold a JSON object')
+  const answer = await client.txn(request as TxnRequest)
+  if (values.json) out.write(`${JSON.stringify(answer)}\n`)
+  else {
+    out.write(`${answer.succeeded === true ? 'succeeded' : 'failed'} (revision ${String(answer.revision ?? answer.index)})\n`)
+    for (const r of answer.results ?? []) out.write(`${JSON.stringify(r)}\n`)
+  }
+  return answer.succeeded === true ? 0 : 1
 }
 
 /**

@@ -348,7 +348,7 @@ async function smokeTest(nodes: readonly ClusterNode[], out: NodeJS.WritableStre
  * committed in time: a busy machine, a view change) for up to a minute, as a
  * client would. The smoke test's writes are idempotent puts of one value.
  */
-async function retryUnavailable<T>(call: () => Promise<T>, budgetMs = 60_000): Promise<T> {
+export async function retryUnavailable<T>(call: () => Promise<T>, budgetMs = 60_000): Promise<T> {
   const deadline = Date.now() + budgetMs
   for (;;) {
     try {

@@ -44,6 +44,7 @@ import { type HttpKvClient, KvHttpError } from './kv-client.js'
 import { type ListParams, listOperation } from './auth/operations.js'
 import { kvRequests, toAnswer } from './kv-commands.js'
 import { NodeMetrics } from './metrics.js'
+import type { TxnBody, TxnRequest } from './txn-body.js'
 import { describeMembership, toProtocolMember } from './members.js'
 import { daemonProtocolOptions, loadProtocol } from './protocols.js'
 import { QuorumWatch } from './quorum.js'
@@ -280,6 +281,11 @@ class ReplicatedKv implements KvService {
 
   async append(key: string, value: string, options: WriteOptions): Promise<KvAnswer> {
     return this.write(kvRequests.append(key, value, options.session), options, (c) => c.append(key, value))
+  }
+
+  async txn(txn: TxnBody, request: TxnRequest, options: WriteOptions): Promise<KvAnswer> {
+    // A follower forwards the client's own JSON: the leader parses it to the same command.
+    return this.write(kvCommands.txn(txn.compare, txn.success, txn.failure, options.session), options, (c) => c.txn(request))
   }
 
   async get(key: string, consistency: 'linearizable' | 'stale', forwarded: boolean, caller?: Principal): Promise<KvAnswer> {
@@ -533,10 +539,16 @@ class ReplicatedKv implements KvService {
   private forwardingTo(leader: string): (ForwardingAuth & { leaderKey: string }) | undefined {
     if (this.forwarding === undefined) return undefined
     const m = this.replica.membership()
+    // Once per leader and membership, not per forwarded request.
+    const cached = this.forwardingCache
+    if (cached !== undefined && cached.leader === leader && cached.membership === m) return cached.auth
     const member = [...m.voters, ...m.learners, ...(m.outgoing ?? [])].find((x) => x.id === leader)
     if (member === undefined) throw new NotLeaderError(leader, 'the leader is not in this node\'s membership yet; retry shortly')
-    return { ...this.forwarding, leaderKey: toHex(member.publicKey) }
+    const auth = { ...this.forwarding, leaderKey: toHex(member.publicKey) }
+    this.forwardingCache = { leader, membership: m, auth }
+    return auth
   }
+  private forwardingCache: { leader: string; membership: object; auth: ForwardingAuth & { leaderKey: string } } | undefined
 
   /** 503 NO_QUORUM when this voter knows no leader because too few voters are reachable. */
   private noQuorum(): HttpError | undefined {

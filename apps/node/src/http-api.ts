@@ -16,9 +16,10 @@ import {
 } from '@synod/core'
 import type { MemberConfig } from './config.js'
 import { HttpError } from './http-error.js'
+import { parseTxnBody, type TxnBody, type TxnRequest } from './txn-body.js'
 import type { ApiGuard, Principal, Session } from './auth/guard.js'
 import { readSession } from './auth/guard.js'
-import { isPublicRoute, LIST_PATH, type ListParams, listParams, SESSION_OPEN_PATH } from './auth/operations.js'
+import { isPublicRoute, LIST_PATH, type ListParams, listParams, SESSION_OPEN_PATH, TXN_PATH } from './auth/operations.js'
 import type { Screen } from './auth/screen.js'
 import { KvHttpError } from './kv-client.js'
 import { validateNewMember } from './members.js'
@@ -41,6 +42,9 @@ export interface RequestContext {
 
 export interface KvAnswer {
   readonly index: number
+  /** POST /v1/txn: every comparison held (the success branch ran); each operation's answer in order. */
+  readonly succeeded?: boolean
+  readonly results?: ReadonlyArray<Record<string, unknown>>
   /** The store's revision when the request ran (the log index of the last change to any key; etcd's header revision). */
   readonly revision?: number
   /** A present key read: the revisions that created and last changed it, and its changes since creation. */
@@ -76,6 +80,8 @@ export interface KvService {
   delete(key: string, options: WriteOptions): Promise<KvAnswer>
   cas(key: string, expected: string | null, value: string, options: WriteOptions): Promise<KvAnswer>
   append(key: string, value: string, options: WriteOptions): Promise<KvAnswer>
+  /** etcd's Txn (POST /v1/txn). */
+  txn(txn: TxnBody, request: TxnRequest, options: WriteOptions): Promise<KvAnswer>
   status(): Record<string, unknown>
   ready(): boolean
   metrics(): Promise<{ contentType: string; body: string }>
@@ -121,7 +127,7 @@ export function routeOf(path: string): string {
   if (ROLE_PATH.test(pathname)) return '/v1/roles/{client}'
   return KNOWN_ROUTES.has(pathname) ? pathname : 'other'
 }
-const KNOWN_ROUTES = new Set(['/v1/kv', '/v1/members', '/v1/roles', '/v1/status', '/v1/alarm/disarm', '/v1/auth/session', '/metrics', '/healthz', '/readyz'])
+const KNOWN_ROUTES = new Set(['/v1/kv', '/v1/txn', '/v1/members', '/v1/roles', '/v1/status', '/v1/alarm/disarm', '/v1/auth/session', '/metrics', '/healthz', '/readyz'])
 
 export { HttpError } from './http-error.js'
 
@@ -178,6 +184,16 @@ export function createHttpApi(service: KvService, options: HttpApiOptions): Serv
       if (options.guard === undefined) throw new HttpError(404, 'AUTHENTICATION_OFF', 'authentication is off on this node: no sessions to open, send requests as they are')
       // Sessions are this node's own: never forwarded.
       return sendJson(res, 200, options.guard.openSession(req, { x25519: body.x25519 }))
+    }
+    if (url.pathname === TXN_PATH) {
+      requireMethod(method, ['POST'])
+      const body = await readJson(req, maxBodyBytes, ['compare', 'success', 'failure'])
+      const txn = parseTxnBody(body)
+      for (const op of [...txn.success, ...txn.failure]) {
+        if (Buffer.byteLength(op.key) > options.maxKeyBytes) throw new HttpError(413, 'KEY_TOO_LARGE', `key is over ${options.maxKeyBytes} bytes`)
+        if (op.op === 'put' && op.value.byteLength > options.maxValueBytes) throw new HttpError(413, 'VALUE_TOO_LARGE', `a value is over ${options.maxValueBytes} bytes`)
+      }
+      return sendJson(res, 200, await service.txn(txn, body as TxnRequest, writeOptions(authorize(body))))
     }
     if (url.pathname === '/v1/status') {
       requireMethod(method, ['GET'])

@@ -8,6 +8,7 @@ import { encodeSignedClientRequest, signClientRequest, toHex, type Signer } from
 import { AUTH_SESSION_PATH, beginHttpSession, finishHttpSession, type HttpSession } from '@synod/client'
 import { describeRequest, isPublicRoute, LIST_PATH, loggedWrite } from './auth/operations.js'
 import type { MemberConfig } from './config.js'
+import type { TxnRequest } from './txn-body.js'
 
 // One keep-alive agent per process. node:http writes headers and a small body
 // in one segment; fetch() wrote them separately and paid a Nagle/delayed-ACK
@@ -17,6 +18,9 @@ const agent = new Agent({ keepAlive: true, maxSockets: 256 })
 export interface KvResponse {
   readonly key?: string
   readonly index: number
+  /** POST /v1/txn: every comparison held (the success branch ran); each operation's answer in order. */
+  readonly succeeded?: boolean
+  readonly results?: ReadonlyArray<Record<string, unknown>>
   /** The store's revision when the request ran (the log index of the last change to any key; etcd's header revision). */
   readonly revision?: number
   /** A present key read: the revisions that created and last changed it, and its changes since creation. */
@@ -114,6 +118,11 @@ export class HttpKvClient {
 
   append(key: string, value: string): Promise<KvResponse> {
     return this.write('POST', `/v1/kv/${encodeURIComponent(key)}/append`, { value })
+  }
+
+  /** etcd's Txn (POST /v1/txn): `success` if every comparison holds, else `failure`, atomically. */
+  txn(request: TxnRequest): Promise<KvResponse> {
+    return this.write('POST', '/v1/txn', request)
   }
 
   /** A range read (GET /v1/kv): keys with `prefix` after `after`, with values unless keysOnly/countOnly. */

@@ -1,6 +1,6 @@
 // Between the HTTP API's strings and the KV state machine's bytes.
 import { type CommandResult, toHex } from '@synod/core'
-import { type ClientRole, decodeResult, kvCommands, type KvErrorCode, type KvValue } from '@synod/kv'
+import { type ClientRole, decodeResult, kvCommands, type KvErrorCode, type KvResult, type KvValue } from '@synod/kv'
 import { type KvAnswer, HttpError, type Session } from './http-api.js'
 
 export const kvRequests = {
@@ -33,6 +33,17 @@ const STATUS_OF: Record<Exclude<KvErrorCode, 'cas-mismatch'>, number> = {
   'session-expired': 409,
   'no-space': 507,
   forbidden: 403,
+}
+
+/** One operation's answer inside a transaction's (the same fields as its own route's answer). */
+function txnOpAnswer(r: KvResult): Record<string, unknown> {
+  if (!r.ok) return { error: r.code.toUpperCase().replaceAll('-', '_'), message: r.message }
+  if (r.op === 'get') {
+    const key = r.modRevision === undefined ? {} : { createRevision: r.createRevision, modRevision: r.modRevision, version: r.version }
+    return { op: 'get', value: valueText(r.value), ...(r.revision === undefined ? {} : { revision: r.revision }), ...key }
+  }
+  if (r.op === 'delete') return { op: 'delete', applied: r.existed, ...(r.revision === undefined ? {} : { revision: r.revision }) }
+  return { op: r.op, ...('revision' in r && r.revision !== undefined ? { revision: r.revision } : {}) }
 }
 
 /** Turn the state machine's answer into the API's answer, or a 4xx/507 for a refused command. */
@@ -75,6 +86,8 @@ export function toAnswer(result: CommandResult): KvAnswer {
       return { index: result.index, roles: kv.roles.map(([client, role, prefix]) => ({ client, role, prefix })), ...certificate }
     case 'disarm':
       return { index: result.index, applied: kv.disarmed, ...certificate }
+    case 'txn':
+      return { index: result.index, succeeded: kv.succeeded, results: kv.results.map(txnOpAnswer), revision: kv.revision, ...certificate }
     default:
       return { index: result.index, ...certificate }
   }

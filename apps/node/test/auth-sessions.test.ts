@@ -21,6 +21,7 @@ const record = (call: string, caller: Principal | undefined) => seen.push({ call
 const service: KvService = {
   put: async (_k, _v, o: WriteOptions) => (record('put', o.caller), { index: 1 }),
   get: async (_k, _c, _f, caller) => (record('get', caller), { index: 1, value: 'v' }),
+  txn: async (_t, _r, o: WriteOptions) => (record('txn', o.caller), { index: 1, succeeded: true, results: [] }),
   list: async (_p, _f, caller) => (record('list', caller), { index: 1, kvs: [], more: false }),
   delete: async (_k, o) => (record('delete', o.caller), { index: 1, applied: true }),
   cas: async (_k, _e, _v, o) => (record('cas', o.caller), { index: 1, applied: true }),

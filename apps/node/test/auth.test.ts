@@ -23,6 +23,7 @@ const calls: string[] = []
 const service: KvService = {
   put: async () => (calls.push('put'), { index: 1 }),
   get: async () => (calls.push('get'), { index: 1, value: 'secret' }),
+  txn: async () => (calls.push('txn'), { index: 1, succeeded: true, results: [] }),
   list: async () => (calls.push('list'), { index: 1, kvs: [{ key: 'k', value: 'secret' }], more: false }),
   delete: async () => (calls.push('delete'), { index: 1, applied: true }),
   cas: async () => (calls.push('cas'), { index: 1, applied: true }),
@@ -161,6 +162,14 @@ describe('authentication and roles at the API edge', () => {
     expect(await status(w.get('other'))).toBe(403)
     expect(await status(w.status())).toBe(200)
     expect(await status(w.removeMember('x'))).toBe(403)
+    // A transaction needs its role on every key: one outside the prefix — even in the branch that may not run — refuses it.
+    calls.length = 0
+    expect(await status(w.txn({ compare: [{ key: 'app/a', target: 'version', result: '=', value: 0 }], success: [{ op: 'put', key: 'app/a', value: '1' }] }))).toBe(200)
+    expect(await status(w.txn({ success: [{ op: 'put', key: 'app/a', value: '1' }], failure: [{ op: 'delete', key: 'other' }] }))).toBe(403)
+    expect(await status(w.txn({ compare: [{ key: 'secret', target: 'value', result: '=', value: 'x' }] }))).toBe(403)
+    expect(await status(client(reader).txn({ success: [{ op: 'get', key: 'pub/a' }] }))).toBe(200)
+    expect(await status(client(reader).txn({ success: [{ op: 'put', key: 'pub/a', value: '1' }] }))).toBe(403) // readonly
+    expect(calls).toEqual(['txn', 'txn'])
     const r = client(reader)
     calls.length = 0
     expect(await status(r.get('pub/a'))).toBe(200)

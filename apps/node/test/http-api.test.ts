@@ -24,6 +24,10 @@ const fake: KvService = {
     calls.push({ op: 'get', args: [key, consistency] })
     return { index: 3, value: key === 'missing' ? null : 'v' }
   },
+  async txn(txn, request, options) {
+    calls.push({ op: 'txn', args: [txn, request, options] })
+    return { index: 9, succeeded: true, results: [], revision: 9 }
+  },
   async list(params) {
     calls.push({ op: 'list', args: [params] })
     return { index: 4, kvs: [{ key: `${params.prefix}a`, value: 'v' }], more: false }
@@ -154,6 +158,39 @@ describe('HTTP client API', () => {
     expect(await call('GET', '/v1/kv/a/cas')).toMatchObject({ status: 405 })
     expect(await call('GET', '/v2/whatever')).toMatchObject({ status: 404 })
     expect(await call('GET', '/v1/kv/%E0%A4%A')).toMatchObject({ status: 400, body: { error: 'BAD_KEY' } })
+    expect(calls.length).toBe(before)
+  })
+
+  it('serves POST /v1/txn: a valid transaction reaches the service parsed; a malformed one is refused before it', async () => {
+    const body = {
+      compare: [{ key: 'a', target: 'modRevision', result: '=', value: 3 }, { key: 'b', target: 'value', result: '!=', value: 'x' }],
+      success: [{ op: 'put', key: 'a', value: '1' }, { op: 'get', key: 'b' }],
+      failure: [{ op: 'delete', key: 'a' }],
+    }
+    expect(await call('POST', '/v1/txn', JSON.stringify(body))).toMatchObject({ status: 200, body: { succeeded: true, revision: 9 } })
+    const last = calls.at(-1)!
+    expect(last.op).toBe('txn')
+    expect(last.args[0]).toEqual({
+      compare: [{ key: 'a', target: 'mod', relation: '=', value: 3 }, { key: 'b', target: 'value', relation: '!=', value: new TextEncoder().encode('x') }],
+      success: [{ op: 'put', key: 'a', value: new TextEncoder().encode('1') }, { op: 'get', key: 'b' }],
+      failure: [{ op: 'delete', key: 'a' }],
+    })
+    const before = calls.length
+    const bad = async (txn: unknown) => (await call('POST', '/v1/txn', JSON.stringify(txn))).body
+    expect(await bad({ compare: [{ key: 'a', target: 'lease', result: '=', value: 1 }] })).toMatchObject({ error: 'BAD_TXN', message: expect.stringMatching(/compare\[0\]\.target/) })
+    expect(await bad({ compare: [{ key: 'a', target: 'version', result: '>=', value: 1 }] })).toMatchObject({ error: 'BAD_TXN' })
+    expect(await bad({ compare: [{ key: 'a', target: 'version', result: '=', value: -1 }] })).toMatchObject({ error: 'BAD_TXN' })
+    expect(await bad({ compare: [{ key: 'a', target: 'value', result: '=', value: 1 }] })).toMatchObject({ error: 'BAD_TXN' })
+    expect(await bad({ success: [{ op: 'put', key: 'a', value: '1' }, { op: 'delete', key: 'a' }] })).toMatchObject({ error: 'BAD_TXN', message: expect.stringMatching(/second time/) })
+    expect(await bad({ success: [{ op: 'cas', key: 'a' }] })).toMatchObject({ error: 'BAD_TXN' })
+    expect(await bad({ success: [{ op: 'get', key: 'a', value: 'x' }] })).toMatchObject({ error: 'BAD_TXN' })
+    expect(await bad({ success: [{ op: 'put', key: 'a', value: '1', lease: 5 }] })).toMatchObject({ error: 'BAD_TXN', message: expect.stringMatching(/unknown field 'lease'/) })
+    expect(await bad({ success: { op: 'get', key: 'a' } })).toMatchObject({ error: 'BAD_TXN' })
+    expect(await bad({ failure: Array.from({ length: 129 }, (_, i) => ({ op: 'get', key: `k${i}` })) })).toMatchObject({ error: 'TXN_TOO_LARGE' })
+    expect(await bad({ success: [{ op: 'put', key: 'a', value: 'x'.repeat(65) }] })).toMatchObject({ error: 'VALUE_TOO_LARGE' })
+    expect(await bad({ success: [{ op: 'put', key: 'k'.repeat(17), value: '1' }] })).toMatchObject({ error: 'KEY_TOO_LARGE' })
+    expect(await bad({ other: [] })).toMatchObject({ error: 'UNKNOWN_FIELD' })
+    expect(await call('GET', '/v1/txn')).toMatchObject({ status: 405 })
     expect(calls.length).toBe(before)
   })
 

@@ -1,5 +1,6 @@
 import { utf8 } from '@synod/core'
 import { encodeCommand, type KvSession, type ListMode } from './command.js'
+import type { TxnCompare, TxnOp } from './txn.js'
 import type { ClientRole } from './roles.js'
 
 /** A value given by a client: bytes, or text stored as its UTF-8 bytes. */
@@ -47,6 +48,9 @@ export const kvCommands = {
     encodeCommand({ op: 'role-grant', subject, role, ...(prefix === undefined || prefix === '' ? {} : { prefix }), ...withSession(session) }),
   roleRevoke: (subject: string, session?: KvSession): Uint8Array => encodeCommand({ op: 'role-revoke', subject, ...withSession(session) }),
   roleList: (): Uint8Array => encodeCommand({ op: 'role-list' }),
+  /** etcd's Txn: `success` if every comparison holds, else `failure`; atomically, at one revision. */
+  txn: (compare: readonly TxnCompare[], success: readonly TxnOp[], failure: readonly TxnOp[] = [], session?: KvSession): Uint8Array =>
+    encodeCommand({ op: 'txn', compare, success, failure, ...withSession(session) }),
   /** Clear the no-space alarm once the data is back under the quota. */
   disarm: (session?: KvSession): Uint8Array => encodeCommand({ op: 'disarm', ...withSession(session) }),
 } as const

@@ -13,6 +13,7 @@ import {
 } from '@synod/core'
 import { plainBytes } from './bytes.js'
 import { expectClientId, expectRole, type ClientRole } from './roles.js'
+import { txnFromFields, txnToFields, type TxnCompare, type TxnOp } from './txn.js'
 
 /**
  * An exactly-once session tag: a client numbers its writes; a retry carries
@@ -56,13 +57,21 @@ export type KvCommand =
   | { readonly op: 'role-list'; readonly session?: KvSession }
   /** Clear the no-space alarm (an admin action; refused while the data is still over the quota). */
   | { readonly op: 'disarm'; readonly session?: KvSession }
+  /** etcd's Txn: `success` runs if every comparison holds, else `failure` — atomically, at one revision (txn.ts). */
+  | {
+      readonly op: 'txn'
+      readonly compare: readonly TxnCompare[]
+      readonly success: readonly TxnOp[]
+      readonly failure: readonly TxnOp[]
+      readonly session?: KvSession
+    }
 
 /** What a `list` returns: keys, keys with values, or a count. */
 export type ListMode = 'keys' | 'values' | 'count'
 export const LIST_MODES: readonly ListMode[] = ['keys', 'values', 'count']
 
 export type KvOp = KvCommand['op']
-export const KV_OPS: readonly KvOp[] = ['get', 'list', 'put', 'delete', 'cas', 'append', 'disarm', 'role-grant', 'role-revoke', 'role-list']
+export const KV_OPS: readonly KvOp[] = ['get', 'list', 'put', 'delete', 'cas', 'append', 'disarm', 'role-grant', 'role-revoke', 'role-list', 'txn']
 /** Commands that only read; `query` answers these without touching state. */
 export const KV_READ_OPS: readonly KvOp[] = ['get', 'list', 'role-list']
 
@@ -150,6 +159,9 @@ function commandToFields(command: KvCommand): Fields {
     case 'role-list':
     case 'disarm':
       break
+    case 'txn':
+      Object.assign(fields, txnToFields(command.compare, command.success, command.failure))
+      break
   }
   if (command.session !== undefined) {
     fields['client'] = command.session.client
@@ -174,6 +186,7 @@ const fieldsByOp: Record<KvOp, readonly string[]> = {
   'role-revoke': ['op', 'subject'],
   'role-list': ['op'],
   disarm: ['op'],
+  txn: ['op', 'compare', 'success', 'failure'],
 }
 
 /** Validate a command already decoded from CBOR (e.g. nested in a larger message). */
@@ -218,6 +231,8 @@ export function commandFromValue(value: unknown): KvCommand {
     case 'role-list':
     case 'disarm':
       return { op, ...withSession }
+    case 'txn':
+      return { op, ...txnFromFields(record), ...withSession }
   }
 }
 

@@ -13,5 +13,7 @@ export { LEGACY_PRINCIPAL, principalOf, SIGNED_SESSION_KEY } from './sessions.js
 export { KV_SNAPSHOT_VERSION } from './snapshot.js'
 export { DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_CLIENT, DEFAULT_QUOTA_BYTES, KvStateMachine } from './state-machine.js'
 export type { KvStateMachineOptions, SessionRecord } from './state-machine.js'
-export { accessOf, CLIENT_ROLES, expectClientId, RolesTable } from './roles.js'
+export { accessesOf, accessOf, CLIENT_ROLES, expectClientId, RolesTable } from './roles.js'
 export type { Access, ClientRole, RoleGrant } from './roles.js'
+export { compareHolds, MAX_TXN_OPS, TXN_OPS, TXN_RELATIONS, TXN_TARGETS } from './txn.js'
+export type { TxnCompare, TxnKeyView, TxnOp, TxnRelation, TxnTarget } from './txn.js'

@@ -92,6 +92,8 @@ export type KvResult =
   | { readonly ok: true; readonly op: 'role-list'; readonly roles: ReadonlyArray<readonly [string, ClientRole, string]> }
   /** `disarmed`: an alarm was raised and is now cleared. */
   | { readonly ok: true; readonly op: 'disarm'; readonly disarmed: boolean }
+  /** `succeeded`: every comparison held (the success branch ran); `results[i]`: the i-th operation's result. */
+  | { readonly ok: true; readonly op: 'txn'; readonly succeeded: boolean; readonly results: readonly KvResult[]; readonly revision: number }
   | KvError
 
 export interface KvError {
@@ -124,7 +126,7 @@ export function resultFromValue(value: unknown): KvResult {
   }
   const op = expectOneOf(
     record['op'],
-    ['get', 'list', 'put', 'delete', 'cas', 'append', 'disarm', 'role-grant', 'role-revoke', 'role-list'] as const,
+    ['get', 'list', 'put', 'delete', 'cas', 'append', 'disarm', 'role-grant', 'role-revoke', 'role-list', 'txn'] as const,
     'op',
   )
   switch (op) {
@@ -182,6 +184,16 @@ export function resultFromValue(value: unknown): KvResult {
     case 'disarm':
       only(record, ['disarmed'], op)
       return { ok, op, disarmed: expectBoolean(record['disarmed'], 'disarmed') }
+    case 'txn': {
+      only(record, ['succeeded', 'results', 'revision'], op)
+      const results = expectArray(record['results'], 'results').map((r, i) => {
+        const inner = resultFromValue(r)
+        if (!inner.ok || (inner.op !== 'get' && inner.op !== 'put' && inner.op !== 'delete'))
+          throw new InvalidMessageError(`kv txn result results[${i}] must be a get, put or delete result`)
+        return inner
+      })
+      return { ok, op, succeeded: expectBoolean(record['succeeded'], 'succeeded'), results, revision: expectUint(record['revision'], 'revision') }
+    }
   }
 }
 

@@ -5,6 +5,7 @@
 import { expectArray, expectOneOf, expectString, InvalidMessageError } from '@synod/core'
 import type { KvCommand } from './command.js'
 import type { KvError } from './result.js'
+import { txnKeys } from './txn.js'
 
 export type ClientRole = 'admin' | 'readwrite' | 'readonly'
 export const CLIENT_ROLES: readonly ClientRole[] = ['admin', 'readwrite', 'readonly']
@@ -105,11 +106,13 @@ export class RolesTable {
   check(client: string, command: KvCommand): KvError | undefined {
     // No grants at all: no policy (a cluster without authentication); signed commands run as before.
     if (this.grants.size === 0) return undefined
-    const [access, key] = accessOf(command)
-    if (this.authorize(client, access, key)) return undefined
-    const grant = this.grants.get(client)
-    const why = grant === undefined ? 'has no role' : `has role ${grant.role}${grant.prefix === '' ? '' : ` on prefix '${grant.prefix}'`}`
-    return { ok: false, code: 'forbidden', message: `client ${client.slice(0, 16)}… ${why}; ${command.op} needs ${access} access` }
+    for (const [access, key] of accessesOf(command)) {
+      if (this.authorize(client, access, key)) continue
+      const grant = this.grants.get(client)
+      const why = grant === undefined ? 'has no role' : `has role ${grant.role}${grant.prefix === '' ? '' : ` on prefix '${grant.prefix}'`}`
+      return { ok: false, code: 'forbidden', message: `client ${client.slice(0, 16)}… ${why}; ${command.op} needs ${access} access${key === undefined ? '' : ` to '${key}'`}` }
+    }
+    return undefined
   }
 
   /** Snapshot form: `[[client, role, prefix]…]` sorted by client. */
@@ -137,8 +140,22 @@ export class RolesTable {
 }
 
 /** Which access a KV command needs, and on which key (a list: its prefix). */
+/**
+ * Every access a command needs: one for most; a transaction needs read access to every key it compares
+ * or gets and write access to every key it puts or deletes (an empty one: read of '' — the whole space).
+ */
+export function accessesOf(command: KvCommand): Array<[Access, string | undefined]> {
+  if (command.op !== 'txn') return [accessOf(command)]
+  const { read, write } = txnKeys(command.compare, command.success, command.failure)
+  const accesses: Array<[Access, string]> = [...read.map((k): [Access, string] => ['read', k]), ...write.map((k): [Access, string] => ['write', k])]
+  return accesses.length === 0 ? [['read', '']] : accesses
+}
+
+/** The access a single-key command needs (a transaction: see accessesOf; here its first key). */
 export function accessOf(command: KvCommand): [Access, string | undefined] {
   switch (command.op) {
+    case 'txn':
+      return accessesOf(command)[0]!
     case 'get':
       return ['read', command.key]
     case 'list':

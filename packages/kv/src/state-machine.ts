@@ -5,6 +5,7 @@ import { resolveLimits, utf8ByteLength, type KvLimits } from './limits.js'
 import { decodeRequest, type DecodeRequestOptions, type KvRequest } from './request.js'
 import { encodeResult, type KeyRevision, type KvErrorCode, type KvResult, type KvValue } from './result.js'
 import { SessionTable, type SessionRecord } from './sessions.js'
+import { compareHolds, type TxnKeyView } from './txn.js'
 import { decodeSnapshot, encodeSnapshot } from './snapshot.js'
 
 export type { SessionRecord } from './sessions.js'
@@ -186,11 +187,11 @@ export class KvStateMachine implements StateMachine {
   }
 
   /** Set `key` to `value` within the quota at revision `index`, or refuse with no-space (raising the alarm). */
-  private store(key: string, value: KvValue, index: number): KvResult | undefined {
-    if (this.alarmRaised) return error('no-space', 'the no-space alarm is raised: delete data, then disarm the alarm (synod alarm disarm)')
+  private store(key: string, value: KvValue, index: number, quotaChecked = false): KvResult | undefined {
+    if (this.alarmRaised && !quotaChecked) return error('no-space', 'the no-space alarm is raised: delete data, then disarm the alarm (synod alarm disarm)')
     const current = this.values.get(key)
     const after = this.bytes - (current === undefined ? 0 : entryBytes(key, current)) + entryBytes(key, value)
-    if (after > this.quotaBytes) {
+    if (after > this.quotaBytes && !quotaChecked) {
       this.alarmRaised = true
       return error('no-space', `the data would be ${after} bytes, over the quota of ${this.quotaBytes}; the no-space alarm is raised`)
     }
@@ -222,13 +223,8 @@ export class KvStateMachine implements StateMachine {
     // A write always has its entry's index; the fallback only keeps the types honest (query refuses writes).
     const at = index ?? this.revision
     switch (command.op) {
-      case 'get': {
-        const tooLong = this.checkKey(command.key, 'key')
-        if (tooLong !== undefined) return tooLong
-        const value = this.values.get(command.key)
-        if (value === undefined) return { ok: true, op: 'get', value: null, revision: this.revision }
-        return { ok: true, op: 'get', value, revision: this.revision, ...this.revisionsOf(command.key) }
-      }
+      case 'get':
+        return this.checkKey(command.key, 'key') ?? this.read(command.key)
       case 'list':
         return this.list(command.prefix, command.after, command.limit, command.mode ?? 'keys')
       case 'put': {
@@ -236,17 +232,10 @@ export class KvStateMachine implements StateMachine {
         if (invalid !== undefined) return invalid
         return this.store(command.key, command.value, at) ?? { ok: true, op: 'put', revision: this.revision }
       }
-      case 'delete': {
-        const tooLong = this.checkKey(command.key, 'key')
-        if (tooLong !== undefined) return tooLong
-        const current = this.values.get(command.key)
-        if (current === undefined) return { ok: true, op: 'delete', existed: false, revision: this.revision }
-        this.values.delete(command.key)
-        this.revisions.delete(command.key)
-        this.revision = Math.max(this.revision, at)
-        this.bytes -= entryBytes(command.key, current)
-        return { ok: true, op: 'delete', existed: true, revision: this.revision }
-      }
+      case 'delete':
+        return this.checkKey(command.key, 'key') ?? this.remove(command.key, at)
+      case 'txn':
+        return this.transaction(command, at)
       case 'cas': {
         const invalid =
           this.checkKey(command.key, 'key') ??
@@ -274,6 +263,66 @@ export class KvStateMachine implements StateMachine {
       case 'disarm':
         return this.disarm()
     }
+  }
+
+  private read(key: string): KvResult {
+    const value = this.values.get(key)
+    if (value === undefined) return { ok: true, op: 'get', value: null, revision: this.revision }
+    return { ok: true, op: 'get', value, revision: this.revision, ...this.revisionsOf(key) }
+  }
+
+  private remove(key: string, index: number): KvResult {
+    const current = this.values.get(key)
+    if (current === undefined) return { ok: true, op: 'delete', existed: false, revision: this.revision }
+    this.values.delete(key)
+    this.revisions.delete(key)
+    this.revision = Math.max(this.revision, index)
+    this.bytes -= entryBytes(key, current)
+    return { ok: true, op: 'delete', existed: true, revision: this.revision }
+  }
+
+  /**
+   * etcd's Txn, all or nothing: every key and value of both branches is checked first, and the chosen
+   * branch's effect on the quota as a whole, so no operation of it can fail half-way; then the comparisons
+   * pick the branch and its operations run in order (a get sees an earlier put), all at revision `index`.
+   */
+  private transaction(command: Extract<KvCommand, { op: 'txn' }>, index: number): KvResult {
+    for (const c of command.compare) {
+      const invalid = this.checkKey(c.key, 'compare key') ?? (c.target === 'value' ? this.checkValue(c.value, 'compare value') : undefined)
+      if (invalid !== undefined) return invalid
+    }
+    for (const op of [...command.success, ...command.failure]) {
+      const invalid = this.checkKey(op.key, 'key') ?? (op.op === 'put' ? this.checkValue(op.value, 'value') : undefined)
+      if (invalid !== undefined) return invalid
+    }
+    const succeeded = command.compare.every((c) => compareHolds(c, this.viewOf(c.key)))
+    const ops = succeeded ? command.success : command.failure
+    if (ops.some((op) => op.op === 'put')) {
+      if (this.alarmRaised) return error('no-space', 'the no-space alarm is raised: delete data, then disarm the alarm (synod alarm disarm)')
+      // Each key is written at most once per branch (the codec refuses more), so the effects simply add up.
+      let after = this.bytes
+      for (const op of ops) {
+        if (op.op === 'get') continue
+        const current = this.values.get(op.key)
+        after += (op.op === 'put' ? utf8ByteLength(op.key) + op.value.byteLength : 0) - (current === undefined ? 0 : entryBytes(op.key, current))
+      }
+      if (after > this.quotaBytes) {
+        this.alarmRaised = true
+        return error('no-space', `the transaction would make the data ${after} bytes, over the quota of ${this.quotaBytes}; the no-space alarm is raised`)
+      }
+    }
+    const results = ops.map((op): KvResult => {
+      if (op.op === 'get') return this.read(op.key)
+      if (op.op === 'delete') return this.remove(op.key, index)
+      return this.store(op.key, op.value, index, true) ?? { ok: true, op: 'put', revision: this.revision }
+    })
+    return { ok: true, op: 'txn', succeeded, results, revision: this.revision }
+  }
+
+  /** A key as a transaction's comparisons see it. */
+  private viewOf(key: string): TxnKeyView {
+    const r = this.revisions.get(key)
+    return { value: this.values.get(key), version: r?.version ?? 0, create: r?.create ?? 0, mod: r?.mod ?? 0 }
   }
 
   private append(key: string, element: Uint8Array, index: number): KvResult {

@@ -1,4 +1,4 @@
-import { decodeCanonical, encodeCanonical, expectArray, expectBytes, expectUint, StorageCorruptionError, type Storage } from '@synod/core'
+import { decodeCanonical, encodeCanonical, expectArray, expectBytes, expectString, expectUint, StorageCorruptionError, type NodeId, type Storage } from '@synod/core'
 import { ACCEPT_RING } from './options.js'
 
 export const PROMISED_KEY = 'paxos.promised'
@@ -10,17 +10,20 @@ export interface AcceptedValue {
 }
 
 /** Test-only switch: make an acceptor forget to persist (the durability tests show what breaks). */
-export const acceptorTesting = { skipPersist: false }
+export const acceptorTesting = { skipPersist: false, ignoreRoundOwner: false }
 
 /**
  * The acceptor's durable state (Paxos Made Simple §2.3: "an acceptor must
  * remember this information even if it fails and then restarts"): the
- * promised ballot, and for every slot above the chosen log the highest-ballot
- * value accepted. Both are written to storage here and become durable with
+ * promised ballot and the node it was promised to (each ballot is promised
+ * to one node only: ADR 0014), and for every slot above the chosen log the
+ * highest-ballot value accepted. Both are written to storage here and become durable with
  * the batch's sync, before any Promise or Accepted of that batch leaves.
  */
 export class AcceptorStore {
   promised = 0
+  /** The node `promised` belongs to ('' when unknown: a store written before ADR 0014). */
+  owner: NodeId = ''
   readonly accepted = new Map<number, AcceptedValue>()
 
   constructor(private readonly storage: Storage) {}
@@ -30,7 +33,13 @@ export class AcceptorStore {
     const raw = this.storage.getHardState(PROMISED_KEY)
     if (raw !== undefined) {
       try {
-        this.promised = expectUint(decodeCanonical(raw), 'promised')
+        const decoded = decodeCanonical(raw)
+        if (typeof decoded === 'number') this.promised = expectUint(decoded, 'promised')
+        else {
+          const f = expectArray(decoded, 'promised', 2)
+          this.promised = expectUint(f[0], 'promised')
+          this.owner = expectString(f[1], 'owner', 1024)
+        }
       } catch (error) {
         throw new StorageCorruptionError(`paxos: unreadable promised ballot (${(error as Error).message})`)
       }
@@ -51,10 +60,17 @@ export class AcceptorStore {
     }
   }
 
-  promise(ballot: number): void {
-    if (ballot <= this.promised) return
+  /** Whether a Prepare of `ballot` from `from` may be promised: a higher ballot, or the same one from its owner. */
+  canPromise(ballot: number, from: NodeId): boolean {
+    return ballot > this.promised || (ballot === this.promised && (this.owner === from || acceptorTesting.ignoreRoundOwner))
+  }
+
+  /** Promise `ballot` to `owner` (a no-op for a lower ballot). An Accept of the promised ballot from another node moves the owner: ADR 0014. */
+  promise(ballot: number, owner: NodeId): void {
+    if (ballot < this.promised || (ballot === this.promised && owner === this.owner)) return
     this.promised = ballot
-    if (!acceptorTesting.skipPersist) this.storage.setHardState(PROMISED_KEY, encodeCanonical(ballot))
+    this.owner = owner
+    if (!acceptorTesting.skipPersist) this.storage.setHardState(PROMISED_KEY, encodeCanonical([ballot, owner]))
   }
 
   accept(slot: number, ballot: number, value: Uint8Array): void {

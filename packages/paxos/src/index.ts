@@ -5,7 +5,8 @@ export type { PaxosRole } from './paxos-node.js'
 export { ACCEPT_RING, defaultPaxosOptions, resolvePaxosOptions } from './options.js'
 export type { PaxosOptions } from './options.js'
 export { acceptorTesting, PROMISED_KEY } from './acceptor-store.js'
-export { Ballots } from './ballot.js'
+export { applyMembershipChange, Configuration, decodeMembership, encodeMembership, MAX_MEMBERS } from './configuration.js'
+export { LeadershipTransfer } from './transfer.js'
 export { decodeMessage, encodeMessage, isUrgentMessage, MessageType, WIRE_VERSION } from './messages.js'
 export type {
   AcceptedMessage,
@@ -20,6 +21,7 @@ export type {
   PrepareMessage,
   PromiseMessage,
   SnapshotMessage,
+  TimeoutNowMessage,
 } from './messages.js'
-export { decodeValue, encodeCommandValue, NOOP_VALUE } from './value.js'
+export { decodeValue, encodeCommandValue, encodeConfigValue, NOOP_VALUE } from './value.js'
 export type { SlotValue } from './value.js'

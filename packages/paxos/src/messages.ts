@@ -8,6 +8,7 @@ import {
   expectUint,
   InvalidMessageError,
 } from '@synod/core'
+import { decodeMembership } from './configuration.js'
 import { decodeValue } from './value.js'
 
 // Wire format: [version u8][type u8] then a canonical-CBOR array of the
@@ -37,9 +38,18 @@ export const MessageType = {
   Learn: 9,
   /** A state-machine snapshot, for a replica that needs slots the sender truncated. */
   Snapshot: 10,
+  /** Leadership transfer: the leader tells an up-to-date voter to start phase 1 now (Raft's TimeoutNow). */
+  TimeoutNow: 11,
 } as const
 
-const URGENT: ReadonlySet<number> = new Set([MessageType.Prepare, MessageType.Promise, MessageType.Heartbeat, MessageType.Accepted, MessageType.ForwardReject])
+const URGENT: ReadonlySet<number> = new Set([
+  MessageType.Prepare,
+  MessageType.Promise,
+  MessageType.Heartbeat,
+  MessageType.Accepted,
+  MessageType.ForwardReject,
+  MessageType.TimeoutNow,
+])
 
 /** Elections, heartbeats and acknowledgements go ahead of bulk traffic (core's ProtocolFactory.isUrgent). Never throws. */
 export function isUrgentMessage(bytes: Uint8Array): boolean {
@@ -52,6 +62,8 @@ export interface PrepareMessage {
   readonly watermark: number
   /** A pre-vote probe: "would you promise this ballot?" It changes no state anywhere. */
   readonly probe: boolean
+  /** Sent after TimeoutNow: acceptors promise it even while they hear from a live leader (no stickiness). */
+  readonly force: boolean
 }
 
 export interface PromiseMessage {
@@ -132,7 +144,15 @@ export interface SnapshotMessage {
   readonly index: number
   readonly term: number
   readonly data: Uint8Array
+  /** The configuration in force after `index` (encodeMembership). */
+  readonly meta: Uint8Array
   readonly chosen: number
+}
+
+export interface TimeoutNowMessage {
+  readonly type: typeof MessageType.TimeoutNow
+  /** The sender's (leader's) ballot: a stale TimeoutNow is ignored. */
+  readonly ballot: number
 }
 
 export type PaxosMessage =
@@ -146,6 +166,7 @@ export type PaxosMessage =
   | FetchMessage
   | LearnMessage
   | SnapshotMessage
+  | TimeoutNowMessage
 
 export interface DecodeLimits {
   readonly maxCommandBytes: number
@@ -157,7 +178,7 @@ export interface DecodeLimits {
 function body(m: PaxosMessage): unknown[] {
   switch (m.type) {
     case MessageType.Prepare:
-      return [m.ballot, m.watermark, m.probe]
+      return [m.ballot, m.watermark, m.probe, m.force]
     case MessageType.Promise:
       return [m.ballot, m.ok, m.probe, m.promised, m.chosen, m.behind, m.chosenValues, m.accepted]
     case MessageType.Accept:
@@ -175,7 +196,9 @@ function body(m: PaxosMessage): unknown[] {
     case MessageType.Learn:
       return [m.first, m.entries, m.chosen]
     case MessageType.Snapshot:
-      return [m.index, m.term, m.data, m.chosen]
+      return [m.index, m.term, m.data, m.meta, m.chosen]
+    case MessageType.TimeoutNow:
+      return [m.ballot]
   }
 }
 
@@ -215,8 +238,14 @@ export function decodeMessage(bytes: Uint8Array, limits: DecodeLimits): PaxosMes
   const items = expectArray(decodeCanonical(bytes.subarray(2), limits.maxSnapshotBytes + 1024), 'message body', 8)
   switch (type) {
     case MessageType.Prepare: {
-      const f = fields(items, 3, 'Prepare')
-      return { type, ballot: slot(f[0], 'ballot'), watermark: expectUint(f[1], 'watermark'), probe: expectBoolean(f[2], 'probe') }
+      const f = fields(items, 4, 'Prepare')
+      return {
+        type,
+        ballot: slot(f[0], 'ballot'),
+        watermark: expectUint(f[1], 'watermark'),
+        probe: expectBoolean(f[2], 'probe'),
+        force: expectBoolean(f[3], 'force'),
+      }
     }
     case MessageType.Promise: {
       const f = fields(items, 8, 'Promise')
@@ -288,14 +317,21 @@ export function decodeMessage(bytes: Uint8Array, limits: DecodeLimits): PaxosMes
       return { type, first: slot(f[0], 'first'), entries, chosen: expectUint(f[2], 'chosen') }
     }
     case MessageType.Snapshot: {
-      const f = fields(items, 4, 'Snapshot')
+      const f = fields(items, 5, 'Snapshot')
+      const meta = expectBytes(f[3], 'meta', 1 << 21)
+      decodeMembership(meta)
       return {
         type,
         index: slot(f[0], 'index'),
         term: expectUint(f[1], 'term'),
         data: expectBytes(f[2], 'data', limits.maxSnapshotBytes),
-        chosen: expectUint(f[3], 'chosen'),
+        meta,
+        chosen: expectUint(f[4], 'chosen'),
       }
+    }
+    case MessageType.TimeoutNow: {
+      const f = fields(items, 1, 'TimeoutNow')
+      return { type, ballot: slot(f[0], 'ballot') }
     }
     default:
       throw new InvalidMessageError(`unknown message type ${type}`)

@@ -1,10 +1,8 @@
 import {
-  InvalidMessageError,
-  majority,
   NotLeaderError,
   ProposalDroppedError,
-  voterIds,
   type ClientRef,
+  type MembershipChange,
   type NodeId,
   type NodeStatus,
   type ProtocolContext,
@@ -13,7 +11,7 @@ import {
   type TimerId,
 } from '@synod/core'
 import { AcceptorStore } from './acceptor-store.js'
-import { Ballots } from './ballot.js'
+import { Configuration, decodeMembership, encodeMembership } from './configuration.js'
 import {
   decodeMessage,
   encodeMessage,
@@ -29,9 +27,12 @@ import {
   type PrepareMessage,
   type PromiseMessage,
   type SnapshotMessage,
+  type TimeoutNowMessage,
 } from './messages.js'
 import { ACCEPT_RING, resolvePaxosOptions, type PaxosOptions } from './options.js'
-import { decodeValue, encodeCommandValue, NOOP_VALUE } from './value.js'
+import { prepareMembershipChange } from './reconfiguration.js'
+import { LeadershipTransfer } from './transfer.js'
+import { decodeValue, encodeCommandValue, encodeConfigValue, isConfigValue, NOOP_VALUE } from './value.js'
 
 export type PaxosRole = 'follower' | 'pre-candidate' | 'candidate' | 'leader'
 
@@ -60,6 +61,10 @@ interface Peer {
 export const paxosTesting = {
   /** A new leader proposes its own commands in the slots it recovers instead of the accepted values (breaks Paxos). */
   skipRecovery: false,
+  /** A transfer's target campaigns with a plain Prepare, which sticky acceptors refuse (the transfer then fails). */
+  unforcedTransfer: false,
+  /** No stop-sign: the leader proposes past an unchosen configuration slot and skips phase 1 in the new voters (breaks ADR 0014). */
+  ignoreStopSign: false,
 }
 
 /**
@@ -75,10 +80,20 @@ export class PaxosNode implements ProtocolNode {
   readonly options: PaxosOptions
   private readonly ctx: ProtocolContext
   private readonly self: NodeId
-  private readonly ballots: Ballots
-  private readonly quorum: number
   private readonly limits: DecodeLimits
   private readonly store: AcceptorStore
+  /** The configuration in force after the chosen index (ADR 0014). */
+  private config: Configuration
+  /** The configuration of each applied config slot, for the 'membership' event at apply time. */
+  private readonly configsToAnnounce = new Map<number, Configuration>()
+  private configChanged = false
+  /** Leader: the slot of a configuration value not yet chosen; nothing is proposed after it (the stop-sign). 0 when none. */
+  private pendingConfigSlot = 0
+  /** Leader: a configuration value waits in the queue for its slot. */
+  private configQueued = false
+  /** Leader: phase 1 again, in the configuration that just took effect, before any slot after it is proposed. */
+  private preparing = false
+  private readonly transfer: LeadershipTransfer
 
   private role: PaxosRole = 'follower'
   private leader: NodeId | undefined
@@ -98,6 +113,12 @@ export class PaxosNode implements ProtocolNode {
   private probeBallot = 0
   private readonly probes = new Set<NodeId>()
   private fetchedForCandidacy = false
+  /** A ballot above our promise seen in a refusal: the next ballot goes above it. */
+  private seenBallot = 0
+  /** An acceptor refused our current ballot (promised it, or a higher one, to another node). */
+  private ballotRefused = false
+  /** This candidacy was started by a transfer's TimeoutNow: its Prepares ask acceptors to ignore stickiness. */
+  private forceCampaign = false
 
   // leader
   private heartbeatTimer: TimerId | undefined
@@ -120,20 +141,36 @@ export class PaxosNode implements ProtocolNode {
   private forwardBuffer: Array<{ command: Uint8Array; client: ClientRef }> = []
   private lastSweep = 0
 
-  private readonly stats = { elections: 0, forwarded: 0, learnsSent: 0, snapshotsSent: 0, snapshotsInstalled: 0, recovered: 0, noops: 0 }
+  private readonly stats = { elections: 0, forwarded: 0, learnsSent: 0, snapshotsSent: 0, snapshotsInstalled: 0, recovered: 0, noops: 0, reprepares: 0 }
 
   constructor(ctx: ProtocolContext, options?: Partial<PaxosOptions>) {
     this.options = resolvePaxosOptions(options)
     this.ctx = ctx
     this.self = ctx.self
-    this.ballots = new Ballots(voterIds(ctx.membership))
-    this.quorum = majority(this.ballots.size)
+    this.config = new Configuration(ctx.membership)
     this.limits = {
       maxCommandBytes: this.options.maxCommandBytes,
       maxSnapshotBytes: this.options.maxSnapshotBytes,
       maxSlotsPerMessage: Math.max(this.options.maxSlotsPerMessage, ACCEPT_RING),
     }
     this.store = new AcceptorStore(ctx.storage)
+    this.transfer = new LeadershipTransfer(ctx, this.options.electionTimeoutMs, {
+      isLeader: () => this.role === 'leader',
+      leaderHint: () => (this.leader === this.self ? undefined : this.leader),
+      isVoter: (id) => this.config.isVoter(id),
+      voterProgress: () => [...this.peers].filter(([id]) => this.config.isVoter(id)).map(([id, p]) => [id, p.chosen] as const),
+      caughtUp: (id) => this.inflight.size === 0 && (this.peers.get(id)?.chosen ?? -1) >= this.nextSlot - 1,
+      pushLearn: (id) => {
+        const peer = this.peers.get(id)
+        if (peer !== undefined && peer.chosen < this.chosen) this.sendLearn(id, peer.chosen + 1)
+      },
+      sendTimeoutNow: (id) => this.send(id, { type: MessageType.TimeoutNow, ballot: this.ballot }),
+      resume: () => this.fillWindow(),
+    })
+  }
+
+  private get quorum(): number {
+    return this.config.quorum
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -143,14 +180,21 @@ export class PaxosNode implements ProtocolNode {
     this.started = true
     const storage = this.ctx.storage
     const snapshot = storage.snapshot()
-    if (snapshot !== undefined) this.chosen = this.applied = snapshot.index
+    if (snapshot !== undefined) {
+      this.chosen = this.applied = snapshot.index
+      if (snapshot.meta.byteLength > 0) this.config = new Configuration(decodeMembership(snapshot.meta))
+      if (this.config.membership.epoch > this.ctx.membership.epoch)
+        this.ctx.observe({ type: 'membership', membership: this.config.membership, index: snapshot.index })
+    }
     // Everything in the log is chosen: execute it again (the Replica skips what its snapshot holds).
+    for (let slot = this.chosen + 1; slot <= storage.lastIndex(); slot++) this.noteChosen(slot, storage.entry(slot)!.data)
     this.chosen = Math.max(this.chosen, storage.lastIndex())
     this.store.load(this.chosen)
     this.nonce = Math.floor(this.ctx.random.next() * 2 ** 26) * 2 ** 26 + Math.floor(this.ctx.random.next() * 2 ** 26) + 1
     this.applyChosen()
     this.ctx.observe({ type: 'role', role: this.role, term: this.store.promised })
-    if (this.ballots.size === 1 && this.ballots.isVoter(this.self)) this.campaign()
+    this.configChanged = false
+    if (this.config.voters.size === 1 && this.config.isVoter(this.self)) this.campaign()
     else this.resetElectionTimer()
   }
 
@@ -159,6 +203,7 @@ export class PaxosNode implements ProtocolNode {
     if (this.electionTimer !== undefined) this.ctx.clearTimer(this.electionTimer)
     if (this.heartbeatTimer !== undefined) this.ctx.clearTimer(this.heartbeatTimer)
     this.electionTimer = this.heartbeatTimer = undefined
+    this.transfer.stop()
   }
 
   status(): NodeStatus {
@@ -169,9 +214,15 @@ export class PaxosNode implements ProtocolNode {
       leader: this.leader,
       commitIndex: this.chosen,
       lastIndex: Math.max(this.chosen, this.nextSlot - 1, ...this.store.accepted.keys()),
-      membership: this.ctx.membership,
+      membership: this.config.membership,
       detail: {
         ballot: this.ballot,
+        // The daemon promotes a learner once its match reaches the leader's commit index (as with Raft).
+        ...(this.role === 'leader' ? { progress: Object.fromEntries([...this.peers].map(([id, p]) => [id, { match: p.chosen }])) } : {}),
+        pendingConfigSlot: this.pendingConfigSlot,
+        preparing: this.preparing,
+        transferTarget: this.transfer.target,
+        transfers: { ...this.transfer.stats },
         promised: this.store.promised,
         applied: this.applied,
         inflight: this.inflight.size,
@@ -192,6 +243,10 @@ export class PaxosNode implements ProtocolNode {
     }
     this.sweepClients()
     if (this.role === 'leader') {
+      if (this.transfer.active) {
+        this.ctx.reject(client, this.transfer.refusal())
+        return
+      }
       const counter = this.counter++
       const value = encodeCommandValue(this.nonce, counter, command)
       this.clients.set(counter, { client, at: this.ctx.now() })
@@ -207,6 +262,43 @@ export class PaxosNode implements ProtocolNode {
       return
     }
     this.ctx.reject(client, new NotLeaderError(this.leader === this.self ? undefined : this.leader))
+  }
+
+  /**
+   * Change the membership (ADR 0014): the leader proposes the new configuration as one slot value;
+   * it governs the slots after its own, so nothing is proposed after it until it is chosen and the
+   * new voters promised our ballot. Answered with the slot once executed.
+   */
+  reconfigure(change: MembershipChange, client: ClientRef): void {
+    if (this.stopped) return
+    const next = prepareMembershipChange(change, {
+      leader: this.role === 'leader',
+      leaderHint: this.leader === this.self ? undefined : this.leader,
+      pending: this.pendingConfigSlot !== 0 || this.configQueued || this.preparing,
+      transferring: this.transfer.active,
+      current: this.config.membership,
+    })
+    if (next instanceof Error) return this.ctx.reject(client, next)
+    const counter = this.counter++
+    this.clients.set(counter, { client, at: this.ctx.now() })
+    const slot = this.enqueue(encodeConfigValue(this.nonce, counter, next))
+    if (slot === false) {
+      this.clients.delete(counter)
+      this.ctx.reject(client, new ProposalDroppedError(`the leader's window and queue are full (${this.options.maxQueuedProposals} queued)`))
+    } else if (slot === undefined) this.configQueued = true
+    else this.mySlots.set(slot, counter)
+  }
+
+  /** Hand leadership to `target` (or the most up-to-date voter): see transfer.ts. */
+  transferLeadership(target: NodeId | undefined, client: ClientRef): void {
+    if (this.stopped) return
+    this.transfer.request(target, client)
+  }
+
+  /** The leader handed over to us: phase 1 now, with a ballot acceptors promise despite stickiness. */
+  private handleTimeoutNow(from: NodeId, m: TimeoutNowMessage): void {
+    if (from !== this.leader || m.ballot < this.store.promised || !this.config.isVoter(this.self)) return
+    this.campaign(true, !paxosTesting.unforcedTransfer)
   }
 
   /** Forget clients that were never answered (their slot went to a lost leader): the Replica timed them out long ago. */
@@ -254,7 +346,8 @@ export class PaxosNode implements ProtocolNode {
   // ---------------------------------------------------------------- messages
 
   receive(from: NodeId, bytes: Uint8Array): void {
-    if (this.stopped || !this.ballots.isVoter(from) || from === this.self) return
+    // Any sender: a node behind a configuration change hears from members it does not know yet (ADR 0014).
+    if (this.stopped || from === this.self) return
     const m = decodeMessage(bytes, this.limits)
     switch (m.type) {
       case MessageType.Prepare:
@@ -276,31 +369,38 @@ export class PaxosNode implements ProtocolNode {
         return this.handleLearn(from, m)
       case MessageType.Snapshot:
         return this.handleSnapshot(from, m)
+      case MessageType.TimeoutNow:
+        return this.handleTimeoutNow(from, m)
     }
-  }
-
-  /** A ballot is only ever sent by its owner: anything else is forged or corrupt. */
-  private checkOwner(from: NodeId, ballot: number): void {
-    if (this.ballots.owner(ballot) !== from) throw new InvalidMessageError(`ballot ${ballot} does not belong to ${from}`)
   }
 
   // ---------------------------------------------------------------- phase 1 (acceptor)
 
   private handlePrepare(from: NodeId, m: PrepareMessage): void {
-    this.checkOwner(from, m.ballot)
-    // Leader stickiness: while a live leader is heard from, do not help a disconnected node depose it.
+    if (!this.config.isVoter(from)) {
+      // Not a voter here: a removed node (ignored), or a voter of a configuration this node has not
+      // learned yet — then its chosen watermark is ahead of ours: catch up from it, it will retry.
+      if (m.watermark > this.chosen && this.role !== 'leader') this.send(from, { type: MessageType.Fetch, from: this.chosen + 1 })
+      return
+    }
+    // Leader stickiness: while a live leader is heard from, do not help a disconnected node depose it
+    // (unless the leader itself asked for it: a transfer's forced Prepare).
     const sticky =
       this.options.checkQuorum &&
+      !m.force &&
       m.ballot > this.store.promised &&
       (this.role === 'leader' || (this.role === 'follower' && this.leader !== undefined && this.ctx.now() - this.lastLeaderContact < this.options.electionTimeoutMs))
-    const refused = m.ballot < this.store.promised || sticky
+    // Each ballot is promised to one node only (ADR 0014): that makes its leader unique.
+    const refused = !this.store.canPromise(m.ballot, from) || sticky
     if (refused || m.probe) {
       // A probe's answer changes nothing here: no promise, no timer reset.
       this.send(from, { type: MessageType.Promise, ballot: m.ballot, ok: !refused, probe: m.probe, promised: this.store.promised, chosen: this.chosen, behind: false, chosenValues: [], accepted: [] })
       return
     }
-    this.store.promise(m.ballot)
-    if (this.role !== 'follower' || this.leader !== undefined) this.becomeFollower(undefined)
+    const reprepare = m.ballot === this.store.promised && from === this.leader && this.role === 'follower'
+    this.store.promise(m.ballot, from)
+    // Our own leader preparing the slots of a new configuration stays our leader.
+    if (!reprepare && (this.role !== 'follower' || this.leader !== undefined)) this.becomeFollower(undefined)
     this.resetElectionTimer()
     this.send(from, this.promiseFor(m.ballot, m.watermark))
   }
@@ -327,45 +427,64 @@ export class PaxosNode implements ProtocolNode {
 
   // ---------------------------------------------------------------- phase 1 (proposer)
 
-  private campaign(): void {
-    if (this.stopped || this.role === 'leader' || !this.ballots.isVoter(this.self)) return
-    // Re-sending the same Prepare is harmless; a new ballot only when a higher one was seen, so an
-    // isolated node does not inflate its ballot and depose a healthy leader when it comes back.
-    if (this.role !== 'candidate' || this.ballot < this.store.promised) {
-      this.ballot = this.ballots.next(this.self, this.store.promised)
+  /**
+   * Phase 1 for every slot above our chosen index. A new ballot (the lowest above every ballot
+   * seen) unless `newBallot` is false: the same candidacy again after a configuration change, to
+   * the new voters. `force` (a transfer's TimeoutNow) asks acceptors to ignore stickiness.
+   */
+  private campaign(newBallot = true, force = false): void {
+    if (this.stopped || this.role === 'leader' || !this.config.isVoter(this.self)) return
+    if (newBallot || this.role !== 'candidate' || this.ballot < this.store.promised) {
+      this.ballot = this.highestBallot() + 1
+      this.ballotRefused = false
       this.promises.clear()
       this.fetchedForCandidacy = false
       this.stats.elections++
     }
-    this.store.promise(this.ballot)
+    this.store.promise(this.ballot, this.self)
     this.setRole('candidate')
     this.leader = undefined
+    this.forceCampaign = force
+    for (const id of this.promises.keys()) if (!this.config.isVoter(id)) this.promises.delete(id)
     this.promises.set(this.self, this.promiseFor(this.ballot, this.chosen))
-    for (const peer of this.ballots.voters) if (peer !== this.self) this.send(peer, { type: MessageType.Prepare, ballot: this.ballot, watermark: this.chosen, probe: false })
+    this.sendPrepares()
     this.resetElectionTimer()
     this.checkPromises()
   }
 
+  /** Prepare to every voter that has not promised yet (candidates, and a leader preparing a new configuration). */
+  private sendPrepares(): void {
+    for (const peer of this.config.voters)
+      if (peer !== this.self && !this.promises.has(peer))
+        this.send(peer, { type: MessageType.Prepare, ballot: this.ballot, watermark: this.chosen, probe: false, force: this.forceCampaign })
+  }
+
   /** Pre-vote (option preVote): ask whether a quorum would promise our next ballot, changing no state. */
   private probe(): void {
-    if (this.stopped || this.role === 'leader' || !this.ballots.isVoter(this.self)) return
-    this.probeBallot = this.ballots.next(this.self, this.store.promised)
+    if (this.stopped || this.role === 'leader' || !this.config.isVoter(this.self)) return
+    this.probeBallot = this.highestBallot() + 1
     this.probes.clear()
     this.probes.add(this.self)
     this.setRole('pre-candidate')
     this.leader = undefined
-    for (const peer of this.ballots.voters)
-      if (peer !== this.self) this.send(peer, { type: MessageType.Prepare, ballot: this.probeBallot, watermark: this.chosen, probe: true })
+    for (const peer of this.config.voters)
+      if (peer !== this.self) this.send(peer, { type: MessageType.Prepare, ballot: this.probeBallot, watermark: this.chosen, probe: true, force: false })
     this.resetElectionTimer()
     if (this.probes.size >= this.quorum) this.campaign()
   }
 
+  /** No leader heard (or our candidacy stalled): probe first with pre-vote, then phase 1 with a new ballot. */
   private onElectionTimeout(): void {
-    if (this.options.preVote && this.role !== 'candidate') this.probe()
+    if (!this.config.isVoter(this.self)) return this.resetElectionTimer()
+    // A candidacy nobody refused (messages lost, an acceptor restarting) tries the same ballot again:
+    // acceptors that promised it to us still do. A refused one needs a higher ballot.
+    if (this.role === 'candidate' && !this.ballotRefused) this.campaign(false, this.forceCampaign)
+    else if (this.options.preVote) this.probe()
     else this.campaign()
   }
 
   private handlePromise(from: NodeId, m: PromiseMessage): void {
+    if (!this.config.isVoter(from)) return
     if (m.probe) {
       if (!m.ok || this.role !== 'pre-candidate' || m.ballot !== this.probeBallot) return
       this.probes.add(from)
@@ -373,10 +492,11 @@ export class PaxosNode implements ProtocolNode {
       return
     }
     if (!m.ok) {
+      if (m.ballot === this.ballot) this.ballotRefused = true
       this.seeBallot(m.promised)
       return
     }
-    if (this.role !== 'candidate' || m.ballot !== this.ballot) return
+    if (!(this.role === 'candidate' || (this.role === 'leader' && this.preparing)) || m.ballot !== this.ballot) return
     if (m.behind) {
       // It has chosen slots we lack and could not send: catch up first, then its next promise counts.
       if (!this.fetchedForCandidacy) this.send(from, { type: MessageType.Fetch, from: this.chosen + 1 })
@@ -389,13 +509,18 @@ export class PaxosNode implements ProtocolNode {
 
   /** A higher ballot exists: remember it (so our next ballot is higher) and stop campaigning or leading. */
   private seeBallot(ballot: number): void {
-    if (ballot <= this.store.promised) return
-    this.store.promise(ballot)
+    if (ballot <= this.highestBallot()) return
+    // Not promised (its owner is unknown here): only remembered, so our next ballot is above it.
+    this.seenBallot = ballot
     if (this.role !== 'follower') this.becomeFollower(undefined)
   }
 
+  private highestBallot(): number {
+    return Math.max(this.store.promised, this.seenBallot)
+  }
+
   private checkPromises(): void {
-    if (this.role !== 'candidate' || this.promises.size < this.quorum) return
+    if (!(this.role === 'candidate' || (this.role === 'leader' && this.preparing)) || this.promises.size < this.quorum) return
     // Chosen values reported by any acceptor, and per slot the accepted value of the highest ballot.
     const known = new Map<number, Uint8Array>()
     const adopted = new Map<number, { ballot: number; value: Uint8Array }>()
@@ -414,7 +539,16 @@ export class PaxosNode implements ProtocolNode {
     const ballot = this.ballot
     // Slots others know chosen and we do not: learn them directly (they are contiguous from ours).
     while (known.has(this.chosen + 1)) this.learnChosen(this.chosen + 1, 0, known.get(this.chosen + 1)!)
-    this.becomeLeader()
+    if (this.configChanged) {
+      // A configuration we did not know took effect: these promises were of the old voters. Execute
+      // what we learned, then prepare again in the new configuration (or stop, if we are not a voter).
+      this.applyChosen()
+      return
+    }
+    if (this.role === 'leader') {
+      this.preparing = false
+      this.stats.reprepares++
+    } else this.becomeLeader()
     this.nextSlot = this.chosen + 1
     for (let slot = this.chosen + 1; slot <= top; slot++) {
       let value = known.get(slot) ?? adopted.get(slot)?.value
@@ -422,9 +556,15 @@ export class PaxosNode implements ProtocolNode {
       else this.stats.recovered++
       if (paxosTesting.skipRecovery && value !== undefined) value = undefined
       this.proposeAt(slot, value ?? NOOP_VALUE, ballot)
+      // A configuration governs the slots after it: they are recovered in it, once it is chosen (the stop-sign).
+      if (value !== undefined && isConfigValue(value) && !paxosTesting.ignoreStopSign) {
+        top = slot
+        break
+      }
     }
     this.nextSlot = Math.max(this.nextSlot, top + 1)
     this.applyChosen()
+    this.fillWindow()
   }
 
   // ---------------------------------------------------------------- roles and timers
@@ -438,19 +578,34 @@ export class PaxosNode implements ProtocolNode {
     const now = this.ctx.now()
     this.leaderSince = now
     this.peers.clear()
-    for (const id of this.ballots.voters) if (id !== this.self) this.peers.set(id, { chosen: 0, lastHeard: now, sentCommit: 0 })
+    this.syncPeers()
     this.inflight.clear()
+    this.pendingConfigSlot = 0
+    this.configQueued = false
+    this.preparing = false
     this.chosenAtLastTick = this.chosen
     this.ctx.observe({ type: 'leader', leader: this.self, term: this.ballot })
+    this.transfer.onLeader(this.self)
     this.armHeartbeat()
     // Tell everyone at once (the recovered slots, if any, follow in flush()).
     for (const [id, peer] of this.peers) this.sendHeartbeat(id, peer)
+  }
+
+  /** Peers are every other member of the configuration: voters are counted, learners only taught. */
+  private syncPeers(): void {
+    const now = this.ctx.now()
+    for (const id of this.config.others(this.self)) if (!this.peers.has(id)) this.peers.set(id, { chosen: 0, lastHeard: now, sentCommit: 0 })
+    for (const id of [...this.peers.keys()]) if (!this.config.isMember(id)) this.peers.delete(id)
   }
 
   private becomeFollower(leader: NodeId | undefined): void {
     const wasLeader = this.role === 'leader'
     this.leader = leader
     this.promises.clear()
+    this.preparing = false
+    this.pendingConfigSlot = 0
+    this.configQueued = false
+    if (leader !== undefined && leader !== this.self) this.transfer.onLeader(leader)
     if (this.heartbeatTimer !== undefined) this.ctx.clearTimer(this.heartbeatTimer)
     this.heartbeatTimer = undefined
     if (wasLeader) {
@@ -467,7 +622,7 @@ export class PaxosNode implements ProtocolNode {
 
   private rejectOwn(value: Uint8Array, error: NotLeaderError): void {
     const v = decodeValue(value, this.options.maxCommandBytes)
-    if (v.kind !== 'command' || v.nonce !== this.nonce) return
+    if (v.kind === 'noop' || v.nonce !== this.nonce) return
     const c = this.clients.get(v.counter)
     if (c === undefined) return
     this.clients.delete(v.counter)
@@ -502,13 +657,14 @@ export class PaxosNode implements ProtocolNode {
     const now = this.ctx.now()
     if (this.options.checkQuorum && now - this.leaderSince >= this.options.electionTimeoutMs) {
       let live = 1
-      for (const p of this.peers.values()) if (now - p.lastHeard < this.options.electionTimeoutMs) live++
+      for (const [id, p] of this.peers) if (this.config.isVoter(id) && now - p.lastHeard < this.options.electionTimeoutMs) live++
       if (live < this.quorum) {
         this.becomeFollower(undefined)
         return
       }
     }
     this.tick++
+    if (this.preparing) this.sendPrepares()
     for (const [id, peer] of this.peers) {
       if (peer.chosen < this.chosenAtLastTick) this.sendLearn(id, peer.chosen + 1)
       // Retransmit from the first slot this peer has not acknowledged, if it was sent a tick ago.
@@ -521,6 +677,7 @@ export class PaxosNode implements ProtocolNode {
       this.sendHeartbeat(id, peer)
     }
     this.chosenAtLastTick = this.chosen
+    this.transfer.progress()
     this.armHeartbeat()
   }
 
@@ -528,7 +685,7 @@ export class PaxosNode implements ProtocolNode {
 
   /** Give `value` the next slot if the window has room, else queue it. The slot, undefined when queued, false when refused. */
   private enqueue(value: Uint8Array): number | undefined | false {
-    if (this.queue.length === 0 && this.nextSlot - 1 - this.chosen < this.options.maxInflightSlots) {
+    if (this.queue.length === 0 && this.canPropose()) {
       const slot = this.nextSlot++
       this.proposeAt(slot, value, this.ballot)
       return slot
@@ -538,13 +695,28 @@ export class PaxosNode implements ProtocolNode {
     return undefined
   }
 
+  /**
+   * A new slot may be given out: the window has room, no configuration is pending (nothing is
+   * proposed after a configuration slot until it is chosen and prepared: ADR 0014), and no
+   * leadership transfer is under way.
+   */
+  private canPropose(): boolean {
+    return (
+      this.role === 'leader' &&
+      ((this.pendingConfigSlot === 0 && !this.preparing) || paxosTesting.ignoreStopSign) &&
+      !this.transfer.active &&
+      this.nextSlot - 1 - this.chosen < this.options.maxInflightSlots
+    )
+  }
+
   private fillWindow(): void {
     let n = 0
-    while (n < this.queue.length && this.nextSlot - 1 - this.chosen < this.options.maxInflightSlots) {
+    while (n < this.queue.length && this.canPropose()) {
       const slot = this.nextSlot++
       const value = this.queue[n++]!
       const v = decodeValue(value, this.options.maxCommandBytes)
-      if (v.kind === 'command' && v.nonce === this.nonce) this.mySlots.set(slot, v.counter)
+      if (v.kind !== 'noop' && v.nonce === this.nonce) this.mySlots.set(slot, v.counter)
+      if (v.kind === 'config') this.configQueued = false
       this.proposeAt(slot, value, this.ballot)
     }
     if (n > 0) this.queue = this.queue.slice(n)
@@ -552,6 +724,7 @@ export class PaxosNode implements ProtocolNode {
 
   /** Phase 2a at `slot`: accept it ourselves (persisted with this batch) and send it in flush(). */
   private proposeAt(slot: number, value: Uint8Array, ballot: number): void {
+    if (isConfigValue(value)) this.pendingConfigSlot = slot
     this.store.accept(slot, ballot, value)
     this.inflight.set(slot, { value, acks: new Set([this.self]), tick: this.tick })
     if (this.sendFrom === 0 || slot < this.sendFrom) this.sendFrom = slot
@@ -592,8 +765,10 @@ export class PaxosNode implements ProtocolNode {
     if (peer === undefined) return
     peer.lastHeard = this.ctx.now()
     peer.chosen = m.chosen
-    for (let slot = m.first; slot < m.first + m.count; slot++) this.inflight.get(slot)?.acks.add(from)
+    // Learners accept too (so they learn by ballot), but only voters of the configuration count.
+    if (this.config.isVoter(from)) for (let slot = m.first; slot < m.first + m.count; slot++) this.inflight.get(slot)?.acks.add(from)
     this.advanceChosen()
+    this.transfer.progress()
   }
 
   private advanceChosen(): void {
@@ -610,12 +785,13 @@ export class PaxosNode implements ProtocolNode {
   // ---------------------------------------------------------------- phase 2 (acceptor)
 
   private handleAccept(from: NodeId, m: AcceptMessage | HeartbeatMessage): void {
-    this.checkOwner(from, m.ballot)
     if (m.ballot < this.store.promised) {
       this.send(from, { type: MessageType.Accepted, ballot: m.ballot, ok: false, promised: this.store.promised, first: 1, count: 0, chosen: this.chosen })
       return
     }
-    this.store.promise(m.ballot)
+    // Only the node that won a ballot's phase 1 sends Accepts in it: if we promised that ballot to
+    // another candidate, that one lost (ADR 0014), so the owner moves to the sender.
+    this.store.promise(m.ballot, from)
     if (this.role !== 'follower' || this.leader !== from) this.becomeFollower(from)
     else this.resetElectionTimer()
     this.lastLeaderContact = this.ctx.now()
@@ -662,6 +838,18 @@ export class PaxosNode implements ProtocolNode {
     this.chosen = slot
     this.store.accepted.delete(slot)
     this.inflight.delete(slot)
+    this.noteChosen(slot, value)
+  }
+
+  /** A chosen configuration takes effect for the slots after it: quorums change now, the event comes at apply time. */
+  private noteChosen(slot: number, value: Uint8Array): void {
+    if (!isConfigValue(value)) return
+    const v = decodeValue(value, this.options.maxCommandBytes)
+    if (v.kind !== 'config') return
+    this.config = new Configuration(v.membership)
+    this.configsToAnnounce.set(slot, this.config)
+    this.configChanged = true
+    if (slot === this.pendingConfigSlot) this.pendingConfigSlot = 0
   }
 
   private applyChosen(): void {
@@ -675,19 +863,51 @@ export class PaxosNode implements ProtocolNode {
       const mine = this.mySlots.get(index)
       if (mine !== undefined) this.mySlots.delete(index)
       let client: ClientRef | undefined
-      if (v.kind === 'command' && v.nonce === this.nonce) {
+      if (v.kind !== 'noop' && v.nonce === this.nonce) {
         client = this.clients.get(v.counter)?.client
         this.clients.delete(v.counter)
       }
-      if (mine !== undefined && !(v.kind === 'command' && v.nonce === this.nonce && v.counter === mine)) {
+      if (mine !== undefined && !(v.kind !== 'noop' && v.nonce === this.nonce && v.counter === mine)) {
         // Our command lost its slot to another value: it was never chosen anywhere, so it may be retried.
         const lost = this.clients.get(mine)
         this.clients.delete(mine)
         if (lost !== undefined) this.ctx.reject(lost.client, new NotLeaderError(this.leader === this.self ? undefined : this.leader, 'the proposal lost its slot and was not chosen; retry'))
       }
       if (v.kind === 'command') this.ctx.commit(client === undefined ? { index, command: v.command } : { index, command: v.command, client })
+      else if (v.kind === 'config') {
+        const config = this.configsToAnnounce.get(index)
+        this.configsToAnnounce.delete(index)
+        this.ctx.observe({ type: 'membership', membership: config?.membership ?? v.membership, index })
+        if (client !== undefined) this.ctx.respond(client, { index, result: EMPTY })
+      }
     }
     this.maybeSnapshot()
+    if (this.configChanged) this.onConfigChanged()
+  }
+
+  /** The configuration changed (ADR 0014): the leader prepares the new voters, a removed node stops campaigning or leading. */
+  private onConfigChanged(): void {
+    this.configChanged = false
+    this.transfer.cancelIfTarget((id) => !this.config.isVoter(id))
+    const voter = this.config.isVoter(this.self)
+    if (this.role === 'leader') {
+      this.syncPeers()
+      if (!voter) return this.becomeFollower(undefined)
+      if (!paxosTesting.ignoreStopSign) this.reprepare()
+    } else if (this.role === 'candidate') {
+      if (voter) this.campaign(false, this.forceCampaign)
+      else this.becomeFollower(undefined)
+    } else if (this.role === 'pre-candidate' && !voter) this.becomeFollower(undefined)
+  }
+
+  /** Phase 1 again with our ballot, for the slots after the configuration, in the new configuration's voters. */
+  private reprepare(): void {
+    this.preparing = true
+    this.forceCampaign = false
+    this.promises.clear()
+    this.promises.set(this.self, this.promiseFor(this.ballot, this.chosen))
+    this.sendPrepares()
+    this.checkPromises()
   }
 
   // ---------------------------------------------------------------- catch-up and snapshots
@@ -699,7 +919,8 @@ export class PaxosNode implements ProtocolNode {
     if (from < storage.firstIndex()) {
       const snapshot = storage.snapshot()
       if (snapshot === undefined) return
-      this.send(to, { type: MessageType.Snapshot, index: snapshot.index, term: snapshot.term, data: snapshot.data, chosen: this.chosen })
+      const meta = snapshot.meta.byteLength > 0 ? snapshot.meta : encodeMembership(this.ctx.membership)
+      this.send(to, { type: MessageType.Snapshot, index: snapshot.index, term: snapshot.term, data: snapshot.data, meta, chosen: this.chosen })
       this.stats.snapshotsSent++
       return
     }
@@ -729,12 +950,19 @@ export class PaxosNode implements ProtocolNode {
 
   private handleSnapshot(from: NodeId, m: SnapshotMessage): void {
     if (this.role === 'leader' || m.index <= this.chosen) return
-    const snapshot: Snapshot = { index: m.index, term: m.term, data: m.data, meta: EMPTY }
+    const snapshot: Snapshot = { index: m.index, term: m.term, data: m.data, meta: m.meta }
     this.ctx.storage.saveSnapshot(snapshot)
     this.ctx.installSnapshot(snapshot)
     this.chosen = this.applied = m.index
+    const membership = decodeMembership(m.meta)
+    if (membership.epoch !== this.config.membership.epoch) {
+      this.config = new Configuration(membership)
+      this.ctx.observe({ type: 'membership', membership, index: m.index })
+      this.onConfigChanged()
+    }
     this.store.forgetUpTo(m.index)
     for (const slot of this.mySlots.keys()) if (slot <= m.index) this.mySlots.delete(slot)
+    for (const slot of this.configsToAnnounce.keys()) if (slot <= m.index) this.configsToAnnounce.delete(slot)
     this.stats.snapshotsInstalled++
     this.ctx.observe({ type: 'custom', name: 'snapshot-installed', detail: { index: m.index, from } })
     if (this.chosen < m.chosen) this.send(from, { type: MessageType.Fetch, from: this.chosen + 1 })
@@ -748,14 +976,16 @@ export class PaxosNode implements ProtocolNode {
     if (this.applied - last < every) return
     // No-ops after the last command do not change the state: it is the state at `applied`.
     const taken = this.ctx.takeSnapshot()
-    storage.saveSnapshot({ index: this.applied, term: storage.term(this.applied) ?? 0, data: taken.data, meta: EMPTY })
+    // The configuration in force after `applied` (= chosen here) rides in the snapshot's meta.
+    storage.saveSnapshot({ index: this.applied, term: storage.term(this.applied) ?? 0, data: taken.data, meta: encodeMembership(this.config.membership) })
     this.ctx.observe({ type: 'snapshot', index: this.applied })
   }
 
   // ---------------------------------------------------------------- forwarding
 
   private handleForward(from: NodeId, m: ForwardMessage): void {
-    if (this.role !== 'leader') {
+    if (this.role !== 'leader' || this.transfer.active) {
+      // During a transfer `leader` is ourselves: the follower answers ProposalDroppedError (retryable).
       this.send(from, { type: MessageType.ForwardReject, nonce: m.nonce, firstCounter: m.firstCounter, count: m.commands.length, leader: this.leader ?? '' })
       return
     }

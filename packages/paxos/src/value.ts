@@ -1,4 +1,5 @@
-import { decodeCanonical, encodeCanonical, expectArray, expectBytes, expectUint, InvalidMessageError } from '@synod/core'
+import { decodeCanonical, encodeCanonical, expectArray, expectBytes, expectUint, InvalidMessageError, type Membership } from '@synod/core'
+import { decodeMembership, encodeMembership } from './configuration.js'
 
 /**
  * What a slot holds: a no-op (a gap filled by a new leader) or one client
@@ -11,14 +12,26 @@ import { decodeCanonical, encodeCanonical, expectArray, expectBytes, expectUint,
 export type SlotValue =
   | { readonly kind: 'noop' }
   | { readonly kind: 'command'; readonly nonce: number; readonly counter: number; readonly command: Uint8Array }
+  /** A configuration (a stop-sign, ADR 0014): it governs every slot after its own. */
+  | { readonly kind: 'config'; readonly nonce: number; readonly counter: number; readonly membership: Membership }
 
 const NOOP = 0
 const COMMAND = 1
+const CONFIG = 2
 
 export const NOOP_VALUE: Uint8Array = encodeCanonical([NOOP])
 
 export function encodeCommandValue(nonce: number, counter: number, command: Uint8Array): Uint8Array {
   return encodeCanonical([COMMAND, nonce, counter, command])
+}
+
+export function encodeConfigValue(nonce: number, counter: number, membership: Membership): Uint8Array {
+  return encodeCanonical([CONFIG, nonce, counter, encodeMembership(membership)])
+}
+
+/** Whether an encoded (valid) slot value is a configuration, from its first two bytes: [array of 4][kind 2]. */
+export function isConfigValue(bytes: Uint8Array): boolean {
+  return bytes[0] === 0x84 && bytes[1] === CONFIG
 }
 
 /** Decode a slot value strictly (InvalidMessageError on anything malformed). */
@@ -29,7 +42,14 @@ export function decodeValue(bytes: Uint8Array, maxCommandBytes: number): SlotVal
     if (items.length !== 1) throw new InvalidMessageError('a no-op has no fields')
     return { kind: 'noop' }
   }
-  if (kind !== COMMAND || items.length !== 4) throw new InvalidMessageError('unknown slot value')
+  if ((kind !== COMMAND && kind !== CONFIG) || items.length !== 4) throw new InvalidMessageError('unknown slot value')
+  if (kind === CONFIG)
+    return {
+      kind: 'config',
+      nonce: expectUint(items[1], 'nonce'),
+      counter: expectUint(items[2], 'counter'),
+      membership: decodeMembership(expectBytes(items[3], 'membership', 1 << 21)),
+    }
   return {
     kind: 'command',
     nonce: expectUint(items[1], 'nonce'),

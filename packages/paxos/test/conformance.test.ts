@@ -1,11 +1,11 @@
-// The conformance suite: every shipped crash scenario, seeds 1..3 (SYNOD_CONFORMANCE_SEEDS=N for more).
-// membership-churn needs the 'reconfigure' capability, which this slice does not have: it is not applicable.
+// The conformance suite: every shipped crash scenario, seeds 1..3 (SYNOD_CONFORMANCE_SEEDS=N for more),
+// membership-churn included (paxos has the 'reconfigure' capability: ADR 0014).
 import { executeScenario, scenarioByName } from '@synod/conformance'
 import { describeConformance } from '@synod/conformance/vitest'
 import { describe, expect, it } from 'vitest'
 import { paxos } from '../src/index.js'
 
-describeConformance({ factory: paxos })
+describeConformance({ factory: paxos, capabilities: ['reconfigure'] })
 
 // Aggressive truncation, so lagging and restarted replicas take the snapshot path.
 describeConformance({

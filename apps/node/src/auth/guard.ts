@@ -127,10 +127,12 @@ export class ApiGuard {
     else if (header(req, SIGNED_HEADERS.forwardedFor) !== undefined)
       throw new HttpError(403, 'FORBIDDEN', 'only a member of the cluster (with its member MAC) may forward requests for a client')
     else principal = this.authenticate(req, description, logged)
-    if (!this.options.roles().authorize(principal.client, description.access, description.key)) {
+    // One access for most routes; a transaction needs one per key it reads or writes, all allowed.
+    for (const [access, key] of description.accesses ?? [[description.access, description.key]]) {
+      if (this.options.roles().authorize(principal.client, access, key)) continue
       const grant = this.options.roles().get(principal.client)
       const has = grant === undefined ? 'no role' : `role ${grant.role}${grant.prefix === '' ? '' : ` on prefix '${grant.prefix}'`}`
-      throw new HttpError(403, 'FORBIDDEN', `client ${principal.client} has ${has}; this request needs ${description.access} access${description.key === undefined ? '' : ` to '${description.key}'`}`)
+      throw new HttpError(403, 'FORBIDDEN', `client ${principal.client} has ${has}; this request needs ${access} access${key === undefined ? '' : ` to '${key}'`}`)
     }
     return principal
   }

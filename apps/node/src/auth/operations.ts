@@ -6,8 +6,9 @@
 // `{ op, ...fields }`.
 import { AUTH_SESSION_PATH, sessionOpenOperation } from '@synod/client'
 import { encodeCanonical } from '@synod/core'
-import { type Access, kvCommands, type ListMode } from '@synod/kv'
+import { type Access, accessesOf, kvCommands, type ListMode } from '@synod/kv'
 import { HttpError } from '../http-error.js'
+import { parseTxnBody } from '../txn-body.js'
 
 export interface RequestDescription {
   readonly access: Access
@@ -16,7 +17,12 @@ export interface RequestDescription {
   readonly operation: Uint8Array
   /** POST /v1/auth/session: opens an HTTP session (signed only; never MAC'd, never forwarded). */
   readonly sessionOpen?: true
+  /** A request touching several keys (POST /v1/txn): every access it needs; the role must allow them all. */
+  readonly accesses?: ReadonlyArray<readonly [Access, string | undefined]>
 }
+
+/** Where transactions go (etcd's Txn). */
+export const TXN_PATH = '/v1/txn'
 
 /** Where a client opens an HTTP session (auth/http-sessions.ts). */
 export const SESSION_OPEN_PATH = AUTH_SESSION_PATH
@@ -98,6 +104,13 @@ const strOrNull = (v: unknown): string | null => (typeof v === 'string' ? v : nu
  * exist (the router answers 404/405).
  */
 export function describeRequest(method: string, pathname: string, body: Record<string, unknown> = {}, query?: URLSearchParams): RequestDescription | undefined {
+  if (pathname === TXN_PATH) {
+    if (method !== 'POST') return undefined
+    const { compare, success, failure } = parseTxnBody(body)
+    const command = { op: 'txn', compare, success, failure } as const
+    // 'write': a transaction is proposed through the log (and its exactly-once session) whatever it does.
+    return { access: 'write', operation: kvCommands.txn(compare, success, failure), accesses: accessesOf(command) }
+  }
   // A range read signs its parameters (the list command); a role's prefix must cover the listed prefix.
   if (pathname === LIST_PATH) {
     if (method !== 'GET') return undefined

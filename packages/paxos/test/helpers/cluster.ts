@@ -1,7 +1,7 @@
 // Paxos's test network: the shared direct-drive network of @synod/protocol-test-kit
 // (batches as the Replica runs them, virtual time, faults, traffic recording,
 // crash after a sync) with PaxosNodes in it, reached as `node.paxos`.
-import type { Membership, NodeId } from '@synod/core'
+import type { Membership, MembershipChange, NodeId } from '@synod/core'
 import type { MemoryStorage } from '@synod/storage'
 import { TestCluster as KitCluster, TestNode as KitNode, type ClusterOptions as KitOptions } from '@synod/protocol-test-kit'
 import { paxos, type PaxosNode, type PaxosOptions } from '../../src/index.js'
@@ -23,6 +23,16 @@ export class TestCluster extends KitCluster<PaxosNode, PaxosOptions, TestNode> {
   constructor(ids: readonly NodeId[], options: ClusterOptions = {}) {
     const { paxos: paxosOptions, ...rest } = options
     super(paxos, ids, { ...rest, ...(paxosOptions === undefined ? {} : { protocol: paxosOptions }) })
+  }
+
+  /** `PaxosNode.reconfigure` on `id` (the Replica's entry); returns the client ref id. */
+  reconfigure(id: NodeId, change: MembershipChange): number {
+    return this.clientCall(id, (node, client) => node.reconfigure(change, client))
+  }
+
+  /** `PaxosNode.transferLeadership(target, client)` on `id`; returns the client ref id. */
+  transfer(id: NodeId, target?: NodeId): number {
+    return this.clientCall(id, (node, client) => node.transferLeadership(target, client))
   }
 
   protected override createNode(id: NodeId, storage: MemoryStorage, membership: Membership, options: Partial<PaxosOptions>): TestNode {
