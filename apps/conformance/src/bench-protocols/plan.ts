@@ -16,7 +16,7 @@ export const TEXTBOOK: Readonly<Record<string, string>> = {
 /** What the table's last column says of each protocol: what it offers beyond the figures (from its package README). */
 export const NOTES: Readonly<Record<string, string>> = {
   raft: 'membership changes at run time, ReadIndex or lease reads, leader transfer',
-  paxos: 'stable leader; no membership changes yet',
+  paxos: 'stable leader, membership changes at run time (stop-sign), leader transfer',
   pbft: 'signed or MAC-authenticated requests, reply certificates a client can check, read-only requests',
   hotstuff: 'leader rotates every view, timeouts with timeout certificates, votes to f + 1 collectors, reply certificates',
 }
