@@ -84,7 +84,7 @@ one way (one *message delay*), no loss, storage syncs take no time, and clients 
 counted). Messages and bytes are counted as the nodes hand them to the network. *Per decision*: one write in flight at a time
 (${workload.lowLoadOps} writes), so each decision orders one command; the traffic an idle cluster sends anyway (heartbeats) in as
 long a time is subtracted. *With batching*: ${workload.loadClients} closed-loop clients share ${workload.loadOps} writes; everything sent,
-divided by the writes. Latency is per write, from the client's call to its answer, ÷ the link delay. *Ops per simulated s* is
+divided by the writes; a decision there is what the first leader commits at one virtual instant (a batch). Latency is per write, from the client's call to its answer, ÷ the link delay. *Ops per simulated s* is
 writes per second of virtual time under that load: virtual time charges no CPU, so it is clients ÷ latency, a latency figure,
 not capacity. *Throughput* is measured apart, as the package benches do: the same writes (${workload.wallClients} closed-loop clients,
 batching on) on real Replicas with real clocks over a zero-latency in-process network, every node in one process, for
