@@ -10,7 +10,7 @@ export {
   SimulatedNetwork,
   SimulatedTransport,
 } from './network.js'
-export type { DelayDistribution, LinkFaults, NetworkStats, OutboundFilter, OutboundMessage } from './network.js'
+export type { DelayDistribution, DeliveryObserver, LinkFaults, NetworkStats, OutboundFilter, OutboundMessage } from './network.js'
 export { hashLabel, SeededRandom } from './prng.js'
 export { SimulatedNode } from './simulated-node.js'
 export type { CrashableStorage, SimulatedNodeOptions } from './simulated-node.js'

@@ -47,6 +47,9 @@ export interface NetworkStats {
   undeliverable: number
 }
 
+/** Sees each message as it is delivered: the addresses, the bytes, when it was sent and when delivered (virtual ms). */
+export type DeliveryObserver = (delivery: { readonly from: string; readonly to: string; readonly message: Uint8Array; readonly sentAt: number; readonly deliveredAt: number }) => void
+
 function linkKey(from: string, to: string): string {
   return `${from}\u0000${to}`
 }
@@ -65,6 +68,7 @@ export class SimulatedNetwork {
   private defaultFaults: LinkFaults = {}
   private readonly fifoTail = new Map<string, number>()
   private readonly filters = new Map<string, OutboundFilter>()
+  private deliveryObserver: DeliveryObserver | undefined
   private readonly random: SeededRandom
 
   constructor(private readonly simulation: Simulation) {
@@ -162,6 +166,13 @@ export class SimulatedNetwork {
     else this.filters.set(address, filter)
   }
 
+  // ---- observing ----
+
+  /** Watch every delivery (meters, benchmarks, tests); undefined stops watching. Draws nothing from the seed. */
+  observeDeliveries(observer: DeliveryObserver | undefined): void {
+    this.deliveryObserver = observer
+  }
+
   // ---- moving messages ----
 
   /** @internal */
@@ -215,6 +226,7 @@ export class SimulatedNetwork {
           }
           this.stats.delivered++
           this.simulation.trace('deliver', fromAddress, target.address, message)
+          this.deliveryObserver?.({ from: fromAddress, to: target.address, message, sentAt: now, deliveredAt: this.simulation.now() })
           target.receive(fromId, message)
         },
         target.address,

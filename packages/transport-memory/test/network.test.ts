@@ -26,6 +26,29 @@ describe('SimulatedNetwork as a Transport', () => {
     expect(received.every((r) => r.from === 'n1' && r.to === 'n2' && r.at >= 1 && r.at <= 3)).toBe(true)
   })
 
+  it('tells a delivery observer each delivered message with its link, send and delivery times, and nothing lost', async () => {
+    const { sim, send } = setup()
+    const seen: Array<{ from: string; to: string; text: string; sentAt: number; deliveredAt: number }> = []
+    sim.network.observeDeliveries(({ from, to, message, sentAt, deliveredAt }) =>
+      seen.push({ from, to, text: new TextDecoder().decode(message), sentAt, deliveredAt }),
+    )
+    sim.network.setLinkFaults('n1', 'n3', { delay: { kind: 'uniform', minMs: 40, maxMs: 40 } })
+    sim.network.block('n1', 'n4')
+    await sim.runFor(5)
+    send('n1', 'n2', 'fast')
+    send('n1', 'n3', 'slow')
+    send('n1', 'n4', 'blocked')
+    await sim.runFor(100)
+    expect(seen.map(({ from, to, text }) => `${from}>${to}:${text}`)).toEqual(['n1>n2:fast', 'n1>n3:slow'])
+    expect(seen.every((d) => d.sentAt === 5)).toBe(true)
+    expect(seen[0]!.deliveredAt).toBeLessThanOrEqual(8)
+    expect(seen[1]!.deliveredAt).toBe(45)
+    sim.network.observeDeliveries(undefined)
+    send('n1', 'n2', 'unobserved')
+    await sim.runFor(10)
+    expect(seen).toHaveLength(2)
+  })
+
   it('copies messages so a sender reusing its buffer cannot change them in flight', async () => {
     const { sim, endpoints } = setup()
     const got: number[] = []
