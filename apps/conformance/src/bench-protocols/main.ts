@@ -7,6 +7,8 @@ import { DEFAULT_WORKLOAD, type Workload } from './measure.js'
 import { BENCH_PROTOCOLS } from './plan.js'
 import { replaceReadmeTable } from './readme-table.js'
 import type { BenchReport } from './results.js'
+import { report as benchKitReport } from '@synod/bench-kit'
+import { benchResults } from './bench-results.js'
 import { runBench } from './run.js'
 
 export const BENCH_USAGE = `Usage: pnpm bench:protocols [options]
@@ -104,6 +106,8 @@ export async function benchMain(argv: readonly string[], io: { stdout: { write(s
   await writeFile(join(args.out, 'protocols.md'), markdown)
   if (!args.renderOnly) await writeFile(join(args.out, 'protocols.json'), `${JSON.stringify(report, null, 2)}\n`)
   await writeFile(join(args.out, 'protocols.svg'), renderChart(report))
+  // The shared bench format (bench-results/protocols.json), as every package bench writes it.
+  if (args.out === DEFAULT_OUT) benchKitReport('protocols', benchResults(report))
   // The README shows the committed table: refresh it when the committed files are what was written.
   let readme = ''
   if (args.out === DEFAULT_OUT) {

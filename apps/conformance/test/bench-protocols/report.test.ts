@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { renderChart } from '../../src/bench-protocols/chart.js'
 import { benchMain, parseBenchArguments } from '../../src/bench-protocols/main.js'
+import { benchResults } from '../../src/bench-protocols/bench-results.js'
 import { comparisonTable, markdownReport } from '../../src/bench-protocols/markdown.js'
 import { runBench } from '../../src/bench-protocols/run.js'
 import { protocolRegistry } from '../../src/registry.js'
@@ -110,5 +111,20 @@ describe('bench:protocols --render-only', () => {
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
+  })
+
+  it('gives the committed report in the shared bench format, machine figures with their same-run ratio to Raft', async () => {
+    const { readFile } = await import('node:fs/promises')
+    const root = new URL('../../../../', import.meta.url)
+    const report = JSON.parse(await readFile(new URL('docs/benchmarks/protocols.json', root), 'utf8')) as Parameters<typeof benchResults>[0]
+    const results = benchResults(report)
+    const protocols = new Set(results.map((r) => r.params['protocol']))
+    expect([...protocols].sort()).toEqual(['hotstuff', 'paxos', 'pbft', 'raft'])
+    const pbft = results.find((r) => r.name === 'pbft n=4 throughput')!
+    const raft = results.find((r) => r.name === 'raft n=4 throughput')!
+    expect(pbft).toMatchObject({ unit: 'ops/s', baseline: 'raft n=4 throughput', ratio: Number((pbft.value / raft.value).toFixed(4)) })
+    expect(raft.baseline).toBeUndefined()
+    expect(results.find((r) => r.name === 'pbft n=4 messages per decision')).toMatchObject({ unit: 'messages', params: { nodes: 4 } })
+    expect(results.find((r) => r.name === 'pbft n=4 messages per decision')!.baseline).toBeUndefined() // deterministic figures stand alone
   })
 })
