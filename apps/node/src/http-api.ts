@@ -122,7 +122,8 @@ export interface HttpApiOptions {
 /** The route template of a path, for metrics labels: keys, member ids and client ids never become labels. */
 export function routeOf(path: string): string {
   const pathname = path.split('?', 1)[0]!
-  if (KEY_PATH.test(pathname)) return `/v1/kv/{key}${KEY_PATH.exec(pathname)![2] ?? ''}`
+  const key = KEY_PATH.exec(pathname)
+  if (key !== null) return `/v1/kv/{key}${key[2] ?? ''}`
   if (MEMBER_PATH.test(pathname)) return '/v1/members/{id}'
   if (ROLE_PATH.test(pathname)) return '/v1/roles/{client}'
   return KNOWN_ROUTES.has(pathname) ? pathname : 'other'

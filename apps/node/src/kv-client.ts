@@ -8,6 +8,7 @@ import { encodeSignedClientRequest, signClientRequest, toHex, type Signer } from
 import { AUTH_SESSION_PATH, beginHttpSession, finishHttpSession, type HttpSession } from '@synod/client'
 import { describeRequest, isPublicRoute, LIST_PATH, loggedWrite } from './auth/operations.js'
 import type { MemberConfig } from './config.js'
+import type { KvAnswer } from './http-api.js'
 import type { TxnRequest } from './txn-body.js'
 
 // One keep-alive agent per process. node:http writes headers and a small body
@@ -15,28 +16,9 @@ import type { TxnRequest } from './txn-body.js'
 // stall (~10 ms) on every request with a body — measured, see apps/node README.
 const agent = new Agent({ keepAlive: true, maxSockets: 256 })
 
-export interface KvResponse {
+/** What the node answers (the server's KvAnswer, one definition), plus the key a key route echoes. */
+export interface KvResponse extends KvAnswer {
   readonly key?: string
-  readonly index: number
-  /** POST /v1/txn: every comparison held (the success branch ran); each operation's answer in order. */
-  readonly succeeded?: boolean
-  readonly results?: ReadonlyArray<Record<string, unknown>>
-  /** The store's revision when the request ran (the log index of the last change to any key; etcd's header revision). */
-  readonly revision?: number
-  /** A present key read: the revisions that created and last changed it, and its changes since creation. */
-  readonly createRevision?: number
-  readonly modRevision?: number
-  readonly version?: number
-  readonly value?: string | null
-  readonly applied?: boolean
-  readonly length?: number
-  readonly certificate?: string
-  readonly result?: string
-  /** A range read (GET /v1/kv): keys with values, keys only, or a count; `more`: page on with `after`. */
-  readonly kvs?: ReadonlyArray<{ readonly key: string; readonly value: string | null; readonly createRevision?: number; readonly modRevision?: number; readonly version?: number }>
-  readonly keys?: readonly string[]
-  readonly count?: number
-  readonly more?: boolean
 }
 
 export class KvHttpError extends Error {

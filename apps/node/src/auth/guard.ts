@@ -13,7 +13,7 @@ import type { IncomingMessage } from 'node:http'
 import { timingSafeEqual } from 'node:crypto'
 import type { TLSSocket } from 'node:tls'
 import { clientIdOf, clientRequestStatement, encodeSignedClientRequest, fromHex, MAX_CLIENT_SESSION, type Verifier } from '@synod/core'
-import { type RolesTable, SIGNED_SESSION_KEY } from '@synod/kv'
+import { type Access, type RolesTable, SIGNED_SESSION_KEY } from '@synod/kv'
 import { HttpError } from '../http-error.js'
 import type { HttpSessionTable, OpenedSession } from './http-sessions.js'
 import { MEMBER_HEADERS, type MemberMacKeys } from './member-mac.js'
@@ -127,14 +127,17 @@ export class ApiGuard {
     else if (header(req, SIGNED_HEADERS.forwardedFor) !== undefined)
       throw new HttpError(403, 'FORBIDDEN', 'only a member of the cluster (with its member MAC) may forward requests for a client')
     else principal = this.authenticate(req, description, logged)
-    // One access for most routes; a transaction needs one per key it reads or writes, all allowed.
-    for (const [access, key] of description.accesses ?? [[description.access, description.key]]) {
-      if (this.options.roles().authorize(principal.client, access, key)) continue
-      const grant = this.options.roles().get(principal.client)
-      const has = grant === undefined ? 'no role' : `role ${grant.role}${grant.prefix === '' ? '' : ` on prefix '${grant.prefix}'`}`
-      throw new HttpError(403, 'FORBIDDEN', `client ${principal.client} has ${has}; this request needs ${access} access${key === undefined ? '' : ` to '${key}'`}`)
-    }
+    // One access for most routes (no array built per request); a transaction needs one per key it reads or writes.
+    if (description.accesses === undefined) this.requireRole(principal.client, description.access, description.key)
+    else for (const [access, key] of description.accesses) this.requireRole(principal.client, access, key)
     return principal
+  }
+
+  private requireRole(client: string, access: Access, key: string | undefined): void {
+    if (this.options.roles().authorize(client, access, key)) return
+    const grant = this.options.roles().get(client)
+    const has = grant === undefined ? 'no role' : `role ${grant.role}${grant.prefix === '' ? '' : ` on prefix '${grant.prefix}'`}`
+    throw new HttpError(403, 'FORBIDDEN', `client ${client} has ${has}; this request needs ${access} access${key === undefined ? '' : ` to '${key}'`}`)
   }
 
   /**
