@@ -86,5 +86,5 @@ export type {
   Transport,
   Verifier,
 } from './runtime-contracts.js'
-export type { LogEntry, Snapshot, Storage } from './storage.js'
+export type { LogEntry, SaveSnapshotOptions, Snapshot, Storage } from './storage.js'
 export { systemClock, systemRandom } from './system.js'

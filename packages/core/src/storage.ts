@@ -19,6 +19,17 @@ export interface Snapshot {
   readonly meta: Uint8Array
 }
 
+/** How `Storage.saveSnapshot` may treat the snapshot it is given. */
+export interface SaveSnapshotOptions {
+  /**
+   * The caller hands `data` over: the store may keep that buffer instead of a
+   * copy, and the caller never writes to it again. A follower assembling a
+   * received snapshot passes it, so the snapshot is in memory once (a store
+   * may ignore it and copy).
+   */
+  readonly handOver?: boolean
+}
+
 /**
  * Persistent state of one node: small hard-state values, an append-only log
  * and the latest snapshot. Reads and writes are synchronous and see every
@@ -54,9 +65,10 @@ export interface Storage {
   /**
    * Store a snapshot. Log entries it covers are dropped; if the log holds the
    * entry at `snapshot.index` with the same term the suffix after it is kept,
-   * otherwise the whole log is discarded (the snapshot wins).
+   * otherwise the whole log is discarded (the snapshot wins). The store copies
+   * `data` unless `options.handOver` says it may keep it.
    */
-  saveSnapshot(snapshot: Snapshot): void
+  saveSnapshot(snapshot: Snapshot, options?: SaveSnapshotOptions): void
 
   /** True when there are writes not yet durable. */
   hasPendingWrites(): boolean

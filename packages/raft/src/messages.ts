@@ -15,7 +15,9 @@ export const MessageType = {
   VoteResponse: 4,
   Heartbeat: 5,
   HeartbeatResponse: 6,
-  Snapshot: 7,
+  // 7 was the InstallSnapshot chunk before it carried a checksum: the new layout has its own
+  // number, so a node of an earlier version refuses it as unknown instead of misreading it.
+  Snapshot: 14,
   SnapshotResponse: 8,
   TimeoutNow: 9,
   Propose: 10,
@@ -112,6 +114,8 @@ export interface SnapshotMessage {
   readonly snapshotTerm: number
   readonly totalBytes: number
   readonly offset: number
+  /** CRC-32C of the snapshot's bytes [0, offset + chunk length): the follower checks every chunk, and the whole snapshot with the last. */
+  readonly checksum: number
   readonly meta: Uint8Array
   readonly chunk: Uint8Array
 }
@@ -191,6 +195,12 @@ export interface ReadIndexResponseMessage {
 
 /** Longest leader hint accepted in a ReadIndexResponse (node ids are short). */
 export const MAX_LEADER_HINT_BYTES = 1024
+
+/**
+ * Largest InstallSnapshot chunk accepted (and the largest `snapshotChunkBytes`): half of core's
+ * default message limit (16 MiB), so a chunk with its header always fits one transport message.
+ */
+export const MAX_SNAPSHOT_CHUNK_BYTES = 8 << 20
 
 export type RaftMessage =
   | AppendMessage
@@ -277,12 +287,13 @@ export function encodeMessage(message: RaftMessage): Uint8Array {
       return w.finish()
     }
     case MessageType.Snapshot: {
-      const size = HEADER_BYTES + 4 * UINT_BYTES + 4 + message.meta.byteLength + 4 + message.chunk.byteLength
+      const size = HEADER_BYTES + 4 * UINT_BYTES + 4 + 4 + message.meta.byteLength + 4 + message.chunk.byteLength
       const w = header(size, message.type, message.term)
       w.uint(message.index)
       w.uint(message.snapshotTerm)
       w.uint(message.totalBytes)
       w.uint(message.offset)
+      w.u32(message.checksum)
       w.lengthPrefixed(message.meta)
       w.lengthPrefixed(message.chunk)
       return w.finish()
@@ -404,13 +415,14 @@ export function decodeMessage(bytes: Uint8Array, limits: DecodeLimits): RaftMess
       const snapshotTerm = r.uint('snapshot term')
       const totalBytes = r.uint('snapshot size')
       const offset = r.uint('snapshot offset')
+      const checksum = r.u32('snapshot checksum')
       const meta = r.lengthPrefixed('snapshot meta', 1 << 20)
-      const chunk = r.lengthPrefixed('snapshot chunk', limits.maxSnapshotBytes)
+      const chunk = r.lengthPrefixed('snapshot chunk', Math.min(limits.maxSnapshotBytes, MAX_SNAPSHOT_CHUNK_BYTES))
       if (totalBytes > limits.maxSnapshotBytes) throw new InvalidMessageError(`snapshot of ${totalBytes} bytes is over the limit`)
       if (offset + chunk.byteLength > totalBytes) throw new InvalidMessageError('snapshot chunk runs past the snapshot size')
       if (snapshotTerm > term || index === 0 || snapshotTerm === 0) throw new InvalidMessageError('snapshot index or term out of range')
       decodeMembership(meta)
-      message = { type, term, index, snapshotTerm, totalBytes, offset, meta, chunk }
+      message = { type, term, index, snapshotTerm, totalBytes, offset, checksum, meta, chunk }
       break
     }
     case MessageType.SnapshotResponse: {

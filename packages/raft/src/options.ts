@@ -1,4 +1,5 @@
 import { ConfigError } from '@synod/core'
+import { MAX_SNAPSHOT_CHUNK_BYTES } from './messages.js'
 
 /** Tuning of one Raft node. Every field has a default; pass only what you change. */
 export interface RaftOptions {
@@ -53,7 +54,7 @@ export interface RaftOptions {
   readonly maxApplyEntriesPerBatch: number
   /** Apply pacing: at most this many entry bytes applied per batch (at least one entry). Default 16 MiB. */
   readonly maxApplyBytesPerBatch: number
-  /** Bytes of snapshot data per InstallSnapshot chunk. Default 1 MiB. */
+  /** Bytes of snapshot data per InstallSnapshot chunk. Default 1 MiB, at most 8 MiB (`MAX_SNAPSHOT_CHUNK_BYTES`). */
   readonly snapshotChunkBytes: number
   /** Largest log entry accepted from the wire. Default 8 MiB. */
   readonly maxEntryBytes: number
@@ -120,6 +121,8 @@ export function resolveRaftOptions(options: Partial<RaftOptions> | undefined): R
     const value = resolved[field]
     if (!Number.isSafeInteger(value) || value < 0) throw new ConfigError('must be a non-negative integer', field)
   }
+  if (resolved.snapshotChunkBytes > MAX_SNAPSHOT_CHUNK_BYTES)
+    throw new ConfigError(`at most ${MAX_SNAPSHOT_CHUNK_BYTES} bytes, so a chunk fits one transport message`, 'snapshotChunkBytes')
   if (resolved.heartbeatIntervalMs >= resolved.electionTimeoutMs)
     throw new ConfigError('must be smaller than electionTimeoutMs', 'heartbeatIntervalMs')
   for (const field of ['preVote', 'checkQuorum', 'forwardProposals', 'followerReads'] as const)

@@ -54,6 +54,7 @@ import { FollowerReads, followerReadTesting, readIndexAnswer, readIndexRefusal, 
 import { LeaderLease, leaseTesting } from './lease.js'
 import { resolveRaftOptions, type RaftOptions } from './options.js'
 import { Progress } from './progress.js'
+import { crc32c } from './checksum.js'
 import { nextSnapshotChunks, resumeSnapshot, snapshotAcknowledged, snapshotTesting } from './snapshot-transfer.js'
 import { TrailingLog } from './trailing-log.js'
 
@@ -99,8 +100,11 @@ interface IncomingSnapshot {
   readonly term: number
   readonly totalBytes: number
   readonly meta: Uint8Array
-  readonly chunks: Uint8Array[]
+  /** The snapshot's bytes, filled in order: each chunk is copied once, into place (no list of chunks to join). */
+  readonly data: Uint8Array
   received: number
+  /** CRC-32C of `data` [0, received), checked against every chunk's. */
+  checksum: number
 }
 
 /**
@@ -203,6 +207,12 @@ export class RaftNode implements ProtocolNode {
    * that began again at offset 0 after sending data: only when the follower lost what it had).
    */
   private readonly snapshotStats = { started: 0, completed: 0, chunks: 0, restarts: 0, abandoned: 0 }
+  /**
+   * InstallSnapshot as follower: chunks taken in, snapshots installed, chunks dropped because their
+   * checksum did not match (asked for again), and transfers begun again from 0 (a new leader, term
+   * or snapshot, or a restart that lost the partial one).
+   */
+  private readonly receiveStats = { chunks: 0, installed: 0, corruptChunks: 0, restarted: 0 }
   /** reportUnreachable calls that found a follower to act on. */
   private unreachableReports = 0
   /** Committed entries kept behind the last compaction point (etcd's SnapshotCatchUpEntries). */
@@ -296,6 +306,7 @@ export class RaftNode implements ProtocolNode {
         forwarding: { ...this.forwardStats, waiting: this.forwarded.size },
         leaseUntil: this.role === 'leader' ? this.lease.expiry() : undefined,
         snapshots: { ...this.snapshotStats },
+        snapshotsReceived: { ...this.receiveStats },
         unreachableReports: this.unreachableReports,
         followerReads: { ...this.followerReads.stats },
       },
@@ -1386,11 +1397,11 @@ export class RaftNode implements ProtocolNode {
     if (snapshotTesting.oldTransfer) this.oldTransferRestart(pr)
     const snapshot = pr.snapshot
     if (snapshot === undefined) return
-    const chunkBytes = this.options.snapshotChunkBytes
+    const chunkBytes = snapshotTesting.unchunked ? Math.max(1, snapshot.data.byteLength) : this.options.snapshotChunkBytes
     let window = chunkBytes * this.options.maxInflightMessages
     if (this.options.maxInflightBytes > 0) window = Math.min(window, this.options.maxInflightBytes)
     if (snapshotTesting.oldTransfer) window = chunkBytes
-    for (const { offset, chunk } of nextSnapshotChunks(pr, chunkBytes, Math.max(window, chunkBytes))) {
+    for (const { offset, chunk, checksum } of nextSnapshotChunks(pr, chunkBytes, Math.max(window, chunkBytes))) {
       this.snapshotStats.chunks++
       this.send(to, {
         type: MessageType.Snapshot,
@@ -1399,6 +1410,7 @@ export class RaftNode implements ProtocolNode {
         snapshotTerm: snapshot.term,
         totalBytes: snapshot.data.byteLength,
         offset,
+        checksum,
         meta: snapshot.meta,
         chunk,
       })
@@ -1436,29 +1448,38 @@ export class RaftNode implements ProtocolNode {
     const same =
       incoming !== undefined && incoming.from === from && incoming.leaderTerm === m.term && incoming.index === m.index && incoming.totalBytes === m.totalBytes
     if (m.offset === 0 && !same) {
-      incoming = { from, leaderTerm: m.term, index: m.index, term: m.snapshotTerm, totalBytes: m.totalBytes, meta: m.meta.slice(), chunks: [], received: 0 }
+      if (incoming !== undefined) this.receiveStats.restarted++
+      // The one buffer the snapshot lives in, handed to storage and the state machine when complete.
+      const data = new Uint8Array(m.totalBytes)
+      incoming = { from, leaderTerm: m.term, index: m.index, term: m.snapshotTerm, totalBytes: m.totalBytes, meta: m.meta.slice(), data, received: 0, checksum: 0 }
       this.incomingSnapshot = incoming
     } else if (!same || incoming!.received !== m.offset) {
       // Out of order (a chunk was lost) or a repeat: say where we are; the leader resumes there.
+      // Offset 0 when this transfer is not ours (we restarted and lost it, or it is another leader's).
       const nextOffset = same ? incoming!.received : 0
       this.send(from, { type: MessageType.SnapshotResponse, term: this.term, index: m.index, nextOffset })
       return
     }
     incoming = incoming!
-    incoming.chunks.push(m.chunk.slice())
+    // The chunk's checksum covers the snapshot up to its end: check it before taking the chunk in,
+    // so a corrupted chunk is dropped and asked for again (as a lost one), and the last chunk's
+    // checksum verifies the whole snapshot before anything is installed.
+    const checksum = crc32c(m.chunk, incoming.checksum)
+    if (checksum !== m.checksum && !snapshotTesting.skipChecksum) {
+      this.receiveStats.corruptChunks++
+      this.send(from, { type: MessageType.SnapshotResponse, term: this.term, index: m.index, nextOffset: incoming.received })
+      return
+    }
+    this.receiveStats.chunks++
+    incoming.data.set(m.chunk, m.offset)
     incoming.received += m.chunk.byteLength
+    incoming.checksum = checksum
     if (incoming.received < incoming.totalBytes) {
       this.send(from, { type: MessageType.SnapshotResponse, term: this.term, index: m.index, nextOffset: incoming.received })
       return
     }
     this.incomingSnapshot = undefined
-    const data = new Uint8Array(incoming.totalBytes)
-    let offset = 0
-    for (const chunk of incoming.chunks) {
-      data.set(chunk, offset)
-      offset += chunk.byteLength
-    }
-    this.restoreSnapshot(from, { index: incoming.index, term: incoming.term, data, meta: incoming.meta })
+    this.restoreSnapshot(from, { index: incoming.index, term: incoming.term, data: incoming.data, meta: incoming.meta })
   }
 
   private restoreSnapshot(from: NodeId, snapshot: Snapshot): void {
@@ -1476,7 +1497,9 @@ export class RaftNode implements ProtocolNode {
     // The snapshot wins over our log: the whole log is discarded.
     this.rejectProposalsFrom(snapshot.index + 1)
     for (const i of [...this.proposals.keys()]) if (i <= snapshot.index) this.proposals.delete(i) // outcome unknown: left to time out
-    storage.saveSnapshot(snapshot)
+    // The assembled buffer is ours alone: storage keeps it as is (one copy of the snapshot in memory).
+    storage.saveSnapshot(snapshot, { handOver: true })
+    this.receiveStats.installed++
     this.trailing.clear()
     this.ctx.installSnapshot(snapshot)
     this.ctx.observe({ type: 'custom', name: 'snapshot-installed', detail: { index: snapshot.index, from } })

@@ -4,6 +4,7 @@
 // over whenever the leader compacts again never finishes under steady writes);
 // chunks are pipelined within a byte window; a loss or a stall resumes at the
 // last offset the follower acknowledged, not at 0.
+import { crc32c } from './checksum.js'
 import type { Progress } from './progress.js'
 
 /**
@@ -16,11 +17,40 @@ export const snapshotTesting = {
   oldTransfer: false,
   /** A follower in snapshot state leaves it only once it acknowledges the snapshot, even when the log covers the gap. */
   stayInSnapshotUntilInstalled: false,
+  /** A follower installs what it received without checking the chunks' checksums. */
+  skipChecksum: false,
+  /** The leader sends the whole snapshot as one message, whatever `snapshotChunkBytes` says. */
+  unchunked: false,
 }
 
 export interface SnapshotChunk {
   readonly offset: number
   readonly chunk: Uint8Array
+  /** CRC-32C of the snapshot's bytes before the chunk's end. */
+  readonly checksum: number
+}
+
+/**
+ * Running checksums of a snapshot's data at the chunk ends computed so far, per
+ * data buffer: each byte is checksummed once per snapshot, when its chunk is
+ * first sent, even with several followers and resent chunks.
+ */
+const prefixChecksums = new WeakMap<Uint8Array, Map<number, number>>()
+
+/** CRC-32C of `data` [0, end), extending the value known at `offset` (a chunk boundary). */
+function checksumThrough(data: Uint8Array, offset: number, end: number): number {
+  let known = prefixChecksums.get(data)
+  if (known === undefined) {
+    known = new Map([[0, 0]])
+    prefixChecksums.set(data, known)
+  }
+  const cached = known.get(end)
+  if (cached !== undefined) return cached
+  // A resumed offset is a chunk end sent before, so it is known; anything else is checksummed from 0.
+  const base = known.get(offset) ?? crc32c(data.subarray(0, offset))
+  const value = crc32c(data.subarray(offset, end), base)
+  known.set(end, value)
+  return value
 }
 
 /** The chunks to send now: from `snapshotSent` while fewer than `windowBytes` (≥ one chunk) are unacknowledged. */
@@ -33,7 +63,7 @@ export function nextSnapshotChunks(pr: Progress, chunkBytes: number, windowBytes
   // An empty snapshot is one empty chunk, sent whenever nothing of it is acknowledged yet.
   if (total === 0) {
     if (pr.snapshotSent === 0) {
-      out.push({ offset: 0, chunk: data })
+      out.push({ offset: 0, chunk: data, checksum: 0 })
       pr.snapshotSent = 1
     }
     return out
@@ -41,7 +71,7 @@ export function nextSnapshotChunks(pr: Progress, chunkBytes: number, windowBytes
   while (pr.snapshotSent < total && pr.snapshotSent - pr.snapshotAcked < windowBytes) {
     const offset = pr.snapshotSent
     const end = Math.min(total, offset + chunkBytes)
-    out.push({ offset, chunk: data.subarray(offset, end) })
+    out.push({ offset, chunk: data.subarray(offset, end), checksum: checksumThrough(data, offset, end) })
     pr.snapshotSent = end
   }
   return out

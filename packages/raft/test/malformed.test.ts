@@ -22,6 +22,7 @@ const samples: RaftMessage[] = [
     snapshotTerm: 2,
     totalBytes: 5,
     offset: 2,
+    checksum: 0xdeadbeef,
     meta: encodeMeta(),
     chunk: new Uint8Array([1, 2, 3]),
   },
@@ -32,6 +33,7 @@ const samples: RaftMessage[] = [
     snapshotTerm: 2,
     totalBytes: 5,
     offset: 0,
+    checksum: 7,
     meta: encodeJointMeta(),
     chunk: new Uint8Array([1, 2, 3]),
   },
@@ -148,7 +150,7 @@ describe('message codec', () => {
       const bytes = new Uint8Array(length).map(() => Math.floor(random.next() * 256))
       if (length > 1 && random.next() < 0.7) {
         bytes[0] = 1
-        bytes[1] = 1 + Math.floor(random.next() * 9)
+        bytes[1] = 1 + Math.floor(random.next() * 14)
       }
       try {
         decodeMessage(bytes, limits)

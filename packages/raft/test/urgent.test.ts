@@ -17,7 +17,7 @@ describe('urgent (liveness) messages', () => {
   const bulk: RaftMessage[] = [
     { type: MessageType.Append, term: 2, prevIndex: 0, prevTerm: 0, commit: 0, entries: [entry] },
     { type: MessageType.Append, term: 2, prevIndex: 0, prevTerm: 0, commit: 0, entries: [] },
-    { type: MessageType.Snapshot, term: 2, index: 5, snapshotTerm: 1, totalBytes: 3, offset: 0, meta: new Uint8Array(1), chunk: new Uint8Array(3) },
+    { type: MessageType.Snapshot, term: 2, index: 5, snapshotTerm: 1, totalBytes: 3, offset: 0, checksum: 0, meta: new Uint8Array(1), chunk: new Uint8Array(3) },
     { type: MessageType.Propose, term: 2, nonce: 7, firstCounter: 1, commands: [new Uint8Array(10)] },
   ]
 

@@ -1,7 +1,7 @@
 import { closeSync, ftruncateSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { ConfigError, StoppedError, StorageCorruptionError, SynodError } from '@synod/core'
-import type { LogEntry, Snapshot, Storage } from '@synod/core'
+import type { LogEntry, SaveSnapshotOptions, Snapshot, Storage } from '@synod/core'
 import { DIR_MODE, FILE_MODE, fdatasyncAsync, fsyncDirectory, restrictPermissions, writeAllAt } from './files.js'
 import { acquireLock } from './lock.js'
 import { checkAppend, checkCompact, checkSnapshot, checkTruncate } from './log-rules.js'
@@ -206,12 +206,14 @@ class DurableStore extends InMemoryLogReads implements DurableStorage {
     this.first = uptoIndex + 1
   }
 
-  saveSnapshot(snapshot: Snapshot): void {
+  saveSnapshot(snapshot: Snapshot, options?: SaveSnapshotOptions): void {
     this.checkWritable()
     checkSnapshot(snapshot, this.snap)
     const keptSuffix = this.term(snapshot.index) === snapshot.term && snapshot.index <= this.lastIndex()
     const marker: SnapshotMarker = { id: this.nextSnapshotId++, index: snapshot.index, term: snapshot.term }
-    const copy: Snapshot = Object.freeze({ index: snapshot.index, term: snapshot.term, data: snapshot.data.slice(), meta: snapshot.meta.slice() })
+    // A handed-over buffer (a follower's assembled snapshot) is kept as it is: one copy in memory.
+    const data = options?.handOver === true ? snapshot.data : snapshot.data.slice()
+    const copy: Snapshot = Object.freeze({ index: snapshot.index, term: snapshot.term, data, meta: snapshot.meta.slice() })
     this.add(encodeSnapshotMarker(marker, keptSuffix))
     this.batch!.snapshot = { marker, snapshot: copy }
     this.applySnapshotMarker(marker, keptSuffix)

@@ -1,5 +1,5 @@
 import { StoppedError } from '@synod/core'
-import type { LogEntry, Snapshot, Storage } from '@synod/core'
+import type { LogEntry, SaveSnapshotOptions, Snapshot, Storage } from '@synod/core'
 import { checkAppend, checkCompact, checkSnapshot, checkTruncate } from './log-rules.js'
 import { InMemoryLogReads } from './log-reads.js'
 
@@ -49,7 +49,8 @@ export interface MemoryStorage extends Storage {
  * Create an empty in-memory store.
  *
  * Copying: written bytes (entry data, hard-state values, snapshot data and
- * meta) are copied on write, so callers may reuse their buffers. Reads return
+ * meta) are copied on write, so callers may reuse their buffers — except
+ * snapshot data saved with `handOver`, which is kept as given. Reads return
  * the stored objects without copying (replication reads are hot); treat them
  * as read-only.
  */
@@ -161,7 +162,7 @@ class MemoryStore extends InMemoryLogReads implements MemoryStorage {
     return this.snap
   }
 
-  saveSnapshot(snapshot: Snapshot): void {
+  saveSnapshot(snapshot: Snapshot, options?: SaveSnapshotOptions): void {
     this.checkOpen()
     checkSnapshot(snapshot, this.snap)
     const previousSnap = this.snap
@@ -171,7 +172,7 @@ class MemoryStore extends InMemoryLogReads implements MemoryStorage {
     this.snap = Object.freeze({
       index: snapshot.index,
       term: snapshot.term,
-      data: snapshot.data.byteLength === 0 ? emptyBytes : snapshot.data.slice(),
+      data: snapshot.data.byteLength === 0 ? emptyBytes : options?.handOver === true ? snapshot.data : snapshot.data.slice(),
       meta: snapshot.meta.byteLength === 0 ? emptyBytes : snapshot.meta.slice(),
     })
     this.log = keepSuffix ? previousLog.slice(snapshot.index - previousFirst + 1) : []

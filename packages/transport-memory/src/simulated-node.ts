@@ -200,8 +200,8 @@ class LatentStorage implements Storage {
   snapshot() {
     return this.disk.snapshot()
   }
-  saveSnapshot(snapshot: Parameters<Storage['saveSnapshot']>[0]) {
-    if (!this.abandoned) this.disk.saveSnapshot(snapshot)
+  saveSnapshot(...args: Parameters<Storage['saveSnapshot']>) {
+    if (!this.abandoned) this.disk.saveSnapshot(...args)
   }
   hasPendingWrites() {
     return this.disk.hasPendingWrites()
