@@ -167,6 +167,23 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
     })
 
     describe('snapshots and compaction', () => {
+      it('copies snapshot data unless it is handed over, and a handed-over snapshot survives a reopen', async () => {
+        const harness = await fresh()
+        let storage = harness.storage
+        storage.append(run(1, 4, 1))
+        const given = text('snap3')
+        storage.saveSnapshot(snapshotAt(3, 1, given))
+        given[0] = 0 // the caller reuses its buffer: the store's copy is unchanged
+        expect(storage.snapshot()!.data).toEqual(text('snap3'))
+        const handed = text('snap4')
+        storage.saveSnapshot(snapshotAt(4, 1, handed), { handOver: true })
+        expect(storage.snapshot()!.data).toEqual(text('snap4'))
+        expect(storage.snapshot()!.data === handed).toBe(true) // kept as given: no copy
+        await storage.sync()
+        storage = await harness.reopen()
+        expect(storage.snapshot()).toEqual(snapshotAt(4, 1, text('snap4')))
+      })
+
       it('keeps the suffix after a snapshot whose index and term match the log', async () => {
         const { storage } = await fresh()
         storage.append([...run(1, 3, 1), ...run(4, 6, 2)])
