@@ -4,7 +4,7 @@ export { applyConfigChange, HARD_STATE_KEY, leaveJoint, RaftNode } from './raft-
 export type { ConfigChange, RaftRole } from './raft-node.js'
 export { defaultRaftOptions, resolveRaftOptions } from './options.js'
 export type { RaftOptions } from './options.js'
-export { decodeMessage, encodeMessage, isUrgentMessage, MessageType, ProposeRejectReason, WIRE_VERSION } from './messages.js'
+export { decodeMessage, encodeMessage, isUrgentMessage, MessageType, MAX_SNAPSHOT_CHUNK_BYTES, ProposeRejectReason, WIRE_VERSION } from './messages.js'
 export type {
   AppendMessage,
   AppendResponseMessage,
