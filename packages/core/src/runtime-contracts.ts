@@ -51,6 +51,10 @@ export interface StateMachine {
   /** Answer a read-only request from the current state. */
   query(request: Uint8Array): Uint8Array
   snapshot(): Uint8Array
+  /**
+   * Replace the state with a snapshot's. `snapshot` is read-only: it may be the stored
+   * snapshot's own bytes (at start, and after a protocol handed a received snapshot to storage).
+   */
   restore(snapshot: Uint8Array): void
 }
 
