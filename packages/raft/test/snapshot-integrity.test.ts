@@ -3,8 +3,7 @@
 // chunks. A snapshot is installed only once complete and its checksum verified.
 import { InvalidMessageError, type NodeId } from '@synod/core'
 import { afterEach, describe, expect, it } from 'vitest'
-import { MAX_SNAPSHOT_CHUNK_BYTES } from '../src/messages.js'
-import { encodeMembership, raft, type RaftMessage, type SnapshotMessage } from '../src/index.js'
+import { decodeMessage, encodeMembership, MAX_SNAPSHOT_CHUNK_BYTES, raft, type RaftMessage, type SnapshotMessage } from '../src/index.js'
 import { snapshotTesting } from '../src/snapshot-transfer.js'
 import { decode, encodeMessage, MessageType, TestCluster } from './helpers/cluster.js'
 
@@ -170,8 +169,7 @@ describe('§7 snapshot transfer: malformed and oversized chunks', () => {
     chunk,
   })
 
-  it('the codec takes a chunk of MAX_SNAPSHOT_CHUNK_BYTES and refuses a larger one, one past the snapshot size, and the old unchecksummed layout', async () => {
-    const { decodeMessage } = await import('../src/index.js')
+  it('the codec takes a chunk of MAX_SNAPSHOT_CHUNK_BYTES and refuses a larger one, one past the snapshot size, and the old unchecksummed layout', () => {
     const max = new Uint8Array(MAX_SNAPSHOT_CHUNK_BYTES)
     expect((decodeMessage(encodeMessage(chunkMessage(max, 1 << 24)), limits) as SnapshotMessage).chunk.byteLength).toBe(MAX_SNAPSHOT_CHUNK_BYTES)
     expect(() => decodeMessage(encodeMessage(chunkMessage(new Uint8Array(MAX_SNAPSHOT_CHUNK_BYTES + 1), 1 << 24)), limits)).toThrow(/over/)
