@@ -18,6 +18,11 @@ const timings: Record<string, number> = {}
 let registry: LocalRegistry | undefined
 let daemon: ChildProcess | undefined
 let env: NodeJS.ProcessEnv = {}
+// Both installs start as soon as the packages are published and run side by side (they only read the
+// registry and npm's cache); each test awaits its own.
+let projectInstall: Promise<unknown> = Promise.resolve()
+let globalInstall: Promise<unknown> = Promise.resolve()
+const PROJECT_PACKAGES = ['@synod/raft', '@synod/transport-memory', '@synod/kv', '@synod/core', '@synod/storage', '@synod/crypto', '@synod/transport-libp2p']
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -35,6 +40,7 @@ beforeAll(async () => {
   if (stale.length > 0) {
     // CI builds before it tests; locally a stale dist would publish old code.
     const build = await run('pnpm', ['exec', 'turbo', 'run', 'build', '--output-logs=errors-only'], { cwd: ROOT, env: cleanEnv({}), timeoutMs: 600_000 })
+    timings['build (stale dist)'] = build.ms
     if (build.code !== 0) throw new Error(describeRun(`pnpm build (stale: ${stale.join(', ')})`, build))
   }
   registry = await startRegistry(join(tmp, 'registry'))
@@ -50,10 +56,17 @@ beforeAll(async () => {
     SYNOD_CLIENT_KEY: join(home, 'client.key'),
   })
   await must('pnpm publish -r', 'pnpm', ['publish', '-r', '--no-git-checks', '--registry', registry.url], ROOT, 180_000)
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'fresh-project', private: true, type: 'module' }))
+  projectInstall = must('npm install (fresh project)', 'npm', ['install', '--no-audit', '--no-fund', ...PROJECT_PACKAGES], project, 240_000)
+  globalInstall = must('npm install -g @synod/node', 'npm', ['install', '-g', '--no-audit', '--no-fund', '--prefix', globalPrefix, '@synod/node'], tmp, 240_000)
+  // Handled here so that a failure surfaces in the test that awaits it, not as an unhandled rejection.
+  projectInstall.catch(() => undefined)
+  globalInstall.catch(() => undefined)
 }, 900_000)
 
 afterAll(async () => {
   if (daemon !== undefined && daemon.exitCode === null && daemon.signalCode === null) daemon.kill('SIGKILL')
+  await Promise.allSettled([projectInstall, globalInstall])
   await registry?.stop()
   rmSync(tmp, { recursive: true, force: true })
   console.log('publish-check timings (ms):', JSON.stringify(timings))
@@ -79,9 +92,7 @@ describe('published packages, installed from a local registry outside the reposi
   })
 
   it('npm install into a fresh project: the README packages run, and the 40-line libp2p cluster example', async () => {
-    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'fresh-project', private: true, type: 'module' }))
-    await must('npm install (fresh project)', 'npm', ['install', '--no-audit', '--no-fund', '@synod/raft', '@synod/transport-memory', '@synod/kv',
-      '@synod/core', '@synod/storage', '@synod/crypto', '@synod/transport-libp2p'], project, 240_000)
+    await projectInstall
     for (const pkg of ['raft', 'kv', 'core', 'transport-libp2p'])
       expect(existsSync(join(project, 'node_modules/@synod', pkg, 'LICENSE')), `@synod/${pkg} ships LICENSE`).toBe(true)
     // A tiny script against the simulator: 3 Raft nodes, the KV store, a write and a linearizable read.
@@ -116,7 +127,7 @@ console.log('simulated read:', fromUtf8(decodeResult((await read).result).value)
   }, 420_000)
 
   it('npm install -g @synod/node: synod --version, init, start, kv put/get', async () => {
-    await must('npm install -g @synod/node', 'npm', ['install', '-g', '--no-audit', '--no-fund', '--prefix', globalPrefix, '@synod/node'], tmp, 240_000)
+    await globalInstall
     const synod = join(globalPrefix, 'bin', 'synod')
     const version = await must('synod --version', synod, ['--version'], tmp)
     const expected = JSON.parse(readFileSync(join(ROOT, 'apps/node/package.json'), 'utf8')) as { version: string }
