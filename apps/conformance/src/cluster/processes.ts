@@ -10,6 +10,8 @@ export type NodeState = 'up' | 'killed' | 'paused'
 
 export class LiveCluster {
   readonly state: NodeState[]
+  /** Every process id this cluster started (restarts included): tests check none outlives the run. */
+  readonly spawned: number[] = []
   private exitHook: (() => void) | undefined
 
   private constructor(
@@ -30,7 +32,7 @@ export class LiveCluster {
     cluster.exitHook = () => cluster.killAllNow()
     process.on('exit', cluster.exitHook)
     try {
-      for (const node of nodes) startNodeProcess(node, options.env)
+      for (let i = 0; i < nodes.length; i++) cluster.spawn(i)
       await waitReady(nodes, options.startupMs)
       return cluster
     } catch (error) {
@@ -54,8 +56,14 @@ export class LiveCluster {
 
   restart(i: number): void {
     if (this.state[i] !== 'killed') return
-    startNodeProcess(this.nodes[i]!, this.env)
+    this.spawn(i)
     this.state[i] = 'up'
+  }
+
+  private spawn(i: number): void {
+    startNodeProcess(this.nodes[i]!, this.env)
+    const pid = this.nodes[i]!.process?.pid
+    if (pid !== undefined) this.spawned.push(pid)
   }
 
   pause(i: number): void {

@@ -22,9 +22,17 @@ export interface ClusterRunOutcome {
   /** 0 clean, 1 a violation or an undecided checker, 3 the cluster did not start, 130 interrupted. */
   readonly status: number
   readonly result?: ClusterRunResult
+  /** Every node process the run started (all stopped when it returns). */
+  readonly processIds: readonly number[]
 }
 
-export async function runClusterTest(args: ClusterArguments, out: ClusterRunOutput, command = 'synod-conformance --cluster'): Promise<ClusterRunOutcome> {
+export async function runClusterTest(
+  args: ClusterArguments,
+  out: ClusterRunOutput,
+  command = 'synod-conformance --cluster',
+  /** Aborting acts as a Ctrl-C: heal, stop every node and proxy, return 130. */
+  signal?: AbortSignal,
+): Promise<ClusterRunOutcome> {
   const say = (line: string) => void out.write(`${line}\n`)
   const root = mkdtempSync(join(tmpdir(), `synod-jepsen-${args.protocol}-`))
   const windows = planFaults(args.seed, args.nemeses, args.nodes, args.durationMs)
@@ -43,13 +51,17 @@ export async function runClusterTest(args: ClusterArguments, out: ClusterRunOutp
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  const onAbort = () => {
+    if (!interrupted) onSignal()
+  }
+  signal?.addEventListener('abort', onAbort)
   try {
     say(`starting ${args.nodes} nodes…`)
     try {
       cluster = await LiveCluster.start({ root, protocol: args.protocol, nodes: args.nodes, env: { ...args.env }, startupMs: args.startupMs })
     } catch (error) {
       say(`the cluster did not start: ${(error as Error).message}`)
-      return { status: 3 }
+      return { status: 3, processIds: [] }
     }
     const live = cluster
     say(`ready: ${live.nodes.map((n) => `${n.name} http://${n.http}`).join(', ')}`)
@@ -128,10 +140,11 @@ export async function runClusterTest(args: ClusterArguments, out: ClusterRunOutp
       await writeReport(args.reportDir, result)
       say(`report: ${join(args.reportDir, 'report.html')} (history: history.json)`)
     }
-    return { status: interrupted ? 130 : verdict === 'ok' ? 0 : 1, result }
+    return { status: interrupted ? 130 : verdict === 'ok' ? 0 : 1, result, processIds: live.spawned }
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
+    signal?.removeEventListener('abort', onAbort)
     if (cluster !== undefined) {
       await cluster.stop({ removeData: !args.keep })
       say(args.keep ? `stopped; data and node logs kept in ${root}` : 'stopped every node and proxy')

@@ -104,8 +104,9 @@ export class Workload {
       }
       // Jepsen's rule: a process whose last operation is unknown may still be executing it; go on as a new one.
       if (outcome === 'info') process = this.nextProcess++
-      // A short think time keeps a busy 2-core machine responsive; bounded, seeded.
-      await sleep(random.int(0, 15))
+      // A short think time keeps a busy 2-core machine responsive; after a refusal or an error a longer one,
+      // as a real client backs off (a refused connection returns at once and would spin otherwise).
+      await sleep(outcome === 'ok' ? random.int(0, 15) : random.int(50, 150))
     }
   }
 }
