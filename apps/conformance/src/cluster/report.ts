@@ -59,7 +59,7 @@ export function renderLatencySvg(events: readonly HistoryEvent[], endedAt: numbe
     parts.push(`<text class="tick" x="${LEFT - 4}" y="${px(y(tick) + 4)}">${tick} ms</text><line class="grid" x1="${LEFT}" x2="${LEFT + plotWidth}" y1="${px(y(tick))}" y2="${px(y(tick))}"/>`)
   for (const p of points) parts.push(`<circle cx="${px(x(p.at))}" cy="${px(y(p.latency))}" r="1.6" fill="${OUTCOME_COLOUR[p.type]}"><title>${escapeXml(`${p.f} via ${p.node}: ${p.type} after ${p.latency.toFixed(0)} ms`)}</title></circle>`)
   for (const tick of ticks(endedAt)) parts.push(`<text class="tick time" x="${px(x(tick))}" y="${height + 16}">${tick}</text>`)
-  parts.push(`<text class="axis-title" x="${LEFT - 8}" y="20" text-anchor="end">latency</text>`)
+  parts.push(`<text class="axis-title" x="${LEFT - 60}" y="${px(height / 2)}" text-anchor="end">latency</text>`)
   return `<svg class="latency" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${WIDTH} ${height + 24}" width="${WIDTH}" height="${height + 24}" role="img" aria-label="latency over time">${parts.join('')}</svg>`
 }
 
@@ -107,7 +107,7 @@ export function renderClusterReport(result: ClusterRunResult): string {
 <h2>Checkers</h2><table><tr><th>checker</th><th>verdict</th><th>note</th></tr>${rows}</table>
 ${violations.length === 0 ? '' : `<ul>${violations.map((v) => `<li class="v">${escapeXml(`[${v.checker}] ${v.message}`)}</li>`).join('')}</ul>`}
 <h2>Fault timeline</h2><p>Lanes: network partitions, then per node: leader (yellow), killed (dark), paused (purple); the dashed line is the final heal; below, each node's commit index (sampled from /v1/status). Time in ms since the start.</p>
-${renderTimelineSvg(result.record)}
+${renderTimelineSvg(result.record).replace('virtual time (ms)', 'time since the start (ms)')}
 <h2>Faults</h2><ul>${result.faults.map((f) => `<li>${escapeXml(f)}</li>`).join('')}</ul>
 <h2>Latency over time</h2><p>Each completed request at its start time: <span style="color:${OUTCOME_COLOUR.ok}">ok</span>, <span style="color:${OUTCOME_COLOUR.fail}">fail</span>, <span style="color:${OUTCOME_COLOUR.info}">info (unknown: timeout, reset, 5xx)</span>; log scale.</p>
 ${renderLatencySvg(result.events, result.record.endedAt)}

@@ -13,6 +13,7 @@ import { parseClusterArguments, parseDuration } from '../../src/cluster/args.js'
 import { type HistoryEvent, pruneUnobservedUnknowns, toOperations } from '../../src/cluster/history.js'
 import { LinkProxies } from '../../src/cluster/link-proxies.js'
 import { planFaults } from '../../src/cluster/nemesis.js'
+import { completions, renderClusterReport } from '../../src/cluster/report.js'
 
 describe('planFaults', () => {
   it('is a function of the seed, uses only the given nemeses and stays within the duration', () => {
@@ -172,5 +173,52 @@ describe('LinkProxies', () => {
 
     proxies.heal()
     expect(await echo(via(2, 0), 'back')).toBe('back')
+  })
+})
+
+describe('the cluster report', () => {
+  it('draws the fault timeline, latency and availability from the history', () => {
+    const events: HistoryEvent[] = [
+      ev(0, 10, { process: 0, type: 'invoke', f: 'write', key: 'k/0', value: '0-0', node: 'node1' }),
+      ev(1, 30, { process: 0, type: 'ok', f: 'write', key: 'k/0', value: '0-0', node: 'node1' }),
+      ev(2, 1200, { process: 'nemesis', type: 'info', f: 'kill', value: ['node2'] }),
+      ev(3, 1300, { process: 1, type: 'invoke', f: 'read', key: 'k/0', value: null, node: 'node2' }),
+      ev(4, 1301, { process: 1, type: 'fail', f: 'read', key: 'k/0', node: 'node2', error: 'ECONNREFUSED' }),
+    ]
+    expect(completions(events)).toEqual([
+      { at: 10, latency: 20, type: 'ok', node: 'node1', f: 'write' },
+      { at: 1300, latency: 1, type: 'fail', node: 'node2', f: 'read' },
+    ])
+    const html = renderClusterReport({
+      protocol: 'raft',
+      nodes: ['node1', 'node2'],
+      seed: 1,
+      nemeses: ['kill'],
+      durationMs: 2000,
+      command: 'synod-conformance --cluster',
+      faults: ['1200–1800 ms: SIGKILL node2'],
+      checks: [{ checker: 'linearizability', verdict: 'ok', violations: [] }],
+      verdict: 'ok',
+      counts: { 'write ok': 1, 'read fail': 1 },
+      livenessMs: { node1: 12, node2: null },
+      record: {
+        nodes: ['node1', 'node2'],
+        correctNodes: ['node1', 'node2'],
+        history: toOperations(events),
+        commits: [],
+        leaders: [{ node: 'node1', term: 1, at: 5 }],
+        timeline: [{ at: 1200, node: 'node2', kind: 'crash', detail: 'SIGKILL' }, { at: 1800, node: 'node2', kind: 'restart', detail: 'restarted' }],
+        healedAt: 1800,
+        endedAt: 2000,
+        acknowledgedCommands: new Map(),
+        livenessBudgetMs: 0,
+      },
+      events,
+    })
+    expect(html).toContain('class="down-span"') // node2's SIGKILL on the timeline
+    expect(html).toContain('class="leader-span"')
+    expect(html).toContain('write via node1: ok after 20 ms') // a latency point
+    expect(html).toContain('node2, second 1: 0/1 ok') // availability
+    expect(html).toContain('node2: no write acknowledged')
   })
 })
