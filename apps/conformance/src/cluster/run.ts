@@ -64,7 +64,7 @@ export async function runClusterTest(
       return { status: 3, processIds: [] }
     }
     const live = cluster
-    say(`ready: ${live.nodes.map((n) => `${n.name} http://${n.http}`).join(', ')}`)
+    say(`ready: ${live.nodes.map((n) => `${n.name} http://${n.http} pid ${n.process?.pid ?? '?'}`).join(', ')}`)
     const names = live.nodes.map((n) => n.name)
     const history = new ClusterHistory()
     const sampler = new StatusSampler(live, history)

@@ -32,7 +32,7 @@ function alive(pid: number): boolean {
 
 async function run(protocol: string, seed: number, report: string, env: string[] = []) {
   const args = parseClusterArguments([
-    '--cluster', '--protocol', protocol, '--duration', '10s', '--nemesis', 'kill,pause,partition', '--clients', '8', '--keys', '5',
+    '--cluster', '--protocol', protocol, '--duration', '8s', '--nemesis', 'kill,pause,partition', '--clients', '8', '--keys', '5',
     '--seed', String(seed), '--timeout-ms', '3000', '--report', join(reports, report), ...env.flatMap((e) => ['--env', e]),
   ])
   const out = sink()
@@ -42,7 +42,7 @@ async function run(protocol: string, seed: number, report: string, env: string[]
 
 describe.sequential('synod-conformance --cluster: live daemons under real faults', () => {
   it('raft: kill, pause and partition, healed — linearizable, durable, converged, live', async () => {
-    const { status, result, processIds, out } = await run('raft', 3, 'raft')
+    const { status, result, processIds, out } = await run('raft', 8, 'raft')
     expect(status, out).toBe(0)
     expect(result!.checks.map((c) => [c.checker, c.verdict])).toEqual([
       ['linearizability', 'ok'],
@@ -65,7 +65,7 @@ describe.sequential('synod-conformance --cluster: live daemons under real faults
   }, 240_000)
 
   it('the same raft run with the planted bug SYNOD_DEBUG_UNSAFE_LOCAL_READS is caught', async () => {
-    const { status, result, processIds, out } = await run('raft', 3, 'raft-local-reads', [`${UNSAFE_LOCAL_READS}=1`])
+    const { status, result, processIds, out } = await run('raft', 8, 'raft-local-reads', [`${UNSAFE_LOCAL_READS}=1`])
     expect(status, out).toBe(1)
     const linearizability = result!.checks.find((c) => c.checker === 'linearizability')!
     expect(linearizability.verdict, out).toBe('violation')
@@ -74,7 +74,7 @@ describe.sequential('synod-conformance --cluster: live daemons under real faults
   }, 240_000)
 
   it('pbft: kill, pause and partition, healed — linearizable, durable, converged, live', async () => {
-    const { status, result, processIds, out } = await run('pbft', 5, 'pbft')
+    const { status, result, processIds, out } = await run('pbft', 27, 'pbft')
     expect(status, out).toBe(0)
     expect(result!.checks.every((c) => c.verdict === 'ok'), out).toBe(true)
     expect(result!.record.timeline.some((e) => e.kind === 'crash' || e.kind === 'fault'), out).toBe(true)
