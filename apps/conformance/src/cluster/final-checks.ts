@@ -71,14 +71,17 @@ export async function finalReads(nodes: readonly LiveNode[], history: ClusterHis
 }
 
 /** Every key and value under `prefix` through one node (linearizable unless stale), page by page; undefined if it did not answer. */
-async function listAll(node: LiveNode, prefix: string, stale: boolean, timeoutMs: number): Promise<Map<string, string | null> | undefined> {
+async function listAll(node: LiveNode, prefix: string, stale: boolean, timeoutMs: number, failures?: string[]): Promise<Map<string, string | null> | undefined> {
   const all = new Map<string, string | null>()
   let after: string | undefined
   // Bounded: 1000 pages of 1000 keys (the state machine's page limit) is far more than any run writes.
   for (let page = 0; page < 1000; page++) {
     const query = new URLSearchParams({ prefix, limit: '1000', ...(after === undefined ? {} : { after }), ...(stale ? { consistency: 'stale' } : {}) })
     const answer = await call(node.http, 'GET', `/v1/kv?${query.toString()}`, undefined, timeoutMs)
-    if (answer.kind !== 'ok' || !Array.isArray(answer.body.kvs)) return undefined
+    if (answer.kind !== 'ok' || !Array.isArray(answer.body.kvs)) {
+      failures?.push(`${node.name}: ${answer.kind === 'ok' ? 'no kvs in the answer' : answer.error}`)
+      return undefined
+    }
     const kvs = answer.body.kvs as Array<{ key: string; value: string | null }>
     for (const kv of kvs) all.set(kv.key, kv.value)
     if (answer.body.more !== true || kvs.length === 0) return all
@@ -101,10 +104,12 @@ export async function checkLiveDurability(nodes: readonly LiveNode[], operations
   const commits: CommitRecord[] = []
   const deadline = now() + budgetMs
   let answered = 0
+  const failures: string[] = []
   await Promise.all(
     nodes.map(async (node) => {
       while (now() < deadline) {
-        const listed = await listAll(node, SET_PREFIX, false, timeoutMs)
+        // A final read may be slow (a protocol still recovering, a busy machine): a longer timeout than the workload's.
+        const listed = await listAll(node, SET_PREFIX, false, Math.max(timeoutMs, 10_000), failures)
         if (listed !== undefined) {
           answered++
           for (const [key, value] of listed) {
@@ -117,7 +122,7 @@ export async function checkLiveDurability(nodes: readonly LiveNode[], operations
       }
     }),
   )
-  if (answered === 0) return { checker: 'durability', verdict: 'unknown', violations: [], note: 'no node answered the final read of the durability set' }
+  if (answered === 0) return { checker: 'durability', verdict: 'unknown', violations: [], note: `no node answered the final read of the durability set within ${budgetMs} ms (last errors: ${failures.slice(-3).join('; ')})` }
   const result = checkDurability({ ...record, commits, acknowledgedCommands: acknowledged })
   return { ...result, note: `${acknowledged.size} acknowledged write-once keys, read back through ${answered} of ${nodes.length} nodes${result.note === undefined ? '' : `; ${result.note}`}` }
 }
