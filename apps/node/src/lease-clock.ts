@@ -10,7 +10,7 @@ import { kvCommands, type KvStateMachine } from '@synod/kv'
 export interface LeaseClockOptions {
   /** Added to every remaining TTL when this node becomes leader. */
   readonly electionTimeoutMs: number
-  /** How often to look. Default 250 ms. */
+  /** How often to look. Default 250 ms; 0: never by itself (tests call tick()). */
   readonly tickMs?: number
   readonly now?: () => number
   readonly onError?: (error: unknown) => void
@@ -34,7 +34,7 @@ export class LeaseClock {
     private readonly options: LeaseClockOptions,
   ) {
     this.now = options.now ?? Date.now
-    this.timer = setInterval(() => this.tick(), options.tickMs ?? 250)
+    this.timer = setInterval(() => this.tick(), options.tickMs === 0 ? 2 ** 31 - 1 : (options.tickMs ?? 250))
     this.timer.unref()
   }
 
