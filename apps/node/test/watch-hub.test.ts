@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { kvCommands, KvStateMachine } from '@synod/kv'
 import { utf8 } from '@synod/core'
-import { HttpError } from '../src/http-error.js'
+import type { HttpError } from '../src/http-error.js'
 import { WatchHub, watchParams } from '../src/watch.js'
 import { watch, type WatchEvent } from '../src/watch-client.js'
 
