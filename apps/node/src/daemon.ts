@@ -187,6 +187,7 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
   const memberMacs = new MemberMacKeys(keyPair.secretKey)
   const forwarding: ForwardingAuth = { macs: memberMacs, cluster: config.cluster, ...(tls === undefined ? {} : { ca: tls.ca }) }
   const watches = new WatchHub(kv, { maxWatchers: MAX_WATCHERS })
+  metrics.watcherCount = () => watches.size
   // Only the leader proposes expiries; a new leader first adds an election timeout to every remaining TTL.
   const leaseClock = new LeaseClock(replica, kv, {
     // Raft draws its timeout from [T, 2T): cover the longest election.
