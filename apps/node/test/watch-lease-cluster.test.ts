@@ -3,11 +3,21 @@
 // node) with fromRevision; a watcher behind the compacted history gets COMPACTED. A lease kept alive across
 // the leader kill survives it, and its key disappears within TTL + the election allowance after the
 // keep-alives stop — and not before TTL.
+import { Writable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
+import { main } from '../src/cli.js'
 import { retryUnavailable, sleep, waitLeader } from '../src/cluster.js'
 import { HttpKvClient, KvHttpError } from '../src/kv-client.js'
 import { watch, type WatchEvent } from '../src/watch-client.js'
 import { useLocalCluster } from './local-cluster.js'
+
+/** Run the CLI against `endpoint`; its exit code and output. */
+async function cli(endpoint: string, ...args: string[]): Promise<{ code: number; out: string }> {
+  let out = ''
+  const sink = new Writable({ write: (chunk, _enc, done) => ((out += String(chunk)), done()) })
+  const code = await main([...args, '--endpoint', endpoint], sink)
+  return { code, out }
+}
 
 const WRITES = 240
 const HISTORY = 300
@@ -148,5 +158,24 @@ describe('watches and leases on a 3-node Raft cluster of real processes', () => 
     controller.abort()
     await resumed
     expect(events[0]!.revision).toBeGreaterThan(compacted!)
+    // The CLI says so too, and exits 1.
+    const watched = await cli(alive[0]!.http, 'kv', 'watch', '', '--from-revision', '1')
+    expect(watched).toEqual({ code: 1, out: expect.stringMatching(new RegExp(`^COMPACTED at revision \\d+: revision 1 is no longer in the watch history`)) as unknown as string })
+  }, 60_000)
+
+  it('synod lease grant / kv put --lease / lease revoke, and the lease and watcher metrics', async () => {
+    const alive = nodes.filter((n) => n.process?.exitCode === null && n.process.signalCode === null)
+    const endpoint = alive[0]!.http
+    const granted = await cli(endpoint, 'lease', 'grant', '60', '--json')
+    expect(granted.code).toBe(0)
+    const id = (JSON.parse(granted.out) as { id: number }).id
+    expect((await cli(endpoint, 'kv', 'put', 'cli/leased', 'v', '--lease', String(id))).code).toBe(0)
+    const metrics = await (await fetch(`http://${endpoint}/metrics`)).text()
+    expect(metrics).toMatch(/^synod_kv_leases [1-9]\d*$/m)
+    expect(metrics).toMatch(/^synod_kv_compact_revision [1-9]\d*$/m)
+    expect(metrics).toMatch(/^synod_watchers \d+$/m)
+    expect(await cli(endpoint, 'lease', 'keepalive', String(id))).toEqual({ code: 0, out: `lease ${id} kept alive with TTL 60s\n` })
+    expect(await cli(endpoint, 'lease', 'revoke', String(id))).toEqual({ code: 0, out: `lease ${id} revoked; 1 key(s) deleted\n` })
+    expect((await new HttpKvClient(endpoint, 10_000).get('cli/leased')).value).toBeNull()
   }, 60_000)
 })
