@@ -82,7 +82,7 @@ export class HttpSession {
 
   /** The request's headers: the same statement a signature covers, MAC'd with the session key. */
   headers(operation: Uint8Array, session: number, timestamp: number): Record<string, string> {
-    const statement = clientRequestStatement({ client: this.clientKey, session, timestamp, operation }, this.cluster)
+    const statement = clientRequestStatement({ client: this.clientKey, session, timestamp, operation }, this.cluster, true)
     // No Synod-Client-Key: the node knows whose session this is. Session 0 is the default, left unsaid.
     const headers: Record<string, string> = { [AUTH_SESSION_HEADER]: this.id, 'synod-timestamp': String(timestamp), [MAC_HEADER]: toHex(this.mac(statement)) }
     if (session !== 0) headers['synod-session'] = String(session)

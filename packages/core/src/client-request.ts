@@ -46,14 +46,22 @@ export function clientIdOf(publicKey: Uint8Array): string {
   return toHex(publicKey)
 }
 
-/** The bytes a client signs: canonical CBOR of [domain, cluster, client, session, timestamp, operation]. */
-export function clientRequestStatement(request: ClientRequest, cluster: string): Uint8Array {
+/**
+ * The bytes a client signs: canonical CBOR of [domain, cluster, client, session, timestamp, operation].
+ * `transient`: a view of a shared buffer, valid until the next transient call — for a MAC computed at
+ * once (never for a signer or verifier that might keep it).
+ */
+export function clientRequestStatement(request: ClientRequest, cluster: string, transient = false): Uint8Array {
   const { client, session, timestamp, operation } = request
   const clusterBytes = asciiBytes(cluster)
   // Written by hand (once per request on both sides of every authenticated call): the same bytes as
   // encodeCanonical of the array, which the odd shapes (non-ASCII cluster, non-integers) still take.
   if (clusterBytes === undefined || !isUint(session) || !isUint(timestamp) || !(client instanceof Uint8Array) || !(operation instanceof Uint8Array))
     return encodeCanonical([CLIENT_REQUEST_DOMAIN, cluster, client, session, timestamp, operation])
+  if (transient) {
+    // A MAC of every request consumes the statement at once: write it into one reused buffer, allocate nothing.
+    return statementScratch.reset().raw(DOMAIN_HEAD).head(3, clusterBytes.byteLength).raw(clusterBytes).bytes(client).head(0, session).head(0, timestamp).bytes(operation).view()
+  }
   // Sized exactly, so `finish` hands back the buffer itself: one allocation per statement.
   const size =
     DOMAIN_HEAD.byteLength +
@@ -64,6 +72,8 @@ export function clientRequestStatement(request: ClientRequest, cluster: string):
   const w = new CborWriter(size)
   return w.raw(DOMAIN_HEAD).head(3, clusterBytes.byteLength).raw(clusterBytes).bytes(client).head(0, session).head(0, timestamp).bytes(operation).finish()
 }
+
+const statementScratch = new CborWriter(1024)
 
 /** The array head and the domain text, which open every statement. */
 const DOMAIN_HEAD = Uint8Array.of(0x86, 0x60 | CLIENT_REQUEST_DOMAIN.length, ...Array.from(CLIENT_REQUEST_DOMAIN, (c) => c.charCodeAt(0)))

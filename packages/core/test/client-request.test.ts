@@ -94,4 +94,17 @@ describe('clientRequestStatement', () => {
       expect(clientRequestStatement({ client, session, timestamp, operation }, 'c')).toEqual(encodeCanonical([CLIENT_REQUEST_DOMAIN, 'c', client, session, timestamp, operation]))
     }
   })
+
+  it('a transient statement has the same bytes, in a buffer the next transient call reuses', () => {
+    const client = new Uint8Array(32).fill(5)
+    const a = { client, session: 3, timestamp: 1_764_000_000_000, operation: utf8('a'.repeat(300)) }
+    const b = { client, session: 0, timestamp: 1, operation: utf8('b') }
+    const first = clientRequestStatement(a, 'cluster', true)
+    expect(first).toEqual(clientRequestStatement(a, 'cluster'))
+    const second = clientRequestStatement(b, 'cluster', true)
+    expect(second).toEqual(clientRequestStatement(b, 'cluster'))
+    // The reuse is the point (no allocation per MAC) and the contract: a caller must not keep it.
+    expect(second.buffer).toBe(first.buffer)
+  })
 })
+

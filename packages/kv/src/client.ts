@@ -1,5 +1,5 @@
 import { utf8 } from '@synod/core'
-import { encodeCommand, type KvSession, type ListMode } from './command.js'
+import { encodeCommand, encodeTextValueCommand, type KvSession, type ListMode } from './command.js'
 import type { TxnCompare, TxnOp } from './txn.js'
 import type { ClientRole } from './roles.js'
 
@@ -36,7 +36,11 @@ export const kvCommands = {
     }),
   /** `lease`: attach the key to that lease (deleted when it ends). */
   put: (key: string, value: KvInput, session?: KvSession, lease?: number): Uint8Array =>
-    encodeCommand({ op: 'put', key, value: bytesOf(value), ...(lease === undefined ? {} : { lease }), ...withSession(session) }),
+    lease !== undefined
+      ? encodeCommand({ op: 'put', key, value: bytesOf(value), lease, ...withSession(session) })
+      : typeof value === 'string'
+        ? encodeTextValueCommand('put', key, value, session)
+        : encodeCommand({ op: 'put', key, value, ...withSession(session) }),
   delete: (key: string, session?: KvSession): Uint8Array => encodeCommand({ op: 'delete', key, ...withSession(session) }),
   /** `expected` null: succeed only if the key is absent. */
   cas: (key: string, expected: KvInput | null, value: KvInput, session?: KvSession): Uint8Array =>
@@ -48,7 +52,7 @@ export const kvCommands = {
       ...withSession(session),
     }),
   append: (key: string, element: KvInput, session?: KvSession): Uint8Array =>
-    encodeCommand({ op: 'append', key, value: bytesOf(element), ...withSession(session) }),
+    typeof element === 'string' ? encodeTextValueCommand('append', key, element, session) : encodeCommand({ op: 'append', key, value: element, ...withSession(session) }),
   /** Give `subject` (a client id) a role; `prefix` limits a readwrite or readonly client to keys starting with it. */
   roleGrant: (subject: string, role: ClientRole, prefix?: string, session?: KvSession): Uint8Array =>
     encodeCommand({ op: 'role-grant', subject, role, ...(prefix === undefined || prefix === '' ? {} : { prefix }), ...withSession(session) }),

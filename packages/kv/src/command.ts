@@ -134,22 +134,36 @@ function encodeKeyCommand(command: KvCommand): Uint8Array | undefined {
   const opText = OP_TEXT[command.op]
   if (opText === undefined) return undefined
   const { key, session } = command as { key: string; session?: KvSession }
-  if (typeof key !== 'string') return undefined
   // A put attached to a lease takes the generic encoder.
   if ((command as { lease?: number }).lease !== undefined) return undefined
-  if (session !== undefined && (typeof session.client !== 'string' || !Number.isSafeInteger(session.seq) || session.seq < 0)) return undefined
   const value = command.op === 'put' || command.op === 'append' ? command.value : undefined
   if (value !== undefined && !(value instanceof Uint8Array)) return undefined
-  const keyBytes = textEncoder.encode(key)
-  const clientBytes = session === undefined ? undefined : textEncoder.encode(session.client)
-  const w = new CborWriter(40 + keyBytes.byteLength + (value?.byteLength ?? 0) + (clientBytes?.byteLength ?? 0))
+  return encodeKeyFields(opText, key, value, session)
+}
+
+/**
+ * A put or append whose value is text (stored as its UTF-8 bytes): the bytes `encodeCommand` gives for
+ * the value's UTF-8, with the text encoded straight into the writer instead of into a buffer of its own.
+ */
+export function encodeTextValueCommand(op: 'put' | 'append', key: string, value: string, session?: KvSession): Uint8Array {
+  return encodeKeyFields(OP_TEXT[op]!, key, value, session) ?? encodeCommand({ op, key, value: textEncoder.encode(value), ...(session === undefined ? {} : { session }) })
+}
+
+/** One writer reused by every hot encoding (synchronous, never nested): only the result is allocated. */
+const keyCommandWriter = new CborWriter(1024)
+
+function encodeKeyFields(opText: Uint8Array, key: string, value: Uint8Array | string | undefined, session: KvSession | undefined): Uint8Array | undefined {
+  if (typeof key !== 'string') return undefined
+  if (session !== undefined && (typeof session.client !== 'string' || !Number.isSafeInteger(session.seq) || session.seq < 0)) return undefined
+  const w = keyCommandWriter.reset()
   w.head(5, 2 + (value === undefined ? 0 : 1) + (session === undefined ? 0 : 2))
   w.raw(K_OP).raw(opText)
-  w.raw(K_KEY).head(3, keyBytes.byteLength).raw(keyBytes)
+  w.raw(K_KEY).text(key)
   if (session !== undefined) w.raw(K_SEQ).head(0, session.seq)
-  if (value !== undefined) w.raw(K_VALUE).bytes(value)
-  if (clientBytes !== undefined) w.raw(K_CLIENT).head(3, clientBytes.byteLength).raw(clientBytes)
-  return w.finish()
+  if (typeof value === 'string') w.raw(K_VALUE).textAsBytes(value)
+  else if (value !== undefined) w.raw(K_VALUE).bytes(value)
+  if (session !== undefined) w.raw(K_CLIENT).text(session.client)
+  return w.copy()
 }
 
 function commandToFields(command: KvCommand): Fields {

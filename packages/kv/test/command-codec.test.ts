@@ -2,7 +2,7 @@
 // the generic canonical encoder: log entries, signed operations and MACs all depend on them.
 import { encodeCanonical, utf8 } from '@synod/core'
 import { describe, expect, it } from 'vitest'
-import { decodeCommand, encodeCommand, type KvCommand } from '../src/index.js'
+import { decodeCommand, encodeCommand, type KvCommand, kvCommands } from '../src/index.js'
 
 function reference(command: KvCommand): Uint8Array {
   const fields: Record<string, unknown> = { op: command.op }
@@ -63,5 +63,24 @@ describe('encodeCommand (hand-written for get/put/delete/append)', () => {
       if (command.session !== undefined) Object.assign(fields, { client: command.session.client, seq: command.session.seq })
       expect(Buffer.from(encodeCommand(command)).equals(Buffer.from(encodeCanonical(fields)))).toBe(true)
     }
+  })
+
+  it('encodes a text value straight into the writer: the same bytes as its UTF-8 given as bytes', () => {
+    // Lengths around every head boundary (23/24, 255/256, 65535/65536 bytes), and text whose UTF-8 is
+    // shorter than 3 bytes per unit so the writer must move it left under a shorter head.
+    const texts = ['', 'v', 'x'.repeat(23), 'x'.repeat(24), 'é'.repeat(12), 'é'.repeat(127), 'é'.repeat(128), '名'.repeat(85), '🙂'.repeat(64), 'a'.repeat(255), 'a'.repeat(256), 'a'.repeat(65_535), 'ü'.repeat(40_000), 'lone \ud800 surrogate']
+    for (const text of texts)
+      for (const session of [undefined, { client: `${'a'.repeat(64)}:3`, seq: 1_764_000_000_000 }]) {
+        expect(Buffer.from(kvCommands.put('k', text, session)).equals(Buffer.from(kvCommands.put('k', utf8(text), session)))).toBe(true)
+        expect(Buffer.from(kvCommands.append('名前', text, session)).equals(Buffer.from(kvCommands.append('名前', utf8(text), session)))).toBe(true)
+      }
+  })
+
+  it('hands out a fresh result per call: a later encoding never changes an earlier one', () => {
+    const first = kvCommands.put('a', 'one')
+    const copy = Uint8Array.from(first)
+    kvCommands.put('b', 'two-longer-value')
+    encodeCommand({ op: 'get', key: 'zzz' })
+    expect(first).toEqual(copy)
   })
 })

@@ -192,7 +192,7 @@ export class ApiGuard {
     const now = this.now()
     this.checkFreshness(timestamp, now, 'Synod-Member-Timestamp')
     if (!this.off('member-mac')) {
-      const statement = clientRequestStatement({ client: fromHex(memberKey), session, timestamp, operation: description.operation }, this.options.cluster)
+      const statement = clientRequestStatement({ client: fromHex(memberKey), session, timestamp, operation: description.operation }, this.options.cluster, true)
       const expected = this.options.memberMacs.macFor(memberKey)(statement)
       if (!timingSafeEqual(expected, fromHex(macHex))) throw new HttpError(401, 'BAD_MEMBER_MAC', 'the member MAC does not match the forwarded request')
     }
@@ -255,7 +255,7 @@ export class ApiGuard {
     const timestamp = Number(timestampText)
     this.checkFreshness(timestamp, now, 'Synod-Timestamp')
     if (!this.off('session-mac')) {
-      const statement = clientRequestStatement({ client: entry.clientKey, session, timestamp, operation: description.operation }, this.options.cluster)
+      const statement = clientRequestStatement({ client: entry.clientKey, session, timestamp, operation: description.operation }, this.options.cluster, true)
       if (!timingSafeEqual(entry.mac(statement), fromHex(macHex)))
         throw new HttpError(401, 'BAD_MAC', 'the MAC does not match the request (check the cluster name and the session key)')
     }

@@ -52,7 +52,7 @@ export class MemberMacKeys {
   /** The member headers of one forwarded request (`operation` as the route's signed operation bytes). */
   headers(peerHex: string, operation: Uint8Array, cluster: string, now = Date.now()): Record<string, string> {
     const session = this.counter++ % (MAX_CLIENT_SESSION + 1)
-    const statement = clientRequestStatement({ client: this.publicKey, session, timestamp: now, operation }, cluster)
+    const statement = clientRequestStatement({ client: this.publicKey, session, timestamp: now, operation }, cluster, true)
     return {
       [MEMBER_HEADERS.key]: this.publicKeyHex,
       [MEMBER_HEADERS.session]: String(session),

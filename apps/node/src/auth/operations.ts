@@ -56,6 +56,8 @@ export function isPublicRoute(pathname: string): boolean {
 }
 
 function decode(segment: string, what: string): string {
+  // Most keys hold no escape: skip the decoder (a measurable part of describing each request).
+  if (!segment.includes('%')) return segment
   try {
     return decodeURIComponent(segment)
   } catch {
