@@ -75,7 +75,7 @@ export class WatchHub {
   }
 
   /** Serve one watch until the client goes away, the history is compacted past it, or the node stops. */
-  serve(req: IncomingMessage, res: ServerResponse, params: WatchParams): Promise<void> {
+  serve(_req: IncomingMessage, res: ServerResponse, params: WatchParams): Promise<void> {
     if (this.watchers.size >= this.options.maxWatchers)
       throw new HttpError(429, 'TOO_MANY_WATCHERS', `this node serves ${this.watchers.size} watchers, its limit; retry later or watch through another node`)
     let next = params.fromRevision ?? this.kv.currentRevision + 1
@@ -138,7 +138,7 @@ export class WatchHub {
       timer.unref()
       this.watchers.add(pump)
       this.closers.add(finish)
-      req.once('close', finish)
+      // The response's close: the client went away (or the socket broke); the request itself has long been read.
       res.once('close', finish)
       pump()
     })
