@@ -47,6 +47,7 @@ import { NodeMetrics } from './metrics.js'
 import type { TxnBody, TxnRequest } from './txn-body.js'
 import { describeMembership, toProtocolMember } from './members.js'
 import { daemonProtocolOptions, loadProtocol } from './protocols.js'
+import { ackBeforeFsync, activeDebugSwitches, readDebugSwitches } from './debug-switches.js'
 import { QuorumWatch } from './quorum.js'
 import { WatchHub, type WatchParams } from './watch.js'
 import { LeaseClock } from './lease-clock.js'
@@ -90,7 +91,11 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
   // Metrics are made after the Replica (they read it): leaders elected before then are counted on creation;
   // the syncs of recovery and start-up are not timed.
   const early: { metrics?: NodeMetrics } = {}
-  const storage = await openDurableStorage(join(config.dataDir, 'state'), { onSync: (sync) => early.metrics?.synced(sync) })
+  const durable = await openDurableStorage(join(config.dataDir, 'state'), { onSync: (sync) => early.metrics?.synced(sync) })
+  // Test-only planted bugs (debug-switches.ts): off unless their environment variable is set.
+  const debug = readDebugSwitches()
+  for (const name of activeDebugSwitches(debug)) log.warn({ switch: name }, 'UNSAFE TEST-ONLY DEBUG SWITCH IS ON: this node may lose or misreport data')
+  const storage = debug.ackBeforeFsyncMs === undefined ? durable : ackBeforeFsync(durable, debug.ackBeforeFsyncMs)
   const transport = createLibp2pTransport({
     keyPair,
     listen: [...config.listen],
@@ -194,7 +199,18 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     electionTimeoutMs: 2 * Math.max(electionTimeoutMs, 1000),
     onError: (error) => log.debug({ err: error }, 'lease expiry proposal failed; retried on the next tick'),
   })
-  const service = new ReplicatedKv(replica, httpByMember, metrics, config, kv, quorum, config.authentication ? forwarding : undefined, signedClients, watches)
+  const service = new ReplicatedKv(
+    replica,
+    httpByMember,
+    metrics,
+    config,
+    kv,
+    quorum,
+    config.authentication ? forwarding : undefined,
+    signedClients,
+    debug.localReads,
+    watches,
+  )
   const server = createHttpApi(service, {
     maxKeyBytes: config.maxKeyBytes,
     maxValueBytes: config.maxValueBytes,
@@ -284,6 +300,8 @@ class ReplicatedKv implements KvService {
     private readonly forwarding?: ForwardingAuth,
     /** Byzantine protocol with authentication on: only client-signed envelopes are proposed (and verified by every replica). */
     private readonly signedClients = false,
+    /** Planted bug SYNOD_DEBUG_UNSAFE_LOCAL_READS (test-only): linearizable reads answered from local state. */
+    private readonly unsafeLocalReads = false,
     private readonly watches?: WatchHub,
   ) {}
 
@@ -331,7 +349,7 @@ class ReplicatedKv implements KvService {
 
   async get(key: string, consistency: 'linearizable' | 'stale', forwarded: boolean, caller?: Principal): Promise<KvAnswer> {
     const request = kvRequests.get(key)
-    if (consistency === 'stale') return toAnswer(this.replica.readLocal(request))
+    if (consistency === 'stale' || this.unsafeLocalReads) return toAnswer(this.replica.readLocal(request))
     try {
       // Byzantine: read the client's own envelope, so the reply certificate binds this request (never a stale answer).
       if (this.signedClients) return toAnswer(await this.replica.read(this.envelopeOf(caller)))
