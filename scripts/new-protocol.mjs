@@ -17,7 +17,7 @@ const USAGE = `usage: pnpm new-protocol NAME [--fault-model crash|byzantine] [--
 
 /** Folder names that are not protocols (or are reserved for the planned ones' neighbours). */
 const RESERVED = new Set(['core', 'crypto', 'storage', 'kv', 'conformance', 'node', 'tsconfig', 'synod', 'test', 'tests', 'src', 'dist'])
-// Where the repository lives, for the scaffolded package.json (the same URL as every package's; ADR 0015).
+// Where the repository lives, for the scaffolded package.json (the same URL as every package's; ADR 0016).
 const REPOSITORY = 'https://github.com/synod/synod'
 
 /** Why NAME is not acceptable, or undefined when it is. */
@@ -52,7 +52,7 @@ export function packageFiles(name, faultModel) {
     version: '0.0.0',
     description: `${title} as a deterministic sans-I/O protocol for Synod`,
     license: 'Apache-2.0',
-    // Publishable like every package (ADR 0015; tooling/publish-check checks these fields).
+    // Publishable like every package (ADR 0016; tooling/publish-check checks these fields).
     repository: { type: 'git', url: `git+${REPOSITORY}.git`, directory: `packages/${name}` },
     homepage: `${REPOSITORY}/tree/main/packages/${name}#readme`,
     bugs: { url: `${REPOSITORY}/issues` },
