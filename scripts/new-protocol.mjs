@@ -2,7 +2,7 @@
 // Scaffold a new protocol package: `pnpm new-protocol NAME [--fault-model crash|byzantine] [--root DIR]`.
 // The skeleton builds, type-checks and runs the conformance suite — and fails
 // it until the protocol is implemented: a scaffold must not pass by accident.
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -17,6 +17,8 @@ const USAGE = `usage: pnpm new-protocol NAME [--fault-model crash|byzantine] [--
 
 /** Folder names that are not protocols (or are reserved for the planned ones' neighbours). */
 const RESERVED = new Set(['core', 'crypto', 'storage', 'kv', 'conformance', 'node', 'tsconfig', 'synod', 'test', 'tests', 'src', 'dist'])
+// Where the repository lives, for the scaffolded package.json (the same URL as every package's; ADR 0016).
+const REPOSITORY = 'https://github.com/synod/synod'
 
 /** Why NAME is not acceptable, or undefined when it is. */
 export function invalidName(name, root) {
@@ -50,6 +52,10 @@ export function packageFiles(name, faultModel) {
     version: '0.0.0',
     description: `${title} as a deterministic sans-I/O protocol for Synod`,
     license: 'Apache-2.0',
+    // Publishable like every package (ADR 0016; tooling/publish-check checks these fields).
+    repository: { type: 'git', url: `git+${REPOSITORY}.git`, directory: `packages/${name}` },
+    homepage: `${REPOSITORY}/tree/main/packages/${name}#readme`,
+    bugs: { url: `${REPOSITORY}/issues` },
     type: 'module',
     sideEffects: false,
     exports: {
@@ -75,6 +81,7 @@ export function packageFiles(name, faultModel) {
       typescript: 'catalog:',
       vitest: 'catalog:',
     },
+    publishConfig: { access: 'public' },
   }
   return {
     'package.json': `${JSON.stringify(packageJson, null, 2)}\n`,
@@ -251,7 +258,10 @@ export async function generateProtocolPackage({ name, root, faultModel = 'crash'
   if (!existsSync(join(root, 'packages'))) throw new Error(`${root} has no packages/ folder: is it the monorepo root?`)
   const packageDir = join(root, 'packages', name)
   const written = []
-  for (const [path, content] of Object.entries(packageFiles(name, faultModel))) {
+  const files = packageFiles(name, faultModel)
+  // Every tarball carries the license (the root LICENSE, as in every package).
+  if (existsSync(join(root, 'LICENSE'))) files['LICENSE'] = readFileSync(join(root, 'LICENSE'), 'utf8')
+  for (const [path, content] of Object.entries(files)) {
     const file = join(packageDir, path)
     await mkdir(dirname(file), { recursive: true })
     await writeFile(file, content, { flag: 'wx' })

@@ -28,6 +28,7 @@ options:
   --report DIR       write DIR/report.json and DIR/report.html
   --json             print the results as JSON on stdout instead of the table
   --list             list protocols and scenarios, then exit
+  --cluster          run against live daemons instead (see --cluster --help)
   -h, --help         this text
 
 exit status: 0 no violation, 1 at least one violation, 2 usage error

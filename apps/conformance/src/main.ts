@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { reduceScenario, useConformanceCrypto, scenarioApplies, scenarios as shippedScenarios, type Capability, type Scenario } from '@synod/conformance'
 import type { ProtocolFactory } from '@synod/core'
 import { parseRunnerArguments, UsageError, USAGE } from './args.js'
+import { CLUSTER_USAGE, parseClusterArguments } from './cluster/args.js'
 import { planMatrix, runMatrix, type ProtocolOffer } from './matrix.js'
 import { ProgressBar, type ProgressStream } from './progress.js'
 import {
@@ -57,7 +58,7 @@ export async function main(argv: readonly string[], environment: Partial<RunnerE
     return await run(argv, env)
   } catch (error) {
     if (error instanceof UsageError) {
-      env.stderr.write(`synod-conformance: ${error.message}\n\n${USAGE}`)
+      env.stderr.write(`synod-conformance: ${error.message}\n\n${argv.includes('--cluster') ? CLUSTER_USAGE : USAGE}`)
       return 2
     }
     if (error instanceof ProtocolUnavailableError) {
@@ -69,6 +70,7 @@ export async function main(argv: readonly string[], environment: Partial<RunnerE
 }
 
 async function run(argv: readonly string[], env: RunnerEnvironment): Promise<number> {
+  if (argv.includes('--cluster')) return await runCluster(argv, env)
   const args = parseRunnerArguments(argv)
   if (args.help) {
     env.stdout.write(USAGE)
@@ -187,4 +189,16 @@ function listing(env: RunnerEnvironment): string {
     ...env.scenarios.map((s) => `  ${s.name.padEnd(width)}  [${s.faultModel}${s.requires === undefined ? '' : `; requires ${s.requires.join(', ')}`}] ${s.description}`),
     '',
   ].join('\n')
+}
+
+/** `--cluster`: one live run against real daemons (src/cluster/). Loaded only then: it starts processes. */
+async function runCluster(argv: readonly string[], env: RunnerEnvironment): Promise<number> {
+  const args = parseClusterArguments(argv)
+  if (args.help) {
+    env.stdout.write(CLUSTER_USAGE)
+    return 0
+  }
+  const { runClusterTest } = await import('./cluster/run.js')
+  const outcome = await runClusterTest(args, env.stdout, `synod-conformance ${argv.join(' ')}`)
+  return outcome.status
 }

@@ -2,7 +2,7 @@
 // runs the conformance suite — and fails it, as an unimplemented protocol must.
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
@@ -28,6 +28,7 @@ let root: string
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'synod-new-protocol-'))
   await mkdir(join(root, 'packages', 'raft'), { recursive: true })
+  await writeFile(join(root, 'LICENSE'), 'the root license\n')
   await symlink(join(repoRoot, 'node_modules'), join(root, 'node_modules'), 'dir')
 })
 afterAll(async () => {
@@ -79,6 +80,12 @@ describe('new-protocol CLI', () => {
     const manifest = JSON.parse(await readFile(join(root, 'packages', 'demo-bft', 'package.json'), 'utf8'))
     expect(manifest.name).toBe('@synod/demo-bft')
     expect(manifest.dependencies).toEqual({ '@synod/core': 'workspace:*' })
+    // Publishable like every package: tooling/publish-check would fail on a scaffold without these.
+    expect(manifest.repository).toMatchObject({ type: 'git', directory: 'packages/demo-bft' })
+    expect(manifest.homepage).toMatch(/packages\/demo-bft#readme$/)
+    expect(manifest.engines).toEqual({ node: '>=20.19' })
+    expect(manifest.publishConfig).toEqual({ access: 'public' })
+    expect(await readFile(join(root, 'packages', 'demo-bft', 'LICENSE'), 'utf8')).toBe('the root license\n')
     expect(await readFile(join(root, 'packages', 'demo-bft', 'test', 'conformance.test.ts'), 'utf8')).toContain('describeConformance({ factory: demoBft })')
     // Running it again must not overwrite anything.
     await expect(run('node', [script, 'demo-bft', '--root', root])).rejects.toMatchObject({ code: 2 })

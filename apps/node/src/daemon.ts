@@ -47,7 +47,14 @@ import { NodeMetrics } from './metrics.js'
 import type { TxnBody, TxnRequest } from './txn-body.js'
 import { describeMembership, toProtocolMember } from './members.js'
 import { daemonProtocolOptions, loadProtocol } from './protocols.js'
+import { ackBeforeFsync, activeDebugSwitches, readDebugSwitches } from './debug-switches.js'
 import { QuorumWatch } from './quorum.js'
+import { WatchHub, type WatchParams } from './watch.js'
+import { LeaseClock } from './lease-clock.js'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+
+/** Watch streams one node serves at once (429 TOO_MANY_WATCHERS beyond). */
+const MAX_WATCHERS = 1000
 
 export interface RunningNode {
   readonly id: string
@@ -84,7 +91,11 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
   // Metrics are made after the Replica (they read it): leaders elected before then are counted on creation;
   // the syncs of recovery and start-up are not timed.
   const early: { metrics?: NodeMetrics } = {}
-  const storage = await openDurableStorage(join(config.dataDir, 'state'), { onSync: (sync) => early.metrics?.synced(sync) })
+  const durable = await openDurableStorage(join(config.dataDir, 'state'), { onSync: (sync) => early.metrics?.synced(sync) })
+  // Test-only planted bugs (debug-switches.ts): off unless their environment variable is set.
+  const debug = readDebugSwitches()
+  for (const name of activeDebugSwitches(debug)) log.warn({ switch: name }, 'UNSAFE TEST-ONLY DEBUG SWITCH IS ON: this node may lose or misreport data')
+  const storage = debug.ackBeforeFsyncMs === undefined ? durable : ackBeforeFsync(durable, debug.ackBeforeFsyncMs)
   const transport = createLibp2pTransport({
     keyPair,
     listen: [...config.listen],
@@ -117,6 +128,9 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     quotaBytes: config.quotaBackendBytes,
     maxSessions: config.maxSessions,
     maxSessionsPerClient: config.maxSessionsPerClient,
+    historyEvents: config.historyEvents,
+    historyBytes: config.historyBytes,
+    maxLeases: config.maxLeases,
     // Crash-fault: the daemon vouches for the clients it authenticated (session MAC, TLS) with their own sessions.
     vouchedSessions: !byzantine,
   })
@@ -177,7 +191,26 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
   const quorum = new QuorumWatch(replica, transport, byzantine, Math.max(2000, 4 * electionTimeoutMs))
   const memberMacs = new MemberMacKeys(keyPair.secretKey)
   const forwarding: ForwardingAuth = { macs: memberMacs, cluster: config.cluster, ...(tls === undefined ? {} : { ca: tls.ca }) }
-  const service = new ReplicatedKv(replica, httpByMember, metrics, config, kv, quorum, config.authentication ? forwarding : undefined, signedClients)
+  const watches = new WatchHub(kv, { maxWatchers: MAX_WATCHERS })
+  metrics.watcherCount = () => watches.size
+  // Only the leader proposes expiries; a new leader first adds an election timeout to every remaining TTL.
+  const leaseClock = new LeaseClock(replica, kv, {
+    // Raft draws its timeout from [T, 2T): cover the longest election.
+    electionTimeoutMs: 2 * Math.max(electionTimeoutMs, 1000),
+    onError: (error) => log.debug({ err: error }, 'lease expiry proposal failed; retried on the next tick'),
+  })
+  const service = new ReplicatedKv(
+    replica,
+    httpByMember,
+    metrics,
+    config,
+    kv,
+    quorum,
+    config.authentication ? forwarding : undefined,
+    signedClients,
+    debug.localReads,
+    watches,
+  )
   const server = createHttpApi(service, {
     maxKeyBytes: config.maxKeyBytes,
     maxValueBytes: config.maxValueBytes,
@@ -204,6 +237,8 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
       stopWarning?.()
       log.info('stopping: no new requests, finishing in-flight ones, syncing storage')
       service.closing = true
+      leaseClock.stop()
+      watches.closeAll()
       await closeServer(server)
       // A leader that leaves gracefully hands over first, so the others need not wait an election timeout.
       const handedOver = await service.handOverLeadership().catch((error: unknown) => {
@@ -265,7 +300,31 @@ class ReplicatedKv implements KvService {
     private readonly forwarding?: ForwardingAuth,
     /** Byzantine protocol with authentication on: only client-signed envelopes are proposed (and verified by every replica). */
     private readonly signedClients = false,
+    /** Planted bug SYNOD_DEBUG_UNSAFE_LOCAL_READS (test-only): linearizable reads answered from local state. */
+    private readonly unsafeLocalReads = false,
+    private readonly watches?: WatchHub,
   ) {}
+
+  watch(req: IncomingMessage, res: ServerResponse, params: WatchParams): Promise<void> {
+    if (this.watches === undefined) throw new HttpError(404, 'NOT_FOUND', 'this node does not serve watches')
+    return this.watches.serve(req, res, params)
+  }
+
+  async leaseGrant(ttlSeconds: number, options: WriteOptions): Promise<KvAnswer> {
+    return this.write(kvCommands.leaseGrant(ttlSeconds, options.session), options, (c) => c.leaseGrant(ttlSeconds))
+  }
+
+  async leaseKeepAlive(id: number, options: WriteOptions): Promise<KvAnswer> {
+    return this.write(kvCommands.leaseKeepAlive(id, options.session), options, (c) => c.leaseKeepAlive(id))
+  }
+
+  async leaseRevoke(id: number, options: WriteOptions): Promise<KvAnswer> {
+    return this.write(kvCommands.leaseRevoke(id, options.session), options, (c) => c.leaseRevoke(id))
+  }
+
+  async putWithLease(key: string, value: string, lease: number, options: WriteOptions): Promise<KvAnswer> {
+    return this.write(kvCommands.put(key, value, options.session, lease), options, (c) => c.put(key, value, lease))
+  }
 
   async put(key: string, value: string, options: WriteOptions): Promise<KvAnswer> {
     return this.write(kvRequests.put(key, value, options.session), options, (c) => c.put(key, value))
@@ -290,7 +349,7 @@ class ReplicatedKv implements KvService {
 
   async get(key: string, consistency: 'linearizable' | 'stale', forwarded: boolean, caller?: Principal): Promise<KvAnswer> {
     const request = kvRequests.get(key)
-    if (consistency === 'stale') return toAnswer(this.replica.readLocal(request))
+    if (consistency === 'stale' || this.unsafeLocalReads) return toAnswer(this.replica.readLocal(request))
     try {
       // Byzantine: read the client's own envelope, so the reply certificate binds this request (never a stale answer).
       if (this.signedClients) return toAnswer(await this.replica.read(this.envelopeOf(caller)))
@@ -355,6 +414,12 @@ class ReplicatedKv implements KvService {
       dataBytes: this.kv.dataBytes,
       quotaBytes: this.kv.quotaBytes,
       sessions: this.kv.sessionCount,
+      // Watches and leases: a watch from at or below compactRevision answers COMPACTED.
+      revision: this.kv.currentRevision,
+      compactRevision: this.kv.compactRevision,
+      historyEvents: this.kv.historySize,
+      leases: this.kv.leaseCount,
+      watchers: this.watches?.size ?? 0,
       ...(s.detail === undefined ? {} : { detail: s.detail }),
     }
   }

@@ -16,7 +16,8 @@ import { decodeValue } from './value.js'
 // message without decoding it. Decoders check every field, the field count
 // and every slot value, and reject trailing bytes (decodeCanonical does).
 
-export const WIRE_VERSION = 1
+// 2: Heartbeat and Accepted carry the read round (reads.ts).
+export const WIRE_VERSION = 2
 
 export const MessageType = {
   /** Phase 1a: ballot, the candidate's chosen watermark. */
@@ -95,6 +96,8 @@ export interface HeartbeatMessage {
   readonly type: typeof MessageType.Heartbeat
   readonly ballot: number
   readonly commit: number
+  /** The leader's read round (reads.ts), echoed in the Accepted; 0 when none was sent yet. */
+  readonly read: number
 }
 
 export interface AcceptedMessage {
@@ -107,6 +110,8 @@ export interface AcceptedMessage {
   readonly count: number
   /** The acceptor's chosen index, so the leader knows who lags. */
   readonly chosen: number
+  /** The read round of the heartbeat this answers (0 for an Accept or a refusal). */
+  readonly read: number
 }
 
 export interface ForwardMessage {
@@ -184,9 +189,9 @@ function body(m: PaxosMessage): unknown[] {
     case MessageType.Accept:
       return [m.ballot, m.first, m.values, m.commit]
     case MessageType.Heartbeat:
-      return [m.ballot, m.commit]
+      return [m.ballot, m.commit, m.read]
     case MessageType.Accepted:
-      return [m.ballot, m.ok, m.promised, m.first, m.count, m.chosen]
+      return [m.ballot, m.ok, m.promised, m.first, m.count, m.chosen, m.read]
     case MessageType.Forward:
       return [m.nonce, m.firstCounter, m.commands]
     case MessageType.ForwardReject:
@@ -275,11 +280,11 @@ export function decodeMessage(bytes: Uint8Array, limits: DecodeLimits): PaxosMes
       return { type, ballot: slot(f[0], 'ballot'), first: slot(f[1], 'first'), values, commit: expectUint(f[3], 'commit') }
     }
     case MessageType.Heartbeat: {
-      const f = fields(items, 2, 'Heartbeat')
-      return { type, ballot: slot(f[0], 'ballot'), commit: expectUint(f[1], 'commit') }
+      const f = fields(items, 3, 'Heartbeat')
+      return { type, ballot: slot(f[0], 'ballot'), commit: expectUint(f[1], 'commit'), read: expectUint(f[2], 'read') }
     }
     case MessageType.Accepted: {
-      const f = fields(items, 6, 'Accepted')
+      const f = fields(items, 7, 'Accepted')
       const count = expectUint(f[4], 'count')
       if (count > max) throw new InvalidMessageError(`Accepted covers ${count} slots, over ${max}`)
       return {
@@ -290,6 +295,7 @@ export function decodeMessage(bytes: Uint8Array, limits: DecodeLimits): PaxosMes
         first: slot(f[3], 'first'),
         count,
         chosen: expectUint(f[5], 'chosen'),
+        read: expectUint(f[6], 'read'),
       }
     }
     case MessageType.Forward: {

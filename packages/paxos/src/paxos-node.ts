@@ -31,6 +31,7 @@ import {
 } from './messages.js'
 import { ACCEPT_RING, resolvePaxosOptions, type PaxosOptions } from './options.js'
 import { prepareMembershipChange } from './reconfiguration.js'
+import { LeaderReads } from './reads.js'
 import { LeadershipTransfer } from './transfer.js'
 import { decodeValue, encodeCommandValue, encodeConfigValue, isConfigValue, NOOP_VALUE } from './value.js'
 
@@ -94,6 +95,8 @@ export class PaxosNode implements ProtocolNode {
   /** Leader: phase 1 again, in the configuration that just took effect, before any slot after it is proposed. */
   private preparing = false
   private readonly transfer: LeadershipTransfer
+  /** Reads answered at the leader after a quorum heartbeat round, without a slot (reads.ts). */
+  private readonly reads: LeaderReads
 
   private role: PaxosRole = 'follower'
   private leader: NodeId | undefined
@@ -167,6 +170,13 @@ export class PaxosNode implements ProtocolNode {
       sendTimeoutNow: (id) => this.send(id, { type: MessageType.TimeoutNow, ballot: this.ballot }),
       resume: () => this.fillWindow(),
     })
+    this.reads = new LeaderReads({
+      self: this.self,
+      quorum: () => this.quorum,
+      isVoter: (id) => this.config.isVoter(id),
+      serve: (client) => this.ctx.serveRead(client),
+      reject: (client, error) => this.ctx.reject(client, error),
+    })
   }
 
   private get quorum(): number {
@@ -228,6 +238,8 @@ export class PaxosNode implements ProtocolNode {
         inflight: this.inflight.size,
         queued: this.queue.length,
         accepted: this.store.accepted.size,
+        readsPending: this.reads.pending,
+        ...this.reads.stats,
         ...this.stats,
       },
     }
@@ -262,6 +274,21 @@ export class PaxosNode implements ProtocolNode {
       return
     }
     this.ctx.reject(client, new NotLeaderError(this.leader === this.self ? undefined : this.leader))
+  }
+
+  /**
+   * A linearizable read. The leader answers it without a slot once a quorum heartbeat round sent after
+   * it confirms the ballot and its index is executed (reads.ts). Elsewhere — a follower, or a leader
+   * still preparing or behind an unchosen configuration — it is ordered through the log like a command
+   * (forwarded to the leader), as the state machine answers reads in `apply` too.
+   */
+  read(request: Uint8Array, client: ClientRef): void {
+    if (this.stopped) return
+    if (this.role === 'leader' && !this.preparing && this.pendingConfigSlot === 0) {
+      this.reads.add(client, this.nextSlot - 1, this.applied)
+      return
+    }
+    this.propose(request, client)
   }
 
   /**
@@ -315,11 +342,14 @@ export class PaxosNode implements ProtocolNode {
     if (this.role === 'leader') {
       const from = this.sendFrom
       this.sendFrom = 0
+      // Reads arrived in this batch: a heartbeat round carrying a new round number confirms them.
+      const readRound = this.reads.roundDue
+      if (readRound) this.reads.roundToSend()
       for (const [id, peer] of this.peers) {
         if (from > 0) this.sendAccepts(id, from, this.nextSlot - 1)
         // Slots were chosen in this batch and no Accept carried the news: tell the peer now rather than
         // at the next heartbeat, so followers execute (and answer forwarded clients) one delay later.
-        if (peer.sentCommit < this.chosen) this.sendHeartbeat(id, peer)
+        if (readRound || peer.sentCommit < this.chosen) this.sendHeartbeat(id, peer)
       }
     }
     if (this.forwardBuffer.length > 0) this.sendForwarded()
@@ -586,6 +616,7 @@ export class PaxosNode implements ProtocolNode {
     this.chosenAtLastTick = this.chosen
     this.ctx.observe({ type: 'leader', leader: this.self, term: this.ballot })
     this.transfer.onLeader(this.self)
+    this.reads.reset()
     this.armHeartbeat()
     // Tell everyone at once (the recovered slots, if any, follow in flush()).
     for (const [id, peer] of this.peers) this.sendHeartbeat(id, peer)
@@ -631,6 +662,7 @@ export class PaxosNode implements ProtocolNode {
 
   private setRole(role: PaxosRole): void {
     if (this.role === role) return
+    if (this.role === 'leader') this.reads.rejectAll(this.leader === this.self ? undefined : this.leader)
     this.role = role
     this.ctx.observe({ type: 'role', role, term: this.store.promised })
   }
@@ -733,7 +765,7 @@ export class PaxosNode implements ProtocolNode {
 
   private sendHeartbeat(to: NodeId, peer: Peer): void {
     peer.sentCommit = this.chosen
-    this.send(to, { type: MessageType.Heartbeat, ballot: this.ballot, commit: this.chosen })
+    this.send(to, { type: MessageType.Heartbeat, ballot: this.ballot, commit: this.chosen, read: this.reads.round })
   }
 
   private sendAccepts(to: NodeId, from: number, last: number): void {
@@ -768,6 +800,7 @@ export class PaxosNode implements ProtocolNode {
     // Learners accept too (so they learn by ballot), but only voters of the configuration count.
     if (this.config.isVoter(from)) for (let slot = m.first; slot < m.first + m.count; slot++) this.inflight.get(slot)?.acks.add(from)
     this.advanceChosen()
+    if (m.read > 0) this.reads.acknowledged(from, m.read, this.applied)
     this.transfer.progress()
   }
 
@@ -786,7 +819,7 @@ export class PaxosNode implements ProtocolNode {
 
   private handleAccept(from: NodeId, m: AcceptMessage | HeartbeatMessage): void {
     if (m.ballot < this.store.promised) {
-      this.send(from, { type: MessageType.Accepted, ballot: m.ballot, ok: false, promised: this.store.promised, first: 1, count: 0, chosen: this.chosen })
+      this.send(from, { type: MessageType.Accepted, ballot: m.ballot, ok: false, promised: this.store.promised, first: 1, count: 0, chosen: this.chosen, read: 0 })
       return
     }
     // Only the node that won a ballot's phase 1 sends Accepts in it: if we promised that ballot to
@@ -810,7 +843,9 @@ export class PaxosNode implements ProtocolNode {
       }
     }
     this.learnUpTo(m.commit, m.ballot)
-    this.send(from, { type: MessageType.Accepted, ballot: m.ballot, ok: true, promised: this.store.promised, first, count, chosen: this.chosen })
+    // A heartbeat's read round comes back: acknowledged in this ballot, it confirms the leader's reads.
+    const read = m.type === MessageType.Heartbeat ? m.read : 0
+    this.send(from, { type: MessageType.Accepted, ballot: m.ballot, ok: true, promised: this.store.promised, first, count, chosen: this.chosen, read })
   }
 
   /**
@@ -881,6 +916,7 @@ export class PaxosNode implements ProtocolNode {
         if (client !== undefined) this.ctx.respond(client, { index, result: EMPTY })
       }
     }
+    this.reads.serveUpTo(this.applied)
     this.maybeSnapshot()
     if (this.configChanged) this.onConfigChanged()
   }

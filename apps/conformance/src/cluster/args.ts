@@ -1,0 +1,121 @@
+import { parseArgs } from 'node:util'
+import { UsageError } from '../args.js'
+import { NEMESES, type NemesisKind } from './nemesis.js'
+
+export const CLUSTER_USAGE = `usage: synod-conformance --cluster [options]
+
+Starts real \`synod start\` processes on 127.0.0.1 (fresh data folders),
+runs a concurrent workload through their HTTP API, injects real faults on a
+schedule from the seed, heals, waits for recovery and checks the history
+(linearizability, durability, convergence, liveness).
+
+options:
+  --protocol NAME     raft or pbft (any protocol the daemon knows; default raft)
+  --nodes N           cluster size (default: 3, or 4 for pbft)
+  --duration T        fault phase, e.g. 20s, 60s, 1500ms (default 20s)
+  --nemesis LIST      comma-separated: ${NEMESES.join(', ')}, or none (default kill,pause,partition)
+  --clients N         concurrent clients (default 8)
+  --keys N            register keys (default 5)
+  --seed S            seeds the fault schedule and the workload (default 1)
+  --timeout-ms N      per-request timeout (default 2000)
+  --recovery-ms N     after the heal: budget for every node to acknowledge a write (default 30000)
+  --startup-ms N      budget for the nodes to become ready (default 120000)
+  --env K=V           extra environment of every node (repeatable; e.g. a test-only debug switch)
+  --report DIR        write DIR/history.json, DIR/results.json and DIR/report.html
+  --keep              keep the nodes' data folders (their logs: node.log)
+  -h, --help          this text
+
+exit status: 0 no violation, 1 a violation (or a checker could not decide), 2 usage error, 3 the cluster did not start
+`
+
+export interface ClusterArguments {
+  readonly protocol: string
+  readonly nodes: number
+  readonly durationMs: number
+  readonly nemeses: readonly NemesisKind[]
+  readonly clients: number
+  readonly keys: number
+  readonly seed: number
+  readonly requestTimeoutMs: number
+  readonly recoveryMs: number
+  readonly startupMs: number
+  readonly env: Readonly<Record<string, string>>
+  readonly reportDir: string | undefined
+  readonly keep: boolean
+  readonly help: boolean
+}
+
+export function parseDuration(text: string, flag: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text)
+  if (match === null) throw new UsageError(`${flag} must be a duration such as 20s, 1500ms or 2m`)
+  const value = Number(match[1])
+  return Math.round(match[2] === 'ms' ? value : match[2] === 'm' ? value * 60_000 : value * 1000)
+}
+
+function positive(text: string | undefined, flag: string, fallback: number): number {
+  if (text === undefined) return fallback
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new UsageError(`${flag} must be a positive integer`)
+  return Number(text)
+}
+
+export function parseClusterArguments(argv: readonly string[]): ClusterArguments {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: {
+        cluster: { type: 'boolean' },
+        protocol: { type: 'string' },
+        nodes: { type: 'string' },
+        duration: { type: 'string' },
+        nemesis: { type: 'string' },
+        clients: { type: 'string' },
+        keys: { type: 'string' },
+        seed: { type: 'string' },
+        'timeout-ms': { type: 'string' },
+        'recovery-ms': { type: 'string' },
+        'startup-ms': { type: 'string' },
+        env: { type: 'string', multiple: true },
+        report: { type: 'string' },
+        keep: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    })
+  } catch (error) {
+    throw new UsageError((error as Error).message)
+  }
+  const v = parsed.values
+  const protocol = v.protocol ?? 'raft'
+  if (!/^[a-z][a-z0-9-]*$/.test(protocol) || protocol.includes(',')) throw new UsageError('--cluster runs one --protocol at a time')
+  const nemesisText = v.nemesis ?? 'kill,pause,partition'
+  const nemeses = nemesisText === 'none' ? [] : nemesisText.split(',').map((n) => n.trim())
+  for (const n of nemeses) if (!(NEMESES as readonly string[]).includes(n)) throw new UsageError(`unknown nemesis '${n}'; known: ${NEMESES.join(', ')}, none`)
+  const env: Record<string, string> = {}
+  for (const pair of v.env ?? []) {
+    const at = pair.indexOf('=')
+    if (at < 1) throw new UsageError(`--env wants KEY=VALUE, got '${pair}'`)
+    env[pair.slice(0, at)] = pair.slice(at + 1)
+  }
+  const nodes = positive(v.nodes, '--nodes', protocol === 'pbft' || protocol === 'hotstuff' ? 4 : 3)
+  if (nodes > 9) throw new UsageError('--nodes must be at most 9')
+  const seedText = v.seed ?? '1'
+  if (!/^\d+$/.test(seedText)) throw new UsageError('--seed must be a non-negative integer')
+  return {
+    protocol,
+    nodes,
+    durationMs: parseDuration(v.duration ?? '20s', '--duration'),
+    nemeses: [...new Set(nemeses)] as NemesisKind[],
+    clients: positive(v.clients, '--clients', 8),
+    keys: positive(v.keys, '--keys', 5),
+    seed: Number(seedText),
+    requestTimeoutMs: positive(v['timeout-ms'], '--timeout-ms', 2000),
+    recoveryMs: positive(v['recovery-ms'], '--recovery-ms', 30_000),
+    startupMs: positive(v['startup-ms'], '--startup-ms', 120_000),
+    env,
+    reportDir: v.report,
+    keep: v.keep === true,
+    help: v.help === true,
+  }
+}

@@ -1,0 +1,168 @@
+// The fault schedule (a pure function of the seed) and its execution against
+// the live cluster: SIGKILL + restart, SIGSTOP / SIGCONT, partitions through
+// the link proxies, and kill-all. Every fault is healed at the end of its
+// window; the schedule leaves quiet time between windows.
+import type { TimelineEvent } from '@synod/conformance'
+import type { ClusterHistory } from './history.js'
+import { call } from './http-call.js'
+import type { LiveCluster } from './processes.js'
+import { SeededRandom } from './rng.js'
+
+export const NEMESES = ['kill', 'pause', 'partition', 'kill-all'] as const
+export type NemesisKind = (typeof NEMESES)[number]
+
+/** Which node a fault hits: a fixed index, or whichever node leads when the fault starts. */
+export type Target = { readonly node: number } | { readonly leader: true }
+
+export type Fault =
+  | { readonly kind: 'kill' | 'pause'; readonly target: Target }
+  | { readonly kind: 'partition'; readonly shape: 'isolate'; readonly target: Target }
+  | { readonly kind: 'partition'; readonly shape: 'split'; readonly minority: readonly number[] }
+  | { readonly kind: 'kill-all' }
+
+export interface FaultWindow {
+  /** ms after the workload started. */
+  readonly at: number
+  readonly healAt: number
+  readonly fault: Fault
+}
+
+/** Fault windows of 1.5–4 s separated by 1–2.5 s of quiet, within [0, durationMs), from the seed. */
+export function planFaults(seed: number, kinds: readonly NemesisKind[], nodes: number, durationMs: number): FaultWindow[] {
+  const random = new SeededRandom(seed ^ 0x5eed)
+  const windows: FaultWindow[] = []
+  if (kinds.length === 0) return windows
+  let t = random.int(1000, 2500)
+  for (let guard = 0; guard < 1000; guard++) {
+    const length = random.int(1500, 4000)
+    if (t + length > durationMs) break
+    const kind = random.pick(kinds)
+    const target: Target = random.next() < 0.5 ? { leader: true } : { node: random.int(0, nodes - 1) }
+    let fault: Fault
+    if (kind === 'kill' || kind === 'pause') fault = { kind, target }
+    else if (kind === 'kill-all') fault = { kind }
+    else if (random.next() < 0.5 || nodes < 4) fault = { kind, shape: 'isolate', target }
+    else {
+      // A minority of ⌊(n−1)/2⌋… up to half: both sides may be without a quorum (n even), which is a fault too.
+      const order = Array.from({ length: nodes }, (_, i) => i).sort(() => random.next() - 0.5)
+      fault = { kind, shape: 'split', minority: order.slice(0, Math.floor(nodes / 2)).sort() }
+    }
+    windows.push({ at: t, healAt: t + length, fault })
+    t += length + random.int(1000, 2500)
+  }
+  return windows
+}
+
+export function describeFault(fault: Fault): string {
+  const target = (t: Target) => ('leader' in t ? 'the leader' : `node${t.node + 1}`)
+  switch (fault.kind) {
+    case 'kill':
+      return `SIGKILL ${target(fault.target)}`
+    case 'pause':
+      return `SIGSTOP ${target(fault.target)}`
+    case 'kill-all':
+      return 'SIGKILL every node'
+    case 'partition':
+      return fault.shape === 'isolate' ? `isolate ${target(fault.target)}` : `split ${fault.minority.map((i) => `node${i + 1}`).join(',')} | rest`
+  }
+}
+
+/** Runs the schedule; records every fault and heal in the history and the timeline. */
+export class NemesisRunner {
+  readonly timeline: TimelineEvent[] = []
+
+  constructor(
+    private readonly cluster: LiveCluster,
+    private readonly history: ClusterHistory,
+    private readonly say: (line: string) => void,
+  ) {}
+
+  /** Apply each window at its time (relative to `startedAt`, history time) until `shouldStop()`. */
+  async run(windows: readonly FaultWindow[], startedAt: number, shouldStop: () => boolean): Promise<void> {
+    for (const window of windows) {
+      if (!(await this.waitUntil(startedAt + window.at, shouldStop))) return
+      const applied = await this.apply(window.fault)
+      this.say(`t=${(this.history.now() / 1000).toFixed(1)}s  fault: ${applied}`)
+      if (!(await this.waitUntil(startedAt + window.healAt, shouldStop))) return
+      const healed = this.heal()
+      this.say(`t=${(this.history.now() / 1000).toFixed(1)}s  heal${healed === '' ? '' : `: ${healed}`}`)
+    }
+  }
+
+  /** Undo every fault (also the final heal). Returns what it did. */
+  heal(): string {
+    const touched = this.cluster.healAll()
+    const at = this.history.now()
+    const names = touched.map((t) => this.cluster.nodes[t.node]!.name)
+    touched.forEach((t, k) =>
+      this.timeline.push({ at, node: names[k]!, kind: t.action === 'restarted' ? 'restart' : 'heal', detail: t.action === 'restarted' ? 'restarted' : 'resumed (SIGCONT)' }),
+    )
+    this.timeline.push({ at, kind: 'heal', detail: 'network healed' })
+    this.history.add({ process: 'nemesis', type: 'info', f: 'heal', value: names })
+    return touched.map((t, k) => `${t.action} ${names[k]}`).join(', ')
+  }
+
+  private async apply(fault: Fault): Promise<string> {
+    const names = this.cluster.nodes.map((n) => n.name)
+    const at = this.history.now()
+    switch (fault.kind) {
+      case 'kill':
+      case 'pause': {
+        const i = await this.resolve(fault.target)
+        if (fault.kind === 'kill') {
+          await this.cluster.kill(i)
+          this.timeline.push({ at, node: names[i]!, kind: 'crash', detail: 'SIGKILL' })
+        } else {
+          this.cluster.pause(i)
+          this.timeline.push({ at, node: names[i]!, kind: 'fault', detail: 'paused (SIGSTOP)' })
+        }
+        this.history.add({ process: 'nemesis', type: 'info', f: fault.kind, value: [names[i]!] })
+        return `${fault.kind === 'kill' ? 'SIGKILL' : 'SIGSTOP'} ${names[i]}${'leader' in fault.target ? ' (leader)' : ''}`
+      }
+      case 'kill-all': {
+        await Promise.all(names.map((_, i) => this.cluster.kill(i)))
+        for (const name of names) this.timeline.push({ at, node: name, kind: 'crash', detail: 'SIGKILL (kill-all)' })
+        this.history.add({ process: 'nemesis', type: 'info', f: 'kill-all', value: names })
+        return 'SIGKILL every node'
+      }
+      case 'partition': {
+        let minority: number[]
+        if (fault.shape === 'isolate') {
+          const i = await this.resolve(fault.target)
+          this.cluster.proxies.isolate(i)
+          minority = [i]
+        } else {
+          minority = [...fault.minority]
+          const rest = names.map((_, i) => i).filter((i) => !minority.includes(i))
+          this.cluster.proxies.partition([minority, rest])
+        }
+        const detail = `partition ${minority.map((i) => names[i]).join(',')} | ${names.filter((_, i) => !minority.includes(i)).join(',')}`
+        this.timeline.push({ at, kind: 'fault', detail })
+        this.history.add({ process: 'nemesis', type: 'info', f: 'partition', value: minority.map((i) => names[i]!) })
+        return detail
+      }
+    }
+  }
+
+  /** The leader's index as the running nodes report it; node 0 when nobody knows one. */
+  private async resolve(target: Target): Promise<number> {
+    if ('node' in target) return target.node
+    for (const [i, node] of this.cluster.nodes.entries()) {
+      if (this.cluster.state[i] !== 'up') continue
+      const status = await call(node.http, 'GET', '/v1/status', undefined, 1000)
+      const leader = status.kind === 'ok' ? status.body.leader : undefined
+      const index = this.cluster.nodes.findIndex((n) => n.id === leader)
+      if (index >= 0) return index
+    }
+    return 0
+  }
+
+  private async waitUntil(time: number, shouldStop: () => boolean): Promise<boolean> {
+    // Bounded: at most one tick per 50 ms until the time, which is within the run's duration.
+    while (this.history.now() < time) {
+      if (shouldStop()) return false
+      await new Promise((resolve) => setTimeout(resolve, Math.min(50, Math.max(1, time - this.history.now()))))
+    }
+    return !shouldStop()
+  }
+}

@@ -1,0 +1,114 @@
+// The live cluster under test: real `synod start` processes on 127.0.0.1
+// with fresh data folders (made by @synod/node's prepareCluster, as
+// `synod init --nodes N` does), dialing each other through the link proxies.
+// Every process and proxy is killed on stop, on failure, on Ctrl-C and at exit.
+import { rmSync } from 'node:fs'
+import { type ClusterNode, prepareCluster, startNodeProcess, stopNodes, waitReady } from '@synod/node/cluster'
+import { LinkProxies } from './link-proxies.js'
+
+export type NodeState = 'up' | 'killed' | 'paused'
+
+export class LiveCluster {
+  readonly state: NodeState[]
+  /** Every process id this cluster started (restarts included): tests check none outlives the run. */
+  readonly spawned: number[] = []
+  private exitHook: (() => void) | undefined
+
+  private constructor(
+    readonly root: string,
+    readonly nodes: ClusterNode[],
+    readonly proxies: LinkProxies,
+    private readonly env: Record<string, string>,
+  ) {
+    this.state = nodes.map(() => 'up')
+  }
+
+  /** Prepare, proxy and start an n-node cluster; waits until every node is ready (bounded by `startupMs`). */
+  static async start(options: { root: string; protocol: string; nodes: number; env: Record<string, string>; startupMs: number }): Promise<LiveCluster> {
+    const nodes = await prepareCluster(options.root, options.protocol, options.nodes, {})
+    const proxies = await LinkProxies.install(nodes)
+    const cluster = new LiveCluster(options.root, nodes, proxies, options.env)
+    // A process that outlives the runner would keep its ports and data: kill them all at exit, whatever the cause.
+    cluster.exitHook = () => cluster.killAllNow()
+    process.on('exit', cluster.exitHook)
+    try {
+      for (let i = 0; i < nodes.length; i++) cluster.spawn(i)
+      await waitReady(nodes, options.startupMs)
+      return cluster
+    } catch (error) {
+      await cluster.stop()
+      throw error
+    }
+  }
+
+  get size(): number {
+    return this.nodes.length
+  }
+
+  kill(i: number): Promise<void> {
+    const node = this.nodes[i]!
+    this.state[i] = 'killed'
+    const child = node.process
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+    child.kill('SIGKILL')
+    return node.exited!.then(() => undefined)
+  }
+
+  restart(i: number): void {
+    if (this.state[i] !== 'killed') return
+    this.spawn(i)
+    this.state[i] = 'up'
+  }
+
+  private spawn(i: number): void {
+    startNodeProcess(this.nodes[i]!, this.env)
+    const pid = this.nodes[i]!.process?.pid
+    if (pid !== undefined) this.spawned.push(pid)
+  }
+
+  pause(i: number): void {
+    if (this.state[i] !== 'up') return
+    this.nodes[i]!.process?.kill('SIGSTOP')
+    this.state[i] = 'paused'
+  }
+
+  resume(i: number): void {
+    if (this.state[i] !== 'paused') return
+    this.nodes[i]!.process?.kill('SIGCONT')
+    this.state[i] = 'up'
+  }
+
+  /** Undo every fault: resume paused nodes, restart killed ones, heal the network. */
+  healAll(): Array<{ readonly node: number; readonly action: 'resumed' | 'restarted' }> {
+    const touched: Array<{ node: number; action: 'resumed' | 'restarted' }> = []
+    this.state.forEach((s, i) => {
+      if (s === 'paused') {
+        this.resume(i)
+        touched.push({ node: i, action: 'resumed' })
+      } else if (s === 'killed') {
+        this.restart(i)
+        touched.push({ node: i, action: 'restarted' })
+      }
+    })
+    this.proxies.heal()
+    return touched
+  }
+
+  /** Stop everything: paused nodes are resumed so SIGTERM can reach them, stragglers get SIGKILL; proxies closed. */
+  async stop(options: { removeData?: boolean } = {}): Promise<void> {
+    for (const node of this.nodes) node.process?.kill('SIGCONT')
+    await stopNodes(this.nodes, 3000)
+    await this.proxies.close()
+    if (this.exitHook !== undefined) process.off('exit', this.exitHook)
+    this.exitHook = undefined
+    if (options.removeData === true) rmSync(this.root, { recursive: true, force: true })
+  }
+
+  /** Synchronous last resort (process 'exit', a second Ctrl-C): SIGKILL every child still running. */
+  killAllNow(): void {
+    for (const node of this.nodes) {
+      const child = node.process
+      if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    }
+  }
+}

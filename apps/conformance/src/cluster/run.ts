@@ -1,0 +1,176 @@
+// `synod-conformance --cluster`: start a live cluster, run the workload and
+// the nemesis, heal, check, report — and leave nothing running behind.
+import { mkdtempSync } from 'node:fs'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { CheckResult } from '@synod/conformance'
+import type { ClusterArguments } from './args.js'
+import { checkConvergence, checkLiveDurability, finalReads, linearizability, livenessResult, probeLiveness, runRecord } from './final-checks.js'
+import { ClusterHistory, toOperations } from './history.js'
+import { describeFault, NemesisRunner, planFaults } from './nemesis.js'
+import { LiveCluster } from './processes.js'
+import { type ClusterRunResult, completions, renderClusterReport } from './report.js'
+import { StatusSampler } from './sampler.js'
+import { sleep, Workload } from './workload.js'
+
+export interface ClusterRunOutput {
+  write(chunk: string): unknown
+}
+
+export interface ClusterRunOutcome {
+  /** 0 clean, 1 a violation or an undecided checker, 3 the cluster did not start, 130 interrupted. */
+  readonly status: number
+  readonly result?: ClusterRunResult
+  /** Every node process the run started (all stopped when it returns). */
+  readonly processIds: readonly number[]
+}
+
+export async function runClusterTest(
+  args: ClusterArguments,
+  out: ClusterRunOutput,
+  command = 'synod-conformance --cluster',
+  /** Aborting acts as a Ctrl-C: heal, stop every node and proxy, return 130. */
+  signal?: AbortSignal,
+): Promise<ClusterRunOutcome> {
+  const say = (line: string) => void out.write(`${line}\n`)
+  const root = mkdtempSync(join(tmpdir(), `synod-jepsen-${args.protocol}-`))
+  const windows = planFaults(args.seed, args.nemeses, args.nodes, args.durationMs)
+  say(`synod-conformance --cluster: ${args.nodes} × ${args.protocol} on 127.0.0.1, seed ${args.seed}, nemesis ${args.nemeses.join(',') || 'none'}, ${args.durationMs / 1000}s (data in ${root})`)
+  for (const [name, value] of Object.entries(args.env)) say(`  node environment: ${name}=${value}`)
+  let interrupted = false
+  let cluster: LiveCluster | undefined
+  // Ctrl-C: stop at the next step and clean up; a second one kills every process at once.
+  const onSignal = () => {
+    if (interrupted) {
+      cluster?.killAllNow()
+      process.exit(130)
+    }
+    interrupted = true
+    say('\ninterrupted: healing and stopping every node and proxy (Ctrl-C again to kill at once)…')
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  const onAbort = () => {
+    if (!interrupted) onSignal()
+  }
+  signal?.addEventListener('abort', onAbort)
+  try {
+    say(`starting ${args.nodes} nodes…`)
+    try {
+      cluster = await LiveCluster.start({ root, protocol: args.protocol, nodes: args.nodes, env: { ...args.env }, startupMs: args.startupMs })
+    } catch (error) {
+      say(`the cluster did not start: ${(error as Error).message}`)
+      return { status: 3, processIds: [] }
+    }
+    const live = cluster
+    say(`ready: ${live.nodes.map((n) => `${n.name} http://${n.http} pid ${n.process?.pid ?? '?'}`).join(', ')}`)
+    const names = live.nodes.map((n) => n.name)
+    const history = new ClusterHistory()
+    const sampler = new StatusSampler(live, history)
+    const workload = new Workload(history, {
+      clients: args.clients,
+      keys: args.keys,
+      seed: args.seed,
+      requestTimeoutMs: args.requestTimeoutMs,
+      endpoints: () => live.nodes.map((n) => n.http),
+      nodeNames: names,
+    })
+    const nemesis = new NemesisRunner(live, history, say)
+    const startedAt = history.now()
+    workload.start()
+    const over = () => interrupted || history.now() - startedAt >= args.durationMs
+    const ticker = progressTicker(history, startedAt, args.durationMs, say, over)
+    await nemesis.run(windows, startedAt, over)
+    // Bounded by the duration (or an interrupt).
+    while (!over()) await sleep(100)
+    await ticker
+
+    const healed = nemesis.heal()
+    const healedAt = history.now()
+    say(`t=${(healedAt / 1000).toFixed(1)}s  final heal${healed === '' ? '' : `: ${healed}`}; waiting for the clients' last requests`)
+    await workload.stop()
+
+    const checks: CheckResult[] = []
+    let livenessMs: Record<string, number | null> = {}
+    if (!interrupted) {
+      say(`recovery: every node must acknowledge a write within ${args.recoveryMs} ms…`)
+      const nodes = live.nodes.map((n) => ({ name: n.name, http: n.http }))
+      const times = await probeLiveness(nodes, history, healedAt, args.recoveryMs, args.requestTimeoutMs)
+      livenessMs = Object.fromEntries([...times].map(([n, ms]) => [n, ms ?? null]))
+      say(`  ${[...times].map(([n, ms]) => `${n} ${ms === undefined ? 'none' : `${Math.round(ms)} ms`}`).join(', ')}`)
+      say('final reads through every node…')
+      await finalReads(nodes, history, args.keys, 1_000_000, args.requestTimeoutMs, args.recoveryMs)
+      const base = runRecord(names, toOperations(history.events), nemesis.timeline, healedAt, history.now())
+      checks.push(linearizability(history, base))
+      checks.push(await checkLiveDurability(nodes, base.history, base, args.requestTimeoutMs, args.recoveryMs, () => history.now()))
+      checks.push(await checkConvergence(nodes, args.requestTimeoutMs, Math.min(args.recoveryMs, 20_000)))
+      checks.push(livenessResult(times, args.recoveryMs))
+    }
+    await sampler.stop()
+    const endedAt = history.now()
+    const operations = toOperations(history.events)
+    const record = { ...runRecord(names, operations, nemesis.timeline, healedAt, endedAt), leaders: sampler.leaders, commits: sampler.commits, acknowledgedCommands: new Map<number, string>() }
+    const verdict = interrupted ? 'unknown' : checks.some((c) => c.verdict === 'violation') ? 'violation' : checks.some((c) => c.verdict === 'unknown') ? 'unknown' : 'ok'
+    const counts: Record<string, number> = {}
+    for (const c of completions(history.events)) counts[`${c.f} ${c.type}`] = (counts[`${c.f} ${c.type}`] ?? 0) + 1
+    const result: ClusterRunResult = {
+      protocol: args.protocol,
+      nodes: names,
+      seed: args.seed,
+      nemeses: args.nemeses,
+      durationMs: args.durationMs,
+      command,
+      faults: windows.map((w) => `${w.at}–${w.healAt} ms: ${describeFault(w.fault)}`),
+      checks,
+      verdict,
+      counts,
+      livenessMs,
+      record,
+      events: history.events,
+    }
+    say('')
+    for (const check of checks) {
+      say(`${check.checker.padEnd(16)} ${check.verdict}${check.note === undefined ? '' : `  (${check.note})`}`)
+      for (const v of check.violations.slice(0, 5)) say(`    ${v.message}`)
+    }
+    say(`operations: ${Object.entries(counts).map(([k, n]) => `${k} ${n}`).join(', ')}`)
+    say(`verdict: ${verdict}`)
+    if (args.reportDir !== undefined) {
+      await writeReport(args.reportDir, result)
+      say(`report: ${join(args.reportDir, 'report.html')} (history: history.json)`)
+    }
+    return { status: interrupted ? 130 : verdict === 'ok' ? 0 : 1, result, processIds: live.spawned }
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+    signal?.removeEventListener('abort', onAbort)
+    if (cluster !== undefined) {
+      await cluster.stop({ removeData: !args.keep })
+      say(args.keep ? `stopped; data and node logs kept in ${root}` : 'stopped every node and proxy')
+    }
+  }
+}
+
+async function writeReport(dir: string, result: ClusterRunResult): Promise<void> {
+  await mkdir(dir, { recursive: true })
+  await writeFile(join(dir, 'history.json'), `[\n${result.events.map((e) => JSON.stringify(e)).join(',\n')}\n]\n`)
+  const { record, events, ...summary } = result
+  await writeFile(join(dir, 'results.json'), `${JSON.stringify({ ...summary, timeline: record.timeline, healedAt: record.healedAt, endedAt: record.endedAt, operations: events.length }, null, 2)}\n`)
+  await writeFile(join(dir, 'report.html'), renderClusterReport(result))
+}
+
+/** A progress line every 2 s during the fault phase (bounded by it). */
+async function progressTicker(history: ClusterHistory, startedAt: number, durationMs: number, say: (line: string) => void, over: () => boolean): Promise<void> {
+  let next = 2000
+  while (!over()) {
+    await sleep(100)
+    const elapsed = history.now() - startedAt
+    if (elapsed < next) continue
+    next += 2000
+    const done = completions(history.events)
+    const recent = done.filter((c) => c.at >= history.now() - 2000)
+    const ok = recent.filter((c) => c.type === 'ok').length
+    say(`t=${(elapsed / 1000).toFixed(0).padStart(3)}s / ${durationMs / 1000}s  ${done.length} ops (${ok}/${recent.length} ok in the last 2 s)`)
+  }
+}

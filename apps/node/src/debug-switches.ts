@@ -1,0 +1,64 @@
+// TEST-ONLY planted bugs (issue 20 §4): switches that make the daemon unsafe
+// on purpose, so that `synod-conformance --cluster` can show its checkers
+// catch real consistency bugs in real processes. Each is read from the
+// environment only when set, and a node that honours one says so loudly in
+// its log. Never set them outside a test.
+import type { Storage } from '@synod/core'
+
+/** SYNOD_DEBUG_UNSAFE_LOCAL_READS=1: serve linearizable reads from local state, skipping ReadIndex / the protocol's read path. */
+export const UNSAFE_LOCAL_READS = 'SYNOD_DEBUG_UNSAFE_LOCAL_READS'
+/** SYNOD_DEBUG_UNSAFE_ACK_BEFORE_FSYNC=<ms>: storage syncs report done at once and reach the disk only <ms> later. */
+export const UNSAFE_ACK_BEFORE_FSYNC = 'SYNOD_DEBUG_UNSAFE_ACK_BEFORE_FSYNC'
+
+export interface DebugSwitches {
+  readonly localReads: boolean
+  /** Delay of the real sync in ms; undefined when off. */
+  readonly ackBeforeFsyncMs: number | undefined
+}
+
+export function readDebugSwitches(env: NodeJS.ProcessEnv = process.env): DebugSwitches {
+  const delay = env[UNSAFE_ACK_BEFORE_FSYNC]
+  const ms = delay === undefined || delay === '' ? undefined : Number(delay)
+  return {
+    localReads: env[UNSAFE_LOCAL_READS] === '1',
+    ackBeforeFsyncMs: ms !== undefined && Number.isFinite(ms) && ms > 0 ? ms : undefined,
+  }
+}
+
+/** Names of the switches that are on (for the start-up warning). */
+export function activeDebugSwitches(switches: DebugSwitches): string[] {
+  return [...(switches.localReads ? [UNSAFE_LOCAL_READS] : []), ...(switches.ackBeforeFsyncMs === undefined ? [] : [UNSAFE_ACK_BEFORE_FSYNC])]
+}
+
+/**
+ * The planted "acknowledge before fsync" bug: `sync()` resolves at once, so
+ * the Replica sends its promises and answers clients, while the writes reach
+ * the disk only `delayMs` later. A SIGKILL in between loses acknowledged
+ * writes (the page cache survives a process kill; unwritten user-space
+ * buffers do not — which is what this models).
+ */
+export function ackBeforeFsync<S extends Storage>(storage: S, delayMs: number): S {
+  let chain: Promise<void> = Promise.resolve()
+  const timers = new Set<NodeJS.Timeout>()
+  const deferredSync = (): Promise<void> => {
+    const timer = setTimeout(() => {
+      timers.delete(timer)
+      chain = chain.then(() => storage.sync()).catch(() => undefined)
+    }, delayMs)
+    timers.add(timer)
+    return Promise.resolve()
+  }
+  const close = async (): Promise<void> => {
+    for (const timer of timers) clearTimeout(timer)
+    await chain
+    await storage.close()
+  }
+  return new Proxy(storage, {
+    get(target, property, receiver) {
+      if (property === 'sync') return deferredSync
+      if (property === 'close') return close
+      const value: unknown = Reflect.get(target, property, receiver)
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
+    },
+  })
+}
