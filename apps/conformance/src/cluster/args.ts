@@ -10,10 +10,11 @@ schedule from the seed, heals, waits for recovery and checks the history
 (linearizability, durability, convergence, liveness).
 
 options:
-  --protocol NAME     raft or pbft (any protocol the daemon knows; default raft)
+  --protocol NAME     raft, raft-lease (Raft with lease reads) or pbft (any protocol the daemon knows; default raft)
   --nodes N           cluster size (default: 3, or 4 for pbft)
   --duration T        fault phase, e.g. 20s, 60s, 1500ms (default 20s)
-  --nemesis LIST      comma-separated: ${NEMESES.join(', ')}, or none (default kill,pause,partition)
+  --nemesis LIST      comma-separated: ${NEMESES.join(', ')}, or none (default kill,pause,partition);
+                      clock-skew and disk-stall act through test-only hooks the runner turns on in its nodes
   --clients N         concurrent clients (default 8)
   --keys N            register keys (default 5)
   --seed S            seeds the fault schedule and the workload (default 1)

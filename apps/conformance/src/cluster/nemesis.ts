@@ -8,7 +8,7 @@ import { call } from './http-call.js'
 import type { LiveCluster } from './processes.js'
 import { SeededRandom } from './rng.js'
 
-export const NEMESES = ['kill', 'pause', 'partition', 'kill-all'] as const
+export const NEMESES = ['kill', 'pause', 'partition', 'kill-all', 'clock-skew', 'disk-stall'] as const
 export type NemesisKind = (typeof NEMESES)[number]
 
 /** Which node a fault hits: a fixed index, or whichever node leads when the fault starts. */
@@ -19,6 +19,10 @@ export type Fault =
   | { readonly kind: 'partition'; readonly shape: 'isolate'; readonly target: Target }
   | { readonly kind: 'partition'; readonly shape: 'split'; readonly minority: readonly number[] }
   | { readonly kind: 'kill-all' }
+  /** The node's clock runs at `rate` (its timers and leases stretched by 1/rate) through the test-only hook. */
+  | { readonly kind: 'clock-skew'; readonly target: Target; readonly rate: number }
+  /** The node's storage syncs hang until the heal (test-only storage wrapper). */
+  | { readonly kind: 'disk-stall'; readonly target: Target }
 
 export interface FaultWindow {
   /** ms after the workload started. */
@@ -26,6 +30,9 @@ export interface FaultWindow {
   readonly healAt: number
   readonly fault: Fault
 }
+
+/** Clock rates of a clock-skew fault: slow (a leader's lease outlasts the others' election timeouts) and fast. */
+export const CLOCK_RATES: readonly number[] = [0.25, 0.5, 2, 4]
 
 /** Fault windows of 1.5–4 s separated by 1–2.5 s of quiet, within [0, durationMs), from the seed. */
 export function planFaults(seed: number, kinds: readonly NemesisKind[], nodes: number, durationMs: number): FaultWindow[] {
@@ -41,6 +48,8 @@ export function planFaults(seed: number, kinds: readonly NemesisKind[], nodes: n
     let fault: Fault
     if (kind === 'kill' || kind === 'pause') fault = { kind, target }
     else if (kind === 'kill-all') fault = { kind }
+    else if (kind === 'clock-skew') fault = { kind, target, rate: random.pick(CLOCK_RATES) }
+    else if (kind === 'disk-stall') fault = { kind, target }
     else if (random.next() < 0.5 || nodes < 4) fault = { kind, shape: 'isolate', target }
     else {
       // A minority of ⌊(n−1)/2⌋… up to half: both sides may be without a quorum (n even), which is a fault too.
@@ -62,10 +71,16 @@ export function describeFault(fault: Fault): string {
       return `SIGSTOP ${target(fault.target)}`
     case 'kill-all':
       return 'SIGKILL every node'
+    case 'clock-skew':
+      return `clock of ${target(fault.target)} at ×${fault.rate}`
+    case 'disk-stall':
+      return `fsync of ${target(fault.target)} stalled`
     case 'partition':
       return fault.shape === 'isolate' ? `isolate ${target(fault.target)}` : `split ${fault.minority.map((i) => `node${i + 1}`).join(',')} | rest`
   }
 }
+
+const HEAL_DETAIL = { restarted: 'restarted', resumed: 'resumed (SIGCONT)', restored: 'clock and disk restored' } as const
 
 /** Runs the schedule; records every fault and heal in the history and the timeline. */
 export class NemesisRunner {
@@ -95,7 +110,7 @@ export class NemesisRunner {
     const at = this.history.now()
     const names = touched.map((t) => this.cluster.nodes[t.node]!.name)
     touched.forEach((t, k) =>
-      this.timeline.push({ at, node: names[k]!, kind: t.action === 'restarted' ? 'restart' : 'heal', detail: t.action === 'restarted' ? 'restarted' : 'resumed (SIGCONT)' }),
+      this.timeline.push({ at, node: names[k]!, kind: t.action === 'restarted' ? 'restart' : 'heal', detail: HEAL_DETAIL[t.action] }),
     )
     this.timeline.push({ at, kind: 'heal', detail: 'network healed' })
     this.history.add({ process: 'nemesis', type: 'info', f: 'heal', value: names })
@@ -118,6 +133,16 @@ export class NemesisRunner {
         }
         this.history.add({ process: 'nemesis', type: 'info', f: fault.kind, value: [names[i]!] })
         return `${fault.kind === 'kill' ? 'SIGKILL' : 'SIGSTOP'} ${names[i]}${'leader' in fault.target ? ' (leader)' : ''}`
+      }
+      case 'clock-skew':
+      case 'disk-stall': {
+        const i = await this.resolve(fault.target)
+        if (fault.kind === 'clock-skew') this.cluster.setFaults(i, { clockRate: fault.rate })
+        else this.cluster.setFaults(i, { stallFsync: true })
+        const detail = fault.kind === 'clock-skew' ? `clock ×${fault.rate}` : 'fsync stalled'
+        this.timeline.push({ at, node: names[i]!, kind: 'fault', detail })
+        this.history.add({ process: 'nemesis', type: 'info', f: fault.kind, value: [names[i]!] })
+        return `${detail} on ${names[i]}${'leader' in fault.target ? ' (leader)' : ''}`
       }
       case 'kill-all': {
         await Promise.all(names.map((_, i) => this.cluster.kill(i)))

@@ -58,7 +58,17 @@ export async function runClusterTest(
   try {
     say(`starting ${args.nodes} nodes…`)
     try {
-      cluster = await LiveCluster.start({ root, protocol: args.protocol, nodes: args.nodes, env: { ...args.env }, startupMs: args.startupMs })
+      const { daemonProtocol, protocolOptions } = daemonProtocolOf(args.protocol)
+      cluster = await LiveCluster.start({
+        root,
+        protocol: daemonProtocol,
+        protocolOptions,
+        nodes: args.nodes,
+        env: { ...args.env },
+        startupMs: args.startupMs,
+        // The test-only clock and disk hooks exist in the nodes only when this run injects those faults.
+        faultHooks: args.nemeses.some((n) => n === 'clock-skew' || n === 'disk-stall'),
+      })
     } catch (error) {
       say(`the cluster did not start: ${(error as Error).message}`)
       return { status: 3, processIds: [] }
@@ -159,6 +169,15 @@ export async function runClusterTest(
       say(args.keep ? `stopped; data and node logs kept in ${root}` : 'stopped every node and proxy')
     }
   }
+}
+
+/**
+ * The daemon protocol and options behind a runner protocol name: the conformance registry's variants run
+ * as their base protocol with options in the config (`raft-lease` = Raft with readMode 'lease').
+ */
+export function daemonProtocolOf(protocol: string): { daemonProtocol: string; protocolOptions: Record<string, unknown> } {
+  if (protocol === 'raft-lease') return { daemonProtocol: 'raft', protocolOptions: { readMode: 'lease' } }
+  return { daemonProtocol: protocol, protocolOptions: {} }
 }
 
 async function writeReport(dir: string, result: ClusterRunResult): Promise<void> {
