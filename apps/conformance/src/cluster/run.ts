@@ -79,13 +79,14 @@ export async function runClusterTest(
     const history = new ClusterHistory()
     // Warm-up: the fault phase starts with a cluster that acknowledges writes through every node (a PBFT
     // cluster on a loaded machine answered its first write seconds after /readyz). Outside the history.
-    const warm = await probeLiveness(live.nodes.map((n) => ({ name: n.name, http: n.http })), history, history.now(), args.startupMs, args.requestTimeoutMs)
+    const warm = await probeLiveness(live.nodes.map((n) => ({ name: n.name, http: n.http })), history, history.now(), args.startupMs, args.requestTimeoutMs, () => interrupted)
     const cold = [...warm].filter(([, ms]) => ms === undefined).map(([name]) => name)
+    if (interrupted) return { status: 130, processIds: live.spawned }
     if (cold.length > 0) {
       say(`the cluster did not start: ${cold.join(', ')} acknowledged no write within ${args.startupMs} ms`)
       return { status: 3, processIds: live.spawned }
     }
-    say(`warm: every node acknowledged a write (${[...warm].map(([n, ms]) => `${n} ${Math.round(ms!)} ms`).join(', ')})`)
+    say(`warm: every node acknowledged a write (${[...warm].map(([n, ms]) => `${n} ${Math.round(ms ?? 0)} ms`).join(', ')})`)
     const sampler = new StatusSampler(live, history)
     const workload = new Workload(history, {
       clients: args.clients,
