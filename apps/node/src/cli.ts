@@ -49,6 +49,9 @@ commands:
   kv       put KEY VALUE | get KEY [--stale] | del KEY | cas KEY EXPECTED|--absent VALUE | append KEY VALUE  [--verify --config FILE]
            | txn FILE|-  (a JSON transaction, as POST /v1/txn)
            | list [PREFIX] [--limit N] [--after KEY] [--keys-only | --count] [--stale]    keys in order, with values
+           | watch [PREFIX] [--from-revision R]   stream changes (resumes on another --endpoint A,B,C when one fails)
+           put --lease ID: the key is deleted when the lease ends
+  lease    grant TTL-SECONDS | keepalive ID [--every SECONDS] | revoke ID   [--endpoint HOST:PORT] [--json]
            [--endpoint HOST:PORT] [--json]
            --verify: check the reply certificate (byzantine protocols) of the request this command signed against the members' keys in a config you trust
   status   [--endpoint HOST:PORT] [--json] [--all]
@@ -250,6 +253,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         return clientCommand(rest, out)
       case 'role':
         return await roleCommand(rest, out)
+      case 'lease':
+        return await leaseCommand(rest, out)
       case 'ca':
       case 'cert': {
         const { certificateCommand } = await import('./tls/command.js')
@@ -428,12 +433,15 @@ async function kvCommand(args: string[], out: NodeJS.WritableStream): Promise<nu
       end: { type: 'string' },
       'keys-only': { type: 'boolean' },
       count: { type: 'boolean' },
+      lease: { type: 'string' },
+      'from-revision': { type: 'string' },
       ...CREDENTIAL_FLAGS,
     },
     true,
   )
   if (values.help) return help(out)
   const [op, key, ...params] = positionals
+  if (op === 'watch') return await kvWatch(values, key ?? '', params, out)
   if (op === 'list' || op === 'ls') return await kvList(apiClient(values), key ?? '', params, values, out)
   if (op === 'txn') return await kvTxn(apiClient(values), key, params, values, out)
   const client = apiClient(values)
@@ -443,8 +451,8 @@ async function kvCommand(args: string[], out: NodeJS.WritableStream): Promise<nu
   let answer
   switch (op) {
     case 'put':
-      need(1, 'put KEY VALUE')
-      answer = await client.put(key!, params[0]!)
+      need(1, 'put KEY VALUE [--lease ID]')
+      answer = await client.put(key!, params[0]!, values.lease === undefined ? undefined : positiveInt(values.lease as string, '--lease', 0))
       break
     case 'get':
       need(0, 'get KEY [--stale] [--verify --config FILE]')
@@ -504,6 +512,93 @@ async function kvCommand(args: string[], out: NodeJS.WritableStream): Promise<nu
   else if (op === 'cas') out.write(answer.applied ? `applied at index ${answer.index}\n` : `not applied; current value: ${JSON.stringify(answer.value ?? null)}\n`)
   else out.write(`ok (index ${answer.index})\n`)
   return op === 'cas' && answer.applied === false ? 1 : 0
+}
+
+/**
+ * `synod kv watch PREFIX`: every change under PREFIX, one line each (`PUT key value (revision N)`), until
+ * Ctrl-C. With several endpoints (--endpoint A,B,C) a broken stream resumes on the next one from the last
+ * complete revision. Exits 1 when the history no longer holds --from-revision (COMPACTED).
+ */
+async function kvWatch(values: Flags, prefix: string, extra: string[], out: NodeJS.WritableStream): Promise<number> {
+  if (extra.length > 0) throw new UsageError('usage: synod kv watch [PREFIX] [--from-revision R] [--endpoint A,B,C]')
+  const from = values['from-revision'] === undefined ? undefined : positiveInt(values['from-revision'] as string, '--from-revision', 0)
+  const client = apiClient(values) // for the credentials it loads
+  const endpoints = endpoint(values.endpoint as string | undefined).split(',').filter((e) => e !== '')
+  const controller = new AbortController()
+  const stop = () => controller.abort()
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+  try {
+    const { watch } = await import('./watch-client.js')
+    let exit = 0
+    await watch({
+      endpoints,
+      prefix,
+      ...(from === undefined ? {} : { fromRevision: from }),
+      credentials: client.credentialsForStreams(),
+      signal: controller.signal,
+      onEvents: (events) => {
+        for (const e of events)
+          out.write(values.json ? `${JSON.stringify(e)}\n` : `${e.type} ${e.key}${e.type === 'PUT' ? ` ${e.value ?? ''}` : ''} (revision ${e.revision})\n`)
+      },
+      onCompacted: (compactRevision, message) => {
+        exit = 1
+        out.write(values.json ? `${JSON.stringify({ error: 'COMPACTED', compactRevision, message })}\n` : `COMPACTED at revision ${compactRevision}: ${message}\n`)
+      },
+      onDisconnect: (at, error) => process.stderr.write(`watch: stream from ${at} broke (${error?.message ?? 'closed'}); resuming\n`),
+    })
+    return exit
+  } finally {
+    process.off('SIGINT', stop)
+    process.off('SIGTERM', stop)
+  }
+}
+
+/** `synod lease grant TTL | keepalive ID [--every S] | revoke ID`, like etcdctl lease. */
+async function leaseCommand(args: string[], out: NodeJS.WritableStream): Promise<number> {
+  const { values, positionals } = parse(args, { endpoint: { type: 'string' }, json: { type: 'boolean' }, every: { type: 'string' }, ...CREDENTIAL_FLAGS }, true)
+  if (values.help) return help(out)
+  const client = apiClient(values)
+  const [op, arg, ...extra] = positionals
+  if (arg === undefined || extra.length > 0) throw new UsageError('usage: synod lease grant TTL-SECONDS | keepalive ID [--every SECONDS] | revoke ID')
+  const n = positiveInt(arg, op === 'grant' ? 'TTL-SECONDS' : 'ID', 0)
+  const print = (answer: object, text: string) => out.write(values.json ? `${JSON.stringify(answer)}\n` : `${text}\n`)
+  switch (op) {
+    case 'grant': {
+      const answer = await client.leaseGrant(n)
+      print(answer, `lease ${String(answer.id)} granted with TTL ${String(answer.ttlSeconds)}s`)
+      return 0
+    }
+    case 'revoke': {
+      const answer = await client.leaseRevoke(n)
+      print(answer, `lease ${n} revoked; ${String(answer.deleted)} key(s) deleted`)
+      return 0
+    }
+    case 'keepalive': {
+      if (values.every === undefined) {
+        const answer = await client.leaseKeepAlive(n)
+        print(answer, `lease ${n} kept alive with TTL ${String(answer.ttlSeconds)}s`)
+        return 0
+      }
+      // Keep alive until Ctrl-C (or the lease is gone: 404 LEASE_NOT_FOUND ends it with an error).
+      const everyMs = positiveInt(values.every as string, '--every', 1) * 1000
+      let running = true
+      const stop = () => (running = false)
+      process.once('SIGINT', stop)
+      try {
+        while (running) {
+          const answer = await client.leaseKeepAlive(n)
+          print(answer, `lease ${n} kept alive with TTL ${String(answer.ttlSeconds)}s`)
+          await new Promise((resolve) => setTimeout(resolve, everyMs))
+        }
+      } finally {
+        process.off('SIGINT', stop)
+      }
+      return 0
+    }
+    default:
+      throw new UsageError(`unknown lease operation '${op ?? ''}' (grant, keepalive, revoke)`)
+  }
 }
 
 /**

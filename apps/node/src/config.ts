@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { ConfigError } from '@synod/core'
-import { DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_CLIENT, DEFAULT_QUOTA_BYTES } from '@synod/kv'
+import { DEFAULT_HISTORY_LIMITS, DEFAULT_MAX_LEASES, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_CLIENT, DEFAULT_QUOTA_BYTES } from '@synod/kv'
 import { DEFAULT_HTTP_SESSION_LIMITS } from './auth/http-sessions.js'
 
 export interface MemberConfig {
@@ -44,6 +44,11 @@ export interface NodeConfig {
   readonly maxSessions: number
   /** Exactly-once sessions kept per signed client. Must be the same on every node. Default 256. */
   readonly maxSessionsPerClient: number
+  /** The watch history: recent changes kept for watchers (older ones are compacted). Same on every node. Default 10,000 events, 16 MiB. */
+  readonly historyEvents: number
+  readonly historyBytes: number
+  /** Leases kept at most (429 TOO_MANY_LEASES beyond). Same on every node. Default 10,000. */
+  readonly maxLeases: number
   /**
    * Join a running cluster instead of forming one: the node starts as a
    * learner of the listed members and waits for the leader to add it
@@ -101,6 +106,9 @@ const KNOWN_FIELDS = [
   'quotaBackendBytes',
   'maxSessions',
   'maxSessionsPerClient',
+  'historyEvents',
+  'historyBytes',
+  'maxLeases',
   'join',
   'cluster',
   'authentication',
@@ -128,6 +136,9 @@ export const ENV_VARS: Record<string, (typeof KNOWN_FIELDS)[number]> = {
   SYNOD_QUOTA_BACKEND_BYTES: 'quotaBackendBytes',
   SYNOD_MAX_SESSIONS: 'maxSessions',
   SYNOD_MAX_SESSIONS_PER_CLIENT: 'maxSessionsPerClient',
+  SYNOD_HISTORY_EVENTS: 'historyEvents',
+  SYNOD_HISTORY_BYTES: 'historyBytes',
+  SYNOD_MAX_LEASES: 'maxLeases',
   SYNOD_JOIN: 'join',
   SYNOD_CLUSTER: 'cluster',
   SYNOD_AUTHENTICATION: 'authentication',
@@ -212,6 +223,9 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): NodeConfi
     quotaBackendBytes: expectPositiveInt(input.quotaBackendBytes ?? DEFAULT_QUOTA_BYTES, 'quotaBackendBytes'),
     maxSessions: expectPositiveInt(input.maxSessions ?? DEFAULT_MAX_SESSIONS, 'maxSessions'),
     maxSessionsPerClient: expectPositiveInt(input.maxSessionsPerClient ?? DEFAULT_MAX_SESSIONS_PER_CLIENT, 'maxSessionsPerClient'),
+    historyEvents: expectPositiveInt(input.historyEvents ?? DEFAULT_HISTORY_LIMITS.historyEvents, 'historyEvents'),
+    historyBytes: expectPositiveInt(input.historyBytes ?? DEFAULT_HISTORY_LIMITS.historyBytes, 'historyBytes'),
+    maxLeases: expectPositiveInt(input.maxLeases ?? DEFAULT_MAX_LEASES, 'maxLeases'),
     join: expectBoolean(input.join ?? false, 'join'),
     cluster: input.cluster === undefined || input.cluster === '' ? '' : expectString(input.cluster, 'cluster'),
     authentication: expectBoolean(input.authentication ?? true, 'authentication'),

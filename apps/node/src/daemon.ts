@@ -50,6 +50,12 @@ import { daemonProtocolOptions, loadProtocol } from './protocols.js'
 import { ackBeforeFsync, activeDebugSwitches, readDebugSwitches, tentativeCas, UNSAFE_SKIP_REPLY_CERTIFICATES } from './debug-switches.js'
 import { QuorumWatch } from './quorum.js'
 import { FAULT_CONTROL, openFaultControl, skewedClock, stallingStorage } from './fault-hooks.js'
+import { WatchHub, type WatchParams } from './watch.js'
+import { LeaseClock } from './lease-clock.js'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+
+/** Watch streams one node serves at once (429 TOO_MANY_WATCHERS beyond). */
+const MAX_WATCHERS = 1000
 
 export interface RunningNode {
   readonly id: string
@@ -128,6 +134,9 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     quotaBytes: config.quotaBackendBytes,
     maxSessions: config.maxSessions,
     maxSessionsPerClient: config.maxSessionsPerClient,
+    historyEvents: config.historyEvents,
+    historyBytes: config.historyBytes,
+    maxLeases: config.maxLeases,
     // Crash-fault: the daemon vouches for the clients it authenticated (session MAC, TLS) with their own sessions.
     vouchedSessions: !byzantine,
   })
@@ -188,7 +197,27 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
   const quorum = new QuorumWatch(replica, transport, byzantine, Math.max(2000, 4 * electionTimeoutMs))
   const memberMacs = new MemberMacKeys(keyPair.secretKey)
   const forwarding: ForwardingAuth = { macs: memberMacs, cluster: config.cluster, ...(tls === undefined ? {} : { ca: tls.ca }) }
-  const service = new ReplicatedKv(replica, httpByMember, metrics, config, kv, quorum, config.authentication ? forwarding : undefined, signedClients, debug.localReads, byzantine && debug.skipReplyCertificates)
+  const watches = new WatchHub(kv, { maxWatchers: MAX_WATCHERS })
+  metrics.watcherCount = () => watches.size
+  // Only the leader proposes expiries; a new leader first adds an election timeout to every remaining TTL.
+  const leaseClock = new LeaseClock(replica, kv, {
+    // Raft draws its timeout from [T, 2T): cover the longest election.
+    electionTimeoutMs: 2 * Math.max(electionTimeoutMs, 1000),
+    onError: (error) => log.debug({ err: error }, 'lease expiry proposal failed; retried on the next tick'),
+  })
+  const service = new ReplicatedKv(
+    replica,
+    httpByMember,
+    metrics,
+    config,
+    kv,
+    quorum,
+    config.authentication ? forwarding : undefined,
+    signedClients,
+    debug.localReads,
+    watches,
+    byzantine && debug.skipReplyCertificates,
+  )
   const server = createHttpApi(service, {
     maxKeyBytes: config.maxKeyBytes,
     maxValueBytes: config.maxValueBytes,
@@ -215,6 +244,8 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
       stopWarning?.()
       log.info('stopping: no new requests, finishing in-flight ones, syncing storage')
       service.closing = true
+      leaseClock.stop()
+      watches.closeAll()
       await closeServer(server)
       // A leader that leaves gracefully hands over first, so the others need not wait an election timeout.
       const handedOver = await service.handOverLeadership().catch((error: unknown) => {
@@ -279,9 +310,31 @@ class ReplicatedKv implements KvService {
     private readonly signedClients = false,
     /** Planted bug SYNOD_DEBUG_UNSAFE_LOCAL_READS (test-only): linearizable reads answered from local state. */
     private readonly unsafeLocalReads = false,
+    private readonly watches?: WatchHub,
     /** Planted bug SYNOD_DEBUG_UNSAFE_SKIP_REPLY_CERTIFICATES (test-only, byzantine): answers from the local tentative execution. */
     private readonly unsafeSkipCertificates = false,
   ) {}
+
+  watch(req: IncomingMessage, res: ServerResponse, params: WatchParams): Promise<void> {
+    if (this.watches === undefined) throw new HttpError(404, 'NOT_FOUND', 'this node does not serve watches')
+    return this.watches.serve(req, res, params)
+  }
+
+  async leaseGrant(ttlSeconds: number, options: WriteOptions): Promise<KvAnswer> {
+    return this.write(kvCommands.leaseGrant(ttlSeconds, options.session), options, (c) => c.leaseGrant(ttlSeconds))
+  }
+
+  async leaseKeepAlive(id: number, options: WriteOptions): Promise<KvAnswer> {
+    return this.write(kvCommands.leaseKeepAlive(id, options.session), options, (c) => c.leaseKeepAlive(id))
+  }
+
+  async leaseRevoke(id: number, options: WriteOptions): Promise<KvAnswer> {
+    return this.write(kvCommands.leaseRevoke(id, options.session), options, (c) => c.leaseRevoke(id))
+  }
+
+  async putWithLease(key: string, value: string, lease: number, options: WriteOptions): Promise<KvAnswer> {
+    return this.write(kvCommands.put(key, value, options.session, lease), options, (c) => c.put(key, value, lease))
+  }
 
   async put(key: string, value: string, options: WriteOptions): Promise<KvAnswer> {
     if (this.unsafeSkipCertificates) return this.tentative(kvRequests.put(key, value, options.session), key, (local) => ({ index: local.index }))
@@ -373,6 +426,12 @@ class ReplicatedKv implements KvService {
       dataBytes: this.kv.dataBytes,
       quotaBytes: this.kv.quotaBytes,
       sessions: this.kv.sessionCount,
+      // Watches and leases: a watch from at or below compactRevision answers COMPACTED.
+      revision: this.kv.currentRevision,
+      compactRevision: this.kv.compactRevision,
+      historyEvents: this.kv.historySize,
+      leases: this.kv.leaseCount,
+      watchers: this.watches?.size ?? 0,
       ...(s.detail === undefined ? {} : { detail: s.detail }),
     }
   }

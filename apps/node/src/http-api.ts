@@ -23,6 +23,8 @@ import { isPublicRoute, LIST_PATH, type ListParams, listParams, SESSION_OPEN_PAT
 import type { Screen } from './auth/screen.js'
 import { KvHttpError } from './kv-client.js'
 import { validateNewMember } from './members.js'
+import { WATCH_PATH, watchParams, type WatchParams } from './watch.js'
+import { LEASE_PATH, LEASES_PATH, leaseTtl } from './auth/operations.js'
 
 export type { Session } from './auth/guard.js'
 
@@ -67,6 +69,10 @@ export interface KvAnswer {
   readonly count?: number
   /** `GET /v1/kv`: the limit cut the answer short; ask again with `after` = the last key. */
   readonly more?: boolean
+  /** Leases: the lease's id, its TTL, the keys a revoke deleted. */
+  readonly id?: number
+  readonly ttlSeconds?: number
+  readonly deleted?: number
 }
 
 export type MemberRole = 'voter' | 'learner'
@@ -92,6 +98,14 @@ export interface KvService {
   roles(context: RequestContext): Promise<Record<string, unknown>>
   grantRole(subject: string, role: string, prefix: string | undefined, options: WriteOptions): Promise<KvAnswer>
   revokeRole(subject: string, options: WriteOptions): Promise<KvAnswer>
+  /** Stream changes as Server-Sent Events until the client goes away (GET /v1/watch). */
+  watch?(req: IncomingMessage, res: ServerResponse, params: WatchParams): Promise<void>
+  /** Leases (POST /v1/leases, POST /v1/leases/{id}/keepalive, DELETE /v1/leases/{id}). */
+  leaseGrant?(ttlSeconds: number, options: WriteOptions): Promise<KvAnswer>
+  leaseKeepAlive?(id: number, options: WriteOptions): Promise<KvAnswer>
+  leaseRevoke?(id: number, options: WriteOptions): Promise<KvAnswer>
+  /** PUT /v1/kv/{key} with a lease: the key is deleted when the lease ends. */
+  putWithLease?(key: string, value: string, lease: number, options: WriteOptions): Promise<KvAnswer>
   /** Clear the NOSPACE alarm (an admin action). */
   disarmAlarm(forwarded: boolean, caller?: Principal): Promise<Record<string, unknown>>
 }
@@ -126,9 +140,11 @@ export function routeOf(path: string): string {
   if (key !== null) return `/v1/kv/{key}${key[2] ?? ''}`
   if (MEMBER_PATH.test(pathname)) return '/v1/members/{id}'
   if (ROLE_PATH.test(pathname)) return '/v1/roles/{client}'
+  const lease = LEASE_PATH.exec(pathname)
+  if (lease !== null) return `/v1/leases/{id}${lease[2] ?? ''}`
   return KNOWN_ROUTES.has(pathname) ? pathname : 'other'
 }
-const KNOWN_ROUTES = new Set(['/v1/kv', '/v1/txn', '/v1/members', '/v1/roles', '/v1/status', '/v1/alarm/disarm', '/v1/auth/session', '/metrics', '/healthz', '/readyz'])
+const KNOWN_ROUTES = new Set(['/v1/kv', '/v1/txn', '/v1/watch', '/v1/leases', '/v1/members', '/v1/roles', '/v1/status', '/v1/alarm/disarm', '/v1/auth/session', '/metrics', '/healthz', '/readyz'])
 
 export { HttpError } from './http-error.js'
 
@@ -267,6 +283,34 @@ export function createHttpApi(service: KvService, options: HttpApiOptions): Serv
       const principal = authorize()
       return sendJson(res, 200, await service.removeMember(id, forwarded, principal))
     }
+    if (url.pathname === WATCH_PATH) {
+      requireMethod(method, ['GET'])
+      const lastEventId = req.headers['last-event-id']
+      const params = watchParams(strictQuery(url.search), typeof lastEventId === 'string' ? lastEventId : undefined)
+      if (Buffer.byteLength(params.prefix) > options.maxKeyBytes) throw new HttpError(413, 'KEY_TOO_LARGE', `prefix must be at most ${options.maxKeyBytes} bytes`)
+      if (LONE_SURROGATE.test(params.prefix)) throw new HttpError(400, 'BAD_UTF8', 'prefix must be valid Unicode text')
+      authorize()
+      if (service.watch === undefined) throw new HttpError(404, 'NOT_FOUND', 'this node does not serve watches')
+      return service.watch(req, res, params)
+    }
+    if (url.pathname === LEASES_PATH) {
+      requireMethod(method, ['POST'])
+      const body = await readJson(req, 1024, ['ttlSeconds'])
+      const ttl = leaseTtl(body.ttlSeconds)
+      const principal = authorize(body)
+      if (service.leaseGrant === undefined) throw new HttpError(404, 'NOT_FOUND', 'this node does not serve leases')
+      return sendJson(res, 200, await service.leaseGrant(ttl, writeOptions(principal)))
+    }
+    const leaseMatch = LEASE_PATH.exec(url.pathname)
+    if (leaseMatch !== null) {
+      const id = Number(leaseMatch[1])
+      requireMethod(method, leaseMatch[2] === undefined ? ['DELETE'] : ['POST'])
+      await readJson(req, 1024, [], true)
+      const principal = authorize()
+      const call = leaseMatch[2] === undefined ? service.leaseRevoke?.bind(service) : service.leaseKeepAlive?.bind(service)
+      if (call === undefined) throw new HttpError(404, 'NOT_FOUND', 'this node does not serve leases')
+      return sendJson(res, 200, await call(id, writeOptions(principal)))
+    }
     if (url.pathname === LIST_PATH) {
       requireMethod(method, ['GET'])
       const params = listParams(strictQuery(url.search))
@@ -299,8 +343,13 @@ export function createHttpApi(service: KvService, options: HttpApiOptions): Serv
         return sendJson(res, 200, { key, ...(await service.get(key, consistency, forwarded, principal)) })
       }
       if (method === 'PUT') {
-        const body = await readJson(req, maxBodyBytes, ['value'])
+        const body = await readJson(req, maxBodyBytes, ['value', 'lease'])
         const value = expectValue(body.value, 'value', options.maxValueBytes)
+        if (body.lease !== undefined) {
+          if (!Number.isSafeInteger(body.lease) || (body.lease as number) < 1) throw new HttpError(400, 'BAD_FIELD', "'lease' must be a lease id (a positive integer)")
+          if (service.putWithLease === undefined) throw new HttpError(404, 'NOT_FOUND', 'this node does not serve leases')
+          return sendJson(res, 200, { key, ...(await service.putWithLease(key, value, body.lease as number, writeOptions(authorize(body)))) })
+        }
         return sendJson(res, 200, { key, ...(await service.put(key, value, writeOptions(authorize(body)))) })
       }
       if (method === 'DELETE') {

@@ -81,13 +81,32 @@ export class HttpKvClient {
         : new HttpsAgent({ keepAlive: true, maxSockets: 256, ca: tls.ca, ...(tls.cert === undefined ? {} : { cert: tls.cert, key: tls.key }) })
   }
 
+  /** The credentials for a streaming request (a watch), which signs once per stream. */
+  credentialsForStreams(): ClientCredentials {
+    return this.credentials
+  }
+
   /** Release pooled TLS connections (plain HTTP ones share one process-wide agent). */
   close(): void {
     this.httpsAgent?.destroy()
   }
 
-  put(key: string, value: string): Promise<KvResponse> {
-    return this.write('PUT', `/v1/kv/${encodeURIComponent(key)}`, { value })
+  /** `lease`: attach the key to that lease (deleted when it ends). */
+  put(key: string, value: string, lease?: number): Promise<KvResponse> {
+    return this.write('PUT', `/v1/kv/${encodeURIComponent(key)}`, lease === undefined ? { value } : { value, lease })
+  }
+
+  /** Leases: grant (the answer's `id`), keep alive, revoke (deletes its keys); an unknown lease is 404 LEASE_NOT_FOUND. */
+  leaseGrant(ttlSeconds: number): Promise<KvResponse> {
+    return this.write('POST', '/v1/leases', { ttlSeconds })
+  }
+
+  leaseKeepAlive(id: number): Promise<KvResponse> {
+    return this.write('POST', `/v1/leases/${id}/keepalive`, undefined)
+  }
+
+  leaseRevoke(id: number): Promise<KvResponse> {
+    return this.write('DELETE', `/v1/leases/${id}`, undefined)
   }
 
   delete(key: string): Promise<KvResponse> {

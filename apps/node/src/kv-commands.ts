@@ -33,6 +33,8 @@ const STATUS_OF: Record<Exclude<KvErrorCode, 'cas-mismatch'>, number> = {
   'session-expired': 409,
   'no-space': 507,
   forbidden: 403,
+  'lease-not-found': 404,
+  'too-many-leases': 429,
 }
 
 /** One operation's answer inside a transaction's (the same fields as its own route's answer). */
@@ -88,6 +90,12 @@ export function toAnswer(result: CommandResult): KvAnswer {
       return { index: result.index, applied: kv.disarmed, ...certificate }
     case 'txn':
       return { index: result.index, succeeded: kv.succeeded, results: kv.results.map(txnOpAnswer), revision: kv.revision, ...certificate }
+    case 'lease-grant':
+    case 'lease-keepalive':
+      return { index: result.index, id: kv.id, ttlSeconds: kv.ttl, ...certificate }
+    case 'lease-revoke':
+    case 'lease-expire':
+      return { index: result.index, id: kv.id, deleted: kv.deleted, revision: kv.revision, ...certificate }
     default:
       return { index: result.index, ...certificate }
   }

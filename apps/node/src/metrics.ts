@@ -15,6 +15,8 @@ export interface KvFigures {
   readonly quotaBytes: number
   readonly sessionCount: number
   readonly currentRevision: number
+  readonly leaseCount?: number
+  readonly compactRevision?: number
 }
 
 const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
@@ -34,6 +36,11 @@ export class NodeMetrics {
   private readonly quotaBytes: Gauge
   private readonly sessions: Gauge
   private readonly revision: Gauge
+  private readonly leases: Gauge
+  private readonly compactRevision: Gauge
+  private readonly watchers: Gauge
+  /** Set by the daemon once its watch hub exists: how many watch streams this node serves. */
+  watcherCount: () => number = () => 0
   private readonly walSync: Histogram
   private readonly walBytes: Counter
   private readonly snapshotSave: Histogram
@@ -72,6 +79,9 @@ export class NodeMetrics {
     this.quotaBytes = new Gauge({ name: 'synod_kv_quota_bytes', help: 'KV data quota (quotaBackendBytes)', registers })
     this.sessions = new Gauge({ name: 'synod_kv_sessions', help: 'Exactly-once client sessions kept', registers })
     this.revision = new Gauge({ name: 'synod_kv_revision', help: "The store's revision (log index of the last change to a key)", registers })
+    this.leases = new Gauge({ name: 'synod_kv_leases', help: 'Leases kept', registers })
+    this.compactRevision = new Gauge({ name: 'synod_kv_compact_revision', help: 'Every change at or below this revision has left the watch history', registers })
+    this.watchers = new Gauge({ name: 'synod_watchers', help: 'Watch streams this node serves', registers })
     this.walSync = new Histogram({ name: 'synod_wal_fsync_seconds', help: 'Write-ahead-log batch write + fdatasync duration', buckets: SECONDS, registers })
     this.walBytes = new Counter({ name: 'synod_wal_bytes_total', help: 'Bytes appended to the write-ahead log', registers })
     this.snapshotSave = new Histogram({ name: 'synod_snapshot_save_seconds', help: 'Snapshot file write + fsync duration', buckets: SECONDS, registers })
@@ -123,6 +133,9 @@ export class NodeMetrics {
       this.quotaBytes.set(this.kv.quotaBytes)
       this.sessions.set(this.kv.sessionCount)
       this.revision.set(this.kv.currentRevision)
+      this.leases.set(this.kv.leaseCount ?? 0)
+      this.compactRevision.set(this.kv.compactRevision ?? 0)
+      this.watchers.set(this.watcherCount())
     }
     if (this.transport !== undefined) this.renderTransport(this.transport.metrics())
     return { contentType: this.registry.contentType, body: await this.registry.metrics() }

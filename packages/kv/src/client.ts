@@ -34,8 +34,13 @@ export const kvCommands = {
       limit: options.limit ?? 100,
       ...(options.mode === undefined || options.mode === 'keys' ? {} : { mode: options.mode }),
     }),
-  put: (key: string, value: KvInput, session?: KvSession): Uint8Array =>
-    typeof value === 'string' ? encodeTextValueCommand('put', key, value, session) : encodeCommand({ op: 'put', key, value, ...withSession(session) }),
+  /** `lease`: attach the key to that lease (deleted when it ends). */
+  put: (key: string, value: KvInput, session?: KvSession, lease?: number): Uint8Array =>
+    lease !== undefined
+      ? encodeCommand({ op: 'put', key, value: bytesOf(value), lease, ...withSession(session) })
+      : typeof value === 'string'
+        ? encodeTextValueCommand('put', key, value, session)
+        : encodeCommand({ op: 'put', key, value, ...withSession(session) }),
   delete: (key: string, session?: KvSession): Uint8Array => encodeCommand({ op: 'delete', key, ...withSession(session) }),
   /** `expected` null: succeed only if the key is absent. */
   cas: (key: string, expected: KvInput | null, value: KvInput, session?: KvSession): Uint8Array =>
@@ -56,6 +61,12 @@ export const kvCommands = {
   /** etcd's Txn: `success` if every comparison holds, else `failure`; atomically, at one revision. */
   txn: (compare: readonly TxnCompare[], success: readonly TxnOp[], failure: readonly TxnOp[] = [], session?: KvSession): Uint8Array =>
     encodeCommand({ op: 'txn', compare, success, failure, ...withSession(session) }),
+  /** Grant a lease of `ttl` seconds; its id is the log index of the grant. */
+  leaseGrant: (ttl: number, session?: KvSession): Uint8Array => encodeCommand({ op: 'lease-grant', ttl, ...withSession(session) }),
+  leaseKeepAlive: (id: number, session?: KvSession): Uint8Array => encodeCommand({ op: 'lease-keepalive', id, ...withSession(session) }),
+  leaseRevoke: (id: number, session?: KvSession): Uint8Array => encodeCommand({ op: 'lease-revoke', id, ...withSession(session) }),
+  /** The leader's expiry proposal: expires lease `id` only if its last renewal is still `renewed`. */
+  leaseExpire: (id: number, renewed: number): Uint8Array => encodeCommand({ op: 'lease-expire', id, renewed }),
   /** Clear the no-space alarm once the data is back under the quota. */
   disarm: (session?: KvSession): Uint8Array => encodeCommand({ op: 'disarm', ...withSession(session) }),
 } as const

@@ -41,7 +41,8 @@ export type KvCommand =
       readonly mode?: ListMode
       readonly session?: KvSession
     }
-  | { readonly op: 'put'; readonly key: string; readonly value: Uint8Array; readonly session?: KvSession }
+  /** `lease`: attach the key to this lease (deleted with it); a put without one detaches the key, as etcd's. */
+  | { readonly op: 'put'; readonly key: string; readonly value: Uint8Array; readonly lease?: number; readonly session?: KvSession }
   | { readonly op: 'delete'; readonly key: string; readonly session?: KvSession }
   | {
       readonly op: 'cas'
@@ -68,13 +69,35 @@ export type KvCommand =
       readonly failure: readonly TxnOp[]
       readonly session?: KvSession
     }
+  /** Leases (leases.ts): grant one of `ttl` seconds (its id is the grant's log index), keep it alive, revoke it. */
+  | { readonly op: 'lease-grant'; readonly ttl: number; readonly session?: KvSession }
+  | { readonly op: 'lease-keepalive'; readonly id: number; readonly session?: KvSession }
+  | { readonly op: 'lease-revoke'; readonly id: number; readonly session?: KvSession }
+  /** Proposed by the leader when its clock says the lease ran out: expires it only if not renewed after `renewed`. */
+  | { readonly op: 'lease-expire'; readonly id: number; readonly renewed: number; readonly session?: KvSession }
 
 /** What a `list` returns: keys, keys with values, or a count. */
 export type ListMode = 'keys' | 'values' | 'count'
 export const LIST_MODES: readonly ListMode[] = ['keys', 'values', 'count']
 
 export type KvOp = KvCommand['op']
-export const KV_OPS: readonly KvOp[] = ['get', 'list', 'put', 'delete', 'cas', 'append', 'disarm', 'role-grant', 'role-revoke', 'role-list', 'txn']
+export const KV_OPS: readonly KvOp[] = [
+  'get',
+  'list',
+  'put',
+  'delete',
+  'cas',
+  'append',
+  'disarm',
+  'role-grant',
+  'role-revoke',
+  'role-list',
+  'txn',
+  'lease-grant',
+  'lease-keepalive',
+  'lease-revoke',
+  'lease-expire',
+]
 /** Commands that only read; `query` answers these without touching state. */
 export const KV_READ_OPS: readonly KvOp[] = ['get', 'list', 'role-list']
 
@@ -111,6 +134,8 @@ function encodeKeyCommand(command: KvCommand): Uint8Array | undefined {
   const opText = OP_TEXT[command.op]
   if (opText === undefined) return undefined
   const { key, session } = command as { key: string; session?: KvSession }
+  // A put attached to a lease takes the generic encoder.
+  if ((command as { lease?: number }).lease !== undefined) return undefined
   const value = command.op === 'put' || command.op === 'append' ? command.value : undefined
   if (value !== undefined && !(value instanceof Uint8Array)) return undefined
   return encodeKeyFields(opText, key, value, session)
@@ -161,6 +186,18 @@ function commandToFields(command: KvCommand): Fields {
     case 'append':
       fields['key'] = command.key
       fields['value'] = command.value
+      if (command.op === 'put' && command.lease !== undefined) fields['lease'] = command.lease
+      break
+    case 'lease-grant':
+      fields['ttl'] = command.ttl
+      break
+    case 'lease-keepalive':
+    case 'lease-revoke':
+      fields['id'] = command.id
+      break
+    case 'lease-expire':
+      fields['id'] = command.id
+      fields['renewed'] = command.renewed
       break
     case 'cas':
       fields['key'] = command.key
@@ -198,7 +235,7 @@ const fieldsByOp: Record<KvOp, readonly string[]> = {
   get: ['op', 'key'],
   delete: ['op', 'key'],
   list: ['op', 'prefix', 'after', 'start', 'end', 'limit', 'mode'],
-  put: ['op', 'key', 'value'],
+  put: ['op', 'key', 'value', 'lease'],
   append: ['op', 'key', 'value'],
   cas: ['op', 'key', 'expected', 'value'],
   'role-grant': ['op', 'subject', 'role', 'prefix'],
@@ -206,6 +243,10 @@ const fieldsByOp: Record<KvOp, readonly string[]> = {
   'role-list': ['op'],
   disarm: ['op'],
   txn: ['op', 'compare', 'success', 'failure'],
+  'lease-grant': ['op', 'ttl'],
+  'lease-keepalive': ['op', 'id'],
+  'lease-revoke': ['op', 'id'],
+  'lease-expire': ['op', 'id', 'renewed'],
 }
 
 /** Validate a command already decoded from CBOR (e.g. nested in a larger message). */
@@ -234,9 +275,19 @@ export function commandFromValue(value: unknown): KvCommand {
         ...withSession,
       }
     }
-    case 'put':
+    case 'put': {
+      const lease = record['lease'] === undefined ? {} : { lease: expectUint(record['lease'], 'lease') }
+      return { op, key: keyFrom(record['key'], 'key'), value: expectBytes(record['value'], 'value'), ...lease, ...withSession }
+    }
     case 'append':
       return { op, key: keyFrom(record['key'], 'key'), value: expectBytes(record['value'], 'value'), ...withSession }
+    case 'lease-grant':
+      return { op, ttl: expectUint(record['ttl'], 'ttl'), ...withSession }
+    case 'lease-keepalive':
+    case 'lease-revoke':
+      return { op, id: expectUint(record['id'], 'id'), ...withSession }
+    case 'lease-expire':
+      return { op, id: expectUint(record['id'], 'id'), renewed: expectUint(record['renewed'], 'renewed'), ...withSession }
     case 'cas': {
       if (!('expected' in record)) throw new InvalidMessageError('kv cas command needs expected (bytes, or null for absent)')
       const expected = record['expected'] === null ? null : expectBytes(record['expected'], 'expected')

@@ -17,3 +17,6 @@ export { accessesOf, accessOf, CLIENT_ROLES, expectClientId, listScope, RolesTab
 export type { Access, ClientRole, RoleGrant } from './roles.js'
 export { compareHolds, MAX_TXN_OPS, TXN_OPS, TXN_RELATIONS, TXN_TARGETS } from './txn.js'
 export type { TxnCompare, TxnKeyView, TxnOp, TxnRelation, TxnTarget } from './txn.js'
+export { DEFAULT_HISTORY_LIMITS, WatchHistory } from './history.js'
+export type { HistoryLimits, HistoryRead, KvEvent } from './history.js'
+export { DEFAULT_MAX_LEASES, MAX_LEASE_TTL_SECONDS } from './leases.js'

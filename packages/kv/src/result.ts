@@ -34,6 +34,10 @@ export type KvErrorCode =
   | 'session-expired'
   /** The data is over the quota, or the no-space alarm is raised: writes other than delete are refused until an admin disarms it. */
   | 'no-space'
+  /** The lease does not exist (never granted, revoked or expired). */
+  | 'lease-not-found'
+  /** The state machine holds its maximum number of leases. */
+  | 'too-many-leases'
 
 export const KV_ERROR_CODES: readonly KvErrorCode[] = [
   'cas-mismatch',
@@ -44,6 +48,8 @@ export const KV_ERROR_CODES: readonly KvErrorCode[] = [
   'session-expired',
   'no-space',
   'forbidden',
+  'lease-not-found',
+  'too-many-leases',
 ]
 
 /** A key's revisions as stored: created at `create`, last changed at `mod`, `version` changes since it was created. */
@@ -94,6 +100,10 @@ export type KvResult =
   | { readonly ok: true; readonly op: 'disarm'; readonly disarmed: boolean }
   /** `succeeded`: every comparison held (the success branch ran); `results[i]`: the i-th operation's result. */
   | { readonly ok: true; readonly op: 'txn'; readonly succeeded: boolean; readonly results: readonly KvResult[]; readonly revision: number }
+  /** A lease granted or kept alive: its id and TTL in seconds. */
+  | { readonly ok: true; readonly op: 'lease-grant' | 'lease-keepalive'; readonly id: number; readonly ttl: number }
+  /** A lease ended (revoked, or expired: `expired` false when it was renewed since the leader decided); `deleted`: its keys. */
+  | { readonly ok: true; readonly op: 'lease-revoke' | 'lease-expire'; readonly id: number; readonly expired: boolean; readonly deleted: number; readonly revision: number }
   | KvError
 
 export interface KvError {
@@ -126,7 +136,7 @@ export function resultFromValue(value: unknown): KvResult {
   }
   const op = expectOneOf(
     record['op'],
-    ['get', 'list', 'put', 'delete', 'cas', 'append', 'disarm', 'role-grant', 'role-revoke', 'role-list', 'txn'] as const,
+    ['get', 'list', 'put', 'delete', 'cas', 'append', 'disarm', 'role-grant', 'role-revoke', 'role-list', 'txn', 'lease-grant', 'lease-keepalive', 'lease-revoke', 'lease-expire'] as const,
     'op',
   )
   switch (op) {
@@ -194,6 +204,21 @@ export function resultFromValue(value: unknown): KvResult {
       })
       return { ok, op, succeeded: expectBoolean(record['succeeded'], 'succeeded'), results, revision: expectUint(record['revision'], 'revision') }
     }
+    case 'lease-grant':
+    case 'lease-keepalive':
+      only(record, ['id', 'ttl'], op)
+      return { ok, op, id: expectUint(record['id'], 'id'), ttl: expectUint(record['ttl'], 'ttl') }
+    case 'lease-revoke':
+    case 'lease-expire':
+      only(record, ['id', 'expired', 'deleted', 'revision'], op)
+      return {
+        ok,
+        op,
+        id: expectUint(record['id'], 'id'),
+        expired: expectBoolean(record['expired'], 'expired'),
+        deleted: expectUint(record['deleted'], 'deleted'),
+        revision: expectUint(record['revision'], 'revision'),
+      }
   }
 }
 

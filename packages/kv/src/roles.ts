@@ -199,5 +199,13 @@ export function accessOf(command: KvCommand): [Access, string | undefined] {
     case 'role-list':
     case 'disarm':
       return ['admin', undefined]
+    // A lease's keys may lie anywhere, and revoking it deletes them: write access to the whole keyspace.
+    case 'lease-grant':
+    case 'lease-keepalive':
+    case 'lease-revoke':
+      return ['write', '']
+    // Only the leader's own proposal (no client) expires a lease.
+    case 'lease-expire':
+      return ['admin', undefined]
   }
 }

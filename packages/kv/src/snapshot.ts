@@ -16,12 +16,14 @@ import { MAX_CLIENT_ID_LENGTH } from './command.js'
 import { RolesTable } from './roles.js'
 import { decodeResult, valueOrNullFrom, type KeyRevision, type KvValue } from './result.js'
 import type { SessionRecord, SessionTableState } from './sessions.js'
+import { DEFAULT_HISTORY_LIMITS, WatchHistory } from './history.js'
+import { LeaseTable } from './leases.js'
 
 /**
- * 3: revisions (per key and the store's). 2: session floors and the no-space alarm. Versions 1 and 2
+ * 4: the watch history (with its compaction revision) and leases. 3: revisions (per key and the store's). 2: session floors and the no-space alarm. Versions 1 and 2
  * still load (keys without revisions report 0; no floors and no alarm in 1).
  */
-export const KV_SNAPSHOT_VERSION = 3
+export const KV_SNAPSHOT_VERSION = 4
 
 export interface KvSnapshotState extends SessionTableState {
   readonly values: ReadonlyMap<string, KvValue>
@@ -29,6 +31,8 @@ export interface KvSnapshotState extends SessionTableState {
   readonly revision: number
   readonly alarm: boolean
   readonly roles: RolesTable
+  readonly history: WatchHistory
+  readonly leases: LeaseTable
 }
 
 /**
@@ -52,11 +56,30 @@ export function encodeSnapshot(state: KvSnapshotState): Uint8Array {
   const floors = [...state.floors.entries()].sort(([a], [b]) => compare(a, b))
   // Roles only when there are any, so a state without roles keeps its snapshot bytes.
   const roles = state.roles.size === 0 ? {} : { roles: state.roles.toSnapshot() }
-  return encodeCanonical({ version: KV_SNAPSHOT_VERSION, values, revision: state.revision, sessions, floors, signedFloor: state.signedFloor, alarm: state.alarm, ...roles })
+  return encodeCanonical({
+    version: KV_SNAPSHOT_VERSION,
+    values,
+    revision: state.revision,
+    sessions,
+    floors,
+    signedFloor: state.signedFloor,
+    alarm: state.alarm,
+    ...roles,
+    history: state.history.toSnapshot(),
+    compactRevision: state.history.compactRevision,
+    leases: state.leases.toSnapshot(),
+  })
 }
 
 /** Decode and fully validate a snapshot; any defect throws StorageCorruptionError naming it. */
 type DecodedSnapshot = KvSnapshotState & { readonly values: Map<string, KvValue>; readonly revisions: Map<string, KeyRevision> }
+
+/** The snapshot's history (validated here, so a corrupt one fails before anything is replaced). */
+function historyFrom(value: unknown, compactRevision: number, revision: number): WatchHistory {
+  const history = new WatchHistory(DEFAULT_HISTORY_LIMITS)
+  history.load(value, compactRevision, revision)
+  return history
+}
 
 export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
   try {
@@ -73,17 +96,23 @@ function snapshotFromValue(value: unknown): DecodedSnapshot {
   const version = record['version']
   if (version === 1) expectOnlyKeys(record, ['version', 'values', 'sessions'], 'snapshot')
   else if (version === 2) expectOnlyKeys(record, ['version', 'values', 'sessions', 'floors', 'signedFloor', 'alarm', 'roles'], 'snapshot')
+  else if (version === 3) expectOnlyKeys(record, ['version', 'values', 'revision', 'sessions', 'floors', 'signedFloor', 'alarm', 'roles'], 'snapshot')
   else if (version === KV_SNAPSHOT_VERSION)
-    expectOnlyKeys(record, ['version', 'values', 'revision', 'sessions', 'floors', 'signedFloor', 'alarm', 'roles'], 'snapshot')
-  else throw new InvalidMessageError(`snapshot version ${String(version)} is not 1, 2 or ${KV_SNAPSHOT_VERSION}`)
+    expectOnlyKeys(
+      record,
+      ['version', 'values', 'revision', 'sessions', 'floors', 'signedFloor', 'alarm', 'roles', 'history', 'compactRevision', 'leases'],
+      'snapshot',
+    )
+  else throw new InvalidMessageError(`snapshot version ${String(version)} is not 1, 2, 3 or ${KV_SNAPSHOT_VERSION}`)
+  const withRevisions = version === 3 || version === KV_SNAPSHOT_VERSION
 
   const values = new Map<string, KvValue>()
   const revisions = new Map<string, KeyRevision>()
-  const revision = version === KV_SNAPSHOT_VERSION ? expectUint(record['revision'], 'revision') : 0
+  const revision = withRevisions ? expectUint(record['revision'], 'revision') : 0
   let previousKey: string | undefined
   for (const [i, item] of expectArray(record['values'], 'snapshot values').entries()) {
     const entry = expectArray(item, `values[${i}]`)
-    const fields = version === KV_SNAPSHOT_VERSION ? 5 : 2
+    const fields = withRevisions ? 5 : 2
     if (entry.length !== fields)
       throw new InvalidMessageError(`values[${i}] must be [key, value${fields === 5 ? ', createRevision, modRevision, version' : ''}]`)
     const key = expectString(entry[0], `values[${i}] key`, Number.MAX_SAFE_INTEGER)
@@ -118,7 +147,9 @@ function snapshotFromValue(value: unknown): DecodedSnapshot {
     sessions.set(client, { seq, lastIndex, result })
     previous = { client, lastIndex }
   }
-  if (version === 1) return { values, revisions, revision, sessions, floors: new Map(), signedFloor: 0, alarm: false, roles: new RolesTable() }
+  // Before version 4 there was no history: everything up to the store's revision counts as compacted.
+  const noHistory = { history: historyFrom([], revision, revision), leases: new LeaseTable() }
+  if (version === 1) return { values, revisions, revision, sessions, floors: new Map(), signedFloor: 0, alarm: false, roles: new RolesTable(), ...noHistory }
 
   const floors = new Map<string, number>()
   let previousPrincipal: string | undefined
@@ -132,7 +163,14 @@ function snapshotFromValue(value: unknown): DecodedSnapshot {
     previousPrincipal = principal
   }
   const roles = record['roles'] === undefined ? new RolesTable() : RolesTable.fromSnapshot(record['roles'])
-  return { values, revisions, revision, sessions, floors, signedFloor: expectUint(record['signedFloor'], 'signedFloor'), alarm: expectBoolean(record['alarm'], 'alarm'), roles }
+  const later =
+    version === KV_SNAPSHOT_VERSION
+      ? {
+          history: historyFrom(record['history'], expectUint(record['compactRevision'], 'compactRevision'), revision),
+          leases: LeaseTable.fromSnapshot(record['leases'], (key) => values.has(key)),
+        }
+      : noHistory
+  return { values, revisions, revision, sessions, floors, signedFloor: expectUint(record['signedFloor'], 'signedFloor'), alarm: expectBoolean(record['alarm'], 'alarm'), roles, ...later }
 }
 
 function compare(a: string, b: string): number {

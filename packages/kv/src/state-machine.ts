@@ -7,10 +7,14 @@ import { encodeResult, type KeyRevision, type KvErrorCode, type KvResult, type K
 import { SessionTable, type SessionRecord } from './sessions.js'
 import { compareHolds, type TxnKeyView } from './txn.js'
 import { decodeSnapshot, encodeSnapshot } from './snapshot.js'
+import { resolveHistoryLimits, WatchHistory, type HistoryLimits, type HistoryRead } from './history.js'
+import { DEFAULT_MAX_LEASES, LeaseTable, MAX_LEASE_TTL_SECONDS } from './leases.js'
 
 export type { SessionRecord } from './sessions.js'
 
-export interface KvStateMachineOptions extends Partial<KvLimits> {
+export interface KvStateMachineOptions extends Partial<KvLimits>, Partial<HistoryLimits> {
+  /** Leases kept at most; a grant beyond is refused with `too-many-leases`. Default 10,000. */
+  readonly maxLeases?: number
   /** Client sessions kept in all. Default 10,000. */
   readonly maxSessions?: number
   /**
@@ -67,11 +71,24 @@ export class KvStateMachine implements StateMachine {
   private bytes = 0
   private alarmRaised = false
   private readonly decodeOptions: DecodeRequestOptions
+  /** Recent changes for watchers (history.ts): replicated, in the snapshot, bounded by `historyEvents`/`historyBytes`. */
+  private history: WatchHistory
+  private leases = new LeaseTable()
+  readonly maxLeases: number
+  /**
+   * Called after each applied command that changed a key and after a restore (not replicated state: the
+   * daemon's watchers listen here). Must not throw or call back into the state machine's writes.
+   */
+  onChange: ((revision: number) => void) | undefined
   /** Who may do what (roles.ts); part of the replicated state and of the snapshot. */
   roles: RolesTable
 
   constructor(options: KvStateMachineOptions = {}) {
-    const { maxSessions, maxSessionsPerClient, quotaBytes, initialAdmins, vouchedSessions, ...limits } = options
+    const { maxSessions, maxSessionsPerClient, quotaBytes, initialAdmins, vouchedSessions, historyEvents, historyBytes, maxLeases, ...limits } = options
+    this.history = new WatchHistory(
+      resolveHistoryLimits({ ...(historyEvents === undefined ? {} : { historyEvents }), ...(historyBytes === undefined ? {} : { historyBytes }) }),
+    )
+    this.maxLeases = positive(maxLeases, DEFAULT_MAX_LEASES, 'maxLeases')
     this.decodeOptions = { vouchedSessions: vouchedSessions === true }
     this.roles = new RolesTable(initialAdmins)
     this.limits = resolveLimits(limits)
@@ -90,9 +107,14 @@ export class KvStateMachine implements StateMachine {
     }
     // A command applied in a signed client's name runs only if the client's role allows it (same answer on every replica).
     const run = () => encodeResult((request.client === undefined ? undefined : this.roles.check(request.client, request.command)) ?? this.execute(request.command, index))
+    const before = this.revision
     const session = request.session
-    if (session === undefined) return run()
-    return this.once(session, index, run)
+    const result = session === undefined ? run() : this.once(session, index, run)
+    if (this.revision !== before) {
+      this.history.compact()
+      this.onChange?.(this.revision)
+    }
+    return result
   }
 
   /** Answer `get` or `list` from the current state; never mutates, ignores sessions (also of an envelope). */
@@ -109,7 +131,16 @@ export class KvStateMachine implements StateMachine {
   }
 
   snapshot(): Uint8Array {
-    return encodeSnapshot({ values: this.values, revisions: this.revisions, revision: this.revision, ...this.sessions.state(), alarm: this.alarmRaised, roles: this.roles })
+    return encodeSnapshot({
+      values: this.values,
+      revisions: this.revisions,
+      revision: this.revision,
+      ...this.sessions.state(),
+      alarm: this.alarmRaised,
+      roles: this.roles,
+      history: this.history,
+      leases: this.leases,
+    })
   }
 
   /** Replace the whole state. A corrupt snapshot throws StorageCorruptionError and leaves the state as it was. */
@@ -123,6 +154,41 @@ export class KvStateMachine implements StateMachine {
     this.bytes = 0
     for (const [key, value] of this.values) this.bytes += entryBytes(key, value)
     this.roles = state.roles
+    this.leases = state.leases
+    this.history.adopt(state.history)
+    this.onChange?.(this.revision)
+  }
+
+  /**
+   * The changes of keys starting with `prefix` from revision `fromRevision` on (at most about `limit`,
+   * whole revisions), or `compacted` when some of them are no longer kept. Not replicated: a local read.
+   */
+  changesSince(fromRevision: number, prefix: string, limit = 1000): HistoryRead {
+    return this.history.since(fromRevision, prefix, this.revision, limit)
+  }
+
+  /** Every change at or below this revision has left the watch history. */
+  get compactRevision(): number {
+    return this.history.compactRevision
+  }
+
+  /** Events in the watch history. */
+  get historySize(): number {
+    return this.history.size
+  }
+
+  /** Every lease as `[id, ttl seconds, renewed]` (renewed: log index of its grant or last keep-alive). */
+  leaseList(): Array<readonly [number, number, number]> {
+    return this.leases.list()
+  }
+
+  /** The lease `key` is attached to, if any. */
+  leaseOf(key: string): number | undefined {
+    return this.leases.leaseOf(key)
+  }
+
+  get leaseCount(): number {
+    return this.leases.size
   }
 
   /** The store's revision: the log index of the last command that changed a key (0: none yet). */
@@ -199,8 +265,10 @@ export class KvStateMachine implements StateMachine {
     this.bytes = after
     // A key kept from a snapshot taken before revisions existed: its creation is unknown (0).
     const known = this.revisions.get(key) ?? (current === undefined ? undefined : { create: 0, mod: 0, version: 0 })
-    this.revisions.set(key, known === undefined ? { create: index, mod: index, version: 1 } : { create: known.create, mod: index, version: known.version + 1 })
+    const revisions = known === undefined ? { create: index, mod: index, version: 1 } : { create: known.create, mod: index, version: known.version + 1 }
+    this.revisions.set(key, revisions)
     this.revision = Math.max(this.revision, index)
+    this.history.record({ revision: index, type: 'put', key, value, createRevision: revisions.create, modRevision: revisions.mod, version: revisions.version })
     return undefined
   }
 
@@ -230,7 +298,33 @@ export class KvStateMachine implements StateMachine {
       case 'put': {
         const invalid = this.checkKey(command.key, 'key') ?? this.checkValue(command.value, 'value')
         if (invalid !== undefined) return invalid
-        return this.store(command.key, command.value, at) ?? { ok: true, op: 'put', revision: this.revision }
+        if (command.lease !== undefined && this.leases.get(command.lease) === undefined)
+          return error('lease-not-found', `lease ${command.lease} does not exist (never granted, revoked or expired)`)
+        const refused = this.store(command.key, command.value, at)
+        if (refused !== undefined) return refused
+        // As etcd: a put without a lease detaches the key from its lease.
+        this.leases.attach(command.key, command.lease)
+        return { ok: true, op: 'put', revision: this.revision }
+      }
+      case 'lease-grant':
+        if (command.ttl < 1 || command.ttl > MAX_LEASE_TTL_SECONDS) return error('invalid-command', `ttl must be between 1 and ${MAX_LEASE_TTL_SECONDS} seconds`)
+        if (this.leases.size >= this.maxLeases) return error('too-many-leases', `${this.leases.size} leases exist, the limit is ${this.maxLeases}; revoke some`)
+        this.leases.grant(at, command.ttl)
+        return { ok: true, op: 'lease-grant', id: at, ttl: command.ttl }
+      case 'lease-keepalive': {
+        const lease = this.leases.get(command.id)
+        if (lease === undefined) return error('lease-not-found', `lease ${command.id} does not exist (never granted, revoked or expired)`)
+        lease.renewed = at
+        return { ok: true, op: 'lease-keepalive', id: command.id, ttl: lease.ttl }
+      }
+      case 'lease-revoke':
+        if (this.leases.get(command.id) === undefined) return error('lease-not-found', `lease ${command.id} does not exist (never granted, revoked or expired)`)
+        return { ok: true, op: 'lease-revoke', ...this.endLease(command.id, at) }
+      case 'lease-expire': {
+        const lease = this.leases.get(command.id)
+        // Renewed after the leader decided (a keep-alive ordered before this entry), or gone already: nothing expires.
+        if (lease === undefined || lease.renewed !== command.renewed) return { ok: true, op: 'lease-expire', id: command.id, expired: false, deleted: 0, revision: this.revision }
+        return { ok: true, op: 'lease-expire', ...this.endLease(command.id, at) }
       }
       case 'delete':
         return this.checkKey(command.key, 'key') ?? this.remove(command.key, at)
@@ -276,8 +370,10 @@ export class KvStateMachine implements StateMachine {
     if (current === undefined) return { ok: true, op: 'delete', existed: false, revision: this.revision }
     this.values.delete(key)
     this.revisions.delete(key)
+    this.leases.attach(key, undefined)
     this.revision = Math.max(this.revision, index)
     this.bytes -= entryBytes(key, current)
+    this.history.record({ revision: index, type: 'delete', key, createRevision: 0, modRevision: 0, version: 0 })
     return { ok: true, op: 'delete', existed: true, revision: this.revision }
   }
 
@@ -314,9 +410,19 @@ export class KvStateMachine implements StateMachine {
     const results = ops.map((op): KvResult => {
       if (op.op === 'get') return this.read(op.key)
       if (op.op === 'delete') return this.remove(op.key, index)
-      return this.store(op.key, op.value, index, true) ?? { ok: true, op: 'put', revision: this.revision }
+      const refused = this.store(op.key, op.value, index, true)
+      if (refused !== undefined) return refused
+      this.leases.attach(op.key, undefined) // a put without a lease, as etcd's
+      return { ok: true, op: 'put', revision: this.revision }
     })
     return { ok: true, op: 'txn', succeeded, results, revision: this.revision }
+  }
+
+  /** Remove lease `id` and delete its keys, all at revision `index`. */
+  private endLease(id: number, index: number): { id: number; expired: true; deleted: number; revision: number } {
+    const keys = this.leases.remove(id)
+    for (const key of keys) this.remove(key, index)
+    return { id, expired: true, deleted: keys.length, revision: this.revision }
   }
 
   /** A key as a transaction's comparisons see it. */

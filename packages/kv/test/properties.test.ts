@@ -36,6 +36,12 @@ const command: fc.Arbitrary<KvCommand> = fc.oneof(
     .map(([k, expected, value, s]) => withSession({ op: 'cas' as const, key: k, expected, value }, s)),
   fc.tuple(key, bytes, optionalSession).map(([k, value, s]) => withSession({ op: 'append' as const, key: k, value }, s)),
   optionalSession.map((s) => withSession({ op: 'disarm' as const }, s)),
+  // Leases: ids are log indexes, so small numbers hit real leases; puts attach keys to them.
+  fc.tuple(key, bytes, fc.integer({ min: 1, max: 12 }), optionalSession).map(([k, value, lease, s]) => withSession({ op: 'put' as const, key: k, value, lease }, s)),
+  fc.tuple(fc.integer({ min: 0, max: 3 }), optionalSession).map(([ttl, s]) => withSession({ op: 'lease-grant' as const, ttl }, s)),
+  fc.tuple(fc.integer({ min: 1, max: 12 }), optionalSession).map(([id, s]) => withSession({ op: 'lease-keepalive' as const, id }, s)),
+  fc.tuple(fc.integer({ min: 1, max: 12 }), optionalSession).map(([id, s]) => withSession({ op: 'lease-revoke' as const, id }, s)),
+  fc.tuple(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 12 })).map(([id, renewed]) => ({ op: 'lease-expire' as const, id, renewed })),
 )
 
 // Mostly valid commands, sometimes garbage; limits small enough that too-large happens.
@@ -45,7 +51,7 @@ const commandBytes = fc.oneof(
 )
 
 function newMachine(): KvStateMachine {
-  return new KvStateMachine({ maxSessions: 2, maxValueBytes: 10, maxListItems: 3, maxKeyBytes: 3, maxListKeys: 3, quotaBytes: 24 })
+  return new KvStateMachine({ maxSessions: 2, maxValueBytes: 10, maxListItems: 3, maxKeyBytes: 3, maxListKeys: 3, quotaBytes: 24, historyEvents: 5, maxLeases: 3 })
 }
 
 describe('properties', () => {
@@ -110,6 +116,12 @@ describe('properties', () => {
     fc.constant({ ok: true as const, op: 'cas' as const }),
     fc.nat().map((length) => ({ ok: true as const, op: 'append' as const, length })),
     fc.boolean().map((disarmed) => ({ ok: true as const, op: 'disarm' as const, disarmed })),
+    fc
+      .tuple(fc.constantFrom('lease-grant' as const, 'lease-keepalive' as const), fc.nat(), fc.nat())
+      .map(([op, id, ttl]) => ({ ok: true as const, op, id, ttl })),
+    fc
+      .tuple(fc.constantFrom('lease-revoke' as const, 'lease-expire' as const), fc.nat(), fc.boolean(), fc.nat(), fc.nat())
+      .map(([op, id, expired, deleted, revision]) => ({ ok: true as const, op, id, expired, deleted, revision })),
     fc.tuple(fc.constantFrom(...KV_ERROR_CODES.filter((c) => c !== 'cas-mismatch')), fc.string()).map(([code, message]) => ({
       ok: false as const,
       code,

@@ -17,7 +17,7 @@ import { type Access, type RolesTable, SIGNED_SESSION_KEY } from '@synod/kv'
 import { HttpError } from '../http-error.js'
 import type { HttpSessionTable, OpenedSession } from './http-sessions.js'
 import { MEMBER_HEADERS, type MemberMacKeys } from './member-mac.js'
-import { describeRequest, LIST_PATH, loggedWrite, SESSION_OPEN_PATH, type RequestDescription } from './operations.js'
+import { describeRequest, LIST_PATH, WATCH_PATH, loggedWrite, SESSION_OPEN_PATH, type RequestDescription } from './operations.js'
 import { ReplayCache } from './replay.js'
 
 export interface Session {
@@ -118,7 +118,7 @@ export class ApiGuard {
    * 401 (no or bad credentials), 403 (the role does not allow it).
    */
   authorize(req: IncomingMessage, method: string, pathname: string, body?: Record<string, unknown>): Principal {
-    const query = pathname === LIST_PATH ? new URL(req.url ?? '/', 'http://request').searchParams : undefined
+    const query = pathname === LIST_PATH || pathname === WATCH_PATH ? new URL(req.url ?? '/', 'http://request').searchParams : undefined
     const description = describeRequest(method, pathname, body, query)
     if (description === undefined) throw new HttpError(404, 'NOT_FOUND', `no route ${method} ${pathname}`)
     const logged = loggedWrite(method, description, pathname)

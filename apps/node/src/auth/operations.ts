@@ -6,7 +6,7 @@
 // `{ op, ...fields }`.
 import { AUTH_SESSION_PATH, sessionOpenOperation } from '@synod/client'
 import { encodeCanonical } from '@synod/core'
-import { type Access, accessesOf, kvCommands, type ListMode, listScope } from '@synod/kv'
+import { type Access, accessesOf, kvCommands, type ListMode, listScope, MAX_LEASE_TTL_SECONDS } from '@synod/kv'
 import { HttpError } from '../http-error.js'
 import { parseTxnBody } from '../txn-body.js'
 
@@ -19,6 +19,20 @@ export interface RequestDescription {
   readonly sessionOpen?: true
   /** A request touching several keys (POST /v1/txn): every access it needs; the role must allow them all. */
   readonly accesses?: ReadonlyArray<readonly [Access, string | undefined]>
+}
+
+/** Where leases are granted (POST), kept alive (POST …/{id}/keepalive) and revoked (DELETE …/{id}). */
+export const LEASES_PATH = '/v1/leases'
+export const LEASE_PATH = /^\/v1\/leases\/([1-9]\d{0,14})(\/keepalive)?$/
+
+/** Where watches stream from (GET, Server-Sent Events). */
+export const WATCH_PATH = '/v1/watch'
+
+/** A lease's TTL from a request body: whole seconds, 1 up to a year (400 otherwise). */
+export function leaseTtl(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > MAX_LEASE_TTL_SECONDS)
+    throw new HttpError(400, 'BAD_FIELD', `'ttlSeconds' must be a whole number of seconds from 1 to ${MAX_LEASE_TTL_SECONDS}`)
+  return value
 }
 
 /** Where transactions go (etcd's Txn). */
@@ -133,6 +147,20 @@ export function describeRequest(method: string, pathname: string, body: Record<s
     // The role must cover every key the read may list: the prefix, or the narrower scope of [start, end).
     return { access: 'read', key: listScope(params.prefix, params.start, params.end), operation: listOperation(params) }
   }
+  // A watch signs its prefix; the role must allow reading it (the stream is read from this node's history).
+  if (pathname === WATCH_PATH) {
+    if (method !== 'GET') return undefined
+    const prefix = query?.get('prefix') ?? ''
+    return { access: 'read', key: listScope(prefix), operation: encodeCanonical({ op: 'watch', prefix }) }
+  }
+  if (pathname === LEASES_PATH) return method === 'POST' ? { access: 'write', key: '', operation: kvCommands.leaseGrant(typeof body.ttlSeconds === 'number' ? body.ttlSeconds : 0) } : undefined
+  const lease = LEASE_PATH.exec(pathname)
+  if (lease !== null) {
+    const id = Number(lease[1])
+    // Leases span the keyspace (revoking deletes keys anywhere): write access to every key ('' prefix).
+    if (lease[2] === undefined) return method === 'DELETE' ? { access: 'write', key: '', operation: kvCommands.leaseRevoke(id) } : undefined
+    return method === 'POST' ? { access: 'write', key: '', operation: kvCommands.leaseKeepAlive(id) } : undefined
+  }
   // The signature binds the client's ephemeral x25519 key: nobody can swap it for their own (ADR 0011).
   if (pathname === SESSION_OPEN_PATH)
     return method === 'POST' ? { access: 'info', operation: sessionOpenOperation(str(body.x25519)), sessionOpen: true } : undefined
@@ -168,7 +196,8 @@ export function describeRequest(method: string, pathname: string, body: Record<s
   const action = kv[2]
   if (action === undefined) {
     if (method === 'GET') return { access: 'read', key, operation: kvCommands.get(key) }
-    if (method === 'PUT') return { access: 'write', key, operation: kvCommands.put(key, str(body.value)) }
+    if (method === 'PUT')
+      return { access: 'write', key, operation: kvCommands.put(key, str(body.value), undefined, typeof body.lease === 'number' ? body.lease : undefined) }
     if (method === 'DELETE') return { access: 'write', key, operation: kvCommands.delete(key) }
     return undefined
   }

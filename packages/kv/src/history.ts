@@ -1,0 +1,162 @@
+// The watch history: the most recent key changes, in revision order, kept in the replicated state (and its
+// snapshot) so every replica holds the same window and a watcher can resume on any of them. Bounded by a
+// count of events and by bytes; what falls out is compacted, whole revisions at a time (a transaction's
+// changes share one revision and are never split), and `compactRevision` says up to where.
+import { ConfigError, expectArray, expectOneOf, expectString, expectUint, InvalidMessageError } from '@synod/core'
+import { utf8ByteLength } from './limits.js'
+import { valueOrNullFrom, type KvValue } from './result.js'
+
+/** One change of one key, as etcd's mvccpb.Event: a put carries the new value and the key's revisions. */
+export interface KvEvent {
+  readonly revision: number
+  readonly type: 'put' | 'delete'
+  readonly key: string
+  /** A put's new value (a delete has none). */
+  readonly value?: KvValue
+  /** A put's key revisions after the change (a delete: zeros, as etcd's tombstone). */
+  readonly createRevision: number
+  readonly modRevision: number
+  readonly version: number
+}
+
+/** What a watcher gets: the events after `fromRevision`, or the news that they are gone. */
+export type HistoryRead =
+  | { readonly compacted: false; readonly events: readonly KvEvent[]; readonly revision: number }
+  | { readonly compacted: true; readonly compactRevision: number }
+
+export interface HistoryLimits {
+  /** Events kept at most. Default 10,000. */
+  readonly historyEvents: number
+  /** Bytes of kept events at most (keys, values and 32 bytes each). Default 16 MiB. */
+  readonly historyBytes: number
+}
+
+export const DEFAULT_HISTORY_LIMITS: HistoryLimits = Object.freeze({ historyEvents: 10_000, historyBytes: 16 * 1024 * 1024 })
+
+export function resolveHistoryLimits(limits: Partial<HistoryLimits>): HistoryLimits {
+  const resolved = { ...DEFAULT_HISTORY_LIMITS }
+  for (const field of Object.keys(DEFAULT_HISTORY_LIMITS) as Array<keyof HistoryLimits>) {
+    const value = limits[field]
+    if (value === undefined) continue
+    if (!Number.isSafeInteger(value) || value < 1) throw new ConfigError(`must be a positive integer, got ${String(value)}`, field)
+    resolved[field] = value
+  }
+  return resolved
+}
+
+function eventBytes(event: KvEvent): number {
+  let bytes = 32 + utf8ByteLength(event.key)
+  const value = event.value
+  if (value instanceof Uint8Array) bytes += value.byteLength
+  else if (value !== undefined) for (const element of value) bytes += element.byteLength
+  return bytes
+}
+
+export class WatchHistory {
+  private events: KvEvent[] = []
+  /** Index of the first kept event in `events` (dropping from the front without shifting every time). */
+  private head = 0
+  private bytes = 0
+  /** Every change at or below this revision is gone; every change above it is kept. */
+  compactRevision = 0
+
+  constructor(readonly limits: HistoryLimits) {}
+
+  get size(): number {
+    return this.events.length - this.head
+  }
+
+  record(event: KvEvent): void {
+    this.events.push(event)
+    this.bytes += eventBytes(event)
+  }
+
+  /** Drop the oldest whole revisions until within the limits, but never the newest revision (a watcher must see it). */
+  compact(): void {
+    while (this.size > this.limits.historyEvents || this.bytes > this.limits.historyBytes) {
+      const oldest = this.events[this.head]!.revision
+      if (oldest === this.events[this.events.length - 1]!.revision) break
+      while (this.head < this.events.length && this.events[this.head]!.revision === oldest) {
+        this.bytes -= eventBytes(this.events[this.head]!)
+        this.head++
+      }
+      this.compactRevision = oldest
+    }
+    if (this.head > 1024 && this.head * 2 > this.events.length) {
+      this.events = this.events.slice(this.head)
+      this.head = 0
+    }
+  }
+
+  /**
+   * Events with revision ≥ `fromRevision` whose key starts with `prefix`, at most `limit` of them but
+   * never splitting a revision; `revision` is where to continue from (one past the last event given, or
+   * `storeRevision` + 1 when all kept events were scanned). Compacted when `fromRevision` ≤ compactRevision.
+   */
+  since(fromRevision: number, prefix: string, storeRevision: number, limit = 1000): HistoryRead {
+    if (fromRevision <= this.compactRevision) return { compacted: true, compactRevision: this.compactRevision }
+    const out: KvEvent[] = []
+    // Binary search for the first event at or after fromRevision.
+    let lo = this.head
+    let hi = this.events.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.events[mid]!.revision < fromRevision) lo = mid + 1
+      else hi = mid
+    }
+    for (let i = lo; i < this.events.length; i++) {
+      const event = this.events[i]!
+      if (out.length >= limit && event.revision !== out[out.length - 1]!.revision) return { compacted: false, events: out, revision: event.revision }
+      if (event.key.startsWith(prefix)) out.push(event)
+    }
+    return { compacted: false, events: out, revision: Math.max(fromRevision, storeRevision + 1) }
+  }
+
+  /** Snapshot form: `[[revision, type, key, value|null, createRevision, modRevision, version]…]` in order. */
+  toSnapshot(): unknown[] {
+    const out: unknown[] = []
+    for (let i = this.head; i < this.events.length; i++) {
+      const e = this.events[i]!
+      out.push([e.revision, e.type, e.key, e.value ?? null, e.createRevision, e.modRevision, e.version])
+    }
+    return out
+  }
+
+  /** Take over `other`'s events (a restored snapshot's), keeping this history's limits. */
+  adopt(other: WatchHistory): void {
+    this.events = other.events.slice(other.head)
+    this.head = 0
+    this.bytes = other.bytes
+    this.compactRevision = other.compactRevision
+  }
+
+  /** Load a snapshot's history; throws InvalidMessageError on any defect. */
+  load(value: unknown, compactRevision: number, storeRevision: number): void {
+    const events: KvEvent[] = []
+    for (const [i, item] of expectArray(value, 'history').entries()) {
+      const e = expectArray(item, `history[${i}]`)
+      if (e.length !== 7) throw new InvalidMessageError(`history[${i}] must be [revision, type, key, value, createRevision, modRevision, version]`)
+      const revision = expectUint(e[0], `history[${i}] revision`)
+      const previous = events[events.length - 1]?.revision ?? compactRevision
+      if (revision < previous || revision <= compactRevision || revision > storeRevision)
+        throw new InvalidMessageError(`history[${i}] revision ${revision} is out of order (after ${previous}, compacted at ${compactRevision}, store at ${storeRevision})`)
+      const type = expectOneOf(e[1], ['put', 'delete'] as const, `history[${i}] type`)
+      const key = expectString(e[2], `history[${i}] key`, Number.MAX_SAFE_INTEGER)
+      const stored = valueOrNullFrom(e[3], `history[${i}] value`)
+      if ((type === 'put') !== (stored !== null)) throw new InvalidMessageError(`history[${i}]: a put carries a value, a delete none`)
+      events.push({
+        revision,
+        type,
+        key,
+        ...(stored === null ? {} : { value: stored }),
+        createRevision: expectUint(e[4], `history[${i}] createRevision`),
+        modRevision: expectUint(e[5], `history[${i}] modRevision`),
+        version: expectUint(e[6], `history[${i}] version`),
+      })
+    }
+    this.events = events
+    this.head = 0
+    this.bytes = events.reduce((sum, e) => sum + eventBytes(e), 0)
+    this.compactRevision = compactRevision
+  }
+}
