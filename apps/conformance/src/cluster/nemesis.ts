@@ -10,6 +10,20 @@ import { SeededRandom } from './rng.js'
 
 export const NEMESES = ['kill', 'pause', 'partition', 'kill-all', 'clock-skew', 'disk-stall'] as const
 export type NemesisKind = (typeof NEMESES)[number]
+/**
+ * One `--nemesis` entry: a kind, or kinds joined by '+' that hit together in one window, on the same
+ * target (e.g. `clock-skew+partition`: the leader's clock slowed while it is cut off — what a lease's drift
+ * bound is about; one fault at a time never overlaps them).
+ */
+export type NemesisSpec = NemesisKind | `${NemesisKind}+${string}`
+
+/** The kinds of a spec; throws on an unknown kind or a repeated one. */
+export function nemesisParts(spec: string): NemesisKind[] {
+  const parts = spec.split('+').map((p) => p.trim())
+  for (const p of parts) if (!(NEMESES as readonly string[]).includes(p)) throw new Error(`unknown nemesis '${p}'`)
+  if (new Set(parts).size !== parts.length) throw new Error(`'${spec}' names a nemesis twice`)
+  return parts as NemesisKind[]
+}
 
 /** Which node a fault hits: a fixed index, or whichever node leads when the fault starts. */
 export type Target = { readonly node: number } | { readonly leader: true }
@@ -23,6 +37,8 @@ export type Fault =
   | { readonly kind: 'clock-skew'; readonly target: Target; readonly rate: number }
   /** The node's storage syncs hang until the heal (test-only storage wrapper). */
   | { readonly kind: 'disk-stall'; readonly target: Target }
+  /** Several faults in one window (a '+' spec), applied in order and healed together. */
+  | { readonly kind: 'together'; readonly faults: readonly Fault[] }
 
 export interface FaultWindow {
   /** ms after the workload started. */
@@ -35,7 +51,7 @@ export interface FaultWindow {
 export const CLOCK_RATES: readonly number[] = [0.25, 0.5, 2, 4]
 
 /** Fault windows of 1.5–4 s separated by 1–2.5 s of quiet, within [0, durationMs), from the seed. */
-export function planFaults(seed: number, kinds: readonly NemesisKind[], nodes: number, durationMs: number): FaultWindow[] {
+export function planFaults(seed: number, kinds: readonly NemesisSpec[], nodes: number, durationMs: number): FaultWindow[] {
   const random = new SeededRandom(seed ^ 0x5eed)
   const windows: FaultWindow[] = []
   if (kinds.length === 0) return windows
@@ -43,19 +59,20 @@ export function planFaults(seed: number, kinds: readonly NemesisKind[], nodes: n
   for (let guard = 0; guard < 1000; guard++) {
     const length = random.int(1500, 4000)
     if (t + length > durationMs) break
-    const kind = random.pick(kinds)
+    const spec = random.pick(kinds)
     const target: Target = random.next() < 0.5 ? { leader: true } : { node: random.int(0, nodes - 1) }
-    let fault: Fault
-    if (kind === 'kill' || kind === 'pause') fault = { kind, target }
-    else if (kind === 'kill-all') fault = { kind }
-    else if (kind === 'clock-skew') fault = { kind, target, rate: random.pick(CLOCK_RATES) }
-    else if (kind === 'disk-stall') fault = { kind, target }
-    else if (random.next() < 0.5 || nodes < 4) fault = { kind, shape: 'isolate', target }
-    else {
+    const plan = (kind: NemesisKind): Fault => {
+      if (kind === 'kill' || kind === 'pause') return { kind, target }
+      if (kind === 'kill-all') return { kind }
+      if (kind === 'clock-skew') return { kind, target, rate: random.pick(CLOCK_RATES) }
+      if (kind === 'disk-stall') return { kind, target }
+      if (random.next() < 0.5 || nodes < 4) return { kind, shape: 'isolate', target }
       // A minority of ⌊(n−1)/2⌋… up to half: both sides may be without a quorum (n even), which is a fault too.
       const order = Array.from({ length: nodes }, (_, i) => i).sort(() => random.next() - 0.5)
-      fault = { kind, shape: 'split', minority: order.slice(0, Math.floor(nodes / 2)).sort() }
+      return { kind, shape: 'split', minority: order.slice(0, Math.floor(nodes / 2)).sort() }
     }
+    const parts = nemesisParts(spec)
+    const fault: Fault = parts.length === 1 ? plan(parts[0]!) : { kind: 'together', faults: parts.map(plan) }
     windows.push({ at: t, healAt: t + length, fault })
     t += length + random.int(1000, 2500)
   }
@@ -65,6 +82,8 @@ export function planFaults(seed: number, kinds: readonly NemesisKind[], nodes: n
 export function describeFault(fault: Fault): string {
   const target = (t: Target) => ('leader' in t ? 'the leader' : `node${t.node + 1}`)
   switch (fault.kind) {
+    case 'together':
+      return fault.faults.map(describeFault).join(' + ')
     case 'kill':
       return `SIGKILL ${target(fault.target)}`
     case 'pause':
@@ -117,13 +136,20 @@ export class NemesisRunner {
     return touched.map((t, k) => `${t.action} ${names[k]}`).join(', ')
   }
 
-  private async apply(fault: Fault): Promise<string> {
+  private async apply(fault: Fault, resolved?: Map<Target, number>): Promise<string> {
     const names = this.cluster.nodes.map((n) => n.name)
     const at = this.history.now()
     switch (fault.kind) {
+      case 'together': {
+        // The parts share their target: "the leader" is resolved once, before the first part changes who leads.
+        const shared = new Map<Target, number>()
+        const done: string[] = []
+        for (const part of fault.faults) done.push(await this.apply(part, shared))
+        return done.join(' + ')
+      }
       case 'kill':
       case 'pause': {
-        const i = await this.resolve(fault.target)
+        const i = await this.resolve(fault.target, resolved)
         if (fault.kind === 'kill') {
           await this.cluster.kill(i)
           this.timeline.push({ at, node: names[i]!, kind: 'crash', detail: 'SIGKILL' })
@@ -136,7 +162,7 @@ export class NemesisRunner {
       }
       case 'clock-skew':
       case 'disk-stall': {
-        const i = await this.resolve(fault.target)
+        const i = await this.resolve(fault.target, resolved)
         if (fault.kind === 'clock-skew') this.cluster.setFaults(i, { clockRate: fault.rate })
         else this.cluster.setFaults(i, { stallFsync: true })
         const detail = fault.kind === 'clock-skew' ? `clock ×${fault.rate}` : 'fsync stalled'
@@ -153,7 +179,7 @@ export class NemesisRunner {
       case 'partition': {
         let minority: number[]
         if (fault.shape === 'isolate') {
-          const i = await this.resolve(fault.target)
+          const i = await this.resolve(fault.target, resolved)
           this.cluster.proxies.isolate(i)
           minority = [i]
         } else {
@@ -170,7 +196,15 @@ export class NemesisRunner {
   }
 
   /** The leader's index as the running nodes report it; node 0 when nobody knows one. */
-  private async resolve(target: Target): Promise<number> {
+  private async resolve(target: Target, cache?: Map<Target, number>): Promise<number> {
+    const known = cache?.get(target)
+    if (known !== undefined) return known
+    const index = await this.resolveNow(target)
+    cache?.set(target, index)
+    return index
+  }
+
+  private async resolveNow(target: Target): Promise<number> {
     if ('node' in target) return target.node
     for (const [i, node] of this.cluster.nodes.entries()) {
       if (this.cluster.state[i] !== 'up') continue

@@ -8,7 +8,7 @@ import type { CheckResult } from '@synod/conformance'
 import type { ClusterArguments } from './args.js'
 import { checkConvergence, checkLiveDurability, finalReads, linearizability, livenessResult, probeLiveness, runRecord } from './final-checks.js'
 import { ClusterHistory, toOperations } from './history.js'
-import { describeFault, NemesisRunner, planFaults } from './nemesis.js'
+import { describeFault, NemesisRunner, nemesisParts, planFaults } from './nemesis.js'
 import { LiveCluster } from './processes.js'
 import { type ClusterRunResult, completions, renderClusterReport } from './report.js'
 import { StatusSampler } from './sampler.js'
@@ -67,7 +67,7 @@ export async function runClusterTest(
         env: { ...args.env },
         startupMs: args.startupMs,
         // The test-only clock and disk hooks exist in the nodes only when this run injects those faults.
-        faultHooks: args.nemeses.some((n) => n === 'clock-skew' || n === 'disk-stall'),
+        faultHooks: args.nemeses.some((spec) => nemesisParts(spec).some((n) => n === 'clock-skew' || n === 'disk-stall')),
       })
     } catch (error) {
       say(`the cluster did not start: ${(error as Error).message}`)

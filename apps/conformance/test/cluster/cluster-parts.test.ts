@@ -41,6 +41,19 @@ describe('planFaults', () => {
       } else expect(describeFault(fault)).toMatch(/^fsync of (the leader|node\d) stalled$/)
     }
     expect(parseClusterArguments(['--cluster', '--nemesis', 'clock-skew,disk-stall']).nemeses).toEqual(['clock-skew', 'disk-stall'])
+    // '+' overlaps kinds in one window, on one target; an unknown or repeated part is a usage error.
+    const together = planFaults(4, ['clock-skew+partition'], 3, 30_000)
+    expect(together.length).toBeGreaterThan(2)
+    for (const { fault } of together) {
+      expect(fault.kind).toBe('together')
+      if (fault.kind !== 'together') continue
+      expect(fault.faults.map((f) => f.kind)).toEqual(['clock-skew', 'partition'])
+      const [skew, cut] = fault.faults
+      expect('target' in cut! && 'target' in skew! && cut.target).toEqual('target' in skew! ? skew.target : undefined)
+      expect(describeFault(fault)).toMatch(/^clock of .* \+ isolate /)
+    }
+    expect(() => parseClusterArguments(['--cluster', '--nemesis', 'clock-skew+bogus'])).toThrow(UsageError)
+    expect(() => parseClusterArguments(['--cluster', '--nemesis', 'kill+kill'])).toThrow(UsageError)
     expect(daemonProtocolOf('raft-lease')).toEqual({ daemonProtocol: 'raft', protocolOptions: { readMode: 'lease' } })
     expect(daemonProtocolOf('pbft')).toEqual({ daemonProtocol: 'pbft', protocolOptions: {} })
   })
