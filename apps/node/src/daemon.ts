@@ -47,8 +47,9 @@ import { NodeMetrics } from './metrics.js'
 import type { TxnBody, TxnRequest } from './txn-body.js'
 import { describeMembership, toProtocolMember } from './members.js'
 import { daemonProtocolOptions, loadProtocol } from './protocols.js'
-import { ackBeforeFsync, activeDebugSwitches, readDebugSwitches } from './debug-switches.js'
+import { ackBeforeFsync, activeDebugSwitches, readDebugSwitches, tentativeCas, UNSAFE_SKIP_REPLY_CERTIFICATES } from './debug-switches.js'
 import { QuorumWatch } from './quorum.js'
+import { FAULT_CONTROL, openFaultControl, skewedClock, stallingStorage } from './fault-hooks.js'
 import { WatchHub, type WatchParams } from './watch.js'
 import { LeaseClock } from './lease-clock.js'
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -95,7 +96,11 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
   // Test-only planted bugs (debug-switches.ts): off unless their environment variable is set.
   const debug = readDebugSwitches()
   for (const name of activeDebugSwitches(debug)) log.warn({ switch: name }, 'UNSAFE TEST-ONLY DEBUG SWITCH IS ON: this node may lose or misreport data')
-  const storage = debug.ackBeforeFsyncMs === undefined ? durable : ackBeforeFsync(durable, debug.ackBeforeFsyncMs)
+  const acked = debug.ackBeforeFsyncMs === undefined ? durable : ackBeforeFsync(durable, debug.ackBeforeFsyncMs)
+  // Test-only fault hooks (fault-hooks.ts, clock skew and fsync stalls): they exist only when the runner set their variable.
+  const faults = openFaultControl()
+  if (faults !== undefined) log.warn({ switch: FAULT_CONTROL, file: faults.path }, 'TEST-ONLY FAULT HOOKS ARE ON: this node\'s clock and fsync obey the control file')
+  const storage = faults === undefined ? acked : stallingStorage(acked, faults)
   const transport = createLibp2pTransport({
     keyPair,
     listen: [...config.listen],
@@ -103,6 +108,7 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     protocol: factory.name,
   })
   const byzantine = factory.faultModel === 'byzantine'
+  if (debug.skipReplyCertificates && !byzantine) log.warn({ switch: UNSAFE_SKIP_REPLY_CERTIFICATES }, 'this debug switch only acts on byzantine protocols; ignored')
   const configured = config.members.map(toProtocolMember)
   const initialMembership = config.join
     ? membership(
@@ -149,7 +155,7 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     membership: initialMembership,
     transport,
     storage,
-    clock: systemClock(),
+    clock: faults === undefined ? systemClock() : skewedClock(systemClock(), () => faults.state),
     random: systemRandom(),
     stateMachine: kv,
     ...(byzantine ? { signer: createSigner(keyPair.secretKey), verifier: createVerifier() } : {}),
@@ -210,6 +216,7 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     signedClients,
     debug.localReads,
     watches,
+    byzantine && debug.skipReplyCertificates,
   )
   const server = createHttpApi(service, {
     maxKeyBytes: config.maxKeyBytes,
@@ -249,6 +256,7 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
       await replica.stop()
       quorum.stop()
       await storage.close()
+      faults?.stop()
       log.info('stopped')
     },
   }
@@ -303,6 +311,8 @@ class ReplicatedKv implements KvService {
     /** Planted bug SYNOD_DEBUG_UNSAFE_LOCAL_READS (test-only): linearizable reads answered from local state. */
     private readonly unsafeLocalReads = false,
     private readonly watches?: WatchHub,
+    /** Planted bug SYNOD_DEBUG_UNSAFE_SKIP_REPLY_CERTIFICATES (test-only, byzantine): answers from the local tentative execution. */
+    private readonly unsafeSkipCertificates = false,
   ) {}
 
   watch(req: IncomingMessage, res: ServerResponse, params: WatchParams): Promise<void> {
@@ -327,6 +337,7 @@ class ReplicatedKv implements KvService {
   }
 
   async put(key: string, value: string, options: WriteOptions): Promise<KvAnswer> {
+    if (this.unsafeSkipCertificates) return this.tentative(kvRequests.put(key, value, options.session), key, (local) => ({ index: local.index }))
     return this.write(kvRequests.put(key, value, options.session), options, (c) => c.put(key, value))
   }
 
@@ -335,6 +346,7 @@ class ReplicatedKv implements KvService {
   }
 
   async cas(key: string, expected: string | null, value: string, options: WriteOptions): Promise<KvAnswer> {
+    if (this.unsafeSkipCertificates) return this.tentative(kvRequests.cas(key, expected, value, options.session), key, (local) => tentativeCas(expected, local.value ?? null, local.index))
     return this.write(kvRequests.cas(key, expected, value, options.session), options, (c) => c.cas(key, expected, value))
   }
 
@@ -349,7 +361,7 @@ class ReplicatedKv implements KvService {
 
   async get(key: string, consistency: 'linearizable' | 'stale', forwarded: boolean, caller?: Principal): Promise<KvAnswer> {
     const request = kvRequests.get(key)
-    if (consistency === 'stale' || this.unsafeLocalReads) return toAnswer(this.replica.readLocal(request))
+    if (consistency === 'stale' || this.unsafeLocalReads || this.unsafeSkipCertificates) return toAnswer(this.replica.readLocal(request))
     try {
       // Byzantine: read the client's own envelope, so the reply certificate binds this request (never a stale answer).
       if (this.signedClients) return toAnswer(await this.replica.read(this.envelopeOf(caller)))
@@ -560,6 +572,17 @@ class ReplicatedKv implements KvService {
       return this.forwardOrThrow(error, options.forwarded, forward, options)
     }
     return toAnswer(result)
+  }
+
+  /**
+   * The planted "skip reply certificates" bug: propose the command but answer at once, from this node's
+   * local state (`answer` gets the key's local value), without the reply certificate — the command may
+   * never be ordered, or be ordered after writes that make its real result differ.
+   */
+  private tentative(command: Uint8Array, key: string, answer: (local: KvAnswer) => KvAnswer): KvAnswer {
+    this.replica.propose(command).catch(() => undefined)
+    const local = toAnswer(this.replica.readLocal(kvRequests.get(key)))
+    return answer(local)
   }
 
   /** The client's signed envelope; a byzantine cluster executes nothing else (TLS identifies a client to this node only). */

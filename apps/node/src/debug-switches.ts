@@ -9,11 +9,18 @@ import type { Storage } from '@synod/core'
 export const UNSAFE_LOCAL_READS = 'SYNOD_DEBUG_UNSAFE_LOCAL_READS'
 /** SYNOD_DEBUG_UNSAFE_ACK_BEFORE_FSYNC=<ms>: storage syncs report done at once and reach the disk only <ms> later. */
 export const UNSAFE_ACK_BEFORE_FSYNC = 'SYNOD_DEBUG_UNSAFE_ACK_BEFORE_FSYNC'
+/**
+ * SYNOD_DEBUG_UNSAFE_SKIP_REPLY_CERTIFICATES=1 (byzantine protocols): answer clients from this node's own
+ * tentative execution against its local state — puts and cas acknowledged before they are ordered, reads
+ * served locally — instead of waiting for the reply certificate (f+1 matching signed replies).
+ */
+export const UNSAFE_SKIP_REPLY_CERTIFICATES = 'SYNOD_DEBUG_UNSAFE_SKIP_REPLY_CERTIFICATES'
 
 export interface DebugSwitches {
   readonly localReads: boolean
   /** Delay of the real sync in ms; undefined when off. */
   readonly ackBeforeFsyncMs: number | undefined
+  readonly skipReplyCertificates: boolean
 }
 
 export function readDebugSwitches(env: NodeJS.ProcessEnv = process.env): DebugSwitches {
@@ -22,12 +29,17 @@ export function readDebugSwitches(env: NodeJS.ProcessEnv = process.env): DebugSw
   return {
     localReads: env[UNSAFE_LOCAL_READS] === '1',
     ackBeforeFsyncMs: ms !== undefined && Number.isFinite(ms) && ms > 0 ? ms : undefined,
+    skipReplyCertificates: env[UNSAFE_SKIP_REPLY_CERTIFICATES] === '1',
   }
 }
 
 /** Names of the switches that are on (for the start-up warning). */
 export function activeDebugSwitches(switches: DebugSwitches): string[] {
-  return [...(switches.localReads ? [UNSAFE_LOCAL_READS] : []), ...(switches.ackBeforeFsyncMs === undefined ? [] : [UNSAFE_ACK_BEFORE_FSYNC])]
+  return [
+    ...(switches.localReads ? [UNSAFE_LOCAL_READS] : []),
+    ...(switches.ackBeforeFsyncMs === undefined ? [] : [UNSAFE_ACK_BEFORE_FSYNC]),
+    ...(switches.skipReplyCertificates ? [UNSAFE_SKIP_REPLY_CERTIFICATES] : []),
+  ]
 }
 
 /**
@@ -61,4 +73,13 @@ export function ackBeforeFsync<S extends Storage>(storage: S, delayMs: number): 
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
     },
   })
+}
+
+/**
+ * The planted "skip reply certificates" bug's answer to a cas: computed from this node's local state
+ * (`current`), as if the node's own tentative execution were the cluster's — what a client that accepts
+ * one replica's word instead of f+1 matching replies would believe.
+ */
+export function tentativeCas(expected: string | null, current: string | null, index: number): { index: number; applied: boolean; value?: string | null } {
+  return current === expected ? { index, applied: true } : { index, applied: false, value: current }
 }

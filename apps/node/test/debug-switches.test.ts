@@ -2,16 +2,17 @@
 // and "ack before fsync" really acknowledges before the write reaches storage.
 import { describe, expect, it, vi } from 'vitest'
 import type { Storage } from '@synod/core'
-import { ackBeforeFsync, activeDebugSwitches, readDebugSwitches, UNSAFE_ACK_BEFORE_FSYNC, UNSAFE_LOCAL_READS } from '../src/debug-switches.js'
+import { ackBeforeFsync, activeDebugSwitches, readDebugSwitches, tentativeCas, UNSAFE_ACK_BEFORE_FSYNC, UNSAFE_LOCAL_READS, UNSAFE_SKIP_REPLY_CERTIFICATES } from '../src/debug-switches.js'
 
 describe('debug switches', () => {
   it('are off unless set', () => {
-    expect(readDebugSwitches({})).toEqual({ localReads: false, ackBeforeFsyncMs: undefined })
+    const off = { localReads: false, ackBeforeFsyncMs: undefined, skipReplyCertificates: false }
+    expect(readDebugSwitches({})).toEqual(off)
     expect(activeDebugSwitches(readDebugSwitches({}))).toEqual([])
-    expect(readDebugSwitches({ [UNSAFE_LOCAL_READS]: '0', [UNSAFE_ACK_BEFORE_FSYNC]: '' })).toEqual({ localReads: false, ackBeforeFsyncMs: undefined })
-    const on = readDebugSwitches({ [UNSAFE_LOCAL_READS]: '1', [UNSAFE_ACK_BEFORE_FSYNC]: '250' })
-    expect(on).toEqual({ localReads: true, ackBeforeFsyncMs: 250 })
-    expect(activeDebugSwitches(on)).toEqual([UNSAFE_LOCAL_READS, UNSAFE_ACK_BEFORE_FSYNC])
+    expect(readDebugSwitches({ [UNSAFE_LOCAL_READS]: '0', [UNSAFE_ACK_BEFORE_FSYNC]: '', [UNSAFE_SKIP_REPLY_CERTIFICATES]: 'yes' })).toEqual(off)
+    const on = readDebugSwitches({ [UNSAFE_LOCAL_READS]: '1', [UNSAFE_ACK_BEFORE_FSYNC]: '250', [UNSAFE_SKIP_REPLY_CERTIFICATES]: '1' })
+    expect(on).toEqual({ localReads: true, ackBeforeFsyncMs: 250, skipReplyCertificates: true })
+    expect(activeDebugSwitches(on)).toEqual([UNSAFE_LOCAL_READS, UNSAFE_ACK_BEFORE_FSYNC, UNSAFE_SKIP_REPLY_CERTIFICATES])
   })
 
   it('ack before fsync: sync() resolves before the storage synced; the real sync follows after the delay', async () => {
@@ -41,5 +42,10 @@ describe('debug switches', () => {
     } finally {
       vi.useRealTimers()
     }
+  })
+
+  it('skip reply certificates: a cas is answered from the local value alone', () => {
+    expect(tentativeCas('a', 'a', 9)).toEqual({ index: 9, applied: true })
+    expect(tentativeCas(null, 'b', 9)).toEqual({ index: 9, applied: false, value: 'b' })
   })
 })

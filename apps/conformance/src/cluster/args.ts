@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import { UsageError } from '../args.js'
-import { NEMESES, type NemesisKind } from './nemesis.js'
+import { NEMESES, nemesisParts, type NemesisSpec } from './nemesis.js'
 
 export const CLUSTER_USAGE = `usage: synod-conformance --cluster [options]
 
@@ -10,10 +10,12 @@ schedule from the seed, heals, waits for recovery and checks the history
 (linearizability, durability, convergence, liveness).
 
 options:
-  --protocol NAME     raft or pbft (any protocol the daemon knows; default raft)
+  --protocol NAME     raft, raft-lease (Raft with lease reads) or pbft (any protocol the daemon knows; default raft)
   --nodes N           cluster size (default: 3, or 4 for pbft)
   --duration T        fault phase, e.g. 20s, 60s, 1500ms (default 20s)
-  --nemesis LIST      comma-separated: ${NEMESES.join(', ')}, or none (default kill,pause,partition)
+  --nemesis LIST      comma-separated: ${NEMESES.join(', ')}, or none (default kill,pause,partition);
+                      clock-skew and disk-stall act through test-only hooks the runner turns on in its nodes;
+                      kinds joined by + hit together on one target (e.g. clock-skew+partition)
   --clients N         concurrent clients (default 8)
   --keys N            register keys (default 5)
   --seed S            seeds the fault schedule and the workload (default 1)
@@ -32,7 +34,7 @@ export interface ClusterArguments {
   readonly protocol: string
   readonly nodes: number
   readonly durationMs: number
-  readonly nemeses: readonly NemesisKind[]
+  readonly nemeses: readonly NemesisSpec[]
   readonly clients: number
   readonly keys: number
   readonly seed: number
@@ -91,7 +93,13 @@ export function parseClusterArguments(argv: readonly string[]): ClusterArguments
   if (!/^[a-z][a-z0-9-]*$/.test(protocol) || protocol.includes(',')) throw new UsageError('--cluster runs one --protocol at a time')
   const nemesisText = v.nemesis ?? 'kill,pause,partition'
   const nemeses = nemesisText === 'none' ? [] : nemesisText.split(',').map((n) => n.trim())
-  for (const n of nemeses) if (!(NEMESES as readonly string[]).includes(n)) throw new UsageError(`unknown nemesis '${n}'; known: ${NEMESES.join(', ')}, none`)
+  for (const n of nemeses) {
+    try {
+      nemesisParts(n)
+    } catch (error) {
+      throw new UsageError(`${(error as Error).message}; known: ${NEMESES.join(', ')}, none (join kinds with + to overlap them)`)
+    }
+  }
   const env: Record<string, string> = {}
   for (const pair of v.env ?? []) {
     const at = pair.indexOf('=')
@@ -106,7 +114,7 @@ export function parseClusterArguments(argv: readonly string[]): ClusterArguments
     protocol,
     nodes,
     durationMs: parseDuration(v.duration ?? '20s', '--duration'),
-    nemeses: [...new Set(nemeses)] as NemesisKind[],
+    nemeses: [...new Set(nemeses)] as NemesisSpec[],
     clients: positive(v.clients, '--clients', 8),
     keys: positive(v.keys, '--keys', 5),
     seed: Number(seedText),

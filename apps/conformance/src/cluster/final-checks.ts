@@ -12,12 +12,20 @@ export interface LiveNode {
 }
 
 /** Time from the heal to the first acknowledged write through each node (undefined: none within the budget). */
-export async function probeLiveness(nodes: readonly LiveNode[], history: ClusterHistory, healedAt: number, budgetMs: number, timeoutMs: number): Promise<Map<string, number | undefined>> {
+export async function probeLiveness(
+  nodes: readonly LiveNode[],
+  history: ClusterHistory,
+  healedAt: number,
+  budgetMs: number,
+  timeoutMs: number,
+  /** Give up early (an interrupt). */
+  shouldStop: () => boolean = () => false,
+): Promise<Map<string, number | undefined>> {
   const result = new Map<string, number | undefined>()
   await Promise.all(
     nodes.map(async (node) => {
       // Bounded by the budget: one attempt per 200 ms at most, each bounded by the request timeout.
-      for (let attempt = 0; history.now() - healedAt < budgetMs; attempt++) {
+      for (let attempt = 0; history.now() - healedAt < budgetMs && !shouldStop(); attempt++) {
         const answer = await call(node.http, 'PUT', kvPath(`live/${node.name}`), { value: String(attempt) }, timeoutMs)
         if (answer.kind === 'ok') {
           result.set(node.name, history.now() - healedAt)

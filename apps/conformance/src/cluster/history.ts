@@ -14,7 +14,7 @@ export interface HistoryEvent {
   /** A client's number, or 'nemesis'. After an 'info' the client continues as a new process (Jepsen's rule). */
   readonly process: number | 'nemesis'
   readonly type: EventType
-  /** Client: read / write / cas. Nemesis: kill, restart, pause, resume, partition, heal, kill-all. */
+  /** Client: read / write / cas. Nemesis: kill, restart, pause, resume, partition, heal, kill-all, clock-skew, disk-stall. */
   readonly f: string
   readonly key?: string
   /** read: null on invoke, the value seen on ok (null = absent); write: the value; cas: [expected, new]. */

@@ -8,8 +8,22 @@ import { call } from './http-call.js'
 import type { LiveCluster } from './processes.js'
 import { SeededRandom } from './rng.js'
 
-export const NEMESES = ['kill', 'pause', 'partition', 'kill-all'] as const
+export const NEMESES = ['kill', 'pause', 'partition', 'kill-all', 'clock-skew', 'disk-stall'] as const
 export type NemesisKind = (typeof NEMESES)[number]
+/**
+ * One `--nemesis` entry: a kind, or kinds joined by '+' that hit together in one window, on the same
+ * target (e.g. `clock-skew+partition`: the leader's clock slowed while it is cut off — what a lease's drift
+ * bound is about; one fault at a time never overlaps them).
+ */
+export type NemesisSpec = NemesisKind | `${NemesisKind}+${string}`
+
+/** The kinds of a spec; throws on an unknown kind or a repeated one. */
+export function nemesisParts(spec: string): NemesisKind[] {
+  const parts = spec.split('+').map((p) => p.trim())
+  for (const p of parts) if (!(NEMESES as readonly string[]).includes(p)) throw new Error(`unknown nemesis '${p}'`)
+  if (new Set(parts).size !== parts.length) throw new Error(`'${spec}' names a nemesis twice`)
+  return parts as NemesisKind[]
+}
 
 /** Which node a fault hits: a fixed index, or whichever node leads when the fault starts. */
 export type Target = { readonly node: number } | { readonly leader: true }
@@ -19,6 +33,12 @@ export type Fault =
   | { readonly kind: 'partition'; readonly shape: 'isolate'; readonly target: Target }
   | { readonly kind: 'partition'; readonly shape: 'split'; readonly minority: readonly number[] }
   | { readonly kind: 'kill-all' }
+  /** The node's clock runs at `rate` (its timers and leases stretched by 1/rate) through the test-only hook. */
+  | { readonly kind: 'clock-skew'; readonly target: Target; readonly rate: number }
+  /** The node's storage syncs hang until the heal (test-only storage wrapper). */
+  | { readonly kind: 'disk-stall'; readonly target: Target }
+  /** Several faults in one window (a '+' spec), applied in order and healed together. */
+  | { readonly kind: 'together'; readonly faults: readonly Fault[] }
 
 export interface FaultWindow {
   /** ms after the workload started. */
@@ -27,8 +47,11 @@ export interface FaultWindow {
   readonly fault: Fault
 }
 
+/** Clock rates of a clock-skew fault: slow (a leader's lease outlasts the others' election timeouts) and fast. */
+export const CLOCK_RATES: readonly number[] = [0.25, 0.5, 2, 4]
+
 /** Fault windows of 1.5–4 s separated by 1–2.5 s of quiet, within [0, durationMs), from the seed. */
-export function planFaults(seed: number, kinds: readonly NemesisKind[], nodes: number, durationMs: number): FaultWindow[] {
+export function planFaults(seed: number, kinds: readonly NemesisSpec[], nodes: number, durationMs: number): FaultWindow[] {
   const random = new SeededRandom(seed ^ 0x5eed)
   const windows: FaultWindow[] = []
   if (kinds.length === 0) return windows
@@ -36,17 +59,20 @@ export function planFaults(seed: number, kinds: readonly NemesisKind[], nodes: n
   for (let guard = 0; guard < 1000; guard++) {
     const length = random.int(1500, 4000)
     if (t + length > durationMs) break
-    const kind = random.pick(kinds)
+    const spec = random.pick(kinds)
     const target: Target = random.next() < 0.5 ? { leader: true } : { node: random.int(0, nodes - 1) }
-    let fault: Fault
-    if (kind === 'kill' || kind === 'pause') fault = { kind, target }
-    else if (kind === 'kill-all') fault = { kind }
-    else if (random.next() < 0.5 || nodes < 4) fault = { kind, shape: 'isolate', target }
-    else {
+    const plan = (kind: NemesisKind): Fault => {
+      if (kind === 'kill' || kind === 'pause') return { kind, target }
+      if (kind === 'kill-all') return { kind }
+      if (kind === 'clock-skew') return { kind, target, rate: random.pick(CLOCK_RATES) }
+      if (kind === 'disk-stall') return { kind, target }
+      if (random.next() < 0.5 || nodes < 4) return { kind, shape: 'isolate', target }
       // A minority of ⌊(n−1)/2⌋… up to half: both sides may be without a quorum (n even), which is a fault too.
       const order = Array.from({ length: nodes }, (_, i) => i).sort(() => random.next() - 0.5)
-      fault = { kind, shape: 'split', minority: order.slice(0, Math.floor(nodes / 2)).sort() }
+      return { kind, shape: 'split', minority: order.slice(0, Math.floor(nodes / 2)).sort() }
     }
+    const parts = nemesisParts(spec)
+    const fault: Fault = parts.length === 1 ? plan(parts[0]!) : { kind: 'together', faults: parts.map(plan) }
     windows.push({ at: t, healAt: t + length, fault })
     t += length + random.int(1000, 2500)
   }
@@ -56,16 +82,24 @@ export function planFaults(seed: number, kinds: readonly NemesisKind[], nodes: n
 export function describeFault(fault: Fault): string {
   const target = (t: Target) => ('leader' in t ? 'the leader' : `node${t.node + 1}`)
   switch (fault.kind) {
+    case 'together':
+      return fault.faults.map(describeFault).join(' + ')
     case 'kill':
       return `SIGKILL ${target(fault.target)}`
     case 'pause':
       return `SIGSTOP ${target(fault.target)}`
     case 'kill-all':
       return 'SIGKILL every node'
+    case 'clock-skew':
+      return `clock of ${target(fault.target)} at ×${fault.rate}`
+    case 'disk-stall':
+      return `fsync of ${target(fault.target)} stalled`
     case 'partition':
       return fault.shape === 'isolate' ? `isolate ${target(fault.target)}` : `split ${fault.minority.map((i) => `node${i + 1}`).join(',')} | rest`
   }
 }
+
+const HEAL_DETAIL = { restarted: 'restarted', resumed: 'resumed (SIGCONT)', restored: 'clock and disk restored' } as const
 
 /** Runs the schedule; records every fault and heal in the history and the timeline. */
 export class NemesisRunner {
@@ -95,20 +129,27 @@ export class NemesisRunner {
     const at = this.history.now()
     const names = touched.map((t) => this.cluster.nodes[t.node]!.name)
     touched.forEach((t, k) =>
-      this.timeline.push({ at, node: names[k]!, kind: t.action === 'restarted' ? 'restart' : 'heal', detail: t.action === 'restarted' ? 'restarted' : 'resumed (SIGCONT)' }),
+      this.timeline.push({ at, node: names[k]!, kind: t.action === 'restarted' ? 'restart' : 'heal', detail: HEAL_DETAIL[t.action] }),
     )
     this.timeline.push({ at, kind: 'heal', detail: 'network healed' })
     this.history.add({ process: 'nemesis', type: 'info', f: 'heal', value: names })
     return touched.map((t, k) => `${t.action} ${names[k]}`).join(', ')
   }
 
-  private async apply(fault: Fault): Promise<string> {
+  private async apply(fault: Fault, resolved?: Map<Target, number>): Promise<string> {
     const names = this.cluster.nodes.map((n) => n.name)
     const at = this.history.now()
     switch (fault.kind) {
+      case 'together': {
+        // The parts share their target: "the leader" is resolved once, before the first part changes who leads.
+        const shared = new Map<Target, number>()
+        const done: string[] = []
+        for (const part of fault.faults) done.push(await this.apply(part, shared))
+        return done.join(' + ')
+      }
       case 'kill':
       case 'pause': {
-        const i = await this.resolve(fault.target)
+        const i = await this.resolve(fault.target, resolved)
         if (fault.kind === 'kill') {
           await this.cluster.kill(i)
           this.timeline.push({ at, node: names[i]!, kind: 'crash', detail: 'SIGKILL' })
@@ -119,6 +160,16 @@ export class NemesisRunner {
         this.history.add({ process: 'nemesis', type: 'info', f: fault.kind, value: [names[i]!] })
         return `${fault.kind === 'kill' ? 'SIGKILL' : 'SIGSTOP'} ${names[i]}${'leader' in fault.target ? ' (leader)' : ''}`
       }
+      case 'clock-skew':
+      case 'disk-stall': {
+        const i = await this.resolve(fault.target, resolved)
+        if (fault.kind === 'clock-skew') this.cluster.setFaults(i, { clockRate: fault.rate })
+        else this.cluster.setFaults(i, { stallFsync: true })
+        const detail = fault.kind === 'clock-skew' ? `clock ×${fault.rate}` : 'fsync stalled'
+        this.timeline.push({ at, node: names[i]!, kind: 'fault', detail })
+        this.history.add({ process: 'nemesis', type: 'info', f: fault.kind, value: [names[i]!] })
+        return `${detail} on ${names[i]}${'leader' in fault.target ? ' (leader)' : ''}`
+      }
       case 'kill-all': {
         await Promise.all(names.map((_, i) => this.cluster.kill(i)))
         for (const name of names) this.timeline.push({ at, node: name, kind: 'crash', detail: 'SIGKILL (kill-all)' })
@@ -128,7 +179,7 @@ export class NemesisRunner {
       case 'partition': {
         let minority: number[]
         if (fault.shape === 'isolate') {
-          const i = await this.resolve(fault.target)
+          const i = await this.resolve(fault.target, resolved)
           this.cluster.proxies.isolate(i)
           minority = [i]
         } else {
@@ -145,7 +196,15 @@ export class NemesisRunner {
   }
 
   /** The leader's index as the running nodes report it; node 0 when nobody knows one. */
-  private async resolve(target: Target): Promise<number> {
+  private async resolve(target: Target, cache?: Map<Target, number>): Promise<number> {
+    const known = cache?.get(target)
+    if (known !== undefined) return known
+    const index = await this.resolveNow(target)
+    cache?.set(target, index)
+    return index
+  }
+
+  private async resolveNow(target: Target): Promise<number> {
     if ('node' in target) return target.node
     for (const [i, node] of this.cluster.nodes.entries()) {
       if (this.cluster.state[i] !== 'up') continue

@@ -2,8 +2,10 @@
 // with fresh data folders (made by @synod/node's prepareCluster, as
 // `synod init --nodes N` does), dialing each other through the link proxies.
 // Every process and proxy is killed on stop, on failure, on Ctrl-C and at exit.
-import { rmSync } from 'node:fs'
+import { renameSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { type ClusterNode, prepareCluster, startNodeProcess, stopNodes, waitReady } from '@synod/node/cluster'
+import { FAULT_CONTROL, type FaultState, NO_FAULTS } from '@synod/node/fault-hooks'
 import { LinkProxies } from './link-proxies.js'
 
 export type NodeState = 'up' | 'killed' | 'paused'
@@ -12,6 +14,8 @@ export class LiveCluster {
   readonly state: NodeState[]
   /** Every process id this cluster started (restarts included): tests check none outlives the run. */
   readonly spawned: number[] = []
+  /** Nodes whose clock or disk is faulted now (clock-skew, disk-stall). */
+  private readonly faulted = new Set<number>()
   private exitHook: (() => void) | undefined
 
   private constructor(
@@ -19,15 +23,27 @@ export class LiveCluster {
     readonly nodes: ClusterNode[],
     readonly proxies: LinkProxies,
     private readonly env: Record<string, string>,
+    /** Each node's fault control file (clock skew, fsync stalls), when the run injects those faults; else none exists. */
+    private readonly controlFiles: readonly string[] | undefined,
   ) {
     this.state = nodes.map(() => 'up')
   }
 
   /** Prepare, proxy and start an n-node cluster; waits until every node is ready (bounded by `startupMs`). */
-  static async start(options: { root: string; protocol: string; nodes: number; env: Record<string, string>; startupMs: number }): Promise<LiveCluster> {
-    const nodes = await prepareCluster(options.root, options.protocol, options.nodes, {})
+  static async start(options: {
+    root: string
+    protocol: string
+    nodes: number
+    env: Record<string, string>
+    startupMs: number
+    protocolOptions?: Record<string, unknown>
+    /** Give every node the test-only fault hooks (SYNOD_DEBUG_FAULT_CONTROL): only runs with clock-skew or disk-stall. */
+    faultHooks?: boolean
+  }): Promise<LiveCluster> {
+    const nodes = await prepareCluster(options.root, options.protocol, options.nodes, options.protocolOptions ?? {})
     const proxies = await LinkProxies.install(nodes)
-    const cluster = new LiveCluster(options.root, nodes, proxies, options.env)
+    const controlFiles = options.faultHooks === true ? nodes.map((n) => join(n.dataDir, 'fault-control.json')) : undefined
+    const cluster = new LiveCluster(options.root, nodes, proxies, options.env, controlFiles)
     // A process that outlives the runner would keep its ports and data: kill them all at exit, whatever the cause.
     cluster.exitHook = () => cluster.killAllNow()
     process.on('exit', cluster.exitHook)
@@ -61,7 +77,8 @@ export class LiveCluster {
   }
 
   private spawn(i: number): void {
-    startNodeProcess(this.nodes[i]!, this.env)
+    const control = this.controlFiles?.[i]
+    startNodeProcess(this.nodes[i]!, control === undefined ? this.env : { ...this.env, [FAULT_CONTROL]: control })
     const pid = this.nodes[i]!.process?.pid
     if (pid !== undefined) this.spawned.push(pid)
   }
@@ -78,9 +95,24 @@ export class LiveCluster {
     this.state[i] = 'up'
   }
 
-  /** Undo every fault: resume paused nodes, restart killed ones, heal the network. */
-  healAll(): Array<{ readonly node: number; readonly action: 'resumed' | 'restarted' }> {
-    const touched: Array<{ node: number; action: 'resumed' | 'restarted' }> = []
+  /** Set node i's clock and disk faults (its control file, written whole and renamed: the node never reads half of it). */
+  setFaults(i: number, state: Partial<FaultState>): void {
+    const file = this.controlFiles?.[i]
+    if (file === undefined) throw new Error('this cluster was started without fault hooks')
+    const whole = { ...NO_FAULTS, ...state }
+    writeFileSync(`${file}.tmp`, JSON.stringify(whole))
+    renameSync(`${file}.tmp`, file)
+    if (JSON.stringify(whole) === JSON.stringify(NO_FAULTS)) this.faulted.delete(i)
+    else this.faulted.add(i)
+  }
+
+  /** Undo every fault: resume paused nodes, restart killed ones, restore clocks and disks, heal the network. */
+  healAll(): Array<{ readonly node: number; readonly action: 'resumed' | 'restarted' | 'restored' }> {
+    const touched: Array<{ node: number; action: 'resumed' | 'restarted' | 'restored' }> = []
+    for (const i of [...this.faulted]) {
+      this.setFaults(i, NO_FAULTS)
+      touched.push({ node: i, action: 'restored' })
+    }
     this.state.forEach((s, i) => {
       if (s === 'paused') {
         this.resume(i)

@@ -12,7 +12,8 @@ import { UsageError } from '../../src/args.js'
 import { parseClusterArguments, parseDuration } from '../../src/cluster/args.js'
 import { type HistoryEvent, pruneUnobservedUnknowns, toOperations } from '../../src/cluster/history.js'
 import { LinkProxies } from '../../src/cluster/link-proxies.js'
-import { planFaults } from '../../src/cluster/nemesis.js'
+import { CLOCK_RATES, describeFault, planFaults } from '../../src/cluster/nemesis.js'
+import { daemonProtocolOf } from '../../src/cluster/run.js'
 import { completions, renderClusterReport } from '../../src/cluster/report.js'
 
 describe('planFaults', () => {
@@ -28,6 +29,33 @@ describe('planFaults', () => {
       if (i > 0) expect(w.at).toBeGreaterThan(a[i - 1]!.healAt) // quiet time between windows
     }
     expect(planFaults(1, [], 3, 60_000)).toEqual([])
+  })
+
+  it('clock-skew and disk-stall: a seeded clock rate or a stalled fsync on the leader or a node, named in the arguments', () => {
+    const plan = planFaults(3, ['clock-skew', 'disk-stall'], 3, 60_000)
+    expect(new Set(plan.map((w) => w.fault.kind))).toEqual(new Set(['clock-skew', 'disk-stall']))
+    for (const { fault } of plan) {
+      if (fault.kind === 'clock-skew') {
+        expect(CLOCK_RATES).toContain(fault.rate)
+        expect(describeFault(fault)).toMatch(/^clock of (the leader|node\d) at ×/)
+      } else expect(describeFault(fault)).toMatch(/^fsync of (the leader|node\d) stalled$/)
+    }
+    expect(parseClusterArguments(['--cluster', '--nemesis', 'clock-skew,disk-stall']).nemeses).toEqual(['clock-skew', 'disk-stall'])
+    // '+' overlaps kinds in one window, on one target; an unknown or repeated part is a usage error.
+    const together = planFaults(4, ['clock-skew+partition'], 3, 30_000)
+    expect(together.length).toBeGreaterThan(2)
+    for (const { fault } of together) {
+      expect(fault.kind).toBe('together')
+      if (fault.kind !== 'together') continue
+      expect(fault.faults.map((f) => f.kind)).toEqual(['clock-skew', 'partition'])
+      const [skew, cut] = fault.faults
+      expect('target' in cut! && 'target' in skew! && cut.target).toEqual('target' in skew! ? skew.target : undefined)
+      expect(describeFault(fault)).toMatch(/^clock of .* \+ isolate /)
+    }
+    expect(() => parseClusterArguments(['--cluster', '--nemesis', 'clock-skew+bogus'])).toThrow(UsageError)
+    expect(() => parseClusterArguments(['--cluster', '--nemesis', 'kill+kill'])).toThrow(UsageError)
+    expect(daemonProtocolOf('raft-lease')).toEqual({ daemonProtocol: 'raft', protocolOptions: { readMode: 'lease' } })
+    expect(daemonProtocolOf('pbft')).toEqual({ daemonProtocol: 'pbft', protocolOptions: {} })
   })
 })
 

@@ -1,13 +1,14 @@
 // issue 20: `synod-conformance --cluster` against real `synod start`
 // processes on 127.0.0.1 — a short Raft run and a PBFT run under SIGKILL,
-// SIGSTOP and partitions come out clean, and the same Raft run with a planted
-// bug (linearizable reads served locally) is caught. Real processes: every
+// SIGSTOP and partitions come out clean, and the same runs with a planted
+// bug (Raft: linearizable reads served locally; PBFT: answers without reply
+// certificates) are caught. Real processes: every
 // wait is for a condition, with generous budgets for a busy 2-core machine.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { UNSAFE_LOCAL_READS } from '@synod/node/debug-switches'
+import { UNSAFE_LOCAL_READS, UNSAFE_SKIP_REPLY_CERTIFICATES } from '@synod/node/debug-switches'
 import { parseClusterArguments } from '../../src/cluster/args.js'
 import type { HistoryEvent } from '../../src/cluster/history.js'
 import { runClusterTest } from '../../src/cluster/run.js'
@@ -78,6 +79,18 @@ describe.sequential('synod-conformance --cluster: live daemons under real faults
     expect(status, out).toBe(0)
     expect(result!.checks.every((c) => c.verdict === 'ok'), out).toBe(true)
     expect(result!.record.timeline.some((e) => e.kind === 'crash' || e.kind === 'fault'), out).toBe(true)
+    expect(processIds.filter(alive)).toEqual([])
+  }, 240_000)
+
+  it('the same pbft run with the planted bug SYNOD_DEBUG_UNSAFE_SKIP_REPLY_CERTIFICATES is caught', async () => {
+    // Every node answers puts and cas from its own tentative execution (acknowledged before they are
+    // ordered, no reply certificate) and reads locally: another node's linearizable read then misses an
+    // acknowledged write, or a cas the node called applied is refused when it is ordered.
+    const { status, result, processIds, out } = await run('pbft', 27, 'pbft-skip-certificates', [`${UNSAFE_SKIP_REPLY_CERTIFICATES}=1`])
+    expect(status, out).toBe(1)
+    const linearizability = result!.checks.find((c) => c.checker === 'linearizability')!
+    expect(linearizability.verdict, out).toBe('violation')
+    expect(linearizability.violations[0]!.message).toMatch(/cannot be linearized|no operation wrote/)
     expect(processIds.filter(alive)).toEqual([])
   }, 240_000)
 })
