@@ -31,9 +31,9 @@ function alive(pid: number): boolean {
   }
 }
 
-async function run(protocol: string, seed: number, report: string, env: string[] = []) {
+async function run(protocol: string, seed: number, report: string, env: string[] = [], faults = { duration: '8s', nemesis: 'kill,pause,partition' }) {
   const args = parseClusterArguments([
-    '--cluster', '--protocol', protocol, '--duration', '8s', '--nemesis', 'kill,pause,partition', '--clients', '8', '--keys', '5',
+    '--cluster', '--protocol', protocol, '--duration', faults.duration, '--nemesis', faults.nemesis, '--clients', '8', '--keys', '5',
     '--seed', String(seed), '--timeout-ms', '3000', '--report', join(reports, report), ...env.flatMap((e) => ['--env', e]),
   ])
   const out = sink()
@@ -65,8 +65,13 @@ describe.sequential('synod-conformance --cluster: live daemons under real faults
     expect(processIds.filter(alive)).toEqual([])
   }, 240_000)
 
-  it('the same raft run with the planted bug SYNOD_DEBUG_UNSAFE_LOCAL_READS is caught', async () => {
-    const { status, result, processIds, out } = await run('raft', 8, 'raft-local-reads', [`${UNSAFE_LOCAL_READS}=1`])
+  it('a raft run with the planted bug SYNOD_DEBUG_UNSAFE_LOCAL_READS is caught', async () => {
+    // Partitions only (seed 16: node 1 cut off for 4 s, then node 2 for 1.5 s): a cut-off node that reads locally
+    // answers values the majority has overwritten. A kill or a pause in the mix gave no stale read in one of
+    // five loaded runs (a paused or dead node answers nothing), so this run gives the bug its chance every time.
+    // Without the switch, partitions are clean (the run above has them, and `--nemesis partition --seed 16`
+    // was clean by hand).
+    const { status, result, processIds, out } = await run('raft', 16, 'raft-local-reads', [`${UNSAFE_LOCAL_READS}=1`], { duration: '10s', nemesis: 'partition' })
     expect(status, out).toBe(1)
     const linearizability = result!.checks.find((c) => c.checker === 'linearizability')!
     expect(linearizability.verdict, out).toBe('violation')
