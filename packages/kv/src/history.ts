@@ -2,8 +2,8 @@
 // snapshot) so every replica holds the same window and a watcher can resume on any of them. Bounded by a
 // count of events and by bytes; what falls out is compacted, whole revisions at a time (a transaction's
 // changes share one revision and are never split), and `compactRevision` says up to where.
-import { ConfigError, expectArray, expectOneOf, expectString, expectUint, InvalidMessageError } from '@synod/core'
-import { utf8ByteLength } from './limits.js'
+import { expectArray, expectOneOf, expectString, expectUint, InvalidMessageError } from '@synod/core'
+import { resolvePositiveIntegers, utf8ByteLength } from './limits.js'
 import { valueOrNullFrom, type KvValue } from './result.js'
 
 /** One change of one key, as etcd's mvccpb.Event: a put carries the new value and the key's revisions. */
@@ -34,14 +34,7 @@ export interface HistoryLimits {
 export const DEFAULT_HISTORY_LIMITS: HistoryLimits = Object.freeze({ historyEvents: 10_000, historyBytes: 16 * 1024 * 1024 })
 
 export function resolveHistoryLimits(limits: Partial<HistoryLimits>): HistoryLimits {
-  const resolved = { ...DEFAULT_HISTORY_LIMITS }
-  for (const field of Object.keys(DEFAULT_HISTORY_LIMITS) as Array<keyof HistoryLimits>) {
-    const value = limits[field]
-    if (value === undefined) continue
-    if (!Number.isSafeInteger(value) || value < 1) throw new ConfigError(`must be a positive integer, got ${String(value)}`, field)
-    resolved[field] = value
-  }
-  return resolved
+  return resolvePositiveIntegers(DEFAULT_HISTORY_LIMITS, limits)
 }
 
 function eventBytes(event: KvEvent): number {

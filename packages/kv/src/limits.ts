@@ -27,9 +27,14 @@ export const DEFAULT_KV_LIMITS: KvLimits = Object.freeze({
 
 /** Fill in defaults and check every limit is a positive integer (ConfigError naming the field). */
 export function resolveLimits(limits: Partial<KvLimits> = {}): KvLimits {
-  const resolved = { ...DEFAULT_KV_LIMITS }
-  for (const field of Object.keys(DEFAULT_KV_LIMITS) as Array<keyof KvLimits>) {
-    const value = limits[field]
+  return resolvePositiveIntegers(DEFAULT_KV_LIMITS, limits)
+}
+
+/** `defaults` overridden by the fields of `given` that are set, each a positive integer (ConfigError naming the field). */
+export function resolvePositiveIntegers<T extends { readonly [K in keyof T]: number }>(defaults: T, given: Partial<T>): T {
+  const resolved = { ...defaults }
+  for (const field of Object.keys(defaults) as Array<keyof T & string>) {
+    const value = given[field]
     if (value === undefined) continue
     if (!Number.isSafeInteger(value) || value < 1) throw new ConfigError(`must be a positive integer, got ${String(value)}`, field)
     resolved[field] = value
