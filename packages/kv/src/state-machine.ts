@@ -102,6 +102,9 @@ export class KvStateMachine implements StateMachine {
     this.expiryVoters = new Set(leaseExpiryVoters ?? [])
     for (const voter of this.expiryVoters) if (!/^[0-9a-f]{64}$/.test(voter)) throw new ConfigError(`must be 64 lowercase hex characters, got '${voter}'`, 'leaseExpiryVoters')
     this.leaseExpiryQuorum = positive(leaseExpiryQuorum, Math.floor((Math.max(this.expiryVoters.size, 1) - 1) / 3) + 1, 'leaseExpiryQuorum')
+    // More votes than voters would mean no lease ever expires.
+    if (this.expiryVoters.size > 0 && this.leaseExpiryQuorum > this.expiryVoters.size)
+      throw new ConfigError(`${this.leaseExpiryQuorum} votes cannot come from ${this.expiryVoters.size} voters`, 'leaseExpiryQuorum')
     this.history = new WatchHistory(
       resolveHistoryLimits({ ...(historyEvents === undefined ? {} : { historyEvents }), ...(historyBytes === undefined ? {} : { historyBytes }) }),
     )

@@ -81,5 +81,6 @@ describe('lease expiry by members votes', () => {
     expect(new KvStateMachine({ leaseExpiryVoters: MEMBERS.slice(0, 1) }).leaseExpiryQuorum).toBe(1)
     expect(new KvStateMachine({ leaseExpiryVoters: [1, 2, 3, 4, 5, 6, 7].map(member) }).leaseExpiryQuorum).toBe(3)
     expect(() => new KvStateMachine({ leaseExpiryVoters: ['nope'] })).toThrow(/64 lowercase hex/)
+    expect(() => new KvStateMachine({ leaseExpiryVoters: MEMBERS, leaseExpiryQuorum: 5 })).toThrow(/5 votes cannot come from 4 voters/)
   })
 })
