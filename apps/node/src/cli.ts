@@ -10,7 +10,8 @@ import { clusterStatus, formatClusterStatus } from './cluster-status.js'
 import { mergeConfig, readConfigFile, validateConfig, validateMember, type MemberConfig } from './config.js'
 import { initClusterCommand, initCommand, readKeyFile } from './init.js'
 import { validateNewMember } from './members.js'
-import { HttpKvClient, KvHttpError } from './kv-client.js'
+import { type SynodClient, SynodHttpError } from '@synod/client'
+import { NodeSynodClient } from '@synod/client/node'
 import type { TxnRequest } from './txn-body.js'
 import { protocolNames } from './protocols.js'
 import { createClientKey, defaultClientKeyPath, ensureClientKey, loadCredentials } from './auth/client-key.js'
@@ -299,7 +300,7 @@ const CREDENTIAL_FLAGS: FlagSpec = {
   'cert-key': { type: 'string' },
 }
 
-function apiClient(values: Flags, timeoutMs = 10_000): HttpKvClient {
+function apiClient(values: Flags, timeoutMs = 10_000): SynodClient {
   const flag = (name: string) => values[name] as string | undefined
   const credentials = loadCredentials({
     ...(flag('client-key') === undefined ? {} : { clientKey: flag('client-key')! }),
@@ -310,7 +311,7 @@ function apiClient(values: Flags, timeoutMs = 10_000): HttpKvClient {
   })
   // One request per command: a session would cost an extra round trip and save nothing; and `--verify` needs
   // the request's own signature (the envelope the certificate binds).
-  return new HttpKvClient(endpoint(flag('endpoint')), timeoutMs, undefined, { ...credentials, sessions: false })
+  return new NodeSynodClient(endpoint(flag('endpoint')), { timeoutMs, ...credentials, sessions: false })
 }
 
 /** `init --nodes N --out DIR`: every node's key and config of a static cluster, in DIR/node1 … DIR/nodeN. */
@@ -452,12 +453,12 @@ async function kvCommand(args: string[], out: NodeJS.WritableStream): Promise<nu
   switch (op) {
     case 'put':
       need(1, 'put KEY VALUE [--lease ID]')
-      answer = await client.put(key!, params[0]!, values.lease === undefined ? undefined : positiveInt(values.lease as string, '--lease', 0))
+      answer = await client.put(key!, params[0]!, values.lease === undefined ? {} : { lease: positiveInt(values.lease as string, '--lease', 0) })
       break
     case 'get':
       need(0, 'get KEY [--stale] [--verify --config FILE]')
       if (values.verify && values.stale) throw new UsageError('--verify needs a linearizable read; drop --stale')
-      answer = await client.get(key!, values.stale ? 'stale' : 'linearizable')
+      answer = await client.get(key!, { consistency: values.stale ? 'stale' : 'linearizable' })
       break
     case 'del':
     case 'delete':
@@ -522,20 +523,15 @@ async function kvCommand(args: string[], out: NodeJS.WritableStream): Promise<nu
 async function kvWatch(values: Flags, prefix: string, extra: string[], out: NodeJS.WritableStream): Promise<number> {
   if (extra.length > 0) throw new UsageError('usage: synod kv watch [PREFIX] [--from-revision R] [--endpoint A,B,C]')
   const from = values['from-revision'] === undefined ? undefined : positiveInt(values['from-revision'] as string, '--from-revision', 0)
-  const client = apiClient(values) // for the credentials it loads
-  const endpoints = endpoint(values.endpoint as string | undefined).split(',').filter((e) => e !== '')
+  const client = apiClient(values) // its endpoints in order, and the credentials it loads
   const controller = new AbortController()
   const stop = () => controller.abort()
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)
   try {
-    const { watch } = await import('./watch-client.js')
     let exit = 0
-    await watch({
-      endpoints,
-      prefix,
+    await client.watch(prefix, {
       ...(from === undefined ? {} : { fromRevision: from }),
-      credentials: client.credentialsForStreams(),
       signal: controller.signal,
       onEvents: (events) => {
         for (const e of events)
@@ -606,7 +602,7 @@ async function leaseCommand(args: string[], out: NodeJS.WritableStream): Promise
  * `etcdctl txn`). Prints whether the success branch ran, then each operation's answer; exit 1 when the
  * comparisons failed, so scripts can branch on it.
  */
-async function kvTxn(client: HttpKvClient, file: string | undefined, extra: string[], values: Flags, out: NodeJS.WritableStream): Promise<number> {
+async function kvTxn(client: SynodClient, file: string | undefined, extra: string[], values: Flags, out: NodeJS.WritableStream): Promise<number> {
   if (file === undefined || extra.length > 0) throw new UsageError('usage: synod kv txn FILE|-   (JSON: {"compare": [...], "success": [...], "failure": [...]})')
   let request: unknown
   try {
@@ -628,7 +624,7 @@ async function kvTxn(client: HttpKvClient, file: string | undefined, extra: stri
  * `synod kv list PREFIX`: one page of keys with values (like `etcdctl get --prefix`), or only keys
  * (--keys-only), or how many (--count); paging with --limit and --after (the last key shown).
  */
-async function kvList(client: HttpKvClient, prefix: string, extra: string[], values: Flags, out: NodeJS.WritableStream): Promise<number> {
+async function kvList(client: SynodClient, prefix: string, extra: string[], values: Flags, out: NodeJS.WritableStream): Promise<number> {
   if (extra.length > 0) throw new UsageError('usage: synod kv list [PREFIX] [--start KEY] [--end KEY] [--limit N] [--after KEY] [--keys-only | --count] [--stale]')
   if (values.verify === true) throw new UsageError('--verify is for get and writes; a list is verified by its certificate in --json')
   const limit = values.limit === undefined ? undefined : positiveInt(values.limit as string, '--limit', 100)
@@ -784,7 +780,7 @@ function report(error: unknown, out: NodeJS.WritableStream): number {
     err.write(`synod: configuration error: ${error.message}\n`)
     return 2
   }
-  if (error instanceof KvHttpError) {
+  if (error instanceof SynodHttpError) {
     err.write(`synod: ${error.message}\n`)
     if (typeof error.body.leaderHint === 'string') err.write(`leader hint: ${error.body.leaderHint}\n`)
     return 1
