@@ -5,6 +5,7 @@
 // and timestamp), so the retry of a write that did run returns its remembered answer instead of running
 // twice. Requests are signed with the client's key, or MAC'd in an HTTP session opened once per node.
 import { ConfigError, encodeSignedClientRequest, fromHex, InvalidMessageError, signClientRequest, type Membership, type Signer } from '@synod/core'
+import type { KvValue } from '@synod/kv'
 import { AbortedError, NetworkError, RequestTimeoutError, SynodHttpError } from './errors.js'
 import { signedRequestHeaders } from './http-envelope.js'
 import { AUTH_SESSION_PATH, beginHttpSession, finishHttpSession, type HttpSession } from './http-session.js'
@@ -397,7 +398,9 @@ export class SynodClient {
     const envelope = this.lastEnvelope
     if (envelope === undefined || typeof answer.certificate !== 'string' || typeof answer.result !== 'string')
       throw new InvalidMessageError('the answer carries no reply certificate to verify (is the cluster running a byzantine protocol?)')
-    verifyKvAnswer(envelope, { certificate: fromHex(answer.certificate), result: fromHex(answer.result), ...(typeof answer.index === 'number' ? { index: answer.index } : {}) }, members)
+    const { kv } = verifyKvAnswer(envelope, { certificate: fromHex(answer.certificate), result: fromHex(answer.result), ...(typeof answer.index === 'number' ? { index: answer.index } : {}) }, members)
+    // The certificate covers the result bytes, not the JSON around them: a read's value must be the certified one.
+    if (kv.ok && kv.op === 'get' && answer.value !== valueText(kv.value)) throw new InvalidMessageError("the answer's value is not the certified result")
   }
 
   /** The signing/MAC headers for a one-off request (no retry of its own), e.g. the status read of `follow`. */
@@ -544,6 +547,15 @@ export class SynodClient {
     this.lastEnvelope = encodeSignedClientRequest(signed)
     return signedRequestHeaders(signed)
   }
+}
+
+const utf8Decoder = new TextDecoder()
+
+/** A KV value as the daemon's JSON shows it: text, a JSON list of texts (append), or null. */
+function valueText(value: KvValue | null | undefined): string | null {
+  if (value === null || value === undefined) return null
+  if (value instanceof Uint8Array) return utf8Decoder.decode(value)
+  return JSON.stringify(value.map((element) => utf8Decoder.decode(element)))
 }
 
 /** Retry-After (whole seconds, or an HTTP date) in ms, capped; `fallback` when absent or unreadable. */
