@@ -323,10 +323,14 @@ export class SynodClient {
       try {
         res = await this.authenticatedSend(endpoint, call)
       } catch (error) {
-        // No answer. Another node may answer; the same one, just tried, most likely not.
-        const neverRan = error instanceof NetworkError && error.refused
-        if (attempt >= attempts || this.endpoints.length === 1 || error instanceof AbortedError || !(neverRan || call.idempotent)) throw error
+        // No answer. A timeout is retried on another node only (the same one, just tried, most likely times
+        // out again); a broken connection (a reset keep-alive socket, a restarting node) also on the same one.
+        const network = error instanceof NetworkError
+        const neverRan = network && error.refused
+        const retry = attempt < attempts && !(error instanceof AbortedError) && (neverRan || call.idempotent) && (this.endpoints.length > 1 || network)
+        if (!retry) throw error
         this.rotate(endpoint)
+        if (this.endpoints.length === 1) await this.wait(this.backoff(attempt), call.options.signal)
         continue
       }
       const parsed = parseBody(res.text)

@@ -117,6 +117,15 @@ describe('SynodClient', () => {
     expect(other.requests).toHaveLength(1)
   })
 
+  it('resends a read or a write after a broken connection to the only endpoint, but not after its timeout', async () => {
+    const t = scripted((_req, n) => (n === 1 ? new NetworkError('socket hang up', 'ECONNRESET') : { status: 200, body: { index: 1, value: 'v' } }))
+    expect((await new SynodClient('a:1', { transport: t, retry: { backoffMs: 1 } }).get('k')).value).toBe('v')
+    expect(t.requests).toHaveLength(2)
+    const slow = scripted(() => 'hang')
+    await expect(new SynodClient('a:1', { transport: slow, timeoutMs: 20 }).put('k', 'v')).rejects.toBeInstanceOf(RequestTimeoutError)
+    expect(slow.requests).toHaveLength(1)
+  })
+
   it('keeps the status and body of an error answer, and never retries a 4xx', async () => {
     const t = scripted(() => ({ status: 404, body: { error: 'LEASE_NOT_FOUND', message: 'no lease 9' } }))
     const error = (await new SynodClient('a:1', { transport: t }).leaseKeepAlive(9).catch((e: unknown) => e)) as SynodHttpError
