@@ -2,7 +2,7 @@
 // the next endpoint with the same exactly-once session and runs once — and runs twice when the retry is
 // numbered anew (what a client without sessions would do), which is what the session prevents. Also the
 // typed API end to end over fetch (the browser transport) and node:http.
-import { NetworkError, SynodClient, type Transport } from '@synod/client'
+import { LeaseSession, Mutex, NetworkError, SessionEndedError, SynodClient, type Transport } from '@synod/client'
 import { NodeSynodClient, nodeTransport } from '@synod/client/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type SingleNode, startSingleNode } from './single-node.js'
@@ -48,6 +48,19 @@ describe('@synod/client against a node', () => {
     const client = new SynodClient([at, at], { transport: losingFirstAnswer(true) })
     await client.append('ledger/twice', 'pay-100')
     expect(JSON.parse((await client.get('ledger/twice')).value!)).toEqual(['pay-100', 'pay-100'])
+  }, 30_000)
+
+  it('a lease session notices its lease is gone (revoked elsewhere): done settles, a waiting lock gives up', async () => {
+    const client = new SynodClient(single.node.httpAddress)
+    const holder = await LeaseSession.open(client, { ttlSeconds: 30 })
+    const waiter = await LeaseSession.open(client, { ttlSeconds: 30, keepAliveEveryMs: 100 })
+    await new Mutex(holder, 'locks/revoked/').lock()
+    const waiting = new Mutex(waiter, 'locks/revoked/').lock().catch((e: unknown) => e)
+    await new SynodClient(single.node.httpAddress).leaseRevoke(waiter.lease) // an operator, or the lease ran out
+    expect(await waiter.done).toBe('expired')
+    expect(await waiting).toBeInstanceOf(SessionEndedError)
+    await holder.close()
+    expect(holder.ended).toBe('closed')
   }, 30_000)
 
   it('the typed API over fetch and over node:http: put with a lease, txn, pages, revoke', async () => {
