@@ -140,15 +140,17 @@ async function buildCluster(factory: ProtocolFactory, n: number, protocolOptions
   )
   for (const r of replicas) await r.start()
   let leader: Replica | undefined
+  // With slow syncs an election step takes real time: wait a few syncs per step.
+  const step = () => (syncMs > 0 ? new Promise<void>((resolve) => setTimeout(resolve, 4 * syncMs)) : tick())
   for (let ms = 0; ms < 5000 && leader === undefined; ms += 10) {
     clock.advance(10)
-    await tick()
+    await step()
     leader = replicas.find((r) => r.status().role === 'leader')
   }
   if (leader === undefined) throw new Error('no leader elected')
   // Let the no-op commit.
   clock.advance(1)
-  await tick()
+  for (let i = 0; i < 100 && leader.status().commitIndex < leader.status().lastIndex; i++) await step()
   return { leader, replicas }
 }
 
