@@ -124,9 +124,14 @@ const crashAllSlowDisks: Scenario = {
 }
 
 describe('Raft parallel append: crashes between the leader’s appends and its sync', () => {
-  it.each([1, 2, 3])('leader crashes before its sync, seed %i: every checker passes', async (seed) => {
+  it.each([1, 2])('leader crashes before its sync, seed %i: every checker passes', async (seed) => {
     const result = await runScenario({ factory: raft, scenario: leaderCrashesBeforeSync, seed })
     expect(result.verdict, describeFailures(result)).toBe('ok')
+    if (seed === 1) {
+      // Messages sent ahead of the sync keep the run deterministic: the same seed gives the same trace.
+      const again = await runScenario({ factory: raft, scenario: leaderCrashesBeforeSync, seed })
+      expect(again.traceHash).toBe(result.traceHash)
+    }
   }, 60_000)
 
   // Seeds 1-12 all pass with the defence; without it, seed 2 fails durability (and agreement, stability)
