@@ -139,7 +139,10 @@ export class NemesisRunner {
     private readonly say: (line: string) => void,
     /** Nodes a working quorum needs (majority, or n − f for byzantine protocols); 0 = do not track. */
     private readonly quorum = 0,
-  ) {}
+  ) {
+    // A restarted node counts once its API answers: start-up time is not a stall of the protocol.
+    cluster.onUp = () => this.track()
+  }
 
   /** Close the open no-quorum span, if any, at `at` (the end of the fault phase). */
   finish(at: number): void {
@@ -150,6 +153,7 @@ export class NemesisRunner {
   /** After every fault and heal: is a quorum of nodes up and connected? */
   private track(): void {
     if (this.quorum <= 0) return
+    // Killed, paused, or restarted and not answering yet.
     const down = new Set(this.stalled)
     this.cluster.state.forEach((s, i) => s !== 'up' && down.add(i))
     const proxies = this.cluster.proxies

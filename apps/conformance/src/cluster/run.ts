@@ -57,7 +57,7 @@ export async function runClusterTest(
   }
   signal?.addEventListener('abort', onAbort)
   try {
-    say(`starting ${args.nodes} nodes…`)
+    say(`starting ${args.nodes} nodes (${LiveCluster.command()})…`)
     try {
       const { daemonProtocol, protocolOptions } = daemonProtocolOf(args.protocol)
       cluster = await LiveCluster.start({
