@@ -19,11 +19,11 @@ describe('planMatrix and capabilities', () => {
     expect(plan.runs.map((r) => r.scenario.name)).toEqual(['steady-state', 'membership-churn'])
   })
 
-  it('the registry declares reconfigure for raft (in both of its read modes) and paxos', () => {
+  it("the registry declares reconfigure for raft (in both of its read modes) and paxos, from their package.json 'synod' fields", () => {
     expect([...protocolCapabilities]).toEqual([
+      ['paxos', ['reconfigure']],
       ['raft', ['reconfigure']],
       ['raft-lease', ['reconfigure']],
-      ['paxos', ['reconfigure']],
     ])
   })
 

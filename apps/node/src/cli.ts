@@ -10,7 +10,8 @@ import { clusterStatus, formatClusterStatus } from './cluster-status.js'
 import { mergeConfig, readConfigFile, validateConfig, validateMember, type MemberConfig } from './config.js'
 import { initClusterCommand, initCommand, readKeyFile } from './init.js'
 import { validateNewMember } from './members.js'
-import { HttpKvClient, KvHttpError } from './kv-client.js'
+import { HttpKvClient, KvHttpError, type KvResponse } from './kv-client.js'
+import { LIST_PATH, listQuery } from './auth/operations.js'
 import type { TxnRequest } from './txn-body.js'
 import { protocolNames } from './protocols.js'
 import { createClientKey, defaultClientKeyPath, ensureClientKey, loadCredentials } from './auth/client-key.js'
@@ -46,9 +47,10 @@ commands:
   bench    [--protocol NAME] [--nodes N] [--clients N] [--ops N] [--value-bytes N] [--endpoint HOST:PORT,...] [--out DIR]
            write load against a throwaway local cluster (or --endpoint): ops/s, p50/p90/p99, DIR/latency.svg
            --compare-auth [--rounds N]: the cost of authentication — rotating rounds against a cluster with it off and one with it on (sessions, and a signature per request)
-  kv       put KEY VALUE | get KEY [--stale] | del KEY | cas KEY EXPECTED|--absent VALUE | append KEY VALUE  [--verify --config FILE]
+  kv       put KEY VALUE | get KEY [--stale] [--revision R] | del KEY | cas KEY EXPECTED|--absent VALUE | append KEY VALUE  [--verify --config FILE]
            | txn FILE|-  (a JSON transaction, as POST /v1/txn)
-           | list [PREFIX] [--limit N] [--after KEY] [--keys-only | --count] [--stale]    keys in order, with values
+           | list [PREFIX] [--limit N] [--after KEY] [--keys-only | --count] [--stale] [--revision R]    keys in order, with values
+           --revision R: as the keys were at revision R (etcdctl get --rev), back to the watch history's compaction
            | watch [PREFIX] [--from-revision R]   stream changes (resumes on another --endpoint A,B,C when one fails)
            put --lease ID: the key is deleted when the lease ends
   lease    grant TTL-SECONDS | keepalive ID [--every SECONDS] | revoke ID   [--endpoint HOST:PORT] [--json]
@@ -435,6 +437,7 @@ async function kvCommand(args: string[], out: NodeJS.WritableStream): Promise<nu
       count: { type: 'boolean' },
       lease: { type: 'string' },
       'from-revision': { type: 'string' },
+      revision: { type: 'string' },
       ...CREDENTIAL_FLAGS,
     },
     true,
@@ -455,9 +458,14 @@ async function kvCommand(args: string[], out: NodeJS.WritableStream): Promise<nu
       answer = await client.put(key!, params[0]!, values.lease === undefined ? undefined : positiveInt(values.lease as string, '--lease', 0))
       break
     case 'get':
-      need(0, 'get KEY [--stale] [--verify --config FILE]')
+      need(0, 'get KEY [--stale] [--revision R] [--verify --config FILE]')
       if (values.verify && values.stale) throw new UsageError('--verify needs a linearizable read; drop --stale')
-      answer = await client.get(key!, values.stale ? 'stale' : 'linearizable')
+      if (values.revision !== undefined) {
+        if (values.verify) throw new UsageError('--verify with --revision: use kv list KEY --start KEY --revision R --json (its certificate)')
+        const revision = positiveInt(values.revision as string, '--revision', 0)
+        if (revision === 0) throw new UsageError('--revision must be at least 1 (omit it for the current state)')
+        answer = await getAtRevision(client, key!, revision, values.stale === true)
+      } else answer = await client.get(key!, values.stale ? 'stale' : 'linearizable')
       break
     case 'del':
     case 'delete':
@@ -629,19 +637,26 @@ async function kvTxn(client: HttpKvClient, file: string | undefined, extra: stri
  * (--keys-only), or how many (--count); paging with --limit and --after (the last key shown).
  */
 async function kvList(client: HttpKvClient, prefix: string, extra: string[], values: Flags, out: NodeJS.WritableStream): Promise<number> {
-  if (extra.length > 0) throw new UsageError('usage: synod kv list [PREFIX] [--start KEY] [--end KEY] [--limit N] [--after KEY] [--keys-only | --count] [--stale]')
+  if (extra.length > 0)
+    throw new UsageError('usage: synod kv list [PREFIX] [--start KEY] [--end KEY] [--limit N] [--after KEY] [--keys-only | --count] [--stale] [--revision R]')
   if (values.verify === true) throw new UsageError('--verify is for get and writes; a list is verified by its certificate in --json')
   const limit = values.limit === undefined ? undefined : positiveInt(values.limit as string, '--limit', 100)
   if (limit === 0) throw new UsageError('--limit must be at least 1')
-  const answer = await client.list(prefix, {
+  if (values['keys-only'] === true && values.count === true) throw new UsageError('--keys-only and --count exclude each other')
+  const revision = values.revision === undefined ? undefined : positiveInt(values.revision as string, '--revision', 0)
+  if (revision === 0) throw new UsageError('--revision must be at least 1 (omit it for the current state)')
+  // Built here rather than by HttpKvClient.list, so the read can carry a revision (etcdctl get --rev).
+  const query = listQuery({
+    prefix,
     ...(values.after === undefined ? {} : { after: values.after as string }),
     ...(values.start === undefined ? {} : { start: values.start as string }),
     ...(values.end === undefined ? {} : { end: values.end as string }),
-    ...(limit === undefined ? {} : { limit }),
-    keysOnly: values['keys-only'] === true,
-    countOnly: values.count === true,
+    limit: limit ?? 100,
+    mode: values.count === true ? 'count' : values['keys-only'] === true ? 'keys' : 'values',
     consistency: values.stale === true ? 'stale' : 'linearizable',
+    ...(revision === undefined ? {} : { revision }),
   })
+  const answer = (await client.request('GET', `${LIST_PATH}?${query}`, undefined, {})) as unknown as KvResponse
   if (values.json) {
     out.write(`${JSON.stringify(answer)}\n`)
     return 0
@@ -654,6 +669,20 @@ async function kvList(client: HttpKvClient, prefix: string, extra: string[], val
     out.write(`(more: synod kv list ${JSON.stringify(prefix)} --after ${JSON.stringify(keys[keys.length - 1] ?? '')})\n`)
   }
   return 0
+}
+
+/**
+ * `synod kv get KEY --revision R`: the key as it was at revision R — a range read of exactly [KEY, KEY\0)
+ * at that revision, answered like a get.
+ */
+async function getAtRevision(client: HttpKvClient, key: string, revision: number, stale: boolean): Promise<KvResponse> {
+  const query = listQuery({ prefix: '', start: key, end: `${key}\u0000`, limit: 1, mode: 'values', consistency: stale ? 'stale' : 'linearizable', revision })
+  const answer = (await client.request('GET', `${LIST_PATH}?${query}`, undefined, {})) as unknown as KvResponse
+  const found = answer.kvs?.[0]
+  const base = { index: answer.index, ...(answer.revision === undefined ? {} : { revision: answer.revision }) }
+  if (found === undefined) return { ...base, value: null }
+  const revisions = found.modRevision === undefined ? {} : { createRevision: found.createRevision!, modRevision: found.modRevision, version: found.version! }
+  return { ...base, value: found.value, ...revisions }
 }
 
 /** The protocol and members of a running cluster, for `init --join`. */

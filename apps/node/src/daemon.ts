@@ -18,6 +18,9 @@ import {
   toHex,
   UnsupportedError,
   type CommandResult,
+  encodeSignedClientRequest,
+  signClientRequest,
+  type Signer,
 } from '@synod/core'
 import { createSigner, createVerifier } from '@synod/crypto'
 import { KvStateMachine, kvCommands } from '@synod/kv'
@@ -41,7 +44,7 @@ import type { Principal } from './auth/guard.js'
 import { type ForwardingAuth, ForwardingClient } from './forwarding-client.js'
 import { MemberMacKeys } from './auth/member-mac.js'
 import { type HttpKvClient, KvHttpError } from './kv-client.js'
-import { type ListParams, listOperation } from './auth/operations.js'
+import { LIST_PATH, type ListParams, listOperation, listQuery } from './auth/operations.js'
 import { kvRequests, toAnswer } from './kv-commands.js'
 import { NodeMetrics } from './metrics.js'
 import type { TxnBody, TxnRequest } from './txn-body.js'
@@ -127,6 +130,9 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     httpByMember.clear()
     for (const m of everyone) if (m.http !== null) httpByMember.set(m.id, m.http)
   }
+  // A byzantine protocol with authentication on executes only client-signed requests, verified by every
+  // replica (ADR 0006): no member can act in a client's name.
+  const signedClients = byzantine && config.authentication
   const kv = new KvStateMachine({
     initialAdmins: config.admins,
     maxKeyBytes: config.maxKeyBytes,
@@ -139,10 +145,10 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     maxLeases: config.maxLeases,
     // Crash-fault: the daemon vouches for the clients it authenticated (session MAC, TLS) with their own sessions.
     vouchedSessions: !byzantine,
+    // There only signed requests are ordered: members sign their lease-expiry votes with their node keys, and
+    // f + 1 of them end a lease (ADR 0022). PBFT's membership is fixed by the config, the same on every node.
+    ...(signedClients ? { leaseExpiryVoters: config.members.map((m) => m.publicKey.toLowerCase()) } : {}),
   })
-  // A byzantine protocol with authentication on executes only client-signed requests, verified by every
-  // replica (ADR 0006): no member can act in a client's name.
-  const signedClients = byzantine && config.authentication
   const protocolOptions: Record<string, unknown> = {
     ...daemonProtocolOptions(factory.name, config.protocolOptions),
     ...(signedClients ? { clientAuthentication: 'signed', cluster: config.cluster } : {}),
@@ -204,6 +210,7 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     // Raft draws its timeout from [T, 2T): cover the longest election.
     electionTimeoutMs: 2 * Math.max(electionTimeoutMs, 1000),
     onError: (error) => log.debug({ err: error }, 'lease expiry proposal failed; retried on the next tick'),
+    ...(signedClients ? { vote: leaseExpiryVote(createSigner(keyPair.secretKey), config.cluster) } : {}),
   })
   const service = new ReplicatedKv(
     replica,
@@ -261,6 +268,21 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     },
   }
 }
+
+/**
+ * This member's signed request to expire a lease (ADR 0022): an envelope signed with the node key, in one
+ * session of its own, timestamps strictly increasing (PBFT and the KV session table drop older ones).
+ */
+function leaseExpiryVote(signer: Signer, cluster: string): (id: number, renewed: number) => Uint8Array {
+  let last = 0
+  return (id, renewed) => {
+    last = Math.max(Date.now(), last + 1)
+    return encodeSignedClientRequest(signClientRequest(signer, { session: LEASE_VOTE_SESSION, timestamp: last, operation: kvCommands.leaseExpire(id, renewed) }, cluster))
+  }
+}
+
+/** The client session a member's lease-expiry votes use (one at a time). */
+const LEASE_VOTE_SESSION = 0xfffe
 
 function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
@@ -379,8 +401,8 @@ class ReplicatedKv implements KvService {
       if (this.signedClients) return toAnswer(await this.replica.read(this.envelopeOf(caller)))
       return toAnswer(await this.replica.read(request))
     } catch (error) {
-      const forward = (c: HttpKvClient) =>
-        c.list(params.prefix, { ...(params.after === undefined ? {} : { after: params.after }), limit: params.limit, keysOnly: params.mode === 'keys', countOnly: params.mode === 'count' })
+      // The whole query (range, revision) as the client sent it; the leader signs nothing new for it.
+      const forward = (c: HttpKvClient) => c.request('GET', `${LIST_PATH}?${listQuery(params)}`, undefined, {})
       return this.forwardOrThrow(error, forwarded, forward, { session: undefined, forwarded, ...(caller === undefined ? {} : { caller }) })
     }
   }

@@ -96,4 +96,30 @@ describe('4-node PBFT cluster with authentication on', () => {
     await expect(stranger.get('balance')).rejects.toMatchObject({ status: 403 })
     await expect(new HttpKvClient(nodes[2]!.http, 5000).get('balance')).rejects.toMatchObject({ status: 401 })
   }, 180_000)
+
+  it('a read at a past revision is a certified read of the state then', async () => {
+    const members = validateConfig(readConfigFile(nodes[0]!.configFile).raw).members
+    const admin = signedClient(nodes[2]!.http, 'pbft-signed-test:admin')
+    const before = await retrying(() => admin.put('past/k', 'old'))
+    await retrying(() => admin.put('past/k', 'new'))
+    // The revision is in the signed list command, so the certificate binds it (HttpKvClient.list has no revision option yet).
+    const past = (await retrying(() => admin.request('GET', `/v1/kv?prefix=past/&revision=${before.revision!}`, undefined, {}))) as unknown as KvResponse
+    expect(past.kvs).toMatchObject([{ key: 'past/k', value: 'old', modRevision: before.revision }])
+    expect(verifyAnswer(admin.lastEnvelope!, past, members).result).toMatchObject({ ok: true, op: 'list', keys: ['past/k'] })
+  }, 60_000)
+
+  it('a lease expires: f + 1 members sign their expiry votes (ADR 0022), no client signature needed', async () => {
+    const admin = signedClient(nodes[3]!.http, 'pbft-signed-test:admin')
+    const lease = await retrying(() => admin.leaseGrant(1))
+    const granted = Date.now()
+    await retrying(() => admin.put('leased/k', 'v', lease.id!))
+    let gone = false
+    for (let i = 0; i < 60 && !gone; i++) {
+      gone = (await retrying(() => admin.get('leased/k'))).value === null
+      if (!gone) await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+    expect(gone).toBe(true)
+    expect(Date.now() - granted).toBeGreaterThanOrEqual(1000)
+    await expect(admin.leaseKeepAlive(lease.id!)).rejects.toMatchObject({ status: 404 })
+  }, 30_000)
 })
