@@ -43,8 +43,8 @@ import { apiSecurity, checkExposure, readTls } from './auth/setup.js'
 import type { Principal } from './auth/guard.js'
 import { type ForwardingAuth, ForwardingClient } from './forwarding-client.js'
 import { MemberMacKeys } from './auth/member-mac.js'
-import { type HttpKvClient, KvHttpError } from './kv-client.js'
-import { LIST_PATH, type ListParams, listOperation, listQuery } from './auth/operations.js'
+import { type SynodClient, SynodHttpError } from '@synod/client'
+import { type ListParams, listOperation } from './auth/operations.js'
 import { kvRequests, toAnswer } from './kv-commands.js'
 import { NodeMetrics } from './metrics.js'
 import type { TxnBody, TxnRequest } from './txn-body.js'
@@ -355,7 +355,7 @@ class ReplicatedKv implements KvService {
   }
 
   async putWithLease(key: string, value: string, lease: number, options: WriteOptions): Promise<KvAnswer> {
-    return this.write(kvCommands.put(key, value, options.session, lease), options, (c) => c.put(key, value, lease))
+    return this.write(kvCommands.put(key, value, options.session, lease), options, (c) => c.put(key, value, lease === undefined ? {} : { lease }))
   }
 
   async put(key: string, value: string, options: WriteOptions): Promise<KvAnswer> {
@@ -402,7 +402,17 @@ class ReplicatedKv implements KvService {
       return toAnswer(await this.replica.read(request))
     } catch (error) {
       // The whole query (range, revision) as the client sent it; the leader signs nothing new for it.
-      const forward = (c: HttpKvClient) => c.request('GET', `${LIST_PATH}?${listQuery(params)}`, undefined, {})
+      const forward = (c: SynodClient) =>
+        c.list(params.prefix, {
+          ...(params.after === undefined ? {} : { after: params.after }),
+          ...(params.start === undefined ? {} : { start: params.start }),
+          ...(params.end === undefined ? {} : { end: params.end }),
+          ...(params.revision === undefined ? {} : { revision: params.revision }),
+          limit: params.limit,
+          keysOnly: params.mode === 'keys',
+          countOnly: params.mode === 'count',
+          consistency: params.consistency,
+        })
       return this.forwardOrThrow(error, forwarded, forward, { session: undefined, forwarded, ...(caller === undefined ? {} : { caller }) })
     }
   }
@@ -491,7 +501,7 @@ class ReplicatedKv implements KvService {
    */
   async addMember(member: MemberConfig, role: MemberRole, forwarded: boolean, caller?: Principal): Promise<Record<string, unknown>> {
     const forward = this.forwardMembership(forwarded, caller)
-    if (forward !== undefined) return forward.addMember(member, role)
+    if (forward !== undefined) return forward.run((c) => c.addMember(member, role))
     const protocolMember = toProtocolMember(member)
     const current = this.replica.membership()
     const voter = current.voters.find((m) => m.id === member.id)
@@ -510,13 +520,13 @@ class ReplicatedKv implements KvService {
 
   async removeMember(id: string, forwarded: boolean, caller?: Principal): Promise<Record<string, unknown>> {
     let forward = this.forwardMembership(forwarded, caller)
-    if (forward !== undefined) return forward.removeMember(id)
+    if (forward !== undefined) return forward.run((c) => c.removeMember(id))
     if (id === this.replica.self) {
       // Removing the leader: hand leadership over first (as etcd does), so the
       // cluster does not wait an election timeout; the new leader removes us.
       if (await this.handOverLeadership()) {
         forward = this.forwardMembership(false, caller)
-        if (forward !== undefined) return forward.removeMember(id)
+        if (forward !== undefined) return forward.run((c) => c.removeMember(id))
       }
     }
     const current = this.replica.membership()
@@ -585,7 +595,7 @@ class ReplicatedKv implements KvService {
     }
   }
 
-  private async write(command: Uint8Array, options: WriteOptions, forward: (c: HttpKvClient) => Promise<unknown>): Promise<KvAnswer> {
+  private async write(command: Uint8Array, options: WriteOptions, forward: (c: SynodClient) => Promise<unknown>): Promise<KvAnswer> {
     let result: CommandResult
     try {
       // A signed write is proposed as the client's envelope: the log records who asked, and the state machine checks its role.
@@ -628,7 +638,7 @@ class ReplicatedKv implements KvService {
   private async forwardOrThrow(
     error: unknown,
     forwarded: boolean,
-    call: (c: HttpKvClient) => Promise<unknown>,
+    call: (c: SynodClient) => Promise<unknown>,
     options?: WriteOptions,
   ): Promise<KvAnswer> {
     const leader = error instanceof NotLeaderError ? error.leaderHint : undefined
@@ -640,8 +650,8 @@ class ReplicatedKv implements KvService {
     try {
       return (await call(client)) as KvAnswer
     } catch (forwardError) {
-      if (forwardError instanceof KvHttpError && forwardError.status === 503) throw error
-      throw forwardError
+      if (forwardError instanceof SynodHttpError && forwardError.status === 503) throw error
+      throw client.unreachable(forwardError)
     }
   }
 
