@@ -75,6 +75,7 @@ export async function loadVariant(name: string, base: ProtocolLoader, options: R
 }
 
 const loadRaft: ProtocolLoader = () => loadFactory('raft', '@synod/raft', ['raft', 'raftFactory'])
+const loadPaxos: ProtocolLoader = () => loadFactory('paxos', '@synod/paxos', ['paxos'])
 
 async function toy(exportName: string): Promise<ProtocolFactory<unknown>> {
   const conformance = (await import('@synod/conformance')) as unknown as Record<string, unknown>
@@ -95,7 +96,9 @@ export const protocolRegistry: ProtocolRegistry = new Map<string, ProtocolLoader
   ['raft-lease', () => loadVariant('raft-lease', loadRaft, { readMode: 'lease' })],
   ['pbft', () => loadFactory('pbft', '@synod/pbft', ['pbft', 'pbftFactory'])],
   ['hotstuff', () => loadFactory('hotstuff', '@synod/hotstuff', ['hotstuff'])],
-  ['paxos', () => loadFactory('paxos', '@synod/paxos', ['paxos'])],
+  ['paxos', loadPaxos],
+  // Paxos with leader leases: local reads at the leader under the clock-drift bound.
+  ['paxos-lease', () => loadVariant('paxos-lease', loadPaxos, { readMode: 'lease' })],
   ['toy-fixed-leader', () => toy('fixedLeaderToy')],
   ['toy-commits-without-quorum', () => toy('commitsWithoutQuorumToy')],
   ['toy-acks-before-persisting', () => toy('acksBeforePersistingToy')],
@@ -113,10 +116,11 @@ export const protocolCapabilities: ReadonlyMap<string, readonly Capability[]> = 
   ['raft', ['reconfigure']],
   ['raft-lease', ['reconfigure']],
   ['paxos', ['reconfigure']],
+  ['paxos-lease', ['reconfigure']],
 ])
 
-/** What --protocol defaults to: the real protocols (and raft's lease-read mode), not the toys. */
-export const DEFAULT_PROTOCOLS: readonly string[] = ['raft', 'raft-lease', 'pbft', 'hotstuff', 'paxos']
+/** What --protocol defaults to: the real protocols (and raft's and paxos's lease-read modes), not the toys. */
+export const DEFAULT_PROTOCOLS: readonly string[] = ['raft', 'raft-lease', 'pbft', 'hotstuff', 'paxos', 'paxos-lease']
 
 /** A protocol package's own attacks and the scenarios that run them (e.g. `@synod/pbft/adversaries`). */
 export interface ProtocolExtras {

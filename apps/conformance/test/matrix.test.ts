@@ -19,11 +19,12 @@ describe('planMatrix and capabilities', () => {
     expect(plan.runs.map((r) => r.scenario.name)).toEqual(['steady-state', 'membership-churn'])
   })
 
-  it('the registry declares reconfigure for raft (in both of its read modes) and paxos', () => {
+  it('the registry declares reconfigure for raft and paxos (each in both of its read modes)', () => {
     expect([...protocolCapabilities]).toEqual([
       ['raft', ['reconfigure']],
       ['raft-lease', ['reconfigure']],
       ['paxos', ['reconfigure']],
+      ['paxos-lease', ['reconfigure']],
     ])
   })
 
