@@ -121,6 +121,8 @@ export class PaxosNode implements ProtocolNode {
   /** When the election timer is due (local clock), and when the election timeout really ends (it may have been reset since). */
   private electionTimerDue = 0
   private electionDeadline = 0
+  /** The randomized election timeout drawn at the last reset. */
+  private electionWait = 0
   private lastLeaderContact = -Infinity
   private readonly promises = new Map<NodeId, PromiseMessage>()
   /** Pre-vote: the ballot probed and the voters that would promise it. */
@@ -727,15 +729,15 @@ export class PaxosNode implements ProtocolNode {
   private resetElectionTimer(): void {
     if (this.stopped) return
     const t = this.options.electionTimeoutMs
-    const wait = t + Math.floor(this.ctx.random.next() * t)
-    this.electionDeadline = this.ctx.now() + wait
+    this.electionWait = t + Math.floor(this.ctx.random.next() * t)
+    this.electionDeadline = this.ctx.now() + this.electionWait
     // Re-armed lazily: a timer due before the new deadline waits for the rest when it fires. A follower
     // resets this on every Accept; a clear and a set of a runtime timer each time showed in profiles.
     if (this.electionTimer !== undefined) {
       if (this.electionTimerDue <= this.electionDeadline) return
       this.ctx.clearTimer(this.electionTimer)
     }
-    this.armElectionTimer(wait)
+    this.armElectionTimer(this.electionWait)
   }
 
   private armElectionTimer(wait: number): void {
