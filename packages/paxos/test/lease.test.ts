@@ -104,7 +104,8 @@ describe('lease reads', () => {
   it('with the lease held without an acknowledged round (switched off), the same sweep serves stale reads', () => {
     leaseTesting.leaseWithoutAcknowledgement = true
     let staleOffsets = 0
-    for (let offset = 0; offset < 40; offset++) {
+    // (Stops at the first stale read: one is the proof, and CI time is short.)
+    for (let offset = 0; offset < 40 && staleOffsets === 0; offset++) {
       const c = leaseCluster(offset + 1)
       if (readsAfterIsolation(c, isolateAtOffset(c, offset)).stale > 0) staleOffsets++
     }
@@ -148,9 +149,9 @@ describe('lease reads', () => {
 })
 
 describe('clock drift and the lease', () => {
-  function sweep(leaderRate: number, followerRate: number, maxClockDrift: number): number {
+  function sweep(leaderRate: number, followerRate: number, maxClockDrift: number, stopAtFirst = false): number {
     let staleOffsets = 0
-    for (let offset = 0; offset < 40; offset++) {
+    for (let offset = 0; offset < 40 && !(stopAtFirst && staleOffsets > 0); offset++) {
       const c = leaseCluster(100 + offset, maxClockDrift)
       const old = isolateAtOffset(c, offset)
       // The worst case for a lease: the old leader's clock slow, the others' fast.
@@ -166,7 +167,7 @@ describe('clock drift and the lease', () => {
   })
 
   it('drift outside the bound (leader 20% slow, the others 20% fast, maxClockDrift 0) serves stale reads: the bound is an assumption', () => {
-    expect(sweep(0.8, 1.2, 0)).toBeGreaterThan(0)
+    expect(sweep(0.8, 1.2, 0, true)).toBeGreaterThan(0)
   })
 })
 
@@ -234,7 +235,7 @@ describe('a restarted acceptor and the lease', () => {
   it('promising right after a restart (switched off) lets another leader choose a write while the lease runs', () => {
     leaseTesting.promiseRightAfterRestart = true
     let stale = 0
-    for (let seed = 1; seed <= 20; seed++) if (restartDuringLease(seed) > 0) stale++
+    for (let seed = 1; seed <= 20 && stale === 0; seed++) if (restartDuringLease(seed) > 0) stale++
     expect(stale).toBeGreaterThan(0)
   })
 })
