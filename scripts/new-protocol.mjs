@@ -1,19 +1,27 @@
 #!/usr/bin/env node
-// Scaffold a new protocol package: `pnpm new-protocol NAME [--fault-model crash|byzantine] [--root DIR]`.
+// Scaffold a new protocol package: `pnpm new-protocol NAME [--fault-model crash|byzantine] [--root DIR] [--no-install]`.
 // The skeleton builds, type-checks and runs the conformance suite — and fails
 // it until the protocol is implemented: a scaffold must not pass by accident.
+// It is marked work in progress ("synod": { "workInProgress": true } in its package.json) so
+// that `pnpm test` skips its suite until the author flips that flag. The script also registers it
+// (ADR 0018): one dependency line in apps/node and apps/conformance, then `pnpm install`.
+import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 
-const USAGE = `usage: pnpm new-protocol NAME [--fault-model crash|byzantine] [--root DIR]
+const USAGE = `usage: pnpm new-protocol NAME [--fault-model crash|byzantine] [--root DIR] [--no-install]
 
   NAME           lowercase package folder and protocol name: a letter, then letters, digits or single dashes
   --fault-model  'crash' (n = 2f+1, default) or 'byzantine' (n = 3f+1)
   --root         the monorepo root to write into (default: this repository)
+  --no-install   do not run 'pnpm install' afterwards (print it instead)
 `
+
+/** The apps that run protocols: each finds its protocol packages among its dependencies (ADR 0018). */
+export const HOST_APPS = ['apps/node', 'apps/conformance']
 
 /** Folder names that are not protocols (or are reserved for the planned ones' neighbours). */
 const RESERVED = new Set(['core', 'crypto', 'storage', 'kv', 'conformance', 'node', 'tsconfig', 'synod', 'test', 'tests', 'src', 'dist'])
@@ -82,6 +90,14 @@ export function packageFiles(name, faultModel) {
       vitest: 'catalog:',
     },
     publishConfig: { access: 'public' },
+    // How the daemon and the conformance runner find it (ADR 0018, docs/contributing-a-protocol.md).
+    synod: {
+      protocol: name,
+      factory: exportName,
+      faultModel,
+      // Until it passes: `pnpm test` skips its conformance suite, the runner leaves it out of its default list.
+      workInProgress: true,
+    },
   }
   return {
     'package.json': `${JSON.stringify(packageJson, null, 2)}\n`,
@@ -100,11 +116,14 @@ export type { ${exportNameOf(`${name}-options`).replace(/^./, (c) => c.toUpperCa
 `,
     [`src/${name}.ts`]: protocolSkeleton(name, exportName, title, faultModel, maxFaulty),
     'test/conformance.test.ts': `// The conformance suite: every shipped ${faultModel} scenario, seeds 1..3 (SYNOD_CONFORMANCE_SEEDS=N for more).
-// It fails until the protocol commits client commands: that is the point.
+// It fails until the protocol commits client commands: that is the point. While package.json says
+// "synod": { "workInProgress": true }, \`pnpm test\` lists the scenarios as skipped (SYNOD_CONFORMANCE_WIP=1
+// runs them); set it to false once they pass, and from then on every one must.
 import { describeConformance } from '@synod/conformance/vitest'
+import manifest from '../package.json' with { type: 'json' }
 import { ${exportName} } from '../src/index.js'
 
-describeConformance({ factory: ${exportName} })
+describeConformance({ factory: ${exportName}, workInProgress: manifest.synod.workInProgress })
 `,
     [`examples/${name}.ts`]: example(name, exportName),
     'README.md': readme(name, exportName, title, faultModel),
@@ -244,8 +263,22 @@ pnpm synod-conformance --protocol ${name} --scenario leader-crash --seed 1: viol
 ## Testing
 
 \`\`\`sh
-pnpm vitest run --project ${name}                                  # the conformance suite, seeds 1..3
+pnpm synod-conformance --protocol ${name}                          # every scenario, with a reproduce command per failure
+SYNOD_CONFORMANCE_WIP=1 pnpm vitest run --project ${name}          # the conformance suite, seeds 1..3, while work in progress
 SYNOD_CONFORMANCE_SEEDS=50 pnpm vitest run --project ${name}       # more seeds
+\`\`\`
+
+While \`package.json\` says \`"synod": { "workInProgress": true }\`, \`pnpm test\` skips the conformance
+suite and \`synod-conformance\` runs this protocol only when asked by name. Set it to \`false\` once
+the suite passes.
+
+## Running it
+
+The daemon and the conformance runner find it through the \`synod\` field of its \`package.json\`
+(\`pnpm new-protocol\` added it to both apps' dependencies):
+
+\`\`\`sh
+pnpm synod cluster --protocol ${name}     # a throwaway local cluster of real processes
 \`\`\`
 `
 }
@@ -270,6 +303,29 @@ export async function generateProtocolPackage({ name, root, faultModel = 'crash'
   return written
 }
 
+/**
+ * Add "@synod/NAME": "workspace:*" to the dependencies of every host app under `root` (kept in
+ * alphabetical order, as pnpm writes them). Returns the package.json files changed; an app that is
+ * not there (a root without apps/) is skipped and reported.
+ */
+export async function registerInHostApps({ name, root }) {
+  const changed = []
+  const missing = []
+  for (const app of HOST_APPS) {
+    const file = join(root, app, 'package.json')
+    if (!existsSync(file)) {
+      missing.push(relative(root, file))
+      continue
+    }
+    const manifest = JSON.parse(await readFile(file, 'utf8'))
+    const dependencies = { ...manifest.dependencies, [`@synod/${name}`]: 'workspace:*' }
+    manifest.dependencies = Object.fromEntries(Object.entries(dependencies).sort(([a], [b]) => (a < b ? -1 : 1)))
+    await writeFile(file, `${JSON.stringify(manifest, null, 2)}\n`)
+    changed.push(file)
+  }
+  return { changed, missing }
+}
+
 async function cli(argv) {
   let parsed
   try {
@@ -277,7 +333,7 @@ async function cli(argv) {
       args: argv,
       allowPositionals: true,
       strict: true,
-      options: { root: { type: 'string' }, 'fault-model': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: { root: { type: 'string' }, 'fault-model': { type: 'string' }, 'no-install': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     })
   } catch (error) {
     process.stderr.write(`new-protocol: ${error.message}\n\n${USAGE}`)
@@ -293,20 +349,38 @@ async function cli(argv) {
   }
   const root = resolve(parsed.values.root ?? join(dirname(fileURLToPath(import.meta.url)), '..'))
   const name = parsed.positionals[0]
+  let files
+  let registered
   try {
-    const files = await generateProtocolPackage({ name, root, faultModel: parsed.values['fault-model'] ?? 'crash' })
-    process.stdout.write(`created packages/${name}:\n${files.map((f) => `  ${relative(root, f)}`).join('\n')}\n
-next steps:
-  1. pnpm install                                  (links the new workspace package)
-  2. pnpm vitest run --project ${name}             (the conformance suite: it fails until you implement the protocol)
-  3. implement packages/${name}/src/${name}.ts      (see docs/contributing-a-protocol.md)
-  4. register it in apps/conformance/src/registry.ts and add "@synod/${name}": "workspace:*" to apps/conformance/package.json
-`)
-    return 0
+    files = await generateProtocolPackage({ name, root, faultModel: parsed.values['fault-model'] ?? 'crash' })
+    registered = await registerInHostApps({ name, root })
   } catch (error) {
     process.stderr.write(`new-protocol: ${error.message}\n`)
     return 2
   }
+  const out = (text) => process.stdout.write(text)
+  out(`created packages/${name}:\n${files.map((f) => `  ${relative(root, f)}`).join('\n')}\n`)
+  const line = `"@synod/${name}": "workspace:*"`
+  for (const file of registered.changed) out(`registered: ${line} in ${relative(root, file)}\n`)
+  for (const file of registered.missing) out(`not found: ${file} (add ${line} to its dependencies by hand)\n`)
+  // The lockfile must record the new workspace links; without them neither app can import the package.
+  let installed = false
+  if (parsed.values['no-install'] !== true) {
+    out('running pnpm install (links the new package and updates pnpm-lock.yaml) …\n')
+    const result = spawnSync('pnpm', ['install'], { cwd: root, stdio: 'inherit' })
+    installed = result.status === 0
+    if (!installed) out(`pnpm install ${result.error === undefined ? `exited with ${result.status}` : `failed: ${result.error.message}`}\n`)
+  }
+  const steps = [
+    ...(installed ? [] : ['pnpm install                                           (links the new package and updates pnpm-lock.yaml)']),
+    `implement packages/${name}/src/${name}.ts                 (docs/contributing-a-protocol.md)`,
+    `pnpm synod-conformance --protocol ${name}               (every scenario; a reproduce command per failure)`,
+    `SYNOD_CONFORMANCE_WIP=1 pnpm vitest run --project ${name}   (its own conformance test, skipped by pnpm test while work in progress)`,
+    `when it passes: "workInProgress": false in packages/${name}/package.json (pnpm test and the runner's default list then include it)`,
+    `pnpm build && pnpm synod cluster --protocol ${name}     (a local cluster of real daemons; synod start --protocol ${name} for one node)`,
+  ]
+  out(`\nnext steps:\n${steps.map((step, i) => `  ${i + 1}. ${step}`).join('\n')}\n`)
+  return 0
 }
 
 // Run as a script, not when imported (the tests import the functions).

@@ -8,8 +8,17 @@ export { planMatrix, runMatrix } from './matrix.js'
 export type { MatrixPlan, PlannedRun, ProtocolOffer, RunMatrixOptions } from './matrix.js'
 export { ProgressBar } from './progress.js'
 export type { ProgressStream } from './progress.js'
-export { DEFAULT_PROTOCOLS, loadExtras, loadFactory, protocolCapabilities, protocolExtras, protocolRegistry, ProtocolUnavailableError } from './registry.js'
-export type { ProtocolExtras, ProtocolExtrasLoader, ProtocolLoader, ProtocolRegistry } from './registry.js'
+export {
+  DEFAULT_PROTOCOLS,
+  loadExtras,
+  loadFactory,
+  protocolCapabilities,
+  protocolExtras,
+  protocolRegistry,
+  ProtocolUnavailableError,
+  runnerProtocols,
+} from './registry.js'
+export type { ProtocolExtras, ProtocolExtrasLoader, ProtocolLoader, ProtocolRegistry, RunnerProtocols } from './registry.js'
 export { renderHtmlReport } from './report-html.js'
 export type { HtmlReportOptions } from './report-html.js'
 export { buildJsonReport, recordToJson } from './report-json.js'

@@ -1,5 +1,18 @@
+// The protocols the runner knows: the protocol packages among this app's dependencies, each declared
+// by the `synod` field of its package.json (ADR 0018), plus the toys of @synod/conformance. Adding a
+// protocol is one dependency line in apps/conformance/package.json (`pnpm new-protocol` writes it).
 import type { Capability, ClientOptions, ProtocolAdversary, Scenario } from '@synod/conformance'
 import type { ProtocolFactory } from '@synod/core'
+import {
+  importExtrasModule,
+  importFactory,
+  installedProtocols,
+  isProtocolFactory,
+  loadInstalledFactory,
+  ProtocolUnavailableError,
+  type ImportModule,
+  type InstalledProtocol,
+} from '@synod/core/registry'
 
 /** Loads one protocol's factory on demand, so a broken or unfinished package only fails the runs that ask for it. */
 export type ProtocolLoader = () => Promise<ProtocolFactory<unknown>>
@@ -7,27 +20,8 @@ export type ProtocolLoader = () => Promise<ProtocolFactory<unknown>>
 /** Protocol name (as given to --protocol, equal to the factory's `name`) → its loader. */
 export type ProtocolRegistry = ReadonlyMap<string, ProtocolLoader>
 
-/** Thrown when a registered protocol's package does not (yet) export a usable factory. */
-export class ProtocolUnavailableError extends Error {
-  override readonly name = 'ProtocolUnavailableError'
-  constructor(
-    readonly protocol: string,
-    reason: string,
-  ) {
-    super(`protocol '${protocol}' is registered but unavailable: ${reason}`)
-  }
-}
-
-function isProtocolFactory(value: unknown): value is ProtocolFactory<unknown> {
-  if (typeof value !== 'object' || value === null) return false
-  const candidate = value as Partial<ProtocolFactory<unknown>>
-  return (
-    typeof candidate.name === 'string' &&
-    (candidate.faultModel === 'crash' || candidate.faultModel === 'byzantine') &&
-    typeof candidate.create === 'function' &&
-    typeof candidate.maxFaulty === 'function'
-  )
-}
+// ProtocolUnavailableError and the factory check are shared with the daemon (@synod/core/registry).
+export { ProtocolUnavailableError }
 
 /**
  * Import a protocol package and take the first of `exportNames` that is a
@@ -42,21 +36,7 @@ export async function loadFactory(
   exportNames: readonly string[],
   importPackage: () => Promise<unknown> = () => import(packageName),
 ): Promise<ProtocolFactory<unknown>> {
-  let module: Record<string, unknown>
-  try {
-    module = (await importPackage()) as Record<string, unknown>
-  } catch (error) {
-    throw new ProtocolUnavailableError(protocol, `cannot import ${packageName} (${(error as Error).message}); is it built?`)
-  }
-  for (const exportName of exportNames) {
-    const candidate = module[exportName]
-    if (isProtocolFactory(candidate)) {
-      if (candidate.name !== protocol)
-        throw new ProtocolUnavailableError(protocol, `${packageName} exports '${exportName}' named '${candidate.name}'; register it under that name`)
-      return candidate
-    }
-  }
-  throw new ProtocolUnavailableError(protocol, `${packageName} does not export a ProtocolFactory as ${exportNames.map((n) => `'${n}'`).join(' or ')} yet`)
+  return await importFactory(protocol, packageName, exportNames, importPackage)
 }
 
 /**
@@ -74,9 +54,6 @@ export async function loadVariant(name: string, base: ProtocolLoader, options: R
   }
 }
 
-const loadRaft: ProtocolLoader = () => loadFactory('raft', '@synod/raft', ['raft', 'raftFactory'])
-const loadPaxos: ProtocolLoader = () => loadFactory('paxos', '@synod/paxos', ['paxos'])
-
 async function toy(exportName: string): Promise<ProtocolFactory<unknown>> {
   const conformance = (await import('@synod/conformance')) as unknown as Record<string, unknown>
   const factory = conformance[exportName]
@@ -85,42 +62,17 @@ async function toy(exportName: string): Promise<ProtocolFactory<unknown>> {
 }
 
 /**
- * Every protocol the runner knows. Adding a protocol is one line here (and a
- * dependency in package.json). The toys from @synod/conformance are
- * registered too: the correct one as a baseline, the broken ones to watch
- * the checkers catch them.
+ * The toys from @synod/conformance: the correct one as a baseline, the broken
+ * ones to watch the checkers catch them. Never in the default list.
  */
-export const protocolRegistry: ProtocolRegistry = new Map<string, ProtocolLoader>([
-  ['raft', loadRaft],
-  // Raft's option matrix: lease reads (dissertation §6.4.1) instead of ReadIndex.
-  ['raft-lease', () => loadVariant('raft-lease', loadRaft, { readMode: 'lease' })],
-  ['pbft', () => loadFactory('pbft', '@synod/pbft', ['pbft', 'pbftFactory'])],
-  ['hotstuff', () => loadFactory('hotstuff', '@synod/hotstuff', ['hotstuff'])],
-  ['paxos', loadPaxos],
-  // Paxos with leader leases: local reads at the leader under the clock-drift bound.
-  ['paxos-lease', () => loadVariant('paxos-lease', loadPaxos, { readMode: 'lease' })],
-  ['toy-fixed-leader', () => toy('fixedLeaderToy')],
-  ['toy-commits-without-quorum', () => toy('commitsWithoutQuorumToy')],
-  ['toy-acks-before-persisting', () => toy('acksBeforePersistingToy')],
-  ['toy-forgets-on-restart', () => toy('forgetsOnRestartToy')],
-  ['toy-divergent-commit', () => toy('divergentCommitToy')],
-  ['toy-stale-reads', () => toy('staleReadsToy')],
-])
-
-/**
- * What each protocol offers beyond the basics, by name: scenarios that
- * require a capability (`Scenario.requires`, e.g. 'reconfigure' for
- * membership-churn) run only for the protocols listed with it here.
- */
-export const protocolCapabilities: ReadonlyMap<string, readonly Capability[]> = new Map<string, readonly Capability[]>([
-  ['raft', ['reconfigure']],
-  ['raft-lease', ['reconfigure']],
-  ['paxos', ['reconfigure']],
-  ['paxos-lease', ['reconfigure']],
-])
-
-/** What --protocol defaults to: the real protocols (and raft's and paxos's lease-read modes), not the toys. */
-export const DEFAULT_PROTOCOLS: readonly string[] = ['raft', 'raft-lease', 'pbft', 'hotstuff', 'paxos', 'paxos-lease']
+const TOYS: ReadonlyArray<readonly [string, string]> = [
+  ['toy-fixed-leader', 'fixedLeaderToy'],
+  ['toy-commits-without-quorum', 'commitsWithoutQuorumToy'],
+  ['toy-acks-before-persisting', 'acksBeforePersistingToy'],
+  ['toy-forgets-on-restart', 'forgetsOnRestartToy'],
+  ['toy-divergent-commit', 'divergentCommitToy'],
+  ['toy-stale-reads', 'staleReadsToy'],
+]
 
 /** A protocol package's own attacks and the scenarios that run them (e.g. `@synod/pbft/adversaries`). */
 export interface ProtocolExtras {
@@ -171,27 +123,70 @@ export async function loadExtras(
   }
 }
 
-/**
- * Protocols' own adversaries (for scenarios with a 'protocol' adversary,
- * such as byzantine-protocol-adversary) and own scenarios, by name. A
- * byzantine protocol missing here gets those scenarios reported as skipped.
- */
-export const protocolExtras: ReadonlyMap<string, ProtocolExtrasLoader> = new Map<string, ProtocolExtrasLoader>([
-  // HotStuff's equivocating leader, invalid QCs, double and far-future votes and forking leader
-  // (byzantine-protocol-adversary), and its own scenario for the forking leader alone (hotstuff-forking-leader).
-  [
-    'hotstuff',
-    () => loadExtras('hotstuff', '@synod/hotstuff/adversaries', { adversary: 'hotstuffAdversary', scenarios: 'hotstuffAdversaryScenarios' }),
-  ],
-  // PBFT's clients sign their requests and verify every answer's reply certificate (a proxy may be Byzantine).
-  [
-    'pbft',
-    () =>
-      loadExtras('pbft', '@synod/pbft/adversaries', {
-        adversary: 'pbftAdversary',
-        scenarios: 'pbftAdversaryScenarios',
-        protocolOptions: 'pbftSignedClientOptions',
-        clients: 'pbftClients',
-      }),
-  ],
-])
+/** Everything the runner needs to know about its protocols. */
+export interface RunnerProtocols {
+  readonly registry: ProtocolRegistry
+  /** What --protocol defaults to: the installed protocols and their variants, except work in progress (and the toys). */
+  readonly defaultProtocols: readonly string[]
+  /**
+   * What each protocol offers beyond the basics, by name: scenarios that
+   * require a capability (`Scenario.requires`, e.g. 'reconfigure' for
+   * membership-churn) run only for the protocols listed with it.
+   */
+  readonly capabilities: ReadonlyMap<string, readonly Capability[]>
+  /**
+   * Protocols' own adversaries (for scenarios with a 'protocol' adversary,
+   * such as byzantine-protocol-adversary) and own scenarios, by name. A
+   * byzantine protocol missing here gets those scenarios reported as skipped.
+   */
+  readonly extras: ReadonlyMap<string, ProtocolExtrasLoader>
+}
+
+/** The runner's view of installed protocol packages (each one's variants run under their own names). */
+export function runnerProtocols(installed: readonly InstalledProtocol[], importModule: ImportModule): RunnerProtocols {
+  const registry = new Map<string, ProtocolLoader>()
+  const defaultProtocols: string[] = []
+  const capabilities = new Map<string, readonly Capability[]>()
+  const extras = new Map<string, ProtocolExtrasLoader>()
+  for (const protocol of installed) {
+    const { manifest } = protocol
+    const load: ProtocolLoader = () => loadInstalledFactory(protocol, importModule)
+    const entries: Array<[string, ProtocolLoader]> = [
+      [manifest.protocol, load],
+      ...Object.entries(manifest.conformance.variants).map(([name, options]): [string, ProtocolLoader] => [name, () => loadVariant(name, load, options)]),
+    ]
+    const names = extrasNames(protocol)
+    for (const [name, loader] of entries) {
+      registry.set(name, loader)
+      if (!manifest.workInProgress) defaultProtocols.push(name)
+      if (manifest.conformance.capabilities.length > 0) capabilities.set(name, manifest.conformance.capabilities as Capability[])
+      if (names !== undefined) extras.set(name, () => loadExtras(name, `${protocol.packageName}/${names.module.slice(2)}`, names, () => importExtrasModule(protocol, importModule)))
+    }
+  }
+  for (const [name, exportName] of TOYS) registry.set(name, () => toy(exportName))
+  return { registry, defaultProtocols, capabilities, extras }
+}
+
+function extrasNames(protocol: InstalledProtocol) {
+  const extras = protocol.manifest.conformance.extras
+  if (extras === undefined) return undefined
+  return {
+    module: extras.module,
+    adversary: extras.adversary,
+    ...(extras.scenarios === undefined ? {} : { scenarios: extras.scenarios }),
+    ...(extras.protocolOptions === undefined ? {} : { protocolOptions: extras.protocolOptions }),
+    ...(extras.clients === undefined ? {} : { clients: extras.clients }),
+  }
+}
+
+// This app's own: its package.json, and an import that resolves from here (where its dependencies are).
+const own = runnerProtocols(installedProtocols(new URL('../package.json', import.meta.url)), (specifier) => import(specifier))
+
+/** Every protocol the runner knows, by name. */
+export const protocolRegistry: ProtocolRegistry = own.registry
+/** Capabilities by protocol name (from each package's `synod.conformance.capabilities`). */
+export const protocolCapabilities: ReadonlyMap<string, readonly Capability[]> = own.capabilities
+/** What --protocol defaults to: the installed protocols and their variants, not the toys, not work in progress. */
+export const DEFAULT_PROTOCOLS: readonly string[] = own.defaultProtocols
+/** Protocols' own adversaries and scenarios (from each package's `synod.conformance.extras`). */
+export const protocolExtras: ReadonlyMap<string, ProtocolExtrasLoader> = own.extras

@@ -19,12 +19,12 @@ describe('planMatrix and capabilities', () => {
     expect(plan.runs.map((r) => r.scenario.name)).toEqual(['steady-state', 'membership-churn'])
   })
 
-  it('the registry declares reconfigure for raft and paxos (each in both of its read modes)', () => {
+  it("the registry declares reconfigure for raft and paxos (each in both of its read modes), from their package.json 'synod' fields", () => {
     expect([...protocolCapabilities]).toEqual([
-      ['raft', ['reconfigure']],
-      ['raft-lease', ['reconfigure']],
       ['paxos', ['reconfigure']],
       ['paxos-lease', ['reconfigure']],
+      ['raft', ['reconfigure']],
+      ['raft-lease', ['reconfigure']],
     ])
   })
 

@@ -72,9 +72,12 @@ describe('new-protocol CLI', () => {
   })
 
   it('writes the package and prints the next steps', async () => {
-    const { stdout } = await run('node', [script, 'demo-bft', '--fault-model', 'byzantine', '--root', root])
+    const { stdout } = await run('node', [script, 'demo-bft', '--fault-model', 'byzantine', '--root', root, '--no-install'])
     expect(stdout).toContain('created packages/demo-bft:')
-    expect(stdout).toContain('pnpm vitest run --project demo-bft')
+    expect(stdout).toContain('SYNOD_CONFORMANCE_WIP=1 pnpm vitest run --project demo-bft')
+    expect(stdout).toContain('pnpm synod-conformance --protocol demo-bft')
+    // This root has no apps/: the script says which dependency line to add by hand (new-protocol-registration.test.ts covers the apps).
+    expect(stdout).toContain('not found: apps/node/package.json (add "@synod/demo-bft": "workspace:*" to its dependencies by hand)')
     for (const file of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'vitest.config.ts', 'src/index.ts', 'src/demo-bft.ts', 'test/conformance.test.ts', 'examples/demo-bft.ts', 'README.md'])
       expect(existsSync(join(root, 'packages', 'demo-bft', file)), file).toBe(true)
     const manifest = JSON.parse(await readFile(join(root, 'packages', 'demo-bft', 'package.json'), 'utf8'))
@@ -85,8 +88,10 @@ describe('new-protocol CLI', () => {
     expect(manifest.homepage).toMatch(/packages\/demo-bft#readme$/)
     expect(manifest.engines).toEqual({ node: '>=20.19' })
     expect(manifest.publishConfig).toEqual({ access: 'public' })
+    // How the daemon and the runner find it, marked work in progress until its author flips the flag (ADR 0018).
+    expect(manifest.synod).toEqual({ protocol: 'demo-bft', factory: 'demoBft', faultModel: 'byzantine', workInProgress: true })
     expect(await readFile(join(root, 'packages', 'demo-bft', 'LICENSE'), 'utf8')).toBe('the root license\n')
-    expect(await readFile(join(root, 'packages', 'demo-bft', 'test', 'conformance.test.ts'), 'utf8')).toContain('describeConformance({ factory: demoBft })')
+    expect(await readFile(join(root, 'packages', 'demo-bft', 'test', 'conformance.test.ts'), 'utf8')).toContain('describeConformance({ factory: demoBft, workInProgress: manifest.synod.workInProgress })')
     // Running it again must not overwrite anything.
     await expect(run('node', [script, 'demo-bft', '--root', root])).rejects.toMatchObject({ code: 2 })
   })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { fixedLeaderToy } from '@synod/conformance'
 import { membershipOf, type ProtocolContext } from '@synod/core'
-import { loadFactory, protocolCapabilities, protocolRegistry, ProtocolUnavailableError } from '../src/registry.js'
+import { DEFAULT_PROTOCOLS, loadFactory, protocolCapabilities, protocolExtras, protocolRegistry, ProtocolUnavailableError } from '../src/registry.js'
 
 describe('loadFactory', () => {
   it('takes the first export that is a ProtocolFactory', async () => {
@@ -52,5 +52,24 @@ describe('loadFactory', () => {
 
   it('registers the toys under their own names', async () => {
     for (const [name, load] of protocolRegistry) if (name.startsWith('toy-')) expect((await load()).name).toBe(name)
+  })
+})
+
+describe("the runner's registry comes from the installed packages' 'synod' fields", () => {
+  it('lists the shipped protocols (and raft-lease, paxos-lease) by default, the toys only by name', () => {
+    expect(DEFAULT_PROTOCOLS).toEqual(['hotstuff', 'paxos', 'paxos-lease', 'pbft', 'raft', 'raft-lease'])
+    for (const name of DEFAULT_PROTOCOLS) expect(protocolRegistry.has(name)).toBe(true)
+    expect([...protocolRegistry.keys()].filter((name) => !DEFAULT_PROTOCOLS.includes(name)).every((name) => name.startsWith('toy-'))).toBe(true)
+  })
+
+  it("loads PBFT's and HotStuff's own adversaries and scenarios from their declared './adversaries' subpath", async () => {
+    expect([...protocolExtras.keys()]).toEqual(['hotstuff', 'pbft'])
+    const pbft = await protocolExtras.get('pbft')!()
+    expect(typeof pbft.adversary).toBe('function')
+    expect(pbft.scenarios?.some((s) => s.name.startsWith('pbft-'))).toBe(true)
+    expect(pbft.protocolOptions).toBeDefined()
+    expect(pbft.clients).toBeDefined()
+    const hotstuff = await protocolExtras.get('hotstuff')!()
+    expect(hotstuff.scenarios?.map((s) => s.name)).toContain('hotstuff-forking-leader')
   })
 })

@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util'
 import { clientIdOf } from '@synod/core'
 import { createSigner, generateKeyPair } from '@synod/crypto'
 import { type ClusterNode, prepareCluster, stopNodes, synodCommand, waitLeader, waitReady } from '../src/cluster.js'
-import type { ClientCredentials } from '../src/kv-client.js'
+import type { ClientCredentials } from '@synod/client'
 import { runLoad } from '../src/load.js'
 import { mainThreadProfile, monotonicMicros, selfTimes } from './cpu-profile.js'
 

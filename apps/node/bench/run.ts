@@ -4,7 +4,7 @@
 // doing HTTP round trips to /healthz on the same nodes (no consensus, no disk).
 import { against, median, report, type BenchResult } from '@synod/bench-kit'
 import { withLocalCluster } from '../src/bench-command.js'
-import { HttpKvClient } from '../src/kv-client.js'
+import { NodeSynodClient } from '@synod/client/node'
 import { runLoad } from '../src/load.js'
 
 const CLIENTS = 32
@@ -16,7 +16,7 @@ async function healthRoundTrips(endpoints: string[], total: number): Promise<num
   const started = performance.now()
   await Promise.all(
     Array.from({ length: CLIENTS }, async (_, w) => {
-      const client = new HttpKvClient(endpoints[w % endpoints.length]!)
+      const client = new NodeSynodClient(endpoints[w % endpoints.length]!)
       while (next < total) {
         next++
         await client.ready()

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path'
 import { clientIdOf } from '@synod/core'
 import { createSigner, generateKeyPair } from '@synod/crypto'
 import { type ClusterNode, type ClusterSecurity, prepareCluster, startCluster, stopNodes, waitLeader } from './cluster.js'
-import type { ClientCredentials } from './kv-client.js'
+import type { ClientCredentials } from '@synod/client'
 import { latencyHistogramSvg, runLoad, type LoadResult } from './load.js'
 
 export interface BenchOptions {

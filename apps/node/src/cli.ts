@@ -10,7 +10,8 @@ import { clusterStatus, formatClusterStatus } from './cluster-status.js'
 import { mergeConfig, readConfigFile, validateConfig, validateMember, type MemberConfig } from './config.js'
 import { initClusterCommand, initCommand, readKeyFile } from './init.js'
 import { validateNewMember } from './members.js'
-import { HttpKvClient, KvHttpError } from './kv-client.js'
+import { type KvResponse, type SynodClient, SynodHttpError } from '@synod/client'
+import { NodeSynodClient } from '@synod/client/node'
 import type { TxnRequest } from './txn-body.js'
 import { protocolNames } from './protocols.js'
 import { createClientKey, defaultClientKeyPath, ensureClientKey, loadCredentials } from './auth/client-key.js'
@@ -46,9 +47,10 @@ commands:
   bench    [--protocol NAME] [--nodes N] [--clients N] [--ops N] [--value-bytes N] [--endpoint HOST:PORT,...] [--out DIR]
            write load against a throwaway local cluster (or --endpoint): ops/s, p50/p90/p99, DIR/latency.svg
            --compare-auth [--rounds N]: the cost of authentication — rotating rounds against a cluster with it off and one with it on (sessions, and a signature per request)
-  kv       put KEY VALUE | get KEY [--stale] | del KEY | cas KEY EXPECTED|--absent VALUE | append KEY VALUE  [--verify --config FILE]
+  kv       put KEY VALUE | get KEY [--stale] [--revision R] | del KEY | cas KEY EXPECTED|--absent VALUE | append KEY VALUE  [--verify --config FILE]
            | txn FILE|-  (a JSON transaction, as POST /v1/txn)
-           | list [PREFIX] [--limit N] [--after KEY] [--keys-only | --count] [--stale]    keys in order, with values
+           | list [PREFIX] [--limit N] [--after KEY] [--keys-only | --count] [--stale] [--revision R]    keys in order, with values
+           --revision R: as the keys were at revision R (etcdctl get --rev), back to the watch history's compaction
            | watch [PREFIX] [--from-revision R]   stream changes (resumes on another --endpoint A,B,C when one fails)
            put --lease ID: the key is deleted when the lease ends
   lease    grant TTL-SECONDS | keepalive ID [--every SECONDS] | revoke ID   [--endpoint HOST:PORT] [--json]
@@ -299,7 +301,7 @@ const CREDENTIAL_FLAGS: FlagSpec = {
   'cert-key': { type: 'string' },
 }
 
-function apiClient(values: Flags, timeoutMs = 10_000): HttpKvClient {
+function apiClient(values: Flags, timeoutMs = 10_000): SynodClient {
   const flag = (name: string) => values[name] as string | undefined
   const credentials = loadCredentials({
     ...(flag('client-key') === undefined ? {} : { clientKey: flag('client-key')! }),
@@ -310,7 +312,7 @@ function apiClient(values: Flags, timeoutMs = 10_000): HttpKvClient {
   })
   // One request per command: a session would cost an extra round trip and save nothing; and `--verify` needs
   // the request's own signature (the envelope the certificate binds).
-  return new HttpKvClient(endpoint(flag('endpoint')), timeoutMs, undefined, { ...credentials, sessions: false })
+  return new NodeSynodClient(endpoint(flag('endpoint')), { timeoutMs, ...credentials, sessions: false })
 }
 
 /** `init --nodes N --out DIR`: every node's key and config of a static cluster, in DIR/node1 … DIR/nodeN. */
@@ -435,6 +437,7 @@ async function kvCommand(args: string[], out: NodeJS.WritableStream): Promise<nu
       count: { type: 'boolean' },
       lease: { type: 'string' },
       'from-revision': { type: 'string' },
+      revision: { type: 'string' },
       ...CREDENTIAL_FLAGS,
     },
     true,
@@ -452,12 +455,17 @@ async function kvCommand(args: string[], out: NodeJS.WritableStream): Promise<nu
   switch (op) {
     case 'put':
       need(1, 'put KEY VALUE [--lease ID]')
-      answer = await client.put(key!, params[0]!, values.lease === undefined ? undefined : positiveInt(values.lease as string, '--lease', 0))
+      answer = await client.put(key!, params[0]!, values.lease === undefined ? {} : { lease: positiveInt(values.lease as string, '--lease', 0) })
       break
     case 'get':
-      need(0, 'get KEY [--stale] [--verify --config FILE]')
+      need(0, 'get KEY [--stale] [--revision R] [--verify --config FILE]')
       if (values.verify && values.stale) throw new UsageError('--verify needs a linearizable read; drop --stale')
-      answer = await client.get(key!, values.stale ? 'stale' : 'linearizable')
+      if (values.revision !== undefined) {
+        if (values.verify) throw new UsageError('--verify with --revision: use kv list KEY --start KEY --revision R --json (its certificate)')
+        const revision = positiveInt(values.revision as string, '--revision', 0)
+        if (revision === 0) throw new UsageError('--revision must be at least 1 (omit it for the current state)')
+        answer = await getAtRevision(client, key!, revision, values.stale === true)
+      } else answer = await client.get(key!, { consistency: values.stale ? 'stale' : 'linearizable' })
       break
     case 'del':
     case 'delete':
@@ -522,20 +530,15 @@ async function kvCommand(args: string[], out: NodeJS.WritableStream): Promise<nu
 async function kvWatch(values: Flags, prefix: string, extra: string[], out: NodeJS.WritableStream): Promise<number> {
   if (extra.length > 0) throw new UsageError('usage: synod kv watch [PREFIX] [--from-revision R] [--endpoint A,B,C]')
   const from = values['from-revision'] === undefined ? undefined : positiveInt(values['from-revision'] as string, '--from-revision', 0)
-  const client = apiClient(values) // for the credentials it loads
-  const endpoints = endpoint(values.endpoint as string | undefined).split(',').filter((e) => e !== '')
+  const client = apiClient(values) // its endpoints in order, and the credentials it loads
   const controller = new AbortController()
   const stop = () => controller.abort()
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)
   try {
-    const { watch } = await import('./watch-client.js')
     let exit = 0
-    await watch({
-      endpoints,
-      prefix,
+    await client.watch(prefix, {
       ...(from === undefined ? {} : { fromRevision: from }),
-      credentials: client.credentialsForStreams(),
       signal: controller.signal,
       onEvents: (events) => {
         for (const e of events)
@@ -606,7 +609,7 @@ async function leaseCommand(args: string[], out: NodeJS.WritableStream): Promise
  * `etcdctl txn`). Prints whether the success branch ran, then each operation's answer; exit 1 when the
  * comparisons failed, so scripts can branch on it.
  */
-async function kvTxn(client: HttpKvClient, file: string | undefined, extra: string[], values: Flags, out: NodeJS.WritableStream): Promise<number> {
+async function kvTxn(client: SynodClient, file: string | undefined, extra: string[], values: Flags, out: NodeJS.WritableStream): Promise<number> {
   if (file === undefined || extra.length > 0) throw new UsageError('usage: synod kv txn FILE|-   (JSON: {"compare": [...], "success": [...], "failure": [...]})')
   let request: unknown
   try {
@@ -628,19 +631,24 @@ async function kvTxn(client: HttpKvClient, file: string | undefined, extra: stri
  * `synod kv list PREFIX`: one page of keys with values (like `etcdctl get --prefix`), or only keys
  * (--keys-only), or how many (--count); paging with --limit and --after (the last key shown).
  */
-async function kvList(client: HttpKvClient, prefix: string, extra: string[], values: Flags, out: NodeJS.WritableStream): Promise<number> {
-  if (extra.length > 0) throw new UsageError('usage: synod kv list [PREFIX] [--start KEY] [--end KEY] [--limit N] [--after KEY] [--keys-only | --count] [--stale]')
+async function kvList(client: SynodClient, prefix: string, extra: string[], values: Flags, out: NodeJS.WritableStream): Promise<number> {
+  if (extra.length > 0)
+    throw new UsageError('usage: synod kv list [PREFIX] [--start KEY] [--end KEY] [--limit N] [--after KEY] [--keys-only | --count] [--stale] [--revision R]')
   if (values.verify === true) throw new UsageError('--verify is for get and writes; a list is verified by its certificate in --json')
   const limit = values.limit === undefined ? undefined : positiveInt(values.limit as string, '--limit', 100)
   if (limit === 0) throw new UsageError('--limit must be at least 1')
+  if (values['keys-only'] === true && values.count === true) throw new UsageError('--keys-only and --count exclude each other')
+  const revision = values.revision === undefined ? undefined : positiveInt(values.revision as string, '--revision', 0)
+  if (revision === 0) throw new UsageError('--revision must be at least 1 (omit it for the current state)')
   const answer = await client.list(prefix, {
     ...(values.after === undefined ? {} : { after: values.after as string }),
     ...(values.start === undefined ? {} : { start: values.start as string }),
     ...(values.end === undefined ? {} : { end: values.end as string }),
-    ...(limit === undefined ? {} : { limit }),
+    limit: limit ?? 100,
     keysOnly: values['keys-only'] === true,
     countOnly: values.count === true,
     consistency: values.stale === true ? 'stale' : 'linearizable',
+    ...(revision === undefined ? {} : { revision }),
   })
   if (values.json) {
     out.write(`${JSON.stringify(answer)}\n`)
@@ -654,6 +662,19 @@ async function kvList(client: HttpKvClient, prefix: string, extra: string[], val
     out.write(`(more: synod kv list ${JSON.stringify(prefix)} --after ${JSON.stringify(keys[keys.length - 1] ?? '')})\n`)
   }
   return 0
+}
+
+/**
+ * `synod kv get KEY --revision R`: the key as it was at revision R — a range read of exactly [KEY, KEY\0)
+ * at that revision, answered like a get.
+ */
+async function getAtRevision(client: SynodClient, key: string, revision: number, stale: boolean): Promise<KvResponse> {
+  const answer = await client.list('', { start: key, end: `${key}\u0000`, limit: 1, consistency: stale ? 'stale' : 'linearizable', revision })
+  const found = answer.kvs?.[0]
+  const base = { index: answer.index, ...(answer.revision === undefined ? {} : { revision: answer.revision }) }
+  if (found === undefined) return { ...base, value: null }
+  const revisions = found.modRevision === undefined ? {} : { createRevision: found.createRevision!, modRevision: found.modRevision, version: found.version! }
+  return { ...base, value: found.value, ...revisions }
 }
 
 /** The protocol and members of a running cluster, for `init --join`. */
@@ -784,7 +805,7 @@ function report(error: unknown, out: NodeJS.WritableStream): number {
     err.write(`synod: configuration error: ${error.message}\n`)
     return 2
   }
-  if (error instanceof KvHttpError) {
+  if (error instanceof SynodHttpError) {
     err.write(`synod: ${error.message}\n`)
     if (typeof error.body.leaderHint === 'string') err.write(`leader hint: ${error.body.leaderHint}\n`)
     return 1

@@ -11,7 +11,8 @@ import { createSigner } from '@synod/crypto'
 import { defaultClientKeyPath, ensureClientKey } from './auth/client-key.js'
 import type { MemberConfig } from './config.js'
 import { initNode, writePrivateFile } from './init.js'
-import { type ClientCredentials, HttpKvClient, KvHttpError } from './kv-client.js'
+import { type ClientCredentials, SynodHttpError } from '@synod/client'
+import { NodeSynodClient } from '@synod/client/node'
 
 export interface ClusterOptions {
   readonly protocol: string
@@ -226,7 +227,7 @@ export async function movePorts(nodes: readonly ClusterNode[]): Promise<void> {
 export async function waitReady(nodes: readonly ClusterNode[], timeoutMs: number, credentials: ClientCredentials = {}): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (const node of nodes) {
-    const client = new HttpKvClient(node.http, 10_000, undefined, credentials)
+    const client = new NodeSynodClient(node.http, { timeoutMs: 10_000, ...credentials })
     while (true) {
       if (Date.now() > deadline) throw new Error(`${node.name} was not ready within ${timeoutMs} ms; see ${join(node.dataDir, 'node.log')}`)
       // Any node, not only this one: a node that waits for a quorum is never ready while another has died.
@@ -244,7 +245,7 @@ export async function waitLeader(nodes: readonly ClusterNode[], timeoutMs: numbe
   while (Date.now() < deadline) {
     const leaders = await Promise.all(
       nodes.map((node) =>
-        new HttpKvClient(node.http, 2000, undefined, credentials)
+        new NodeSynodClient(node.http, { timeoutMs: 2000, ...credentials })
           .status()
           .then((s) => (typeof s.leader === 'string' ? s.leader : undefined))
           .catch(() => undefined),
@@ -332,11 +333,11 @@ export async function runCluster(options: ClusterOptions): Promise<number> {
 /** Write through one node, read back linearizably through every node. */
 async function smokeTest(nodes: readonly ClusterNode[], out: NodeJS.WritableStream, credentials: ClientCredentials): Promise<void> {
   const value = `hello-${process.pid}`
-  const writer = new HttpKvClient(nodes[0]!.http, 10_000, undefined, credentials)
+  const writer = new NodeSynodClient(nodes[0]!.http, { timeoutMs: 10_000, ...credentials })
   const put = await retryUnavailable(() => writer.put('greeting', value))
   out.write(`put greeting=${value} via ${nodes[0]!.name} → committed at index ${put.index}\n`)
   for (const node of nodes) {
-    const got = await retryUnavailable(() => new HttpKvClient(node.http, 10_000, undefined, credentials).get('greeting'))
+    const got = await retryUnavailable(() => new NodeSynodClient(node.http, { timeoutMs: 10_000, ...credentials }).get('greeting'))
     if (got.value !== value) throw new Error(`${node.name} read ${JSON.stringify(got.value)}, expected ${value}`)
     out.write(`get greeting via ${node.name} → ${got.value}\n`)
   }
@@ -354,7 +355,7 @@ export async function retryUnavailable<T>(call: () => Promise<T>, budgetMs = 60_
     try {
       return await call()
     } catch (error) {
-      if (!(error instanceof KvHttpError && (error.status === 503 || error.status === 504)) || Date.now() > deadline) throw error
+      if (!(error instanceof SynodHttpError && (error.status === 503 || error.status === 504)) || Date.now() > deadline) throw error
       await sleep(100)
     }
   }
@@ -362,7 +363,7 @@ export async function retryUnavailable<T>(call: () => Promise<T>, budgetMs = 60_
 
 function startLoad(nodes: readonly ClusterNode[], credentials: ClientCredentials): { stop(): void } {
   let running = true
-  const clients = nodes.map((n, i) => new HttpKvClient(n.http, 10_000, undefined, { ...credentials, session: 100 + i }))
+  const clients = nodes.map((n, i) => new NodeSynodClient(n.http, { timeoutMs: 10_000, ...credentials, session: 100 + i }))
   const worker = async (w: number) => {
     let i = 0
     while (running) {
@@ -380,7 +381,7 @@ async function liveStatus(
   stopped: () => boolean,
   credentials: ClientCredentials,
 ): Promise<void> {
-  const clients = nodes.map((node) => new HttpKvClient(node.http, 10_000, undefined, credentials))
+  const clients = nodes.map((node) => new NodeSynodClient(node.http, { timeoutMs: 10_000, ...credentials }))
   const tty = (out as NodeJS.WriteStream).isTTY === true
   const previous = new Map<string, { commit: number; at: number }>()
   const started = Date.now()

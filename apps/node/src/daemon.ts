@@ -18,6 +18,9 @@ import {
   toHex,
   UnsupportedError,
   type CommandResult,
+  encodeSignedClientRequest,
+  signClientRequest,
+  type Signer,
 } from '@synod/core'
 import { createSigner, createVerifier } from '@synod/crypto'
 import { KvStateMachine, kvCommands } from '@synod/kv'
@@ -40,7 +43,7 @@ import { apiSecurity, checkExposure, readTls } from './auth/setup.js'
 import type { Principal } from './auth/guard.js'
 import { type ForwardingAuth, ForwardingClient } from './forwarding-client.js'
 import { MemberMacKeys } from './auth/member-mac.js'
-import { type HttpKvClient, KvHttpError } from './kv-client.js'
+import { type SynodClient, SynodHttpError } from '@synod/client'
 import { type ListParams, listOperation } from './auth/operations.js'
 import { kvRequests, toAnswer } from './kv-commands.js'
 import { NodeMetrics } from './metrics.js'
@@ -127,6 +130,9 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     httpByMember.clear()
     for (const m of everyone) if (m.http !== null) httpByMember.set(m.id, m.http)
   }
+  // A byzantine protocol with authentication on executes only client-signed requests, verified by every
+  // replica (ADR 0006): no member can act in a client's name.
+  const signedClients = byzantine && config.authentication
   const kv = new KvStateMachine({
     initialAdmins: config.admins,
     maxKeyBytes: config.maxKeyBytes,
@@ -139,10 +145,10 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     maxLeases: config.maxLeases,
     // Crash-fault: the daemon vouches for the clients it authenticated (session MAC, TLS) with their own sessions.
     vouchedSessions: !byzantine,
+    // There only signed requests are ordered: members sign their lease-expiry votes with their node keys, and
+    // f + 1 of them end a lease (ADR 0022). PBFT's membership is fixed by the config, the same on every node.
+    ...(signedClients ? { leaseExpiryVoters: config.members.map((m) => m.publicKey.toLowerCase()) } : {}),
   })
-  // A byzantine protocol with authentication on executes only client-signed requests, verified by every
-  // replica (ADR 0006): no member can act in a client's name.
-  const signedClients = byzantine && config.authentication
   const protocolOptions: Record<string, unknown> = {
     ...daemonProtocolOptions(factory.name, config.protocolOptions),
     ...(signedClients ? { clientAuthentication: 'signed', cluster: config.cluster } : {}),
@@ -204,6 +210,7 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     // Raft draws its timeout from [T, 2T): cover the longest election.
     electionTimeoutMs: 2 * Math.max(electionTimeoutMs, 1000),
     onError: (error) => log.debug({ err: error }, 'lease expiry proposal failed; retried on the next tick'),
+    ...(signedClients ? { vote: leaseExpiryVote(createSigner(keyPair.secretKey), config.cluster) } : {}),
   })
   const service = new ReplicatedKv(
     replica,
@@ -261,6 +268,21 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     },
   }
 }
+
+/**
+ * This member's signed request to expire a lease (ADR 0022): an envelope signed with the node key, in one
+ * session of its own, timestamps strictly increasing (PBFT and the KV session table drop older ones).
+ */
+function leaseExpiryVote(signer: Signer, cluster: string): (id: number, renewed: number) => Uint8Array {
+  let last = 0
+  return (id, renewed) => {
+    last = Math.max(Date.now(), last + 1)
+    return encodeSignedClientRequest(signClientRequest(signer, { session: LEASE_VOTE_SESSION, timestamp: last, operation: kvCommands.leaseExpire(id, renewed) }, cluster))
+  }
+}
+
+/** The client session a member's lease-expiry votes use (one at a time). */
+const LEASE_VOTE_SESSION = 0xfffe
 
 function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
@@ -333,7 +355,7 @@ class ReplicatedKv implements KvService {
   }
 
   async putWithLease(key: string, value: string, lease: number, options: WriteOptions): Promise<KvAnswer> {
-    return this.write(kvCommands.put(key, value, options.session, lease), options, (c) => c.put(key, value, lease))
+    return this.write(kvCommands.put(key, value, options.session, lease), options, (c) => c.put(key, value, lease === undefined ? {} : { lease }))
   }
 
   async put(key: string, value: string, options: WriteOptions): Promise<KvAnswer> {
@@ -379,8 +401,18 @@ class ReplicatedKv implements KvService {
       if (this.signedClients) return toAnswer(await this.replica.read(this.envelopeOf(caller)))
       return toAnswer(await this.replica.read(request))
     } catch (error) {
-      const forward = (c: HttpKvClient) =>
-        c.list(params.prefix, { ...(params.after === undefined ? {} : { after: params.after }), limit: params.limit, keysOnly: params.mode === 'keys', countOnly: params.mode === 'count' })
+      // The whole query (range, revision) as the client sent it; the leader signs nothing new for it.
+      const forward = (c: SynodClient) =>
+        c.list(params.prefix, {
+          ...(params.after === undefined ? {} : { after: params.after }),
+          ...(params.start === undefined ? {} : { start: params.start }),
+          ...(params.end === undefined ? {} : { end: params.end }),
+          ...(params.revision === undefined ? {} : { revision: params.revision }),
+          limit: params.limit,
+          keysOnly: params.mode === 'keys',
+          countOnly: params.mode === 'count',
+          consistency: params.consistency,
+        })
       return this.forwardOrThrow(error, forwarded, forward, { session: undefined, forwarded, ...(caller === undefined ? {} : { caller }) })
     }
   }
@@ -469,7 +501,7 @@ class ReplicatedKv implements KvService {
    */
   async addMember(member: MemberConfig, role: MemberRole, forwarded: boolean, caller?: Principal): Promise<Record<string, unknown>> {
     const forward = this.forwardMembership(forwarded, caller)
-    if (forward !== undefined) return forward.addMember(member, role)
+    if (forward !== undefined) return forward.run((c) => c.addMember(member, role))
     const protocolMember = toProtocolMember(member)
     const current = this.replica.membership()
     const voter = current.voters.find((m) => m.id === member.id)
@@ -488,13 +520,13 @@ class ReplicatedKv implements KvService {
 
   async removeMember(id: string, forwarded: boolean, caller?: Principal): Promise<Record<string, unknown>> {
     let forward = this.forwardMembership(forwarded, caller)
-    if (forward !== undefined) return forward.removeMember(id)
+    if (forward !== undefined) return forward.run((c) => c.removeMember(id))
     if (id === this.replica.self) {
       // Removing the leader: hand leadership over first (as etcd does), so the
       // cluster does not wait an election timeout; the new leader removes us.
       if (await this.handOverLeadership()) {
         forward = this.forwardMembership(false, caller)
-        if (forward !== undefined) return forward.removeMember(id)
+        if (forward !== undefined) return forward.run((c) => c.removeMember(id))
       }
     }
     const current = this.replica.membership()
@@ -563,7 +595,7 @@ class ReplicatedKv implements KvService {
     }
   }
 
-  private async write(command: Uint8Array, options: WriteOptions, forward: (c: HttpKvClient) => Promise<unknown>): Promise<KvAnswer> {
+  private async write(command: Uint8Array, options: WriteOptions, forward: (c: SynodClient) => Promise<unknown>): Promise<KvAnswer> {
     let result: CommandResult
     try {
       // A signed write is proposed as the client's envelope: the log records who asked, and the state machine checks its role.
@@ -606,7 +638,7 @@ class ReplicatedKv implements KvService {
   private async forwardOrThrow(
     error: unknown,
     forwarded: boolean,
-    call: (c: HttpKvClient) => Promise<unknown>,
+    call: (c: SynodClient) => Promise<unknown>,
     options?: WriteOptions,
   ): Promise<KvAnswer> {
     const leader = error instanceof NotLeaderError ? error.leaderHint : undefined
@@ -618,8 +650,8 @@ class ReplicatedKv implements KvService {
     try {
       return (await call(client)) as KvAnswer
     } catch (forwardError) {
-      if (forwardError instanceof KvHttpError && forwardError.status === 503) throw error
-      throw forwardError
+      if (forwardError instanceof SynodHttpError && forwardError.status === 503) throw error
+      throw client.unreachable(forwardError)
     }
   }
 

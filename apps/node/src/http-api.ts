@@ -21,7 +21,7 @@ import type { ApiGuard, Principal, Session } from './auth/guard.js'
 import { readSession } from './auth/guard.js'
 import { isPublicRoute, LIST_PATH, type ListParams, listParams, SESSION_OPEN_PATH, TXN_PATH } from './auth/operations.js'
 import type { Screen } from './auth/screen.js'
-import { KvHttpError } from './kv-client.js'
+import { SynodHttpError } from '@synod/client'
 import { validateNewMember } from './members.js'
 import { WATCH_PATH, watchParams, type WatchParams } from './watch.js'
 import { LEASE_PATH, LEASES_PATH, leaseTtl } from './auth/operations.js'
@@ -468,7 +468,7 @@ export const RETRY_AFTER_SECONDS = '1'
 export function errorResponse(error: unknown): { status: number; body: Record<string, unknown> } {
   if (error instanceof HttpError) return { status: error.status, body: { error: error.code, message: error.message, ...error.extra } }
   // The leader's answer to a forwarded request goes back to the client as it was given.
-  if (error instanceof KvHttpError && error.status >= 400 && error.status < 600) return { status: error.status, body: error.body }
+  if (error instanceof SynodHttpError && error.status >= 400 && error.status < 600) return { status: error.status, body: error.body }
   if (error instanceof NotLeaderError)
     return { status: 503, body: { error: error.code, message: error.message, leaderHint: error.leaderHint ?? null } }
   if (error instanceof TimeoutError) return { status: 504, body: { error: error.code, message: error.message, outcome: 'unknown' } }

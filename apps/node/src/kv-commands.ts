@@ -35,6 +35,9 @@ const STATUS_OF: Record<Exclude<KvErrorCode, 'cas-mismatch'>, number> = {
   forbidden: 403,
   'lease-not-found': 404,
   'too-many-leases': 429,
+  // etcd's ErrCompacted and ErrFutureRev of a read at a past revision.
+  compacted: 410,
+  'future-revision': 400,
 }
 
 /** One operation's answer inside a transaction's (the same fields as its own route's answer). */
@@ -55,7 +58,9 @@ export function toAnswer(result: CommandResult): KvAnswer {
   const kv = decodeResult(result.result)
   if (!kv.ok) {
     if (kv.code === 'cas-mismatch') return { index: result.index, applied: false, value: valueText(kv.current), ...certificate }
-    throw new HttpError(STATUS_OF[kv.code], kv.code.toUpperCase().replaceAll('-', '_'), kv.message)
+    // COMPACTED carries the oldest revision still readable, FUTURE_REVISION the store's revision.
+    const extra = kv.revision === undefined ? {} : kv.code === 'compacted' ? { compactRevision: kv.revision } : { revision: kv.revision }
+    throw new HttpError(STATUS_OF[kv.code], kv.code.toUpperCase().replaceAll('-', '_'), kv.message, extra)
   }
   // The store's revision (etcd's header revision), and a present key's create/mod revisions and version.
   const revision = 'revision' in kv && kv.revision !== undefined ? { revision: kv.revision } : {}

@@ -4,6 +4,11 @@
 // without a renewal, it proposes `lease-expire {id, renewed}`, which the state machine applies only if no
 // keep-alive was ordered in between. A node that becomes leader first extends every remaining TTL by an
 // election timeout (etcd's lessor Promote), so a leader change never expires a lease early.
+//
+// Byzantine protocols with client signatures (docs/adr/0022-lease-expiry-under-bft-and-past-reads.md): no unsigned proposal
+// is ordered, and one member's clock must not decide. There every member votes: once its own clock says the
+// TTL ran out since it saw the renewal applied, it proposes its own signed `lease-expire` (`vote`), once per
+// renewal; the state machine expires the lease when f + 1 distinct members voted.
 import type { Replica } from '@synod/core'
 import { kvCommands, type KvStateMachine } from '@synod/kv'
 
@@ -14,17 +19,25 @@ export interface LeaseClockOptions {
   readonly tickMs?: number
   readonly now?: () => number
   readonly onError?: (error: unknown) => void
+  /**
+   * Vote mode (byzantine protocols): every member, leader or not, proposes what this returns — its own
+   * signed expiry request — once per renewal, one at a time. Default: only the leader proposes the plain command.
+   */
+  readonly vote?: (id: number, renewed: number) => Uint8Array
 }
 
 interface Tracked {
   renewed: number
   expiresAt: number
+  /** Vote mode: this member's vote for `renewed` was ordered. */
+  voted?: boolean
 }
 
 export class LeaseClock {
   private readonly tracked = new Map<number, Tracked>()
   private readonly proposing = new Set<number>()
   private leading = false
+  private stopped = false
   private readonly timer: NodeJS.Timeout
   private readonly now: () => number
 
@@ -39,6 +52,7 @@ export class LeaseClock {
   }
 
   stop(): void {
+    this.stopped = true
     clearInterval(this.timer)
   }
 
@@ -58,6 +72,7 @@ export class LeaseClock {
       if (t === undefined || t.renewed !== renewed) this.tracked.set(id, { renewed, expiresAt: now + ttl * 1000 })
     }
     for (const id of this.tracked.keys()) if (!seen.has(id)) this.tracked.delete(id)
+    if (this.options.vote !== undefined) return this.voteDue(now, this.options.vote)
     const status = this.replica.status()
     const leading = status.leader === this.replica.self
     if (leading && !this.leading) for (const t of this.tracked.values()) t.expiresAt += this.options.electionTimeoutMs
@@ -70,6 +85,30 @@ export class LeaseClock {
         .propose(kvCommands.leaseExpire(id, t.renewed))
         .catch((error: unknown) => this.options.onError?.(error))
         .finally(() => this.proposing.delete(id))
+    }
+  }
+
+  /** Vote mode: propose this member's signed vote for the first due lease it has not voted for yet, one at a time (one client session). */
+  private voteDue(now: number, vote: (id: number, renewed: number) => Uint8Array): void {
+    if (this.proposing.size > 0 || this.stopped) return
+    for (const [id, t] of this.tracked) {
+      if (t.expiresAt > now || t.voted === true) continue
+      this.proposing.add(id)
+      let ordered = false
+      this.replica
+        .propose(vote(id, t.renewed))
+        .then(() => {
+          // Ordered: counted, or stale (a keep-alive came first; its renewal is tracked afresh).
+          t.voted = true
+          ordered = true
+        })
+        .catch((error: unknown) => this.options.onError?.(error))
+        .finally(() => {
+          this.proposing.delete(id)
+          // After a success the next due lease need not wait for the next tick; after a failure it does.
+          if (ordered) queueMicrotask(() => this.voteDue(this.now(), vote))
+        })
+      return
     }
   }
 }

@@ -1,7 +1,8 @@
 // Client load against a running cluster: concurrent writers, latency
 // percentiles, and an SVG latency histogram people can look at.
 import { randomUUID } from 'node:crypto'
-import { type ClientCredentials, HttpKvClient, KvHttpError } from './kv-client.js'
+import { type ClientCredentials, SynodHttpError } from '@synod/client'
+import { NodeSynodClient } from '@synod/client/node'
 
 export interface LoadOptions {
   readonly endpoints: readonly string[]
@@ -46,7 +47,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     Array.from({ length: options.clients }, async (_, worker) => {
       // One client (one exactly-once session) per worker: a session is sequential.
       const credentials = options.credentials === undefined ? {} : { ...options.credentials, session: worker }
-      const client = new HttpKvClient(options.endpoints[worker % options.endpoints.length]!, 10_000, `load-${run}-${worker}`, credentials)
+      const client = new NodeSynodClient(options.endpoints[worker % options.endpoints.length]!, { timeoutMs: 10_000, clientId: `load-${run}-${worker}`, ...credentials, retry: { attempts: 1 } })
       while (next < options.operations) {
         const i = next++
         const t = performance.now()
@@ -55,7 +56,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
           latencies.push(performance.now() - t)
         } catch (error) {
           errors++
-          const kind = error instanceof KvHttpError ? `${error.status} ${String(error.body.error)}` : (error as Error).message.includes('within') ? 'timeout' : 'network'
+          const kind = error instanceof SynodHttpError ? `${error.status} ${String(error.body.error)}` : (error as Error).message.includes('within') ? 'timeout' : 'network'
           errorKinds[kind] = (errorKinds[kind] ?? 0) + 1
         }
         const done = latencies.length + errors
@@ -122,14 +123,14 @@ export async function runTimedLoad(options: TimedLoadOptions): Promise<TimedLoad
   await Promise.all(
     Array.from({ length: options.clients }, async (_, worker) => {
       const endpoint = options.endpoints[worker % options.endpoints.length]!
-      const client = new HttpKvClient(endpoint, options.requestTimeoutMs ?? 10_000, `timed-${process.pid}-${worker}`)
+      const client = new NodeSynodClient(endpoint, { timeoutMs: options.requestTimeoutMs ?? 10_000, clientId: `timed-${process.pid}-${worker}`, retry: { attempts: 1 } })
       for (let i = 0; performance.now() < deadline; i++) {
         const t = performance.now()
         try {
           await client.put(`load-${worker}-${i % 100}`, value)
           latencies.push(performance.now() - t)
         } catch (error) {
-          const status = error instanceof KvHttpError ? String(error.status) : 'network'
+          const status = error instanceof SynodHttpError ? String(error.status) : 'network'
           failures[status] = (failures[status] ?? 0) + 1
           examples[status] ??= `${endpoint}: ${(error as Error).message}`
           if (status === '429') await new Promise((resolve) => setTimeout(resolve, backoffMs))

@@ -1,49 +1,61 @@
-// The protocols the daemon can run. One line adds a protocol package.
+// The protocols the daemon can run: the protocol packages among this app's dependencies, each
+// declared by the `synod` field of its package.json (ADR 0018). Adding a protocol is one
+// dependency line in apps/node/package.json (`pnpm new-protocol` writes it); nothing here changes.
 import type { FaultModel, ProtocolFactory } from '@synod/core'
+import { installedProtocols, loadInstalledFactory, type ImportModule, type InstalledProtocol } from '@synod/core/registry'
 
-type FactoryModule = Record<string, unknown>
-
-function factoryFrom(module: FactoryModule, exportName: string, packageName: string): ProtocolFactory {
-  const factory = module[exportName] as ProtocolFactory | undefined
-  if (factory === undefined || typeof factory.create !== 'function')
-    throw new Error(`${packageName} does not export a protocol factory named '${exportName}'`)
-  return factory
+/** What the daemon and the CLI ask about protocols. */
+export interface DaemonProtocols {
+  names(): string[]
+  /** From the package's declaration: no protocol code is imported. */
+  faultModelOf(name: string): FaultModel
+  load(name: string): Promise<ProtocolFactory>
+  /**
+   * The daemon's protocol options: the package's `daemonOptions` (deployment timing, e.g. Raft's
+   * etcd-like 100 ms heartbeat and 1000 ms election timeout, since a real process on a busy
+   * machine stalls for hundreds of milliseconds; apps/node/README, "Overload"), overridden by the
+   * configured ones.
+   */
+  options(name: string, configured: Record<string, unknown>): Record<string, unknown>
 }
 
-const registry: Record<string, () => Promise<ProtocolFactory>> = {
-  raft: async () => factoryFrom((await import('@synod/raft')) as FactoryModule, 'raft', '@synod/raft'),
-  pbft: async () => factoryFrom((await import('@synod/pbft')) as FactoryModule, 'pbft', '@synod/pbft'),
-  hotstuff: async () => factoryFrom((await import('@synod/hotstuff')) as FactoryModule, 'hotstuff', '@synod/hotstuff'),
-  paxos: async () => factoryFrom((await import('@synod/paxos')) as FactoryModule, 'paxos', '@synod/paxos'),
+/** The protocols installed for the app whose package.json is `appManifest`, loaded with `importModule`. */
+export function daemonProtocols(appManifest: string | URL, importModule: ImportModule): DaemonProtocols {
+  const installed = new Map(installedProtocols(appManifest).map((p) => [p.manifest.protocol, p]))
+  const find = (name: string): InstalledProtocol => {
+    const found = installed.get(name)
+    if (found === undefined)
+      throw new Error(`unknown protocol '${name}' (available: ${[...installed.keys()].join(', ')}; a protocol package is a dependency of apps/node)`)
+    return found
+  }
+  return {
+    names: () => [...installed.keys()],
+    faultModelOf: (name) => find(name).manifest.faultModel,
+    load: async (name) => (await loadInstalledFactory(find(name), importModule)) as ProtocolFactory,
+    options: (name, configured) => ({ ...installed.get(name)?.manifest.daemonOptions, ...configured }),
+  }
 }
 
-/**
- * Protocol options the daemon uses unless the config says otherwise. Raft gets etcd's timing
- * (heartbeat 100 ms, election timeout 1000 ms, randomized up to 2000 ms): a real process on a
- * busy machine stalls for hundreds of milliseconds (GC, a starved CPU), and the library default
- * of 150 ms made followers depose a healthy leader under load (apps/node/README, "Overload").
- */
-const daemonDefaults: Record<string, Record<string, unknown>> = {
-  raft: { heartbeatIntervalMs: 100, electionTimeoutMs: 1000 },
-  // Multi-Paxos elects and heartbeats the same way, and a stalled process hurts it the same way.
-  paxos: { heartbeatIntervalMs: 100, electionTimeoutMs: 1000 },
+// This app's own: its package.json, and an import that resolves from here (where its dependencies are).
+let own: DaemonProtocols | undefined
+function ownProtocols(): DaemonProtocols {
+  own ??= daemonProtocols(new URL('../package.json', import.meta.url), (specifier) => import(specifier))
+  return own
 }
 
 /** The daemon's protocol options: its defaults for `name`, overridden by the configured ones. */
 export function daemonProtocolOptions(name: string, configured: Record<string, unknown>): Record<string, unknown> {
-  return { ...daemonDefaults[name], ...configured }
+  return ownProtocols().options(name, configured)
 }
 
 export function protocolNames(): string[] {
-  return Object.keys(registry)
+  return ownProtocols().names()
 }
 
 export async function loadProtocol(name: string): Promise<ProtocolFactory> {
-  const load = registry[name]
-  if (load === undefined) throw new Error(`unknown protocol '${name}' (available: ${protocolNames().join(', ')})`)
-  return await load()
+  return await ownProtocols().load(name)
 }
 
 export async function faultModelOf(name: string): Promise<FaultModel> {
-  return (await loadProtocol(name)).faultModel
+  return ownProtocols().faultModelOf(name)
 }

@@ -8,7 +8,7 @@ import { createVerifier } from '@synod/crypto'
 import { decodeResult, kvCommands, type KvResult } from '@synod/kv'
 import { verifyReplyCertificate } from '@synod/pbft'
 import type { MemberConfig } from './config.js'
-import type { KvResponse } from './kv-client.js'
+import type { KvResponse } from '@synod/client'
 
 export interface VerifiedAnswer {
   readonly result: KvResult

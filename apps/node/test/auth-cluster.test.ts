@@ -16,7 +16,8 @@ import { main } from '../src/cli.js'
 import { type ClusterNode, freePort, prepareCluster, sleep, startCluster, startNodeProcess, stopNodes, waitLeader, waitReady } from '../src/cluster.js'
 import { createClientKey } from '../src/auth/client-key.js'
 import { initNode, readKeyFile } from '../src/init.js'
-import { type ClientCredentials, HttpKvClient, KvHttpError } from '../src/kv-client.js'
+import { type ClientCredentials, SynodHttpError } from '@synod/client'
+import { NodeSynodClient } from '@synod/client/node'
 
 const root = mkdtempSync(join(tmpdir(), 'synod-auth-'))
 const keyFile = (name: string) => join(root, `${name}.key`)
@@ -42,7 +43,7 @@ async function status(call: () => Promise<unknown>): Promise<number> {
       await call()
       return 200
     } catch (error) {
-      if (!(error instanceof KvHttpError)) throw error
+      if (!(error instanceof SynodHttpError)) throw error
       if ((error.status !== 503 && error.status !== 504) || attempt >= 100) return error.status
       await sleep(200)
     }
@@ -55,7 +56,7 @@ async function ok<T>(call: () => Promise<T>): Promise<T> {
     try {
       return await call()
     } catch (error) {
-      if (!(error instanceof KvHttpError) || (error.status !== 503 && error.status !== 504) || attempt >= 100) throw error
+      if (!(error instanceof SynodHttpError) || (error.status !== 503 && error.status !== 504) || attempt >= 100) throw error
       await sleep(200)
     }
   }
@@ -70,7 +71,7 @@ async function cliOk(args: string[]): Promise<{ code: number; output: string }> 
   }
 }
 
-const as = (name: string | undefined, node: ClusterNode) => new HttpKvClient(node.http, 10_000, undefined, name === undefined ? {} : creds(name))
+const as = (name: string | undefined, node: ClusterNode) => new NodeSynodClient(node.http, { timeoutMs: 10_000, ...(name === undefined ? {} : creds(name)) })
 
 beforeAll(async () => {
   nodes.push(...(await prepareCluster(join(root, 'cluster'), 'raft', 3, {}, { admins: [idOf('admin')] })))
@@ -96,7 +97,7 @@ describe('authentication on, real processes', () => {
       expect(await status(() => c.cas('secret', 'v1', 'x'))).toBe(expected)
       expect(await status(() => c.append('list', 'x'))).toBe(expected)
       expect(await status(() => c.get('secret'))).toBe(expected)
-      expect(await status(() => c.get('secret', 'stale'))).toBe(expected)
+      expect(await status(() => c.get('secret', { consistency: 'stale' }))).toBe(expected)
       expect(await status(() => c.status())).toBe(expected)
       expect(await status(() => c.members())).toBe(expected)
       expect(await status(() => c.request('GET', '/metrics', undefined, {}))).toBe(expected)
@@ -130,11 +131,11 @@ describe('authentication on, real processes', () => {
     for (const node of nodes) {
       // Every node holds the same roles (replicated), each checks at its edge.
       let answer = 0
-      for (let i = 0; i < 50 && (answer = await status(() => as('reader', node).get('pub/a', 'stale'))) !== 200; i++) await sleep(100)
+      for (let i = 0; i < 50 && (answer = await status(() => as('reader', node).get('pub/a', { consistency: 'stale' }))) !== 200; i++) await sleep(100)
       expect(answer).toBe(200)
       expect(await status(() => as('reader', node).get('pub/a'))).toBe(200) // linearizable: a follower serves it itself (Raft follower reads)
       expect(await status(() => as('reader', node).get('secret'))).toBe(403)
-      expect(await status(() => as('reader', node).get('app/x', 'stale'))).toBe(403)
+      expect(await status(() => as('reader', node).get('app/x', { consistency: 'stale' }))).toBe(403)
       expect(await status(() => as('reader', node).put('pub/a', 'defaced'))).toBe(403)
       expect(await status(() => as('reader', node).removeMember(follower.id))).toBe(403)
     }

@@ -11,7 +11,8 @@ import { clientIdOf, signClientRequest, toHex, utf8 } from '@synod/core'
 import { createSigner, keyPairFromSecret, sha256, type KeyPair } from '@synod/crypto'
 import { sleep, startNodeProcess, stopNodes, waitReady, type ClusterNode } from '../src/cluster.js'
 import { describeRequest } from '../src/auth/operations.js'
-import { HttpKvClient, KvHttpError } from '../src/kv-client.js'
+import { SynodHttpError } from '@synod/client'
+import { NodeSynodClient } from '@synod/client/node'
 import { useLocalCluster } from './local-cluster.js'
 
 const admin = keyPairFromSecret(sha256(utf8('auth-sessions-cluster:admin')))
@@ -25,14 +26,14 @@ async function retrying<T>(call: () => Promise<T>): Promise<T> {
     try {
       return await call()
     } catch (error) {
-      if (!(error instanceof KvHttpError) || (error.status !== 503 && error.status !== 504) || attempt >= 100) throw error
+      if (!(error instanceof SynodHttpError) || (error.status !== 503 && error.status !== 504) || attempt >= 100) throw error
       await sleep(200)
     }
   }
 }
 
 async function follower(): Promise<ClusterNode> {
-  const status = await retrying(() => new HttpKvClient(nodes[0]!.http, 10_000, undefined, adminCreds).status())
+  const status = await retrying(() => new NodeSynodClient(nodes[0]!.http, { timeoutMs: 10_000, ...adminCreds }).status())
   return nodes.find((n) => n.id !== status.leader)!
 }
 
@@ -65,7 +66,7 @@ async function openSession(keys: KeyPair, endpoint: string): Promise<HttpSession
 describe('HTTP sessions on a 3-node Raft cluster with authentication on', () => {
   it('writes through a follower with one session; a replayed MAC-authenticated write applies once; roles hold', async () => {
     const edge = await follower()
-    const client = new HttpKvClient(edge.http, 15_000, undefined, adminCreds)
+    const client = new NodeSynodClient(edge.http, { timeoutMs: 15_000, ...adminCreds })
     for (let i = 0; i < 10; i++) await retrying(() => client.append('ledger', `entry-${i}`))
     expect(client.sessionOpens).toBe(1)
     expect(client.authMode).toBe('sessions')
@@ -85,7 +86,7 @@ describe('HTTP sessions on a 3-node Raft cluster with authentication on', () => 
     const headers = session.headers(describeRequest('POST', '/v1/kv/pay/append', body)!.operation, 7, Date.now())
     const first = await retrying(async () => {
       const res = await raw(edge.http, 'POST', '/v1/kv/pay/append', headers, body)
-      if (res.status === 503 || res.status === 504) throw new KvHttpError(res.status, res.body)
+      if (res.status === 503 || res.status === 504) throw new SynodHttpError(res.status, res.body)
       return res
     })
     expect(first).toMatchObject({ status: 200, body: { length: 1 } })
@@ -96,7 +97,7 @@ describe('HTTP sessions on a 3-node Raft cluster with authentication on', () => 
 
     // A readonly client is held to its role at the follower's edge; the follower serves its reads (Raft follower reads).
     await retrying(() => client.request('POST', '/v1/roles', { client: clientIdOf(reader.publicKey), role: 'readonly' }, {}))
-    const readOnly = new HttpKvClient(edge.http, 15_000, undefined, { signer: createSigner(reader) })
+    const readOnly = new NodeSynodClient(edge.http, { timeoutMs: 15_000, signer: createSigner(reader) })
     await expect(readOnly.put('ledger', 'x')).rejects.toMatchObject({ status: 403 })
     // The grant is applied on the follower a little after the leader answered.
     for (let i = 0; (await readOnly.get('ledger').then(() => true, () => false)) === false && i < 50; i++) await sleep(100)
@@ -105,7 +106,7 @@ describe('HTTP sessions on a 3-node Raft cluster with authentication on', () => 
 
   it('a restarted node has forgotten the session: the client opens a new one and carries on', async () => {
     const edge = await follower()
-    const client = new HttpKvClient(edge.http, 15_000, undefined, adminCreds)
+    const client = new NodeSynodClient(edge.http, { timeoutMs: 15_000, ...adminCreds })
     await retrying(() => client.put('before', '1'))
     expect(client.sessionOpens).toBe(1)
     await stopNodes([edge], 10_000)

@@ -13,7 +13,8 @@ import { HttpSessionTable } from '../src/auth/http-sessions.js'
 import { MemberMacKeys } from '../src/auth/member-mac.js'
 import { describeRequest } from '../src/auth/operations.js'
 import { createHttpApi, type KvService, listen, type WriteOptions } from '../src/http-api.js'
-import { HttpKvClient, KvHttpError } from '../src/kv-client.js'
+import { SynodHttpError } from '@synod/client'
+import { NodeSynodClient } from '@synod/client/node'
 
 const CLUSTER = 'test'
 const seen: Array<{ call: string; caller: Principal | undefined }> = []
@@ -138,7 +139,7 @@ const put = (endpoint: string, headers: Record<string, string>, key = 'app%2Fk')
 
 describe('HTTP sessions: sign once, then a MAC per request', () => {
   it('the client opens one session and MACs every request; the principal is the signed one without an envelope', async () => {
-    const client = new HttpKvClient(node.endpoint, 5000, undefined, { signer: createSigner(writer.secretKey), cluster: CLUSTER })
+    const client = new NodeSynodClient(node.endpoint, { timeoutMs: 5000, signer: createSigner(writer.secretKey), cluster: CLUSTER })
     seen.length = 0
     await Promise.all([client.put('app/a', '1'), client.get('app/a'), client.status()])
     await client.put('app/b', '2')
@@ -394,7 +395,7 @@ describe('client fallbacks', () => {
   it('re-opens transparently when the node forgot the session, and the retried write runs once', async () => {
     // A table of one session: another client's open drops ours, as a restart or expiry would.
     const n = await fresh({ limits: { maxSessions: 1, maxSessionsPerClient: 1 } })
-    const client = new HttpKvClient(n.endpoint, 5000, undefined, { signer: createSigner(writer.secretKey), cluster: CLUSTER })
+    const client = new NodeSynodClient(n.endpoint, { timeoutMs: 5000, signer: createSigner(writer.secretKey), cluster: CLUSTER })
     await client.put('app/a', '1')
     await open(admin, n.endpoint)
     seen.length = 0
@@ -409,7 +410,7 @@ describe('client fallbacks', () => {
     const open = createHttpApi(service, { maxKeyBytes: 64, maxValueBytes: 64 })
     const address = await listen(open, '127.0.0.1', 0)
     try {
-      const client = new HttpKvClient(`127.0.0.1:${address.port}`, 5000, undefined, { signer: createSigner(writer.secretKey) })
+      const client = new NodeSynodClient(`127.0.0.1:${address.port}`, { timeoutMs: 5000, signer: createSigner(writer.secretKey) })
       await client.put('app/a', '1')
       await client.put('app/a', '2')
       expect(client.authMode).toBe('signatures')
@@ -421,9 +422,9 @@ describe('client fallbacks', () => {
   })
 
   it('reports a refused open (no role) as the error it is', async () => {
-    const client = new HttpKvClient(node.endpoint, 5000, undefined, { signer: createSigner(stranger.secretKey), cluster: CLUSTER })
+    const client = new NodeSynodClient(node.endpoint, { timeoutMs: 5000, signer: createSigner(stranger.secretKey), cluster: CLUSTER })
     const error = await client.get('app/a').catch((e: unknown) => e)
-    expect(error).toBeInstanceOf(KvHttpError)
-    expect((error as KvHttpError).status).toBe(403)
+    expect(error).toBeInstanceOf(SynodHttpError)
+    expect((error as SynodHttpError).status).toBe(403)
   })
 })

@@ -13,7 +13,8 @@ import { ApiGuard } from '../src/auth/guard.js'
 import { checkJoinProof, signJoinRequest } from '../src/auth/join-proof.js'
 import { createScreen } from '../src/auth/screen.js'
 import { createHttpApi, type HttpApiOptions, type KvService, listen } from '../src/http-api.js'
-import { HttpKvClient, KvHttpError } from '../src/kv-client.js'
+import { type SynodClient, SynodHttpError } from '@synod/client'
+import { NodeSynodClient } from '@synod/client/node'
 import { ForwardingClient } from '../src/forwarding-client.js'
 import { HttpSessionTable } from '../src/auth/http-sessions.js'
 import { MemberMacKeys } from '../src/auth/member-mac.js'
@@ -93,14 +94,14 @@ function raw(endpoint: string, method: string, path: string, headers: Record<str
 }
 
 const client = (keys: { secretKey: Uint8Array; publicKey: Uint8Array } | undefined, endpoint = secured.endpoint, cluster = 'test') =>
-  new HttpKvClient(endpoint, 5000, undefined, keys === undefined ? {} : { signer: createSigner(keys.secretKey), cluster })
+  new NodeSynodClient(endpoint, { timeoutMs: 5000, ...(keys === undefined ? {} : { signer: createSigner(keys.secretKey), cluster }) })
 
 async function status(call: Promise<unknown>): Promise<number> {
   try {
     await call
     return 200
   } catch (error) {
-    if (error instanceof KvHttpError) return error.status
+    if (error instanceof SynodHttpError) return error.status
     throw error
   }
 }
@@ -109,7 +110,7 @@ async function status(call: Promise<unknown>): Promise<number> {
 const asCaller = (keys: { publicKey: Uint8Array }) => ({ client: clientIdOf(keys.publicKey), session: undefined, by: 'certificate' as const })
 
 /** Every route, as each client would call it. */
-function everyRoute(c: HttpKvClient): Array<[string, () => Promise<unknown>]> {
+function everyRoute(c: SynodClient): Array<[string, () => Promise<unknown>]> {
   return [
     ['get', () => c.get('app/k')],
     ['list', () => c.list('app/')],
@@ -230,7 +231,7 @@ describe('authentication and roles at the API edge', () => {
 
 /** Signed headers of one GET, built the way the client builds them (without sending). */
 function captureSignedGet(): Record<string, string> {
-  const c = new HttpKvClient('127.0.0.1:1', 1000, undefined, { signer: createSigner(admin.secretKey), cluster: 'test' })
+  const c = new NodeSynodClient('127.0.0.1:1', { timeoutMs: 1000, signer: createSigner(admin.secretKey), cluster: 'test' })
   const { operation } = describeRequest('GET', '/v1/kv/app%2Fk')!
   return (c as unknown as { signatureHeaders(o: Uint8Array, t: number): Record<string, string> }).signatureHeaders(operation, Date.now())
 }

@@ -59,11 +59,11 @@ describe('synod CLI', () => {
   it('synod --version names the version and the protocols; init refuses an unknown protocol and writes nothing', async () => {
     const version = await run(['--version'])
     expect(version.code).toBe(0)
-    expect(version.out).toMatch(/^synod \d+\.\d+\.\d+ \(node v\d+[^;]*; protocols: raft, pbft, hotstuff/)
+    expect(version.out).toMatch(/^synod \d+\.\d+\.\d+ \(node v\d+[^;]*; protocols: hotstuff, paxos, pbft, raft\)/)
     const dir = join(mkdtempSync(join(tmpdir(), 'synod-cli-proto-')), 'node')
     const init = await run(['init', '--data-dir', dir, '--protocol', 'nope', '--no-auth'])
     expect(init.code).toBe(2)
-    expect(init.err).toMatch(/unknown protocol 'nope' \(available: raft, pbft, hotstuff/)
+    expect(init.err).toMatch(/unknown protocol 'nope' \(available: hotstuff, paxos, pbft, raft\)/)
     expect(existsSync(dir)).toBe(false)
   })
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest'
 import { main } from '../src/cli.js'
 import { type ClusterNode, sleep, startCluster, startNodeProcess, stopNodes, waitLeader, waitReady } from '../src/cluster.js'
 import { clusterStatus, formatClusterStatus } from '../src/cluster-status.js'
-import { HttpKvClient } from '../src/kv-client.js'
+import { NodeSynodClient } from '@synod/client/node'
 import { useLocalCluster } from './local-cluster.js'
 
 const { nodes } = useLocalCluster('raft', 3, 'synod-e2e-')
@@ -31,7 +31,7 @@ async function writeMany(prefix: string, total: number, concurrency: number, liv
       const value = `v${i}-${w}`
       for (let attempt = 0; ; attempt++) {
         const targets = live()
-        const client = new HttpKvClient(targets[(w + attempt) % targets.length]!.http, 5000)
+        const client = new NodeSynodClient(targets[(w + attempt) % targets.length]!.http, { timeoutMs: 5000 })
         try {
           await client.put(key, value)
           acknowledged.set(key, value)
@@ -47,17 +47,17 @@ async function writeMany(prefix: string, total: number, concurrency: number, liv
 }
 
 async function commitIndex(node: ClusterNode): Promise<number> {
-  const status = await new HttpKvClient(node.http, 2000).status()
+  const status = await new NodeSynodClient(node.http, { timeoutMs: 2000 }).status()
   return Number(status.appliedIndex ?? status.commitIndex)
 }
 
 async function expectAllAcknowledged(node: ClusterNode, consistency: 'stale' | 'linearizable'): Promise<void> {
-  const client = new HttpKvClient(node.http, 5000)
+  const client = new NodeSynodClient(node.http, { timeoutMs: 5000 })
   const missing: string[] = []
   const entries = [...acknowledged]
   for (let i = 0; i < entries.length; i += 50) {
     const batch = entries.slice(i, i + 50)
-    const values = await Promise.all(batch.map(([key]) => client.get(key, consistency)))
+    const values = await Promise.all(batch.map(([key]) => client.get(key, { consistency })))
     batch.forEach(([key, value], j) => {
       if (values[j]!.value !== value) missing.push(`${key}: expected ${value}, read ${String(values[j]!.value)}`)
     })
@@ -77,7 +77,7 @@ describe('3-node Raft cluster of real processes', () => {
     const newLeader = await leaderNode()
     expect(newLeader.id).not.toBe(leader.id)
     // `synod status --all` from a live node: the killed leader is a 'down' row, the new leader is the one marked.
-    const rows = await clusterStatus(newLeader.http, (http) => new HttpKvClient(http, 3000).status())
+    const rows = await clusterStatus(newLeader.http, (http) => new NodeSynodClient(http, { timeoutMs: 3000 }).status())
     expect(rows.map((r) => r.id).sort()).toEqual(nodes.map((n) => n.id).sort())
     expect(rows.find((r) => r.id === leader.id)).toMatchObject({ up: false })
     expect(rows.filter((r) => r.up && r.leader === true).map((r) => r.id)).toEqual([newLeader.id])
@@ -104,7 +104,7 @@ describe('3-node Raft cluster of real processes', () => {
 
   it('keeps serving after garbage on the libp2p port and malformed HTTP requests', async () => {
     const victim = nodes[1]!
-    const config = (await new HttpKvClient(victim.http).status()) as { id: string }
+    const config = (await new NodeSynodClient(victim.http).status()) as { id: string }
     expect(config.id).toBe(victim.id)
     const p2pPort = Number(/tcp\/(\d+)/.exec(JSON.stringify((await import('node:fs')).readFileSync(victim.configFile, 'utf8')))![1])
     await new Promise<void>((resolve) => {
@@ -123,7 +123,7 @@ describe('3-node Raft cluster of real processes', () => {
       headers: { 'content-type': 'application/json' },
     })
     expect(big.status).toBe(413)
-    const put = await new HttpKvClient(victim.http).put('still-alive', 'yes')
+    const put = await new NodeSynodClient(victim.http).put('still-alive', 'yes')
     expect(put.index).toBeGreaterThan(0)
     acknowledged.set('still-alive', 'yes')
   }, 30_000)

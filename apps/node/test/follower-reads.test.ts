@@ -6,7 +6,8 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { type ClusterNode, sleep, startNodeProcess, stopNodes, waitLeader, waitReady } from '../src/cluster.js'
-import { HttpKvClient, KvHttpError } from '../src/kv-client.js'
+import { SynodHttpError } from '@synod/client'
+import { NodeSynodClient } from '@synod/client/node'
 import { useLocalCluster } from './local-cluster.js'
 
 const cluster = useLocalCluster('raft', 3, 'synod-follower-reads-')
@@ -19,7 +20,7 @@ async function forwardedRequests(node: ClusterNode): Promise<number> {
 }
 
 async function status(node: ClusterNode): Promise<{ term: number; detail: { followerReads?: { served: number } } }> {
-  return (await new HttpKvClient(node.http, 5000).status()) as unknown as { term: number; detail: { followerReads?: { served: number } } }
+  return (await new NodeSynodClient(node.http, { timeoutMs: 5000 }).status()) as unknown as { term: number; detail: { followerReads?: { served: number } } }
 }
 
 /** Retry while the cluster is between leaders (503/504): bounded. */
@@ -28,7 +29,7 @@ async function retrying<T>(call: () => Promise<T>): Promise<T> {
     try {
       return await call()
     } catch (error) {
-      if (attempt >= 50 || !(error instanceof KvHttpError) || (error.status !== 503 && error.status !== 504)) throw error
+      if (attempt >= 50 || !(error instanceof SynodHttpError) || (error.status !== 503 && error.status !== 504)) throw error
       await sleep(200)
     }
   }
@@ -41,8 +42,8 @@ async function retrying<T>(call: () => Promise<T>): Promise<T> {
  */
 async function writeThenReadAtFollowers(leader: ClusterNode, followers: ClusterNode[], key: string, rounds: number): Promise<{ stable: boolean }> {
   const termBefore = (await status(leader)).term
-  const writer = new HttpKvClient(leader.http, 10_000)
-  const readers = followers.map((f) => new HttpKvClient(f.http, 10_000))
+  const writer = new NodeSynodClient(leader.http, { timeoutMs: 10_000 })
+  const readers = followers.map((f) => new NodeSynodClient(f.http, { timeoutMs: 10_000 }))
   for (let i = 0; i < rounds; i++) {
     await retrying(() => writer.put(key, `v${i}`))
     const values = await Promise.all(readers.map((r) => retrying(() => r.get(key))))

@@ -9,7 +9,8 @@
 // packages/hotstuff/test/snapshot-catch-up.test.ts).
 import { describe, expect, it } from 'vitest'
 import { type ClusterNode, sleep, startNodeProcess, waitReady } from '../src/cluster.js'
-import { HttpKvClient } from '../src/kv-client.js'
+import type { SynodClient } from '@synod/client'
+import { NodeSynodClient } from '@synod/client/node'
 import { useLocalCluster } from './local-cluster.js'
 
 // Short retention, so a replica that missed more than RETAIN committed blocks cannot fetch them and must
@@ -33,7 +34,7 @@ const paused = new Set<string>()
 const usable = () => nodes.filter((n) => isRunning(n) && !paused.has(n.name))
 
 async function status(node: ClusterNode): Promise<Record<string, unknown> | undefined> {
-  return await new HttpKvClient(node.http, 2000).status().catch(() => undefined)
+  return await new NodeSynodClient(node.http, { timeoutMs: 2000 }).status().catch(() => undefined)
 }
 
 async function commitIndex(node: ClusterNode): Promise<number> {
@@ -62,7 +63,7 @@ function startWriters(count: number, prefix: string): { stop(): Promise<void> } 
   let running = true
   let next = 0
   const worker = async (w: number) => {
-    const clients = new Map<string, HttpKvClient>()
+    const clients = new Map<string, SynodClient>()
     // Each worker goes round the nodes (a shared counter would let lockstep workers skip some nodes).
     for (let own = 0; running; own++) {
       const i = next++
@@ -76,7 +77,7 @@ function startWriters(count: number, prefix: string): { stop(): Promise<void> } 
         }
         const node = targets[(w + own + attempt) % targets.length]!
         let client = clients.get(node.name)
-        if (client === undefined) clients.set(node.name, (client = new HttpKvClient(node.http, 8000)))
+        if (client === undefined) clients.set(node.name, (client = new NodeSynodClient(node.http, { timeoutMs: 8000 })))
         const ok = await client.put(key, value).then(
           () => true,
           (error: unknown) => {
@@ -152,7 +153,7 @@ async function waitCommitted(node: ClusterNode, target: number, timeoutMs: numbe
  * until `timeoutMs`. Returns the keys whose value differs.
  */
 async function unreadable(node: ClusterNode, timeoutMs: number): Promise<string[]> {
-  const client = new HttpKvClient(node.http, 10_000)
+  const client = new NodeSynodClient(node.http, { timeoutMs: 10_000 })
   const deadline = Date.now() + timeoutMs
   let pending = [...acknowledged]
   const wrong: string[] = []

@@ -8,7 +8,8 @@ import { clientIdOf, utf8 } from '@synod/core'
 import { createSigner, keyPairFromSecret, sha256 } from '@synod/crypto'
 import { describe, expect, it } from 'vitest'
 import { readConfigFile, validateConfig } from '../src/config.js'
-import { HttpKvClient, KvHttpError, type KvResponse } from '../src/kv-client.js'
+import { type KvResponse, type SynodClient, SynodHttpError } from '@synod/client'
+import { NodeSynodClient } from '@synod/client/node'
 import { certifiedValue, verifyAnswer } from '../src/verify.js'
 import { useLocalCluster } from './local-cluster.js'
 
@@ -18,8 +19,8 @@ const { nodes } = useLocalCluster('hotstuff', 4, 'synod-hs-signed-', {
   credentials: { signer: createSigner(adminKeys) },
 })
 
-function signedClient(endpoint: string, secret: string): HttpKvClient {
-  return new HttpKvClient(endpoint, 15_000, undefined, { signer: createSigner(keyPairFromSecret(sha256(utf8(secret)))) })
+function signedClient(endpoint: string, secret: string): SynodClient {
+  return new NodeSynodClient(endpoint, { timeoutMs: 15_000, signer: createSigner(keyPairFromSecret(sha256(utf8(secret)))) })
 }
 
 /** Retry while the cluster is busy (timeouts, 5xx); a 4xx answer is final. */
@@ -28,7 +29,7 @@ async function retrying<T>(attempt: () => Promise<T>): Promise<T> {
     try {
       return await attempt()
     } catch (error) {
-      if (i >= 20 || (error instanceof KvHttpError && error.status < 500)) throw error
+      if (i >= 20 || (error instanceof SynodHttpError && error.status < 500)) throw error
       await new Promise((resolve) => setTimeout(resolve, 250))
     }
   }
@@ -40,7 +41,7 @@ describe('4-node HotStuff cluster with authentication on', () => {
     const writer = signedClient(nodes[1]!.http, 'hotstuff-signed-test:admin')
     const reader = signedClient(nodes[3]!.http, 'hotstuff-signed-test:admin')
     for (const node of nodes) {
-      const status = (await new HttpKvClient(node.http, 5000, undefined, { signer: createSigner(adminKeys) }).status()) as {
+      const status = (await new NodeSynodClient(node.http, { timeoutMs: 5000, signer: createSigner(adminKeys) }).status()) as {
         protocol?: string
         detail?: { clientAuthentication?: string }
       }
@@ -74,6 +75,6 @@ describe('4-node HotStuff cluster with authentication on', () => {
 
     // A client granted nothing is refused; an unsigned request is refused.
     await expect(signedClient(nodes[2]!.http, 'hotstuff-signed-test:stranger').get('balance')).rejects.toMatchObject({ status: 403 })
-    await expect(new HttpKvClient(nodes[2]!.http, 5000).put('balance', '1')).rejects.toMatchObject({ status: 401 })
+    await expect(new NodeSynodClient(nodes[2]!.http, { timeoutMs: 5000 }).put('balance', '1')).rejects.toMatchObject({ status: 401 })
   }, 180_000)
 })

@@ -5,7 +5,7 @@ import { NotLeaderError, OverloadedError, TimeoutError, toHex, UnsupportedError 
 import { generateKeyPair } from '@synod/crypto'
 import { peerIdFromPublicKey } from '@synod/transport-libp2p'
 import { createHttpApi, type KvService, listen } from '../src/http-api.js'
-import { KvHttpError } from '../src/kv-client.js'
+import { SynodHttpError } from '@synod/client'
 
 const calls: Array<{ op: string; args: unknown[] }> = []
 const newKey = generateKeyPair()
@@ -69,7 +69,7 @@ const fake: KvService = {
   async removeMember(id, forwarded) {
     calls.push({ op: 'removeMember', args: [id, forwarded] })
     if (id === 'follower') throw new NotLeaderError('peerB')
-    if (id === 'forwarded-404') throw new KvHttpError(404, { error: 'NOT_A_MEMBER', message: 'x is not a member' })
+    if (id === 'forwarded-404') throw new SynodHttpError(404, { error: 'NOT_A_MEMBER', message: 'x is not a member' })
     return { index: 13, changed: true }
   },
 }

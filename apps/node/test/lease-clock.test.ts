@@ -82,4 +82,54 @@ describe('lease clock', () => {
       t.clock.stop()
     }
   })
+  it('vote mode (byzantine): every member, leader or not, proposes its own vote once per renewal, one at a time', async () => {
+    const kv = new KvStateMachine()
+    let index = 0
+    const apply = (command: Uint8Array) => decodeResult(kv.apply(command, ++index))
+    const votes: Array<[number, number]> = []
+    const replica = {
+      self: 'me',
+      status: () => ({ leader: 'other' }),
+      // Ordered, but the state machine here has no voters: a vote changes nothing (the others' votes are missing).
+      propose: () => Promise.resolve({ index, result: new Uint8Array() }),
+    } as unknown as Replica
+    let now = 0
+    const clock = new LeaseClock(replica, kv, {
+      electionTimeoutMs: 2000,
+      tickMs: 0,
+      now: () => now,
+      vote: (id, renewed) => {
+        votes.push([id, renewed])
+        return kvCommands.leaseExpire(id, renewed)
+      },
+    })
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 0))
+    const at = async (ms: number) => {
+      now = ms
+      clock.tick()
+      await settle()
+    }
+    await at(0)
+    apply(kvCommands.leaseGrant(3)) // lease 1
+    apply(kvCommands.leaseGrant(3)) // lease 2
+    await at(100) // both seen at 100: due at 3100 by this follower's clock (no election allowance: it never leads here)
+    await at(3000)
+    expect(votes).toEqual([])
+    await at(3100)
+    expect(votes).toEqual([
+      [1, 1],
+      [2, 2],
+    ])
+    await at(9000)
+    expect(votes).toHaveLength(2) // once per renewal
+    apply(kvCommands.leaseKeepAlive(1)) // renewed at 3: a new renewal, a new vote after its TTL
+    await at(9100)
+    await at(12_100)
+    expect(votes).toEqual([
+      [1, 1],
+      [2, 2],
+      [1, 3],
+    ])
+    clock.stop()
+  })
 })

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll } from 'vitest'
-import type { ClientCredentials } from '../src/kv-client.js'
+import type { ClientCredentials } from '@synod/client'
 import { type ClusterNode, type ClusterSecurity, prepareCluster, startCluster, stopNodes, waitLeader } from '../src/cluster.js'
 
 export interface LocalCluster {

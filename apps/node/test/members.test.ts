@@ -9,7 +9,7 @@ import { PassThrough } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { main } from '../src/cli.js'
 import { type ClusterNode, freePort, sleep, startNodeProcess, stopNodes, waitLeader, waitReady } from '../src/cluster.js'
-import { HttpKvClient } from '../src/kv-client.js'
+import { NodeSynodClient } from '@synod/client/node'
 import { useLocalCluster } from './local-cluster.js'
 
 const { root, nodes } = useLocalCluster('raft', 3, 'synod-members-')
@@ -33,7 +33,7 @@ async function writeSome(prefix: string, count: number, via: readonly ClusterNod
     const key = `${prefix}-${i}`
     for (let attempt = 0; ; attempt++) {
       try {
-        await new HttpKvClient(via[(i + attempt) % via.length]!.http, 5000).put(key, `v${i}`)
+        await new NodeSynodClient(via[(i + attempt) % via.length]!.http, { timeoutMs: 5000 }).put(key, `v${i}`)
         written.set(key, `v${i}`)
         break
       } catch (error) {
@@ -46,11 +46,11 @@ async function writeSome(prefix: string, count: number, via: readonly ClusterNod
 
 /** Every write so far is readable from `node`'s local state (eventually: it may still be applying). */
 async function expectAllLocally(node: ClusterNode): Promise<void> {
-  const client = new HttpKvClient(node.http, 5000)
+  const client = new NodeSynodClient(node.http, { timeoutMs: 5000 })
   let missing: string[] = []
   for (let round = 0; round < 50; round++) {
     missing = []
-    for (const [key, value] of written) if ((await client.get(key, 'stale')).value !== value) missing.push(key)
+    for (const [key, value] of written) if ((await client.get(key, { consistency: 'stale' })).value !== value) missing.push(key)
     if (missing.length === 0) return
     await sleep(200)
   }
@@ -58,7 +58,7 @@ async function expectAllLocally(node: ClusterNode): Promise<void> {
 }
 
 async function voters(node: ClusterNode): Promise<string[]> {
-  const members = (await new HttpKvClient(node.http, 5000).members()) as { voters: Array<{ id: string }> }
+  const members = (await new NodeSynodClient(node.http, { timeoutMs: 5000 }).members()) as { voters: Array<{ id: string }> }
   return members.voters.map((m) => m.id).sort()
 }
 
@@ -122,7 +122,7 @@ describe('membership change at run time (Raft, real processes)', () => {
     const rest = running().filter((n) => n !== oldLeader)
     // The leader handed leadership over first (so nobody waited an election timeout), then the new leader removed it.
     await eventually('the others follow a new leader', async () => (await waitLeader(rest, 2000)) !== oldLeader.id)
-    const counters = (await new HttpKvClient(oldLeader.http, 5000).status()).counters as Record<string, number>
+    const counters = (await new NodeSynodClient(oldLeader.http, { timeoutMs: 5000 }).status()).counters as Record<string, number>
     expect(counters.transfers).toBe(1)
     await stopNodes([oldLeader], 5000)
     await writeSome('two-voters', 20, rest)

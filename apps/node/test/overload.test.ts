@@ -4,7 +4,7 @@
 // and reported, not failed. Nothing here is timed: the figures are counts, so
 // a slow machine makes the run slower, not red.
 import { describe, expect, it } from 'vitest'
-import { HttpKvClient } from '../src/kv-client.js'
+import { NodeSynodClient } from '@synod/client/node'
 import { runTimedLoad } from '../src/load.js'
 import { useLocalCluster } from './local-cluster.js'
 
@@ -18,7 +18,7 @@ const { nodes } = useLocalCluster('raft', 3, 'synod-overload-', { startupMs: 120
 async function terms(): Promise<Array<{ term: number; leader: unknown }>> {
   return await Promise.all(
     nodes.map(async (node) => {
-      const s = await new HttpKvClient(node.http, 30_000).status()
+      const s = await new NodeSynodClient(node.http, { timeoutMs: 30_000 }).status()
       return { term: Number(s.term), leader: s.leader }
     }),
   )

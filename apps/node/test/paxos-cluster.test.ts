@@ -9,7 +9,7 @@ import { PassThrough } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { main } from '../src/cli.js'
 import { type ClusterNode, freePort, sleep, startNodeProcess, waitLeader, waitReady } from '../src/cluster.js'
-import { HttpKvClient } from '../src/kv-client.js'
+import { NodeSynodClient } from '@synod/client/node'
 import { useLocalCluster } from './local-cluster.js'
 
 const { root, nodes } = useLocalCluster('paxos', 3, 'synod-paxos-e2e-', { startupMs: 120_000 })
@@ -27,7 +27,7 @@ async function writeMany(prefix: string, total: number, concurrency: number): Pr
         for (let attempt = 0; ; attempt++) {
           const targets = live()
           try {
-            await new HttpKvClient(targets[(w + attempt) % targets.length]!.http, 5000).put(key, `v${i}`)
+            await new NodeSynodClient(targets[(w + attempt) % targets.length]!.http, { timeoutMs: 5000 }).put(key, `v${i}`)
             acknowledged.set(key, `v${i}`)
             break
           } catch (error) {
@@ -58,7 +58,7 @@ describe('3-node Multi-Paxos cluster of real processes', () => {
     startNodeProcess(leader)
     await waitReady([leader], 120_000)
     for (const node of nodes) {
-      const client = new HttpKvClient(node.http, 10_000)
+      const client = new NodeSynodClient(node.http, { timeoutMs: 10_000 })
       const missing: string[] = []
       const entries = [...acknowledged]
       for (let i = 0; i < entries.length; i += 50) {
@@ -106,7 +106,7 @@ describe('3-node Multi-Paxos cluster of real processes', () => {
     const add = await cli(['members', 'add', '--node-config', configFile, '--endpoint', nodes[0]!.http])
     expect(add.code, add.output).toBe(0)
     const votersOf = async (node: ClusterNode) =>
-      ((await new HttpKvClient(node.http, 5000).members()) as { voters: Array<{ id: string }> }).voters.map((m) => m.id)
+      ((await new NodeSynodClient(node.http, { timeoutMs: 5000 }).members()) as { voters: Array<{ id: string }> }).voters.map((m) => m.id)
     for (const node of nodes) {
       for (let attempt = 0; ; attempt++) {
         if ((await votersOf(node).catch(() => [])).length === 4) break
@@ -115,7 +115,7 @@ describe('3-node Multi-Paxos cluster of real processes', () => {
       }
     }
     await writeMany('via-joiner', 50, 4)
-    const client = new HttpKvClient(joiner.http, 10_000)
+    const client = new NodeSynodClient(joiner.http, { timeoutMs: 10_000 })
     const missing: string[] = []
     for (const [key, value] of acknowledged) {
       let read: string | undefined

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest'
 import { type ClusterNode, sleep } from '../src/cluster.js'
 import { readConfigFile, validateConfig } from '../src/config.js'
-import { HttpKvClient } from '../src/kv-client.js'
+import { NodeSynodClient } from '@synod/client/node'
 import { verifyGet } from '../src/verify.js'
 import { useLocalCluster } from './local-cluster.js'
 
@@ -13,7 +13,7 @@ const { nodes } = useLocalCluster('pbft', 4, 'synod-pbft-e2e-')
 async function putRetrying(node: ClusterNode, key: string, value: string): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
-      await new HttpKvClient(node.http, 8000).put(key, value)
+      await new NodeSynodClient(node.http, { timeoutMs: 8000 }).put(key, value)
       return
     } catch (error) {
       if (attempt > 20) throw error
@@ -32,7 +32,7 @@ describe('4-node PBFT cluster of real processes', () => {
     await Promise.all(live.flatMap((node, n) => Array.from({ length: 20 }, (_, i) => putRetrying(node, `after-${n}-${i}`, `w-${n}-${i}`))))
 
     const { members } = validateConfig(readConfigFile(nodes[0]!.configFile).raw)
-    const answer = await new HttpKvClient(live[1]!.http, 8000).get('k-2-7')
+    const answer = await new NodeSynodClient(live[1]!.http, { timeoutMs: 8000 }).get('k-2-7')
     expect(answer.value).toBe('v-2-7')
     const verified = verifyGet('k-2-7', answer, members)
     expect(verified.value).toBe('v-2-7')

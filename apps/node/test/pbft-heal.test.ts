@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ClusterNode, prepareCluster, sleep, startCluster, stopNodes, waitLeader } from '../src/cluster.js'
-import { HttpKvClient } from '../src/kv-client.js'
+import { NodeSynodClient } from '@synod/client/node'
 import { LinkProxies } from './link-proxies.js'
 
 const root = mkdtempSync(join(tmpdir(), 'synod-pbft-heal-'))
@@ -30,7 +30,7 @@ afterAll(async () => {
 }, 30_000)
 
 async function view(node: ClusterNode): Promise<number | undefined> {
-  const status = await new HttpKvClient(node.http, 1000).status().catch(() => undefined)
+  const status = await new NodeSynodClient(node.http, { timeoutMs: 1000 }).status().catch(() => undefined)
   return typeof status?.term === 'number' ? status.term : undefined
 }
 
@@ -39,7 +39,7 @@ async function writeLoop(through: readonly ClusterNode[], prefix: string, stop: 
   let ok = 0
   for (let i = 0; !stop(); i++) {
     const node = through[i % through.length]!
-    await new HttpKvClient(node.http, 2000)
+    await new NodeSynodClient(node.http, { timeoutMs: 2000 })
       .put(`${prefix}-${i}`, `v${i}`)
       .then(() => ok++)
       .catch(() => sleep(50))
@@ -82,7 +82,7 @@ describe('4-node PBFT cluster: a replica partitioned through view changes, then 
 
     // Healed: time until every replica serves a linearizable read of a value written after healing, and a write.
     const healedAt = Date.now()
-    const writer = new HttpKvClient(a.http, 5000)
+    const writer = new NodeSynodClient(a.http, { timeoutMs: 5000 })
     let written = false
     while (!written && Date.now() - healedAt < 60_000) written = await writer.put('after-heal', 'yes').then(() => true, () => false)
     expect(written).toBe(true)
@@ -91,7 +91,7 @@ describe('4-node PBFT cluster: a replica partitioned through view changes, then 
       await Promise.all(
         nodes.map(async (node, i) => {
           if (servedAt.has(node.name)) return
-          const client = new HttpKvClient(node.http, 2000)
+          const client = new NodeSynodClient(node.http, { timeoutMs: 2000 })
           const read = await client.get('after-heal').catch(() => undefined)
           if (read?.value !== 'yes') return
           const wrote = await client.put(`check-${i}`, 'ok').then(() => true, () => false)

@@ -10,7 +10,8 @@ import { kvCommands } from '@synod/kv'
 import { createSigner, keyPairFromSecret, sha256 } from '@synod/crypto'
 import { describe, expect, it } from 'vitest'
 import { readConfigFile, validateConfig } from '../src/config.js'
-import { HttpKvClient, KvHttpError, type KvResponse } from '../src/kv-client.js'
+import { type KvResponse, type SynodClient, SynodHttpError } from '@synod/client'
+import { NodeSynodClient } from '@synod/client/node'
 import { verifyAnswer } from '../src/verify.js'
 import { useLocalCluster } from './local-cluster.js'
 
@@ -20,8 +21,8 @@ const { nodes } = useLocalCluster('pbft', 4, 'synod-pbft-signed-', {
   credentials: { signer: createSigner(adminKeys) },
 })
 
-function signedClient(endpoint: string, secret: string): HttpKvClient {
-  return new HttpKvClient(endpoint, 15_000, undefined, { signer: createSigner(keyPairFromSecret(sha256(utf8(secret)))) })
+function signedClient(endpoint: string, secret: string): SynodClient {
+  return new NodeSynodClient(endpoint, { timeoutMs: 15_000, signer: createSigner(keyPairFromSecret(sha256(utf8(secret)))) })
 }
 
 async function retrying<T>(attempt: () => Promise<T>): Promise<T> {
@@ -29,7 +30,7 @@ async function retrying<T>(attempt: () => Promise<T>): Promise<T> {
     try {
       return await attempt()
     } catch (error) {
-      if (i >= 20 || (error instanceof KvHttpError && error.status < 500)) throw error
+      if (i >= 20 || (error instanceof SynodHttpError && error.status < 500)) throw error
       await new Promise((resolve) => setTimeout(resolve, 250))
     }
   }
@@ -94,6 +95,32 @@ describe('4-node PBFT cluster with authentication on', () => {
     // Another client (granted nothing) is refused at the edge; an unsigned request is refused too.
     const stranger = signedClient(nodes[2]!.http, 'pbft-signed-test:stranger')
     await expect(stranger.get('balance')).rejects.toMatchObject({ status: 403 })
-    await expect(new HttpKvClient(nodes[2]!.http, 5000).get('balance')).rejects.toMatchObject({ status: 401 })
+    await expect(new NodeSynodClient(nodes[2]!.http, { timeoutMs: 5000 }).get('balance')).rejects.toMatchObject({ status: 401 })
   }, 180_000)
+
+  it('a read at a past revision is a certified read of the state then', async () => {
+    const members = validateConfig(readConfigFile(nodes[0]!.configFile).raw).members
+    const admin = signedClient(nodes[2]!.http, 'pbft-signed-test:admin')
+    const before = await retrying(() => admin.put('past/k', 'old'))
+    await retrying(() => admin.put('past/k', 'new'))
+    // The revision is in the signed list command, so the certificate binds it.
+    const past = await retrying(() => admin.list('past/', { revision: before.revision! }))
+    expect(past.kvs).toMatchObject([{ key: 'past/k', value: 'old', modRevision: before.revision }])
+    expect(verifyAnswer(admin.lastEnvelope!, past, members).result).toMatchObject({ ok: true, op: 'list', keys: ['past/k'] })
+  }, 60_000)
+
+  it('a lease expires: f + 1 members sign their expiry votes (ADR 0022), no client signature needed', async () => {
+    const admin = signedClient(nodes[3]!.http, 'pbft-signed-test:admin')
+    const lease = await retrying(() => admin.leaseGrant(1))
+    const granted = Date.now()
+    await retrying(() => admin.put('leased/k', 'v', { lease: lease.id! }))
+    let gone = false
+    for (let i = 0; i < 60 && !gone; i++) {
+      gone = (await retrying(() => admin.get('leased/k'))).value === null
+      if (!gone) await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+    expect(gone).toBe(true)
+    expect(Date.now() - granted).toBeGreaterThanOrEqual(1000)
+    await expect(admin.leaseKeepAlive(lease.id!)).rejects.toMatchObject({ status: 404 })
+  }, 30_000)
 })

@@ -13,7 +13,8 @@ import { createSigner } from '@synod/crypto'
 import { main } from '../src/cli.js'
 import { type ClusterNode, prepareCluster, startNodeProcess, stopNodes, waitLeader, waitReady } from '../src/cluster.js'
 import { readKeyFile } from '../src/init.js'
-import { type ClientCredentials, HttpKvClient, KvHttpError } from '../src/kv-client.js'
+import { type ClientCredentials, SynodHttpError } from '@synod/client'
+import { NodeSynodClient } from '@synod/client/node'
 
 const root = mkdtempSync(join(tmpdir(), 'synod-tls-'))
 // No default client key: requests here authenticate only by what each test passes.
@@ -34,13 +35,13 @@ async function status(call: Promise<unknown>): Promise<number> {
     await call
     return 200
   } catch (error) {
-    if (error instanceof KvHttpError) return error.status
+    if (error instanceof SynodHttpError) return error.status
     throw error
   }
 }
 
 let ca: string
-const client = (tls: ClientCredentials['tls'], extra: ClientCredentials = {}) => new HttpKvClient(nodes[0]!.http, 10_000, undefined, { ...extra, ...(tls === undefined ? {} : { tls }) })
+const client = (tls: ClientCredentials['tls'], extra: ClientCredentials = {}) => new NodeSynodClient(nodes[0]!.http, { timeoutMs: 10_000, ...extra, ...(tls === undefined ? {} : { tls }) })
 
 beforeAll(async () => {
   for (const name of ['admin', 'stranger']) expect((await cli(['client', 'init', '--client-key', join(root, `${name}.key`)])).code).toBe(0)
@@ -88,6 +89,6 @@ describe('TLS and client certificates', () => {
     const admin = client({ ca: pem(ca), cert: pem(join(root, 'admin.crt')), key: pem(join(root, 'admin-key.pem')) })
     expect((await admin.get('k')).value).toBe('v')
     // Plain HTTP to the TLS port gets nothing.
-    await expect(new HttpKvClient(`http://${nodes[0]!.http}`, 5000).get('k')).rejects.toThrow()
+    await expect(new NodeSynodClient(`http://${nodes[0]!.http}`, { timeoutMs: 5000 }).get('k')).rejects.toThrow()
   }, 30_000)
 })

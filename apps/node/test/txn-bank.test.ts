@@ -5,7 +5,8 @@
 // comparison stops.
 import { describe, expect, it } from 'vitest'
 import { retryUnavailable } from '../src/cluster.js'
-import { HttpKvClient } from '../src/kv-client.js'
+import type { SynodClient } from '@synod/client'
+import { NodeSynodClient } from '@synod/client/node'
 import { useLocalCluster } from './local-cluster.js'
 
 const ACCOUNTS = 5
@@ -13,7 +14,7 @@ const START = 100
 const CLIENTS = 8
 const TRANSFERS = 6
 
-async function balances(client: HttpKvClient, bank: string): Promise<Array<{ value: number; modRevision: number }>> {
+async function balances(client: SynodClient, bank: string): Promise<Array<{ value: number; modRevision: number }>> {
   return await Promise.all(
     Array.from({ length: ACCOUNTS }, async (_, a) => {
       const r = await retryUnavailable(() => client.get(`${bank}/${a}`))
@@ -24,12 +25,12 @@ async function balances(client: HttpKvClient, bank: string): Promise<Array<{ val
 
 /** Each client moves 1–10 between two accounts TRANSFERS times; `guarded`: compare modRevisions, retrying on conflict. */
 async function run(endpoints: readonly string[], bank: string, guarded: boolean): Promise<{ total: number; conflicts: number }> {
-  const setup = new HttpKvClient(endpoints[0]!, 30_000)
+  const setup = new NodeSynodClient(endpoints[0]!, { timeoutMs: 30_000 })
   for (let a = 0; a < ACCOUNTS; a++) await retryUnavailable(() => setup.put(`${bank}/${a}`, String(START)))
   let conflicts = 0
   await Promise.all(
     Array.from({ length: CLIENTS }, async (_, c) => {
-      const client = new HttpKvClient(endpoints[c % endpoints.length]!, 30_000)
+      const client = new NodeSynodClient(endpoints[c % endpoints.length]!, { timeoutMs: 30_000 })
       for (let t = 0; t < TRANSFERS; t++) {
         const from = (c + t) % ACCOUNTS
         const to = (c + 2 * t + 1) % ACCOUNTS === from ? (from + 1) % ACCOUNTS : (c + 2 * t + 1) % ACCOUNTS

@@ -1,5 +1,5 @@
 // The watch stream (watch.ts) over a real HTTP server on 127.0.0.1 and a real KvStateMachine, read by the
-// watch client (watch-client.ts): whole revisions in order, resume by fromRevision and Last-Event-ID,
+// watch client (@synod/client watch.ts): whole revisions in order, resume by fromRevision and Last-Event-ID,
 // COMPACTED, the watcher limit.
 import { createServer, get, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -8,7 +8,7 @@ import { kvCommands, KvStateMachine } from '@synod/kv'
 import { utf8 } from '@synod/core'
 import type { HttpError } from '../src/http-error.js'
 import { WatchHub, watchParams } from '../src/watch.js'
-import { watch, type WatchEvent } from '../src/watch-client.js'
+import { watch, type WatchEvent } from '@synod/client'
 
 const servers: Server[] = []
 afterEach(() => {

@@ -4,8 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clientIdOf } from '@synod/core'
 import { createSigner, generateKeyPair } from '@synod/crypto'
-import { HttpKvClient } from '../src/kv-client.js'
-import { watch, type WatchEvent } from '../src/watch-client.js'
+import { watch, type WatchEvent } from '@synod/client'
+import { NodeSynodClient } from '@synod/client/node'
 import { startSingleNode, type SingleNode } from './single-node.js'
 
 const admin = generateKeyPair()
@@ -14,7 +14,7 @@ let single: SingleNode
 
 beforeAll(async () => {
   single = await startSingleNode({ authentication: true, admins: [clientIdOf(admin.publicKey)], insecureAllowUnauthenticated: undefined })
-  const client = new HttpKvClient(single.node.httpAddress, 10_000, undefined, { signer: createSigner(admin.secretKey) })
+  const client = new NodeSynodClient(single.node.httpAddress, { timeoutMs: 10_000, signer: createSigner(admin.secretKey) })
   await client.request('POST', '/v1/roles', { client: clientIdOf(reader.publicKey), role: 'readonly', prefix: 'pub/' }, {})
 }, 60_000)
 afterAll(async () => await single.close())
@@ -38,7 +38,7 @@ async function firstFailure(prefix: string, keys?: typeof reader): Promise<strin
 
 describe('watches and leases with authentication on', () => {
   it('a signed watch within the role streams; outside it 403; unsigned 401', async () => {
-    const adminClient = new HttpKvClient(single.node.httpAddress, 10_000, undefined, { signer: createSigner(admin.secretKey) })
+    const adminClient = new NodeSynodClient(single.node.httpAddress, { timeoutMs: 10_000, signer: createSigner(admin.secretKey) })
     const seen: WatchEvent[] = []
     const controller = new AbortController()
     const start = await adminClient.put('pub/a', '1')
@@ -59,11 +59,11 @@ describe('watches and leases with authentication on', () => {
   })
 
   it('leases need write access to every key: a prefix-limited reader is refused, the admin is not', async () => {
-    const readerClient = new HttpKvClient(single.node.httpAddress, 10_000, undefined, { signer: createSigner(reader.secretKey) })
+    const readerClient = new NodeSynodClient(single.node.httpAddress, { timeoutMs: 10_000, signer: createSigner(reader.secretKey) })
     await expect(readerClient.leaseGrant(10)).rejects.toMatchObject({ status: 403 })
-    const adminClient = new HttpKvClient(single.node.httpAddress, 10_000, undefined, { signer: createSigner(admin.secretKey) })
+    const adminClient = new NodeSynodClient(single.node.httpAddress, { timeoutMs: 10_000, signer: createSigner(admin.secretKey) })
     const lease = await adminClient.leaseGrant(10)
-    await adminClient.put('pub/leased', 'x', lease.id!)
+    await adminClient.put('pub/leased', 'x', { lease: lease.id! })
     expect(await adminClient.leaseRevoke(lease.id!)).toMatchObject({ id: lease.id, deleted: 1 })
     await expect(adminClient.leaseKeepAlive(lease.id!)).rejects.toMatchObject({ status: 404, body: { error: 'LEASE_NOT_FOUND' } })
   })

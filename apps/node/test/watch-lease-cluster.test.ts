@@ -7,8 +7,8 @@ import { Writable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { main } from '../src/cli.js'
 import { retryUnavailable, sleep, waitLeader } from '../src/cluster.js'
-import { HttpKvClient, KvHttpError } from '../src/kv-client.js'
-import { watch, type WatchEvent } from '../src/watch-client.js'
+import { SynodHttpError, watch, type WatchEvent } from '@synod/client'
+import { NodeSynodClient } from '@synod/client/node'
 import { useLocalCluster } from './local-cluster.js'
 
 /** Run the CLI against `endpoint`; its exit code and output. */
@@ -29,7 +29,7 @@ async function retrying<T>(call: () => Promise<T>): Promise<T> {
     try {
       return await retryUnavailable(call, 30_000)
     } catch (error) {
-      if (error instanceof KvHttpError || i > 50) throw error
+      if (error instanceof SynodHttpError || i > 50) throw error
       await sleep(100)
     }
   }
@@ -50,19 +50,19 @@ describe('watches and leases on a 3-node Raft cluster of real processes', () => 
     const leaderId = await waitLeader(nodes, 30_000)
     const leader = nodes.find((n) => n.id === leaderId)!
     const [f, g] = nodes.filter((n) => n !== leader)
-    const writer = new HttpKvClient(g!.http, 15_000)
+    const writer = new NodeSynodClient(g!.http, { timeoutMs: 15_000 })
 
     // A lease kept alive every 500 ms (through either follower) for the whole run.
     const grant = await retrying(() => writer.leaseGrant(TTL_SECONDS))
     const leaseId = grant.id!
-    await retrying(() => writer.put('lease/held', 'mine', leaseId))
+    await retrying(() => writer.put('lease/held', 'mine', { lease: leaseId }))
     let keepAlive = true
     const trace: string[] = []
     const t0 = Date.now()
     let lastKeepAliveSent = Date.now()
     const keeper = (async () => {
       // A short timeout: a keep-alive lost with the killed leader is retried at once, as a client must within its TTL.
-      const clients = [new HttpKvClient(f!.http, 1000), new HttpKvClient(g!.http, 1000)]
+      const clients = [new NodeSynodClient(f!.http, { timeoutMs: 1000 }), new NodeSynodClient(g!.http, { timeoutMs: 1000 })]
       for (let i = 0; keepAlive; i++) {
         const sent = Date.now()
         try {
@@ -71,7 +71,7 @@ describe('watches and leases on a 3-node Raft cluster of real processes', () => 
           trace.push(`ok ${sent - t0} +${Date.now() - sent}`)
         } catch (error) {
           trace.push(`err ${sent - t0} +${Date.now() - sent} ${(error as Error).message.slice(0, 60)}`)
-          if (error instanceof KvHttpError && error.status === 404) throw new Error(`the lease expired early: ${trace.join('; ')}`)
+          if (error instanceof SynodHttpError && error.status === 404) throw new Error(`the lease expired early: ${trace.join('; ')}`)
         }
         await sleep(500)
       }
@@ -88,7 +88,7 @@ describe('watches and leases on a 3-node Raft cluster of real processes', () => 
     let reconnected: Promise<unknown> | undefined
     const second = new AbortController()
     const writers = Array.from({ length: 4 }, async (_, w) => {
-      const client = new HttpKvClient([f, g][w % 2]!.http, 15_000)
+      const client = new NodeSynodClient([f, g][w % 2]!.http, { timeoutMs: 15_000 })
       for (let j = 0; j < WRITES / 4; j++) {
         const key = `w/${w}/${j}`
         const value = `v${w}-${j}`
@@ -139,10 +139,10 @@ describe('watches and leases on a 3-node Raft cluster of real processes', () => 
   it('a watcher behind the compacted history gets COMPACTED with the compaction revision', async () => {
     const alive = nodes.filter((n) => n.process?.exitCode === null && n.process.signalCode === null)
     // Write until the history window has moved past the first revisions (the status reports where).
-    const client = new HttpKvClient(alive[0]!.http, 15_000)
+    const client = new NodeSynodClient(alive[0]!.http, { timeoutMs: 15_000 })
     for (let round = 0; Number((await client.status()).compactRevision) === 0; round++) {
       expect(round).toBeLessThan(20)
-      await Promise.all(Array.from({ length: 20 }, (_, i) => retrying(() => new HttpKvClient(alive[i % alive.length]!.http, 15_000).put(`c/${round}/${i}`, 'x'))))
+      await Promise.all(Array.from({ length: 20 }, (_, i) => retrying(() => new NodeSynodClient(alive[i % alive.length]!.http, { timeoutMs: 15_000 }).put(`c/${round}/${i}`, 'x'))))
     }
     // The status answers a follower's own applied state: wait until this node compacted too.
     await until('compaction', async () => Number((await client.status()).compactRevision) > 1, 10_000)
@@ -176,6 +176,6 @@ describe('watches and leases on a 3-node Raft cluster of real processes', () => 
     expect(metrics).toMatch(/^synod_watchers \d+$/m)
     expect(await cli(endpoint, 'lease', 'keepalive', String(id))).toEqual({ code: 0, out: `lease ${id} kept alive with TTL 60s\n` })
     expect(await cli(endpoint, 'lease', 'revoke', String(id))).toEqual({ code: 0, out: `lease ${id} revoked; 1 key(s) deleted\n` })
-    expect((await new HttpKvClient(endpoint, 10_000).get('cli/leased')).value).toBeNull()
+    expect((await new NodeSynodClient(endpoint, { timeoutMs: 10_000 }).get('cli/leased')).value).toBeNull()
   }, 60_000)
 })

@@ -3,8 +3,8 @@
 // once; a lease's key disappears after its TTL once keep-alives stop, not before.
 import { describe, expect, it } from 'vitest'
 import { retryUnavailable, sleep, waitLeader } from '../src/cluster.js'
-import { HttpKvClient } from '../src/kv-client.js'
-import { watch, type WatchEvent } from '../src/watch-client.js'
+import { watch, type WatchEvent } from '@synod/client'
+import { NodeSynodClient } from '@synod/client/node'
 import { useLocalCluster } from './local-cluster.js'
 
 const TTL_SECONDS = 3
@@ -23,7 +23,7 @@ describe('watches and leases on a 4-node PBFT cluster of real processes', () => 
   it('a backup watcher sees every acknowledged write in order; a lease expires after its TTL once keep-alives stop', async () => {
     const primary = await waitLeader(nodes, 60_000)
     const backup = nodes.find((n) => n.id !== primary)!
-    const writer = new HttpKvClient(nodes.find((n) => n.id !== primary && n !== backup)!.http, 30_000)
+    const writer = new NodeSynodClient(nodes.find((n) => n.id !== primary && n !== backup)!.http, { timeoutMs: 30_000 })
     const start = await retryUnavailable(() => writer.put('w/start', 'go'))
     const seen: WatchEvent[] = []
     const controller = new AbortController()
@@ -31,7 +31,7 @@ describe('watches and leases on a 4-node PBFT cluster of real processes', () => 
     const acknowledged: Array<{ key: string; value: string; revision: number }> = []
     await Promise.all(
       Array.from({ length: 3 }, async (_, w) => {
-        const client = new HttpKvClient(nodes[w % nodes.length]!.http, 30_000)
+        const client = new NodeSynodClient(nodes[w % nodes.length]!.http, { timeoutMs: 30_000 })
         for (let j = 0; j < 20; j++) {
           const answer = await retryUnavailable(() => client.put(`w/${w}/${j}`, `v${w}-${j}`))
           acknowledged.push({ key: `w/${w}/${j}`, value: `v${w}-${j}`, revision: answer.revision! })
@@ -49,7 +49,7 @@ describe('watches and leases on a 4-node PBFT cluster of real processes', () => 
     for (const a of acknowledged) expect(byRevision.get(a.revision)).toMatchObject({ type: 'PUT', key: a.key, value: a.value })
 
     const lease = await retryUnavailable(() => writer.leaseGrant(TTL_SECONDS))
-    await retryUnavailable(() => writer.put('lease/held', 'mine', lease.id!))
+    await retryUnavailable(() => writer.put('lease/held', 'mine', { lease: lease.id! }))
     let lastSent = Date.now()
     for (let i = 0; i < 4; i++) {
       await sleep(1000)

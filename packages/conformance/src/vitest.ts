@@ -37,6 +37,12 @@ export interface DescribeConformanceOptions<Options = unknown> {
    * SYNOD_CONFORMANCE_SHRINK=N, 0 = off) within half the test's timeout.
    */
   readonly shrink?: false | ShrinkOptions
+  /**
+   * The protocol is still being written (its package.json says `"synod": { "workInProgress": true }`):
+   * every scenario is registered as skipped, so a scaffold that fails everything does not break
+   * `pnpm test`. SYNOD_CONFORMANCE_WIP=1 runs them anyway. Default false: every scenario must pass.
+   */
+  readonly workInProgress?: boolean
 }
 
 /** Seeds from SYNOD_CONFORMANCE_SEEDS: a count N (seeds 1..N) or a comma-separated list. */
@@ -102,6 +108,21 @@ export async function conformanceFailures<Options>(
 }
 
 /**
+ * Why `describeConformance` registers `scenario` as skipped, or undefined when it runs: skipped by
+ * name, not applicable (a capability or the protocol's own adversary is missing), or the protocol
+ * is work in progress (unless SYNOD_CONFORMANCE_WIP=1).
+ */
+export function conformanceSkipReason<Options>(options: DescribeConformanceOptions<Options>, scenario: Scenario): string | undefined {
+  return (
+    options.skip?.[scenario.name] ??
+    scenarioSkipReason(scenario, { capabilities: options.capabilities ?? [], hasAdversary: options.adversary !== undefined }) ??
+    (options.workInProgress === true && process.env['SYNOD_CONFORMANCE_WIP'] !== '1'
+      ? 'work in progress (package.json "synod": { "workInProgress": true }; SYNOD_CONFORMANCE_WIP=1 runs it)'
+      : undefined)
+  )
+}
+
+/**
  * Register the conformance suite for one protocol: a `describe` per
  * protocol, an `it` per scenario that runs every seed and fails with the
  * violations and the command that reproduces them, plus, for the first
@@ -126,7 +147,7 @@ export function describeConformance<Options>(options: DescribeConformanceOptions
   const shrinkRuns = options.shrink === false ? 0 : (options.shrink?.maxRuns ?? shrinkRunsFromEnvironment())
   describe(`${factory.name} conformance`, () => {
     for (const scenario of chosen) {
-      const reason = options.skip?.[scenario.name] ?? scenarioSkipReason(scenario, { capabilities, hasAdversary: options.adversary !== undefined })
+      const reason = conformanceSkipReason(options, scenario)
       if (reason !== undefined) {
         it.skip(`${scenario.name} — skipped: ${reason}`, () => {})
         continue

@@ -72,6 +72,7 @@ export type {
   ProtocolEvent,
   ProtocolFactory,
   ProtocolNode,
+  ProtocolSendOptions,
 } from './protocol.js'
 export { Replica } from './replica.js'
 export type { CommandResult, ReplicaOptions } from './replica.js'

@@ -48,10 +48,26 @@ export interface NodeStatus {
   readonly detail?: Record<string, unknown>
 }
 
+/** How a protocol sends one message (`ProtocolContext.send`). */
+export interface ProtocolSendOptions {
+  /**
+   * The message promises nothing about this node's durable state, so it may
+   * leave before the storage sync of the batch that sent it: the Raft
+   * leader's AppendEntries, whose entries the leader writes to its own disk
+   * in parallel (Raft dissertation §10.2.1). Such messages leave right after
+   * `flush()`, ahead of the sync; the protocol learns when the batch's writes
+   * are durable from `ProtocolNode.persisted`. Never set it on a message that
+   * acknowledges, votes or otherwise vouches for something this node wrote
+   * in the same batch. Default false: the message leaves after the sync.
+   */
+  readonly beforeSync?: boolean
+}
+
 /**
  * Everything a protocol may touch. Effects are buffered by the runtime:
- * storage writes are made durable with one sync per batch, then `send`s leave,
- * then commits are answered.
+ * messages marked `beforeSync` leave first, then storage writes are made
+ * durable with one sync per batch, then the other `send`s leave, then
+ * commits are answered.
  */
 export interface ProtocolContext {
   readonly self: NodeId
@@ -63,7 +79,7 @@ export interface ProtocolContext {
   /** Seeded in the simulator. */
   readonly random: Random
 
-  send(to: NodeId, message: Uint8Array): void
+  send(to: NodeId, message: Uint8Array, options?: ProtocolSendOptions): void
   setTimer(afterMs: number, onFire: () => void): TimerId
   clearTimer(id: TimerId): void
   now(): number
@@ -129,6 +145,16 @@ export interface ProtocolNode {
    * buffers it during the batch and emits it here.
    */
   flush?(): void
+  /**
+   * Optional: called after each storage sync, once every write the protocol
+   * made up to and including its last `flush()` is durable (writes made
+   * inside `persisted` itself are covered by the next sync). A protocol that
+   * sends `beforeSync` messages uses it to count its own durable copy, e.g.
+   * the Raft leader's own match index. What it does here (commits, sends,
+   * answers) belongs to the runtime's next batch: it leaves after that
+   * batch's sync, like the effects of any input.
+   */
+  persisted?(): void
 }
 
 export interface ProtocolFactory<Options = unknown> {

@@ -96,8 +96,10 @@ const URGENT = { urgent: true } as const
 
 /**
  * Drives one protocol node: feeds it queued inputs in batches and carries out
- * its effects in the order that keeps promises safe — (1) make the batch's
- * storage writes durable with one sync, (2) send the batch's messages,
+ * its effects in the order that keeps promises safe — (0) send the messages
+ * the protocol marked `beforeSync` (they promise nothing about this node's
+ * disk), (1) make the batch's storage writes durable with one sync and tell
+ * the protocol (`persisted`), (2) send the batch's other messages,
  * (3) answer the batch's clients. The simulator and the daemon run this same
  * class; only the Transport, Storage and Clock differ.
  */
@@ -120,6 +122,8 @@ export class Replica<Options = unknown> {
   private queue: Input[] = []
   private requests: Input[] = []
   private outbox: Array<{ to: NodeId; message: Uint8Array }> = []
+  /** Messages the protocol marked `beforeSync`: they leave ahead of the batch's sync. */
+  private earlyOutbox: Array<{ to: NodeId; message: Uint8Array }> = []
   /** Answers of the current batch, released after its sync; on halt they are failed instead. */
   private replies: Reply[] = []
   private repliesInFlight: Reply[] = []
@@ -260,6 +264,7 @@ export class Replica<Options = unknown> {
     this.queue = []
     this.requests = []
     this.outbox = []
+    this.earlyOutbox = []
     const unanswered = [...this.repliesInFlight, ...this.replies]
     this.replies = []
     this.repliesInFlight = []
@@ -354,7 +359,12 @@ export class Replica<Options = unknown> {
     try {
       while (
         this.state === 'running' &&
-        (this.urgent.length > 0 || this.queue.length > 0 || this.requests.length > 0 || this.outbox.length > 0 || this.replies.length > 0)
+        (this.urgent.length > 0 ||
+          this.queue.length > 0 ||
+          this.requests.length > 0 ||
+          this.outbox.length > 0 ||
+          this.earlyOutbox.length > 0 ||
+          this.replies.length > 0)
       ) {
         const batch = this.takeBatch()
         this.counters.add('batches')
@@ -369,17 +379,24 @@ export class Replica<Options = unknown> {
         this.outbox = []
         this.replies = []
         this.repliesInFlight = replies
-        // (1) durable before anything of this batch leaves the node
+        // (0) what promises nothing about our disk overlaps with the sync (e.g. the Raft leader's appends)
+        if (this.earlyOutbox.length > 0) {
+          const early = this.earlyOutbox
+          this.earlyOutbox = []
+          this.transmit(early)
+          this.counters.add('messages.sentBeforeSync', early.length)
+        }
+        // (1) durable before anything else of this batch leaves the node
         if (this.options.storage.hasPendingWrites()) {
           await this.options.storage.sync()
           this.counters.add('storage.syncs')
+          if (this.state !== 'running') return
+          // What the protocol does on learning it is durable is handled like a next batch's effects.
+          if (this.protocol?.persisted !== undefined) this.guard(() => this.protocol!.persisted!())
         }
         if (this.state !== 'running') return
         // (2) then the messages
-        const factory = this.options.factory
-        if (factory.isUrgent === undefined) for (const { to, message } of sends) this.options.transport.send(to, message)
-        else for (const { to, message } of sends) this.options.transport.send(to, message, factory.isUrgent(message) ? URGENT : undefined)
-        this.counters.add('messages.sent', sends.length)
+        this.transmit(sends)
         // (3) then the answers
         this.repliesInFlight = []
         for (const reply of replies) reply.settle()
@@ -387,6 +404,13 @@ export class Replica<Options = unknown> {
     } finally {
       this.draining = false
     }
+  }
+
+  private transmit(sends: ReadonlyArray<{ to: NodeId; message: Uint8Array }>): void {
+    const factory = this.options.factory
+    if (factory.isUrgent === undefined) for (const { to, message } of sends) this.options.transport.send(to, message)
+    else for (const { to, message } of sends) this.options.transport.send(to, message, factory.isUrgent(message) ? URGENT : undefined)
+    this.counters.add('messages.sent', sends.length)
   }
 
   private dispatch(input: Input): void {
@@ -500,9 +524,9 @@ export class Replica<Options = unknown> {
       signer: options.signer,
       verifier: options.verifier,
       random: options.random,
-      send: (to, message) => {
+      send: (to, message, sendOptions) => {
         if (this.state !== 'running') return
-        this.outbox.push({ to, message })
+        ;(sendOptions?.beforeSync === true ? this.earlyOutbox : this.outbox).push({ to, message })
         this.scheduleDrain()
       },
       setTimer: (afterMs, onFire) => {

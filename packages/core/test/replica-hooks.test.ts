@@ -7,6 +7,7 @@ import {
   type ProtocolFactory,
   type ProtocolNode,
   Replica,
+  StoppedError,
   utf8,
 } from '../src/index.js'
 import { flush, ListStateMachine, ManualClock, RecordingTransport, SlowStorage } from './fakes.js'
@@ -92,5 +93,109 @@ describe('Replica: per-batch flush and deferred answers', () => {
     expect(results.map((r) => [...r.result])).toEqual([[1], [2], [3]])
     expect(new TextDecoder().decode(results[0]!.proof!)).toBe('proof')
     expect(node.flushes).toBeGreaterThanOrEqual(2)
+  })
+})
+
+/**
+ * Appends each proposal, sends 'early' (marked beforeSync) and 'late', and commits its proposals only
+ * in persisted(), as the Raft leader that writes its log in parallel does.
+ */
+class EarlyNode implements ProtocolNode {
+  persistedCalls = 0
+  waiting: Array<{ index: number; command: Uint8Array; client: ClientRef }> = []
+  durable: Array<{ index: number; command: Uint8Array; client: ClientRef }> = []
+  constructor(readonly ctx: ProtocolContext) {}
+  start() {}
+  receive() {}
+  propose(command: Uint8Array, client: ClientRef) {
+    const index = this.ctx.storage.lastIndex() + 1
+    this.ctx.storage.append([{ index, term: 1, data: command }])
+    this.waiting.push({ index, command, client })
+    this.ctx.send('n2', utf8(`early ${index}`), { beforeSync: true })
+    this.ctx.send('n2', utf8(`late ${index}`))
+  }
+  flush() {
+    // What the coming sync makes durable.
+    this.durable = this.waiting
+    this.waiting = []
+  }
+  persisted() {
+    this.persistedCalls++
+    for (const w of this.durable) {
+      this.ctx.commit({ index: w.index, command: w.command, client: w.client })
+      this.ctx.send('n2', utf8(`committed ${w.index}`))
+    }
+    this.durable = []
+  }
+  status() {
+    return { id: 'n1', role: 'leader', term: 1, leader: 'n1', commitIndex: 0, lastIndex: 0, membership: this.ctx.membership }
+  }
+  stop() {}
+}
+
+describe('Replica: messages marked beforeSync and persisted()', () => {
+  function setup() {
+    const nodes: EarlyNode[] = []
+    const factory: ProtocolFactory = {
+      contract: CONTRACT_VERSION,
+      name: 'early',
+      faultModel: 'crash',
+      maxFaulty: () => 0,
+      create: (ctx) => {
+        const node = new EarlyNode(ctx)
+        nodes.push(node)
+        return node
+      },
+    }
+    const storage = new SlowStorage()
+    const transport = new RecordingTransport('n1', storage)
+    const replica = new Replica({
+      factory,
+      self: 'n1',
+      membership: membershipOf(['n1', 'n2']),
+      transport,
+      storage,
+      clock: new ManualClock(),
+      random: { next: () => 0 },
+      stateMachine: new ListStateMachine(),
+    })
+    const sent = () => transport.sent.map((s) => `${new TextDecoder().decode(s.message)}@${s.syncedAtSend}`)
+    return { nodes, storage, transport, replica, sent }
+  }
+
+  it('sends a beforeSync message ahead of the sync, the rest after it, and calls persisted() once it is durable', async () => {
+    const { nodes, storage, replica, sent } = setup()
+    await replica.start()
+    let answered = false
+    const answer = replica.propose(utf8('a')).then((r) => {
+      answered = true
+      return r
+    })
+    await flush()
+    // The sync is in flight: only the early message has left, nothing is durable, nobody is answered.
+    expect(storage.syncsInFlight).toBe(1)
+    expect(sent()).toEqual(['early 1@0'])
+    expect(nodes[0]!.persistedCalls).toBe(0)
+    expect(answered).toBe(false)
+    storage.release()
+    await flush()
+    // persisted() ran after the sync; its commit and send are the next round's and need no sync of their own.
+    expect(nodes[0]!.persistedCalls).toBe(1)
+    expect(sent()).toEqual(['early 1@0', 'late 1@1', 'committed 1@1'])
+    expect((await answer).index).toBe(1)
+    expect(replica.counters.snapshot()['messages.sentBeforeSync']).toBe(1)
+  })
+
+  it('a crash (halt) during the sync: the early message has left, the late one never does, persisted() is not called', async () => {
+    const { nodes, storage, replica, sent } = setup()
+    await replica.start()
+    const answer = replica.propose(utf8('a')).catch((error: unknown) => error)
+    await flush()
+    replica.halt()
+    storage.release()
+    await flush()
+    expect(sent()).toEqual(['early 1@0'])
+    expect(nodes[0]!.persistedCalls).toBe(0)
+    expect(await answer).toBeInstanceOf(StoppedError)
   })
 })

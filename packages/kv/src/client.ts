@@ -23,7 +23,15 @@ export const kvCommands = {
   get: (key: string): Uint8Array => encodeCommand({ op: 'get', key }),
   list: (
     prefix: string,
-    options: { readonly after?: string; readonly start?: string; readonly end?: string; readonly limit?: number; readonly mode?: ListMode } = {},
+    options: {
+      readonly after?: string
+      readonly start?: string
+      readonly end?: string
+      readonly limit?: number
+      readonly mode?: ListMode
+      /** Read as of this past revision (etcd's `--rev`); absent: now. */
+      readonly revision?: number
+    } = {},
   ): Uint8Array =>
     encodeCommand({
       op: 'list',
@@ -33,6 +41,7 @@ export const kvCommands = {
       ...(options.end === undefined ? {} : { end: options.end }),
       limit: options.limit ?? 100,
       ...(options.mode === undefined || options.mode === 'keys' ? {} : { mode: options.mode }),
+      ...(options.revision === undefined ? {} : { revision: options.revision }),
     }),
   /** `lease`: attach the key to that lease (deleted when it ends). */
   put: (key: string, value: KvInput, session?: KvSession, lease?: number): Uint8Array =>

@@ -39,6 +39,8 @@ export type KvCommand =
       readonly limit: number
       /** 'keys' (default): the keys; 'values': each key with its value; 'count': only how many keys match. */
       readonly mode?: ListMode
+      /** Read the keys as they were at this past revision (≥ 1; absent: now), within the watch history's window. */
+      readonly revision?: number
       readonly session?: KvSession
     }
   /** `lease`: attach the key to this lease (deleted with it); a put without one detaches the key, as etcd's. */
@@ -181,6 +183,7 @@ function commandToFields(command: KvCommand): Fields {
       fields['limit'] = command.limit
       // Absent for 'keys', so the encoding of a plain list is what it always was.
       if (command.mode !== undefined && command.mode !== 'keys') fields['mode'] = command.mode
+      if (command.revision !== undefined) fields['revision'] = command.revision
       break
     case 'put':
     case 'append':
@@ -234,7 +237,7 @@ export function decodeCommand(bytes: Uint8Array): KvCommand {
 const fieldsByOp: Record<KvOp, readonly string[]> = {
   get: ['op', 'key'],
   delete: ['op', 'key'],
-  list: ['op', 'prefix', 'after', 'start', 'end', 'limit', 'mode'],
+  list: ['op', 'prefix', 'after', 'start', 'end', 'limit', 'mode', 'revision'],
   put: ['op', 'key', 'value', 'lease'],
   append: ['op', 'key', 'value'],
   cas: ['op', 'key', 'expected', 'value'],
@@ -272,6 +275,7 @@ export function commandFromValue(value: unknown): KvCommand {
         ...(end === undefined ? {} : { end }),
         limit: expectUint(record['limit'], 'limit'),
         ...(record['mode'] === undefined ? {} : { mode: listModeFrom(record['mode']) }),
+        ...(record['revision'] === undefined ? {} : { revision: revisionFrom(record['revision']) }),
         ...withSession,
       }
     }
@@ -315,6 +319,13 @@ function listModeFrom(value: unknown): ListMode {
   // 'keys' is written as no mode: one encoding per command.
   if (mode === 'keys') throw new InvalidMessageError("list mode 'keys' is written as no mode")
   return mode
+}
+
+function revisionFrom(value: unknown): number {
+  const revision = expectUint(value, 'revision')
+  // One encoding per read: the current state is asked for without a revision.
+  if (revision < 1) throw new InvalidMessageError('list revision must be at least 1 (omit it to read the current state)')
+  return revision
 }
 
 function keyFrom(value: unknown, what: string): string {

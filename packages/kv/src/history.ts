@@ -17,6 +17,19 @@ export interface KvEvent {
   readonly createRevision: number
   readonly modRevision: number
   readonly version: number
+  /**
+   * The key before the change (null: absent), so a read at a past revision can undo the changes after it
+   * (past-reads.ts). Shares the previous value's bytes in memory; counted in `historyBytes` all the same.
+   */
+  readonly prev: KeyState | null
+}
+
+/** A key's value and revisions at some revision (what a past read returns for it). */
+export interface KeyState {
+  readonly value: KvValue
+  readonly createRevision: number
+  readonly modRevision: number
+  readonly version: number
 }
 
 /** What a watcher gets: the events after `fromRevision`, or the news that they are gone. */
@@ -37,12 +50,16 @@ export function resolveHistoryLimits(limits: Partial<HistoryLimits>): HistoryLim
   return resolvePositiveIntegers(DEFAULT_HISTORY_LIMITS, limits)
 }
 
-function eventBytes(event: KvEvent): number {
-  let bytes = 32 + utf8ByteLength(event.key)
-  const value = event.value
-  if (value instanceof Uint8Array) bytes += value.byteLength
-  else if (value !== undefined) for (const element of value) bytes += element.byteLength
+function valueBytes(value: KvValue | undefined): number {
+  if (value instanceof Uint8Array) return value.byteLength
+  let bytes = 0
+  if (value !== undefined) for (const element of value) bytes += element.byteLength
   return bytes
+}
+
+/** What an event counts against `historyBytes`: key, value, the previous value (what the snapshot holds) and 32 bytes. */
+function eventBytes(event: KvEvent): number {
+  return 32 + utf8ByteLength(event.key) + valueBytes(event.value) + valueBytes(event.prev?.value)
 }
 
 export class WatchHistory {
@@ -52,6 +69,11 @@ export class WatchHistory {
   private bytes = 0
   /** Every change at or below this revision is gone; every change above it is kept. */
   compactRevision = 0
+  /**
+   * Past reads start here at the earliest even when the history reaches further back: the store revision at
+   * which a version 1–4 snapshot (events without their previous state) was loaded. 0 otherwise.
+   */
+  readFloor = 0
 
   constructor(readonly limits: HistoryLimits) {}
 
@@ -105,12 +127,32 @@ export class WatchHistory {
     return { compacted: false, events: out, revision: Math.max(fromRevision, storeRevision + 1) }
   }
 
-  /** Snapshot form: `[[revision, type, key, value|null, createRevision, modRevision, version]…]` in order. */
+  /** The oldest revision a past read can be answered at: the state there is the current one with every later event undone. */
+  get readableFrom(): number {
+    return Math.max(this.compactRevision, this.readFloor)
+  }
+
+  /**
+   * The keys changed after `revision` (≥ readableFrom), each with its state at `revision` (null: absent):
+   * the previous state of its oldest event after `revision`. O(events after `revision`).
+   */
+  changedAfter(revision: number): Map<string, KeyState | null> {
+    const out = new Map<string, KeyState | null>()
+    // Newest first: an older event's previous state overwrites a newer one's.
+    for (let i = this.events.length - 1; i >= this.head && this.events[i]!.revision > revision; i--) {
+      const event = this.events[i]!
+      out.set(event.key, event.prev)
+    }
+    return out
+  }
+
+  /** Snapshot form: `[[revision, type, key, value|null, createRevision, modRevision, version, prev]…]` in order (prev: null or `[value, createRevision, modRevision, version]`). */
   toSnapshot(): unknown[] {
     const out: unknown[] = []
     for (let i = this.head; i < this.events.length; i++) {
       const e = this.events[i]!
-      out.push([e.revision, e.type, e.key, e.value ?? null, e.createRevision, e.modRevision, e.version])
+      const prev = e.prev === null ? null : [e.prev.value, e.prev.createRevision, e.prev.modRevision, e.prev.version]
+      out.push([e.revision, e.type, e.key, e.value ?? null, e.createRevision, e.modRevision, e.version, prev])
     }
     return out
   }
@@ -121,14 +163,20 @@ export class WatchHistory {
     this.head = 0
     this.bytes = other.bytes
     this.compactRevision = other.compactRevision
+    this.readFloor = other.readFloor
   }
 
-  /** Load a snapshot's history; throws InvalidMessageError on any defect. */
-  load(value: unknown, compactRevision: number, storeRevision: number): void {
+  /**
+   * Load a snapshot's history; throws InvalidMessageError on any defect. `withPrev`: events carry their
+   * previous state (snapshot version 5); without it (version 4) past reads start at `storeRevision`.
+   */
+  load(value: unknown, compactRevision: number, storeRevision: number, withPrev = true, readFloor = 0): void {
     const events: KvEvent[] = []
+    const fields = withPrev ? 8 : 7
     for (const [i, item] of expectArray(value, 'history').entries()) {
       const e = expectArray(item, `history[${i}]`)
-      if (e.length !== 7) throw new InvalidMessageError(`history[${i}] must be [revision, type, key, value, createRevision, modRevision, version]`)
+      if (e.length !== fields)
+        throw new InvalidMessageError(`history[${i}] must be [revision, type, key, value, createRevision, modRevision, version${withPrev ? ', prev' : ''}]`)
       const revision = expectUint(e[0], `history[${i}] revision`)
       const previous = events[events.length - 1]?.revision ?? compactRevision
       if (revision < previous || revision <= compactRevision || revision > storeRevision)
@@ -145,11 +193,24 @@ export class WatchHistory {
         createRevision: expectUint(e[4], `history[${i}] createRevision`),
         modRevision: expectUint(e[5], `history[${i}] modRevision`),
         version: expectUint(e[6], `history[${i}] version`),
+        prev: withPrev ? prevFrom(e[7], `history[${i}] prev`) : null,
       })
     }
+    if (readFloor > storeRevision) throw new InvalidMessageError(`readFloor ${readFloor} is beyond the store revision ${storeRevision}`)
     this.events = events
     this.head = 0
     this.bytes = events.reduce((sum, e) => sum + eventBytes(e), 0)
     this.compactRevision = compactRevision
+    // Events of an older snapshot do not know what they replaced: past reads start where it was taken.
+    this.readFloor = withPrev ? readFloor : storeRevision
   }
+}
+
+function prevFrom(value: unknown, what: string): KeyState | null {
+  if (value === null) return null
+  const p = expectArray(value, what)
+  if (p.length !== 4) throw new InvalidMessageError(`${what} must be null or [value, createRevision, modRevision, version]`)
+  const stored = valueOrNullFrom(p[0], `${what} value`)
+  if (stored === null) throw new InvalidMessageError(`${what} value is null`)
+  return { value: stored, createRevision: expectUint(p[1], `${what} createRevision`), modRevision: expectUint(p[2], `${what} modRevision`), version: expectUint(p[3], `${what} version`) }
 }

@@ -10,6 +10,11 @@ export interface Lease {
   renewed: number
   /** Attached keys. */
   readonly keys: Set<string>
+  /**
+   * Members that asked, with their own signature, to expire the lease since its last renewal (byzantine
+   * protocols: it expires once enough distinct members did; docs/adr/0022-lease-expiry-under-bft-and-past-reads.md).
+   */
+  readonly votes: Set<string>
 }
 
 /** Longest lease TTL in seconds (etcd's MaxLeaseTTL is 9e9; a year is plenty and keeps arithmetic small). */
@@ -34,7 +39,7 @@ export class LeaseTable {
   }
 
   grant(id: number, ttl: number): void {
-    this.leases.set(id, { ttl, renewed: id, keys: new Set() })
+    this.leases.set(id, { ttl, renewed: id, keys: new Set(), votes: new Set() })
   }
 
   /** Remove the lease; returns its keys (sorted), which the caller deletes. */
@@ -66,18 +71,23 @@ export class LeaseTable {
     return [...this.leases.entries()].sort(([a], [b]) => a - b).map(([id, l]) => [id, l.ttl, l.renewed] as const)
   }
 
-  /** Snapshot form: `[[id, ttl, renewed, [key…]]…]` by id, keys sorted. */
+  /** Snapshot form: `[[id, ttl, renewed, [key…], [voter…]]…]` by id, keys and voters sorted. */
   toSnapshot(): unknown[] {
-    return [...this.leases.entries()].sort(([a], [b]) => a - b).map(([id, l]) => [id, l.ttl, l.renewed, [...l.keys].sort(compare)])
+    return [...this.leases.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([id, l]) => [id, l.ttl, l.renewed, [...l.keys].sort(compare), [...l.votes].sort(compare)])
   }
 
-  /** Load a snapshot's leases; every attached key must exist in `values`. Throws InvalidMessageError on any defect. */
-  static fromSnapshot(value: unknown, hasKey: (key: string) => boolean): LeaseTable {
+  /**
+   * Load a snapshot's leases; every attached key must exist in `values`. Throws InvalidMessageError on any
+   * defect. `withVotes`: snapshot version 5 (version 4 leases have no expiry votes).
+   */
+  static fromSnapshot(value: unknown, hasKey: (key: string) => boolean, withVotes = true): LeaseTable {
     const table = new LeaseTable()
     let previous = 0
     for (const [i, item] of expectArray(value, 'leases').entries()) {
       const l = expectArray(item, `leases[${i}]`)
-      if (l.length !== 4) throw new InvalidMessageError(`leases[${i}] must be [id, ttl, renewed, keys]`)
+      if (l.length !== (withVotes ? 5 : 4)) throw new InvalidMessageError(`leases[${i}] must be [id, ttl, renewed, keys${withVotes ? ', votes' : ''}]`)
       const id = expectUint(l[0], `leases[${i}] id`)
       if (id <= previous) throw new InvalidMessageError(`leases[${i}]: ids must be positive and strictly ascending`)
       const ttl = expectUint(l[1], `leases[${i}] ttl`)
@@ -91,6 +101,15 @@ export class LeaseTable {
         if (!hasKey(key)) throw new InvalidMessageError(`leases[${i}] holds key '${key}', which is not stored`)
         if (table.keyLease.has(key)) throw new InvalidMessageError(`key '${key}' is attached to two leases`)
         table.attach(key, id)
+      }
+      if (withVotes) {
+        let previousVoter: string | undefined
+        for (const [j, v] of expectArray(l[4], `leases[${i}] votes`).entries()) {
+          const voter = expectString(v, `leases[${i}] votes[${j}]`, 256)
+          if (previousVoter !== undefined && compare(previousVoter, voter) >= 0) throw new InvalidMessageError(`leases[${i}] votes must be strictly ascending`)
+          table.leases.get(id)!.votes.add(voter)
+          previousVoter = voter
+        }
       }
       previous = id
     }

@@ -38,6 +38,10 @@ export type KvErrorCode =
   | 'lease-not-found'
   /** The state machine holds its maximum number of leases. */
   | 'too-many-leases'
+  /** A read at a revision the history no longer reaches back to (etcd's ErrCompacted); `revision`: the oldest readable one. */
+  | 'compacted'
+  /** A read at a revision beyond the store's (etcd's ErrFutureRev); `revision`: the store's. */
+  | 'future-revision'
 
 export const KV_ERROR_CODES: readonly KvErrorCode[] = [
   'cas-mismatch',
@@ -50,6 +54,8 @@ export const KV_ERROR_CODES: readonly KvErrorCode[] = [
   'forbidden',
   'lease-not-found',
   'too-many-leases',
+  'compacted',
+  'future-revision',
 ]
 
 /** A key's revisions as stored: created at `create`, last changed at `mod`, `version` changes since it was created. */
@@ -112,6 +118,8 @@ export interface KvError {
   readonly message: string
   /** For cas-mismatch: the value found (null: absent). */
   readonly current?: KvValue | null
+  /** For compacted: the oldest revision still readable; for future-revision: the store's revision. */
+  readonly revision?: number
 }
 
 export function encodeResult(result: KvResult): Uint8Array {
@@ -127,9 +135,12 @@ export function resultFromValue(value: unknown): KvResult {
   const record = expectRecord(value, 'kv result')
   const ok = expectBoolean(record['ok'], 'ok')
   if (!ok) {
-    expectOnlyKeys(record, ['ok', 'code', 'message', 'current'], 'kv error result')
+    expectOnlyKeys(record, ['ok', 'code', 'message', 'current', 'revision'], 'kv error result')
     const code = expectOneOf(record['code'], KV_ERROR_CODES, 'code')
     const message = expectString(record['message'], 'message', 64 * 1024)
+    const atRevision = code === 'compacted' || code === 'future-revision'
+    if (atRevision !== (record['revision'] !== undefined)) throw new InvalidMessageError(`kv ${code} result ${atRevision ? 'must' : 'must not'} carry revision`)
+    if (atRevision) return { ok, code, message, revision: expectUint(record['revision'], 'revision') }
     if (record['current'] === undefined) return { ok, code, message }
     if (code !== 'cas-mismatch') throw new InvalidMessageError(`kv ${code} result must not carry current`)
     return { ok, code, message, current: valueOrNullFrom(record['current'], 'current') }

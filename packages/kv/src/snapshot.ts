@@ -20,10 +20,11 @@ import { DEFAULT_HISTORY_LIMITS, WatchHistory } from './history.js'
 import { LeaseTable } from './leases.js'
 
 /**
- * 4: the watch history (with its compaction revision) and leases. 3: revisions (per key and the store's). 2: session floors and the no-space alarm. Versions 1 and 2
+ * 5: history events carry the key's previous state (past reads), leases their expiry votes, and
+ * `readFloor`. 4: the watch history (with its compaction revision) and leases. 3: revisions (per key and the store's). 2: session floors and the no-space alarm. Versions 1 and 2
  * still load (keys without revisions report 0; no floors and no alarm in 1).
  */
-export const KV_SNAPSHOT_VERSION = 4
+export const KV_SNAPSHOT_VERSION = 5
 
 export interface KvSnapshotState extends SessionTableState {
   readonly values: ReadonlyMap<string, KvValue>
@@ -67,6 +68,8 @@ export function encodeSnapshot(state: KvSnapshotState): Uint8Array {
     ...roles,
     history: state.history.toSnapshot(),
     compactRevision: state.history.compactRevision,
+    // Only after loading a version 4 snapshot (its events do not know what they replaced).
+    ...(state.history.readFloor === 0 ? {} : { readFloor: state.history.readFloor }),
     leases: state.leases.toSnapshot(),
   })
 }
@@ -75,9 +78,9 @@ export function encodeSnapshot(state: KvSnapshotState): Uint8Array {
 type DecodedSnapshot = KvSnapshotState & { readonly values: Map<string, KvValue>; readonly revisions: Map<string, KeyRevision> }
 
 /** The snapshot's history (validated here, so a corrupt one fails before anything is replaced). */
-function historyFrom(value: unknown, compactRevision: number, revision: number): WatchHistory {
+function historyFrom(value: unknown, compactRevision: number, revision: number, withPrev = true, readFloor = 0): WatchHistory {
   const history = new WatchHistory(DEFAULT_HISTORY_LIMITS)
-  history.load(value, compactRevision, revision)
+  history.load(value, compactRevision, revision, withPrev, readFloor)
   return history
 }
 
@@ -97,14 +100,20 @@ function snapshotFromValue(value: unknown): DecodedSnapshot {
   if (version === 1) expectOnlyKeys(record, ['version', 'values', 'sessions'], 'snapshot')
   else if (version === 2) expectOnlyKeys(record, ['version', 'values', 'sessions', 'floors', 'signedFloor', 'alarm', 'roles'], 'snapshot')
   else if (version === 3) expectOnlyKeys(record, ['version', 'values', 'revision', 'sessions', 'floors', 'signedFloor', 'alarm', 'roles'], 'snapshot')
-  else if (version === KV_SNAPSHOT_VERSION)
+  else if (version === 4)
     expectOnlyKeys(
       record,
       ['version', 'values', 'revision', 'sessions', 'floors', 'signedFloor', 'alarm', 'roles', 'history', 'compactRevision', 'leases'],
       'snapshot',
     )
-  else throw new InvalidMessageError(`snapshot version ${String(version)} is not 1, 2, 3 or ${KV_SNAPSHOT_VERSION}`)
-  const withRevisions = version === 3 || version === KV_SNAPSHOT_VERSION
+  else if (version === KV_SNAPSHOT_VERSION)
+    expectOnlyKeys(
+      record,
+      ['version', 'values', 'revision', 'sessions', 'floors', 'signedFloor', 'alarm', 'roles', 'history', 'compactRevision', 'readFloor', 'leases'],
+      'snapshot',
+    )
+  else throw new InvalidMessageError(`snapshot version ${String(version)} is not 1 to ${KV_SNAPSHOT_VERSION}`)
+  const withRevisions = version === 3 || version === 4 || version === KV_SNAPSHOT_VERSION
 
   const values = new Map<string, KvValue>()
   const revisions = new Map<string, KeyRevision>()
@@ -163,11 +172,17 @@ function snapshotFromValue(value: unknown): DecodedSnapshot {
     previousPrincipal = principal
   }
   const roles = record['roles'] === undefined ? new RolesTable() : RolesTable.fromSnapshot(record['roles'])
+  const current = version === KV_SNAPSHOT_VERSION
+  let readFloor = 0
+  if (current && record['readFloor'] !== undefined) {
+    readFloor = expectUint(record['readFloor'], 'readFloor')
+    if (readFloor === 0) throw new InvalidMessageError('readFloor 0 is written as no readFloor')
+  }
   const later =
-    version === KV_SNAPSHOT_VERSION
+    version === 4 || current
       ? {
-          history: historyFrom(record['history'], expectUint(record['compactRevision'], 'compactRevision'), revision),
-          leases: LeaseTable.fromSnapshot(record['leases'], (key) => values.has(key)),
+          history: historyFrom(record['history'], expectUint(record['compactRevision'], 'compactRevision'), revision, current, readFloor),
+          leases: LeaseTable.fromSnapshot(record['leases'], (key) => values.has(key), current),
         }
       : noHistory
   return { values, revisions, revision, sessions, floors, signedFloor: expectUint(record['signedFloor'], 'signedFloor'), alarm: expectBoolean(record['alarm'], 'alarm'), roles, ...later }

@@ -3,11 +3,11 @@ import { KV_READ_OPS, type KvCommand, type KvSession, type ListMode } from './co
 import { RolesTable } from './roles.js'
 import { resolveLimits, utf8ByteLength, type KvLimits } from './limits.js'
 import { decodeRequest, type DecodeRequestOptions, type KvRequest } from './request.js'
-import { encodeResult, type KeyRevision, type KvErrorCode, type KvResult, type KvValue } from './result.js'
+import { encodeResult, type KeyRevision, type KvError, type KvErrorCode, type KvResult, type KvValue } from './result.js'
 import { SessionTable, type SessionRecord } from './sessions.js'
 import { compareHolds, type TxnKeyView } from './txn.js'
 import { decodeSnapshot, encodeSnapshot } from './snapshot.js'
-import { resolveHistoryLimits, WatchHistory, type HistoryLimits, type HistoryRead } from './history.js'
+import { resolveHistoryLimits, WatchHistory, type HistoryLimits, type HistoryRead, type KeyState } from './history.js'
 import { DEFAULT_MAX_LEASES, LeaseTable, MAX_LEASE_TTL_SECONDS } from './leases.js'
 
 export type { SessionRecord } from './sessions.js'
@@ -40,6 +40,15 @@ export interface KvStateMachineOptions extends Partial<KvLimits>, Partial<Histor
    * (refused as `invalid-command`); must be the same on every replica.
    */
   readonly vouchedSessions?: boolean
+  /**
+   * Byzantine protocols with client signatures: the members (client ids: hex of their ed25519 node keys)
+   * whose own signed `lease-expire` counts as a vote; a lease expires once `leaseExpiryQuorum` distinct
+   * members voted for its current renewal, so no single faulty member can end it early
+   * (docs/adr/0022-lease-expiry-under-bft-and-past-reads.md). Must be the same on every replica. Default none.
+   */
+  readonly leaseExpiryVoters?: readonly string[]
+  /** Votes that expire a lease: default f + 1 of the voters, f = ⌊(n − 1) / 3⌋. */
+  readonly leaseExpiryQuorum?: number
 }
 
 export const DEFAULT_MAX_SESSIONS = 10_000
@@ -75,6 +84,10 @@ export class KvStateMachine implements StateMachine {
   private history: WatchHistory
   private leases = new LeaseTable()
   readonly maxLeases: number
+  /** Members whose signed `lease-expire` is a vote (byzantine protocols); empty otherwise. */
+  private readonly expiryVoters: ReadonlySet<string>
+  /** Distinct voters' votes that expire a lease. */
+  readonly leaseExpiryQuorum: number
   /**
    * Called after each applied command that changed a key and after a restore (not replicated state: the
    * daemon's watchers listen here). Must not throw or call back into the state machine's writes.
@@ -84,7 +97,14 @@ export class KvStateMachine implements StateMachine {
   roles: RolesTable
 
   constructor(options: KvStateMachineOptions = {}) {
-    const { maxSessions, maxSessionsPerClient, quotaBytes, initialAdmins, vouchedSessions, historyEvents, historyBytes, maxLeases, ...limits } = options
+    const { maxSessions, maxSessionsPerClient, quotaBytes, initialAdmins, vouchedSessions, historyEvents, historyBytes, maxLeases, leaseExpiryVoters, leaseExpiryQuorum, ...limits } =
+      options
+    this.expiryVoters = new Set(leaseExpiryVoters ?? [])
+    for (const voter of this.expiryVoters) if (!/^[0-9a-f]{64}$/.test(voter)) throw new ConfigError(`must be 64 lowercase hex characters, got '${voter}'`, 'leaseExpiryVoters')
+    this.leaseExpiryQuorum = positive(leaseExpiryQuorum, Math.floor((Math.max(this.expiryVoters.size, 1) - 1) / 3) + 1, 'leaseExpiryQuorum')
+    // More votes than voters would mean no lease ever expires.
+    if (this.expiryVoters.size > 0 && this.leaseExpiryQuorum > this.expiryVoters.size)
+      throw new ConfigError(`${this.leaseExpiryQuorum} votes cannot come from ${this.expiryVoters.size} voters`, 'leaseExpiryQuorum')
     this.history = new WatchHistory(
       resolveHistoryLimits({ ...(historyEvents === undefined ? {} : { historyEvents }), ...(historyBytes === undefined ? {} : { historyBytes }) }),
     )
@@ -105,8 +125,16 @@ export class KvStateMachine implements StateMachine {
     } catch (error) {
       return invalidCommand(error)
     }
+    const decoded = request.command
+    // A member's own signed expiry request is a vote, not an admin's order (it needs no role).
+    const vote = decoded.op === 'lease-expire' && request.client !== undefined && this.expiryVoters.has(request.client)
     // A command applied in a signed client's name runs only if the client's role allows it (same answer on every replica).
-    const run = () => encodeResult((request.client === undefined ? undefined : this.roles.check(request.client, request.command)) ?? this.execute(request.command, index))
+    const run = () =>
+      encodeResult(
+        vote
+          ? this.expiryVote(decoded as Extract<KvCommand, { op: 'lease-expire' }>, request.client!, index)
+          : ((request.client === undefined ? undefined : this.roles.check(request.client, decoded)) ?? this.execute(decoded, index)),
+      )
     const before = this.revision
     const session = request.session
     const result = session === undefined ? run() : this.once(session, index, run)
@@ -172,6 +200,11 @@ export class KvStateMachine implements StateMachine {
     return this.history.compactRevision
   }
 
+  /** The oldest revision a past read (`list` with `revision`) can read at; below it: `compacted`. */
+  get readableFrom(): number {
+    return this.history.readableFrom
+  }
+
   /** Events in the watch history. */
   get historySize(): number {
     return this.history.size
@@ -180,6 +213,11 @@ export class KvStateMachine implements StateMachine {
   /** Every lease as `[id, ttl seconds, renewed]` (renewed: log index of its grant or last keep-alive). */
   leaseList(): Array<readonly [number, number, number]> {
     return this.leases.list()
+  }
+
+  /** The members that voted to expire lease `id` since its last renewal (sorted). */
+  leaseVotes(id: number): string[] {
+    return [...(this.leases.get(id)?.votes ?? [])].sort()
   }
 
   /** The lease `key` is attached to, if any. */
@@ -268,7 +306,8 @@ export class KvStateMachine implements StateMachine {
     const revisions = known === undefined ? { create: index, mod: index, version: 1 } : { create: known.create, mod: index, version: known.version + 1 }
     this.revisions.set(key, revisions)
     this.revision = Math.max(this.revision, index)
-    this.history.record({ revision: index, type: 'put', key, value, createRevision: revisions.create, modRevision: revisions.mod, version: revisions.version })
+    const prev = current === undefined ? null : { value: current, createRevision: known!.create, modRevision: known!.mod, version: known!.version }
+    this.history.record({ revision: index, type: 'put', key, value, createRevision: revisions.create, modRevision: revisions.mod, version: revisions.version, prev })
     return undefined
   }
 
@@ -294,7 +333,7 @@ export class KvStateMachine implements StateMachine {
       case 'get':
         return this.checkKey(command.key, 'key') ?? this.read(command.key)
       case 'list':
-        return this.list(command.prefix, command.after, command.limit, command.mode ?? 'keys', command.start, command.end)
+        return this.list(command.prefix, command.after, command.limit, command.mode ?? 'keys', command.start, command.end, command.revision)
       case 'put': {
         const invalid = this.checkKey(command.key, 'key') ?? this.checkValue(command.value, 'value')
         if (invalid !== undefined) return invalid
@@ -315,6 +354,8 @@ export class KvStateMachine implements StateMachine {
         const lease = this.leases.get(command.id)
         if (lease === undefined) return error('lease-not-found', `lease ${command.id} does not exist (never granted, revoked or expired)`)
         lease.renewed = at
+        // Votes were for the previous renewal: the members' clocks start again from this one.
+        lease.votes.clear()
         return { ok: true, op: 'lease-keepalive', id: command.id, ttl: lease.ttl }
       }
       case 'lease-revoke':
@@ -368,12 +409,13 @@ export class KvStateMachine implements StateMachine {
   private remove(key: string, index: number): KvResult {
     const current = this.values.get(key)
     if (current === undefined) return { ok: true, op: 'delete', existed: false, revision: this.revision }
+    const prev = { value: current, ...this.revisionsOf(key) }
     this.values.delete(key)
     this.revisions.delete(key)
     this.leases.attach(key, undefined)
     this.revision = Math.max(this.revision, index)
     this.bytes -= entryBytes(key, current)
-    this.history.record({ revision: index, type: 'delete', key, createRevision: 0, modRevision: 0, version: 0 })
+    this.history.record({ revision: index, type: 'delete', key, createRevision: 0, modRevision: 0, version: 0, prev })
     return { ok: true, op: 'delete', existed: true, revision: this.revision }
   }
 
@@ -418,6 +460,19 @@ export class KvStateMachine implements StateMachine {
     return { ok: true, op: 'txn', succeeded, results, revision: this.revision }
   }
 
+  /**
+   * A member's vote to expire a lease (byzantine protocols): counted only for the lease's current renewal;
+   * the lease ends when `leaseExpiryQuorum` distinct members voted, so at least one correct member's clock
+   * said the TTL ran out. A vote for an older renewal (a keep-alive was ordered since) or a gone lease does nothing.
+   */
+  private expiryVote(command: Extract<KvCommand, { op: 'lease-expire' }>, voter: string, index: number): KvResult {
+    const lease = this.leases.get(command.id)
+    if (lease === undefined || lease.renewed !== command.renewed) return { ok: true, op: 'lease-expire', id: command.id, expired: false, deleted: 0, revision: this.revision }
+    lease.votes.add(voter)
+    if (lease.votes.size < this.leaseExpiryQuorum) return { ok: true, op: 'lease-expire', id: command.id, expired: false, deleted: 0, revision: this.revision }
+    return { ok: true, op: 'lease-expire', ...this.endLease(command.id, index) }
+  }
+
   /** Remove lease `id` and delete its keys, all at revision `index`. */
   private endLease(id: number, index: number): { id: number; expired: true; deleted: number; revision: number } {
     const keys = this.leases.remove(id)
@@ -452,7 +507,7 @@ export class KvStateMachine implements StateMachine {
    * adds each key's value, stopping early (with `more`) past `maxListBytes` of values — at least one
    * key, so paging always moves on; mode 'count' answers only how many keys match (no limit applies).
    */
-  private list(prefix: string, after: string | undefined, limit: number, mode: ListMode, start?: string, end?: string): KvResult {
+  private list(prefix: string, after: string | undefined, limit: number, mode: ListMode, start?: string, end?: string, at?: number): KvResult {
     const invalid =
       this.checkKey(prefix, 'prefix') ??
       (after === undefined ? undefined : this.checkKey(after, 'after')) ??
@@ -461,8 +516,10 @@ export class KvStateMachine implements StateMachine {
     if (invalid !== undefined) return invalid
     if (limit < 1 || limit > this.limits.maxListKeys)
       return error('too-large', `list limit must be between 1 and ${this.limits.maxListKeys}, got ${limit}`)
+    const view = at === undefined ? this.currentView() : this.pastView(at)
+    if ('ok' in view) return view
     const matching: string[] = []
-    for (const key of this.values.keys())
+    for (const key of view.keys())
       if (key.startsWith(prefix) && (after === undefined || key > after) && (start === undefined || key >= start) && (end === undefined || key < end)) matching.push(key)
     if (mode === 'count') return { ok: true, op: 'list', keys: [], more: false, count: matching.length, revision: this.revision }
     matching.sort(compareKeys)
@@ -471,7 +528,7 @@ export class KvStateMachine implements StateMachine {
     const values: KvValue[] = []
     let bytes = 0
     for (const key of keys) {
-      const value = this.values.get(key)!
+      const value = view.value(key)!
       const size = value instanceof Uint8Array ? value.byteLength : value.reduce((sum, element) => sum + element.byteLength, 0)
       if (values.length > 0 && bytes + size > this.limits.maxListBytes) break
       values.push(value)
@@ -479,10 +536,49 @@ export class KvStateMachine implements StateMachine {
     }
     const listed = keys.slice(0, values.length)
     const revisions = listed.map((key): readonly [number, number, number] => {
-      const r = this.revisionsOf(key)
+      const r = view.revisions(key)
       return [r.createRevision, r.modRevision, r.version]
     })
     return { ok: true, op: 'list', keys: listed, values, revisions, more: matching.length > values.length, revision: this.revision }
+  }
+
+  /** The store as it is. */
+  private currentView(): StoreView {
+    return { keys: () => this.values.keys(), value: (key) => this.values.get(key), revisions: (key) => this.revisionsOf(key) }
+  }
+
+  /**
+   * The store as it was at revision `at` (etcd's range at a revision): the current state with every change
+   * after `at` undone from the history's previous states. `compacted` below the oldest revision the history
+   * can undo to (as etcd's ErrCompacted: `at` equal to it still reads); `future-revision` beyond the store's
+   * revision (as etcd's ErrFutureRev: it does not wait). Costs O(changes after `at` + keys).
+   */
+  private pastView(at: number): StoreView | KvError {
+    const oldest = this.history.readableFrom
+    if (at < oldest)
+      return { ...error('compacted', `revision ${at} is compacted: the history reads back to revision ${oldest}`), revision: oldest }
+    if (at > this.revision)
+      return { ...error('future-revision', `revision ${at} is a future revision: the store is at revision ${this.revision}`), revision: this.revision }
+    if (at === this.revision) return this.currentView()
+    const changed = this.history.changedAfter(at)
+    const values = this.values
+    const stateOf = (key: string): KeyState | null | undefined => {
+      const past = changed.get(key)
+      if (past !== undefined || changed.has(key)) return past
+      const value = this.values.get(key)
+      return value === undefined ? undefined : { value, ...this.revisionsOf(key) }
+    }
+    return {
+      *keys() {
+        for (const [key, state] of changed) if (state !== null) yield key
+        for (const key of values.keys()) if (!changed.has(key)) yield key
+      },
+      value: (key) => stateOf(key)?.value ?? undefined,
+      revisions: (key) => {
+        const s = stateOf(key)
+        return s === null || s === undefined ? { createRevision: 0, modRevision: 0, version: 0 } : { createRevision: s.createRevision, modRevision: s.modRevision, version: s.version }
+      },
+    }
   }
 
   private checkKey(key: string, what: string): KvResult | undefined {
@@ -497,6 +593,13 @@ export class KvStateMachine implements StateMachine {
       ? error('too-large', `${what} is ${value.byteLength} bytes, over maxValueBytes ${this.limits.maxValueBytes}`)
       : undefined
   }
+}
+
+/** What a list reads: the store now, or as it was at a past revision. */
+interface StoreView {
+  keys(): Iterable<string>
+  value(key: string): KvValue | undefined
+  revisions(key: string): { createRevision: number; modRevision: number; version: number }
 }
 
 function error(code: KvErrorCode, message: string): { ok: false; code: KvErrorCode; message: string } {

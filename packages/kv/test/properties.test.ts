@@ -122,10 +122,19 @@ describe('properties', () => {
     fc
       .tuple(fc.constantFrom('lease-revoke' as const, 'lease-expire' as const), fc.nat(), fc.boolean(), fc.nat(), fc.nat())
       .map(([op, id, expired, deleted, revision]) => ({ ok: true as const, op, id, expired, deleted, revision })),
-    fc.tuple(fc.constantFrom(...KV_ERROR_CODES.filter((c) => c !== 'cas-mismatch')), fc.string()).map(([code, message]) => ({
+    fc
+      .tuple(fc.constantFrom(...KV_ERROR_CODES.filter((c) => c !== 'cas-mismatch' && c !== 'compacted' && c !== 'future-revision')), fc.string())
+      .map(([code, message]) => ({
+        ok: false as const,
+        code,
+        message,
+      })),
+    // A past read's refusals carry a revision (the oldest readable one, or the store's).
+    fc.tuple(fc.constantFrom('compacted' as const, 'future-revision' as const), fc.string(), fc.nat()).map(([code, message, revision]) => ({
       ok: false as const,
       code,
       message,
+      revision,
     })),
     fc.tuple(fc.string(), fc.option(value, { nil: null })).map(([message, current]) => ({
       ok: false as const,

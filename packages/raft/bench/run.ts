@@ -24,6 +24,9 @@ const COMMAND_BYTES = 100
 const OUTSTANDING = Number(process.env['RAFT_BENCH_OUTSTANDING'] ?? 1000)
 const OPS = Number(process.env['RAFT_BENCH_OPS'] ?? 200_000)
 const RUNS = Number(process.env['RAFT_BENCH_RUNS'] ?? 3)
+/** Parallel leader append A/B: real ms a storage sync takes (a disk), and the rounds of alternated runs. */
+const SYNC_MS = Number(process.env['RAFT_BENCH_SYNC_MS'] ?? 2)
+const AB_ROUNDS = Number(process.env['RAFT_BENCH_AB_ROUNDS'] ?? 3)
 
 /** Virtual time that only moves when told: timers never fire during the load phase. */
 class ManualClock implements Clock {
@@ -104,7 +107,16 @@ const directFactory: ProtocolFactory = {
 
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve))
 
-async function buildCluster(factory: ProtocolFactory, n: number) {
+/** memoryStorage whose sync() takes `ms` of real time, like a disk's fsync (0: as fast as memory). */
+function diskLike(ms: number) {
+  const storage = memoryStorage()
+  if (ms <= 0) return storage
+  const sync = storage.sync.bind(storage)
+  storage.sync = () => new Promise<void>((resolve) => setTimeout(resolve, ms)).then(sync)
+  return storage
+}
+
+async function buildCluster(factory: ProtocolFactory, n: number, protocolOptions: Record<string, unknown> = {}, syncMs = 0) {
   const ids = Array.from({ length: n }, (_, i) => `n${i + 1}`)
   const clock = new ManualClock()
   const network = new InProcessNetwork()
@@ -113,11 +125,11 @@ async function buildCluster(factory: ProtocolFactory, n: number) {
     (id) =>
       new Replica({
         factory,
-        protocolOptions: { snapshotThreshold: 0 },
+        protocolOptions: { snapshotThreshold: 0, ...protocolOptions },
         self: id,
         membership: membershipOf(ids),
         transport: network.endpoint(id),
-        storage: memoryStorage(),
+        storage: diskLike(syncMs),
         clock,
         random: { next: () => ((seed = (seed * 16807) % 2147483647) / 2147483647) },
         stateMachine: new CountingStateMachine(),
@@ -128,19 +140,21 @@ async function buildCluster(factory: ProtocolFactory, n: number) {
   )
   for (const r of replicas) await r.start()
   let leader: Replica | undefined
+  // With slow syncs an election step takes real time: wait a few syncs per step.
+  const step = () => (syncMs > 0 ? new Promise<void>((resolve) => setTimeout(resolve, 4 * syncMs)) : tick())
   for (let ms = 0; ms < 5000 && leader === undefined; ms += 10) {
     clock.advance(10)
-    await tick()
+    await step()
     leader = replicas.find((r) => r.status().role === 'leader')
   }
   if (leader === undefined) throw new Error('no leader elected')
   // Let the no-op commit.
   clock.advance(1)
-  await tick()
+  for (let i = 0; i < 100 && leader.status().commitIndex < leader.status().lastIndex; i++) await step()
   return { leader, replicas }
 }
 
-async function load(targets: readonly Replica[], ops: number): Promise<{ seconds: number; latencies: number[] }> {
+async function load(targets: readonly Replica[], ops: number, outstanding = OUTSTANDING): Promise<{ seconds: number; latencies: number[] }> {
   const command = new Uint8Array(COMMAND_BYTES).fill(7)
   const latencies: number[] = []
   let issued = 0
@@ -154,7 +168,7 @@ async function load(targets: readonly Replica[], ops: number): Promise<{ seconds
       latencies.push(performance.now() - t0)
     }
   }
-  await Promise.all(Array.from({ length: Math.min(OUTSTANDING, ops) }, (_, worker) => proposer(worker)))
+  await Promise.all(Array.from({ length: Math.min(outstanding, ops) }, (_, worker) => proposer(worker)))
   return { seconds: (performance.now() - start) / 1000, latencies }
 }
 
@@ -180,7 +194,36 @@ async function measure(factory: ProtocolFactory, n: number, label: string, sprea
   ]
 }
 
+/**
+ * Parallel leader append (ADR 0017) against the old order (`appendInParallel: false`), 3 nodes whose
+ * syncs take SYNC_MS: runs alternate A, B, A, B... in this process, so load on the machine hits both alike.
+ */
+async function parallelAppendAB(outstanding: number, ops: number): Promise<BenchResult[]> {
+  const rates = { parallel: [] as number[], serial: [] as number[] }
+  const p50s = { parallel: [] as number[], serial: [] as number[] }
+  for (let round = 0; round <= AB_ROUNDS; round++) {
+    for (const mode of ['parallel', 'serial'] as const) {
+      const { leader, replicas } = await buildCluster(raft as ProtocolFactory, 3, { appendInParallel: mode === 'parallel' }, SYNC_MS)
+      const { seconds, latencies } = await load([leader], ops, outstanding)
+      for (const r of replicas) await r.stop()
+      if (round === 0) continue // warm-up
+      rates[mode].push(ops / seconds)
+      p50s[mode].push(percentile(latencies, 50))
+    }
+  }
+  const params = { nodes: 3, syncMs: SYNC_MS, outstanding, ops, rounds: AB_ROUNDS }
+  const serialRate: BenchResult = { name: `raft ${outstanding} outstanding, ${SYNC_MS} ms syncs, serial append throughput`, value: median(rates.serial), unit: 'ops/s', params }
+  const parallelRate: BenchResult = { name: `raft ${outstanding} outstanding, ${SYNC_MS} ms syncs, parallel append throughput`, value: median(rates.parallel), unit: 'ops/s', params }
+  return [
+    serialRate,
+    against(parallelRate, serialRate),
+    { name: `raft ${outstanding} outstanding, ${SYNC_MS} ms syncs, serial append p50 latency`, value: median(p50s.serial), unit: 'ms', params },
+    { name: `raft ${outstanding} outstanding, ${SYNC_MS} ms syncs, parallel append p50 latency`, value: median(p50s.parallel), unit: 'ms', params },
+  ]
+}
+
 const results: BenchResult[] = []
+if (process.env['RAFT_BENCH_ONLY_AB'] !== '1') {
 for (const n of [3, 5]) {
   const [baseRate, ...baseLatency] = await measure(directFactory, n, 'baseline (no consensus)')
   const [raftRate, ...raftLatency] = await measure(raft as ProtocolFactory, n, 'raft')
@@ -191,4 +234,6 @@ for (const n of [3, 5]) {
     results.push(against(spreadRate!, raftRate!), ...spreadLatency)
   }
 }
+}
+results.push(...(await parallelAppendAB(1, 300)), ...(await parallelAppendAB(16, 3000)))
 report('@synod/raft', results)

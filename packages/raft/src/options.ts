@@ -73,6 +73,15 @@ export interface RaftOptions {
    * NotLeaderError (never a stale answer). false: followers refuse reads with NotLeaderError. Default true.
    */
   readonly followerReads: boolean
+  /**
+   * The leader writes new entries to its own disk in parallel with sending them (dissertation
+   * §10.2.1, as etcd-raft does): its AppendEntries leave before the batch's storage sync, and it
+   * counts itself toward the commit quorum only once its copy is durable. Followers still
+   * acknowledge only what is on their disk. Saves one disk sync of commit latency. Needs a
+   * runtime that honours `beforeSync` and calls `persisted()` (core's Replica). false: appends
+   * leave after the leader's sync (the behaviour before). Default true.
+   */
+  readonly appendInParallel: boolean
 }
 
 export const defaultRaftOptions: RaftOptions = {
@@ -96,6 +105,7 @@ export const defaultRaftOptions: RaftOptions = {
   maxSnapshotBytes: 1 << 30,
   forwardProposals: true,
   followerReads: true,
+  appendInParallel: true,
 }
 
 /** Fill defaults and reject nonsense with a ConfigError naming the field. */
@@ -125,7 +135,7 @@ export function resolveRaftOptions(options: Partial<RaftOptions> | undefined): R
     throw new ConfigError(`at most ${MAX_SNAPSHOT_CHUNK_BYTES} bytes, so a chunk fits one transport message`, 'snapshotChunkBytes')
   if (resolved.heartbeatIntervalMs >= resolved.electionTimeoutMs)
     throw new ConfigError('must be smaller than electionTimeoutMs', 'heartbeatIntervalMs')
-  for (const field of ['preVote', 'checkQuorum', 'forwardProposals', 'followerReads'] as const)
+  for (const field of ['preVote', 'checkQuorum', 'forwardProposals', 'followerReads', 'appendInParallel'] as const)
     if (typeof resolved[field] !== 'boolean') throw new ConfigError('must be true or false', field)
   if (resolved.readMode !== 'read-index' && resolved.readMode !== 'lease') throw new ConfigError("must be 'read-index' or 'lease'", 'readMode')
   if (typeof resolved.maxClockDrift !== 'number' || !(resolved.maxClockDrift >= 0 && resolved.maxClockDrift < 1))

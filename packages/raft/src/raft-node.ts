@@ -55,6 +55,7 @@ import { LeaderLease, leaseTesting } from './lease.js'
 import { resolveRaftOptions, type RaftOptions } from './options.js'
 import { Progress } from './progress.js'
 import { crc32c } from './checksum.js'
+import { DurableLog, parallelAppendTesting } from './durable-log.js'
 import { nextSnapshotChunks, resumeSnapshot, snapshotAcknowledged, snapshotTesting } from './snapshot-transfer.js'
 import { TrailingLog } from './trailing-log.js'
 
@@ -68,6 +69,8 @@ export type ConfigChange = MembershipChange
 
 const EMPTY_RESULT = new Uint8Array(0)
 const ENTRY_CHUNK_BYTES = 64 * 1024
+/** AppendEntries of a leader that writes its log in parallel: they may leave before its own sync. */
+const BEFORE_SYNC = { beforeSync: true } as const
 
 /** Storage key of the persisted hard state: term, vote and (at config changes) commit. */
 export const HARD_STATE_KEY = 'raft.hardState'
@@ -190,6 +193,9 @@ export class RaftNode implements ProtocolNode {
   private entryChunk = new Uint8Array(0)
   private entryChunkOffset = 0
 
+  /** How far our own log is durable: the leader's own match index (§10.2.1). */
+  private durable = new DurableLog(0)
+
   // Follower state
   private pendingAck: { to: NodeId; index: number } | undefined
   // Proposal forwarding (follower side): this incarnation's nonce, the next counter,
@@ -259,6 +265,8 @@ export class RaftNode implements ProtocolNode {
       this.commit = this.applied = snapshot.index
       this.setConfig(decodeMembership(snapshot.meta), snapshot.index)
     }
+    // What the store holds at start survived (or will be synced with this first batch).
+    this.durable = new DurableLog(storage.hasPendingWrites() ? 0 : storage.lastIndex())
     this.emitRole()
     // A node that acknowledged a leader's heartbeat just before it crashed must keep refusing votes
     // for an election timeout, as it would have without the crash: that leader's lease counts on it.
@@ -299,6 +307,7 @@ export class RaftNode implements ProtocolNode {
         applied: this.applied,
         vote: this.vote,
         firstIndex: this.storage.firstIndex(),
+        durableIndex: this.durable.index,
         catchUpFirstIndex: this.logFirstIndex(),
         snapshotIndex: this.storage.snapshot()?.index ?? 0,
         transferTarget: this.transferTarget,
@@ -538,10 +547,25 @@ export class RaftNode implements ProtocolNode {
     } else if (this.pendingAck !== undefined) {
       const ack = this.pendingAck
       this.pendingAck = undefined
-      this.send(ack.to, { type: MessageType.AppendResponse, term: this.term, reject: false, index: ack.index, hintIndex: 0, hintTerm: 0 })
+      const response: RaftMessage = { type: MessageType.AppendResponse, term: this.term, reject: false, index: ack.index, hintIndex: 0, hintTerm: 0 }
+      // Persist before promise: the acknowledgement leaves after the sync (the switch is the broken variant).
+      if (parallelAppendTesting.ackBeforeSync) this.ctx.send(ack.to, encodeMessage(response), BEFORE_SYNC)
+      else this.send(ack.to, response)
     }
     if (this.forwardBuffer.length > 0) this.sendForwarded()
     if (this.followerReads.busy) this.followerReads.flush(this.readView())
+    // The sync that follows makes the log durable up to here.
+    this.durable.flushed(this.storage.lastIndex())
+  }
+
+  /**
+   * The runtime's sync made everything up to the last flush() durable: a
+   * leader that writes in parallel counts its own copy from here (§10.2.1).
+   */
+  persisted(): void {
+    if (this.stopped) return
+    this.durable.persisted()
+    if (this.role === 'leader' && this.options.appendInParallel) this.maybeCommit()
   }
 
   // ---------------------------------------------------------------- proposal forwarding (etcd's MsgProp)
@@ -1041,7 +1065,10 @@ export class RaftNode implements ProtocolNode {
 
   private sendAppend(to: NodeId, pr: Progress, prevIndex: number, prevTerm: number, entries: readonly LogEntry[]): void {
     const commit = this.commit
-    this.send(to, { type: MessageType.Append, term: this.term, prevIndex, prevTerm, commit, entries })
+    const append: RaftMessage = { type: MessageType.Append, term: this.term, prevIndex, prevTerm, commit, entries }
+    // It vouches for nothing on our disk: the term is durable since the election, and `commit` counts durable copies only.
+    if (this.options.appendInParallel) this.ctx.send(to, encodeMessage(append), BEFORE_SYNC)
+    else this.send(to, append)
     if (commit > pr.sentCommit) pr.sentCommit = commit
     if (pr.state === 'probe') pr.probeSent = true
     if (entries.length === 0) return
@@ -1152,6 +1179,7 @@ export class RaftNode implements ProtocolNode {
 
   private truncateFrom(index: number): void {
     this.storage.truncateSuffix(index)
+    this.durable.truncated(index)
     // Those entries are gone from our log; proposals made there did not make it through us.
     // They are rejected because whatever commits at those indexes now is another entry.
     this.rejectProposalsFrom(index)
@@ -1173,9 +1201,11 @@ export class RaftNode implements ProtocolNode {
   private maybeCommit(): void {
     const storage = this.storage
     const lastIndex = storage.lastIndex()
+    // Our own copy counts once it is durable (§10.2.1); before, appends left only after our sync anyway.
+    const selfMatch = this.options.appendInParallel && !parallelAppendTesting.countSelfBeforeSync ? Math.min(this.durable.index, lastIndex) : lastIndex
     // The highest index a majority of the voters holds; while joint, the lower of the two majorities' (§4.3).
-    let candidate = this.majorityMatch(this.voters, lastIndex)
-    if (this.outgoing !== undefined) candidate = Math.min(candidate, this.majorityMatch(this.outgoing, lastIndex))
+    let candidate = this.majorityMatch(this.voters, selfMatch)
+    if (this.outgoing !== undefined) candidate = Math.min(candidate, this.majorityMatch(this.outgoing, selfMatch))
     // Figure 8: only entries of the current term are committed by counting replicas.
     if (candidate > this.commit && storage.term(candidate) === this.term) this.commitTo(candidate)
   }
@@ -1499,6 +1529,7 @@ export class RaftNode implements ProtocolNode {
     for (const i of [...this.proposals.keys()]) if (i <= snapshot.index) this.proposals.delete(i) // outcome unknown: left to time out
     // The assembled buffer is ours alone: storage keeps it as is (one copy of the snapshot in memory).
     storage.saveSnapshot(snapshot, { handOver: true })
+    this.durable.truncated(snapshot.index + 1)
     this.receiveStats.installed++
     this.trailing.clear()
     this.ctx.installSnapshot(snapshot)
@@ -1616,10 +1647,10 @@ export class RaftNode implements ProtocolNode {
     return true
   }
 
-  /** The highest index held by a majority of `set` (the leader holds `lastIndex`). */
-  private majorityMatch(set: ReadonlySet<NodeId>, lastIndex: number): number {
+  /** The highest index held by a majority of `set`; the leader holds `selfMatch` (what is durable when it writes in parallel). */
+  private majorityMatch(set: ReadonlySet<NodeId>, selfMatch: number): number {
     const matches: number[] = []
-    for (const id of set) matches.push(id === this.self ? lastIndex : (this.progress.get(id)?.match ?? 0))
+    for (const id of set) matches.push(id === this.self ? selfMatch : (this.progress.get(id)?.match ?? 0))
     matches.sort((a, b) => b - a)
     return matches[majorityOf(set.size) - 1] ?? 0
   }

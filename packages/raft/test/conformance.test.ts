@@ -120,12 +120,13 @@ describe('the conformance workload exercises follower reads', () => {
   it('minority-partition without CheckQuorum: linearizable with the quorum round, a stale read without it (test switch)', async () => {
     const scenario = scenarioByName('minority-partition')!
     const counting = countingFollowerReads()
-    const real = await executeScenario({ factory: counting.factory, protocolOptions: { checkQuorum: false }, scenario, seed: 1 })
+    // Seed 2: with the parallel leader append (ADR 0017) the naive read at seed 1 happens not to be stale; seeds 2 and 4-8 are.
+    const real = await executeScenario({ factory: counting.factory, protocolOptions: { checkQuorum: false }, scenario, seed: 2 })
     expect(counting.served()).toBeGreaterThan(0)
     expect(checkAll(real.record).filter((r) => r.verdict === 'violation')).toEqual([])
     followerReadTesting.skipLeaderConfirmation = true
     try {
-      const naive = await executeScenario({ factory: raft, protocolOptions: { checkQuorum: false }, scenario, seed: 1 })
+      const naive = await executeScenario({ factory: raft, protocolOptions: { checkQuorum: false }, scenario, seed: 2 })
       expect(checkAll(naive.record).find((r) => r.checker === 'linearizability')?.verdict).toBe('violation')
     } finally {
       followerReadTesting.skipLeaderConfirmation = false

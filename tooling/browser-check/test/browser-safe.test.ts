@@ -31,4 +31,9 @@ describe('browser-safe entries', () => {
     const errors = await bundleErrors(`export * from '@synod/storage/node'`)
     expect(errors.some((e) => e.includes('node:fs'))).toBe(true)
   })
+
+  it("@synod/client's node:http transport stays in its Node-only entry, @synod/client/node", async () => {
+    const errors = await bundleErrors(`export * from '@synod/client/node'`)
+    expect(errors.some((e) => e.includes('node:http'))).toBe(true)
+  })
 })

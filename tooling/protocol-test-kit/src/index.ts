@@ -1,7 +1,8 @@
 // A small deterministic test network that drives a protocol's nodes directly
 // (any crash-fault ProtocolFactory: Raft's and Paxos's tests use it), the way
 // core's Replica does: each input is a batch (message delivery round or
-// timer), then flush(), then storage sync, then the batch's messages leave.
+// timer), then flush(), then the messages marked beforeSync leave, then storage
+// sync and persisted(), then the batch's other messages leave.
 // Virtual time advances in 1 ms steps; delivery has zero latency unless
 // `latencyMs` is set. Each node's clock may run at its own rate (clock drift).
 // A protocol's test helpers subclass TestNode (to name the node, e.g. `raft`)
@@ -66,11 +67,22 @@ export class TestNode<N extends ProtocolNode = ProtocolNode, O = unknown> {
   protocol!: N
   /** Crash right after the next batch's sync, before its messages leave (persisted, never answered). */
   crashAfterNextSync = false
+  /** Crash right before the next batch's sync: its `beforeSync` messages have left, its writes are lost. */
+  crashBeforeNextSync = false
+  /**
+   * Hold this node's syncs (a slow disk, or a runtime that handles inputs while a sync is in flight):
+   * batches run, their `beforeSync` messages leave, but writes stay unsynced, other messages wait and
+   * `persisted()` is not called until `releaseSync()`. A crash meanwhile loses the held writes.
+   */
+  holdSync = false
+  private heldSends: Envelope[] = []
   /** Applied commands in order (the state machine). */
   applied: Array<{ index: number; command: string }> = []
   appliedIndex = 0
   events: ProtocolEvent[] = []
   outbox: Envelope[] = []
+  /** This batch's messages marked `beforeSync`. */
+  earlyOutbox: Envelope[] = []
   incarnation = 0
   running = false
   invalidMessages = 0
@@ -92,6 +104,8 @@ export class TestNode<N extends ProtocolNode = ProtocolNode, O = unknown> {
     this.incarnation++
     this.running = true
     this.outbox = []
+    this.earlyOutbox = []
+    this.heldSends = []
     this.events = []
     // As the Replica does: restore the state machine from the stored snapshot.
     const snap = this.storage.snapshot()
@@ -106,6 +120,9 @@ export class TestNode<N extends ProtocolNode = ProtocolNode, O = unknown> {
     this.running = false
     this.protocol.stop()
     this.outbox = []
+    this.earlyOutbox = []
+    this.heldSends = []
+    this.holdSync = false
     this.storage.crash()
   }
 
@@ -125,20 +142,43 @@ export class TestNode<N extends ProtocolNode = ProtocolNode, O = unknown> {
     this.clockRate = rate
   }
 
-  /** Run one batch of inputs as the Replica would: inputs, flush, sync, then send. */
+  /** Run one batch of inputs as the Replica would: inputs, flush, beforeSync sends, sync, persisted, then send. */
   batch(inputs: () => void): void {
     if (!this.running) return
     inputs()
     this.protocol.flush?.()
+    const early = this.earlyOutbox
+    this.earlyOutbox = []
+    this.cluster.enqueue(early)
+    if (this.crashBeforeNextSync) {
+      this.crashBeforeNextSync = false
+      this.crash()
+      return
+    }
+    if (this.holdSync) {
+      this.heldSends.push(...this.outbox)
+      this.outbox = []
+      return
+    }
+    const synced = this.storage.hasPendingWrites()
     void this.storage.sync()
     if (this.crashAfterNextSync) {
       this.crashAfterNextSync = false
       this.crash()
       return
     }
-    const out = this.outbox
+    const out = this.heldSends.length > 0 ? [...this.heldSends, ...this.outbox] : this.outbox
+    this.heldSends = []
     this.outbox = []
     this.cluster.enqueue(out)
+    // What the protocol does once durable is the next batch's work (the Replica's loop runs again).
+    if (synced && this.protocol.persisted !== undefined) this.batch(() => this.protocol.persisted!())
+  }
+
+  /** End `holdSync`: the held writes are synced, `persisted()` runs and the held messages leave. */
+  releaseSync(): void {
+    this.holdSync = false
+    this.batch(() => {})
   }
 
   private context(): ProtocolContext {
@@ -151,8 +191,8 @@ export class TestNode<N extends ProtocolNode = ProtocolNode, O = unknown> {
       signer: undefined,
       verifier: undefined,
       random: this.cluster.randomFor(this.id, incarnation),
-      send: (to, message) => {
-        if (alive()) this.outbox.push({ from: this.id, to, bytes: message })
+      send: (to, message, options) => {
+        if (alive()) (options?.beforeSync === true ? this.earlyOutbox : this.outbox).push({ from: this.id, to, bytes: message })
       },
       // A fast clock reaches its local deadline sooner in virtual time.
       setTimer: (afterMs, onFire) => this.cluster.setTimer(this.id, incarnation, afterMs / this.clockRate, onFire),

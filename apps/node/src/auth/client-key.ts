@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path'
 import { clientIdOf, ConfigError } from '@synod/core'
 import { createSigner, encodeKeyFile, generateKeyPair, type KeyPair } from '@synod/crypto'
 import { readKeyFile } from '../init.js'
-import type { ClientCredentials } from '../kv-client.js'
+import type { ClientCredentials } from '@synod/client'
 
 export function defaultClientKeyPath(env: NodeJS.ProcessEnv = process.env): string {
   return resolve(env.SYNOD_CLIENT_KEY ?? `${homedir()}/.synod/client.key`)

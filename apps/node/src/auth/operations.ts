@@ -75,10 +75,12 @@ export interface ListParams {
   readonly limit: number
   readonly mode: ListMode
   readonly consistency: 'linearizable' | 'stale'
+  /** etcd's `--rev`: read the keys as they were at this past revision (within the watch history's window). */
+  readonly revision?: number
 }
 
 export const LIST_PATH = '/v1/kv'
-const LIST_PARAMS = ['prefix', 'after', 'start', 'end', 'limit', 'keysOnly', 'countOnly', 'consistency']
+const LIST_PARAMS = ['prefix', 'after', 'start', 'end', 'limit', 'keysOnly', 'countOnly', 'consistency', 'revision']
 const DEFAULT_LIST_LIMIT = 100
 
 /** Read and check a range read's query (400 naming the parameter); the server and the signing client both use it. */
@@ -93,6 +95,8 @@ export function listParams(query: URLSearchParams): ListParams {
   }
   const limitText = query.get('limit')
   if (limitText !== null && !/^[1-9]\d{0,8}$/.test(limitText)) throw new HttpError(400, 'BAD_PARAMETER', 'limit must be a positive integer')
+  const revisionText = query.get('revision')
+  if (revisionText !== null && !/^[1-9]\d{0,14}$/.test(revisionText)) throw new HttpError(400, 'BAD_PARAMETER', 'revision must be a positive integer (omit it for the current state)')
   const keysOnly = flag('keysOnly')
   const countOnly = flag('countOnly')
   if (keysOnly && countOnly) throw new HttpError(400, 'BAD_PARAMETER', 'keysOnly and countOnly exclude each other')
@@ -109,7 +113,22 @@ export function listParams(query: URLSearchParams): ListParams {
     limit: limitText === null ? DEFAULT_LIST_LIMIT : Number(limitText),
     mode: countOnly ? 'count' : keysOnly ? 'keys' : 'values',
     consistency,
+    ...(revisionText === null ? {} : { revision: Number(revisionText) }),
   }
+}
+
+/** The query string of a range read (what a follower forwards, and what the CLI sends). */
+export function listQuery(params: Omit<ListParams, 'consistency'> & { readonly consistency?: ListParams['consistency'] }): string {
+  const query = new URLSearchParams({ prefix: params.prefix })
+  if (params.after !== undefined) query.set('after', params.after)
+  if (params.start !== undefined) query.set('start', params.start)
+  if (params.end !== undefined) query.set('end', params.end)
+  query.set('limit', String(params.limit))
+  if (params.mode === 'keys') query.set('keysOnly', 'true')
+  if (params.mode === 'count') query.set('countOnly', 'true')
+  if (params.consistency === 'stale') query.set('consistency', 'stale')
+  if (params.revision !== undefined) query.set('revision', String(params.revision))
+  return query.toString()
 }
 
 /** The encoded `list` command of a range read (what a signature or MAC covers, and what is read). */
@@ -120,6 +139,7 @@ export function listOperation(params: ListParams): Uint8Array {
     ...(params.end === undefined ? {} : { end: params.end }),
     limit: params.limit,
     mode: params.mode,
+    ...(params.revision === undefined ? {} : { revision: params.revision }),
   })
 }
 
