@@ -183,6 +183,7 @@ export async function runClusterTest(
  */
 export function daemonProtocolOf(protocol: string): { daemonProtocol: string; protocolOptions: Record<string, unknown> } {
   if (protocol === 'raft-lease') return { daemonProtocol: 'raft', protocolOptions: { readMode: 'lease' } }
+  if (protocol === 'paxos-lease') return { daemonProtocol: 'paxos', protocolOptions: { readMode: 'lease' } }
   return { daemonProtocol: protocol, protocolOptions: {} }
 }
 
