@@ -1,6 +1,7 @@
 export { paxos } from './paxos.js'
 export type { PaxosFactory } from './paxos.js'
 export { PaxosNode, paxosTesting } from './paxos-node.js'
+export { AcceptWindow, flowTesting } from './flow-control.js'
 export type { PaxosRole } from './paxos-node.js'
 export { ACCEPT_RING, defaultPaxosOptions, MAX_SNAPSHOT_CHUNK_BYTES, resolvePaxosOptions } from './options.js'
 export type { PaxosOptions } from './options.js'

@@ -8,6 +8,14 @@ export interface PaxosOptions {
   readonly heartbeatIntervalMs: number
   /** Pipelining window: slots the leader has in flight (proposed, not yet chosen). At most 512. Default 256. */
   readonly maxInflightSlots: number
+  /**
+   * Per-acceptor flow control (flow-control.ts): Accept messages the leader has sent to one acceptor
+   * and not seen acknowledged. At the bound that acceptor gets no new Accept (the quorum goes on with
+   * the others) until it answers; it then learns the chosen slots it missed. Default 256 (Raft's).
+   */
+  readonly maxInflightAccepts: number
+  /** The same bound in bytes of Accept messages per acceptor; 0 for none. Default 32 MiB (Raft's). */
+  readonly maxInflightAcceptBytes: number
   /** Proposals a leader queues while its window is full; beyond that they are refused with ProposalDroppedError. Default 4096. */
   readonly maxQueuedProposals: number
   /** Most slots (or forwarded commands) in one message; also the decoder's limit. Default 1024. */
@@ -64,6 +72,8 @@ export const defaultPaxosOptions: PaxosOptions = {
   electionTimeoutMs: 150,
   heartbeatIntervalMs: 50,
   maxInflightSlots: 256,
+  maxInflightAccepts: 256,
+  maxInflightAcceptBytes: 32 << 20,
   maxQueuedProposals: 4096,
   maxSlotsPerMessage: 1024,
   snapshotEvery: 10_000,
@@ -84,11 +94,11 @@ export function resolvePaxosOptions(options: Partial<PaxosOptions> | undefined):
     const v = resolved[field]
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new ConfigError('must be a positive number', field)
   }
-  for (const field of ['maxInflightSlots', 'maxSlotsPerMessage', 'snapshotChunkBytes'] as const) {
+  for (const field of ['maxInflightSlots', 'maxInflightAccepts', 'maxSlotsPerMessage', 'snapshotChunkBytes'] as const) {
     const v = resolved[field]
     if (!Number.isSafeInteger(v) || v < 1) throw new ConfigError('must be a positive integer', field)
   }
-  for (const field of ['maxQueuedProposals', 'snapshotEvery'] as const) {
+  for (const field of ['maxQueuedProposals', 'snapshotEvery', 'maxInflightAcceptBytes'] as const) {
     const v = resolved[field]
     if (!Number.isSafeInteger(v) || v < 0) throw new ConfigError('must be a non-negative integer', field)
   }

@@ -35,6 +35,7 @@ import { ACCEPT_RING, resolvePaxosOptions, type PaxosOptions } from './options.j
 import { prepareMembershipChange } from './reconfiguration.js'
 import { LeaderLease, leaseTesting } from './lease.js'
 import { LeaderReads } from './reads.js'
+import { AcceptWindow, flowTesting } from './flow-control.js'
 import { crc32c, OutgoingSnapshot, snapshotTesting, type IncomingSnapshot } from './snapshot-transfer.js'
 import { LeadershipTransfer } from './transfer.js'
 import { decodeValue, encodeCommandValue, encodeConfigValue, isConfigValue, NOOP_VALUE } from './value.js'
@@ -60,6 +61,12 @@ interface Peer {
   lastHeard: number
   /** The chosen index last sent to it (on an Accept or a heartbeat). */
   sentCommit: number
+  /** The first slot of this leadership not yet sent to it in an Accept (it lags when its window was full). */
+  next: number
+  /** The Accept messages sent to it and not acknowledged (flow-control.ts). */
+  readonly window: AcceptWindow
+  /** It answered in our ballot since the last heartbeat tick: retransmissions and Learn pushes go only to such peers. */
+  answered: boolean
 }
 
 /** Test-only switches that turn a defence off, so tests can show what it prevents. */
@@ -158,7 +165,7 @@ export class PaxosNode implements ProtocolNode {
   /** Acceptor: the acknowledgement this batch sends (queueAccepted). */
   private pendingAccepted: { to: NodeId; ballot: number; first: number; count: number; read: number } | undefined
   /** Leader: the Accept last encoded in this flush or tick, reused for every peer that gets the same slots. */
-  private acceptCache: { ballot: number; from: number; last: number; commit: number; messages: Uint8Array[] } | undefined
+  private acceptCache: { ballot: number; from: number; last: number; commit: number; messages: Uint8Array[]; lasts: number[] } | undefined
   private lastSweep = 0
 
   // chunked snapshots (snapshot-transfer.ts)
@@ -178,6 +185,8 @@ export class PaxosNode implements ProtocolNode {
     corruptChunks: 0,
     recovered: 0,
     noops: 0,
+    /** Accept messages not sent because the acceptor's window was full (its slots go later, or by learning). */
+    acceptsHeld: 0,
     reprepares: 0,
   }
 
@@ -267,7 +276,9 @@ export class PaxosNode implements ProtocolNode {
       detail: {
         ballot: this.ballot,
         // The daemon promotes a learner once its match reaches the leader's commit index (as with Raft).
-        ...(this.role === 'leader' ? { progress: Object.fromEntries([...this.peers].map(([id, p]) => [id, { match: p.chosen }])) } : {}),
+        ...(this.role === 'leader'
+          ? { progress: Object.fromEntries([...this.peers].map(([id, p]) => [id, { match: p.chosen, next: p.next, inflightAccepts: p.window.count }])) }
+          : {}),
         pendingConfigSlot: this.pendingConfigSlot,
         preparing: this.preparing,
         transferTarget: this.transfer.target,
@@ -392,11 +403,16 @@ export class PaxosNode implements ProtocolNode {
         const round = this.reads.roundToSend()
         if (this.options.readMode === 'lease') this.lease.sent(round, this.ctx.now())
       }
+      const now = this.ctx.now()
       for (const [id, peer] of this.peers) {
-        if (from > 0) this.sendAccepts(id, from, this.nextSlot - 1)
+        if (from > 0 && from < peer.next) peer.next = from
+        // New slots, and those held back while its window was full (once an acknowledgement freed room).
+        if (peer.next < this.nextSlot) this.sendAccepts(id, peer.next, this.nextSlot - 1)
         // Slots were chosen in this batch and no Accept carried the news: tell the peer now rather than
         // at the next heartbeat, so followers execute (and answer forwarded clients) one delay later.
-        if (readRound || peer.sentCommit < this.chosen) this.sendHeartbeat(id, peer)
+        // Not to a peer silent for two ticks: it hears the news on the next tick's heartbeat.
+        const live = flowTesting.unbounded || now - peer.lastHeard < 2 * this.options.heartbeatIntervalMs
+        if (readRound || (peer.sentCommit < this.chosen && live)) this.sendHeartbeat(id, peer)
       }
     }
     this.acceptCache = undefined
@@ -681,7 +697,16 @@ export class PaxosNode implements ProtocolNode {
   /** Peers are every other member of the configuration: voters are counted, learners only taught. */
   private syncPeers(): void {
     const now = this.ctx.now()
-    for (const id of this.config.others(this.self)) if (!this.peers.has(id)) this.peers.set(id, { chosen: 0, lastHeard: now, sentCommit: 0 })
+    for (const id of this.config.others(this.self))
+      if (!this.peers.has(id))
+        this.peers.set(id, {
+          chosen: 0,
+          lastHeard: now,
+          sentCommit: 0,
+          next: this.chosen + 1,
+          window: new AcceptWindow(this.options.maxInflightAccepts, this.options.maxInflightAcceptBytes),
+          answered: false,
+        })
     for (const id of [...this.peers.keys()]) if (!this.config.isMember(id)) this.peers.delete(id)
   }
 
@@ -773,12 +798,23 @@ export class PaxosNode implements ProtocolNode {
     if (this.options.readMode === 'lease') this.lease.sent(this.reads.newRound(), now)
     if (this.preparing) this.sendPrepares()
     for (const [id, peer] of this.peers) {
-      if (peer.chosen < this.chosenAtLastTick) this.sendLearn(id, peer.chosen + 1)
+      // Flow control: a peer silent since the last tick gets only the heartbeat (which it answers once
+      // reachable again); no Learn, no retransmission piles up for it meanwhile.
+      const reachable = peer.answered || flowTesting.unbounded
+      peer.answered = false
+      if (peer.chosen < this.chosenAtLastTick && reachable) this.sendLearn(id, peer.chosen + 1)
       // Retransmit from the first slot this peer has not acknowledged, if it was sent a tick ago.
       for (let slot = this.chosen + 1; slot < this.nextSlot; slot++) {
         const entry = this.inflight.get(slot)
         if (entry === undefined || entry.acks.has(id)) continue
-        if (entry.tick < this.tick - 1) this.sendAccepts(id, slot, this.nextSlot - 1)
+        if (entry.tick < this.tick - 1 && reachable) {
+          // It answers but did not acknowledge: those Accepts were lost (or refused). Start its window over.
+          if (!flowTesting.unbounded) {
+            peer.window.reset()
+            peer.next = slot
+          }
+          this.sendAccepts(id, slot, this.nextSlot - 1)
+        }
         break
       }
       this.sendHeartbeat(id, peer)
@@ -849,17 +885,30 @@ export class PaxosNode implements ProtocolNode {
     // Every peer usually gets the same slots: encode them once per flush (or tick), not once per acceptor.
     let c = this.acceptCache
     if (c === undefined || c.ballot !== this.ballot || c.from !== start || c.last !== last || c.commit !== this.chosen) {
-      c = { ballot: this.ballot, from: start, last, commit: this.chosen, messages: this.encodeAccepts(start, last) }
+      const lasts: number[] = []
+      c = { ballot: this.ballot, from: start, last, commit: this.chosen, messages: this.encodeAccepts(start, last, lasts), lasts }
       this.acceptCache = c
     }
     if (c.messages.length === 0) return
-    for (const bytes of c.messages) this.ctx.send(to, bytes)
     const peer = this.peers.get(to)
-    if (peer !== undefined) peer.sentCommit = this.chosen
+    const bounded = peer !== undefined && !flowTesting.unbounded
+    let sent = 0
+    for (; sent < c.messages.length; sent++) {
+      // Its window is full: the rest waits (peer.next stays at it) until an acknowledgement frees room.
+      if (bounded && peer.window.full()) break
+      const bytes = c.messages[sent]!
+      this.ctx.send(to, bytes)
+      if (peer !== undefined) {
+        peer.window.add(c.lasts[sent]!, bytes.byteLength)
+        peer.next = Math.max(peer.next, c.lasts[sent]! + 1)
+      }
+    }
+    this.stats.acceptsHeld += c.messages.length - sent
+    if (peer !== undefined && sent > 0) peer.sentCommit = this.chosen
   }
 
   /** Accept messages for the in-flight slots [first, last] (stopping at the first one not in flight), at most maxSlotsPerMessage each. */
-  private encodeAccepts(first: number, last: number): Uint8Array[] {
+  private encodeAccepts(first: number, last: number, lasts: number[]): Uint8Array[] {
     const max = this.options.maxSlotsPerMessage
     const messages: Uint8Array[] = []
     while (first <= last) {
@@ -872,6 +921,7 @@ export class PaxosNode implements ProtocolNode {
       }
       if (values.length === 0) break
       messages.push(encodeMessage({ type: MessageType.Accept, ballot: this.ballot, first, values, commit: this.chosen }))
+      lasts.push(first + values.length - 1)
       if (slot <= last && this.inflight.get(slot) === undefined) break
       first = slot
     }
@@ -888,6 +938,9 @@ export class PaxosNode implements ProtocolNode {
     if (peer === undefined) return
     peer.lastHeard = this.ctx.now()
     peer.chosen = m.chosen
+    peer.answered = true
+    // Everything up to the last slot it acknowledged, or up to its chosen index, has arrived (or no longer matters).
+    peer.window.freeUpTo(Math.max(m.count > 0 ? m.first + m.count - 1 : 0, m.chosen))
     // Learners accept too (so they learn by ballot), but only voters of the configuration count.
     if (this.config.isVoter(from)) for (let slot = m.first; slot < m.first + m.count; slot++) this.inflight.get(slot)?.acks.add(from)
     this.advanceChosen()
