@@ -64,7 +64,7 @@ describe('per-acceptor flow control', () => {
   })
 
   it('without it (test switch) the sends to the partitioned acceptor grow with the partition', () => {
-    const { c, leader, slow, expected, afterFirst, afterSecond } = partitionRun(true)
+    const { c, slow, expected, afterFirst, afterSecond } = partitionRun(true)
     expect(afterFirst).toBeGreaterThan(WINDOW)
     expect(afterSecond).toBeGreaterThan(afterFirst + 50)
     c.heal()
