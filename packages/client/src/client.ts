@@ -107,6 +107,12 @@ interface Call {
   readonly idempotent: boolean
   /** A logged write keeps its signed timestamp across attempts (the session table answers a retry). */
   timestamp?: number
+  /**
+   * The envelope this call's last attempt signed: what `verify` checks the answer against. Per call, not
+   * the client's `lastEnvelope`: requests of one client run concurrently (reads beside writes, a lease
+   * session's keep-alives beside a recipe's reads), and another call's envelope would fail a valid answer.
+   */
+  envelope?: Uint8Array
 }
 
 const DEFAULT_RETRY: Required<RetryOptions> = { attempts: 3, backoffMs: 50, maxBackoffMs: 1000, maxRetryAfterMs: 5000 }
@@ -402,7 +408,7 @@ export class SynodClient {
     if (members === undefined) return
     const pathname = call.path.split('?')[0]!
     if (!(pathname.startsWith('/v1/kv') || pathname === '/v1/txn' || pathname.startsWith('/v1/leases'))) return
-    const envelope = this.lastEnvelope
+    const envelope = call.envelope
     if (envelope === undefined || typeof answer.certificate !== 'string' || typeof answer.result !== 'string')
       throw new InvalidMessageError('the answer carries no reply certificate to verify (is the cluster running a byzantine protocol?)')
     const { kv } = verifyKvAnswer(envelope, { certificate: fromHex(answer.certificate), result: fromHex(answer.result), ...(typeof answer.index === 'number' ? { index: answer.index } : {}) }, members)
@@ -447,6 +453,7 @@ export class SynodClient {
       let session = await this.currentSession(endpoint)
       if (session !== undefined) {
         this.lastEnvelope = undefined
+        call.envelope = undefined
         let res = await this.sendOnce(endpoint, method, path, body, { ...headers, ...session.headers(operation, this.sessionNumber, timestamp) }, options)
         if (res.status === 401 && errorCode(res.text) === 'SESSION_UNKNOWN') {
           this.dropSession(endpoint, session)
@@ -462,7 +469,9 @@ export class SynodClient {
         }
       }
     }
-    return this.sendOnce(endpoint, method, path, body, { ...headers, ...this.signatureHeaders(operation, timestamp) }, options)
+    const signature = this.signatureHeaders(operation, timestamp)
+    call.envelope = this.lastEnvelope
+    return this.sendOnce(endpoint, method, path, body, { ...headers, ...signature }, options)
   }
 
   private get sessionNumber(): number {

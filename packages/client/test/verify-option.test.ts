@@ -52,9 +52,29 @@ async function setup() {
     }),
   )
   for (const node of nodes) await node.start()
-  const state = { tamper: 'none' as Tamper, lastRead: undefined as Record<string, unknown> | undefined }
+  const state = { tamper: 'none' as Tamper, lastRead: undefined as Record<string, unknown> | undefined, gather: 1 }
+  // `gather` > 1: hold requests until that many arrived (all signed before any is answered), then answer
+  // them one at a time — the interleaving of a client's concurrent calls.
+  let arrived: Array<() => void> = []
+  let turn: Promise<unknown> = Promise.resolve()
   const transport: Transport = {
     async send(req) {
+      if (state.gather > 1) {
+        await new Promise<void>((resolve) => {
+          arrived.push(resolve)
+          if (arrived.length >= state.gather) {
+            for (const go of arrived) go()
+            arrived = []
+          }
+        })
+      }
+      const mine = turn.then(() => answerOf(req))
+      turn = mine.catch(() => undefined)
+      return mine
+    },
+    stream: () => Promise.reject(new Error('no streams')),
+  }
+  const answerOf = async (req: Parameters<Transport['send']>[0]) => {
       const url = new URL(req.url)
       const body = req.body === undefined ? {} : (JSON.parse(req.body) as Record<string, unknown>)
       const envelope = encodeSignedClientRequest(parseSignedRequestHeaders(req.headers, operationOf(req.method, url.pathname, body, url.searchParams)!))
@@ -69,8 +89,6 @@ async function setup() {
       if (state.tamper === 'alter') json = { ...json, value: 'forged' }
       if (value !== undefined && state.tamper === 'none') state.lastRead = json
       return { status: 200, header: () => undefined, text: JSON.stringify(json) }
-    },
-    stream: () => Promise.reject(new Error('no streams')),
   }
   return { members, transport, state }
 }
@@ -102,6 +120,19 @@ describe('SynodClient verify (byzantine clusters)', () => {
     expect((await client.get('balance')).value).toBe('100')
     state.tamper = 'alter'
     expect((await client.get('balance')).value).toBe('forged')
+  }, 60_000)
+
+  it("checks each answer against its own call's envelope when one client's calls run concurrently", async () => {
+    const { members, transport, state } = await setup()
+    const client = new SynodClient('node:1', { transport, signer: createSigner(keyPairFromSecret(seed('bob'))), cluster: 'c1', verify: members })
+    await client.put('a', '1')
+    // A write and two reads in flight at once (a recipe's reads beside its lease's keep-alive): all three are
+    // signed before any answer arrives, so the client's last envelope is another call's for two of them.
+    state.gather = 3
+    // (Each resolves only if its answer verified against the envelope its own request carried.)
+    const [, getA, getB] = await Promise.all([client.put('b', '2'), client.get('a'), client.get('b')])
+    expect(getA.value).toBe('1')
+    expect([null, '2']).toContain(getB.value)
   }, 60_000)
 
   it('needs a signer', () => {
