@@ -6,6 +6,7 @@
 // twice. Requests are signed with the client's key, or MAC'd in an HTTP session opened once per node.
 import { ConfigError, encodeSignedClientRequest, fromHex, InvalidMessageError, signClientRequest, type Membership, type Signer } from '@synod/core'
 import type { KvValue } from '@synod/kv'
+import { checkCertifiedFields } from './certified-answer.js'
 import { AbortedError, NetworkError, RequestTimeoutError, SynodHttpError } from './errors.js'
 import { signedRequestHeaders } from './http-envelope.js'
 import { AUTH_SESSION_PATH, beginHttpSession, finishHttpSession, type HttpSession } from './http-session.js'
@@ -412,8 +413,9 @@ export class SynodClient {
     if (envelope === undefined || typeof answer.certificate !== 'string' || typeof answer.result !== 'string')
       throw new InvalidMessageError('the answer carries no reply certificate to verify (is the cluster running a byzantine protocol?)')
     const { kv } = verifyKvAnswer(envelope, { certificate: fromHex(answer.certificate), result: fromHex(answer.result), ...(typeof answer.index === 'number' ? { index: answer.index } : {}) }, members)
-    // The certificate covers the result bytes, not the JSON around them: a read's value must be the certified one.
-    if (kv.ok && kv.op === 'get' && answer.value !== valueText(kv.value)) throw new InvalidMessageError("the answer's value is not the certified result")
+    // The certificate covers the result bytes, not the JSON around them: every field the result determines
+    // (a read's value, a list's keys and values, a txn's outcome, a lease's id) must be the certified one.
+    checkCertifiedFields(answer, kv)
   }
 
   /** The signing/MAC headers for a one-off request (no retry of its own), e.g. the status read of `follow`. */
@@ -563,15 +565,6 @@ export class SynodClient {
     this.lastEnvelope = encodeSignedClientRequest(signed)
     return signedRequestHeaders(signed)
   }
-}
-
-const utf8Decoder = new TextDecoder()
-
-/** A KV value as the daemon's JSON shows it: text, a JSON list of texts (append), or null. */
-function valueText(value: KvValue | null | undefined): string | null {
-  if (value === null || value === undefined) return null
-  if (value instanceof Uint8Array) return utf8Decoder.decode(value)
-  return JSON.stringify(value.map((element) => utf8Decoder.decode(element)))
 }
 
 /** Retry-After (whole seconds, or an HTTP date) in ms, capped; `fallback` when absent or unreadable. */

@@ -10,6 +10,7 @@ import { decodeResult, KvStateMachine } from '@synod/kv'
 import { pbft } from '@synod/pbft'
 import { memoryStorage } from '@synod/storage'
 import { Simulation } from '@synod/transport-memory'
+import { certifiedFields } from '../src/certified-answer.js'
 import { operationOf, parseSignedRequestHeaders, SynodClient, type Transport } from '../src/index.js'
 
 const seed = (name: string) => sha256(utf8(`verify-option:${name}`))
@@ -31,7 +32,7 @@ class EnvelopeKv implements StateMachine {
   }
 }
 
-type Tamper = 'none' | 'replay' | 'alter'
+type Tamper = 'none' | 'replay' | 'alter' | 'alter-list' | 'flip-txn'
 
 async function setup() {
   const sim = new Simulation({ seed: 5 })
@@ -84,9 +85,12 @@ async function setup() {
       if (answer === undefined || answer instanceof Error) throw new Error(`no answer: ${String(answer)}`)
       const kv = decodeResult(answer.result)
       const value = kv.ok && kv.op === 'get' ? (kv.value instanceof Uint8Array ? new TextDecoder().decode(kv.value) : null) : undefined
-      let json: Record<string, unknown> = { index: answer.index, certificate: toHex(answer.proof!), result: toHex(answer.result), ...(value === undefined ? {} : { value }) }
+      // The daemon's answer: the certified result's fields around the certificate.
+      let json: Record<string, unknown> = { index: answer.index, certificate: toHex(answer.proof!), result: toHex(answer.result), ...certifiedFields(kv) }
       if (state.tamper === 'replay' && state.lastRead !== undefined && value !== undefined) json = state.lastRead
       if (state.tamper === 'alter') json = { ...json, value: 'forged' }
+      if (state.tamper === 'alter-list' && Array.isArray(json.kvs)) json = { ...json, kvs: (json.kvs as Array<Record<string, unknown>>).map((e) => ({ ...e, value: 'forged' })) }
+      if (state.tamper === 'flip-txn' && typeof json.succeeded === 'boolean') json = { ...json, succeeded: !json.succeeded }
       if (value !== undefined && state.tamper === 'none') state.lastRead = json
       return { status: 200, header: () => undefined, text: JSON.stringify(json) }
   }
@@ -106,8 +110,14 @@ describe('SynodClient verify (byzantine clusters)', () => {
     await expect(client.get('balance')).rejects.toThrow(InvalidMessageError)
     state.tamper = 'alter'
     await expect(client.get('balance')).rejects.toThrow(/not the certified result/)
+    // Every certified field counts, not only a get's value: a list's values, a txn's outcome.
+    state.tamper = 'alter-list'
+    await expect(client.list('bal')).rejects.toThrow(/the answer's kvs is not the certified result/)
+    state.tamper = 'flip-txn'
+    await expect(client.txn({ compare: [{ key: 'balance', target: 'value', result: '=', value: '1' }], success: [] })).rejects.toThrow(/succeeded is not the certified/)
     state.tamper = 'none'
     expect((await client.get('balance')).value).toBe('0')
+    expect((await client.list('bal')).kvs).toMatchObject([{ key: 'balance', value: '0' }])
   }, 60_000)
 
   it('defence off — without verify the replayed and the altered answers are believed', async () => {
@@ -120,6 +130,10 @@ describe('SynodClient verify (byzantine clusters)', () => {
     expect((await client.get('balance')).value).toBe('100')
     state.tamper = 'alter'
     expect((await client.get('balance')).value).toBe('forged')
+    state.tamper = 'alter-list'
+    expect((await client.list('bal')).kvs).toMatchObject([{ key: 'balance', value: 'forged' }])
+    state.tamper = 'flip-txn'
+    expect((await client.txn({ compare: [{ key: 'balance', target: 'value', result: '=', value: '1' }], success: [] })).succeeded).toBe(true)
   }, 60_000)
 
   it("checks each answer against its own call's envelope when one client's calls run concurrently", async () => {
