@@ -5,7 +5,6 @@
 // and timestamp), so the retry of a write that did run returns its remembered answer instead of running
 // twice. Requests are signed with the client's key, or MAC'd in an HTTP session opened once per node.
 import { ConfigError, encodeSignedClientRequest, fromHex, InvalidMessageError, signClientRequest, type Membership, type Signer } from '@synod/core'
-import type { KvValue } from '@synod/kv'
 import { checkCertifiedFields } from './certified-answer.js'
 import { AbortedError, NetworkError, RequestTimeoutError, SynodHttpError } from './errors.js'
 import { signedRequestHeaders } from './http-envelope.js'
