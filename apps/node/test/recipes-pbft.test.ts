@@ -3,9 +3,10 @@
 // lease ends only through f + 1 members' signed expiry votes (ADR 0022). Contending clients never hold the
 // lock at once (a fenced counter ends at exactly the number of holds), and a holder that stops its
 // keep-alives loses the lock after its TTL to the next waiter, whose fenced write lands while the old
-// holder's is refused. One cluster for the file; short TTLs.
-import type { SynodClient } from '@synod/client';
-import { LeaseSession, Mutex } from '@synod/client'
+// holder's is refused. Every client verifies every answer's certificate (`verify`), and a VerifiedWatch of
+// the lock's line checks the streamed events against certified past reads (ADR 0023). One cluster for the
+// file; short TTLs.
+import { LeaseSession, Mutex, type SynodClient, VerifiedWatch } from '@synod/client'
 import { NodeSynodClient } from '@synod/client/node'
 import { clientIdOf, fromHex, membership, utf8 } from '@synod/core'
 import { createSigner, keyPairFromSecret, sha256 } from '@synod/crypto'
@@ -56,7 +57,18 @@ describe('the lock recipe on a 4-node PBFT cluster with signed clients', () => {
       }
       await s.close()
     }
+    // A verified watch of the line (ADR 0023): the events the node streams, folded, match certified reads.
+    const verified: number[] = []
+    const watch = await VerifiedWatch.start(signed(0), 'locks/counter/', { checkEvery: 4, onVerified: (r) => verified.push(r) })
     await Promise.all([worker(1, 2), worker(2, 2), worker(3, 2)])
+    // Every change of the line was streamed (each hold put a key and deleted it), then a final check.
+    const last = (await signed(0).list('locks/counter/')).revision!
+    for (let i = 0; i < 200 && watch.revision < last; i++) await new Promise((resolve) => setTimeout(resolve, 25))
+    expect(await watch.check()).toBeGreaterThanOrEqual(last)
+    expect(watch.state.size).toBe(0)
+    expect(verified.length).toBeGreaterThanOrEqual(2)
+    watch.close()
+    await watch.done
     expect(most).toBe(1)
     expect(refused).toEqual([])
     expect((await signed(0).get('counter')).value).toBe('6')

@@ -174,6 +174,11 @@ export class SynodClient {
     return this.options
   }
 
+  /** Whether every KV answer is checked against its certificate (`verify` given). */
+  get verifies(): boolean {
+    return this.options.verify !== undefined
+  }
+
   /** How this client authenticates now: 'sessions' until a node told it to sign every request. */
   get authMode(): AuthMode {
     return this.mode

@@ -1,101 +1,13 @@
 // SynodClient's `verify`: every KV answer must carry a certificate over the exact request the client
-// signed. The "daemon" here is a scripted transport in front of a real 4-replica PBFT cluster on the
-// simulator: it rebuilds the signed envelope from the headers (as the daemon does), proposes it and answers
-// with the certificate. A node that replays an older certified answer, or alters the value around a valid
-// certificate, is caught — and, with verification off, believed.
+// signed, and every field the certified result determines must be that result's. The "daemon" is the
+// scripted transport in front of a simulated 4-replica PBFT cluster (scripted-pbft.ts). A node that replays
+// an older certified answer, or alters a value, a list or a txn's outcome around a valid certificate, is
+// caught — and, with verification off, believed.
 import { describe, expect, it } from 'vitest'
-import { decodeSignedClientRequest, encodeSignedClientRequest, InvalidMessageError, membership, toHex, utf8, type CommandResult, type StateMachine } from '@synod/core'
-import { createSigner, createVerifier, keyPairFromSecret, sha256 } from '@synod/crypto'
-import { decodeResult, KvStateMachine } from '@synod/kv'
-import { pbft } from '@synod/pbft'
-import { memoryStorage } from '@synod/storage'
-import { Simulation } from '@synod/transport-memory'
-import { certifiedFields } from '../src/certified-answer.js'
-import { operationOf, parseSignedRequestHeaders, SynodClient, type Transport } from '../src/index.js'
-
-const seed = (name: string) => sha256(utf8(`verify-option:${name}`))
-
-/** @synod/kv applied to the envelope's operation. */
-class EnvelopeKv implements StateMachine {
-  private readonly kv = new KvStateMachine()
-  apply(command: Uint8Array, index: number): Uint8Array {
-    return this.kv.apply(decodeSignedClientRequest(command).operation, index)
-  }
-  query(request: Uint8Array): Uint8Array {
-    return this.kv.query(request)
-  }
-  snapshot(): Uint8Array {
-    return this.kv.snapshot()
-  }
-  restore(snapshot: Uint8Array): void {
-    this.kv.restore(snapshot)
-  }
-}
-
-type Tamper = 'none' | 'replay' | 'alter' | 'alter-list' | 'flip-txn'
-
-async function setup() {
-  const sim = new Simulation({ seed: 5 })
-  const ids = ['r0', 'r1', 'r2', 'r3']
-  const pairs = ids.map((id) => keyPairFromSecret(seed(id)))
-  const members = membership(ids.map((id, i) => ({ id, publicKey: pairs[i]!.publicKey })))
-  const nodes = ids.map((id, i) =>
-    sim.addNode({
-      id,
-      factory: pbft,
-      protocolOptions: { clientAuthentication: 'signed', cluster: 'c1' },
-      membership: members,
-      storage: memoryStorage(),
-      createStateMachine: () => new EnvelopeKv(),
-      signer: createSigner(pairs[i]!),
-      verifier: createVerifier(),
-      syncLatencyMs: 0,
-    }),
-  )
-  for (const node of nodes) await node.start()
-  const state = { tamper: 'none' as Tamper, lastRead: undefined as Record<string, unknown> | undefined, gather: 1 }
-  // `gather` > 1: hold requests until that many arrived (all signed before any is answered), then answer
-  // them one at a time — the interleaving of a client's concurrent calls.
-  let arrived: Array<() => void> = []
-  let turn: Promise<unknown> = Promise.resolve()
-  const transport: Transport = {
-    async send(req) {
-      if (state.gather > 1) {
-        await new Promise<void>((resolve) => {
-          arrived.push(resolve)
-          if (arrived.length >= state.gather) {
-            for (const go of arrived) go()
-            arrived = []
-          }
-        })
-      }
-      const mine = turn.then(() => answerOf(req))
-      turn = mine.catch(() => undefined)
-      return mine
-    },
-    stream: () => Promise.reject(new Error('no streams')),
-  }
-  const answerOf = async (req: Parameters<Transport['send']>[0]) => {
-      const url = new URL(req.url)
-      const body = req.body === undefined ? {} : (JSON.parse(req.body) as Record<string, unknown>)
-      const envelope = encodeSignedClientRequest(parseSignedRequestHeaders(req.headers, operationOf(req.method, url.pathname, body, url.searchParams)!))
-      let answer: CommandResult | Error | undefined
-      void nodes[1]!.replica!.propose(envelope).then((r) => (answer = r), (e: unknown) => (answer = e as Error))
-      await sim.runUntil(() => answer !== undefined, 10_000)
-      if (answer === undefined || answer instanceof Error) throw new Error(`no answer: ${String(answer)}`)
-      const kv = decodeResult(answer.result)
-      const value = kv.ok && kv.op === 'get' ? (kv.value instanceof Uint8Array ? new TextDecoder().decode(kv.value) : null) : undefined
-      // The daemon's answer: the certified result's fields around the certificate.
-      let json: Record<string, unknown> = { index: answer.index, certificate: toHex(answer.proof!), result: toHex(answer.result), ...certifiedFields(kv) }
-      if (state.tamper === 'replay' && state.lastRead !== undefined && value !== undefined) json = state.lastRead
-      if (state.tamper === 'alter') json = { ...json, value: 'forged' }
-      if (state.tamper === 'alter-list' && Array.isArray(json.kvs)) json = { ...json, kvs: (json.kvs as Array<Record<string, unknown>>).map((e) => ({ ...e, value: 'forged' })) }
-      if (state.tamper === 'flip-txn' && typeof json.succeeded === 'boolean') json = { ...json, succeeded: !json.succeeded }
-      if (value !== undefined && state.tamper === 'none') state.lastRead = json
-      return { status: 200, header: () => undefined, text: JSON.stringify(json) }
-  }
-  return { members, transport, state }
-}
+import { InvalidMessageError, membership } from '@synod/core'
+import { createSigner, keyPairFromSecret } from '@synod/crypto'
+import { SynodClient } from '../src/index.js'
+import { seed, setup } from './scripted-pbft.js'
 
 describe('SynodClient verify (byzantine clusters)', () => {
   it('accepts certified answers; rejects a replayed certificate and a value altered around a valid one', async () => {
