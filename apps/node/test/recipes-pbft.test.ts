@@ -6,8 +6,8 @@
 // holder's is refused. Every client verifies every answer's certificate (`verify`), and a VerifiedWatch of
 // the lock's line checks the streamed events against certified past reads (ADR 0023). One cluster for the
 // file; short TTLs.
-import { LeaseSession, Mutex, type SynodClient, VerifiedWatch } from '@synod/client'
-import { NodeSynodClient } from '@synod/client/node'
+import { LeaseSession, Mutex, SynodClient, type Transport, VerifiedWatch, WatchVerificationError } from '@synod/client'
+import { NodeSynodClient, nodeTransport } from '@synod/client/node'
 import { clientIdOf, fromHex, membership, utf8 } from '@synod/core'
 import { createSigner, keyPairFromSecret, sha256 } from '@synod/crypto'
 import { describe, expect, it } from 'vitest'
@@ -113,5 +113,40 @@ describe('the lock recipe on a 4-node PBFT cluster with signed clients', () => {
     const both = await a.client.txn({ compare: [lockA.fence(), lockB.fence()], success: [{ op: 'put', key: 'skip/both', value: 'yes' }] })
     expect(both.succeeded).toBe(true)
     await Promise.all([a.close(), b.close()])
+  }, 30_000)
+
+  it('a verified watch catches a node that streams a forged event; without the check it is believed', async () => {
+    // The faulty node: its watch stream says 'forge/k' was set to 'forged' (whole SSE messages rewritten).
+    const real = nodeTransport()
+    const lying: Transport = {
+      send: (request) => real.send(request),
+      stream: async (request) => {
+        const res = await real.stream(request)
+        async function* chunks(): AsyncGenerator<string> {
+          let buffered = ''
+          for await (const chunk of res.chunks()) {
+            buffered += chunk
+            const end = buffered.lastIndexOf('\n\n') + 2
+            if (end < 2) continue
+            yield buffered.slice(0, end).replaceAll('"value":"v1"', '"value":"forged"')
+            buffered = buffered.slice(end)
+          }
+        }
+        return { status: res.status, header: (name) => res.header(name), chunks, close: () => res.close() }
+      },
+    }
+    const client = new SynodClient(endpoints(), { transport: lying, timeoutMs: 15_000, signer: createSigner(keys[0]!), verify: members() })
+    const watch = await VerifiedWatch.start(client, 'forge/', { checkEvery: 0 })
+    const done = watch.done.catch((error: unknown) => error)
+    await client.put('forge/k', 'v1')
+    const last = (await client.put('forge/j', 'v2')).revision!
+    for (let i = 0; i < 200 && watch.revision < last; i++) await new Promise((resolve) => setTimeout(resolve, 25))
+    // Defence off (no check yet): the watcher believes the forged value.
+    expect(watch.state.get('forge/k')?.value).toBe('forged')
+    const error = await watch.check().catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(WatchVerificationError)
+    expect(error).toMatchObject({ key: 'forge/k', certified: { value: 'v1' }, received: { value: 'forged' } })
+    expect(await done).toBe(error)
+    real.close?.()
   }, 30_000)
 })
