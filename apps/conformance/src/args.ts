@@ -7,8 +7,8 @@ Runs protocols × scenarios × seeds on the deterministic simulator and checks
 every run (safety, linearizability, durability, liveness).
 
 options:
-  --protocol NAMES   comma-separated protocols (default: raft,raft-lease,pbft,hotstuff,paxos;
-                     raft-lease is raft with lease reads)
+  --protocol NAMES   comma-separated protocols (default: raft,raft-lease,pbft,hotstuff,paxos,paxos-lease;
+                     raft-lease and paxos-lease are raft and paxos with lease reads)
   --scenario NAMES   comma-separated scenarios, or 'all' (default: all);
                      scenarios that do not fit a protocol's fault model are skipped
   --seeds N          run seeds 1..N (default: 10); A..B runs seeds A to B (to

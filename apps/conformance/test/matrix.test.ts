@@ -19,9 +19,10 @@ describe('planMatrix and capabilities', () => {
     expect(plan.runs.map((r) => r.scenario.name)).toEqual(['steady-state', 'membership-churn'])
   })
 
-  it("the registry declares reconfigure for raft (in both of its read modes) and paxos, from their package.json 'synod' fields", () => {
+  it("the registry declares reconfigure for raft and paxos (each in both of its read modes), from their package.json 'synod' fields", () => {
     expect([...protocolCapabilities]).toEqual([
       ['paxos', ['reconfigure']],
+      ['paxos-lease', ['reconfigure']],
       ['raft', ['reconfigure']],
       ['raft-lease', ['reconfigure']],
     ])

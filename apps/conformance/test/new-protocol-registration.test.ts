@@ -88,7 +88,7 @@ describe('pnpm new-protocol echo registers the protocol with both hosts', () => 
     const manifestFile = join(root, 'apps/conformance/package.json')
     const runner = runnerProtocols(installedProtocols(manifestFile), importFrom(join(root, 'apps/conformance')))
     expect(runner.registry.has('echo')).toBe(true)
-    expect(runner.defaultProtocols).toEqual(['hotstuff', 'paxos', 'pbft', 'raft', 'raft-lease'])
+    expect(runner.defaultProtocols).toEqual(['hotstuff', 'paxos', 'paxos-lease', 'pbft', 'raft', 'raft-lease'])
     expect((await runner.registry.get('echo')!()).name).toBe('echo')
 
     // The one flag an author flips once the suite passes (edited inside packages/echo only).

@@ -41,14 +41,23 @@ describe('loadFactory', () => {
     expect(protocolCapabilities.get('raft-lease')).toEqual(protocolCapabilities.get('raft'))
   })
 
+  it("registers paxos's lease mode as 'paxos-lease': paxos's factory with readMode 'lease' forced", async () => {
+    const factory = await protocolRegistry.get('paxos-lease')!()
+    expect(factory).toMatchObject({ name: 'paxos-lease', faultModel: 'crash' })
+    const ctx = { self: 'a', membership: membershipOf(['a']) } as unknown as ProtocolContext
+    const node = factory.create(ctx, { readMode: 'read-index', electionTimeoutMs: 300 }) as unknown as { options: Record<string, unknown> }
+    expect(node.options).toMatchObject({ readMode: 'lease', electionTimeoutMs: 300 })
+    expect(protocolCapabilities.get('paxos-lease')).toEqual(protocolCapabilities.get('paxos'))
+  })
+
   it('registers the toys under their own names', async () => {
     for (const [name, load] of protocolRegistry) if (name.startsWith('toy-')) expect((await load()).name).toBe(name)
   })
 })
 
 describe("the runner's registry comes from the installed packages' 'synod' fields", () => {
-  it('lists the shipped protocols (and raft-lease) by default, the toys only by name', () => {
-    expect(DEFAULT_PROTOCOLS).toEqual(['hotstuff', 'paxos', 'pbft', 'raft', 'raft-lease'])
+  it('lists the shipped protocols (and raft-lease, paxos-lease) by default, the toys only by name', () => {
+    expect(DEFAULT_PROTOCOLS).toEqual(['hotstuff', 'paxos', 'paxos-lease', 'pbft', 'raft', 'raft-lease'])
     for (const name of DEFAULT_PROTOCOLS) expect(protocolRegistry.has(name)).toBe(true)
     expect([...protocolRegistry.keys()].filter((name) => !DEFAULT_PROTOCOLS.includes(name)).every((name) => name.startsWith('toy-'))).toBe(true)
   })

@@ -1,7 +1,7 @@
 // `synod cluster`: a throwaway local cluster of real `synod start` processes on
 // 127.0.0.1, with a live status view. The one-command demo.
 import { type ChildProcess, spawn } from 'node:child_process'
-import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -56,13 +56,17 @@ export interface ClusterNode {
 /**
  * How to run `synod` as a child: the built CLI next to this file, or — when
  * this module runs from source (tests) — the TypeScript entry through tsx.
+ * `preferBuilt`: from source too, run the built CLI when there is one (a tsx
+ * start compiles the daemon again: seconds per start on a busy machine, which
+ * a runner restarting nodes every few seconds cannot afford).
  */
-export function synodCommand(): string[] {
-  if (import.meta.url.endsWith('.ts')) {
+export function synodCommand(options: { preferBuilt?: boolean } = {}): string[] {
+  const built = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+  if (import.meta.url.endsWith('.ts') && !(options.preferBuilt === true && existsSync(built))) {
     const cli = fileURLToPath(new URL('./cli.ts', import.meta.url))
     return ['--conditions=@synod/source', '--import', import.meta.resolve('tsx'), cli]
   }
-  return [fileURLToPath(new URL('./cli.js', import.meta.url))]
+  return [import.meta.url.endsWith('.ts') ? built : fileURLToPath(new URL('./cli.js', import.meta.url))]
 }
 
 /**
@@ -165,9 +169,9 @@ export async function prepareCluster(
 }
 
 /** Start one node as a child process; its output goes to <dataDir>/node.log. */
-export function startNodeProcess(node: ClusterNode, extraEnv: Record<string, string> = {}): void {
+export function startNodeProcess(node: ClusterNode, extraEnv: Record<string, string> = {}, options: { preferBuilt?: boolean } = {}): void {
   const log = createWriteStream(join(node.dataDir, 'node.log'), { flags: 'a', mode: 0o600 })
-  const child = spawn(process.execPath, [...synodCommand(), 'start', '--config', node.configFile], {
+  const child = spawn(process.execPath, [...synodCommand(options), 'start', '--config', node.configFile], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, SYNOD_LOG_PRETTY: '0', ...extraEnv },
   })

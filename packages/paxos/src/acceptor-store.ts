@@ -1,8 +1,11 @@
 import { decodeCanonical, encodeCanonical, expectArray, expectBytes, expectString, expectUint, StorageCorruptionError, type NodeId, type Storage } from '@synod/core'
+import { encodeRingRecord } from './hot-codec.js'
 import { ACCEPT_RING } from './options.js'
 
 export const PROMISED_KEY = 'paxos.promised'
-const acceptedKey = (slot: number) => `paxos.accepted.${slot % ACCEPT_RING}`
+/** The ring's storage keys, built once (one per accepted slot otherwise). */
+const RING_KEYS = Array.from({ length: ACCEPT_RING }, (_, k) => `paxos.accepted.${k}`)
+const acceptedKey = (slot: number) => RING_KEYS[slot % ACCEPT_RING]!
 
 export interface AcceptedValue {
   readonly ballot: number
@@ -75,7 +78,7 @@ export class AcceptorStore {
 
   accept(slot: number, ballot: number, value: Uint8Array): void {
     this.accepted.set(slot, { ballot, value })
-    if (!acceptorTesting.skipPersist) this.storage.setHardState(acceptedKey(slot), encodeCanonical([slot, ballot, value]))
+    if (!acceptorTesting.skipPersist) this.storage.setHardState(acceptedKey(slot), encodeRingRecord(slot, ballot, value))
   }
 
   /** Slots up to `chosen` are in the log now: their ring keys may be reused (they are ignored on load). */

@@ -2,7 +2,7 @@ export { paxos } from './paxos.js'
 export type { PaxosFactory } from './paxos.js'
 export { PaxosNode, paxosTesting } from './paxos-node.js'
 export type { PaxosRole } from './paxos-node.js'
-export { ACCEPT_RING, defaultPaxosOptions, resolvePaxosOptions } from './options.js'
+export { ACCEPT_RING, defaultPaxosOptions, MAX_SNAPSHOT_CHUNK_BYTES, resolvePaxosOptions } from './options.js'
 export type { PaxosOptions } from './options.js'
 export { acceptorTesting, PROMISED_KEY } from './acceptor-store.js'
 export { applyMembershipChange, Configuration, decodeMembership, encodeMembership, MAX_MEMBERS } from './configuration.js'
@@ -20,6 +20,7 @@ export type {
   PaxosMessage,
   PrepareMessage,
   PromiseMessage,
+  SnapshotAckMessage,
   SnapshotMessage,
   TimeoutNowMessage,
 } from './messages.js'

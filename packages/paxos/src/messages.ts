@@ -9,6 +9,7 @@ import {
   InvalidMessageError,
 } from '@synod/core'
 import { decodeMembership } from './configuration.js'
+import { HotReader, hotWriter, writeBool } from './hot-codec.js'
 import { decodeValue } from './value.js'
 
 // Wire format: [version u8][type u8] then a canonical-CBOR array of the
@@ -17,7 +18,8 @@ import { decodeValue } from './value.js'
 // and every slot value, and reject trailing bytes (decodeCanonical does).
 
 // 2: Heartbeat and Accepted carry the read round (reads.ts).
-export const WIRE_VERSION = 2
+// 3: snapshots travel in chunks (Snapshot is one chunk; SnapshotAck answers it).
+export const WIRE_VERSION = 3
 
 export const MessageType = {
   /** Phase 1a: ballot, the candidate's chosen watermark. */
@@ -37,10 +39,12 @@ export const MessageType = {
   Fetch: 8,
   /** Chosen slots (from a Fetch, or pushed by the leader to a lagging replica). */
   Learn: 9,
-  /** A state-machine snapshot, for a replica that needs slots the sender truncated. */
+  /** One chunk of a state-machine snapshot, for a replica that needs slots the sender truncated (snapshot-transfer.ts). */
   Snapshot: 10,
   /** Leadership transfer: the leader tells an up-to-date voter to start phase 1 now (Raft's TimeoutNow). */
   TimeoutNow: 11,
+  /** The receiver of a snapshot holds its bytes up to `nextOffset` (or installed it: `done`). */
+  SnapshotAck: 12,
 } as const
 
 const URGENT: ReadonlySet<number> = new Set([
@@ -50,6 +54,7 @@ const URGENT: ReadonlySet<number> = new Set([
   MessageType.Accepted,
   MessageType.ForwardReject,
   MessageType.TimeoutNow,
+  MessageType.SnapshotAck,
 ])
 
 /** Elections, heartbeats and acknowledgements go ahead of bulk traffic (core's ProtocolFactory.isUrgent). Never throws. */
@@ -148,10 +153,25 @@ export interface SnapshotMessage {
   readonly type: typeof MessageType.Snapshot
   readonly index: number
   readonly term: number
-  readonly data: Uint8Array
   /** The configuration in force after `index` (encodeMembership). */
   readonly meta: Uint8Array
+  /** The snapshot's data size; this chunk holds [offset, offset + chunk length). */
+  readonly total: number
+  readonly offset: number
+  readonly chunk: Uint8Array
+  /** CRC-32C of the data before the chunk's end. */
+  readonly checksum: number
+  /** The sender's chosen index: the receiver fetches the slots after the snapshot while it is behind it. */
   readonly chosen: number
+}
+
+export interface SnapshotAckMessage {
+  readonly type: typeof MessageType.SnapshotAck
+  readonly index: number
+  /** The offset the receiver needs next (0: it has nothing of this transfer). */
+  readonly nextOffset: number
+  /** Installed (or no longer needed): the transfer is over. */
+  readonly done: boolean
 }
 
 export interface TimeoutNowMessage {
@@ -172,6 +192,7 @@ export type PaxosMessage =
   | LearnMessage
   | SnapshotMessage
   | TimeoutNowMessage
+  | SnapshotAckMessage
 
 export interface DecodeLimits {
   readonly maxCommandBytes: number
@@ -201,13 +222,37 @@ function body(m: PaxosMessage): unknown[] {
     case MessageType.Learn:
       return [m.first, m.entries, m.chosen]
     case MessageType.Snapshot:
-      return [m.index, m.term, m.data, m.meta, m.chosen]
+      return [m.index, m.term, m.meta, m.total, m.offset, m.chunk, m.checksum, m.chosen]
     case MessageType.TimeoutNow:
       return [m.ballot]
+    case MessageType.SnapshotAck:
+      return [m.index, m.nextOffset, m.done]
+  }
+}
+
+/** The messages of every write, written by hand (hot-codec.ts): the same bytes as the generic path. */
+function encodeHot(m: PaxosMessage): Uint8Array | undefined {
+  const w = hotWriter()
+  w.raw(Uint8Array.of(WIRE_VERSION, m.type))
+  switch (m.type) {
+    case MessageType.Accept:
+      w.head(4, 4).head(0, m.ballot).head(0, m.first).head(4, m.values.length)
+      for (const v of m.values) w.bytes(v)
+      return w.head(0, m.commit).copy()
+    case MessageType.Heartbeat:
+      return w.head(4, 3).head(0, m.ballot).head(0, m.commit).head(0, m.read).copy()
+    case MessageType.Accepted:
+      w.head(4, 7).head(0, m.ballot)
+      writeBool(w, m.ok)
+      return w.head(0, m.promised).head(0, m.first).head(0, m.count).head(0, m.chosen).head(0, m.read).copy()
+    default:
+      return undefined
   }
 }
 
 export function encodeMessage(m: PaxosMessage): Uint8Array {
+  const hot = encodeHot(m)
+  if (hot !== undefined) return hot
   const payload = encodeCanonical(body(m))
   const out = new Uint8Array(payload.byteLength + 2)
   out[0] = WIRE_VERSION
@@ -235,9 +280,60 @@ function slot(raw: unknown, what: string): number {
   return s
 }
 
+/**
+ * Accept, Heartbeat and Accepted in exactly the canonical shape the encoder writes, read by hand;
+ * undefined for anything else, which the generic decoder then accepts or refuses as always.
+ */
+function decodeHot(bytes: Uint8Array, limits: DecodeLimits): PaxosMessage | undefined {
+  const type = bytes[1]!
+  if (bytes.byteLength - 2 > limits.maxSnapshotBytes + 1024) return undefined
+  const r = new HotReader(bytes, 2)
+  if (type === MessageType.Accept) {
+    if (r.head(4) !== 4) return undefined
+    const ballot = r.uint()
+    const first = r.uint()
+    const n = r.head(4)
+    if (ballot === undefined || ballot === 0 || first === undefined || first === 0 || n === undefined || n > limits.maxSlotsPerMessage) return undefined
+    const values: Uint8Array[] = []
+    for (let i = 0; i < n; i++) {
+      const v = r.byteString(limits.maxCommandBytes + 64)
+      if (v === undefined) return undefined
+      decodeValue(v, limits.maxCommandBytes) // throws on a bad value, as the generic path does
+      values.push(v)
+    }
+    const commit = r.uint()
+    if (commit === undefined || !r.atEnd) return undefined
+    return { type: MessageType.Accept, ballot, first, values, commit }
+  }
+  if (type === MessageType.Heartbeat) {
+    if (r.head(4) !== 3) return undefined
+    const ballot = r.uint()
+    const commit = r.uint()
+    const read = r.uint()
+    if (ballot === undefined || ballot === 0 || commit === undefined || read === undefined || !r.atEnd) return undefined
+    return { type: MessageType.Heartbeat, ballot, commit, read }
+  }
+  if (type === MessageType.Accepted) {
+    if (r.head(4) !== 7) return undefined
+    const ballot = r.uint()
+    const ok = r.bool()
+    const promised = r.uint()
+    const first = r.uint()
+    const count = r.uint()
+    const chosen = r.uint()
+    const read = r.uint()
+    if (ballot === undefined || ballot === 0 || ok === undefined || promised === undefined || first === undefined || first === 0) return undefined
+    if (count === undefined || count > limits.maxSlotsPerMessage || chosen === undefined || read === undefined || !r.atEnd) return undefined
+    return { type: MessageType.Accepted, ballot, ok, promised, first, count, chosen, read }
+  }
+  return undefined
+}
+
 export function decodeMessage(bytes: Uint8Array, limits: DecodeLimits): PaxosMessage {
   if (bytes.byteLength < 3) throw new InvalidMessageError('message too short')
   if (bytes[0] !== WIRE_VERSION) throw new InvalidMessageError(`unknown wire version ${bytes[0]}`)
+  const hot = decodeHot(bytes, limits)
+  if (hot !== undefined) return hot
   const type = bytes[1]!
   const max = limits.maxSlotsPerMessage
   const items = expectArray(decodeCanonical(bytes.subarray(2), limits.maxSnapshotBytes + 1024), 'message body', 8)
@@ -323,17 +419,21 @@ export function decodeMessage(bytes: Uint8Array, limits: DecodeLimits): PaxosMes
       return { type, first: slot(f[0], 'first'), entries, chosen: expectUint(f[2], 'chosen') }
     }
     case MessageType.Snapshot: {
-      const f = fields(items, 5, 'Snapshot')
-      const meta = expectBytes(f[3], 'meta', 1 << 21)
+      const f = fields(items, 8, 'Snapshot')
+      const meta = expectBytes(f[2], 'meta', 1 << 21)
       decodeMembership(meta)
-      return {
-        type,
-        index: slot(f[0], 'index'),
-        term: expectUint(f[1], 'term'),
-        data: expectBytes(f[2], 'data', limits.maxSnapshotBytes),
-        meta,
-        chosen: expectUint(f[4], 'chosen'),
-      }
+      const total = expectUint(f[3], 'total')
+      if (total > limits.maxSnapshotBytes) throw new InvalidMessageError(`snapshot of ${total} bytes is over ${limits.maxSnapshotBytes}`)
+      const offset = expectUint(f[4], 'offset')
+      const chunk = expectBytes(f[5], 'chunk', limits.maxSnapshotBytes)
+      if (offset + chunk.byteLength > total) throw new InvalidMessageError('snapshot chunk beyond the snapshot')
+      const checksum = expectUint(f[6], 'checksum')
+      if (checksum > 0xffff_ffff) throw new InvalidMessageError('checksum over 32 bits')
+      return { type, index: slot(f[0], 'index'), term: expectUint(f[1], 'term'), meta, total, offset, chunk, checksum, chosen: expectUint(f[7], 'chosen') }
+    }
+    case MessageType.SnapshotAck: {
+      const f = fields(items, 3, 'SnapshotAck')
+      return { type, index: slot(f[0], 'index'), nextOffset: expectUint(f[1], 'nextOffset'), done: expectBoolean(f[2], 'done') }
     }
     case MessageType.TimeoutNow: {
       const f = fields(items, 1, 'TimeoutNow')

@@ -16,8 +16,10 @@ export interface PaxosOptions {
   readonly snapshotEvery: number
   /** Largest command accepted from a client or the wire. Default 8 MiB. */
   readonly maxCommandBytes: number
-  /** Largest snapshot accepted from the wire (sent in one message). Default 16 MiB − 64 KiB. */
+  /** Largest snapshot accepted from the wire (its total size; it travels in chunks). Default 16 MiB − 64 KiB. */
   readonly maxSnapshotBytes: number
+  /** Bytes of snapshot data per chunk (snapshot-transfer.ts); four chunks are in flight per transfer. Default 1 MiB, at most 8 MiB. */
+  readonly snapshotChunkBytes: number
   /** A follower forwards its clients' proposals to the leader; false: it refuses them with NotLeaderError. Default true. */
   readonly forwardProposals: boolean
   /**
@@ -31,6 +33,20 @@ export interface PaxosOptions {
    * ballot and never deposes a healthy leader when it comes back. Default true.
    */
   readonly preVote: boolean
+  /**
+   * How the leader proves a read is current. 'read-index' (default): a heartbeat round that a quorum
+   * acknowledges in its ballot, sent after the read arrived (reads.ts). 'lease': no round while the
+   * leader holds a lease — from the send time of a heartbeat round a quorum acknowledged, for
+   * electionTimeoutMs × (1 − maxClockDrift) — and a round otherwise (a new leader before its first
+   * acknowledged round, a lapsed lease, a transfer under way). Needs checkQuorum (lease.ts).
+   */
+  readonly readMode: 'read-index' | 'lease'
+  /**
+   * Lease reads only: the largest fraction by which one node's clock may under-measure an interval
+   * compared with another's (0.1: 1 s on one clock lasts at least 900 ms on every other). The lease
+   * is shortened by it. In [0, 1). Default 0.1.
+   */
+  readonly maxClockDrift: number
 }
 
 /**
@@ -41,6 +57,9 @@ export interface PaxosOptions {
  */
 export const ACCEPT_RING = 1024
 
+/** The largest snapshot chunk (a chunk must fit one transport message). */
+export const MAX_SNAPSHOT_CHUNK_BYTES = 8 << 20
+
 export const defaultPaxosOptions: PaxosOptions = {
   electionTimeoutMs: 150,
   heartbeatIntervalMs: 50,
@@ -50,9 +69,12 @@ export const defaultPaxosOptions: PaxosOptions = {
   snapshotEvery: 10_000,
   maxCommandBytes: 8 << 20,
   maxSnapshotBytes: (16 << 20) - (64 << 10),
+  snapshotChunkBytes: 1 << 20,
   forwardProposals: true,
   checkQuorum: true,
   preVote: true,
+  readMode: 'read-index',
+  maxClockDrift: 0.1,
 }
 
 /** Fill defaults and reject nonsense with a ConfigError naming the field. */
@@ -62,7 +84,7 @@ export function resolvePaxosOptions(options: Partial<PaxosOptions> | undefined):
     const v = resolved[field]
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new ConfigError('must be a positive number', field)
   }
-  for (const field of ['maxInflightSlots', 'maxSlotsPerMessage'] as const) {
+  for (const field of ['maxInflightSlots', 'maxSlotsPerMessage', 'snapshotChunkBytes'] as const) {
     const v = resolved[field]
     if (!Number.isSafeInteger(v) || v < 1) throw new ConfigError('must be a positive integer', field)
   }
@@ -70,9 +92,15 @@ export function resolvePaxosOptions(options: Partial<PaxosOptions> | undefined):
     const v = resolved[field]
     if (!Number.isSafeInteger(v) || v < 0) throw new ConfigError('must be a non-negative integer', field)
   }
+  if (resolved.snapshotChunkBytes > MAX_SNAPSHOT_CHUNK_BYTES) throw new ConfigError(`must be at most ${MAX_SNAPSHOT_CHUNK_BYTES}, so a chunk fits one transport message`, 'snapshotChunkBytes')
   if (resolved.maxInflightSlots > ACCEPT_RING / 2) throw new ConfigError(`must be at most ${ACCEPT_RING / 2}`, 'maxInflightSlots')
   if (resolved.heartbeatIntervalMs >= resolved.electionTimeoutMs) throw new ConfigError('must be smaller than electionTimeoutMs', 'heartbeatIntervalMs')
   for (const field of ['forwardProposals', 'checkQuorum', 'preVote'] as const)
     if (typeof resolved[field] !== 'boolean') throw new ConfigError('must be true or false', field)
+  if (resolved.readMode !== 'read-index' && resolved.readMode !== 'lease') throw new ConfigError("must be 'read-index' or 'lease'", 'readMode')
+  if (typeof resolved.maxClockDrift !== 'number' || !(resolved.maxClockDrift >= 0 && resolved.maxClockDrift < 1))
+    throw new ConfigError('must be a number in [0, 1)', 'maxClockDrift')
+  // The lease rests on acceptors refusing other ballots while they hear from the leader (stickiness).
+  if (resolved.readMode === 'lease' && !resolved.checkQuorum) throw new ConfigError('lease reads are only safe with checkQuorum enabled', 'readMode')
   return resolved
 }

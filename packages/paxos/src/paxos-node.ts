@@ -2,6 +2,7 @@ import {
   NotLeaderError,
   ProposalDroppedError,
   type ClientRef,
+  type LogEntry,
   type MembershipChange,
   type NodeId,
   type NodeStatus,
@@ -26,12 +27,15 @@ import {
   type PaxosMessage,
   type PrepareMessage,
   type PromiseMessage,
+  type SnapshotAckMessage,
   type SnapshotMessage,
   type TimeoutNowMessage,
 } from './messages.js'
 import { ACCEPT_RING, resolvePaxosOptions, type PaxosOptions } from './options.js'
 import { prepareMembershipChange } from './reconfiguration.js'
+import { LeaderLease, leaseTesting } from './lease.js'
 import { LeaderReads } from './reads.js'
+import { crc32c, OutgoingSnapshot, snapshotTesting, type IncomingSnapshot } from './snapshot-transfer.js'
 import { LeadershipTransfer } from './transfer.js'
 import { decodeValue, encodeCommandValue, encodeConfigValue, isConfigValue, NOOP_VALUE } from './value.js'
 
@@ -97,6 +101,10 @@ export class PaxosNode implements ProtocolNode {
   private readonly transfer: LeadershipTransfer
   /** Reads answered at the leader after a quorum heartbeat round, without a slot (reads.ts). */
   private readonly reads: LeaderReads
+  /** Lease reads (option readMode 'lease', lease.ts): when this leader may serve reads without a round. */
+  private readonly lease: LeaderLease
+  /** Lease mode: a (re)started acceptor promises no other ballot before this time (it may have acknowledged a leader just before). */
+  private promiseQuietUntil = Number.NEGATIVE_INFINITY
 
   private role: PaxosRole = 'follower'
   private leader: NodeId | undefined
@@ -110,6 +118,11 @@ export class PaxosNode implements ProtocolNode {
 
   // elections
   private electionTimer: TimerId | undefined
+  /** When the election timer is due (local clock), and when the election timeout really ends (it may have been reset since). */
+  private electionTimerDue = 0
+  private electionDeadline = 0
+  /** The randomized election timeout drawn at the last reset. */
+  private electionWait = 0
   private lastLeaderContact = -Infinity
   private readonly promises = new Map<NodeId, PromiseMessage>()
   /** Pre-vote: the ballot probed and the voters that would promise it. */
@@ -142,9 +155,31 @@ export class PaxosNode implements ProtocolNode {
   /** Leader: slot → counter of this node's own command proposed there (rejected if another value is chosen). */
   private readonly mySlots = new Map<number, number>()
   private forwardBuffer: Array<{ command: Uint8Array; client: ClientRef }> = []
+  /** Acceptor: the acknowledgement this batch sends (queueAccepted). */
+  private pendingAccepted: { to: NodeId; ballot: number; first: number; count: number; read: number } | undefined
+  /** Leader: the Accept last encoded in this flush or tick, reused for every peer that gets the same slots. */
+  private acceptCache: { ballot: number; from: number; last: number; commit: number; messages: Uint8Array[] } | undefined
   private lastSweep = 0
 
-  private readonly stats = { elections: 0, forwarded: 0, learnsSent: 0, snapshotsSent: 0, snapshotsInstalled: 0, recovered: 0, noops: 0, reprepares: 0 }
+  // chunked snapshots (snapshot-transfer.ts)
+  private readonly outgoing = new Map<NodeId, OutgoingSnapshot>()
+  private incoming: IncomingSnapshot | undefined
+  private lastTransferDone = Number.NEGATIVE_INFINITY
+
+  private readonly stats = {
+    elections: 0,
+    forwarded: 0,
+    learnsSent: 0,
+    /** Snapshot transfers started, chunks sent, transfers started over (the receiver lost what it had, or the old rule). */
+    snapshotsSent: 0,
+    snapshotChunks: 0,
+    snapshotRestarts: 0,
+    snapshotsInstalled: 0,
+    corruptChunks: 0,
+    recovered: 0,
+    noops: 0,
+    reprepares: 0,
+  }
 
   constructor(ctx: ProtocolContext, options?: Partial<PaxosOptions>) {
     this.options = resolvePaxosOptions(options)
@@ -170,6 +205,7 @@ export class PaxosNode implements ProtocolNode {
       sendTimeoutNow: (id) => this.send(id, { type: MessageType.TimeoutNow, ballot: this.ballot }),
       resume: () => this.fillWindow(),
     })
+    this.lease = new LeaderLease(this.options.electionTimeoutMs * (1 - this.options.maxClockDrift))
     this.reads = new LeaderReads({
       self: this.self,
       quorum: () => this.quorum,
@@ -200,6 +236,9 @@ export class PaxosNode implements ProtocolNode {
     for (let slot = this.chosen + 1; slot <= storage.lastIndex(); slot++) this.noteChosen(slot, storage.entry(slot)!.data)
     this.chosen = Math.max(this.chosen, storage.lastIndex())
     this.store.load(this.chosen)
+    // Lease mode: stay sticky for an election timeout, as if the leader we may have acknowledged just before
+    // the crash were still heard from: its lease counts on this acceptor.
+    if (this.options.readMode === 'lease' && !leaseTesting.promiseRightAfterRestart) this.promiseQuietUntil = this.ctx.now() + this.options.electionTimeoutMs
     this.nonce = Math.floor(this.ctx.random.next() * 2 ** 26) * 2 ** 26 + Math.floor(this.ctx.random.next() * 2 ** 26) + 1
     this.applyChosen()
     this.ctx.observe({ type: 'role', role: this.role, term: this.store.promised })
@@ -239,6 +278,7 @@ export class PaxosNode implements ProtocolNode {
         queued: this.queue.length,
         accepted: this.store.accepted.size,
         readsPending: this.reads.pending,
+        leaseUntil: this.role === 'leader' ? this.lease.expiry() : undefined,
         ...this.reads.stats,
         ...this.stats,
       },
@@ -285,7 +325,9 @@ export class PaxosNode implements ProtocolNode {
   read(request: Uint8Array, client: ClientRef): void {
     if (this.stopped) return
     if (this.role === 'leader' && !this.preparing && this.pendingConfigSlot === 0) {
-      this.reads.add(client, this.nextSlot - 1, this.applied)
+      // Lease mode: within the lease no other node can have completed phase 1, so no round is needed.
+      if (this.options.readMode === 'lease' && this.lease.valid(this.ctx.now())) this.reads.addLeased(client, this.nextSlot - 1, this.applied)
+      else this.reads.add(client, this.nextSlot - 1, this.applied)
       return
     }
     this.propose(request, client)
@@ -320,6 +362,8 @@ export class PaxosNode implements ProtocolNode {
   transferLeadership(target: NodeId | undefined, client: ClientRef): void {
     if (this.stopped) return
     this.transfer.request(target, client)
+    // The target's forced Prepare ignores stickiness: the lease means nothing from here on.
+    if (this.transfer.active) this.lease.revoke()
   }
 
   /** The leader handed over to us: phase 1 now, with a ballot acceptors promise despite stickiness. */
@@ -344,7 +388,10 @@ export class PaxosNode implements ProtocolNode {
       this.sendFrom = 0
       // Reads arrived in this batch: a heartbeat round carrying a new round number confirms them.
       const readRound = this.reads.roundDue
-      if (readRound) this.reads.roundToSend()
+      if (readRound) {
+        const round = this.reads.roundToSend()
+        if (this.options.readMode === 'lease') this.lease.sent(round, this.ctx.now())
+      }
       for (const [id, peer] of this.peers) {
         if (from > 0) this.sendAccepts(id, from, this.nextSlot - 1)
         // Slots were chosen in this batch and no Accept carried the news: tell the peer now rather than
@@ -352,6 +399,8 @@ export class PaxosNode implements ProtocolNode {
         if (readRound || peer.sentCommit < this.chosen) this.sendHeartbeat(id, peer)
       }
     }
+    this.acceptCache = undefined
+    this.sendPendingAccepted()
     if (this.forwardBuffer.length > 0) this.sendForwarded()
   }
 
@@ -401,6 +450,8 @@ export class PaxosNode implements ProtocolNode {
         return this.handleSnapshot(from, m)
       case MessageType.TimeoutNow:
         return this.handleTimeoutNow(from, m)
+      case MessageType.SnapshotAck:
+        return this.handleSnapshotAck(from, m)
     }
   }
 
@@ -419,7 +470,9 @@ export class PaxosNode implements ProtocolNode {
       this.options.checkQuorum &&
       !m.force &&
       m.ballot > this.store.promised &&
-      (this.role === 'leader' || (this.role === 'follower' && this.leader !== undefined && this.ctx.now() - this.lastLeaderContact < this.options.electionTimeoutMs))
+      (this.role === 'leader' ||
+        (this.role === 'follower' && this.leader !== undefined && this.ctx.now() - this.lastLeaderContact < this.options.electionTimeoutMs) ||
+        this.ctx.now() < this.promiseQuietUntil)
     // Each ballot is promised to one node only (ADR 0014): that makes its leader unique.
     const refused = !this.store.canPromise(m.ballot, from) || sticky
     if (refused || m.probe) {
@@ -617,6 +670,9 @@ export class PaxosNode implements ProtocolNode {
     this.ctx.observe({ type: 'leader', leader: this.self, term: this.ballot })
     this.transfer.onLeader(this.self)
     this.reads.reset()
+    this.lease.reset() // no lease before a quorum acknowledges a round of this leadership
+    // Lease mode: the first heartbeats are a round of their own, so the lease starts one round trip after election.
+    if (this.options.readMode === 'lease') this.lease.sent(this.reads.newRound(), now)
     this.armHeartbeat()
     // Tell everyone at once (the recovered slots, if any, follow in flush()).
     for (const [id, peer] of this.peers) this.sendHeartbeat(id, peer)
@@ -662,18 +718,35 @@ export class PaxosNode implements ProtocolNode {
 
   private setRole(role: PaxosRole): void {
     if (this.role === role) return
-    if (this.role === 'leader') this.reads.rejectAll(this.leader === this.self ? undefined : this.leader)
+    if (this.role === 'leader') {
+      this.reads.rejectAll(this.leader === this.self ? undefined : this.leader)
+      this.lease.reset()
+    }
     this.role = role
     this.ctx.observe({ type: 'role', role, term: this.store.promised })
   }
 
   private resetElectionTimer(): void {
     if (this.stopped) return
-    if (this.electionTimer !== undefined) this.ctx.clearTimer(this.electionTimer)
     const t = this.options.electionTimeoutMs
-    this.electionTimer = this.ctx.setTimer(t + Math.floor(this.ctx.random.next() * t), () => {
+    this.electionWait = t + Math.floor(this.ctx.random.next() * t)
+    this.electionDeadline = this.ctx.now() + this.electionWait
+    // Re-armed lazily: a timer due before the new deadline waits for the rest when it fires. A follower
+    // resets this on every Accept; a clear and a set of a runtime timer each time showed in profiles.
+    if (this.electionTimer !== undefined) {
+      if (this.electionTimerDue <= this.electionDeadline) return
+      this.ctx.clearTimer(this.electionTimer)
+    }
+    this.armElectionTimer(this.electionWait)
+  }
+
+  private armElectionTimer(wait: number): void {
+    this.electionTimerDue = this.ctx.now() + wait
+    this.electionTimer = this.ctx.setTimer(wait, () => {
       this.electionTimer = undefined
-      this.onElectionTimeout()
+      const rest = this.electionDeadline - this.ctx.now()
+      if (rest > 0) this.armElectionTimer(rest)
+      else this.onElectionTimeout()
     })
   }
 
@@ -696,6 +769,8 @@ export class PaxosNode implements ProtocolNode {
       }
     }
     this.tick++
+    // Lease mode: every tick is a new round, whose acknowledgements extend the lease from now.
+    if (this.options.readMode === 'lease') this.lease.sent(this.reads.newRound(), now)
     if (this.preparing) this.sendPrepares()
     for (const [id, peer] of this.peers) {
       if (peer.chosen < this.chosenAtLastTick) this.sendLearn(id, peer.chosen + 1)
@@ -708,6 +783,7 @@ export class PaxosNode implements ProtocolNode {
       }
       this.sendHeartbeat(id, peer)
     }
+    this.acceptCache = undefined
     this.chosenAtLastTick = this.chosen
     this.transfer.progress()
     this.armHeartbeat()
@@ -769,8 +845,23 @@ export class PaxosNode implements ProtocolNode {
   }
 
   private sendAccepts(to: NodeId, from: number, last: number): void {
+    const start = Math.max(from, this.chosen + 1)
+    // Every peer usually gets the same slots: encode them once per flush (or tick), not once per acceptor.
+    let c = this.acceptCache
+    if (c === undefined || c.ballot !== this.ballot || c.from !== start || c.last !== last || c.commit !== this.chosen) {
+      c = { ballot: this.ballot, from: start, last, commit: this.chosen, messages: this.encodeAccepts(start, last) }
+      this.acceptCache = c
+    }
+    if (c.messages.length === 0) return
+    for (const bytes of c.messages) this.ctx.send(to, bytes)
+    const peer = this.peers.get(to)
+    if (peer !== undefined) peer.sentCommit = this.chosen
+  }
+
+  /** Accept messages for the in-flight slots [first, last] (stopping at the first one not in flight), at most maxSlotsPerMessage each. */
+  private encodeAccepts(first: number, last: number): Uint8Array[] {
     const max = this.options.maxSlotsPerMessage
-    let first = Math.max(from, this.chosen + 1)
+    const messages: Uint8Array[] = []
     while (first <= last) {
       const values: Uint8Array[] = []
       let slot = first
@@ -779,12 +870,12 @@ export class PaxosNode implements ProtocolNode {
         if (entry === undefined) break
         values.push(entry.value)
       }
-      if (values.length === 0) return
-      this.send(to, { type: MessageType.Accept, ballot: this.ballot, first, values, commit: this.chosen })
-      const peer = this.peers.get(to)
-      if (peer !== undefined) peer.sentCommit = this.chosen
+      if (values.length === 0) break
+      messages.push(encodeMessage({ type: MessageType.Accept, ballot: this.ballot, first, values, commit: this.chosen }))
+      if (slot <= last && this.inflight.get(slot) === undefined) break
       first = slot
     }
+    return messages
   }
 
   private handleAccepted(from: NodeId, m: AcceptedMessage): void {
@@ -800,17 +891,22 @@ export class PaxosNode implements ProtocolNode {
     // Learners accept too (so they learn by ballot), but only voters of the configuration count.
     if (this.config.isVoter(from)) for (let slot = m.first; slot < m.first + m.count; slot++) this.inflight.get(slot)?.acks.add(from)
     this.advanceChosen()
-    if (m.read > 0) this.reads.acknowledged(from, m.read, this.applied)
+    if (m.read > 0) {
+      const round = this.reads.acknowledged(from, m.read, this.applied)
+      if (round > 0 && this.options.readMode === 'lease') this.lease.acknowledged(round)
+    }
     this.transfer.progress()
   }
 
   private advanceChosen(): void {
     let entry = this.inflight.get(this.chosen + 1)
     if (entry === undefined || entry.acks.size < this.quorum) return
+    const run: LogEntry[] = []
     while (entry !== undefined && entry.acks.size >= this.quorum) {
-      this.learnChosen(this.chosen + 1, this.ballot, entry.value)
+      this.learnChosen(this.chosen + 1, this.ballot, entry.value, run)
       entry = this.inflight.get(this.chosen + 1)
     }
+    this.ctx.storage.append(run)
     this.applyChosen()
     if (this.role === 'leader') this.fillWindow()
   }
@@ -845,7 +941,32 @@ export class PaxosNode implements ProtocolNode {
     this.learnUpTo(m.commit, m.ballot)
     // A heartbeat's read round comes back: acknowledged in this ballot, it confirms the leader's reads.
     const read = m.type === MessageType.Heartbeat ? m.read : 0
-    this.send(from, { type: MessageType.Accepted, ballot: m.ballot, ok: true, promised: this.store.promised, first, count, chosen: this.chosen, read })
+    this.queueAccepted(from, m.ballot, first, count, read)
+  }
+
+  /**
+   * One Accepted per leader and batch: acknowledgements of consecutive slots (and heartbeats) in one
+   * ballot are merged and sent in flush(), after the batch's sync like every reply.
+   */
+  private queueAccepted(to: NodeId, ballot: number, first: number, count: number, read: number): void {
+    const p = this.pendingAccepted
+    if (p !== undefined && p.to === to && p.ballot === ballot && (p.count === 0 || count === 0 || p.first + p.count === first)) {
+      if (p.count === 0) {
+        p.first = first
+        p.count = count
+      } else p.count += count
+      if (read > p.read) p.read = read
+      return
+    }
+    this.sendPendingAccepted()
+    this.pendingAccepted = { to, ballot, first, count, read }
+  }
+
+  private sendPendingAccepted(): void {
+    const p = this.pendingAccepted
+    if (p === undefined) return
+    this.pendingAccepted = undefined
+    this.send(p.to, { type: MessageType.Accepted, ballot: p.ballot, ok: true, promised: this.store.promised, first: p.first, count: p.count, chosen: this.chosen, read: p.read })
   }
 
   /**
@@ -854,22 +975,28 @@ export class PaxosNode implements ProtocolNode {
    * chosen one; any other slot is fetched (the leader pushes it).
    */
   private learnUpTo(commit: number, ballot: number): void {
-    let learned = false
+    const run: LogEntry[] = []
     while (this.chosen < commit) {
       const a = this.store.accepted.get(this.chosen + 1)
       if (a === undefined || a.ballot !== ballot) break
-      this.learnChosen(this.chosen + 1, ballot, a.value)
-      learned = true
+      this.learnChosen(this.chosen + 1, ballot, a.value, run)
     }
-    if (learned) this.applyChosen()
+    if (run.length === 0) return
+    this.ctx.storage.append(run)
+    this.applyChosen()
   }
 
   // ---------------------------------------------------------------- learning and execution
 
-  /** Append the chosen value of the next slot to the log (executed by applyChosen). */
-  private learnChosen(slot: number, ballot: number, value: Uint8Array): void {
+  /**
+   * Append the chosen value of the next slot to the log (executed by applyChosen), or to `run`, which
+   * the caller appends in one go before anything reads the log (one storage append per run of slots).
+   */
+  private learnChosen(slot: number, ballot: number, value: Uint8Array, run?: LogEntry[]): void {
     if (slot !== this.chosen + 1) throw new Error(`paxos: learning slot ${slot} with chosen at ${this.chosen}`)
-    this.ctx.storage.append([{ index: slot, term: ballot, data: value }])
+    const entry = { index: slot, term: ballot, data: value }
+    if (run === undefined) this.ctx.storage.append([entry])
+    else run.push(entry)
     this.chosen = slot
     this.store.accepted.delete(slot)
     this.inflight.delete(slot)
@@ -927,6 +1054,8 @@ export class PaxosNode implements ProtocolNode {
     this.transfer.cancelIfTarget((id) => !this.config.isVoter(id))
     const voter = this.config.isVoter(this.self)
     if (this.role === 'leader') {
+      // The quorum that acknowledged the lease may not be a quorum of the new configuration.
+      this.lease.expire()
       this.syncPeers()
       if (!voter) return this.becomeFollower(undefined)
       if (!paxosTesting.ignoreStopSign) this.reprepare()
@@ -952,14 +1081,7 @@ export class PaxosNode implements ProtocolNode {
   private sendLearn(to: NodeId, from: number): void {
     if (from > this.chosen) return
     const storage = this.ctx.storage
-    if (from < storage.firstIndex()) {
-      const snapshot = storage.snapshot()
-      if (snapshot === undefined) return
-      const meta = snapshot.meta.byteLength > 0 ? snapshot.meta : encodeMembership(this.ctx.membership)
-      this.send(to, { type: MessageType.Snapshot, index: snapshot.index, term: snapshot.term, data: snapshot.data, meta, chosen: this.chosen })
-      this.stats.snapshotsSent++
-      return
-    }
+    if (from < storage.firstIndex()) return this.sendSnapshot(to)
     const end = Math.min(this.chosen + 1, from + this.options.maxSlotsPerMessage)
     const entries = storage.entries(from, end, LEARN_BYTES).map((e) => [e.term, e.data] as const)
     this.send(to, { type: MessageType.Learn, first: from, entries, chosen: this.chosen })
@@ -984,24 +1106,138 @@ export class PaxosNode implements ProtocolNode {
     if (this.chosen < m.chosen && this.chosen > before) this.send(from, { type: MessageType.Fetch, from: this.chosen + 1 })
   }
 
+  /** Start (or continue, or resume after a stall) the chunked transfer of our snapshot to `to`. */
+  private sendSnapshot(to: NodeId): void {
+    const latest = this.ctx.storage.snapshot()
+    if (latest === undefined) return
+    const now = this.ctx.now()
+    let t = this.outgoing.get(to)
+    // A transfer nobody acknowledged for long (the replica went away) is dropped: start afresh.
+    if (t !== undefined && now - t.lastProgressAt >= 10 * this.options.electionTimeoutMs) t = undefined
+    if (t === undefined) {
+      const meta = latest.meta.byteLength > 0 ? latest.meta : encodeMembership(this.ctx.membership)
+      // This transfer sends this snapshot to the end, whatever we take meanwhile.
+      t = new OutgoingSnapshot({ ...latest, meta }, now)
+      this.outgoing.set(to, t)
+      this.stats.snapshotsSent++
+    } else if (t.acked === 0 && latest.index > t.snapshot.index) {
+      // Nothing of it was acknowledged yet (the replica was unreachable): nothing is lost by taking the newest.
+      // (Its progress clock is kept: a replica that never answers holds compaction back for one election timeout only.)
+      t = new OutgoingSnapshot({ ...latest, meta: latest.meta.byteLength > 0 ? latest.meta : encodeMembership(this.ctx.membership) }, t.lastProgressAt)
+      t.resumedAt = now
+      this.outgoing.set(to, t)
+    } else if (t.stalled(now, 2 * this.options.heartbeatIntervalMs)) t.resume(now) // a lost chunk or answer
+    this.sendChunks(to, t)
+  }
+
+  private sendChunks(to: NodeId, t: OutgoingSnapshot): void {
+    if (snapshotTesting.restartWithNewest) {
+      // The old rule (test switch): start over whenever a newer snapshot exists.
+      const latest = this.ctx.storage.snapshot()
+      if (latest !== undefined && latest.index > t.snapshot.index) {
+        this.stats.snapshotRestarts++
+        t = new OutgoingSnapshot({ ...latest, meta: latest.meta.byteLength > 0 ? latest.meta : encodeMembership(this.ctx.membership) }, this.ctx.now())
+        this.outgoing.set(to, t)
+      }
+    }
+    const { index, term, meta, data } = t.snapshot
+    for (const { offset, chunk, checksum } of t.next(this.options.snapshotChunkBytes)) {
+      this.stats.snapshotChunks++
+      this.send(to, { type: MessageType.Snapshot, index, term, meta, total: data.byteLength, offset, chunk, checksum, chosen: this.chosen })
+    }
+  }
+
+  private handleSnapshotAck(from: NodeId, m: SnapshotAckMessage): void {
+    const t = this.outgoing.get(from)
+    if (t === undefined || m.index !== t.snapshot.index) return
+    if (m.done) {
+      this.outgoing.delete(from)
+      // Held back while the transfer ran: the receiver fetches the slots after it next (see maybeSnapshot).
+      this.lastTransferDone = this.ctx.now()
+      return
+    }
+    const outcome = t.acknowledged(m.nextOffset, this.ctx.now())
+    if (outcome === 'ignore') return
+    if (outcome === 'restart') this.stats.snapshotRestarts++
+    this.sendChunks(from, t)
+  }
+
+  /** One chunk of a snapshot: taken in order only, checked against its running checksum, installed when complete. */
   private handleSnapshot(from: NodeId, m: SnapshotMessage): void {
-    if (this.role === 'leader' || m.index <= this.chosen) return
-    const snapshot: Snapshot = { index: m.index, term: m.term, data: m.data, meta: m.meta }
-    this.ctx.storage.saveSnapshot(snapshot)
+    if (this.role === 'leader') return
+    const ack = (nextOffset: number, done = false) => this.send(from, { type: MessageType.SnapshotAck, index: m.index, nextOffset, done })
+    if (m.index <= this.chosen) {
+      // Covered already: the transfer is over; fetch what follows if still behind.
+      ack(m.total, true)
+      if (this.chosen < m.chosen) this.send(from, { type: MessageType.Fetch, from: this.chosen + 1 })
+      return
+    }
+    let incoming = this.incoming
+    const same = incoming !== undefined && incoming.from === from && incoming.index === m.index && incoming.data.byteLength === m.total
+    if (m.offset === 0 && !same) {
+      // The one buffer the snapshot is assembled in, then handed to storage and the state machine.
+      incoming = { from, index: m.index, term: m.term, meta: m.meta.slice(), data: new Uint8Array(m.total), received: 0, checksum: 0 }
+      this.incoming = incoming
+    } else if (!same || incoming!.received !== m.offset) {
+      // Out of order (a chunk was lost) or a repeat: say where we are; 0 when this transfer is not ours (we restarted).
+      ack(same ? incoming!.received : 0)
+      return
+    }
+    incoming = incoming!
+    // The chunk's checksum covers the data up to its end: a corrupt chunk is refused (and resent) before it is
+    // taken in, and the last one verifies the whole snapshot before anything is installed.
+    const checksum = crc32c(m.chunk, incoming.checksum)
+    if (checksum !== m.checksum && !snapshotTesting.skipChecksum) {
+      this.stats.corruptChunks++
+      ack(incoming.received)
+      return
+    }
+    incoming.data.set(m.chunk, m.offset)
+    incoming.received += m.chunk.byteLength
+    incoming.checksum = checksum
+    if (incoming.received < m.total) {
+      ack(incoming.received)
+      return
+    }
+    this.incoming = undefined
+    this.installSnapshot(from, { index: incoming.index, term: incoming.term, data: incoming.data, meta: incoming.meta })
+    ack(m.total, true)
+    if (this.chosen < m.chosen) this.send(from, { type: MessageType.Fetch, from: this.chosen + 1 })
+  }
+
+  private installSnapshot(from: NodeId, snapshot: Snapshot): void {
+    // The assembled buffer is ours alone: storage keeps it as is (one copy in memory).
+    this.ctx.storage.saveSnapshot(snapshot, { handOver: true })
     this.ctx.installSnapshot(snapshot)
-    this.chosen = this.applied = m.index
-    const membership = decodeMembership(m.meta)
+    this.chosen = this.applied = snapshot.index
+    const membership = decodeMembership(snapshot.meta)
     if (membership.epoch !== this.config.membership.epoch) {
       this.config = new Configuration(membership)
-      this.ctx.observe({ type: 'membership', membership, index: m.index })
+      this.ctx.observe({ type: 'membership', membership, index: snapshot.index })
       this.onConfigChanged()
     }
-    this.store.forgetUpTo(m.index)
-    for (const slot of this.mySlots.keys()) if (slot <= m.index) this.mySlots.delete(slot)
-    for (const slot of this.configsToAnnounce.keys()) if (slot <= m.index) this.configsToAnnounce.delete(slot)
+    this.store.forgetUpTo(snapshot.index)
+    for (const slot of this.mySlots.keys()) if (slot <= snapshot.index) this.mySlots.delete(slot)
+    for (const slot of this.configsToAnnounce.keys()) if (slot <= snapshot.index) this.configsToAnnounce.delete(slot)
     this.stats.snapshotsInstalled++
-    this.ctx.observe({ type: 'custom', name: 'snapshot-installed', detail: { index: m.index, from } })
-    if (this.chosen < m.chosen) this.send(from, { type: MessageType.Fetch, from: this.chosen + 1 })
+    this.ctx.observe({ type: 'custom', name: 'snapshot-installed', detail: { index: snapshot.index, from } })
+  }
+
+  /**
+   * Whether compaction waits: a snapshot transfer from this node is running (or just ended, and its
+   * receiver now fetches the slots after it), or, on the leader, a live voter lags by more than a
+   * Learn message. Truncating now would make such a replica need a newer snapshot again — under
+   * steady writes, forever. Bounded by the caller (at most 4 × snapshotEvery held back).
+   */
+  private catchUpInProgress(): boolean {
+    if (snapshotTesting.restartWithNewest) return false
+    const now = this.ctx.now()
+    const recent = this.options.electionTimeoutMs
+    for (const t of this.outgoing.values()) if (now - t.lastProgressAt < recent) return true
+    if (now - this.lastTransferDone < recent) return true
+    if (this.role !== 'leader') return false
+    for (const p of this.peers.values()) if (now - p.lastHeard < recent && p.chosen + this.options.maxSlotsPerMessage < this.applied) return true
+    return false
   }
 
   private maybeSnapshot(): void {
@@ -1010,6 +1246,7 @@ export class PaxosNode implements ProtocolNode {
     const storage = this.ctx.storage
     const last = storage.snapshot()?.index ?? 0
     if (this.applied - last < every) return
+    if (this.applied - last < 4 * every && this.catchUpInProgress()) return
     // No-ops after the last command do not change the state: it is the state at `applied`.
     const taken = this.ctx.takeSnapshot()
     // The configuration in force after `applied` (= chosen here) rides in the snapshot's meta.

@@ -44,7 +44,7 @@ export class LeaderReads {
   private confirmedRound = 0
   private waiting: PendingRead[] = []
   private confirmed: PendingRead[] = []
-  readonly stats = { reads: 0, rounds: 0 }
+  readonly stats = { reads: 0, rounds: 0, leaseReads: 0 }
 
   constructor(private readonly host: ReadHost) {}
 
@@ -82,26 +82,45 @@ export class LeaderReads {
     return this.sentRound
   }
 
+  /** Lease mode: every heartbeat tick is a new round, so its acknowledgements extend the lease from its send time. */
+  newRound(): number {
+    this.sentRound = this.nextRound
+    this.nextRound++
+    return this.sentRound
+  }
+
+  /** A read the leader's lease covers: no round, served once `index` is executed. */
+  addLeased(client: ClientRef, index: number, applied: number): void {
+    this.stats.reads++
+    this.stats.leaseReads++
+    this.confirmed.push({ client, index, round: 0 })
+    this.serveUpTo(applied)
+  }
+
   /** Whether reads wait for a round that has not been sent yet (the leader sends heartbeats now, not at the tick). */
   get roundDue(): boolean {
     return this.waiting.length > 0 && this.nextRound > this.sentRound
   }
 
-  /** `from` acknowledged, in our ballot, a heartbeat carrying `round`. */
-  acknowledged(from: NodeId, round: number, applied: number): void {
-    if (round === 0 || !this.host.isVoter(from) || round > this.sentRound) return
-    if ((this.acks.get(from) ?? 0) >= round) return
+  /** `from` acknowledged, in our ballot, a heartbeat carrying `round`. Returns the highest round a quorum has acknowledged (0: none new). */
+  acknowledged(from: NodeId, round: number, applied: number): number {
+    if (round === 0 || !this.host.isVoter(from) || round > this.sentRound) return 0
+    if ((this.acks.get(from) ?? 0) >= round) return 0
     this.acks.set(from, round)
     // The highest round a quorum (this leader included) has acknowledged.
-    const rounds = [...this.acks.values()].sort((a, b) => b - a)
+    // (Only current voters: a configuration change may have removed some that acknowledged earlier.)
+    const rounds: number[] = []
+    for (const [id, acked] of this.acks) if (this.host.isVoter(id)) rounds.push(acked)
+    rounds.sort((a, b) => b - a)
     const others = this.host.quorum() - 1
     const quorumRound = others <= 0 ? this.sentRound : (rounds[others - 1] ?? 0)
-    if (quorumRound <= this.confirmedRound) return
+    if (quorumRound <= this.confirmedRound) return quorumRound
     this.confirmedRound = quorumRound
     const still: PendingRead[] = []
     for (const read of this.waiting) (read.round <= quorumRound ? this.confirmed : still).push(read)
     this.waiting = still
     this.serveUpTo(applied)
+    return quorumRound
   }
 
   /** Serve every confirmed read whose index is executed. */

@@ -1,5 +1,6 @@
 import { decodeCanonical, encodeCanonical, expectArray, expectBytes, expectUint, InvalidMessageError, type Membership } from '@synod/core'
 import { decodeMembership, encodeMembership } from './configuration.js'
+import { encodeCommandValueHot, readCommandValue } from './hot-codec.js'
 
 /**
  * What a slot holds: a no-op (a gap filled by a new leader) or one client
@@ -21,8 +22,9 @@ const CONFIG = 2
 
 export const NOOP_VALUE: Uint8Array = encodeCanonical([NOOP])
 
+/** encodeCanonical([1, nonce, counter, command]), written by hand (hot-codec.ts): one per proposal. */
 export function encodeCommandValue(nonce: number, counter: number, command: Uint8Array): Uint8Array {
-  return encodeCanonical([COMMAND, nonce, counter, command])
+  return encodeCommandValueHot(nonce, counter, command)
 }
 
 export function encodeConfigValue(nonce: number, counter: number, membership: Membership): Uint8Array {
@@ -36,6 +38,9 @@ export function isConfigValue(bytes: Uint8Array): boolean {
 
 /** Decode a slot value strictly (InvalidMessageError on anything malformed). */
 export function decodeValue(bytes: Uint8Array, maxCommandBytes: number): SlotValue {
+  // Commands, the common case, are read by hand; anything else (or anything unusual) takes the generic path.
+  const command = readCommandValue(bytes, maxCommandBytes)
+  if (command !== undefined) return { kind: 'command', nonce: command.nonce, counter: command.counter, command: command.command }
   const items = expectArray(decodeCanonical(bytes), 'slot value', 4)
   const kind = expectUint(items[0], 'slot value kind')
   if (kind === NOOP) {

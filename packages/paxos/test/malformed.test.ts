@@ -3,7 +3,7 @@
 // and leaves the node working.
 import { encodeCanonical, InvalidMessageError, membershipOf } from '@synod/core'
 import { describe, expect, it } from 'vitest'
-import { decodeMessage, encodeCommandValue, encodeConfigValue, encodeMembership, encodeMessage, isUrgentMessage, MessageType, NOOP_VALUE, WIRE_VERSION, type PaxosMessage } from '../src/index.js'
+import { decodeMessage, decodeValue, encodeCommandValue, encodeConfigValue, encodeMembership, encodeMessage, isUrgentMessage, MessageType, NOOP_VALUE, WIRE_VERSION, type PaxosMessage } from '../src/index.js'
 import { TestCluster } from './helpers/cluster.js'
 
 const limits = { maxCommandBytes: 1024, maxSnapshotBytes: 4096, maxSlotsPerMessage: 8 }
@@ -19,8 +19,9 @@ const valid: PaxosMessage[] = [
   { type: MessageType.ForwardReject, nonce: 7, firstCounter: 1, count: 1, leader: 'n1' },
   { type: MessageType.Fetch, from: 3 },
   { type: MessageType.Learn, first: 1, entries: [[4, cmd]], chosen: 1 },
-  { type: MessageType.Snapshot, index: 5, term: 4, data: new Uint8Array([1]), meta: encodeMembership(membershipOf(['a'])), chosen: 6 },
+  { type: MessageType.Snapshot, index: 5, term: 4, meta: encodeMembership(membershipOf(['a'])), total: 3, offset: 1, chunk: new Uint8Array([1, 2]), checksum: 0xffff_fffe, chosen: 6 },
   { type: MessageType.TimeoutNow, ballot: 4 },
+  { type: MessageType.SnapshotAck, index: 5, nextOffset: 2, done: false },
 ]
 
 const frame = (type: number, body: unknown) => {
@@ -48,9 +49,12 @@ const malformed: Array<[string, Uint8Array]> = [
   ['command over the limit', frame(MessageType.Forward, [7, 1, [new Uint8Array(2000)]])],
   ['too many slots', frame(MessageType.Accept, [4, 1, Array.from({ length: 9 }, () => NOOP_VALUE), 0])],
   ['empty Forward', frame(MessageType.Forward, [7, 1, []])],
-  ['snapshot over the limit', frame(MessageType.Snapshot, [5, 4, new Uint8Array(5000), encodeMembership(membershipOf(['a'])), 5])],
-  ['snapshot meta that is not a membership', frame(MessageType.Snapshot, [5, 4, new Uint8Array(1), new Uint8Array([1]), 5])],
-  ['membership without voters', frame(MessageType.Snapshot, [5, 4, new Uint8Array(1), encodeCanonical([1, [], []]), 5])],
+  ['snapshot over the limit', frame(MessageType.Snapshot, [5, 4, encodeMembership(membershipOf(['a'])), 5000, 0, new Uint8Array(10), 0, 5])],
+  ['snapshot chunk beyond the snapshot', frame(MessageType.Snapshot, [5, 4, encodeMembership(membershipOf(['a'])), 10, 8, new Uint8Array(3), 0, 5])],
+  ['snapshot checksum over 32 bits', frame(MessageType.Snapshot, [5, 4, encodeMembership(membershipOf(['a'])), 1, 0, new Uint8Array(1), 2 ** 32, 5])],
+  ['snapshot meta that is not a membership', frame(MessageType.Snapshot, [5, 4, new Uint8Array([1]), 1, 0, new Uint8Array(1), 0, 5])],
+  ['membership without voters', frame(MessageType.Snapshot, [5, 4, encodeCanonical([1, [], []]), 1, 0, new Uint8Array(1), 0, 5])],
+  ['SnapshotAck without done', frame(MessageType.SnapshotAck, [5, 1])],
   ['configuration value listing a member twice', frame(MessageType.Accept, [4, 1, [encodeConfigValue(7, 1, { epoch: 1, voters: [{ id: 'a', publicKey: new Uint8Array(0) }, { id: 'a', publicKey: new Uint8Array(0) }], learners: [] })], 0])],
   ['non-canonical CBOR', new Uint8Array([WIRE_VERSION, MessageType.Fetch, 0x81, 0x18, 0x03])],
   ['map instead of array', frame(MessageType.Fetch, { from: 3 })],
@@ -68,8 +72,53 @@ describe('strict decoding', () => {
 
   it('classifies liveness messages as urgent from the header alone, and never throws', () => {
     const urgent = valid.filter((m) => isUrgentMessage(encodeMessage(m))).map((m) => m.type)
-    expect(urgent).toEqual([MessageType.Prepare, MessageType.Promise, MessageType.Heartbeat, MessageType.Accepted, MessageType.ForwardReject, MessageType.TimeoutNow])
+    expect(urgent).toEqual([
+      MessageType.Prepare,
+      MessageType.Promise,
+      MessageType.Heartbeat,
+      MessageType.Accepted,
+      MessageType.ForwardReject,
+      MessageType.TimeoutNow,
+      MessageType.SnapshotAck,
+    ])
     expect(isUrgentMessage(new Uint8Array(0))).toBe(false)
+  })
+})
+
+describe('the hand-written encodings (hot-codec.ts)', () => {
+  // Every CBOR head length: inline, 1, 2, 4 and 8 bytes, at each boundary.
+  const numbers = [0, 1, 23, 24, 255, 256, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER]
+  const sizes = [0, 1, 23, 24, 255, 256, 1000]
+
+  it('write byte for byte what encodeCanonical writes, and read it back', () => {
+    const big = { maxCommandBytes: 1 << 20, maxSnapshotBytes: 1 << 24, maxSlotsPerMessage: 1024 }
+    for (const n of numbers) {
+      const p = Math.max(1, n)
+      const values = sizes.map((size) => encodeCommandValue(n, p, new Uint8Array(size).fill(7)))
+      sizes.forEach((size, i) => {
+        expect(values[i]).toEqual(encodeCanonical([1, n, p, new Uint8Array(size).fill(7)]))
+        expect(decodeValue(values[i]!, 1 << 20)).toEqual({ kind: 'command', nonce: n, counter: p, command: new Uint8Array(size).fill(7) })
+      })
+      const messages: Array<[PaxosMessage, unknown[]]> = [
+        [{ type: MessageType.Accept, ballot: p, first: p, values, commit: n }, [p, p, values, n]],
+        [{ type: MessageType.Heartbeat, ballot: p, commit: n, read: n }, [p, n, n]],
+        [{ type: MessageType.Accepted, ballot: p, ok: n % 2 === 0, promised: n, first: p, count: 7, chosen: n, read: n }, [p, n % 2 === 0, n, p, 7, n, n]],
+      ]
+      for (const [m, body] of messages) {
+        const bytes = encodeMessage(m)
+        expect(bytes).toEqual(frame(m.type, body))
+        expect(decodeMessage(bytes, big)).toEqual(m)
+      }
+    }
+  })
+
+  it('leave anything else to the generic decoder, which refuses what is not canonical', () => {
+    // A ballot of 5 written in two bytes (0x18 0x05) instead of one: not the shortest form.
+    const long = new Uint8Array([WIRE_VERSION, MessageType.Heartbeat, 0x83, 0x18, 0x05, 0x00, 0x00])
+    expect(() => decodeMessage(long, limits)).toThrow(InvalidMessageError)
+    // A command value whose command length is written long.
+    const value = new Uint8Array([0x84, 0x01, 0x07, 0x01, 0x58, 0x01, 0x09])
+    expect(() => decodeValue(value, 1024)).toThrow(InvalidMessageError)
   })
 })
 

@@ -21,6 +21,29 @@ describe('replication', () => {
     expect(c.node(leader).applied.map((a) => a.index)).toEqual(expected.map((_, i) => i + 1))
   })
 
+  it('an acceptor answers the Accepts of one batch with one Accepted, and the leader sends every follower the same bytes', () => {
+    const c = new TestCluster(ids)
+    c.recordTraffic = true
+    c.startAll()
+    const leader = c.waitForLeader()
+    c.tick(100)
+    c.sent.length = 0
+    // Five proposals, each its own batch at the leader: five Accepts per follower, delivered together.
+    for (let i = 0; i < 5; i++) c.propose(leader, `p${i}`)
+    c.deliver()
+    const accepts = c.sent.filter((e) => e.from === leader && decode(e.bytes).type === MessageType.Accept)
+    expect(accepts).toHaveLength(10)
+    const followers = ids.filter((id) => id !== leader)
+    for (let i = 0; i < 5; i++) expect(accepts[2 * i]!.bytes).toBe(accepts[2 * i + 1]!.bytes) // encoded once
+    for (const f of followers) {
+      // (Later answers acknowledge the heartbeat carrying the chosen index: no slots.)
+      const answers = c.sent.filter((e) => e.from === f && decode(e.bytes).type === MessageType.Accepted).map((e) => decode(e.bytes) as { count: number })
+      expect(answers.filter((a) => a.count > 0)).toEqual([expect.objectContaining({ ok: true, first: 1, count: 5 })])
+    }
+    c.tick(50)
+    for (const id of ids) expect(c.appliedCommands(id)).toEqual(['p0', 'p1', 'p2', 'p3', 'p4'])
+  })
+
   it('phase 1 runs once per leadership; a batch of proposals goes out as one Accept per follower', () => {
     const c = new TestCluster(ids)
     c.recordTraffic = true

@@ -224,6 +224,8 @@ export class PbftNode implements ProtocolNode {
   /** Status ticks until our VIEW-CHANGE is re-broadcast, and the current gap (doubles up to MAX_VC_RETRANSMIT_TICKS). */
   private viewChangeRetransmitIn = 0
   private viewChangeRetransmitGap = 1
+  /** When we last sent our pending VIEW-CHANGE straight to each peer whose status showed it lacks it (once per status interval). */
+  private readonly viewChangeSentAt = new Map<NodeId, { view: number; at: number }>()
   /** Latest valid VIEW-CHANGE per sender (bounded by membership). */
   private readonly viewChanges = new Map<NodeId, ViewChange>()
   private futureMessages: Array<{ from: NodeId; view: number; bytes: Uint8Array }> = []
@@ -1426,6 +1428,25 @@ export class PbftNode implements ProtocolNode {
     this.ctx.send(peer, this.lastNewView)
   }
 
+  /**
+   * We are changing view and a peer's status shows it is changing view too, to ours or a lower one, and
+   * we hold no VIEW-CHANGE of its for our view: it most likely never got ours either (we were cut off
+   * from each other when we sent them). Send ours now instead of waiting for the next re-broadcast,
+   * whose back-off reaches 16 status ticks: after a 2 | 2 split of 4 replicas healed, each side held 2
+   * of the 3 VIEW-CHANGEs it needed and waited up to 8 s for them (docs/adr/0021). At most once per
+   * status interval per peer; the peer answers in kind from its own status handling.
+   */
+  private sendViewChangeTo(peer: NodeId): void {
+    if (this.active || this.unsafe.has('view-change-on-status')) return
+    const own = this.viewChanges.get(this.self)
+    if (own === undefined || own.view !== this.view || this.viewChanges.get(peer)?.view === this.view) return
+    const sent = this.viewChangeSentAt.get(peer)
+    const now = this.ctx.now()
+    if (sent !== undefined && sent.view === this.view && now - sent.at < this.options.statusIntervalMs) return
+    this.viewChangeSentAt.set(peer, { view: this.view, at: now })
+    this.ctx.send(peer, encodeSignedBody('vc', own.body, own.sig))
+  }
+
   // ---------------------------------------------------------------- timers and status
 
   /** A request this replica knows about is waiting while it is still the latest one known from its proxy and has not executed. */
@@ -1450,6 +1471,7 @@ export class PbftNode implements ProtocolNode {
   /** Status is unsigned: it only makes us re-send what the peer can verify (NEW-VIEW, checkpoint certificate) or ask it for proofs. */
   private onStatus(from: NodeId, { view, stable, executed, active }: Status): void {
     if (view < this.view || (view === this.view && !active)) this.sendNewViewTo(from)
+    if (!active && view <= this.view) this.sendViewChangeTo(from)
     if (stable < this.low && this.stableCert.seq === this.low) this.ctx.send(from, encodeCheckpointCertificateMessage(this.stableCert))
     this.peerExecuted.set(from, executed)
     if (executed > this.lastExecuted && stable <= this.lastExecuted) this.maybeCatchUp(from)

@@ -18,10 +18,12 @@ export type ClientAuthentication = 'proxy' | 'signed'
  * - 'view-change-certificates': the checkpoint and prepared certificates in VIEW-CHANGEs are not verified (forged ones then enter the new view).
  * - 'old-view': messages of older views are processed instead of dropped (a replica replaying them then drags others back).
  * - 'request-timers': the view-change timer restarts whenever any batch executes (a primary censoring one proxy is then never replaced).
+ * - 'view-change-on-status': a replica changing view does not send its VIEW-CHANGE to a peer whose status shows it changing view
+ *   without it (after a partition heals, each side then waits for the backed-off re-broadcast, up to 16 status ticks).
  */
-export type UnsafeDefence = 'vote-digest' | 'view-change-certificates' | 'old-view' | 'request-timers'
+export type UnsafeDefence = 'vote-digest' | 'view-change-certificates' | 'old-view' | 'request-timers' | 'view-change-on-status'
 
-export const UNSAFE_DEFENCES: readonly UnsafeDefence[] = ['vote-digest', 'view-change-certificates', 'old-view', 'request-timers']
+export const UNSAFE_DEFENCES: readonly UnsafeDefence[] = ['vote-digest', 'view-change-certificates', 'old-view', 'request-timers', 'view-change-on-status']
 
 export interface PbftOptions {
   /**

@@ -1,13 +1,14 @@
 import { parseArgs } from 'node:util'
 import { UsageError } from '../args.js'
 import { NEMESES, nemesisParts, type NemesisSpec } from './nemesis.js'
+import { DEFAULT_MAX_STALL_MS } from './progress.js'
 
 export const CLUSTER_USAGE = `usage: synod-conformance --cluster [options]
 
 Starts real \`synod start\` processes on 127.0.0.1 (fresh data folders),
 runs a concurrent workload through their HTTP API, injects real faults on a
 schedule from the seed, heals, waits for recovery and checks the history
-(linearizability, durability, convergence, liveness).
+(linearizability, durability, convergence, liveness, progress).
 
 options:
   --protocol NAME     raft, raft-lease (Raft with lease reads) or pbft (any protocol the daemon knows; default raft)
@@ -21,6 +22,8 @@ options:
   --seed S            seeds the fault schedule and the workload (default 1)
   --timeout-ms N      per-request timeout (default 2000)
   --recovery-ms N     after the heal: budget for every node to acknowledge a write (default 30000)
+  --max-stall-ms N    progress: the longest stretch without an acknowledged write while a quorum
+                      of nodes was up and connected (default ${DEFAULT_MAX_STALL_MS})
   --startup-ms N      budget for the nodes to become ready (default 120000)
   --env K=V           extra environment of every node (repeatable; e.g. a test-only debug switch)
   --report DIR        write DIR/history.json, DIR/results.json and DIR/report.html
@@ -40,6 +43,7 @@ export interface ClusterArguments {
   readonly seed: number
   readonly requestTimeoutMs: number
   readonly recoveryMs: number
+  readonly maxStallMs: number
   readonly startupMs: number
   readonly env: Readonly<Record<string, string>>
   readonly reportDir: string | undefined
@@ -76,6 +80,7 @@ export function parseClusterArguments(argv: readonly string[]): ClusterArguments
         seed: { type: 'string' },
         'timeout-ms': { type: 'string' },
         'recovery-ms': { type: 'string' },
+        'max-stall-ms': { type: 'string' },
         'startup-ms': { type: 'string' },
         env: { type: 'string', multiple: true },
         report: { type: 'string' },
@@ -120,6 +125,7 @@ export function parseClusterArguments(argv: readonly string[]): ClusterArguments
     seed: Number(seedText),
     requestTimeoutMs: positive(v['timeout-ms'], '--timeout-ms', 2000),
     recoveryMs: positive(v['recovery-ms'], '--recovery-ms', 30_000),
+    maxStallMs: positive(v['max-stall-ms'], '--max-stall-ms', DEFAULT_MAX_STALL_MS),
     startupMs: positive(v['startup-ms'], '--startup-ms', 120_000),
     env,
     reportDir: v.report,

@@ -3,8 +3,17 @@
 // writes the proxies' ports into each member's config before the nodes
 // start — so cutting a link is closing its sockets and refusing new ones.
 // A real network partition between processes, as Jepsen does with iptables,
-// without root or namespaces. A libp2p connection carries both directions,
-// so a cut link is cut both ways (one-way partitions are not modelled here).
+// without root or namespaces.
+//
+// Faults are per direction: `blocked(a, b)` means bytes from node a to node b
+// are lost. Both directions blocked: the link's connections are reset and new
+// ones refused. One direction only: a libp2p connection (TCP, noise, yamux)
+// carries both directions whoever dialed it, so the proxies of both ordered
+// links between a and b keep their connections but silently drop the bytes
+// flowing from a to b (a black hole, as an iptables DROP rule in one
+// direction); new connections are accepted and their handshakes starve. A
+// connection that lost bytes is corrupt (its encrypted stream has a gap), so
+// the heal resets it and the nodes redial.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 
@@ -14,6 +23,8 @@ interface Link {
   readonly server: Server
   readonly port: number
   readonly sockets: Set<Socket>
+  /** Sockets of this link that dropped bytes (reset at the heal: their streams have gaps). */
+  readonly tainted: Set<Socket>
 }
 
 interface NodeConfigFile {
@@ -23,9 +34,11 @@ interface NodeConfigFile {
 
 export class LinkProxies {
   private readonly links: Link[] = []
-  /** Which ordered links are cut: a predicate over (from, to) node indexes. */
-  private cut: (from: number, to: number) => boolean = () => false
+  /** Which directions lose their bytes: blocked(a, b) = messages from node a to node b are lost. */
+  private blocked: (from: number, to: number) => boolean = () => false
   private closed = false
+  /** Bytes dropped by one-way faults, per direction 'from>to' (evidence that a one-way fault acted). */
+  private readonly droppedBytes = new Map<string, number>()
 
   private constructor(readonly size: number) {}
 
@@ -56,7 +69,7 @@ export class LinkProxies {
     }
   }
 
-  /** Cut every link between different groups; nodes in no group are cut from everyone. */
+  /** Cut every link between different groups (both ways); nodes in no group are cut from everyone. */
   partition(groups: ReadonlyArray<readonly number[]>): void {
     const groupOf = new Map<number, number>()
     groups.forEach((group, g) => group.forEach((node) => groupOf.set(node, g)))
@@ -68,8 +81,37 @@ export class LinkProxies {
     this.apply((from, to) => from === i || to === i)
   }
 
+  /** One way: bytes from any node of `from` to any node of `to` are lost; the other direction still flows. */
+  oneWay(from: readonly number[], to: readonly number[]): void {
+    this.apply((a, b) => from.includes(a) && to.includes(b))
+  }
+
+  /**
+   * Jepsen's bridge: two halves that reach each other only through `bridge`,
+   * which talks to both (links between the halves are cut both ways).
+   */
+  bridge(left: readonly number[], bridge: number, right: readonly number[]): void {
+    if (left.includes(bridge) || right.includes(bridge)) throw new Error('the bridge node belongs to neither half')
+    this.apply((a, b) => (left.includes(a) && right.includes(b)) || (right.includes(a) && left.includes(b)))
+  }
+
+  /** Bytes a one-way fault dropped from node `from` to node `to` so far. */
+  dropped(from: number, to: number): number {
+    return this.droppedBytes.get(`${from}>${to}`) ?? 0
+  }
+
+  /** Whether messages from node `from` to node `to` are lost now. */
+  isBlocked(from: number, to: number): boolean {
+    return from !== to && this.blocked(from, to)
+  }
+
   heal(): void {
-    this.cut = () => false
+    this.blocked = () => false
+    // Connections that dropped bytes have gaps in their encrypted streams: reset them, the nodes redial.
+    for (const link of this.links) {
+      for (const socket of link.tainted) socket.destroy()
+      link.tainted.clear()
+    }
   }
 
   /** Destroy every open connection (as a restart of the network would); links stay as they are. */
@@ -87,34 +129,54 @@ export class LinkProxies {
     )
   }
 
-  private apply(cut: (from: number, to: number) => boolean): void {
-    this.cut = cut
-    for (const link of this.links) if (cut(link.from, link.to)) for (const socket of link.sockets) socket.destroy()
+  private apply(blocked: (from: number, to: number) => boolean): void {
+    this.blocked = blocked
+    // Both directions lost: reset the link's connections (new ones are refused). One direction: see open().
+    for (const link of this.links) if (this.cutBothWays(link)) for (const socket of link.sockets) socket.destroy()
+  }
+
+  private cutBothWays(link: { readonly from: number; readonly to: number }): boolean {
+    return this.blocked(link.from, link.to) && this.blocked(link.to, link.from)
   }
 
   private async open(from: number, to: number, targetPort: number): Promise<Link> {
     const sockets = new Set<Socket>()
+    const tainted = new Set<Socket>()
     const server = createServer((inbound) => {
-      if (this.closed || this.cut(from, to)) return void inbound.destroy()
+      if (this.closed || this.cutBothWays({ from, to })) return void inbound.destroy()
       const outbound = connect(targetPort, '127.0.0.1')
-      for (const [socket, other] of [
-        [inbound, outbound],
-        [outbound, inbound],
+      // inbound carries bytes from the dialer (node `from`) to node `to`; outbound the answers back.
+      for (const [socket, other, src, dst] of [
+        [inbound, outbound, from, to],
+        [outbound, inbound, to, from],
       ] as const) {
         sockets.add(socket)
         socket.on('error', () => other.destroy())
         socket.on('close', () => {
           sockets.delete(socket)
+          tainted.delete(socket)
           other.destroy()
         })
-        socket.pipe(other)
+        socket.on('end', () => other.end())
+        socket.on('data', (chunk: Buffer) => {
+          if (this.blocked(src, dst)) {
+            // A one-way fault: these bytes vanish; the stream is corrupt from here on (reset at the heal).
+            tainted.add(socket)
+            this.droppedBytes.set(`${src}>${dst}`, this.dropped(src, dst) + chunk.byteLength)
+            return
+          }
+          if (!other.write(chunk)) {
+            socket.pause()
+            other.once('drain', () => socket.resume())
+          }
+        })
       }
     })
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(0, '127.0.0.1', () => resolve())
     })
-    const link: Link = { from, to, server, port: (server.address() as { port: number }).port, sockets }
+    const link: Link = { from, to, server, port: (server.address() as { port: number }).port, sockets, tainted }
     this.links.push(link)
     return link
   }

@@ -1,14 +1,17 @@
 // The fault schedule (a pure function of the seed) and its execution against
 // the live cluster: SIGKILL + restart, SIGSTOP / SIGCONT, partitions through
-// the link proxies, and kill-all. Every fault is healed at the end of its
-// window; the schedule leaves quiet time between windows.
+// the link proxies (both ways, one way, a bridge), and kill-all. Every fault
+// is healed at the end of its window; the schedule leaves quiet time between
+// windows. The runner also records when no quorum of nodes was up and
+// connected (the progress checker does not count that time).
 import type { TimelineEvent } from '@synod/conformance'
 import type { ClusterHistory } from './history.js'
 import { call } from './http-call.js'
 import type { LiveCluster } from './processes.js'
+import { quorumConnected } from './progress.js'
 import { SeededRandom } from './rng.js'
 
-export const NEMESES = ['kill', 'pause', 'partition', 'kill-all', 'clock-skew', 'disk-stall'] as const
+export const NEMESES = ['kill', 'pause', 'partition', 'partition-one-way', 'bridge', 'kill-all', 'clock-skew', 'disk-stall'] as const
 export type NemesisKind = (typeof NEMESES)[number]
 /**
  * One `--nemesis` entry: a kind, or kinds joined by '+' that hit together in one window, on the same
@@ -32,6 +35,13 @@ export type Fault =
   | { readonly kind: 'kill' | 'pause'; readonly target: Target }
   | { readonly kind: 'partition'; readonly shape: 'isolate'; readonly target: Target }
   | { readonly kind: 'partition'; readonly shape: 'split'; readonly minority: readonly number[] }
+  /**
+   * One direction of every link between the target and the others loses its bytes: 'outbound' — the
+   * others do not hear the target (it hears them); 'inbound' — the target hears nobody (they hear it).
+   */
+  | { readonly kind: 'partition-one-way'; readonly target: Target; readonly direction: 'outbound' | 'inbound' }
+  /** Jepsen's bridge: two halves cut from each other, both connected to the bridge node. */
+  | { readonly kind: 'bridge'; readonly left: readonly number[]; readonly bridge: number; readonly right: readonly number[] }
   | { readonly kind: 'kill-all' }
   /** The node's clock runs at `rate` (its timers and leases stretched by 1/rate) through the test-only hook. */
   | { readonly kind: 'clock-skew'; readonly target: Target; readonly rate: number }
@@ -66,6 +76,13 @@ export function planFaults(seed: number, kinds: readonly NemesisSpec[], nodes: n
       if (kind === 'kill-all') return { kind }
       if (kind === 'clock-skew') return { kind, target, rate: random.pick(CLOCK_RATES) }
       if (kind === 'disk-stall') return { kind, target }
+      if (kind === 'partition-one-way') return { kind, target, direction: random.next() < 0.5 ? 'outbound' : 'inbound' }
+      if (kind === 'bridge') {
+        // A seeded order: the first node bridges, the rest is split in two halves (the left one the smaller).
+        const order = Array.from({ length: nodes }, (_, i) => i).sort(() => random.next() - 0.5)
+        const half = Math.floor((nodes - 1) / 2)
+        return { kind, bridge: order[0]!, left: order.slice(1, 1 + half).sort(), right: order.slice(1 + half).sort() }
+      }
       if (random.next() < 0.5 || nodes < 4) return { kind, shape: 'isolate', target }
       // A minority of ⌊(n−1)/2⌋… up to half: both sides may be without a quorum (n even), which is a fault too.
       const order = Array.from({ length: nodes }, (_, i) => i).sort(() => random.next() - 0.5)
@@ -96,6 +113,12 @@ export function describeFault(fault: Fault): string {
       return `fsync of ${target(fault.target)} stalled`
     case 'partition':
       return fault.shape === 'isolate' ? `isolate ${target(fault.target)}` : `split ${fault.minority.map((i) => `node${i + 1}`).join(',')} | rest`
+    case 'partition-one-way':
+      return fault.direction === 'outbound' ? `nobody hears ${target(fault.target)} (it hears them)` : `${target(fault.target)} hears nobody (they hear it)`
+    case 'bridge': {
+      const names = (group: readonly number[]) => group.map((i) => `node${i + 1}`).join(',')
+      return `bridge ${names(fault.left)} | node${fault.bridge + 1} | ${names(fault.right)}`
+    }
   }
 }
 
@@ -104,18 +127,48 @@ const HEAL_DETAIL = { restarted: 'restarted', resumed: 'resumed (SIGCONT)', rest
 /** Runs the schedule; records every fault and heal in the history and the timeline. */
 export class NemesisRunner {
   readonly timeline: TimelineEvent[] = []
+  /** Spans (history time) when no quorum of nodes was up and pairwise connected both ways. */
+  readonly noQuorum: Array<[number, number]> = []
+  private noQuorumSince: number | undefined
+  /** Nodes whose disk stalls now: up, but unable to persist anything (not counted in a working quorum). */
+  private readonly stalled = new Set<number>()
 
   constructor(
     private readonly cluster: LiveCluster,
     private readonly history: ClusterHistory,
     private readonly say: (line: string) => void,
-  ) {}
+    /** Nodes a working quorum needs (majority, or n − f for byzantine protocols); 0 = do not track. */
+    private readonly quorum = 0,
+  ) {
+    // A restarted node counts once its API answers: start-up time is not a stall of the protocol.
+    cluster.onUp = () => this.track()
+  }
+
+  /** Close the open no-quorum span, if any, at `at` (the end of the fault phase). */
+  finish(at: number): void {
+    if (this.noQuorumSince !== undefined) this.noQuorum.push([this.noQuorumSince, at])
+    this.noQuorumSince = undefined
+  }
+
+  /** After every fault and heal: is a quorum of nodes up and connected? */
+  private track(): void {
+    if (this.quorum <= 0) return
+    // Killed, paused, or restarted and not answering yet.
+    const down = new Set(this.stalled)
+    this.cluster.state.forEach((s, i) => s !== 'up' && down.add(i))
+    const proxies = this.cluster.proxies
+    const ok = quorumConnected(this.cluster.size, down, (a, b) => proxies.isBlocked(a, b), this.quorum)
+    const at = this.history.now()
+    if (!ok && this.noQuorumSince === undefined) this.noQuorumSince = at
+    if (ok) this.finish(at)
+  }
 
   /** Apply each window at its time (relative to `startedAt`, history time) until `shouldStop()`. */
   async run(windows: readonly FaultWindow[], startedAt: number, shouldStop: () => boolean): Promise<void> {
     for (const window of windows) {
       if (!(await this.waitUntil(startedAt + window.at, shouldStop))) return
       const applied = await this.apply(window.fault)
+      this.track()
       this.say(`t=${(this.history.now() / 1000).toFixed(1)}s  fault: ${applied}`)
       if (!(await this.waitUntil(startedAt + window.healAt, shouldStop))) return
       const healed = this.heal()
@@ -126,6 +179,8 @@ export class NemesisRunner {
   /** Undo every fault (also the final heal). Returns what it did. */
   heal(): string {
     const touched = this.cluster.healAll()
+    this.stalled.clear()
+    this.track()
     const at = this.history.now()
     const names = touched.map((t) => this.cluster.nodes[t.node]!.name)
     touched.forEach((t, k) =>
@@ -164,7 +219,10 @@ export class NemesisRunner {
       case 'disk-stall': {
         const i = await this.resolve(fault.target, resolved)
         if (fault.kind === 'clock-skew') this.cluster.setFaults(i, { clockRate: fault.rate })
-        else this.cluster.setFaults(i, { stallFsync: true })
+        else {
+          this.cluster.setFaults(i, { stallFsync: true })
+          this.stalled.add(i)
+        }
         const detail = fault.kind === 'clock-skew' ? `clock ×${fault.rate}` : 'fsync stalled'
         this.timeline.push({ at, node: names[i]!, kind: 'fault', detail })
         this.history.add({ process: 'nemesis', type: 'info', f: fault.kind, value: [names[i]!] })
@@ -190,6 +248,24 @@ export class NemesisRunner {
         const detail = `partition ${minority.map((i) => names[i]).join(',')} | ${names.filter((_, i) => !minority.includes(i)).join(',')}`
         this.timeline.push({ at, kind: 'fault', detail })
         this.history.add({ process: 'nemesis', type: 'info', f: 'partition', value: minority.map((i) => names[i]!) })
+        return detail
+      }
+      case 'partition-one-way': {
+        const i = await this.resolve(fault.target, resolved)
+        const others = names.map((_, j) => j).filter((j) => j !== i)
+        if (fault.direction === 'outbound') this.cluster.proxies.oneWay([i], others)
+        else this.cluster.proxies.oneWay(others, [i])
+        const detail = fault.direction === 'outbound' ? `one-way: ${names[i]} → others lost` : `one-way: others → ${names[i]} lost`
+        this.timeline.push({ at, kind: 'fault', detail })
+        this.history.add({ process: 'nemesis', type: 'info', f: 'partition-one-way', value: [names[i]!] })
+        return `${detail}${'leader' in fault.target ? ' (leader)' : ''}`
+      }
+      case 'bridge': {
+        this.cluster.proxies.bridge(fault.left, fault.bridge, fault.right)
+        const group = (g: readonly number[]) => g.map((i) => names[i]).join(',')
+        const detail = `bridge ${group(fault.left)} | ${names[fault.bridge]} | ${group(fault.right)}`
+        this.timeline.push({ at, kind: 'fault', detail })
+        this.history.add({ process: 'nemesis', type: 'info', f: 'bridge', value: [names[fault.bridge]!] })
         return detail
       }
     }

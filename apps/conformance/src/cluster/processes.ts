@@ -4,11 +4,16 @@
 // Every process and proxy is killed on stop, on failure, on Ctrl-C and at exit.
 import { renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { type ClusterNode, prepareCluster, startNodeProcess, stopNodes, waitReady } from '@synod/node/cluster'
+import { type ClusterNode, prepareCluster, startNodeProcess, stopNodes, synodCommand, waitReady } from '@synod/node/cluster'
 import { FAULT_CONTROL, type FaultState, NO_FAULTS } from '@synod/node/fault-hooks'
+import { call } from './http-call.js'
 import { LinkProxies } from './link-proxies.js'
 
-export type NodeState = 'up' | 'killed' | 'paused'
+/** 'starting': restarted, its API not answering yet (a start takes seconds on a busy machine). */
+export type NodeState = 'up' | 'starting' | 'killed' | 'paused'
+
+/** A restarted node whose API has not answered within this long is left 'starting' (the watch is bounded). */
+const START_WATCH_MS = 120_000
 
 export class LiveCluster {
   readonly state: NodeState[]
@@ -17,6 +22,11 @@ export class LiveCluster {
   /** Nodes whose clock or disk is faulted now (clock-skew, disk-stall). */
   private readonly faulted = new Set<number>()
   private exitHook: (() => void) | undefined
+  /** Per node, the number of its current incarnation: a readiness watch of an older one stops. */
+  private readonly incarnation: number[] = []
+  private stopping = false
+  /** Called when a restarted node's API answers (state 'starting' → 'up'). */
+  onUp: (() => void) | undefined
 
   private constructor(
     readonly root: string,
@@ -57,6 +67,11 @@ export class LiveCluster {
     }
   }
 
+  /** The command line the nodes run (`synod start` from the built CLI, or from source through tsx). */
+  static command(): string {
+    return synodCommand({ preferBuilt: true }).at(-1)!
+  }
+
   get size(): number {
     return this.nodes.length
   }
@@ -73,12 +88,29 @@ export class LiveCluster {
   restart(i: number): void {
     if (this.state[i] !== 'killed') return
     this.spawn(i)
-    this.state[i] = 'up'
+    this.state[i] = 'starting'
+    void this.watchStart(i, (this.incarnation[i] = (this.incarnation[i] ?? 0) + 1))
+  }
+
+  /** 'starting' → 'up' once the restarted node's API answers; bounded in time, ends if the node is killed again. */
+  private async watchStart(i: number, incarnation: number): Promise<void> {
+    const deadline = performance.now() + START_WATCH_MS
+    while (!this.stopping && this.state[i] === 'starting' && this.incarnation[i] === incarnation && performance.now() < deadline) {
+      const answer = await call(this.nodes[i]!.http, 'GET', '/v1/status', undefined, 1000)
+      if (answer.kind === 'ok' && this.state[i] === 'starting' && this.incarnation[i] === incarnation) {
+        this.state[i] = 'up'
+        this.onUp?.()
+        return
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
   }
 
   private spawn(i: number): void {
     const control = this.controlFiles?.[i]
-    startNodeProcess(this.nodes[i]!, control === undefined ? this.env : { ...this.env, [FAULT_CONTROL]: control })
+    // The built daemon when there is one: a start through tsx compiles it again, seconds on a busy machine,
+    // longer than the quiet time between kill-all windows (the nodes were killed again before they were up).
+    startNodeProcess(this.nodes[i]!, control === undefined ? this.env : { ...this.env, [FAULT_CONTROL]: control }, { preferBuilt: true })
     const pid = this.nodes[i]!.process?.pid
     if (pid !== undefined) this.spawned.push(pid)
   }
@@ -128,6 +160,7 @@ export class LiveCluster {
 
   /** Stop everything: paused nodes are resumed so SIGTERM can reach them, stragglers get SIGKILL; proxies closed. */
   async stop(options: { removeData?: boolean } = {}): Promise<void> {
+    this.stopping = true
     for (const node of this.nodes) node.process?.kill('SIGCONT')
     await stopNodes(this.nodes, 3000)
     await this.proxies.close()

@@ -11,6 +11,7 @@ import { ClusterHistory, toOperations } from './history.js'
 import { describeFault, NemesisRunner, nemesisParts, planFaults } from './nemesis.js'
 import { LiveCluster } from './processes.js'
 import { type ClusterRunResult, completions, renderClusterReport } from './report.js'
+import { acknowledgedWrites, longestStall, progressResult, quorumSize } from './progress.js'
 import { StatusSampler } from './sampler.js'
 import { sleep, Workload } from './workload.js'
 
@@ -56,7 +57,7 @@ export async function runClusterTest(
   }
   signal?.addEventListener('abort', onAbort)
   try {
-    say(`starting ${args.nodes} nodes…`)
+    say(`starting ${args.nodes} nodes (${LiveCluster.command()})…`)
     try {
       const { daemonProtocol, protocolOptions } = daemonProtocolOf(args.protocol)
       cluster = await LiveCluster.start({
@@ -96,7 +97,7 @@ export async function runClusterTest(
       endpoints: () => live.nodes.map((n) => n.http),
       nodeNames: names,
     })
-    const nemesis = new NemesisRunner(live, history, say)
+    const nemesis = new NemesisRunner(live, history, say, quorumSize(daemonProtocolOf(args.protocol).daemonProtocol, args.nodes))
     const startedAt = history.now()
     workload.start()
     const over = () => interrupted || history.now() - startedAt >= args.durationMs
@@ -108,6 +109,7 @@ export async function runClusterTest(
 
     const healed = nemesis.heal()
     const healedAt = history.now()
+    nemesis.finish(healedAt)
     say(`t=${(healedAt / 1000).toFixed(1)}s  final heal${healed === '' ? '' : `: ${healed}`}; waiting for the clients' last requests`)
     await workload.stop()
 
@@ -126,6 +128,9 @@ export async function runClusterTest(
       checks.push(await checkLiveDurability(nodes, base.history, base, args.requestTimeoutMs, args.recoveryMs, () => history.now()))
       checks.push(await checkConvergence(nodes, args.requestTimeoutMs, Math.min(args.recoveryMs, 20_000)))
       checks.push(livenessResult(times, args.recoveryMs))
+      const noQuorumMs = nemesis.noQuorum.reduce((sum, [s, e]) => sum + e - s, 0)
+      const acks = acknowledgedWrites(history.events)
+      checks.push(progressResult(longestStall(acks, startedAt, healedAt, nemesis.noQuorum), args.maxStallMs, acks.filter((t) => t >= startedAt && t <= healedAt).length, noQuorumMs))
     }
     await sampler.stop()
     const endedAt = history.now()
@@ -178,6 +183,7 @@ export async function runClusterTest(
  */
 export function daemonProtocolOf(protocol: string): { daemonProtocol: string; protocolOptions: Record<string, unknown> } {
   if (protocol === 'raft-lease') return { daemonProtocol: 'raft', protocolOptions: { readMode: 'lease' } }
+  if (protocol === 'paxos-lease') return { daemonProtocol: 'paxos', protocolOptions: { readMode: 'lease' } }
   return { daemonProtocol: protocol, protocolOptions: {} }
 }
 

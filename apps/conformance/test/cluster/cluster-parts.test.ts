@@ -55,6 +55,7 @@ describe('planFaults', () => {
     expect(() => parseClusterArguments(['--cluster', '--nemesis', 'clock-skew+bogus'])).toThrow(UsageError)
     expect(() => parseClusterArguments(['--cluster', '--nemesis', 'kill+kill'])).toThrow(UsageError)
     expect(daemonProtocolOf('raft-lease')).toEqual({ daemonProtocol: 'raft', protocolOptions: { readMode: 'lease' } })
+    expect(daemonProtocolOf('paxos-lease')).toEqual({ daemonProtocol: 'paxos', protocolOptions: { readMode: 'lease' } })
     expect(daemonProtocolOf('pbft')).toEqual({ daemonProtocol: 'pbft', protocolOptions: {} })
   })
 })

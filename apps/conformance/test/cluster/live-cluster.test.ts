@@ -50,6 +50,7 @@ describe.sequential('synod-conformance --cluster: live daemons under real faults
       ['durability', 'ok'],
       ['convergence', 'ok'],
       ['liveness', 'ok'],
+      ['progress', 'ok'],
     ])
     // The faults really happened: a SIGKILL and a partition are on the timeline, and requests failed during them.
     const kinds = result!.record.timeline.map((e) => `${e.kind}:${e.detail}`)
