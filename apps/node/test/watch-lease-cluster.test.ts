@@ -19,7 +19,10 @@ async function cli(endpoint: string, ...args: string[]): Promise<{ code: number;
   return { code, out }
 }
 
-const WRITES = 240
+// CI runs 240 writes on Raft; issue 19's full check (1,000 writes, Raft and PBFT) runs by hand:
+// SYNOD_WATCH_TEST_WRITES=1000 SYNOD_WATCH_TEST_PROTOCOL=pbft pnpm vitest run apps/node/test/watch-lease-cluster.test.ts
+const WRITES = Number(process.env['SYNOD_WATCH_TEST_WRITES'] ?? 240)
+const PROTOCOL = process.env['SYNOD_WATCH_TEST_PROTOCOL'] ?? 'raft'
 const HISTORY = 300
 const TTL_SECONDS = 5
 
@@ -43,8 +46,8 @@ async function until(what: string, check: () => boolean | Promise<boolean>, ms: 
   }
 }
 
-describe('watches and leases on a 3-node Raft cluster of real processes', () => {
-  const { nodes } = useLocalCluster('raft', 3, 'synod-watch-', { env: { SYNOD_HISTORY_EVENTS: String(HISTORY), SYNOD_REQUEST_TIMEOUT_MS: '10000' } })
+describe(`watches and leases on a ${PROTOCOL} cluster of real processes`, () => {
+  const { nodes } = useLocalCluster(PROTOCOL, PROTOCOL === 'raft' ? 3 : 4, 'synod-watch-', { env: { SYNOD_HISTORY_EVENTS: String(HISTORY), SYNOD_REQUEST_TIMEOUT_MS: '10000' } })
 
   it('a follower watcher sees every acknowledged write in order across a leader kill and a reconnect; a lease survives the kill and expires after TTL', async () => {
     const leaderId = await waitLeader(nodes, 30_000)
@@ -134,7 +137,7 @@ describe('watches and leases on a 3-node Raft cluster of real processes', () => 
     // TTL, plus the leader's tick and the proposal (the election allowance applies only after a leader change).
     expect(goneAfter).toBeLessThan(TTL_SECONDS * 1000 + 4000)
     await expect(writer.leaseKeepAlive(leaseId)).rejects.toMatchObject({ status: 404, body: { error: 'LEASE_NOT_FOUND' } })
-  }, 120_000)
+  }, Math.max(120_000, WRITES * 200))
 
   it('a watcher behind the compacted history gets COMPACTED with the compaction revision', async () => {
     const alive = nodes.filter((n) => n.process?.exitCode === null && n.process.signalCode === null)

@@ -5,7 +5,7 @@
 // and timestamp), so the retry of a write that did run returns its remembered answer instead of running
 // twice. Requests are signed with the client's key, or MAC'd in an HTTP session opened once per node.
 import { ConfigError, encodeSignedClientRequest, fromHex, InvalidMessageError, signClientRequest, type Membership, type Signer } from '@synod/core'
-import type { KvValue } from '@synod/kv'
+import { checkCertifiedFields } from './certified-answer.js'
 import { AbortedError, NetworkError, RequestTimeoutError, SynodHttpError } from './errors.js'
 import { signedRequestHeaders } from './http-envelope.js'
 import { AUTH_SESSION_PATH, beginHttpSession, finishHttpSession, type HttpSession } from './http-session.js'
@@ -107,6 +107,12 @@ interface Call {
   readonly idempotent: boolean
   /** A logged write keeps its signed timestamp across attempts (the session table answers a retry). */
   timestamp?: number
+  /**
+   * The envelope this call's last attempt signed: what `verify` checks the answer against. Per call, not
+   * the client's `lastEnvelope`: requests of one client run concurrently (reads beside writes, a lease
+   * session's keep-alives beside a recipe's reads), and another call's envelope would fail a valid answer.
+   */
+  envelope?: Uint8Array
 }
 
 const DEFAULT_RETRY: Required<RetryOptions> = { attempts: 3, backoffMs: 50, maxBackoffMs: 1000, maxRetryAfterMs: 5000 }
@@ -166,6 +172,11 @@ export class SynodClient {
   /** The credentials this client was made with (a watch signs with them). */
   get credentials(): ClientCredentials {
     return this.options
+  }
+
+  /** Whether every KV answer is checked against its certificate (`verify` given). */
+  get verifies(): boolean {
+    return this.options.verify !== undefined
   }
 
   /** How this client authenticates now: 'sessions' until a node told it to sign every request. */
@@ -402,12 +413,13 @@ export class SynodClient {
     if (members === undefined) return
     const pathname = call.path.split('?')[0]!
     if (!(pathname.startsWith('/v1/kv') || pathname === '/v1/txn' || pathname.startsWith('/v1/leases'))) return
-    const envelope = this.lastEnvelope
+    const envelope = call.envelope
     if (envelope === undefined || typeof answer.certificate !== 'string' || typeof answer.result !== 'string')
       throw new InvalidMessageError('the answer carries no reply certificate to verify (is the cluster running a byzantine protocol?)')
     const { kv } = verifyKvAnswer(envelope, { certificate: fromHex(answer.certificate), result: fromHex(answer.result), ...(typeof answer.index === 'number' ? { index: answer.index } : {}) }, members)
-    // The certificate covers the result bytes, not the JSON around them: a read's value must be the certified one.
-    if (kv.ok && kv.op === 'get' && answer.value !== valueText(kv.value)) throw new InvalidMessageError("the answer's value is not the certified result")
+    // The certificate covers the result bytes, not the JSON around them: every field the result determines
+    // (a read's value, a list's keys and values, a txn's outcome, a lease's id) must be the certified one.
+    checkCertifiedFields(answer, kv)
   }
 
   /** The signing/MAC headers for a one-off request (no retry of its own), e.g. the status read of `follow`. */
@@ -447,6 +459,7 @@ export class SynodClient {
       let session = await this.currentSession(endpoint)
       if (session !== undefined) {
         this.lastEnvelope = undefined
+        call.envelope = undefined
         let res = await this.sendOnce(endpoint, method, path, body, { ...headers, ...session.headers(operation, this.sessionNumber, timestamp) }, options)
         if (res.status === 401 && errorCode(res.text) === 'SESSION_UNKNOWN') {
           this.dropSession(endpoint, session)
@@ -462,7 +475,9 @@ export class SynodClient {
         }
       }
     }
-    return this.sendOnce(endpoint, method, path, body, { ...headers, ...this.signatureHeaders(operation, timestamp) }, options)
+    const signature = this.signatureHeaders(operation, timestamp)
+    call.envelope = this.lastEnvelope
+    return this.sendOnce(endpoint, method, path, body, { ...headers, ...signature }, options)
   }
 
   private get sessionNumber(): number {
@@ -554,15 +569,6 @@ export class SynodClient {
     this.lastEnvelope = encodeSignedClientRequest(signed)
     return signedRequestHeaders(signed)
   }
-}
-
-const utf8Decoder = new TextDecoder()
-
-/** A KV value as the daemon's JSON shows it: text, a JSON list of texts (append), or null. */
-function valueText(value: KvValue | null | undefined): string | null {
-  if (value === null || value === undefined) return null
-  if (value instanceof Uint8Array) return utf8Decoder.decode(value)
-  return JSON.stringify(value.map((element) => utf8Decoder.decode(element)))
 }
 
 /** Retry-After (whole seconds, or an HTTP date) in ms, capped; `fallback` when absent or unreadable. */

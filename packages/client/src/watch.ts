@@ -27,6 +27,8 @@ export interface WatchOptions {
   readonly fromRevision?: number
   /** Called with each complete revision's events, in order. */
   readonly onEvents: (events: readonly WatchEvent[]) => void
+  /** A PROGRESS point: every change up to `revision` was sent (the node says so; a verified watch checks it). */
+  readonly onProgress?: (revision: number) => void
   /** The history no longer holds the revision wanted: the watch ends. */
   readonly onCompacted?: (compactRevision: number, message: string) => void
   /** A broken or refused stream (before reconnecting). A refusal is a WatchRefusedError (status, body). */
@@ -81,7 +83,10 @@ export async function watch(options: WatchOptions): Promise<{ nextRevision: numb
           options.onEvents(events)
         },
         // PROGRESS: every revision up to here was sent; resume after it.
-        progress: (revision) => (next = Math.max(next ?? 0, revision + 1)),
+        progress: (revision) => {
+          next = Math.max(next ?? 0, revision + 1)
+          options.onProgress?.(revision)
+        },
         compacted: (compactRevision, message) => {
           ended.compacted = true
           options.onCompacted?.(compactRevision, message)

@@ -35,6 +35,7 @@ export {
 } from './client-request.js'
 export type { ClientRequest, SignedClientRequest } from './client-request.js'
 export { Counters } from './counters.js'
+export { LeaderLease, type LeaseTestSwitches } from './leader-lease.js'
 export {
   ConfigError,
   InvalidMessageError,
