@@ -12,9 +12,11 @@ afterEach(() => {
   flowTesting.unbounded = false
 })
 
+const BULK: readonly number[] = [MessageType.Accept, MessageType.Learn, MessageType.Snapshot]
+
 /** Accept, Learn and Snapshot messages from `from` to `to` recorded so far. */
 function bulkSends(c: TestCluster, from: string, to: string): number {
-  return c.sent.filter((e) => e.from === from && e.to === to && [MessageType.Accept, MessageType.Learn, MessageType.Snapshot].includes(decode(e.bytes).type)).length
+  return c.sent.filter((e) => e.from === from && e.to === to && BULK.includes(decode(e.bytes).type)).length
 }
 
 function partitionRun(unbounded: boolean) {
