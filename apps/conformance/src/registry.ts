@@ -12,7 +12,7 @@ import {
   ProtocolUnavailableError,
   type ImportModule,
   type InstalledProtocol,
-} from '@synod/core/registry'
+} from '@synod/core/node'
 
 /** Loads one protocol's factory on demand, so a broken or unfinished package only fails the runs that ask for it. */
 export type ProtocolLoader = () => Promise<ProtocolFactory<unknown>>
@@ -20,7 +20,7 @@ export type ProtocolLoader = () => Promise<ProtocolFactory<unknown>>
 /** Protocol name (as given to --protocol, equal to the factory's `name`) → its loader. */
 export type ProtocolRegistry = ReadonlyMap<string, ProtocolLoader>
 
-// ProtocolUnavailableError and the factory check are shared with the daemon (@synod/core/registry).
+// ProtocolUnavailableError and the factory check are shared with the daemon (@synod/core/node).
 export { ProtocolUnavailableError }
 
 /**

@@ -2,7 +2,7 @@
 // declared by the `synod` field of its package.json (ADR 0018). Adding a protocol is one
 // dependency line in apps/node/package.json (`pnpm new-protocol` writes it); nothing here changes.
 import type { FaultModel, ProtocolFactory } from '@synod/core'
-import { installedProtocols, loadInstalledFactory, type ImportModule, type InstalledProtocol } from '@synod/core/registry'
+import { installedProtocols, loadInstalledFactory, type ImportModule, type InstalledProtocol } from '@synod/core/node'
 
 /** What the daemon and the CLI ask about protocols. */
 export interface DaemonProtocols {

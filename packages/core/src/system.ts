@@ -9,7 +9,7 @@ import type { Clock, Random, TimerId } from './runtime-contracts.js'
  * before the leader's heartbeats that arrived during the stall, and a healthy
  * leader would be deposed. `setImmediate` runs after the poll phase.
  */
-export function systemClock(): Clock {
+export function systemClock(options: { readonly keepAlive?: boolean } = {}): Clock {
   interface Handles {
     timeout?: ReturnType<typeof setTimeout>
     immediate?: ReturnType<typeof setImmediate>
@@ -28,7 +28,8 @@ export function systemClock(): Clock {
           onFire()
         })
       }, afterMs)
-      handles.timeout.unref?.()
+      // A protocol's timers never keep a process alive; a caller's own (a client's keep-alive) may ask to.
+      if (options.keepAlive !== true) handles.timeout.unref?.()
       timers.set(id, handles)
       return id
     },

@@ -1,4 +1,4 @@
-// @synod/core/registry: a protocol package's `synod` field is validated strictly, installed
+// @synod/core/node: a protocol package's `synod` field is validated strictly, installed
 // protocol packages are found from an app's package.json, and loading checks the factory against
 // the declaration.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'

@@ -1,6 +1,7 @@
 // A lease kept alive in the background (etcd's concurrency.Session): the recipes hang their keys on it, so
 // a process that dies or stalls loses its lock or leadership once the lease's TTL runs out, and nobody
 // has to clean up after it.
+import { type Clock, systemClock, type TimerId } from '@synod/core'
 import type { SynodClient } from '../client.js'
 import { SynodHttpError } from '../errors.js'
 
@@ -11,6 +12,8 @@ export interface LeaseSessionOptions {
   readonly keepAliveEveryMs?: number
   /** Keep an existing lease alive instead of granting one. */
   readonly lease?: number
+  /** Time and timers (core's Clock contract). Default: the system clock, whose timers keep the process alive. */
+  readonly clock?: Clock
 }
 
 /** Why a session ended. */
@@ -18,8 +21,8 @@ export type SessionEnd = 'closed' | 'expired' | 'orphaned'
 
 export class LeaseSession {
   private readonly controller = new AbortController()
-  private timer: ReturnType<typeof setTimeout> | undefined
-  private lastRenewal = Date.now()
+  private timer: TimerId | undefined
+  private lastRenewal: number
   private ending: SessionEnd | undefined
   private resolveDone!: (why: SessionEnd) => void
   /** Settles when the session ends: closed here, or the lease expired (revoked elsewhere, keep-alives failing past the TTL). */
@@ -30,7 +33,9 @@ export class LeaseSession {
     readonly lease: number,
     readonly ttlSeconds: number,
     private readonly everyMs: number,
+    private readonly clock: Clock,
   ) {
+    this.lastRenewal = clock.now()
     this.schedule()
   }
 
@@ -43,7 +48,7 @@ export class LeaseSession {
       if (typeof granted.id !== 'number') throw new SynodHttpError(500, { error: 'BAD_RESPONSE', message: 'the lease grant answered no id' })
       lease = granted.id
     }
-    return new LeaseSession(client, lease, ttlSeconds, options.keepAliveEveryMs ?? Math.max(100, Math.floor((ttlSeconds * 1000) / 3)))
+    return new LeaseSession(client, lease, ttlSeconds, options.keepAliveEveryMs ?? Math.max(100, Math.floor((ttlSeconds * 1000) / 3)), options.clock ?? systemClock({ keepAlive: true }))
   }
 
   /** Aborted when the session ends: waits that only make sense while it lives listen to it. */
@@ -73,25 +78,25 @@ export class LeaseSession {
   private end(why: SessionEnd): void {
     if (this.ending !== undefined) return
     this.ending = why
-    clearTimeout(this.timer)
+    if (this.timer !== undefined) this.clock.clearTimer(this.timer)
     this.controller.abort()
     this.resolveDone(why)
   }
 
   private schedule(): void {
-    this.timer = setTimeout(() => void this.renew(), this.everyMs)
+    this.timer = this.clock.setTimer(this.everyMs, () => void this.renew())
   }
 
   private async renew(): Promise<void> {
     if (this.ending !== undefined) return
     try {
       await this.client.leaseKeepAlive(this.lease, { timeoutMs: Math.max(this.everyMs, 1000) })
-      this.lastRenewal = Date.now()
+      this.lastRenewal = this.clock.now()
     } catch (error) {
       // Gone for good (expired, revoked): the keys are already deleted.
       if (error instanceof SynodHttpError && error.status === 404) return this.end('expired')
       // A node or network hiccup: retry on the next tick until the TTL is surely over.
-      if (Date.now() - this.lastRenewal >= this.ttlSeconds * 1000) return this.end('expired')
+      if (this.clock.now() - this.lastRenewal >= this.ttlSeconds * 1000) return this.end('expired')
     }
     if (this.ending === undefined) this.schedule()
   }

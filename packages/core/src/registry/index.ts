@@ -1,4 +1,4 @@
-// @synod/core/registry (Node only: it reads package.json files): how hosts find the protocol
+// @synod/core/node (Node only: it reads package.json files): how hosts find the protocol
 // packages installed next to them. ADR 0018.
 export { findPackageDir, installedProtocols } from './discover.js'
 export type { InstalledProtocol } from './discover.js'
