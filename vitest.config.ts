@@ -10,7 +10,8 @@ export default defineConfig({
     // tests with one worker, 754 s with two, all passing. The tests are built for a busy machine (virtual time,
     // conditions instead of sleeps), which a second worker is.
     maxWorkers: Math.max(2, availableParallelism()),
-    projects: ['packages/*/vitest.config.ts', 'apps/*/vitest.config.ts', 'tooling/*/vitest.config.ts'],
+    // apps/node/vitest.alone.config.ts: the few files that run alone after all the others (groupOrder 1).
+    projects: ['packages/*/vitest.config.ts', 'apps/*/vitest.config.ts', 'tooling/*/vitest.config.ts', 'apps/node/vitest.alone.config.ts'],
     reporters: process.env.CI ? ['default', ['json', { outputFile: 'reports/vitest.json' }]] : ['default'],
     coverage: {
       provider: 'v8',

@@ -39,7 +39,9 @@ export function useLocalCluster(protocol: string, n: number, prefix: string, opt
   }, 2 * startupMs + 10_000)
   afterAll(async () => {
     await stopNodes(cluster.nodes, 5000)
-    rmSync(cluster.root, { recursive: true, force: true })
+    // SYNOD_KEEP_TEST_DIRS=1 keeps the data directories and node.log files for a post-mortem.
+    if (process.env.SYNOD_KEEP_TEST_DIRS === '1') console.log(`kept ${cluster.root}`)
+    else rmSync(cluster.root, { recursive: true, force: true })
   }, 30_000)
   return cluster
 }

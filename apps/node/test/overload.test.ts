@@ -3,6 +3,8 @@
 // and no 5xx. Overload may be answered with 429 (admission control): counted
 // and reported, not failed. Nothing here is timed: the figures are counts, so
 // a slow machine makes the run slower, not red.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { NodeSynodClient } from '@synod/client/node'
 import { runTimedLoad } from '../src/load.js'
@@ -38,6 +40,13 @@ describe('a 3-node Raft cluster under 64 clients spread over all nodes', () => {
         `failures ${JSON.stringify(result.failures)}; terms ${before.map((s) => s.term).join('/')} → ${after.map((s) => s.term).join('/')}`,
     )
     for (const [status, example] of Object.entries(result.examples)) console.log(`  e.g. ${status}: ${example}`)
+    if (after.some((s, i) => s.term !== before[i]!.term)) {
+      // For the post-mortem: each node's role changes and elections, as it logged them.
+      for (const node of nodes) {
+        const lines = readFileSync(join(node.dataDir, 'node.log'), 'utf8').split('\n').filter((l) => /role change|leader elected/.test(l))
+        console.log(`${node.name}:\n  ${lines.slice(-12).join('\n  ')}`)
+      }
+    }
     // No leader change: every node still names the same leader in the same term.
     expect(after.map((s) => s.term)).toEqual(before.map((s) => s.term))
     expect(after.map((s) => s.leader)).toEqual(before.map(() => leader))

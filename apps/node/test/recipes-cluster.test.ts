@@ -11,12 +11,15 @@ import { describe, expect, it } from 'vitest'
 import { sleep } from '../src/cluster.js'
 import { useLocalCluster } from './local-cluster.js'
 
-const TTL_SECONDS = 2
+// Sessions that must not expire get a TTL a loaded machine keeps alive (1–2 s sessions ended mid-test on
+// a busy 2-core machine); the expiry test's own session has a short one.
+const TTL_SECONDS = 10
+const EXPIRY_TTL_SECONDS = 3
 
 describe('locks and elections on a 3-node Raft cluster of real processes', () => {
   const cluster = useLocalCluster('raft', 3, 'synod-recipes-')
   const endpoints = () => cluster.nodes.map((n) => n.http)
-  const session = async () => LeaseSession.open(new SynodClient(endpoints(), { timeoutMs: 10_000 }), { ttlSeconds: TTL_SECONDS })
+  const session = async (ttlSeconds = TTL_SECONDS) => LeaseSession.open(new SynodClient(endpoints(), { timeoutMs: 10_000 }), { ttlSeconds })
 
   it('contending clients never hold the lock at once: the fenced counter ends at the number of holds', async () => {
     let holders = 0
@@ -74,7 +77,7 @@ describe('locks and elections on a 3-node Raft cluster of real processes', () =>
   }, 60_000)
 
   it('a holder that stops its keep-alives loses the lock after the TTL; the next waiter gets it; the old fence is refused', async () => {
-    const [a, b] = await Promise.all([session(), session()])
+    const [a, b] = await Promise.all([session(EXPIRY_TTL_SECONDS), session()])
     const lockA = new Mutex(a, 'locks/ttl/')
     const lockB = new Mutex(b, 'locks/ttl/')
     const tokenA = await lockA.lock()
@@ -86,8 +89,8 @@ describe('locks and elections on a 3-node Raft cluster of real processes', () =>
     const waited = Date.now() - stalled
     expect(tokenB).toBeGreaterThan(tokenA)
     // Not before the lease could have run out (its last renewal was at most a third of the TTL ago), not much after.
-    expect(waited).toBeGreaterThanOrEqual((TTL_SECONDS * 1000 * 2) / 3 - 100)
-    expect(waited).toBeLessThan(TTL_SECONDS * 1000 + 8000)
+    expect(waited).toBeGreaterThanOrEqual((EXPIRY_TTL_SECONDS * 1000 * 2) / 3 - 100)
+    expect(waited).toBeLessThan(EXPIRY_TTL_SECONDS * 1000 + 20_000)
     // A wakes up and writes as if it still held the lock: the fence refuses it, B's guarded write lands.
     const late = await a.client.txn({ compare: [fenceA], success: [{ op: 'put', key: 'ttl/owner', value: 'A' }] })
     expect(late.succeeded).toBe(false)

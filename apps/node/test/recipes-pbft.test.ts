@@ -14,7 +14,11 @@ import { describe, expect, it } from 'vitest'
 import { readConfigFile, validateConfig } from '../src/config.js'
 import { useLocalCluster } from './local-cluster.js'
 
-const TTL_SECONDS = 1
+// Sessions that must not expire (contention, defence off) get a TTL a loaded machine keeps alive: on a
+// busy 2-core machine a signed PBFT keep-alive took over a second and 1 s sessions ended mid-test. The
+// expiry test's TTL is short enough to wait for and long enough to hold the lock until the stall.
+const TTL_SECONDS = 10
+const EXPIRY_TTL_SECONDS = 4
 const keys = ['admin', 'w0', 'w1', 'w2', 'a', 'b'].map((name) => keyPairFromSecret(sha256(utf8(`recipes-pbft:${name}`))))
 const [adminKeys] = keys
 
@@ -31,7 +35,7 @@ const members = () =>
  * certificate: the recipes run on verified answers only (a forged one throws).
  */
 const signed = (i: number): SynodClient => new NodeSynodClient(endpoints(), { timeoutMs: 15_000, signer: createSigner(keys[i]!), verify: members() })
-const session = (i: number) => LeaseSession.open(signed(i), { ttlSeconds: TTL_SECONDS })
+const session = (i: number, ttlSeconds = TTL_SECONDS) => LeaseSession.open(signed(i), { ttlSeconds })
 
 describe('the lock recipe on a 4-node PBFT cluster with signed clients', () => {
   it('contending clients never hold the lock at once: the fenced counter ends at the number of holds', async () => {
@@ -77,7 +81,7 @@ describe('the lock recipe on a 4-node PBFT cluster with signed clients', () => {
   }, 60_000)
 
   it('a holder that stops its keep-alives loses the lock after the TTL (f + 1 expiry votes); its old fence is refused', async () => {
-    const [a, b] = await Promise.all([session(4), session(5)])
+    const [a, b] = await Promise.all([session(4, EXPIRY_TTL_SECONDS), session(5)])
     const lockA = new Mutex(a, 'locks/ttl/')
     const lockB = new Mutex(b, 'locks/ttl/')
     const tokenA = await lockA.lock()
@@ -89,8 +93,8 @@ describe('the lock recipe on a 4-node PBFT cluster with signed clients', () => {
     const waited = Date.now() - stalled
     expect(tokenB).toBeGreaterThan(tokenA)
     // Not before the lease could have run out (its last renewal was at most a third of the TTL ago), not much after.
-    expect(waited).toBeGreaterThanOrEqual((TTL_SECONDS * 1000 * 2) / 3 - 100)
-    expect(waited).toBeLessThan(TTL_SECONDS * 1000 + 8000)
+    expect(waited).toBeGreaterThanOrEqual((EXPIRY_TTL_SECONDS * 1000 * 2) / 3 - 100)
+    expect(waited).toBeLessThan(EXPIRY_TTL_SECONDS * 1000 + 20_000)
     const late = await a.client.txn({ compare: [fenceA], success: [{ op: 'put', key: 'ttl/owner', value: 'A' }] })
     expect(late.succeeded).toBe(false)
     const current = await b.client.txn({ compare: [lockB.fence()], success: [{ op: 'put', key: 'ttl/owner', value: 'B' }] })
