@@ -174,7 +174,8 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
         if (early.metrics === undefined) leadersBeforeMetrics++
         else early.metrics.leaderElected()
       }
-      else if (event.type === 'role') log.debug({ role: event.role, term: event.term }, 'role change')
+      // Rare, and the first thing an operator asks after an election (etcd logs its own at info too).
+      else if (event.type === 'role') log.info({ role: event.role, term: event.term }, 'role change')
       else if (event.type === 'membership') {
         log.info(
           {
