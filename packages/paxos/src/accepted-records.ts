@@ -36,10 +36,10 @@ export interface StoredAcceptance {
 }
 
 /** Every slot's newest acceptance among the run records, and the highest seq written. */
-export function loadRunRecords(storage: Storage): { slots: Map<number, StoredAcceptance>; maxSeq: number } {
+export function loadRunRecords(storage: Storage, keys = RUN_KEYS): { slots: Map<number, StoredAcceptance>; maxSeq: number } {
   const slots = new Map<number, StoredAcceptance>()
   let maxSeq = 0
-  for (let key = 0; key < RUN_KEYS; key++) {
+  for (let key = 0; key < keys; key++) {
     const bytes = storage.getHardState(runKey(key))
     if (bytes === undefined) continue
     let seq: number, first: number, ballot: number, values: Uint8Array[]

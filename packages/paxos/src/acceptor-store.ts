@@ -1,5 +1,6 @@
 import { decodeCanonical, encodeCanonical, expectArray, expectString, expectUint, StorageCorruptionError, type NodeId, type Storage } from '@synod/core'
-import { loadLegacyRecords, loadRunRecords, RUN_KEYS, RUN_RECORD_BYTES, writeRunRecord } from './accepted-records.js'
+import { loadLegacyRecords, loadRunRecords, RUN_RECORD_BYTES, writeRunRecord } from './accepted-records.js'
+import { ACCEPT_RING } from './options.js'
 
 export const PROMISED_KEY = 'paxos.promised'
 
@@ -10,8 +11,12 @@ export interface AcceptedValue {
   key: number
 }
 
-/** Test-only switch: make an acceptor forget to persist (the durability tests show what breaks). */
-export const acceptorTesting = { skipPersist: false, ignoreRoundOwner: false }
+/**
+ * Test-only switches: make an acceptor forget to persist; or reuse a run record's key as soon as its
+ * slots are re-accepted in memory (and the newest free key first), before the newer record is written
+ * (the durability tests show what breaks).
+ */
+export const acceptorTesting = { skipPersist: false, ignoreRoundOwner: false, reuseKeysEarly: false }
 
 /** Accepted slots of one ballot, consecutive, not yet written: one run record at the batch's flush. */
 interface PendingRun {
@@ -43,13 +48,22 @@ export class AcceptorStore {
   owner: NodeId = ''
   readonly accepted = new Map<number, AcceptedValue>()
   /** Per run key, the slots whose newest written acceptance it holds (and that are above the chosen index). */
-  private readonly live = new Int32Array(RUN_KEYS)
+  private readonly live: Int32Array
   /** Run keys holding nothing needed, reused in this order (deterministic). */
   private free: number[] = []
   private nextSeq = 1
   private pending: PendingRun[] = []
 
-  constructor(private readonly storage: Storage) {}
+  /**
+   * `ring`: how many slots above its chosen index the acceptor accepts (ACCEPT_RING; tests use a small
+   * one to reuse keys within a few batches). It uses `ring + 1` run keys.
+   */
+  constructor(
+    private readonly storage: Storage,
+    private readonly ring = ACCEPT_RING,
+  ) {
+    this.live = new Int32Array(ring + 1)
+  }
 
   /** Read back what a previous incarnation persisted; slots at or below `chosen` are in the log already. */
   load(chosen: number): void {
@@ -70,7 +84,7 @@ export class AcceptorStore {
     // Format 1 (one record per slot, before ADR 0024) is read as older than every run record: its keys
     // are never written again, and each such slot is superseded by a run record or chosen in time.
     for (const [slot, a] of loadLegacyRecords(this.storage)) if (slot > chosen) this.accepted.set(slot, { ...a, key: -1 })
-    const runs = loadRunRecords(this.storage)
+    const runs = loadRunRecords(this.storage, this.ring + 1)
     this.nextSeq = runs.maxSeq + 1
     for (const [slot, a] of runs.slots) {
       if (slot <= chosen) continue
@@ -78,7 +92,7 @@ export class AcceptorStore {
       this.live[a.key]!++
     }
     this.free = []
-    for (let k = 0; k < RUN_KEYS; k++) if (this.live[k] === 0) this.free.push(k)
+    for (let k = 0; k < this.live.length; k++) if (this.live[k] === 0) this.free.push(k)
   }
 
   /** Whether a Prepare of `ballot` from `from` may be promised: a higher ballot, or the same one from its owner. */
@@ -97,8 +111,13 @@ export class AcceptorStore {
   /** Accept `value` at `slot` in `ballot`: visible at once, written with the batch's run record in flush(). */
   accept(slot: number, ballot: number, value: Uint8Array): void {
     const previous = this.accepted.get(slot)
+    let key = previous === undefined ? -1 : previous.key
+    if (acceptorTesting.reuseKeysEarly && key >= 0) {
+      this.release(key)
+      key = -1
+    }
     // Until the new record is written, the slot stays pinned to the record holding its older acceptance.
-    this.accepted.set(slot, { ballot, value, key: previous === undefined ? -1 : previous.key })
+    this.accepted.set(slot, { ballot, value, key })
     const run = this.pending.at(-1)
     if (run !== undefined && run.ballot === ballot && run.first + run.values.length === slot && run.bytes + value.byteLength <= RUN_RECORD_BYTES) {
       run.values.push(value)
@@ -137,8 +156,8 @@ export class AcceptorStore {
     if (skip === run.values.length || acceptorTesting.skipPersist) return
     const first = run.first + skip
     const values = skip === 0 ? run.values : run.values.slice(skip)
-    const key = this.free.shift()
-    // At most ACCEPT_RING slots are above the chosen index, each pinning one key: one of ACCEPT_RING + 1 is free.
+    const key = acceptorTesting.reuseKeysEarly ? this.free.pop() : this.free.shift()
+    // At most `ring` slots are above the chosen index, each pinning one key: one of ring + 1 is free.
     if (key === undefined) throw new Error('paxos: no free acceptor record (more than ACCEPT_RING slots accepted above the chosen index)')
     writeRunRecord(this.storage, key, this.nextSeq++, first, run.ballot, values)
     for (let i = 0; i < values.length; i++) {
@@ -158,7 +177,7 @@ export class AcceptorStore {
   /** How many run records hold a needed slot (tests: the bound on acceptor state). */
   liveRecords(): number {
     let n = 0
-    for (let k = 0; k < RUN_KEYS; k++) if (this.live[k]! > 0) n++
+    for (let k = 0; k < this.live.length; k++) if (this.live[k]! > 0) n++
     return n
   }
 }
