@@ -12,9 +12,9 @@ export interface AcceptedValue {
 }
 
 /**
- * Test-only switches: make an acceptor forget to persist; or reuse a run record's key as soon as its
- * slots are re-accepted in memory (and the newest free key first), before the newer record is written
- * (the durability tests show what breaks).
+ * Test-only switches: make an acceptor forget to persist; or free a run record's key as soon as its
+ * slots are re-accepted in memory, before the newer record is written (the durability tests show what
+ * breaks).
  */
 export const acceptorTesting = { skipPersist: false, ignoreRoundOwner: false, reuseKeysEarly: false }
 
@@ -49,7 +49,11 @@ export class AcceptorStore {
   readonly accepted = new Map<number, AcceptedValue>()
   /** Per run key, the slots whose newest written acceptance it holds (and that are above the chosen index). */
   private readonly live: Int32Array
-  /** Run keys holding nothing needed, reused in this order (deterministic). */
+  /**
+   * Run keys holding nothing needed; the last freed is reused first, so the keys ever written stay
+   * about as many as the records needed at once (a few per batch in flight), not all of them: every
+   * written key stays in the hard state (a durable store's checkpoints copy it) until reused.
+   */
   private free: number[] = []
   private nextSeq = 1
   private pending: PendingRun[] = []
@@ -92,7 +96,7 @@ export class AcceptorStore {
       this.live[a.key]!++
     }
     this.free = []
-    for (let k = 0; k < this.live.length; k++) if (this.live[k] === 0) this.free.push(k)
+    for (let k = this.live.length - 1; k >= 0; k--) if (this.live[k] === 0) this.free.push(k)
   }
 
   /** Whether a Prepare of `ballot` from `from` may be promised: a higher ballot, or the same one from its owner. */
@@ -156,7 +160,7 @@ export class AcceptorStore {
     if (skip === run.values.length || acceptorTesting.skipPersist) return
     const first = run.first + skip
     const values = skip === 0 ? run.values : run.values.slice(skip)
-    const key = acceptorTesting.reuseKeysEarly ? this.free.pop() : this.free.shift()
+    const key = this.free.pop()
     // At most `ring` slots are above the chosen index, each pinning one key: one of ring + 1 is free.
     if (key === undefined) throw new Error('paxos: no free acceptor record (more than ACCEPT_RING slots accepted above the chosen index)')
     writeRunRecord(this.storage, key, this.nextSeq++, first, run.ballot, values)

@@ -128,7 +128,7 @@ describe('acceptor run records', () => {
     expect(() => restore(storage)).toThrow(/unknown format 9/)
   })
 
-  it('state stays bounded: records are reused once their slots are chosen or re-accepted', async () => {
+  it('state stays small: a record key is reused once its slots are chosen or re-accepted, the last freed first', async () => {
     const storage = memoryStorage()
     const store = restore(storage)
     let chosen = 0
@@ -144,7 +144,10 @@ describe('acceptor run records', () => {
       await storage.sync()
     }
     expect(store.liveRecords()).toBeLessThanOrEqual(store.accepted.size)
-    expect(runRecords(storage)).toBe(RUN_KEYS) // every key used over the run, and no more
+    // Keys ever written: at most one more than the records needed at once (each holds one of the ≤ 10
+    // slots accepted above the chosen index here), not all 1,025 — every key ever written stays in the
+    // hard state, which a durable store copies into each checkpoint.
+    expect(runRecords(storage)).toBeLessThanOrEqual(11)
     const expected = view(store)
     storage.crash()
     expect(view(restore(storage))).toEqual(expected)
