@@ -4,6 +4,10 @@
 // crash that keeps any prefix of a batch's writes (a write-ahead log) loses no synced acceptance.
 import { encodeCanonical, fromUtf8, StorageCorruptionError, utf8 } from '@synod/core'
 import { memoryStorage, type MemoryStorage } from '@synod/storage'
+import { openDurableStorage } from '@synod/storage/node'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { RUN_KEYS, runKey } from '../src/accepted-records.js'
 import { acceptorTesting, AcceptorStore, PROMISED_KEY } from '../src/acceptor-store.js'
@@ -118,6 +122,34 @@ describe('acceptor run records', () => {
         [1030, '4:legacy1030'],
       ]),
     )
+  })
+
+  it('on disk: runs and partial re-accepts across WAL segments (checkpoints included) reopen to the newest per slot', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'paxos-runs-'))
+    try {
+      let storage = await openDurableStorage(dir, { segmentBytes: 4096 }) // a checkpoint every few batches
+      let store = new AcceptorStore(storage)
+      store.load(storage.lastIndex())
+      const expected = new Map<number, string>()
+      for (let batch = 0; batch < 60; batch++) {
+        const first = 1 + ((batch * 5) % 40)
+        for (let i = 0; i < 8; i++) {
+          store.accept(first + i, 1 + batch, v(`${batch}.${i}`.padEnd(40, '.')))
+          expected.set(first + i, `${1 + batch}:${`${batch}.${i}`.padEnd(40, '.')}`)
+        }
+        store.flush()
+        await storage.sync()
+      }
+      expect(storage.stats().segments + storage.stats().segmentsDeleted).toBeGreaterThan(2)
+      await storage.close()
+      storage = await openDurableStorage(dir, { segmentBytes: 4096 })
+      store = new AcceptorStore(storage)
+      store.load(storage.lastIndex())
+      expect(view(store)).toEqual(expected)
+      await storage.close()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('a corrupt run record is a StorageCorruptionError, not a silently forgotten acceptance', () => {
