@@ -22,6 +22,14 @@ export interface PaxosOptions {
   readonly maxSlotsPerMessage: number
   /** Take a snapshot and truncate the log once this many slots were executed since the last one; 0 never. Default 10000. */
   readonly snapshotEvery: number
+  /**
+   * Chosen slots kept in memory behind each truncation point (trailing-log.ts, Raft's
+   * snapshotCatchUpEntries, etcd's SnapshotCatchUpEntries): a replica a little behind it learns the
+   * slots it missed instead of receiving the snapshot. 0 keeps none. Lost on a restart. Default 5000.
+   */
+  readonly snapshotCatchUpSlots: number
+  /** At most this many bytes of values in that window; 0 for no limit. Default 64 MiB (Raft's). */
+  readonly snapshotCatchUpBytes: number
   /** Largest command accepted from a client or the wire. Default 8 MiB. */
   readonly maxCommandBytes: number
   /** Largest snapshot accepted from the wire (its total size; it travels in chunks). Default 16 MiB − 64 KiB. */
@@ -77,6 +85,8 @@ export const defaultPaxosOptions: PaxosOptions = {
   maxQueuedProposals: 4096,
   maxSlotsPerMessage: 1024,
   snapshotEvery: 10_000,
+  snapshotCatchUpSlots: 5000,
+  snapshotCatchUpBytes: 64 << 20,
   maxCommandBytes: 8 << 20,
   maxSnapshotBytes: (16 << 20) - (64 << 10),
   snapshotChunkBytes: 1 << 20,
@@ -98,7 +108,7 @@ export function resolvePaxosOptions(options: Partial<PaxosOptions> | undefined):
     const v = resolved[field]
     if (!Number.isSafeInteger(v) || v < 1) throw new ConfigError('must be a positive integer', field)
   }
-  for (const field of ['maxQueuedProposals', 'snapshotEvery', 'maxInflightAcceptBytes'] as const) {
+  for (const field of ['maxQueuedProposals', 'snapshotEvery', 'snapshotCatchUpSlots', 'snapshotCatchUpBytes', 'maxInflightAcceptBytes'] as const) {
     const v = resolved[field]
     if (!Number.isSafeInteger(v) || v < 0) throw new ConfigError('must be a non-negative integer', field)
   }

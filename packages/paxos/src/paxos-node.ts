@@ -38,6 +38,7 @@ import { LeaderReads } from './reads.js'
 import { AcceptWindow, flowTesting } from './flow-control.js'
 import { crc32c, OutgoingSnapshot, snapshotTesting, type IncomingSnapshot } from './snapshot-transfer.js'
 import { LeadershipTransfer } from './transfer.js'
+import { TrailingLog } from './trailing-log.js'
 import { decodeValue, encodeCommandValue, encodeConfigValue, isConfigValue, NOOP_VALUE } from './value.js'
 
 export type PaxosRole = 'follower' | 'pre-candidate' | 'candidate' | 'leader'
@@ -172,11 +173,15 @@ export class PaxosNode implements ProtocolNode {
   private readonly outgoing = new Map<NodeId, OutgoingSnapshot>()
   private incoming: IncomingSnapshot | undefined
   private lastTransferDone = Number.NEGATIVE_INFINITY
+  /** Chosen slots kept behind the last truncation point (trailing-log.ts), for replicas a little behind it. */
+  private readonly trailing: TrailingLog
 
   private readonly stats = {
     elections: 0,
     forwarded: 0,
     learnsSent: 0,
+    /** Learns (or promises) served from the trailing log instead of a snapshot. */
+    trailingLearns: 0,
     /** Snapshot transfers started, chunks sent, transfers started over (the receiver lost what it had, or the old rule). */
     snapshotsSent: 0,
     snapshotChunks: 0,
@@ -201,6 +206,7 @@ export class PaxosNode implements ProtocolNode {
       maxSlotsPerMessage: Math.max(this.options.maxSlotsPerMessage, ACCEPT_RING),
     }
     this.store = new AcceptorStore(ctx.storage)
+    this.trailing = new TrailingLog(this.options.snapshotCatchUpSlots, this.options.snapshotCatchUpBytes)
     this.transfer = new LeadershipTransfer(ctx, this.options.electionTimeoutMs, {
       isLeader: () => this.role === 'leader',
       leaderHint: () => (this.leader === this.self ? undefined : this.leader),
@@ -288,6 +294,8 @@ export class PaxosNode implements ProtocolNode {
         inflight: this.inflight.size,
         queued: this.queue.length,
         accepted: this.store.accepted.size,
+        // The first slot this node can still send as a Learn (below it: the snapshot).
+        catchUpFirstIndex: this.trailing.lastIndex() === this.ctx.storage.firstIndex() - 1 ? (this.trailing.firstIndex() ?? this.ctx.storage.firstIndex()) : this.ctx.storage.firstIndex(),
         readsPending: this.reads.pending,
         leaseUntil: this.role === 'leader' ? this.lease.expiry() : undefined,
         ...this.reads.stats,
@@ -512,9 +520,9 @@ export class PaxosNode implements ProtocolNode {
     const chosenValues: Array<readonly [number, Uint8Array]> = []
     if (watermark < this.chosen) {
       const storage = this.ctx.storage
-      if (watermark + 1 < storage.firstIndex() || this.chosen - watermark > this.options.maxSlotsPerMessage) behind = true
+      const entries = this.chosen - watermark > this.options.maxSlotsPerMessage ? undefined : this.chosenEntries(watermark + 1, this.chosen + 1)
+      if (entries === undefined) behind = true
       else {
-        const entries = storage.entries(watermark + 1, this.chosen + 1, LEARN_BYTES)
         if (entries.length < this.chosen - watermark) behind = true
         else for (const e of entries) chosenValues.push([e.index, e.data])
       }
@@ -1135,12 +1143,27 @@ export class PaxosNode implements ProtocolNode {
   /** Send chosen slots from `from` on (a Learn), or the snapshot when they are truncated. */
   private sendLearn(to: NodeId, from: number): void {
     if (from > this.chosen) return
-    const storage = this.ctx.storage
-    if (from < storage.firstIndex()) return this.sendSnapshot(to)
-    const end = Math.min(this.chosen + 1, from + this.options.maxSlotsPerMessage)
-    const entries = storage.entries(from, end, LEARN_BYTES).map((e) => [e.term, e.data] as const)
+    const slots = this.chosenEntries(from, Math.min(this.chosen + 1, from + this.options.maxSlotsPerMessage))
+    if (slots === undefined) return this.sendSnapshot(to)
+    const entries = slots.map((e) => [e.term, e.data] as const)
     this.send(to, { type: MessageType.Learn, first: from, entries, chosen: this.chosen })
     this.stats.learnsSent++
+  }
+
+  /**
+   * Chosen slots from `from` (below `end`, at most LEARN_BYTES, at least one), from the log or, below
+   * its truncation point, from the trailing log (only up to the truncation point: the receiver fetches
+   * the rest next). Undefined when `from` was truncated from both: the replica needs the snapshot.
+   */
+  private chosenEntries(from: number, end: number): readonly LogEntry[] | undefined {
+    const storage = this.ctx.storage
+    const first = storage.firstIndex()
+    if (from >= first) return storage.entries(from, end, LEARN_BYTES)
+    const held = this.trailing.firstIndex()
+    // The window must run on into the log: after an installed snapshot it is cleared.
+    if (held === undefined || from < held || this.trailing.lastIndex() !== first - 1) return undefined
+    this.stats.trailingLearns++
+    return this.trailing.slice(from, Math.min(end, first), LEARN_BYTES)
   }
 
   private handleLearn(from: NodeId, m: LearnMessage): void {
@@ -1263,6 +1286,7 @@ export class PaxosNode implements ProtocolNode {
   private installSnapshot(from: NodeId, snapshot: Snapshot): void {
     // The assembled buffer is ours alone: storage keeps it as is (one copy in memory).
     this.ctx.storage.saveSnapshot(snapshot, { handOver: true })
+    this.trailing.clear()
     this.ctx.installSnapshot(snapshot)
     this.chosen = this.applied = snapshot.index
     const membership = decodeMembership(snapshot.meta)
@@ -1304,6 +1328,7 @@ export class PaxosNode implements ProtocolNode {
     if (this.applied - last < 4 * every && this.catchUpInProgress()) return
     // No-ops after the last command do not change the state: it is the state at `applied`.
     const taken = this.ctx.takeSnapshot()
+    this.trailing.retain(storage, this.applied) // before saveSnapshot drops the slots
     // The configuration in force after `applied` (= chosen here) rides in the snapshot's meta.
     storage.saveSnapshot({ index: this.applied, term: storage.term(this.applied) ?? 0, data: taken.data, meta: encodeMembership(this.config.membership) })
     this.ctx.observe({ type: 'snapshot', index: this.applied })

@@ -6,8 +6,9 @@ import { forceCampaign, TestCluster } from './helpers/cluster.js'
 
 const ids = ['a', 'b', 'c']
 
-function lagging(snapshotEvery: number) {
-  const c = new TestCluster(ids, { latencyMs: 2, paxos: { snapshotEvery } })
+function lagging(snapshotEvery: number, snapshotCatchUpSlots = 0) {
+  // No trailing log unless asked: these tests are about the snapshot path (trailing-log.test.ts for the window).
+  const c = new TestCluster(ids, { latencyMs: 2, paxos: { snapshotEvery, snapshotCatchUpSlots } })
   c.startAll()
   const leader = c.waitForLeader()
   c.tick(60)
@@ -85,7 +86,7 @@ describe('catch-up', () => {
 
   it('a candidate behind a truncated promiser fetches its snapshot instead of filling chosen slots with no-ops', () => {
     // a is away while b and c decide 30 slots (c truncates at 24); then b crashes and a campaigns at once.
-    const c = new TestCluster(ids, { paxos: { snapshotEvery: 8, checkQuorum: false } })
+    const c = new TestCluster(ids, { paxos: { snapshotEvery: 8, snapshotCatchUpSlots: 0, checkQuorum: false } })
     c.startAll()
     c.runUntil(() => c.leaders().length === 1 && c.leaders()[0] !== 'a', 3000)
     c.tick(60)

@@ -75,7 +75,7 @@ describe('per-acceptor flow control', () => {
   })
 
   it('after truncation the returning acceptor catches up by snapshot', () => {
-    const c = new TestCluster(ids, { latencyMs: 2, paxos: { maxInflightAccepts: WINDOW, snapshotEvery: 32 } })
+    const c = new TestCluster(ids, { latencyMs: 2, paxos: { maxInflightAccepts: WINDOW, snapshotEvery: 32, snapshotCatchUpSlots: 0 } })
     c.startAll()
     const leader = c.waitForLeader()
     c.tick(60)

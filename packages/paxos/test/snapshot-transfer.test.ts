@@ -87,7 +87,7 @@ describe('chunked snapshot catch-up', () => {
   }, 60_000)
 
   it('a lost chunk is resent from the acknowledged offset, not from 0', () => {
-    const c = new TestCluster(ids, { seed: 2, latencyMs: 1, paxos: { snapshotEvery: 50, snapshotChunkBytes: 256 } })
+    const c = new TestCluster(ids, { seed: 2, latencyMs: 1, paxos: { snapshotEvery: 50, snapshotCatchUpSlots: 0, snapshotChunkBytes: 256 } })
     c.startAll()
     const leader = c.waitForLeader()
     c.tick(60)
@@ -119,7 +119,7 @@ describe('chunked snapshot catch-up', () => {
   it('a corrupt chunk is refused and sent again; without the checksum check a corrupt snapshot is installed', () => {
     for (const skip of [false, true]) {
       snapshotTesting.skipChecksum = skip
-      const c = new TestCluster(ids, { seed: 3, latencyMs: 1, paxos: { snapshotEvery: 50, snapshotChunkBytes: 256 } })
+      const c = new TestCluster(ids, { seed: 3, latencyMs: 1, paxos: { snapshotEvery: 50, snapshotCatchUpSlots: 0, snapshotChunkBytes: 256 } })
       c.startAll()
       const leader = c.waitForLeader()
       c.tick(60)
