@@ -519,7 +519,6 @@ export class PaxosNode implements ProtocolNode {
     let behind = false
     const chosenValues: Array<readonly [number, Uint8Array]> = []
     if (watermark < this.chosen) {
-      const storage = this.ctx.storage
       const entries = this.chosen - watermark > this.options.maxSlotsPerMessage ? undefined : this.chosenEntries(watermark + 1, this.chosen + 1)
       if (entries === undefined) behind = true
       else {
