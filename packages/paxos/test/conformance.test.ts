@@ -7,11 +7,20 @@ import { paxos } from '../src/index.js'
 
 describeConformance({ factory: paxos, capabilities: ['reconfigure'] })
 
-// Aggressive truncation and small chunks, so lagging and restarted replicas take the chunked snapshot path.
+// Aggressive truncation and small chunks, and no trailing log, so lagging and restarted replicas take the
+// chunked snapshot path.
+describeConformance({
+  factory: paxos,
+  protocolOptions: { snapshotEvery: 16, snapshotCatchUpSlots: 0, snapshotChunkBytes: 512 },
+  scenarios: ['slow-node-catches-up', 'rolling-crash-restart', 'crash-all-and-restart', 'lossy-network'],
+})
+
+// The same truncation with the default trailing log (5000 slots): the lagging and restarted replicas of
+// these scenarios learn the truncated slots from the window instead (no snapshot installed: below).
 describeConformance({
   factory: paxos,
   protocolOptions: { snapshotEvery: 16, snapshotChunkBytes: 512 },
-  scenarios: ['slow-node-catches-up', 'rolling-crash-restart', 'crash-all-and-restart', 'lossy-network'],
+  scenarios: ['slow-node-catches-up', 'rolling-crash-restart'],
 })
 
 // Leader leases against scenarios where a leader is cut off, paused or its clock drifts:
@@ -26,7 +35,12 @@ describeConformance({
 
 describe('the snapshot scenario really takes the snapshot path', () => {
   it('a lagging replica installs a snapshot in slow-node-catches-up', async () => {
-    const { record } = await executeScenario({ factory: paxos, protocolOptions: { snapshotEvery: 16, snapshotChunkBytes: 512 }, scenario: scenarioByName('slow-node-catches-up')!, seed: 1 })
+    const { record } = await executeScenario({ factory: paxos, protocolOptions: { snapshotEvery: 16, snapshotCatchUpSlots: 0, snapshotChunkBytes: 512 }, scenario: scenarioByName('slow-node-catches-up')!, seed: 1 })
     expect(record.timeline.filter((e) => e.detail.startsWith('snapshot-installed')).length).toBeGreaterThan(0)
+  })
+
+  it('with the trailing log the same replica learns the truncated slots and installs no snapshot', async () => {
+    const { record } = await executeScenario({ factory: paxos, protocolOptions: { snapshotEvery: 16, snapshotChunkBytes: 512 }, scenario: scenarioByName('slow-node-catches-up')!, seed: 1 })
+    expect(record.timeline.filter((e) => e.detail.startsWith('snapshot-installed')).length).toBe(0)
   })
 })
