@@ -21,7 +21,7 @@ import {
   type ProtocolFactory,
   type ProtocolNode,
 } from './protocol.js'
-import type { Clock, Random, Signer, StateMachine, TimerId, Transport, Verifier } from './runtime-contracts.js'
+import type { Clock, Random, Signer, SnapshotJob, StateMachine, TimerId, Transport, Verifier } from './runtime-contracts.js'
 import type { Snapshot, Storage } from './storage.js'
 
 export interface CommandResult {
@@ -135,6 +135,8 @@ export class Replica<Options = unknown> {
   private appliedIndex = 0
   private currentMembership: Membership
   private idle: Promise<void> = Promise.resolve()
+  /** The snapshot the state machine is taking in slices (ADR 0025), one step per timer input. */
+  private snapshotJob: { readonly job: SnapshotJob; readonly index: number; readonly onTaken: (taken: { index: number; data: Uint8Array } | undefined) => void } | undefined
 
   constructor(options: ReplicaOptions<Options>) {
     if (options.factory.contract !== CONTRACT_VERSION)
@@ -269,6 +271,7 @@ export class Replica<Options = unknown> {
     this.replies = []
     this.repliesInFlight = []
     for (const reply of unanswered) reply.client.reject(new StoppedError())
+    this.abandonSnapshotJob(false)
     try {
       this.protocol?.stop()
     } catch (error) {
@@ -566,7 +569,10 @@ export class Replica<Options = unknown> {
       reject: (client, error) => this.rejectClient(client, error),
       query: (request) => options.stateMachine.query(request),
       takeSnapshot: () => ({ index: this.appliedIndex, data: options.stateMachine.snapshot() }),
+      beginSnapshot: (onTaken) => this.beginSnapshot(onTaken),
       installSnapshot: (snapshot: Snapshot) => {
+        // The state the job was taking is being replaced: its snapshot would be of nothing any more.
+        this.abandonSnapshotJob()
         options.stateMachine.restore(snapshot.data)
         this.appliedIndex = snapshot.index
         this.counters.add('snapshots.installed')
@@ -579,6 +585,60 @@ export class Replica<Options = unknown> {
         options.onEvent?.(event)
       },
     }
+  }
+
+  // ---- snapshots in slices (ADR 0025)
+
+  private beginSnapshot(onTaken: (taken: { index: number; data: Uint8Array } | undefined) => void): void {
+    const machine = this.options.stateMachine
+    this.abandonSnapshotJob()
+    if (machine.beginSnapshot === undefined) {
+      onTaken({ index: this.appliedIndex, data: machine.snapshot() })
+      return
+    }
+    this.snapshotJob = { job: machine.beginSnapshot(), index: this.appliedIndex, onTaken }
+    this.counters.add('snapshots.begun')
+    this.scheduleSnapshotStep()
+  }
+
+  /** One step per timer input: between steps the Replica handles whatever arrived (urgent first). */
+  private scheduleSnapshotStep(): void {
+    const clock = this.options.clock
+    const id: TimerId = clock.setTimer(0, () => {
+      if (this.state === 'running') this.enqueue({ kind: 'timer', id, onFire: () => this.snapshotStep() })
+    })
+    this.liveTimers.add(id)
+  }
+
+  private snapshotStep(): void {
+    const current = this.snapshotJob
+    if (current === undefined) return
+    this.counters.add('snapshots.steps')
+    let data: Uint8Array | undefined
+    try {
+      data = current.job.step()
+    } catch (error) {
+      this.protocolError(error)
+      return this.abandonSnapshotJob()
+    }
+    if (data === undefined) return this.scheduleSnapshotStep()
+    this.snapshotJob = undefined
+    this.counters.add('snapshots.taken')
+    current.onTaken({ index: current.index, data })
+  }
+
+  /** Give the running job up; the protocol is told (`onTaken(undefined)`) unless the replica is stopping. */
+  private abandonSnapshotJob(notify = true): void {
+    const current = this.snapshotJob
+    if (current === undefined) return
+    this.snapshotJob = undefined
+    this.counters.add('snapshots.abandoned')
+    try {
+      current.job.abort()
+    } catch (error) {
+      this.options.onError?.(error)
+    }
+    if (notify) current.onTaken(undefined)
   }
 
   private commit(entry: Committed): Uint8Array | undefined {

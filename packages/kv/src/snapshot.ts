@@ -46,20 +46,27 @@ export interface KvSnapshotState extends SessionTableState {
  */
 export function encodeSnapshot(state: KvSnapshotState): Uint8Array {
   const values = [...state.values.entries()]
-    .sort(([a], [b]) => compare(a, b))
+    .sort(([a], [b]) => compareKeys(a, b))
     .map(([key, value]) => {
       const r = state.revisions.get(key)
       return [key, value, r?.create ?? 0, r?.mod ?? 0, r?.version ?? 0]
     })
+  return encodeCanonical({ values, ...snapshotFieldsBesideValues(state) })
+}
+
+/**
+ * Every field of the snapshot record but `values` (bounded by the session, history and lease limits,
+ * not by the number of keys): shared by the one-shot encoder and the one in slices (snapshot-job.ts).
+ */
+export function snapshotFieldsBesideValues(state: Omit<KvSnapshotState, 'values' | 'revisions'>): Record<string, unknown> {
   const sessions = [...state.sessions.entries()]
-    .sort(([clientA, a], [clientB, b]) => a.lastIndex - b.lastIndex || compare(clientA, clientB))
+    .sort(([clientA, a], [clientB, b]) => a.lastIndex - b.lastIndex || compareKeys(clientA, clientB))
     .map(([client, s]) => [client, s.seq, s.lastIndex, s.result])
-  const floors = [...state.floors.entries()].sort(([a], [b]) => compare(a, b))
+  const floors = [...state.floors.entries()].sort(([a], [b]) => compareKeys(a, b))
   // Roles only when there are any, so a state without roles keeps its snapshot bytes.
   const roles = state.roles.size === 0 ? {} : { roles: state.roles.toSnapshot() }
-  return encodeCanonical({
+  return {
     version: KV_SNAPSHOT_VERSION,
-    values,
     revision: state.revision,
     sessions,
     floors,
@@ -71,7 +78,7 @@ export function encodeSnapshot(state: KvSnapshotState): Uint8Array {
     // Only after loading a version 4 snapshot (its events do not know what they replaced).
     ...(state.history.readFloor === 0 ? {} : { readFloor: state.history.readFloor }),
     leases: state.leases.toSnapshot(),
-  })
+  }
 }
 
 /** Decode and fully validate a snapshot; any defect throws StorageCorruptionError naming it. */
@@ -125,7 +132,7 @@ function snapshotFromValue(value: unknown): DecodedSnapshot {
     if (entry.length !== fields)
       throw new InvalidMessageError(`values[${i}] must be [key, value${fields === 5 ? ', createRevision, modRevision, version' : ''}]`)
     const key = expectString(entry[0], `values[${i}] key`, Number.MAX_SAFE_INTEGER)
-    if (previousKey !== undefined && compare(previousKey, key) >= 0)
+    if (previousKey !== undefined && compareKeys(previousKey, key) >= 0)
       throw new InvalidMessageError(`values[${i}]: keys must be strictly ascending`)
     const stored = valueOrNullFrom(entry[1], `values[${i}] value`)
     if (stored === null) throw new InvalidMessageError(`values[${i}] value is null`)
@@ -151,7 +158,7 @@ function snapshotFromValue(value: unknown): DecodedSnapshot {
     const lastIndex = expectUint(entry[2], `sessions[${i}] lastIndex`)
     const result = expectBytes(entry[3], `sessions[${i}] result`)
     decodeResult(result) // a cached answer must itself be a valid result
-    if (previous !== undefined && (previous.lastIndex - lastIndex || compare(previous.client, client)) >= 0)
+    if (previous !== undefined && (previous.lastIndex - lastIndex || compareKeys(previous.client, client)) >= 0)
       throw new InvalidMessageError(`sessions[${i}]: sessions must be ordered by (lastIndex, client) without duplicates`)
     sessions.set(client, { seq, lastIndex, result })
     previous = { client, lastIndex }
@@ -166,7 +173,7 @@ function snapshotFromValue(value: unknown): DecodedSnapshot {
     const entry = expectArray(item, `floors[${i}]`)
     if (entry.length !== 2) throw new InvalidMessageError(`floors[${i}] must be [principal, floor]`)
     const principal = expectString(entry[0], `floors[${i}] principal`, MAX_CLIENT_ID_LENGTH)
-    if (previousPrincipal !== undefined && compare(previousPrincipal, principal) >= 0)
+    if (previousPrincipal !== undefined && compareKeys(previousPrincipal, principal) >= 0)
       throw new InvalidMessageError(`floors[${i}]: principals must be strictly ascending`)
     floors.set(principal, expectUint(entry[1], `floors[${i}] floor`))
     previousPrincipal = principal
@@ -188,6 +195,7 @@ function snapshotFromValue(value: unknown): DecodedSnapshot {
   return { values, revisions, revision, sessions, floors, signedFloor: expectUint(record['signedFloor'], 'signedFloor'), alarm: expectBoolean(record['alarm'], 'alarm'), roles, ...later }
 }
 
-function compare(a: string, b: string): number {
+/** The snapshot's key order (UTF-16 code units, as `<` compares strings). */
+export function compareKeys(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
 }

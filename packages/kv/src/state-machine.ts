@@ -1,4 +1,4 @@
-import { bytesEqual, ConfigError, InvalidMessageError, type StateMachine } from '@synod/core'
+import { bytesEqual, ConfigError, InvalidMessageError, type SnapshotJob, type StateMachine } from '@synod/core'
 import { KV_READ_OPS, type KvCommand, type KvSession, type ListMode } from './command.js'
 import { RolesTable } from './roles.js'
 import { resolveLimits, utf8ByteLength, type KvLimits } from './limits.js'
@@ -6,7 +6,8 @@ import { decodeRequest, type DecodeRequestOptions, type KvRequest } from './requ
 import { encodeResult, type KeyRevision, type KvError, type KvErrorCode, type KvResult, type KvValue } from './result.js'
 import { SessionTable, type SessionRecord } from './sessions.js'
 import { compareHolds, type TxnKeyView } from './txn.js'
-import { decodeSnapshot, encodeSnapshot } from './snapshot.js'
+import { decodeSnapshot, encodeSnapshot, snapshotFieldsBesideValues } from './snapshot.js'
+import { KvSnapshotJob, type KvSnapshotJobOptions } from './snapshot-job.js'
 import { resolveHistoryLimits, WatchHistory, type HistoryLimits, type HistoryRead, type KeyState } from './history.js'
 import { DEFAULT_MAX_LEASES, LeaseTable, MAX_LEASE_TTL_SECONDS } from './leases.js'
 
@@ -83,6 +84,8 @@ export class KvStateMachine implements StateMachine {
   /** Recent changes for watchers (history.ts): replicated, in the snapshot, bounded by `historyEvents`/`historyBytes`. */
   private history: WatchHistory
   private leases = new LeaseTable()
+  /** The snapshot being taken in slices, told of each key before it changes. */
+  private snapshotJob: KvSnapshotJob | undefined
   readonly maxLeases: number
   /** Members whose signed `lease-expire` is a vote (byzantine protocols); empty otherwise. */
   private readonly expiryVoters: ReadonlySet<string>
@@ -171,9 +174,30 @@ export class KvStateMachine implements StateMachine {
     })
   }
 
+  /**
+   * The snapshot in slices (ADR 0025): the bytes `snapshot()` returns now, produced by `step()` calls
+   * while commands keep being applied. Beginning another aborts this one.
+   */
+  beginSnapshot(options?: KvSnapshotJobOptions): SnapshotJob {
+    this.snapshotJob?.abort()
+    const job = new KvSnapshotJob(
+      this.values,
+      this.revisions,
+      snapshotFieldsBesideValues({ revision: this.revision, ...this.sessions.state(), alarm: this.alarmRaised, roles: this.roles, history: this.history, leases: this.leases }),
+      (ended) => {
+        if (this.snapshotJob === ended) this.snapshotJob = undefined
+      },
+      options,
+    )
+    this.snapshotJob = job
+    return job
+  }
+
   /** Replace the whole state. A corrupt snapshot throws StorageCorruptionError and leaves the state as it was. */
   restore(snapshot: Uint8Array): void {
     const state = decodeSnapshot(snapshot)
+    // A job still running keeps the replaced maps, which nothing writes to any more: it stays the state it began with.
+    this.snapshotJob = undefined
     this.values = state.values
     this.revisions = state.revisions
     this.revision = state.revision
@@ -299,6 +323,7 @@ export class KvStateMachine implements StateMachine {
       this.alarmRaised = true
       return error('no-space', `the data would be ${after} bytes, over the quota of ${this.quotaBytes}; the no-space alarm is raised`)
     }
+    this.snapshotJob?.remember(key, current, this.revisions.get(key))
     this.values.set(key, value)
     this.bytes = after
     // A key kept from a snapshot taken before revisions existed: its creation is unknown (0).
@@ -410,6 +435,7 @@ export class KvStateMachine implements StateMachine {
     const current = this.values.get(key)
     if (current === undefined) return { ok: true, op: 'delete', existed: false, revision: this.revision }
     const prev = { value: current, ...this.revisionsOf(key) }
+    this.snapshotJob?.remember(key, current, this.revisions.get(key))
     this.values.delete(key)
     this.revisions.delete(key)
     this.leases.attach(key, undefined)
