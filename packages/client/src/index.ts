@@ -12,6 +12,7 @@ export {
 export { RequestSigner } from './request-signer.js'
 export type { RequestSignerOptions, SignedRequest } from './request-signer.js'
 export { verifyAnswer, verifyKvAnswer } from './verify-answer.js'
+export { certifiedFields, checkCertifiedFields } from './certified-answer.js'
 export type { CertifiedAnswer, VerifiedAnswer } from './verify-answer.js'
 export {
   AUTH_SESSION_HEADER,

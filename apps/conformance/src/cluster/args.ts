@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { UsageError } from '../args.js'
 import { NEMESES, nemesisParts, type NemesisSpec } from './nemesis.js'
-import { DEFAULT_MAX_STALL_MS } from './progress.js'
+import { DEFAULT_MAX_STALL_MS, isByzantine } from './progress.js'
 
 export const CLUSTER_USAGE = `usage: synod-conformance --cluster [options]
 
@@ -25,6 +25,9 @@ options:
   --max-stall-ms N    progress: the longest stretch without an acknowledged write while a quorum
                       of nodes was up and connected (default ${DEFAULT_MAX_STALL_MS})
   --startup-ms N      budget for the nodes to become ready (default 120000)
+  --verify on|off     byzantine protocols' clients believe an answer only with a valid reply
+                      certificate (default on for pbft and hotstuff; off: believe every answer,
+                      to see what a client that does not verify would be told)
   --env K=V           extra environment of every node (repeatable; e.g. a test-only debug switch)
   --report DIR        write DIR/history.json, DIR/results.json and DIR/report.html
   --keep              keep the nodes' data folders (their logs: node.log)
@@ -46,6 +49,8 @@ export interface ClusterArguments {
   readonly maxStallMs: number
   readonly startupMs: number
   readonly env: Readonly<Record<string, string>>
+  /** Check every answer's reply certificate (byzantine protocols only). */
+  readonly verify: boolean
   readonly reportDir: string | undefined
   readonly keep: boolean
   readonly help: boolean
@@ -83,6 +88,7 @@ export function parseClusterArguments(argv: readonly string[]): ClusterArguments
         'max-stall-ms': { type: 'string' },
         'startup-ms': { type: 'string' },
         env: { type: 'string', multiple: true },
+        verify: { type: 'string' },
         report: { type: 'string' },
         keep: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -113,6 +119,9 @@ export function parseClusterArguments(argv: readonly string[]): ClusterArguments
   }
   const nodes = positive(v.nodes, '--nodes', protocol === 'pbft' || protocol === 'hotstuff' ? 4 : 3)
   if (nodes > 9) throw new UsageError('--nodes must be at most 9')
+  if (v.verify !== undefined && v.verify !== 'on' && v.verify !== 'off') throw new UsageError('--verify must be on or off')
+  const byzantine = isByzantine(protocol)
+  if (v.verify === 'on' && !byzantine) throw new UsageError(`--verify on: ${protocol} answers carry no reply certificates (pbft and hotstuff do)`)
   const seedText = v.seed ?? '1'
   if (!/^\d+$/.test(seedText)) throw new UsageError('--seed must be a non-negative integer')
   return {
@@ -128,6 +137,7 @@ export function parseClusterArguments(argv: readonly string[]): ClusterArguments
     maxStallMs: positive(v['max-stall-ms'], '--max-stall-ms', DEFAULT_MAX_STALL_MS),
     startupMs: positive(v['startup-ms'], '--startup-ms', 120_000),
     env,
+    verify: byzantine && v.verify !== 'off',
     reportDir: v.report,
     keep: v.keep === true,
     help: v.help === true,

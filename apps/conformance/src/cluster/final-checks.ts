@@ -2,9 +2,10 @@
 // linearizability and durability from @synod/conformance on the recorded
 // history, convergence and liveness of the live nodes.
 import { checkDurability, checkLinearizability, type CheckResult, type CommitRecord, type Operation, type RunRecord, type TimelineEvent } from '@synod/conformance'
+import type { AnswerVerifier } from './certificates.js'
 import { call, kvPath } from './http-call.js'
 import { type ClusterHistory, pruneUnobservedUnknowns, toOperations } from './history.js'
-import { REGISTER_PREFIX, SET_PREFIX, sleep } from './workload.js'
+import { believed, REGISTER_PREFIX, SET_PREFIX, sleep } from './workload.js'
 
 export interface LiveNode {
   readonly name: string
@@ -20,13 +21,17 @@ export async function probeLiveness(
   timeoutMs: number,
   /** Give up early (an interrupt). */
   shouldStop: () => boolean = () => false,
+  /** Byzantine protocols: a write counts only with a valid reply certificate. */
+  verifier?: AnswerVerifier,
 ): Promise<Map<string, number | undefined>> {
   const result = new Map<string, number | undefined>()
   await Promise.all(
     nodes.map(async (node) => {
       // Bounded by the budget: one attempt per 200 ms at most, each bounded by the request timeout.
       for (let attempt = 0; history.now() - healedAt < budgetMs && !shouldStop(); attempt++) {
-        const answer = await call(node.http, 'PUT', kvPath(`live/${node.name}`), { value: String(attempt) }, timeoutMs)
+        const key = `live/${node.name}`
+        const value = String(attempt)
+        const answer = believed(await call(node.http, 'PUT', kvPath(key), { value }, timeoutMs), verifier, (v, body) => v.check({ f: 'write', key, value }, body, node.name))
         if (answer.kind === 'ok') {
           result.set(node.name, history.now() - healedAt)
           return
@@ -55,7 +60,15 @@ export function livenessResult(times: ReadonlyMap<string, number | undefined>, b
  * node gives on each key must fit the history too. Retried (bounded) until a
  * node answers.
  */
-export async function finalReads(nodes: readonly LiveNode[], history: ClusterHistory, keys: number, firstProcess: number, timeoutMs: number, budgetMs: number): Promise<void> {
+export async function finalReads(
+  nodes: readonly LiveNode[],
+  history: ClusterHistory,
+  keys: number,
+  firstProcess: number,
+  timeoutMs: number,
+  budgetMs: number,
+  verifier?: AnswerVerifier,
+): Promise<void> {
   const deadline = history.now() + budgetMs
   await Promise.all(
     nodes.map(async (node, n) => {
@@ -64,7 +77,7 @@ export async function finalReads(nodes: readonly LiveNode[], history: ClusterHis
         const key = `${REGISTER_PREFIX}${k}`
         while (history.now() < deadline) {
           history.add({ process, type: 'invoke', f: 'read', key, value: null, node: node.name })
-          const answer = await call(node.http, 'GET', kvPath(key), undefined, timeoutMs)
+          const answer = believed(await call(node.http, 'GET', kvPath(key), undefined, timeoutMs), verifier, (v, body) => v.check({ f: 'read', key }, body, node.name))
           if (answer.kind === 'ok') {
             history.add({ process, type: 'ok', f: 'read', key, value: (answer.body.value as string | null | undefined) ?? null, node: node.name })
             break

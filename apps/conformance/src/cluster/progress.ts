@@ -12,6 +12,11 @@ export const DEFAULT_MAX_STALL_MS = 10_000
 /** Protocols that tolerate byzantine faults need n − f connected nodes; crash-fault ones a majority. */
 const BYZANTINE = new Set(['pbft', 'hotstuff'])
 
+/** Whether the protocol tolerates byzantine faults (and certifies its answers). */
+export function isByzantine(protocol: string): boolean {
+  return BYZANTINE.has(protocol)
+}
+
 export function quorumSize(protocol: string, n: number): number {
   return BYZANTINE.has(protocol) ? n - Math.floor((n - 1) / 3) : Math.floor(n / 2) + 1
 }

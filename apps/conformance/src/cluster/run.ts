@@ -5,7 +5,9 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { CheckResult } from '@synod/conformance'
+import { readFileSync } from 'node:fs'
 import type { ClusterArguments } from './args.js'
+import { AnswerVerifier, membersOf } from './certificates.js'
 import { checkConvergence, checkLiveDurability, finalReads, linearizability, livenessResult, probeLiveness, runRecord } from './final-checks.js'
 import { ClusterHistory, toOperations } from './history.js'
 import { describeFault, NemesisRunner, nemesisParts, planFaults } from './nemesis.js'
@@ -78,8 +80,12 @@ export async function runClusterTest(
     say(`ready: ${live.nodes.map((n) => `${n.name} http://${n.http} pid ${n.process?.pid ?? '?'}`).join(', ')}`)
     const names = live.nodes.map((n) => n.name)
     const history = new ClusterHistory()
+    // The members' keys from the configuration this run wrote (never from a node's answer).
+    const verifier = args.verify ? new AnswerVerifier(membersOf(readFileSync(live.nodes[0]!.configFile, 'utf8'))) : undefined
+    say(verifier === undefined ? 'clients believe every answer (no certificate check)' : 'clients verify every answer\'s reply certificate (f + 1 members)')
     // Warm-up: the fault phase starts with a cluster that acknowledges writes through every node (a PBFT
     // cluster on a loaded machine answered its first write seconds after /readyz). Outside the history.
+    // Not verified: the warm-up asks only whether the processes answer; what they answer is checked from here on.
     const warm = await probeLiveness(live.nodes.map((n) => ({ name: n.name, http: n.http })), history, history.now(), args.startupMs, args.requestTimeoutMs, () => interrupted)
     const cold = [...warm].filter(([, ms]) => ms === undefined).map(([name]) => name)
     if (interrupted) return { status: 130, processIds: live.spawned }
@@ -96,6 +102,7 @@ export async function runClusterTest(
       requestTimeoutMs: args.requestTimeoutMs,
       endpoints: () => live.nodes.map((n) => n.http),
       nodeNames: names,
+      ...(verifier === undefined ? {} : { verifier }),
     })
     const nemesis = new NemesisRunner(live, history, say, quorumSize(daemonProtocolOf(args.protocol).daemonProtocol, args.nodes))
     const startedAt = history.now()
@@ -118,16 +125,17 @@ export async function runClusterTest(
     if (!interrupted) {
       say(`recovery: every node must acknowledge a write within ${args.recoveryMs} ms…`)
       const nodes = live.nodes.map((n) => ({ name: n.name, http: n.http }))
-      const times = await probeLiveness(nodes, history, healedAt, args.recoveryMs, args.requestTimeoutMs)
+      const times = await probeLiveness(nodes, history, healedAt, args.recoveryMs, args.requestTimeoutMs, () => false, verifier)
       livenessMs = Object.fromEntries([...times].map(([n, ms]) => [n, ms ?? null]))
       say(`  ${[...times].map(([n, ms]) => `${n} ${ms === undefined ? 'none' : `${Math.round(ms)} ms`}`).join(', ')}`)
       say('final reads through every node…')
-      await finalReads(nodes, history, args.keys, 1_000_000, args.requestTimeoutMs, args.recoveryMs)
+      await finalReads(nodes, history, args.keys, 1_000_000, args.requestTimeoutMs, args.recoveryMs, verifier)
       const base = runRecord(names, toOperations(history.events), nemesis.timeline, healedAt, history.now())
       checks.push(linearizability(history, base))
       checks.push(await checkLiveDurability(nodes, base.history, base, args.requestTimeoutMs, args.recoveryMs, () => history.now()))
       checks.push(await checkConvergence(nodes, args.requestTimeoutMs, Math.min(args.recoveryMs, 20_000)))
       checks.push(livenessResult(times, args.recoveryMs))
+      if (verifier !== undefined) checks.push(verifier.result())
       const noQuorumMs = nemesis.noQuorum.reduce((sum, [s, e]) => sum + e - s, 0)
       const acks = acknowledgedWrites(history.events)
       checks.push(progressResult(longestStall(acks, startedAt, healedAt, nemesis.noQuorum), args.maxStallMs, acks.filter((t) => t >= startedAt && t <= healedAt).length, noQuorumMs))

@@ -1,7 +1,8 @@
 // The concurrent client workload: reads, unique-value writes and cas on a few
 // register keys, plus write-once keys under `s/` for the durability check,
 // each request to a random node with a per-request timeout.
-import { call, kvPath } from './http-call.js'
+import type { AnswerVerifier } from './certificates.js'
+import { call, type CallResult, kvPath } from './http-call.js'
 import type { ClusterHistory } from './history.js'
 import { SeededRandom } from './rng.js'
 
@@ -16,6 +17,18 @@ export interface WorkloadOptions {
   /** host:port of each node's API, by node index. */
   readonly endpoints: () => readonly string[]
   readonly nodeNames: readonly string[]
+  /**
+   * Byzantine protocols: believe an answer only with a valid reply certificate. One without is
+   * recorded as unknown ('info', error UNVERIFIED) and counted by the verifier's checker.
+   */
+  readonly verifier?: AnswerVerifier
+}
+
+/** `result`, or 'info' when a verifier refuses its answer (a verifying client does not believe it). */
+export function believed(result: CallResult, verifier: AnswerVerifier | undefined, check: (v: AnswerVerifier, body: Record<string, unknown>) => string | undefined): CallResult {
+  if (verifier === undefined || result.kind !== 'ok') return result
+  const why = check(verifier, result.body)
+  return why === undefined ? result : { kind: 'info', error: `UNVERIFIED: ${why}`, status: result.status, body: result.body }
 }
 
 export class Workload {
@@ -57,7 +70,8 @@ export class Workload {
       let outcome: 'ok' | 'fail' | 'info'
       if (roll < 0.4) {
         this.history.add({ process, type: 'invoke', f: 'read', key, value: null, node: nodeName })
-        const result = await call(host, 'GET', kvPath(key), undefined, this.options.requestTimeoutMs)
+        const verifier = this.options.verifier
+        const result = believed(await call(host, 'GET', kvPath(key), undefined, this.options.requestTimeoutMs), verifier, (v, body) => v.check({ f: 'read', key }, body, nodeName))
         outcome = result.kind
         if (result.kind === 'ok') {
           const value = (result.body.value as string | null | undefined) ?? null
@@ -68,7 +82,9 @@ export class Workload {
         // A write to a register key, or (one in four) to a write-once key of the durability set.
         const target = roll < 0.74 ? key : `${SET_PREFIX}${unique}`
         this.history.add({ process, type: 'invoke', f: 'write', key: target, value: unique, node: nodeName })
-        const result = await call(host, 'PUT', kvPath(target), { value: unique }, this.options.requestTimeoutMs)
+        const result = believed(await call(host, 'PUT', kvPath(target), { value: unique }, this.options.requestTimeoutMs), this.options.verifier, (v, body) =>
+          v.check({ f: 'write', key: target, value: unique }, body, nodeName),
+        )
         outcome = result.kind
         if (result.kind === 'ok') known.set(target, unique)
         this.history.add({
@@ -83,7 +99,9 @@ export class Workload {
       } else {
         const expected = known.get(key) ?? null
         this.history.add({ process, type: 'invoke', f: 'cas', key, value: [expected, unique], node: nodeName })
-        const result = await call(host, 'POST', `${kvPath(key)}/cas`, { expected, value: unique }, this.options.requestTimeoutMs)
+        const result = believed(await call(host, 'POST', `${kvPath(key)}/cas`, { expected, value: unique }, this.options.requestTimeoutMs), this.options.verifier, (v, body) =>
+          v.check({ f: 'cas', key, expected, value: unique }, body, nodeName),
+        )
         outcome = result.kind
         if (result.kind === 'ok' && result.body.applied === false) {
           known.set(key, (result.body.value as string | null | undefined) ?? null)

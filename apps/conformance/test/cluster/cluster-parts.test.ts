@@ -130,6 +130,11 @@ describe('parseClusterArguments', () => {
     expect(parseClusterArguments(['--cluster', '--env', 'A=1', '--env', 'B=x=y']).env).toEqual({ A: '1', B: 'x=y' })
     expect(parseDuration('1500ms', '--duration')).toBe(1500)
     expect(parseDuration('2m', '--duration')).toBe(120_000)
+    // Byzantine protocols' clients verify reply certificates unless told not to; crash-fault ones have none.
+    expect(parseClusterArguments(['--cluster', '--protocol', 'pbft']).verify).toBe(true)
+    expect(parseClusterArguments(['--cluster', '--protocol', 'hotstuff']).verify).toBe(true)
+    expect(parseClusterArguments(['--cluster', '--protocol', 'pbft', '--verify', 'off']).verify).toBe(false)
+    expect(parseClusterArguments(['--cluster']).verify).toBe(false)
   })
 
   it('refuses bad input with a usage error', () => {
@@ -138,6 +143,8 @@ describe('parseClusterArguments', () => {
     expect(() => parseClusterArguments(['--cluster', '--duration', 'soon'])).toThrow(UsageError)
     expect(() => parseClusterArguments(['--cluster', '--env', 'novalue'])).toThrow(UsageError)
     expect(() => parseClusterArguments(['--cluster', '--scenario', 'x'])).toThrow(UsageError)
+    expect(() => parseClusterArguments(['--cluster', '--protocol', 'pbft', '--verify', 'maybe'])).toThrow(/on or off/)
+    expect(() => parseClusterArguments(['--cluster', '--protocol', 'raft', '--verify', 'on'])).toThrow(/no reply certificates/)
   })
 })
 
