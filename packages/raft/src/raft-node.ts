@@ -1400,9 +1400,11 @@ export class RaftNode implements ProtocolNode {
     // The state machine has applied every command up to `applied`; no-ops and config
     // entries after the last command do not change it, so it is the state at `applied`,
     // and `config` the configuration there.
-    const meta = encodeMembership(this.config)
+    // (The runtime's index is that of the last command applied, which may be lower: no-ops and config
+    // entries do not reach the state machine. The snapshot is saved at `applied`, as Raft's log sees it.)
+    const at = { index: this.applied, meta: encodeMembership(this.config) }
     if (this.ctx.beginSnapshot === undefined || snapshotTesting.oneShotSnapshots) {
-      this.saveTakenSnapshot(this.ctx.takeSnapshot(), meta)
+      this.saveTakenSnapshot(this.ctx.takeSnapshot().data, at)
       return
     }
     // Taken a slice at a time between batches while entries keep being applied (ADR 0025).
@@ -1412,24 +1414,24 @@ export class RaftNode implements ProtocolNode {
       if (generation !== this.localSnapshot.generation) return
       this.localSnapshot.running = false
       if (taken === undefined) this.localSnapshot.abandoned++
-      else this.saveTakenSnapshot(taken, meta)
+      else this.saveTakenSnapshot(taken.data, at)
     })
   }
 
-  /** Store a snapshot of the state at `taken.index` (begun some batches ago when taken in slices). */
-  private saveTakenSnapshot(taken: { index: number; data: Uint8Array }, meta: Uint8Array): void {
+  /** Store the state machine's snapshot `data` as the state at `at.index` (begun some batches ago when taken in slices). */
+  private saveTakenSnapshot(data: Uint8Array, at: { index: number; meta: Uint8Array }): void {
     if (this.stopped) return
     const storage = this.storage
-    const term = storage.term(taken.index)
+    const term = storage.term(at.index)
     // A snapshot received from the leader meanwhile covers it already (the state was replaced).
-    if (taken.index <= (storage.snapshot()?.index ?? 0) || term === undefined || taken.index > this.applied) {
+    if (at.index <= (storage.snapshot()?.index ?? 0) || term === undefined || at.index > this.applied) {
       this.localSnapshot.abandoned++
       return
     }
-    this.trailing.retain(storage, taken.index) // before saveSnapshot drops the entries
-    storage.saveSnapshot({ index: taken.index, term, data: taken.data, meta })
+    this.trailing.retain(storage, at.index) // before saveSnapshot drops the entries
+    storage.saveSnapshot({ index: at.index, term, data, meta: at.meta })
     this.localSnapshot.taken++
-    this.ctx.observe({ type: 'snapshot', index: taken.index })
+    this.ctx.observe({ type: 'snapshot', index: at.index })
   }
 
   /** A follower that recently made progress and still needs entries up to our applied index (or is receiving a snapshot). */
