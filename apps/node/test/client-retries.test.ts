@@ -63,6 +63,14 @@ describe('@synod/client against a node', () => {
     expect(holder.ended).toBe('closed')
   }, 30_000)
 
+  it("a lock asked for after its session's lease is gone fails with SessionEndedError, not the raw 404", async () => {
+    // The race above on a busy machine: the revoke landed before the waiter's key was put.
+    const session = await LeaseSession.open(new SynodClient(single.node.httpAddress), { ttlSeconds: 30, keepAliveEveryMs: 60_000 })
+    await new SynodClient(single.node.httpAddress).leaseRevoke(session.lease)
+    expect(await new Mutex(session, 'locks/gone/').lock().catch((e: unknown) => e)).toBeInstanceOf(SessionEndedError)
+    await session.close().catch(() => undefined)
+  }, 30_000)
+
   it('the typed API over fetch and over node:http: put with a lease, txn, pages, revoke', async () => {
     for (const client of [new SynodClient(single.node.httpAddress), new NodeSynodClient(single.node.httpAddress)]) {
       const prefix = `typed/${client instanceof NodeSynodClient ? 'node' : 'fetch'}/`

@@ -83,7 +83,7 @@ describe('libp2p transport', () => {
     c.onMessage(() => undefined)
     b.send(a.self, utf8('1'))
     c.send(a.self, utf8('1'))
-    await waitFor(() => atA.length === 2)
+    await waitFor(() => atA.length === 2, 20_000, 'both first messages')
     a.setPeers([
       { id: a.self, addrs: a.listenAddrs() },
       { id: c.self, addrs: c.listenAddrs() },
@@ -91,14 +91,18 @@ describe('libp2p transport', () => {
     a.send(b.self, utf8('no longer'))
     expect(a.metrics().drops['unknown-peer']).toBe(1)
     expect(a.metrics().peers[b.self]).toBeUndefined()
-    await waitFor(() => b.metrics().peers[a.self]!.connected === false, 5000, 'b disconnected from a')
+    await waitFor(() => b.metrics().peers[a.self]!.connected === false, 20_000, 'b disconnected from a')
     b.send(a.self, utf8('2'))
     c.send(a.self, utf8('2'))
-    await waitFor(() => atA.includes('c:2'))
-    await waitFor(() => b.metrics().peers[a.self]!.dialFailures >= 1, 5000, 'b refused')
+    await waitFor(() => atA.includes('c:2'), 20_000, 'c:2 at a')
+    await waitFor(() => b.metrics().peers[a.self]!.dialFailures >= 1, 20_000, 'b refused')
     expect(atA).not.toContain('b:2')
-    expect(a.metrics().connections.rejectedNonMember).toBeGreaterThanOrEqual(1)
-  })
+    // b's failed dial and a's count of the refusal are two sides of one handshake: on a loaded machine a
+    // dial also fails by a handshake timeout (counted as failedHandshake). b keeps redialing for its queued
+    // message, so a refusal by membership comes; wait for it rather than assume the order.
+    await waitFor(() => a.metrics().connections.rejectedNonMember >= 1, 20_000, 'a refused b as a non-member')
+    expect(atA).not.toContain('b:2')
+  }, 60_000)
 
   it('stops cleanly: no TCP handles left, sends after stop are counted drops', async () => {
     const before = tcpHandles()

@@ -41,7 +41,14 @@ export async function line(session: LeaseSession, prefix: string, signal?: Abort
 /** Join the line under `prefix` with `value` (or find this session's key already in it). */
 export async function join(session: LeaseSession, prefix: string, value: string, signal?: AbortSignal): Promise<Place> {
   const key = keyOf(prefix, session.lease)
-  await session.client.put(key, value, { lease: session.lease, ...(signal === undefined ? {} : { signal }) })
+  try {
+    await session.client.put(key, value, { lease: session.lease, ...(signal === undefined ? {} : { signal }) })
+  } catch (error) {
+    // The session's lease ended before the key was put (revoked, or expired): the session is over, as
+    // when the key disappears later — not a transport failure for the caller to retry.
+    if (error instanceof SynodHttpError && error.code === 'LEASE_NOT_FOUND') throw new SessionEndedError(`joining ${prefix}`)
+    throw error
+  }
   const answer = await session.client.get(key, signal === undefined ? {} : { signal })
   if (answer.value === null || answer.createRevision === undefined) throw new SessionEndedError(`joining ${prefix}`)
   return { key, createRevision: answer.createRevision }
