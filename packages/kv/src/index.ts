@@ -13,6 +13,8 @@ export { LEGACY_PRINCIPAL, principalOf, SIGNED_SESSION_KEY } from './sessions.js
 export { KV_SNAPSHOT_VERSION } from './snapshot.js'
 export { KvSnapshotJob } from './snapshot-job.js'
 export type { KvSnapshotJobOptions } from './snapshot-job.js'
+export { KvRestoreJob } from './restore-job.js'
+export type { KvRestoreJobOptions } from './restore-job.js'
 export { DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_CLIENT, DEFAULT_QUOTA_BYTES, KvStateMachine } from './state-machine.js'
 export type { KvStateMachineOptions, SessionRecord } from './state-machine.js'
 export { accessesOf, accessOf, CLIENT_ROLES, expectClientId, listScope, RolesTable } from './roles.js'
