@@ -83,6 +83,7 @@ export type {
   Random,
   SendOptions,
   Signer,
+  RestoreJob,
   SnapshotJob,
   StateMachine,
   TimerId,

@@ -116,8 +116,15 @@ export interface ProtocolContext {
    * protocol must check, when it gets the snapshot, that storage has not moved past `index` since.
    */
   beginSnapshot?(onTaken: (taken: { index: number; data: Uint8Array } | undefined) => void): void
-  /** Replace the state machine's state with a snapshot received from a peer. */
-  installSnapshot(snapshot: Snapshot): void
+  /**
+   * Replace the state machine's state with a snapshot received from a peer. With `inSlices` and a
+   * state machine that has `beginRestore`, the runtime restores it a slice at a time between batches
+   * (ADR 0025); until it is done it holds the protocol's `commit`s (applied in order afterwards,
+   * answers included; `commit` returns undefined meanwhile) and `serveRead`s, and begins a
+   * `beginSnapshot` asked for meanwhile at the point of that call. Only for protocols that do not use
+   * `commit`'s return value. A step that fails (a corrupt snapshot) fails the replica.
+   */
+  installSnapshot(snapshot: Snapshot, options?: { readonly inSlices?: boolean }): void
   observe(event: ProtocolEvent): void
 }
 

@@ -59,6 +59,12 @@ export interface StateMachine {
    */
   beginSnapshot?(): SnapshotJob
   /**
+   * Optional: `restore` in slices (ADR 0025). `step()` does a bounded piece and returns true once the
+   * state is replaced (all at once, in that step); until then the state is the old one, and a corrupt
+   * snapshot throws from a step, leaving it so. The runtime applies no command while it runs.
+   */
+  beginRestore?(snapshot: Uint8Array): RestoreJob
+  /**
    * Replace the state with a snapshot's. `snapshot` is read-only: it may be the stored
    * snapshot's own bytes (at start, and after a protocol handed a received snapshot to storage).
    */
@@ -75,6 +81,14 @@ export interface SnapshotJob {
   /** Do a bounded piece of the work: the snapshot's bytes once complete, else undefined. */
   step(): Uint8Array | undefined
   /** Give the job up and drop what it kept (a later `step` is not called). */
+  abort(): void
+}
+
+/** A snapshot being restored in slices (`StateMachine.beginRestore`). */
+export interface RestoreJob {
+  /** Do a bounded piece of the work; true once the state is replaced. */
+  step(): boolean
+  /** Give it up; the state stays the old one. */
   abort(): void
 }
 

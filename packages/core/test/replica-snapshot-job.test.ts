@@ -42,6 +42,28 @@ class SlicedList extends ListStateMachine {
   }
 }
 
+/** Restores one item per step into a side list, swapped in at the last step; `poison` makes a step throw. */
+class SlicedRestoreList extends SlicedList {
+  restoreSteps = 0
+  beginRestore(data: Uint8Array) {
+    const items = JSON.parse(new TextDecoder().decode(data)) as string[]
+    const building: string[] = []
+    return {
+      step: () => {
+        this.restoreSteps++
+        if (building.length < items.length) {
+          if (items[building.length] === 'poison') throw new Error('corrupt snapshot')
+          building.push(items[building.length]!)
+          return false
+        }
+        this.items = building
+        return true
+      },
+      abort: () => {},
+    }
+  }
+}
+
 /** Commits each proposal at once; `snap()` asks for a snapshot in slices and records what it gets. */
 class Node implements ProtocolNode {
   index = 0
@@ -49,16 +71,17 @@ class Node implements ProtocolNode {
   constructor(readonly ctx: ProtocolContext) {}
   start() {}
   receive() {}
-  propose(command: Uint8Array, _client: ClientRef) {
-    this.ctx.commit({ index: ++this.index, command })
+  propose(command: Uint8Array, client: ClientRef) {
+    this.ctx.commit({ index: ++this.index, command, client })
   }
   snap() {
     this.ctx.beginSnapshot!((taken) => this.taken.push(taken === undefined ? undefined : { index: taken.index, data: new TextDecoder().decode(taken.data) }))
   }
-  install(items: string[], index: number) {
+  install(items: string[], index: number, inSlices = false) {
     this.index = index
-    this.ctx.installSnapshot({ index, term: 1, data: utf8(JSON.stringify(items)), meta: new Uint8Array(0) })
+    this.ctx.installSnapshot({ index, term: 1, data: utf8(JSON.stringify(items)), meta: new Uint8Array(0) }, { inSlices })
   }
+  reads: Array<Promise<unknown>> = []
   status() {
     return { id: 'n1', role: 'leader', term: 1, leader: 'n1', commitIndex: this.index, lastIndex: this.index, membership: this.ctx.membership }
   }
@@ -157,5 +180,58 @@ describe('Replica: a snapshot in slices (ADR 0025)', () => {
     for (let i = 0; i < 3; i++) await tick()
     expect(node.taken).toEqual([undefined])
     expect(machine.aborted).toBe(2)
+  })
+})
+
+describe('Replica: a received snapshot restored in slices (ADR 0025)', () => {
+  it('holds commits, reads and a snapshot until the state is restored, then runs them in order on it', { timeout: 10_000 }, async () => {
+    const machine = new SlicedRestoreList()
+    const { replica, node, tick } = await setup(machine)
+    void replica.propose(utf8('old')).catch(() => undefined)
+    await flush()
+    node.install(['x', 'y', 'z'], 10, true)
+    expect(machine.items).toEqual(['old']) // not yet
+    // Commits after the snapshot arrive while it is being restored: held, not applied to the old state.
+    const answers = [replica.propose(utf8('p')), replica.propose(utf8('q'))]
+    await flush()
+    expect(machine.items).toEqual(['old'])
+    node.snap() // the snapshot asked for after p and q: of x, y, z, p, q
+    const third = replica.propose(utf8('r'))
+    await flush()
+    for (let i = 0; i < 3; i++) await tick()
+    expect(machine.items).toEqual(['old'])
+    await tick() // the fourth step swaps the state in and releases what was held
+    expect(machine.items).toEqual(['x', 'y', 'z', 'p', 'q', 'r'])
+    expect((await Promise.all([...answers, third])).map((a) => a.index)).toEqual([11, 12, 13])
+    for (let i = 0; i < 10; i++) await tick()
+    expect(node.taken).toEqual([{ index: 12, data: '["x","y","z","p","q"]' }])
+    expect(replica.status().counters['snapshots.restoreSteps']).toBe(4)
+  })
+
+  it('without inSlices (or beginRestore) the restore is one call, as before', async () => {
+    const machine = new SlicedRestoreList()
+    const { node } = await setup(machine)
+    node.install(['x'], 5)
+    expect(machine.items).toEqual(['x'])
+    expect(machine.restoreSteps).toBe(0)
+  })
+
+  it('a one-shot snapshot asked for meanwhile finishes the restore first', async () => {
+    const machine = new SlicedRestoreList()
+    const { replica, node } = await setup(machine)
+    node.install(['x', 'y'], 5, true)
+    void replica.propose(utf8('p')).catch(() => undefined)
+    await flush()
+    expect(node.ctx.takeSnapshot()).toEqual({ index: 6, data: utf8('["x","y","p"]') })
+  })
+
+  it('a step that fails fails the replica (the store holds a snapshot the state machine cannot load)', async () => {
+    const machine = new SlicedRestoreList()
+    const { replica, node, tick, errors } = await setup(machine)
+    node.install(['x', 'poison'], 5, true)
+    for (let i = 0; i < 3; i++) await tick()
+    expect(replica.running).toBe(false)
+    expect(errors.some((e) => (e as Error).message === 'corrupt snapshot')).toBe(true)
+    await expect(replica.propose(utf8('p'))).rejects.toThrow(/failed/)
   })
 })

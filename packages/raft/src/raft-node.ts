@@ -118,6 +118,8 @@ interface IncomingSnapshot {
  * while handling a batch of inputs are coalesced and emitted in `flush()`,
  * which the Replica calls once per batch before its storage sync.
  */
+const restoreInSlices = { inSlices: true } as const
+
 export class RaftNode implements ProtocolNode {
   readonly options: RaftOptions
   private readonly ctx: ProtocolContext
@@ -1565,7 +1567,8 @@ export class RaftNode implements ProtocolNode {
     this.durable.truncated(snapshot.index + 1)
     this.receiveStats.installed++
     this.trailing.clear()
-    this.ctx.installSnapshot(snapshot)
+    // In slices when the state machine can (ADR 0025): the Replica holds our commits and reads until it is done.
+    this.ctx.installSnapshot(snapshot, snapshotTesting.oneShotSnapshots ? undefined : restoreInSlices)
     this.ctx.observe({ type: 'custom', name: 'snapshot-installed', detail: { index: snapshot.index, from } })
     this.commit = this.applied = snapshot.index
     this.awaitingLeave = undefined // whether it completed is unknown here: left to time out, like the proposals above

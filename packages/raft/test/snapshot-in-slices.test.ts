@@ -3,7 +3,7 @@
 // Entries keep being applied while a snapshot is taken; what is stored must be the state at the
 // snapshot's index, byte for byte what a one-shot snapshot of that state gives.
 import { bytesEqual, membershipOf, type Committed, type NodeId, type SnapshotJob } from '@synod/core'
-import { KvStateMachine, kvCommands } from '@synod/kv'
+import { KvStateMachine, kvCommands, type KvRestoreJob } from '@synod/kv'
 import { memoryStorage, type MemoryStorage } from '@synod/storage'
 import { Simulation, type SimulatedNode } from '@synod/transport-memory'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -20,6 +20,9 @@ const ids = ['a', 'b', 'c']
 class SlicedKv extends KvStateMachine {
   override beginSnapshot(): SnapshotJob {
     return super.beginSnapshot({ sliceBytes: 256, sortRunKeys: 16 })
+  }
+  override beginRestore(snapshot: Uint8Array): KvRestoreJob {
+    return super.beginRestore(snapshot, { sliceEntries: 8 })
   }
 }
 
@@ -104,7 +107,7 @@ function oneShotAt(commits: Map<number, Uint8Array>, index: number): Uint8Array 
   return kv.snapshot()
 }
 
-describe('ADR 0025: a node takes its snapshot in slices while it keeps applying', () => {
+describe('ADR 0025: a node takes its snapshot in slices while it keeps applying, and restores a received one in slices', () => {
   it('stores byte for byte the one-shot snapshot of the state at its index; a follower caught up with it has the same state', async () => {
     const r = await run(3)
     expect(r.saved.length).toBeGreaterThanOrEqual(8)
@@ -121,8 +124,11 @@ describe('ADR 0025: a node takes its snapshot in slices while it keeps applying'
     }
     expect(r.appliedWhileTaking).toBeGreaterThan(0) // entries were applied between the slices
     // The follower came back behind the compaction point: it installed a leader's snapshot, and converged.
-    const c = r.nodes.get(r.behind)!.replica!.status().detail as { snapshotsReceived: { installed: number } }
+    const behind = r.nodes.get(r.behind)!.replica!.status()
+    const c = behind.detail as { snapshotsReceived: { installed: number } }
     expect(c.snapshotsReceived.installed).toBeGreaterThanOrEqual(1)
+    // ... restored in slices (≈400 keys, 8 per step), while it kept receiving and appending.
+    expect(behind.counters['snapshots.restoreSteps'] ?? 0).toBeGreaterThan(50)
     const applied = ids.map((id) => r.nodes.get(id)!.replica!.status().appliedIndex)
     expect(new Set(applied).size).toBe(1)
     const snapshots = ids.map((id) => r.machines.get(id)!.snapshot())
@@ -137,6 +143,7 @@ describe('ADR 0025: a node takes its snapshot in slices while it keeps applying'
       const stored = r.nodes.get(id)!.storage.snapshot()!
       expect(bytesEqual(stored.data, oneShotAt(r.commits, stored.index))).toBe(true)
       expect(r.nodes.get(id)!.replica!.status().counters['snapshots.steps'] ?? 0).toBe(0)
+      expect(r.nodes.get(id)!.replica!.status().counters['snapshots.restoreSteps'] ?? 0).toBe(0)
     }
     expect(r.appliedWhileTaking).toBe(0)
   }, 120_000)
