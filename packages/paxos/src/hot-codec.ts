@@ -1,8 +1,8 @@
 // Canonical CBOR written and read by hand for what every write touches
-// (ADR 0020, after ADR 0012): command slot values, the acceptor's ring
-// records, and the Accept / Heartbeat / Accepted messages. The encoders emit
-// byte for byte what `encodeCanonical` emits, so neither the wire nor the
-// storage format changes. The readers take only the exact shapes they know
+// (ADR 0020, after ADR 0012): command slot values, the acceptor's run
+// records (accepted-records.ts, ADR 0024), and the Accept / Heartbeat / Accepted messages. The encoders emit
+// byte for byte what `encodeCanonical` emits (the wire format does not depend
+// on which path wrote a message). The readers take only the exact shapes they know
 // (shortest heads, definite lengths, safe integers, no trailing bytes) and
 // answer `undefined` for anything else, which then goes through the generic
 // `cborg` decoder: that keeps the strictness and the error messages of the
@@ -109,11 +109,6 @@ export function writeBool(w: CborWriter, value: boolean): void {
 /** encodeCanonical([1, nonce, counter, command]): a command slot value. */
 export function encodeCommandValueHot(nonce: number, counter: number, command: Uint8Array): Uint8Array {
   return hotWriter().head(4, 4).head(0, 1).head(0, nonce).head(0, counter).bytes(command).copy()
-}
-
-/** encodeCanonical([slot, ballot, value]): one acceptor ring record. */
-export function encodeRingRecord(slot: number, ballot: number, value: Uint8Array): Uint8Array {
-  return hotWriter().head(4, 3).head(0, slot).head(0, ballot).bytes(value).copy()
 }
 
 /** [nonce, counter, command] of a canonical command value [1, nonce, counter, command], or undefined for any other shape. */

@@ -59,9 +59,9 @@ export interface PaxosOptions {
 
 /**
  * How many slots above its chosen index an acceptor accepts. Its accepted
- * values live in a ring of this many storage keys (slot mod ring), which is
- * safe because a slot reuses a key only once the previous slot of that key
- * is chosen and in the log. Fixed: changing it would misread stored keys.
+ * values live in run records under this many + 1 storage keys (ADR 0024):
+ * each needed key holds at least one needed slot, so one is always free.
+ * Fixed: format-1 records sit in a ring of exactly this many keys (slot mod ring).
  */
 export const ACCEPT_RING = 1024
 

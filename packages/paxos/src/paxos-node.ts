@@ -418,6 +418,8 @@ export class PaxosNode implements ProtocolNode {
     this.acceptCache = undefined
     this.sendPendingAccepted()
     if (this.forwardBuffer.length > 0) this.sendForwarded()
+    // Last: the batch's accepted runs, one record each, after its log appends and before its sync (ADR 0024).
+    this.store.flush()
   }
 
   private sendForwarded(): void {
@@ -1051,7 +1053,7 @@ export class PaxosNode implements ProtocolNode {
     if (run === undefined) this.ctx.storage.append([entry])
     else run.push(entry)
     this.chosen = slot
-    this.store.accepted.delete(slot)
+    this.store.forget(slot)
     this.inflight.delete(slot)
     this.noteChosen(slot, value)
   }

@@ -5,7 +5,7 @@
 import type { NodeId } from '@synod/core'
 import { afterEach, describe, expect, it } from 'vitest'
 import { acceptorTesting } from '../src/index.js'
-import { decode, forceCampaign, MessageType, TestCluster } from './helpers/cluster.js'
+import { decode, forceCampaign, MessageType, TestCluster, text } from './helpers/cluster.js'
 
 afterEach(() => {
   acceptorTesting.skipPersist = false
@@ -59,7 +59,66 @@ function promiseAcrossRestart(crashBeforeReply: boolean): { c: TestCluster; l: N
   return { c, l, f, g }
 }
 
+/**
+ * L proposes five commands in one batch: one Accept of five slots, which only F receives (G hears
+ * nothing from L); F persists the run as one record. Either F crashes right after its sync, before
+ * its Accepted leaves, or it answers (L then knows the five chosen and answers its clients) and
+ * crashes later without having learned they were chosen (no heartbeat from L reaches it). Then L is
+ * gone for good, F restarts, and F and G elect a leader: every value must come back from F's record.
+ */
+function runAcrossRestart(crashBeforeReply: boolean): { c: TestCluster; f: NodeId; g: NodeId; clients: number[] } {
+  const c = new TestCluster(ids, { paxos: { checkQuorum: false } })
+  c.startAll()
+  const l = c.waitForLeader()
+  c.tick(60)
+  const [f, g] = ids.filter((id) => id !== l) as [NodeId, NodeId]
+  let acceptsToF = 1
+  c.filter = (e) => {
+    if (e.from !== l) return true
+    if (e.to !== f || typeOf(e.bytes) !== MessageType.Accept || acceptsToF === 0) return false
+    acceptsToF--
+    return true
+  }
+  if (crashBeforeReply) c.node(f).crashAfterNextSync = true
+  const leader = c.node(l)
+  const clients = [1, 2, 3, 4, 5].map((i) => 10_000 + i)
+  leader.batch(() => clients.forEach((id, i) => leader.paxos.propose(text(`w${i}`), { id })))
+  c.deliver()
+  if (crashBeforeReply) expect(c.node(f).running).toBe(false)
+  else {
+    expect(c.node(l).status.detail).toMatchObject({ applied: 5 })
+    for (const id of clients) expect(c.outcomes.get(id)?.kind).toBe('committed')
+    expect(c.node(f).status.detail).toMatchObject({ applied: 0, accepted: 5 })
+    c.node(f).crash()
+  }
+  c.node(l).crash()
+  c.filter = undefined
+  c.node(f).start()
+  return { c, f, g, clients }
+}
+
 describe('acceptor durability', () => {
+  for (const crashBeforeReply of [true, false]) {
+    const when = crashBeforeReply ? 'between persisting the run and replying' : 'after replying, before learning the run was chosen'
+    it(`every slot of a multi-slot Accept run survives an acceptor crash ${when}`, () => {
+      const { c, f, g } = runAcrossRestart(crashBeforeReply)
+      expect(c.node(f).status.detail).toMatchObject({ accepted: 5 })
+      c.runUntil(() => c.leaders().length > 0, 2000)
+      c.tick(300)
+      for (const id of [f, g]) expect(c.appliedCommands(id)).toEqual(['w0', 'w1', 'w2', 'w3', 'w4'])
+    })
+  }
+
+  it('with the acceptor not persisting, the chosen run is lost with the old leader', () => {
+    acceptorTesting.skipPersist = true
+    const { c, f, g } = runAcrossRestart(false)
+    expect(c.node(f).status.detail).toMatchObject({ accepted: 0 })
+    c.runUntil(() => c.leaders().length > 0, 2000)
+    c.tick(300)
+    // The five writes were answered as committed by the old leader, and no survivor has them.
+    for (const id of [f, g]) expect(c.appliedCommands(id)).not.toContain('w0')
+  })
+
   for (const crashBeforeReply of [false, true]) {
     const when = crashBeforeReply ? 'crash between persisting the promise and replying' : 'crash after replying'
     it(`a promise survives a restart (${when}): the old leader's Accept is refused and only Y is chosen`, () => {
