@@ -83,6 +83,8 @@ export type {
   Random,
   SendOptions,
   Signer,
+  RestoreJob,
+  SnapshotJob,
   StateMachine,
   TimerId,
   Transport,

@@ -106,8 +106,25 @@ export interface ProtocolContext {
   query?(request: Uint8Array): Uint8Array
   /** The state machine's snapshot as of the last committed index. */
   takeSnapshot(): { index: number; data: Uint8Array }
-  /** Replace the state machine's state with a snapshot received from a peer. */
-  installSnapshot(snapshot: Snapshot): void
+  /**
+   * Optional: the same snapshot (as of the last committed index now) without blocking the event loop
+   * for one long turn (ADR 0025). With a state machine that has `beginSnapshot`, the runtime takes it a
+   * slice at a time between batches while commits go on, and calls `onTaken` later as an input of its
+   * own (like a timer); otherwise `onTaken` runs at once, inside this call, with `takeSnapshot()`'s
+   * result. `onTaken(undefined)`: the snapshot was abandoned — `installSnapshot` replaced the state,
+   * the state machine failed, or a later call started another. Not called once the node stops. The
+   * protocol must check, when it gets the snapshot, that storage has not moved past `index` since.
+   */
+  beginSnapshot?(onTaken: (taken: { index: number; data: Uint8Array } | undefined) => void): void
+  /**
+   * Replace the state machine's state with a snapshot received from a peer. With `inSlices` and a
+   * state machine that has `beginRestore`, the runtime restores it a slice at a time between batches
+   * (ADR 0025); until it is done it holds the protocol's `commit`s (applied in order afterwards,
+   * answers included; `commit` returns undefined meanwhile) and `serveRead`s, and begins a
+   * `beginSnapshot` asked for meanwhile at the point of that call. Only for protocols that do not use
+   * `commit`'s return value. A step that fails (a corrupt snapshot) fails the replica.
+   */
+  installSnapshot(snapshot: Snapshot, options?: { readonly inSlices?: boolean }): void
   observe(event: ProtocolEvent): void
 }
 

@@ -21,7 +21,7 @@ import {
   type ProtocolFactory,
   type ProtocolNode,
 } from './protocol.js'
-import type { Clock, Random, Signer, StateMachine, TimerId, Transport, Verifier } from './runtime-contracts.js'
+import type { Clock, Random, RestoreJob, Signer, SnapshotJob, StateMachine, TimerId, Transport, Verifier } from './runtime-contracts.js'
 import type { Snapshot, Storage } from './storage.js'
 
 export interface CommandResult {
@@ -94,6 +94,12 @@ interface PendingClient {
 
 const URGENT = { urgent: true } as const
 
+type OnTaken = (taken: { index: number; data: Uint8Array } | undefined) => void
+type Held =
+  | { readonly kind: 'commit'; readonly entry: Committed }
+  | { readonly kind: 'read'; readonly client: ClientRef }
+  | { readonly kind: 'snapshot'; readonly onTaken: OnTaken }
+
 /**
  * Drives one protocol node: feeds it queued inputs in batches and carries out
  * its effects in the order that keeps promises safe — (0) send the messages
@@ -135,6 +141,13 @@ export class Replica<Options = unknown> {
   private appliedIndex = 0
   private currentMembership: Membership
   private idle: Promise<void> = Promise.resolve()
+  /**
+   * A received snapshot being restored in slices (ADR 0025), one step per timer input, and what the
+   * protocol did meanwhile that needs the restored state: commits, reads, a snapshot — in order.
+   */
+  private restoring: { readonly job: RestoreJob; readonly held: Held[] } | undefined
+  /** The snapshot the state machine is taking in slices (ADR 0025), one step per timer input. */
+  private snapshotJob: { readonly job: SnapshotJob; readonly index: number; readonly onTaken: (taken: { index: number; data: Uint8Array } | undefined) => void } | undefined
 
   constructor(options: ReplicaOptions<Options>) {
     if (options.factory.contract !== CONTRACT_VERSION)
@@ -269,6 +282,9 @@ export class Replica<Options = unknown> {
     this.replies = []
     this.repliesInFlight = []
     for (const reply of unanswered) reply.client.reject(new StoppedError())
+    this.abandonSnapshotJob(false)
+    this.restoring?.job.abort()
+    this.restoring = undefined
     try {
       this.protocol?.stop()
     } catch (error) {
@@ -542,17 +558,8 @@ export class Replica<Options = unknown> {
       now: () => clock.now(),
       commit: (entry) => this.commit(entry),
       serveRead: (client) => {
-        const p = this.takePending(client)
-        if (p === undefined) return
-        let result: Uint8Array
-        try {
-          result = options.stateMachine.query(p.readRequest ?? new Uint8Array(0))
-        } catch (error) {
-          this.replies.push({ client: p, settle: () => p.reject(error as Error) })
-          return
-        }
-        const index = this.appliedIndex
-        this.replies.push({ client: p, settle: () => p.resolve({ index, result }) })
+        if (this.restoring !== undefined) return void this.restoring.held.push({ kind: 'read', client })
+        this.serveRead(client)
       },
       respond: (client, answer) => {
         const p = this.takePending(client)
@@ -565,10 +572,34 @@ export class Replica<Options = unknown> {
       },
       reject: (client, error) => this.rejectClient(client, error),
       query: (request) => options.stateMachine.query(request),
-      takeSnapshot: () => ({ index: this.appliedIndex, data: options.stateMachine.snapshot() }),
-      installSnapshot: (snapshot: Snapshot) => {
-        options.stateMachine.restore(snapshot.data)
+      takeSnapshot: () => {
+        this.finishRestore() // the one-shot snapshot is of the restored state and what was held since
+        return { index: this.appliedIndex, data: options.stateMachine.snapshot() }
+      },
+      beginSnapshot: (onTaken) => {
+        if (this.restoring !== undefined) return void this.restoring.held.push({ kind: 'snapshot', onTaken })
+        this.beginSnapshot(onTaken)
+      },
+      installSnapshot: (snapshot: Snapshot, installOptions) => {
+        // The state the job was taking is being replaced: its snapshot would be of nothing any more.
+        this.abandonSnapshotJob()
+        const machine = options.stateMachine
+        const restoring = this.restoring
+        if (restoring !== undefined) {
+          // Replaced again: the held commits are covered by this snapshot (skipped when released), held snapshots abandoned.
+          restoring.job.abort()
+          for (const held of restoring.held) if (held.kind === 'snapshot') held.onTaken(undefined)
+        }
+        const held = restoring === undefined ? [] : restoring.held.filter((h) => h.kind !== 'snapshot')
+        this.restoring = undefined
         this.appliedIndex = snapshot.index
+        if (installOptions?.inSlices === true && machine.beginRestore !== undefined) {
+          this.restoring = { job: machine.beginRestore(snapshot.data), held }
+          this.scheduleRestoreStep()
+        } else {
+          machine.restore(snapshot.data)
+          this.release(held)
+        }
         this.counters.add('snapshots.installed')
       },
       observe: (event) => {
@@ -581,8 +612,129 @@ export class Replica<Options = unknown> {
     }
   }
 
+  // ---- snapshots in slices (ADR 0025)
+
+  private beginSnapshot(onTaken: OnTaken): void {
+    const machine = this.options.stateMachine
+    this.abandonSnapshotJob()
+    if (machine.beginSnapshot === undefined) {
+      onTaken({ index: this.appliedIndex, data: machine.snapshot() })
+      return
+    }
+    this.snapshotJob = { job: machine.beginSnapshot(), index: this.appliedIndex, onTaken }
+    this.counters.add('snapshots.begun')
+    this.scheduleSnapshotStep()
+  }
+
+  /** One step per timer input: between steps the Replica handles whatever arrived (urgent first). */
+  private scheduleSnapshotStep(): void {
+    const clock = this.options.clock
+    const id: TimerId = clock.setTimer(0, () => {
+      if (this.state === 'running') this.enqueue({ kind: 'timer', id, onFire: () => this.snapshotStep() })
+    })
+    this.liveTimers.add(id)
+  }
+
+  private snapshotStep(): void {
+    const current = this.snapshotJob
+    if (current === undefined) return
+    this.counters.add('snapshots.steps')
+    let data: Uint8Array | undefined
+    try {
+      data = current.job.step()
+    } catch (error) {
+      this.protocolError(error)
+      return this.abandonSnapshotJob()
+    }
+    if (data === undefined) return this.scheduleSnapshotStep()
+    this.snapshotJob = undefined
+    this.counters.add('snapshots.taken')
+    current.onTaken({ index: current.index, data })
+  }
+
+  // ---- restore in slices (ADR 0025)
+
+  private scheduleRestoreStep(): void {
+    const id: TimerId = this.options.clock.setTimer(0, () => {
+      if (this.state === 'running') this.enqueue({ kind: 'timer', id, onFire: () => this.restoreStep() })
+    })
+    this.liveTimers.add(id)
+  }
+
+  private restoreStep(): void {
+    const restoring = this.restoring
+    if (restoring === undefined) return
+    this.counters.add('snapshots.restoreSteps')
+    let done: boolean
+    try {
+      done = restoring.job.step()
+    } catch (error) {
+      // The state machine cannot load the snapshot storage now holds: no state to go on from.
+      this.fail(error)
+      return
+    }
+    if (!done) return this.scheduleRestoreStep()
+    this.restoring = undefined
+    this.release(restoring.held)
+  }
+
+  /** Run the restore to its end now (a one-shot snapshot was asked for). */
+  private finishRestore(): void {
+    const restoring = this.restoring
+    if (restoring === undefined) return
+    while (!restoring.job.step()) this.counters.add('snapshots.restoreSteps')
+    this.restoring = undefined
+    this.release(restoring.held)
+  }
+
+  /** What the protocol did while the state was being restored, in order, now on the restored state. */
+  private release(held: readonly Held[]): void {
+    for (const h of held) {
+      if (h.kind === 'commit') this.apply(h.entry)
+      else if (h.kind === 'read') this.serveRead(h.client)
+      else this.beginSnapshot(h.onTaken)
+    }
+  }
+
+  /** Give the running job up; the protocol is told (`onTaken(undefined)`) unless the replica is stopping. */
+  private abandonSnapshotJob(notify = true): void {
+    const current = this.snapshotJob
+    if (current === undefined) return
+    this.snapshotJob = undefined
+    this.counters.add('snapshots.abandoned')
+    try {
+      current.job.abort()
+    } catch (error) {
+      this.options.onError?.(error)
+    }
+    if (notify) current.onTaken(undefined)
+  }
+
   private commit(entry: Committed): Uint8Array | undefined {
     this.options.onCommit?.(entry)
+    if (this.restoring !== undefined) {
+      this.restoring.held.push({ kind: 'commit', entry })
+      return undefined
+    }
+    return this.apply(entry)
+  }
+
+  /** Answer a read from the current state (after its read index is applied). */
+  private serveRead(client: ClientRef): void {
+    const p = this.takePending(client)
+    if (p === undefined) return
+    let result: Uint8Array
+    try {
+      result = this.options.stateMachine.query(p.readRequest ?? new Uint8Array(0))
+    } catch (error) {
+      this.replies.push({ client: p, settle: () => p.reject(error as Error) })
+      return
+    }
+    const index = this.appliedIndex
+    this.replies.push({ client: p, settle: () => p.resolve({ index, result }) })
+  }
+
+  private apply(entry: Committed): Uint8Array | undefined {
     if (entry.index <= this.appliedIndex) {
       // Re-commit after a restart of entries the restored snapshot already holds.
       this.counters.add('commits.skipped')

@@ -52,10 +52,44 @@ export interface StateMachine {
   query(request: Uint8Array): Uint8Array
   snapshot(): Uint8Array
   /**
+   * Optional: the same snapshot taken a slice at a time, so a large state does not block the
+   * event loop for one long turn (ADR 0025). The job captures the state as of this call; commands
+   * applied while it runs are not in it. Its result must be byte for byte what `snapshot()` returns
+   * at this call. A state machine without it keeps the one-shot `snapshot()`.
+   */
+  beginSnapshot?(): SnapshotJob
+  /**
+   * Optional: `restore` in slices (ADR 0025). `step()` does a bounded piece and returns true once the
+   * state is replaced (all at once, in that step); until then the state is the old one, and a corrupt
+   * snapshot throws from a step, leaving it so. The runtime applies no command while it runs.
+   */
+  beginRestore?(snapshot: Uint8Array): RestoreJob
+  /**
    * Replace the state with a snapshot's. `snapshot` is read-only: it may be the stored
    * snapshot's own bytes (at start, and after a protocol handed a received snapshot to storage).
    */
   restore(snapshot: Uint8Array): void
+}
+
+/**
+ * A snapshot being taken in slices (`StateMachine.beginSnapshot`). The runtime calls `step()` between
+ * batches of inputs until it returns the snapshot; `apply` may run between steps (the job keeps the
+ * state it started from), `restore` may not (the runtime aborts the job first). Only one job at a time:
+ * beginning another aborts the previous one.
+ */
+export interface SnapshotJob {
+  /** Do a bounded piece of the work: the snapshot's bytes once complete, else undefined. */
+  step(): Uint8Array | undefined
+  /** Give the job up and drop what it kept (a later `step` is not called). */
+  abort(): void
+}
+
+/** A snapshot being restored in slices (`StateMachine.beginRestore`). */
+export interface RestoreJob {
+  /** Do a bounded piece of the work; true once the state is replaced. */
+  step(): boolean
+  /** Give it up; the state stays the old one. */
+  abort(): void
 }
 
 /** Signs canonical bytes with the node's key. */

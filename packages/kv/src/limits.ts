@@ -1,3 +1,4 @@
+import type { KvValue } from './result.js'
 import { ConfigError } from '@synod/core'
 
 /** Size limits of the key-value state machine. Every replica of a cluster must use the same limits. */
@@ -57,5 +58,13 @@ export function utf8ByteLength(text: string): number {
       } else bytes += 3
     } else bytes += 3
   }
+  return bytes
+}
+
+/** What a key and its value count against the quota: the key's UTF-8 length and the value's bytes (a list: its elements'). */
+export function entryBytes(key: string, value: KvValue): number {
+  let bytes = utf8ByteLength(key)
+  if (value instanceof Uint8Array) return bytes + value.byteLength
+  for (const element of value) bytes += element.byteLength
   return bytes
 }

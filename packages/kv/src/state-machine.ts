@@ -1,12 +1,14 @@
-import { bytesEqual, ConfigError, InvalidMessageError, type StateMachine } from '@synod/core'
+import { bytesEqual, ConfigError, InvalidMessageError, type SnapshotJob, type StateMachine } from '@synod/core'
 import { KV_READ_OPS, type KvCommand, type KvSession, type ListMode } from './command.js'
 import { RolesTable } from './roles.js'
-import { resolveLimits, utf8ByteLength, type KvLimits } from './limits.js'
+import { entryBytes, resolveLimits, utf8ByteLength, type KvLimits } from './limits.js'
 import { decodeRequest, type DecodeRequestOptions, type KvRequest } from './request.js'
 import { encodeResult, type KeyRevision, type KvError, type KvErrorCode, type KvResult, type KvValue } from './result.js'
 import { SessionTable, type SessionRecord } from './sessions.js'
 import { compareHolds, type TxnKeyView } from './txn.js'
-import { decodeSnapshot, encodeSnapshot } from './snapshot.js'
+import { decodeSnapshot, encodeSnapshot, snapshotFieldsBesideValues, type DecodedSnapshot } from './snapshot.js'
+import { KvRestoreJob, type KvRestoreJobOptions } from './restore-job.js'
+import { KvSnapshotJob, type KvSnapshotJobOptions } from './snapshot-job.js'
 import { resolveHistoryLimits, WatchHistory, type HistoryLimits, type HistoryRead, type KeyState } from './history.js'
 import { DEFAULT_MAX_LEASES, LeaseTable, MAX_LEASE_TTL_SECONDS } from './leases.js'
 
@@ -83,6 +85,8 @@ export class KvStateMachine implements StateMachine {
   /** Recent changes for watchers (history.ts): replicated, in the snapshot, bounded by `historyEvents`/`historyBytes`. */
   private history: WatchHistory
   private leases = new LeaseTable()
+  /** The snapshot being taken in slices, told of each key before it changes. */
+  private snapshotJob: KvSnapshotJob | undefined
   readonly maxLeases: number
   /** Members whose signed `lease-expire` is a vote (byzantine protocols); empty otherwise. */
   private readonly expiryVoters: ReadonlySet<string>
@@ -171,16 +175,48 @@ export class KvStateMachine implements StateMachine {
     })
   }
 
+  /**
+   * The snapshot in slices (ADR 0025): the bytes `snapshot()` returns now, produced by `step()` calls
+   * while commands keep being applied. Beginning another aborts this one.
+   */
+  beginSnapshot(options?: KvSnapshotJobOptions): SnapshotJob {
+    this.snapshotJob?.abort()
+    const job = new KvSnapshotJob(
+      this.values,
+      this.revisions,
+      snapshotFieldsBesideValues({ revision: this.revision, ...this.sessions.state(), alarm: this.alarmRaised, roles: this.roles, history: this.history, leases: this.leases }),
+      (ended) => {
+        if (this.snapshotJob === ended) this.snapshotJob = undefined
+      },
+      options,
+    )
+    this.snapshotJob = job
+    return job
+  }
+
+  /**
+   * `restore` in slices (ADR 0025): `step()` decodes and checks a bounded piece and returns true once the
+   * state is replaced (in that last step, all at once). Until then the state is the old one; a corrupt
+   * snapshot throws StorageCorruptionError from a step and leaves it so. Not driven by the Replica yet.
+   */
+  beginRestore(snapshot: Uint8Array, options?: KvRestoreJobOptions): KvRestoreJob {
+    return new KvRestoreJob(snapshot, (state) => this.adopt(state), options)
+  }
+
   /** Replace the whole state. A corrupt snapshot throws StorageCorruptionError and leaves the state as it was. */
   restore(snapshot: Uint8Array): void {
-    const state = decodeSnapshot(snapshot)
+    this.adopt(decodeSnapshot(snapshot))
+  }
+
+  private adopt(state: DecodedSnapshot): void {
+    // A job still running keeps the replaced maps, which nothing writes to any more: it stays the state it began with.
+    this.snapshotJob = undefined
     this.values = state.values
     this.revisions = state.revisions
     this.revision = state.revision
     this.sessions.load(state)
     this.alarmRaised = state.alarm
-    this.bytes = 0
-    for (const [key, value] of this.values) this.bytes += entryBytes(key, value)
+    this.bytes = state.dataBytes // summed as the entries were decoded
     this.roles = state.roles
     this.leases = state.leases
     this.history.adopt(state.history)
@@ -299,6 +335,7 @@ export class KvStateMachine implements StateMachine {
       this.alarmRaised = true
       return error('no-space', `the data would be ${after} bytes, over the quota of ${this.quotaBytes}; the no-space alarm is raised`)
     }
+    this.snapshotJob?.remember(key, current, this.revisions.get(key))
     this.values.set(key, value)
     this.bytes = after
     // A key kept from a snapshot taken before revisions existed: its creation is unknown (0).
@@ -410,6 +447,7 @@ export class KvStateMachine implements StateMachine {
     const current = this.values.get(key)
     if (current === undefined) return { ok: true, op: 'delete', existed: false, revision: this.revision }
     const prev = { value: current, ...this.revisionsOf(key) }
+    this.snapshotJob?.remember(key, current, this.revisions.get(key))
     this.values.delete(key)
     this.revisions.delete(key)
     this.leases.attach(key, undefined)
@@ -613,12 +651,6 @@ function positive(value: number | undefined, fallback: number, field: string): n
 }
 
 /** What one key costs against the quota: its UTF-8 bytes and its value's bytes. */
-function entryBytes(key: string, value: KvValue): number {
-  let bytes = utf8ByteLength(key)
-  if (value instanceof Uint8Array) return bytes + value.byteLength
-  for (const element of value) bytes += element.byteLength
-  return bytes
-}
 
 function invalidCommand(cause: unknown): Uint8Array {
   // Only our own validation errors are expected; their text is deterministic, so every replica answers alike.

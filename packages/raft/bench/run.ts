@@ -19,6 +19,8 @@ import {
 } from '@synod/core'
 import { memoryStorage } from '@synod/storage'
 import { raft } from '../src/index.js'
+import { behindCompaction, behindCompactionResults } from './behind-compaction.js'
+import { loadBaseline, type Implementation } from './baseline.js'
 
 const COMMAND_BYTES = 100
 const OUTSTANDING = Number(process.env['RAFT_BENCH_OUTSTANDING'] ?? 1000)
@@ -108,28 +110,35 @@ const directFactory: ProtocolFactory = {
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 /** memoryStorage whose sync() takes `ms` of real time, like a disk's fsync (0: as fast as memory). */
-function diskLike(ms: number) {
-  const storage = memoryStorage()
+function diskLike(ms: number, impl: Implementation = current) {
+  const storage = impl.memoryStorage()
   if (ms <= 0) return storage
   const sync = storage.sync.bind(storage)
   storage.sync = () => new Promise<void>((resolve) => setTimeout(resolve, ms)).then(sync)
   return storage
 }
 
-async function buildCluster(factory: ProtocolFactory, n: number, protocolOptions: Record<string, unknown> = {}, syncMs = 0) {
+const current: Implementation = { Replica, memoryStorage }
+
+function argument(name: string): string | undefined {
+  const at = process.argv.indexOf(name)
+  return at < 0 ? undefined : process.argv[at + 1]
+}
+
+async function buildCluster(factory: ProtocolFactory, n: number, protocolOptions: Record<string, unknown> = {}, syncMs = 0, impl: Implementation = current) {
   const ids = Array.from({ length: n }, (_, i) => `n${i + 1}`)
   const clock = new ManualClock()
   const network = new InProcessNetwork()
   let seed = 7
   const replicas = ids.map(
     (id) =>
-      new Replica({
+      new impl.Replica({
         factory,
         protocolOptions: { snapshotThreshold: 0, ...protocolOptions },
         self: id,
         membership: membershipOf(ids),
         transport: network.endpoint(id),
-        storage: diskLike(syncMs),
+        storage: diskLike(syncMs, impl),
         clock,
         random: { next: () => ((seed = (seed * 16807) % 2147483647) / 2147483647) },
         stateMachine: new CountingStateMachine(),
@@ -223,7 +232,18 @@ async function parallelAppendAB(outstanding: number, ops: number): Promise<Bench
 }
 
 const results: BenchResult[] = []
-if (process.env['RAFT_BENCH_ONLY_AB'] !== '1') {
+/** `RAFT_BENCH_ONLY`: `behind` (the follower-behind-compaction case), `baseline` (the --baseline comparison), `ab` (parallel append). */
+const only = process.env['RAFT_BENCH_ONLY'] ?? (process.env['RAFT_BENCH_ONLY_AB'] === '1' ? 'ab' : undefined)
+const baselineRef = argument('--baseline')
+if (baselineRef !== undefined && (only === undefined || only === 'baseline')) results.push(...(await againstBaseline(baselineRef)))
+if (only === undefined || only === 'behind') {
+  const behind = Number(process.env['RAFT_BENCH_BEHIND'] ?? 1_000_000)
+  const writesPerMs = Number(process.env['RAFT_BENCH_BEHIND_WRITES_PER_MS'] ?? 20)
+  const run = await behindCompaction(behind, writesPerMs)
+  console.log(JSON.stringify(run))
+  results.push(...behindCompactionResults(run))
+}
+if (only === undefined) {
 for (const n of [3, 5]) {
   const [baseRate, ...baseLatency] = await measure(directFactory, n, 'baseline (no consensus)')
   const [raftRate, ...raftLatency] = await measure(raft as ProtocolFactory, n, 'raft')
@@ -235,5 +255,39 @@ for (const n of [3, 5]) {
   }
 }
 }
-results.push(...(await parallelAppendAB(1, 300)), ...(await parallelAppendAB(16, 3000)))
+if (only === undefined || only === 'ab') results.push(...(await parallelAppendAB(1, 300)), ...(await parallelAppendAB(16, 3000)))
+/**
+ * This package against `ref` (built from `git archive` in a temporary directory): the 3-node
+ * leader-only throughput, runs alternated A, B, A, B... in this process so load on the machine hits
+ * both alike. Each side runs its own raft, core Replica and memoryStorage under this same harness.
+ */
+async function againstBaseline(ref: string): Promise<BenchResult[]> {
+  const base = await loadBaseline(ref)
+  try {
+    const rates = { current: [] as number[], baseline: [] as number[] }
+    const rounds = Number(process.env['RAFT_BENCH_BASELINE_ROUNDS'] ?? 5)
+    for (let round = 0; round <= rounds; round++) {
+      for (const side of round % 2 === 0 ? (['current', 'baseline'] as const) : (['baseline', 'current'] as const)) {
+        ;(globalThis as { gc?: () => void }).gc?.() // with --expose-gc: neither side pays for the other's garbage
+        const impl = side === 'current' ? current : base.implementation
+        const factory = side === 'current' ? (raft as ProtocolFactory) : base.raft
+        const { leader, replicas } = await buildCluster(factory, 3, {}, 0, impl)
+        const { seconds } = await load([leader], OPS)
+        for (const r of replicas) await r.stop()
+        if (round > 0) rates[side].push(OPS / seconds) // round 0 warms both up
+      }
+    }
+    const params = { nodes: 3, commandBytes: COMMAND_BYTES, outstanding: OUTSTANDING, ops: OPS, rounds, baseline: `${ref} (${base.commit})`, currentPerRound: rates.current.map(Math.round).join(' '), baselinePerRound: rates.baseline.map(Math.round).join(' ') }
+    const baseRate: BenchResult = { name: `raft 3 nodes throughput, baseline ${ref}`, value: median(rates.baseline), unit: 'ops/s', params }
+    const ratio = against({ name: 'raft 3 nodes throughput, this tree', value: median(rates.current), unit: 'ops/s', params }, baseRate)
+    const paired = rates.current.map((r, i) => r / rates.baseline[i]!)
+    console.log(
+      `against ${ref}: ${ratio.ratio?.toFixed(2)}× (medians of ${rounds} alternated rounds); median of the per-round ratios ${median(paired).toFixed(2)}× (${paired.map((x) => x.toFixed(2)).join(', ')}); target ≥ 0.95×`,
+    )
+    return [baseRate, ratio, { name: 'raft 3 nodes throughput, this tree ÷ baseline, median of per-round ratios', value: Number(median(paired).toFixed(4)), unit: '×', params }]
+  } finally {
+    await base.dispose()
+  }
+}
+
 report('@synod/raft', results)

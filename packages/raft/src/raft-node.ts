@@ -118,6 +118,8 @@ interface IncomingSnapshot {
  * while handling a batch of inputs are coalesced and emitted in `flush()`,
  * which the Replica calls once per batch before its storage sync.
  */
+const restoreInSlices = { inSlices: true } as const
+
 export class RaftNode implements ProtocolNode {
   readonly options: RaftOptions
   private readonly ctx: ProtocolContext
@@ -219,6 +221,8 @@ export class RaftNode implements ProtocolNode {
    * or snapshot, or a restart that lost the partial one).
    */
   private readonly receiveStats = { chunks: 0, installed: 0, corruptChunks: 0, restarted: 0 }
+  /** This node's own snapshot, when the runtime takes it in slices (`ctx.beginSnapshot`, ADR 0025). */
+  private readonly localSnapshot = { running: false, generation: 0, taken: 0, abandoned: 0 }
   /** reportUnreachable calls that found a follower to act on. */
   private unreachableReports = 0
   /** Committed entries kept behind the last compaction point (etcd's SnapshotCatchUpEntries). */
@@ -316,6 +320,7 @@ export class RaftNode implements ProtocolNode {
         leaseUntil: this.role === 'leader' ? this.lease.expiry() : undefined,
         snapshots: { ...this.snapshotStats },
         snapshotsReceived: { ...this.receiveStats },
+        localSnapshots: { running: this.localSnapshot.running, taken: this.localSnapshot.taken, abandoned: this.localSnapshot.abandoned },
         unreachableReports: this.unreachableReports,
         followerReads: { ...this.followerReads.stats },
       },
@@ -1393,13 +1398,42 @@ export class RaftNode implements ProtocolNode {
     // still needs these entries: otherwise, under steady writes, a follower that just installed a
     // snapshot finds the log compacted past it again (etcd keeps SnapshotCatchUpEntries for this).
     if (this.role === 'leader' && this.applied - snapshotIndex < Math.max(4 * threshold, 1024) && this.followerCatchingUp()) return
+    if (this.localSnapshot.running) return
     // The state machine has applied every command up to `applied`; no-ops and config
-    // entries after the last command do not change it, so it is the state at `applied`.
-    const taken = this.ctx.takeSnapshot()
-    const term = storage.term(this.applied)!
-    this.trailing.retain(storage, this.applied) // before saveSnapshot drops the entries
-    storage.saveSnapshot({ index: this.applied, term, data: taken.data, meta: encodeMembership(this.config) })
-    this.ctx.observe({ type: 'snapshot', index: this.applied })
+    // entries after the last command do not change it, so it is the state at `applied`,
+    // and `config` the configuration there.
+    // (The runtime's index is that of the last command applied, which may be lower: no-ops and config
+    // entries do not reach the state machine. The snapshot is saved at `applied`, as Raft's log sees it.)
+    const at = { index: this.applied, meta: encodeMembership(this.config) }
+    if (this.ctx.beginSnapshot === undefined || snapshotTesting.oneShotSnapshots) {
+      this.saveTakenSnapshot(this.ctx.takeSnapshot().data, at)
+      return
+    }
+    // Taken a slice at a time between batches while entries keep being applied (ADR 0025).
+    const generation = ++this.localSnapshot.generation
+    this.localSnapshot.running = true
+    this.ctx.beginSnapshot((taken) => {
+      if (generation !== this.localSnapshot.generation) return
+      this.localSnapshot.running = false
+      if (taken === undefined) this.localSnapshot.abandoned++
+      else this.saveTakenSnapshot(taken.data, at)
+    })
+  }
+
+  /** Store the state machine's snapshot `data` as the state at `at.index` (begun some batches ago when taken in slices). */
+  private saveTakenSnapshot(data: Uint8Array, at: { index: number; meta: Uint8Array }): void {
+    if (this.stopped) return
+    const storage = this.storage
+    const term = storage.term(at.index)
+    // A snapshot received from the leader meanwhile covers it already (the state was replaced).
+    if (at.index <= (storage.snapshot()?.index ?? 0) || term === undefined || at.index > this.applied) {
+      this.localSnapshot.abandoned++
+      return
+    }
+    this.trailing.retain(storage, at.index) // before saveSnapshot drops the entries
+    storage.saveSnapshot({ index: at.index, term, data, meta: at.meta })
+    this.localSnapshot.taken++
+    this.ctx.observe({ type: 'snapshot', index: at.index })
   }
 
   /** A follower that recently made progress and still needs entries up to our applied index (or is receiving a snapshot). */
@@ -1529,10 +1563,12 @@ export class RaftNode implements ProtocolNode {
     for (const i of [...this.proposals.keys()]) if (i <= snapshot.index) this.proposals.delete(i) // outcome unknown: left to time out
     // The assembled buffer is ours alone: storage keeps it as is (one copy of the snapshot in memory).
     storage.saveSnapshot(snapshot, { handOver: true })
+    // installSnapshot below abandons a local snapshot still being taken (onTaken(undefined)).
     this.durable.truncated(snapshot.index + 1)
     this.receiveStats.installed++
     this.trailing.clear()
-    this.ctx.installSnapshot(snapshot)
+    // In slices when the state machine can (ADR 0025): the Replica holds our commits and reads until it is done.
+    this.ctx.installSnapshot(snapshot, snapshotTesting.oneShotSnapshots ? undefined : restoreInSlices)
     this.ctx.observe({ type: 'custom', name: 'snapshot-installed', detail: { index: snapshot.index, from } })
     this.commit = this.applied = snapshot.index
     this.awaitingLeave = undefined // whether it completed is unknown here: left to time out, like the proposals above

@@ -21,6 +21,8 @@ export const snapshotTesting = {
   skipChecksum: false,
   /** The leader sends the whole snapshot as one message, whatever `snapshotChunkBytes` says. */
   unchunked: false,
+  /** Take this node's own snapshots in one call (`ctx.takeSnapshot`) even when the runtime can take them in slices. */
+  oneShotSnapshots: false,
 }
 
 export interface SnapshotChunk {
