@@ -91,4 +91,5 @@ export type {
   Verifier,
 } from './runtime-contracts.js'
 export type { LogEntry, SaveSnapshotOptions, Snapshot, Storage } from './storage.js'
+export { TrailingLog } from './trailing-log.js'
 export { systemClock, systemRandom } from './system.js'

@@ -10,6 +10,7 @@ import {
   type ProtocolNode,
   type Snapshot,
   type TimerId,
+  TrailingLog,
 } from '@synod/core'
 import { AcceptorStore } from './acceptor-store.js'
 import { Configuration, decodeMembership, encodeMembership } from './configuration.js'
@@ -38,7 +39,6 @@ import { LeaderReads } from './reads.js'
 import { AcceptWindow, flowTesting } from './flow-control.js'
 import { crc32c, OutgoingSnapshot, snapshotTesting, type IncomingSnapshot } from './snapshot-transfer.js'
 import { LeadershipTransfer } from './transfer.js'
-import { TrailingLog } from './trailing-log.js'
 import { decodeValue, encodeCommandValue, encodeConfigValue, isConfigValue, NOOP_VALUE } from './value.js'
 
 export type PaxosRole = 'follower' | 'pre-candidate' | 'candidate' | 'leader'

@@ -17,6 +17,7 @@ import {
   type Storage,
   type SynodError,
   type TimerId,
+  TrailingLog,
 } from '@synod/core'
 import { ByteReader, ByteWriter } from './binary.js'
 import {
@@ -57,7 +58,6 @@ import { Progress } from './progress.js'
 import { crc32c } from './checksum.js'
 import { DurableLog, parallelAppendTesting } from './durable-log.js'
 import { nextSnapshotChunks, resumeSnapshot, snapshotAcknowledged, snapshotTesting } from './snapshot-transfer.js'
-import { TrailingLog } from './trailing-log.js'
 
 export type RaftRole = 'follower' | 'pre-candidate' | 'candidate' | 'leader'
 

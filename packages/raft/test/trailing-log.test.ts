@@ -2,11 +2,10 @@
 // follower a little behind the compaction point is caught up from the log,
 // not with a whole snapshot; and a transfer is left as soon as the log covers
 // the gap (etcd: Match + 1 >= firstIndex).
-import type { NodeId } from '@synod/core'
+import { type NodeId, TrailingLog } from '@synod/core'
 import { memoryStorage } from '@synod/storage'
 import { afterEach, describe, expect, it } from 'vitest'
 import { snapshotTesting } from '../src/snapshot-transfer.js'
-import { TrailingLog } from '../src/trailing-log.js'
 import { decode, MessageType, TestCluster, text } from './helpers/cluster.js'
 
 afterEach(() => {

@@ -1,11 +1,11 @@
-// The trailing log of etcd's SnapshotCatchUpEntries: when a node compacts,
-// the last entries the snapshot covers stay available, so a follower that is
-// only a little behind the compaction point (it restarted, or fell back to
-// probing after a lost message) is caught up from the log instead of with a
-// whole snapshot. Core's Storage drops every covered entry on saveSnapshot,
-// so the window is kept here, in memory: it is lost on a restart (the
-// restarted node then sends snapshots to such followers, as before).
-import type { LogEntry, Storage } from '@synod/core'
+// A trailing log (etcd's SnapshotCatchUpEntries), shared by the log-based protocols (Raft, Multi-Paxos):
+// when a node compacts its log into a snapshot, the last entries the snapshot covers stay available, so a
+// peer only a little behind the compaction point (it restarted, was cut off briefly, or fell back to
+// probing) is caught up from entries instead of with a whole snapshot. Storage drops every covered entry
+// on saveSnapshot, so the window is kept here, in memory, bounded in entries and bytes: it is lost on a
+// restart (the restarted node then sends snapshots to such peers, as before). Paxos stores slot = index,
+// ballot = term, chosen value = data.
+import type { LogEntry, Storage } from './storage.js'
 
 export class TrailingLog {
   /** Contiguous committed entries, ending at the last compaction point. */
@@ -69,6 +69,12 @@ export class TrailingLog {
     return this.entries.length
   }
 
+  /** Bytes of the entries' data the window holds. */
+  get byteLength(): number {
+    return this.bytes
+  }
+
+  /** Term of `index` if the window holds it. */
   term(index: number): number | undefined {
     const first = this.entries[0]?.index
     if (first === undefined || index < first || index > this.lastIndex()) return undefined
