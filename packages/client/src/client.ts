@@ -4,7 +4,7 @@
 // every write carries an exactly-once session (client id + seq, or the signed envelope's client, session
 // and timestamp), so the retry of a write that did run returns its remembered answer instead of running
 // twice. Requests are signed with the client's key, or MAC'd in an HTTP session opened once per node.
-import { ConfigError, encodeSignedClientRequest, fromHex, InvalidMessageError, signClientRequest, type Membership, type Signer } from '@synod/core'
+import { ConfigError, encodeSignedClientRequest, fromHex, InvalidMessageError, signClientRequest, type Clock, type Membership, type Signer } from '@synod/core'
 import { checkCertifiedFields } from './certified-answer.js'
 import { AbortedError, NetworkError, RequestTimeoutError, SynodHttpError } from './errors.js'
 import { signedRequestHeaders } from './http-envelope.js'
@@ -14,6 +14,7 @@ import { fetchTransport, type Transport, type TransportResponse } from './transp
 import type { TxnRequest } from './txn.js'
 import type { KvResponse, MemberInput, StatusAnswer } from './types.js'
 import { verifyKvAnswer } from './verify-answer.js'
+import { defaultClock } from './clock.js'
 import { pause, signedStreamAuth, watch, type WatchOptions } from './watch.js'
 
 /** How a client proves who it is (docs/security.md): a signing key, a TLS client certificate, or both. */
@@ -58,6 +59,8 @@ export interface SynodClientOptions extends ClientCredentials {
    * call throws InvalidMessageError); requires a signer, and turns sessions off (a MAC has no envelope).
    */
   readonly verify?: Membership
+  /** Time and timers (core's Clock, `now()` in epoch milliseconds). Default: the system clock. */
+  readonly clock?: Clock
 }
 
 /** Per call: a timeout other than the client's, and a signal to cancel it. */
@@ -130,6 +133,7 @@ export class SynodClient {
   readonly timeoutMs: number
   readonly transport: Transport
   private readonly retry: Required<RetryOptions>
+  private readonly clock: Clock
   private seq = 0
   private lastTimestamp = 0
   private mode: AuthMode
@@ -160,6 +164,7 @@ export class SynodClient {
       throw new ConfigError("TLS credentials (a CA, a client certificate) need a transport that takes them: use '@synod/client/node'", 'tls')
     this.transport = options.transport ?? fetchTransport()
     this.retry = { ...DEFAULT_RETRY, ...options.retry }
+    this.clock = options.clock ?? defaultClock
     if (options.verify !== undefined && options.signer === undefined) throw new ConfigError('needs a signer: a certificate binds the signed request', 'verify')
     this.mode = options.signer !== undefined && options.sessions !== false && options.verify === undefined ? 'sessions' : 'signatures'
   }
@@ -314,7 +319,7 @@ export class SynodClient {
    */
   private write(method: string, path: string, body: unknown, options: CallOptions): Promise<KvResponse> {
     const run = async (): Promise<KvResponse> => {
-      this.seq = Math.max(Date.now(), this.seq + 1)
+      this.seq = Math.max(this.clock.now(), this.seq + 1)
       // A signed write's session is its envelope (client key, session, timestamp); the id and seq headers are for the rest.
       const headers: Record<string, string> =
         this.options.signer === undefined ? { 'synod-client-id': this.clientId, 'synod-client-seq': String(this.seq) } : {}
@@ -356,7 +361,7 @@ export class SynodClient {
       if (attempt >= attempts) throw error
       if (res.status === 429) {
         // Refused before it ran (admission control, a limit): wait as told, then ask again.
-        await this.wait(retryAfterMs(res, this.retry.maxRetryAfterMs, this.backoff(attempt)), call.options.signal)
+        await this.wait(retryAfterMs(res, this.retry.maxRetryAfterMs, this.backoff(attempt), this.clock.now()), call.options.signal)
         continue
       }
       if (res.status === 503 && call.idempotent) {
@@ -373,7 +378,7 @@ export class SynodClient {
   }
 
   private async wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
-    await pause(ms, signal)
+    await pause(ms, signal, this.clock)
     if (signal?.aborted === true) throw new AbortedError()
   }
 
@@ -486,7 +491,7 @@ export class SynodClient {
 
   private nextTimestamp(): number {
     // Strictly growing per (client, session), even for requests within one millisecond.
-    this.lastTimestamp = Math.max(Date.now(), this.lastTimestamp + 1)
+    this.lastTimestamp = Math.max(this.clock.now(), this.lastTimestamp + 1)
     return this.lastTimestamp
   }
 
@@ -495,7 +500,7 @@ export class SynodClient {
     const entry = this.sessions.get(endpoint)
     if (entry !== undefined) {
       const session = await entry.pending
-      if (session === undefined || session.renewAt > Date.now()) return session
+      if (session === undefined || session.renewAt > this.clock.now()) return session
       if (this.sessions.get(endpoint) === entry) this.sessions.delete(endpoint)
     }
     let current = this.sessions.get(endpoint)
@@ -534,14 +539,14 @@ export class SynodClient {
     }
     const parsed = parseBody(res.text)
     if (res.status < 200 || res.status >= 300) throw new SynodHttpError(res.status, parsed)
-    return finishHttpSession(opening, parsed, signer.publicKey, this.options.cluster ?? '', Date.now())
+    return finishHttpSession(opening, parsed, signer.publicKey, this.options.cluster ?? '', this.clock.now())
   }
 
   /** One exchange with one node, bounded by the timeout; the caller's signal cancels it. */
   private async sendOnce(endpoint: string, method: string, path: string, body: unknown, headers: Record<string, string>, options: CallOptions): Promise<TransportResponse> {
     const timeoutMs = options.timeoutMs ?? this.timeoutMs
     const controller = new AbortController()
-    const timer = setTimeout(() => controller.abort(), timeoutMs)
+    const timer = this.clock.setTimer(timeoutMs, () => controller.abort())
     const cancel = (): void => controller.abort()
     options.signal?.addEventListener('abort', cancel, { once: true })
     try {
@@ -558,7 +563,7 @@ export class SynodClient {
       if (controller.signal.aborted) throw new RequestTimeoutError(endpoint, timeoutMs)
       throw error
     } finally {
-      clearTimeout(timer)
+      this.clock.clearTimer(timer)
       options.signal?.removeEventListener('abort', cancel)
     }
   }
@@ -572,10 +577,10 @@ export class SynodClient {
 }
 
 /** Retry-After (whole seconds, or an HTTP date) in ms, capped; `fallback` when absent or unreadable. */
-function retryAfterMs(res: TransportResponse, cap: number, fallback: number): number {
+function retryAfterMs(res: TransportResponse, cap: number, fallback: number, now: number): number {
   const value = res.header('retry-after')
   if (value === undefined) return fallback
-  const seconds = /^\d+$/.test(value.trim()) ? Number(value) * 1000 : Date.parse(value) - Date.now()
+  const seconds = /^\d+$/.test(value.trim()) ? Number(value) * 1000 : Date.parse(value) - now
   return Number.isFinite(seconds) ? Math.max(0, Math.min(cap, seconds)) : fallback
 }
 

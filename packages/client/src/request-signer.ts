@@ -1,11 +1,12 @@
 import { encodeSignedClientRequest, MAX_CLIENT_SESSION, signClientRequest, ConfigError, type SignedClientRequest } from '@synod/core'
+import { defaultClock } from './clock.js'
 import type { ClientIdentity } from './identity.js'
 import { signedRequestHeaders } from './http-envelope.js'
 
 export interface RequestSignerOptions {
   /** The cluster name requests are bound to (the daemon's `cluster` config). Default ''. */
   readonly cluster?: string
-  /** Milliseconds since the epoch; injectable for tests. Default Date.now. */
+  /** Milliseconds since the epoch; injectable for tests. Default the epoch clock (clock.ts). */
   readonly now?: () => number
 }
 
@@ -34,7 +35,7 @@ export class RequestSigner {
     options: RequestSignerOptions = {},
   ) {
     this.cluster = options.cluster ?? ''
-    this.now = options.now ?? Date.now
+    this.now = options.now ?? (() => defaultClock.now())
   }
 
   sign(operation: Uint8Array, session = 0): SignedRequest {

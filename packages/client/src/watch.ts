@@ -1,7 +1,8 @@
 // A watch: reads GET /v1/watch's Server-Sent Events and hands over whole revisions only (a revision's last
 // event carries its `id`); when the stream breaks it reconnects — to the next endpoint — from the last
 // complete revision + 1, so the caller sees every change once, in order, across node failures.
-import { encodeCanonical, signClientRequest, type Signer } from '@synod/core'
+import { type Clock, encodeCanonical, signClientRequest, type Signer } from '@synod/core'
+import { defaultClock } from './clock.js'
 import { SynodHttpError } from './errors.js'
 import { signedRequestHeaders } from './http-envelope.js'
 import { SseParser } from './sse.js'
@@ -49,7 +50,7 @@ export interface WatchOptions {
 /** One signature per stream over `{ op: 'watch', prefix }` (what the node's guard checks), timestamps growing. */
 export function signedStreamAuth(signer: Signer, cluster = '', session = 0, nextTimestamp?: () => number): StreamAuth {
   let last = 0
-  const next = nextTimestamp ?? ((): number => (last = Math.max(Date.now(), last + 1)))
+  const next = nextTimestamp ?? ((): number => (last = Math.max(defaultClock.now(), last + 1)))
   return (prefix) => signedRequestHeaders(signClientRequest(signer, { session, timestamp: next(), operation: encodeCanonical({ op: 'watch', prefix }) }, cluster))
 }
 
@@ -185,15 +186,15 @@ function parseJson(text: string): Record<string, unknown> {
 }
 
 /** Wait `ms`, or less when `signal` aborts. */
-export function pause(ms: number, signal?: AbortSignal): Promise<void> {
+export function pause(ms: number, signal?: AbortSignal, clock: Clock = defaultClock): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted === true) return resolve()
     const done = (): void => {
-      clearTimeout(timer)
+      clock.clearTimer(timer)
       signal?.removeEventListener('abort', done)
       resolve()
     }
-    const timer = setTimeout(done, ms)
+    const timer = clock.setTimer(ms, done)
     signal?.addEventListener('abort', done, { once: true })
   })
 }

@@ -9,7 +9,7 @@ import type { Clock, Random, TimerId } from './runtime-contracts.js'
  * before the leader's heartbeats that arrived during the stall, and a healthy
  * leader would be deposed. `setImmediate` runs after the poll phase.
  */
-export function systemClock(options: { readonly keepAlive?: boolean } = {}): Clock {
+export function systemClock(options: { readonly keepAlive?: boolean; readonly epoch?: boolean } = {}): Clock {
   interface Handles {
     timeout?: ReturnType<typeof setTimeout>
     immediate?: ReturnType<typeof setImmediate>
@@ -17,7 +17,9 @@ export function systemClock(options: { readonly keepAlive?: boolean } = {}): Clo
   const timers = new Map<TimerId, Handles>()
   let nextId = 1
   return {
-    now: () => performance.now(),
+    // `epoch`: milliseconds since the Unix epoch (not monotonic), for clients whose timestamps other
+    // machines read (signed-request timestamps, exactly-once sequence floors, Retry-After dates).
+    now: options.epoch === true ? () => Date.now() : () => performance.now(),
     setTimer(afterMs, onFire) {
       const id = nextId++
       const handles: Handles = {}

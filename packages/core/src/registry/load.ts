@@ -2,7 +2,7 @@
 // errors. The import itself is the app's: `import('@synod/x')` resolves from the module that calls
 // it, and only the app (not @synod/core) has the protocol packages as dependencies.
 import type { ProtocolFactory } from '../protocol.js'
-import type { InstalledProtocol } from './discover.js'
+import type { InstalledProtocol } from '../node/discover.js'
 
 /** `(specifier) => import(specifier)`, written in the app so the specifier resolves from the app. */
 export type ImportModule = (specifier: string) => Promise<unknown>

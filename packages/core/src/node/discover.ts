@@ -4,7 +4,7 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseProtocolManifest, ProtocolManifestError, type ProtocolManifest } from './manifest.js'
+import { parseProtocolManifest, ProtocolManifestError, type ProtocolManifest } from '../registry/manifest.js'
 
 /** One installed protocol package and its validated declaration. */
 export interface InstalledProtocol {

@@ -4,8 +4,8 @@
 // delayed-ACK stall (~10 ms) per request with a body — measured, see apps/node README.
 import { Agent, request as httpRequest, type IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
-import { NetworkError } from './errors.js'
-import type { StreamingResponse, Transport, TransportRequest } from './transport.js'
+import { NetworkError } from '../errors.js'
+import type { StreamingResponse, Transport, TransportRequest } from '../transport.js'
 
 /** One keep-alive agent per process for plain HTTP (TLS agents are per transport: they hold its CA). */
 const sharedAgent = new Agent({ keepAlive: true, maxSockets: 256 })
