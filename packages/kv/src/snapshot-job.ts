@@ -6,7 +6,7 @@
 // write (`remember`, called by the state machine before it changes a key). Values and revision
 // records are never mutated in place (a write stores new ones), so a reference is a frozen copy.
 // The keys present at the start are listed once at the start (references only, no strings copied).
-import { cborHead, CborWriter, encodeCanonical, type SnapshotJob } from '@synod/core'
+import { cborHead, CborWriter, concatBytes, encodeCanonical, type SnapshotJob } from '@synod/core'
 import type { KeyRevision, KvValue } from './result.js'
 
 export interface KvSnapshotJobOptions {
@@ -72,8 +72,8 @@ export class KvSnapshotJob implements SnapshotJob {
         target = after
       } else target.push(encodeCanonical(name), encodeCanonical(fields[name]))
     }
-    this.prefix = concat(before)
-    this.suffix = concat(after)
+    this.prefix = concatBytes(before)
+    this.suffix = concatBytes(after)
   }
 
   /** Called by the state machine before it changes or deletes `key`: keep what the snapshot must show. */
@@ -221,15 +221,3 @@ export class KvSnapshotJob implements SnapshotJob {
 }
 
 const EMPTY = new Uint8Array(0)
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let length = 0
-  for (const p of parts) length += p.byteLength
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const p of parts) {
-    out.set(p, offset)
-    offset += p.byteLength
-  }
-  return out
-}
