@@ -68,6 +68,11 @@ const args = parseArgs({
     'keep-data': { type: 'boolean', default: false },
     /** CPU-profile the Synod nodes over the whole run and put a summary (top self time) in the report. */
     profile: { type: 'boolean', default: false },
+    /**
+     * Instead of the steps: memory after this many writes (comma-separated, e.g. 100000,500000,1000000) on fresh
+     * clusters of both systems, 64 clients each against the leader, 1,000 keys overwritten; writes vs-etcd-memory.*.
+     */
+    memory: { type: 'string' },
   },
 })
 const clientSteps = args.values.clients!.split(',').map(Number)
@@ -277,6 +282,118 @@ function profileMarkdown(summaries: readonly ProfileSummary[]): string {
   return parts.join('\n')
 }
 
+// ---------------------------------------------------------------- memory after many writes
+
+interface MemorySample {
+  readonly system: 'etcd' | 'synod'
+  readonly writes: number
+  /** RSS of each member, MB. */
+  readonly rssMb: readonly number[]
+}
+
+/**
+ * Both systems written at once by the same generator (RSS does not depend on sharing the CPU), each by 64
+ * closed-loop clients against its leader, until every milestone is passed; the members' RSS at each
+ * milestone and every 25,000 writes in between.
+ */
+async function memoryPhase(milestones: readonly number[]): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'synod-vs-etcd-memory-'))
+  const etcd = await startEtcd(join(root, 'etcd'))
+  const synod = await startSynod(join(root, 'synod')).catch(async (error: unknown) => {
+    for (const p of etcd.processes) p.kill('SIGTERM')
+    throw error
+  })
+  const goal = Math.max(...milestones)
+  const samples: MemorySample[] = []
+  const errors = { etcd: 0, synod: 0 }
+  const value = 'x'.repeat(valueBytes)
+  const started = performance.now()
+  try {
+    const drive = async (system: SystemAdapter, pids: () => Array<number | undefined>) => {
+      let issued = 0
+      let acknowledged = 0
+      let nextSample = 25_000
+      const marks = [...milestones].sort((a, b) => a - b)
+      await Promise.all(
+        Array.from({ length: 64 }, async () => {
+          while (issued < goal) {
+            const i = issued++
+            try {
+              const { status } = await call(system.leader, system.write(`mem-${i % 1000}`, value))
+              if (status >= 200 && status < 300) acknowledged++
+              else errors[system.name]++
+            } catch {
+              errors[system.name]++
+            }
+            const done = acknowledged + errors[system.name]
+            if (done >= nextSample || (marks.length > 0 && done >= marks[0]!)) {
+              while (marks.length > 0 && done >= marks[0]!) marks.shift()
+              nextSample = (Math.floor(done / 25_000) + 1) * 25_000
+              const rssMbs = pids().map(rssMb)
+              samples.push({ system: system.name, writes: done, rssMb: rssMbs })
+              const elapsed = (performance.now() - started) / 1000
+              process.stdout.write(`${system.name.padEnd(5)} ${done.toLocaleString('en').padStart(9)} writes (${Math.round(done / elapsed)}/s), RSS ${rssMbs.map((r) => r.toFixed(0)).join(' / ')} MB, ${errors[system.name]} errors\n`)
+            }
+          }
+        }),
+      )
+    }
+    await Promise.all([drive(etcd.adapter, () => etcd.processes.map((p) => p.pid)), drive(synod.adapter, () => synod.nodes.map((n) => n.process?.pid))])
+  } finally {
+    await stopNodes(synod.nodes)
+    for (const p of etcd.processes) p.kill('SIGTERM')
+    agent.destroy()
+    if (!args.values['keep-data']) rmSync(root, { recursive: true, force: true })
+  }
+  // The sample at (or first after) each milestone.
+  const at = (system: 'etcd' | 'synod', writes: number) => samples.find((s) => s.system === system && s.writes >= writes)
+  const rows = milestones.map((m) => {
+    const e = at('etcd', m)
+    const s = at('synod', m)
+    const fmt = (x: MemorySample | undefined) => (x === undefined ? '—' : `${Math.max(...x.rssMb).toFixed(0)} (${x.rssMb.map((r) => r.toFixed(0)).join(' / ')})`)
+    const ratio = e === undefined || s === undefined ? '—' : `${(Math.max(...s.rssMb) / Math.max(...e.rssMb)).toFixed(2)}×`
+    return `| ${m.toLocaleString('en')} | ${fmt(e)} | ${fmt(s)} | ${ratio} |`
+  })
+  const table = ['| writes | etcd RSS MB, largest member (each) | Synod RSS MB, largest member (each) | Synod ÷ etcd |', '|---:|---:|---:|---:|', ...rows].join('\n')
+  const machine = `${cpus().length} vCPU (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`
+  const stamp = new Date().toISOString()
+  mkdirSync(outDir, { recursive: true })
+  writeFileSync(join(outDir, 'vs-etcd-memory.json'), `${JSON.stringify({ stamp, machine, valueBytes, milestones, errors, samples }, null, 2)}\n`)
+  writeFileSync(join(outDir, 'vs-etcd-memory.svg'), memorySvg(samples))
+  writeFileSync(
+    join(outDir, 'vs-etcd-memory.md'),
+    `# Memory after many writes: Synod Raft daemon vs etcd (${stamp})\n\nMachine: ${machine}.\nBoth: 3 members on 127.0.0.1 with their defaults (fsync on; etcd: no auto-compaction, so it keeps every revision; Synod: snapshots and log compaction as configured by default), fresh data folders, ${valueBytes}-byte values to 1,000 keys (each overwritten ${Math.round(goal / 1000).toLocaleString('en')} times), 64 closed-loop clients per system against its leader, both systems written at once by one generator (apps/node/bench/vs-etcd.ts \`--memory\`). RSS from /proc after the milestone's write was acknowledged. Errors: etcd ${errors.etcd}, Synod ${errors.synod}.\n\n${table}\n\n![RSS against writes](vs-etcd-memory.svg)\n`,
+  )
+  process.stdout.write(`\n${table}\n\nwrote ${join(outDir, 'vs-etcd-memory.md')}, .json and .svg\n`)
+}
+
+/** The largest member's RSS against writes, both systems. */
+function memorySvg(samples: readonly MemorySample[]): string {
+  const w = 640
+  const h = 320
+  const pad = 56
+  const maxWrites = Math.max(1, ...samples.map((s) => s.writes))
+  const maxRss = Math.max(1, ...samples.flatMap((s) => s.rssMb.filter(Number.isFinite))) * 1.1
+  const x = (writes: number) => pad + (writes / maxWrites) * (w - 2 * pad)
+  const y = (mb: number) => h - pad - (mb / maxRss) * (h - 2 * pad)
+  const colors = { etcd: '#7a7a7a', synod: '#2f6fd0' }
+  const lines = (['etcd', 'synod'] as const).map((system) => {
+    const points = samples.filter((s) => s.system === system).map((s) => `${x(s.writes).toFixed(1)},${y(Math.max(...s.rssMb)).toFixed(1)}`)
+    return `<polyline fill="none" stroke="${colors[system]}" stroke-width="2" points="${points.join(' ')}"/>`
+  })
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif">
+<rect width="100%" height="100%" fill="#fff"/>
+<text x="${pad}" y="24" font-size="14" font-weight="bold">RSS of the largest member against writes (MB)</text>
+<line x1="${pad}" y1="${h - pad}" x2="${w - pad}" y2="${h - pad}" stroke="#333"/><line x1="${pad}" y1="${pad}" x2="${pad}" y2="${h - pad}" stroke="#333"/>
+<text x="${pad - 6}" y="${pad + 4}" font-size="10" text-anchor="end">${Math.round(maxRss)}</text><text x="${pad - 6}" y="${h - pad}" font-size="10" text-anchor="end">0</text>
+<text x="${w - pad}" y="${h - pad + 16}" font-size="10" text-anchor="end">${maxWrites.toLocaleString('en')} writes</text>
+<rect x="${w - 170}" y="34" width="12" height="12" fill="${colors.etcd}"/><text x="${w - 152}" y="44" font-size="12">etcd</text>
+<rect x="${w - 100}" y="34" width="12" height="12" fill="${colors.synod}"/><text x="${w - 82}" y="44" font-size="12">Synod</text>
+${lines.join('\n')}
+</svg>
+`
+}
+
 // ---------------------------------------------------------------- report
 
 function median(values: readonly number[]): number {
@@ -415,4 +532,8 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${table}\n\n${memory}\n\nwrote ${join(outDir, 'vs-etcd.md')}, .json and .svg\n`)
 }
 
-await main()
+if (args.values.memory !== undefined) {
+  const milestones = args.values.memory.split(',').map(Number)
+  for (const m of milestones) if (!Number.isSafeInteger(m) || m < 1) throw new Error(`--memory: bad write count ${m}`)
+  await memoryPhase(milestones)
+} else await main()

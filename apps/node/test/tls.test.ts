@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
+import { connect } from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clientIdOf } from '@synod/core'
 import { createSigner } from '@synod/crypto'
@@ -90,5 +91,19 @@ describe('TLS and client certificates', () => {
     expect((await admin.get('k')).value).toBe('v')
     // Plain HTTP to the TLS port gets nothing.
     await expect(new NodeSynodClient(`http://${nodes[0]!.http}`, { timeoutMs: 5000 }).get('k')).rejects.toThrow()
+  }, 30_000)
+
+  it('TLS 1.2 is refused at the handshake (the node reads a connection\'s client certificate once: TLS 1.3 cannot renegotiate it)', async () => {
+    const [host, port] = nodes[0]!.http.split(':') as [string, string]
+    const outcome = await new Promise<string>((resolveOutcome) => {
+      const socket = connect({ host, port: Number(port), ca: pem(ca), cert: pem(join(root, 'admin.crt')), key: pem(join(root, 'admin-key.pem')), maxVersion: 'TLSv1.2', servername: 'localhost' })
+      socket.once('secureConnect', () => {
+        socket.destroy()
+        resolveOutcome('connected')
+      })
+      socket.once('error', (error: NodeJS.ErrnoException) => resolveOutcome(error.code ?? error.message))
+    })
+    expect(outcome).not.toBe('connected')
+    expect(outcome).toMatch(/VERSION|PROTOCOL/)
   }, 30_000)
 })

@@ -107,6 +107,8 @@ export function readSession(req: IncomingMessage, maxLength = 128, signedShapeOf
 export class ApiGuard {
   private readonly replays: ReplayCache
   private readonly now: () => number
+  /** Client ids of TLS connections whose certificate was already read (dropped with the connection). */
+  private readonly certificateClients = new WeakMap<TLSSocket, string>()
 
   constructor(private readonly options: GuardOptions) {
     this.replays = new ReplayCache(options.clockSkewMs)
@@ -219,15 +221,26 @@ export class ApiGuard {
     if (key !== undefined) return this.verifySignature(req, key, description, logged)
     const socket = req.socket as Partial<TLSSocket>
     if (socket.authorized === true && typeof socket.getPeerX509Certificate === 'function') {
-      const certificate = socket.getPeerX509Certificate()
-      const jwk = certificate?.publicKey.export({ format: 'jwk' })
-      if (jwk?.kty !== 'OKP' || jwk.crv !== 'Ed25519' || typeof jwk.x !== 'string')
-        throw new HttpError(401, 'UNAUTHENTICATED', 'the client certificate must certify an ed25519 key (synod cert client)')
-      const client = clientIdOf(new Uint8Array(Buffer.from(jwk.x, 'base64url')))
+      const client = this.certificateClient(socket as TLSSocket)
       const legacy = readSession(req)
       return { client, session: legacy === undefined ? undefined : { client: `${client}:${legacy.client}`, seq: legacy.seq }, by: 'certificate' }
     }
     throw new HttpError(401, 'UNAUTHENTICATED', 'this request needs credentials: sign it (synod client init) or use a client certificate (synod cert client)')
+  }
+
+  /**
+   * The client id a verified TLS client certificate certifies, parsed once per connection: the API serves
+   * TLS 1.3 only (no renegotiation), so a connection's peer certificate never changes.
+   */
+  private certificateClient(socket: TLSSocket): string {
+    const cached = this.certificateClients.get(socket)
+    if (cached !== undefined) return cached
+    const jwk = socket.getPeerX509Certificate()?.publicKey.export({ format: 'jwk' })
+    if (jwk?.kty !== 'OKP' || jwk.crv !== 'Ed25519' || typeof jwk.x !== 'string')
+      throw new HttpError(401, 'UNAUTHENTICATED', 'the client certificate must certify an ed25519 key (synod cert client)')
+    const client = clientIdOf(new Uint8Array(Buffer.from(jwk.x, 'base64url')))
+    this.certificateClients.set(socket, client)
+    return client
   }
 
   /** A request MAC'd under an HTTP session's key: the same statement a signature covers, the same principal, no envelope. */
