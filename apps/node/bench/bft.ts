@@ -27,7 +27,8 @@ const { prepareCluster, sleep, stopNodes, synodCommand, waitLeader, waitReady } 
 
 const args = parseArgs({
   options: {
-    protocols: { type: 'string', default: 'pbft,hotstuff' },
+    /** `pbft:mac` is PBFT with request bundles MAC-authenticated (ADR 0003's `requestAuthentication: 'mac'`). */
+    protocols: { type: 'string', default: 'pbft,pbft:mac,hotstuff' },
     nodes: { type: 'string', default: '4' },
     clients: { type: 'string', default: '1,16,64' },
     seconds: { type: 'string', default: '10' },
@@ -43,7 +44,7 @@ const seconds = Number(args.values.seconds)
 const valueBytes = Number(args.values['value-bytes'])
 const outDir = resolve(args.values.out!)
 for (const v of [n, ...clientSteps, seconds, valueBytes]) if (!Number.isSafeInteger(v) || v < 1) throw new Error(`bad numeric flag: ${v}`)
-for (const p of protocols) if (!['pbft', 'hotstuff'].includes(p)) throw new Error(`--protocols: ${p} is not a byzantine protocol (pbft, hotstuff)`)
+for (const p of protocols) if (!['pbft', 'pbft:mac', 'hotstuff'].includes(p)) throw new Error(`--protocols: ${p} is not one of pbft, pbft:mac, hotstuff`)
 
 interface Step {
   readonly protocol: string
@@ -72,7 +73,8 @@ function processCpuUs(pid: number | undefined): number {
 }
 
 async function startCluster(root: string, protocol: string, adminId: string): Promise<ClusterNode[]> {
-  const nodes = await prepareCluster(root, protocol, n, {}, { admins: [adminId] })
+  const [name, variant] = protocol.split(':') as [string, string | undefined]
+  const nodes = await prepareCluster(root, name, n, variant === 'mac' ? { requestAuthentication: 'mac' } : {}, { admins: [adminId] })
   for (const node of nodes) {
     const profile = args.values.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'profiles', node.name)}`] : []
     const log = createWriteStream(join(node.dataDir, 'node.log'), { flags: 'a' })
@@ -162,7 +164,7 @@ async function main(): Promise<void> {
   const total = protocols.length * clientSteps.length
   let done = 0
   for (const protocol of protocols) {
-    const root = mkdtempSync(join(tmpdir(), `synod-bench-${protocol}-`))
+    const root = mkdtempSync(join(tmpdir(), `synod-bench-${protocol.replace(':', '-')}-`))
     const nodes = await startCluster(root, protocol, clientIdOf(admin.publicKey))
     const window = { from: Number.POSITIVE_INFINITY, to: 0 }
     let leaderName = ''
@@ -219,7 +221,7 @@ async function main(): Promise<void> {
   writeFileSync(join(outDir, 'bft.json'), `${JSON.stringify({ stamp, machine, nodes: n, seconds, valueBytes, steps, profiles }, null, 2)}\n`)
   writeFileSync(
     join(outDir, 'bft.md'),
-    `# Byzantine daemons under write load (${stamp})\n\nMachine: ${machine}.\n${n} nodes per protocol on 127.0.0.1, durable storage (fsync on), authentication on, every request signed by the client (ed25519; the replicas verify it), ${valueBytes}-byte values, closed-loop keep-alive clients spread over all nodes from one generator in the same machine (apps/node/bench/bft.ts), ${seconds} s per step after an unmeasured warm-up. The clients do not verify reply certificates here (a verifying client adds f + 1 signature checks per answer to the generator's CPU).\n\n${table}\n\nIssue 15's target: ≥ 10k writes/s at 64 clients. Measured: ${target}.\n${profileParts.length === 0 ? '' : `\n## Where the time goes\n\nCPU profiles (\`node --cpu-prof\`, main thread) of every node during the measured steps: the functions with the most self time, as a share of the node's busy time.\n\n${profileParts.join('\n')}`}`,
+    `# Byzantine daemons under write load (${stamp})\n\nMachine: ${machine}.\n${n} nodes per protocol on 127.0.0.1, durable storage (fsync on), authentication on, every request signed by the client (ed25519; the replicas verify it; \`pbft:mac\` is PBFT with the proxies' request bundles MAC-authenticated, ADR 0003 — the client's own signature is still checked by every replica), ${valueBytes}-byte values, closed-loop keep-alive clients spread over all nodes from one generator in the same machine (apps/node/bench/bft.ts), ${seconds} s per step after an unmeasured warm-up. The clients do not verify reply certificates here (a verifying client adds f + 1 signature checks per answer to the generator's CPU).\n\n${table}\n\nIssue 15's target: ≥ 10k writes/s at 64 clients. Measured: ${target}.\n${profileParts.length === 0 ? '' : `\n## Where the time goes\n\nCPU profiles (\`node --cpu-prof\`, main thread) of every node during the measured steps: the functions with the most self time, as a share of the node's busy time.\n\n${profileParts.join('\n')}`}`,
   )
   process.stdout.write(`\n${table}\n\n${target}\n\nwrote ${join(outDir, 'bft.md')} and .json\n`)
 }

@@ -154,6 +154,9 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     ...(signedClients ? { clientAuthentication: 'signed', cluster: config.cluster } : {}),
   }
   let leadersBeforeMetrics = 0
+  // Byzantine protocols verify every client signature in every replica; the API guard checks the same
+  // statement at the edge first, so both use this one verifier and the protocol's check here is a cache hit.
+  const verifier = byzantine ? createVerifier() : undefined
   const replica = new Replica({
     factory,
     protocolOptions,
@@ -164,7 +167,7 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     clock: faults === undefined ? systemClock() : skewedClock(systemClock(), () => faults.state),
     random: systemRandom(),
     stateMachine: kv,
-    ...(byzantine ? { signer: createSigner(keyPair.secretKey), verifier: createVerifier() } : {}),
+    ...(verifier !== undefined ? { signer: createSigner(keyPair.secretKey), verifier } : {}),
     requestTimeoutMs: config.requestTimeoutMs,
     maxPendingRequests: config.maxPendingRequests,
     onError: (error) => log.error({ err: error }, 'replica error'),
@@ -197,6 +200,7 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
   applyMembership(initialMembership)
   await replica.start()
   const metrics = new NodeMetrics(replica, kv, transport)
+  if (verifier !== undefined) metrics.verifierStats = verifier.cacheStats
   early.metrics = metrics
   for (; leadersBeforeMetrics > 0; leadersBeforeMetrics--) metrics.leaderElected()
   // A voter in an election asks for votes every election timeout; four of them without a word means it is gone.
@@ -231,8 +235,9 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     maxValueBytes: config.maxValueBytes,
     onServerError: (error, path) => log.error({ err: error, path }, 'request failed'),
     onRequestDone: (route, method, status, seconds) => metrics.requestDone(route, method, status, seconds),
-    // Each signed request is new: a verdict cache would only cost a hash per request.
-    ...apiSecurity(config, replica, kv, createVerifier({ cacheSize: 0 }), memberMacs, byzantine),
+    // Crash-fault protocols: each signed request is new and checked only here, so a verdict cache would only
+    // cost a hash per request. Byzantine ones: the protocol's verifier (see above).
+    ...apiSecurity(config, replica, kv, verifier ?? createVerifier({ cacheSize: 0 }), memberMacs, byzantine),
     ...(tls === undefined ? {} : { tls }),
     onClientGone: (path) => log.debug({ path }, 'client disconnected before the answer'),
   })

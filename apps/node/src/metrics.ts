@@ -53,12 +53,22 @@ export class NodeMetrics {
   /** Cumulative transport figures seen at the last scrape (counters grow by the difference). */
   private readonly seen = new Map<string, number>()
 
+  private readonly verifications: Gauge<'result'>
+  /** The signature verifier shared by the API guard and a byzantine protocol, when there is one. */
+  verifierStats: (() => { readonly hits: number; readonly misses: number }) | undefined
+
   constructor(
     private readonly replica: Replica,
     private readonly kv?: KvFigures,
     private readonly transport?: { metrics(): Libp2pTransportMetrics },
   ) {
     const registers = [this.registry]
+    this.verifications = new Gauge({
+      name: 'synod_signature_verifications_total',
+      help: "Signature checks of the verifier the API and a byzantine protocol share: 'verified' ran ed25519, 'cached' reused a verdict (a client signature the API checked, checked again by the protocol)",
+      labelNames: ['result'],
+      registers,
+    })
     collectDefaultMetrics({ register: this.registry })
     this.httpLatency = new Histogram({
       name: 'synod_http_request_seconds',
@@ -136,6 +146,11 @@ export class NodeMetrics {
       this.leases.set(this.kv.leaseCount ?? 0)
       this.compactRevision.set(this.kv.compactRevision ?? 0)
       this.watchers.set(this.watcherCount())
+    }
+    if (this.verifierStats !== undefined) {
+      const { hits, misses } = this.verifierStats()
+      this.verifications.set({ result: 'verified' }, misses)
+      this.verifications.set({ result: 'cached' }, hits)
     }
     if (this.transport !== undefined) this.renderTransport(this.transport.metrics())
     return { contentType: this.registry.contentType, body: await this.registry.metrics() }

@@ -13,6 +13,7 @@ import { readConfigFile, validateConfig } from '../src/config.js'
 import { type KvResponse, type SynodClient, SynodHttpError } from '@synod/client'
 import { NodeSynodClient } from '@synod/client/node'
 import { verifyAnswer } from '../src/verify.js'
+import { describeRequest } from '../src/auth/operations.js'
 import { useLocalCluster } from './local-cluster.js'
 
 const adminKeys = keyPairFromSecret(sha256(utf8('pbft-signed-test:admin')))
@@ -97,6 +98,24 @@ describe('4-node PBFT cluster with authentication on', () => {
     await expect(stranger.get('balance')).rejects.toMatchObject({ status: 403 })
     await expect(new NodeSynodClient(nodes[2]!.http, { timeoutMs: 5000 }).get('balance')).rejects.toMatchObject({ status: 401 })
   }, 180_000)
+
+  it("the protocol's check of a client signature reuses the API's verdict (one ed25519 verification at the node that took the request)", async () => {
+    const scrape = async (): Promise<{ cached: number; verified: number }> => {
+      const operation = describeRequest('GET', '/metrics')!.operation
+      const timestamp = Date.now()
+      const signed = signClientRequest(createSigner(adminKeys), { session: 7, timestamp, operation }, '')
+      const headers = { 'synod-client-key': toHex(signed.client), 'synod-session': '7', 'synod-timestamp': String(timestamp), 'synod-signature': toHex(signed.signature) }
+      const text = await (await fetch(`http://${nodes[0]!.http}/metrics`, { headers })).text()
+      const figure = (result: string) => Number(new RegExp(`synod_signature_verifications_total\\{result="${result}"\\} (\\d+)`).exec(text)?.[1] ?? Number.NaN)
+      return { cached: figure('cached'), verified: figure('verified') }
+    }
+    const before = await scrape()
+    const admin = signedClient(nodes[0]!.http, 'pbft-signed-test:admin')
+    for (let i = 0; i < 10; i++) await retrying(() => admin.put(`verdicts/${i}`, 'v'))
+    const after = await scrape()
+    // Each write's signature: verified once by the guard, then found in the cache by PBFT's client check.
+    expect(after.cached - before.cached).toBeGreaterThanOrEqual(10)
+  }, 60_000)
 
   it('a read at a past revision is a certified read of the state then', async () => {
     const members = validateConfig(readConfigFile(nodes[0]!.configFile).raw).members
