@@ -5,7 +5,8 @@
 //
 //   node --conditions=@synod/source --import tsx apps/node/bench/auth-profile.ts [--ops N] [--clients N] [--top N]
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -58,21 +59,30 @@ const modes = [
   { name: 'off', admins: undefined, credentials: undefined },
   { name: 'on', admins: [clientIdOf(admin.publicKey)], credentials: { signer: createSigner(admin.secretKey) } as ClientCredentials },
 ] as const
-const results: Array<{ name: string; self: Map<string, number>; busy: number; ops: number; opsPerSecond: number; clientCpuUs: number }> = []
+const results: Array<{ name: string; self: Map<string, number>; busy: number; ops: number; opsPerSecond: number; clientCpuUs: number; clientSelf: Map<string, number> }> = []
+// The load generator (this process) is profiled too: the client's share of the difference.
+const inspector = new Session()
+inspector.connect()
+await inspector.post('Profiler.enable')
 for (const mode of modes) {
   const root = mkdtempSync(join(tmpdir(), `synod-auth-profile-${mode.name}-`))
   const signing: ClientCredentials = mode.credentials === undefined ? {} : { signer: mode.credentials.signer!, sessions: false }
   const endpoints = await start(root, mode.admins ? [...mode.admins] : undefined, signing)
   // Warm-up (JIT, sessions), outside the window.
   await runLoad({ endpoints, clients, operations: Math.min(3000, operations), valueBytes: 100, ...(mode.credentials ? { credentials: mode.credentials } : {}) })
+  await inspector.post('Profiler.start')
   const cpu0 = process.cpuUsage()
   const from = monotonicMicros()
   const result = await runLoad({ endpoints, clients, operations, valueBytes: 100, ...(mode.credentials ? { credentials: mode.credentials } : {}) })
   const to = monotonicMicros()
   const cpu1 = process.cpuUsage(cpu0)
+  const { profile } = await inspector.post('Profiler.stop')
+  const clientProfile = join(root, 'client.cpuprofile')
+  writeFileSync(clientProfile, JSON.stringify(profile))
+  const clientSelf = new Map([...selfTimes(clientProfile, { from: 0, to: Number.MAX_SAFE_INTEGER }).self].map(([k, us]) => [k.replace('\u0000', ' '), us]))
   await stopNodes(started)
   const { self, busy } = nodesSelfTimes(root, { from, to })
-  results.push({ name: mode.name, self, busy, ops: result.operations, opsPerSecond: result.opsPerSecond, clientCpuUs: (cpu1.user + cpu1.system) / result.operations })
+  results.push({ name: mode.name, self, busy, ops: result.operations, opsPerSecond: result.opsPerSecond, clientCpuUs: (cpu1.user + cpu1.system) / result.operations, clientSelf })
   console.log(`${mode.name}: ${result.operations} writes, ${Math.round(result.opsPerSecond)} ops/s, node busy ${(busy / result.operations).toFixed(0)} µs/write, client ${((cpu1.user + cpu1.system) / result.operations).toFixed(0)} µs/write`)
   if (values.keep) console.log(`  profiles in ${root}/profiles`)
   else rmSync(root, { recursive: true, force: true })
@@ -89,3 +99,11 @@ console.log('\nself time µs/write (sum of the 3 nodes)   off      on   delta')
 for (const d of diff.slice(0, topN)) console.log(`${d.k.slice(0, 90).padEnd(90)} ${d.off.toFixed(1).padStart(7)} ${d.on.toFixed(1).padStart(7)} ${d.delta.toFixed(1).padStart(7)}`)
 console.log('\nlargest decreases:')
 for (const d of diff.slice(-8)) console.log(`${d.k.slice(0, 90).padEnd(90)} ${d.off.toFixed(1).padStart(7)} ${d.on.toFixed(1).padStart(7)} ${d.delta.toFixed(1).padStart(7)}`)
+
+const clientKeys = new Set([...off.clientSelf.keys(), ...on.clientSelf.keys()])
+const clientDiff = [...clientKeys]
+  .map((k) => ({ k, off: (off.clientSelf.get(k) ?? 0) / off.ops, on: (on.clientSelf.get(k) ?? 0) / on.ops }))
+  .map((d) => ({ ...d, delta: d.on - d.off }))
+  .sort((a, b) => b.delta - a.delta)
+console.log('\nclient (load generator) self time µs/write                off      on   delta')
+for (const d of clientDiff.slice(0, topN)) console.log(`${d.k.slice(0, 90).padEnd(90)} ${d.off.toFixed(1).padStart(7)} ${d.on.toFixed(1).padStart(7)} ${d.delta.toFixed(1).padStart(7)}`)

@@ -134,6 +134,8 @@ async function compareAuthentication(options: BenchOptions, rounds: number): Pro
   // CPU per write (client process + every node of the cluster under load): unlike ops/s, barely moved by
   // other work on the machine — the cost itself, where throughput is the cost as the machine lets it show.
   const cpu: Record<Mode, number[]> = { off: [], on: [], signed: [] }
+  // The client process's share of it: where the difference between the modes is spent.
+  const cpuClient: Record<Mode, number[]> = { off: [], on: [], signed: [] }
   // One cluster per mode (authentication on for `on` and `signed`): each cluster's log then grows by the same
   // writes, so no mode pays for another's entries (snapshots, compaction, a longer log).
   const security = { admins: [clientIdOf(admin.publicKey)] }
@@ -165,13 +167,17 @@ async function compareAuthentication(options: BenchOptions, rounds: number): Pro
           ...(creds === undefined ? {} : { credentials: creds }),
         })
         const after = cpuMs(cluster.nodes)
-        const perWrite = after === undefined || before === undefined ? Number.NaN : (after - before) / Math.max(1, result.operations)
+        const writes = Math.max(1, result.operations)
+        const clientPerWrite = after === undefined || before === undefined ? Number.NaN : (after.client - before.client) / writes
+        const nodesPerWrite = after === undefined || before === undefined ? Number.NaN : (after.nodes - before.nodes) / writes
+        const perWrite = clientPerWrite + nodesPerWrite
         cpu[mode].push(perWrite)
+        cpuClient[mode].push(clientPerWrite)
         errors += result.errors
         results[mode].push(result)
         const kinds = Object.entries(result.errorKinds).map(([k, n]) => `${n}× ${k}`).join(', ')
         say(
-          `  round ${round} auth ${mode.padEnd(6)}: ${Math.round(result.opsPerSecond)} ops/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, CPU ${(perWrite * 1000).toFixed(0)} µs/write, ${result.errors} errors${kinds === '' ? '' : ` (${kinds})`}\n`,
+          `  round ${round} auth ${mode.padEnd(6)}: ${Math.round(result.opsPerSecond)} ops/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, CPU ${(perWrite * 1000).toFixed(0)} µs/write (client ${(clientPerWrite * 1000).toFixed(0)}), ${result.errors} errors${kinds === '' ? '' : ` (${kinds})`}\n`,
         )
       }
     }
@@ -207,6 +213,7 @@ async function compareAuthentication(options: BenchOptions, rounds: number): Pro
     pairedRatio: Number(median(results.on.map((r, i) => r.opsPerSecond / results.off[i]!.opsPerSecond)).toFixed(3)),
     pairedRatioSigned: Number(median(results.signed.map((r, i) => r.opsPerSecond / results.off[i]!.opsPerSecond)).toFixed(3)),
     cpuUsPerWrite: { off: Math.round(median(cpu.off) * 1000), on: Math.round(median(cpu.on) * 1000), signed: Math.round(median(cpu.signed) * 1000) },
+    clientCpuUsPerWrite: { off: Math.round(median(cpuClient.off) * 1000), on: Math.round(median(cpuClient.on) * 1000), signed: Math.round(median(cpuClient.signed) * 1000) },
     errors,
   }
   if (options.outDir !== undefined) {
@@ -220,7 +227,8 @@ async function compareAuthentication(options: BenchOptions, rounds: number): Pro
       `authentication on (sessions) ÷ off, median of the per-round ratios: ${summary.pairedRatio} (${((1 - summary.pairedRatio) * 100).toFixed(1)}% cost; per round ${summary.ratioPerRound.join(' / ')}); ` +
         `every request signed ÷ off: ${summary.pairedRatioSigned}; ` +
         `medians: off ${summary.medianOff} ops/s, on ${summary.medianOn} ops/s (${summary.ratio}), signed ${summary.medianSigned} ops/s (${summary.ratioSigned}); ` +
-        `CPU per write (client + nodes, median) off ${summary.cpuUsPerWrite.off} µs, on ${summary.cpuUsPerWrite.on} µs, signed ${summary.cpuUsPerWrite.signed} µs; ${errors} errors\n`,
+        `CPU per write (client + nodes, median) off ${summary.cpuUsPerWrite.off} µs, on ${summary.cpuUsPerWrite.on} µs, signed ${summary.cpuUsPerWrite.signed} µs ` +
+        `(of which the client: ${summary.clientCpuUsPerWrite.off} / ${summary.clientCpuUsPerWrite.on} / ${summary.clientCpuUsPerWrite.signed} µs); ${errors} errors\n`,
     )
   return errors > 0 ? 1 : 0
 }
@@ -229,9 +237,10 @@ async function compareAuthentication(options: BenchOptions, rounds: number): Pro
  * CPU milliseconds used so far by this process and the nodes' processes (Linux /proc; undefined elsewhere).
  * The load generator runs in this process, so its own CPU counts as the client's.
  */
-function cpuMs(nodes: readonly ClusterNode[]): number | undefined {
+function cpuMs(nodes: readonly ClusterNode[]): { client: number; nodes: number } | undefined {
   const own = process.cpuUsage()
-  let total = (own.user + own.system) / 1000
+  const client = (own.user + own.system) / 1000
+  let total = 0
   for (const node of nodes) {
     const pid = node.process?.pid
     if (pid === undefined) return undefined
@@ -243,7 +252,7 @@ function cpuMs(nodes: readonly ClusterNode[]): number | undefined {
       return undefined
     }
   }
-  return total
+  return { client, nodes: total }
 }
 
 /** USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK). */
