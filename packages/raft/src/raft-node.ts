@@ -177,6 +177,13 @@ export class RaftNode implements ProtocolNode {
   private voteQuietUntil = 0
   private readRound = 0
   private readRoundPending = false
+  /**
+   * The last heartbeat round sent (by a flush for reads, or by the heartbeat timer). A flush sends a read round
+   * only once a quorum acknowledged this one: one read round in flight at a time, so under many concurrent reads
+   * (each its own batch in a daemon) the rounds per second are bounded by the round trip, not by the read rate;
+   * the reads that arrive meanwhile share the next round (etcd's server does the same with its read loop).
+   */
+  private readRoundSent = 0
   private readsAwaitingConfirmation: PendingRead[] = []
   private readsAwaitingApply: PendingRead[] = []
   /** Reads that arrived before this leader committed an entry of its term. */
@@ -541,8 +548,12 @@ export class RaftNode implements ProtocolNode {
   flush(): void {
     if (this.stopped) return
     if (this.role === 'leader') {
-      const readRound = this.readRoundPending
-      this.readRoundPending = false
+      // A waiting read round goes out once the previous one is confirmed (see readRoundSent).
+      const readRound = this.readRoundPending && this.quorumAcknowledgedRound() >= this.readRoundSent
+      if (readRound) {
+        this.readRoundPending = false
+        this.readRoundSent = this.readRound
+      }
       if (readRound && this.options.readMode === 'lease') this.lease.sent(this.readRound, this.ctx.now())
       for (const [id, pr] of this.progress) {
         const sent = this.sendAppends(id, pr)
@@ -908,6 +919,7 @@ export class RaftNode implements ProtocolNode {
     this.readsAwaitingApply = []
     this.readsAwaitingTermCommit = []
     this.readRoundPending = false
+    this.readRoundSent = 0
   }
 
   private inLeaderLease(): boolean {
@@ -963,6 +975,7 @@ export class RaftNode implements ProtocolNode {
     if (this.options.readMode === 'lease') this.lease.sent(this.readRound, now)
     for (const [id, pr] of this.progress) this.sendHeartbeat(id, pr)
     this.readRoundPending = false
+    this.readRoundSent = this.readRound
     this.armHeartbeatTimer()
   }
 

@@ -43,6 +43,40 @@ describe('§6.4 ReadIndex', () => {
     for (let i = 0; i < 20; i++) expect(c.outcomes.get(5000 + i)?.kind).toBe('read')
   })
 
+  it('one read round in flight: reads that arrive in separate batches meanwhile share the next round', () => {
+    const c = new TestCluster(['a', 'b', 'c'])
+    c.startAll()
+    const leader = c.waitForLeader()
+    c.tick(10)
+    let heartbeats = 0
+    // Hold every heartbeat answer until released: the first round stays in flight.
+    let holding = true
+    const held: Parameters<NonNullable<typeof c.filter>>[0][] = []
+    c.filter = (e) => {
+      const type = decode(e.bytes).type
+      if (type === MessageType.Heartbeat) heartbeats++
+      if (holding && type === MessageType.HeartbeatResponse) {
+        held.push(e)
+        return false
+      }
+      return true
+    }
+    const node = c.node(leader)
+    // 30 reads, each in a batch of its own (as a daemon's HTTP requests arrive).
+    for (let i = 0; i < 30; i++) {
+      node.batch(() => node.raft.read(new Uint8Array(0), { id: 6000 + i }))
+      c.deliver()
+    }
+    expect(heartbeats).toBe(2) // the first read's round only; the other 29 wait for it
+    for (let i = 0; i < 30; i++) expect(c.outcomes.has(6000 + i)).toBe(false)
+    holding = false
+    c.enqueue(held)
+    c.deliver()
+    // The first round confirmed the first read; the next round, sent then, confirmed the other 29.
+    expect(heartbeats).toBe(4)
+    for (let i = 0; i < 30; i++) expect(c.outcomes.get(6000 + i)?.kind).toBe('read')
+  })
+
   it('a new leader serves no read before it has committed an entry of its own term', () => {
     const c = new TestCluster(['a', 'b', 'c'])
     // Hide every acknowledgement so the new leader cannot commit its no-op.
