@@ -57,19 +57,32 @@ interface Step {
   readonly p99: number
   /** CPU µs per acknowledged write: all nodes together (main thread and workers), and the load generator. */
   readonly nodeCpuUsPerWrite: number
+  /** The part of nodeCpuUsPerWrite spent in the kernel (system time: syscalls, fsync, the loopback TCP path). */
+  readonly nodeSystemUsPerWrite: number
   readonly clientCpuUsPerWrite: number
 }
 
-/** utime + stime of a process in µs (Linux /proc; clock ticks of 10 ms), NaN when unknown. */
-function processCpuUs(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN
+/** User and system CPU time of a process in µs (Linux /proc; clock ticks of 10 ms), NaN when unknown. */
+function processCpuUs(pid: number | undefined): { user: number; system: number } {
+  if (pid === undefined) return { user: Number.NaN, system: Number.NaN }
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) * 10_000
+    return { user: Number(fields[11]) * 10_000, system: Number(fields[12]) * 10_000 }
   } catch {
-    return Number.NaN
+    return { user: Number.NaN, system: Number.NaN }
   }
+}
+
+function nodesCpuUs(nodes: readonly ClusterNode[]): { user: number; system: number } {
+  let user = 0
+  let system = 0
+  for (const node of nodes) {
+    const one = processCpuUs(node.process?.pid)
+    user += one.user
+    system += one.system
+  }
+  return { user, system }
 }
 
 async function startCluster(root: string, protocol: string, adminId: string): Promise<ClusterNode[]> {
@@ -95,7 +108,7 @@ async function runStep(protocol: string, nodes: readonly ClusterNode[], clients:
   let counter = 0
   // One client per worker, spread over the nodes (a byzantine client talks to any replica), each its own exactly-once session.
   const workers = Array.from({ length: clients }, (_, worker) => new NodeSynodClient(nodes[worker % nodes.length]!.http, { timeoutMs: 10_000, ...credentials, session: worker + 1, retry: { attempts: 1 } }))
-  const nodeCpuBefore = nodes.reduce((sum, node) => sum + processCpuUs(node.process?.pid), 0)
+  const nodeCpuBefore = nodesCpuUs(nodes)
   const clientCpuBefore = process.cpuUsage()
   const stopAt = performance.now() + seconds * 1000
   await Promise.all(
@@ -116,7 +129,9 @@ async function runStep(protocol: string, nodes: readonly ClusterNode[], clients:
     }),
   )
   const clientCpu = process.cpuUsage(clientCpuBefore)
-  const nodeCpu = nodes.reduce((sum, node) => sum + processCpuUs(node.process?.pid), 0) - nodeCpuBefore
+  const nodeCpuAfter = nodesCpuUs(nodes)
+  const nodeSystem = nodeCpuAfter.system - nodeCpuBefore.system
+  const nodeCpu = nodeCpuAfter.user - nodeCpuBefore.user + nodeSystem
   const sorted = latencies.sort((a, b) => a - b)
   const ops = sorted.length
   return {
@@ -129,6 +144,7 @@ async function runStep(protocol: string, nodes: readonly ClusterNode[], clients:
     p50: percentile(sorted, 50),
     p99: percentile(sorted, 99),
     nodeCpuUsPerWrite: nodeCpu / Math.max(1, ops),
+    nodeSystemUsPerWrite: nodeSystem / Math.max(1, ops),
     clientCpuUsPerWrite: (clientCpu.user + clientCpu.system) / Math.max(1, ops),
   }
 }
@@ -181,7 +197,7 @@ async function main(): Promise<void> {
         steps.push(step)
         done++
         process.stdout.write(
-          `[${done}/${total}] ${protocol.padEnd(8)} ${String(clients).padStart(3)} clients: ${Math.round(step.opsPerSecond)} writes/s, p50 ${step.p50.toFixed(1)} ms, p99 ${step.p99.toFixed(1)} ms, ${step.errors} errors, CPU per write ${Math.round(step.nodeCpuUsPerWrite)} µs (nodes) + ${Math.round(step.clientCpuUsPerWrite)} µs (clients)\n`,
+          `[${done}/${total}] ${protocol.padEnd(8)} ${String(clients).padStart(3)} clients: ${Math.round(step.opsPerSecond)} writes/s, p50 ${step.p50.toFixed(1)} ms, p99 ${step.p99.toFixed(1)} ms, ${step.errors} errors, CPU per write ${Math.round(step.nodeCpuUsPerWrite)} µs (nodes; ${Math.round(step.nodeSystemUsPerWrite)} in the kernel) + ${Math.round(step.clientCpuUsPerWrite)} µs (clients)\n`,
         )
         await sleep(500)
       }
@@ -198,11 +214,11 @@ async function main(): Promise<void> {
   const machine = `${cpus().length} vCPU (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`
   const stamp = new Date().toISOString()
   const table = [
-    '| protocol | clients | writes/s | p50 ms | p99 ms | errors | CPU µs per write: nodes + generator |',
+    '| protocol | clients | writes/s | p50 ms | p99 ms | errors | CPU µs per write: nodes (of it in the kernel) + generator |',
     '|---|---:|---:|---:|---:|---:|---:|',
     ...steps.map(
       (s) =>
-        `| ${s.protocol} | ${s.clients} | ${Math.round(s.opsPerSecond).toLocaleString('en')} | ${s.p50.toFixed(1)} | ${s.p99.toFixed(1)} | ${s.errors}${s.errors === 0 ? '' : ` (${Object.entries(s.errorKinds).map(([k, v]) => `${k}: ${v}`).join(', ')})`} | ${Math.round(s.nodeCpuUsPerWrite).toLocaleString('en')} + ${Math.round(s.clientCpuUsPerWrite).toLocaleString('en')} |`,
+        `| ${s.protocol} | ${s.clients} | ${Math.round(s.opsPerSecond).toLocaleString('en')} | ${s.p50.toFixed(1)} | ${s.p99.toFixed(1)} | ${s.errors}${s.errors === 0 ? '' : ` (${Object.entries(s.errorKinds).map(([k, v]) => `${k}: ${v}`).join(', ')})`} | ${Math.round(s.nodeCpuUsPerWrite).toLocaleString('en')} (${Math.round(s.nodeSystemUsPerWrite).toLocaleString('en')}) + ${Math.round(s.clientCpuUsPerWrite).toLocaleString('en')} |`,
     ),
   ].join('\n')
   const target = steps
