@@ -90,6 +90,15 @@ export type {
   Transport,
   Verifier,
 } from './runtime-contracts.js'
-export type { LogEntry, SaveSnapshotOptions, Snapshot, Storage } from './storage.js'
+export type {
+  BeginSnapshotOptions,
+  LogEntry,
+  SaveSnapshotOptions,
+  Snapshot,
+  SnapshotSink,
+  SnapshotWriter,
+  Storage,
+  StoredSnapshot,
+} from './storage.js'
 export { TrailingLog } from './trailing-log.js'
 export { systemClock, systemRandom } from './system.js'
