@@ -76,6 +76,7 @@ export type {
   ProtocolSendOptions,
 } from './protocol.js'
 export { Replica } from './replica.js'
+export { bufferedSnapshotWriter, wholeSnapshot } from './snapshot-buffer.js'
 export type { CommandResult, ReplicaOptions } from './replica.js'
 export type {
   Clock,
