@@ -100,8 +100,8 @@ export class KvSnapshotJob implements SnapshotJob {
         this.sortStep()
         return undefined
       case 'encode':
-        this.encodeStep()
-        return this.phase === 'done' ? this.result : undefined
+        // A streamed job is done once the values are encoded (there is nothing to join).
+        return this.encodeStep() ? this.result : undefined
       case 'join':
         return this.joinStep()
       case 'done':
@@ -146,7 +146,8 @@ export class KvSnapshotJob implements SnapshotJob {
     }
   }
 
-  private encodeStep(): void {
+  /** True once a streamed job is done. */
+  private encodeStep(): boolean {
     if (this.into !== undefined && !this.prefixWritten) {
       this.into.write(this.prefix)
       this.prefixWritten = true
@@ -183,7 +184,7 @@ export class KvSnapshotJob implements SnapshotJob {
       this.result = EMPTY
       this.phase = 'done'
       this.release()
-      return
+      return true
     }
     if (this.heap.length === 0) {
       let total = this.prefix.byteLength + this.suffix.byteLength
@@ -196,6 +197,7 @@ export class KvSnapshotJob implements SnapshotJob {
       this.before.clear()
       this.keys.length = 0
     }
+    return false
   }
 
   /** Copy the encoded parts into the one result buffer, about `sliceBytes` per step. */

@@ -38,13 +38,27 @@ interface Run {
   appliedWhileTaking: number
 }
 
-/** A memory storage that records the snapshots the node takes itself (received ones are handed over). */
+/**
+ * A memory storage that records the snapshots the node takes itself: streamed into storage without
+ * a size up front (ADR 0027; received ones announce theirs), or saved whole by the one-shot path.
+ */
 function recording(id: NodeId, saved: Run['saved']): MemoryStorage {
   const storage = memoryStorage()
   const save = storage.saveSnapshot.bind(storage)
   storage.saveSnapshot = (snapshot, options) => {
     if (options?.handOver !== true) saved.push({ id, index: snapshot.index, data: snapshot.data.slice() })
     save(snapshot, options)
+  }
+  const begin = storage.beginSnapshot.bind(storage)
+  storage.beginSnapshot = (index, term, meta, options) => {
+    const writer = begin(index, term, meta, options)
+    if (options?.size !== undefined) return writer
+    const commit = writer.commit.bind(writer)
+    writer.commit = () => {
+      commit()
+      saved.push({ id, index, data: storage.snapshot()!.data.slice() })
+    }
+    return writer
   }
   return storage
 }
