@@ -4,7 +4,7 @@ import { crc32 } from 'node:zlib'
 import { StorageCorruptionError, StoppedError } from '@synod/core'
 import type { Snapshot, StoredSnapshot } from '@synod/core'
 import { FILE_MODE, fsyncAsync, fsyncDirectory, writeAllAt } from './files.js'
-import { clampRange } from './stored-snapshot.js'
+import { clampRange, ownDataProperty } from './stored-snapshot.js'
 
 // Snapshot file, version 2 (ADR 0027), written front to back as the data is produced:
 //   magic "SYNS", u8 version, f64 id, f64 index, f64 term, u32 metaLength, meta, data,
@@ -76,7 +76,10 @@ export class FileSnapshot implements StoredSnapshot {
   ) {
     if ('buffer' in source) this.#buffer = source.buffer
     else this.inFile(source.file, source.dataOffset)
+    ownDataProperty(this, () => this.whole())
   }
+
+  declare readonly data: Uint8Array
 
   /** The data is now in `file` at `dataOffset`: read from there; the buffer is kept only while others hold it. */
   inFile(file: SnapshotFd, dataOffset: number): void {
@@ -87,7 +90,7 @@ export class FileSnapshot implements StoredSnapshot {
     closeWhenCollected.register(this, file)
   }
 
-  get data(): Uint8Array {
+  private whole(): Uint8Array {
     if (this.#buffer !== undefined) return this.#buffer
     const cached = this.#cached?.deref()
     if (cached !== undefined) return cached

@@ -23,9 +23,12 @@ export class InMemorySnapshot implements StoredSnapshot {
   ) {
     this.parts = parts
     this.starts = offsetsOf(parts)
+    ownDataProperty(this, () => this.joined())
   }
 
-  get data(): Uint8Array {
+  declare readonly data: Uint8Array
+
+  private joined(): Uint8Array {
     const parts = this.parts
     if (parts.length === 0) return EMPTY
     if (parts.length === 1) return parts[0]!
@@ -53,6 +56,14 @@ export class InMemorySnapshot implements StoredSnapshot {
     }
     return out
   }
+}
+
+/**
+ * `data` as an own enumerable accessor, not a prototype getter: `{ ...stored }` (a protocol copying
+ * the snapshot it sends, as Paxos does) then gets the data, as it did from a plain Snapshot object.
+ */
+export function ownDataProperty(target: object, read: () => Uint8Array): void {
+  Object.defineProperty(target, 'data', { get: read, enumerable: true, configurable: false })
 }
 
 function offsetsOf(parts: readonly Uint8Array[]): number[] {

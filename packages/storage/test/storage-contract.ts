@@ -284,6 +284,8 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         const stored = storage.snapshot()!
         expect(plain(stored)).toEqual({ index: 4, term: 2, data, meta: bytes(5, 6) })
         expect(stored.size).toBe(1000)
+        // A copy made by spreading it (as Paxos copies the snapshot it sends) has the data too.
+        expect({ ...stored }.data).toEqual(data)
         for (const [offset, length] of [[0, 10], [90, 20], [96, 1], [97, 400], [950, 100], [1000, 5], [2000, 1]] as const) {
           expect(Array.from(stored.read(offset, length))).toEqual(Array.from(data.subarray(offset, offset + length)))
         }
