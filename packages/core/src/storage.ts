@@ -73,9 +73,9 @@ export interface BeginSnapshotOptions {
 export interface SaveSnapshotOptions {
   /**
    * The caller hands `data` over: the store may keep that buffer instead of a
-   * copy, and the caller never writes to it again. A follower assembling a
-   * received snapshot passes it, so the snapshot is in memory once (a store
-   * may ignore it and copy).
+   * copy, and the caller never writes to it again. A follower that assembles a
+   * received snapshot in one buffer passes it, so the snapshot is in memory
+   * once (a store may ignore it and copy); `beginSnapshot` avoids that buffer.
    */
   readonly handOver?: boolean
 }
