@@ -108,7 +108,7 @@ interface IncomingSnapshot {
    */
   readonly writer: SnapshotWriter
   received: number
-  /** CRC-32C of `data` [0, received), checked against every chunk's. */
+  /** CRC-32C of the bytes received so far, checked against every chunk's. */
   checksum: number
 }
 
