@@ -1,5 +1,5 @@
 import {
-  CONTRACT_VERSION, fromUtf8, membershipOf, Replica, systemClock, systemRandom, utf8,
+  bufferedSnapshotWriter, CONTRACT_VERSION, fromUtf8, membershipOf, Replica, systemClock, systemRandom, utf8,
   type LogEntry, type ProtocolFactory, type StateMachine, type Storage, type Transport,
 } from '@synod/core'
 
@@ -34,6 +34,7 @@ const storage: Storage = {
   firstIndex: () => 1, lastIndex: () => log.length, term: (i) => (i === 0 ? 0 : log[i - 1]?.term), entry: (i) => log[i - 1],
   entries: (from, to) => log.slice(from - 1, to - 1), append: (entries) => void log.push(...entries),
   truncateSuffix: (from) => void log.splice(from - 1), compactPrefix() {}, snapshot: () => undefined, saveSnapshot() {},
+  beginSnapshot: (index, term, meta) => bufferedSnapshotWriter(index, term, meta, () => {}),
   hasPendingWrites: () => false, sync: async () => {}, close: async () => {},
 }
 class Greeter implements StateMachine {

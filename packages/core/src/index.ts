@@ -76,6 +76,7 @@ export type {
   ProtocolSendOptions,
 } from './protocol.js'
 export { Replica } from './replica.js'
+export { bufferedSnapshotWriter, wholeSnapshot } from './snapshot-buffer.js'
 export type { CommandResult, ReplicaOptions } from './replica.js'
 export type {
   Clock,
@@ -90,6 +91,15 @@ export type {
   Transport,
   Verifier,
 } from './runtime-contracts.js'
-export type { LogEntry, SaveSnapshotOptions, Snapshot, Storage } from './storage.js'
+export type {
+  BeginSnapshotOptions,
+  LogEntry,
+  SaveSnapshotOptions,
+  Snapshot,
+  SnapshotSink,
+  SnapshotWriter,
+  Storage,
+  StoredSnapshot,
+} from './storage.js'
 export { TrailingLog } from './trailing-log.js'
 export { systemClock, systemRandom } from './system.js'

@@ -1,7 +1,7 @@
 import type { SynodError } from './errors.js'
 import type { Membership, MembershipChange, NodeId } from './membership.js'
 import type { Random, Signer, TimerId, Verifier } from './runtime-contracts.js'
-import type { Snapshot, Storage } from './storage.js'
+import type { Snapshot, SnapshotSink, Storage } from './storage.js'
 
 /**
  * The contract version. A protocol factory declares the version it was built
@@ -114,8 +114,14 @@ export interface ProtocolContext {
    * result. `onTaken(undefined)`: the snapshot was abandoned — `installSnapshot` replaced the state,
    * the state machine failed, or a later call started another. Not called once the node stops. The
    * protocol must check, when it gets the snapshot, that storage has not moved past `index` since.
+   * With `into` (a `Storage.beginSnapshot` writer, ADR 0027) every byte of the snapshot is written
+   * into it, in order, as it is produced, and `taken.data` is empty: the snapshot never exists as one
+   * buffer. The protocol commits or aborts the writer itself.
    */
-  beginSnapshot?(onTaken: (taken: { index: number; data: Uint8Array } | undefined) => void): void
+  beginSnapshot?(
+    onTaken: (taken: { index: number; data: Uint8Array } | undefined) => void,
+    options?: { readonly into?: SnapshotSink },
+  ): void
   /**
    * Replace the state machine's state with a snapshot received from a peer. With `inSlices` and a
    * state machine that has `beginRestore`, the runtime restores it a slice at a time between batches

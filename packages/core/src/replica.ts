@@ -22,7 +22,7 @@ import {
   type ProtocolNode,
 } from './protocol.js'
 import type { Clock, Random, RestoreJob, Signer, SnapshotJob, StateMachine, TimerId, Transport, Verifier } from './runtime-contracts.js'
-import type { Snapshot, Storage } from './storage.js'
+import type { Snapshot, SnapshotSink, Storage } from './storage.js'
 
 export interface CommandResult {
   /** Log index at which the command was decided (0 for reads served locally). */
@@ -93,12 +93,13 @@ interface PendingClient {
 }
 
 const URGENT = { urgent: true } as const
+const EMPTY = new Uint8Array(0)
 
 type OnTaken = (taken: { index: number; data: Uint8Array } | undefined) => void
 type Held =
   | { readonly kind: 'commit'; readonly entry: Committed }
   | { readonly kind: 'read'; readonly client: ClientRef }
-  | { readonly kind: 'snapshot'; readonly onTaken: OnTaken }
+  | { readonly kind: 'snapshot'; readonly onTaken: OnTaken; readonly into: SnapshotSink | undefined }
 
 /**
  * Drives one protocol node: feeds it queued inputs in batches and carries out
@@ -147,7 +148,9 @@ export class Replica<Options = unknown> {
    */
   private restoring: { readonly job: RestoreJob; readonly held: Held[] } | undefined
   /** The snapshot the state machine is taking in slices (ADR 0025), one step per timer input. */
-  private snapshotJob: { readonly job: SnapshotJob; readonly index: number; readonly onTaken: (taken: { index: number; data: Uint8Array } | undefined) => void } | undefined
+  private snapshotJob:
+    | { readonly job: SnapshotJob; readonly index: number; readonly onTaken: OnTaken; readonly into: SnapshotSink | undefined }
+    | undefined
 
   constructor(options: ReplicaOptions<Options>) {
     if (options.factory.contract !== CONTRACT_VERSION)
@@ -576,9 +579,10 @@ export class Replica<Options = unknown> {
         this.finishRestore() // the one-shot snapshot is of the restored state and what was held since
         return { index: this.appliedIndex, data: options.stateMachine.snapshot() }
       },
-      beginSnapshot: (onTaken) => {
-        if (this.restoring !== undefined) return void this.restoring.held.push({ kind: 'snapshot', onTaken })
-        this.beginSnapshot(onTaken)
+      beginSnapshot: (onTaken, snapshotOptions) => {
+        const into = snapshotOptions?.into
+        if (this.restoring !== undefined) return void this.restoring.held.push({ kind: 'snapshot', onTaken, into })
+        this.beginSnapshot(onTaken, into)
       },
       installSnapshot: (snapshot: Snapshot, installOptions) => {
         // The state the job was taking is being replaced: its snapshot would be of nothing any more.
@@ -614,14 +618,16 @@ export class Replica<Options = unknown> {
 
   // ---- snapshots in slices (ADR 0025)
 
-  private beginSnapshot(onTaken: OnTaken): void {
+  private beginSnapshot(onTaken: OnTaken, into: SnapshotSink | undefined): void {
     const machine = this.options.stateMachine
     this.abandonSnapshotJob()
     if (machine.beginSnapshot === undefined) {
-      onTaken({ index: this.appliedIndex, data: machine.snapshot() })
+      const data = machine.snapshot()
+      if (into !== undefined) into.write(data)
+      onTaken({ index: this.appliedIndex, data: into === undefined ? data : EMPTY })
       return
     }
-    this.snapshotJob = { job: machine.beginSnapshot(), index: this.appliedIndex, onTaken }
+    this.snapshotJob = { job: machine.beginSnapshot(into === undefined ? undefined : { into }), index: this.appliedIndex, onTaken, into }
     this.counters.add('snapshots.begun')
     this.scheduleSnapshotStep()
   }
@@ -642,6 +648,11 @@ export class Replica<Options = unknown> {
     let data: Uint8Array | undefined
     try {
       data = current.job.step()
+      // What a job did not write into the sink itself (all of it, for a job that does not stream) follows.
+      if (data !== undefined && current.into !== undefined && data.byteLength > 0) {
+        current.into.write(data)
+        data = EMPTY
+      }
     } catch (error) {
       this.protocolError(error)
       return this.abandonSnapshotJob()
@@ -692,7 +703,7 @@ export class Replica<Options = unknown> {
     for (const h of held) {
       if (h.kind === 'commit') this.apply(h.entry)
       else if (h.kind === 'read') this.serveRead(h.client)
-      else this.beginSnapshot(h.onTaken)
+      else this.beginSnapshot(h.onTaken, h.into)
     }
   }
 

@@ -1,4 +1,5 @@
 import type { NodeId } from './membership.js'
+import type { SnapshotSink } from './storage.js'
 
 export type TimerId = number
 
@@ -55,9 +56,11 @@ export interface StateMachine {
    * Optional: the same snapshot taken a slice at a time, so a large state does not block the
    * event loop for one long turn (ADR 0025). The job captures the state as of this call; commands
    * applied while it runs are not in it. Its result must be byte for byte what `snapshot()` returns
-   * at this call. A state machine without it keeps the one-shot `snapshot()`.
+   * at this call. A state machine without it keeps the one-shot `snapshot()`. With `into`, the job may
+   * write the bytes into it as it produces them (ADR 0027): `step()` then returns only what it did not
+   * write (empty when it wrote everything), so a job that ignores `into` stays correct.
    */
-  beginSnapshot?(): SnapshotJob
+  beginSnapshot?(options?: { readonly into?: SnapshotSink }): SnapshotJob
   /**
    * Optional: `restore` in slices (ADR 0025). `step()` does a bounded piece and returns true once the
    * state is replaced (all at once, in that step); until then the state is the old one, and a corrupt
@@ -78,7 +81,10 @@ export interface StateMachine {
  * beginning another aborts the previous one.
  */
 export interface SnapshotJob {
-  /** Do a bounded piece of the work: the snapshot's bytes once complete, else undefined. */
+  /**
+   * Do a bounded piece of the work: the snapshot's bytes once complete, else undefined. A job begun
+   * with `into` returns, once complete, the bytes it did not write into it (they follow those it did).
+   */
   step(): Uint8Array | undefined
   /** Give the job up and drop what it kept (a later `step` is not called). */
   abort(): void

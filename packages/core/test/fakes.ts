@@ -1,5 +1,6 @@
 // Minimal fakes for testing the Replica runtime in isolation.
-import type { Clock, LogEntry, MessageHandler, NodeId, SendOptions, Snapshot, StateMachine, Storage, TimerId, Transport } from '../src/index.js'
+import { bufferedSnapshotWriter, wholeSnapshot } from '../src/index.js'
+import type { Clock, LogEntry, MessageHandler, NodeId, SendOptions, Snapshot, StateMachine, Storage, StoredSnapshot, TimerId, Transport } from '../src/index.js'
 
 export class ManualClock implements Clock {
   time = 0
@@ -63,7 +64,7 @@ export class SlowStorage implements Storage {
   private releaseSync: Array<() => void> = []
   private readonly hard = new Map<string, Uint8Array>()
   private log: LogEntry[] = []
-  private snap: Snapshot | undefined
+  private snap: StoredSnapshot | undefined
   autoSync = false
 
   getHardState(key: string) {
@@ -103,8 +104,11 @@ export class SlowStorage implements Storage {
     return this.snap
   }
   saveSnapshot(s: Snapshot) {
-    this.snap = s
+    this.snap = wholeSnapshot(s)
     this.writes++
+  }
+  beginSnapshot(index: number, term: number, meta: Uint8Array) {
+    return bufferedSnapshotWriter(index, term, meta, (s) => this.saveSnapshot(s))
   }
   hasPendingWrites() {
     return this.writes > this.syncedWrites

@@ -6,7 +6,7 @@
 // write (`remember`, called by the state machine before it changes a key). Values and revision
 // records are never mutated in place (a write stores new ones), so a reference is a frozen copy.
 // The keys present at the start are listed once at the start (references only, no strings copied).
-import { cborHead, CborWriter, concatBytes, encodeCanonical, type SnapshotJob } from '@synod/core'
+import { cborHead, CborWriter, concatBytes, encodeCanonical, type SnapshotJob, type SnapshotSink } from '@synod/core'
 import type { KeyRevision, KvValue } from './result.js'
 
 export interface KvSnapshotJobOptions {
@@ -14,6 +14,11 @@ export interface KvSnapshotJobOptions {
   readonly sliceBytes?: number
   /** Keys sorted per step (the sort phase sorts runs of this many, then merges them). Default 16384. */
   readonly sortRunKeys?: number
+  /**
+   * Write the bytes here as they are encoded (ADR 0027) instead of joining them into one buffer:
+   * `step()` then returns an empty array once done, and the snapshot never exists whole in memory.
+   */
+  readonly into?: SnapshotSink
 }
 
 interface Before {
@@ -45,6 +50,8 @@ export class KvSnapshotJob implements SnapshotJob {
   private result: Uint8Array | undefined
   private joined = 0
   private joinPart = 0
+  private readonly into: SnapshotSink | undefined
+  private prefixWritten = false
 
   /**
    * `fields`: every other field of the snapshot record, already in its final form (`snapshotFieldsBesideValues`
@@ -59,6 +66,7 @@ export class KvSnapshotJob implements SnapshotJob {
   ) {
     this.sliceBytes = Math.max(1, options.sliceBytes ?? DEFAULT_SLICE_BYTES)
     this.runKeys = Math.max(1, options.sortRunKeys ?? DEFAULT_SORT_RUN_KEYS)
+    this.into = options.into
     this.keys = Array.from(values.keys())
     // The record's map in canonical order (RFC 7049 §3.9, cborg's default: shorter keys first, then bytewise);
     // the tests check the result against the one-shot encoder byte for byte.
@@ -92,8 +100,8 @@ export class KvSnapshotJob implements SnapshotJob {
         this.sortStep()
         return undefined
       case 'encode':
-        this.encodeStep()
-        return undefined
+        // A streamed job is done once the values are encoded (there is nothing to join).
+        return this.encodeStep() ? this.result : undefined
       case 'join':
         return this.joinStep()
       case 'done':
@@ -138,7 +146,12 @@ export class KvSnapshotJob implements SnapshotJob {
     }
   }
 
-  private encodeStep(): void {
+  /** True once a streamed job is done. */
+  private encodeStep(): boolean {
+    if (this.into !== undefined && !this.prefixWritten) {
+      this.into.write(this.prefix)
+      this.prefixWritten = true
+    }
     const w = new CborWriter(this.sliceBytes + 1024)
     const keys = this.keys
     while (this.heap.length > 0 && w.view().byteLength < this.sliceBytes) {
@@ -161,7 +174,18 @@ export class KvSnapshotJob implements SnapshotJob {
       }
       w.head(0, r?.create ?? 0).head(0, r?.mod ?? 0).head(0, r?.version ?? 0)
     }
-    if (w.view().byteLength > 0) this.parts.push(w.finish())
+    if (w.view().byteLength > 0) {
+      if (this.into !== undefined) this.into.write(w.finish())
+      else this.parts.push(w.finish())
+    }
+    if (this.heap.length === 0 && this.into !== undefined) {
+      // Streamed: nothing to join; the sink has every byte once the suffix follows.
+      this.into.write(this.suffix)
+      this.result = EMPTY
+      this.phase = 'done'
+      this.release()
+      return true
+    }
     if (this.heap.length === 0) {
       let total = this.prefix.byteLength + this.suffix.byteLength
       for (const part of this.parts) total += part.byteLength
@@ -173,6 +197,7 @@ export class KvSnapshotJob implements SnapshotJob {
       this.before.clear()
       this.keys.length = 0
     }
+    return false
   }
 
   /** Copy the encoded parts into the one result buffer, about `sliceBytes` per step. */

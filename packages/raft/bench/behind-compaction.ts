@@ -156,7 +156,7 @@ export async function behindCompaction(behind: number, writesPerMs: number, budg
     catchUpVirtualMs,
     catchUpWallMs: catchUpWallMs === undefined ? undefined : Math.round(catchUpWallMs),
     committedDuringCatchUp: commitAtCatchUp - commitAtHeal,
-    snapshotBytes: nodes.get(leader)!.storage.snapshot()?.data.byteLength ?? 0,
+    snapshotBytes: nodes.get(leader)!.storage.snapshot()?.size ?? 0,
     transfersStarted: stats.started,
     restarts: stats.restarts,
     chunks: stats.chunks,

@@ -3,7 +3,7 @@
 // replicate (optimistic pipelining within an in-flight window) and snapshot
 // (waiting for InstallSnapshot to finish).
 
-import type { Snapshot } from '@synod/core'
+import type { StoredSnapshot } from '@synod/core'
 
 export type ReplicationState = 'probe' | 'replicate' | 'snapshot'
 
@@ -67,7 +67,7 @@ export class Progress {
   /** Snapshot state: the index of the snapshot being sent (etcd's PendingSnapshot). */
   pendingSnapshot = 0
   /** Snapshot state: the snapshot this transfer sends to the end, even once the leader took a newer one. */
-  snapshot: Snapshot | undefined
+  snapshot: StoredSnapshot | undefined
   /** Snapshot state: the next byte offset to send, and how far the follower acknowledged. */
   snapshotSent = 0
   snapshotAcked = 0
@@ -133,7 +133,7 @@ export class Progress {
     this.lastProgressAt = now
   }
 
-  becomeSnapshot(snapshot: Snapshot, now: number): void {
+  becomeSnapshot(snapshot: StoredSnapshot, now: number): void {
     this.state = 'snapshot'
     this.pendingSnapshot = snapshot.index
     this.snapshot = snapshot

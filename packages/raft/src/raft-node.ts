@@ -13,7 +13,7 @@ import {
   type NodeStatus,
   type ProtocolContext,
   type ProtocolNode,
-  type Snapshot,
+  type SnapshotWriter,
   type Storage,
   type SynodError,
   type TimerId,
@@ -102,11 +102,13 @@ interface IncomingSnapshot {
   readonly index: number
   readonly term: number
   readonly totalBytes: number
-  readonly meta: Uint8Array
-  /** The snapshot's bytes, filled in order: each chunk is copied once, into place (no list of chunks to join). */
-  readonly data: Uint8Array
+  /**
+   * Where the snapshot's bytes go as they arrive (ADR 0027): a storage writer, so the follower holds
+   * no buffer of its own (a durable store writes each chunk to the snapshot's file at once).
+   */
+  readonly writer: SnapshotWriter
   received: number
-  /** CRC-32C of `data` [0, received), checked against every chunk's. */
+  /** CRC-32C of the bytes received so far, checked against every chunk's. */
   checksum: number
 }
 
@@ -229,7 +231,12 @@ export class RaftNode implements ProtocolNode {
    */
   private readonly receiveStats = { chunks: 0, installed: 0, corruptChunks: 0, restarted: 0 }
   /** This node's own snapshot, when the runtime takes it in slices (`ctx.beginSnapshot`, ADR 0025). */
-  private readonly localSnapshot = { running: false, generation: 0, taken: 0, abandoned: 0 }
+  private readonly localSnapshot: { running: boolean; generation: number; taken: number; abandoned: number; writer?: SnapshotWriter | undefined } = {
+    running: false,
+    generation: 0,
+    taken: 0,
+    abandoned: 0,
+  }
   /** reportUnreachable calls that found a follower to act on. */
   private unreachableReports = 0
   /** Committed entries kept behind the last compaction point (etcd's SnapshotCatchUpEntries). */
@@ -295,6 +302,10 @@ export class RaftNode implements ProtocolNode {
 
   stop(): void {
     this.stopped = true
+    // Snapshots being written into storage are given up (a durable store removes their files).
+    this.incomingSnapshot?.writer.abort()
+    this.incomingSnapshot = undefined
+    this.localSnapshot.writer?.abort()
     if (this.electionTimer !== undefined) this.ctx.clearTimer(this.electionTimer)
     if (this.heartbeatTimer !== undefined) this.ctx.clearTimer(this.heartbeatTimer)
     if (this.applyTimer !== undefined) this.ctx.clearTimer(this.applyTimer)
@@ -1422,29 +1433,44 @@ export class RaftNode implements ProtocolNode {
       this.saveTakenSnapshot(this.ctx.takeSnapshot().data, at)
       return
     }
-    // Taken a slice at a time between batches while entries keep being applied (ADR 0025).
+    // Taken a slice at a time between batches while entries keep being applied (ADR 0025), each
+    // slice written straight into storage (ADR 0027): the snapshot never exists as one buffer.
+    const term = storage.term(at.index)
+    if (term === undefined) return
+    const writer = storage.beginSnapshot(at.index, term, at.meta)
     const generation = ++this.localSnapshot.generation
     this.localSnapshot.running = true
-    this.ctx.beginSnapshot((taken) => {
-      if (generation !== this.localSnapshot.generation) return
-      this.localSnapshot.running = false
-      if (taken === undefined) this.localSnapshot.abandoned++
-      else this.saveTakenSnapshot(taken.data, at)
-    })
+    this.localSnapshot.writer = writer
+    this.ctx.beginSnapshot(
+      (taken) => {
+        if (generation !== this.localSnapshot.generation) return writer.abort()
+        this.localSnapshot.running = false
+        this.localSnapshot.writer = undefined
+        if (taken === undefined) {
+          this.localSnapshot.abandoned++
+          writer.abort()
+        } else this.saveTakenSnapshot(writer, at)
+      },
+      { into: writer },
+    )
   }
 
-  /** Store the state machine's snapshot `data` as the state at `at.index` (begun some batches ago when taken in slices). */
-  private saveTakenSnapshot(data: Uint8Array, at: { index: number; meta: Uint8Array }): void {
-    if (this.stopped) return
+  /**
+   * Store the state machine's snapshot (`data`, or the bytes already written into `writer`) as the
+   * state at `at.index` (begun some batches ago when taken in slices).
+   */
+  private saveTakenSnapshot(taken: Uint8Array | SnapshotWriter, at: { index: number; meta: Uint8Array }): void {
     const storage = this.storage
     const term = storage.term(at.index)
     // A snapshot received from the leader meanwhile covers it already (the state was replaced).
-    if (at.index <= (storage.snapshot()?.index ?? 0) || term === undefined || at.index > this.applied) {
-      this.localSnapshot.abandoned++
+    if (this.stopped || at.index <= (storage.snapshot()?.index ?? 0) || term === undefined || at.index > this.applied) {
+      if (!(taken instanceof Uint8Array)) taken.abort()
+      if (!this.stopped) this.localSnapshot.abandoned++
       return
     }
-    this.trailing.retain(storage, at.index) // before saveSnapshot drops the entries
-    storage.saveSnapshot({ index: at.index, term, data, meta: at.meta })
+    this.trailing.retain(storage, at.index) // before the snapshot drops the entries
+    if (taken instanceof Uint8Array) storage.saveSnapshot({ index: at.index, term, data: taken, meta: at.meta })
+    else taken.commit()
     this.localSnapshot.taken++
     this.ctx.observe({ type: 'snapshot', index: at.index })
   }
@@ -1474,7 +1500,7 @@ export class RaftNode implements ProtocolNode {
     if (snapshotTesting.oldTransfer) this.oldTransferRestart(pr)
     const snapshot = pr.snapshot
     if (snapshot === undefined) return
-    const chunkBytes = snapshotTesting.unchunked ? Math.max(1, snapshot.data.byteLength) : this.options.snapshotChunkBytes
+    const chunkBytes = snapshotTesting.unchunked ? Math.max(1, snapshot.size) : this.options.snapshotChunkBytes
     let window = chunkBytes * this.options.maxInflightMessages
     if (this.options.maxInflightBytes > 0) window = Math.min(window, this.options.maxInflightBytes)
     if (snapshotTesting.oldTransfer) window = chunkBytes
@@ -1485,7 +1511,7 @@ export class RaftNode implements ProtocolNode {
         term: this.term,
         index: snapshot.index,
         snapshotTerm: snapshot.term,
-        totalBytes: snapshot.data.byteLength,
+        totalBytes: snapshot.size,
         offset,
         checksum,
         meta: snapshot.meta,
@@ -1525,10 +1551,14 @@ export class RaftNode implements ProtocolNode {
     const same =
       incoming !== undefined && incoming.from === from && incoming.leaderTerm === m.term && incoming.index === m.index && incoming.totalBytes === m.totalBytes
     if (m.offset === 0 && !same) {
-      if (incoming !== undefined) this.receiveStats.restarted++
-      // The one buffer the snapshot lives in, handed to storage and the state machine when complete.
-      const data = new Uint8Array(m.totalBytes)
-      incoming = { from, leaderTerm: m.term, index: m.index, term: m.snapshotTerm, totalBytes: m.totalBytes, meta: m.meta.slice(), data, received: 0, checksum: 0 }
+      if (incoming !== undefined) {
+        this.receiveStats.restarted++
+        incoming.writer.abort()
+        this.incomingSnapshot = undefined
+      }
+      // Chunks go into storage as they arrive; storage sizes what it keeps from totalBytes (one copy at most).
+      const writer = this.storage.beginSnapshot(m.index, m.snapshotTerm, m.meta, { size: m.totalBytes })
+      incoming = { from, leaderTerm: m.term, index: m.index, term: m.snapshotTerm, totalBytes: m.totalBytes, writer, received: 0, checksum: 0 }
       this.incomingSnapshot = incoming
     } else if (!same || incoming!.received !== m.offset) {
       // Out of order (a chunk was lost) or a repeat: say where we are; the leader resumes there.
@@ -1548,7 +1578,7 @@ export class RaftNode implements ProtocolNode {
       return
     }
     this.receiveStats.chunks++
-    incoming.data.set(m.chunk, m.offset)
+    incoming.writer.write(m.chunk)
     incoming.received += m.chunk.byteLength
     incoming.checksum = checksum
     if (incoming.received < incoming.totalBytes) {
@@ -1556,26 +1586,30 @@ export class RaftNode implements ProtocolNode {
       return
     }
     this.incomingSnapshot = undefined
-    this.restoreSnapshot(from, { index: incoming.index, term: incoming.term, data: incoming.data, meta: incoming.meta })
+    this.restoreSnapshot(from, incoming.writer)
   }
 
-  private restoreSnapshot(from: NodeId, snapshot: Snapshot): void {
+  /** A received snapshot is complete in `writer`: install it, or drop it when the log already covers it. */
+  private restoreSnapshot(from: NodeId, writer: SnapshotWriter): void {
     const storage = this.storage
-    if (snapshot.index <= this.commit) {
+    if (writer.index <= this.commit) {
+      writer.abort()
       this.queueAck(from, this.commit)
       return
     }
-    if (storage.term(snapshot.index) === snapshot.term) {
+    if (storage.term(writer.index) === writer.term) {
       // Our log already holds the snapshot's last entry: keep the log and just commit (§7, "retained").
-      this.commitTo(snapshot.index)
+      writer.abort()
+      this.commitTo(writer.index)
       this.queueAck(from, this.commit)
       return
     }
     // The snapshot wins over our log: the whole log is discarded.
-    this.rejectProposalsFrom(snapshot.index + 1)
-    for (const i of [...this.proposals.keys()]) if (i <= snapshot.index) this.proposals.delete(i) // outcome unknown: left to time out
-    // The assembled buffer is ours alone: storage keeps it as is (one copy of the snapshot in memory).
-    storage.saveSnapshot(snapshot, { handOver: true })
+    this.rejectProposalsFrom(writer.index + 1)
+    for (const i of [...this.proposals.keys()]) if (i <= writer.index) this.proposals.delete(i) // outcome unknown: left to time out
+    writer.commit()
+    // What the state machine restores from is storage's: read back from it (a durable store reads its file once).
+    const snapshot = storage.snapshot()!
     // installSnapshot below abandons a local snapshot still being taken (onTaken(undefined)).
     this.durable.truncated(snapshot.index + 1)
     this.receiveStats.installed++

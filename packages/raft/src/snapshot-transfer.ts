@@ -4,6 +4,7 @@
 // over whenever the leader compacts again never finishes under steady writes);
 // chunks are pipelined within a byte window; a loss or a stall resumes at the
 // last offset the follower acknowledged, not at 0.
+import type { StoredSnapshot } from '@synod/core'
 import { crc32c } from './checksum.js'
 import type { Progress } from './progress.js'
 
@@ -34,23 +35,31 @@ export interface SnapshotChunk {
 
 /**
  * Running checksums of a snapshot's data at the chunk ends computed so far, per
- * data buffer: each byte is checksummed once per snapshot, when its chunk is
+ * stored snapshot: each byte is checksummed once per snapshot, when its chunk is
  * first sent, even with several followers and resent chunks.
  */
-const prefixChecksums = new WeakMap<Uint8Array, Map<number, number>>()
+const prefixChecksums = new WeakMap<StoredSnapshot, Map<number, number>>()
 
-/** CRC-32C of `data` [0, end), extending the value known at `offset` (a chunk boundary). */
-function checksumThrough(data: Uint8Array, offset: number, end: number): number {
-  let known = prefixChecksums.get(data)
+/** Bytes read back from storage at a time when a checksum must start from 0 (a test switch's odd offsets). */
+const REREAD_BYTES = 1024 * 1024
+
+/** CRC-32C of the snapshot's data [0, offset + chunk length), extending the value known at `offset` (a chunk boundary). */
+function checksumThrough(snapshot: StoredSnapshot, offset: number, chunk: Uint8Array): number {
+  let known = prefixChecksums.get(snapshot)
   if (known === undefined) {
     known = new Map([[0, 0]])
-    prefixChecksums.set(data, known)
+    prefixChecksums.set(snapshot, known)
   }
+  const end = offset + chunk.byteLength
   const cached = known.get(end)
   if (cached !== undefined) return cached
   // A resumed offset is a chunk end sent before, so it is known; anything else is checksummed from 0.
-  const base = known.get(offset) ?? crc32c(data.subarray(0, offset))
-  const value = crc32c(data.subarray(offset, end), base)
+  let base = known.get(offset)
+  if (base === undefined) {
+    base = 0
+    for (let at = 0; at < offset; at += REREAD_BYTES) base = crc32c(snapshot.read(at, Math.min(REREAD_BYTES, offset - at)), base)
+  }
+  const value = crc32c(chunk, base)
   known.set(end, value)
   return value
 }
@@ -59,13 +68,12 @@ function checksumThrough(data: Uint8Array, offset: number, end: number): number 
 export function nextSnapshotChunks(pr: Progress, chunkBytes: number, windowBytes: number): SnapshotChunk[] {
   const snapshot = pr.snapshot
   if (snapshot === undefined) return []
-  const data = snapshot.data
-  const total = data.byteLength
+  const total = snapshot.size
   const out: SnapshotChunk[] = []
   // An empty snapshot is one empty chunk, sent whenever nothing of it is acknowledged yet.
   if (total === 0) {
     if (pr.snapshotSent === 0) {
-      out.push({ offset: 0, chunk: data, checksum: 0 })
+      out.push({ offset: 0, chunk: new Uint8Array(0), checksum: 0 })
       pr.snapshotSent = 1
     }
     return out
@@ -73,7 +81,9 @@ export function nextSnapshotChunks(pr: Progress, chunkBytes: number, windowBytes
   while (pr.snapshotSent < total && pr.snapshotSent - pr.snapshotAcked < windowBytes) {
     const offset = pr.snapshotSent
     const end = Math.min(total, offset + chunkBytes)
-    out.push({ offset, chunk: data.subarray(offset, end), checksum: checksumThrough(data, offset, end) })
+    // Read back from storage a chunk at a time (ADR 0027): a durable store reads only these bytes from its file.
+    const chunk = snapshot.read(offset, end - offset)
+    out.push({ offset, chunk, checksum: checksumThrough(snapshot, offset, chunk) })
     pr.snapshotSent = end
   }
   return out
@@ -91,7 +101,7 @@ export type SnapshotAckOutcome = 'progress' | 'rewind' | 'restart' | 'ignore'
  * - otherwise a late, reordered acknowledgement: ignored.
  */
 export function snapshotAcknowledged(pr: Progress, nextOffset: number): SnapshotAckOutcome {
-  const total = pr.snapshot?.data.byteLength ?? 0
+  const total = pr.snapshot?.size ?? 0
   const offset = Math.min(nextOffset, total)
   if (offset > pr.snapshotAcked) {
     pr.snapshotAcked = offset

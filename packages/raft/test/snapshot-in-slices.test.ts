@@ -2,7 +2,7 @@
 // the KV state machine, whose `beginSnapshot` the Replica drives one step per input between batches.
 // Entries keep being applied while a snapshot is taken; what is stored must be the state at the
 // snapshot's index, byte for byte what a one-shot snapshot of that state gives.
-import { bytesEqual, membershipOf, type Committed, type NodeId, type SnapshotJob } from '@synod/core'
+import { bytesEqual, membershipOf, type Committed, type NodeId, type SnapshotJob, type SnapshotSink, type StoredSnapshot } from '@synod/core'
 import { KvStateMachine, kvCommands, type KvRestoreJob } from '@synod/kv'
 import { memoryStorage, type MemoryStorage } from '@synod/storage'
 import { Simulation, type SimulatedNode } from '@synod/transport-memory'
@@ -18,8 +18,8 @@ const ids = ['a', 'b', 'c']
 
 /** Tiny slices, so a snapshot of a few hundred keys takes dozens of steps. */
 class SlicedKv extends KvStateMachine {
-  override beginSnapshot(): SnapshotJob {
-    return super.beginSnapshot({ sliceBytes: 256, sortRunKeys: 16 })
+  override beginSnapshot(options?: { readonly into?: SnapshotSink }): SnapshotJob {
+    return super.beginSnapshot({ ...options, sliceBytes: 256, sortRunKeys: 16 })
   }
   override beginRestore(snapshot: Uint8Array): KvRestoreJob {
     return super.beginRestore(snapshot, { sliceEntries: 8 })
@@ -32,19 +32,60 @@ interface Run {
   nodes: Map<NodeId, SimulatedNode<RaftOptions>>
   machines: Map<NodeId, KvStateMachine>
   behind: NodeId
-  /** Every snapshot a node saved of its own (not ones received), with its index. */
-  saved: Array<{ id: NodeId; index: number; data: Uint8Array }>
+  /** Every snapshot a node saved of its own (not ones received), with its index, and how many writes it came in (0: saved whole). */
+  saved: Array<{ id: NodeId; index: number; data: Uint8Array; writes: number }>
+  /** Per node: how often the whole `data` of a stored snapshot was asked for (ADR 0027: only to restore from it). */
+  dataReads: Map<NodeId, number>
   /** Commits applied on `a` while its own snapshot was being taken. */
   appliedWhileTaking: number
 }
 
-/** A memory storage that records the snapshots the node takes itself (received ones are handed over). */
-function recording(id: NodeId, saved: Run['saved']): MemoryStorage {
+/**
+ * A memory storage that records the snapshots the node takes itself: streamed into storage without
+ * a size up front (ADR 0027; received ones announce theirs), or saved whole by the one-shot path.
+ */
+function recording(id: NodeId, saved: Run['saved'], dataReads: Run['dataReads']): MemoryStorage {
   const storage = memoryStorage()
   const save = storage.saveSnapshot.bind(storage)
   storage.saveSnapshot = (snapshot, options) => {
-    if (options?.handOver !== true) saved.push({ id, index: snapshot.index, data: snapshot.data.slice() })
+    if (options?.handOver !== true) saved.push({ id, index: snapshot.index, data: snapshot.data.slice(), writes: 0 })
     save(snapshot, options)
+  }
+  const begin = storage.beginSnapshot.bind(storage)
+  storage.beginSnapshot = (index, term, meta, options) => {
+    const writer = begin(index, term, meta, options)
+    if (options?.size !== undefined) return writer
+    let writes = 0
+    const write = writer.write.bind(writer)
+    writer.write = (chunk) => {
+      writes++
+      write(chunk)
+    }
+    const commit = writer.commit.bind(writer)
+    writer.commit = () => {
+      commit()
+      saved.push({ id, index, data: stored()!.data.slice(), writes })
+    }
+    return writer
+  }
+  // Count who asks for a stored snapshot's whole data; one view per stored snapshot, so it keeps its identity.
+  const views = new WeakMap<StoredSnapshot, StoredSnapshot>()
+  const stored = storage.snapshot.bind(storage)
+  dataReads.set(id, 0)
+  storage.snapshot = () => {
+    const s = stored()
+    if (s === undefined) return undefined
+    let view = views.get(s)
+    if (view === undefined) {
+      view = new Proxy(s, {
+        get(target, property) {
+          if (property === 'data') dataReads.set(id, dataReads.get(id)! + 1)
+          return Reflect.get(target, property, target) as unknown
+        },
+      })
+      views.set(s, view)
+    }
+    return view
   }
   return storage
 }
@@ -56,6 +97,7 @@ async function run(seed: number): Promise<Run> {
   const nodes = new Map<NodeId, SimulatedNode<RaftOptions>>()
   let appliedWhileTaking = 0
   const saved: Run['saved'] = []
+  const dataReads: Run['dataReads'] = new Map()
   for (const id of ids)
     nodes.set(
       id,
@@ -64,7 +106,7 @@ async function run(seed: number): Promise<Run> {
         factory: raft,
         protocolOptions: { snapshotThreshold: 150, snapshotCatchUpEntries: 20 },
         membership: membershipOf(ids),
-        storage: recording(id, saved),
+        storage: recording(id, saved, dataReads),
         createStateMachine: () => {
           const m = new SlicedKv()
           machines.set(id, m)
@@ -97,7 +139,7 @@ async function run(seed: number): Promise<Run> {
   }
   await sim.runFor(1000)
   await Promise.all(writes)
-  return { commits, nodes, machines, appliedWhileTaking, behind, saved }
+  return { commits, nodes, machines, appliedWhileTaking, behind, saved, dataReads: new Map(dataReads) }
 }
 
 /** The one-shot snapshot of the state after the commands up to `index`. */
@@ -112,6 +154,15 @@ describe('ADR 0025: a node takes its snapshot in slices while it keeps applying,
     const r = await run(3)
     expect(r.saved.length).toBeGreaterThanOrEqual(8)
     for (const { id, index, data } of r.saved) expect(bytesEqual(data, oneShotAt(r.commits, index)), `${id}'s snapshot at ${index}`).toBe(true)
+    // ADR 0027: each was streamed into storage slice by slice, never handed over as one buffer ...
+    for (const { id, index, writes } of r.saved) expect(writes, `${id}'s snapshot at ${index}`).toBeGreaterThan(10)
+    // ... and no node asked storage for a whole snapshot but to restore a received one: the leader's transfers read chunks.
+    for (const id of ids) {
+      const installed = (r.nodes.get(id)!.replica!.status().detail as { snapshotsReceived: { installed: number } }).snapshotsReceived.installed
+      expect(r.dataReads.get(id), id).toBe(installed)
+    }
+    const leaderStats = ids.map((id) => (r.nodes.get(id)!.replica!.status().detail as { snapshots: { chunks: number } }).snapshots.chunks)
+    expect(Math.max(...leaderStats)).toBeGreaterThan(0)
     for (const id of ids) {
       const replica = r.nodes.get(id)!.replica!
       const detail = replica.status().detail as { localSnapshots: { taken: number }; snapshotsReceived: { installed: number } }

@@ -1,12 +1,14 @@
 import { closeSync, ftruncateSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { ConfigError, StoppedError, StorageCorruptionError, SynodError } from '@synod/core'
-import type { LogEntry, SaveSnapshotOptions, Snapshot, Storage } from '@synod/core'
+import type { BeginSnapshotOptions, LogEntry, SaveSnapshotOptions, Snapshot, SnapshotWriter, Storage, StoredSnapshot } from '@synod/core'
 import { DIR_MODE, FILE_MODE, fdatasyncAsync, fsyncDirectory, restrictPermissions, writeAllAt } from './files.js'
 import { acquireLock } from './lock.js'
-import { checkAppend, checkCompact, checkSnapshot, checkTruncate } from './log-rules.js'
+import { checkAppend, checkCompact, checkIndex, checkSnapshot, checkSnapshotPlace, checkTruncate } from './log-rules.js'
 import { InMemoryLogReads } from './log-reads.js'
-import { readSnapshotFile, SNAPSHOT_FILE_PATTERN, snapshotFileName, writeSnapshotFile } from './snapshot-file.js'
+import { closeFd, FileSnapshot, openSnapshotFile, SNAPSHOT_FILE_PATTERN, snapshotFileName, SnapshotFileWriter, writeSnapshotFile } from './snapshot-file.js'
+import type { SnapshotFd } from './snapshot-file.js'
+import { SnapshotWriterBase } from './stored-snapshot.js'
 import {
   encodeCheckpoint,
   encodeCommit,
@@ -121,12 +123,48 @@ interface Batch {
   /** Start a new segment for this batch (its first frame is the checkpoint). */
   readonly roll: boolean
   readonly checkpointLast: number
-  /** The last snapshot saved in this batch: its file is written before the log. */
-  snapshot: { marker: SnapshotMarker; snapshot: Snapshot } | undefined
+  /** The last snapshot saved in this batch: its file is written (or, streamed, finished) before the log. */
+  snapshot: PendingSnapshotFile | undefined
+}
+
+/** A snapshot saved whole (its file is written at the sync) or streamed (its file is finished at the sync). */
+type PendingSnapshotFile =
+  | { readonly marker: SnapshotMarker; readonly stored: FileSnapshot; readonly snapshot: Snapshot; readonly writer?: undefined }
+  | { readonly marker: SnapshotMarker; readonly stored: FileSnapshot; readonly writer: SnapshotFileWriter; readonly snapshot?: undefined }
+
+/** `Storage.beginSnapshot` on the durable store: every chunk goes to the snapshot's file at once (ADR 0027). */
+class DurableSnapshotWriter extends SnapshotWriterBase {
+  constructor(
+    private readonly target: DurableStore,
+    readonly file: SnapshotFileWriter,
+    index: number,
+    term: number,
+    readonly meta: Uint8Array,
+    size: number | undefined,
+  ) {
+    super(index, term, size)
+  }
+
+  protected take(chunk: Uint8Array): void {
+    this.target.writeSnapshotChunk(this.file, chunk)
+  }
+
+  protected store(): void {
+    this.target.commitStreamedSnapshot(this)
+  }
+
+  protected discard(): void {
+    this.target.discardSnapshotFile(this.file)
+  }
 }
 
 class DurableStore extends InMemoryLogReads implements DurableStorage {
+  declare protected snap: FileSnapshot | undefined
   private marker: SnapshotMarker | undefined
+  /** Descriptors of snapshot files open for reading or writing, closed with the store. */
+  private readonly snapshotFds = new Set<SnapshotFd>()
+  /** Streamed snapshot files not yet committed or aborted. */
+  private readonly writing = new Set<SnapshotFileWriter>()
   private readonly hard = new Map<string, Uint8Array>()
 
   private segments: Segment[] = []
@@ -164,7 +202,7 @@ class DurableStore extends InMemoryLogReads implements DurableStorage {
     return this.hard.get(key)
   }
 
-  snapshot(): Snapshot | undefined {
+  snapshot(): StoredSnapshot | undefined {
     this.checkOpen()
     return this.snap
   }
@@ -211,13 +249,66 @@ class DurableStore extends InMemoryLogReads implements DurableStorage {
     checkSnapshot(snapshot, this.snap)
     const keptSuffix = this.term(snapshot.index) === snapshot.term && snapshot.index <= this.lastIndex()
     const marker: SnapshotMarker = { id: this.nextSnapshotId++, index: snapshot.index, term: snapshot.term }
-    // A handed-over buffer (a follower's assembled snapshot) is kept as it is: one copy in memory.
+    // A handed-over buffer (a follower's assembled snapshot) is kept as it is: one copy in memory until its file is written.
     const data = options?.handOver === true ? snapshot.data : snapshot.data.slice()
-    const copy: Snapshot = Object.freeze({ index: snapshot.index, term: snapshot.term, data, meta: snapshot.meta.slice() })
-    this.add(encodeSnapshotMarker(marker, keptSuffix))
-    this.batch!.snapshot = { marker, snapshot: copy }
-    this.applySnapshotMarker(marker, keptSuffix)
-    this.snap = copy
+    const meta = snapshot.meta.slice()
+    const copy: Snapshot = Object.freeze({ index: snapshot.index, term: snapshot.term, data, meta })
+    const stored = new FileSnapshot(snapshot.index, snapshot.term, meta, data.byteLength, { buffer: data })
+    this.pendSnapshot({ marker, stored, snapshot: copy }, keptSuffix)
+  }
+
+  /**
+   * Streamed (ADR 0027): a `.tmp` file is written chunk by chunk as the writer is fed; commit puts the
+   * marker in the batch and the next sync fsyncs the file, renames it and then writes the log.
+   */
+  beginSnapshot(index: number, term: number, meta: Uint8Array, options?: BeginSnapshotOptions): SnapshotWriter {
+    this.checkWritable()
+    checkSnapshotPlace({ index, term, meta }, this.snap)
+    if (options?.size !== undefined) checkIndex('beginSnapshot size', options.size)
+    const kept = meta.slice()
+    const file = new SnapshotFileWriter(this.dir, this.nextSnapshotId++, index, term, kept, this.snapshotFds)
+    this.writing.add(file)
+    return new DurableSnapshotWriter(this, file, index, term, kept, options?.size)
+  }
+
+  /** A writer's chunk: to the file at once. A failed write fails the store, as a failed sync does. */
+  writeSnapshotChunk(file: SnapshotFileWriter, chunk: Uint8Array): void {
+    this.checkWritable()
+    try {
+      file.append(chunk)
+    } catch (error) {
+      this.failure = new SynodError(
+        'STORAGE_FAILED',
+        `snapshot file write failed in ${this.dir}: ${(error as Error).message}; restart the node — recovery keeps every write synced before the failure`,
+        { cause: error },
+      )
+      throw this.failure
+    }
+  }
+
+  commitStreamedSnapshot(writer: DurableSnapshotWriter): void {
+    this.checkWritable()
+    checkSnapshotPlace(writer, this.snap)
+    const keptSuffix = this.term(writer.index) === writer.term && writer.index <= this.lastIndex()
+    const marker: SnapshotMarker = { id: writer.file.id, index: writer.index, term: writer.term }
+    const stored = new FileSnapshot(writer.index, writer.term, writer.meta, writer.bytesWritten, { file: writer.file.file, dataOffset: writer.file.dataOffset })
+    this.writing.delete(writer.file)
+    this.pendSnapshot({ marker, stored, writer: writer.file }, keptSuffix)
+  }
+
+  discardSnapshotFile(file: SnapshotFileWriter): void {
+    this.writing.delete(file)
+    file.discard()
+  }
+
+  private pendSnapshot(pending: PendingSnapshotFile, keptSuffix: boolean): void {
+    this.add(encodeSnapshotMarker(pending.marker, keptSuffix))
+    // A snapshot saved earlier in this batch is superseded before it was ever durable: its file is not needed.
+    // (Its descriptor stays open while that snapshot is still read, e.g. by a transfer.)
+    this.batch!.snapshot?.writer?.unlink()
+    this.batch!.snapshot = pending
+    this.applySnapshotMarker(pending.marker, keptSuffix)
+    this.snap = pending.stored
   }
 
   hasPendingWrites(): boolean {
@@ -241,6 +332,7 @@ class DurableStore extends InMemoryLogReads implements DurableStorage {
       this.closed = true
       this.batch = undefined
       this.closeFile()
+      this.closeSnapshotFiles()
       this.releaseLock()
     }
   }
@@ -250,7 +342,14 @@ class DurableStore extends InMemoryLogReads implements DurableStorage {
     this.closed = true
     this.batch = undefined
     this.closeFile()
+    this.closeSnapshotFiles()
     this.releaseLock()
+  }
+
+  /** Unfinished `.tmp` files are left for recovery to delete, as a crash would leave them. */
+  private closeSnapshotFiles(): void {
+    this.writing.clear()
+    for (const file of [...this.snapshotFds]) closeFd(file)
   }
 
   stats(): DurableStorageStats {
@@ -303,11 +402,17 @@ class DurableStore extends InMemoryLogReads implements DurableStorage {
     let snapshotTimed: { bytes: number; seconds: number } | undefined
     let started = 0
     try {
-      if (batch.snapshot !== undefined) {
+      const pendingSnapshot = batch.snapshot
+      if (pendingSnapshot !== undefined) {
         // Durable before the log names it, so a committed marker always has its file.
         const snapshotStarted = performance.now()
-        await writeSnapshotFile(this.dir, batch.snapshot.marker.id, batch.snapshot.snapshot)
-        snapshotTimed = { bytes: batch.snapshot.snapshot.data.byteLength + batch.snapshot.snapshot.meta.byteLength, seconds: (performance.now() - snapshotStarted) / 1000 }
+        if (pendingSnapshot.writer !== undefined) await pendingSnapshot.writer.finish()
+        else {
+          const written = await writeSnapshotFile(this.dir, pendingSnapshot.marker.id, pendingSnapshot.snapshot, this.snapshotFds)
+          // From now on it is read from the file; the buffer lives on only while its owner keeps it.
+          pendingSnapshot.stored.inFile(written.file, written.dataOffset)
+        }
+        snapshotTimed = { bytes: pendingSnapshot.stored.size + pendingSnapshot.stored.meta.byteLength, seconds: (performance.now() - snapshotStarted) / 1000 }
         this.snapshotsWritten++
       }
       if (batch.roll) this.startSegment(batch.checkpointLast)
@@ -412,7 +517,7 @@ class DurableStore extends InMemoryLogReads implements DurableStorage {
         { file: this.segments[0]?.path },
       )
     }
-    if (this.marker !== undefined) this.snap = readSnapshotFile(this.dir, this.marker.id, this.marker)
+    if (this.marker !== undefined) this.snap = openSnapshotFile(this.dir, this.marker.id, this.marker, this.snapshotFds)
     this.durableMarker = this.marker
     this.nextSnapshotId = Math.max(this.marker?.id ?? 0, ...snapshotIds) + 1
     for (const id of snapshotIds) {

@@ -1,4 +1,4 @@
-import type { LogEntry, Snapshot } from '@synod/core'
+import type { LogEntry, StoredSnapshot } from '@synod/core'
 import { checkRange, sliceByBytes } from './log-rules.js'
 
 /**
@@ -10,7 +10,7 @@ export abstract class InMemoryLogReads {
   /** Entries from `first` on; `log[i]` has index `first + i`. */
   protected log: LogEntry[] = []
   protected first = 1
-  protected snap: Snapshot | undefined
+  protected snap: StoredSnapshot | undefined
 
   /** Throws when the store is closed. */
   protected abstract checkOpen(): void

@@ -29,10 +29,16 @@ export function checkIndex(what: string, index: number): void {
   }
 }
 
-export function checkSnapshot(snapshot: Snapshot, current: Snapshot | undefined): void {
+export function checkSnapshot(snapshot: Snapshot, current: { readonly index: number } | undefined): void {
+  if (!(snapshot.data instanceof Uint8Array)) throw new TypeError('snapshot.data and snapshot.meta must be Uint8Arrays')
+  checkSnapshotPlace(snapshot, current)
+}
+
+/** The checks of `checkSnapshot` that do not need the data: a streamed snapshot's, at begin and again at commit. */
+export function checkSnapshotPlace(snapshot: Omit<Snapshot, 'data'>, current: { readonly index: number } | undefined): void {
   checkIndex('snapshot.index', snapshot.index)
   checkIndex('snapshot.term', snapshot.term)
-  if (!(snapshot.data instanceof Uint8Array) || !(snapshot.meta instanceof Uint8Array)) {
+  if (!(snapshot.meta instanceof Uint8Array)) {
     throw new TypeError('snapshot.data and snapshot.meta must be Uint8Arrays')
   }
   if (current !== undefined && snapshot.index < current.index) {

@@ -1,7 +1,8 @@
 import { StoppedError } from '@synod/core'
-import type { LogEntry, SaveSnapshotOptions, Snapshot, Storage } from '@synod/core'
-import { checkAppend, checkCompact, checkSnapshot, checkTruncate } from './log-rules.js'
+import type { BeginSnapshotOptions, LogEntry, SaveSnapshotOptions, Snapshot, SnapshotWriter, Storage, StoredSnapshot } from '@synod/core'
+import { checkAppend, checkCompact, checkIndex, checkSnapshot, checkSnapshotPlace, checkTruncate } from './log-rules.js'
 import { InMemoryLogReads } from './log-reads.js'
+import { InMemorySnapshot, SnapshotWriterBase } from './stored-snapshot.js'
 
 /** What a MemoryStorage has done, for simulator metrics and tests. */
 export interface MemoryStorageStats {
@@ -49,8 +50,11 @@ export interface MemoryStorage extends Storage {
  * Create an empty in-memory store.
  *
  * Copying: written bytes (entry data, hard-state values, snapshot data and
- * meta) are copied on write, so callers may reuse their buffers — except
- * snapshot data saved with `handOver`, which is kept as given. Reads return
+ * meta, chunks given to a snapshot writer) are copied on write, so callers may
+ * reuse their buffers — except snapshot data saved with `handOver`, which is
+ * kept as given. A snapshot written through `beginSnapshot` is kept as the
+ * chunks it was written in (one buffer when its size was given), joined only if
+ * its whole `data` is asked for (ADR 0027). Reads return
  * the stored objects without copying (replication reads are hot); treat them
  * as read-only.
  */
@@ -65,6 +69,41 @@ interface PendingOperation {
 }
 
 const emptyBytes = new Uint8Array(0)
+
+const copyMeta = (meta: Uint8Array): Uint8Array => (meta.byteLength === 0 ? emptyBytes : meta.slice())
+
+/** Keeps a copy of each chunk, or fills one buffer when the size was given (a received snapshot). */
+class MemorySnapshotWriter extends SnapshotWriterBase {
+  private parts: Uint8Array[] = []
+  private readonly buffer: Uint8Array | undefined
+
+  constructor(
+    private readonly target: MemoryStore,
+    index: number,
+    term: number,
+    private readonly meta: Uint8Array,
+    size: number | undefined,
+  ) {
+    if (size !== undefined) checkIndex('beginSnapshot size', size)
+    super(index, term, size)
+    this.buffer = size === undefined || size === 0 ? undefined : new Uint8Array(size)
+  }
+
+  protected take(chunk: Uint8Array): void {
+    if (this.buffer !== undefined) this.buffer.set(chunk, this.bytesWritten)
+    else if (chunk.byteLength > 0) this.parts.push(chunk.slice())
+  }
+
+  protected store(): void {
+    const parts = this.buffer !== undefined ? [this.buffer] : this.parts
+    this.target.install(new InMemorySnapshot(this.index, this.term, this.meta, parts, this.bytesWritten))
+    this.parts = []
+  }
+
+  protected discard(): void {
+    this.parts = []
+  }
+}
 
 class MemoryStore extends InMemoryLogReads implements MemoryStorage {
   // The log is `log[i]` = entry `first + i`. `first` is always snapshotIndex+1
@@ -157,7 +196,7 @@ class MemoryStore extends InMemoryLogReads implements MemoryStorage {
     })
   }
 
-  snapshot(): Snapshot | undefined {
+  snapshot(): StoredSnapshot | undefined {
     this.checkOpen()
     return this.snap
   }
@@ -165,20 +204,29 @@ class MemoryStore extends InMemoryLogReads implements MemoryStorage {
   saveSnapshot(snapshot: Snapshot, options?: SaveSnapshotOptions): void {
     this.checkOpen()
     checkSnapshot(snapshot, this.snap)
+    const data = snapshot.data.byteLength === 0 ? emptyBytes : options?.handOver === true ? snapshot.data : snapshot.data.slice()
+    this.install(new InMemorySnapshot(snapshot.index, snapshot.term, copyMeta(snapshot.meta), [data], data.byteLength))
+  }
+
+  beginSnapshot(index: number, term: number, meta: Uint8Array, options?: BeginSnapshotOptions): SnapshotWriter {
+    this.checkOpen()
+    checkSnapshotPlace({ index, term, meta }, this.snap)
+    return new MemorySnapshotWriter(this, index, term, copyMeta(meta), options?.size)
+  }
+
+  /** saveSnapshot's second half, also a writer's commit: the snapshot replaces the stored one (undone by a crash until synced). */
+  install(snapshot: InMemorySnapshot): void {
+    this.checkOpen()
+    checkSnapshotPlace(snapshot, this.snap)
     const previousSnap = this.snap
     const previousLog = this.log
     const previousFirst = this.first
     const keepSuffix = this.term(snapshot.index) === snapshot.term && snapshot.index <= this.lastIndex()
-    this.snap = Object.freeze({
-      index: snapshot.index,
-      term: snapshot.term,
-      data: snapshot.data.byteLength === 0 ? emptyBytes : options?.handOver === true ? snapshot.data : snapshot.data.slice(),
-      meta: snapshot.meta.byteLength === 0 ? emptyBytes : snapshot.meta.slice(),
-    })
+    this.snap = snapshot
     this.log = keepSuffix ? previousLog.slice(snapshot.index - previousFirst + 1) : []
     this.first = snapshot.index + 1
     this.pending.push({
-      bytes: snapshot.data.byteLength + snapshot.meta.byteLength,
+      bytes: snapshot.size + snapshot.meta.byteLength,
       undo: () => {
         this.snap = previousSnap
         this.log = previousLog

@@ -5,3 +5,10 @@ export function expectedEntryData(index: number): Uint8Array {
   data.fill(index & 0xff, 8)
   return data
 }
+
+/** Snapshot payloads the crash test can verify from the index alone: 64 KiB, written in chunks by a streamed snapshot. */
+export function expectedSnapshotData(index: number): Uint8Array {
+  const data = new Uint8Array(64 * 1024)
+  for (let i = 0; i < data.byteLength; i++) data[i] = (index * 31 + i * 7) & 0xff
+  return data
+}

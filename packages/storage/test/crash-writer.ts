@@ -3,7 +3,8 @@
 // it at a random moment and checks that every printed index survived.
 // Usage: crash-writer.ts <dir> <seed>
 import { openDurableStorage } from '../src/node.js'
-import { expectedEntryData } from './crash-data.js'
+import type { SnapshotWriter } from '@synod/core'
+import { expectedEntryData, expectedSnapshotData } from './crash-data.js'
 
 const [dir, seedArg] = process.argv.slice(2)
 if (dir === undefined) throw new Error('usage: crash-writer.ts <dir> <seed>')
@@ -19,6 +20,9 @@ setTimeout(() => process.exit(3), 20_000).unref()
 const storage = await openDurableStorage(dir, { segmentBytes: 64 * 1024 })
 const report = (line: string) => process.stdout.write(`${line}\n`)
 report(`open ${storage.lastIndex()}`)
+// Every other snapshot is streamed (ADR 0027): 4 KiB a batch, so kills land while its file is being written.
+let streaming: { writer: SnapshotWriter; data: Uint8Array } | undefined
+let snapshots = 0
 for (let batch = 0; ; batch++) {
   let last = storage.lastIndex()
   const count = 1 + random(64)
@@ -30,9 +34,18 @@ for (let batch = 0; ; batch++) {
     storage.truncateSuffix(from)
     storage.append(Array.from({ length: last - from + 1 }, (_, i) => ({ index: from + i, term: 1, data: expectedEntryData(from + i) })))
   }
-  if (batch % 40 === 39 && last - 200 > storage.firstIndex()) {
+  if (streaming !== undefined) {
+    const { writer, data } = streaming
+    writer.write(data.subarray(writer.bytesWritten, writer.bytesWritten + 4096))
+    if (writer.bytesWritten === data.byteLength) {
+      if (writer.index >= storage.firstIndex() - 1) writer.commit()
+      else writer.abort()
+      streaming = undefined
+    }
+  } else if (batch % 40 === 39 && last - 200 > storage.firstIndex()) {
     const index = last - 200
-    storage.saveSnapshot({ index, term: 1, data: expectedEntryData(index), meta: new Uint8Array(0) })
+    if (snapshots++ % 2 === 1) storage.saveSnapshot({ index, term: 1, data: expectedEntryData(index), meta: new Uint8Array(0) })
+    else streaming = { writer: storage.beginSnapshot(index, 1, new Uint8Array(0)), data: expectedSnapshotData(index) }
   }
   const synced = new Uint8Array(8)
   new DataView(synced.buffer).setFloat64(0, last, true)

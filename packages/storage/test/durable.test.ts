@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import { appendFileSync, chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { crc32 as zlibCrc32 } from 'node:zlib'
 import { join } from 'node:path'
 import { ConfigError, StorageCorruptionError } from '@synod/core'
 import type { LogEntry } from '@synod/core'
@@ -270,6 +271,40 @@ describe('openDurableStorage', () => {
       expect((error as StorageCorruptionError).file).toBe(join(dir, snap))
       rmSync(join(dir, snap))
       await expect(openDurableStorage(dir)).rejects.toThrow(/cannot be read/)
+    })
+
+    it('opens a snapshot file of format 1 (length in the header), and refuses it damaged', async () => {
+      let storage = await openStore()
+      storage.append(entries(1, 5))
+      const data = Uint8Array.from({ length: 3000 }, (_, i) => (i * 13) & 0xff)
+      storage.saveSnapshot({ index: 3, term: 1, data, meta: Uint8Array.of(4, 5) })
+      await storage.close()
+      const snap = readdirSync(dir).find((n) => n.endsWith('.snap'))!
+      const id = Number(/(\d+)/.exec(snap)![1])
+      // Format 1, as earlier releases wrote it: magic, version 1, id, index, term, metaLength, dataLength, meta, data, crc32.
+      const head = Buffer.alloc(41)
+      head.writeUInt32LE(0x534e5953, 0)
+      head[4] = 1
+      head.writeDoubleLE(id, 5)
+      head.writeDoubleLE(3, 13)
+      head.writeDoubleLE(1, 21)
+      head.writeUInt32LE(2, 29)
+      head.writeDoubleLE(data.byteLength, 33)
+      const body = Buffer.concat([head, Uint8Array.of(4, 5), data])
+      const crc = Buffer.alloc(4)
+      crc.writeUInt32LE(zlibCrc32(body), 0)
+      writeFileSync(join(dir, snap), Buffer.concat([body, crc]))
+      storage = await openStore()
+      const stored = storage.snapshot()!
+      expect(stored.size).toBe(3000)
+      expect(Array.from(stored.meta)).toEqual([4, 5])
+      expect(Array.from(stored.read(2990, 20))).toEqual(Array.from(data.subarray(2990)))
+      expect(stored.data).toEqual(data)
+      await storage.close()
+      const damaged = readFileSync(join(dir, snap))
+      damaged[100]! ^= 1
+      writeFileSync(join(dir, snap), damaged)
+      await expect(openDurableStorage(dir)).rejects.toThrow(/checksum mismatch/)
     })
 
     it('removes leftovers: temp files and snapshot files the log never committed', async () => {

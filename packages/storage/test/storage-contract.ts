@@ -1,4 +1,4 @@
-import type { LogEntry, Snapshot, Storage } from '@synod/core'
+import type { LogEntry, Snapshot, Storage, StoredSnapshot } from '@synod/core'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 
@@ -18,6 +18,18 @@ const text = (s: string) => new TextEncoder().encode(s)
 const entry = (index: number, term: number, data = text(`e${index}t${term}`)): LogEntry => ({ index, term, data })
 const run = (from: number, to: number, term: number) => Array.from({ length: to - from + 1 }, (_, i) => entry(from + i, term))
 const snapshotAt = (index: number, term: number, data = text(`snap${index}`), meta = bytes(7)): Snapshot => ({ index, term, data, meta })
+
+/** The stored snapshot's fields as a plain object (the store's own object may be a class with methods). */
+const plain = (s: StoredSnapshot | undefined): Snapshot | undefined =>
+  s === undefined ? undefined : { index: s.index, term: s.term, data: s.data, meta: s.meta }
+
+/** Write `data` through `beginSnapshot` in `pieces` chunks and commit it. */
+function streamSnapshot(storage: Storage, snapshot: Snapshot, pieces: number, size?: number): void {
+  const writer = storage.beginSnapshot(snapshot.index, snapshot.term, snapshot.meta, size === undefined ? undefined : { size })
+  const step = Math.max(1, Math.ceil(snapshot.data.byteLength / pieces))
+  for (let at = 0; at < snapshot.data.byteLength; at += step) writer.write(snapshot.data.subarray(at, at + step))
+  writer.commit()
+}
 
 /** Plain-object view of a log range, for readable diffs. */
 function dump(storage: Storage): { first: number; last: number; entries: Array<[number, number, string]> } {
@@ -181,14 +193,14 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         expect(storage.snapshot()!.data === handed).toBe(true) // kept as given: no copy
         await storage.sync()
         storage = await harness.reopen()
-        expect(storage.snapshot()).toEqual(snapshotAt(4, 1, text('snap4')))
+        expect(plain(storage.snapshot())).toEqual(snapshotAt(4, 1, text('snap4')))
       })
 
       it('keeps the suffix after a snapshot whose index and term match the log', async () => {
         const { storage } = await fresh()
         storage.append([...run(1, 3, 1), ...run(4, 6, 2)])
         storage.saveSnapshot(snapshotAt(4, 2))
-        expect(storage.snapshot()).toEqual(snapshotAt(4, 2))
+        expect(plain(storage.snapshot())).toEqual(snapshotAt(4, 2))
         expect(storage.firstIndex()).toBe(5)
         expect(storage.lastIndex()).toBe(6)
         expect(storage.term(4)).toBe(2)
@@ -257,6 +269,122 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
       })
     })
 
+    describe('streamed snapshots (beginSnapshot)', () => {
+      it('stores the chunks as saveSnapshot stores the whole, and reads any range back', async () => {
+        const { storage } = await fresh()
+        storage.append([...run(1, 3, 1), ...run(4, 6, 2)])
+        const data = Uint8Array.from({ length: 1000 }, (_, i) => (i * 31) & 0xff)
+        const writer = storage.beginSnapshot(4, 2, bytes(5, 6))
+        for (let at = 0; at < data.byteLength; at += 97) writer.write(data.subarray(at, at + 97))
+        expect(writer.bytesWritten).toBe(1000)
+        // Nothing changes before the commit.
+        expect(storage.snapshot()).toBeUndefined()
+        expect(storage.firstIndex()).toBe(1)
+        writer.commit()
+        const stored = storage.snapshot()!
+        expect(plain(stored)).toEqual({ index: 4, term: 2, data, meta: bytes(5, 6) })
+        expect(stored.size).toBe(1000)
+        // A copy made by spreading it (as Paxos copies the snapshot it sends) has the data too.
+        expect({ ...stored }.data).toEqual(data)
+        for (const [offset, length] of [[0, 10], [90, 20], [96, 1], [97, 400], [950, 100], [1000, 5], [2000, 1]] as const) {
+          expect(Array.from(stored.read(offset, length))).toEqual(Array.from(data.subarray(offset, offset + length)))
+        }
+        expect(() => stored.read(-1, 2)).toThrow(RangeError)
+        // The suffix after a matching index and term is kept, as with saveSnapshot.
+        expect(dump(storage)).toMatchObject({ first: 5, last: 6 })
+        expect(() => writer.write(bytes(1))).toThrow(/after commit/)
+        expect(() => writer.commit()).toThrow(/after commit/)
+      })
+
+      it('copies each chunk: the caller may reuse its buffer', async () => {
+        const { storage } = await fresh()
+        const chunk = bytes(1, 2, 3)
+        const writer = storage.beginSnapshot(2, 1, bytes())
+        writer.write(chunk)
+        chunk.fill(9)
+        writer.write(chunk)
+        writer.commit()
+        expect(Array.from(storage.snapshot()!.data)).toEqual([1, 2, 3, 9, 9, 9])
+      })
+
+      it('refuses an older index at begin and at commit, and a size it was not given, leaving the store as it was', async () => {
+        const { storage } = await fresh()
+        storage.append(run(1, 8, 1))
+        expect(() => storage.beginSnapshot(-1, 1, bytes())).toThrow(RangeError)
+        const late = storage.beginSnapshot(3, 1, bytes())
+        late.write(text('three'))
+        storage.saveSnapshot(snapshotAt(5, 1))
+        expect(() => storage.beginSnapshot(4, 1, bytes())).toThrow(/older/)
+        expect(() => late.commit()).toThrow(/older/)
+        late.abort()
+        const sized = storage.beginSnapshot(6, 1, bytes(), { size: 4 })
+        sized.write(bytes(1, 2, 3))
+        expect(() => sized.write(bytes(4, 5))).toThrow(/more than the 4 announced/)
+        expect(() => sized.commit()).toThrow(/3 bytes written, 4 announced/)
+        sized.write(bytes(4))
+        sized.commit()
+        expect(plain(storage.snapshot())).toEqual({ index: 6, term: 1, data: bytes(1, 2, 3, 4), meta: bytes() })
+        expect(dump(storage)).toMatchObject({ first: 7, last: 8 })
+      })
+
+      it('an aborted or unfinished writer changes nothing, before or after a crash', async () => {
+        const harness = await fresh()
+        let storage = harness.storage
+        storage.append(run(1, 6, 1))
+        storage.saveSnapshot(snapshotAt(2, 1))
+        await storage.sync()
+        const aborted = storage.beginSnapshot(4, 1, bytes())
+        aborted.write(text('gone'))
+        aborted.abort()
+        aborted.abort()
+        expect(() => aborted.write(bytes(1))).toThrow(/after abort/)
+        const unfinished = storage.beginSnapshot(5, 1, bytes())
+        unfinished.write(new Uint8Array(5000).fill(3))
+        await storage.sync()
+        expect(plain(storage.snapshot())).toEqual(snapshotAt(2, 1))
+        storage = await harness.crash()
+        expect(plain(storage.snapshot())).toEqual(snapshotAt(2, 1))
+        expect(dump(storage)).toMatchObject({ first: 3, last: 6 })
+      })
+
+      it('a crash before the sync after commit keeps the previous snapshot; after it, the new one', async () => {
+        const harness = await fresh()
+        let storage = harness.storage
+        storage.append(run(1, 9, 1))
+        storage.saveSnapshot(snapshotAt(2, 1))
+        await storage.sync()
+        const big = Uint8Array.from({ length: 40_000 }, (_, i) => (i * 7) & 0xff)
+        streamSnapshot(storage, { index: 6, term: 1, data: big, meta: bytes(4) }, 7)
+        storage = await harness.crash()
+        expect(plain(storage.snapshot())).toEqual(snapshotAt(2, 1))
+        expect(dump(storage)).toMatchObject({ first: 3, last: 9 })
+        streamSnapshot(storage, { index: 6, term: 1, data: big, meta: bytes(4) }, 7, big.byteLength)
+        await storage.sync()
+        storage = await harness.crash()
+        const stored = storage.snapshot()!
+        expect(stored.size).toBe(big.byteLength)
+        expect(Array.from(stored.read(12_345, 1000))).toEqual(Array.from(big.subarray(12_345, 13_345)))
+        expect(plain(stored)).toEqual({ index: 6, term: 1, data: big, meta: bytes(4) })
+        expect(dump(storage)).toMatchObject({ first: 7, last: 9 })
+      })
+
+      it('a replaced snapshot stays readable through the handle a transfer holds', async () => {
+        const { storage } = await fresh()
+        storage.append(run(1, 9, 1))
+        const first = Uint8Array.from({ length: 5000 }, (_, i) => i & 0xff)
+        streamSnapshot(storage, { index: 3, term: 1, data: first, meta: bytes() }, 3)
+        await storage.sync()
+        const held = storage.snapshot()!
+        storage.saveSnapshot(snapshotAt(5, 1))
+        await storage.sync()
+        streamSnapshot(storage, { index: 7, term: 1, data: bytes(7, 7), meta: bytes() }, 1)
+        await storage.sync()
+        expect(storage.snapshot()!.index).toBe(7)
+        expect(Array.from(held.read(4000, 10))).toEqual(Array.from(first.subarray(4000, 4010)))
+        expect(held.data).toEqual(first)
+      })
+    })
+
     describe('hard state', () => {
       it('stores values by key, overwrites and copies them', async () => {
         const { storage } = await fresh()
@@ -300,7 +428,7 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         const before = dump(storage)
         storage = await harness.reopen()
         expect(dump(storage)).toEqual(before)
-        expect(storage.snapshot()).toEqual(snapshotAt(5, 1))
+        expect(plain(storage.snapshot())).toEqual(snapshotAt(5, 1))
         expect(storage.term(5)).toBe(1)
         expect(Array.from(storage.getHardState('term')!)).toEqual([2])
         expect(Buffer.from(storage.getHardState('vote')!).toString()).toBe('n1')
@@ -358,7 +486,7 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         storage.saveSnapshot(snapshotAt(5, 1))
         storage.saveSnapshot(snapshotAt(9, 3))
         storage = await harness.crash()
-        expect(storage.snapshot()).toEqual(snapshotAt(2, 1))
+        expect(plain(storage.snapshot())).toEqual(snapshotAt(2, 1))
         expect(storage.firstIndex()).toBe(3)
         expect(storage.lastIndex()).toBe(6)
         expect(storage.term(2)).toBe(1)
@@ -373,7 +501,7 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         await storage.sync()
         storage.append(run(7, 8, 1))
         storage = await harness.crash()
-        expect(storage.snapshot()).toEqual(snapshotAt(4, 1))
+        expect(plain(storage.snapshot())).toEqual(snapshotAt(4, 1))
         expect(dump(storage)).toMatchObject({ first: 5, last: 6 })
       })
     })
@@ -398,7 +526,8 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
 type Operation =
   | { kind: 'append'; count: number; term: number; size: number }
   | { kind: 'truncate'; back: number }
-  | { kind: 'snapshot'; back: number; termMatches: boolean; ahead: number }
+  | { kind: 'snapshot'; back: number; termMatches: boolean; ahead: number; pieces: number; sized: boolean }
+  | { kind: 'unfinished'; pieces: number; abort: boolean }
   | { kind: 'hard'; key: 'term' | 'vote'; value: number }
   | { kind: 'sync' }
   | { kind: 'crash' }
@@ -407,7 +536,20 @@ type Operation =
 const operationArbitrary: fc.Arbitrary<Operation> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('append' as const), count: fc.integer({ min: 1, max: 5 }), term: fc.integer({ min: 0, max: 3 }), size: fc.integer({ min: 0, max: 300 }) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('truncate' as const), back: fc.integer({ min: 0, max: 6 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('snapshot' as const), back: fc.integer({ min: 0, max: 6 }), termMatches: fc.boolean(), ahead: fc.integer({ min: 0, max: 3 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('snapshot' as const),
+      back: fc.integer({ min: 0, max: 6 }),
+      termMatches: fc.boolean(),
+      ahead: fc.integer({ min: 0, max: 3 }),
+      // 0: saveSnapshot; else streamed through beginSnapshot in that many chunks
+      pieces: fc.integer({ min: 0, max: 4 }),
+      sized: fc.boolean(),
+    }),
+  },
+  // A streamed snapshot begun and left unfinished (or aborted): it must change nothing.
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('unfinished' as const), pieces: fc.integer({ min: 0, max: 3 }), abort: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('hard' as const), key: fc.constantFrom('term' as const, 'vote' as const), value: fc.integer({ min: 0, max: 255 }) }) },
   { weight: 3, arbitrary: fc.constant({ kind: 'sync' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'crash' as const }) },
@@ -450,11 +592,18 @@ async function checkAgainstModel(harness: StorageUnderTest, operations: readonly
         const knownTerm = index === model.first - 1 ? (model.snapshot?.term ?? 0) : model.log[index - model.first]?.term
         const term = op.termMatches && knownTerm !== undefined ? knownTerm : (knownTerm ?? 0) + 1
         termFloor = Math.max(termFloor, term)
-        const snap = snapshotAt(index, term)
-        storage.saveSnapshot(snap)
+        const snap = snapshotAt(index, term, text(`snap${index}-${'x'.repeat(op.pieces * 7)}`))
+        if (op.pieces === 0) storage.saveSnapshot(snap)
+        else streamSnapshot(storage, snap, op.pieces, op.sized ? snap.data.byteLength : undefined)
         model.log = knownTerm === term && index <= last ? model.log.slice(index - model.first + 1) : []
         model.first = index + 1
         model.snapshot = snap
+        break
+      }
+      case 'unfinished': {
+        const writer = storage.beginSnapshot(last + 1, termFloor + 5, bytes(9))
+        for (let i = 0; i < op.pieces; i++) writer.write(text(`lost${i}`))
+        if (op.abort) writer.abort()
         break
       }
       case 'hard':
@@ -484,7 +633,7 @@ async function checkAgainstModel(harness: StorageUnderTest, operations: readonly
     last: model.first + model.log.length - 1,
     entries: model.log.map((e) => [e.index, e.term, Buffer.from(e.data).toString('hex')]),
   })
-  expect(storage.snapshot()).toEqual(model.snapshot)
+  expect(plain(storage.snapshot())).toEqual(model.snapshot)
   if (model.snapshot !== undefined) expect(storage.term(model.snapshot.index)).toBe(model.snapshot.term)
   for (const key of ['term', 'vote']) {
     const value = storage.getHardState(key)

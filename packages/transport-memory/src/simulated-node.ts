@@ -6,6 +6,7 @@ import {
   type ProtocolEvent,
   type ProtocolFactory,
   type Signer,
+  type SnapshotWriter,
   type StateMachine,
   type Storage,
   type Verifier,
@@ -202,6 +203,20 @@ class LatentStorage implements Storage {
   }
   saveSnapshot(...args: Parameters<Storage['saveSnapshot']>) {
     if (!this.abandoned) this.disk.saveSnapshot(...args)
+  }
+  beginSnapshot(...args: Parameters<Storage['beginSnapshot']>): SnapshotWriter {
+    const writer = this.disk.beginSnapshot(...args)
+    // Chunks may still be written (nothing shows until the commit); a crashed incarnation's commit is dropped.
+    return {
+      index: writer.index,
+      term: writer.term,
+      get bytesWritten() {
+        return writer.bytesWritten
+      },
+      write: (chunk) => writer.write(chunk),
+      commit: () => (this.abandoned ? writer.abort() : writer.commit()),
+      abort: () => writer.abort(),
+    }
   }
   hasPendingWrites() {
     return this.disk.hasPendingWrites()

@@ -11,13 +11,16 @@ import {
   type ProtocolNode,
   type Snapshot,
   type StateMachine,
+  type StoredSnapshot,
+  bufferedSnapshotWriter,
+  wholeSnapshot,
 } from '@synod/core'
 import type { CrashableStorage } from '../src/index.js'
 
 interface DiskState {
   hard: Map<string, Uint8Array>
   log: LogEntry[]
-  snap: Snapshot | undefined
+  snap: StoredSnapshot | undefined
 }
 
 function copyState(state: DiskState): DiskState {
@@ -68,8 +71,11 @@ export class TestStorage implements CrashableStorage {
   snapshot() {
     return this.live.snap
   }
+  beginSnapshot(index: number, term: number, meta: Uint8Array) {
+    return bufferedSnapshotWriter(index, term, meta, (snapshot) => this.saveSnapshot(snapshot))
+  }
   saveSnapshot(snapshot: Snapshot) {
-    this.live.snap = snapshot
+    this.live.snap = wholeSnapshot(snapshot)
     this.live.log = this.live.log.filter((e) => e.index > snapshot.index)
     this.dirty = true
   }
