@@ -175,6 +175,8 @@ export class PaxosNode implements ProtocolNode {
   private lastTransferDone = Number.NEGATIVE_INFINITY
   /** Chosen slots kept behind the last truncation point (trailing-log.ts), for replicas a little behind it. */
   private readonly trailing: TrailingLog
+  /** This node's own snapshot, when the runtime takes it in slices (`ctx.beginSnapshot`, ADR 0025). */
+  private readonly localSnapshot = { running: false, generation: 0, taken: 0, abandoned: 0 }
 
   private readonly stats = {
     elections: 0,
@@ -296,6 +298,7 @@ export class PaxosNode implements ProtocolNode {
         accepted: this.store.accepted.size,
         // The first slot this node can still send as a Learn (below it: the snapshot).
         catchUpFirstIndex: this.trailing.lastIndex() === this.ctx.storage.firstIndex() - 1 ? (this.trailing.firstIndex() ?? this.ctx.storage.firstIndex()) : this.ctx.storage.firstIndex(),
+        localSnapshots: { running: this.localSnapshot.running, taken: this.localSnapshot.taken, abandoned: this.localSnapshot.abandoned },
         readsPending: this.reads.pending,
         leaseUntil: this.role === 'leader' ? this.lease.expiry() : undefined,
         ...this.reads.stats,
@@ -1286,6 +1289,12 @@ export class PaxosNode implements ProtocolNode {
     // The assembled buffer is ours alone: storage keeps it as is (one copy in memory).
     this.ctx.storage.saveSnapshot(snapshot, { handOver: true })
     this.trailing.clear()
+    // Our own snapshot in slices (if one runs) was of the replaced state: its answer is ignored.
+    if (this.localSnapshot.running) {
+      this.localSnapshot.generation++
+      this.localSnapshot.running = false
+      this.localSnapshot.abandoned++
+    }
     this.ctx.installSnapshot(snapshot)
     this.chosen = this.applied = snapshot.index
     const membership = decodeMembership(snapshot.meta)
@@ -1325,12 +1334,40 @@ export class PaxosNode implements ProtocolNode {
     const last = storage.snapshot()?.index ?? 0
     if (this.applied - last < every) return
     if (this.applied - last < 4 * every && this.catchUpInProgress()) return
-    // No-ops after the last command do not change the state: it is the state at `applied`.
-    const taken = this.ctx.takeSnapshot()
-    this.trailing.retain(storage, this.applied) // before saveSnapshot drops the slots
-    // The configuration in force after `applied` (= chosen here) rides in the snapshot's meta.
-    storage.saveSnapshot({ index: this.applied, term: storage.term(this.applied) ?? 0, data: taken.data, meta: encodeMembership(this.config.membership) })
-    this.ctx.observe({ type: 'snapshot', index: this.applied })
+    if (this.localSnapshot.running) return
+    // No-ops after the last command do not change the state: it is the state at `applied` (the runtime's
+    // index is that of the last command, which may be lower). The configuration in force after `applied`
+    // (= chosen here) rides in the snapshot's meta.
+    const at = { index: this.applied, meta: encodeMembership(this.config.membership) }
+    if (this.ctx.beginSnapshot === undefined || snapshotTesting.oneShotSnapshots) {
+      this.saveTakenSnapshot(this.ctx.takeSnapshot().data, at)
+      return
+    }
+    // Taken a slice at a time between batches while slots keep being executed (ADR 0025): the one-shot
+    // snapshot blocked its batch and, with the kv state machine, cost more CPU (generic CBOR).
+    const generation = ++this.localSnapshot.generation
+    this.localSnapshot.running = true
+    this.ctx.beginSnapshot((taken) => {
+      if (generation !== this.localSnapshot.generation) return
+      this.localSnapshot.running = false
+      if (taken === undefined) this.localSnapshot.abandoned++
+      else this.saveTakenSnapshot(taken.data, at)
+    })
+  }
+
+  /** Store the state machine's snapshot `data` as the state at `at.index` (begun some batches ago when taken in slices). */
+  private saveTakenSnapshot(data: Uint8Array, at: { index: number; meta: Uint8Array }): void {
+    if (this.stopped) return
+    const storage = this.ctx.storage
+    // A snapshot received meanwhile covers it already (the state was replaced), or the slot left the log.
+    if (at.index <= (storage.snapshot()?.index ?? 0) || at.index > this.applied || storage.entry(at.index) === undefined) {
+      this.localSnapshot.abandoned++
+      return
+    }
+    this.trailing.retain(storage, at.index) // before saveSnapshot drops the slots
+    storage.saveSnapshot({ index: at.index, term: storage.term(at.index) ?? 0, data, meta: at.meta })
+    this.localSnapshot.taken++
+    this.ctx.observe({ type: 'snapshot', index: at.index })
   }
 
   // ---------------------------------------------------------------- forwarding
