@@ -3,6 +3,7 @@ import {
   ProposalDroppedError,
   type ClientRef,
   type LogEntry,
+  type Membership,
   type MembershipChange,
   type NodeId,
   type NodeStatus,
@@ -40,6 +41,7 @@ import { AcceptWindow, flowTesting } from './flow-control.js'
 import { crc32c, OutgoingSnapshot, snapshotTesting, type IncomingSnapshot } from './snapshot-transfer.js'
 import { LeadershipTransfer } from './transfer.js'
 import { decodeValue, encodeCommandValue, encodeConfigValue, isConfigValue, NOOP_VALUE } from './value.js'
+import { scanCommandValue, scannedCommand } from './hot-codec.js'
 
 export type PaxosRole = 'follower' | 'pre-candidate' | 'candidate' | 'leader'
 
@@ -50,8 +52,6 @@ const LEARN_BYTES = 1 << 20
 /** A slot the leader proposed in its ballot and has not yet seen chosen. */
 interface Inflight {
   readonly value: Uint8Array
-  /** Voters that accepted it in this ballot (the leader included). */
-  readonly acks: Set<NodeId>
   /** The heartbeat tick it was proposed in: retransmitted from the next tick on. */
   readonly tick: number
 }
@@ -62,12 +62,23 @@ interface Peer {
   lastHeard: number
   /** The chosen index last sent to it (on an Accept or a heartbeat). */
   sentCommit: number
+  /**
+   * It accepted, in our ballot, every slot above our chosen index up to here (Raft's match index):
+   * the slots of one leadership are contiguous and an acceptor acknowledges runs, so one number per
+   * acceptor replaces a set of acceptors per slot.
+   */
+  accepted: number
+  /** A run it acknowledged beyond `accepted + 1` (acknowledgements reordered): merged once the gap closes. */
+  aheadFirst: number
+  aheadLast: number
   /** The first slot of this leadership not yet sent to it in an Accept (it lags when its window was full). */
   next: number
   /** The Accept messages sent to it and not acknowledged (flow-control.ts). */
   readonly window: AcceptWindow
   /** It answered in our ballot since the last heartbeat tick: retransmissions and Learn pushes go only to such peers. */
   answered: boolean
+  /** It answered in our ballot since the last check-quorum (Raft's, etcd's `RecentActive`). */
+  recentActive: boolean
 }
 
 /** Test-only switches that turn a defence off, so tests can show what it prevents. */
@@ -147,6 +158,10 @@ export class PaxosNode implements ProtocolNode {
   // leader
   private heartbeatTimer: TimerId | undefined
   private readonly inflight = new Map<number, Inflight>()
+  /** The last slot this leader proposed (and accepted itself): slots are proposed in ascending order from its chosen index. */
+  private selfAccepted = 0
+  /** quorumAccepted()'s array, reused. */
+  private readonly acceptedScratch: number[] = []
   private nextSlot = 1
   private queue: Uint8Array[] = []
   /** Slots proposed during this batch, sent in flush(): [sendFrom, nextSlot). 0 when none. */
@@ -154,7 +169,8 @@ export class PaxosNode implements ProtocolNode {
   private readonly peers = new Map<NodeId, Peer>()
   private tick = 0
   private chosenAtLastTick = 0
-  private leaderSince = 0
+  /** When check-quorum last ran (once per election timeout). */
+  private lastQuorumCheck = 0
 
   // clients: this incarnation's nonce tags every command it proposes or forwards
   private nonce = 0
@@ -175,6 +191,8 @@ export class PaxosNode implements ProtocolNode {
   private lastTransferDone = Number.NEGATIVE_INFINITY
   /** Chosen slots kept behind the last truncation point (trailing-log.ts), for replicas a little behind it. */
   private readonly trailing: TrailingLog
+  /** This node's own snapshot, when the runtime takes it in slices (`ctx.beginSnapshot`, ADR 0025). */
+  private readonly localSnapshot = { running: false, generation: 0, taken: 0, abandoned: 0 }
 
   private readonly stats = {
     elections: 0,
@@ -296,6 +314,7 @@ export class PaxosNode implements ProtocolNode {
         accepted: this.store.accepted.size,
         // The first slot this node can still send as a Learn (below it: the snapshot).
         catchUpFirstIndex: this.trailing.lastIndex() === this.ctx.storage.firstIndex() - 1 ? (this.trailing.firstIndex() ?? this.ctx.storage.firstIndex()) : this.ctx.storage.firstIndex(),
+        localSnapshots: { running: this.localSnapshot.running, taken: this.localSnapshot.taken, abandoned: this.localSnapshot.abandoned },
         readsPending: this.reads.pending,
         leaseUntil: this.role === 'leader' ? this.lease.expiry() : undefined,
         ...this.reads.stats,
@@ -656,6 +675,12 @@ export class PaxosNode implements ProtocolNode {
     if (this.role === 'leader') {
       this.preparing = false
       this.stats.reprepares++
+      // The slots after our chosen index are proposed again below: acknowledgements of earlier proposals
+      // there (only possible past a stop-sign, paxosTesting.ignoreStopSign) no longer count.
+      for (const peer of this.peers.values()) {
+        peer.accepted = Math.min(peer.accepted, this.chosen)
+        peer.aheadFirst = peer.aheadLast = 0
+      }
     } else this.becomeLeader()
     this.nextSlot = this.chosen + 1
     for (let slot = this.chosen + 1; slot <= top; slot++) {
@@ -684,10 +709,11 @@ export class PaxosNode implements ProtocolNode {
     if (this.electionTimer !== undefined) this.ctx.clearTimer(this.electionTimer)
     this.electionTimer = undefined
     const now = this.ctx.now()
-    this.leaderSince = now
+    this.lastQuorumCheck = now
     this.peers.clear()
     this.syncPeers()
     this.inflight.clear()
+    this.selfAccepted = this.chosen
     this.pendingConfigSlot = 0
     this.configQueued = false
     this.preparing = false
@@ -712,9 +738,13 @@ export class PaxosNode implements ProtocolNode {
           chosen: 0,
           lastHeard: now,
           sentCommit: 0,
+          accepted: this.chosen,
+          aheadFirst: 0,
+          aheadLast: 0,
           next: this.chosen + 1,
           window: new AcceptWindow(this.options.maxInflightAccepts, this.options.maxInflightAcceptBytes),
           answered: false,
+          recentActive: false,
         })
     for (const id of [...this.peers.keys()]) if (!this.config.isMember(id)) this.peers.delete(id)
   }
@@ -774,6 +804,18 @@ export class PaxosNode implements ProtocolNode {
     this.armElectionTimer(this.electionWait)
   }
 
+  /**
+   * Our leader was heard: the election timeout starts over with the wait drawn at the last reset (as
+   * Raft's `electionStart`), no new draw — a random draw per Accept showed in profiles. The wait is
+   * drawn again whenever the timer runs out, the role changes or a ballot is promised.
+   */
+  private heardFromLeader(): void {
+    if (this.stopped) return
+    this.electionDeadline = this.ctx.now() + this.electionWait
+    // The deadline only moves later: a timer already armed fires early and waits for the rest.
+    if (this.electionTimer === undefined) this.armElectionTimer(this.electionWait)
+  }
+
   private armElectionTimer(wait: number): void {
     this.electionTimerDue = this.ctx.now() + wait
     this.electionTimer = this.ctx.setTimer(wait, () => {
@@ -794,13 +836,19 @@ export class PaxosNode implements ProtocolNode {
   private onHeartbeat(): void {
     if (this.stopped || this.role !== 'leader') return
     const now = this.ctx.now()
-    if (this.options.checkQuorum && now - this.leaderSince >= this.options.electionTimeoutMs) {
-      let live = 1
-      for (const [id, p] of this.peers) if (this.config.isVoter(id) && now - p.lastHeard < this.options.electionTimeoutMs) live++
+    // Check-quorum as Raft's (etcd's): once per election timeout, step down unless a quorum of voters
+    // answered since the last check. Judging by the time each was last heard, at every tick, deposed a
+    // busy leader whenever its process stalled for an election timeout: the tick ran before the
+    // answers that had arrived meanwhile were processed.
+    if (this.options.checkQuorum && now - this.lastQuorumCheck >= this.options.electionTimeoutMs) {
+      this.lastQuorumCheck = now
+      let live = this.config.isVoter(this.self) ? 1 : 0
+      for (const [id, p] of this.peers) if (this.config.isVoter(id) && p.recentActive) live++
       if (live < this.quorum) {
         this.becomeFollower(undefined)
         return
       }
+      for (const p of this.peers.values()) p.recentActive = false
     }
     this.tick++
     // Lease mode: every tick is a new round, whose acknowledgements extend the lease from now.
@@ -813,18 +861,15 @@ export class PaxosNode implements ProtocolNode {
       peer.answered = false
       if (peer.chosen < this.chosenAtLastTick && reachable) this.sendLearn(id, peer.chosen + 1)
       // Retransmit from the first slot this peer has not acknowledged, if it was sent a tick ago.
-      for (let slot = this.chosen + 1; slot < this.nextSlot; slot++) {
-        const entry = this.inflight.get(slot)
-        if (entry === undefined || entry.acks.has(id)) continue
-        if (entry.tick < this.tick - 1 && reachable) {
-          // It answers but did not acknowledge: those Accepts were lost (or refused). Start its window over.
-          if (!flowTesting.unbounded) {
-            peer.window.reset()
-            peer.next = slot
-          }
-          this.sendAccepts(id, slot, this.nextSlot - 1)
+      const slot = Math.max(peer.accepted, this.chosen) + 1
+      const entry = slot < this.nextSlot ? this.inflight.get(slot) : undefined
+      if (entry !== undefined && entry.tick < this.tick - 1 && reachable) {
+        // It answers but did not acknowledge: those Accepts were lost (or refused). Start its window over.
+        if (!flowTesting.unbounded) {
+          peer.window.reset()
+          peer.next = slot
         }
-        break
+        this.sendAccepts(id, slot, this.nextSlot - 1)
       }
       this.sendHeartbeat(id, peer)
     }
@@ -867,9 +912,13 @@ export class PaxosNode implements ProtocolNode {
     while (n < this.queue.length && this.canPropose()) {
       const slot = this.nextSlot++
       const value = this.queue[n++]!
-      const v = decodeValue(value, this.options.maxCommandBytes)
-      if (v.kind !== 'noop' && v.nonce === this.nonce) this.mySlots.set(slot, v.counter)
-      if (v.kind === 'config') this.configQueued = false
+      if (scanCommandValue(value, this.options.maxCommandBytes) >= 0) {
+        if (scannedCommand.nonce === this.nonce) this.mySlots.set(slot, scannedCommand.counter)
+      } else {
+        const v = decodeValue(value, this.options.maxCommandBytes)
+        if (v.kind !== 'noop' && v.nonce === this.nonce) this.mySlots.set(slot, v.counter)
+        if (v.kind === 'config') this.configQueued = false
+      }
       this.proposeAt(slot, value, this.ballot)
     }
     if (n > 0) this.queue = this.queue.slice(n)
@@ -879,7 +928,8 @@ export class PaxosNode implements ProtocolNode {
   private proposeAt(slot: number, value: Uint8Array, ballot: number): void {
     if (isConfigValue(value)) this.pendingConfigSlot = slot
     this.store.accept(slot, ballot, value)
-    this.inflight.set(slot, { value, acks: new Set([this.self]), tick: this.tick })
+    this.inflight.set(slot, { value, tick: this.tick })
+    this.selfAccepted = slot
     if (this.sendFrom === 0 || slot < this.sendFrom) this.sendFrom = slot
     if (this.quorum === 1) this.advanceChosen()
   }
@@ -948,10 +998,10 @@ export class PaxosNode implements ProtocolNode {
     peer.lastHeard = this.ctx.now()
     peer.chosen = m.chosen
     peer.answered = true
+    peer.recentActive = true
     // Everything up to the last slot it acknowledged, or up to its chosen index, has arrived (or no longer matters).
     peer.window.freeUpTo(Math.max(m.count > 0 ? m.first + m.count - 1 : 0, m.chosen))
-    // Learners accept too (so they learn by ballot), but only voters of the configuration count.
-    if (this.config.isVoter(from)) for (let slot = m.first; slot < m.first + m.count; slot++) this.inflight.get(slot)?.acks.add(from)
+    if (m.count > 0) this.noteAccepted(peer, m.first, m.first + m.count - 1)
     this.advanceChosen()
     if (m.read > 0) {
       const round = this.reads.acknowledged(from, m.read, this.applied)
@@ -960,14 +1010,51 @@ export class PaxosNode implements ProtocolNode {
     this.transfer.progress()
   }
 
-  private advanceChosen(): void {
-    let entry = this.inflight.get(this.chosen + 1)
-    if (entry === undefined || entry.acks.size < this.quorum) return
-    const run: LogEntry[] = []
-    while (entry !== undefined && entry.acks.size >= this.quorum) {
-      this.learnChosen(this.chosen + 1, this.ballot, entry.value, run)
-      entry = this.inflight.get(this.chosen + 1)
+  /** The peer acknowledged slots [first, last] in our ballot: extend the run of slots it accepted. */
+  private noteAccepted(peer: Peer, first: number, last: number): void {
+    const upTo = Math.max(peer.accepted, this.chosen)
+    if (first > upTo + 1) {
+      // A gap (an earlier acknowledgement not here yet, or lost): keep this run until the gap closes.
+      if (peer.aheadLast !== 0 && first <= peer.aheadLast + 1 && last >= peer.aheadFirst - 1) {
+        peer.aheadFirst = Math.min(peer.aheadFirst, first)
+        peer.aheadLast = Math.max(peer.aheadLast, last)
+      } else {
+        peer.aheadFirst = first
+        peer.aheadLast = last
+      }
+      return
     }
+    if (last > peer.accepted) peer.accepted = last
+    if (peer.aheadLast !== 0 && peer.aheadFirst <= peer.accepted + 1) {
+      if (peer.aheadLast > peer.accepted) peer.accepted = peer.aheadLast
+      peer.aheadFirst = peer.aheadLast = 0
+    }
+  }
+
+  /**
+   * The highest slot a quorum of the voters accepted in our ballot (the leader accepted every slot it
+   * proposed): Raft's majority match. Learners accept too (so they learn by ballot) but do not count.
+   */
+  private quorumAccepted(): number {
+    const counts = this.acceptedScratch
+    counts.length = 0
+    if (this.config.isVoter(this.self)) counts.push(this.selfAccepted)
+    for (const [id, peer] of this.peers) if (this.config.isVoter(id)) counts.push(peer.accepted)
+    if (counts.length < this.quorum) return 0
+    counts.sort((a, b) => b - a)
+    return counts[this.quorum - 1]!
+  }
+
+  private advanceChosen(): void {
+    const upTo = this.quorumAccepted()
+    if (upTo <= this.chosen) return
+    const run: LogEntry[] = []
+    while (this.chosen < upTo) {
+      const entry = this.inflight.get(this.chosen + 1)
+      if (entry === undefined) break
+      this.learnChosen(this.chosen + 1, this.ballot, entry.value, run)
+    }
+    if (run.length === 0) return
     this.ctx.storage.append(run)
     this.applyChosen()
     if (this.role === 'leader') this.fillWindow()
@@ -984,7 +1071,7 @@ export class PaxosNode implements ProtocolNode {
     // another candidate, that one lost (ADR 0014), so the owner moves to the sender.
     this.store.promise(m.ballot, from)
     if (this.role !== 'follower' || this.leader !== from) this.becomeFollower(from)
-    else this.resetElectionTimer()
+    else this.heardFromLeader()
     this.lastLeaderContact = this.ctx.now()
     let first = 1
     let count = 0
@@ -1083,25 +1170,44 @@ export class PaxosNode implements ProtocolNode {
       const entry = storage.entry(index)
       if (entry === undefined) throw new Error(`paxos: chosen slot ${index} is missing from the log`)
       this.applied = index
-      const v = decodeValue(entry.data, this.options.maxCommandBytes)
-      const mine = this.mySlots.get(index)
-      if (mine !== undefined) this.mySlots.delete(index)
-      let client: ClientRef | undefined
-      if (v.kind !== 'noop' && v.nonce === this.nonce) {
-        client = this.clients.get(v.counter)?.client
-        this.clients.delete(v.counter)
+      // A command is read without allocating (scanCommandValue); no-ops and configurations by decodeValue.
+      let nonce = -1 // none: a no-op (this node's nonce is ≥ 1)
+      let counter = 0
+      let command: Uint8Array | undefined
+      let config: Membership | undefined
+      const start = scanCommandValue(entry.data, this.options.maxCommandBytes)
+      if (start >= 0) {
+        nonce = scannedCommand.nonce
+        counter = scannedCommand.counter
+        command = entry.data.subarray(start)
+      } else {
+        const v = decodeValue(entry.data, this.options.maxCommandBytes)
+        if (v.kind !== 'noop') {
+          nonce = v.nonce
+          counter = v.counter
+          if (v.kind === 'command') command = v.command
+          else config = v.membership
+        }
       }
-      if (mine !== undefined && !(v.kind !== 'noop' && v.nonce === this.nonce && v.counter === mine)) {
+      const mine = this.mySlots.size === 0 ? undefined : this.mySlots.get(index)
+      if (mine !== undefined) this.mySlots.delete(index)
+      const own = nonce === this.nonce
+      let client: ClientRef | undefined
+      if (own) {
+        client = this.clients.get(counter)?.client
+        this.clients.delete(counter)
+      }
+      if (mine !== undefined && !(own && counter === mine)) {
         // Our command lost its slot to another value: it was never chosen anywhere, so it may be retried.
         const lost = this.clients.get(mine)
         this.clients.delete(mine)
         if (lost !== undefined) this.ctx.reject(lost.client, new NotLeaderError(this.leader === this.self ? undefined : this.leader, 'the proposal lost its slot and was not chosen; retry'))
       }
-      if (v.kind === 'command') this.ctx.commit(client === undefined ? { index, command: v.command } : { index, command: v.command, client })
-      else if (v.kind === 'config') {
-        const config = this.configsToAnnounce.get(index)
+      if (command !== undefined) this.ctx.commit(client === undefined ? { index, command } : { index, command, client })
+      else if (config !== undefined) {
+        const announced = this.configsToAnnounce.get(index)
         this.configsToAnnounce.delete(index)
-        this.ctx.observe({ type: 'membership', membership: config?.membership ?? v.membership, index })
+        this.ctx.observe({ type: 'membership', membership: announced?.membership ?? config, index })
         if (client !== undefined) this.ctx.respond(client, { index, result: EMPTY })
       }
     }
@@ -1286,6 +1392,12 @@ export class PaxosNode implements ProtocolNode {
     // The assembled buffer is ours alone: storage keeps it as is (one copy in memory).
     this.ctx.storage.saveSnapshot(snapshot, { handOver: true })
     this.trailing.clear()
+    // Our own snapshot in slices (if one runs) was of the replaced state: its answer is ignored.
+    if (this.localSnapshot.running) {
+      this.localSnapshot.generation++
+      this.localSnapshot.running = false
+      this.localSnapshot.abandoned++
+    }
     this.ctx.installSnapshot(snapshot)
     this.chosen = this.applied = snapshot.index
     const membership = decodeMembership(snapshot.meta)
@@ -1325,12 +1437,40 @@ export class PaxosNode implements ProtocolNode {
     const last = storage.snapshot()?.index ?? 0
     if (this.applied - last < every) return
     if (this.applied - last < 4 * every && this.catchUpInProgress()) return
-    // No-ops after the last command do not change the state: it is the state at `applied`.
-    const taken = this.ctx.takeSnapshot()
-    this.trailing.retain(storage, this.applied) // before saveSnapshot drops the slots
-    // The configuration in force after `applied` (= chosen here) rides in the snapshot's meta.
-    storage.saveSnapshot({ index: this.applied, term: storage.term(this.applied) ?? 0, data: taken.data, meta: encodeMembership(this.config.membership) })
-    this.ctx.observe({ type: 'snapshot', index: this.applied })
+    if (this.localSnapshot.running) return
+    // No-ops after the last command do not change the state: it is the state at `applied` (the runtime's
+    // index is that of the last command, which may be lower). The configuration in force after `applied`
+    // (= chosen here) rides in the snapshot's meta.
+    const at = { index: this.applied, meta: encodeMembership(this.config.membership) }
+    if (this.ctx.beginSnapshot === undefined || snapshotTesting.oneShotSnapshots) {
+      this.saveTakenSnapshot(this.ctx.takeSnapshot().data, at)
+      return
+    }
+    // Taken a slice at a time between batches while slots keep being executed (ADR 0025): the one-shot
+    // snapshot blocked its batch and, with the kv state machine, cost more CPU (generic CBOR).
+    const generation = ++this.localSnapshot.generation
+    this.localSnapshot.running = true
+    this.ctx.beginSnapshot((taken) => {
+      if (generation !== this.localSnapshot.generation) return
+      this.localSnapshot.running = false
+      if (taken === undefined) this.localSnapshot.abandoned++
+      else this.saveTakenSnapshot(taken.data, at)
+    })
+  }
+
+  /** Store the state machine's snapshot `data` as the state at `at.index` (begun some batches ago when taken in slices). */
+  private saveTakenSnapshot(data: Uint8Array, at: { index: number; meta: Uint8Array }): void {
+    if (this.stopped) return
+    const storage = this.ctx.storage
+    // A snapshot received meanwhile covers it already (the state was replaced), or the slot left the log.
+    if (at.index <= (storage.snapshot()?.index ?? 0) || at.index > this.applied || storage.entry(at.index) === undefined) {
+      this.localSnapshot.abandoned++
+      return
+    }
+    this.trailing.retain(storage, at.index) // before saveSnapshot drops the slots
+    storage.saveSnapshot({ index: at.index, term: storage.term(at.index) ?? 0, data, meta: at.meta })
+    this.localSnapshot.taken++
+    this.ctx.observe({ type: 'snapshot', index: at.index })
   }
 
   // ---------------------------------------------------------------- forwarding

@@ -20,6 +20,8 @@ export const snapshotTesting = {
   restartWithNewest: false,
   /** The receiver installs what it assembled without checking the chunks' checksums. */
   skipChecksum: false,
+  /** Take this node's own snapshots in one call (`ctx.takeSnapshot`) even when the runtime can take them in slices. */
+  oneShotSnapshots: false,
 }
 
 /** Chunks in flight per transfer. */
