@@ -13,6 +13,8 @@ export interface ClusterRunResult {
   readonly nemeses: readonly string[]
   readonly durationMs: number
   readonly command: string
+  /** Wall-clock time (ms since the epoch) of history time 0 (node logs' `time` minus this is history time). */
+  readonly originEpochMs: number
   readonly faults: readonly string[]
   readonly checks: readonly CheckResult[]
   readonly verdict: 'ok' | 'violation' | 'unknown'
