@@ -230,6 +230,7 @@ describe('the cluster report', () => {
       nodes: ['node1', 'node2'],
       seed: 1,
       nemeses: ['kill'],
+      originEpochMs: 1_796_100_000_000,
       durationMs: 2000,
       command: 'synod-conformance --cluster',
       faults: ['1200–1800 ms: SIGKILL node2'],
