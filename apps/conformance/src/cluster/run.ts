@@ -155,6 +155,7 @@ export async function runClusterTest(
       durationMs: args.durationMs,
       command,
       originEpochMs: history.originEpochMs,
+      links: sampler.links,
       faults: windows.map((w) => `${w.at}–${w.healAt} ms: ${describeFault(w.fault)}`),
       checks,
       verdict,
