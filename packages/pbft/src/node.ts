@@ -108,6 +108,8 @@ const MAX_VIEW_CHANGE_AHEAD = 64
 const MAX_VERIFIED_CACHE = 1 << 16
 /** Our VIEW-CHANGE is re-broadcast after 1, 2, 4, … status ticks, at least every this many. */
 const MAX_VC_RETRANSMIT_TICKS = 16
+/** Status intervals within which 2f other replicas must have been heard for a failed view to double the timeout. */
+const HEARD_WINDOW_TICKS = 4
 
 interface StoredVote {
   readonly view: number
@@ -218,6 +220,8 @@ export class PbftNode implements ProtocolNode {
   /** When we last sent our NEW-VIEW to each peer seen in an older view (re-sent at most once per status interval). */
   private readonly newViewSentAt = new Map<NodeId, { view: number; at: number }>()
   private failedViews = 0
+  /** When each other replica was last heard from (any message): whether a quorum can hear us (failedViews). */
+  private readonly lastHeard = new Map<NodeId, number>()
   private viewChangeTimer: TimerId | undefined
   /** The timeout the view being changed to gets once 2f+1 VIEW-CHANGEs for it are known (§4.5.2). */
   private viewChangeTimeout = 0
@@ -554,6 +558,7 @@ export class PbftNode implements ProtocolNode {
     if (this.stopped) return
     if (!this.keys.has(from)) return this.drop('non-voter')
     const message = decodeMessage(bytes)
+    if (from !== this.self) this.lastHeard.set(from, this.ctx.now())
     switch (message.k) {
       case 'rq':
         return this.onRequest(from, message.bundle)
@@ -1217,9 +1222,12 @@ export class PbftNode implements ProtocolNode {
     this.requestTimers.pause()
     if (this.viewChangeTimer !== undefined) this.ctx.clearTimer(this.viewChangeTimer)
     this.viewChangeTimer = undefined
-    // §4.5.2: each view that fails to install waits twice as long as the last.
+    // §4.5.2: each view that fails to install waits twice as long as the last — so that the timeout outgrows
+    // the real delays. A view that failed while this replica heard fewer than 2f others (a partition: no
+    // timeout would have saved it) says nothing about delays and does not double: after a few partitions
+    // without a quorum, a connected quorum would otherwise wait 2^k timeouts for a primary that is gone.
     this.viewChangeTimeout = this.options.viewChangeTimeoutMs * 2 ** Math.min(this.failedViews, 6)
-    this.failedViews++
+    if (this.unsafe.has('timeouts-when-cut-off') || this.hearsQuorum()) this.failedViews++
     this.armViewChangeTimer()
     this.tryNewView()
   }
@@ -1241,6 +1249,18 @@ export class PbftNode implements ProtocolNode {
       this.viewChangeTimer = undefined
       if (!this.active && this.view === view) this.startViewChange(view + 1)
     })
+  }
+
+  /**
+   * Whether 2f other replicas were heard from (any message) within the last HEARD_WINDOW_TICKS status
+   * intervals: connected replicas send a status every interval, so fewer means this replica is cut off
+   * from every quorum. Faulty replicas can only add to the count (then the timeout doubles, as it always did).
+   */
+  private hearsQuorum(): boolean {
+    const since = this.ctx.now() - HEARD_WINDOW_TICKS * this.options.statusIntervalMs
+    let heard = 0
+    for (const at of this.lastHeard.values()) if (at >= since) heard++
+    return heard >= this.quorum - 1
   }
 
   /** While our view change is pending, re-broadcast our VIEW-CHANGE (lost ones would stall it for good), backing off. */

@@ -20,10 +20,19 @@ export type ClientAuthentication = 'proxy' | 'signed'
  * - 'request-timers': the view-change timer restarts whenever any batch executes (a primary censoring one proxy is then never replaced).
  * - 'view-change-on-status': a replica changing view does not send its VIEW-CHANGE to a peer whose status shows it changing view
  *   without it (after a partition heals, each side then waits for the backed-off re-broadcast, up to 16 status ticks).
+ * - 'timeouts-when-cut-off': a view that fails while the replica hears fewer than 2f others doubles the view-change
+ *   timeout too (after partitions without a quorum, a connected quorum then waits 2^k timeouts for a missing primary).
  */
-export type UnsafeDefence = 'vote-digest' | 'view-change-certificates' | 'old-view' | 'request-timers' | 'view-change-on-status'
+export type UnsafeDefence = 'vote-digest' | 'view-change-certificates' | 'old-view' | 'request-timers' | 'view-change-on-status' | 'timeouts-when-cut-off'
 
-export const UNSAFE_DEFENCES: readonly UnsafeDefence[] = ['vote-digest', 'view-change-certificates', 'old-view', 'request-timers', 'view-change-on-status']
+export const UNSAFE_DEFENCES: readonly UnsafeDefence[] = [
+  'vote-digest',
+  'view-change-certificates',
+  'old-view',
+  'request-timers',
+  'view-change-on-status',
+  'timeouts-when-cut-off',
+]
 
 export interface PbftOptions {
   /**

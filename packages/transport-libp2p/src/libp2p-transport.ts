@@ -39,7 +39,11 @@ export interface Libp2pTransportOptions {
   readonly maxWriteBytes?: number
   /** First reconnect delay; doubles per consecutive failure up to `reconnectMaxDelayMs` (half of it jittered). Default 100 ms. */
   readonly reconnectInitialDelayMs?: number
-  /** Default 5000 ms. */
+  /**
+   * Largest reconnect delay. Default 1000 ms: a link to a peer back from a partition stays down for up to this
+   * long (unless the peer dials first), and consensus timeouts are about a second — 5000 ms kept links cut in
+   * one fault down through the next seconds of a healed network (issue 20).
+   */
   readonly reconnectMaxDelayMs?: number
   /** Budget of one dial (socket, handshake, protocol negotiation). Default 5000 ms. */
   readonly dialTimeoutMs?: number
@@ -136,7 +140,7 @@ class Libp2pSynodTransport implements Libp2pTransport, PeerLinkHost {
       maxUrgentMessages: 4096,
       maxUrgentBytes: Math.max(1 << 20, this.maxFrameBytes),
       reconnectInitialDelayMs,
-      reconnectMaxDelayMs: Math.max(reconnectInitialDelayMs, positiveInteger(options.reconnectMaxDelayMs ?? 5000, 'reconnectMaxDelayMs')),
+      reconnectMaxDelayMs: Math.max(reconnectInitialDelayMs, positiveInteger(options.reconnectMaxDelayMs ?? 1000, 'reconnectMaxDelayMs')),
       stableStreamMs: 1000,
       random: options.random ?? Math.random,
     }
@@ -321,8 +325,8 @@ class Libp2pSynodTransport implements Libp2pTransport, PeerLinkHost {
       maxOutboundStreams: 16,
     })
     node.addEventListener('peer:connect', (event) => {
-      // A peer we could not dial (no addresses) may connect to us: send what waits for it.
-      this.links.get(event.detail.toString())?.kick()
+      // A peer we could not dial (no addresses, or backing off after failed dials) connected: send what waits for it.
+      this.links.get(event.detail.toString())?.peerConnected()
     })
     try {
       await node.start()

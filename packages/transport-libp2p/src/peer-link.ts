@@ -97,6 +97,19 @@ export class PeerLink {
   }
 
   /**
+   * A connection to the peer just opened (it dialed us, or another dial got through): the path works again,
+   * so a link waiting out its backoff opens its stream now, over that connection, instead of staying down for
+   * up to `reconnectMaxDelayMs` after a partition healed.
+   */
+  peerConnected(): void {
+    if (this.retryTimer !== undefined && this.stream === undefined && this.dialing === undefined) {
+      clearTimeout(this.retryTimer)
+      this.retryTimer = undefined
+    }
+    this.kick()
+  }
+
+  /**
    * Forget the stream, any dial and backoff, and the queue (whose messages
    * are dropped as `reason`). The link stays usable: the next `kick` dials
    * afresh. Used when the transport stops.

@@ -74,6 +74,29 @@ describe('libp2p transport', () => {
     expect(a.metrics().reconnects).toBeGreaterThanOrEqual(1)
   })
 
+  it('a link backing off after failed dials reconnects at once when the peer connects to us (issue 20)', async () => {
+    // A 20 s backoff: after one failed dial, a waits 10–20 s before dialing b again. When b comes back and
+    // dials a, a's link uses that connection at once. (Before: a's message waited out the backoff — after a
+    // partition of the live runner, links stayed down 2.5–5 s into the healed network.)
+    cluster = await startCluster(2, { reconnectInitialDelayMs: 20_000, reconnectMaxDelayMs: 20_000 })
+    const [a, b] = cluster.transports as [Libp2pTransport, Libp2pTransport]
+    const atB: string[] = []
+    const atA: string[] = []
+    b.onMessage((_from, m) => atB.push(text(m)))
+    a.onMessage((_from, m) => atA.push(text(m)))
+    a.send(b.self, utf8('first'))
+    await waitFor(() => atB.includes('first'))
+    await b.stop()
+    a.send(b.self, utf8('while-down'))
+    // a's stream closed; a backs off 10–20 s (the stream was short-lived, or its one redial failed).
+    await waitFor(() => !a.metrics().peers[b.self]!.connected, 5000, "a's link down")
+    await b.start()
+    b.send(a.self, utf8('back'))
+    await waitFor(() => atA.includes('back'), 5000, "b's message (b dials a)")
+    await waitFor(() => atB.includes('while-down'), 5000, "a's queued message, sent over b's connection before a's backoff ends")
+    expect(a.metrics().peers[b.self]!.dialFailures).toBeLessThanOrEqual(1)
+  })
+
   it('setPeers: a removed member is disconnected and refused', async () => {
     cluster = await startCluster(3)
     const [a, b, c] = cluster.transports as [Libp2pTransport, Libp2pTransport, Libp2pTransport]

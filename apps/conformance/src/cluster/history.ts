@@ -30,6 +30,8 @@ export interface HistoryEvent {
 export class ClusterHistory {
   readonly events: HistoryEvent[] = []
   private readonly started = performance.now()
+  /** Wall-clock time (ms since the epoch) of history time 0: lines up node logs' `time` with the history. */
+  readonly originEpochMs = Math.round(performance.timeOrigin + this.started)
 
   now(): number {
     return Math.round((performance.now() - this.started) * 1000) / 1000

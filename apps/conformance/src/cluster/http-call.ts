@@ -4,7 +4,8 @@
 import { request } from 'node:http'
 
 export type CallResult =
-  | { readonly kind: 'ok'; readonly status: number; readonly body: Record<string, unknown> }
+  /** `text`: the body as received (`body` is {} when it is not JSON, e.g. /metrics). */
+  | { readonly kind: 'ok'; readonly status: number; readonly body: Record<string, unknown>; readonly text?: string }
   | { readonly kind: 'fail' | 'info'; readonly error: string; readonly status?: number; readonly body?: Record<string, unknown> }
 
 /**
@@ -44,13 +45,13 @@ export function call(host: string, method: string, path: string, body: unknown, 
         res.on('end', () => {
           const status = res.statusCode ?? 0
           let parsed: Record<string, unknown> = {}
+          const text = Buffer.concat(chunks).toString('utf8')
           try {
-            const text = Buffer.concat(chunks).toString('utf8')
             parsed = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>)
           } catch {
             parsed = {}
           }
-          if (status >= 200 && status < 300) settle({ kind: 'ok', status, body: parsed })
+          if (status >= 200 && status < 300) settle({ kind: 'ok', status, body: parsed, text })
           else
             settle({
               kind: status >= 400 && status < 500 ? 'fail' : 'info',

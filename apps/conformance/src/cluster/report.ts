@@ -5,6 +5,7 @@ import type { CheckResult, RunRecord } from '@synod/conformance'
 import { colour, escapeXml, px, ticks } from '../svg.js'
 import { renderTimelineSvg } from '../timeline-svg.js'
 import type { HistoryEvent } from './history.js'
+import type { LinkRecord } from './sampler.js'
 
 export interface ClusterRunResult {
   readonly protocol: string
@@ -13,6 +14,10 @@ export interface ClusterRunResult {
   readonly nemeses: readonly string[]
   readonly durationMs: number
   readonly command: string
+  /** Wall-clock time (ms since the epoch) of history time 0 (node logs' `time` minus this is history time). */
+  readonly originEpochMs: number
+  /** Each node's down outbound links (from its /metrics), a record per change; empty when never sampled. */
+  readonly links?: readonly LinkRecord[]
   readonly faults: readonly string[]
   readonly checks: readonly CheckResult[]
   readonly verdict: 'ok' | 'violation' | 'unknown'

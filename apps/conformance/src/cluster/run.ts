@@ -154,6 +154,8 @@ export async function runClusterTest(
       nemeses: args.nemeses,
       durationMs: args.durationMs,
       command,
+      originEpochMs: history.originEpochMs,
+      links: sampler.links,
       faults: windows.map((w) => `${w.at}–${w.healAt} ms: ${describeFault(w.fault)}`),
       checks,
       verdict,

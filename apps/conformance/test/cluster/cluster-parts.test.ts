@@ -15,6 +15,7 @@ import { LinkProxies } from '../../src/cluster/link-proxies.js'
 import { CLOCK_RATES, describeFault, planFaults } from '../../src/cluster/nemesis.js'
 import { daemonProtocolOf } from '../../src/cluster/run.js'
 import { completions, renderClusterReport } from '../../src/cluster/report.js'
+import { linksDown } from '../../src/cluster/sampler.js'
 
 describe('planFaults', () => {
   it('is a function of the seed, uses only the given nemeses and stays within the duration', () => {
@@ -230,6 +231,7 @@ describe('the cluster report', () => {
       nodes: ['node1', 'node2'],
       seed: 1,
       nemeses: ['kill'],
+      originEpochMs: 1_796_100_000_000,
       durationMs: 2000,
       command: 'synod-conformance --cluster',
       faults: ['1200–1800 ms: SIGKILL node2'],
@@ -256,5 +258,26 @@ describe('the cluster report', () => {
     expect(html).toContain('write via node1: ok after 20 ms') // a latency point
     expect(html).toContain('node2, second 1: 0/1 ok') // availability
     expect(html).toContain('node2: no write acknowledged')
+  })
+})
+
+describe('the link sampler', () => {
+  it("reads a node's down links from its /metrics text, by member name", () => {
+    const names = new Map([
+      ['12D3KooWAAA', 'node2'],
+      ['12D3KooWBBB', 'node3'],
+    ])
+    const metrics = [
+      '# HELP synod_peer_connected 1 while an outbound stream to the member is open',
+      '# TYPE synod_peer_connected gauge',
+      'synod_peer_connected{peer="12D3KooWBBB"} 0',
+      'synod_peer_connected{peer="12D3KooWAAA"} 1',
+      'synod_peer_bytes_total{peer="12D3KooWBBB",direction="sent"} 12',
+    ].join('\n')
+    expect(linksDown(metrics, names)).toEqual(['node3'])
+    expect(linksDown(metrics.replace('} 0', '} 1'), names)).toEqual([])
+    expect(linksDown(metrics.replace('{peer="12D3KooWBBB"} 0', '{peer="12D3KooWCCC"} 0'), names)).toEqual(['12D3KooWCCC'])
+    // Not a synod node's metrics (or a single-node cluster): nothing to record.
+    expect(linksDown('process_cpu_seconds_total 1', names)).toBeUndefined()
   })
 })
