@@ -77,8 +77,6 @@ interface Peer {
   readonly window: AcceptWindow
   /** It answered in our ballot since the last heartbeat tick: retransmissions and Learn pushes go only to such peers. */
   answered: boolean
-  /** It answered in our ballot since the last check-quorum (Raft's, etcd's `RecentActive`). */
-  recentActive: boolean
 }
 
 /** Test-only switches that turn a defence off, so tests can show what it prevents. */
@@ -169,8 +167,7 @@ export class PaxosNode implements ProtocolNode {
   private readonly peers = new Map<NodeId, Peer>()
   private tick = 0
   private chosenAtLastTick = 0
-  /** When check-quorum last ran (once per election timeout). */
-  private lastQuorumCheck = 0
+  private leaderSince = 0
 
   // clients: this incarnation's nonce tags every command it proposes or forwards
   private nonce = 0
@@ -709,7 +706,7 @@ export class PaxosNode implements ProtocolNode {
     if (this.electionTimer !== undefined) this.ctx.clearTimer(this.electionTimer)
     this.electionTimer = undefined
     const now = this.ctx.now()
-    this.lastQuorumCheck = now
+    this.leaderSince = now
     this.peers.clear()
     this.syncPeers()
     this.inflight.clear()
@@ -744,7 +741,6 @@ export class PaxosNode implements ProtocolNode {
           next: this.chosen + 1,
           window: new AcceptWindow(this.options.maxInflightAccepts, this.options.maxInflightAcceptBytes),
           answered: false,
-          recentActive: false,
         })
     for (const id of [...this.peers.keys()]) if (!this.config.isMember(id)) this.peers.delete(id)
   }
@@ -836,19 +832,13 @@ export class PaxosNode implements ProtocolNode {
   private onHeartbeat(): void {
     if (this.stopped || this.role !== 'leader') return
     const now = this.ctx.now()
-    // Check-quorum as Raft's (etcd's): once per election timeout, step down unless a quorum of voters
-    // answered since the last check. Judging by the time each was last heard, at every tick, deposed a
-    // busy leader whenever its process stalled for an election timeout: the tick ran before the
-    // answers that had arrived meanwhile were processed.
-    if (this.options.checkQuorum && now - this.lastQuorumCheck >= this.options.electionTimeoutMs) {
-      this.lastQuorumCheck = now
-      let live = this.config.isVoter(this.self) ? 1 : 0
-      for (const [id, p] of this.peers) if (this.config.isVoter(id) && p.recentActive) live++
+    if (this.options.checkQuorum && now - this.leaderSince >= this.options.electionTimeoutMs) {
+      let live = 1
+      for (const [id, p] of this.peers) if (this.config.isVoter(id) && now - p.lastHeard < this.options.electionTimeoutMs) live++
       if (live < this.quorum) {
         this.becomeFollower(undefined)
         return
       }
-      for (const p of this.peers.values()) p.recentActive = false
     }
     this.tick++
     // Lease mode: every tick is a new round, whose acknowledgements extend the lease from now.
@@ -998,7 +988,6 @@ export class PaxosNode implements ProtocolNode {
     peer.lastHeard = this.ctx.now()
     peer.chosen = m.chosen
     peer.answered = true
-    peer.recentActive = true
     // Everything up to the last slot it acknowledged, or up to its chosen index, has arrived (or no longer matters).
     peer.window.freeUpTo(Math.max(m.count > 0 ? m.first + m.count - 1 : 0, m.chosen))
     if (m.count > 0) this.noteAccepted(peer, m.first, m.first + m.count - 1)
