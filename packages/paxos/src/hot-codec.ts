@@ -17,17 +17,10 @@ export class HotReader {
   offset: number
 
   constructor(
-    public bytes: Uint8Array,
+    readonly bytes: Uint8Array,
     start: number,
   ) {
     this.offset = start
-  }
-
-  /** Read another buffer from `start` (one reader reused on the hot path: no allocation per value). */
-  reset(bytes: Uint8Array, start: number): this {
-    this.bytes = bytes
-    this.offset = start
-    return this
   }
 
   get atEnd(): boolean {
@@ -118,34 +111,15 @@ export function encodeCommandValueHot(nonce: number, counter: number, command: U
   return hotWriter().head(4, 4).head(0, 1).head(0, nonce).head(0, counter).bytes(command).copy()
 }
 
-/** The tag of the command value last scanned by `scanCommandValue` (valid until the next call). */
-export const scannedCommand = { nonce: 0, counter: 0 }
-
-const scanner = new HotReader(new Uint8Array(0), 0)
-
-/**
- * Where the command starts in a canonical command value [1, nonce, counter, command] (its tag in
- * `scannedCommand`), or -1 for any other shape (a no-op, a configuration, anything unusual: the
- * generic decoder decides). Allocates nothing: slot values are read this way once per slot on every
- * node (validated on receipt, read again on execution).
- */
-export function scanCommandValue(bytes: Uint8Array, maxCommandBytes: number): number {
-  if (bytes.byteLength < 5 || bytes[0] !== 0x84 || bytes[1] !== 0x01) return -1
-  const r = scanner.reset(bytes, 2)
-  const nonce = r.uint()
-  if (nonce === undefined) return -1
-  const counter = r.uint()
-  if (counter === undefined) return -1
-  const length = r.head(2)
-  if (length === undefined || length > maxCommandBytes || r.offset + length !== bytes.byteLength) return -1
-  scannedCommand.nonce = nonce
-  scannedCommand.counter = counter
-  return r.offset
-}
-
 /** [nonce, counter, command] of a canonical command value [1, nonce, counter, command], or undefined for any other shape. */
 export function readCommandValue(bytes: Uint8Array, maxCommandBytes: number): { nonce: number; counter: number; command: Uint8Array } | undefined {
-  const start = scanCommandValue(bytes, maxCommandBytes)
-  if (start < 0) return undefined
-  return { nonce: scannedCommand.nonce, counter: scannedCommand.counter, command: bytes.subarray(start) }
+  if (bytes.byteLength < 5 || bytes[0] !== 0x84 || bytes[1] !== 0x01) return undefined
+  const r = new HotReader(bytes, 2)
+  const nonce = r.uint()
+  if (nonce === undefined) return undefined
+  const counter = r.uint()
+  if (counter === undefined) return undefined
+  const command = r.byteString(maxCommandBytes)
+  if (command === undefined || !r.atEnd) return undefined
+  return { nonce, counter, command }
 }

@@ -9,7 +9,7 @@ import {
   InvalidMessageError,
 } from '@synod/core'
 import { decodeMembership } from './configuration.js'
-import { HotReader, hotWriter, scanCommandValue, writeBool } from './hot-codec.js'
+import { HotReader, hotWriter, writeBool } from './hot-codec.js'
 import { decodeValue } from './value.js'
 
 // Wire format: [version u8][type u8] then a canonical-CBOR array of the
@@ -298,8 +298,7 @@ function decodeHot(bytes: Uint8Array, limits: DecodeLimits): PaxosMessage | unde
     for (let i = 0; i < n; i++) {
       const v = r.byteString(limits.maxCommandBytes + 64)
       if (v === undefined) return undefined
-      // A command value is checked without allocating; anything else by decodeValue, which throws on a bad value.
-      if (scanCommandValue(v, limits.maxCommandBytes) < 0) decodeValue(v, limits.maxCommandBytes)
+      decodeValue(v, limits.maxCommandBytes) // throws on a bad value, as the generic path does
       values.push(v)
     }
     const commit = r.uint()

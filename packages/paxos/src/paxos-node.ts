@@ -3,7 +3,6 @@ import {
   ProposalDroppedError,
   type ClientRef,
   type LogEntry,
-  type Membership,
   type MembershipChange,
   type NodeId,
   type NodeStatus,
@@ -41,7 +40,6 @@ import { AcceptWindow, flowTesting } from './flow-control.js'
 import { crc32c, OutgoingSnapshot, snapshotTesting, type IncomingSnapshot } from './snapshot-transfer.js'
 import { LeadershipTransfer } from './transfer.js'
 import { decodeValue, encodeCommandValue, encodeConfigValue, isConfigValue, NOOP_VALUE } from './value.js'
-import { scanCommandValue, scannedCommand } from './hot-codec.js'
 
 export type PaxosRole = 'follower' | 'pre-candidate' | 'candidate' | 'leader'
 
@@ -52,6 +50,8 @@ const LEARN_BYTES = 1 << 20
 /** A slot the leader proposed in its ballot and has not yet seen chosen. */
 interface Inflight {
   readonly value: Uint8Array
+  /** Voters that accepted it in this ballot (the leader included). */
+  readonly acks: Set<NodeId>
   /** The heartbeat tick it was proposed in: retransmitted from the next tick on. */
   readonly tick: number
 }
@@ -62,15 +62,6 @@ interface Peer {
   lastHeard: number
   /** The chosen index last sent to it (on an Accept or a heartbeat). */
   sentCommit: number
-  /**
-   * It accepted, in our ballot, every slot above our chosen index up to here (Raft's match index):
-   * the slots of one leadership are contiguous and an acceptor acknowledges runs, so one number per
-   * acceptor replaces a set of acceptors per slot.
-   */
-  accepted: number
-  /** A run it acknowledged beyond `accepted + 1` (acknowledgements reordered): merged once the gap closes. */
-  aheadFirst: number
-  aheadLast: number
   /** The first slot of this leadership not yet sent to it in an Accept (it lags when its window was full). */
   next: number
   /** The Accept messages sent to it and not acknowledged (flow-control.ts). */
@@ -156,10 +147,6 @@ export class PaxosNode implements ProtocolNode {
   // leader
   private heartbeatTimer: TimerId | undefined
   private readonly inflight = new Map<number, Inflight>()
-  /** The last slot this leader proposed (and accepted itself): slots are proposed in ascending order from its chosen index. */
-  private selfAccepted = 0
-  /** quorumAccepted()'s array, reused. */
-  private readonly acceptedScratch: number[] = []
   private nextSlot = 1
   private queue: Uint8Array[] = []
   /** Slots proposed during this batch, sent in flush(): [sendFrom, nextSlot). 0 when none. */
@@ -672,12 +659,6 @@ export class PaxosNode implements ProtocolNode {
     if (this.role === 'leader') {
       this.preparing = false
       this.stats.reprepares++
-      // The slots after our chosen index are proposed again below: acknowledgements of earlier proposals
-      // there (only possible past a stop-sign, paxosTesting.ignoreStopSign) no longer count.
-      for (const peer of this.peers.values()) {
-        peer.accepted = Math.min(peer.accepted, this.chosen)
-        peer.aheadFirst = peer.aheadLast = 0
-      }
     } else this.becomeLeader()
     this.nextSlot = this.chosen + 1
     for (let slot = this.chosen + 1; slot <= top; slot++) {
@@ -710,7 +691,6 @@ export class PaxosNode implements ProtocolNode {
     this.peers.clear()
     this.syncPeers()
     this.inflight.clear()
-    this.selfAccepted = this.chosen
     this.pendingConfigSlot = 0
     this.configQueued = false
     this.preparing = false
@@ -735,9 +715,6 @@ export class PaxosNode implements ProtocolNode {
           chosen: 0,
           lastHeard: now,
           sentCommit: 0,
-          accepted: this.chosen,
-          aheadFirst: 0,
-          aheadLast: 0,
           next: this.chosen + 1,
           window: new AcceptWindow(this.options.maxInflightAccepts, this.options.maxInflightAcceptBytes),
           answered: false,
@@ -800,18 +777,6 @@ export class PaxosNode implements ProtocolNode {
     this.armElectionTimer(this.electionWait)
   }
 
-  /**
-   * Our leader was heard: the election timeout starts over with the wait drawn at the last reset (as
-   * Raft's `electionStart`), no new draw — a random draw per Accept showed in profiles. The wait is
-   * drawn again whenever the timer runs out, the role changes or a ballot is promised.
-   */
-  private heardFromLeader(): void {
-    if (this.stopped) return
-    this.electionDeadline = this.ctx.now() + this.electionWait
-    // The deadline only moves later: a timer already armed fires early and waits for the rest.
-    if (this.electionTimer === undefined) this.armElectionTimer(this.electionWait)
-  }
-
   private armElectionTimer(wait: number): void {
     this.electionTimerDue = this.ctx.now() + wait
     this.electionTimer = this.ctx.setTimer(wait, () => {
@@ -851,15 +816,18 @@ export class PaxosNode implements ProtocolNode {
       peer.answered = false
       if (peer.chosen < this.chosenAtLastTick && reachable) this.sendLearn(id, peer.chosen + 1)
       // Retransmit from the first slot this peer has not acknowledged, if it was sent a tick ago.
-      const slot = Math.max(peer.accepted, this.chosen) + 1
-      const entry = slot < this.nextSlot ? this.inflight.get(slot) : undefined
-      if (entry !== undefined && entry.tick < this.tick - 1 && reachable) {
-        // It answers but did not acknowledge: those Accepts were lost (or refused). Start its window over.
-        if (!flowTesting.unbounded) {
-          peer.window.reset()
-          peer.next = slot
+      for (let slot = this.chosen + 1; slot < this.nextSlot; slot++) {
+        const entry = this.inflight.get(slot)
+        if (entry === undefined || entry.acks.has(id)) continue
+        if (entry.tick < this.tick - 1 && reachable) {
+          // It answers but did not acknowledge: those Accepts were lost (or refused). Start its window over.
+          if (!flowTesting.unbounded) {
+            peer.window.reset()
+            peer.next = slot
+          }
+          this.sendAccepts(id, slot, this.nextSlot - 1)
         }
-        this.sendAccepts(id, slot, this.nextSlot - 1)
+        break
       }
       this.sendHeartbeat(id, peer)
     }
@@ -902,13 +870,9 @@ export class PaxosNode implements ProtocolNode {
     while (n < this.queue.length && this.canPropose()) {
       const slot = this.nextSlot++
       const value = this.queue[n++]!
-      if (scanCommandValue(value, this.options.maxCommandBytes) >= 0) {
-        if (scannedCommand.nonce === this.nonce) this.mySlots.set(slot, scannedCommand.counter)
-      } else {
-        const v = decodeValue(value, this.options.maxCommandBytes)
-        if (v.kind !== 'noop' && v.nonce === this.nonce) this.mySlots.set(slot, v.counter)
-        if (v.kind === 'config') this.configQueued = false
-      }
+      const v = decodeValue(value, this.options.maxCommandBytes)
+      if (v.kind !== 'noop' && v.nonce === this.nonce) this.mySlots.set(slot, v.counter)
+      if (v.kind === 'config') this.configQueued = false
       this.proposeAt(slot, value, this.ballot)
     }
     if (n > 0) this.queue = this.queue.slice(n)
@@ -918,8 +882,7 @@ export class PaxosNode implements ProtocolNode {
   private proposeAt(slot: number, value: Uint8Array, ballot: number): void {
     if (isConfigValue(value)) this.pendingConfigSlot = slot
     this.store.accept(slot, ballot, value)
-    this.inflight.set(slot, { value, tick: this.tick })
-    this.selfAccepted = slot
+    this.inflight.set(slot, { value, acks: new Set([this.self]), tick: this.tick })
     if (this.sendFrom === 0 || slot < this.sendFrom) this.sendFrom = slot
     if (this.quorum === 1) this.advanceChosen()
   }
@@ -990,7 +953,8 @@ export class PaxosNode implements ProtocolNode {
     peer.answered = true
     // Everything up to the last slot it acknowledged, or up to its chosen index, has arrived (or no longer matters).
     peer.window.freeUpTo(Math.max(m.count > 0 ? m.first + m.count - 1 : 0, m.chosen))
-    if (m.count > 0) this.noteAccepted(peer, m.first, m.first + m.count - 1)
+    // Learners accept too (so they learn by ballot), but only voters of the configuration count.
+    if (this.config.isVoter(from)) for (let slot = m.first; slot < m.first + m.count; slot++) this.inflight.get(slot)?.acks.add(from)
     this.advanceChosen()
     if (m.read > 0) {
       const round = this.reads.acknowledged(from, m.read, this.applied)
@@ -999,51 +963,14 @@ export class PaxosNode implements ProtocolNode {
     this.transfer.progress()
   }
 
-  /** The peer acknowledged slots [first, last] in our ballot: extend the run of slots it accepted. */
-  private noteAccepted(peer: Peer, first: number, last: number): void {
-    const upTo = Math.max(peer.accepted, this.chosen)
-    if (first > upTo + 1) {
-      // A gap (an earlier acknowledgement not here yet, or lost): keep this run until the gap closes.
-      if (peer.aheadLast !== 0 && first <= peer.aheadLast + 1 && last >= peer.aheadFirst - 1) {
-        peer.aheadFirst = Math.min(peer.aheadFirst, first)
-        peer.aheadLast = Math.max(peer.aheadLast, last)
-      } else {
-        peer.aheadFirst = first
-        peer.aheadLast = last
-      }
-      return
-    }
-    if (last > peer.accepted) peer.accepted = last
-    if (peer.aheadLast !== 0 && peer.aheadFirst <= peer.accepted + 1) {
-      if (peer.aheadLast > peer.accepted) peer.accepted = peer.aheadLast
-      peer.aheadFirst = peer.aheadLast = 0
-    }
-  }
-
-  /**
-   * The highest slot a quorum of the voters accepted in our ballot (the leader accepted every slot it
-   * proposed): Raft's majority match. Learners accept too (so they learn by ballot) but do not count.
-   */
-  private quorumAccepted(): number {
-    const counts = this.acceptedScratch
-    counts.length = 0
-    if (this.config.isVoter(this.self)) counts.push(this.selfAccepted)
-    for (const [id, peer] of this.peers) if (this.config.isVoter(id)) counts.push(peer.accepted)
-    if (counts.length < this.quorum) return 0
-    counts.sort((a, b) => b - a)
-    return counts[this.quorum - 1]!
-  }
-
   private advanceChosen(): void {
-    const upTo = this.quorumAccepted()
-    if (upTo <= this.chosen) return
+    let entry = this.inflight.get(this.chosen + 1)
+    if (entry === undefined || entry.acks.size < this.quorum) return
     const run: LogEntry[] = []
-    while (this.chosen < upTo) {
-      const entry = this.inflight.get(this.chosen + 1)
-      if (entry === undefined) break
+    while (entry !== undefined && entry.acks.size >= this.quorum) {
       this.learnChosen(this.chosen + 1, this.ballot, entry.value, run)
+      entry = this.inflight.get(this.chosen + 1)
     }
-    if (run.length === 0) return
     this.ctx.storage.append(run)
     this.applyChosen()
     if (this.role === 'leader') this.fillWindow()
@@ -1060,7 +987,7 @@ export class PaxosNode implements ProtocolNode {
     // another candidate, that one lost (ADR 0014), so the owner moves to the sender.
     this.store.promise(m.ballot, from)
     if (this.role !== 'follower' || this.leader !== from) this.becomeFollower(from)
-    else this.heardFromLeader()
+    else this.resetElectionTimer()
     this.lastLeaderContact = this.ctx.now()
     let first = 1
     let count = 0
@@ -1159,44 +1086,25 @@ export class PaxosNode implements ProtocolNode {
       const entry = storage.entry(index)
       if (entry === undefined) throw new Error(`paxos: chosen slot ${index} is missing from the log`)
       this.applied = index
-      // A command is read without allocating (scanCommandValue); no-ops and configurations by decodeValue.
-      let nonce = -1 // none: a no-op (this node's nonce is ≥ 1)
-      let counter = 0
-      let command: Uint8Array | undefined
-      let config: Membership | undefined
-      const start = scanCommandValue(entry.data, this.options.maxCommandBytes)
-      if (start >= 0) {
-        nonce = scannedCommand.nonce
-        counter = scannedCommand.counter
-        command = entry.data.subarray(start)
-      } else {
-        const v = decodeValue(entry.data, this.options.maxCommandBytes)
-        if (v.kind !== 'noop') {
-          nonce = v.nonce
-          counter = v.counter
-          if (v.kind === 'command') command = v.command
-          else config = v.membership
-        }
-      }
-      const mine = this.mySlots.size === 0 ? undefined : this.mySlots.get(index)
+      const v = decodeValue(entry.data, this.options.maxCommandBytes)
+      const mine = this.mySlots.get(index)
       if (mine !== undefined) this.mySlots.delete(index)
-      const own = nonce === this.nonce
       let client: ClientRef | undefined
-      if (own) {
-        client = this.clients.get(counter)?.client
-        this.clients.delete(counter)
+      if (v.kind !== 'noop' && v.nonce === this.nonce) {
+        client = this.clients.get(v.counter)?.client
+        this.clients.delete(v.counter)
       }
-      if (mine !== undefined && !(own && counter === mine)) {
+      if (mine !== undefined && !(v.kind !== 'noop' && v.nonce === this.nonce && v.counter === mine)) {
         // Our command lost its slot to another value: it was never chosen anywhere, so it may be retried.
         const lost = this.clients.get(mine)
         this.clients.delete(mine)
         if (lost !== undefined) this.ctx.reject(lost.client, new NotLeaderError(this.leader === this.self ? undefined : this.leader, 'the proposal lost its slot and was not chosen; retry'))
       }
-      if (command !== undefined) this.ctx.commit(client === undefined ? { index, command } : { index, command, client })
-      else if (config !== undefined) {
-        const announced = this.configsToAnnounce.get(index)
+      if (v.kind === 'command') this.ctx.commit(client === undefined ? { index, command: v.command } : { index, command: v.command, client })
+      else if (v.kind === 'config') {
+        const config = this.configsToAnnounce.get(index)
         this.configsToAnnounce.delete(index)
-        this.ctx.observe({ type: 'membership', membership: announced?.membership ?? config, index })
+        this.ctx.observe({ type: 'membership', membership: config?.membership ?? v.membership, index })
         if (client !== undefined) this.ctx.respond(client, { index, result: EMPTY })
       }
     }
