@@ -21,31 +21,6 @@ describe('replication', () => {
     expect(c.node(leader).applied.map((a) => a.index)).toEqual(expected.map((_, i) => i + 1))
   })
 
-  it('an acceptor counts for the slots up to its first unacknowledged one only: after a lost Accept nothing is chosen until it is resent', () => {
-    const c = new TestCluster(ids)
-    c.startAll()
-    const leader = c.waitForLeader()
-    c.tick(100)
-    const chosenBefore = c.node(leader).status.commitIndex
-    // The Accept of the first proposal is lost to both followers; the next one arrives and is acknowledged.
-    let dropping = true
-    c.filter = (e) => !(dropping && e.from === leader && decode(e.bytes).type === MessageType.Accept)
-    const lost = c.propose(leader, 'lost')
-    c.deliver()
-    dropping = false
-    const arrives = c.propose(leader, 'arrives')
-    c.deliver()
-    // Both followers accepted the second slot only: the first has no quorum, so neither is chosen.
-    expect(c.node(leader).status.commitIndex).toBe(chosenBefore)
-    expect(c.outcomes.get(lost)).toBeUndefined()
-    expect(c.outcomes.get(arrives)).toBeUndefined()
-    // A tick later the leader resends from each follower's first unacknowledged slot: both are chosen, in order.
-    c.tick(200)
-    expect(c.outcomes.get(lost)?.kind).toBe('committed')
-    expect(c.outcomes.get(arrives)?.kind).toBe('committed')
-    for (const id of ids) expect(c.appliedCommands(id).slice(-2)).toEqual(['lost', 'arrives'])
-  })
-
   it('an acceptor answers the Accepts of one batch with one Accepted, and the leader sends every follower the same bytes', () => {
     const c = new TestCluster(ids)
     c.recordTraffic = true
