@@ -19,7 +19,7 @@ import { NodeSynodClient } from '@synod/client/node'
 import type * as ClusterModule from '../src/cluster.js'
 import type { ClusterNode } from '../src/cluster.js'
 import { percentile } from '../src/load.js'
-import { mainThreadProfile, monotonicMicros, selfTimes } from './cpu-profile.js'
+import { monotonicMicros, topSelfTimes } from './cpu-profile.js'
 
 const builtCluster = new URL('../dist/cluster.js', import.meta.url)
 if (!existsSync(builtCluster)) throw new Error('apps/node is not built: run `pnpm build` first (pnpm bench:bft does)')
@@ -159,17 +159,8 @@ interface ProfileSummary {
 }
 
 function summarize(dir: string, protocol: string, node: string, role: string, window: { from: number; to: number }): ProfileSummary | undefined {
-  const file = mainThreadProfile(dir)
-  if (file === undefined) return undefined
-  const { self, busyUs, idleUs } = selfTimes(file, window)
-  const top = [...self]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, 15)
-    .map(([key, us]) => {
-      const [fn, where] = key.split('\u0000') as [string, string]
-      return { fn, where, ms: us / 1000, share: us / Math.max(1, busyUs) }
-    })
-  return { protocol, node, role, busyMs: busyUs / 1000, idleMs: idleUs / 1000, top }
+  const summary = topSelfTimes(dir, window)
+  return summary === undefined ? undefined : { protocol, node, role, ...summary }
 }
 
 async function main(): Promise<void> {

@@ -56,3 +56,24 @@ export function selfTimes(file: string, window: { readonly from: number; readonl
   })
   return { self, busyUs, idleUs }
 }
+
+export interface ProfileTop {
+  readonly busyMs: number
+  readonly idleMs: number
+  readonly top: ReadonlyArray<{ readonly fn: string; readonly where: string; readonly ms: number; readonly share: number }>
+}
+
+/** The `topN` functions with the most self time in the main-thread profile in `dir`, inside `window`; undefined when none. */
+export function topSelfTimes(dir: string, window: { readonly from: number; readonly to: number }, topN = 15): ProfileTop | undefined {
+  const file = mainThreadProfile(dir)
+  if (file === undefined) return undefined
+  const { self, busyUs, idleUs } = selfTimes(file, window)
+  const top = [...self]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, topN)
+    .map(([key, us]) => {
+      const [fn, where] = key.split('\u0000') as [string, string]
+      return { fn, where, ms: us / 1000, share: us / Math.max(1, busyUs) }
+    })
+  return { busyMs: busyUs / 1000, idleMs: idleUs / 1000, top }
+}

@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util'
 import type * as ClusterModule from '../src/cluster.js'
 import type { ClusterNode } from '../src/cluster.js'
 import { percentile } from '../src/load.js'
-import { mainThreadProfile, monotonicMicros, selfTimes } from './cpu-profile.js'
+import { monotonicMicros, topSelfTimes } from './cpu-profile.js'
 
 // The daemons run from the build (apps/node/dist), as users run them: the package script builds first.
 const builtCluster = new URL('../dist/cluster.js', import.meta.url)
@@ -259,17 +259,8 @@ const loadWindow = { from: Number.POSITIVE_INFINITY, to: 0 }
 
 /** Top self-time functions of a node's CPU profile (the main thread's: the largest file) inside loadWindow. */
 function summarizeProfile(dir: string, node: string, role: string, topN = 15): ProfileSummary | undefined {
-  const file = mainThreadProfile(dir)
-  if (file === undefined) return undefined
-  const { self, busyUs, idleUs } = selfTimes(file, loadWindow)
-  const top = [...self]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, topN)
-    .map(([key, us]) => {
-      const [fn, where] = key.split('\u0000') as [string, string]
-      return { fn, where, ms: us / 1000, share: us / Math.max(1, busyUs) }
-    })
-  return { node, role, busyMs: busyUs / 1000, idleMs: idleUs / 1000, top }
+  const summary = topSelfTimes(dir, loadWindow, topN)
+  return summary === undefined ? undefined : { node, role, ...summary }
 }
 
 function profileMarkdown(summaries: readonly ProfileSummary[]): string {
