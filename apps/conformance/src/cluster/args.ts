@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import { UsageError } from '../args.js'
-import { NEMESES, nemesisParts, type NemesisSpec } from './nemesis.js'
+import { CLOCK_RATES, NEMESES, nemesisParts, type NemesisSpec } from './nemesis.js'
 import { DEFAULT_MAX_STALL_MS, isByzantine } from './progress.js'
 
 export const CLUSTER_USAGE = `usage: synod-conformance --cluster [options]
@@ -17,6 +17,9 @@ options:
   --nemesis LIST      comma-separated: ${NEMESES.join(', ')}, or none (default kill,pause,partition);
                       clock-skew and disk-stall act through test-only hooks the runner turns on in its nodes;
                       kinds joined by + hit together on one target (e.g. clock-skew+partition)
+  --clock-rates LIST  clock-skew's rates, comma-separated, each in [0.05, 20] (default ${CLOCK_RATES.join(',')}:
+                      far beyond the 10 % drift bound that raft-lease and paxos-lease assume; rates within
+                      it, for one node skewed at a time: 0.92,0.95,1.05,1.08)
   --clients N         concurrent clients (default 8)
   --keys N            register keys (default 5)
   --seed S            seeds the fault schedule and the workload (default 1)
@@ -41,6 +44,8 @@ export interface ClusterArguments {
   readonly nodes: number
   readonly durationMs: number
   readonly nemeses: readonly NemesisSpec[]
+  /** clock-skew's rates (the seed picks one per fault). */
+  readonly clockRates: readonly number[]
   readonly clients: number
   readonly keys: number
   readonly seed: number
@@ -80,6 +85,7 @@ export function parseClusterArguments(argv: readonly string[]): ClusterArguments
         nodes: { type: 'string' },
         duration: { type: 'string' },
         nemesis: { type: 'string' },
+        'clock-rates': { type: 'string' },
         clients: { type: 'string' },
         keys: { type: 'string' },
         seed: { type: 'string' },
@@ -111,6 +117,15 @@ export function parseClusterArguments(argv: readonly string[]): ClusterArguments
       throw new UsageError(`${(error as Error).message}; known: ${NEMESES.join(', ')}, none (join kinds with + to overlap them)`)
     }
   }
+  let clockRates = CLOCK_RATES
+  if (v['clock-rates'] !== undefined) {
+    clockRates = v['clock-rates'].split(',').map((r) => {
+      const rate = Number(r.trim())
+      if (!/^\d+(\.\d+)?$/.test(r.trim()) || !(rate >= 0.05 && rate <= 20))
+        throw new UsageError(`--clock-rates: '${r}' is not a rate in [0.05, 20] (e.g. 0.95 or 2)`)
+      return rate
+    })
+  }
   const env: Record<string, string> = {}
   for (const pair of v.env ?? []) {
     const at = pair.indexOf('=')
@@ -129,6 +144,7 @@ export function parseClusterArguments(argv: readonly string[]): ClusterArguments
     nodes,
     durationMs: parseDuration(v.duration ?? '20s', '--duration'),
     nemeses: [...new Set(nemeses)] as NemesisSpec[],
+    clockRates,
     clients: positive(v.clients, '--clients', 8),
     keys: positive(v.keys, '--keys', 5),
     seed: Number(seedText),

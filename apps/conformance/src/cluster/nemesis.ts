@@ -57,11 +57,28 @@ export interface FaultWindow {
   readonly fault: Fault
 }
 
-/** Clock rates of a clock-skew fault: slow (a leader's lease outlasts the others' election timeouts) and fast. */
+/**
+ * Clock rates of a clock-skew fault by default: slow (a leader's lease outlasts the others' election timeouts)
+ * and fast — far beyond the 10 % drift bound (`maxClockDrift`) that Raft's and Paxos's leases assume, so a lease
+ * protocol may serve a stale read under them (its README says so). `--clock-rates` picks others, e.g. rates
+ * within a bound: a clock at rate r stretches a lease of electionTimeout × (1 − d) to that ÷ r, which stays
+ * inside the others' election timeout while r > 1 − d (and a fast follower's timeout shrinks by 1/r, which
+ * stays above the lease while r < 1 / (1 − d)).
+ */
 export const CLOCK_RATES: readonly number[] = [0.25, 0.5, 2, 4]
 
+/** Rates that stay within a 10 % drift bound (one node skewed at a time): see CLOCK_RATES. */
+export const CLOCK_RATES_WITHIN_10_PERCENT: readonly number[] = [0.92, 0.95, 1.05, 1.08]
+
 /** Fault windows of 1.5–4 s separated by 1–2.5 s of quiet, within [0, durationMs), from the seed. */
-export function planFaults(seed: number, kinds: readonly NemesisSpec[], nodes: number, durationMs: number): FaultWindow[] {
+export function planFaults(
+  seed: number,
+  kinds: readonly NemesisSpec[],
+  nodes: number,
+  durationMs: number,
+  clockRates: readonly number[] = CLOCK_RATES,
+): FaultWindow[] {
+  if (clockRates.length === 0) throw new Error('clock-skew needs at least one clock rate')
   const random = new SeededRandom(seed ^ 0x5eed)
   const windows: FaultWindow[] = []
   if (kinds.length === 0) return windows
@@ -74,7 +91,7 @@ export function planFaults(seed: number, kinds: readonly NemesisSpec[], nodes: n
     const plan = (kind: NemesisKind): Fault => {
       if (kind === 'kill' || kind === 'pause') return { kind, target }
       if (kind === 'kill-all') return { kind }
-      if (kind === 'clock-skew') return { kind, target, rate: random.pick(CLOCK_RATES) }
+      if (kind === 'clock-skew') return { kind, target, rate: random.pick(clockRates) }
       if (kind === 'disk-stall') return { kind, target }
       if (kind === 'partition-one-way') return { kind, target, direction: random.next() < 0.5 ? 'outbound' : 'inbound' }
       if (kind === 'bridge') {

@@ -38,8 +38,9 @@ export async function runClusterTest(
 ): Promise<ClusterRunOutcome> {
   const say = (line: string) => void out.write(`${line}\n`)
   const root = mkdtempSync(join(tmpdir(), `synod-jepsen-${args.protocol}-`))
-  const windows = planFaults(args.seed, args.nemeses, args.nodes, args.durationMs)
+  const windows = planFaults(args.seed, args.nemeses, args.nodes, args.durationMs, args.clockRates)
   say(`synod-conformance --cluster: ${args.nodes} × ${args.protocol} on 127.0.0.1, seed ${args.seed}, nemesis ${args.nemeses.join(',') || 'none'}, ${args.durationMs / 1000}s (data in ${root})`)
+  if (args.nemeses.some((n) => n.includes('clock-skew'))) say(`  clock-skew rates: ${args.clockRates.map((r) => `×${r}`).join(', ')}`)
   for (const [name, value] of Object.entries(args.env)) say(`  node environment: ${name}=${value}`)
   let interrupted = false
   let cluster: LiveCluster | undefined

@@ -12,7 +12,7 @@ import { UsageError } from '../../src/args.js'
 import { parseClusterArguments, parseDuration } from '../../src/cluster/args.js'
 import { type HistoryEvent, pruneUnobservedUnknowns, toOperations } from '../../src/cluster/history.js'
 import { LinkProxies } from '../../src/cluster/link-proxies.js'
-import { CLOCK_RATES, describeFault, planFaults } from '../../src/cluster/nemesis.js'
+import { CLOCK_RATES, CLOCK_RATES_WITHIN_10_PERCENT, describeFault, planFaults } from '../../src/cluster/nemesis.js'
 import { daemonProtocolOf } from '../../src/cluster/run.js'
 import { completions, renderClusterReport } from '../../src/cluster/report.js'
 import { linksDown } from '../../src/cluster/sampler.js'
@@ -55,6 +55,16 @@ describe('planFaults', () => {
     }
     expect(() => parseClusterArguments(['--cluster', '--nemesis', 'clock-skew+bogus'])).toThrow(UsageError)
     expect(() => parseClusterArguments(['--cluster', '--nemesis', 'kill+kill'])).toThrow(UsageError)
+    // --clock-rates: the seed picks among the given rates only; bad rates are usage errors.
+    const within = parseClusterArguments(['--cluster', '--nemesis', 'clock-skew', '--clock-rates', '0.92,0.95,1.05,1.08'])
+    expect(within.clockRates).toEqual([0.92, 0.95, 1.05, 1.08])
+    expect(within.clockRates).toEqual(CLOCK_RATES_WITHIN_10_PERCENT)
+    expect(parseClusterArguments(['--cluster']).clockRates).toEqual(CLOCK_RATES)
+    const rates = planFaults(9, ['clock-skew'], 3, 60_000, within.clockRates).map((w) => (w.fault.kind === 'clock-skew' ? w.fault.rate : 0))
+    expect(rates.length).toBeGreaterThan(5)
+    for (const rate of rates) expect(within.clockRates).toContain(rate)
+    for (const bad of ['0', 'fast', '1,,2', '25', '-1', '0.01'])
+      expect(() => parseClusterArguments(['--cluster', '--clock-rates', bad])).toThrow(UsageError)
     expect(daemonProtocolOf('raft-lease')).toEqual({ daemonProtocol: 'raft', protocolOptions: { readMode: 'lease' } })
     expect(daemonProtocolOf('paxos-lease')).toEqual({ daemonProtocol: 'paxos', protocolOptions: { readMode: 'lease' } })
     expect(daemonProtocolOf('pbft')).toEqual({ daemonProtocol: 'pbft', protocolOptions: {} })
