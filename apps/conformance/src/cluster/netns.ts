@@ -62,7 +62,7 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Whether namespaces can be used here, and if not, why (probed once per process: a throwaway namespace with an nft table). */
+/** Whether namespaces can be used here, and if not, why (probed once per process: a throwaway namespace with a bridge, a veth and an nft table). */
 export type NamespaceSupport = { readonly ok: true; readonly reason: string } | { readonly ok: false; readonly reason: string }
 
 let probed: Promise<NamespaceSupport> | undefined
@@ -88,10 +88,12 @@ async function probe(): Promise<NamespaceSupport> {
   const name = `synod-${process.pid}-probe`
   try {
     await runCommand('ip', ['netns', 'add', name])
+    // What a run needs inside a namespace: a bridge, a veth pair, an nft table with an input chain.
+    await runCommand('ip', ['-n', name, '-batch', '-'], 'link add br0 type bridge\nlink add probe0 type veth peer name probe1\nlink set probe0 master br0\n')
     await runCommand('ip', ['netns', 'exec', name, 'nft', '-f', '-'], `table ${TABLE} {\n  chain in { type filter hook input priority 0; policy accept; }\n}\n`)
     return { ok: true, reason: 'root, `ip netns` and nft work' }
   } catch (error) {
-    return { ok: false, reason: `a throwaway namespace with an nft table failed: ${(error as Error).message.split('\n')[0]}` }
+    return { ok: false, reason: `a throwaway namespace with a bridge, a veth and an nft table failed: ${(error as Error).message.split('\n')[0]}` }
   } finally {
     await runCommand('ip', ['netns', 'del', name]).catch(() => undefined)
   }
@@ -103,8 +105,7 @@ const ROOT_LINK_NAME = /^sy(\d+)k\d+$/
 /** Remove namespaces and root-namespace links left by runs whose process is gone (a SIGKILLed runner). Returns what it removed. */
 export async function removeLeftovers(): Promise<string[]> {
   const removed: string[] = []
-  const namespaces = (await runCommand('ip', ['netns', 'list'])).split('\n').map((line) => line.split(' ')[0]!).filter((n) => n !== '')
-  for (const name of namespaces) {
+  for (const name of await synodNamespaces()) {
     const pid = Number(NAMESPACE_NAME.exec(name)?.[1] ?? Number.NaN)
     if (Number.isInteger(pid) && !alive(pid) && (await runCommand('ip', ['netns', 'del', name]).then(() => true, () => false))) removed.push(name)
   }

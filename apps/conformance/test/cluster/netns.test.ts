@@ -66,7 +66,22 @@ udp.bind(7001, addr, () => http.createServer((req, res) => {
 }).listen(8000, addr, () => console.log('ready')))
 `
 
+/** Whether this machine should support namespaces (root with ip and nft on PATH): then a failing probe is a bug, not a skip. */
+function shouldSupport(): boolean {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) return false
+  try {
+    execFileSync('sh', ['-c', 'command -v ip && command -v nft'], { stdio: 'ignore', timeout: 10_000 })
+    return true
+  } catch {
+    return false
+  }
+}
+
 describe('choosing the network', () => {
+  it.runIf(shouldSupport())('as root with ip and nft installed, the probe finds namespaces usable (a broken probe must not skip the tests below)', () => {
+    expect(support).toEqual({ ok: true, reason: 'root, `ip netns` and nft work' })
+  })
+
   it('auto says which and why; --network proxies is always proxies', async () => {
     expect(await chooseNetwork('proxies')).toEqual({ kind: 'proxies', reason: '--network proxies' })
     expect(await chooseNetwork('auto')).toEqual({ kind: support.ok ? 'netns' : 'proxies', reason: `auto: ${support.reason}` })
