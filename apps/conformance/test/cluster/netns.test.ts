@@ -4,7 +4,7 @@
 // runner's requests — that the heal restores them, that the nft counters are
 // evidence, and that nothing is left behind (leftovers of a dead runner are
 // removed too). Then a short real run through the runner with --network
-// netns, and a Ctrl-C of one. Skipped, with the reason, when not root or
+// netns, a planted bug caught through it, and a Ctrl-C of one. Skipped, with the reason, when not root or
 // without nft. Every wait is for a condition, bounded.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { UNSAFE_LOCAL_READS } from '@synod/node/debug-switches'
 import { parseClusterArguments } from '../../src/cluster/args.js'
 import { NamespaceNetwork, probeNamespaces, removeLeftovers, rootLinks, synodNamespaces } from '../../src/cluster/netns.js'
 import { chooseNetwork, runClusterTest } from '../../src/cluster/run.js'
@@ -233,7 +234,7 @@ describe.skipIf(!support.ok).sequential('synod-conformance --cluster --network n
   afterAll(() => rmSync(reports, { recursive: true, force: true }))
 
   it('raft, 12 s of partitions as nft rules: every checker ok, the rules dropped packets, nothing left behind', async () => {
-    // Seed 16: node1 isolated for 4 s, then node2 for 1.5 s (planFaults, 3 nodes; 3-node partitions are isolations).
+    // Seed 16: node2 isolated for 4 s, then node3 for 1.5 s (planFaults, 3 nodes; 3-node partitions are isolations).
     const args = parseClusterArguments([
       '--cluster', '--protocol', 'raft', '--duration', '12s', '--nemesis', 'partition', '--clients', '8', '--keys', '5',
       '--seed', '16', '--timeout-ms', '3000', '--network', 'netns', '--report', join(reports, 'raft'),
@@ -251,12 +252,14 @@ describe.skipIf(!support.ok).sequential('synod-conformance --cluster --network n
     ])
     const partitions = result!.record.timeline.filter((e) => e.kind === 'fault' && e.detail.startsWith('partition'))
     expect(partitions.length, out.text).toBeGreaterThanOrEqual(1)
-    // Evidence: the isolated nodes' rules dropped packets (the others' Raft traffic to them, theirs to the others).
+    // Evidence: while node2 was cut off for 4 s, the rules dropped Raft traffic both ways — to it (the leader's
+    // appends, or if it led, the new leader's) and from it (its heartbeats, or its pre-votes).
     const network = result!.network!
     expect(network.kind).toBe('netns')
     expect(network.droppedUnit).toBe('packets')
-    expect(Object.values(network.dropped).reduce((a, b) => a + b, 0), JSON.stringify(network)).toBeGreaterThan(10)
-    expect(Object.keys(network.dropped).some((link) => link.startsWith('node1>') || link.endsWith('>node1')), JSON.stringify(network)).toBe(true)
+    const count = (match: (link: string) => boolean) => Object.entries(network.dropped).filter(([link]) => match(link)).reduce((sum, [, n]) => sum + n, 0)
+    expect(count((link) => link.startsWith('node2>')), JSON.stringify(network)).toBeGreaterThan(0)
+    expect(count((link) => link.endsWith('>node2')), JSON.stringify(network)).toBeGreaterThan(0)
     expect(result!.counts['write ok'] ?? 0).toBeGreaterThan(20)
     const written = JSON.parse(readFileSync(join(reports, 'raft', 'results.json'), 'utf8')) as { network: { kind: string } }
     expect(written.network.kind).toBe('netns')
@@ -265,6 +268,25 @@ describe.skipIf(!support.ok).sequential('synod-conformance --cluster --network n
     expect(processIds.filter(alive)).toEqual([])
     expect(await ours()).toEqual([])
     expect(out.text).toContain('stopped every node; removed the namespaces')
+  }, 240_000)
+
+  it('the planted bug SYNOD_DEBUG_UNSAFE_LOCAL_READS is caught through the namespaces too', async () => {
+    // As live-cluster.test.ts's proxies run: a cut-off node that reads locally answers values the majority has
+    // overwritten — here with its packets dropped rather than its connections reset. The clean run above has the
+    // same schedule (seed 16, partitions only).
+    const args = parseClusterArguments([
+      '--cluster', '--protocol', 'raft', '--duration', '10s', '--nemesis', 'partition', '--clients', '8', '--keys', '5',
+      '--seed', '16', '--timeout-ms', '3000', '--network', 'netns', '--env', `${UNSAFE_LOCAL_READS}=1`,
+    ])
+    const out = { text: '', write: (chunk: string) => void (out.text += chunk) }
+    const { status, result, processIds } = await runClusterTest(args, out)
+    expect(status, out.text).toBe(1)
+    const linearizability = result!.checks.find((c) => c.checker === 'linearizability')!
+    expect(linearizability.verdict, out.text).toBe('violation')
+    expect(linearizability.violations[0]!.message).toMatch(/cannot be linearized|no operation wrote/)
+    expect(result!.network!.kind).toBe('netns')
+    expect(processIds.filter(alive)).toEqual([])
+    expect(await ours()).toEqual([])
   }, 240_000)
 
   it('Ctrl-C mid-partition: exits 130 and removes every node, namespace and link', async () => {
