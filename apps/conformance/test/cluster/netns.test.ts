@@ -59,7 +59,7 @@ udp.bind(7001, addr, () => http.createServer((req, res) => {
   const url = new URL(req.url, 'http://x'), to = url.searchParams.get('to')
   if (url.pathname === '/send') udp.send(url.searchParams.get('tag'), 7001, to, () => res.end('sent'))
   else if (url.pathname === '/dial') {
-    const s = net.connect({ host: to, port: 8000, timeout: 1500 })
+    const s = net.connect({ host: to, port: 8000, timeout: 5000 })
     s.once('connect', () => { s.destroy(); res.end('ok') })
     s.once('timeout', () => { s.destroy(); res.end('fail') })
     s.once('error', () => res.end('fail'))
@@ -130,11 +130,11 @@ describe.skipIf(!support.ok)('NamespaceNetwork: nft drop rules between namespace
       children.push(child)
       let out = ''
       child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
-      await until(() => out.includes('ready'), `stand-in node ${i} to listen`)
+      await until(() => out.includes('ready'), `stand-in node ${i} to listen`, 60_000)
     }
     /** The runner (root namespace) asks node i: this is itself the check that the runner reaches every node. */
     const ask = async (i: number, path: string) => {
-      const answer = await fetch(`http://${net.address(i)}:8000${path}`, { signal: AbortSignal.timeout(5000) })
+      const answer = await fetch(`http://${net.address(i)}:8000${path}`, { signal: AbortSignal.timeout(15_000) })
       return await answer.text()
     }
     let round = 0
@@ -289,7 +289,8 @@ describe.skipIf(!support.ok).sequential('synod-conformance --cluster --network n
     expect(await ours()).toEqual([])
   }, 240_000)
 
-  it('Ctrl-C mid-partition: exits 130 and removes every node, namespace and link', async () => {
+  /** The CLI with --network netns, mid-way through its first partition: its node pids, output and exit. */
+  async function cliMidPartition() {
     const cli = fileURLToPath(new URL('../../src/cli.ts', import.meta.url))
     const tsx = createRequire(import.meta.url).resolve('tsx')
     const child = spawn(
@@ -297,23 +298,43 @@ describe.skipIf(!support.ok).sequential('synod-conformance --cluster --network n
       ['--conditions=@synod/source', '--import', tsx, cli, '--cluster', '--protocol', 'raft', '--duration', '60s', '--nemesis', 'partition', '--seed', '16', '--clients', '2', '--network', 'netns'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     )
-    let out = ''
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
-    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()))
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    const run = { child, out: '', pids: [] as number[], exited: new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))) }
+    child.stdout.on('data', (chunk: Buffer) => (run.out += chunk.toString()))
+    child.stderr.on('data', (chunk: Buffer) => (run.out += chunk.toString()))
+    await until(() => /fault: partition/.test(run.out) || child.exitCode !== null, 'the first partition', 180_000)
+    expect(run.out).toMatch(/fault: partition/)
+    run.pids = [...run.out.matchAll(/pid (\d+)/g)].map((m) => Number(m[1]))
+    expect(run.pids).toHaveLength(3)
+    expect((await ours(child.pid)).length).toBeGreaterThan(0)
+    return run
+  }
+
+  it('Ctrl-C mid-partition: exits 130 and removes every node, namespace and link', async () => {
+    const run = await cliMidPartition()
     try {
-      await until(() => /fault: partition/.test(out) || child.exitCode !== null, 'the first partition', 180_000)
-      expect(out).toMatch(/fault: partition/)
-      const pids = [...out.matchAll(/pid (\d+)/g)].map((m) => Number(m[1]))
-      expect(pids).toHaveLength(3)
-      expect((await ours(child.pid)).length).toBeGreaterThan(0)
-      child.kill('SIGINT')
-      expect(await exited, out).toBe(130)
-      expect(out).toContain('stopped every node; removed the namespaces')
-      expect(pids.filter(alive)).toEqual([])
-      expect(await ours(child.pid)).toEqual([])
+      run.child.kill('SIGINT')
+      expect(await run.exited, run.out).toBe(130)
+      expect(run.out).toContain('stopped every node; removed the namespaces')
+      expect(run.pids.filter(alive)).toEqual([])
+      expect(await ours(run.child.pid)).toEqual([])
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL')
+      if (run.child.exitCode === null) run.child.kill('SIGKILL')
+    }
+  }, 240_000)
+
+  it('a second Ctrl-C exits at once: the exit hook SIGKILLs the nodes and deletes the namespaces synchronously', async () => {
+    const run = await cliMidPartition()
+    try {
+      run.child.kill('SIGINT')
+      await until(() => run.out.includes('interrupted:'), 'the first Ctrl-C to be seen')
+      run.child.kill('SIGINT')
+      expect(await run.exited, run.out).toBe(130)
+      expect(run.out).not.toContain('removed the namespaces')
+      // Deleted by name before the process ended; SIGKILLed nodes are gone within a bound.
+      expect(await ours(run.child.pid)).toEqual([])
+      await until(() => run.pids.every((pid) => !alive(pid)), 'the SIGKILLed nodes to be gone')
+    } finally {
+      if (run.child.exitCode === null) run.child.kill('SIGKILL')
     }
   }, 240_000)
 })
