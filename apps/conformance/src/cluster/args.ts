@@ -7,10 +7,10 @@ import { DEFAULT_MAX_STALL_MS, isByzantine } from './progress.js'
 export const CLUSTER_USAGE = `usage: synod-conformance --cluster [options]
 
 Starts real \`synod start\` processes (fresh data folders) on 127.0.0.1 or, as
-root, each in its own network namespace (see --network),
-runs a concurrent workload through their HTTP API, injects real faults on a
-schedule from the seed, heals, waits for recovery and checks the history
-(linearizability, durability, convergence, liveness, progress).
+root, each in its own network namespace (see --network), runs a concurrent
+workload through their HTTP API, injects real faults on a schedule from the
+seed, heals, waits for recovery and checks the history (linearizability,
+durability, convergence, liveness, progress).
 
 options:
   --protocol NAME     raft, raft-lease (Raft with lease reads) or pbft (any protocol the daemon knows; default raft)
