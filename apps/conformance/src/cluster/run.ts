@@ -1,6 +1,6 @@
 // `synod-conformance --cluster`: start a live cluster, run the workload and
 // the nemesis, heal, check, report — and leave nothing running behind.
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -57,6 +57,14 @@ export async function runClusterTest(
   const onSignal = () => {
     if (interrupted) {
       cluster?.killAllNow()
+      // The data folder too (the 'exit' hooks remove the namespaces); a node still dying may hold a file: best effort.
+      if (!args.keep) {
+        try {
+          rmSync(root, { recursive: true, force: true, maxRetries: 3 })
+        } catch {
+          say(`data left in ${root}`)
+        }
+      }
       process.exit(130)
     }
     interrupted = true

@@ -7,12 +7,12 @@
 // netns, a planted bug caught through it, and a Ctrl-C of one. Skipped, with the reason, when not root or
 // without nft. Every wait is for a condition, bounded.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { UNSAFE_LOCAL_READS } from '@synod/node/debug-switches'
 import { parseClusterArguments } from '../../src/cluster/args.js'
 import { NamespaceNetwork, probeNamespaces, removeLeftovers, rootLinks, synodNamespaces } from '../../src/cluster/netns.js'
@@ -230,7 +230,8 @@ describe.skipIf(!support.ok)('NamespaceNetwork: nft drop rules between namespace
 })
 
 describe.skipIf(!support.ok).sequential('synod-conformance --cluster --network netns: live daemons in namespaces', () => {
-  const reports = mkdtempSync(join(tmpdir(), 'synod-netns-run-'))
+  let reports = ''
+  beforeAll(() => void (reports = mkdtempSync(join(tmpdir(), 'synod-netns-run-'))))
   afterAll(() => rmSync(reports, { recursive: true, force: true }))
 
   it('raft, 12 s of partitions as nft rules: every checker ok, the rules dropped packets, nothing left behind', async () => {
@@ -298,12 +299,14 @@ describe.skipIf(!support.ok).sequential('synod-conformance --cluster --network n
       ['--conditions=@synod/source', '--import', tsx, cli, '--cluster', '--protocol', 'raft', '--duration', '60s', '--nemesis', 'partition', '--seed', '16', '--clients', '2', '--network', 'netns'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     )
-    const run = { child, out: '', pids: [] as number[], exited: new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))) }
+    const run = { child, out: '', pids: [] as number[], data: '', exited: new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))) }
     child.stdout.on('data', (chunk: Buffer) => (run.out += chunk.toString()))
     child.stderr.on('data', (chunk: Buffer) => (run.out += chunk.toString()))
     await until(() => /fault: partition/.test(run.out) || child.exitCode !== null, 'the first partition', 180_000)
     expect(run.out).toMatch(/fault: partition/)
     run.pids = [...run.out.matchAll(/pid (\d+)/g)].map((m) => Number(m[1]))
+    run.data = /\(data in ([^)]+)\)/.exec(run.out)?.[1] ?? ''
+    expect(existsSync(run.data), run.out).toBe(true)
     expect(run.pids).toHaveLength(3)
     expect((await ours(child.pid)).length).toBeGreaterThan(0)
     return run
@@ -317,12 +320,13 @@ describe.skipIf(!support.ok).sequential('synod-conformance --cluster --network n
       expect(run.out).toContain('stopped every node; removed the namespaces')
       expect(run.pids.filter(alive)).toEqual([])
       expect(await ours(run.child.pid)).toEqual([])
+      expect(existsSync(run.data)).toBe(false)
     } finally {
       if (run.child.exitCode === null) run.child.kill('SIGKILL')
     }
   }, 240_000)
 
-  it('a second Ctrl-C exits at once: the exit hook SIGKILLs the nodes and deletes the namespaces synchronously', async () => {
+  it('a second Ctrl-C exits at once: the exit hook SIGKILLs the nodes and deletes the namespaces synchronously; the data folder goes too', async () => {
     const run = await cliMidPartition()
     try {
       run.child.kill('SIGINT')
@@ -333,6 +337,7 @@ describe.skipIf(!support.ok).sequential('synod-conformance --cluster --network n
       // Deleted by name before the process ended; SIGKILLed nodes are gone within a bound.
       expect(await ours(run.child.pid)).toEqual([])
       await until(() => run.pids.every((pid) => !alive(pid)), 'the SIGKILLed nodes to be gone')
+      expect(existsSync(run.data), run.out).toBe(false)
     } finally {
       if (run.child.exitCode === null) run.child.kill('SIGKILL')
     }
