@@ -1,14 +1,16 @@
 import { parseArgs } from 'node:util'
 import { UsageError } from '../args.js'
 import { CLOCK_RATES, NEMESES, nemesisParts, type NemesisSpec } from './nemesis.js'
+import type { NetworkKind } from './network.js'
 import { DEFAULT_MAX_STALL_MS, isByzantine } from './progress.js'
 
 export const CLUSTER_USAGE = `usage: synod-conformance --cluster [options]
 
-Starts real \`synod start\` processes on 127.0.0.1 (fresh data folders),
-runs a concurrent workload through their HTTP API, injects real faults on a
-schedule from the seed, heals, waits for recovery and checks the history
-(linearizability, durability, convergence, liveness, progress).
+Starts real \`synod start\` processes (fresh data folders) on 127.0.0.1 or, as
+root, each in its own network namespace (see --network), runs a concurrent
+workload through their HTTP API, injects real faults on a schedule from the
+seed, heals, waits for recovery and checks the history (linearizability,
+durability, convergence, liveness, progress).
 
 options:
   --protocol NAME     raft, raft-lease (Raft with lease reads) or pbft (any protocol the daemon knows; default raft)
@@ -31,12 +33,17 @@ options:
   --verify on|off     byzantine protocols' clients believe an answer only with a valid reply
                       certificate (default on for pbft and hotstuff; off: believe every answer,
                       to see what a client that does not verify would be told)
+  --network MODE      how partitions are made: proxies (a TCP proxy per link on 127.0.0.1, no root),
+                      netns (each node in its own network namespace, partitions as nft drop rules; needs
+                      root, iproute2 and nftables) or auto (default: netns when it works here, else
+                      proxies; the runner says which and why)
   --env K=V           extra environment of every node (repeatable; e.g. a test-only debug switch)
   --report DIR        write DIR/history.json, DIR/results.json and DIR/report.html
   --keep              keep the nodes' data folders (their logs: node.log)
   -h, --help          this text
 
-exit status: 0 no violation, 1 a violation (or a checker could not decide), 2 usage error, 3 the cluster did not start
+exit status: 0 no violation, 1 a violation (or a checker could not decide), 2 usage error, 3 the cluster did not
+start (also: --network netns where namespaces do not work)
 `
 
 export interface ClusterArguments {
@@ -54,6 +61,8 @@ export interface ClusterArguments {
   readonly maxStallMs: number
   readonly startupMs: number
   readonly env: Readonly<Record<string, string>>
+  /** Where the nodes run and how partitions are made; 'auto' picks netns when it works (root, ip netns, nft). */
+  readonly network: 'auto' | NetworkKind
   /** Check every answer's reply certificate (byzantine protocols only). */
   readonly verify: boolean
   readonly reportDir: string | undefined
@@ -94,6 +103,7 @@ export function parseClusterArguments(argv: readonly string[]): ClusterArguments
         'max-stall-ms': { type: 'string' },
         'startup-ms': { type: 'string' },
         env: { type: 'string', multiple: true },
+        network: { type: 'string' },
         verify: { type: 'string' },
         report: { type: 'string' },
         keep: { type: 'boolean' },
@@ -137,6 +147,8 @@ export function parseClusterArguments(argv: readonly string[]): ClusterArguments
   if (v.verify !== undefined && v.verify !== 'on' && v.verify !== 'off') throw new UsageError('--verify must be on or off')
   const byzantine = isByzantine(protocol)
   if (v.verify === 'on' && !byzantine) throw new UsageError(`--verify on: ${protocol} answers carry no reply certificates (pbft and hotstuff do)`)
+  const network = v.network ?? 'auto'
+  if (network !== 'auto' && network !== 'proxies' && network !== 'netns') throw new UsageError(`--network must be auto, proxies or netns, got '${network}'`)
   const seedText = v.seed ?? '1'
   if (!/^\d+$/.test(seedText)) throw new UsageError('--seed must be a non-negative integer')
   return {
@@ -153,6 +165,7 @@ export function parseClusterArguments(argv: readonly string[]): ClusterArguments
     maxStallMs: positive(v['max-stall-ms'], '--max-stall-ms', DEFAULT_MAX_STALL_MS),
     startupMs: positive(v['startup-ms'], '--startup-ms', 120_000),
     env,
+    network,
     verify: byzantine && v.verify !== 'off',
     reportDir: v.report,
     keep: v.keep === true,

@@ -16,6 +16,7 @@
 // the heal resets it and the nodes redial.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { connect, createServer, type Server, type Socket } from 'node:net'
+import { blockedBy, type ClusterNetwork } from './network.js'
 
 interface Link {
   readonly from: number
@@ -32,7 +33,10 @@ interface NodeConfigFile {
   members: Array<{ id: string; addrs: string[] }>
 }
 
-export class LinkProxies {
+export class LinkProxies implements ClusterNetwork {
+  readonly kind = 'proxies'
+  readonly droppedUnit = 'bytes'
+  readonly description = 'nodes on 127.0.0.1; each ordered link through its own TCP proxy in the runner (faults: closed or black-holed proxies)'
   private readonly links: Link[] = []
   /** Which directions lose their bytes: blocked(a, b) = messages from node a to node b are lost. */
   private blocked: (from: number, to: number) => boolean = () => false
@@ -71,19 +75,17 @@ export class LinkProxies {
 
   /** Cut every link between different groups (both ways); nodes in no group are cut from everyone. */
   partition(groups: ReadonlyArray<readonly number[]>): void {
-    const groupOf = new Map<number, number>()
-    groups.forEach((group, g) => group.forEach((node) => groupOf.set(node, g)))
-    this.apply((from, to) => groupOf.get(from) === undefined || groupOf.get(from) !== groupOf.get(to))
+    this.apply(blockedBy.partition(groups))
   }
 
   /** Cut every link to and from node `i`. */
   isolate(i: number): void {
-    this.apply((from, to) => from === i || to === i)
+    this.apply(blockedBy.isolate(i))
   }
 
   /** One way: bytes from any node of `from` to any node of `to` are lost; the other direction still flows. */
   oneWay(from: readonly number[], to: readonly number[]): void {
-    this.apply((a, b) => from.includes(a) && to.includes(b))
+    this.apply(blockedBy.oneWay(from, to))
   }
 
   /**
@@ -91,8 +93,7 @@ export class LinkProxies {
    * which talks to both (links between the halves are cut both ways).
    */
   bridge(left: readonly number[], bridge: number, right: readonly number[]): void {
-    if (left.includes(bridge) || right.includes(bridge)) throw new Error('the bridge node belongs to neither half')
-    this.apply((a, b) => (left.includes(a) && right.includes(b)) || (right.includes(a) && left.includes(b)))
+    this.apply(blockedBy.bridge(left, bridge, right))
   }
 
   /** Bytes a one-way fault dropped from node `from` to node `to` so far. */
@@ -112,6 +113,11 @@ export class LinkProxies {
       for (const socket of link.tainted) socket.destroy()
       link.tainted.clear()
     }
+  }
+
+  /** The nodes run in the runner's own network namespace. */
+  launcher(): readonly string[] {
+    return []
   }
 
   /** Destroy every open connection (as a restart of the network would); links stay as they are. */

@@ -1,6 +1,6 @@
 // The fault schedule (a pure function of the seed) and its execution against
 // the live cluster: SIGKILL + restart, SIGSTOP / SIGCONT, partitions through
-// the link proxies (both ways, one way, a bridge), and kill-all. Every fault
+// the cluster's network (proxies or namespaces: both ways, one way, a bridge), and kill-all. Every fault
 // is healed at the end of its window; the schedule leaves quiet time between
 // windows. The runner also records when no quorum of nodes was up and
 // connected (the progress checker does not count that time).
@@ -173,8 +173,8 @@ export class NemesisRunner {
     // Killed, paused, or restarted and not answering yet.
     const down = new Set(this.stalled)
     this.cluster.state.forEach((s, i) => s !== 'up' && down.add(i))
-    const proxies = this.cluster.proxies
-    const ok = quorumConnected(this.cluster.size, down, (a, b) => proxies.isBlocked(a, b), this.quorum)
+    const network = this.cluster.network
+    const ok = quorumConnected(this.cluster.size, down, (a, b) => network.isBlocked(a, b), this.quorum)
     const at = this.history.now()
     if (!ok && this.noQuorumSince === undefined) this.noQuorumSince = at
     if (ok) this.finish(at)
@@ -188,14 +188,14 @@ export class NemesisRunner {
       this.track()
       this.say(`t=${(this.history.now() / 1000).toFixed(1)}s  fault: ${applied}`)
       if (!(await this.waitUntil(startedAt + window.healAt, shouldStop))) return
-      const healed = this.heal()
+      const healed = await this.heal()
       this.say(`t=${(this.history.now() / 1000).toFixed(1)}s  heal${healed === '' ? '' : `: ${healed}`}`)
     }
   }
 
   /** Undo every fault (also the final heal). Returns what it did. */
-  heal(): string {
-    const touched = this.cluster.healAll()
+  async heal(): Promise<string> {
+    const touched = await this.cluster.healAll()
     this.stalled.clear()
     this.track()
     const at = this.history.now()
@@ -255,12 +255,12 @@ export class NemesisRunner {
         let minority: number[]
         if (fault.shape === 'isolate') {
           const i = await this.resolve(fault.target, resolved)
-          this.cluster.proxies.isolate(i)
+          await this.cluster.network.isolate(i)
           minority = [i]
         } else {
           minority = [...fault.minority]
           const rest = names.map((_, i) => i).filter((i) => !minority.includes(i))
-          this.cluster.proxies.partition([minority, rest])
+          await this.cluster.network.partition([minority, rest])
         }
         const detail = `partition ${minority.map((i) => names[i]).join(',')} | ${names.filter((_, i) => !minority.includes(i)).join(',')}`
         this.timeline.push({ at, kind: 'fault', detail })
@@ -270,15 +270,15 @@ export class NemesisRunner {
       case 'partition-one-way': {
         const i = await this.resolve(fault.target, resolved)
         const others = names.map((_, j) => j).filter((j) => j !== i)
-        if (fault.direction === 'outbound') this.cluster.proxies.oneWay([i], others)
-        else this.cluster.proxies.oneWay(others, [i])
+        if (fault.direction === 'outbound') await this.cluster.network.oneWay([i], others)
+        else await this.cluster.network.oneWay(others, [i])
         const detail = fault.direction === 'outbound' ? `one-way: ${names[i]} → others lost` : `one-way: others → ${names[i]} lost`
         this.timeline.push({ at, kind: 'fault', detail })
         this.history.add({ process: 'nemesis', type: 'info', f: 'partition-one-way', value: [names[i]!] })
         return `${detail}${'leader' in fault.target ? ' (leader)' : ''}`
       }
       case 'bridge': {
-        this.cluster.proxies.bridge(fault.left, fault.bridge, fault.right)
+        await this.cluster.network.bridge(fault.left, fault.bridge, fault.right)
         const group = (g: readonly number[]) => g.map((i) => names[i]).join(',')
         const detail = `bridge ${group(fault.left)} | ${names[fault.bridge]} | ${group(fault.right)}`
         this.timeline.push({ at, kind: 'fault', detail })

@@ -1,13 +1,17 @@
-// The live cluster under test: real `synod start` processes on 127.0.0.1
-// with fresh data folders (made by @synod/node's prepareCluster, as
-// `synod init --nodes N` does), dialing each other through the link proxies.
-// Every process and proxy is killed on stop, on failure, on Ctrl-C and at exit.
-import { renameSync, rmSync, writeFileSync } from 'node:fs'
+// The live cluster under test: real `synod start` processes with fresh data
+// folders (made by @synod/node's prepareCluster, as `synod init --nodes N`
+// does), dialing each other through the link proxies on 127.0.0.1 or, as
+// root, each in its own network namespace (the ClusterNetwork). Every process,
+// proxy and namespace is removed on stop, on failure, on Ctrl-C and at exit.
+import { spawn } from 'node:child_process'
+import { createWriteStream, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type ClusterNode, prepareCluster, startNodeProcess, stopNodes, synodCommand, waitReady } from '@synod/node/cluster'
 import { FAULT_CONTROL, type FaultState, NO_FAULTS } from '@synod/node/fault-hooks'
 import { call } from './http-call.js'
 import { LinkProxies } from './link-proxies.js'
+import type { ClusterNetwork, NetworkKind } from './network.js'
+import { NamespaceNetwork } from './netns.js'
 
 /** 'starting': restarted, its API not answering yet (a start takes seconds on a busy machine). */
 export type NodeState = 'up' | 'starting' | 'killed' | 'paused'
@@ -31,7 +35,7 @@ export class LiveCluster {
   private constructor(
     readonly root: string,
     readonly nodes: ClusterNode[],
-    readonly proxies: LinkProxies,
+    readonly network: ClusterNetwork,
     private readonly env: Record<string, string>,
     /** Each node's fault control file (clock skew, fsync stalls), when the run injects those faults; else none exists. */
     private readonly controlFiles: readonly string[] | undefined,
@@ -39,8 +43,10 @@ export class LiveCluster {
     this.state = nodes.map(() => 'up')
   }
 
-  /** Prepare, proxy and start an n-node cluster; waits until every node is ready (bounded by `startupMs`). */
+  /** Prepare, network and start an n-node cluster; waits until every node is ready (bounded by `startupMs`). */
   static async start(options: {
+    /** Link proxies on 127.0.0.1 (default), or a network namespace per node (root only: see netns.ts). */
+    network?: NetworkKind
     root: string
     protocol: string
     nodes: number
@@ -51,9 +57,9 @@ export class LiveCluster {
     faultHooks?: boolean
   }): Promise<LiveCluster> {
     const nodes = await prepareCluster(options.root, options.protocol, options.nodes, options.protocolOptions ?? {})
-    const proxies = await LinkProxies.install(nodes)
+    const network = options.network === 'netns' ? await NamespaceNetwork.install(nodes) : await LinkProxies.install(nodes)
     const controlFiles = options.faultHooks === true ? nodes.map((n) => join(n.dataDir, 'fault-control.json')) : undefined
-    const cluster = new LiveCluster(options.root, nodes, proxies, options.env, controlFiles)
+    const cluster = new LiveCluster(options.root, nodes, network, options.env, controlFiles)
     // A process that outlives the runner would keep its ports and data: kill them all at exit, whatever the cause.
     cluster.exitHook = () => cluster.killAllNow()
     process.on('exit', cluster.exitHook)
@@ -110,7 +116,10 @@ export class LiveCluster {
     const control = this.controlFiles?.[i]
     // The built daemon when there is one: a start through tsx compiles it again, seconds on a busy machine,
     // longer than the quiet time between kill-all windows (the nodes were killed again before they were up).
-    startNodeProcess(this.nodes[i]!, control === undefined ? this.env : { ...this.env, [FAULT_CONTROL]: control }, { preferBuilt: true })
+    const env = control === undefined ? this.env : { ...this.env, [FAULT_CONTROL]: control }
+    const launcher = this.network.launcher(i)
+    if (launcher.length === 0) startNodeProcess(this.nodes[i]!, env, { preferBuilt: true })
+    else startNodeIn(this.nodes[i]!, env, launcher)
     const pid = this.nodes[i]!.process?.pid
     if (pid !== undefined) this.spawned.push(pid)
   }
@@ -139,7 +148,7 @@ export class LiveCluster {
   }
 
   /** Undo every fault: resume paused nodes, restart killed ones, restore clocks and disks, heal the network. */
-  healAll(): Array<{ readonly node: number; readonly action: 'resumed' | 'restarted' | 'restored' }> {
+  async healAll(): Promise<Array<{ readonly node: number; readonly action: 'resumed' | 'restarted' | 'restored' }>> {
     const touched: Array<{ node: number; action: 'resumed' | 'restarted' | 'restored' }> = []
     for (const i of [...this.faulted]) {
       this.setFaults(i, NO_FAULTS)
@@ -154,16 +163,16 @@ export class LiveCluster {
         touched.push({ node: i, action: 'restarted' })
       }
     })
-    this.proxies.heal()
+    await this.network.heal()
     return touched
   }
 
-  /** Stop everything: paused nodes are resumed so SIGTERM can reach them, stragglers get SIGKILL; proxies closed. */
+  /** Stop everything: paused nodes are resumed so SIGTERM can reach them, stragglers get SIGKILL; the network removed. */
   async stop(options: { removeData?: boolean } = {}): Promise<void> {
     this.stopping = true
     for (const node of this.nodes) node.process?.kill('SIGCONT')
     await stopNodes(this.nodes, 3000)
-    await this.proxies.close()
+    await this.network.close()
     if (this.exitHook !== undefined) process.off('exit', this.exitHook)
     this.exitHook = undefined
     if (options.removeData === true) rmSync(this.root, { recursive: true, force: true })
@@ -176,4 +185,18 @@ export class LiveCluster {
       if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
     }
   }
+}
+
+/**
+ * `startNodeProcess` behind a launcher (`ip netns exec <ns>`, which execs in place: the child's pid is the
+ * daemon's, so SIGKILL and SIGSTOP reach it); the built daemon when there is one, as the runner's nodes always.
+ */
+function startNodeIn(node: ClusterNode, extraEnv: Record<string, string>, launcher: readonly string[]): void {
+  const log = createWriteStream(join(node.dataDir, 'node.log'), { flags: 'a', mode: 0o600 })
+  const [command, ...args] = [...launcher, process.execPath, ...synodCommand({ preferBuilt: true }), 'start', '--config', node.configFile]
+  const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SYNOD_LOG_PRETTY: '0', ...extraEnv } })
+  child.stdout?.pipe(log)
+  child.stderr?.pipe(log)
+  node.process = child
+  node.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)))
 }

@@ -18,6 +18,11 @@ export interface ClusterRunResult {
   readonly originEpochMs: number
   /** Each node's down outbound links (from its /metrics), a record per change; empty when never sampled. */
   readonly links?: readonly LinkRecord[]
+  /**
+   * Where the nodes ran and why (auto's choice), and what each directed link lost ('node1>node2') over the run:
+   * packets its nft rules dropped (netns), or bytes a proxy black-holed in one-way faults (proxies).
+   */
+  readonly network?: { readonly kind: string; readonly reason: string; readonly droppedUnit: string; readonly dropped: Readonly<Record<string, number>> }
   readonly faults: readonly string[]
   readonly checks: readonly CheckResult[]
   readonly verdict: 'ok' | 'violation' | 'unknown'
@@ -109,6 +114,7 @@ export function renderClusterReport(result: ClusterRunResult): string {
 <h1>${escapeXml(result.protocol)} × ${result.nodes.length} live nodes — <span class="${result.verdict}">${result.verdict}</span></h1>
 <p><code>${escapeXml(result.command)}</code></p>
 <p>seed ${result.seed}; nemesis ${escapeXml(result.nemeses.join(',') || 'none')}; faults for ${result.durationMs} ms; operations: ${escapeXml(counts)}</p>
+${result.network === undefined ? '' : `<p>network: ${escapeXml(`${result.network.kind} (${result.network.reason}); lost per link: ${Object.entries(result.network.dropped).map(([link, n]) => `${link} ${n} ${result.network!.droppedUnit}`).join(', ') || 'nothing'}`)}</p>`}
 <h2>Checkers</h2><table><tr><th>checker</th><th>verdict</th><th>note</th></tr>${rows}</table>
 ${violations.length === 0 ? '' : `<ul>${violations.map((v) => `<li class="v">${escapeXml(`[${v.checker}] ${v.message}`)}</li>`).join('')}</ul>`}
 <h2>Fault timeline</h2><p>Lanes: network partitions, then per node: leader (yellow), killed (dark), paused (purple); the dashed line is the final heal; below, each node's commit index (sampled from /v1/status). Time in ms since the start.</p>

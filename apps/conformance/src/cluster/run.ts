@@ -1,6 +1,6 @@
 // `synod-conformance --cluster`: start a live cluster, run the workload and
 // the nemesis, heal, check, report — and leave nothing running behind.
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,6 +11,8 @@ import { AnswerVerifier, membersOf } from './certificates.js'
 import { checkConvergence, checkLiveDurability, finalReads, linearizability, livenessResult, probeLiveness, runRecord } from './final-checks.js'
 import { ClusterHistory, toOperations } from './history.js'
 import { describeFault, NemesisRunner, nemesisParts, planFaults } from './nemesis.js'
+import type { NetworkKind } from './network.js'
+import { probeNamespaces } from './netns.js'
 import { LiveCluster } from './processes.js'
 import { type ClusterRunResult, completions, renderClusterReport } from './report.js'
 import { acknowledgedWrites, longestStall, progressResult, quorumSize } from './progress.js'
@@ -37,9 +39,16 @@ export async function runClusterTest(
   signal?: AbortSignal,
 ): Promise<ClusterRunOutcome> {
   const say = (line: string) => void out.write(`${line}\n`)
+  const network = await chooseNetwork(args.network)
+  if (network.kind === undefined) {
+    say(`--network netns: network namespaces cannot be used here: ${network.reason}`)
+    return { status: 3, processIds: [] }
+  }
+  const networkKind = network.kind
   const root = mkdtempSync(join(tmpdir(), `synod-jepsen-${args.protocol}-`))
   const windows = planFaults(args.seed, args.nemeses, args.nodes, args.durationMs, args.clockRates)
-  say(`synod-conformance --cluster: ${args.nodes} × ${args.protocol} on 127.0.0.1, seed ${args.seed}, nemesis ${args.nemeses.join(',') || 'none'}, ${args.durationMs / 1000}s (data in ${root})`)
+  say(`synod-conformance --cluster: ${args.nodes} × ${args.protocol} ${networkKind === 'netns' ? 'in network namespaces' : 'on 127.0.0.1'}, seed ${args.seed}, nemesis ${args.nemeses.join(',') || 'none'}, ${args.durationMs / 1000}s (data in ${root})`)
+  say(`  network: ${networkKind === 'netns' ? 'namespaces' : 'link proxies'} (${network.reason})`)
   if (args.nemeses.some((n) => n.includes('clock-skew'))) say(`  clock-skew rates: ${args.clockRates.map((r) => `×${r}`).join(', ')}`)
   for (const [name, value] of Object.entries(args.env)) say(`  node environment: ${name}=${value}`)
   let interrupted = false
@@ -48,6 +57,14 @@ export async function runClusterTest(
   const onSignal = () => {
     if (interrupted) {
       cluster?.killAllNow()
+      // The data folder too (the 'exit' hooks remove the namespaces); a node still dying may hold a file: best effort.
+      if (!args.keep) {
+        try {
+          rmSync(root, { recursive: true, force: true, maxRetries: 3 })
+        } catch {
+          say(`data left in ${root}`)
+        }
+      }
       process.exit(130)
     }
     interrupted = true
@@ -67,6 +84,7 @@ export async function runClusterTest(
         root,
         protocol: daemonProtocol,
         protocolOptions,
+        network: networkKind,
         nodes: args.nodes,
         env: { ...args.env },
         startupMs: args.startupMs,
@@ -78,6 +96,7 @@ export async function runClusterTest(
       return { status: 3, processIds: [] }
     }
     const live = cluster
+    say(`  ${live.network.description}`)
     say(`ready: ${live.nodes.map((n) => `${n.name} http://${n.http} pid ${n.process?.pid ?? '?'}`).join(', ')}`)
     const names = live.nodes.map((n) => n.name)
     const history = new ClusterHistory()
@@ -115,7 +134,7 @@ export async function runClusterTest(
     while (!over()) await sleep(100)
     await ticker
 
-    const healed = nemesis.heal()
+    const healed = await nemesis.heal()
     const healedAt = history.now()
     nemesis.finish(healedAt)
     say(`t=${(healedAt / 1000).toFixed(1)}s  final heal${healed === '' ? '' : `: ${healed}`}; waiting for the clients' last requests`)
@@ -142,6 +161,7 @@ export async function runClusterTest(
       checks.push(progressResult(longestStall(acks, startedAt, healedAt, nemesis.noQuorum), args.maxStallMs, acks.filter((t) => t >= startedAt && t <= healedAt).length, noQuorumMs))
     }
     await sampler.stop()
+    const dropped = await droppedPerLink(live)
     const endedAt = history.now()
     const operations = toOperations(history.events)
     const record = { ...runRecord(names, operations, nemesis.timeline, healedAt, endedAt), leaders: sampler.leaders, commits: sampler.commits, acknowledgedCommands: new Map<number, string>() }
@@ -157,6 +177,7 @@ export async function runClusterTest(
       command,
       originEpochMs: history.originEpochMs,
       links: sampler.links,
+      network: { kind: networkKind, reason: network.reason, droppedUnit: live.network.droppedUnit, dropped },
       faults: windows.map((w) => `${w.at}–${w.healAt} ms: ${describeFault(w.fault)}`),
       checks,
       verdict,
@@ -183,9 +204,31 @@ export async function runClusterTest(
     signal?.removeEventListener('abort', onAbort)
     if (cluster !== undefined) {
       await cluster.stop({ removeData: !args.keep })
-      say(args.keep ? `stopped; data and node logs kept in ${root}` : 'stopped every node and proxy')
+      const what = networkKind === 'netns' ? 'stopped every node; removed the namespaces' : 'stopped every node and proxy'
+      say(args.keep ? `${what}; data and node logs kept in ${root}` : what)
     }
   }
+}
+
+/** The network a run uses: `auto` says why it picked one; an impossible `netns` is no kind, with the reason. */
+export async function chooseNetwork(wanted: 'auto' | NetworkKind): Promise<{ kind: NetworkKind | undefined; reason: string }> {
+  if (wanted === 'proxies') return { kind: 'proxies', reason: '--network proxies' }
+  const support = await probeNamespaces()
+  if (wanted === 'netns') return support.ok ? { kind: 'netns', reason: `--network netns: ${support.reason}` } : { kind: undefined, reason: support.reason }
+  return support.ok ? { kind: 'netns', reason: `auto: ${support.reason}` } : { kind: 'proxies', reason: `auto: ${support.reason}` }
+}
+
+/** What each directed link lost over the run ('node1>node2': count), the evidence that its faults acted; links that lost nothing are left out. */
+async function droppedPerLink(live: LiveCluster): Promise<Record<string, number>> {
+  const dropped: Record<string, number> = {}
+  for (let from = 0; from < live.size; from++) {
+    for (let to = 0; to < live.size; to++) {
+      if (from === to) continue
+      const count = await Promise.resolve(live.network.dropped(from, to)).catch(() => 0)
+      if (count > 0) dropped[`${live.nodes[from]!.name}>${live.nodes[to]!.name}`] = count
+    }
+  }
+  return dropped
 }
 
 /**

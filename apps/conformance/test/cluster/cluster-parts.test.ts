@@ -146,6 +146,10 @@ describe('parseClusterArguments', () => {
     expect(parseClusterArguments(['--cluster', '--protocol', 'hotstuff']).verify).toBe(true)
     expect(parseClusterArguments(['--cluster', '--protocol', 'pbft', '--verify', 'off']).verify).toBe(false)
     expect(parseClusterArguments(['--cluster']).verify).toBe(false)
+    // The network: auto unless told (netns where it works, else proxies; netns.test.ts).
+    expect(parseClusterArguments(['--cluster']).network).toBe('auto')
+    expect(parseClusterArguments(['--cluster', '--network', 'netns']).network).toBe('netns')
+    expect(parseClusterArguments(['--cluster', '--network', 'proxies']).network).toBe('proxies')
   })
 
   it('refuses bad input with a usage error', () => {
@@ -156,6 +160,7 @@ describe('parseClusterArguments', () => {
     expect(() => parseClusterArguments(['--cluster', '--scenario', 'x'])).toThrow(UsageError)
     expect(() => parseClusterArguments(['--cluster', '--protocol', 'pbft', '--verify', 'maybe'])).toThrow(/on or off/)
     expect(() => parseClusterArguments(['--cluster', '--protocol', 'raft', '--verify', 'on'])).toThrow(/no reply certificates/)
+    expect(() => parseClusterArguments(['--cluster', '--network', 'docker'])).toThrow(/auto, proxies or netns/)
   })
 })
 

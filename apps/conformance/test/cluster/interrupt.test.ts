@@ -20,7 +20,7 @@ describe('synod-conformance --cluster, interrupted', () => {
     const tsx = createRequire(import.meta.url).resolve('tsx')
     const child = spawn(
       process.execPath,
-      ['--conditions=@synod/source', '--import', tsx, cli, '--cluster', '--protocol', 'raft', '--nodes', '1', '--duration', '60s', '--nemesis', 'pause', '--seed', '20', '--clients', '2'],
+      ['--conditions=@synod/source', '--import', tsx, cli, '--cluster', '--protocol', 'raft', '--nodes', '1', '--duration', '60s', '--nemesis', 'pause', '--seed', '20', '--clients', '2', '--network', 'proxies'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     )
     let out = ''

@@ -38,7 +38,9 @@ const CI_RUN = { duration: '20s', nemesis: 'kill,pause,partition' }
 async function run(protocol: string, seed: number, report: string, env: string[] = [], faults = SHORT, extra: string[] = []) {
   const args = parseClusterArguments([
     '--cluster', '--protocol', protocol, '--duration', faults.duration, '--nemesis', faults.nemesis, '--clients', '8', '--keys', '5',
-    '--seed', String(seed), '--timeout-ms', '3000', '--report', join(reports, report), ...env.flatMap((e) => ['--env', e]), ...extra,
+    '--seed', String(seed), '--timeout-ms', '3000', '--report', join(reports, report), ...env.flatMap((e) => ['--env', e]),
+    // These runs are tuned on the proxies; CI runs them as root, where auto would pick namespaces (netns.test.ts).
+    '--network', 'proxies', ...extra,
   ])
   const out = sink()
   const outcome = await runClusterTest(args, out)
