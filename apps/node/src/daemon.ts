@@ -152,6 +152,8 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
   const protocolOptions: Record<string, unknown> = {
     ...daemonProtocolOptions(factory.name, config.protocolOptions),
     ...(signedClients ? { clientAuthentication: 'signed', cluster: config.cluster } : {}),
+    // Planted bug SYNOD_DEBUG_UNSAFE_DISABLE_DEFENCES (test-only): the protocol's own switches.
+    ...(debug.disableDefences.length > 0 ? { unsafeDisableDefences: debug.disableDefences } : {}),
   }
   let leadersBeforeMetrics = 0
   // Byzantine protocols verify every client signature in every replica; the API guard checks the same

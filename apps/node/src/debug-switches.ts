@@ -16,11 +16,20 @@ export const UNSAFE_ACK_BEFORE_FSYNC = 'SYNOD_DEBUG_UNSAFE_ACK_BEFORE_FSYNC'
  */
 export const UNSAFE_SKIP_REPLY_CERTIFICATES = 'SYNOD_DEBUG_UNSAFE_SKIP_REPLY_CERTIFICATES'
 
+/**
+ * SYNOD_DEBUG_UNSAFE_DISABLE_DEFENCES=<name,…>: passed to the protocol as its test-only `unsafeDisableDefences`
+ * option (PBFT: e.g. `lone-escalation`), so a live run can plant back a defence's bug and show the runner catches
+ * it. The protocol checks the names (an unknown one fails the start with its ConfigError).
+ */
+export const UNSAFE_DISABLE_DEFENCES = 'SYNOD_DEBUG_UNSAFE_DISABLE_DEFENCES'
+
 export interface DebugSwitches {
   readonly localReads: boolean
   /** Delay of the real sync in ms; undefined when off. */
   readonly ackBeforeFsyncMs: number | undefined
   readonly skipReplyCertificates: boolean
+  /** The protocol defences to switch off; empty when off. */
+  readonly disableDefences: readonly string[]
 }
 
 export function readDebugSwitches(env: NodeJS.ProcessEnv = process.env): DebugSwitches {
@@ -30,6 +39,10 @@ export function readDebugSwitches(env: NodeJS.ProcessEnv = process.env): DebugSw
     localReads: env[UNSAFE_LOCAL_READS] === '1',
     ackBeforeFsyncMs: ms !== undefined && Number.isFinite(ms) && ms > 0 ? ms : undefined,
     skipReplyCertificates: env[UNSAFE_SKIP_REPLY_CERTIFICATES] === '1',
+    disableDefences: (env[UNSAFE_DISABLE_DEFENCES] ?? '')
+      .split(',')
+      .map((d) => d.trim())
+      .filter((d) => d !== ''),
   }
 }
 
@@ -39,6 +52,7 @@ export function activeDebugSwitches(switches: DebugSwitches): string[] {
     ...(switches.localReads ? [UNSAFE_LOCAL_READS] : []),
     ...(switches.ackBeforeFsyncMs === undefined ? [] : [UNSAFE_ACK_BEFORE_FSYNC]),
     ...(switches.skipReplyCertificates ? [UNSAFE_SKIP_REPLY_CERTIFICATES] : []),
+    ...(switches.disableDefences.length > 0 ? [`${UNSAFE_DISABLE_DEFENCES}=${switches.disableDefences.join(',')}`] : []),
   ]
 }
 

@@ -2,17 +2,27 @@
 // and "ack before fsync" really acknowledges before the write reaches storage.
 import { describe, expect, it, vi } from 'vitest'
 import type { Storage } from '@synod/core'
-import { ackBeforeFsync, activeDebugSwitches, readDebugSwitches, tentativeCas, UNSAFE_ACK_BEFORE_FSYNC, UNSAFE_LOCAL_READS, UNSAFE_SKIP_REPLY_CERTIFICATES } from '../src/debug-switches.js'
+import { ackBeforeFsync, activeDebugSwitches, readDebugSwitches, tentativeCas, UNSAFE_ACK_BEFORE_FSYNC, UNSAFE_DISABLE_DEFENCES, UNSAFE_LOCAL_READS, UNSAFE_SKIP_REPLY_CERTIFICATES } from '../src/debug-switches.js'
 
 describe('debug switches', () => {
   it('are off unless set', () => {
-    const off = { localReads: false, ackBeforeFsyncMs: undefined, skipReplyCertificates: false }
+    const off = { localReads: false, ackBeforeFsyncMs: undefined, skipReplyCertificates: false, disableDefences: [] }
     expect(readDebugSwitches({})).toEqual(off)
     expect(activeDebugSwitches(readDebugSwitches({}))).toEqual([])
-    expect(readDebugSwitches({ [UNSAFE_LOCAL_READS]: '0', [UNSAFE_ACK_BEFORE_FSYNC]: '', [UNSAFE_SKIP_REPLY_CERTIFICATES]: 'yes' })).toEqual(off)
-    const on = readDebugSwitches({ [UNSAFE_LOCAL_READS]: '1', [UNSAFE_ACK_BEFORE_FSYNC]: '250', [UNSAFE_SKIP_REPLY_CERTIFICATES]: '1' })
-    expect(on).toEqual({ localReads: true, ackBeforeFsyncMs: 250, skipReplyCertificates: true })
-    expect(activeDebugSwitches(on)).toEqual([UNSAFE_LOCAL_READS, UNSAFE_ACK_BEFORE_FSYNC, UNSAFE_SKIP_REPLY_CERTIFICATES])
+    expect(readDebugSwitches({ [UNSAFE_LOCAL_READS]: '0', [UNSAFE_ACK_BEFORE_FSYNC]: '', [UNSAFE_SKIP_REPLY_CERTIFICATES]: 'yes', [UNSAFE_DISABLE_DEFENCES]: ' , ' })).toEqual(off)
+    const on = readDebugSwitches({
+      [UNSAFE_LOCAL_READS]: '1',
+      [UNSAFE_ACK_BEFORE_FSYNC]: '250',
+      [UNSAFE_SKIP_REPLY_CERTIFICATES]: '1',
+      [UNSAFE_DISABLE_DEFENCES]: 'lone-escalation, old-view',
+    })
+    expect(on).toEqual({ localReads: true, ackBeforeFsyncMs: 250, skipReplyCertificates: true, disableDefences: ['lone-escalation', 'old-view'] })
+    expect(activeDebugSwitches(on)).toEqual([
+      UNSAFE_LOCAL_READS,
+      UNSAFE_ACK_BEFORE_FSYNC,
+      UNSAFE_SKIP_REPLY_CERTIFICATES,
+      `${UNSAFE_DISABLE_DEFENCES}=lone-escalation,old-view`,
+    ])
   })
 
   it('ack before fsync: sync() resolves before the storage synced; the real sync follows after the delay', async () => {

@@ -1243,7 +1243,7 @@ export class PbftNode implements ProtocolNode {
     if (this.active || this.stopped || this.viewChangeTimer !== undefined) return
     let count = 0
     for (const vc of this.viewChanges.values()) if (vc.view === this.view) count++
-    if (count < this.quorum) return
+    if (count < this.quorum && !this.unsafe.has('lone-escalation')) return
     const view = this.view
     this.viewChangeTimer = this.ctx.setTimer(this.viewChangeTimeout, () => {
       this.viewChangeTimer = undefined

@@ -22,8 +22,18 @@ export type ClientAuthentication = 'proxy' | 'signed'
  *   without it (after a partition heals, each side then waits for the backed-off re-broadcast, up to 16 status ticks).
  * - 'timeouts-when-cut-off': a view that fails while the replica hears fewer than 2f others doubles the view-change
  *   timeout too (after partitions without a quorum, a connected quorum then waits 2^k timeouts for a missing primary).
+ * - 'lone-escalation': the view-change timer runs without 2f+1 VIEW-CHANGEs for the view (§4.5.2's rule off), so a
+ *   replica cut off, or timing out alone, climbs views nobody joins and is left alone in a higher view after the heal
+ *   (the live finding of docs/adr/0010; when the primary then fails, the others must climb to it).
  */
-export type UnsafeDefence = 'vote-digest' | 'view-change-certificates' | 'old-view' | 'request-timers' | 'view-change-on-status' | 'timeouts-when-cut-off'
+export type UnsafeDefence =
+  | 'vote-digest'
+  | 'view-change-certificates'
+  | 'old-view'
+  | 'request-timers'
+  | 'view-change-on-status'
+  | 'timeouts-when-cut-off'
+  | 'lone-escalation'
 
 export const UNSAFE_DEFENCES: readonly UnsafeDefence[] = [
   'vote-digest',
@@ -32,6 +42,7 @@ export const UNSAFE_DEFENCES: readonly UnsafeDefence[] = [
   'request-timers',
   'view-change-on-status',
   'timeouts-when-cut-off',
+  'lone-escalation',
 ]
 
 export interface PbftOptions {

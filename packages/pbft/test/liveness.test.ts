@@ -162,6 +162,27 @@ describe('pbft liveness: no replica stays stuck after faults heal (§4.5.2, docs
     for (const id of ['r1', 'r2', 'r3']) expect(c.status(id)).toMatchObject({ term: 1, role: id === 'r1' ? 'primary' : 'backup' })
     c.assertAgreement()
   }, 120_000)
+
+  it("the same with the defence off ('lone-escalation'): r3 climbs views alone while cut off, and when the primary fails the others cannot meet it within the time the defence needs", async () => {
+    // The live finding of docs/adr/0010 — one replica left alone in a higher view — planted back.
+    const c = new TestCluster({ n: 4, options: { viewChangeTimeoutMs: 300, requestRetransmitMs: 100, unsafeDisableDefences: ['lone-escalation'] } })
+    await c.start()
+    expect((await c.settle(c.ids.map((via) => c.propose(via, `set warm ${via}`)))).every(isResult)).toBe(true)
+    c.sim.network.isolate('r3')
+    c.propose('r3', 'set stranded 1')
+    const load = keepBusy(c, ['r0'])
+    await c.sim.runFor(3_000)
+    expect(c.status('r3').term).toBeGreaterThan(2) // climbed alone (the defence keeps it at 1)
+    c.sim.network.heal()
+    await c.sim.runFor(2_000)
+    load.stop()
+    for (const id of ['r0', 'r1', 'r2']) expect(c.status(id).term).toBe(0)
+    c.node('r0').crash()
+    // With the defence the three meet in view 1 and answer within 5 s (above); here r3 will not come back down.
+    await expect(c.settle(['r1', 'r2', 'r3'].map((via) => c.propose(via, `set final ${via}`)), 5_000)).rejects.toThrow()
+    expect(c.status('r3').term).toBeGreaterThan(c.status('r1').term) // still alone above them
+    c.assertAgreement()
+  }, 120_000)
 })
 
 describe('pbft catch-up: commit certificates are verified', () => {
