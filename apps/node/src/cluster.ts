@@ -168,10 +168,19 @@ export async function prepareCluster(
   return nodes
 }
 
-/** Start one node as a child process; its output goes to <dataDir>/node.log. */
-export function startNodeProcess(node: ClusterNode, extraEnv: Record<string, string> = {}, options: { preferBuilt?: boolean } = {}): void {
+/**
+ * Start one node as a child process; its output goes to <dataDir>/node.log. `launcher` is a command prefix the
+ * node runs behind (e.g. `ip netns exec <ns>`, which execs in place: the child's pid stays the daemon's, so
+ * SIGKILL and SIGSTOP reach it).
+ */
+export function startNodeProcess(
+  node: ClusterNode,
+  extraEnv: Record<string, string> = {},
+  options: { preferBuilt?: boolean; launcher?: readonly string[] } = {},
+): void {
   const log = createWriteStream(join(node.dataDir, 'node.log'), { flags: 'a', mode: 0o600 })
-  const child = spawn(process.execPath, [...synodCommand(options), 'start', '--config', node.configFile], {
+  const [command, ...args] = [...(options.launcher ?? []), process.execPath, ...synodCommand(options), 'start', '--config', node.configFile]
+  const child = spawn(command!, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, SYNOD_LOG_PRETTY: '0', ...extraEnv },
   })

@@ -26,6 +26,7 @@
 import { execFile, execFileSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { blockedBy, type ClusterNetwork } from './network.js'
+import { processAlive } from './pids.js'
 
 /** Every `ip` and `nft` call is bounded: a stuck one is killed and reported. */
 const COMMAND_TIMEOUT_MS = 20_000
@@ -50,15 +51,6 @@ function runNow(command: string, args: readonly string[]): boolean {
     return true
   } catch {
     return false
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 
@@ -107,11 +99,11 @@ export async function removeLeftovers(): Promise<string[]> {
   const removed: string[] = []
   for (const name of await synodNamespaces()) {
     const pid = Number(NAMESPACE_NAME.exec(name)?.[1] ?? Number.NaN)
-    if (Number.isInteger(pid) && !alive(pid) && (await runCommand('ip', ['netns', 'del', name]).then(() => true, () => false))) removed.push(name)
+    if (Number.isInteger(pid) && !processAlive(pid) && (await runCommand('ip', ['netns', 'del', name]).then(() => true, () => false))) removed.push(name)
   }
   for (const link of await rootLinks()) {
     const pid = Number(ROOT_LINK_NAME.exec(link)?.[1] ?? Number.NaN)
-    if (Number.isInteger(pid) && !alive(pid) && (await runCommand('ip', ['link', 'del', link]).then(() => true, () => false))) removed.push(link)
+    if (Number.isInteger(pid) && !processAlive(pid) && (await runCommand('ip', ['link', 'del', link]).then(() => true, () => false))) removed.push(link)
   }
   return removed
 }

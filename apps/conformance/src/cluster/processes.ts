@@ -3,8 +3,7 @@
 // does), dialing each other through the link proxies on 127.0.0.1 or, as
 // root, each in its own network namespace (the ClusterNetwork). Every process,
 // proxy and namespace is removed on stop, on failure, on Ctrl-C and at exit.
-import { spawn } from 'node:child_process'
-import { createWriteStream, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type ClusterNode, prepareCluster, startNodeProcess, stopNodes, synodCommand, waitReady } from '@synod/node/cluster'
 import { FAULT_CONTROL, type FaultState, NO_FAULTS } from '@synod/node/fault-hooks'
@@ -117,9 +116,7 @@ export class LiveCluster {
     // The built daemon when there is one: a start through tsx compiles it again, seconds on a busy machine,
     // longer than the quiet time between kill-all windows (the nodes were killed again before they were up).
     const env = control === undefined ? this.env : { ...this.env, [FAULT_CONTROL]: control }
-    const launcher = this.network.launcher(i)
-    if (launcher.length === 0) startNodeProcess(this.nodes[i]!, env, { preferBuilt: true })
-    else startNodeIn(this.nodes[i]!, env, launcher)
+    startNodeProcess(this.nodes[i]!, env, { preferBuilt: true, launcher: this.network.launcher(i) })
     const pid = this.nodes[i]!.process?.pid
     if (pid !== undefined) this.spawned.push(pid)
   }
@@ -185,18 +182,4 @@ export class LiveCluster {
       if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
     }
   }
-}
-
-/**
- * `startNodeProcess` behind a launcher (`ip netns exec <ns>`, which execs in place: the child's pid is the
- * daemon's, so SIGKILL and SIGSTOP reach it); the built daemon when there is one, as the runner's nodes always.
- */
-function startNodeIn(node: ClusterNode, extraEnv: Record<string, string>, launcher: readonly string[]): void {
-  const log = createWriteStream(join(node.dataDir, 'node.log'), { flags: 'a', mode: 0o600 })
-  const [command, ...args] = [...launcher, process.execPath, ...synodCommand({ preferBuilt: true }), 'start', '--config', node.configFile]
-  const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SYNOD_LOG_PRETTY: '0', ...extraEnv } })
-  child.stdout?.pipe(log)
-  child.stderr?.pipe(log)
-  node.process = child
-  node.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)))
 }

@@ -4,15 +4,7 @@ import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
+import { processAlive } from '../../src/cluster/pids.js'
 
 describe('synod-conformance --cluster, interrupted', () => {
   it('Ctrl-C mid-fault: heals, stops every node (the paused one too) and exits 130', async () => {
@@ -41,11 +33,11 @@ describe('synod-conformance --cluster, interrupted', () => {
       await seen(/fault: SIGSTOP node\d/)
       const pids = [...out.matchAll(/pid (\d+)/g)].map((m) => Number(m[1]))
       expect(pids).toHaveLength(1) // one node keeps the test cheap; it is the one SIGSTOPped
-      expect(pids.every(alive)).toBe(true)
+      expect(pids.every(processAlive)).toBe(true)
       child.kill('SIGINT')
       expect(await exited, out).toBe(130)
       expect(out).toContain('stopped every node and proxy')
-      expect(pids.filter(alive)).toEqual([])
+      expect(pids.filter(processAlive)).toEqual([])
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL')
     }

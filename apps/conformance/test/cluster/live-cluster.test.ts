@@ -12,6 +12,7 @@ import { UNSAFE_LOCAL_READS, UNSAFE_SKIP_REPLY_CERTIFICATES } from '@synod/node/
 import { parseClusterArguments } from '../../src/cluster/args.js'
 import type { HistoryEvent } from '../../src/cluster/history.js'
 import { runClusterTest } from '../../src/cluster/run.js'
+import { processAlive } from '../../src/cluster/pids.js'
 
 const reports = mkdtempSync(join(tmpdir(), 'synod-cluster-test-'))
 afterAll(() => rmSync(reports, { recursive: true, force: true }))
@@ -20,15 +21,6 @@ afterAll(() => rmSync(reports, { recursive: true, force: true }))
 function sink(): { write(chunk: string): void; text: string } {
   const out = { text: '', write: (chunk: string) => void (out.text += chunk) }
   return out
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
 }
 
 /** The schedule of the short planted-bug runs; the clean runs are CI's 20 s live runs (issue 20). */
@@ -71,7 +63,7 @@ describe.sequential('synod-conformance --cluster: live daemons under real faults
     expect(existsSync(join(reports, 'raft', 'report.html'))).toBe(true)
     // Nothing outlives the run: every node process it started (restarts included) is gone.
     expect(processIds.length).toBeGreaterThan(3)
-    expect(processIds.filter(alive)).toEqual([])
+    expect(processIds.filter(processAlive)).toEqual([])
   }, 240_000)
 
   it('a raft run with the planted bug SYNOD_DEBUG_UNSAFE_LOCAL_READS is caught', async () => {
@@ -85,7 +77,7 @@ describe.sequential('synod-conformance --cluster: live daemons under real faults
     const linearizability = result!.checks.find((c) => c.checker === 'linearizability')!
     expect(linearizability.verdict, out).toBe('violation')
     expect(linearizability.violations[0]!.message).toMatch(/cannot be linearized|no operation wrote/)
-    expect(processIds.filter(alive)).toEqual([])
+    expect(processIds.filter(processAlive)).toEqual([])
   }, 240_000)
 
   it('pbft, 20 s: kill, pause and partition, healed — linearizable, durable, converged, live, progressing', async () => {
@@ -101,7 +93,7 @@ describe.sequential('synod-conformance --cluster: live daemons under real faults
     const certificates = result!.checks.find((c) => c.checker === 'certificates')!
     expect(certificates.note, out).toMatch(/^[1-9]\d* answers verified, 0 refused/)
     expect(result!.record.timeline.some((e) => e.kind === 'crash' || e.kind === 'fault'), out).toBe(true)
-    expect(processIds.filter(alive)).toEqual([])
+    expect(processIds.filter(processAlive)).toEqual([])
   }, 240_000)
 
   it('the planted bug SYNOD_DEBUG_UNSAFE_SKIP_REPLY_CERTIFICATES: verifying clients are not fooled and flag every answer', async () => {
@@ -118,7 +110,7 @@ describe.sequential('synod-conformance --cluster: live daemons under real faults
     expect(verdicts, out).toMatchObject({ linearizability: 'ok', certificates: 'violation', liveness: 'violation' })
     expect(result!.checks.find((c) => c.checker === 'certificates')!.violations[0]!.message).toMatch(/node\d: \w+ k\/\d: no reply certificate/)
     expect(result!.counts['write ok'] ?? 0, out).toBe(0)
-    expect(processIds.filter(alive)).toEqual([])
+    expect(processIds.filter(processAlive)).toEqual([])
   }, 240_000)
 
   it('the same planted bug with --verify off (defence off): the clients are fooled and linearizability catches it', async () => {
@@ -130,6 +122,6 @@ describe.sequential('synod-conformance --cluster: live daemons under real faults
     const linearizability = result!.checks.find((c) => c.checker === 'linearizability')!
     expect(linearizability.verdict, out).toBe('violation')
     expect(linearizability.violations[0]!.message).toMatch(/cannot be linearized|no operation wrote/)
-    expect(processIds.filter(alive)).toEqual([])
+    expect(processIds.filter(processAlive)).toEqual([])
   }, 240_000)
 })

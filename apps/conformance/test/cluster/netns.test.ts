@@ -17,18 +17,10 @@ import { UNSAFE_LOCAL_READS } from '@synod/node/debug-switches'
 import { parseClusterArguments } from '../../src/cluster/args.js'
 import { NamespaceNetwork, probeNamespaces, removeLeftovers, rootLinks, synodNamespaces } from '../../src/cluster/netns.js'
 import { chooseNetwork, runClusterTest } from '../../src/cluster/run.js'
+import { processAlive } from '../../src/cluster/pids.js'
 
 const support = await probeNamespaces()
 if (!support.ok) console.log(`netns.test.ts skipped: ${support.reason}`)
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 /** Bounded wait for a condition (no fixed sleeps). */
 async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
@@ -219,7 +211,7 @@ describe.skipIf(!support.ok)('NamespaceNetwork: nft drop rules between namespace
     const dead = spawn(process.execPath, ['-e', ''])
     await new Promise((resolve) => dead.once('exit', resolve))
     const pid = dead.pid!
-    expect(alive(pid)).toBe(false)
+    expect(processAlive(pid)).toBe(false)
     execFileSync('ip', ['netns', 'add', `synod-${pid}-0-n1`], { timeout: 10_000 })
     execFileSync('ip', ['link', 'add', 'name', `sy${pid}k0`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', `synod-${pid}-0-n1`], { timeout: 10_000 })
     expect(await ours(pid)).toHaveLength(2)
@@ -266,7 +258,7 @@ describe.skipIf(!support.ok).sequential('synod-conformance --cluster --network n
     expect(written.network.kind).toBe('netns')
     // Nothing outlives the run: no node process, no namespace, no link.
     expect(processIds.length).toBeGreaterThanOrEqual(3)
-    expect(processIds.filter(alive)).toEqual([])
+    expect(processIds.filter(processAlive)).toEqual([])
     expect(await ours()).toEqual([])
     expect(out.text).toContain('stopped every node; removed the namespaces')
   }, 240_000)
@@ -286,7 +278,7 @@ describe.skipIf(!support.ok).sequential('synod-conformance --cluster --network n
     expect(linearizability.verdict, out.text).toBe('violation')
     expect(linearizability.violations[0]!.message).toMatch(/cannot be linearized|no operation wrote/)
     expect(result!.network!.kind).toBe('netns')
-    expect(processIds.filter(alive)).toEqual([])
+    expect(processIds.filter(processAlive)).toEqual([])
     expect(await ours()).toEqual([])
   }, 240_000)
 
@@ -318,7 +310,7 @@ describe.skipIf(!support.ok).sequential('synod-conformance --cluster --network n
       run.child.kill('SIGINT')
       expect(await run.exited, run.out).toBe(130)
       expect(run.out).toContain('stopped every node; removed the namespaces')
-      expect(run.pids.filter(alive)).toEqual([])
+      expect(run.pids.filter(processAlive)).toEqual([])
       expect(await ours(run.child.pid)).toEqual([])
       expect(existsSync(run.data)).toBe(false)
     } finally {
@@ -336,7 +328,7 @@ describe.skipIf(!support.ok).sequential('synod-conformance --cluster --network n
       expect(run.out).not.toContain('removed the namespaces')
       // Deleted by name before the process ended; SIGKILLed nodes are gone within a bound.
       expect(await ours(run.child.pid)).toEqual([])
-      await until(() => run.pids.every((pid) => !alive(pid)), 'the SIGKILLed nodes to be gone')
+      await until(() => run.pids.every((pid) => !processAlive(pid)), 'the SIGKILLed nodes to be gone')
       expect(existsSync(run.data), run.out).toBe(false)
     } finally {
       if (run.child.exitCode === null) run.child.kill('SIGKILL')
