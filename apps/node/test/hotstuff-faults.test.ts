@@ -129,8 +129,8 @@ async function describeCluster(): Promise<string> {
     nodes.map(async (n) => {
       const s = (await status(n)) as { commitIndex?: number; detail?: Record<string, unknown>; counters?: Record<string, number> } | undefined
       if (s === undefined) return `${n.name}: no status`
-      const { view, highQCView, lockedView, committedHeight, mempool, orphans, viewTimeoutMs, drops } = s.detail ?? {}
-      const detail = { view, highQCView, lockedView, committedHeight, mempool, orphans, viewTimeoutMs, drops }
+      const { view, highQCView, lockedView, committedHeight, mempool, orphans, waitingProposals, fetching, pendingCommitHeight, blocks, viewTimeoutMs, drops } = s.detail ?? {}
+      const detail = { view, highQCView, lockedView, committedHeight, mempool, orphans, waitingProposals, fetching, pendingCommitHeight, blocks, viewTimeoutMs, drops }
       return `${n.name}: commit ${s.commitIndex} ${JSON.stringify(detail)} snapshots.installed ${s.counters?.['snapshots.installed'] ?? 0}`
     }),
   )

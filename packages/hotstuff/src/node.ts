@@ -78,6 +78,8 @@ interface Request {
   at: number
   peer: number
   tries: number
+  /** Blocks asked for: the chain below a missing block, or 1 (a block whose batches a commit waits for). */
+  readonly count: number
 }
 
 /**
@@ -137,6 +139,10 @@ export class HotstuffNode implements ProtocolNode {
   keepMempoolOnSnapshot = false
   /** Test-only: keep other proxies' batches when an own proposal timed out (shows why forgetFailedProposal drops them). */
   keepFailedProposalCommands = false
+  /** Test-only: ask for a committed block's missing batches by digest, which peers that pruned the block cannot answer (shows why askForBatches fetches the block). */
+  askBatchesByDigest = false
+  /** Test-only: offer a snapshot only for a block asked for and pruned here, not to every peer behind the history kept (shows why onFetch offers it). */
+  offerSnapshotsOnlyForPrunedBlocks = false
   /** This replica's latest proposal, until its view ends. */
   private lastProposal: Block | undefined
   /** How many upcoming leaders receive each vote: f+1 (see voteCollectors); tests lower it to show why. */
@@ -239,6 +245,9 @@ export class HotstuffNode implements ProtocolNode {
         blocks: this.store.size,
         mempool: this.mempool.size,
         orphans: this.orphanCount,
+        waitingProposals: this.waitingProposals.size,
+        fetching: this.requested.size,
+        pendingCommitHeight: this.pendingCommit?.height ?? null,
         viewTimeoutMs: this.pacemaker.currentTimeoutMs(),
         clientAuthentication: this.options.clientAuthentication,
         drops: Object.fromEntries(this.drops),
@@ -645,12 +654,20 @@ export class HotstuffNode implements ProtocolNode {
     this.updateWork()
   }
 
-  /** Batches a committed block needs: from its author first, then from the other peers in turn. */
+  /**
+   * Batches a committed block needs: fetched as that one block with its batches, from its author first,
+   * then from the other peers in turn (retried on every tick, like any fetch). A plain request for the
+   * batches would go unanswered for good once every peer pruned the block (the batches go with it): a
+   * replica that received the blocks but not their batches would never execute them. A peer that pruned
+   * the block answers the fetch with its snapshot instead (see onFetch).
+   */
   private askForBatches(block: Block, missing: readonly Hash[]): void {
+    if (this.requested.has(toHex(block.hash))) return
     const peers = this.voters.filter((v) => v !== this.ctx.self)
     const peer = this.batchAsk === 0 && peers.includes(block.author) ? block.author : peers[this.batchAsk % peers.length]!
     this.batchAsk++
-    this.ctx.send(peer, encodeCommandRequest(missing.slice(0, 64)))
+    if (this.askBatchesByDigest) this.ctx.send(peer, encodeCommandRequest(missing.slice(0, 64)))
+    else this.fetch(block.hash, peer, 1)
   }
 
   private execute(block: Block, replay: boolean): void {
@@ -694,16 +711,21 @@ export class HotstuffNode implements ProtocolNode {
 
   // ---------------------------------------------------------------- catch-up
 
-  private fetch(hash: Hash, peer: NodeId | undefined): void {
+  private fetch(hash: Hash, peer: NodeId | undefined, count = MAX_FETCH_BLOCKS): void {
     const key = toHex(hash)
     if (this.requested.has(key)) return
     let index = peer === undefined ? 0 : this.voters.indexOf(peer)
     if (index < 0 || this.voters[index] === this.ctx.self) index = (this.voters.indexOf(this.ctx.self) + 1) % this.voters.length
-    this.requested.set(key, { at: this.ctx.now(), peer: index, tries: 0 })
-    this.ctx.send(this.voters[index]!, encodeFetch(hash, MAX_FETCH_BLOCKS, this.store.root.height))
+    this.requested.set(key, { at: this.ctx.now(), peer: index, tries: 0, count })
+    this.ctx.send(this.voters[index]!, encodeFetch(hash, count, this.store.root.height))
   }
 
   private onFetch(from: NodeId, hash: Hash, count: number, theirRoot: number): void {
+    // A peer whose root is below the history kept here cannot connect anything this replica holds to its
+    // root: it needs a snapshot, whatever it asked for. (It asks every peer for the block of a snapshot it
+    // was offered, to gather f+1 matching offers: each that pruned past its root offers its own.)
+    const behind = !this.offerSnapshotsOnlyForPrunedBlocks && theirRoot + 1 < this.store.oldest.height
+    if (behind) this.offerSnapshot(from, theirRoot)
     const blocks = this.store.chain(hash, count)
     if (blocks.length > 0) {
       // With the batches they order (as far as they are here), so the peer can execute them; bounded in size.
@@ -721,8 +743,8 @@ export class HotstuffNode implements ProtocolNode {
       }
       return this.ctx.send(from, encodeBlocks(blocks.slice(0, count), batches))
     }
-    // Not here: if it is history we pruned and the peer is behind it, offer our snapshot instead.
-    if (theirRoot < this.store.root.height) this.offerSnapshot(from)
+    // Not here (pruned, or a fork that died): a peer behind our root gets our snapshot instead.
+    if (!behind && theirRoot < this.store.root.height) this.offerSnapshot(from, theirRoot)
   }
 
   private onBlocks(from: NodeId, blocks: readonly Block[], batches: readonly Uint8Array[]): void {
@@ -793,9 +815,9 @@ export class HotstuffNode implements ProtocolNode {
     }
   }
 
-  private offerSnapshot(to: NodeId): void {
+  private offerSnapshot(to: NodeId, theirRoot: number): void {
     const snapshot = this.persistence.snapshot(this.limits)
-    if (snapshot === undefined) return
+    if (snapshot === undefined || snapshot.block.height <= theirRoot) return
     const { block, index, data } = snapshot
     const sig = this.signer.sign(snapshotDigest(block.height, block.hash, index, data))
     this.ctx.send(to, encodeSnapshotOffer(block, index, data, sig))
@@ -878,7 +900,7 @@ export class HotstuffNode implements ProtocolNode {
       request.at = now
       request.peer = (request.peer + 1) % this.voters.length
       if (this.voters[request.peer] === this.ctx.self) request.peer = (request.peer + 1) % this.voters.length
-      this.ctx.send(this.voters[request.peer]!, encodeFetch(fromHex(key), MAX_FETCH_BLOCKS, this.store.root.height))
+      this.ctx.send(this.voters[request.peer]!, encodeFetch(fromHex(key), request.count, this.store.root.height))
     }
   }
 

@@ -104,3 +104,98 @@ describe('catch-up through a snapshot', () => {
     expect(answered).toBe(0)
   }, T)
 })
+
+/**
+ * Found by apps/node/test/hotstuff-faults.test.ts beside a CPU hog: a replica
+ * that received the blocks (so it never fetched them) but not the batches they
+ * order could not execute them once every peer had pruned those blocks — a
+ * request for the batches by digest finds them nowhere — and stayed behind
+ * for good, its own clients timing out. Asking for the batches as a fetch of
+ * the block lets a peer that pruned it answer with its snapshot.
+ */
+async function blocksWithoutBatches(askBatchesByDigest: boolean) {
+  const c = new TestCluster({
+    n: 4,
+    options: { retainCommittedBlocks: 4, snapshotInterval: 4, maxBlockCommands: 4 },
+    tweak: (node, id) => {
+      if (id === 'r3') node.askBatchesByDigest = askBatchesByDigest
+    },
+  })
+  await c.start()
+  // r3 gets proposals, votes and certificates, but no batch and no fetch answer (which carries batches).
+  for (const from of ['r0', 'r1', 'r2'])
+    c.sim.network.setOutboundFilter(from, (out) => (out.to === 'r3' && ['c', 'b'].includes(decodeMessage(out.message, limits).k) ? [] : [out]))
+  const first = await c.settle(Array.from({ length: 40 }, (_, i) => c.propose(`r${i % 3}`, `set k${i} a`)), 20_000)
+  expect(first.every(isResult)).toBe(true)
+  // It holds the blocks (it voted for none: it never had their batches) and committed nothing.
+  expect(c.status('r3').detail!['blocks'] as number).toBeGreaterThan(10)
+  expect(c.status('r3').commitIndex).toBe(0)
+  for (const from of ['r0', 'r1', 'r2']) c.sim.network.setOutboundFilter(from, undefined)
+  await c.settle(Array.from({ length: 6 }, (_, i) => c.propose(`r${i % 3}`, `set k${i} b`)), 20_000)
+  await c.runUntil(() => c.status('r3').commitIndex === c.status('r0').commitIndex, 10_000)
+  c.assertAgreement()
+  return { behind: c.status('r0').commitIndex - c.status('r3').commitIndex, snapshots: c.status('r3').counters['snapshots.installed'] ?? 0 }
+}
+
+describe('a replica that has the blocks but not their batches', () => {
+  it('catches up through a snapshot once every peer pruned the blocks', async () => {
+    const { behind, snapshots } = await blocksWithoutBatches(false)
+    expect(behind).toBe(0)
+    expect(snapshots).toBeGreaterThan(0)
+  }, T)
+
+  it('asking for the batches by digest (test switch), it stays behind for good', async () => {
+    const { behind, snapshots } = await blocksWithoutBatches(true)
+    expect(behind).toBeGreaterThan(40)
+    expect(snapshots).toBe(0)
+  }, T)
+})
+
+/**
+ * A replica catching up while the others keep committing needs f+1 matching
+ * snapshot offers, but each peer offers its latest snapshot, which moves on as
+ * it commits. Offers gathered one retry at a time (here 2 s apart) rarely
+ * match; so the replica asks every peer at once, and every peer whose kept
+ * history starts above the replica's root offers its snapshot, whatever block
+ * was asked for.
+ */
+async function catchUpUnderLoad(offerSnapshotsOnlyForPrunedBlocks: boolean) {
+  const c = new TestCluster({
+    n: 4,
+    options: { retainCommittedBlocks: 4, snapshotInterval: 2, maxBlockCommands: 4, retransmitMs: 2000 },
+    tweak: (node) => {
+      node.offerSnapshotsOnlyForPrunedBlocks = offerSnapshotsOnlyForPrunedBlocks
+    },
+  })
+  await c.start()
+  let running = true
+  const client = async (via: string, w: number) => {
+    for (let i = 0; running; i++) await c.propose(via, `set w${w}-${i} x`)
+  }
+  for (let w = 0; w < 6; w++) void client(`r${w % 3}`, w)
+  for (const from of ['r0', 'r1', 'r2']) c.sim.network.setOutboundFilter(from, (out) => (out.to === 'r3' ? [] : [out]))
+  await c.runFor(3000)
+  expect(c.status('r0').detail!['committedHeight'] as number).toBeGreaterThan(8)
+  for (const from of ['r0', 'r1', 'r2']) c.sim.network.setOutboundFilter(from, undefined)
+  const healedAt = c.sim.now()
+  await c.runUntil(() => (c.status('r3').counters['snapshots.installed'] ?? 0) > 0, 10_000)
+  const installedAfterMs = (c.status('r3').counters['snapshots.installed'] ?? 0) > 0 ? c.sim.now() - healedAt : Infinity
+  const othersCommitted = c.status('r0').detail!['committedHeight'] as number
+  running = false
+  c.assertAgreement()
+  return { installedAfterMs, othersCommitted }
+}
+
+describe('catch-up through a snapshot while the others keep committing', () => {
+  it('gathers f+1 matching offers in one round', async () => {
+    const { installedAfterMs } = await catchUpUnderLoad(false)
+    expect(installedAfterMs).toBeLessThan(1000)
+  }, T)
+
+  it('offering snapshots only for pruned blocks asked for (test switch), the offers never match', async () => {
+    const { installedAfterMs, othersCommitted } = await catchUpUnderLoad(true)
+    expect(installedAfterMs).toBe(Infinity)
+    // Not for want of progress: the others committed on and on meanwhile.
+    expect(othersCommitted).toBeGreaterThan(50)
+  }, T)
+})

@@ -29,6 +29,11 @@ export class BlockStore {
     return this.committed[this.committed.length - 1]!
   }
 
+  /** The oldest committed block still held (history below it is pruned). */
+  get oldest(): Block {
+    return this.committed[0]!
+  }
+
   get size(): number {
     return this.blocks.size
   }
