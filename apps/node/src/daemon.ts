@@ -231,6 +231,7 @@ export async function startNode(config: NodeConfig, logger = createLogger(config
     debug.localReads,
     watches,
     byzantine && debug.skipReplyCertificates,
+    debug.rawForwardErrors,
   )
   const server = createHttpApi(service, {
     maxKeyBytes: config.maxKeyBytes,
@@ -343,6 +344,8 @@ class ReplicatedKv implements KvService {
     private readonly watches?: WatchHub,
     /** Planted bug SYNOD_DEBUG_UNSAFE_SKIP_REPLY_CERTIFICATES (test-only, byzantine): answers from the local tentative execution. */
     private readonly unsafeSkipCertificates = false,
+    /** Planted bug SYNOD_DEBUG_UNSAFE_RAW_FORWARD_ERRORS (test-only): a failed forward answers its raw error (500). */
+    private readonly unsafeRawForwardErrors = false,
   ) {}
 
   watch(req: IncomingMessage, res: ServerResponse, params: WatchParams): Promise<void> {
@@ -659,7 +662,7 @@ class ReplicatedKv implements KvService {
       return (await call(client)) as KvAnswer
     } catch (forwardError) {
       if (forwardError instanceof SynodHttpError && forwardError.status === 503) throw error
-      throw client.unreachable(forwardError)
+      throw this.unsafeRawForwardErrors ? forwardError : client.unreachable(forwardError)
     }
   }
 

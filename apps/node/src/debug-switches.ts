@@ -22,6 +22,13 @@ export const UNSAFE_SKIP_REPLY_CERTIFICATES = 'SYNOD_DEBUG_UNSAFE_SKIP_REPLY_CER
  * it. The protocol checks the names (an unknown one fails the start with its ConfigError).
  */
 export const UNSAFE_DISABLE_DEFENCES = 'SYNOD_DEBUG_UNSAFE_DISABLE_DEFENCES'
+/**
+ * SYNOD_DEBUG_UNSAFE_RAW_FORWARD_ERRORS=1: a request forwarded to a leader that does not answer fails with
+ * the forward's own error (a 500 for a refused or reset connection) instead of 503 LEADER_UNREACHABLE with
+ * the leader hint and, for a write, `outcome: unknown` — the outside harness's finding of Raft followers
+ * answering 500 when the forward to a dead leader failed, planted back.
+ */
+export const UNSAFE_RAW_FORWARD_ERRORS = 'SYNOD_DEBUG_UNSAFE_RAW_FORWARD_ERRORS'
 
 export interface DebugSwitches {
   readonly localReads: boolean
@@ -30,6 +37,7 @@ export interface DebugSwitches {
   readonly skipReplyCertificates: boolean
   /** The protocol defences to switch off; empty when off. */
   readonly disableDefences: readonly string[]
+  readonly rawForwardErrors: boolean
 }
 
 export function readDebugSwitches(env: NodeJS.ProcessEnv = process.env): DebugSwitches {
@@ -43,6 +51,7 @@ export function readDebugSwitches(env: NodeJS.ProcessEnv = process.env): DebugSw
       .split(',')
       .map((d) => d.trim())
       .filter((d) => d !== ''),
+    rawForwardErrors: env[UNSAFE_RAW_FORWARD_ERRORS] === '1',
   }
 }
 
@@ -53,6 +62,7 @@ export function activeDebugSwitches(switches: DebugSwitches): string[] {
     ...(switches.ackBeforeFsyncMs === undefined ? [] : [UNSAFE_ACK_BEFORE_FSYNC]),
     ...(switches.skipReplyCertificates ? [UNSAFE_SKIP_REPLY_CERTIFICATES] : []),
     ...(switches.disableDefences.length > 0 ? [`${UNSAFE_DISABLE_DEFENCES}=${switches.disableDefences.join(',')}`] : []),
+    ...(switches.rawForwardErrors ? [UNSAFE_RAW_FORWARD_ERRORS] : []),
   ]
 }
 

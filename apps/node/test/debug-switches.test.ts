@@ -2,26 +2,28 @@
 // and "ack before fsync" really acknowledges before the write reaches storage.
 import { describe, expect, it, vi } from 'vitest'
 import type { Storage } from '@synod/core'
-import { ackBeforeFsync, activeDebugSwitches, readDebugSwitches, tentativeCas, UNSAFE_ACK_BEFORE_FSYNC, UNSAFE_DISABLE_DEFENCES, UNSAFE_LOCAL_READS, UNSAFE_SKIP_REPLY_CERTIFICATES } from '../src/debug-switches.js'
+import { ackBeforeFsync, activeDebugSwitches, readDebugSwitches, tentativeCas, UNSAFE_ACK_BEFORE_FSYNC, UNSAFE_DISABLE_DEFENCES, UNSAFE_LOCAL_READS, UNSAFE_RAW_FORWARD_ERRORS, UNSAFE_SKIP_REPLY_CERTIFICATES } from '../src/debug-switches.js'
 
 describe('debug switches', () => {
   it('are off unless set', () => {
-    const off = { localReads: false, ackBeforeFsyncMs: undefined, skipReplyCertificates: false, disableDefences: [] }
+    const off = { localReads: false, ackBeforeFsyncMs: undefined, skipReplyCertificates: false, disableDefences: [], rawForwardErrors: false }
     expect(readDebugSwitches({})).toEqual(off)
     expect(activeDebugSwitches(readDebugSwitches({}))).toEqual([])
-    expect(readDebugSwitches({ [UNSAFE_LOCAL_READS]: '0', [UNSAFE_ACK_BEFORE_FSYNC]: '', [UNSAFE_SKIP_REPLY_CERTIFICATES]: 'yes', [UNSAFE_DISABLE_DEFENCES]: ' , ' })).toEqual(off)
+    expect(readDebugSwitches({ [UNSAFE_LOCAL_READS]: '0', [UNSAFE_ACK_BEFORE_FSYNC]: '', [UNSAFE_SKIP_REPLY_CERTIFICATES]: 'yes', [UNSAFE_DISABLE_DEFENCES]: ' , ', [UNSAFE_RAW_FORWARD_ERRORS]: 'true' })).toEqual(off)
     const on = readDebugSwitches({
       [UNSAFE_LOCAL_READS]: '1',
       [UNSAFE_ACK_BEFORE_FSYNC]: '250',
       [UNSAFE_SKIP_REPLY_CERTIFICATES]: '1',
       [UNSAFE_DISABLE_DEFENCES]: 'lone-escalation, old-view',
+      [UNSAFE_RAW_FORWARD_ERRORS]: '1',
     })
-    expect(on).toEqual({ localReads: true, ackBeforeFsyncMs: 250, skipReplyCertificates: true, disableDefences: ['lone-escalation', 'old-view'] })
+    expect(on).toEqual({ localReads: true, ackBeforeFsyncMs: 250, skipReplyCertificates: true, disableDefences: ['lone-escalation', 'old-view'], rawForwardErrors: true })
     expect(activeDebugSwitches(on)).toEqual([
       UNSAFE_LOCAL_READS,
       UNSAFE_ACK_BEFORE_FSYNC,
       UNSAFE_SKIP_REPLY_CERTIFICATES,
       `${UNSAFE_DISABLE_DEFENCES}=lone-escalation,old-view`,
+      UNSAFE_RAW_FORWARD_ERRORS,
     ])
   })
 

@@ -120,6 +120,8 @@ export class HotstuffNode implements ProtocolNode {
   private readonly waitingProposals = new Map<string, WaitingProposal>()
   private readonly requested = new Map<string, Request>()
   private readonly offers = new Map<string, { offer: SnapshotOffer; signers: Set<NodeId> }>()
+  /** The last snapshot offered to each peer, and when (offers are rate-limited, see offerSnapshot). */
+  private readonly offered = new Map<NodeId, { height: number; at: number }>()
   private readonly drops = new Map<string, number>()
   private tick: TimerId | undefined
   private stopped = false
@@ -143,6 +145,8 @@ export class HotstuffNode implements ProtocolNode {
   askBatchesByDigest = false
   /** Test-only: offer a snapshot only for a block asked for and pruned here, not to every peer behind the history kept (shows why onFetch offers it). */
   offerSnapshotsOnlyForPrunedBlocks = false
+  /** Test-only: offer the snapshot on every fetch of a replica behind, however often (shows why offerSnapshot limits it). */
+  unlimitedSnapshotOffers = false
   /** This replica's latest proposal, until its view ends. */
   private lastProposal: Block | undefined
   /** How many upcoming leaders receive each vote: f+1 (see voteCollectors); tests lower it to show why. */
@@ -750,9 +754,10 @@ export class HotstuffNode implements ProtocolNode {
   private onBlocks(from: NodeId, blocks: readonly Block[], batches: readonly Uint8Array[]): void {
     const first = blocks[0]
     if (first === undefined || !this.requested.has(toHex(first.hash))) return this.drop('unrequested-blocks')
-    this.requested.delete(toHex(first.hash))
-    // Each batch is checked against its proxy's signature, as if the proxy had sent it.
+    // Each batch is checked against its proxy's signature, as if the proxy had sent it. (The request ends
+    // after them: a commit they unblock does not ask for the same block again meanwhile.)
     for (const message of batches) this.intakeBatch(message, true)
+    this.requested.delete(toHex(first.hash))
     // Authentic by the hash chain from a hash we asked for (itself certified by a QC or a child's parent link);
     // each block's own justify QC is verified too before it counts.
     const chain: Block[] = []
@@ -818,6 +823,13 @@ export class HotstuffNode implements ProtocolNode {
   private offerSnapshot(to: NodeId, theirRoot: number): void {
     const snapshot = this.persistence.snapshot(this.limits)
     if (snapshot === undefined || snapshot.block.height <= theirRoot) return
+    // A replica far behind fetches the parent of every proposal it gets: one copy of a snapshot (it may be
+    // large) per peer per retransmit interval is enough; a newer snapshot goes out at once.
+    const now = this.ctx.now()
+    const last = this.offered.get(to)
+    if (!this.unlimitedSnapshotOffers && last !== undefined && last.height === snapshot.block.height && now - last.at < this.options.retransmitMs)
+      return this.drop('snapshot-offer-repeat')
+    this.offered.set(to, { height: snapshot.block.height, at: now })
     const { block, index, data } = snapshot
     const sig = this.signer.sign(snapshotDigest(block.height, block.hash, index, data))
     this.ctx.send(to, encodeSnapshotOffer(block, index, data, sig))

@@ -199,3 +199,56 @@ describe('catch-up through a snapshot while the others keep committing', () => {
     expect(othersCommitted).toBeGreaterThan(50)
   }, T)
 })
+
+/**
+ * A replica far behind fetches the parent of every proposal it receives, and
+ * every peer it asks offers it the snapshot (whole: it may be large). Until it
+ * installs one, each peer sends the same snapshot at most once per retransmit
+ * interval.
+ */
+async function offersToALaggard(unlimitedSnapshotOffers: boolean) {
+  const retransmitMs = 1000
+  const c = new TestCluster({
+    n: 4,
+    options: { retainCommittedBlocks: 4, snapshotInterval: 4, maxBlockCommands: 4, retransmitMs },
+    tweak: (node) => {
+      node.unlimitedSnapshotOffers = unlimitedSnapshotOffers
+    },
+  })
+  await c.start()
+  for (const from of ['r0', 'r1', 'r2']) c.sim.network.setOutboundFilter(from, (out) => (out.to === 'r3' ? [] : [out]))
+  await c.settle(Array.from({ length: 30 }, (_, i) => c.propose(`r${i % 3}`, `set k${i} a`)), 20_000)
+  // Healed, except that r3 never gets an offer (so it never installs and keeps fetching); each is counted.
+  const offers: Array<{ from: string; height: number; at: number }> = []
+  for (const from of ['r0', 'r1', 'r2'])
+    c.sim.network.setOutboundFilter(from, (out) => {
+      if (out.to !== 'r3') return [out]
+      const m = decodeMessage(out.message, limits)
+      if (m.k !== 'o') return [out]
+      offers.push({ from, height: m.block.height, at: c.sim.now() })
+      return []
+    })
+  let running = true
+  const client = async (via: string, w: number) => {
+    for (let i = 0; running; i++) await c.propose(via, `set w${w}-${i} x`)
+  }
+  for (let w = 0; w < 3; w++) void client(`r${w}`, w)
+  await c.runFor(5000)
+  running = false
+  const repeats = offers.filter((o, i) => offers.slice(0, i).some((p) => p.from === o.from && p.height === o.height && o.at - p.at < retransmitMs))
+  return { offers: offers.length, repeats: repeats.length }
+}
+
+describe('snapshot offers to a replica far behind', () => {
+  it('each peer sends the same snapshot at most once per retransmit interval', async () => {
+    const { offers, repeats } = await offersToALaggard(false)
+    expect(offers).toBeGreaterThan(0)
+    expect(repeats).toBe(0)
+  }, T)
+
+  it('unlimited (test switch), a snapshot goes out again with every fetch', async () => {
+    const { offers, repeats } = await offersToALaggard(true)
+    // Here (5 s, three peers, 1 s interval): about 130 offers, three in four of them repeats, against about 33.
+    expect(repeats).toBeGreaterThan(offers / 2)
+  }, T)
+})

@@ -15,8 +15,10 @@ import type { NetworkKind } from './network.js'
 import { probeNamespaces } from './netns.js'
 import { LiveCluster } from './processes.js'
 import { type ClusterRunResult, completions, renderClusterReport } from './report.js'
-import { acknowledgedWrites, longestStall, progressResult, quorumSize } from './progress.js'
+import { acknowledgedWrites, isByzantine, longestStall, progressResult, quorumSize } from './progress.js'
 import { StatusSampler } from './sampler.js'
+import { checkServerErrors } from './server-errors.js'
+import { checkViews } from './views.js'
 import { sleep, Workload } from './workload.js'
 
 export interface ClusterRunOutput {
@@ -124,7 +126,8 @@ export async function runClusterTest(
       nodeNames: names,
       ...(verifier === undefined ? {} : { verifier }),
     })
-    const nemesis = new NemesisRunner(live, history, say, quorumSize(daemonProtocolOf(args.protocol).daemonProtocol, args.nodes))
+    const quorum = quorumSize(daemonProtocolOf(args.protocol).daemonProtocol, args.nodes)
+    const nemesis = new NemesisRunner(live, history, say, quorum)
     const startedAt = history.now()
     workload.start()
     const over = () => interrupted || history.now() - startedAt >= args.durationMs
@@ -154,7 +157,9 @@ export async function runClusterTest(
       checks.push(linearizability(history, base))
       checks.push(await checkLiveDurability(nodes, base.history, base, args.requestTimeoutMs, args.recoveryMs, () => history.now()))
       checks.push(await checkConvergence(nodes, args.requestTimeoutMs, Math.min(args.recoveryMs, 20_000)))
+      if (isByzantine(daemonProtocolOf(args.protocol).daemonProtocol)) checks.push(await checkViews(nodes, quorum, args.requestTimeoutMs, Math.min(args.recoveryMs, 20_000)))
       checks.push(livenessResult(times, args.recoveryMs))
+      checks.push(checkServerErrors(history.events))
       if (verifier !== undefined) checks.push(verifier.result())
       const noQuorumMs = nemesis.noQuorum.reduce((sum, [s, e]) => sum + e - s, 0)
       const acks = acknowledgedWrites(history.events)

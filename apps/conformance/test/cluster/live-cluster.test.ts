@@ -49,6 +49,7 @@ describe.sequential('synod-conformance --cluster: live daemons under real faults
       ['durability', 'ok'],
       ['convergence', 'ok'],
       ['liveness', 'ok'],
+      ['server-errors', 'ok'],
       ['progress', 'ok'],
     ])
     // The faults really happened: a SIGKILL and a partition are on the timeline, and requests failed during them.
@@ -84,7 +85,7 @@ describe.sequential('synod-conformance --cluster: live daemons under real faults
     // Seed 27: isolate the primary, SIGKILL node2, isolate node4, SIGSTOP the primary (planFaults, 4 nodes, 20 s).
     const { status, result, processIds, out } = await run('pbft', 27, 'pbft', [], CI_RUN)
     expect(status, out).toBe(0)
-    expect(result!.checks.map((c) => c.checker), out).toEqual(['linearizability', 'durability', 'convergence', 'liveness', 'certificates', 'progress'])
+    expect(result!.checks.map((c) => c.checker), out).toEqual(['linearizability', 'durability', 'convergence', 'views', 'liveness', 'server-errors', 'certificates', 'progress'])
     expect(result!.checks.every((c) => c.verdict === 'ok'), out).toBe(true)
     const kinds = result!.record.timeline.map((e) => `${e.kind}:${e.detail}`)
     expect(kinds.some((k) => k === 'crash:SIGKILL'), out).toBe(true)

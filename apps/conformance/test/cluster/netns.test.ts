@@ -241,6 +241,7 @@ describe.skipIf(!support.ok).sequential('synod-conformance --cluster --network n
       ['durability', 'ok'],
       ['convergence', 'ok'],
       ['liveness', 'ok'],
+      ['server-errors', 'ok'],
       ['progress', 'ok'],
     ])
     const partitions = result!.record.timeline.filter((e) => e.kind === 'fault' && e.detail.startsWith('partition'))
