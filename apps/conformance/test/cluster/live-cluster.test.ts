@@ -1,14 +1,15 @@
 // issue 20: `synod-conformance --cluster` against real `synod start`
 // processes on 127.0.0.1 — a short Raft run and a PBFT run under SIGKILL,
-// SIGSTOP and partitions come out clean, and the same runs with a planted
-// bug (Raft: linearizable reads served locally; PBFT: answers without reply
-// certificates) are caught. Real processes: every
+// SIGSTOP and partitions come out clean, and runs with a planted bug are
+// caught (Raft: linearizable reads served locally, a failed forward answered
+// 500; PBFT: answers without reply certificates, a replica escalating views
+// alone). Real processes: every
 // wait is for a condition, with generous budgets for a busy 2-core machine.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { UNSAFE_LOCAL_READS, UNSAFE_SKIP_REPLY_CERTIFICATES } from '@synod/node/debug-switches'
+import { UNSAFE_DISABLE_DEFENCES, UNSAFE_LOCAL_READS, UNSAFE_RAW_FORWARD_ERRORS, UNSAFE_SKIP_REPLY_CERTIFICATES } from '@synod/node/debug-switches'
 import { parseClusterArguments } from '../../src/cluster/args.js'
 import type { HistoryEvent } from '../../src/cluster/history.js'
 import { runClusterTest } from '../../src/cluster/run.js'
@@ -26,6 +27,8 @@ function sink(): { write(chunk: string): void; text: string } {
 /** The schedule of the short planted-bug runs; the clean runs are CI's 20 s live runs (issue 20). */
 const SHORT = { duration: '8s', nemesis: 'kill,pause,partition' }
 const CI_RUN = { duration: '20s', nemesis: 'kill,pause,partition' }
+/** A seed whose 10 s kill schedule SIGKILLs the leader (see the planted forward-errors run). */
+const SEED_RAW = 4
 
 async function run(protocol: string, seed: number, report: string, env: string[] = [], faults = SHORT, extra: string[] = []) {
   const args = parseClusterArguments([
@@ -81,6 +84,19 @@ describe.sequential('synod-conformance --cluster: live daemons under real faults
     expect(processIds.filter(processAlive)).toEqual([])
   }, 240_000)
 
+  it('a raft run with the planted bug SYNOD_DEBUG_UNSAFE_RAW_FORWARD_ERRORS is caught by the server-errors checker', async () => {
+    // Kills only (seed SEED_RAW: the leader SIGKILLed): until the others elect a new leader, followers forward to the
+    // dead one; with the switch, the refused forward is answered 500 instead of 503 LEADER_UNREACHABLE.
+    // Every other checker stays ok: a 500 is recorded as an unknown outcome. Without the switch the CI run
+    // above (two SIGKILLs, one of the leader) has no server error.
+    const { status, result, processIds, out } = await run('raft', SEED_RAW, 'raft-raw-forward-errors', [`${UNSAFE_RAW_FORWARD_ERRORS}=1`], { duration: '10s', nemesis: 'kill' })
+    expect(status, out).toBe(1)
+    const verdicts = Object.fromEntries(result!.checks.map((c) => [c.checker, c.verdict]))
+    expect(verdicts, out).toEqual({ linearizability: 'ok', durability: 'ok', convergence: 'ok', liveness: 'ok', 'server-errors': 'violation', progress: 'ok' })
+    expect(result!.checks.find((c) => c.checker === 'server-errors')!.violations[0]!.message, out).toMatch(/^node\d answered \d+ request\(s\) with a server error \(500 /)
+    expect(processIds.filter(processAlive)).toEqual([])
+  }, 240_000)
+
   it('pbft, 20 s: kill, pause and partition, healed — linearizable, durable, converged, live, progressing', async () => {
     // Seed 27: isolate the primary, SIGKILL node2, isolate node4, SIGSTOP the primary (planFaults, 4 nodes, 20 s).
     const { status, result, processIds, out } = await run('pbft', 27, 'pbft', [], CI_RUN)
@@ -94,6 +110,20 @@ describe.sequential('synod-conformance --cluster: live daemons under real faults
     const certificates = result!.checks.find((c) => c.checker === 'certificates')!
     expect(certificates.note, out).toMatch(/^[1-9]\d* answers verified, 0 refused/)
     expect(result!.record.timeline.some((e) => e.kind === 'crash' || e.kind === 'fault'), out).toBe(true)
+    expect(processIds.filter(processAlive)).toEqual([])
+  }, 240_000)
+
+  it("pbft with the lone-escalation defence planted off: a replica stuck alone in a higher view is caught by the views checker", async () => {
+    // Seed 5, 15 s of partitions: the primary (node1) cut off twice for about 4 s. Alone, with the defence off, its
+    // view-change timer escalates view after view; after the heal it is far above the others and stays there. It
+    // still answers (its proxy's requests are ordered by the others; it learns what they commit), so only its view
+    // shows it. With the defence on, the same run ends with it one view up at most (checked by hand: node1 in
+    // view 2, the others in 1; the CI run above covers partitions with the defence on).
+    const { status, result, processIds, out } = await run('pbft', 5, 'pbft-lone-escalation', [`${UNSAFE_DISABLE_DEFENCES}=lone-escalation`], { duration: '15s', nemesis: 'partition' })
+    expect(status, out).toBe(1)
+    const verdicts = Object.fromEntries(result!.checks.map((c) => [c.checker, c.verdict]))
+    expect(verdicts, out).toMatchObject({ linearizability: 'ok', durability: 'ok', views: 'violation', certificates: 'ok' })
+    expect(result!.checks.find((c) => c.checker === 'views')!.violations[0]!.message, out).toMatch(/^node1 stayed in view (\d+), \d+ above view \d+ that a quorum of 3 reached/)
     expect(processIds.filter(processAlive)).toEqual([])
   }, 240_000)
 
