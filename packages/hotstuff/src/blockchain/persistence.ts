@@ -68,8 +68,18 @@ export class BlockPersistence {
   snapshot(limits: DecodeLimits): { block: Block; index: number; data: Uint8Array } | undefined {
     const snapshot = this.storage.snapshot()
     if (snapshot === undefined) return undefined
-    const bytes = expectBytes(expectRecord(decodeCanonical(snapshot.meta), 'snapshot meta')['b'], 'snapshot block')
-    return { block: decodeBlock(bytes, limits.maxBlockCommands), index: snapshot.index, data: snapshot.data }
+    return { block: this.blockOf(snapshot.meta, limits), index: snapshot.index, data: snapshot.data }
+  }
+
+  /** The committed block the stored snapshot was taken at, from its meta alone (a durable store reads the state only when asked). */
+  snapshotBlock(limits: DecodeLimits): Block | undefined {
+    const snapshot = this.storage.snapshot()
+    return snapshot === undefined ? undefined : this.blockOf(snapshot.meta, limits)
+  }
+
+  private blockOf(meta: Uint8Array, limits: DecodeLimits): Block {
+    const bytes = expectBytes(expectRecord(decodeCanonical(meta), 'snapshot meta')['b'], 'snapshot block')
+    return decodeBlock(bytes, limits.maxBlockCommands)
   }
 
   loadSnapshotRoot(limits: DecodeLimits): { block: Block; index: number } | undefined {
