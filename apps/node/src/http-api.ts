@@ -15,7 +15,7 @@ import {
   UnsupportedError,
 } from '@synod/core'
 import type { MemberConfig } from './config.js'
-import { HttpError } from './http-error.js'
+import { HttpError, isNodeFailure } from './http-error.js'
 import { parseTxnBody, type TxnBody, type TxnRequest } from './txn-body.js'
 import type { ApiGuard, Principal, Session } from './auth/guard.js'
 import { readSession } from './auth/guard.js'
@@ -452,7 +452,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
 
 function sendError(res: ServerResponse, error: unknown, path: string, options: HttpApiOptions): void {
   const { status, body } = errorResponse(error)
-  if (status >= 500 && status !== 501 && status !== 503 && status !== 504) options.onServerError?.(error, path)
+  if (isNodeFailure(status)) options.onServerError?.(error, path)
   if (res.headersSent) {
     res.destroy()
     return

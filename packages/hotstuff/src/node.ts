@@ -823,16 +823,14 @@ export class HotstuffNode implements ProtocolNode {
   private offerSnapshot(to: NodeId, theirRoot: number): void {
     // Decided on the snapshot's block alone: the state (it may be large, and a durable store reads it from
     // its file) is read only for an offer that goes out.
-    const at = this.persistence.snapshotBlock(this.limits)
-    if (at === undefined || at.height <= theirRoot) return
+    const snapshot = this.persistence.snapshot(this.limits)
+    if (snapshot === undefined || snapshot.block.height <= theirRoot) return
     // A replica far behind fetches the parent of every proposal it gets: one copy of a snapshot per peer per
     // retransmit interval is enough; a newer snapshot goes out at once.
     const now = this.ctx.now()
     const last = this.offered.get(to)
-    if (!this.unlimitedSnapshotOffers && last !== undefined && last.height === at.height && now - last.at < this.options.retransmitMs)
+    if (!this.unlimitedSnapshotOffers && last !== undefined && last.height === snapshot.block.height && now - last.at < this.options.retransmitMs)
       return this.drop('snapshot-offer-repeat')
-    const snapshot = this.persistence.snapshot(this.limits)
-    if (snapshot === undefined) return
     this.offered.set(to, { height: snapshot.block.height, at: now })
     const { block, index, data } = snapshot
     const sig = this.signer.sign(snapshotDigest(block.height, block.hash, index, data))

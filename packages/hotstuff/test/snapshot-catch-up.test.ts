@@ -151,6 +151,16 @@ describe('a replica that has the blocks but not their batches', () => {
   }, T)
 })
 
+/** `count` closed-loop clients of r0–r2 (in turn), each proposing its next command once the last is answered, until `stop`. */
+function keepProposing(c: TestCluster, count: number): { stop(): void } {
+  let running = true
+  const client = async (via: string, w: number) => {
+    for (let i = 0; running; i++) await c.propose(via, `set w${w}-${i} x`)
+  }
+  for (let w = 0; w < count; w++) void client(`r${w % 3}`, w)
+  return { stop: () => void (running = false) }
+}
+
 /**
  * A replica catching up while the others keep committing needs f+1 matching
  * snapshot offers, but each peer offers its latest snapshot, which moves on as
@@ -168,11 +178,7 @@ async function catchUpUnderLoad(offerSnapshotsOnlyForPrunedBlocks: boolean) {
     },
   })
   await c.start()
-  let running = true
-  const client = async (via: string, w: number) => {
-    for (let i = 0; running; i++) await c.propose(via, `set w${w}-${i} x`)
-  }
-  for (let w = 0; w < 6; w++) void client(`r${w % 3}`, w)
+  const clients = keepProposing(c, 6)
   for (const from of ['r0', 'r1', 'r2']) c.sim.network.setOutboundFilter(from, (out) => (out.to === 'r3' ? [] : [out]))
   await c.runFor(3000)
   expect(c.status('r0').detail!['committedHeight'] as number).toBeGreaterThan(8)
@@ -181,7 +187,7 @@ async function catchUpUnderLoad(offerSnapshotsOnlyForPrunedBlocks: boolean) {
   await c.runUntil(() => (c.status('r3').counters['snapshots.installed'] ?? 0) > 0, 10_000)
   const installedAfterMs = (c.status('r3').counters['snapshots.installed'] ?? 0) > 0 ? c.sim.now() - healedAt : Infinity
   const othersCommitted = c.status('r0').detail!['committedHeight'] as number
-  running = false
+  clients.stop()
   c.assertAgreement()
   return { installedAfterMs, othersCommitted }
 }
@@ -228,13 +234,9 @@ async function offersToALaggard(unlimitedSnapshotOffers: boolean) {
       offers.push({ from, height: m.block.height, at: c.sim.now() })
       return []
     })
-  let running = true
-  const client = async (via: string, w: number) => {
-    for (let i = 0; running; i++) await c.propose(via, `set w${w}-${i} x`)
-  }
-  for (let w = 0; w < 3; w++) void client(`r${w}`, w)
+  const clients = keepProposing(c, 3)
   await c.runFor(5000)
-  running = false
+  clients.stop()
   const repeats = offers.filter((o, i) => offers.slice(0, i).some((p) => p.from === o.from && p.height === o.height && o.at - p.at < retransmitMs))
   return { offers: offers.length, repeats: repeats.length }
 }

@@ -126,7 +126,8 @@ export async function runClusterTest(
       nodeNames: names,
       ...(verifier === undefined ? {} : { verifier }),
     })
-    const quorum = quorumSize(daemonProtocolOf(args.protocol).daemonProtocol, args.nodes)
+    const { daemonProtocol } = daemonProtocolOf(args.protocol)
+    const quorum = quorumSize(daemonProtocol, args.nodes)
     const nemesis = new NemesisRunner(live, history, say, quorum)
     const startedAt = history.now()
     workload.start()
@@ -157,7 +158,7 @@ export async function runClusterTest(
       checks.push(linearizability(history, base))
       checks.push(await checkLiveDurability(nodes, base.history, base, args.requestTimeoutMs, args.recoveryMs, () => history.now()))
       checks.push(await checkConvergence(nodes, args.requestTimeoutMs, Math.min(args.recoveryMs, 20_000)))
-      if (isByzantine(daemonProtocolOf(args.protocol).daemonProtocol)) checks.push(await checkViews(nodes, quorum, args.requestTimeoutMs, Math.min(args.recoveryMs, 20_000)))
+      if (isByzantine(daemonProtocol)) checks.push(await checkViews(nodes, quorum, args.requestTimeoutMs, Math.min(args.recoveryMs, 20_000)))
       checks.push(livenessResult(times, args.recoveryMs))
       checks.push(checkServerErrors(history.events))
       if (verifier !== undefined) checks.push(verifier.result())

@@ -64,22 +64,21 @@ export class BlockPersistence {
     this.storage.saveSnapshot({ index, term: block.height, data, meta: this.snapshotMeta(block) })
   }
 
-  /** The stored snapshot: the committed block it was taken at, the command index and the state. */
-  snapshot(limits: DecodeLimits): { block: Block; index: number; data: Uint8Array } | undefined {
+  /**
+   * The stored snapshot: the committed block it was taken at, the command index and the state. `data` is
+   * read when first used (a durable store reads it from its file), so a caller can decide on the block alone.
+   */
+  snapshot(limits: DecodeLimits): { readonly block: Block; readonly index: number; readonly data: Uint8Array } | undefined {
     const snapshot = this.storage.snapshot()
     if (snapshot === undefined) return undefined
-    return { block: this.blockOf(snapshot.meta, limits), index: snapshot.index, data: snapshot.data }
-  }
-
-  /** The committed block the stored snapshot was taken at, from its meta alone (a durable store reads the state only when asked). */
-  snapshotBlock(limits: DecodeLimits): Block | undefined {
-    const snapshot = this.storage.snapshot()
-    return snapshot === undefined ? undefined : this.blockOf(snapshot.meta, limits)
-  }
-
-  private blockOf(meta: Uint8Array, limits: DecodeLimits): Block {
-    const bytes = expectBytes(expectRecord(decodeCanonical(meta), 'snapshot meta')['b'], 'snapshot block')
-    return decodeBlock(bytes, limits.maxBlockCommands)
+    const bytes = expectBytes(expectRecord(decodeCanonical(snapshot.meta), 'snapshot meta')['b'], 'snapshot block')
+    return {
+      block: decodeBlock(bytes, limits.maxBlockCommands),
+      index: snapshot.index,
+      get data() {
+        return snapshot.data
+      },
+    }
   }
 
   loadSnapshotRoot(limits: DecodeLimits): { block: Block; index: number } | undefined {
