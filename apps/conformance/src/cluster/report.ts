@@ -23,7 +23,10 @@ export interface ClusterRunResult {
    * packets its nft rules dropped (netns), or bytes a proxy black-holed in one-way faults (proxies).
    */
   readonly network?: { readonly kind: string; readonly reason: string; readonly droppedUnit: string; readonly dropped: Readonly<Record<string, number>> }
+  /** Planned fault windows (ms since the start); each kill-all heal moves the windows after it by its restart wait. */
   readonly faults: readonly string[]
+  /** After each kill-all heal: ms until every node answered again (at most RESTART_WAIT_MS); absent in older reports. */
+  readonly restartWaitsMs?: readonly number[]
   readonly checks: readonly CheckResult[]
   readonly verdict: 'ok' | 'violation' | 'unknown'
   readonly counts: Readonly<Record<string, number>>
@@ -119,7 +122,7 @@ ${result.network === undefined ? '' : `<p>network: ${escapeXml(`${result.network
 ${violations.length === 0 ? '' : `<ul>${violations.map((v) => `<li class="v">${escapeXml(`[${v.checker}] ${v.message}`)}</li>`).join('')}</ul>`}
 <h2>Fault timeline</h2><p>Lanes: network partitions, then per node: leader (yellow), killed (dark), paused (purple); the dashed line is the final heal; below, each node's commit index (sampled from /v1/status). Time in ms since the start.</p>
 ${renderTimelineSvg(result.record).replace('virtual time (ms)', 'time since the start (ms)')}
-<h2>Faults</h2><ul>${result.faults.map((f) => `<li>${escapeXml(f)}</li>`).join('')}</ul>
+<h2>Faults</h2><p>As planned from the seed${result.restartWaitsMs !== undefined && result.restartWaitsMs.length > 0 ? `; after each kill-all heal the schedule waited until every node answered again (${result.restartWaitsMs.map((ms) => `${Math.round(ms)} ms`).join(', ')}) and the windows after it moved by as much — the timeline above has the times they ran` : ''}.</p><ul>${result.faults.map((f) => `<li>${escapeXml(f)}</li>`).join('')}</ul>
 <h2>Latency over time</h2><p>Each completed request at its start time: <span style="color:${OUTCOME_COLOUR.ok}">ok</span>, <span style="color:${OUTCOME_COLOUR.fail}">fail</span>, <span style="color:${OUTCOME_COLOUR.info}">info (unknown: timeout, reset, 5xx)</span>; log scale.</p>
 ${renderLatencySvg(result.events, result.record.endedAt)}
 <h2>Availability per node</h2><p>Per second, the share of requests sent to the node that succeeded.</p>

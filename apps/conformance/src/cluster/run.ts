@@ -185,6 +185,7 @@ export async function runClusterTest(
       links: sampler.links,
       network: { kind: networkKind, reason: network.reason, droppedUnit: live.network.droppedUnit, dropped },
       faults: windows.map((w) => `${w.at}–${w.healAt} ms: ${describeFault(w.fault)}`),
+      restartWaitsMs: nemesis.restartWaits,
       checks,
       verdict,
       counts,
