@@ -8,6 +8,7 @@ export default defineProject({
   test: {
     name: 'apps-node-alone',
     include: aloneTests,
+    globalSetup: ['./test/daemon-bundle.setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 180_000,
     maxWorkers: 1,

@@ -13,5 +13,5 @@ export const aloneTests = ['test/overload.test.ts']
 export default defineProject({
   resolve: { conditions: ['@synod/source'] },
   ssr: { resolve: { conditions: ['@synod/source'] } },
-  test: { name: 'apps-node', include: ['test/**/*.test.ts'], exclude: aloneTests, testTimeout: 120_000, hookTimeout: 180_000 },
+  test: { name: 'apps-node', include: ['test/**/*.test.ts'], exclude: aloneTests, globalSetup: ['./test/daemon-bundle.setup.ts'], testTimeout: 120_000, hookTimeout: 180_000 },
 })

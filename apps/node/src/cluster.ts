@@ -53,14 +53,23 @@ export interface ClusterNode {
   exited?: Promise<number | null>
 }
 
+/** Names the one-file daemon (apps/node/scripts/bundle.mjs) that children run; the test suites' global setup sets it. */
+export const DAEMON_BUNDLE_ENV = 'SYNOD_DAEMON_BUNDLE'
+
 /**
  * How to run `synod` as a child: the built CLI next to this file, or — when
- * this module runs from source (tests) — the TypeScript entry through tsx.
- * `preferBuilt`: from source too, run the built CLI when there is one (a tsx
- * start compiles the daemon again: seconds per start on a busy machine, which
- * a runner restarting nodes every few seconds cannot afford).
+ * this module runs from source (tests) — the one-file daemon named by
+ * SYNOD_DAEMON_BUNDLE when it exists (compiled from the sources by the test
+ * suites' global setup; docs/adr/0031), else the TypeScript entry through tsx.
+ * `preferBuilt`: from source without a bundle, run the built CLI when there is
+ * one (a tsx start compiles the daemon again: seconds per start on a busy
+ * machine, which a runner restarting nodes every few seconds cannot afford).
+ * Inside the one-file daemon itself (`synod cluster` starting its nodes): itself.
  */
 export function synodCommand(options: { preferBuilt?: boolean } = {}): string[] {
+  if (import.meta.url.endsWith('.mjs')) return [fileURLToPath(import.meta.url)]
+  const bundle = process.env[DAEMON_BUNDLE_ENV]
+  if (import.meta.url.endsWith('.ts') && bundle !== undefined && bundle !== '' && existsSync(bundle)) return [bundle]
   const built = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
   if (import.meta.url.endsWith('.ts') && !(options.preferBuilt === true && existsSync(built))) {
     const cli = fileURLToPath(new URL('./cli.ts', import.meta.url))

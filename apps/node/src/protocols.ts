@@ -36,10 +36,18 @@ export function daemonProtocols(appManifest: string | URL, importModule: ImportM
   }
 }
 
+/** Importers of the protocol packages compiled into the one-file daemon (scripts/bundle.mjs); none otherwise. */
+let bundled: Readonly<Record<string, () => Promise<unknown>>> = {}
+
+/** Called by the one-file daemon's entry before anything else runs: its protocol packages are inside it. */
+export function useBundledProtocols(imports: Readonly<Record<string, () => Promise<unknown>>>): void {
+  bundled = imports
+}
+
 // This app's own: its package.json, and an import that resolves from here (where its dependencies are).
 let own: DaemonProtocols | undefined
 function ownProtocols(): DaemonProtocols {
-  own ??= daemonProtocols(new URL('../package.json', import.meta.url), (specifier) => import(specifier))
+  own ??= daemonProtocols(new URL('../package.json', import.meta.url), (specifier) => bundled[specifier]?.() ?? import(specifier))
   return own
 }
 
