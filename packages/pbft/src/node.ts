@@ -230,6 +230,15 @@ export class PbftNode implements ProtocolNode {
   private viewChangeRetransmitGap = 1
   /** When we last sent our pending VIEW-CHANGE straight to each peer whose status showed it lacks it (once per status interval). */
   private readonly viewChangeSentAt = new Map<NodeId, { view: number; at: number }>()
+  /**
+   * Sequence numbers whose pre-prepare (and maybe prepared certificate) this replica restored at start in
+   * the view it restored as active: its own votes for them are sent again to a peer whose status shows it
+   * has not executed them (docs/adr/0032). Empty once that view is left.
+   */
+  private readonly restored = new Set<number>()
+  private restoredView = -1
+  /** When our restored votes last went to each peer: at most once per status interval. */
+  private readonly revoteSentAt = new Map<NodeId, number>()
   /** Latest valid VIEW-CHANGE per sender (bounded by membership). */
   private readonly viewChanges = new Map<NodeId, ViewChange>()
   private futureMessages: Array<{ from: NodeId; view: number; bytes: Uint8Array }> = []
@@ -442,8 +451,10 @@ export class PbftNode implements ProtocolNode {
       }
     }
     this.nextSeq = Math.max(this.lastExecuted, ...[...this.slots.keys()]) + 1
-    if (this.active) this.announceView()
-    else this.startViewChange(this.view)
+    if (this.active) {
+      this.announceView()
+      this.restoreVotes()
+    } else this.startViewChange(this.view)
     this.armStatusTimer()
     if (fetchStable !== undefined) this.stateReceiver.begin(fetchStable)
     this.execute()
@@ -1488,8 +1499,74 @@ export class PbftNode implements ProtocolNode {
     })
   }
 
+  /**
+   * After a restart in an active view: the prepares and commits this replica had received are gone, and so
+   * are its peers' if they restarted too (a full restart), so a slot pre-prepared before the crash and not
+   * yet committed would wait for a view change (the request timers; ≥ 1 s, then a view change per full
+   * restart). Instead each replica takes up its own votes again — the one it sent is the one it may send:
+   * the primary its pre-prepare (with the body), a backup its prepare when it holds the body and every
+   * bundle still authenticates (as when the pre-prepare first arrived), and its commit when its stored
+   * prepared certificate shows the slot prepared — and sends them at once, and again to any peer whose
+   * status shows it has not executed them (`revoteTo`). Nothing new is signed: the statements are the ones
+   * signed before the crash, for the same view, sequence number and digest (docs/adr/0032).
+   */
+  private restoreVotes(): void {
+    if (this.unsafe.has('revote-after-restart')) return
+    this.restoredView = this.view
+    const primary = this.isPrimary()
+    for (const [seq, slot] of [...this.slots].sort((a, b) => a[0] - b[0])) {
+      const pp = slot.prePrepare
+      if (seq <= this.lastExecuted || slot.committed || pp === undefined || pp.view !== this.view) continue
+      const body = slot.bodies.get(toHex(pp.digest))
+      if (!primary && body !== undefined && body.every((bundle) => this.checkBundle(bundle) === 'ok')) {
+        const sig = this.signer.sign(statement('prepare', pp.view, seq, pp.digest))
+        slot.prepares.set(this.self, { view: pp.view, digest: pp.digest, sig, verified: true })
+      }
+      const cert = slot.preparedCert
+      if (cert !== undefined && cert.view === pp.view && bytesEqual(cert.digest, pp.digest)) {
+        slot.prepared = true
+        const sig = this.signer.sign(statement('commit', pp.view, seq, pp.digest))
+        slot.commits.set(this.self, { view: pp.view, digest: pp.digest, sig, verified: true })
+      }
+      if (primary ? body !== undefined : slot.prepares.has(this.self) || slot.commits.has(this.self)) this.restored.add(seq)
+    }
+    for (const seq of this.restored) for (const bytes of this.ownVotes(seq)) this.broadcast(bytes)
+  }
+
+  /** Our votes for a restored slot, as sent: the primary's pre-prepare with its body, our prepare, our commit. */
+  private ownVotes(seq: number): Uint8Array[] {
+    const slot = this.slots.get(seq)
+    const pp = slot?.prePrepare
+    if (slot === undefined || pp === undefined || pp.view !== this.view) return []
+    const out: Uint8Array[] = []
+    const body = slot.bodies.get(toHex(pp.digest))
+    if (this.isPrimary() && body !== undefined) out.push(encodePrePrepare(pp.view, seq, body, pp.sig))
+    const prepare = slot.prepares.get(this.self)
+    if (prepare !== undefined && prepare.view === pp.view) out.push(encodePhaseVote('p', pp.view, seq, pp.digest, prepare.sig))
+    const commit = slot.commits.get(this.self)
+    if (commit !== undefined && commit.view === pp.view) out.push(encodePhaseVote('c', pp.view, seq, pp.digest, commit.sig))
+    return out
+  }
+
+  /** A peer active in our view that has not executed some restored slot gets our votes for it again (bounded: once per status interval). */
+  private revoteTo(peer: NodeId, executed: number): void {
+    if (this.restored.size === 0) return
+    if (!this.active || this.view !== this.restoredView) {
+      this.restored.clear()
+      return
+    }
+    for (const seq of this.restored) if (seq <= this.low) this.restored.delete(seq)
+    const missing = [...this.restored].filter((seq) => seq > executed)
+    const now = this.ctx.now()
+    const sent = this.revoteSentAt.get(peer)
+    if (missing.length === 0 || (sent !== undefined && now - sent < this.options.statusIntervalMs)) return
+    this.revoteSentAt.set(peer, now)
+    for (const seq of missing) for (const bytes of this.ownVotes(seq)) this.ctx.send(peer, bytes)
+  }
+
   /** Status is unsigned: it only makes us re-send what the peer can verify (NEW-VIEW, checkpoint certificate) or ask it for proofs. */
   private onStatus(from: NodeId, { view, stable, executed, active }: Status): void {
+    if (active && view === this.view) this.revoteTo(from, executed)
     if (view < this.view || (view === this.view && !active)) this.sendNewViewTo(from)
     if (!active && view <= this.view) this.sendViewChangeTo(from)
     if (stable < this.low && this.stableCert.seq === this.low) this.ctx.send(from, encodeCheckpointCertificateMessage(this.stableCert))

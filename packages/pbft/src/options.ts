@@ -22,6 +22,9 @@ export type ClientAuthentication = 'proxy' | 'signed'
  *   without it (after a partition heals, each side then waits for the backed-off re-broadcast, up to 16 status ticks).
  * - 'timeouts-when-cut-off': a view that fails while the replica hears fewer than 2f others doubles the view-change
  *   timeout too (after partitions without a quorum, a connected quorum then waits 2^k timeouts for a missing primary).
+ * - 'revote-after-restart': a replica restarted in an active view does not take up its votes for the slots it had
+ *   pre-prepared and not committed (after a full restart of the cluster nobody holds the others' votes for them,
+ *   so each such slot waits for the request timers and a view change, docs/adr/0032).
  * - 'lone-escalation': the view-change timer runs without 2f+1 VIEW-CHANGEs for the view (§4.5.2's rule off), so a
  *   replica cut off, or timing out alone, climbs views nobody joins and is left alone in a higher view after the heal
  *   (the live finding of docs/adr/0010; when the primary then fails, the others must climb to it).
@@ -33,6 +36,7 @@ export type UnsafeDefence =
   | 'request-timers'
   | 'view-change-on-status'
   | 'timeouts-when-cut-off'
+  | 'revote-after-restart'
   | 'lone-escalation'
 
 export const UNSAFE_DEFENCES: readonly UnsafeDefence[] = [
@@ -42,6 +46,7 @@ export const UNSAFE_DEFENCES: readonly UnsafeDefence[] = [
   'request-timers',
   'view-change-on-status',
   'timeouts-when-cut-off',
+  'revote-after-restart',
   'lone-escalation',
 ]
 
