@@ -46,7 +46,7 @@ export const protocolPurityRules = {
 
 export default tseslint.config(
   {
-    ignores: ['**/dist/**', '**/node_modules/**', '**/coverage/**', 'reports/**', 'bench-results/**', '**/fixtures/**'],
+    ignores: ['**/dist/**', '**/node_modules/**', '**/coverage/**', 'reports/**', 'bench-results/**', '**/fixtures/**', '**/.bundle/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
