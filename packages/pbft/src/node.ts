@@ -6,9 +6,11 @@ import {
   ConfigError,
   decodeCanonical,
   encodeCanonical,
+  expectArray,
   expectBytes,
   expectOnlyKeys,
   expectRecord,
+  expectString,
   expectUint,
   InvalidMessageError,
   OverloadedError,
@@ -441,13 +443,21 @@ export class PbftNode implements ProtocolNode {
       const marker = storage.getHardState(keyCommitted(i))
       if (marker === undefined || marker.byteLength === 0) continue
       const record = expectRecord(decodeCanonical(marker), 'stored commit marker')
-      expectOnlyKeys(record, ['s', 'd'], 'stored commit marker')
+      expectOnlyKeys(record, ['s', 'd', 'v', 'c'], 'stored commit marker')
       const seq = expectUint(record['s'], 'stored commit marker seq')
       const digest = expectBytes(record['d'], 'stored commit marker digest')
       const slot = this.slots.get(seq)
       if (seq > this.lastExecuted && this.inWindow(seq) && slot?.prePrepare !== undefined && bytesEqual(slot.prePrepare.digest, digest)) {
         slot.prepared = true
         slot.committed = true
+        // The 2f+1 commits it committed on (markers written before docs/adr/0032 have none): a peer that
+        // restarted too, or lags, can fetch this slot's commit certificate from us again.
+        if (unsafeTestSwitches.forgetStoredCommits || record['v'] === undefined) continue
+        const view = expectUint(record['v'], 'stored commit marker view')
+        for (const entry of expectArray(record['c'], 'stored commit marker votes', this.n)) {
+          const [id, sig] = expectArray(entry, 'stored commit vote', 2)
+          slot.commits.set(expectString(id, 'stored commit vote id'), { view, digest, sig: expectBytes(sig, 'stored commit vote signature', 128), verified: true })
+        }
       }
     }
     this.nextSeq = Math.max(this.lastExecuted, ...[...this.slots.keys()]) + 1
@@ -884,7 +894,12 @@ export class PbftNode implements ProtocolNode {
     if (!slot.committed) {
       if (this.countPhase(slot.commits, pp.view, seq, pp.digest, this.quorum, 'commit') < this.quorum) return
       slot.committed = true
-      this.ctx.storage.setHardState(keyCommitted(seq % this.options.logWindow), encodeCanonical({ s: seq, d: pp.digest }))
+      // With the commits it counted: after a restart (ours, or a full one) this replica can still hand the
+      // slot's commit certificate to a peer that lags (docs/adr/0032), instead of only the next checkpoint.
+      const votes: Array<[NodeId, Signature]> = []
+      for (const [id, v] of slot.commits)
+        if (v.verified && v.view === pp.view && bytesEqual(v.digest, pp.digest) && votes.length < this.quorum) votes.push([id, v.sig])
+      this.ctx.storage.setHardState(keyCommitted(seq % this.options.logWindow), encodeCanonical({ s: seq, d: pp.digest, v: pp.view, c: votes }))
       this.execute()
     }
   }

@@ -8,4 +8,6 @@ export const unsafeTestSwitches = {
   skipBatchDigestCheck: false,
   /** Take a state chunk without checking it against the manifest's chunk digest. */
   skipChunkDigestCheck: false,
+  /** Restore commit markers without the commits they were counted on (as before docs/adr/0032): after a restart no commit certificate of those slots can be served. */
+  forgetStoredCommits: false,
 }
