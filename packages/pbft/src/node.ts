@@ -84,6 +84,8 @@ import { StateReceiver } from './state-transfer.js'
 import { unsafeTestSwitches } from './test-switches.js'
 
 const KEY_VIEW = 'pbft/view'
+/** How many times a restarted replica re-sends its restored votes to one peer on that peer's status (docs/adr/0032). */
+const REVOTE_ROUNDS = 3
 const KEY_TS = 'pbft/ts'
 const keyPrePrepare = (slot: number) => `pbft/pp/${slot}`
 const keyPrepared = (slot: number) => `pbft/pc/${slot}`
@@ -239,8 +241,8 @@ export class PbftNode implements ProtocolNode {
    */
   private readonly restored = new Set<number>()
   private restoredView = -1
-  /** When our restored votes last went to each peer: at most once per status interval. */
-  private readonly revoteSentAt = new Map<NodeId, number>()
+  /** When our restored votes last went to each peer (at most once per status interval), and how often (at most REVOTE_ROUNDS). */
+  private readonly revoteSentAt = new Map<NodeId, { at: number; rounds: number }>()
   /** Latest valid VIEW-CHANGE per sender (bounded by membership). */
   private readonly viewChanges = new Map<NodeId, ViewChange>()
   private futureMessages: Array<{ from: NodeId; view: number; bytes: Uint8Array }> = []
@@ -1563,7 +1565,12 @@ export class PbftNode implements ProtocolNode {
     return out
   }
 
-  /** A peer active in our view that has not executed some restored slot gets our votes for it again (bounded: once per status interval). */
+  /**
+   * A peer active in our view that has not executed some restored slot gets our votes for it again — once per
+   * status interval and at most REVOTE_ROUNDS times: a Byzantine peer whose status never moves could otherwise
+   * have the primary re-send batch bodies to it for as long as the slots stay in the window. A correct peer that
+   * still lacks them after that falls back on the request timers and a view change, as before.
+   */
   private revoteTo(peer: NodeId, executed: number): void {
     if (this.restored.size === 0) return
     if (!this.active || this.view !== this.restoredView) {
@@ -1574,8 +1581,8 @@ export class PbftNode implements ProtocolNode {
     const missing = [...this.restored].filter((seq) => seq > executed)
     const now = this.ctx.now()
     const sent = this.revoteSentAt.get(peer)
-    if (missing.length === 0 || (sent !== undefined && now - sent < this.options.statusIntervalMs)) return
-    this.revoteSentAt.set(peer, now)
+    if (missing.length === 0 || (sent !== undefined && (now - sent.at < this.options.statusIntervalMs || (sent.rounds >= REVOTE_ROUNDS && !unsafeTestSwitches.unboundedRevote)))) return
+    this.revoteSentAt.set(peer, { at: now, rounds: (sent?.rounds ?? 0) + 1 })
     for (const seq of missing) for (const bytes of this.ownVotes(seq)) this.ctx.send(peer, bytes)
   }
 

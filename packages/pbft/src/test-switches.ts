@@ -10,4 +10,6 @@ export const unsafeTestSwitches = {
   skipChunkDigestCheck: false,
   /** Restore commit markers without the commits they were counted on (as before docs/adr/0032): after a restart no commit certificate of those slots can be served. */
   forgetStoredCommits: false,
+  /** Re-send restored votes on every status of a peer that has not executed them, without the three-round bound. */
+  unboundedRevote: false,
 }

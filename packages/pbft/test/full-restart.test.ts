@@ -121,4 +121,43 @@ describe('pbft: a full restart under load', () => {
     expect(on.caughtUpMs).toBeLessThan(2_000)
     expect(off.caughtUpMs).toBe(Number.POSITIVE_INFINITY)
   })
+
+  it('re-sends to a peer whose status never moves at most three times (a bound against a Byzantine status)', { timeout: 120_000 }, async () => {
+    const resent = async (): Promise<number> => {
+      const c = new TestCluster({ n: 4, seed: 1, options: timing })
+      await c.start()
+      let incarnation = 0
+      const loop = async (via: string, k: number, mine: number) => {
+        for (let i = 0; incarnation === mine && i < 10_000; i++) await c.propose(via, `set k${k} ${i}`)
+      }
+      for (let k = 0; k < 4; k++) void loop(c.ids[k]!, k, 0)
+      await c.runUntil(() => false, 1500)
+      incarnation = 1
+      for (const id of c.ids) c.node(id).crash()
+      // r3 hears nothing after the restart (so it executes nothing and its status stays put); count the
+      // pre-prepares the primary r0 sends it.
+      let prePrepares = 0
+      for (const id of ['r0', 'r1', 'r2'])
+        c.sim.network.setOutboundFilter(id, (out) => {
+          if (out.to !== 'r3') return [out]
+          if (id === 'r0' && decodeMessage(out.message).k === 'pp') prePrepares++
+          return []
+        })
+      for (const id of c.ids) await c.node(id).start()
+      await c.runUntil(() => false, 10_000)
+      incarnation = 2
+      return prePrepares
+    }
+    const bounded = await resent()
+    unsafeTestSwitches.unboundedRevote = true
+    let unbounded
+    try {
+      unbounded = await resent()
+    } finally {
+      unsafeTestSwitches.unboundedRevote = false
+    }
+    console.log(`pre-prepares re-sent to a peer stuck for 10 s: ${bounded} (without the bound: ${unbounded})`)
+    expect(bounded).toBeGreaterThan(0)
+    expect(unbounded).toBeGreaterThan(2 * bounded)
+  })
 })
