@@ -60,7 +60,7 @@ async function fullRestart(seed: number, crashAtMs: number, options: Partial<Pbf
   let caughtUpMs = Number.POSITIVE_INFINITY
   if (lagging !== undefined) {
     const target = Math.max(...c.ids.filter((id) => id !== lagging).map((id) => c.status(id).appliedIndex))
-    await c.runUntil(() => c.status(lagging).appliedIndex >= target, 5_000)
+    await c.runUntil(() => c.status(lagging).appliedIndex >= target, 3_000)
     if (c.status(lagging).appliedIndex >= target) caughtUpMs = c.sim.now() - restartedAt
   }
   incarnation = 2
@@ -144,7 +144,7 @@ describe('pbft: a full restart under load', () => {
           return []
         })
       for (const id of c.ids) await c.node(id).start()
-      await c.runUntil(() => false, 10_000)
+      await c.runUntil(() => false, 6_000)
       incarnation = 2
       return prePrepares
     }
@@ -156,7 +156,7 @@ describe('pbft: a full restart under load', () => {
     } finally {
       unsafeTestSwitches.unboundedRevote = false
     }
-    console.log(`pre-prepares re-sent to a peer stuck for 10 s: ${bounded} (without the bound: ${unbounded})`)
+    console.log(`pre-prepares re-sent to a peer stuck for 6 s: ${bounded} (without the bound: ${unbounded})`)
     expect(bounded).toBeGreaterThan(0)
     expect(unbounded).toBeGreaterThan(2 * bounded)
   })
