@@ -250,6 +250,7 @@ describe('the cluster report', () => {
       durationMs: 2000,
       command: 'synod-conformance --cluster',
       faults: ['1200–1800 ms: SIGKILL node2'],
+      restartWaitsMs: [2412.5],
       checks: [{ checker: 'linearizability', verdict: 'ok', violations: [] }],
       verdict: 'ok',
       counts: { 'write ok': 1, 'read fail': 1 },
@@ -273,6 +274,7 @@ describe('the cluster report', () => {
     expect(html).toContain('write via node1: ok after 20 ms') // a latency point
     expect(html).toContain('node2, second 1: 0/1 ok') // availability
     expect(html).toContain('node2: no write acknowledged')
+    expect(html).toContain('waited until every node answered again (2413 ms)') // the kill-all restart waits
   })
 })
 
