@@ -21,7 +21,7 @@ if (process.env.SYNOD_DEMO_NO_BUILD !== '1') {
 const cli =
   process.env.SYNOD_DEMO_SOURCE === '1'
     ? ['--conditions=@synod/source', '--import', pathToFileURL(createRequire(join(root, 'apps/node/package.json')).resolve('tsx')).href, join(root, 'apps/node/src/cli.ts')]
-    : [join(root, 'apps/node/dist/cli.js')]
+    : [join(root, 'apps/node/dist/synod.mjs')]
 const child = spawn(process.execPath, [...cli, 'cluster', '--load', ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' })
 // Ctrl-C and termination are the demo's to handle (it stops its nodes and removes its data first).
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal === 'SIGINT' ? 'SIGINT' : signal))

@@ -1,2 +1,3 @@
 export declare const DEFAULT_BUNDLE: string
-export declare function bundleDaemon(out?: string): Promise<{ protocols: string[]; ms: number }>
+export declare const PUBLISHED_BUNDLE: string
+export declare function bundleDaemon(out?: string, options?: { published?: boolean }): Promise<{ protocols: string[]; ms: number }>

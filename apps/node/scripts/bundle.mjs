@@ -1,19 +1,22 @@
 #!/usr/bin/env node
-// The daemon in one file, for the processes tests and the live-cluster runner start by the hundred
-// (docs/adr/0031). A daemon start from the TypeScript sources through tsx cost ≈ 2.5 s of CPU, and from
-// the tsc output (622 ES modules, most of them libp2p's) ≈ 0.8 s, nearly all of it module resolution;
-// this bundle starts in ≈ 0.3 s. It is compiled from the sources (the `@synod/source` condition), so it
-// needs no `pnpm build`, and holds the protocol packages apps/node depends on: their dynamic import by
-// name (src/protocols.ts, ADR 0018) is answered from the bundle (`useBundledProtocols`), any other name
-// still by `import()`. pino and pino-pretty stay outside: pino's transports start a worker that resolves
-// its target by name.
+// The daemon in one file (docs/adr/0031). A daemon start from the TypeScript sources through tsx cost ≈ 2.5 s
+// of CPU, and from the tsc output (622 ES modules, most of them libp2p's) ≈ 0.8 s, nearly all of it module
+// resolution; one file starts in ≈ 0.3 s. The protocol packages apps/node depends on are compiled in: their
+// dynamic import by name (src/protocols.ts, ADR 0018) is answered from the bundle (`useBundledProtocols`),
+// any other name still by `import()`. pino and pino-pretty stay outside: pino's transports start a worker
+// that resolves its target by name. Two forms:
 //
-//   node apps/node/scripts/bundle.mjs [--out FILE] [--quiet]     (default apps/node/.bundle/synod.mjs)
-//   import { bundleDaemon } from './bundle.mjs'                    (the test suites' global setup)
+// - for the test suites and the live runner: compiled from the sources (the `@synod/source` condition), so it
+//   needs no `pnpm build`; everything inside but pino.
+//     node apps/node/scripts/bundle.mjs [--out FILE] [--quiet]    (default apps/node/.bundle/synod.mjs)
+//     import { bundleDaemon } from './bundle.mjs'                   (the test suites' global setup)
+// - `--published`: the `synod` bin of the package, from the built packages, into dist/synod.mjs (`pnpm build`
+//   runs it after tsc). @synod/core and @synod/crypto stay outside too: a protocol package installed beside
+//   @synod/node imports them from node_modules, and it must share their classes and registries with the daemon.
 //
 // The output sits one folder below apps/node, as src/ and dist/ do, so `../package.json` is the app's.
 import { build } from 'esbuild'
-import { mkdirSync, readFileSync, renameSync } from 'node:fs'
+import { chmodSync, mkdirSync, readFileSync, renameSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -34,19 +37,26 @@ function protocolPackages(appDir = app) {
   })
 }
 
+/** The published bin (`--published`). */
+export const PUBLISHED_BUNDLE = join(app, 'dist', 'synod.mjs')
+/** Shared with protocol packages installed beside the daemon: never compiled into the published bin. */
+const SHARED = ['@synod/core', '@synod/core/*', '@synod/crypto', '@synod/crypto/*']
+
 /** Writes the one-file daemon to `out` (atomically); returns how long it took, in ms. */
-export async function bundleDaemon(out = DEFAULT_BUNDLE) {
+export async function bundleDaemon(out = DEFAULT_BUNDLE, { published = false } = {}) {
+  const src = published ? 'dist' : 'src'
+  const ext = published ? 'js' : 'ts'
   const started = performance.now()
   const protocols = protocolPackages()
   const entry = [
     // Evaluated before src/cli.ts (import order), which may run main() as it is evaluated.
-    "import { useBundledProtocols } from './src/protocols.ts'",
+    `import { useBundledProtocols } from './${src}/protocols.${ext}'`,
     `useBundledProtocols({ ${protocols.map((name) => `${JSON.stringify(name)}: () => import(${JSON.stringify(name)})`).join(', ')} })`,
   ].join('\n')
   mkdirSync(dirname(out), { recursive: true })
   const partial = `${out}.${process.pid}.tmp`
   await build({
-    stdin: { contents: `import 'synod:bundled-protocols'\nimport './src/cli.ts'\n`, resolveDir: app, sourcefile: 'bundle-entry.js', loader: 'js' },
+    stdin: { contents: `import 'synod:bundled-protocols'\nimport './${src}/cli.${ext}'\n`, resolveDir: app, sourcefile: 'bundle-entry.js', loader: 'js' },
     plugins: [
       {
         name: 'bundled-protocols',
@@ -60,13 +70,15 @@ export async function bundleDaemon(out = DEFAULT_BUNDLE) {
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    conditions: ['@synod/source'],
-    external: ['pino', 'pino-pretty'],
+    conditions: published ? [] : ['@synod/source'],
+    external: ['pino', 'pino-pretty', ...(published ? SHARED : [])],
     // CommonJS dependencies inside an ES module still call require() for Node's built-ins.
-    banner: { js: "import { createRequire as __synodCreateRequire } from 'node:module'; const require = __synodCreateRequire(import.meta.url);" },
+    // A bin: the shebang first (esbuild drops cli.ts's own, which is not the entry's).
+    banner: { js: "#!/usr/bin/env node\nimport { createRequire as __synodCreateRequire } from 'node:module'; const require = __synodCreateRequire(import.meta.url);" },
     outfile: partial,
     logLevel: 'warning',
   })
+  chmodSync(partial, 0o755)
   // Atomic: test projects that build it at the same time never start a half-written file.
   renameSync(partial, out)
   return { protocols, ms: performance.now() - started }
@@ -75,7 +87,8 @@ export async function bundleDaemon(out = DEFAULT_BUNDLE) {
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const argv = process.argv.slice(2)
   const at = argv.indexOf('--out')
-  const out = at >= 0 && argv[at + 1] !== undefined ? resolve(argv[at + 1]) : DEFAULT_BUNDLE
-  const { protocols, ms } = await bundleDaemon(out)
+  const published = argv.includes('--published')
+  const out = at >= 0 && argv[at + 1] !== undefined ? resolve(argv[at + 1]) : published ? PUBLISHED_BUNDLE : DEFAULT_BUNDLE
+  const { protocols, ms } = await bundleDaemon(out, { published })
   if (!argv.includes('--quiet')) console.log(`bundled the daemon with ${protocols.join(', ')} into ${out} in ${Math.round(ms)} ms`)
 }

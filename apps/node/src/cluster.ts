@@ -57,7 +57,8 @@ export interface ClusterNode {
 export const DAEMON_BUNDLE_ENV = 'SYNOD_DAEMON_BUNDLE'
 
 /**
- * How to run `synod` as a child: the built CLI next to this file, or — when
+ * How to run `synod` as a child: the built daemon next to this file (the
+ * one-file bin dist/synod.mjs, else dist/cli.js), or — when
  * this module runs from source (tests) — the one-file daemon named by
  * SYNOD_DAEMON_BUNDLE when it exists (compiled from the sources by the test
  * suites' global setup; docs/adr/0031), else the TypeScript entry through tsx.
@@ -70,12 +71,14 @@ export function synodCommand(options: { preferBuilt?: boolean } = {}): string[] 
   if (import.meta.url.endsWith('.mjs')) return [fileURLToPath(import.meta.url)]
   const bundle = process.env[DAEMON_BUNDLE_ENV]
   if (import.meta.url.endsWith('.ts') && bundle !== undefined && bundle !== '' && existsSync(bundle)) return [bundle]
-  const built = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+  // The built daemon: the one-file bin `pnpm build` writes (dist/synod.mjs), or tsc's dist/cli.js without it.
+  const dist = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../dist/' : './', import.meta.url))
+  const built = existsSync(join(dist, 'synod.mjs')) ? join(dist, 'synod.mjs') : join(dist, 'cli.js')
   if (import.meta.url.endsWith('.ts') && !(options.preferBuilt === true && existsSync(built))) {
     const cli = fileURLToPath(new URL('./cli.ts', import.meta.url))
     return ['--conditions=@synod/source', '--import', import.meta.resolve('tsx'), cli]
   }
-  return [import.meta.url.endsWith('.ts') ? built : fileURLToPath(new URL('./cli.js', import.meta.url))]
+  return [built]
 }
 
 /**
