@@ -71,7 +71,7 @@ async function fullRestart(seed: number, crashAtMs: number, options: Partial<Pbf
 describe('pbft: a full restart under load', () => {
   /** Checkpoints far apart: a lagging replica's gap cannot be closed by a state transfer to a stable checkpoint instead. */
   const sparse: Partial<PbftOptions> = { checkpointInterval: 512 }
-  const cases = [[1, 1500]] as const
+  const cases = [[1, 800]] as const
   it('goes on in the same view, the first write answered well within a view-change timeout', { timeout: 120_000 }, async () => {
     for (const [seed, at] of cases) {
       const r = await fullRestart(seed, at, {})
@@ -92,11 +92,11 @@ describe('pbft: a full restart under load', () => {
   })
 
   it('a replica that had not committed what the others executed catches up from their stored commit certificates', { timeout: 120_000 }, async () => {
-        const on = await fullRestart(2, 1800, sparse, 'r2')
+        const on = await fullRestart(2, 900, sparse, 'r2')
     unsafeTestSwitches.forgetStoredCommits = true
     let off
     try {
-      off = await fullRestart(2, 1800, sparse, 'r2')
+      off = await fullRestart(2, 900, sparse, 'r2')
     } finally {
       unsafeTestSwitches.forgetStoredCommits = false
     }
@@ -108,11 +108,11 @@ describe('pbft: a full restart under load', () => {
   })
 
   it('…also when it restarts alone in a view change the others never join (it learns their view from their certificates)', { timeout: 120_000 }, async () => {
-        const on = await fullRestart(2, 1800, sparse, 'r2', true)
+        const on = await fullRestart(2, 900, sparse, 'r2', true)
     unsafeTestSwitches.forgetStoredCommits = true
     let off
     try {
-      off = await fullRestart(2, 1800, sparse, 'r2', true)
+      off = await fullRestart(2, 900, sparse, 'r2', true)
     } finally {
       unsafeTestSwitches.forgetStoredCommits = false
     }
@@ -131,7 +131,7 @@ describe('pbft: a full restart under load', () => {
         for (let i = 0; incarnation === mine && i < 10_000; i++) await c.propose(via, `set k${k} ${i}`)
       }
       for (let k = 0; k < 4; k++) void loop(c.ids[k]!, k, 0)
-      await c.runUntil(() => false, 1500)
+      await c.runUntil(() => false, 800)
       incarnation = 1
       for (const id of c.ids) c.node(id).crash()
       // r3 hears nothing after the restart (so it executes nothing and its status stays put); count the
@@ -144,7 +144,7 @@ describe('pbft: a full restart under load', () => {
           return []
         })
       for (const id of c.ids) await c.node(id).start()
-      await c.runUntil(() => false, 6_000)
+      await c.runUntil(() => false, 12_000)
       incarnation = 2
       return prePrepares
     }
@@ -156,8 +156,8 @@ describe('pbft: a full restart under load', () => {
     } finally {
       unsafeTestSwitches.unboundedRevote = false
     }
-    console.log(`pre-prepares re-sent to a peer stuck for 6 s: ${bounded} (without the bound: ${unbounded})`)
+    console.log(`pre-prepares re-sent to a peer stuck for 12 s: ${bounded} (without the bound: ${unbounded})`)
     expect(bounded).toBeGreaterThan(0)
-    expect(unbounded).toBeGreaterThan(2 * bounded)
+    expect(unbounded).toBeGreaterThan(3 * bounded)
   })
 })
